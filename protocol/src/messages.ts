@@ -1,0 +1,241 @@
+import { ProtocolError } from './errors.ts'
+import { int, num, oneOf, optNum, record, str } from './fields.ts'
+import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
+import { asBytes, decodeWeights } from './weights.ts'
+
+/**
+ * The wire between coordinator and participants (socket.io events). Plain readonly data, string
+ * unions, no classes; every inbound message goes through exactly one parser below.
+ */
+export const PROTOCOL_VERSION = 'fedtune/1'
+
+export type ParticipantKind = 'hospital' | 'browser'
+
+/** participant → coordinator, acknowledged with `HelloAck`. */
+export type Hello = {
+  readonly protocol: string
+  /** A stable name the participant chooses; a reconnect with the same name resumes its place. */
+  readonly participant: string
+  readonly kind: ParticipantKind
+  /** Software and backend, for the operator ("fedtune-client/0.1.0 wasm"). */
+  readonly agent: string
+}
+
+export type Refusal = { readonly ok: false; readonly code: string; readonly reason: string }
+export type HelloAck = { readonly ok: true; readonly task: TaskInfo } | Refusal
+export type UpdateAck = { readonly ok: true } | Refusal
+
+export type BackboneFile = { readonly name: string; readonly sha256: string; readonly bytes: number }
+
+/** What a participant needs to know about the federation before its first round. */
+export type TaskInfo = {
+  readonly taskId: string
+  readonly name: string
+  readonly rounds: number
+  readonly backbone: {
+    /** SHA-256 over the sha256sum-style listing of the files (see `backboneListing`). */
+    readonly digest: string
+    /** URL path on the coordinator under which the files are served ("/backbone/<digest>/"). */
+    readonly path: string
+    readonly files: readonly BackboneFile[]
+    readonly inputSize: number
+    readonly embeddingDim: number
+  }
+  readonly head: HeadSpec
+  readonly paramCount: number
+}
+
+export type TrainingSettings = {
+  readonly epochs: number
+  readonly batchSize: number
+  readonly optimizer: 'adam' | 'sgd'
+  readonly learningRate: number
+  /** 'balanced' weights each class by n / (C · n_c) over the participant's own data. */
+  readonly classWeights: 'balanced' | 'none'
+  /** Seeds dropout and shuffling so a round is reproducible. */
+  readonly seed: number
+}
+
+/** coordinator → participant: train on this head for this round and reply with an `Update`. */
+export type RoundStart = {
+  readonly round: number
+  readonly weights: Float32Array
+  readonly training: TrainingSettings
+  /** Milliseconds the participant has, from when it receives this message, to send its update. */
+  readonly deadlineMs: number
+}
+
+export type LocalMetrics = {
+  readonly trainLoss: number
+  readonly valAccuracy: number | null
+  readonly valAuc: number | null
+  readonly valExamples: number
+}
+
+/** participant → coordinator: only the head update, its example count and summary metrics. */
+export type Update = {
+  readonly round: number
+  /** Δ = w_local − w_global, float32. */
+  readonly delta: Float32Array
+  readonly examples: number
+  readonly metrics: LocalMetrics
+}
+
+export type RoundResult = {
+  readonly round: number
+  readonly status: 'aggregated' | 'failed'
+  readonly reason: string | null
+  readonly participants: number
+  readonly accuracy: number | null
+  readonly auc: number | null
+}
+
+export type Finished = { readonly rounds: number; readonly completed: number }
+
+/** socket.io event maps; binary fields travel as bytes (`encodeWeights`). */
+export type ClientToServerEvents = {
+  hello: (hello: Hello, ack: (reply: HelloAck) => void) => void
+  update: (update: WireUpdate, ack: (reply: UpdateAck) => void) => void
+}
+export type ServerToClientEvents = {
+  round: (round: WireRoundStart) => void
+  'round-result': (result: RoundResult) => void
+  finished: (finished: Finished) => void
+}
+export type WireRoundStart = Omit<RoundStart, 'weights'> & { readonly weights: Uint8Array }
+export type WireUpdate = Omit<Update, 'delta'> & { readonly delta: Uint8Array }
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const HEX64 = /^[0-9a-f]{64}$/
+const MAX_EXAMPLES = 100_000_000
+
+export function parseHello(value: unknown): Hello {
+  const o = record(value, 'hello')
+  const protocol = str(o, 'protocol', 'hello')
+  if (protocol !== PROTOCOL_VERSION)
+    throw new ProtocolError('wrong-version', `hello.protocol: expected "${PROTOCOL_VERSION}", got "${protocol}"`)
+  return {
+    protocol,
+    participant: str(o, 'participant', 'hello', NAME),
+    kind: oneOf(o, 'kind', 'hello', ['hospital', 'browser'] as const),
+    agent: str(o, 'agent', 'hello'),
+  }
+}
+
+export function parseUpdate(value: unknown, expectedParams: number): Update {
+  const o = record(value, 'update')
+  const m = record(o.metrics, 'update.metrics')
+  return {
+    round: int(o, 'round', 'update', 1, 1_000_000),
+    delta: decodeWeights(o.delta, expectedParams, 'update.delta'),
+    examples: int(o, 'examples', 'update', 1, MAX_EXAMPLES),
+    metrics: {
+      trainLoss: num(m, 'trainLoss', 'update.metrics', 0, 1e6),
+      valAccuracy: optNum(m, 'valAccuracy', 'update.metrics', 0, 1),
+      valAuc: optNum(m, 'valAuc', 'update.metrics', 0, 1),
+      valExamples: int(m, 'valExamples', 'update.metrics', 0, MAX_EXAMPLES),
+    },
+  }
+}
+
+export function parseRoundStart(value: unknown, expectedParams: number): RoundStart {
+  const o = record(value, 'round')
+  const t = record(o.training, 'round.training')
+  return {
+    round: int(o, 'round', 'round', 1, 1_000_000),
+    weights: decodeWeights(o.weights, expectedParams, 'round.weights'),
+    training: parseTrainingSettings(t, 'round.training'),
+    deadlineMs: int(o, 'deadlineMs', 'round', 1, 7 * 24 * 3600 * 1000),
+  }
+}
+
+export function parseTrainingSettings(o: Record<string, unknown>, what: string): TrainingSettings {
+  return {
+    epochs: int(o, 'epochs', what, 1, 1000),
+    batchSize: int(o, 'batchSize', what, 1, 65536),
+    optimizer: oneOf(o, 'optimizer', what, ['adam', 'sgd'] as const),
+    learningRate: num(o, 'learningRate', what, 1e-9, 10),
+    classWeights: oneOf(o, 'classWeights', what, ['balanced', 'none'] as const),
+    seed: int(o, 'seed', what, 0, 2 ** 32 - 1),
+  }
+}
+
+export function parseHelloAck(value: unknown): HelloAck {
+  const o = record(value, 'hello ack')
+  if (o.ok === false) return parseRefusal(o, 'hello ack')
+  if (o.ok !== true) throw new ProtocolError('malformed', 'hello ack.ok: expected true or false')
+  return { ok: true, task: parseTaskInfo(o.task) }
+}
+
+export function parseUpdateAck(value: unknown): UpdateAck {
+  const o = record(value, 'update ack')
+  if (o.ok === false) return parseRefusal(o, 'update ack')
+  if (o.ok !== true) throw new ProtocolError('malformed', 'update ack.ok: expected true or false')
+  return { ok: true }
+}
+
+function parseRefusal(o: Record<string, unknown>, what: string): Refusal {
+  return { ok: false, code: str(o, 'code', what), reason: typeof o.reason === 'string' ? o.reason : '' }
+}
+
+export function parseTaskInfo(value: unknown): TaskInfo {
+  const o = record(value, 'task')
+  const b = record(o.backbone, 'task.backbone')
+  if (!Array.isArray(b.files) || b.files.length === 0 || b.files.length > 1000)
+    throw new ProtocolError('malformed', 'task.backbone.files: expected a non-empty list of files')
+  const files = b.files.map((f, i) => {
+    const file = record(f, `task.backbone.files[${i}]`)
+    const name = str(file, 'name', `task.backbone.files[${i}]`, /^[A-Za-z0-9._-][A-Za-z0-9._/-]*$/)
+    if (name.split('/').includes('..'))
+      throw new ProtocolError('malformed', `task.backbone.files[${i}].name: expected a relative path, got "${name}"`)
+    return {
+      name,
+      sha256: str(file, 'sha256', `task.backbone.files[${i}]`, HEX64),
+      bytes: int(file, 'bytes', `task.backbone.files[${i}]`, 0, 2 ** 40),
+    }
+  })
+  const head = parseHeadSpec(o.head, 'task.head')
+  const embeddingDim = int(b, 'embeddingDim', 'task.backbone', 1, 1 << 20)
+  const count = int(o, 'paramCount', 'task', 1, 2 ** 31)
+  if (count !== paramCount(head, embeddingDim))
+    throw new ProtocolError(
+      'invalid-spec',
+      `task.paramCount: the head needs ${paramCount(head, embeddingDim)} parameters, the task says ${count}`,
+    )
+  return {
+    taskId: str(o, 'taskId', 'task', NAME),
+    name: str(o, 'name', 'task'),
+    rounds: int(o, 'rounds', 'task', 1, 1_000_000),
+    backbone: {
+      digest: str(b, 'digest', 'task.backbone', HEX64),
+      path: str(b, 'path', 'task.backbone', /^\/[A-Za-z0-9._/-]*\/$/),
+      files,
+      inputSize: int(b, 'inputSize', 'task.backbone', 8, 4096),
+      embeddingDim,
+    },
+    head,
+    paramCount: count,
+  }
+}
+
+export function parseRoundResult(value: unknown): RoundResult {
+  const o = record(value, 'round-result')
+  return {
+    round: int(o, 'round', 'round-result', 1, 1_000_000),
+    status: oneOf(o, 'status', 'round-result', ['aggregated', 'failed'] as const),
+    reason: typeof o.reason === 'string' ? o.reason : null,
+    participants: int(o, 'participants', 'round-result', 0, MAX_EXAMPLES),
+    accuracy: optNum(o, 'accuracy', 'round-result', 0, 1),
+    auc: optNum(o, 'auc', 'round-result', 0, 1),
+  }
+}
+
+export function parseFinished(value: unknown): Finished {
+  const o = record(value, 'finished')
+  return { rounds: int(o, 'rounds', 'finished', 0, 1_000_000), completed: int(o, 'completed', 'finished', 0, 1_000_000) }
+}
+
+/** Bytes of an inbound binary field, for size checks before parsing. */
+export function byteLengthOf(value: unknown): number {
+  return asBytes(value)?.byteLength ?? 0
+}
