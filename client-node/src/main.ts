@@ -1,0 +1,93 @@
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { initBackend } from '@fedtune/model/node'
+import { defaultName, Participant } from './participant.ts'
+
+const USAGE = `Usage: fedtune client --coordinator <url> --data <folder> [options]
+       (also installed as fedtune-client)
+
+Takes part in a federation as a hospital: downloads the frozen backbone from the coordinator once
+(verified by SHA-256), embeds the images in <folder> with it (cached), trains the head locally every
+round and sends back only the head update, its example count and local validation metrics.
+Images and embeddings never leave this machine.
+
+<folder> holds one subfolder per class, named as the task's labels, with PNG or JPEG images
+(grayscale or RGB, any size), e.g.  xrays/normal/*.png  xrays/pneumonia/*.jpg
+
+Options:
+  --coordinator <url>   the coordinator, e.g. http://coordinator.example:8080       (required)
+  --data <folder>       the image folder                                            (required)
+  --cache <folder>      backbone download and embedding cache        (default .fedtune/cache)
+  --name <name>         this participant's stable name; a reconnect under the same name
+                        resumes its place                (default hospital-<hostname>)
+  --val-fraction <x>    share of the images held out for local validation     (default 0.1)
+  -h, --help            this text
+
+Example:
+  fedtune client --coordinator http://127.0.0.1:8080 --data .fedtune/demo/data/hospital-1 --name hospital-1
+`
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: {
+        coordinator: { type: 'string' },
+        data: { type: 'string' },
+        cache: { type: 'string' },
+        name: { type: 'string' },
+        'val-fraction': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }))
+  } catch (error) {
+    process.stderr.write(`fedtune client: ${(error as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  const fail = (message: string) => {
+    process.stderr.write(`fedtune client: ${message}\n`)
+    return 2
+  }
+  const coordinator = values.coordinator as string | undefined
+  const data = values.data as string | undefined
+  if (!coordinator || !/^https?:\/\/[^/]+/.test(coordinator))
+    return fail(`--coordinator: expected an http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(coordinator ?? null)}`)
+  if (!data) return fail('--data: expected the folder of images (one subfolder per class)')
+  const name = (values.name as string | undefined) ?? defaultName()
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+    return fail(`--name: expected letters, digits, ".", "_" or "-" (at most 64), got ${JSON.stringify(name)}`)
+  const valFraction = values['val-fraction'] === undefined ? 0.1 : Number(values['val-fraction'])
+  if (!(valFraction >= 0 && valFraction < 1)) return fail(`--val-fraction: expected a number in [0, 1), got ${values['val-fraction']}`)
+
+  const print = (line: string) => process.stdout.write(`${line}\n`)
+  const backend = await initBackend()
+  print(`tensorflow backend: ${backend.backend} (${backend.detail})`)
+  const participant = new Participant({
+    coordinatorUrl: coordinator,
+    dataDir: resolve(data),
+    cacheDir: resolve((values.cache as string | undefined) ?? '.fedtune/cache'),
+    name,
+    valFraction,
+    agent: `fedtune-client/0.1.0 ${backend.backend}`,
+    print,
+    progress: process.stderr,
+  })
+  const stop = () => participant.close()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    const finished = await participant.done
+    print(`the coordinator finished the run: ${finished.completed} of ${finished.rounds} rounds aggregated`)
+    return 0
+  } catch (error) {
+    process.stderr.write(`fedtune client: ${(error as Error).message}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,84 @@
+import { createReadStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { BackboneFile } from '@fedtune/protocol'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Federation } from './federation.ts'
+import type { RoundLog } from './round-log.ts'
+
+export type ServedBackbone = { readonly dir: string; readonly digest: string; readonly files: readonly BackboneFile[] }
+
+export type AppOptions = {
+  readonly backbone: ServedBackbone
+  readonly federation: Federation
+  readonly log: RoundLog
+  readonly logger?: boolean
+}
+
+/** The backbone's files are served under their digest, so a URL names exactly one content forever. */
+export function backbonePath(digest: string): string {
+  return `/backbone/${digest}/`
+}
+
+/**
+ * The coordinator's HTTP side, built apart from `listen()` so tests drive it with `inject()`:
+ * backbone files (with SHA-256 ETags), and read-only JSON about the run for operators.
+ */
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const app = Fastify({ logger: opts.logger ?? false })
+  const { backbone, federation, log } = opts
+  const byName = new Map(backbone.files.map((f) => [f.name, f]))
+
+  app.get<{ Params: { digest: string; '*': string } }>('/backbone/:digest/*', async (request, reply) => {
+    const { digest } = request.params
+    const file = byName.get(request.params['*'])
+    if (digest !== backbone.digest || file === undefined)
+      return reply.code(404).send({
+        error: 'not-found',
+        message: `this coordinator serves backbone ${backbone.digest} with files ${[...byName.keys()].join(', ')}`,
+      })
+    const etag = `"${file.sha256}"`
+    reply.header('etag', etag)
+    reply.header('cache-control', 'public, max-age=31536000, immutable')
+    reply.header('x-content-sha256', file.sha256)
+    if (request.headers['if-none-match'] === etag) return reply.code(304).send()
+    reply.header('content-length', file.bytes)
+    reply.type(file.name.endsWith('.json') ? 'application/json' : 'application/octet-stream')
+    return reply.send(createReadStream(join(backbone.dir, file.name)))
+  })
+
+  app.get('/api/task', async () => federation.task)
+
+  app.get('/api/status', async () => {
+    const s = federation.state
+    return {
+      task: federation.task.name,
+      phase: s.phase,
+      round: s.round,
+      rounds: s.config.rounds,
+      online: [...s.online].sort(),
+      selected: s.selected,
+      received: [...s.received.keys()].sort(),
+      completed: s.completed,
+      failed: s.failed,
+    }
+  })
+
+  app.get('/api/rounds', async () => log.records)
+
+  app.get<{ Params: { round: string } }>('/api/rounds/:round/head', async (request, reply) => {
+    const round = Number(request.params.round)
+    if (!Number.isInteger(round) || round < 0 || round > federation.state.round)
+      return reply
+        .code(404)
+        .send({ error: 'not-found', message: `expected a round from 0 to ${federation.state.round}, got ${request.params.round}` })
+    try {
+      const bytes = await readFile(join(log.dir, 'heads', `round-${String(round).padStart(4, '0')}.f32`))
+      return reply.type('application/octet-stream').send(bytes)
+    } catch {
+      return reply.code(404).send({ error: 'not-found', message: `round ${round} produced no head (it failed or is running)` })
+    }
+  })
+
+  return app
+}

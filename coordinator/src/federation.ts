@@ -1,0 +1,195 @@
+import {
+  encodeWeights,
+  type Finished,
+  type RoundResult,
+  type TaskInfo,
+  type TrainingSettings,
+  type Update,
+  type UpdateAck,
+} from '@fedtune/protocol'
+import { type Effect, initialState, type RoundConfig, type RoundEvent, type RoundState, step } from './round.ts'
+import { localSummary, type RoundLog, type RoundRecord } from './round-log.ts'
+
+/** How the federation reaches one participant; the socket shell provides it. */
+export type Link = {
+  sendRound(round: number, weights: Uint8Array, training: TrainingSettings, deadlineMs: number): void
+  sendResult(result: RoundResult): void
+  sendFinished(finished: Finished): void
+}
+
+export type Evaluate = (weights: Float32Array) => { accuracy: number; auc: number | null; examples: number }
+
+export type Clock = {
+  now(): number
+  /** Calls `fn` after `ms`; returns a function that cancels it. */
+  after(ms: number, fn: () => void): () => void
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const timer = setTimeout(fn, ms)
+    return () => clearTimeout(timer)
+  },
+}
+
+export type FederationOptions = {
+  readonly task: TaskInfo
+  readonly config: RoundConfig
+  readonly initial: Float32Array
+  readonly training: Omit<TrainingSettings, 'seed'>
+  readonly roundDeadlineMs: number
+  readonly joinTimeoutMs: number
+  readonly log: RoundLog
+  readonly evaluate?: Evaluate | undefined
+  readonly clock?: Clock
+  readonly onRecord?: (record: RoundRecord) => void
+  readonly onFinished?: (finished: { reason: string; completed: number; failed: number }) => void
+  readonly onWarning?: (message: string) => void
+}
+
+/**
+ * The shell around the pure round logic: it owns the links to participants, the deadline timers and
+ * the round log, and turns each `Effect` of `step` into I/O. All state changes go through `dispatch`.
+ */
+export class Federation {
+  readonly task: TaskInfo
+  readonly done: Promise<{ reason: string; completed: number; failed: number }>
+  #state: RoundState
+  #links = new Map<string, Link>()
+  #opts: FederationOptions
+  #clock: Clock
+  #cancelDeadline: (() => void) | undefined
+  #cancelJoin: (() => void) | undefined
+  #roundStartedAt = 0
+  #deadlineAt = 0
+  #resolveDone!: (f: { reason: string; completed: number; failed: number }) => void
+
+  constructor(opts: FederationOptions) {
+    this.task = opts.task
+    this.#opts = opts
+    this.#clock = opts.clock ?? realClock
+    this.#state = initialState(opts.config, opts.initial)
+    this.done = new Promise((resolve) => {
+      this.#resolveDone = resolve
+    })
+    opts.log.writeHead(0, opts.initial)
+    this.#cancelJoin = this.#clock.after(opts.joinTimeoutMs, () => this.dispatch({ type: 'join-timeout' }))
+  }
+
+  get state(): RoundState {
+    return this.#state
+  }
+
+  get global(): Float32Array {
+    return this.#state.global
+  }
+
+  /** A participant said hello; a second hello under the same name replaces its link (a reconnect). */
+  join(participant: string, link: Link): void {
+    this.#links.set(participant, link)
+    if (this.#state.phase === 'finished') {
+      link.sendFinished({ rounds: this.#state.round, completed: this.#state.completed })
+      return
+    }
+    this.dispatch({ type: 'joined', participant })
+  }
+
+  leave(participant: string, link: Link): void {
+    if (this.#links.get(participant) !== link) return
+    this.#links.delete(participant)
+    this.dispatch({ type: 'left', participant })
+  }
+
+  update(participant: string, update: Update): UpdateAck {
+    const effects = this.dispatch({ type: 'update', participant, update })
+    const ack = effects.find((e) => e.type === 'update-ack' && e.participant === participant)
+    if (ack?.type !== 'update-ack') return { ok: false, code: 'internal', reason: 'the update was not answered' }
+    if (!ack.ok) this.#opts.onWarning?.(`refused an update from ${participant}: ${ack.reason}`)
+    return ack.ok ? { ok: true } : { ok: false, code: ack.code, reason: ack.reason }
+  }
+
+  stop(reason: string): void {
+    this.dispatch({ type: 'stop', reason })
+  }
+
+  dispatch(event: RoundEvent): Effect[] {
+    const before = this.#state
+    const [state, effects] = step(this.#state, event)
+    this.#state = state
+    for (const effect of effects) this.#run(effect, before)
+    return effects
+  }
+
+  #run(effect: Effect, before: RoundState): void {
+    switch (effect.type) {
+      case 'start-round': {
+        this.#cancelJoin?.()
+        this.#roundStartedAt = this.#clock.now()
+        this.#deadlineAt = this.#roundStartedAt + this.#opts.roundDeadlineMs
+        const round = effect.round
+        this.#cancelDeadline = this.#clock.after(this.#opts.roundDeadlineMs, () =>
+          this.dispatch({ type: 'deadline', round }),
+        )
+        const bytes = encodeWeights(effect.weights)
+        for (const p of effect.participants) this.#sendRound(p, round, bytes)
+        return
+      }
+      case 'send-round':
+        this.#sendRound(effect.participant, effect.round, encodeWeights(effect.weights))
+        return
+      case 'update-ack':
+        return
+      case 'round-aggregated':
+      case 'round-failed': {
+        this.#cancelDeadline?.()
+        const aggregated = effect.type === 'round-aggregated'
+        if (aggregated) this.#opts.log.writeHead(effect.round, effect.weights)
+        const global = aggregated && this.#opts.evaluate ? this.#opts.evaluate(effect.weights) : null
+        const record: RoundRecord = {
+          round: effect.round,
+          status: aggregated ? 'aggregated' : 'failed',
+          reason: aggregated ? null : effect.reason,
+          startedAt: new Date(this.#roundStartedAt).toISOString(),
+          durationMs: this.#clock.now() - this.#roundStartedAt,
+          selected: before.selected,
+          contributions: effect.contributions,
+          dropped: effect.dropped,
+          examples: effect.contributions.reduce((n, c) => n + c.examples, 0),
+          global,
+          local: localSummary(effect.contributions),
+        }
+        this.#opts.log.append(record)
+        this.#opts.onRecord?.(record)
+        const result: RoundResult = {
+          round: effect.round,
+          status: record.status,
+          reason: record.reason,
+          participants: effect.contributions.length,
+          accuracy: global?.accuracy ?? null,
+          auc: global?.auc ?? null,
+        }
+        for (const link of this.#links.values()) link.sendResult(result)
+        return
+      }
+      case 'finished': {
+        this.#cancelDeadline?.()
+        this.#cancelJoin?.()
+        const finished = { rounds: this.#state.round, completed: effect.completed }
+        for (const link of this.#links.values()) link.sendFinished(finished)
+        const summary = { reason: effect.reason, completed: effect.completed, failed: effect.failed }
+        this.#opts.onFinished?.(summary)
+        this.#resolveDone(summary)
+        return
+      }
+    }
+  }
+
+  #sendRound(participant: string, round: number, bytes: Uint8Array): void {
+    const link = this.#links.get(participant)
+    if (!link) return
+    const seed = (this.#opts.config.seed + round * 7919) >>> 0
+    const deadlineMs = Math.max(1, this.#deadlineAt - this.#clock.now())
+    link.sendRound(round, bytes, { ...this.#opts.training, seed }, deadlineMs)
+  }
+}

@@ -1,0 +1,77 @@
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { initBackend } from '@fedtune/model/node'
+import { defaultOutDir, startCoordinator } from './start.ts'
+import { readTaskFile, TaskFileError } from './task-file.ts'
+
+const USAGE = `Usage: fedtune coordinator --task <task.json> [options]
+
+Serves one federation: hands participants the frozen backbone and the head, runs the rounds,
+averages the updates with FedAvg weighted by example count, and evaluates the global head on the
+task's held-out set after every round. Exits when all rounds are done.
+
+Options:
+  --task <file>     the task file (JSON; see docs/task-file.md)              (required)
+  --port <n>        port for HTTP and socket.io; 0 picks a free one          (default 8080)
+  --host <addr>     address to listen on; 0.0.0.0 for every interface        (default 127.0.0.1)
+  --out <dir>       where rounds.jsonl and the head after every round go
+                                            (default .fedtune/runs/<task name>-<time>)
+  --cache <dir>     downloaded backbones and cached embeddings               (default .fedtune/cache)
+  -h, --help        this text
+
+Example:
+  fedtune coordinator --task .fedtune/demo/task.json --port 8080
+`
+
+export async function main(argv: string[]): Promise<number> {
+  let values: { task?: string; port?: string; host?: string; out?: string; cache?: string; help?: boolean }
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: {
+        task: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        out: { type: 'string' },
+        cache: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }))
+  } catch (error) {
+    process.stderr.write(`fedtune coordinator: ${(error as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  if (!values.task) {
+    process.stderr.write(`fedtune coordinator: --task is required\n\n${USAGE}`)
+    return 2
+  }
+  const port = values.port === undefined ? 8080 : Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`fedtune coordinator: --port: expected an integer from 0 to 65535, got "${values.port}"\n`)
+    return 2
+  }
+  try {
+    const task = await readTaskFile(values.task)
+    const backend = await initBackend()
+    process.stdout.write(`tensorflow backend: ${backend.backend} (${backend.detail})\n`)
+    const cacheDir = resolve(values.cache ?? '.fedtune/cache')
+    const outDir = resolve(values.out ?? defaultOutDir('.fedtune', task.name))
+    const running = await startCoordinator({ task, port, host: values.host ?? '127.0.0.1', outDir, cacheDir })
+    const stop = () => void running.close()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    const summary = await running.federation.done
+    await running.close()
+    return summary.completed > 0 ? 0 : 1
+  } catch (error) {
+    const prefix = error instanceof TaskFileError ? '' : 'error: '
+    process.stderr.write(`fedtune coordinator: ${prefix}${(error as Error).message}\n`)
+    return 1
+  }
+}

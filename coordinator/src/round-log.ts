@@ -1,0 +1,76 @@
+import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ContributionRecord } from './round.ts'
+
+/** What the coordinator records about one round, one JSON line each in rounds.jsonl. */
+export type RoundRecord = {
+  readonly round: number
+  readonly status: 'aggregated' | 'failed'
+  readonly reason: string | null
+  readonly startedAt: string
+  readonly durationMs: number
+  readonly selected: readonly string[]
+  readonly contributions: readonly ContributionRecord[]
+  readonly dropped: readonly string[]
+  readonly examples: number
+  /** The global head on the coordinator's held-out set, when it has one. */
+  readonly global: { readonly accuracy: number; readonly auc: number | null; readonly examples: number } | null
+  /** Example-weighted mean of the participants' own validation metrics. */
+  readonly local: { readonly valAccuracy: number | null; readonly valAuc: number | null; readonly trainLoss: number } | null
+}
+
+/**
+ * Writes each round's record and the global head after it as soon as the round ends, so a crash
+ * loses at most the round in progress. Heads are raw little-endian float32 (`round-0003.f32`).
+ */
+export class RoundLog {
+  readonly dir: string
+  readonly records: RoundRecord[] = []
+
+  constructor(dir: string) {
+    this.dir = dir
+    mkdirSync(join(dir, 'heads'), { recursive: true })
+  }
+
+  writeHead(round: number, weights: Float32Array): void {
+    const file = join(this.dir, 'heads', `round-${String(round).padStart(4, '0')}.f32`)
+    writeFileSync(`${file}.tmp`, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength))
+    renameSync(`${file}.tmp`, file)
+  }
+
+  append(record: RoundRecord): void {
+    this.records.push(record)
+    appendFileSync(join(this.dir, 'rounds.jsonl'), `${JSON.stringify(record)}\n`)
+  }
+}
+
+export function localSummary(contributions: readonly ContributionRecord[]): RoundRecord['local'] {
+  if (contributions.length === 0) return null
+  const mean = (pick: (c: ContributionRecord) => number | null) => {
+    let sum = 0
+    let weight = 0
+    for (const c of contributions) {
+      const v = pick(c)
+      if (v === null) continue
+      sum += v * c.examples
+      weight += c.examples
+    }
+    return weight > 0 ? sum / weight : null
+  }
+  return {
+    valAccuracy: mean((c) => c.metrics.valAccuracy),
+    valAuc: mean((c) => c.metrics.valAuc),
+    trainLoss: mean((c) => c.metrics.trainLoss) ?? 0,
+  }
+}
+
+export function formatRecord(r: RoundRecord, rounds: number): string {
+  const pct = (v: number | null | undefined) => (v === null || v === undefined ? '  -  ' : v.toFixed(3))
+  const head = `round ${r.round}/${rounds}`
+  if (r.status === 'failed') return `${head}  FAILED  ${r.reason ?? ''}`
+  const who = `${r.contributions.length} participants, ${r.examples} examples`
+  const dropped = r.dropped.length > 0 ? `, dropped: ${r.dropped.join(' ')}` : ''
+  const global = r.global ? `  global ACC ${pct(r.global.accuracy)} AUC ${pct(r.global.auc)}` : ''
+  const local = r.local ? `  local val ACC ${pct(r.local.valAccuracy)} AUC ${pct(r.local.valAuc)}` : ''
+  return `${head}  aggregated (${who}${dropped})${global}${local}  ${(r.durationMs / 1000).toFixed(1)} s`
+}

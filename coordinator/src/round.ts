@@ -1,0 +1,184 @@
+import { type Contribution, fedAvg, type LocalMetrics, type Update } from '@fedtune/protocol'
+import { selectParticipants } from './selection.ts'
+
+/**
+ * The coordinator's round logic as a pure function: `step(state, event) -> [state, effects]`.
+ * Sockets, timers and the clock live in the shell (federation.ts), which turns a deadline into an
+ * event; nothing here reads a clock or does I/O, so every path is testable without waiting.
+ */
+export type RoundConfig = {
+  readonly rounds: number
+  readonly minParticipants: number
+  readonly participantsPerRound: number
+  readonly seed: number
+}
+
+export type Phase = 'waiting' | 'training' | 'finished'
+
+export type RoundState = {
+  readonly config: RoundConfig
+  readonly phase: Phase
+  /** The round in progress, or the last one that ended (0 before the first). */
+  readonly round: number
+  readonly online: ReadonlySet<string>
+  readonly selected: readonly string[]
+  readonly received: ReadonlyMap<string, Update>
+  readonly global: Float32Array
+  readonly completed: number
+  readonly failed: number
+}
+
+export type RoundEvent =
+  | { readonly type: 'joined'; readonly participant: string }
+  | { readonly type: 'left'; readonly participant: string }
+  | { readonly type: 'update'; readonly participant: string; readonly update: Update }
+  | { readonly type: 'deadline'; readonly round: number }
+  | { readonly type: 'join-timeout' }
+  | { readonly type: 'stop'; readonly reason: string }
+
+export type ContributionRecord = {
+  readonly participant: string
+  readonly examples: number
+  readonly metrics: LocalMetrics
+}
+
+export type Effect =
+  | { readonly type: 'start-round'; readonly round: number; readonly participants: readonly string[]; readonly weights: Float32Array }
+  | { readonly type: 'send-round'; readonly round: number; readonly participant: string; readonly weights: Float32Array }
+  | { readonly type: 'update-ack'; readonly participant: string; readonly ok: true }
+  | { readonly type: 'update-ack'; readonly participant: string; readonly ok: false; readonly code: string; readonly reason: string }
+  | {
+      readonly type: 'round-aggregated'
+      readonly round: number
+      readonly weights: Float32Array
+      readonly contributions: readonly ContributionRecord[]
+      readonly dropped: readonly string[]
+    }
+  | {
+      readonly type: 'round-failed'
+      readonly round: number
+      readonly reason: string
+      readonly contributions: readonly ContributionRecord[]
+      readonly dropped: readonly string[]
+    }
+  | { readonly type: 'finished'; readonly reason: string; readonly completed: number; readonly failed: number }
+
+export function initialState(config: RoundConfig, global: Float32Array): RoundState {
+  return {
+    config,
+    phase: 'waiting',
+    round: 0,
+    online: new Set(),
+    selected: [],
+    received: new Map(),
+    global,
+    completed: 0,
+    failed: 0,
+  }
+}
+
+export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[]] {
+  if (state.phase === 'finished') {
+    if (event.type === 'update')
+      return [state, [refuse(event.participant, 'finished', 'the run has finished; no round is open')]]
+    return [state, []]
+  }
+  switch (event.type) {
+    case 'joined': {
+      const online = new Set(state.online).add(event.participant)
+      const next = { ...state, online }
+      if (state.phase === 'waiting') return maybeStart(next, [])
+      const resend =
+        state.selected.includes(event.participant) && !state.received.has(event.participant)
+          ? [{ type: 'send-round', round: state.round, participant: event.participant, weights: state.global } as const]
+          : []
+      return [next, resend]
+    }
+    case 'left': {
+      const online = new Set(state.online)
+      online.delete(event.participant)
+      const next = { ...state, online }
+      return state.phase === 'training' ? maybeFinishEarly(next) : [next, []]
+    }
+    case 'update':
+      return acceptUpdate(state, event.participant, event.update)
+    case 'deadline':
+      if (state.phase !== 'training' || event.round !== state.round) return [state, []]
+      return endRound(state, 'deadline')
+    case 'join-timeout':
+      if (state.phase !== 'waiting' || state.round > 0) return [state, []]
+      return finish(state, [], `only ${state.online.size} of the ${state.config.minParticipants} participants needed joined in time`)
+    case 'stop':
+      return finish(state, [], event.reason)
+  }
+}
+
+function acceptUpdate(state: RoundState, participant: string, update: Update): [RoundState, Effect[]] {
+  if (state.phase !== 'training')
+    return [state, [refuse(participant, 'no-round', `no round is open (the coordinator is ${state.phase})`)]]
+  if (update.round !== state.round)
+    return [state, [refuse(participant, 'wrong-round', `this is round ${state.round}, the update is for round ${update.round}`)]]
+  if (!state.selected.includes(participant))
+    return [state, [refuse(participant, 'not-selected', `${participant} was not selected for round ${state.round}`)]]
+  if (state.received.has(participant))
+    return [state, [refuse(participant, 'duplicate', `${participant} already sent its update for round ${state.round}`)]]
+  const received = new Map(state.received).set(participant, update)
+  const next = { ...state, received }
+  const ack: Effect = { type: 'update-ack', participant, ok: true }
+  const [after, effects] = maybeFinishEarly(next)
+  return [after, [ack, ...effects]]
+}
+
+/** All selected sent their update, or those missing are offline and enough arrived: no need to wait. */
+function maybeFinishEarly(state: RoundState): [RoundState, Effect[]] {
+  const missing = state.selected.filter((p) => !state.received.has(p))
+  if (missing.length === 0) return endRound(state, 'complete')
+  const allMissingOffline = missing.every((p) => !state.online.has(p))
+  if (allMissingOffline && state.received.size >= state.config.minParticipants) return endRound(state, 'complete')
+  return [state, []]
+}
+
+function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState, Effect[]] {
+  const contributions = [...state.received].map(([participant, u]) => ({
+    participant,
+    examples: u.examples,
+    metrics: u.metrics,
+  }))
+  const dropped = state.selected.filter((p) => !state.received.has(p))
+  let effect: Effect
+  let next: RoundState
+  if (state.received.size >= state.config.minParticipants) {
+    const updates: Contribution[] = [...state.received.values()].map((u) => ({ delta: u.delta, examples: u.examples }))
+    const weights = fedAvg(state.global, updates)
+    effect = { type: 'round-aggregated', round: state.round, weights, contributions, dropped }
+    next = { ...state, global: weights, completed: state.completed + 1 }
+  } else {
+    const reason =
+      why === 'deadline'
+        ? `deadline passed with ${state.received.size} of the ${state.config.minParticipants} updates needed (missing: ${dropped.join(', ') || 'none'})`
+        : `too few updates: ${state.received.size} of ${state.config.minParticipants}`
+    effect = { type: 'round-failed', round: state.round, reason, contributions, dropped }
+    next = { ...state, failed: state.failed + 1 }
+  }
+  next = { ...next, phase: 'waiting', selected: [], received: new Map() }
+  if (next.round >= next.config.rounds)
+    return finish(next, [effect], `all ${next.config.rounds} rounds done`)
+  return maybeStart(next, [effect])
+}
+
+function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]] {
+  if (state.online.size < state.config.minParticipants) return [state, effects]
+  const round = state.round + 1
+  const participants = selectParticipants(state.online, state.config.participantsPerRound, state.config.seed, round)
+  const next: RoundState = { ...state, phase: 'training', round, selected: participants, received: new Map() }
+  return [next, [...effects, { type: 'start-round', round, participants, weights: state.global }]]
+}
+
+function finish(state: RoundState, effects: Effect[], reason: string): [RoundState, Effect[]] {
+  const next: RoundState = { ...state, phase: 'finished', selected: [], received: new Map() }
+  return [next, [...effects, { type: 'finished', reason, completed: state.completed, failed: state.failed }]]
+}
+
+function refuse(participant: string, code: string, reason: string): Effect {
+  return { type: 'update-ack', participant, ok: false, code, reason }
+}

@@ -1,0 +1,120 @@
+import type { Server as HttpServer } from 'node:http'
+import {
+  type ClientToServerEvents,
+  describe,
+  type HelloAck,
+  ProtocolError,
+  parseHello,
+  parseUpdate,
+  type ServerToClientEvents,
+  type UpdateAck,
+} from '@fedtune/protocol'
+import { Server } from 'socket.io'
+import type { Federation, Link } from './federation.ts'
+
+/** Everything a participant sent, as it arrived: for audits and for the traffic test. */
+export type InboundTap = (entry: {
+  readonly socket: string
+  readonly participant: string | null
+  /** A raw engine.io packet: its type and its payload (string or bytes). */
+  readonly packet: { readonly type: string; readonly data: unknown }
+}) => void
+
+export type SocketShellOptions = {
+  readonly federation: Federation
+  readonly tap?: InboundTap | undefined
+  readonly onWarning?: (message: string) => void
+  readonly onJoin?: (participant: string, agent: string) => void
+  readonly onLeave?: (participant: string, reason: string) => void
+}
+
+/**
+ * The largest message a participant may send: one float32 update plus its envelope. socket.io's
+ * default of 1 MB silently disconnects a client whose update is larger (a 1280→256→2 head is 1.3 MB),
+ * so the limit follows the model.
+ */
+export function maxMessageBytes(paramCount: number): number {
+  return paramCount * 4 + 64 * 1024
+}
+
+/**
+ * The thin socket.io layer: parses every inbound message once, then hands typed values to the
+ * federation. One socket is one participant after its hello.
+ */
+export function attachSockets(server: HttpServer, opts: SocketShellOptions): Server<ClientToServerEvents, ServerToClientEvents> {
+  const { federation } = opts
+  const task = federation.task
+  const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
+    maxHttpBufferSize: maxMessageBytes(task.paramCount),
+    transports: ['websocket'],
+    serveClient: false,
+  })
+
+  io.on('connection', (socket) => {
+    let participant: string | null = null
+    let link: Link | null = null
+    const warn = (message: string) => opts.onWarning?.(`${participant ?? socket.id}: ${message}`)
+    if (opts.tap) {
+      const tap = opts.tap
+      socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
+        tap({ socket: socket.id, participant, packet: { type: packet.type, data: packet.data } })
+      })
+    }
+
+    socket.on('hello', (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return warn('hello without an acknowledgement callback; ignored')
+      const reply = ack as (r: HelloAck) => void
+      if (participant !== null) return reply(refusal('already-joined', `this connection is already ${participant}`))
+      try {
+        const hello = parseHello(raw)
+        participant = hello.participant
+        link = {
+          sendRound: (round, weights, training, deadlineMs) => socket.emit('round', { round, weights, training, deadlineMs }),
+          sendResult: (result) => socket.emit('round-result', result),
+          sendFinished: (finished) => socket.emit('finished', finished),
+        }
+        reply({ ok: true, task })
+        opts.onJoin?.(hello.participant, hello.agent)
+        federation.join(hello.participant, link)
+      } catch (error) {
+        warn(`refused hello: ${(error as Error).message}`)
+        reply(asRefusal(error))
+        socket.disconnect(true)
+      }
+    })
+
+    socket.on('update', (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return warn('update without an acknowledgement callback; ignored')
+      const reply = ack as (r: UpdateAck) => void
+      if (participant === null) return reply(refusal('no-hello', 'say hello before sending an update'))
+      try {
+        reply(federation.update(participant, parseUpdate(raw, task.paramCount)))
+      } catch (error) {
+        warn(`refused update: ${(error as Error).message}`)
+        reply(asRefusal(error))
+      }
+    })
+
+    socket.onAny((event: string) => {
+      if (event !== 'hello' && event !== 'update') warn(`unknown event ${describe(event)} ignored`)
+    })
+
+    socket.on('disconnect', (reason) => {
+      if (participant !== null && link !== null) {
+        opts.onLeave?.(participant, reason)
+        federation.leave(participant, link)
+      }
+    })
+  })
+  return io
+}
+
+function refusal(code: string, reason: string): { ok: false; code: string; reason: string } {
+  return { ok: false, code, reason }
+}
+
+function asRefusal(error: unknown): { ok: false; code: string; reason: string } {
+  if (error instanceof ProtocolError) return refusal(error.code, error.message)
+  return refusal('internal', (error as Error).message)
+}
+

@@ -1,0 +1,136 @@
+import { join } from 'node:path'
+import { accuracy, initHead, predictHead, rocAuc } from '@fedtune/model'
+import { embedFolder, fetchBackboneFromUrl, loadBackbone, progressBar } from '@fedtune/model/node'
+import { paramCount, type TaskInfo } from '@fedtune/protocol'
+import type { FastifyInstance } from 'fastify'
+import type { Server } from 'socket.io'
+import { backbonePath, buildApp } from './app.ts'
+import { type Evaluate, Federation } from './federation.ts'
+import { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
+import { attachSockets, type InboundTap } from './socket-shell.ts'
+import type { TaskFile } from './task-file.ts'
+
+export type StartOptions = {
+  readonly task: TaskFile
+  readonly port?: number
+  readonly host?: string
+  /** Where rounds.jsonl and the per-round heads go. */
+  readonly outDir: string
+  /** Downloaded backbones and cached embeddings of the held-out set. */
+  readonly cacheDir: string
+  readonly tap?: InboundTap
+  /** Operator output; defaults to stdout. Progress bars go to stderr. */
+  readonly print?: (line: string) => void
+  readonly quiet?: boolean
+}
+
+export type RunningCoordinator = {
+  readonly url: string
+  readonly federation: Federation
+  readonly app: FastifyInstance
+  readonly io: Server
+  readonly records: RoundRecord[]
+  close(): Promise<void>
+}
+
+/** Prepares the backbone and the held-out set, then serves the federation until its rounds are done. */
+export async function startCoordinator(opts: StartOptions): Promise<RunningCoordinator> {
+  const { task } = opts
+  const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`))
+  const bars = opts.quiet ? undefined : process.stderr
+
+  const dir = /^https?:\/\//.test(task.backbone.source)
+    ? await fetchBackboneFromUrl(task.backbone.source, opts.cacheDir, task.backbone.sha256)
+    : task.backbone.source
+  const backbone = await loadBackbone(dir, task.backbone.sha256)
+  print(`backbone ${task.backbone.source}: ${backbone.embeddingDim}-d embedding, input ${backbone.inputSize}px, digest ${backbone.digest.slice(0, 12)}…`)
+
+  const spec = { layers: task.head.layers, labels: task.head.labels }
+  const params = paramCount(spec, backbone.embeddingDim)
+  let evaluate: Evaluate | undefined
+  if (task.evaluation) {
+    const bar = bars && progressBar('embedding held-out set', 1, bars)
+    const { dataset, fromCache } = await embedFolder(backbone, task.evaluation.data, {
+      cacheDir: opts.cacheDir,
+      labels: task.head.labels,
+      ...(bar ? { onProgress: (done: number, total: number) => bar.tick(0, `${done}/${total}`) } : {}),
+    })
+    bar?.done(`${dataset.n} images (${fromCache} from cache)`)
+    print(`held-out set ${task.evaluation.data}: ${dataset.n} images`)
+    const classes = task.head.labels.length
+    evaluate = (weights) => {
+      const probs = predictHead(spec, backbone.embeddingDim, weights, dataset.x, dataset.n)
+      return { accuracy: accuracy(probs, dataset.y, classes), auc: rocAuc(probs, dataset.y, classes), examples: dataset.n }
+    }
+  }
+  backbone.dispose()
+
+  const info: TaskInfo = {
+    taskId: task.name,
+    name: task.name,
+    rounds: task.training.rounds,
+    backbone: {
+      digest: backbone.digest,
+      path: backbonePath(backbone.digest),
+      files: backbone.files,
+      inputSize: backbone.inputSize,
+      embeddingDim: backbone.embeddingDim,
+    },
+    head: spec,
+    paramCount: params,
+  }
+  const log = new RoundLog(opts.outDir)
+  const federation = new Federation({
+    task: info,
+    config: {
+      rounds: task.training.rounds,
+      minParticipants: task.participation.minParticipants,
+      participantsPerRound: task.participation.participantsPerRound,
+      seed: task.head.seed,
+    },
+    initial: initHead(spec, backbone.embeddingDim, task.head.seed),
+    training: {
+      epochs: task.training.localEpochs,
+      batchSize: task.training.batchSize,
+      optimizer: task.training.optimizer,
+      learningRate: task.training.learningRate,
+      classWeights: task.training.classWeights,
+    },
+    roundDeadlineMs: task.participation.roundDeadlineSeconds * 1000,
+    joinTimeoutMs: task.participation.joinTimeoutSeconds * 1000,
+    log,
+    evaluate,
+    onRecord: (record) => print(formatRecord(record, task.training.rounds)),
+    onFinished: (f) => print(`finished: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`),
+    onWarning: (message) => print(`warning: ${message}`),
+  })
+
+  const app = buildApp({ backbone: { dir, digest: backbone.digest, files: backbone.files }, federation, log })
+  const io = attachSockets(app.server, {
+    federation,
+    tap: opts.tap,
+    onWarning: (message) => print(`warning: ${message}`),
+    onJoin: (p, agent) => print(`joined: ${p} (${agent})`),
+    onLeave: (p, reason) => print(`left: ${p} (${reason})`),
+  })
+  const address = await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' })
+  print(
+    `coordinator for task "${task.name}" at ${address}: head of ${params} parameters, ${task.training.rounds} rounds, waiting for ${task.participation.minParticipants} participants`,
+  )
+  return {
+    url: address,
+    federation,
+    app,
+    io,
+    records: log.records,
+    async close() {
+      federation.stop('coordinator closed')
+      io.close()
+      await app.close()
+    },
+  }
+}
+
+export function defaultOutDir(base: string, name: string): string {
+  return join(base, 'runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+}

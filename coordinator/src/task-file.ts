@@ -1,0 +1,162 @@
+import { readFile } from 'node:fs/promises'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { describe, type HeadSpec, parseHeadSpec, type TrainingSettings } from '@fedtune/protocol'
+
+/**
+ * A federation is described by one JSON task file; this is its parser, the only place that reads
+ * one. Paths inside are relative to the file. See docs/task-file.md for the schema.
+ */
+export type TaskFile = {
+  readonly name: string
+  readonly backbone: {
+    /** An absolute folder path, or an http(s) URL of a TF.js layers model's model.json. */
+    readonly source: string
+    /** SHA-256 digest over the model's files (`fedtune backbone digest <folder>` prints it). */
+    readonly sha256: string
+  }
+  readonly head: HeadSpec & { readonly seed: number }
+  readonly training: {
+    readonly rounds: number
+    readonly localEpochs: number
+    readonly batchSize: number
+    readonly optimizer: TrainingSettings['optimizer']
+    readonly learningRate: number
+    readonly classWeights: TrainingSettings['classWeights']
+  }
+  readonly participation: {
+    readonly minParticipants: number
+    readonly participantsPerRound: number
+    readonly roundDeadlineSeconds: number
+    readonly joinTimeoutSeconds: number
+  }
+  readonly evaluation: { readonly data: string } | null
+}
+
+export class TaskFileError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TaskFileError'
+  }
+}
+
+export async function readTaskFile(path: string): Promise<TaskFile> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    throw new TaskFileError(`task file ${path}: cannot read it (${(error as Error).message})`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    throw new TaskFileError(`task file ${path}: expected JSON, ${(error as Error).message}`)
+  }
+  return parseTaskFile(json, dirname(resolve(path)), path)
+}
+
+const TOP = ['$schema', 'name', 'backbone', 'head', 'training', 'participation', 'evaluation'] as const
+
+export function parseTaskFile(value: unknown, baseDir: string, where = 'task file'): TaskFile {
+  const fail = (field: string, expected: string, got: unknown) =>
+    new TaskFileError(`${where}: ${field}: expected ${expected}, got ${describe(got)}`)
+  const obj = (v: unknown, field: string, keys: readonly string[]) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw fail(field, 'an object', v)
+    for (const key of Object.keys(v))
+      if (!keys.includes(key))
+        throw new TaskFileError(`${where}: ${field}: unknown field "${key}"; expected only ${keys.join(', ')}`)
+    return v as Record<string, unknown>
+  }
+  const int = (o: Record<string, unknown>, key: string, field: string, min: number, max: number, dflt?: number) => {
+    const v = o[key] ?? dflt
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      throw fail(`${field}.${key}`, `an integer from ${min} to ${max}`, o[key])
+    return v
+  }
+  const num = (o: Record<string, unknown>, key: string, field: string, min: number, max: number, dflt?: number) => {
+    const v = o[key] ?? dflt
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= min || v > max)
+      throw fail(`${field}.${key}`, `a number above ${min} and at most ${max}`, o[key])
+    return v
+  }
+  const choice = <T extends string>(o: Record<string, unknown>, key: string, field: string, allowed: readonly T[], dflt: T) => {
+    const v = o[key] ?? dflt
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
+      throw fail(`${field}.${key}`, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`, o[key])
+    return v as T
+  }
+
+  const top = obj(value, '(top level)', TOP)
+  if (typeof top.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(top.name))
+    throw fail('name', 'a name of letters, digits, ".", "_" or "-" (at most 64)', top.name)
+
+  const b = obj(top.backbone, 'backbone', ['source', 'sha256'])
+  if (typeof b.source !== 'string' || b.source.length === 0)
+    throw fail('backbone.source', 'a folder path or an http(s) URL of a model.json', b.source)
+  if (typeof b.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(b.sha256))
+    throw fail('backbone.sha256', 'the 64 hex digits that `fedtune backbone digest <folder>` prints', b.sha256)
+  const source = /^https?:\/\//.test(b.source) ? b.source : absolute(baseDir, b.source)
+
+  const h = obj(top.head, 'head', ['layers', 'labels', 'seed'])
+  let head: HeadSpec
+  try {
+    head = parseHeadSpec({ layers: h.layers ?? [], labels: h.labels }, 'head')
+  } catch (error) {
+    throw new TaskFileError(`${where}: ${(error as Error).message}`)
+  }
+  const seed = int(h, 'seed', 'head', 0, 2 ** 32 - 1, 0)
+
+  const t = obj(top.training, 'training', [
+    'rounds',
+    'localEpochs',
+    'batchSize',
+    'optimizer',
+    'learningRate',
+    'classWeights',
+  ])
+  const p = obj(top.participation ?? {}, 'participation', [
+    'minParticipants',
+    'participantsPerRound',
+    'roundDeadlineSeconds',
+    'joinTimeoutSeconds',
+  ])
+  const minParticipants = int(p, 'minParticipants', 'participation', 1, 100_000, 2)
+  const participantsPerRound = int(p, 'participantsPerRound', 'participation', 1, 100_000, minParticipants)
+  if (participantsPerRound < minParticipants)
+    throw new TaskFileError(
+      `${where}: participation.participantsPerRound (${participantsPerRound}) must be at least minParticipants (${minParticipants})`,
+    )
+
+  let evaluation: TaskFile['evaluation'] = null
+  if (top.evaluation !== undefined) {
+    const e = obj(top.evaluation, 'evaluation', ['data'])
+    if (typeof e.data !== 'string' || e.data.length === 0)
+      throw fail('evaluation.data', 'a folder of held-out images, one subfolder per label', e.data)
+    evaluation = { data: absolute(baseDir, e.data) }
+  }
+
+  return {
+    name: top.name,
+    backbone: { source, sha256: b.sha256 },
+    head: { ...head, seed },
+    training: {
+      rounds: int(t, 'rounds', 'training', 1, 100_000),
+      localEpochs: int(t, 'localEpochs', 'training', 1, 1000, 1),
+      batchSize: int(t, 'batchSize', 'training', 1, 65536, 32),
+      optimizer: choice(t, 'optimizer', 'training', ['adam', 'sgd'] as const, 'adam'),
+      learningRate: num(t, 'learningRate', 'training', 0, 10, 0.001),
+      classWeights: choice(t, 'classWeights', 'training', ['balanced', 'none'] as const, 'balanced'),
+    },
+    participation: {
+      minParticipants,
+      participantsPerRound,
+      roundDeadlineSeconds: num(p, 'roundDeadlineSeconds', 'participation', 0, 7 * 24 * 3600, 600),
+      joinTimeoutSeconds: num(p, 'joinTimeoutSeconds', 'participation', 0, 30 * 24 * 3600, 3600),
+    },
+    evaluation,
+  }
+}
+
+function absolute(baseDir: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(baseDir, path)
+}

@@ -1,0 +1,169 @@
+import { type Effect, initialState, type RoundConfig, type RoundEvent, type RoundState, step } from '@fedtune/coordinator'
+import type { Update } from '@fedtune/protocol'
+import { describe, expect, it } from 'vitest'
+
+const config: RoundConfig = { rounds: 2, minParticipants: 2, participantsPerRound: 3, seed: 1 }
+
+function run(state: RoundState, ...events: RoundEvent[]): [RoundState, Effect[]] {
+  let effects: Effect[] = []
+  for (const event of events) {
+    const [next, out] = step(state, event)
+    state = next
+    effects = [...effects, ...out]
+  }
+  return [state, effects]
+}
+
+function update(round: number, delta: number[], examples: number): Update {
+  return {
+    round,
+    delta: new Float32Array(delta),
+    examples,
+    metrics: { trainLoss: 0.5, valAccuracy: 0.8, valAuc: 0.9, valExamples: 5 },
+  }
+}
+
+const joined = (participant: string): RoundEvent => ({ type: 'joined', participant })
+const types = (effects: Effect[]) => effects.map((e) => e.type)
+
+describe('round logic', () => {
+  it('waits until the minimum number of participants is online, then starts round 1', () => {
+    let [state, effects] = run(initialState(config, new Float32Array(2)), joined('a'))
+    expect(state.phase).toBe('waiting')
+    expect(effects).toEqual([])
+    ;[state, effects] = run(state, joined('b'))
+    expect(state.phase).toBe('training')
+    expect(effects).toMatchObject([{ type: 'start-round', round: 1, participants: ['a', 'b'] }])
+  })
+
+  it('aggregates as soon as every selected participant has sent, weighted by examples', () => {
+    const [state, effects] = run(
+      initialState(config, new Float32Array([0, 0])),
+      joined('a'),
+      joined('b'),
+      { type: 'update', participant: 'a', update: update(1, [1, 1], 1) },
+      { type: 'update', participant: 'b', update: update(1, [4, -2], 3) },
+    )
+    const aggregated = effects.find((e) => e.type === 'round-aggregated')
+    expect(aggregated).toMatchObject({ round: 1, dropped: [] })
+    expect(Array.from(state.global)).toEqual([(1 + 12) / 4, (1 - 6) / 4])
+    expect(types(effects).slice(-1)).toEqual(['start-round'])
+    expect(state.round).toBe(2)
+  })
+
+  it('a deadline with too few updates fails the round visibly and the run goes on', () => {
+    const [state, effects] = run(
+      initialState(config, new Float32Array(1)),
+      joined('a'),
+      joined('b'),
+      { type: 'update', participant: 'a', update: update(1, [1], 1) },
+      { type: 'deadline', round: 1 },
+    )
+    const failed = effects.find((e) => e.type === 'round-failed')
+    expect(failed).toMatchObject({ round: 1, dropped: ['b'] })
+    expect(failed?.type === 'round-failed' && failed.reason).toMatch(/1 of the 2 updates needed \(missing: b\)/)
+    expect(state.failed).toBe(1)
+    expect(state.round).toBe(2)
+    expect(Array.from(state.global)).toEqual([0])
+  })
+
+  it('a deadline with enough updates aggregates those that arrived and reports the dropouts', () => {
+    const [state, effects] = run(
+      initialState({ ...config, rounds: 3 }, new Float32Array(1)),
+      joined('a'),
+      joined('b'),
+      joined('c'),
+      { type: 'update', participant: 'a', update: update(1, [0], 1) },
+      { type: 'update', participant: 'b', update: update(1, [0], 1) },
+      // round 2 selects from all three online
+      { type: 'update', participant: 'a', update: update(2, [2], 1) },
+      { type: 'update', participant: 'c', update: update(2, [4], 1) },
+      { type: 'deadline', round: 2 },
+    )
+    expect(effects.filter((e) => e.type === 'round-aggregated').at(-1)).toMatchObject({ round: 2, dropped: ['b'] })
+    expect(Array.from(state.global)).toEqual([3])
+  })
+
+  it('does not wait for a participant that went offline once enough updates are in', () => {
+    const [, effects] = run(
+      initialState(config, new Float32Array(1)),
+      joined('a'),
+      joined('b'),
+      joined('c'),
+      { type: 'update', participant: 'a', update: update(1, [2], 1) },
+      { type: 'update', participant: 'b', update: update(1, [2], 1) },
+      { type: 'left', participant: 'c' },
+    )
+    expect(types(effects)).toContain('round-aggregated')
+  })
+
+  it('refuses late, duplicate, unselected and wrong-round updates without changing the round', () => {
+    let [state] = run(initialState({ ...config, participantsPerRound: 2 }, new Float32Array(1)), joined('a'), joined('b'), joined('c'))
+    const outsider = state.selected.includes('c') ? 'a' : 'c'
+    const insider = state.selected[0] as string
+    let effects: Effect[]
+    ;[state, effects] = run(state, { type: 'update', participant: outsider, update: update(1, [1], 1) })
+    expect(effects).toMatchObject([{ type: 'update-ack', ok: false, code: 'not-selected' }])
+    ;[state, effects] = run(state, { type: 'update', participant: insider, update: update(2, [1], 1) })
+    expect(effects).toMatchObject([{ type: 'update-ack', ok: false, code: 'wrong-round' }])
+    ;[state, effects] = run(state, { type: 'update', participant: insider, update: update(1, [1], 1) })
+    expect(effects).toMatchObject([{ type: 'update-ack', ok: true }])
+    ;[state, effects] = run(state, { type: 'update', participant: insider, update: update(1, [1], 1) })
+    expect(effects).toMatchObject([{ type: 'update-ack', ok: false, code: 'duplicate' }])
+    expect(state.received.size).toBe(1)
+  })
+
+  it('a stale deadline from an earlier round is ignored', () => {
+    const [state, effects] = run(
+      initialState(config, new Float32Array(1)),
+      joined('a'),
+      joined('b'),
+      { type: 'update', participant: 'a', update: update(1, [1], 1) },
+      { type: 'update', participant: 'b', update: update(1, [1], 1) },
+      { type: 'deadline', round: 1 },
+    )
+    expect(state.round).toBe(2)
+    expect(types(effects)).not.toContain('round-failed')
+  })
+
+  it('resends the open round to a selected participant that reconnects before sending', () => {
+    const [, effects] = run(
+      initialState(config, new Float32Array(1)),
+      joined('a'),
+      joined('b'),
+      { type: 'left', participant: 'a' },
+      joined('a'),
+    )
+    expect(effects.at(-1)).toMatchObject({ type: 'send-round', round: 1, participant: 'a' })
+  })
+
+  it('finishes after the configured number of rounds, failed rounds included', () => {
+    const [state, effects] = run(
+      initialState(config, new Float32Array(1)),
+      joined('a'),
+      joined('b'),
+      { type: 'deadline', round: 1 },
+      { type: 'deadline', round: 2 },
+    )
+    expect(state.phase).toBe('finished')
+    expect(effects.at(-1)).toMatchObject({ type: 'finished', completed: 0, failed: 2 })
+    expect(step(state, { type: 'update', participant: 'a', update: update(3, [1], 1) })[1]).toMatchObject([
+      { ok: false, code: 'finished' },
+    ])
+  })
+
+  it('gives up when too few participants join in time instead of waiting forever', () => {
+    const [state, effects] = run(initialState(config, new Float32Array(1)), joined('a'), { type: 'join-timeout' })
+    expect(state.phase).toBe('finished')
+    expect(effects.at(-1)).toMatchObject({ type: 'finished', reason: 'only 1 of the 2 participants needed joined in time' })
+  })
+
+  it('selects participantsPerRound of those online, reproducibly for a seed', () => {
+    const cfg = { ...config, participantsPerRound: 2, minParticipants: 2 }
+    const pick = () => run(initialState(cfg, new Float32Array(1)), joined('a'), joined('b'), joined('c'))
+    // the round starts at the second join, so only a and b can be in it
+    expect(pick()[0].selected).toEqual(['a', 'b'])
+    const [s] = run(initialState({ ...cfg, minParticipants: 2 }, new Float32Array(1)), joined('c'), joined('a'))
+    expect(s.selected).toEqual(['a', 'c'])
+  })
+})

@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { attachSockets, buildApp, Federation, maxMessageBytes, RoundLog } from '@fedtune/coordinator'
+import {
+  encodeWeights,
+  type HeadSpec,
+  type HelloAck,
+  PROTOCOL_VERSION,
+  paramCount,
+  type TaskInfo,
+  type UpdateAck,
+} from '@fedtune/protocol'
+import type { FastifyInstance } from 'fastify'
+import { io as connect, type Socket } from 'socket.io-client'
+import { afterEach, describe, expect, it } from 'vitest'
+
+// A 1280 → 256 → 2 head: 328,450 parameters, 1.3 MB per update, above socket.io's 1 MB default.
+const head: HeadSpec = { layers: [{ type: 'dense', units: 256, activation: 'relu' }], labels: ['a', 'b'] }
+const params = paramCount(head, 1280)
+const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
+
+type Harness = { url: string; app: FastifyInstance; federation: Federation; sockets: Socket[] }
+let harness: Harness | undefined
+
+afterEach(async () => {
+  for (const s of harness?.sockets ?? []) s.disconnect()
+  harness?.federation.stop('test over')
+  await harness?.app.close()
+  harness = undefined
+})
+
+async function start(minParticipants = 2): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedtune-sockets-'))
+  const modelJson = '{"format":"layers-model"}'
+  writeFileSync(join(dir, 'model.json'), modelJson)
+  const files = [{ name: 'model.json', sha256: sha(modelJson), bytes: modelJson.length }]
+  const digest = sha(`${files[0]?.sha256}  model.json\n`)
+  const task: TaskInfo = {
+    taskId: 't',
+    name: 't',
+    rounds: 2,
+    backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 1280 },
+    head,
+    paramCount: params,
+  }
+  const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-log-')))
+  const federation = new Federation({
+    task,
+    config: { rounds: 2, minParticipants, participantsPerRound: minParticipants, seed: 1 },
+    initial: new Float32Array(params),
+    training: { epochs: 1, batchSize: 8, optimizer: 'sgd', learningRate: 0.1, classWeights: 'none' },
+    roundDeadlineMs: 30_000,
+    joinTimeoutMs: 30_000,
+    log,
+  })
+  const app = buildApp({ backbone: { dir, digest, files }, federation, log })
+  attachSockets(app.server, { federation })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  harness = { url, app, federation, sockets: [] }
+  return harness
+}
+
+function client(h: Harness): Socket {
+  const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
+  h.sockets.push(socket)
+  return socket
+}
+
+const hello = (socket: Socket, participant: string, protocol = PROTOCOL_VERSION) =>
+  socket.emitWithAck('hello', { protocol, participant, kind: 'hospital', agent: 'test' }) as Promise<HelloAck>
+
+const nextRound = (socket: Socket) =>
+  new Promise<{ round: number; weights: Uint8Array; deadlineMs: number }>((resolve) => socket.once('round', resolve))
+
+const send = (socket: Socket, round: number, delta: Uint8Array, examples = 10) =>
+  socket.emitWithAck('update', {
+    round,
+    delta,
+    examples,
+    metrics: { trainLoss: 0.3, valAccuracy: 0.9, valAuc: 0.95, valExamples: 3 },
+  }) as Promise<UpdateAck>
+
+describe('coordinator over real sockets', () => {
+  it('sizes the socket.io message limit from the model, not the 1 MB default', () => {
+    expect(params * 4).toBeGreaterThan(1_000_000)
+    expect(maxMessageBytes(params)).toBeGreaterThan(params * 4)
+  })
+
+  it('carries 1.3 MB updates both ways and aggregates them with FedAvg', async () => {
+    const h = await start()
+    const [a, b] = [client(h), client(h)]
+    const roundA = nextRound(a)
+    const roundB = nextRound(b)
+    expect((await hello(a, 'hospital-a')).ok).toBe(true)
+    expect((await hello(b, 'hospital-b')).ok).toBe(true)
+    const [ra, rb] = await Promise.all([roundA, roundB])
+    expect(ra.round).toBe(1)
+    expect(new Uint8Array(ra.weights).byteLength).toBe(params * 4)
+    expect(rb.deadlineMs).toBeGreaterThan(0)
+    const result = new Promise<{ status: string }>((resolve) => a.once('round-result', resolve))
+    expect(await send(a, 1, encodeWeights(new Float32Array(params).fill(1)), 30)).toEqual({ ok: true })
+    expect(await send(b, 1, encodeWeights(new Float32Array(params).fill(-1)), 10)).toEqual({ ok: true })
+    expect((await result).status).toBe('aggregated')
+    expect(h.federation.global[0]).toBeCloseTo((30 - 10) / 40)
+    expect(h.federation.global[params - 1]).toBeCloseTo(0.5)
+  })
+
+  it('refuses a client speaking another protocol version and says both versions', async () => {
+    const h = await start()
+    const ack = await hello(client(h), 'old-client', 'fedtune/0')
+    expect(ack).toEqual({
+      ok: false,
+      code: 'wrong-version',
+      reason: `hello.protocol: expected "${PROTOCOL_VERSION}", got "fedtune/0"`,
+    })
+  })
+
+  it('refuses an update of the wrong size or with NaN, and the round still completes', async () => {
+    const h = await start()
+    const [a, b] = [client(h), client(h)]
+    const ready = Promise.all([nextRound(a), nextRound(b)])
+    await hello(a, 'hospital-a')
+    await hello(b, 'hospital-b')
+    await ready
+    const short = await send(a, 1, encodeWeights(new Float32Array(10)))
+    expect(short).toMatchObject({ ok: false, code: 'wrong-size' })
+    expect(short.ok === false && short.reason).toContain(`expected ${params} float32 values`)
+    const nan = new Float32Array(params)
+    nan[7] = Number.NaN
+    expect(await send(a, 1, encodeWeights(nan))).toMatchObject({ ok: false, code: 'not-finite' })
+    expect(await send(a, 1, encodeWeights(new Float32Array(params)))).toEqual({ ok: true })
+    expect(await send(b, 1, encodeWeights(new Float32Array(params)))).toEqual({ ok: true })
+    expect(h.federation.state.completed).toBe(1)
+  })
+
+  it('an update before hello is refused', async () => {
+    const h = await start()
+    const a = client(h)
+    await new Promise((resolve) => a.once('connect', resolve))
+    expect(await send(a, 1, encodeWeights(new Float32Array(params)))).toMatchObject({ ok: false, code: 'no-hello' })
+  })
+
+  it('serves backbone files under their digest with the SHA-256 as ETag, and 304 when unchanged', async () => {
+    const h = await start()
+    const task = h.federation.task
+    const file = task.backbone.files[0]
+    const res = await h.app.inject({ method: 'GET', url: `${task.backbone.path}model.json` })
+    expect(res.statusCode).toBe(200)
+    expect(res.headers.etag).toBe(`"${file?.sha256}"`)
+    expect(sha(res.body)).toBe(file?.sha256)
+    const again = await h.app.inject({
+      method: 'GET',
+      url: `${task.backbone.path}model.json`,
+      headers: { 'if-none-match': `"${file?.sha256}"` },
+    })
+    expect(again.statusCode).toBe(304)
+    const traversal = await h.app.inject({ method: 'GET', url: `${task.backbone.path}..%2F..%2Fetc%2Fpasswd` })
+    expect(traversal.statusCode).toBe(404)
+  })
+
+  it('reports the run’s status over HTTP', async () => {
+    const h = await start(1)
+    const a = client(h)
+    const round = nextRound(a)
+    await hello(a, 'hospital-a')
+    await round
+    const status = (await h.app.inject({ method: 'GET', url: '/api/status' })).json()
+    expect(status).toMatchObject({ phase: 'training', round: 1, rounds: 2, online: ['hospital-a'], selected: ['hospital-a'] })
+  })
+})

@@ -1,0 +1,59 @@
+import { parseTaskFile } from '@fedtune/coordinator'
+import { describe, expect, it } from 'vitest'
+
+const valid = {
+  name: 'pneumonia',
+  backbone: { source: '../backbones/mobilenet', sha256: 'ab'.repeat(32) },
+  head: { layers: [{ type: 'dense', units: 256, activation: 'relu' }, { type: 'dropout', rate: 0.2 }], labels: ['normal', 'pneumonia'], seed: 3 },
+  training: { rounds: 5, localEpochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001 },
+  participation: { minParticipants: 3, participantsPerRound: 3, roundDeadlineSeconds: 60 },
+  evaluation: { data: 'data/test' },
+}
+
+describe('task file', () => {
+  it('resolves relative paths against the task file’s folder and fills in defaults', () => {
+    const task = parseTaskFile(valid, '/srv/tasks')
+    expect(task.backbone.source).toBe('/srv/backbones/mobilenet')
+    expect(task.evaluation?.data).toBe('/srv/tasks/data/test')
+    expect(task.training.classWeights).toBe('balanced')
+    expect(task.participation.joinTimeoutSeconds).toBe(3600)
+    expect(task.head.seed).toBe(3)
+  })
+
+  it('keeps an http(s) backbone URL as it is', () => {
+    const task = parseTaskFile({ ...valid, backbone: { ...valid.backbone, source: 'https://models.example/m/model.json' } }, '/x')
+    expect(task.backbone.source).toBe('https://models.example/m/model.json')
+  })
+
+  it('a missing field says which one and what it expected', () => {
+    const { training: _, ...noTraining } = valid
+    expect(() => parseTaskFile(noTraining, '/x')).toThrow('task file: training: expected an object, got undefined')
+    expect(() => parseTaskFile({ ...valid, training: { ...valid.training, rounds: 0 } }, '/x')).toThrow(
+      'task file: training.rounds: expected an integer from 1 to 100000, got number 0',
+    )
+  })
+
+  it('a misspelt field is refused rather than silently ignored', () => {
+    expect(() => parseTaskFile({ ...valid, training: { ...valid.training, learningrate: 0.1 } }, '/x')).toThrow(
+      /training: unknown field "learningrate"; expected only rounds, localEpochs/,
+    )
+  })
+
+  it('a backbone without a proper SHA-256 is refused', () => {
+    expect(() => parseTaskFile({ ...valid, backbone: { source: '/m', sha256: 'abc' } }, '/x')).toThrow(
+      /backbone.sha256: expected the 64 hex digits/,
+    )
+  })
+
+  it('a head with a bad layer is refused with the layer named', () => {
+    expect(() => parseTaskFile({ ...valid, head: { ...valid.head, layers: [{ type: 'dense', units: -1 }] } }, '/x')).toThrow(
+      /head.layers\[0\].units: expected an integer from 1 to 65536, got -1/,
+    )
+  })
+
+  it('selecting fewer participants per round than the minimum is refused', () => {
+    expect(() =>
+      parseTaskFile({ ...valid, participation: { minParticipants: 3, participantsPerRound: 2 } }, '/x'),
+    ).toThrow(/participantsPerRound \(2\) must be at least minParticipants \(3\)/)
+  })
+})

@@ -1,0 +1,127 @@
+import {
+  encodeWeights,
+  type HeadSpec,
+  PROTOCOL_VERSION,
+  paramCount,
+  paramShapes,
+  parseHeadSpec,
+  parseHello,
+  parseRoundStart,
+  parseTaskInfo,
+  parseUpdate,
+} from '@fedtune/protocol'
+import { describe, expect, it } from 'vitest'
+
+const spec: HeadSpec = {
+  layers: [
+    { type: 'dense', units: 256, activation: 'relu' },
+    { type: 'dropout', rate: 0.2 },
+  ],
+  labels: ['normal', 'pneumonia'],
+}
+
+describe('head spec', () => {
+  it('lays parameters out as kernel then bias per dense layer, the softmax output last', () => {
+    expect(paramShapes(spec, 1280)).toEqual([
+      { name: 'dense0/kernel', shape: [1280, 256] },
+      { name: 'dense0/bias', shape: [256] },
+      { name: 'output/kernel', shape: [256, 2] },
+      { name: 'output/bias', shape: [2] },
+    ])
+    expect(paramCount(spec, 1280)).toBe(1280 * 256 + 256 + 256 * 2 + 2)
+  })
+
+  it('a logistic-regression head has only the output layer', () => {
+    expect(paramCount({ layers: [], labels: ['a', 'b', 'c'] }, 10)).toBe(33)
+  })
+
+  it('refuses unknown layer types, bad rates and duplicate labels with the field named', () => {
+    expect(() => parseHeadSpec({ layers: [{ type: 'conv' }], labels: ['a', 'b'] })).toThrow(
+      'head.layers[0].type: expected "dense" or "dropout", got "conv"',
+    )
+    expect(() => parseHeadSpec({ layers: [{ type: 'dropout', rate: 1 }], labels: ['a', 'b'] })).toThrow(
+      /head.layers\[0\].rate: expected a number in \[0, 1\)/,
+    )
+    expect(() => parseHeadSpec({ layers: [], labels: ['a', 'a'] })).toThrow(/distinct/)
+  })
+})
+
+describe('messages from outside', () => {
+  const hello = { protocol: PROTOCOL_VERSION, participant: 'hospital-1', kind: 'hospital', agent: 'test' }
+
+  it('a hello in the current protocol version is accepted', () => {
+    expect(parseHello(hello)).toEqual(hello)
+  })
+
+  it('a client speaking another protocol version is refused with both versions named', () => {
+    expect(() => parseHello({ ...hello, protocol: 'fedtune/0' })).toThrow(
+      `hello.protocol: expected "${PROTOCOL_VERSION}", got "fedtune/0"`,
+    )
+  })
+
+  it('participant names are restricted to a safe alphabet', () => {
+    expect(() => parseHello({ ...hello, participant: '../etc' })).toThrow(/hello.participant: expected a string matching/)
+    expect(() => parseHello('hello')).toThrow('hello: expected an object, got "hello"')
+  })
+
+  const update = (delta: Uint8Array, extra: Record<string, unknown> = {}) => ({
+    round: 3,
+    delta,
+    examples: 120,
+    metrics: { trainLoss: 0.4, valAccuracy: 0.9, valAuc: null, valExamples: 12 },
+    ...extra,
+  })
+
+  it('an update is decoded into its delta, example count and metrics', () => {
+    const parsed = parseUpdate(update(encodeWeights(new Float32Array([1, 2, 3]))), 3)
+    expect(parsed.delta).toEqual(new Float32Array([1, 2, 3]))
+    expect(parsed.examples).toBe(120)
+    expect(parsed.metrics.valAuc).toBeNull()
+  })
+
+  it('an update of the wrong size, with NaN or without examples is refused', () => {
+    expect(() => parseUpdate(update(encodeWeights(new Float32Array(2))), 3)).toThrow(/expected 3 float32 values/)
+    expect(() => parseUpdate(update(encodeWeights(new Float32Array([0, Number.NaN, 0]))), 3)).toThrow(/NaN/)
+    expect(() => parseUpdate(update(encodeWeights(new Float32Array(3)), { examples: 0 }), 3)).toThrow(
+      'update.examples: expected an integer from 1 to 100000000, got number 0',
+    )
+    expect(() =>
+      parseUpdate(update(encodeWeights(new Float32Array(3)), { metrics: { trainLoss: 'low' } }), 3),
+    ).toThrow(/update.metrics.trainLoss/)
+  })
+
+  it('a round start carries training settings that are checked too', () => {
+    const round = {
+      round: 1,
+      weights: encodeWeights(new Float32Array(4)),
+      training: { epochs: 1, batchSize: 32, optimizer: 'adam', learningRate: 0.001, classWeights: 'balanced', seed: 7 },
+      deadlineMs: 1000,
+    }
+    expect(parseRoundStart(round, 4).training.optimizer).toBe('adam')
+    expect(() => parseRoundStart({ ...round, training: { ...round.training, optimizer: 'lbfgs' } }, 4)).toThrow(
+      'round.training.optimizer: expected one of "adam", "sgd", got "lbfgs"',
+    )
+  })
+
+  it('task info whose parameter count disagrees with its head is refused', () => {
+    const info = {
+      taskId: 't',
+      name: 't',
+      rounds: 3,
+      backbone: {
+        digest: 'a'.repeat(64),
+        path: `/backbone/${'a'.repeat(64)}/`,
+        files: [{ name: 'model.json', sha256: 'b'.repeat(64), bytes: 10 }],
+        inputSize: 224,
+        embeddingDim: 1280,
+      },
+      head: spec,
+      paramCount: paramCount(spec, 1280),
+    }
+    expect(parseTaskInfo(info).paramCount).toBe(328450)
+    expect(() => parseTaskInfo({ ...info, paramCount: 5 })).toThrow(/the head needs 328450 parameters, the task says 5/)
+    expect(() =>
+      parseTaskInfo({ ...info, backbone: { ...info.backbone, files: [{ name: '../x', sha256: 'b'.repeat(64), bytes: 1 }] } }),
+    ).toThrow(/relative path/)
+  })
+})
