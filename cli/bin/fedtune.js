@@ -3,4 +3,6 @@
 import { register } from 'tsx/esm/api'
 
 register()
-await import('../src/main.ts')
+const { main } = await import('../src/main.ts')
+// Exit explicitly: a finished run must not linger on an idle timer or a reconnect attempt.
+process.exit(await main(process.argv.slice(2)))

@@ -13,6 +13,8 @@ export type AppOptions = {
   readonly federation: Federation
   readonly log: RoundLog
   readonly logger?: boolean
+  /** Sees every inbound HTTP request (method, URL, body bytes): for audits and the traffic test. */
+  readonly httpTap?: (request: { method: string; url: string; bodyBytes: number }) => void
 }
 
 /** The backbone's files are served under their digest, so a URL names exactly one content forever. */
@@ -28,6 +30,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({ logger: opts.logger ?? false })
   const { backbone, federation, log } = opts
   const byName = new Map(backbone.files.map((f) => [f.name, f]))
+  const httpTap = opts.httpTap
+  if (httpTap)
+    app.addHook('onRequest', async (request) => {
+      httpTap({ method: request.method, url: request.url, bodyBytes: Number(request.headers['content-length'] ?? 0) })
+    })
 
   app.get<{ Params: { digest: string; '*': string } }>('/backbone/:digest/*', async (request, reply) => {
     const { digest } = request.params
@@ -75,7 +82,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     try {
       const bytes = await readFile(join(log.dir, 'heads', `round-${String(round).padStart(4, '0')}.f32`))
       return reply.type('application/octet-stream').send(bytes)
-    } catch {
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
       return reply.code(404).send({ error: 'not-found', message: `round ${round} produced no head (it failed or is running)` })
     }
   })

@@ -4,7 +4,7 @@ import { embedFolder, fetchBackboneFromUrl, loadBackbone, progressBar } from '@f
 import { paramCount, type TaskInfo } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
-import { backbonePath, buildApp } from './app.ts'
+import { type AppOptions, backbonePath, buildApp } from './app.ts'
 import { type Evaluate, Federation } from './federation.ts'
 import { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
 import { attachSockets, type InboundTap } from './socket-shell.ts'
@@ -19,6 +19,7 @@ export type StartOptions = {
   /** Downloaded backbones and cached embeddings of the held-out set. */
   readonly cacheDir: string
   readonly tap?: InboundTap
+  readonly httpTap?: AppOptions['httpTap']
   /** Operator output; defaults to stdout. Progress bars go to stderr. */
   readonly print?: (line: string) => void
   readonly quiet?: boolean
@@ -105,7 +106,12 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     onWarning: (message) => print(`warning: ${message}`),
   })
 
-  const app = buildApp({ backbone: { dir, digest: backbone.digest, files: backbone.files }, federation, log })
+  const app = buildApp({
+    backbone: { dir, digest: backbone.digest, files: backbone.files },
+    federation,
+    log,
+    ...(opts.httpTap ? { httpTap: opts.httpTap } : {}),
+  })
   const io = attachSockets(app.server, {
     federation,
     tap: opts.tap,
