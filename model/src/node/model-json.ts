@@ -1,0 +1,40 @@
+import type * as tf from '@tensorflow/tfjs'
+
+/**
+ * Parses a layers-model model.json and lists its weight files in manifest order. Paths must be
+ * plain relative names: they become file names in a cache folder and URLs under a base.
+ */
+export function parseModelJson(
+  bytes: Uint8Array,
+  where: string,
+): { json: tf.io.ModelJSON; weightFiles: string[] } {
+  let json: unknown
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes))
+  } catch (error) {
+    throw new Error(`${where}: expected a tfjs model.json, but it is not JSON (${(error as Error).message})`)
+  }
+  const manifest = (json as { weightsManifest?: unknown } | null)?.weightsManifest
+  if (typeof json !== 'object' || json === null || !('modelTopology' in json) || !Array.isArray(manifest))
+    throw new Error(`${where}: expected a tfjs layers model.json with modelTopology and weightsManifest`)
+  const weightFiles: string[] = []
+  for (const group of manifest as { paths?: unknown }[]) {
+    if (!Array.isArray(group?.paths)) throw new Error(`${where}: a weightsManifest group has no paths`)
+    for (const p of group.paths) {
+      if (typeof p !== 'string' || !isSafeRelative(p))
+        throw new Error(`${where}: expected weight paths relative to model.json, got ${JSON.stringify(p)}`)
+      weightFiles.push(p)
+    }
+  }
+  return { json: json as tf.io.ModelJSON, weightFiles }
+}
+
+export function isSafeRelative(name: string): boolean {
+  return (
+    name.length > 0 &&
+    !name.startsWith('/') &&
+    !name.includes('\\') &&
+    !name.includes('\0') &&
+    !name.split('/').some((part) => part === '..' || part === '.' || part === '')
+  )
+}
