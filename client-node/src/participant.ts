@@ -157,7 +157,7 @@ export class Participant {
     if (!this.#joined) return // the coordinator resends the round after our next hello
     const update: WireUpdate = { round, delta: encodeWeights(result.delta), examples: result.examples, metrics: result.metrics }
     this.#socket.timeout(60_000).emit('update', update, (err, raw) => {
-      if (err) return this.#opts.print(`round ${round}: no acknowledgement of our update in 60 s`)
+      if (err) return this.#opts.print(`round ${round}: our update was not acknowledged (${err.message})`)
       try {
         const ack = parseUpdateAck(raw)
         if (!ack.ok) this.#opts.print(`round ${round}: the coordinator refused our update: ${ack.reason} (${ack.code})`)

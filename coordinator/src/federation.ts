@@ -101,23 +101,30 @@ export class Federation {
     this.dispatch({ type: 'left', participant })
   }
 
-  update(participant: string, update: Update): UpdateAck {
-    const effects = this.dispatch({ type: 'update', participant, update })
-    const ack = effects.find((e) => e.type === 'update-ack' && e.participant === participant)
-    if (ack?.type !== 'update-ack') return { ok: false, code: 'internal', reason: 'the update was not answered' }
-    if (!ack.ok) this.#opts.onWarning?.(`refused an update from ${participant}: ${ack.reason}`)
-    return ack.ok ? { ok: true } : { ok: false, code: ack.code, reason: ack.reason }
+  /**
+   * Answers an update before acting on it: the acknowledgement must reach the participant before
+   * the round result or the end of the run that this update may trigger.
+   */
+  update(participant: string, update: Update, reply: (ack: UpdateAck) => void): void {
+    this.dispatch({ type: 'update', participant, update }, (effect) => {
+      if (effect.type !== 'update-ack' || effect.participant !== participant) return false
+      if (!effect.ok) this.#opts.onWarning?.(`refused an update from ${participant}: ${effect.reason}`)
+      reply(effect.ok ? { ok: true } : { ok: false, code: effect.code, reason: effect.reason })
+      return true
+    })
   }
 
   stop(reason: string): void {
     this.dispatch({ type: 'stop', reason })
   }
 
-  dispatch(event: RoundEvent): Effect[] {
+  /** Runs one event through the round logic; `first` may claim effects to run before the rest. */
+  dispatch(event: RoundEvent, first?: (effect: Effect) => boolean): Effect[] {
     const before = this.#state
     const [state, effects] = step(this.#state, event)
     this.#state = state
-    for (const effect of effects) this.#run(effect, before)
+    const rest = first ? effects.filter((e) => !first(e)) : effects
+    for (const effect of rest) this.#run(effect, before)
     return effects
   }
 

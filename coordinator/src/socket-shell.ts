@@ -88,7 +88,7 @@ export function attachSockets(server: HttpServer, opts: SocketShellOptions): Ser
       const reply = ack as (r: UpdateAck) => void
       if (participant === null) return reply(refusal('no-hello', 'say hello before sending an update'))
       try {
-        reply(federation.update(participant, parseUpdate(raw, task.paramCount)))
+        federation.update(participant, parseUpdate(raw, task.paramCount), reply)
       } catch (error) {
         warn(`refused update: ${(error as Error).message}`)
         reply(asRefusal(error))

@@ -138,7 +138,7 @@ describe('coordinator over real sockets', () => {
   it('an update before hello is refused', async () => {
     const h = await start()
     const a = client(h)
-    await new Promise((resolve) => a.once('connect', resolve))
+    await new Promise<void>((resolve) => a.once('connect', () => resolve()))
     expect(await send(a, 1, encodeWeights(new Float32Array(params)))).toMatchObject({ ok: false, code: 'no-hello' })
   })
 
@@ -168,5 +168,27 @@ describe('coordinator over real sockets', () => {
     await round
     const status = (await h.app.inject({ method: 'GET', url: '/api/status' })).json()
     expect(status).toMatchObject({ phase: 'training', round: 1, rounds: 2, online: ['hospital-a'], selected: ['hospital-a'] })
+  })
+
+  it('acknowledges the update that ends the run before announcing the end', async () => {
+    const h = await start(1)
+    const a = client(h)
+    const order: string[] = []
+    a.on('finished', () => order.push('finished'))
+    let round = nextRound(a)
+    await hello(a, 'hospital-a')
+    await round
+    round = nextRound(a)
+    await send(a, 1, encodeWeights(new Float32Array(params)))
+    await round
+    const finished = new Promise<void>((resolve) => a.once('finished', () => resolve()))
+    // a callback, not a promise: it records the order in which the packets arrived
+    a.emit(
+      'update',
+      { round: 2, delta: encodeWeights(new Float32Array(params)), examples: 1, metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 } },
+      (ack: UpdateAck) => order.push(`ack ${ack.ok}`),
+    )
+    await finished
+    expect(order).toEqual(['ack true', 'finished'])
   })
 })
