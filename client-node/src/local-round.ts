@@ -2,7 +2,11 @@ import { accuracy, predictHead, rocAuc, type TrainProgress, trainHead } from '@f
 import type { HeadSpec, LocalMetrics, RoundStart } from '@fedtune/protocol'
 import type { PreparedData } from './prepare.ts'
 
-export type LocalResult = { readonly delta: Float32Array; readonly examples: number; readonly metrics: LocalMetrics }
+export type LocalResult = {
+  readonly delta: Float32Array
+  readonly examples: number
+  readonly metrics: LocalMetrics
+}
 
 /**
  * One round at a hospital: train the global head on the local training split, measure it on the
@@ -17,7 +21,9 @@ export function localRound(
 ): LocalResult {
   const { weights, loss } = trainHead(spec, inputDim, round.weights, data.train, round.training, onProgress)
   if (!Number.isFinite(loss))
-    throw new Error(`round ${round.round}: local training diverged (loss ${loss}); the task's learning rate may be too high`)
+    throw new Error(
+      `round ${round.round}: local training diverged (loss ${loss}); the task's learning rate may be too high`,
+    )
   const delta = new Float32Array(weights.length)
   for (let i = 0; i < weights.length; i++) delta[i] = (weights[i] as number) - (round.weights[i] as number)
   let valAccuracy: number | null = null

@@ -58,13 +58,16 @@ export async function main(argv: string[]): Promise<number> {
   const coordinator = values.coordinator as string | undefined
   const data = values.data as string | undefined
   if (!coordinator || !/^https?:\/\/[^/]+/.test(coordinator))
-    return fail(`--coordinator: expected an http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(coordinator ?? null)}`)
+    return fail(
+      `--coordinator: expected an http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(coordinator ?? null)}`,
+    )
   if (!data) return fail('--data: expected the folder of images (one subfolder per class)')
   const name = (values.name as string | undefined) ?? defaultName()
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
     return fail(`--name: expected letters, digits, ".", "_" or "-" (at most 64), got ${JSON.stringify(name)}`)
   const valFraction = values['val-fraction'] === undefined ? 0.1 : Number(values['val-fraction'])
-  if (!(valFraction >= 0 && valFraction < 1)) return fail(`--val-fraction: expected a number in [0, 1), got ${values['val-fraction']}`)
+  if (!(valFraction >= 0 && valFraction < 1))
+    return fail(`--val-fraction: expected a number in [0, 1), got ${values['val-fraction']}`)
 
   const print = (line: string) => process.stdout.write(`${line}\n`)
   const backend = await initBackend()

@@ -39,7 +39,9 @@ export class ParticipantError extends Error {
 }
 
 export function defaultName(): string {
-  return `hospital-${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}`
+  return `hospital-${hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 40)}`
 }
 
 /**
@@ -75,12 +77,15 @@ export class Participant {
       this.#joined = false
       if (reason !== 'io client disconnect') opts.print(`disconnected (${reason}); reconnecting…`)
     })
-    this.#socket.on('connect_error', (error) => opts.print(`cannot reach ${opts.coordinatorUrl} (${error.message}); retrying…`))
+    this.#socket.on('connect_error', (error) =>
+      opts.print(`cannot reach ${opts.coordinatorUrl} (${error.message}); retrying…`),
+    )
     this.#socket.on('round', (raw) => this.#onRound(raw))
     this.#socket.on('round-result', (raw) => {
       try {
         const r = parseRoundResult(raw)
-        const global = r.accuracy === null ? '' : `: global ACC ${r.accuracy.toFixed(3)} AUC ${r.auc?.toFixed(3) ?? '-'}`
+        const global =
+          r.accuracy === null ? '' : `: global ACC ${r.accuracy.toFixed(3)} AUC ${r.auc?.toFixed(3) ?? '-'}`
         opts.print(`round ${r.round} ${r.status}${r.reason ? ` (${r.reason})` : ''}${global}`)
       } catch (error) {
         opts.print(`warning: ignored a malformed round result: ${(error as Error).message}`)
@@ -100,21 +105,36 @@ export class Participant {
   }
 
   #hello(): void {
-    const hello: Hello = { protocol: PROTOCOL_VERSION, participant: this.#opts.name, kind: 'hospital', agent: this.#opts.agent }
+    const hello: Hello = {
+      protocol: PROTOCOL_VERSION,
+      participant: this.#opts.name,
+      kind: 'hospital',
+      agent: this.#opts.agent,
+    }
     this.#socket.timeout(30_000).emit('hello', hello, (err, raw) => {
-      if (err) return this.#opts.print('the coordinator did not answer hello in 30 s; will retry on reconnect')
+      if (err)
+        return this.#opts.print('the coordinator did not answer hello in 30 s; will retry on reconnect')
       let ack: ReturnType<typeof parseHelloAck>
       try {
         ack = parseHelloAck(raw)
       } catch (error) {
-        return this.#fail(new ParticipantError(`the coordinator answered hello with ${(error as Error).message}`))
+        return this.#fail(
+          new ParticipantError(`the coordinator answered hello with ${(error as Error).message}`),
+        )
       }
-      if (!ack.ok) return this.#fail(new ParticipantError(`the coordinator refused to let us join: ${ack.reason} (${ack.code})`))
+      if (!ack.ok)
+        return this.#fail(
+          new ParticipantError(`the coordinator refused to let us join: ${ack.reason} (${ack.code})`),
+        )
       if (this.#task && this.#task.backbone.digest !== ack.task.backbone.digest)
-        return this.#fail(new ParticipantError('the coordinator changed its task while we were away; restart the client'))
+        return this.#fail(
+          new ParticipantError('the coordinator changed its task while we were away; restart the client'),
+        )
       this.#task ??= ack.task
       this.#joined = true
-      this.#opts.print(`joined task "${ack.task.name}" as ${this.#opts.name}: ${ack.task.rounds} rounds, head of ${ack.task.paramCount} parameters`)
+      this.#opts.print(
+        `joined task "${ack.task.name}" as ${this.#opts.name}: ${ack.task.rounds} rounds, head of ${ack.task.paramCount} parameters`,
+      )
       this.#data ??= prepare(ack.task, { ...this.#opts, seed: 0 })
       this.#data.catch((error: Error) => this.#fail(error))
     })
@@ -135,7 +155,9 @@ export class Participant {
     this.#training.add(round.round)
     try {
       const data = await this.#data
-      const bar = this.#opts.progress && progressBar(`round ${round.round} training`, round.training.epochs, this.#opts.progress)
+      const bar =
+        this.#opts.progress &&
+        progressBar(`round ${round.round} training`, round.training.epochs, this.#opts.progress)
       const result = localRound(task.head, task.backbone.embeddingDim, data, round, (p) =>
         p.batch === p.batches ? bar?.tick(1, `loss ${p.loss.toFixed(4)}`) : undefined,
       )
@@ -155,12 +177,18 @@ export class Participant {
 
   #send(round: number, result: LocalResult): void {
     if (!this.#joined) return // the coordinator resends the round after our next hello
-    const update: WireUpdate = { round, delta: encodeWeights(result.delta), examples: result.examples, metrics: result.metrics }
+    const update: WireUpdate = {
+      round,
+      delta: encodeWeights(result.delta),
+      examples: result.examples,
+      metrics: result.metrics,
+    }
     this.#socket.timeout(60_000).emit('update', update, (err, raw) => {
       if (err) return this.#opts.print(`round ${round}: our update was not acknowledged (${err.message})`)
       try {
         const ack = parseUpdateAck(raw)
-        if (!ack.ok) this.#opts.print(`round ${round}: the coordinator refused our update: ${ack.reason} (${ack.code})`)
+        if (!ack.ok)
+          this.#opts.print(`round ${round}: the coordinator refused our update: ${ack.reason} (${ack.code})`)
       } catch (error) {
         this.#opts.print(`round ${round}: malformed acknowledgement: ${(error as Error).message}`)
       }

@@ -29,7 +29,9 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
   const base = new URL(task.backbone.path, opts.coordinatorUrl).href
   const total = task.backbone.files.reduce((n, f) => n + f.bytes, 0)
   const download = opts.progress && progressBar('backbone', total, opts.progress)
-  const dir = await downloadBackbone(base, task.backbone, opts.cacheDir, (done) => download?.tick(0, `${done} bytes`))
+  const dir = await downloadBackbone(base, task.backbone, opts.cacheDir, (done) =>
+    download?.tick(0, `${done} bytes`),
+  )
   download?.done()
   const backbone = await loadBackbone(dir, task.backbone.digest)
   try {

@@ -6,7 +6,11 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Federation } from './federation.ts'
 import type { RoundLog } from './round-log.ts'
 
-export type ServedBackbone = { readonly dir: string; readonly digest: string; readonly files: readonly BackboneFile[] }
+export type ServedBackbone = {
+  readonly dir: string
+  readonly digest: string
+  readonly files: readonly BackboneFile[]
+}
 
 export type AppOptions = {
   readonly backbone: ServedBackbone
@@ -33,7 +37,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const httpTap = opts.httpTap
   if (httpTap)
     app.addHook('onRequest', async (request) => {
-      httpTap({ method: request.method, url: request.url, bodyBytes: Number(request.headers['content-length'] ?? 0) })
+      httpTap({
+        method: request.method,
+        url: request.url,
+        bodyBytes: Number(request.headers['content-length'] ?? 0),
+      })
     })
 
   app.get<{ Params: { digest: string; '*': string } }>('/backbone/:digest/*', async (request, reply) => {
@@ -76,15 +84,18 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.get<{ Params: { round: string } }>('/api/rounds/:round/head', async (request, reply) => {
     const round = Number(request.params.round)
     if (!Number.isInteger(round) || round < 0 || round > federation.state.round)
-      return reply
-        .code(404)
-        .send({ error: 'not-found', message: `expected a round from 0 to ${federation.state.round}, got ${request.params.round}` })
+      return reply.code(404).send({
+        error: 'not-found',
+        message: `expected a round from 0 to ${federation.state.round}, got ${request.params.round}`,
+      })
     try {
       const bytes = await readFile(join(log.dir, 'heads', `round-${String(round).padStart(4, '0')}.f32`))
       return reply.type('application/octet-stream').send(bytes)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-      return reply.code(404).send({ error: 'not-found', message: `round ${round} produced no head (it failed or is running)` })
+      return reply
+        .code(404)
+        .send({ error: 'not-found', message: `round ${round} produced no head (it failed or is running)` })
     }
   })
 

@@ -7,7 +7,14 @@ import {
   type Update,
   type UpdateAck,
 } from '@fedtune/protocol'
-import { type Effect, initialState, type RoundConfig, type RoundEvent, type RoundState, step } from './round.ts'
+import {
+  type Effect,
+  initialState,
+  type RoundConfig,
+  type RoundEvent,
+  type RoundState,
+  step,
+} from './round.ts'
 import { localSummary, type RoundLog, type RoundRecord } from './round-log.ts'
 
 /** How the federation reaches one participant; the socket shell provides it. */

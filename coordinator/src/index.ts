@@ -1,6 +1,20 @@
 export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './app.ts'
-export { type Clock, type Evaluate, Federation, type FederationOptions, type Link, realClock } from './federation.ts'
-export { type Effect, initialState, type RoundConfig, type RoundEvent, type RoundState, step } from './round.ts'
+export {
+  type Clock,
+  type Evaluate,
+  Federation,
+  type FederationOptions,
+  type Link,
+  realClock,
+} from './federation.ts'
+export {
+  type Effect,
+  initialState,
+  type RoundConfig,
+  type RoundEvent,
+  type RoundState,
+  step,
+} from './round.ts'
 export { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
 export { attachSockets, type InboundTap, maxMessageBytes } from './socket-shell.ts'
 export { parseTaskFile, readTaskFile, type TaskFile, TaskFileError } from './task-file.ts'

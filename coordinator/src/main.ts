@@ -53,7 +53,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const port = values.port === undefined ? 8080 : Number(values.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`fedtune coordinator: --port: expected an integer from 0 to 65535, got "${values.port}"\n`)
+    process.stderr.write(
+      `fedtune coordinator: --port: expected an integer from 0 to 65535, got "${values.port}"\n`,
+    )
     return 2
   }
   try {

@@ -14,9 +14,17 @@ export type RoundRecord = {
   readonly dropped: readonly string[]
   readonly examples: number
   /** The global head on the coordinator's held-out set, when it has one. */
-  readonly global: { readonly accuracy: number; readonly auc: number | null; readonly examples: number } | null
+  readonly global: {
+    readonly accuracy: number
+    readonly auc: number | null
+    readonly examples: number
+  } | null
   /** Example-weighted mean of the participants' own validation metrics. */
-  readonly local: { readonly valAccuracy: number | null; readonly valAuc: number | null; readonly trainLoss: number } | null
+  readonly local: {
+    readonly valAccuracy: number | null
+    readonly valAuc: number | null
+    readonly trainLoss: number
+  } | null
 }
 
 /**

@@ -43,10 +43,26 @@ export type ContributionRecord = {
 }
 
 export type Effect =
-  | { readonly type: 'start-round'; readonly round: number; readonly participants: readonly string[]; readonly weights: Float32Array }
-  | { readonly type: 'send-round'; readonly round: number; readonly participant: string; readonly weights: Float32Array }
+  | {
+      readonly type: 'start-round'
+      readonly round: number
+      readonly participants: readonly string[]
+      readonly weights: Float32Array
+    }
+  | {
+      readonly type: 'send-round'
+      readonly round: number
+      readonly participant: string
+      readonly weights: Float32Array
+    }
   | { readonly type: 'update-ack'; readonly participant: string; readonly ok: true }
-  | { readonly type: 'update-ack'; readonly participant: string; readonly ok: false; readonly code: string; readonly reason: string }
+  | {
+      readonly type: 'update-ack'
+      readonly participant: string
+      readonly ok: false
+      readonly code: string
+      readonly reason: string
+    }
   | {
       readonly type: 'round-aggregated'
       readonly round: number
@@ -61,7 +77,12 @@ export type Effect =
       readonly contributions: readonly ContributionRecord[]
       readonly dropped: readonly string[]
     }
-  | { readonly type: 'finished'; readonly reason: string; readonly completed: number; readonly failed: number }
+  | {
+      readonly type: 'finished'
+      readonly reason: string
+      readonly completed: number
+      readonly failed: number
+    }
 
 export function initialState(config: RoundConfig, global: Float32Array): RoundState {
   return {
@@ -90,7 +111,14 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       if (state.phase === 'waiting') return maybeStart(next, [])
       const resend =
         state.selected.includes(event.participant) && !state.received.has(event.participant)
-          ? [{ type: 'send-round', round: state.round, participant: event.participant, weights: state.global } as const]
+          ? [
+              {
+                type: 'send-round',
+                round: state.round,
+                participant: event.participant,
+                weights: state.global,
+              } as const,
+            ]
           : []
       return [next, resend]
     }
@@ -107,7 +135,11 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       return endRound(state, 'deadline')
     case 'join-timeout':
       if (state.phase !== 'waiting' || state.round > 0) return [state, []]
-      return finish(state, [], `only ${state.online.size} of the ${state.config.minParticipants} participants needed joined in time`)
+      return finish(
+        state,
+        [],
+        `only ${state.online.size} of the ${state.config.minParticipants} participants needed joined in time`,
+      )
     case 'stop':
       return finish(state, [], event.reason)
   }
@@ -117,11 +149,26 @@ function acceptUpdate(state: RoundState, participant: string, update: Update): [
   if (state.phase !== 'training')
     return [state, [refuse(participant, 'no-round', `no round is open (the coordinator is ${state.phase})`)]]
   if (update.round !== state.round)
-    return [state, [refuse(participant, 'wrong-round', `this is round ${state.round}, the update is for round ${update.round}`)]]
+    return [
+      state,
+      [
+        refuse(
+          participant,
+          'wrong-round',
+          `this is round ${state.round}, the update is for round ${update.round}`,
+        ),
+      ],
+    ]
   if (!state.selected.includes(participant))
-    return [state, [refuse(participant, 'not-selected', `${participant} was not selected for round ${state.round}`)]]
+    return [
+      state,
+      [refuse(participant, 'not-selected', `${participant} was not selected for round ${state.round}`)],
+    ]
   if (state.received.has(participant))
-    return [state, [refuse(participant, 'duplicate', `${participant} already sent its update for round ${state.round}`)]]
+    return [
+      state,
+      [refuse(participant, 'duplicate', `${participant} already sent its update for round ${state.round}`)],
+    ]
   const received = new Map(state.received).set(participant, update)
   const next = { ...state, received }
   const ack: Effect = { type: 'update-ack', participant, ok: true }
@@ -134,7 +181,8 @@ function maybeFinishEarly(state: RoundState): [RoundState, Effect[]] {
   const missing = state.selected.filter((p) => !state.received.has(p))
   if (missing.length === 0) return endRound(state, 'complete')
   const allMissingOffline = missing.every((p) => !state.online.has(p))
-  if (allMissingOffline && state.received.size >= state.config.minParticipants) return endRound(state, 'complete')
+  if (allMissingOffline && state.received.size >= state.config.minParticipants)
+    return endRound(state, 'complete')
   return [state, []]
 }
 
@@ -148,7 +196,10 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
   let effect: Effect
   let next: RoundState
   if (state.received.size >= state.config.minParticipants) {
-    const updates: Contribution[] = [...state.received.values()].map((u) => ({ delta: u.delta, examples: u.examples }))
+    const updates: Contribution[] = [...state.received.values()].map((u) => ({
+      delta: u.delta,
+      examples: u.examples,
+    }))
     const weights = fedAvg(state.global, updates)
     effect = { type: 'round-aggregated', round: state.round, weights, contributions, dropped }
     next = { ...state, global: weights, completed: state.completed + 1 }
@@ -161,15 +212,19 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
     next = { ...state, failed: state.failed + 1 }
   }
   next = { ...next, phase: 'waiting', selected: [], received: new Map() }
-  if (next.round >= next.config.rounds)
-    return finish(next, [effect], `all ${next.config.rounds} rounds done`)
+  if (next.round >= next.config.rounds) return finish(next, [effect], `all ${next.config.rounds} rounds done`)
   return maybeStart(next, [effect])
 }
 
 function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]] {
   if (state.online.size < state.config.minParticipants) return [state, effects]
   const round = state.round + 1
-  const participants = selectParticipants(state.online, state.config.participantsPerRound, state.config.seed, round)
+  const participants = selectParticipants(
+    state.online,
+    state.config.participantsPerRound,
+    state.config.seed,
+    round,
+  )
   const next: RoundState = { ...state, phase: 'training', round, selected: participants, received: new Map() }
   return [next, [...effects, { type: 'start-round', round, participants, weights: state.global }]]
 }

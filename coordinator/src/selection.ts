@@ -2,7 +2,12 @@
  * Which participants train in a round: a seeded shuffle of those online, so a run is reproducible
  * and every participant gets its turn. mulberry32 is fine here: selection is not a secret.
  */
-export function selectParticipants(online: Iterable<string>, count: number, seed: number, round: number): string[] {
+export function selectParticipants(
+  online: Iterable<string>,
+  count: number,
+  seed: number,
+  round: number,
+): string[] {
   const pool = [...online].sort()
   const random = mulberry32((seed ^ Math.imul(round, 0x9e3779b1)) >>> 0)
   for (let i = pool.length - 1; i > 0; i--) {

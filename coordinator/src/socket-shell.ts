@@ -41,7 +41,10 @@ export function maxMessageBytes(paramCount: number): number {
  * The thin socket.io layer: parses every inbound message once, then hands typed values to the
  * federation. One socket is one participant after its hello.
  */
-export function attachSockets(server: HttpServer, opts: SocketShellOptions): Server<ClientToServerEvents, ServerToClientEvents> {
+export function attachSockets(
+  server: HttpServer,
+  opts: SocketShellOptions,
+): Server<ClientToServerEvents, ServerToClientEvents> {
   const { federation } = opts
   const task = federation.task
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
@@ -64,12 +67,14 @@ export function attachSockets(server: HttpServer, opts: SocketShellOptions): Ser
     socket.on('hello', (raw: unknown, ack: unknown) => {
       if (typeof ack !== 'function') return warn('hello without an acknowledgement callback; ignored')
       const reply = ack as (r: HelloAck) => void
-      if (participant !== null) return reply(refusal('already-joined', `this connection is already ${participant}`))
+      if (participant !== null)
+        return reply(refusal('already-joined', `this connection is already ${participant}`))
       try {
         const hello = parseHello(raw)
         participant = hello.participant
         link = {
-          sendRound: (round, weights, training, deadlineMs) => socket.emit('round', { round, weights, training, deadlineMs }),
+          sendRound: (round, weights, training, deadlineMs) =>
+            socket.emit('round', { round, weights, training, deadlineMs }),
           sendResult: (result) => socket.emit('round-result', result),
           sendFinished: (finished) => socket.emit('finished', finished),
         }
@@ -117,4 +122,3 @@ function asRefusal(error: unknown): { ok: false; code: string; reason: string } 
   if (error instanceof ProtocolError) return refusal(error.code, error.message)
   return refusal('internal', (error as Error).message)
 }
-

@@ -44,7 +44,9 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     ? await fetchBackboneFromUrl(task.backbone.source, opts.cacheDir, task.backbone.sha256)
     : task.backbone.source
   const backbone = await loadBackbone(dir, task.backbone.sha256)
-  print(`backbone ${task.backbone.source}: ${backbone.embeddingDim}-d embedding, input ${backbone.inputSize}px, digest ${backbone.digest.slice(0, 12)}…`)
+  print(
+    `backbone ${task.backbone.source}: ${backbone.embeddingDim}-d embedding, input ${backbone.inputSize}px, digest ${backbone.digest.slice(0, 12)}…`,
+  )
 
   const spec = { layers: task.head.layers, labels: task.head.labels }
   const params = paramCount(spec, backbone.embeddingDim)
@@ -61,7 +63,11 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     const classes = task.head.labels.length
     evaluate = (weights) => {
       const probs = predictHead(spec, backbone.embeddingDim, weights, dataset.x, dataset.n)
-      return { accuracy: accuracy(probs, dataset.y, classes), auc: rocAuc(probs, dataset.y, classes), examples: dataset.n }
+      return {
+        accuracy: accuracy(probs, dataset.y, classes),
+        auc: rocAuc(probs, dataset.y, classes),
+        examples: dataset.n,
+      }
     }
   }
   backbone.dispose()
@@ -102,7 +108,8 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     log,
     evaluate,
     onRecord: (record) => print(formatRecord(record, task.training.rounds)),
-    onFinished: (f) => print(`finished: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`),
+    onFinished: (f) =>
+      print(`finished: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`),
     onWarning: (message) => print(`warning: ${message}`),
   })
 

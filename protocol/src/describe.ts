@@ -2,7 +2,8 @@
 export function describe(value: unknown): string {
   if (value === null) return 'null'
   if (value === undefined) return 'undefined'
-  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
+  if (typeof value === 'string')
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`
   if (value instanceof ArrayBuffer) return `an ArrayBuffer of ${value.byteLength} bytes`
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of ${value.byteLength} bytes`

@@ -2,12 +2,7 @@
  * Stable codes for failures at the wire's edge. A code is for programs, the message for people:
  * it says what was expected and what arrived.
  */
-export type ProtocolErrorCode =
-  | 'malformed'
-  | 'wrong-version'
-  | 'wrong-size'
-  | 'not-finite'
-  | 'invalid-spec'
+export type ProtocolErrorCode = 'malformed' | 'wrong-version' | 'wrong-size' | 'not-finite' | 'invalid-spec'
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode

@@ -20,7 +20,10 @@ export function weightedSum(length: number, contributions: readonly Contribution
   const sum = new Float64Array(length + 1)
   for (const { delta, examples } of contributions) {
     if (delta.length !== length)
-      throw new ProtocolError('wrong-size', `fedAvg: expected deltas of ${length} values, got ${delta.length}`)
+      throw new ProtocolError(
+        'wrong-size',
+        `fedAvg: expected deltas of ${length} values, got ${delta.length}`,
+      )
     if (!Number.isInteger(examples) || examples < 1)
       throw new ProtocolError('malformed', `fedAvg: expected a positive example count, got ${examples}`)
     for (let i = 0; i < length; i++) sum[i] = (sum[i] as number) + examples * (delta[i] as number)
@@ -35,7 +38,8 @@ export function applyWeightedSum(global: Float32Array, sum: Float64Array): Float
   if (sum.length !== length + 1)
     throw new ProtocolError('wrong-size', `fedAvg: expected a sum of ${length + 1} values, got ${sum.length}`)
   const total = sum[length] as number
-  if (!(total > 0)) throw new ProtocolError('malformed', `fedAvg: expected a positive total example count, got ${total}`)
+  if (!(total > 0))
+    throw new ProtocolError('malformed', `fedAvg: expected a positive total example count, got ${total}`)
   const out = new Float32Array(length)
   for (let i = 0; i < length; i++) out[i] = (global[i] as number) + (sum[i] as number) / total
   return out

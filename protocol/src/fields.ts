@@ -18,26 +18,55 @@ export function str(obj: Record<string, unknown>, key: string, what: string, pat
   return v
 }
 
-export function int(obj: Record<string, unknown>, key: string, what: string, min: number, max: number): number {
+export function int(
+  obj: Record<string, unknown>,
+  key: string,
+  what: string,
+  min: number,
+  max: number,
+): number {
   const v = obj[key]
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw new ProtocolError('malformed', `${what}.${key}: expected an integer from ${min} to ${max}, got ${describe(v)}`)
+    throw new ProtocolError(
+      'malformed',
+      `${what}.${key}: expected an integer from ${min} to ${max}, got ${describe(v)}`,
+    )
   return v
 }
 
-export function num(obj: Record<string, unknown>, key: string, what: string, min: number, max: number): number {
+export function num(
+  obj: Record<string, unknown>,
+  key: string,
+  what: string,
+  min: number,
+  max: number,
+): number {
   const v = obj[key]
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
-    throw new ProtocolError('malformed', `${what}.${key}: expected a number from ${min} to ${max}, got ${describe(v)}`)
+    throw new ProtocolError(
+      'malformed',
+      `${what}.${key}: expected a number from ${min} to ${max}, got ${describe(v)}`,
+    )
   return v
 }
 
 /** A metric that may be absent (`null`), e.g. AUC when the validation split has one class. */
-export function optNum(obj: Record<string, unknown>, key: string, what: string, min: number, max: number): number | null {
+export function optNum(
+  obj: Record<string, unknown>,
+  key: string,
+  what: string,
+  min: number,
+  max: number,
+): number | null {
   return obj[key] === null || obj[key] === undefined ? null : num(obj, key, what, min, max)
 }
 
-export function oneOf<T extends string>(obj: Record<string, unknown>, key: string, what: string, allowed: readonly T[]): T {
+export function oneOf<T extends string>(
+  obj: Record<string, unknown>,
+  key: string,
+  what: string,
+  allowed: readonly T[],
+): T {
   const v = obj[key]
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
     throw new ProtocolError(

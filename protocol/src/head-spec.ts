@@ -15,7 +15,10 @@ export type HeadSpec = {
   readonly labels: readonly string[]
 }
 
-export type ParamShape = { readonly name: string; readonly shape: readonly [number, number] | readonly [number] }
+export type ParamShape = {
+  readonly name: string
+  readonly shape: readonly [number, number] | readonly [number]
+}
 
 /** Kernel and bias shapes of every dense layer, the softmax output last. */
 export function paramShapes(spec: HeadSpec, inputDim: number): ParamShape[] {
@@ -46,9 +49,14 @@ export function parseHeadSpec(value: unknown, where = 'head'): HeadSpec {
   if (typeof value !== 'object' || value === null) throw invalid(`${where}: expected an object`, value)
   const { layers, labels } = value as Record<string, unknown>
   if (!Array.isArray(layers)) throw invalid(`${where}.layers: expected an array of layers`, layers)
-  if (!Array.isArray(labels) || labels.length < 2 || !labels.every((l) => typeof l === 'string' && l.length > 0))
+  if (
+    !Array.isArray(labels) ||
+    labels.length < 2 ||
+    !labels.every((l) => typeof l === 'string' && l.length > 0)
+  )
     throw invalid(`${where}.labels: expected at least two non-empty class names`, labels)
-  if (new Set(labels).size !== labels.length) throw invalid(`${where}.labels: expected distinct class names`, labels)
+  if (new Set(labels).size !== labels.length)
+    throw invalid(`${where}.labels: expected distinct class names`, labels)
   const parsed = layers.map((layer, i): HeadLayer => {
     const at = `${where}.layers[${i}]`
     if (typeof layer !== 'object' || layer === null) throw invalid(`${at}: expected an object`, layer)
@@ -72,7 +80,8 @@ export function parseHeadSpec(value: unknown, where = 'head'): HeadSpec {
 }
 
 function checkPositiveInt(n: number, name: string): void {
-  if (!Number.isInteger(n) || n < 1) throw new ProtocolError('invalid-spec', `${name}: expected a positive integer, got ${n}`)
+  if (!Number.isInteger(n) || n < 1)
+    throw new ProtocolError('invalid-spec', `${name}: expected a positive integer, got ${n}`)
 }
 
 function invalid(message: string, got: unknown): ProtocolError {

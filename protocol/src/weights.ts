@@ -29,7 +29,8 @@ export function decodeWeights(value: unknown, expectedLength: number, what = 'we
   const out = new Float32Array(expectedLength)
   for (let i = 0; i < expectedLength; i++) {
     const v = view.getFloat32(i * 4, true)
-    if (!Number.isFinite(v)) throw new ProtocolError('not-finite', `${what}: value ${i} is ${v}, expected a finite number`)
+    if (!Number.isFinite(v))
+      throw new ProtocolError('not-finite', `${what}: value ${i} is ${v}, expected a finite number`)
     out[i] = v
   }
   return out

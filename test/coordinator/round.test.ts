@@ -1,4 +1,11 @@
-import { type Effect, initialState, type RoundConfig, type RoundEvent, type RoundState, step } from '@fedtune/coordinator'
+import {
+  type Effect,
+  initialState,
+  type RoundConfig,
+  type RoundEvent,
+  type RoundState,
+  step,
+} from '@fedtune/coordinator'
 import type { Update } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 
@@ -61,7 +68,9 @@ describe('round logic', () => {
     )
     const failed = effects.find((e) => e.type === 'round-failed')
     expect(failed).toMatchObject({ round: 1, dropped: ['b'] })
-    expect(failed?.type === 'round-failed' && failed.reason).toMatch(/1 of the 2 updates needed \(missing: b\)/)
+    expect(failed?.type === 'round-failed' && failed.reason).toMatch(
+      /1 of the 2 updates needed \(missing: b\)/,
+    )
     expect(state.failed).toBe(1)
     expect(state.round).toBe(2)
     expect(Array.from(state.global)).toEqual([0])
@@ -80,7 +89,10 @@ describe('round logic', () => {
       { type: 'update', participant: 'c', update: update(2, [4], 1) },
       { type: 'deadline', round: 2 },
     )
-    expect(effects.filter((e) => e.type === 'round-aggregated').at(-1)).toMatchObject({ round: 2, dropped: ['b'] })
+    expect(effects.filter((e) => e.type === 'round-aggregated').at(-1)).toMatchObject({
+      round: 2,
+      dropped: ['b'],
+    })
     expect(Array.from(state.global)).toEqual([3])
   })
 
@@ -98,7 +110,12 @@ describe('round logic', () => {
   })
 
   it('refuses late, duplicate, unselected and wrong-round updates without changing the round', () => {
-    let [state] = run(initialState({ ...config, participantsPerRound: 2 }, new Float32Array(1)), joined('a'), joined('b'), joined('c'))
+    let [state] = run(
+      initialState({ ...config, participantsPerRound: 2 }, new Float32Array(1)),
+      joined('a'),
+      joined('b'),
+      joined('c'),
+    )
     const outsider = state.selected.includes('c') ? 'a' : 'c'
     const insider = state.selected[0] as string
     let effects: Effect[]
@@ -153,9 +170,14 @@ describe('round logic', () => {
   })
 
   it('gives up when too few participants join in time instead of waiting forever', () => {
-    const [state, effects] = run(initialState(config, new Float32Array(1)), joined('a'), { type: 'join-timeout' })
+    const [state, effects] = run(initialState(config, new Float32Array(1)), joined('a'), {
+      type: 'join-timeout',
+    })
     expect(state.phase).toBe('finished')
-    expect(effects.at(-1)).toMatchObject({ type: 'finished', reason: 'only 1 of the 2 participants needed joined in time' })
+    expect(effects.at(-1)).toMatchObject({
+      type: 'finished',
+      reason: 'only 1 of the 2 participants needed joined in time',
+    })
   })
 
   it('selects participantsPerRound of those online, reproducibly for a seed', () => {
@@ -163,7 +185,11 @@ describe('round logic', () => {
     const pick = () => run(initialState(cfg, new Float32Array(1)), joined('a'), joined('b'), joined('c'))
     // the round starts at the second join, so only a and b can be in it
     expect(pick()[0].selected).toEqual(['a', 'b'])
-    const [s] = run(initialState({ ...cfg, minParticipants: 2 }, new Float32Array(1)), joined('c'), joined('a'))
+    const [s] = run(
+      initialState({ ...cfg, minParticipants: 2 }, new Float32Array(1)),
+      joined('c'),
+      joined('a'),
+    )
     expect(s.selected).toEqual(['a', 'c'])
   })
 })

@@ -72,7 +72,9 @@ const hello = (socket: Socket, participant: string, protocol = PROTOCOL_VERSION)
   socket.emitWithAck('hello', { protocol, participant, kind: 'hospital', agent: 'test' }) as Promise<HelloAck>
 
 const nextRound = (socket: Socket) =>
-  new Promise<{ round: number; weights: Uint8Array; deadlineMs: number }>((resolve) => socket.once('round', resolve))
+  new Promise<{ round: number; weights: Uint8Array; deadlineMs: number }>((resolve) =>
+    socket.once('round', resolve),
+  )
 
 const send = (socket: Socket, round: number, delta: Uint8Array, examples = 10) =>
   socket.emitWithAck('update', {
@@ -139,7 +141,10 @@ describe('coordinator over real sockets', () => {
     const h = await start()
     const a = client(h)
     await new Promise<void>((resolve) => a.once('connect', () => resolve()))
-    expect(await send(a, 1, encodeWeights(new Float32Array(params)))).toMatchObject({ ok: false, code: 'no-hello' })
+    expect(await send(a, 1, encodeWeights(new Float32Array(params)))).toMatchObject({
+      ok: false,
+      code: 'no-hello',
+    })
   })
 
   it('serves backbone files under their digest with the SHA-256 as ETag, and 304 when unchanged', async () => {
@@ -156,7 +161,10 @@ describe('coordinator over real sockets', () => {
       headers: { 'if-none-match': `"${file?.sha256}"` },
     })
     expect(again.statusCode).toBe(304)
-    const traversal = await h.app.inject({ method: 'GET', url: `${task.backbone.path}..%2F..%2Fetc%2Fpasswd` })
+    const traversal = await h.app.inject({
+      method: 'GET',
+      url: `${task.backbone.path}..%2F..%2Fetc%2Fpasswd`,
+    })
     expect(traversal.statusCode).toBe(404)
   })
 
@@ -167,7 +175,13 @@ describe('coordinator over real sockets', () => {
     await hello(a, 'hospital-a')
     await round
     const status = (await h.app.inject({ method: 'GET', url: '/api/status' })).json()
-    expect(status).toMatchObject({ phase: 'training', round: 1, rounds: 2, online: ['hospital-a'], selected: ['hospital-a'] })
+    expect(status).toMatchObject({
+      phase: 'training',
+      round: 1,
+      rounds: 2,
+      online: ['hospital-a'],
+      selected: ['hospital-a'],
+    })
   })
 
   it('acknowledges the update that ends the run before announcing the end', async () => {
@@ -185,7 +199,12 @@ describe('coordinator over real sockets', () => {
     // a callback, not a promise: it records the order in which the packets arrived
     a.emit(
       'update',
-      { round: 2, delta: encodeWeights(new Float32Array(params)), examples: 1, metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 } },
+      {
+        round: 2,
+        delta: encodeWeights(new Float32Array(params)),
+        examples: 1,
+        metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+      },
       (ack: UpdateAck) => order.push(`ack ${ack.ok}`),
     )
     await finished

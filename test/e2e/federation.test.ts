@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { parseTaskFile } from '@fedtune/coordinator'
-import { runDataSplit } from 'fedtune/data'
+import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
+import { runDataSplit } from 'fedtune/data'
 import { Decoder } from 'socket.io-parser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -26,7 +26,7 @@ type DecodedUpdate = { participant: string; round: number; delta: Float32Array; 
 const packets: Packet[] = []
 const http: { method: string; url: string; bodyBytes: number }[] = []
 let coordinator: RunningCoordinator
-let clientLogs: string[] = []
+const clientLogs: string[] = []
 let exitCodes: number[] = []
 let testLabels: number[] = []
 let work: string
@@ -51,7 +51,9 @@ beforeAll(async () => {
     ],
     { log: () => {} },
   )
-  const manifest = JSON.parse(readFileSync(join(data, 'split.json'), 'utf8')) as { test: { counts: Record<string, number> } }
+  const manifest = JSON.parse(readFileSync(join(data, 'split.json'), 'utf8')) as {
+    test: { counts: Record<string, number> }
+  }
   testLabels = Object.values(manifest.test.counts)
   await initBackend()
   const backboneDir = join(shared, 'backbones', 'mobilenet_v2_0.35_224')
@@ -60,9 +62,21 @@ beforeAll(async () => {
     {
       name: 'e2e',
       backbone: { source: backboneDir, sha256: digest },
-      head: { layers: [{ type: 'dense', units: 256, activation: 'relu' }, { type: 'dropout', rate: 0.2 }], labels: ['normal', 'pneumonia'], seed: 5 },
+      head: {
+        layers: [
+          { type: 'dense', units: 256, activation: 'relu' },
+          { type: 'dropout', rate: 0.2 },
+        ],
+        labels: ['normal', 'pneumonia'],
+        seed: 5,
+      },
       training: { rounds: ROUNDS, localEpochs: 3, batchSize: 16, optimizer: 'adam', learningRate: 0.001 },
-      participation: { minParticipants: HOSPITALS, participantsPerRound: HOSPITALS, roundDeadlineSeconds: 240, joinTimeoutSeconds: 240 },
+      participation: {
+        minParticipants: HOSPITALS,
+        participantsPerRound: HOSPITALS,
+        roundDeadlineSeconds: 240,
+        joinTimeoutSeconds: 240,
+      },
       evaluation: { data: join(data, 'test') },
     },
     work,
@@ -74,14 +88,31 @@ beforeAll(async () => {
     cacheDir: join(work, 'coordinator-cache'),
     quiet: true,
     print: () => {},
-    tap: (e) => packets.push({ socket: e.socket, participant: e.participant, type: e.packet.type, data: e.packet.data }),
+    tap: (e) =>
+      packets.push({
+        socket: e.socket,
+        participant: e.participant,
+        type: e.packet.type,
+        data: e.packet.data,
+      }),
     httpTap: (r) => http.push(r),
   })
   const clients: ChildProcess[] = []
   const exits = Array.from({ length: HOSPITALS }, (_, i) => {
     const child = spawn(
       process.execPath,
-      [bin, 'client', '--coordinator', coordinator.url, '--data', join(data, `hospital-${i + 1}`), '--cache', join(work, `cache-${i + 1}`), '--name', `hospital-${i + 1}`],
+      [
+        bin,
+        'client',
+        '--coordinator',
+        coordinator.url,
+        '--data',
+        join(data, `hospital-${i + 1}`),
+        '--cache',
+        join(work, `cache-${i + 1}`),
+        '--name',
+        `hospital-${i + 1}`,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     clients.push(child)
@@ -92,10 +123,12 @@ beforeAll(async () => {
     child.stderr?.on('data', (b: Buffer) => {
       log += b.toString()
     })
-    return new Promise<number>((resolve) => child.once('exit', (code) => {
-      clientLogs[i] = log
-      resolve(code ?? -1)
-    }))
+    return new Promise<number>((resolve) =>
+      child.once('exit', (code) => {
+        clientLogs[i] = log
+        resolve(code ?? -1)
+      }),
+    )
   })
   // Drop one hospital's connection after round 1: it must reconnect and the run must go on.
   let dropped = false
@@ -185,11 +218,14 @@ describe('a federation of three hospitals on PneumoniaMNIST', () => {
       const updates = byRound.get(round) ?? []
       expect(updates.map((u) => u.participant).sort()).toEqual(['hospital-1', 'hospital-2', 'hospital-3'])
       const total = updates.reduce((n, u) => n + u.examples, 0)
-      const expected = previous.map((w, i) => Math.fround(w + updates.reduce((s, u) => s + u.examples * (u.delta[i] as number), 0) / total))
+      const expected = previous.map((w, i) =>
+        Math.fround(w + updates.reduce((s, u) => s + u.examples * (u.delta[i] as number), 0) / total),
+      )
       const actual = head(round)
       expect(actual.length).toBe(coordinator.federation.task.paramCount)
       let maxDiff = 0
-      for (let i = 0; i < actual.length; i++) maxDiff = Math.max(maxDiff, Math.abs((actual[i] as number) - (expected[i] as number)))
+      for (let i = 0; i < actual.length; i++)
+        maxDiff = Math.max(maxDiff, Math.abs((actual[i] as number) - (expected[i] as number)))
       expect(maxDiff).toBeLessThan(1e-6)
       previous = actual
     }
@@ -200,7 +236,9 @@ describe('a federation of three hospitals on PneumoniaMNIST', () => {
     expect(params).toBeGreaterThan(300_000)
     const binaries = packets.filter((p) => p.data instanceof Uint8Array)
     const texts = packets.filter((p) => typeof p.data === 'string')
-    expect(packets.length).toBe(binaries.length + texts.length + packets.filter((p) => p.data === undefined).length)
+    expect(packets.length).toBe(
+      binaries.length + texts.length + packets.filter((p) => p.data === undefined).length,
+    )
     // every binary payload is exactly one float32 head update
     expect(binaries.length).toBeGreaterThanOrEqual(HOSPITALS * ROUNDS)
     for (const b of binaries) expect((b.data as Buffer).byteLength).toBe(params * 4)

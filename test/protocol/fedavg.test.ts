@@ -18,7 +18,10 @@ describe('FedAvg', () => {
     const examples = [10, 30, 60]
     const next = fedAvg(
       global,
-      locals.map((w, k) => ({ delta: w.map((v, i) => v - (global[i] as number)), examples: examples[k] as number })),
+      locals.map((w, k) => ({
+        delta: w.map((v, i) => v - (global[i] as number)),
+        examples: examples[k] as number,
+      })),
     )
     for (let i = 0; i < 3; i++) {
       const mean = locals.reduce((s, w, k) => s + (w[i] as number) * (examples[k] as number), 0) / 100
@@ -40,12 +43,18 @@ describe('FedAvg', () => {
       { delta: new Float32Array([3, 4]), examples: 1 },
     ])
     expect(Array.from(sum)).toEqual([5, 8, 3])
-    expect(Array.from(applyWeightedSum(new Float32Array([0, 0]), sum))).toEqual([5 / 3, 8 / 3].map(Math.fround))
+    expect(Array.from(applyWeightedSum(new Float32Array([0, 0]), sum))).toEqual(
+      [5 / 3, 8 / 3].map(Math.fround),
+    )
   })
 
   it('refuses deltas of the wrong length and non-positive example counts', () => {
-    expect(() => fedAvg(new Float32Array(2), [{ delta: new Float32Array(3), examples: 1 }])).toThrow(/expected deltas of 2/)
-    expect(() => fedAvg(new Float32Array(2), [{ delta: new Float32Array(2), examples: 0 }])).toThrow(/positive example count/)
+    expect(() => fedAvg(new Float32Array(2), [{ delta: new Float32Array(3), examples: 1 }])).toThrow(
+      /expected deltas of 2/,
+    )
+    expect(() => fedAvg(new Float32Array(2), [{ delta: new Float32Array(2), examples: 0 }])).toThrow(
+      /positive example count/,
+    )
     expect(() => fedAvg(new Float32Array(2), [])).toThrow(/positive total example count/)
   })
 })

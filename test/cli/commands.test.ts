@@ -1,0 +1,207 @@
+import { execFile } from 'node:child_process'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { parseTaskFile } from '@fedtune/coordinator'
+import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
+import { initBackend, readBackboneFolder } from '@fedtune/model/node'
+import { PNG } from 'pngjs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+const backboneDir = join(repo, '..', 'shared', 'backbones', 'mobilenet_v2_0.35_224')
+const bin = join(repo, 'cli', 'bin', 'fedtune.js')
+const run = promisify(execFile)
+
+async function fedtune(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: repo, timeout: 120_000 })
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+const work = mkdtempSync(join(tmpdir(), 'fedtune-cli-'))
+let digest: string
+
+beforeAll(async () => {
+  digest = (await readBackboneFolder(backboneDir)).digest
+})
+
+function taskFile(overrides: Record<string, unknown>): string {
+  const path = join(work, `task-${Math.random().toString(36).slice(2)}.json`)
+  const task = {
+    name: 'cli-test',
+    backbone: { source: backboneDir, sha256: digest },
+    head: { layers: [], labels: ['normal', 'pneumonia'] },
+    training: { rounds: 1 },
+    participation: { minParticipants: 2 },
+    ...overrides,
+  }
+  writeFileSync(path, JSON.stringify(task))
+  return path
+}
+
+describe('every command explains itself', () => {
+  it.each([
+    [['--help'], 'Usage: fedtune <command>'],
+    [['coordinator', '--help'], 'Usage: fedtune coordinator --task'],
+    [['client', '--help'], 'Usage: fedtune client --coordinator'],
+    [['data', 'split', '--help'], 'Usage: fedtune data split'],
+    [['demo', '--help'], 'Usage: fedtune demo'],
+    [['backbone', '--help'], 'Usage: fedtune backbone digest'],
+  ])('fedtune %j prints its usage', async (args, usage) => {
+    const { code, stdout } = await fedtune(...args)
+    expect(code).toBe(0)
+    expect(stdout).toContain(usage)
+  })
+
+  it('an unknown command or option is refused with the usage', async () => {
+    const unknown = await fedtune('train')
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('unknown command "train"')
+    const option = await fedtune('client', '--coordinator', 'http://x', '--data', 'd', '--epochs', '3')
+    expect(option.code).toBe(2)
+    expect(option.stderr).toMatch(/Unknown option '--epochs'/)
+  })
+
+  it('backbone digest prints the digest a task file needs', async () => {
+    const { code, stdout } = await fedtune('backbone', 'digest', backboneDir)
+    expect(code).toBe(0)
+    expect(stdout).toContain(`digest: ${digest}`)
+  })
+})
+
+describe('bad input at the coordinator', () => {
+  it('a task file with a missing field names the field', async () => {
+    const { code, stderr } = await fedtune('coordinator', '--task', taskFile({ training: {} }))
+    expect(code).toBe(1)
+    expect(stderr).toContain('training.rounds: expected an integer from 1 to 100000, got undefined')
+  })
+
+  it('a backbone whose hash does not match is refused with both digests', async () => {
+    const wrong = 'f'.repeat(64)
+    const { code, stderr } = await fedtune(
+      'coordinator',
+      '--task',
+      taskFile({ backbone: { source: backboneDir, sha256: wrong } }),
+    )
+    expect(code).toBe(1)
+    expect(stderr).toContain(wrong)
+    expect(stderr).toContain(digest)
+  })
+})
+
+describe('bad input at a hospital', () => {
+  let coordinator: RunningCoordinator
+
+  beforeAll(async () => {
+    await initBackend()
+    const task = parseTaskFile(
+      {
+        name: 'bad-input',
+        backbone: { source: backboneDir, sha256: digest },
+        head: { layers: [], labels: ['normal', 'pneumonia'] },
+        training: { rounds: 1 },
+        participation: { minParticipants: 2 },
+      },
+      work,
+    )
+    coordinator = await startCoordinator({
+      task,
+      port: 0,
+      outDir: join(work, 'run'),
+      cacheDir: join(work, 'cache'),
+      quiet: true,
+      print: () => {},
+    })
+  })
+
+  afterAll(async () => {
+    await coordinator?.close()
+  })
+
+  function folder(files: Record<string, Uint8Array | null>): string {
+    const dir = mkdtempSync(join(work, 'data-'))
+    for (const [path, bytes] of Object.entries(files)) {
+      mkdirSync(join(dir, path, bytes === null ? '' : '..'), { recursive: true })
+      if (bytes) writeFileSync(join(dir, path), bytes)
+    }
+    return dir
+  }
+
+  const png = () => {
+    const image = new PNG({ width: 4, height: 4 })
+    image.data.fill(128)
+    return new Uint8Array(PNG.sync.write(image))
+  }
+
+  it('a file that is not an image stops that client with the file named; the coordinator carries on', async () => {
+    const dir = folder({
+      'normal/a.png': png(),
+      'pneumonia/notes.png': new TextEncoder().encode('not an image'),
+    })
+    const { code, stderr } = await fedtune(
+      'client',
+      '--coordinator',
+      coordinator.url,
+      '--data',
+      dir,
+      '--cache',
+      join(work, 'c1'),
+      '--name',
+      'h1',
+    )
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/notes\.png/)
+    expect(stderr).toMatch(/expected a PNG or JPEG image/)
+    expect(coordinator.federation.state.phase).toBe('waiting')
+    expect([...coordinator.federation.state.online]).toEqual([])
+  })
+
+  it('an empty class folder stops that client with a clear error', async () => {
+    const dir = folder({ 'normal/a.png': png(), pneumonia: null })
+    const { code, stderr } = await fedtune(
+      'client',
+      '--coordinator',
+      coordinator.url,
+      '--data',
+      dir,
+      '--cache',
+      join(work, 'c2'),
+      '--name',
+      'h2',
+    )
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/pneumonia/)
+    expect(stderr).toMatch(/the class folder "pneumonia" holds no images/)
+  })
+
+  it('a class folder the task does not know is refused, naming the labels it expects', async () => {
+    const dir = folder({ 'normal/a.png': png(), 'covid/b.png': png() })
+    const { code, stderr } = await fedtune(
+      'client',
+      '--coordinator',
+      coordinator.url,
+      '--data',
+      dir,
+      '--cache',
+      join(work, 'c3'),
+      '--name',
+      'h3',
+    )
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/covid/)
+    expect(stderr).toMatch(/normal/)
+  })
+
+  it('a coordinator URL that is not one is refused before anything starts', async () => {
+    const { code, stderr } = await fedtune('client', '--coordinator', 'coordinator:8080', '--data', work)
+    expect(code).toBe(2)
+    expect(stderr).toContain('--coordinator: expected an http(s) URL')
+  })
+})
