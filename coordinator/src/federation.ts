@@ -44,6 +44,15 @@ export type FederationOptions = {
   readonly task: TaskInfo
   readonly config: RoundConfig
   readonly initial: Float32Array
+  /** Where a resumed run stopped; its global head replaces `initial`. */
+  readonly resumed?:
+    | {
+        readonly round: number
+        readonly completed: number
+        readonly failed: number
+        readonly global: Float32Array
+      }
+    | undefined
   readonly training: Omit<TrainingSettings, 'seed'>
   readonly roundDeadlineMs: number
   readonly joinTimeoutMs: number
@@ -76,12 +85,14 @@ export class Federation {
     this.task = opts.task
     this.#opts = opts
     this.#clock = opts.clock ?? realClock
-    this.#state = initialState(opts.config, opts.initial)
+    this.#state = opts.resumed
+      ? initialState(opts.config, opts.resumed.global, opts.resumed)
+      : initialState(opts.config, opts.initial)
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
-    opts.log.writeHead(0, opts.initial)
-    this.#cancelJoin = this.#clock.after(opts.joinTimeoutMs, () => this.dispatch({ type: 'join-timeout' }))
+    if (!opts.resumed) opts.log.writeHead(0, opts.initial)
+    this.#armJoinTimer()
   }
 
   get state(): RoundState {
@@ -132,13 +143,28 @@ export class Federation {
     this.#state = state
     const rest = first ? effects.filter((e) => !first(e)) : effects
     for (const effect of rest) this.#run(effect, before)
+    if (this.#state.phase === 'waiting') this.#armJoinTimer()
     return effects
+  }
+
+  /** Waiting for participants (at the start, or after all left) is bounded too: nothing hangs. */
+  #armJoinTimer(): void {
+    if (this.#cancelJoin) return
+    this.#cancelJoin = this.#clock.after(this.#opts.joinTimeoutMs, () => {
+      this.#cancelJoin = undefined
+      this.dispatch({ type: 'join-timeout' })
+    })
+  }
+
+  #disarmJoinTimer(): void {
+    this.#cancelJoin?.()
+    this.#cancelJoin = undefined
   }
 
   #run(effect: Effect, before: RoundState): void {
     switch (effect.type) {
       case 'start-round': {
-        this.#cancelJoin?.()
+        this.#disarmJoinTimer()
         this.#roundStartedAt = this.#clock.now()
         this.#deadlineAt = this.#roundStartedAt + this.#opts.roundDeadlineMs
         const round = effect.round
@@ -188,7 +214,7 @@ export class Federation {
       }
       case 'finished': {
         this.#cancelDeadline?.()
-        this.#cancelJoin?.()
+        this.#disarmJoinTimer()
         const finished = { rounds: this.#state.round, completed: effect.completed }
         for (const link of this.#links.values()) link.sendFinished(finished)
         const summary = { reason: effect.reason, completed: effect.completed, failed: effect.failed }

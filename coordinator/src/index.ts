@@ -16,5 +16,6 @@ export {
   step,
 } from './round.ts'
 export { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
+export { headFile, openRunFolder, type Resumed, RunFolderError, type RunMeta } from './run-folder.ts'
 export { attachSockets, type InboundTap, maxMessageBytes } from './socket-shell.ts'
 export { parseTaskFile, readTaskFile, type TaskFile, TaskFileError } from './task-file.ts'

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { initBackend } from '@fedtune/model/node'
+import { RunFolderError } from './run-folder.ts'
 import { defaultOutDir, startCoordinator } from './start.ts'
 import { readTaskFile, TaskFileError } from './task-file.ts'
 
@@ -17,6 +18,8 @@ Options:
   --out <dir>       where rounds.jsonl and the head after every round go
                                             (default .fedtune/runs/<task name>-<time>)
   --cache <dir>     downloaded backbones and cached embeddings               (default .fedtune/cache)
+  --resume          continue the run in --out where it stopped (after a crash): same task,
+                    from the last recorded round; participants reconnect by themselves
   -h, --help        this text
 
 Example:
@@ -24,7 +27,15 @@ Example:
 `
 
 export async function main(argv: string[]): Promise<number> {
-  let values: { task?: string; port?: string; host?: string; out?: string; cache?: string; help?: boolean }
+  let values: {
+    task?: string
+    port?: string
+    host?: string
+    out?: string
+    cache?: string
+    resume?: boolean
+    help?: boolean
+  }
   try {
     ;({ values } = parseArgs({
       args: argv,
@@ -34,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         out: { type: 'string' },
         cache: { type: 'string' },
+        resume: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -63,8 +75,20 @@ export async function main(argv: string[]): Promise<number> {
     const backend = await initBackend()
     process.stdout.write(`tensorflow backend: ${backend.backend} (${backend.detail})\n`)
     const cacheDir = resolve(values.cache ?? '.fedtune/cache')
+    if (values.resume && !values.out) {
+      process.stderr.write('fedtune coordinator: --resume needs --out, the run folder to continue\n')
+      return 2
+    }
     const outDir = resolve(values.out ?? defaultOutDir('.fedtune', task.name))
-    const running = await startCoordinator({ task, port, host: values.host ?? '127.0.0.1', outDir, cacheDir })
+    const running = await startCoordinator({
+      task,
+      port,
+      host: values.host ?? '127.0.0.1',
+      outDir,
+      cacheDir,
+      resume: values.resume ?? false,
+    })
+    process.stdout.write(`run folder ${outDir}; after a crash, continue with --out ${outDir} --resume\n`)
     const stop = () => void running.close()
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
@@ -72,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     await running.close()
     return summary.completed > 0 ? 0 : 1
   } catch (error) {
-    const prefix = error instanceof TaskFileError ? '' : 'error: '
+    const prefix = error instanceof TaskFileError || error instanceof RunFolderError ? '' : 'error: '
     process.stderr.write(`fedtune coordinator: ${prefix}${(error as Error).message}\n`)
     return 1
   }

@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ContributionRecord } from './round.ts'
+import { headFile } from './run-folder.ts'
 
 /** What the coordinator records about one round, one JSON line each in rounds.jsonl. */
 export type RoundRecord = {
@@ -33,15 +34,16 @@ export type RoundRecord = {
  */
 export class RoundLog {
   readonly dir: string
-  readonly records: RoundRecord[] = []
+  readonly records: RoundRecord[]
 
-  constructor(dir: string) {
+  constructor(dir: string, records: readonly RoundRecord[] = []) {
     this.dir = dir
+    this.records = [...records]
     mkdirSync(join(dir, 'heads'), { recursive: true })
   }
 
   writeHead(round: number, weights: Float32Array): void {
-    const file = join(this.dir, 'heads', `round-${String(round).padStart(4, '0')}.f32`)
+    const file = headFile(this.dir, round)
     writeFileSync(`${file}.tmp`, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength))
     renameSync(`${file}.tmp`, file)
   }

@@ -84,17 +84,26 @@ export type Effect =
       readonly failed: number
     }
 
-export function initialState(config: RoundConfig, global: Float32Array): RoundState {
+/** A new run, or one resumed after `progress.round` rounds with `global` as their result. */
+export function initialState(
+  config: RoundConfig,
+  global: Float32Array,
+  progress: { readonly round: number; readonly completed: number; readonly failed: number } = {
+    round: 0,
+    completed: 0,
+    failed: 0,
+  },
+): RoundState {
   return {
     config,
     phase: 'waiting',
-    round: 0,
+    round: progress.round,
     online: new Set(),
     selected: [],
     received: new Map(),
     global,
-    completed: 0,
-    failed: 0,
+    completed: progress.completed,
+    failed: progress.failed,
   }
 }
 
@@ -134,7 +143,7 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       if (state.phase !== 'training' || event.round !== state.round) return [state, []]
       return endRound(state, 'deadline')
     case 'join-timeout':
-      if (state.phase !== 'waiting' || state.round > 0) return [state, []]
+      if (state.phase !== 'waiting') return [state, []]
       return finish(
         state,
         [],
