@@ -1,5 +1,5 @@
 import { type Dataset, stratifiedSplit } from '@fedtune/model'
-import { downloadBackbone, embedFolder, loadBackbone, progressBar } from '@fedtune/model/node'
+import { downloadBackbone, embedFolder, loadBackbone, progressTo } from '@fedtune/model/node'
 import type { TaskInfo } from '@fedtune/protocol'
 
 export type PreparedData = {
@@ -27,25 +27,24 @@ export type PrepareOptions = {
  */
 export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<PreparedData> {
   const base = new URL(task.backbone.path, opts.coordinatorUrl).href
-  const total = task.backbone.files.reduce((n, f) => n + f.bytes, 0)
-  const download = opts.progress && progressBar('backbone', total, opts.progress)
-  const dir = await downloadBackbone(base, task.backbone, opts.cacheDir, (done) =>
-    download?.tick(0, `${done} bytes`),
+  const download = progressTo('downloading backbone (bytes)', opts.progress)
+  const dir = await downloadBackbone(base, task.backbone, opts.cacheDir, (done, total) =>
+    download.update(done, total),
   )
-  download?.done()
+  download.done()
   const backbone = await loadBackbone(dir, task.backbone.digest)
   try {
     if (backbone.embeddingDim !== task.backbone.embeddingDim)
       throw new Error(
         `backbone: the task says ${task.backbone.embeddingDim}-d embeddings, the downloaded model gives ${backbone.embeddingDim}`,
       )
-    const bar = opts.progress && progressBar('embedding images', 1, opts.progress)
+    const bar = progressTo('embedding images', opts.progress)
     const { dataset, fromCache } = await embedFolder(backbone, opts.dataDir, {
       cacheDir: opts.cacheDir,
       labels: task.head.labels,
-      ...(bar ? { onProgress: (done: number, n: number) => bar.tick(0, `${done}/${n}`) } : {}),
+      onProgress: (done, n) => bar.update(done, n),
     })
-    bar?.done(`${dataset.n} images (${fromCache} from cache)`)
+    bar.done(`${fromCache} from cache`)
     const { train, val } = stratifiedSplit(dataset, opts.valFraction, opts.seed)
     const counts = task.head.labels.map((_, c) => train.y.reduce((n, y) => n + (y === c ? 1 : 0), 0))
     opts.print(

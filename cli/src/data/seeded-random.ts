@@ -1,20 +1,9 @@
+import { seededRandom as seededUniform } from '@fedtune/model'
 /** A source of uniform numbers in [0, 1), like Math.random; injected so every split is reproducible. */
 export type Random = () => number
 
-/**
- * Mulberry32 (Tommy Ettinger, 2017): a 32-bit-state generator, plenty for shuffling a few thousand
- * indices reproducibly. Not for anything secret.
- */
-export function mulberry32(seed: number): Random {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Mulberry32, the project's one seeded generator (from @fedtune/model). Not for anything secret. */
+export const mulberry32: (seed: number) => Random = seededUniform
 
 /**
  * An independent stream per purpose, so that e.g. capping hospitals with --per-hospital does not

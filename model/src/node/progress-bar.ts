@@ -59,3 +59,26 @@ function formatSeconds(s: number): string {
   const m = Math.floor(s / 60)
   return `${m} min ${Math.round(s - m * 60)} s`
 }
+
+/**
+ * A bar for work whose size is known only once it starts (an image folder, a download): feed it
+ * `(done, total)` as reported and it draws the bar from the first report on.
+ */
+export function progressTo(
+  label: string,
+  stream: NodeJS.WriteStream | undefined = process.stderr,
+): { update(done: number, total: number, note?: string): void; done(note?: string): void } {
+  let bar: ReturnType<typeof progressBar> | undefined
+  let reported = 0
+  return {
+    update(done, total, note) {
+      if (stream === undefined) return
+      bar ??= progressBar(label, total, stream)
+      bar.tick(done - reported, note)
+      reported = done
+    },
+    done(note) {
+      bar?.done(note)
+    },
+  }
+}
