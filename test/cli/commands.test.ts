@@ -134,6 +134,20 @@ describe('bad input at a hospital', () => {
     return dir
   }
 
+  /** Runs one hospital client on `dir` against the coordinator, with a cache of its own. */
+  const hospital = (dir: string, name: string) =>
+    fedtune(
+      'client',
+      '--coordinator',
+      coordinator.url,
+      '--data',
+      dir,
+      '--cache',
+      join(work, `cache-${name}`),
+      '--name',
+      name,
+    )
+
   const png = () => {
     const image = new PNG({ width: 4, height: 4 })
     image.data.fill(128)
@@ -145,17 +159,7 @@ describe('bad input at a hospital', () => {
       'normal/a.png': png(),
       'pneumonia/notes.png': new TextEncoder().encode('not an image'),
     })
-    const { code, stderr } = await fedtune(
-      'client',
-      '--coordinator',
-      coordinator.url,
-      '--data',
-      dir,
-      '--cache',
-      join(work, 'c1'),
-      '--name',
-      'h1',
-    )
+    const { code, stderr } = await hospital(dir, 'h1')
     expect(code).toBe(1)
     expect(stderr).toMatch(/notes\.png/)
     expect(stderr).toMatch(/expected a PNG or JPEG image/)
@@ -165,17 +169,7 @@ describe('bad input at a hospital', () => {
 
   it('an empty class folder stops that client with a clear error', async () => {
     const dir = folder({ 'normal/a.png': png(), pneumonia: null })
-    const { code, stderr } = await fedtune(
-      'client',
-      '--coordinator',
-      coordinator.url,
-      '--data',
-      dir,
-      '--cache',
-      join(work, 'c2'),
-      '--name',
-      'h2',
-    )
+    const { code, stderr } = await hospital(dir, 'h2')
     expect(code).toBe(1)
     expect(stderr).toMatch(/pneumonia/)
     expect(stderr).toMatch(/the class folder "pneumonia" holds no images/)
@@ -183,17 +177,7 @@ describe('bad input at a hospital', () => {
 
   it('a class folder the task does not know is refused, naming the labels it expects', async () => {
     const dir = folder({ 'normal/a.png': png(), 'covid/b.png': png() })
-    const { code, stderr } = await fedtune(
-      'client',
-      '--coordinator',
-      coordinator.url,
-      '--data',
-      dir,
-      '--cache',
-      join(work, 'c3'),
-      '--name',
-      'h3',
-    )
+    const { code, stderr } = await hospital(dir, 'h3')
     expect(code).toBe(1)
     expect(stderr).toMatch(/covid/)
     expect(stderr).toMatch(/normal/)
