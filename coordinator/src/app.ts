@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { BackboneFile } from '@fedtune/protocol'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Federation } from './federation.ts'
+import { roundChart } from './round-chart.ts'
 import type { RoundLog } from './round-log.ts'
 
 export type ServedBackbone = {
@@ -80,6 +81,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   })
 
   app.get('/api/rounds', async () => log.records)
+
+  app.get('/api/rounds.svg', async (_request, reply) =>
+    reply.type('image/svg+xml').send(roundChart(log.records, log.title)),
+  )
 
   app.get<{ Params: { round: string } }>('/api/rounds/:round/head', async (request, reply) => {
     const round = Number(request.params.round)

@@ -15,6 +15,7 @@ export {
   type RoundState,
   step,
 } from './round.ts'
+export { roundChart } from './round-chart.ts'
 export { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
 export { headFile, openRunFolder, type Resumed, RunFolderError, type RunMeta } from './run-folder.ts'
 export { attachSockets, type InboundTap, maxMessageBytes } from './socket-shell.ts'

@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ContributionRecord } from './round.ts'
+import { roundChart } from './round-chart.ts'
 import { headFile } from './run-folder.ts'
 
 /** What the coordinator records about one round, one JSON line each in rounds.jsonl. */
@@ -30,14 +31,18 @@ export type RoundRecord = {
 
 /**
  * Writes each round's record and the global head after it as soon as the round ends, so a crash
- * loses at most the round in progress. Heads are raw little-endian float32 (`round-0003.f32`).
+ * loses at most the round in progress. Heads are raw little-endian float32 (`round-0003.f32`);
+ * rounds.svg charts the run so far.
  */
 export class RoundLog {
   readonly dir: string
   readonly records: RoundRecord[]
 
-  constructor(dir: string, records: readonly RoundRecord[] = []) {
+  readonly title: string
+
+  constructor(dir: string, records: readonly RoundRecord[] = [], title = 'fedtune run') {
     this.dir = dir
+    this.title = title
     this.records = [...records]
     mkdirSync(join(dir, 'heads'), { recursive: true })
   }
@@ -51,6 +56,7 @@ export class RoundLog {
   append(record: RoundRecord): void {
     this.records.push(record)
     appendFileSync(join(this.dir, 'rounds.jsonl'), `${JSON.stringify(record)}\n`)
+    writeFileSync(join(this.dir, 'rounds.svg'), roundChart(this.records, this.title))
   }
 }
 

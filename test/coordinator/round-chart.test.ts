@@ -1,0 +1,36 @@
+import { type RoundRecord, roundChart } from '@fedtune/coordinator'
+import { describe, expect, it } from 'vitest'
+
+const record = (round: number, accuracy: number | null): RoundRecord => ({
+  round,
+  status: accuracy === null ? 'failed' : 'aggregated',
+  reason: accuracy === null ? 'deadline' : null,
+  startedAt: '',
+  durationMs: 1,
+  selected: [],
+  contributions: [],
+  dropped: [],
+  examples: 10,
+  global: accuracy === null ? null : { accuracy, auc: accuracy + 0.05, examples: 100 },
+  local: accuracy === null ? null : { valAccuracy: accuracy - 0.05, valAuc: null, trainLoss: 0.3 },
+})
+
+describe('the round chart', () => {
+  it('draws one line per metric through every aggregated round and marks failed rounds', () => {
+    const svg = roundChart([record(1, 0.8), record(2, null), record(3, 0.85), record(4, 0.9)], 'task <x>')
+    expect(svg.startsWith('<svg')).toBe(true)
+    const lines = [...svg.matchAll(/<polyline[^>]*points="([^"]+)"/g)].map(
+      (m) => (m[1] as string).split(' ').length,
+    )
+    expect(lines).toEqual([3, 3, 3])
+    expect(svg.match(/✕/g)).toHaveLength(1)
+    expect(svg).toContain('task &lt;x&gt;')
+  })
+
+  it('puts a higher accuracy higher on the chart', () => {
+    const svg = roundChart([record(1, 0.6), record(2, 0.9)], 't')
+    const acc = /<polyline[^>]*stroke="#1f77b4"[^>]*points="([^"]+)"/.exec(svg)?.[1] ?? ''
+    const [first, second] = acc.split(' ').map((p) => Number(p.split(',')[1]))
+    expect(second).toBeLessThan(first as number)
+  })
+})
