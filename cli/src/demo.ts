@@ -83,7 +83,9 @@ export async function runDemo(argv: string[]): Promise<number> {
     ['backbone', join(backboneDir, 'model.json')],
   ] as const)
     if (!existsSync(path)) {
-      process.stderr.write(`fedtune demo: the ${what} ${path} is missing; the demo reads ../shared beside the repository (or --shared)\n`)
+      process.stderr.write(
+        `fedtune demo: the ${what} ${path} is missing; the demo reads ../shared beside the repository (or --shared)\n`,
+      )
       return 1
     }
 
@@ -105,7 +107,8 @@ export async function runDemo(argv: string[]): Promise<number> {
     '--seed',
     '1',
   ]
-  if (existsSync(join(dataDir, 'split.json'))) console.log(`using the hospital folders in ${relative(process.cwd(), dataDir)}`)
+  if (existsSync(join(dataDir, 'split.json')))
+    console.log(`using the hospital folders in ${relative(process.cwd(), dataDir)}`)
   else
     try {
       await runDataCommand(splitArgs)
@@ -126,7 +129,8 @@ export async function runDemo(argv: string[]): Promise<number> {
       labels: LABELS[dataset] ?? labelsFromFolder(dataDir),
       seed: 42,
     },
-    training: { rounds, localEpochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, classWeights: 'balanced' },
+    // The loss and class weights are left to the task file's defaults, the choice for real deployments.
+    training: { rounds, localEpochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001 },
     participation: {
       minParticipants: hospitals,
       participantsPerRound: hospitals,
@@ -142,13 +146,25 @@ export async function runDemo(argv: string[]): Promise<number> {
   const cache = join(out, 'cache')
   console.log(`task file ${relative(process.cwd(), taskFile)}; run log in ${relative(process.cwd(), runDir)}`)
 
-  const coordinator = start('coordinator', ['coordinator', '--task', taskFile, '--port', '0', '--out', runDir, '--cache', cache])
+  const coordinator = start('coordinator', [
+    'coordinator',
+    '--task',
+    taskFile,
+    '--port',
+    '0',
+    '--out',
+    runDir,
+    '--cache',
+    cache,
+  ])
   const url = await new Promise<string>((resolveUrl, reject) => {
     coordinator.lines.on('line', (line: string) => {
       const match = / at (https?:\/\/[^\s:]+:\d+):/.exec(line)
       if (match?.[1]) resolveUrl(match[1])
     })
-    coordinator.child.once('exit', (code) => reject(new Error(`the coordinator exited with ${code} before listening`)))
+    coordinator.child.once('exit', (code) =>
+      reject(new Error(`the coordinator exited with ${code} before listening`)),
+    )
   }).catch((error: Error) => error)
   if (url instanceof Error) {
     process.stderr.write(`fedtune demo: ${url.message}\n`)
@@ -180,7 +196,15 @@ export async function runDemo(argv: string[]): Promise<number> {
       .trim()
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as { round: number; status: string; examples: number; global: { accuracy: number; auc: number | null } | null })
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            round: number
+            status: string
+            examples: number
+            global: { accuracy: number; auc: number | null } | null
+          },
+      )
     console.log('\nround  status      examples  test ACC  test AUC')
     for (const r of records)
       console.log(
@@ -188,7 +212,8 @@ export async function runDemo(argv: string[]): Promise<number> {
       )
   }
   const failed = codes.filter((c) => c !== 0).length
-  if (failed > 0) process.stderr.write(`fedtune demo: ${failed} of ${codes.length} processes exited with an error\n`)
+  if (failed > 0)
+    process.stderr.write(`fedtune demo: ${failed} of ${codes.length} processes exited with an error\n`)
   return failed === 0 ? 0 : 1
 }
 
@@ -206,7 +231,9 @@ function start(role: string, args: string[]): Started {
   const tag = `[${role}]`.padEnd(15)
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   lines.on('line', (line) => process.stdout.write(`${tag}${line}\n`))
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => process.stderr.write(`${tag}${line}\n`))
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) =>
+    process.stderr.write(`${tag}${line}\n`),
+  )
   const exited = new Promise<number>((resolveExit) => child.once('exit', (code) => resolveExit(code ?? 1)))
   return { child, lines, exited }
 }

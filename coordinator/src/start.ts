@@ -1,12 +1,14 @@
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { accuracy, initHead, predictHead, rocAuc } from '@fedtune/model'
-import { embedFolder, fetchBackboneFromUrl, loadBackbone, progressBar } from '@fedtune/model/node'
+import { embedFolder, fetchBackboneFromUrl, loadBackbone, progressTo } from '@fedtune/model/node'
 import { paramCount, type TaskInfo } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
 import { type AppOptions, backbonePath, buildApp } from './app.ts'
 import { type Evaluate, Federation } from './federation.ts'
 import { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
+import { openRunFolder, RunFolderError } from './run-folder.ts'
 import { attachSockets, type InboundTap } from './socket-shell.ts'
 import type { TaskFile } from './task-file.ts'
 
@@ -23,6 +25,8 @@ export type StartOptions = {
   /** Operator output; defaults to stdout. Progress bars go to stderr. */
   readonly print?: (line: string) => void
   readonly quiet?: boolean
+  /** Continue the run in `outDir` where it stopped (after a crash or a stop). */
+  readonly resume?: boolean
 }
 
 export type RunningCoordinator = {
@@ -52,13 +56,13 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   const params = paramCount(spec, backbone.embeddingDim)
   let evaluate: Evaluate | undefined
   if (task.evaluation) {
-    const bar = bars && progressBar('embedding held-out set', 1, bars)
+    const bar = progressTo('embedding held-out set', bars)
     const { dataset, fromCache } = await embedFolder(backbone, task.evaluation.data, {
       cacheDir: opts.cacheDir,
       labels: task.head.labels,
-      ...(bar ? { onProgress: (done: number, total: number) => bar.tick(0, `${done}/${total}`) } : {}),
+      onProgress: (done, total) => bar.update(done, total),
     })
-    bar?.done(`${dataset.n} images (${fromCache} from cache)`)
+    bar.done(`${fromCache} from cache`)
     print(`held-out set ${task.evaluation.data}: ${dataset.n} images`)
     const classes = task.head.labels.length
     evaluate = (weights) => {
@@ -86,7 +90,33 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     head: spec,
     paramCount: params,
   }
-  const log = new RoundLog(opts.outDir)
+  mkdirSync(opts.outDir, { recursive: true })
+  const resumed = openRunFolder(
+    opts.outDir,
+    {
+      format: 'fedtune-run/1',
+      task: task.name,
+      backboneDigest: backbone.digest,
+      head: spec,
+      paramCount: params,
+      createdAt: new Date().toISOString(),
+    },
+    opts.resume ?? false,
+  )
+  if (resumed) {
+    if (resumed.round >= task.training.rounds)
+      throw new RunFolderError(
+        `${opts.outDir} already finished all ${resumed.round} rounds; raise training.rounds in the task file to continue it`,
+      )
+    print(
+      `resuming ${opts.outDir} after round ${resumed.round} (${resumed.completed} aggregated, ${resumed.failed} failed)${resumed.droppedPartialLine ? '; dropped a record the crash cut short' : ''}`,
+    )
+  }
+  const log = new RoundLog(
+    opts.outDir,
+    resumed?.records ?? [],
+    `task ${task.name}: the global head per round`,
+  )
   const federation = new Federation({
     task: info,
     config: {
@@ -96,12 +126,14 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       seed: task.head.seed,
     },
     initial: initHead(spec, backbone.embeddingDim, task.head.seed),
+    resumed: resumed ?? undefined,
     training: {
       epochs: task.training.localEpochs,
       batchSize: task.training.batchSize,
       optimizer: task.training.optimizer,
       learningRate: task.training.learningRate,
       classWeights: task.training.classWeights,
+      loss: task.training.loss,
     },
     roundDeadlineMs: task.participation.roundDeadlineSeconds * 1000,
     joinTimeoutMs: task.participation.joinTimeoutSeconds * 1000,

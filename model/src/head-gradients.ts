@@ -8,13 +8,18 @@ import { matMulTA, matMulTB } from './mat-mul.ts'
  *
  * Network: [dense(+relu) | dropout]* → dense → softmax. Loss: Σ_i w_i·(−log p_i[y_i]), where the
  * caller folds class weights and the 1/batch mean into w_i, so the gradient wrt logits is
- * w_i·(p_i − onehot_i).
+ * w_i·(p_i − onehot_i); with a logit offset b, p_i = softmax(z_i + b) and the same formula holds.
  */
 export type HeadBatch = {
   readonly x: tf.Tensor2D
   readonly oneHot: tf.Tensor2D
   /** Per-example loss weight, already divided by the batch size. */
   readonly weight: tf.Tensor1D
+  /**
+   * Added to the logits inside the loss only (never at prediction), one value per class: the
+   * logit-adjusted loss of Menon et al. (ICLR 2021, eq. 11) with τ·log π_y (see logit-adjustment.ts).
+   */
+  readonly logitOffset?: tf.Tensor1D
 }
 
 /** Inverted-dropout masks: each entry 0 with probability `rate`, else 1/(1−rate). */
@@ -76,7 +81,7 @@ export function headGradients(
     tf.matMul(h, params[out] as tf.Tensor2D),
     params[out + 1] as tf.Tensor1D,
   ) as tf.Tensor2D
-  const logProbs = tf.logSoftmax(logits)
+  const logProbs = tf.logSoftmax(batch.logitOffset ? tf.add(logits, batch.logitOffset) : logits)
   const weight = tf.expandDims(batch.weight, 1)
   const loss = tf.neg(tf.sum(tf.mul(tf.mul(logProbs, batch.oneHot), weight))) as tf.Scalar
 

@@ -4,6 +4,7 @@ import { balancedClassWeights } from './class-weights.ts'
 import { checkDataset, type Dataset } from './dataset.ts'
 import { headGradients } from './head-gradients.ts'
 import { flattenParams, headParams } from './head-params.ts'
+import { logitAdjustment } from './logit-adjustment.ts'
 import { createOptimizer } from './optimizer.ts'
 import { deriveSeed, permutation, seededRandom } from './prng.ts'
 
@@ -20,7 +21,9 @@ export type TrainProgress = {
  * Trains the head from `weights` on `data` and returns the new flat weights and the mean
  * (class-weighted) training loss of the last epoch. The optimizer starts fresh on every call: in a
  * federated round each participant begins from the global weights with no carried-over state.
- * Shuffling and dropout are drawn from `settings.seed`, so a round is reproducible.
+ * Shuffling and dropout are drawn from `settings.seed`, so a round is reproducible. With
+ * `settings.loss` 'logit-adjusted' the loss (and the returned figure) is on softmax(z + log π), π this
+ * data's label mix (logit-adjustment.ts); the weights returned predict with plain softmax(z).
  */
 export function trainHead(
   spec: HeadSpec,
@@ -43,6 +46,9 @@ export function trainHead(
   const batches = Math.ceil(data.n / batchSize)
   const optimizer = createOptimizer(settings)
   let params = headParams(spec, inputDim, weights)
+  // The prior is this participant's own label mix: that is the skew the adjustment cancels.
+  const logitOffset =
+    settings.loss === 'logit-adjusted' ? tf.tensor1d(logitAdjustment(data.y, classes)) : undefined
   let epochLoss = 0
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -59,6 +65,7 @@ export function trainHead(
               x: tf.tensor2d(x, [rows.length, data.dim]),
               oneHot: tf.tensor2d(oneHot, [rows.length, classes]),
               weight: tf.tensor1d(weight),
+              ...(logitOffset ? { logitOffset } : {}),
             },
             dropout,
           ),
@@ -83,6 +90,7 @@ export function trainHead(
     return { weights: flattenParams(params), loss: epochLoss }
   } finally {
     tf.dispose(params)
+    logitOffset?.dispose()
     optimizer.dispose()
   }
 }

@@ -52,6 +52,12 @@ export type TrainingSettings = {
   readonly learningRate: number
   /** 'balanced' weights each class by n / (C · n_c) over the participant's own data. */
   readonly classWeights: 'balanced' | 'none'
+  /**
+   * The local loss. 'logit-adjusted' trains on softmax(z + log π) with π the participant's own label
+   * mix (Menon et al., ICLR 2021), so sites with different label mixes agree on the classifier;
+   * 'cross-entropy' is the plain loss, which lets strongly skewed sites drag the average to their majority.
+   */
+  readonly loss: 'cross-entropy' | 'logit-adjusted'
   /** Seeds dropout and shuffling so a round is reproducible. */
   readonly seed: number
 }
@@ -113,7 +119,10 @@ export function parseHello(value: unknown): Hello {
   const o = record(value, 'hello')
   const protocol = str(o, 'protocol', 'hello')
   if (protocol !== PROTOCOL_VERSION)
-    throw new ProtocolError('wrong-version', `hello.protocol: expected "${PROTOCOL_VERSION}", got "${protocol}"`)
+    throw new ProtocolError(
+      'wrong-version',
+      `hello.protocol: expected "${PROTOCOL_VERSION}", got "${protocol}"`,
+    )
   return {
     protocol,
     participant: str(o, 'participant', 'hello', NAME),
@@ -156,6 +165,7 @@ export function parseTrainingSettings(o: Record<string, unknown>, what: string):
     optimizer: oneOf(o, 'optimizer', what, ['adam', 'sgd'] as const),
     learningRate: num(o, 'learningRate', what, 1e-9, 10),
     classWeights: oneOf(o, 'classWeights', what, ['balanced', 'none'] as const),
+    loss: oneOf(o, 'loss', what, ['cross-entropy', 'logit-adjusted'] as const),
     seed: int(o, 'seed', what, 0, 2 ** 32 - 1),
   }
 }
@@ -187,7 +197,10 @@ export function parseTaskInfo(value: unknown): TaskInfo {
     const file = record(f, `task.backbone.files[${i}]`)
     const name = str(file, 'name', `task.backbone.files[${i}]`, /^[A-Za-z0-9._-][A-Za-z0-9._/-]*$/)
     if (name.split('/').includes('..'))
-      throw new ProtocolError('malformed', `task.backbone.files[${i}].name: expected a relative path, got "${name}"`)
+      throw new ProtocolError(
+        'malformed',
+        `task.backbone.files[${i}].name: expected a relative path, got "${name}"`,
+      )
     return {
       name,
       sha256: str(file, 'sha256', `task.backbone.files[${i}]`, HEX64),
@@ -232,7 +245,10 @@ export function parseRoundResult(value: unknown): RoundResult {
 
 export function parseFinished(value: unknown): Finished {
   const o = record(value, 'finished')
-  return { rounds: int(o, 'rounds', 'finished', 0, 1_000_000), completed: int(o, 'completed', 'finished', 0, 1_000_000) }
+  return {
+    rounds: int(o, 'rounds', 'finished', 0, 1_000_000),
+    completed: int(o, 'completed', 'finished', 0, 1_000_000),
+  }
 }
 
 /** Bytes of an inbound binary field, for size checks before parsing. */

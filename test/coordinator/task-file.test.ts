@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest'
 const valid = {
   name: 'pneumonia',
   backbone: { source: '../backbones/mobilenet', sha256: 'ab'.repeat(32) },
-  head: { layers: [{ type: 'dense', units: 256, activation: 'relu' }, { type: 'dropout', rate: 0.2 }], labels: ['normal', 'pneumonia'], seed: 3 },
+  head: {
+    layers: [
+      { type: 'dense', units: 256, activation: 'relu' },
+      { type: 'dropout', rate: 0.2 },
+    ],
+    labels: ['normal', 'pneumonia'],
+    seed: 3,
+  },
   training: { rounds: 5, localEpochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001 },
   participation: { minParticipants: 3, participantsPerRound: 3, roundDeadlineSeconds: 60 },
   evaluation: { data: 'data/test' },
@@ -15,28 +22,50 @@ describe('task file', () => {
     const task = parseTaskFile(valid, '/srv/tasks')
     expect(task.backbone.source).toBe('/srv/backbones/mobilenet')
     expect(task.evaluation?.data).toBe('/srv/tasks/data/test')
-    expect(task.training.classWeights).toBe('balanced')
+    expect(task.training.loss).toBe('logit-adjusted')
+    expect(task.training.classWeights).toBe('none')
     expect(task.participation.joinTimeoutSeconds).toBe(3600)
     expect(task.head.seed).toBe(3)
   })
 
+  it('defaults to the logit-adjusted loss, and to balanced class weights only with plain cross-entropy', () => {
+    const withLoss = (training: object) =>
+      parseTaskFile({ ...valid, training: { ...valid.training, ...training } }, '/x').training
+    expect(withLoss({ loss: 'cross-entropy' })).toMatchObject({
+      loss: 'cross-entropy',
+      classWeights: 'balanced',
+    })
+    expect(withLoss({ loss: 'logit-adjusted', classWeights: 'balanced' })).toMatchObject({
+      loss: 'logit-adjusted',
+      classWeights: 'balanced',
+    })
+    expect(() => withLoss({ loss: 'focal' })).toThrow(
+      'task file: training.loss: expected one of "logit-adjusted", "cross-entropy", got "focal"',
+    )
+  })
+
   it('keeps an http(s) backbone URL as it is', () => {
-    const task = parseTaskFile({ ...valid, backbone: { ...valid.backbone, source: 'https://models.example/m/model.json' } }, '/x')
+    const task = parseTaskFile(
+      { ...valid, backbone: { ...valid.backbone, source: 'https://models.example/m/model.json' } },
+      '/x',
+    )
     expect(task.backbone.source).toBe('https://models.example/m/model.json')
   })
 
   it('a missing field says which one and what it expected', () => {
     const { training: _, ...noTraining } = valid
-    expect(() => parseTaskFile(noTraining, '/x')).toThrow('task file: training: expected an object, got undefined')
+    expect(() => parseTaskFile(noTraining, '/x')).toThrow(
+      'task file: training: expected an object, got undefined',
+    )
     expect(() => parseTaskFile({ ...valid, training: { ...valid.training, rounds: 0 } }, '/x')).toThrow(
       'task file: training.rounds: expected an integer from 1 to 100000, got number 0',
     )
   })
 
   it('a misspelt field is refused rather than silently ignored', () => {
-    expect(() => parseTaskFile({ ...valid, training: { ...valid.training, learningrate: 0.1 } }, '/x')).toThrow(
-      /training: unknown field "learningrate"; expected only rounds, localEpochs/,
-    )
+    expect(() =>
+      parseTaskFile({ ...valid, training: { ...valid.training, learningrate: 0.1 } }, '/x'),
+    ).toThrow(/training: unknown field "learningrate"; expected only rounds, localEpochs/)
   })
 
   it('a backbone without a proper SHA-256 is refused', () => {
@@ -46,9 +75,9 @@ describe('task file', () => {
   })
 
   it('a head with a bad layer is refused with the layer named', () => {
-    expect(() => parseTaskFile({ ...valid, head: { ...valid.head, layers: [{ type: 'dense', units: -1 }] } }, '/x')).toThrow(
-      /head.layers\[0\].units: expected an integer from 1 to 65536, got -1/,
-    )
+    expect(() =>
+      parseTaskFile({ ...valid, head: { ...valid.head, layers: [{ type: 'dense', units: -1 }] } }, '/x'),
+    ).toThrow(/head.layers\[0\].units: expected an integer from 1 to 65536, got -1/)
   })
 
   it('selecting fewer participants per round than the minimum is refused', () => {

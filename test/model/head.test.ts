@@ -32,6 +32,7 @@ const settings: TrainingSettings = {
   optimizer: 'adam',
   learningRate: 0.01,
   classWeights: 'none',
+  loss: 'cross-entropy',
   seed: 3,
 }
 

@@ -60,7 +60,9 @@ describe('messages from outside', () => {
   })
 
   it('participant names are restricted to a safe alphabet', () => {
-    expect(() => parseHello({ ...hello, participant: '../etc' })).toThrow(/hello.participant: expected a string matching/)
+    expect(() => parseHello({ ...hello, participant: '../etc' })).toThrow(
+      /hello.participant: expected a string matching/,
+    )
     expect(() => parseHello('hello')).toThrow('hello: expected an object, got "hello"')
   })
 
@@ -80,7 +82,9 @@ describe('messages from outside', () => {
   })
 
   it('an update of the wrong size, with NaN or without examples is refused', () => {
-    expect(() => parseUpdate(update(encodeWeights(new Float32Array(2))), 3)).toThrow(/expected 3 float32 values/)
+    expect(() => parseUpdate(update(encodeWeights(new Float32Array(2))), 3)).toThrow(
+      /expected 3 float32 values/,
+    )
     expect(() => parseUpdate(update(encodeWeights(new Float32Array([0, Number.NaN, 0]))), 3)).toThrow(/NaN/)
     expect(() => parseUpdate(update(encodeWeights(new Float32Array(3)), { examples: 0 }), 3)).toThrow(
       'update.examples: expected an integer from 1 to 100000000, got number 0',
@@ -94,13 +98,29 @@ describe('messages from outside', () => {
     const round = {
       round: 1,
       weights: encodeWeights(new Float32Array(4)),
-      training: { epochs: 1, batchSize: 32, optimizer: 'adam', learningRate: 0.001, classWeights: 'balanced', seed: 7 },
+      training: {
+        epochs: 1,
+        batchSize: 32,
+        optimizer: 'adam',
+        learningRate: 0.001,
+        classWeights: 'balanced',
+        loss: 'logit-adjusted',
+        seed: 7,
+      },
       deadlineMs: 1000,
     }
     expect(parseRoundStart(round, 4).training.optimizer).toBe('adam')
-    expect(() => parseRoundStart({ ...round, training: { ...round.training, optimizer: 'lbfgs' } }, 4)).toThrow(
-      'round.training.optimizer: expected one of "adam", "sgd", got "lbfgs"',
+    expect(parseRoundStart(round, 4).training.loss).toBe('logit-adjusted')
+    expect(
+      parseRoundStart({ ...round, training: { ...round.training, loss: 'cross-entropy' } }, 4).training.loss,
+    ).toBe('cross-entropy')
+    const { loss: _, ...noLoss } = round.training
+    expect(() => parseRoundStart({ ...round, training: noLoss }, 4)).toThrow(
+      'round.training.loss: expected one of "cross-entropy", "logit-adjusted", got undefined',
     )
+    expect(() =>
+      parseRoundStart({ ...round, training: { ...round.training, optimizer: 'lbfgs' } }, 4),
+    ).toThrow('round.training.optimizer: expected one of "adam", "sgd", got "lbfgs"')
   })
 
   it('task info whose parameter count disagrees with its head is refused', () => {
@@ -119,9 +139,14 @@ describe('messages from outside', () => {
       paramCount: paramCount(spec, 1280),
     }
     expect(parseTaskInfo(info).paramCount).toBe(328450)
-    expect(() => parseTaskInfo({ ...info, paramCount: 5 })).toThrow(/the head needs 328450 parameters, the task says 5/)
+    expect(() => parseTaskInfo({ ...info, paramCount: 5 })).toThrow(
+      /the head needs 328450 parameters, the task says 5/,
+    )
     expect(() =>
-      parseTaskInfo({ ...info, backbone: { ...info.backbone, files: [{ name: '../x', sha256: 'b'.repeat(64), bytes: 1 }] } }),
+      parseTaskInfo({
+        ...info,
+        backbone: { ...info.backbone, files: [{ name: '../x', sha256: 'b'.repeat(64), bytes: 1 }] },
+      }),
     ).toThrow(/relative path/)
   })
 })

@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { type Backbone, type Dataset, embed, type Pixels } from '@fedtune/model'
+import { progressBar, sha256Hex, writeFileAtomic } from '@fedtune/model/node'
+import { type ImageSplit, readMedmnist, type SplitName } from 'fedtune/data'
+
+export type EmbeddedSplits = Readonly<Record<SplitName, Dataset>> & {
+  readonly classes: readonly string[]
+  /** How many of the three splits were read from the cache rather than embedded now. */
+  readonly fromCache: number
+}
+
+/**
+ * The official train/val/test splits of a MedMNIST .npz as backbone embeddings, through the same
+ * `preprocess`/`embed` the clients use. Cached as <cacheDir>/<backbone digest>/<npz sha256>/<split>.f32,
+ * so a changed backbone or data file can never be served stale embeddings; each split is written
+ * atomically as soon as it is done, so an interrupted run keeps the finished splits.
+ */
+export async function embeddedSplits(
+  backbone: Backbone & { readonly digest: string },
+  npzPath: string,
+  cacheDir: string,
+): Promise<EmbeddedSplits> {
+  const bytes = new Uint8Array(await readFile(npzPath))
+  const data = readMedmnist(bytes, path.basename(npzPath, '.npz'))
+  const folder = path.join(cacheDir, backbone.digest, sha256Hex(bytes))
+  const dim = backbone.embeddingDim
+  const out = {} as Record<SplitName, Dataset>
+  let fromCache = 0
+  for (const name of ['train', 'val', 'test'] as const) {
+    const split = data.splits[name]
+    const file = path.join(folder, `${name}.f32`)
+    let x = await readCached(file, split.count * dim)
+    if (x) fromCache++
+    else {
+      x = embedSplit(backbone, split, name)
+      await writeFileAtomic(file, new Uint8Array(x.buffer, x.byteOffset, x.byteLength))
+    }
+    out[name] = { x, y: Int32Array.from(split.labels), n: split.count, dim }
+  }
+  return { ...out, classes: data.classes, fromCache }
+}
+
+/** Images per `embed` call: one progress tick each, and `embed` batches within it. */
+const CHUNK = 64
+
+function embedSplit(backbone: Backbone, split: ImageSplit, name: string): Float32Array {
+  const dim = backbone.embeddingDim
+  const x = new Float32Array(split.count * dim)
+  const bar = progressBar(`embedding ${name}`, split.count)
+  for (let start = 0; start < split.count; start += CHUNK) {
+    const images = npzPixels(split, start, Math.min(start + CHUNK, split.count))
+    x.set(embed(backbone, images), start * dim)
+    bar.tick(images.length)
+  }
+  bar.done(`${split.count} images`)
+  return x
+}
+
+/** Images [from, to) of a split as `Pixels`, views into the npz bytes (no copy). */
+export function npzPixels(split: ImageSplit, from: number, to: number): Pixels[] {
+  const size = split.height * split.width * split.channels
+  return Array.from({ length: to - from }, (_, k) => ({
+    width: split.width,
+    height: split.height,
+    channels: split.channels,
+    data: split.images.subarray((from + k) * size, (from + k + 1) * size),
+  }))
+}
+
+async function readCached(file: string, values: number): Promise<Float32Array | null> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
+  // A size mismatch means a foreign or truncated file: embed again rather than trust it.
+  if (bytes.byteLength !== values * 4) return null
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+}
