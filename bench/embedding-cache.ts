@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { type Backbone, type Dataset, embed, type Pixels } from '@fedtune/model'
-import { progressBar, sha256Hex, writeFileAtomic } from '@fedtune/model/node'
+import { progressBar, readFloat32File, sha256Hex, writeFileAtomic } from '@fedtune/model/node'
 import { type ImageSplit, readMedmnist, type SplitName } from 'fedtune/data'
 
 export type EmbeddedSplits = Readonly<Record<SplitName, Dataset>> & {
@@ -30,7 +30,7 @@ export async function embeddedSplits(
   for (const name of ['train', 'val', 'test'] as const) {
     const split = data.splits[name]
     const file = path.join(folder, `${name}.f32`)
-    let x = await readCached(file, split.count * dim)
+    let x = await readFloat32File(file, split.count * dim)
     if (x) fromCache++
     else {
       x = embedSplit(backbone, split, name)
@@ -66,17 +66,4 @@ export function npzPixels(split: ImageSplit, from: number, to: number): Pixels[]
     channels: split.channels,
     data: split.images.subarray((from + k) * size, (from + k + 1) * size),
   }))
-}
-
-async function readCached(file: string, values: number): Promise<Float32Array | null> {
-  let bytes: Buffer
-  try {
-    bytes = await readFile(file)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw error
-  }
-  // A size mismatch means a foreign or truncated file: embed again rather than trust it.
-  if (bytes.byteLength !== values * 4) return null
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
 }

@@ -6,6 +6,7 @@ import { embed } from '../embed.ts'
 import type { Pixels } from '../pixels.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 import { decodeImage } from './decode-image.ts'
+import { readFloat32File } from './float32-file.ts'
 import { scanImageFolder } from './scan-image-folder.ts'
 import { sha256Hex } from './sha256.ts'
 
@@ -39,7 +40,7 @@ export async function embedFolder(
       const file = (files[row] as { path: string }).path
       const bytes = new Uint8Array(await readFile(file))
       const key = path.join(cache, `${sha256Hex(bytes)}.f32`)
-      const cached = await readEmbedding(key, dim)
+      const cached = await readFloat32File(key, dim)
       if (cached) {
         x.set(cached, row * dim)
         fromCache++
@@ -60,18 +61,4 @@ export async function embedFolder(
     opts.onProgress?.(done, files.length)
   }
   return { dataset: { x, y, n: files.length, dim }, classes, fromCache }
-}
-
-/** A cached embedding, or null if absent or of the wrong size (e.g. from an interrupted older format). */
-async function readEmbedding(file: string, dim: number): Promise<Float32Array | null> {
-  let bytes: Buffer
-  try {
-    bytes = await readFile(file)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw error
-  }
-  if (bytes.byteLength !== dim * 4) return null
-  // Float32 in the platform's byte order: the cache never leaves this machine.
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
 }
