@@ -26,7 +26,7 @@ hospitals (IID, Dirichlet α=0.5 and α=0.1, with and without the logit-adjusted
 hospital alone; then embedding throughput per backbone. Writes bench/out/accuracy.md.
 
 Options:
-  --seeds <n>      seeds per row, each with its own head init, partition and shuffling   (default 3)
+  --seeds <n>      seeds per row, each with its own head init, partition and shuffling  (default 10)
   --eval <split>   test, or val to redo the selection of rounds and epochs on val        (default test)
   --head <h>       logreg (the output layer on the embedding, 2,562 parameters) or mlp
                    (Dense 256 relu + dropout 0.2, the demo's head, 328,450)                (default logreg)
@@ -113,7 +113,7 @@ type Row = {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      seeds: { type: 'string', default: '3' },
+      seeds: { type: 'string', default: '10' },
       eval: { type: 'string', default: 'test' },
       head: { type: 'string', default: 'logreg' },
       'skip-throughput': { type: 'boolean', default: false },
