@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { attachSockets, buildApp, Federation, maxMessageBytes, RoundLog } from '@fedtune/coordinator'
@@ -13,6 +15,7 @@ import {
   type UpdateAck,
 } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
+import { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -95,6 +98,24 @@ describe('coordinator over real sockets', () => {
   it('sizes the socket.io message limit from the model, not the 1 MB default', () => {
     expect(params * 4).toBeGreaterThan(1_000_000)
     expect(maxMessageBytes(params)).toBeGreaterThan(params * 4)
+  })
+
+  it('with socket.io’s 1 MB default the same update would silently cost the client its connection', async () => {
+    const server = createServer()
+    const io = new Server(server, { transports: ['websocket'] })
+    let received = false
+    io.on('connection', (socket) => socket.on('update', () => (received = true)))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const socket = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      transports: ['websocket'],
+      reconnection: false,
+    })
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+    const reason = new Promise<string>((resolve) => socket.once('disconnect', resolve))
+    socket.emit('update', { delta: encodeWeights(new Float32Array(params)) })
+    expect(await reason).toBe('transport close')
+    expect(received).toBe(false)
+    io.close()
   })
 
   it('carries 1.3 MB updates both ways and aggregates them with FedAvg', async () => {
