@@ -1,0 +1,141 @@
+import {
+  createCipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  type KeyObject,
+  randomFillSync,
+  sign,
+  verify,
+} from 'node:crypto'
+import { describe } from '../src/describe.ts'
+import { ProtocolError } from '../src/errors.ts'
+import {
+  expectBytes,
+  expectWords,
+  littleEndianWords,
+  rejectAllZero,
+  type SecaggCrypto,
+  signatureScalarIsCanonical,
+} from '../src/secagg/crypto.ts'
+
+// node:crypto takes raw 32-byte curve keys only inside DER: PKCS#8 for private and SPKI for public
+// keys (RFC 8410 §7 and §4), i.e. a fixed prefix naming the algorithm OID (1.3.101.110 X25519,
+// 1.3.101.112 Ed25519) followed by the raw key.
+const X25519_PKCS8 = hex('302e020100300506032b656e04220420')
+const X25519_SPKI = hex('302a300506032b656e032100')
+const ED25519_PKCS8 = hex('302e020100300506032b657004220420')
+const ED25519_SPKI = hex('302a300506032b6570032100')
+
+function hex(s: string): Uint8Array {
+  return Uint8Array.from(s.match(/../g) ?? [], (b) => Number.parseInt(b, 16))
+}
+
+function der(prefix: Uint8Array, raw: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(prefix.length + raw.length)
+  out.set(prefix, 0)
+  out.set(raw, prefix.length)
+  return out
+}
+
+function privateKey(prefix: Uint8Array, raw: Uint8Array): KeyObject {
+  return createPrivateKey({ key: der(prefix, raw), format: 'der', type: 'pkcs8' })
+}
+
+function publicKey(prefix: Uint8Array, raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: der(prefix, raw), format: 'der', type: 'spki' })
+}
+
+/** The raw 32-byte public key at the end of a key's SPKI encoding, as a plain Uint8Array. */
+function rawPublic(key: KeyObject): Uint8Array {
+  const spki = key.export({ format: 'der', type: 'spki' })
+  return new Uint8Array(spki.subarray(spki.length - 32))
+}
+
+/** A plain Uint8Array with the bytes of a Buffer, so results compare equal to tweetnacl's. */
+function plain(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer)
+}
+
+/**
+ * AES-128-CTR over `byteLength` zero bytes from counter block `counter` (a 128-bit big-endian counter,
+ * as OpenSSL's aes-128-ctr and WebCrypto's AES-CTR with length 128 both increment it). One update call
+ * over a shared all-zero input: the only allocation is the output, which the keystream then views.
+ * Exposed for the NIST SP 800-38A F.5.1 vectors.
+ */
+export function nodeAesCtr(key: Uint8Array, counter: Uint8Array, byteLength: number): Uint8Array {
+  expectBytes(key, 16, 'keystream: key')
+  expectBytes(counter, 16, 'keystream: counter block')
+  const cipher = createCipheriv('aes-128-ctr', key, counter)
+  const out = cipher.update(zeros(byteLength))
+  // CTR is a stream mode: final() has nothing buffered to emit.
+  cipher.final()
+  return out
+}
+
+/** Largest all-zero input kept between calls (16 MiB, a 4M-parameter model); larger ones are transient. */
+const MAX_SHARED_ZEROS = 16 * 2 ** 20
+let sharedZeros = new Uint8Array(0)
+
+/** `n` zero bytes, from a buffer that is reused (never written) so masking does not re-zero memory each round. */
+function zeros(n: number): Uint8Array {
+  if (n > MAX_SHARED_ZEROS) return new Uint8Array(n)
+  if (sharedZeros.length < n) sharedZeros = new Uint8Array(n)
+  return sharedZeros.subarray(0, n)
+}
+
+/**
+ * SecaggCrypto on node:crypto (OpenSSL): X25519, Ed25519 and AES-CTR natively, 20–50× faster than
+ * tweetnacl — what Node participants and the coordinator (which verifies every signature) use. It is
+ * bit-identical to `naclCrypto`, which the tests check on random inputs.
+ */
+export const nodeCrypto: SecaggCrypto = {
+  name: 'node:crypto',
+  randomBytes(n) {
+    if (!Number.isInteger(n) || n < 0)
+      throw new ProtocolError('invalid-spec', `randomBytes: expected a byte count ≥ 0, got ${describe(n)}`)
+    // A fresh Uint8Array, not crypto.randomBytes's Buffer, which may be a slice of a shared pool.
+    return randomFillSync(new Uint8Array(n))
+  },
+  x25519Base(secretKey) {
+    expectBytes(secretKey, 32, 'x25519Base: secretKey')
+    return rawPublic(createPublicKey(privateKey(X25519_PKCS8, secretKey)))
+  },
+  x25519(secretKey, peer) {
+    expectBytes(secretKey, 32, 'x25519: secretKey')
+    expectBytes(peer, 32, 'x25519: publicKey')
+    let shared: Buffer
+    try {
+      shared = diffieHellman({
+        privateKey: privateKey(X25519_PKCS8, secretKey),
+        publicKey: publicKey(X25519_SPKI, peer),
+      })
+    } catch (error) {
+      // OpenSSL refuses to derive an all-zero secret (RFC 7748 §6.1); report it as tweetnacl's path does.
+      if ((error as { code?: unknown }).code === 'ERR_OSSL_FAILED_DURING_DERIVATION')
+        return rejectAllZero(new Uint8Array(32), 'x25519')
+      throw error
+    }
+    return rejectAllZero(plain(shared), 'x25519')
+  },
+  ed25519PublicKey(seed) {
+    expectBytes(seed, 32, 'ed25519PublicKey: seed')
+    return rawPublic(createPublicKey(privateKey(ED25519_PKCS8, seed)))
+  },
+  sign(seed, message) {
+    expectBytes(seed, 32, 'sign: seed')
+    return plain(sign(null, message, privateKey(ED25519_PKCS8, seed)))
+  },
+  verify(key, message, signature) {
+    expectBytes(key, 32, 'verify: publicKey')
+    expectBytes(signature, 64, 'verify: signature')
+    // OpenSSL checks S < L too; checking here keeps the rule visibly the same as naclCrypto's.
+    return (
+      signatureScalarIsCanonical(signature) && verify(null, message, publicKey(ED25519_SPKI, key), signature)
+    )
+  },
+  async keystream(key, words) {
+    expectWords(words, 'keystream')
+    return littleEndianWords(nodeAesCtr(key, new Uint8Array(16), words * 4))
+  },
+}

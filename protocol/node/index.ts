@@ -1,0 +1,2 @@
+/** "@fedtune/protocol/node": native (node:crypto) accelerations of the browser-safe protocol code. */
+export { nodeAesCtr, nodeCrypto } from './crypto.ts'
