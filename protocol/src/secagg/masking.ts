@@ -1,0 +1,79 @@
+import type { SecaggCrypto } from './crypto.ts'
+import { addInto, subtractFrom } from './fixed-point.ts'
+import { hkdfSha512, utf8 } from './hkdf.ts'
+import { transcript } from './transcript.ts'
+
+/**
+ * The keys and masks of SecAgg (Bonawitz et al., CCS 2017, §4): every key comes out of HKDF-SHA-512
+ * with the task id as salt and a transcript naming the purpose, task, round and parties as info, so
+ * a key is bound to one use in one round. Masks are AES-128-CTR keystreams added mod 2^32.
+ */
+export type RoundLabel = { readonly taskId: string; readonly round: number }
+
+/**
+ * K_uv, the 32-byte secretbox key under which u encrypts its shares for v (and v decrypts them):
+ * HKDF over X25519(c_sk_u, c_pk_v). The pair is ordered so both ends derive the same key.
+ */
+export function shareKey(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  secretKey: Uint8Array,
+  peerPublicKey: Uint8Array,
+  u: string,
+  v: string,
+): Uint8Array {
+  const info = transcript('share-key', round.taskId, round.round, min(u, v), max(u, v))
+  return hkdfSha512(crypto.x25519(secretKey, peerPublicKey), utf8(round.taskId), info, 32)
+}
+
+/**
+ * s_uv, the 16-byte AES key of the mask u and v share: HKDF over X25519(s_sk_u, s_pk_v). The
+ * coordinator derives the same key from a dropped v's reconstructed s_sk_v to remove the mask.
+ */
+export function pairMaskKey(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  secretKey: Uint8Array,
+  peerPublicKey: Uint8Array,
+  u: string,
+  v: string,
+): Uint8Array {
+  const info = transcript('pair-mask', round.taskId, round.round, min(u, v), max(u, v))
+  return hkdfSha512(crypto.x25519(secretKey, peerPublicKey), utf8(round.taskId), info, 16)
+}
+
+/**
+ * The 16-byte AES key of u's self mask PRG(b_u). The self mask hides y_u even when u's pair masks
+ * are removed because u was late rather than gone (Bonawitz et al., §4, "double masking").
+ */
+export function selfMaskKey(round: RoundLabel, seed: Uint8Array, u: string): Uint8Array {
+  return hkdfSha512(seed, utf8(round.taskId), transcript('self-mask', round.taskId, round.round, u), 16)
+}
+
+/**
+ * How u applies the mask it shares with v: added if u < v in string order, subtracted otherwise,
+ * so the two cancel in the sum.
+ */
+export function pairSign(u: string, v: string): 1 | -1 {
+  return u < v ? 1 : -1
+}
+
+/** acc ← acc + sign · PRG(key) mod 2^32, PRG(key) the AES-128-CTR keystream of acc's length. */
+export async function applyMask(
+  crypto: SecaggCrypto,
+  acc: Uint32Array,
+  key: Uint8Array,
+  sign: 1 | -1,
+): Promise<void> {
+  const mask = await crypto.keystream(key, acc.length)
+  if (sign === 1) addInto(acc, mask)
+  else subtractFrom(acc, mask)
+}
+
+function min(a: string, b: string): string {
+  return a < b ? a : b
+}
+
+function max(a: string, b: string): string {
+  return a < b ? b : a
+}

@@ -1,0 +1,306 @@
+import { describe } from '../describe.ts'
+import { ProtocolError } from '../errors.ts'
+import { int, record, str } from '../fields.ts'
+import { asBytes } from '../weights.ts'
+import { MAX_DIM, MAX_NEIGHBOURHOOD, type RoundContextOptions } from './context.ts'
+import { idBytes, idFromBytes, PARTICIPANT_ID } from './identity.ts'
+import type { RoundLabel } from './masking.ts'
+
+/**
+ * The wire of secure aggregation: four stages (Bonawitz et al., CCS 2017, Fig. 4), each a message
+ * from every participant to the coordinator and one from the coordinator back. Every message names
+ * its task, round and stage, so either side can refuse one from another round, a replay, or one that
+ * arrives out of order. Byte fields are Uint8Array (socket.io carries them as binary); Node's
+ * Buffer and a browser's ArrayBuffer are accepted on the way in and copied.
+ *
+ * A participant's messages do not name their sender: the coordinator takes the sender from the
+ * authenticated connection, and the signature in stage 1 binds the keys to that identity.
+ */
+export type Stage = 'advertise' | 'share-keys' | 'masked-input' | 'unmask'
+
+export type StageHeader<S extends Stage> = {
+  readonly taskId: string
+  readonly round: number
+  readonly stage: S
+}
+
+/** Sizes in bytes (X25519, Ed25519, the Shamir-shared secrets). */
+export const PUBLIC_KEY_BYTES = 32
+export const SIGNATURE_BYTES = 64
+export const SECRET_BYTES = 32
+
+/** The public keys of one participant for one round, signed with its identity key. */
+export type SignedKeys = {
+  /** X25519 key the shares for this participant are encrypted to. */
+  readonly cPublic: Uint8Array
+  /** X25519 key its pairwise masks are agreed with. */
+  readonly sPublic: Uint8Array
+  /** Ed25519 over transcript("advertise", taskId, round, id, cPublic, sPublic). */
+  readonly signature: Uint8Array
+}
+
+/** Stage 1, participant → coordinator. */
+export type Advertisement = StageHeader<'advertise'> & SignedKeys
+
+/** Stage 1, coordinator → participant: the advertisements of its neighbours that advertised (U1). */
+export type NeighbourAdvertisements = StageHeader<'advertise'> & {
+  readonly advertisements: readonly (SignedKeys & { readonly id: string })[]
+}
+
+/** Stage 2, participant → coordinator: one sealed share pair per neighbour in U1 but itself. */
+export type SealedShares = StageHeader<'share-keys'> & {
+  readonly shares: readonly { readonly to: string; readonly ciphertext: Uint8Array }[]
+}
+
+/** Stage 2, coordinator → participant: the sealed shares addressed to it by neighbours in U2. */
+export type IncomingShares = StageHeader<'share-keys'> & {
+  readonly shares: readonly { readonly from: string; readonly ciphertext: Uint8Array }[]
+}
+
+/** Stage 3, participant → coordinator: y_u as `dim` little-endian uint32 words. */
+export type MaskedInput = StageHeader<'masked-input'> & { readonly masked: Uint8Array }
+
+/**
+ * Stage 4, coordinator → participant: which of its neighbours in U2 sent a masked input (U3) and
+ * which did not. The participant answers with self-mask shares of the first and mask-key shares
+ * of the second, never both kinds for one peer.
+ */
+export type UnmaskRequest = StageHeader<'unmask'> & {
+  readonly survivors: readonly string[]
+  readonly dropped: readonly string[]
+}
+
+/** 'self-mask': a share of b_v (v survived); 'mask-key': a share of s_sk_v (v dropped). */
+export type ShareKind = 'self-mask' | 'mask-key'
+
+/** Stage 4, participant → coordinator. */
+export type UnmaskResponse = StageHeader<'unmask'> & {
+  readonly shares: readonly { readonly of: string; readonly kind: ShareKind; readonly share: Uint8Array }[]
+}
+
+/**
+ * What u seals for v in stage 2: v's Shamir shares (at x) of u's mask key and self-mask seed.
+ * The ids and x are inside the authenticated plaintext so a relayed ciphertext cannot be passed
+ * off as another pair's.
+ */
+export type SharePlaintext = {
+  readonly from: string
+  readonly to: string
+  readonly x: number
+  readonly maskKeyShare: Uint8Array
+  readonly selfMaskShare: Uint8Array
+}
+
+/** from (16) ‖ to (16) ‖ x (1) ‖ mask-key share (32) ‖ self-mask share (32). */
+export const SHARE_PLAINTEXT_BYTES = 16 + 16 + 1 + 2 * SECRET_BYTES
+/** nacl.secretbox: 24-byte nonce and 16-byte tag around the plaintext. */
+export const SHARE_CIPHERTEXT_BYTES = 24 + 16 + SHARE_PLAINTEXT_BYTES
+
+/** The coordinator's announcement of a round (roster and parameters), from which both sides build the context. */
+export type SecaggSetup = RoundContextOptions
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const MAX_ROUND = 1_000_000
+const MAX_ROSTER = 100_000
+
+export function encodeSharePlaintext(p: SharePlaintext): Uint8Array {
+  const out = new Uint8Array(SHARE_PLAINTEXT_BYTES)
+  out.set(idBytes(p.from), 0)
+  out.set(idBytes(p.to), 16)
+  out[32] = p.x
+  out.set(p.maskKeyShare, 33)
+  out.set(p.selfMaskShare, 33 + SECRET_BYTES)
+  return out
+}
+
+export function parseSharePlaintext(bytes: Uint8Array): SharePlaintext {
+  if (bytes.length !== SHARE_PLAINTEXT_BYTES)
+    throw new ProtocolError(
+      'wrong-size',
+      `share plaintext: expected ${SHARE_PLAINTEXT_BYTES} bytes, got ${bytes.length}`,
+    )
+  return {
+    from: idFromBytes(bytes.subarray(0, 16)),
+    to: idFromBytes(bytes.subarray(16, 32)),
+    x: bytes[32] as number,
+    maskKeyShare: bytes.slice(33, 33 + SECRET_BYTES),
+    selfMaskShare: bytes.slice(33 + SECRET_BYTES),
+  }
+}
+
+/** y as little-endian bytes, independent of the host's byte order. */
+export function encodeWords(words: Uint32Array): Uint8Array {
+  const out = new Uint8Array(words.length * 4)
+  const view = new DataView(out.buffer)
+  for (let i = 0; i < words.length; i++) view.setUint32(i * 4, words[i] as number, true)
+  return out
+}
+
+export function parseSecaggSetup(value: unknown): SecaggSetup {
+  const o = record(value, 'secagg setup')
+  const keys = list(o, 'identityKeys', 'secagg setup', MAX_ROSTER)
+  return {
+    taskId: str(o, 'taskId', 'secagg setup', NAME),
+    round: int(o, 'round', 'secagg setup', 0, MAX_ROUND),
+    identityKeys: keys.map((k, i) => bytesOf(k, `secagg setup.identityKeys[${i}]`, PUBLIC_KEY_BYTES)),
+    neighbourCount: int(o, 'neighbourCount', 'secagg setup', 1, MAX_ROSTER),
+    neighbourSeed: bytesOf(o.neighbourSeed, 'secagg setup.neighbourSeed', 32),
+    threshold: int(o, 'threshold', 'secagg setup', 1, MAX_NEIGHBOURHOOD),
+    dim: int(o, 'dim', 'secagg setup', 1, MAX_DIM),
+  }
+}
+
+export function parseAdvertisement(value: unknown, round: RoundLabel): Advertisement {
+  const o = header(value, 'advertise', round, 'advertise')
+  return { ...stageOf(round, 'advertise'), ...signedKeys(o, 'advertise') }
+}
+
+export function parseNeighbourAdvertisements(value: unknown, round: RoundLabel): NeighbourAdvertisements {
+  const o = header(value, 'advertisements', round, 'advertise')
+  const seen = new Set<string>()
+  const advertisements = list(o, 'advertisements', 'advertisements', MAX_NEIGHBOURHOOD).map((a, i) => {
+    const what = `advertisements.advertisements[${i}]`
+    const entry = record(a, what)
+    return { id: unique(seen, str(entry, 'id', what, PARTICIPANT_ID), what), ...signedKeys(entry, what) }
+  })
+  return { ...stageOf(round, 'advertise'), advertisements }
+}
+
+export function parseSealedShares(value: unknown, round: RoundLabel): SealedShares {
+  const o = header(value, 'share-keys', round, 'share-keys')
+  const seen = new Set<string>()
+  const shares = list(o, 'shares', 'share-keys', MAX_NEIGHBOURHOOD).map((s, i) => {
+    const what = `share-keys.shares[${i}]`
+    const entry = record(s, what)
+    return {
+      to: unique(seen, str(entry, 'to', what, PARTICIPANT_ID), what),
+      ciphertext: bytesOf(entry.ciphertext, `${what}.ciphertext`, SHARE_CIPHERTEXT_BYTES),
+    }
+  })
+  return { ...stageOf(round, 'share-keys'), shares }
+}
+
+export function parseIncomingShares(value: unknown, round: RoundLabel): IncomingShares {
+  const o = header(value, 'incoming shares', round, 'share-keys')
+  const seen = new Set<string>()
+  const shares = list(o, 'shares', 'incoming shares', MAX_NEIGHBOURHOOD).map((s, i) => {
+    const what = `incoming shares.shares[${i}]`
+    const entry = record(s, what)
+    return {
+      from: unique(seen, str(entry, 'from', what, PARTICIPANT_ID), what),
+      ciphertext: bytesOf(entry.ciphertext, `${what}.ciphertext`, SHARE_CIPHERTEXT_BYTES),
+    }
+  })
+  return { ...stageOf(round, 'share-keys'), shares }
+}
+
+/** The masked words y_u of a stage-3 message, `dim` of them. */
+export function parseMaskedInput(value: unknown, round: RoundLabel, dim: number): Uint32Array {
+  const o = header(value, 'masked-input', round, 'masked-input')
+  const bytes = bytesOf(o.masked, 'masked-input.masked', dim * 4)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const words = new Uint32Array(dim)
+  for (let i = 0; i < dim; i++) words[i] = view.getUint32(i * 4, true)
+  return words
+}
+
+export function parseUnmaskRequest(value: unknown, round: RoundLabel): UnmaskRequest {
+  const o = header(value, 'unmask request', round, 'unmask')
+  const seen = new Set<string>()
+  const ids = (key: string) =>
+    list(o, key, 'unmask request', MAX_NEIGHBOURHOOD).map((id, i) => {
+      const what = `unmask request.${key}[${i}]`
+      if (typeof id !== 'string' || !PARTICIPANT_ID.test(id))
+        throw new ProtocolError('malformed', `${what}: expected a participant id, got ${describe(id)}`)
+      // One id in both lists would ask for both shares of one peer: refused here already.
+      return unique(seen, id, what)
+    })
+  return { ...stageOf(round, 'unmask'), survivors: ids('survivors'), dropped: ids('dropped') }
+}
+
+export function parseUnmaskResponse(value: unknown, round: RoundLabel): UnmaskResponse {
+  const o = header(value, 'unmask', round, 'unmask')
+  const seen = new Set<string>()
+  const shares = list(o, 'shares', 'unmask', MAX_NEIGHBOURHOOD).map((s, i) => {
+    const what = `unmask.shares[${i}]`
+    const entry = record(s, what)
+    const kind = entry.kind
+    if (kind !== 'self-mask' && kind !== 'mask-key')
+      throw new ProtocolError(
+        'malformed',
+        `${what}.kind: expected "self-mask" or "mask-key", got ${describe(kind)}`,
+      )
+    return {
+      of: unique(seen, str(entry, 'of', what, PARTICIPANT_ID), what),
+      kind: kind as ShareKind,
+      share: bytesOf(entry.share, `${what}.share`, SECRET_BYTES),
+    }
+  })
+  return { ...stageOf(round, 'unmask'), shares }
+}
+
+/**
+ * The record of a message after its task, round and stage are checked, in that order, each
+ * refusal naming what was expected. A stage other than the expected one is a message out of order
+ * or replayed from an earlier stage.
+ */
+function header(value: unknown, what: string, round: RoundLabel, stage: Stage): Record<string, unknown> {
+  const o = record(value, what)
+  if (o.taskId !== round.taskId)
+    throw new ProtocolError(
+      'malformed',
+      `${what}.taskId: expected "${round.taskId}", got ${describe(o.taskId)}`,
+    )
+  if (o.round !== round.round)
+    throw new ProtocolError(
+      'malformed',
+      `${what}.round: expected round ${round.round}, got ${describe(o.round)} (a message from another round)`,
+    )
+  if (o.stage !== stage)
+    throw new ProtocolError(
+      'malformed',
+      `${what}.stage: expected "${stage}", got ${describe(o.stage)} (out of order or replayed)`,
+    )
+  return o
+}
+
+function stageOf<S extends Stage>(round: RoundLabel, stage: S): StageHeader<S> {
+  return { taskId: round.taskId, round: round.round, stage }
+}
+
+function signedKeys(o: Record<string, unknown>, what: string): SignedKeys {
+  return {
+    cPublic: bytesOf(o.cPublic, `${what}.cPublic`, PUBLIC_KEY_BYTES),
+    sPublic: bytesOf(o.sPublic, `${what}.sPublic`, PUBLIC_KEY_BYTES),
+    signature: bytesOf(o.signature, `${what}.signature`, SIGNATURE_BYTES),
+  }
+}
+
+/** A binary field of exactly `length` bytes, copied so later changes to the socket's buffer cannot reach it. */
+function bytesOf(value: unknown, what: string, length: number): Uint8Array {
+  const bytes = asBytes(value)
+  if (bytes === undefined)
+    throw new ProtocolError(
+      'malformed',
+      `${what}: expected ${length} bytes of binary data, got ${describe(value)}`,
+    )
+  if (bytes.byteLength !== length)
+    throw new ProtocolError('wrong-size', `${what}: expected ${length} bytes, got ${bytes.byteLength}`)
+  return new Uint8Array(bytes)
+}
+
+function list(o: Record<string, unknown>, key: string, what: string, max: number): unknown[] {
+  const v = o[key]
+  if (!Array.isArray(v) || v.length > max)
+    throw new ProtocolError(
+      'malformed',
+      `${what}.${key}: expected a list of at most ${max} items, got ${describe(v)}`,
+    )
+  return v
+}
+
+function unique(seen: Set<string>, id: string, what: string): string {
+  if (seen.has(id)) throw new ProtocolError('malformed', `${what}: ${id} is named twice`)
+  seen.add(id)
+  return id
+}

@@ -1,0 +1,293 @@
+import { ProtocolError } from '../errors.ts'
+import type { SecaggContext } from './context.ts'
+import type { SecaggCrypto } from './crypto.ts'
+import { participantId } from './identity.ts'
+import { applyMask, pairMaskKey, pairSign, selfMaskKey, shareKey } from './masking.ts'
+import {
+  type Advertisement,
+  encodeSharePlaintext,
+  encodeWords,
+  type MaskedInput,
+  parseIncomingShares,
+  parseNeighbourAdvertisements,
+  parseSharePlaintext,
+  parseUnmaskRequest,
+  SECRET_BYTES,
+  type SealedShares,
+  type ShareKind,
+  type UnmaskResponse,
+} from './messages.ts'
+import { openShare, sealShare } from './secretbox.ts'
+import { type Share, shamirSplit } from './shamir.ts'
+import { transcript } from './transcript.ts'
+
+/**
+ * Where a participant is in its round. Each stage method moves it one step forward and only
+ * after the inbound message has passed every check; a message for any other step is refused.
+ */
+export type ParticipantStage = 'start' | 'advertised' | 'shared' | 'masked' | 'done'
+
+type KeyPair = { readonly secretKey: Uint8Array; readonly publicKey: Uint8Array }
+type Held = { readonly maskKeyShare: Uint8Array; readonly selfMaskShare: Uint8Array }
+
+export type SecaggParticipantOptions = {
+  readonly crypto: SecaggCrypto
+  /** The 32-byte seed of the participant's long-term Ed25519 identity. */
+  readonly identitySeed: Uint8Array
+  readonly context: SecaggContext
+}
+
+/**
+ * One participant's side of one SecAgg+ round (Bonawitz et al., CCS 2017, Fig. 4, with the
+ * neighbourhoods of Bell et al., CCS 2020): it holds the round's secrets — two X25519 key pairs,
+ * the self-mask seed and its neighbours' shares — and answers each of the coordinator's four
+ * messages once, in order. A class because those secrets live for exactly one round; they are
+ * zeroed when the round ends.
+ *
+ * Every refusal is a ProtocolError and leaves the participant where it was: the shell reports it
+ * and stays silent, which the coordinator sees as a dropout.
+ */
+export class SecaggParticipant {
+  readonly id: string
+  readonly #crypto: SecaggCrypto
+  readonly #seed: Uint8Array
+  readonly #context: SecaggContext
+  /** N(u), sorted, u included. */
+  readonly #neighbourhood: readonly string[]
+  #stage: ParticipantStage = 'start'
+  #c: KeyPair | undefined
+  #s: KeyPair | undefined
+  #b: Uint8Array | undefined
+  /** Neighbours in U1 (u included) and their advertised keys. */
+  #advertised = new Map<string, { readonly cPublic: Uint8Array; readonly sPublic: Uint8Array }>()
+  /** u's own shares of its mask key and self-mask seed, kept rather than sent. */
+  #own: Held | undefined
+  /** Shares held for each neighbour in U2 other than u. */
+  #held = new Map<string, Held>()
+  /** Which kind of share of each peer has been revealed; never both for one peer. */
+  readonly #revealed = new Map<string, ShareKind>()
+
+  constructor({ crypto, identitySeed, context }: SecaggParticipantOptions) {
+    this.#crypto = crypto
+    this.#seed = identitySeed
+    this.#context = context
+    this.id = participantId(crypto.ed25519PublicKey(identitySeed))
+    const neighbourhood = context.neighbours.get(this.id)
+    if (neighbourhood === undefined)
+      throw new ProtocolError(
+        'invalid-spec',
+        `secagg: this participant (${this.id}) is not in the round's roster`,
+      )
+    this.#neighbourhood = neighbourhood
+  }
+
+  get stage(): ParticipantStage {
+    return this.#stage
+  }
+
+  /** Stage 1: fresh key pairs for this round, signed with the identity key. */
+  advertise(): Advertisement {
+    this.#expect('start', 'advertise')
+    const { taskId, round } = this.#context
+    this.#c = this.#keyPair()
+    this.#s = this.#keyPair()
+    const cPublic = this.#c.publicKey
+    const sPublic = this.#s.publicKey
+    const signature = this.#crypto.sign(
+      this.#seed,
+      transcript('advertise', taskId, round, this.id, cPublic, sPublic),
+    )
+    this.#stage = 'advertised'
+    return { taskId, round, stage: 'advertise', cPublic, sPublic, signature }
+  }
+
+  /**
+   * Stage 2: checks every neighbour's signature against the roster, refuses with fewer than t
+   * neighbours (itself included) in U1, then Shamir-splits s_sk_u and a fresh self-mask seed b_u
+   * t-of-|N(u) ∩ U1| and seals each neighbour's shares to it.
+   */
+  shareKeys(value: unknown): SealedShares {
+    this.#expect('advertised', 'share-keys')
+    const ctx = this.#context
+    const message = parseNeighbourAdvertisements(value, ctx)
+    const c = this.#c as KeyPair
+    const s = this.#s as KeyPair
+    const advertised = new Map<string, { cPublic: Uint8Array; sPublic: Uint8Array }>()
+    for (const a of message.advertisements) {
+      if (!this.#neighbourhood.includes(a.id))
+        throw new ProtocolError('malformed', `advertisements: ${a.id} is not a neighbour of ${this.id}`)
+      const identity = ctx.identityKeys.get(a.id) as Uint8Array
+      const signed = transcript('advertise', ctx.taskId, ctx.round, a.id, a.cPublic, a.sPublic)
+      if (!this.#crypto.verify(identity, signed, a.signature))
+        throw new ProtocolError(
+          'malformed',
+          `advertisements: the signature of ${a.id} does not verify against its identity key`,
+        )
+      advertised.set(a.id, { cPublic: a.cPublic, sPublic: a.sPublic })
+    }
+    const own = advertised.get(this.id)
+    if (own === undefined || !equal(own.cPublic, c.publicKey) || !equal(own.sPublic, s.publicKey))
+      throw new ProtocolError('malformed', `advertisements: expected this participant's own keys among them`)
+    this.#atLeastThreshold(advertised.size, 'advertised (U1)')
+
+    const holders = this.#neighbourhood.filter((v) => advertised.has(v))
+    const xs = holders.map((v) => this.#xOf(v, this.#neighbourhood))
+    const b = this.#crypto.randomBytes(SECRET_BYTES)
+    const random = (n: number) => this.#crypto.randomBytes(n)
+    const maskKeyShares = shamirSplit(s.secretKey, ctx.threshold, xs, random)
+    const selfMaskShares = shamirSplit(b, ctx.threshold, xs, random)
+    const shares: { to: string; ciphertext: Uint8Array }[] = []
+    holders.forEach((v, i) => {
+      const held = {
+        maskKeyShare: (maskKeyShares[i] as Share).y,
+        selfMaskShare: (selfMaskShares[i] as Share).y,
+      }
+      if (v === this.id) {
+        this.#own = held
+        return
+      }
+      const peer = advertised.get(v) as { cPublic: Uint8Array }
+      const key = shareKey(this.#crypto, ctx, c.secretKey, peer.cPublic, this.id, v)
+      const plaintext = encodeSharePlaintext({ from: this.id, to: v, x: xs[i] as number, ...held })
+      shares.push({ to: v, ciphertext: sealShare(key, plaintext, random) })
+    })
+    this.#advertised = advertised
+    this.#b = b
+    this.#stage = 'shared'
+    return { taskId: ctx.taskId, round: ctx.round, stage: 'share-keys', shares }
+  }
+
+  /**
+   * Stage 3: opens and checks the shares neighbours sealed to it (their senders are U2 ∩ N(u)),
+   * then masks the input: y_u = x_u + PRG(b_u) + Σ_{v ∈ U2 ∩ N(u), v ≠ u} ±PRG(s_uv) mod 2^32.
+   * A share that fails authentication or names the wrong pair refuses the whole message.
+   */
+  async maskedInput(value: unknown, input: Uint32Array): Promise<MaskedInput> {
+    this.#expect('shared', 'masked-input')
+    const ctx = this.#context
+    if (input.length !== ctx.dim)
+      throw new ProtocolError('wrong-size', `masked input: expected ${ctx.dim} words, got ${input.length}`)
+    const message = parseIncomingShares(value, ctx)
+    const c = this.#c as KeyPair
+    const held = new Map<string, Held>()
+    for (const { from, ciphertext } of message.shares) {
+      const peer = this.#advertised.get(from)
+      if (peer === undefined || from === this.id)
+        throw new ProtocolError('malformed', `incoming shares: ${from} is not a neighbour that advertised`)
+      const key = shareKey(this.#crypto, ctx, c.secretKey, peer.cPublic, this.id, from)
+      const p = parseSharePlaintext(openShare(key, ciphertext))
+      const x = this.#xOf(this.id, ctx.neighbours.get(from) as readonly string[])
+      if (p.from !== from || p.to !== this.id || p.x !== x)
+        throw new ProtocolError(
+          'malformed',
+          `incoming shares: expected shares from ${from} to ${this.id} at x = ${x}, got from ${p.from} to ${p.to} at x = ${p.x}`,
+        )
+      held.set(from, { maskKeyShare: p.maskKeyShare, selfMaskShare: p.selfMaskShare })
+    }
+    this.#atLeastThreshold(held.size + 1, 'that shared keys (U2)')
+
+    const y = Uint32Array.from(input)
+    await applyMask(this.#crypto, y, selfMaskKey(ctx, this.#b as Uint8Array, this.id), 1)
+    const s = this.#s as KeyPair
+    for (const v of held.keys()) {
+      const sPublic = (this.#advertised.get(v) as { sPublic: Uint8Array }).sPublic
+      await applyMask(
+        this.#crypto,
+        y,
+        pairMaskKey(this.#crypto, ctx, s.secretKey, sPublic, this.id, v),
+        pairSign(this.id, v),
+      )
+    }
+    this.#held = held
+    this.#stage = 'masked'
+    return { taskId: ctx.taskId, round: ctx.round, stage: 'masked-input', masked: encodeWords(y) }
+  }
+
+  /**
+   * Stage 4: self-mask shares of the neighbours that survived, mask-key shares of those that
+   * dropped. The request must name each of its neighbours in U2 exactly once, itself among the
+   * survivors, and at least t survivors; and it must not ask for the other kind of share of a peer
+   * than was revealed before. Revealing both would let the coordinator strip every mask of that
+   * peer and read its input (Bonawitz et al., §4).
+   */
+  unmask(value: unknown): UnmaskResponse {
+    const ctx = this.#context
+    const request = parseUnmaskRequest(value, ctx)
+    for (const [ids, kind] of [
+      [request.survivors, 'self-mask'],
+      [request.dropped, 'mask-key'],
+    ] as const)
+      for (const v of ids) {
+        const before = this.#revealed.get(v)
+        if (before !== undefined && before !== kind)
+          throw new ProtocolError(
+            'malformed',
+            `unmask request: asks for the ${kind} share of ${v}, whose ${before} share was already revealed`,
+          )
+      }
+    this.#expect('masked', 'unmask')
+    const inU2 = [this.id, ...this.#held.keys()]
+    const named = [...request.survivors, ...request.dropped]
+    const missing = inU2.filter((v) => !named.includes(v))
+    const unknown = named.filter((v) => !inU2.includes(v))
+    if (missing.length > 0 || unknown.length > 0)
+      throw new ProtocolError(
+        'malformed',
+        `unmask request: expected each neighbour that shared keys named once (${inU2.length}), missing ${missing.join(', ') || 'none'}, not expected ${unknown.join(', ') || 'none'}`,
+      )
+    if (!request.survivors.includes(this.id))
+      throw new ProtocolError('malformed', `unmask request: names this participant (${this.id}) as dropped`)
+    this.#atLeastThreshold(request.survivors.length, 'that survived (U3)')
+
+    const heldBy = (v: string) => (v === this.id ? this.#own : this.#held.get(v)) as Held
+    const shares = [
+      ...request.survivors.map((v) => ({
+        of: v,
+        kind: 'self-mask' as const,
+        share: heldBy(v).selfMaskShare,
+      })),
+      ...request.dropped.map((v) => ({ of: v, kind: 'mask-key' as const, share: heldBy(v).maskKeyShare })),
+    ]
+    for (const share of shares) this.#revealed.set(share.of, share.kind)
+    this.#stage = 'done'
+    this.#forget()
+    return { taskId: ctx.taskId, round: ctx.round, stage: 'unmask', shares }
+  }
+
+  #expect(stage: ParticipantStage, message: string): void {
+    if (this.#stage !== stage)
+      throw new ProtocolError(
+        'malformed',
+        `secagg participant: a ${message} step is out of order (the participant is at "${this.#stage}", expected "${stage}")`,
+      )
+  }
+
+  #atLeastThreshold(count: number, what: string): void {
+    if (count < this.#context.threshold)
+      throw new ProtocolError(
+        'malformed',
+        `secagg participant: expected at least t = ${this.#context.threshold} neighbours ${what}, itself included, got ${count}`,
+      )
+  }
+
+  /** The Shamir x of `holder` for secrets split over `neighbourhood`: 1 + its sorted index. */
+  #xOf(holder: string, neighbourhood: readonly string[]): number {
+    return neighbourhood.indexOf(holder) + 1
+  }
+
+  #keyPair(): KeyPair {
+    const secretKey = this.#crypto.randomBytes(32)
+    return { secretKey, publicKey: this.#crypto.x25519Base(secretKey) }
+  }
+
+  /** The round's secrets are of no use once it is over; keep them out of later heap dumps. */
+  #forget(): void {
+    this.#c?.secretKey.fill(0)
+    this.#s?.secretKey.fill(0)
+    this.#b?.fill(0)
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}

@@ -1,0 +1,332 @@
+import { ProtocolError } from '../errors.ts'
+import type { SecaggContext } from './context.ts'
+import type { SecaggCrypto } from './crypto.ts'
+import { addInto } from './fixed-point.ts'
+import { applyMask, pairMaskKey, pairSign, selfMaskKey } from './masking.ts'
+import {
+  type IncomingShares,
+  type NeighbourAdvertisements,
+  parseAdvertisement,
+  parseMaskedInput,
+  parseSealedShares,
+  parseUnmaskResponse,
+  type ShareKind,
+  type SignedKeys,
+  type Stage,
+  type UnmaskRequest,
+} from './messages.ts'
+import { type Share, shamirCombine } from './shamir.ts'
+import { transcript } from './transcript.ts'
+
+/** The round's result: the exact sum of the survivors' inputs, or why there is none. */
+export type SecaggOutcome =
+  | { readonly ok: true; readonly sum: Uint32Array; readonly survivors: readonly string[] }
+  | { readonly ok: false; readonly reason: string }
+
+/** Closing a stage yields the message for each participant that goes on, or why the round failed. */
+export type StageOutcome<M> =
+  | { readonly ok: true; readonly messages: ReadonlyMap<string, M> }
+  | { readonly ok: false; readonly reason: string }
+
+export type ServerStage = Stage | 'done' | 'failed'
+
+export type SecaggServerOptions = { readonly crypto: SecaggCrypto; readonly context: SecaggContext }
+
+/**
+ * The coordinator's side of one SecAgg+ round (Bonawitz et al., CCS 2017, Fig. 4; neighbourhoods
+ * of Bell et al., CCS 2020). It relays advertisements and sealed shares between neighbours, fixes
+ * the survivor sets U1 ⊇ U2 ⊇ U3 as each stage closes, and finally removes the masks. It never
+ * sees an input: only y_u = x_u + masks, and t-of-n shares of secrets it may use for exactly one
+ * purpose each.
+ *
+ * The shell feeds it every inbound message with the sender's authenticated id (`receive`, which
+ * throws a ProtocolError at anything out of place) and decides when a stage ends — when
+ * `waitingFor` is empty or a deadline passes — by calling that stage's close. Too few survivors at
+ * any point is a value, `{ ok: false, reason }`, and never a wrong sum.
+ */
+export class SecaggServer {
+  readonly #crypto: SecaggCrypto
+  readonly #context: SecaggContext
+  #stage: ServerStage = 'advertise'
+  #failure = ''
+  /** Who may send in the current stage: everyone, then U1, U2, U3. */
+  #expected: ReadonlySet<string>
+  readonly #advertisements = new Map<string, SignedKeys>()
+  readonly #sealed = new Map<string, ReadonlyMap<string, Uint8Array>>()
+  readonly #masked = new Map<string, Uint32Array>()
+  readonly #requests = new Map<string, UnmaskRequest>()
+  readonly #revealed = new Map<string, ReadonlyMap<string, Uint8Array>>()
+  /** U1 ⊇ U2 ⊇ U3: who advertised, who shared keys, who sent a masked input (sorted sets). */
+  #u1: ReadonlySet<string> = new Set()
+  #u2: ReadonlySet<string> = new Set()
+  #u3: ReadonlySet<string> = new Set()
+
+  constructor({ crypto, context }: SecaggServerOptions) {
+    this.#crypto = crypto
+    this.#context = context
+    this.#expected = new Set(context.ids)
+  }
+
+  get stage(): ServerStage {
+    return this.#stage
+  }
+
+  /** Participants the current stage has not heard from yet. */
+  get waitingFor(): readonly string[] {
+    const received = this.#received()
+    return [...this.#expected].filter((id) => !received.has(id))
+  }
+
+  /**
+   * One participant's message for the current stage, parsed and checked at the edge: from a
+   * participant still in the round, once, for this task, round and stage, and consistent with
+   * what the coordinator sent it.
+   */
+  receive(from: string, value: unknown): void {
+    if (this.#stage === 'done' || this.#stage === 'failed')
+      throw new ProtocolError(
+        'malformed',
+        `secagg: a message from ${from} after the round ended (${this.#stage})`,
+      )
+    const stage = this.#stage
+    if (!this.#expected.has(from))
+      throw new ProtocolError(
+        'malformed',
+        `secagg ${stage}: ${from} is not expected in this stage (not in the round or dropped earlier)`,
+      )
+    if (this.#received().has(from))
+      throw new ProtocolError('malformed', `secagg ${stage}: a second message from ${from} (replayed?)`)
+    const ctx = this.#context
+    if (stage === 'advertise') this.#receiveAdvertisement(from, value)
+    else if (stage === 'share-keys') this.#receiveSealedShares(from, value)
+    else if (stage === 'masked-input') this.#masked.set(from, parseMaskedInput(value, ctx, ctx.dim))
+    else this.#receiveUnmaskResponse(from, value)
+  }
+
+  /** Ends stage 1: U1 is who advertised; each of them gets its neighbours' advertisements. */
+  closeAdvertise(): StageOutcome<NeighbourAdvertisements> {
+    this.#close('advertise')
+    this.#u1 = sortedSet(this.#advertisements.keys())
+    const failure = this.#tooFew(this.#u1, 'advertised')
+    if (failure) return this.#fail(failure)
+    const { taskId, round } = this.#context
+    const messages = new Map<string, NeighbourAdvertisements>()
+    for (const u of this.#u1) {
+      const advertisements = this.#neighboursIn(u, this.#u1).map((v) => ({
+        id: v,
+        ...(this.#advertisements.get(v) as SignedKeys),
+      }))
+      messages.set(u, { taskId, round, stage: 'advertise', advertisements })
+    }
+    this.#next('share-keys', this.#u1)
+    return { ok: true, messages }
+  }
+
+  /** Ends stage 2: U2 is who sent shares; each of them gets the shares addressed to it from U2. */
+  closeShareKeys(): StageOutcome<IncomingShares> {
+    this.#close('share-keys')
+    this.#u2 = sortedSet(this.#sealed.keys())
+    const failure = this.#tooFew(this.#u2, 'shared keys')
+    if (failure) return this.#fail(failure)
+    const { taskId, round } = this.#context
+    const messages = new Map<string, IncomingShares>()
+    for (const u of this.#u2) {
+      const shares = this.#neighboursIn(u, this.#u2)
+        .filter((v) => v !== u)
+        .map((v) => ({ from: v, ciphertext: this.#sealed.get(v)?.get(u) as Uint8Array }))
+      messages.set(u, { taskId, round, stage: 'share-keys', shares })
+    }
+    this.#next('masked-input', this.#u2)
+    return { ok: true, messages }
+  }
+
+  /**
+   * Ends stage 3: U3 is who sent a masked input. The round fails here, before any share is
+   * revealed, unless every secret the unmasking needs can still be reconstructed: each survivor's
+   * self-mask seed, and the mask key of each dropped participant with a surviving neighbour, each
+   * need t holders in U3.
+   */
+  closeMaskedInput(): StageOutcome<UnmaskRequest> {
+    this.#close('masked-input')
+    this.#u3 = sortedSet(this.#masked.keys())
+    const failure = this.#tooFew(this.#u3, 'sent a masked input')
+    if (failure) return this.#fail(failure)
+    for (const v of this.#u2) {
+      const holders = this.#neighboursIn(v, this.#u3).length
+      const needed = this.#masked.has(v) || holders > 0
+      if (needed && holders < this.#context.threshold)
+        return this.#fail(
+          `${v} ${this.#masked.has(v) ? 'survived' : 'dropped'} with ${holders} surviving neighbours to reconstruct its ${this.#masked.has(v) ? 'self-mask seed' : 'mask key'}, fewer than t = ${this.#context.threshold}`,
+        )
+    }
+    const { taskId, round } = this.#context
+    for (const u of this.#u3) {
+      const inU2 = this.#neighboursIn(u, this.#u2)
+      this.#requests.set(u, {
+        taskId,
+        round,
+        stage: 'unmask',
+        survivors: inU2.filter((v) => this.#masked.has(v)),
+        dropped: inU2.filter((v) => !this.#masked.has(v)),
+      })
+    }
+    this.#next('unmask', this.#u3)
+    return { ok: true, messages: this.#requests }
+  }
+
+  /**
+   * Ends stage 4 and unmasks: Σ_{u ∈ U3} y_u − Σ_{u ∈ U3} PRG(b_u) ∓ the masks each survivor
+   * shares with a dropped neighbour, which is Σ_{u ∈ U3} x_u mod 2^32. Each secret comes from t
+   * shares of those who answered; where more than t answered, a second t-subset must give the same
+   * secret, and a reconstructed mask key must match its advertised public key, or the round fails.
+   */
+  async finish(): Promise<SecaggOutcome> {
+    if (this.#stage === 'failed') return { ok: false, reason: this.#failure }
+    this.#close('unmask')
+    const ctx = this.#context
+    const sum = new Uint32Array(ctx.dim)
+    for (const y of this.#masked.values()) addInto(sum, y)
+    for (const v of this.#u3) {
+      const b = this.#reconstruct(v, 'self-mask')
+      if (typeof b === 'string') return this.#fail(b)
+      await applyMask(this.#crypto, sum, selfMaskKey(ctx, b, v), -1)
+      b.fill(0)
+    }
+    for (const v of this.#u2) {
+      const survivors = this.#neighboursIn(v, this.#u3)
+      if (this.#masked.has(v) || survivors.length === 0) continue
+      const sSecret = this.#reconstruct(v, 'mask-key')
+      if (typeof sSecret === 'string') return this.#fail(sSecret)
+      const sPublic = (this.#advertisements.get(v) as SignedKeys).sPublic
+      if (!equal(this.#crypto.x25519Base(sSecret), sPublic))
+        return this.#fail(`the mask key reconstructed for ${v} does not match its advertised public key`)
+      for (const w of survivors) {
+        const wPublic = (this.#advertisements.get(w) as SignedKeys).sPublic
+        // w added sign(w, v)·PRG(s_wv); subtract exactly that.
+        const key = pairMaskKey(this.#crypto, ctx, sSecret, wPublic, v, w)
+        await applyMask(this.#crypto, sum, key, pairSign(w, v) === 1 ? -1 : 1)
+      }
+      sSecret.fill(0)
+    }
+    this.#stage = 'done'
+    return { ok: true, sum, survivors: [...this.#u3] }
+  }
+
+  #receiveAdvertisement(from: string, value: unknown): void {
+    const ctx = this.#context
+    const a = parseAdvertisement(value, ctx)
+    const identity = ctx.identityKeys.get(from) as Uint8Array
+    // Checked here too, not only by the neighbours: a forged advertisement relayed would make every
+    // neighbour of `from` refuse the round; refused here, `from` is merely absent from U1.
+    if (
+      !this.#crypto.verify(
+        identity,
+        transcript('advertise', ctx.taskId, ctx.round, from, a.cPublic, a.sPublic),
+        a.signature,
+      )
+    )
+      throw new ProtocolError(
+        'malformed',
+        `advertise: the signature of ${from} does not verify against its identity key`,
+      )
+    this.#advertisements.set(from, { cPublic: a.cPublic, sPublic: a.sPublic, signature: a.signature })
+  }
+
+  #receiveSealedShares(from: string, value: unknown): void {
+    const message = parseSealedShares(value, this.#context)
+    const expected = this.#neighboursIn(from, this.#u1).filter((v) => v !== from)
+    const got = message.shares.map((s) => s.to)
+    if (got.length !== expected.length || !expected.every((v) => got.includes(v)))
+      throw new ProtocolError(
+        'malformed',
+        `share-keys: expected shares for ${from}'s neighbours that advertised (${expected.length}: ${expected.join(', ')}), got ${got.length}: ${got.join(', ')}`,
+      )
+    this.#sealed.set(from, new Map(message.shares.map((s) => [s.to, s.ciphertext])))
+  }
+
+  #receiveUnmaskResponse(from: string, value: unknown): void {
+    const message = parseUnmaskResponse(value, this.#context)
+    const request = this.#requests.get(from) as UnmaskRequest
+    const asked = new Map<string, ShareKind>([
+      ...request.survivors.map((v) => [v, 'self-mask'] as const),
+      ...request.dropped.map((v) => [v, 'mask-key'] as const),
+    ])
+    const wrong = message.shares.filter((s) => asked.get(s.of) !== s.kind)
+    if (wrong.length > 0 || message.shares.length !== asked.size)
+      throw new ProtocolError(
+        'malformed',
+        `unmask: expected ${asked.size} shares as requested of ${from}, got ${message.shares.length}${wrong.length > 0 ? `, ${wrong.length} of them not requested (first: the ${wrong[0]?.kind} share of ${wrong[0]?.of})` : ''}`,
+      )
+    this.#revealed.set(from, new Map(message.shares.map((s) => [s.of, s.share])))
+  }
+
+  /** v's secret of `kind` from the shares its surviving neighbours revealed, or why it cannot be had. */
+  #reconstruct(v: string, kind: ShareKind): Uint8Array | string {
+    const t = this.#context.threshold
+    const neighbourhood = this.#context.neighbours.get(v) as readonly string[]
+    const shares: Share[] = []
+    for (const w of neighbourhood) {
+      const y = this.#revealed.get(w)?.get(v)
+      if (y !== undefined) shares.push({ x: neighbourhood.indexOf(w) + 1, y })
+    }
+    const what = kind === 'self-mask' ? 'self-mask seed' : 'mask key'
+    if (shares.length < t)
+      return `only ${shares.length} shares of ${v}'s ${what} arrived, fewer than t = ${t}`
+    const secret = shamirCombine(shares, t)
+    if (shares.length > t && !equal(secret, shamirCombine(shares.slice(-t), t)))
+      return `the shares of ${v}'s ${what} are inconsistent (two sets of t give different secrets)`
+    return secret
+  }
+
+  /** Members of N(u) in `set` (sorted, as N(u) is). */
+  #neighboursIn(u: string, set: ReadonlySet<string>): string[] {
+    return (this.#context.neighbours.get(u) as readonly string[]).filter((v) => set.has(v))
+  }
+
+  /** A set of survivors too small for the sum to hide any one input, as a reason; else undefined. */
+  #tooFew(survivors: ReadonlySet<string>, what: string): string | undefined {
+    const t = this.#context.threshold
+    return survivors.size < t
+      ? `only ${survivors.size} of ${this.#context.ids.length} participants ${what}, fewer than t = ${t}`
+      : undefined
+  }
+
+  #received(): ReadonlySet<string> | ReadonlyMap<string, unknown> {
+    switch (this.#stage) {
+      case 'advertise':
+        return this.#advertisements
+      case 'share-keys':
+        return this.#sealed
+      case 'masked-input':
+        return this.#masked
+      case 'unmask':
+        return this.#revealed
+      default:
+        return new Set()
+    }
+  }
+
+  #close(stage: Stage): void {
+    if (this.#stage !== stage)
+      throw new Error(`secagg server: cannot close stage "${stage}" while at "${this.#stage}"`)
+  }
+
+  #next(stage: Stage, expected: ReadonlySet<string>): void {
+    this.#stage = stage
+    this.#expected = expected
+  }
+
+  #fail(reason: string): { ok: false; reason: string } {
+    this.#stage = 'failed'
+    this.#failure = reason
+    return { ok: false, reason }
+  }
+}
+
+function sortedSet(ids: Iterable<string>): ReadonlySet<string> {
+  return new Set([...ids].sort())
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
