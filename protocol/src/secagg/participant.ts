@@ -58,6 +58,8 @@ export class SecaggParticipant {
   #c: KeyPair | undefined
   #s: KeyPair | undefined
   #b: Uint8Array | undefined
+  /** K_uv for each neighbour v in U1: seals u's shares for v and opens v's for u. */
+  #shareKeys = new Map<string, Uint8Array>()
   /** Neighbours in U1 (u included) and their advertised keys. */
   #advertised = new Map<string, { readonly cPublic: Uint8Array; readonly sPublic: Uint8Array }>()
   /** u's own shares of its mask key and self-mask seed, kept rather than sent. */
@@ -137,6 +139,7 @@ export class SecaggParticipant {
     const maskKeyShares = shamirSplit(s.secretKey, ctx.threshold, xs, random)
     const selfMaskShares = shamirSplit(b, ctx.threshold, xs, random)
     const shares: { to: string; ciphertext: Uint8Array }[] = []
+    const shareKeys = new Map<string, Uint8Array>()
     holders.forEach((v, i) => {
       const held = {
         maskKeyShare: (maskKeyShares[i] as Share).y,
@@ -148,10 +151,12 @@ export class SecaggParticipant {
       }
       const peer = advertised.get(v) as { cPublic: Uint8Array }
       const key = shareKey(this.#crypto, ctx, c.secretKey, peer.cPublic, this.id, v)
+      shareKeys.set(v, key)
       const plaintext = encodeSharePlaintext({ from: this.id, to: v, x: xs[i] as number, ...held })
       shares.push({ to: v, ciphertext: sealShare(key, plaintext, random) })
     })
     this.#advertised = advertised
+    this.#shareKeys = shareKeys
     this.#b = b
     this.#stage = 'shared'
     return { taskId: ctx.taskId, round: ctx.round, stage: 'share-keys', shares }
@@ -168,13 +173,11 @@ export class SecaggParticipant {
     if (input.length !== ctx.dim)
       throw new ProtocolError('wrong-size', `masked input: expected ${ctx.dim} words, got ${input.length}`)
     const message = parseIncomingShares(value, ctx)
-    const c = this.#c as KeyPair
     const held = new Map<string, Held>()
     for (const { from, ciphertext } of message.shares) {
-      const peer = this.#advertised.get(from)
-      if (peer === undefined || from === this.id)
+      const key = this.#shareKeys.get(from)
+      if (key === undefined)
         throw new ProtocolError('malformed', `incoming shares: ${from} is not a neighbour that advertised`)
-      const key = shareKey(this.#crypto, ctx, c.secretKey, peer.cPublic, this.id, from)
       const p = parseSharePlaintext(openShare(key, ciphertext))
       const x = this.#xOf(this.id, ctx.neighbours.get(from) as readonly string[])
       if (p.from !== from || p.to !== this.id || p.x !== x)
@@ -285,6 +288,7 @@ export class SecaggParticipant {
     this.#c?.secretKey.fill(0)
     this.#s?.secretKey.fill(0)
     this.#b?.fill(0)
+    for (const key of this.#shareKeys.values()) key.fill(0)
   }
 }
 
