@@ -1,0 +1,434 @@
+import { describe, expect, it } from 'vitest'
+import {
+  applyMask,
+  encodeWords,
+  type NeighbourAdvertisements,
+  naclCrypto,
+  pairMaskKey,
+  pairSign,
+  parseMaskedInput,
+  parseUnmaskResponse,
+  type SecaggCrypto,
+  SecaggParticipant,
+  SecaggServer,
+  type Share,
+  selfMaskKey,
+  shamirCombine,
+  type UnmaskRequest,
+} from '../../../protocol/src/secagg/index.ts'
+import { overTheWire, plainSum, runRound, seeded, setupRound, structuredInputs } from './round.ts'
+
+/** Pearson's χ² of byte frequencies against uniform (255 degrees of freedom: mean 255, sd 22.6). */
+function chiSquare(bytes: Uint8Array): number {
+  const counts = new Float64Array(256)
+  for (const b of bytes) counts[b] = (counts[b] as number) + 1
+  const expected = bytes.length / 256
+  return counts.reduce((sum, c) => sum + (c - expected) ** 2 / expected, 0)
+}
+
+/** The largest deviation from ½ of the share of ones at any of the 32 bit positions. */
+function bitImbalance(words: Uint32Array): number {
+  let worst = 0
+  for (let bit = 0; bit < 32; bit++) {
+    let ones = 0
+    for (const w of words) ones += (w >>> bit) & 1
+    worst = Math.max(worst, Math.abs(ones / words.length - 0.5))
+  }
+  return worst
+}
+
+// 6 standard deviations above the mean for 4096 bytes; 5 for 1024 words (sd 1/64). The seeds are
+// fixed, so these do not flake; an unmasked or half-masked vector lands far beyond them (checked below).
+const CHI_SQUARE_LIMIT = 255 + 6 * Math.sqrt(2 * 255)
+const BIT_IMBALANCE_LIMIT = 5 / 64
+const looksUniform = (words: Uint32Array) =>
+  chiSquare(encodeWords(words)) < CHI_SQUARE_LIMIT && bitImbalance(words) < BIT_IMBALANCE_LIMIT
+
+describe('what the coordinator receives', () => {
+  const n = 10
+  const dim = 1024
+  const crypto = seeded(naclCrypto, 'recording')
+  const setup = setupRound({ crypto, n, dim, neighbourCount: 10, threshold: 6 })
+  const inputs = structuredInputs(n, dim)
+  const dropped = new Set([setup.ids[3] as string, setup.ids[8] as string])
+  const silentFrom = new Map([...dropped].map((id) => [id, 'masked-input' as const]))
+  const recorded = runRound({ crypto, setup, inputs, silentFrom })
+  const maskedInputs = async () =>
+    new Map(
+      (await recorded).received
+        .filter((r) => r.stage === 'masked-input')
+        .map((r) => [r.from, parseMaskedInput(r.message, setup.context, dim)]),
+    )
+
+  it('the statistics pass a keystream and catch a structured input or a mask 16 bits wide', async () => {
+    const mask = await crypto.keystream(new Uint8Array(16), dim)
+    expect(looksUniform(mask)).toBe(true)
+    for (const x of inputs) expect(looksUniform(x)).toBe(false)
+    const narrow = Uint32Array.from(inputs[0] as Uint32Array, (x, j) => x + ((mask[j] as number) & 0xffff))
+    expect(looksUniform(narrow)).toBe(false)
+  })
+
+  it('every masked input looks uniform, bytes and bits, and equals its input in no word', async () => {
+    const masked = await maskedInputs()
+    expect(masked.size).toBe(n - dropped.size)
+    for (const [id, y] of masked) {
+      expect(chiSquare(encodeWords(y))).toBeLessThan(CHI_SQUARE_LIMIT)
+      expect(bitImbalance(y)).toBeLessThan(BIT_IMBALANCE_LIMIT)
+      const x = inputs[setup.ids.indexOf(id)] as Uint32Array
+      expect(y.filter((w, j) => w === x[j])).toHaveLength(0)
+    }
+  })
+
+  it('the sealed shares look uniform too', async () => {
+    const ciphertexts = (await recorded).received
+      .filter((r) => r.stage === 'share-keys')
+      .flatMap((r) => (r.message as { shares: { ciphertext: Uint8Array }[] }).shares.map((s) => s.ciphertext))
+    const all = new Uint8Array(ciphertexts.reduce((sum, c) => sum + c.length, 0))
+    let at = 0
+    for (const c of ciphertexts) {
+      all.set(c, at)
+      at += c.length
+    }
+    expect(all.length).toBeGreaterThan(10_000)
+    expect(chiSquare(all)).toBeLessThan(CHI_SQUARE_LIMIT)
+  })
+
+  it('the survivors’ self masks removed but not the dropped participants’ pair masks, the sum is garbage', async () => {
+    const run = await recorded
+    const masked = await maskedInputs()
+    const survivors = [...masked.keys()]
+    const responses = new Map(
+      run.received
+        .filter((r) => r.stage === 'unmask')
+        .map((r) => [r.from, parseUnmaskResponse(r.message, setup.context)]),
+    )
+    const secretOf = (v: string, kind: 'self-mask' | 'mask-key') => {
+      const neighbourhood = setup.context.neighbours.get(v) as string[]
+      const shares: Share[] = []
+      for (const [w, response] of responses) {
+        const s = response.shares.find((s) => s.of === v && s.kind === kind)
+        if (s) shares.push({ x: neighbourhood.indexOf(w) + 1, y: s.share })
+      }
+      return shamirCombine(shares, setup.context.threshold)
+    }
+
+    const sum = new Uint32Array(dim)
+    for (const y of masked.values())
+      for (let j = 0; j < dim; j++) sum[j] = (sum[j] as number) + (y[j] as number)
+    for (const v of survivors)
+      await applyMask(crypto, sum, selfMaskKey(setup.context, secretOf(v, 'self-mask'), v), -1)
+    const truth = plainSum(
+      survivors.map((id) => inputs[setup.ids.indexOf(id)] as Uint32Array),
+      dim,
+    )
+    expect(run.outcome).toEqual({ ok: true, sum: truth, survivors: survivors.sort() })
+    expect(looksUniform(sum)).toBe(true)
+    expect(sum.filter((w, j) => w === truth[j])).toHaveLength(0)
+
+    // With the dropped participants' mask keys (which only their neighbours' shares give), it is the sum.
+    for (const v of dropped) {
+      const sSecret = secretOf(v, 'mask-key')
+      for (const w of survivors) {
+        const advert = run.received.find((r) => r.stage === 'advertise' && r.from === w)?.message as {
+          sPublic: Uint8Array
+        }
+        const key = pairMaskKey(crypto, setup.context, sSecret, new Uint8Array(advert.sPublic), v, w)
+        await applyMask(crypto, sum, key, pairSign(w, v) === 1 ? -1 : 1)
+      }
+    }
+    expect(sum).toEqual(truth)
+  })
+})
+
+/** A round of three over tweetnacl, stepped by hand so each test can interfere where it wants. */
+function three(options: { round?: number; crypto?: SecaggCrypto } = {}) {
+  const crypto = options.crypto ?? seeded(naclCrypto, 'three')
+  const setup = setupRound({
+    crypto,
+    n: 3,
+    dim: 16,
+    neighbourCount: 3,
+    threshold: 2,
+    round: options.round ?? 7,
+  })
+  const server = new SecaggServer({ crypto, context: setup.context })
+  const [a, b, c] = setup.seeds.map(
+    (seed) => new SecaggParticipant({ crypto, identitySeed: seed, context: setup.context }),
+  )
+  const participants = [a, b, c] as SecaggParticipant[]
+  const inputs = structuredInputs(3, 16)
+
+  const advertise = () => {
+    for (const p of participants) server.receive(p.id, overTheWire(p.advertise()))
+    const closed = server.closeAdvertise()
+    if (!closed.ok) throw new Error(closed.reason)
+    return closed.messages
+  }
+  const shareKeys = () => {
+    const relays = advertise()
+    for (const p of participants) server.receive(p.id, overTheWire(p.shareKeys(relays.get(p.id))))
+    const closed = server.closeShareKeys()
+    if (!closed.ok) throw new Error(closed.reason)
+    return closed.messages
+  }
+  const maskedInput = async () => {
+    const relays = shareKeys()
+    for (const [i, p] of participants.entries())
+      server.receive(p.id, overTheWire(await p.maskedInput(relays.get(p.id), inputs[i] as Uint32Array)))
+    const closed = server.closeMaskedInput()
+    if (!closed.ok) throw new Error(closed.reason)
+    return closed.messages
+  }
+  return {
+    crypto,
+    setup,
+    server,
+    a: a as SecaggParticipant,
+    b: b as SecaggParticipant,
+    c: c as SecaggParticipant,
+    participants,
+    inputs,
+    advertise,
+    shareKeys,
+    maskedInput,
+  }
+}
+
+const flip = (bytes: Uint8Array, at = 0) => {
+  const copy = new Uint8Array(bytes)
+  copy[at] = (copy[at] as number) ^ 1
+  return copy
+}
+
+describe('signatures', () => {
+  it('the coordinator refuses an advertisement whose signature does not verify, and still takes the genuine one', () => {
+    const { server, a } = three()
+    const advert = a.advertise()
+    expect(() => server.receive(a.id, { ...advert, signature: flip(advert.signature, 5) })).toThrow(
+      `advertise: the signature of ${a.id} does not verify against its identity key`,
+    )
+    expect(server.waitingFor).toContain(a.id)
+    server.receive(a.id, advert)
+    expect(server.waitingFor).not.toContain(a.id)
+  })
+
+  it('the coordinator refuses keys the signature was not made for', () => {
+    const { server, a, b } = three()
+    const advert = a.advertise()
+    expect(() => server.receive(a.id, { ...advert, sPublic: b.advertise().sPublic })).toThrow(
+      /does not verify/,
+    )
+    expect(() => server.receive(b.id, { ...advert })).toThrow(`the signature of ${b.id} does not verify`)
+  })
+
+  it('an advertisement from another round does not verify in this one', () => {
+    const old = three({ round: 6 })
+    const advert = old.a.advertise()
+    const now = three({ round: 7 })
+    expect(now.a.id).toBe(old.a.id)
+    expect(() => now.server.receive(now.a.id, { ...advert, round: 7 })).toThrow(/does not verify/)
+  })
+
+  it('a participant refuses neighbours’ keys a coordinator swapped, and takes the genuine ones after', () => {
+    const { a, b, advertise } = three()
+    const relays = advertise()
+    const genuine = relays.get(a.id) as NeighbourAdvertisements
+    const swapped = {
+      ...genuine,
+      advertisements: genuine.advertisements.map((x) =>
+        x.id === b.id ? { ...x, cPublic: flip(x.cPublic) } : x,
+      ),
+    }
+    expect(() => a.shareKeys(swapped)).toThrow(
+      `advertisements: the signature of ${b.id} does not verify against its identity key`,
+    )
+    expect(a.stage).toBe('advertised')
+    expect(a.shareKeys(genuine).shares).toHaveLength(2)
+  })
+
+  it('a participant refuses a relay that leaves out or replaces its own keys', () => {
+    const { a, c, advertise } = three()
+    const genuine = advertise().get(a.id) as NeighbourAdvertisements
+    const withoutOwn = { ...genuine, advertisements: genuine.advertisements.filter((x) => x.id !== a.id) }
+    expect(() => a.shareKeys(withoutOwn)).toThrow(
+      "advertisements: expected this participant's own keys among them",
+    )
+    const notNeighbour = {
+      ...genuine,
+      advertisements: [
+        ...genuine.advertisements.filter((x) => x.id !== c.id),
+        { ...genuine.advertisements[0], id: 'f'.repeat(32) },
+      ],
+    }
+    expect(() => a.shareKeys(notNeighbour)).toThrow(
+      `advertisements: ${'f'.repeat(32)} is not a neighbour of ${a.id}`,
+    )
+  })
+
+  it('a participant refuses to share keys with fewer than t neighbours', () => {
+    const { a, advertise } = three()
+    const genuine = advertise().get(a.id) as NeighbourAdvertisements
+    const alone = { ...genuine, advertisements: genuine.advertisements.filter((x) => x.id === a.id) }
+    expect(() => a.shareKeys(alone)).toThrow(
+      'secagg participant: expected at least t = 2 neighbours advertised (U1), itself included, got 1',
+    )
+  })
+})
+
+describe('sealed shares', () => {
+  it('a participant refuses a tampered share ciphertext', async () => {
+    const { a, b, shareKeys, inputs } = three()
+    const relay = shareKeys().get(a.id)
+    if (relay === undefined) throw new Error('no relay')
+    const tampered = {
+      ...relay,
+      shares: relay.shares.map((s) => (s.from === b.id ? { ...s, ciphertext: flip(s.ciphertext, 60) } : s)),
+    }
+    await expect(a.maskedInput(tampered, inputs[0] as Uint32Array)).rejects.toThrow(/failed authentication/)
+    expect(a.stage).toBe('shared')
+  })
+
+  it('a participant refuses a ciphertext relayed as if from another sender', async () => {
+    const { a, shareKeys, inputs } = three()
+    const relay = shareKeys().get(a.id)
+    if (relay === undefined) throw new Error('no relay')
+    const [first, second] = relay.shares
+    const crossed = {
+      ...relay,
+      shares: [
+        { ...first, from: second?.from },
+        { ...second, from: first?.from },
+      ],
+    }
+    await expect(a.maskedInput(crossed, inputs[0] as Uint32Array)).rejects.toThrow(/failed authentication/)
+  })
+
+  it('the coordinator refuses shares that leave out a neighbour or have the wrong size', () => {
+    const { server, a, advertise } = three()
+    const relays = advertise()
+    const sealed = a.shareKeys(relays.get(a.id))
+    expect(() => server.receive(a.id, { ...sealed, shares: sealed.shares.slice(1) })).toThrow(
+      /share-keys: expected shares for/,
+    )
+    const short = {
+      ...sealed,
+      shares: sealed.shares.map((s) => ({ ...s, ciphertext: s.ciphertext.subarray(1) })),
+    }
+    expect(() => server.receive(a.id, short)).toThrow(
+      'share-keys.shares[0].ciphertext: expected 137 bytes, got 136',
+    )
+  })
+})
+
+describe('replayed, out-of-order and wrong-round messages', () => {
+  it('the coordinator refuses a second message from one participant in a stage', () => {
+    const { server, a } = three()
+    const advert = a.advertise()
+    server.receive(a.id, advert)
+    expect(() => server.receive(a.id, advert)).toThrow(
+      `secagg advertise: a second message from ${a.id} (replayed?)`,
+    )
+  })
+
+  it('the coordinator refuses another round, another task, another stage and strangers', () => {
+    const { server, a } = three()
+    const advert = a.advertise()
+    expect(() => server.receive(a.id, { ...advert, round: 8 })).toThrow(
+      'advertise.round: expected round 7, got number 8 (a message from another round)',
+    )
+    expect(() => server.receive(a.id, { ...advert, taskId: 'other' })).toThrow(
+      'advertise.taskId: expected "chest-xray", got "other"',
+    )
+    expect(() => server.receive(a.id, { ...advert, stage: 'share-keys' })).toThrow(
+      'advertise.stage: expected "advertise", got "share-keys" (out of order or replayed)',
+    )
+    expect(() => server.receive('0'.repeat(32), advert)).toThrow(/is not expected in this stage/)
+  })
+
+  it('the coordinator refuses a stage-1 message replayed in stage 2, and a participant dropped earlier', () => {
+    const { setup, server, a, b, c } = three()
+    const adverts = [a, b].map((p) => p.advertise())
+    server.receive(a.id, adverts[0])
+    server.receive(b.id, adverts[1])
+    const relays = server.closeAdvertise()
+    if (!relays.ok) throw new Error(relays.reason)
+    expect(() => server.receive(a.id, adverts[0])).toThrow(/expected "share-keys", got "advertise"/)
+    expect(() => server.receive(c.id, c.advertise())).toThrow(
+      `secagg share-keys: ${c.id} is not expected in this stage (not in the round or dropped earlier)`,
+    )
+    expect(setup.context.ids).toContain(c.id)
+    expect(() => server.closeMaskedInput()).toThrow(
+      'secagg server: cannot close stage "masked-input" while at "share-keys"',
+    )
+  })
+
+  it('a participant refuses a replayed relay, a request before its time and a relay from another round', async () => {
+    const { a, advertise, setup } = three()
+    expect(() =>
+      a.unmask({ taskId: 'chest-xray', round: 7, stage: 'unmask', survivors: [a.id], dropped: [] }),
+    ).toThrow(
+      'secagg participant: a unmask step is out of order (the participant is at "start", expected "masked")',
+    )
+    const relay = advertise().get(a.id)
+    expect(() => a.advertise()).toThrow(/out of order/)
+    expect(() => a.shareKeys({ ...relay, round: 8 })).toThrow(/expected round 7, got number 8/)
+    a.shareKeys(relay)
+    await expect(a.maskedInput(relay, new Uint32Array(setup.context.dim))).rejects.toThrow(
+      'incoming shares.stage: expected "share-keys", got "advertise" (out of order or replayed)',
+    )
+    expect(() => a.shareKeys(relay)).toThrow(/out of order/)
+  })
+})
+
+describe('never both shares of one peer', () => {
+  async function atUnmask() {
+    const round = three()
+    const requests = await round.maskedInput()
+    return { ...round, request: requests.get(round.a.id) as UnmaskRequest }
+  }
+
+  it('a participant refuses a request that names a peer both survived and dropped', async () => {
+    const { a, b, request } = await atUnmask()
+    expect(() => a.unmask({ ...request, dropped: [b.id] })).toThrow(
+      `unmask request.dropped[0]: ${b.id} is named twice`,
+    )
+    expect(a.stage).toBe('masked')
+  })
+
+  it('a participant that revealed a self-mask share refuses to reveal the mask-key share of the same peer', async () => {
+    const { a, b, request } = await atUnmask()
+    const reply = a.unmask(request)
+    expect(reply.shares.find((s) => s.of === b.id)?.kind).toBe('self-mask')
+    const second = { ...request, survivors: request.survivors.filter((v) => v !== b.id), dropped: [b.id] }
+    expect(() => a.unmask(second)).toThrow(
+      `unmask request: asks for the mask-key share of ${b.id}, whose self-mask share was already revealed`,
+    )
+    expect(() => a.unmask(request)).toThrow(/out of order/)
+  })
+
+  it('a participant refuses to call itself dropped, to skip a neighbour, or to go below t survivors', async () => {
+    const { a, b, c, request } = await atUnmask()
+    expect(() => a.unmask({ ...request, survivors: [b.id, c.id], dropped: [a.id] })).toThrow(
+      `unmask request: names this participant (${a.id}) as dropped`,
+    )
+    expect(() => a.unmask({ ...request, survivors: [a.id, b.id], dropped: [] })).toThrow(
+      new RegExp(`missing ${c.id}, not expected none`),
+    )
+    expect(() => a.unmask({ ...request, survivors: [a.id], dropped: [b.id, c.id] })).toThrow(
+      'secagg participant: expected at least t = 2 neighbours that survived (U3), itself included, got 1',
+    )
+  })
+
+  it('the coordinator refuses an answer with shares it did not ask for', async () => {
+    const { server, a, b, request } = await atUnmask()
+    const reply = a.unmask(request)
+    const wrongKind = {
+      ...reply,
+      shares: reply.shares.map((s) => (s.of === b.id ? { ...s, kind: 'mask-key' } : s)),
+    }
+    expect(() => server.receive(a.id, wrongKind)).toThrow(
+      `unmask: expected 3 shares as requested of ${a.id}, got 3, 1 of them not requested (first: the mask-key share of ${b.id})`,
+    )
+    server.receive(a.id, reply)
+  })
+})
