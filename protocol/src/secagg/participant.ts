@@ -25,7 +25,7 @@ import { transcript } from './transcript.ts'
  * Where a participant is in its round. Each stage method moves it one step forward and only
  * after the inbound message has passed every check; a message for any other step is refused.
  */
-export type ParticipantStage = 'start' | 'advertised' | 'shared' | 'masked' | 'done'
+export type ParticipantStage = 'start' | 'advertised' | 'shared' | 'masking' | 'masked' | 'done'
 
 type KeyPair = { readonly secretKey: Uint8Array; readonly publicKey: Uint8Array }
 type Held = { readonly maskKeyShare: Uint8Array; readonly selfMaskShare: Uint8Array }
@@ -189,17 +189,24 @@ export class SecaggParticipant {
     }
     this.#atLeastThreshold(held.size + 1, 'that shared keys (U2)')
 
-    const y = Uint32Array.from(input)
-    await applyMask(this.#crypto, y, selfMaskKey(ctx, this.#b as Uint8Array, this.id), 1)
     const s = this.#s as KeyPair
-    for (const v of held.keys()) {
-      const sPublic = (this.#advertised.get(v) as { sPublic: Uint8Array }).sPublic
-      await applyMask(
-        this.#crypto,
-        y,
-        pairMaskKey(this.#crypto, ctx, s.secretKey, sPublic, this.id, v),
-        pairSign(this.id, v),
-      )
+    const masks = [
+      { key: selfMaskKey(ctx, this.#b as Uint8Array, this.id), sign: 1 as const },
+      ...[...held.keys()].map((v) => {
+        const sPublic = (this.#advertised.get(v) as { sPublic: Uint8Array }).sPublic
+        const key = pairMaskKey(this.#crypto, ctx, s.secretKey, sPublic, this.id, v)
+        return { key, sign: pairSign(this.id, v) }
+      }),
+    ]
+    // The keystream is asynchronous (WebCrypto); a second relay arriving meanwhile must be refused,
+    // not masked against another view of U2.
+    this.#stage = 'masking'
+    const y = Uint32Array.from(input)
+    try {
+      for (const { key, sign } of masks) await applyMask(this.#crypto, y, key, sign)
+    } catch (error) {
+      this.#stage = 'shared'
+      throw error
     }
     this.#held = held
     this.#stage = 'masked'

@@ -28,7 +28,8 @@ export type StageOutcome<M> =
   | { readonly ok: true; readonly messages: ReadonlyMap<string, M> }
   | { readonly ok: false; readonly reason: string }
 
-export type ServerStage = Stage | 'done' | 'failed'
+/** 'unmasking' while `finish` runs (it awaits the keystreams); no message is taken then or after. */
+export type ServerStage = Stage | 'unmasking' | 'done' | 'failed'
 
 export type SecaggServerOptions = { readonly crypto: SecaggCrypto; readonly context: SecaggContext }
 
@@ -73,6 +74,7 @@ export class SecaggServer {
 
   /** Participants the current stage has not heard from yet. */
   get waitingFor(): readonly string[] {
+    if (this.#stage === 'unmasking' || this.#stage === 'done' || this.#stage === 'failed') return []
     const received = this.#received()
     return [...this.#expected].filter((id) => !received.has(id))
   }
@@ -83,12 +85,12 @@ export class SecaggServer {
    * what the coordinator sent it.
    */
   receive(from: string, value: unknown): void {
-    if (this.#stage === 'done' || this.#stage === 'failed')
+    const stage = this.#stage
+    if (stage === 'unmasking' || stage === 'done' || stage === 'failed')
       throw new ProtocolError(
         'malformed',
-        `secagg: a message from ${from} after the round ended (${this.#stage})`,
+        `secagg: a message from ${from} after the last stage closed (${stage})`,
       )
-    const stage = this.#stage
     if (!this.#expected.has(from))
       throw new ProtocolError(
         'malformed',
@@ -183,6 +185,7 @@ export class SecaggServer {
   async finish(): Promise<SecaggOutcome> {
     if (this.#stage === 'failed') return { ok: false, reason: this.#failure }
     this.#close('unmask')
+    this.#stage = 'unmasking'
     const ctx = this.#context
     const sum = new Uint32Array(ctx.dim)
     for (const y of this.#masked.values()) addInto(sum, y)

@@ -175,6 +175,8 @@ describe('too few survivors fail the round with a reason, never a wrong sum', ()
     })
     expect(run.server.stage).toBe('failed')
     const late = run.received[0] as { from: string; message: unknown }
-    expect(() => run.server.receive(late.from, late.message)).toThrow(/after the round ended \(failed\)/)
+    expect(() => run.server.receive(late.from, late.message)).toThrow(
+      /after the last stage closed \(failed\)/,
+    )
   })
 })

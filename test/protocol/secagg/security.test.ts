@@ -378,6 +378,30 @@ describe('replayed, out-of-order and wrong-round messages', () => {
     )
     expect(() => a.shareKeys(relay)).toThrow(/out of order/)
   })
+  it('a participant masks once: a second relay while the first is being masked is refused', async () => {
+    const { a, shareKeys, inputs } = three()
+    const relay = shareKeys().get(a.id)
+    const first = a.maskedInput(relay, inputs[0] as Uint32Array)
+    await expect(a.maskedInput(relay, inputs[0] as Uint32Array)).rejects.toThrow(
+      'secagg participant: a masked-input step is out of order (the participant is at "masking", expected "shared")',
+    )
+    expect((await first).stage).toBe('masked-input')
+    expect(a.stage).toBe('masked')
+  })
+
+  it('the coordinator takes no answer once it has begun to unmask', async () => {
+    const { server, participants, maskedInput } = three()
+    const requests = await maskedInput()
+    const [first, ...rest] = participants as [SecaggParticipant, ...SecaggParticipant[]]
+    for (const p of rest) server.receive(p.id, p.unmask(requests.get(p.id)))
+    const outcome = server.finish()
+    expect(server.stage).toBe('unmasking')
+    expect(() => server.receive(first.id, first.unmask(requests.get(first.id)))).toThrow(
+      `secagg: a message from ${first.id} after the last stage closed (unmasking)`,
+    )
+    expect((await outcome).ok).toBe(true)
+    expect(server.stage).toBe('done')
+  })
 })
 
 describe('never both shares of one peer', () => {
