@@ -268,7 +268,7 @@ export class SecaggParticipant {
     if (this.#stage !== stage)
       throw new ProtocolError(
         'malformed',
-        `secagg participant: a ${message} step is out of order (the participant is at "${this.#stage}", expected "${stage}")`,
+        `secagg participant: the ${message} step is out of order (the participant is at "${this.#stage}", expected "${stage}")`,
       )
   }
 

@@ -367,7 +367,7 @@ describe('replayed, out-of-order and wrong-round messages', () => {
     expect(() =>
       a.unmask({ taskId: 'chest-xray', round: 7, stage: 'unmask', survivors: [a.id], dropped: [] }),
     ).toThrow(
-      'secagg participant: a unmask step is out of order (the participant is at "start", expected "masked")',
+      'secagg participant: the unmask step is out of order (the participant is at "start", expected "masked")',
     )
     const relay = advertise().get(a.id)
     expect(() => a.advertise()).toThrow(/out of order/)
@@ -383,7 +383,7 @@ describe('replayed, out-of-order and wrong-round messages', () => {
     const relay = shareKeys().get(a.id)
     const first = a.maskedInput(relay, inputs[0] as Uint32Array)
     await expect(a.maskedInput(relay, inputs[0] as Uint32Array)).rejects.toThrow(
-      'secagg participant: a masked-input step is out of order (the participant is at "masking", expected "shared")',
+      'secagg participant: the masked-input step is out of order (the participant is at "masking", expected "shared")',
     )
     expect((await first).stage).toBe('masked-input')
     expect(a.stage).toBe('masked')
