@@ -1,6 +1,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import type { ServerOptimizer } from '@fedtune/coordinator'
 import {
   accuracy,
   type Dataset,
@@ -22,14 +23,16 @@ import { simulateFedAvg } from './simulate-fedavg.ts'
 const USAGE = `Usage: npm run bench:accuracy -- [options]
 
 Head accuracy on PneumoniaMNIST's official test split: centralized, FedAvg over 5 simulated
-hospitals (IID, Dirichlet α=0.5 and α=0.1, with and without the logit-adjusted loss) and each
-hospital alone; then embedding throughput per backbone. Writes bench/out/accuracy.md.
+hospitals (IID, Dirichlet α=0.5 and α=0.1, with and without the logit-adjusted loss), FedAdam on
+federated gradients (the label-skew recipe) and each hospital alone; then embedding throughput per
+backbone. Writes bench/out/accuracy-<head>-<split>.md.
 
 Options:
   --seeds <n>      seeds per row, each with its own head init, partition and shuffling  (default 10)
   --eval <split>   test, or val to redo the selection of rounds and epochs on val        (default test)
   --head <h>       logreg (the output layer on the embedding, 2,562 parameters) or mlp
                    (Dense 256 relu + dropout 0.2, the demo's head, 328,450)                (default logreg)
+  --only <text>    run only the rows whose setting contains this text, e.g. "α=0.1"
   --skip-throughput
   -h, --help
 `
@@ -77,7 +80,7 @@ const LOCAL_EPOCHS = 1
 const ALONE_EPOCHS = 30
 
 /** The task file's defaults (coordinator/src/task-file.ts), i.e. what a deployment runs. */
-const DEFAULTS: Omit<TrainingSettings, 'seed' | 'epochs'> = {
+const DEFAULTS: Omit<TrainingSettings, 'seed' | 'epochs' | 'prior'> = {
   batchSize: 32,
   optimizer: 'adam',
   learningRate: 0.001,
@@ -88,11 +91,34 @@ const DEFAULTS: Omit<TrainingSettings, 'seed' | 'epochs'> = {
  * Plain FedAvg with local Adam and balanced class weights, the baseline the remedy is measured
  * against; also the centralized and hospital-alone recipe (balanced weights: +3 points centrally).
  */
-const PLAIN: Omit<TrainingSettings, 'seed' | 'epochs'> = {
+const PLAIN: Omit<TrainingSettings, 'seed' | 'epochs' | 'prior'> = {
   ...DEFAULTS,
   classWeights: 'balanced',
   loss: 'cross-entropy',
 }
+
+/**
+ * Federated gradient descent with FedAdam, the recipe for strong label skew (docs/task-file.md):
+ * each hospital sends Δ = −∇L_k, one plain SGD step at rate 1 over all its data (a batch larger than
+ * any site), on the logit-adjusted loss with the federation's label mix as prior; the coordinator
+ * applies Adam to the example-weighted mean. The sum is the gradient of one federation-wide loss,
+ * whatever the partition. Server learning rate and rounds chosen on val (FEDADAM_ROUNDS).
+ */
+const GRADIENT: Omit<TrainingSettings, 'seed' | 'epochs' | 'prior'> = {
+  batchSize: 65536,
+  optimizer: 'sgd',
+  learningRate: 1,
+  classWeights: 'none',
+  loss: 'logit-adjusted',
+}
+const FEDADAM: ServerOptimizer = {
+  optimizer: 'adam',
+  learningRate: 0.01,
+  beta1: 0.9,
+  beta2: 0.99,
+  epsilon: 1e-3,
+}
+const FEDADAM_ROUNDS = 200
 
 type Partitioning = {
   readonly name: string
@@ -116,6 +142,7 @@ async function main(): Promise<number> {
       seeds: { type: 'string', default: '10' },
       eval: { type: 'string', default: 'test' },
       head: { type: 'string', default: 'logreg' },
+      only: { type: 'string' },
       'skip-throughput': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -143,9 +170,10 @@ async function main(): Promise<number> {
   const dim = data.train.dim
   const target = data[evalSplit]
 
-  const settings = (base: Omit<TrainingSettings, 'seed' | 'epochs'>, epochs: number, seed: number) => ({
+  const settings = (base: typeof DEFAULTS, epochs: number, seed: number): TrainingSettings => ({
     ...base,
     epochs,
+    prior: null,
     seed,
   })
   const federated = (partitioning: Partitioning, base: typeof DEFAULTS, label: string): Row => ({
@@ -161,6 +189,21 @@ async function main(): Promise<number> {
         seed,
       }),
   })
+  const gradient = (partitioning: Partitioning): Row => ({
+    setting: `FedAdam on federated gradients, ${HOSPITALS} hospitals, ${partitioning.name}`,
+    rounds: String(FEDADAM_ROUNDS),
+    run: (seed) =>
+      simulateFedAvg({
+        spec: HEAD,
+        inputDim: dim,
+        sites: partitioning.split(data.train.y, seed).map((rows) => subset(data.train, rows)),
+        training: { ...GRADIENT, epochs: 1 },
+        labelPrior: 'federation',
+        server: FEDADAM,
+        rounds: FEDADAM_ROUNDS,
+        seed,
+      }),
+  })
   // Alone, a hospital has no one to disagree with: it trains like the centralized row, on its own
   // training part after the client's 10 % hold-out, and each hospital's head is scored on the split.
   const alone = (partitioning: Partitioning): Row => ({
@@ -173,7 +216,7 @@ async function main(): Promise<number> {
           .weights
       }),
   })
-  const rows: Row[] = [
+  const allRows: Row[] = [
     {
       setting: 'centralized, all 4708 training images',
       rounds: '–',
@@ -187,9 +230,15 @@ async function main(): Promise<number> {
     federated(dirichlet(0.5), PLAIN, 'plain (cross-entropy, balanced weights)'),
     federated(dirichlet(0.1), DEFAULTS, 'logit-adjusted (default)'),
     federated(dirichlet(0.1), PLAIN, 'plain (cross-entropy, balanced weights)'),
+    gradient(IID),
+    gradient(dirichlet(0.5)),
+    gradient(dirichlet(0.1)),
     alone(IID),
     alone(dirichlet(0.1)),
   ]
+  const only = values.only
+  const rows = only === undefined ? allRows : allRows.filter((row) => row.setting.includes(only))
+  if (rows.length === 0) throw new Error(`--only: no row's setting contains "${only}"`)
 
   const started = Date.now()
   const table: string[][] = []
@@ -230,8 +279,11 @@ async function main(): Promise<number> {
     'Δ = w_local − w_global, fedAvg weighted by examples); each hospital trains on its data minus the',
     `client's 10 % hold-out, ${LOCAL_EPOCHS} local epoch${LOCAL_EPOCHS === 1 ? '' : 's'} of Adam (lr 0.001, batch 32) per round.`,
     '"logit-adjusted" is the task default: loss on softmax(z + log π_local), no class weights. "plain":',
-    `cross-entropy with balanced class weights. Centralized and alone: plain, ${CENTRAL_EPOCHS} epochs. Rounds and`,
-    `epochs chosen on the val split, never on test. Wall time per run (one seed) on ${backend.backend}.`,
+    `cross-entropy with balanced class weights. Centralized and alone: plain, ${CENTRAL_EPOCHS} epochs. "FedAdam on`,
+    'federated gradients" is the label-skew recipe of docs/task-file.md: each hospital sends one full-batch',
+    'gradient step (plain SGD, rate 1) of the logit-adjusted loss under the federation’s label mix, and the',
+    `coordinator applies Adam (rate ${FEDADAM.learningRate}, β1 0.9, β2 0.99, τ 10⁻³; Reddi et al., ICLR 2021) to the weighted mean.`,
+    `Rounds, epochs and rates chosen on the val split, never on test. Wall time per run (one seed) on ${backend.backend}.`,
     `Bench took ${minutes} min.`,
     '',
     accuracyTable,

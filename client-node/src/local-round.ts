@@ -5,12 +5,14 @@ import type { PreparedData } from './prepare.ts'
 export type LocalResult = {
   readonly delta: Float32Array
   readonly examples: number
+  readonly labelCounts: readonly number[]
   readonly metrics: LocalMetrics
 }
 
 /**
  * One round at a hospital: train the global head on the local training split, measure it on the
- * local validation split, and return only Δ = w_local − w_global with the example count.
+ * local validation split, and return only Δ = w_local − w_global with the example count, its split
+ * by class and summary metrics.
  */
 export function localRound(
   spec: HeadSpec,
@@ -33,9 +35,12 @@ export function localRound(
     valAccuracy = accuracy(probs, data.val.y, spec.labels.length)
     valAuc = rocAuc(probs, data.val.y, spec.labels.length)
   }
+  const labelCounts = new Array<number>(spec.labels.length).fill(0)
+  for (const y of data.train.y) labelCounts[y] = (labelCounts[y] as number) + 1
   return {
     delta,
     examples: data.train.n,
+    labelCounts,
     metrics: { trainLoss: loss, valAccuracy, valAuc, valExamples: data.val.n },
   }
 }

@@ -145,7 +145,7 @@ export class Participant {
     if (!task || !this.#data) return this.#opts.print('warning: a round arrived before the task; ignored')
     let round: ReturnType<typeof parseRoundStart>
     try {
-      round = parseRoundStart(raw, task.paramCount)
+      round = parseRoundStart(raw, task.paramCount, task.head.labels.length)
     } catch (error) {
       return this.#opts.print(`warning: ignored a malformed round: ${(error as Error).message}`)
     }
@@ -181,6 +181,7 @@ export class Participant {
       round,
       delta: encodeWeights(result.delta),
       examples: result.examples,
+      labelCounts: result.labelCounts,
       metrics: result.metrics,
     }
     this.#socket.timeout(60_000).emit('update', update, (err, raw) => {

@@ -7,9 +7,11 @@ import {
   type Update,
   type UpdateAck,
 } from '@fedtune/protocol'
+import { federationPrior } from './label-prior.ts'
 import {
   type Effect,
   initialState,
+  type Progress,
   type RoundConfig,
   type RoundEvent,
   type RoundState,
@@ -45,15 +47,13 @@ export type FederationOptions = {
   readonly config: RoundConfig
   readonly initial: Float32Array
   /** Where a resumed run stopped; its global head replaces `initial`. */
-  readonly resumed?:
-    | {
-        readonly round: number
-        readonly completed: number
-        readonly failed: number
-        readonly global: Float32Array
-      }
-    | undefined
-  readonly training: Omit<TrainingSettings, 'seed'>
+  readonly resumed?: (Progress & { readonly global: Float32Array }) | undefined
+  readonly training: Omit<TrainingSettings, 'seed' | 'prior'>
+  /**
+   * 'federation': the logit-adjusted loss uses the label mix of the last aggregate (uniform before
+   * the first, when nothing is known yet); 'local': each participant's own.
+   */
+  readonly labelPrior: 'local' | 'federation'
   readonly roundDeadlineMs: number
   readonly joinTimeoutMs: number
   readonly log: RoundLog
@@ -184,7 +184,7 @@ export class Federation {
       case 'round-failed': {
         this.#cancelDeadline?.()
         const aggregated = effect.type === 'round-aggregated'
-        if (aggregated) this.#opts.log.writeHead(effect.round, effect.weights)
+        if (aggregated) this.#opts.log.writeHead(effect.round, effect.weights, effect.server)
         const global = aggregated && this.#opts.evaluate ? this.#opts.evaluate(effect.weights) : null
         const record: RoundRecord = {
           round: effect.round,
@@ -196,6 +196,7 @@ export class Federation {
           contributions: effect.contributions,
           dropped: effect.dropped,
           examples: effect.contributions.reduce((n, c) => n + c.examples, 0),
+          labelCounts: aggregated ? effect.labelCounts : null,
           global,
           local: localSummary(effect.contributions),
         }
@@ -230,6 +231,11 @@ export class Federation {
     if (!link) return
     const seed = (this.#opts.config.seed + round * 7919) >>> 0
     const deadlineMs = Math.max(1, this.#deadlineAt - this.#clock.now())
-    link.sendRound(round, bytes, { ...this.#opts.training, seed }, deadlineMs)
+    link.sendRound(round, bytes, { ...this.#opts.training, prior: this.#prior(), seed }, deadlineMs)
+  }
+
+  #prior(): number[] | null {
+    if (this.#opts.labelPrior === 'local') return null
+    return federationPrior(this.#state.labelCounts, this.task.head.labels.length)
   }
 }

@@ -7,6 +7,7 @@ export {
   type Link,
   realClock,
 } from './federation.ts'
+export { federationPrior } from './label-prior.ts'
 export {
   type Effect,
   initialState,
@@ -17,6 +18,19 @@ export {
 } from './round.ts'
 export { roundChart } from './round-chart.ts'
 export { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
-export { headFile, openRunFolder, type Resumed, RunFolderError, type RunMeta } from './run-folder.ts'
+export {
+  headFile,
+  openRunFolder,
+  type Resumed,
+  RunFolderError,
+  type RunMeta,
+  serverStateFile,
+} from './run-folder.ts'
+export {
+  FEDAVG,
+  type ServerOptimizer,
+  type ServerState,
+  serverStep,
+} from './server-optimizer.ts'
 export { attachSockets, type InboundTap, maxMessageBytes } from './socket-shell.ts'
 export { parseTaskFile, readTaskFile, type TaskFile, TaskFileError } from './task-file.ts'

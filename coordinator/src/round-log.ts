@@ -2,7 +2,8 @@ import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ContributionRecord } from './round.ts'
 import { roundChart } from './round-chart.ts'
-import { headFile } from './run-folder.ts'
+import { headFile, serverStateFile } from './run-folder.ts'
+import type { ServerState } from './server-optimizer.ts'
 
 /** What the coordinator records about one round, one JSON line each in rounds.jsonl. */
 export type RoundRecord = {
@@ -15,6 +16,8 @@ export type RoundRecord = {
   readonly contributions: readonly ContributionRecord[]
   readonly dropped: readonly string[]
   readonly examples: number
+  /** Training examples per class over the round's contributors (null for a failed round). */
+  readonly labelCounts?: readonly number[] | null
   /** The global head on the coordinator's held-out set, when it has one. */
   readonly global: {
     readonly accuracy: number
@@ -47,10 +50,19 @@ export class RoundLog {
     mkdirSync(join(dir, 'heads'), { recursive: true })
   }
 
-  writeHead(round: number, weights: Float32Array): void {
-    const file = headFile(this.dir, round)
-    writeFileSync(`${file}.tmp`, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength))
-    renameSync(`${file}.tmp`, file)
+  /**
+   * The head after `round`, and the server optimizer's moments beside it (`round-0003.adam.f32`, m
+   * then v) when it keeps any: FedAdam cannot resume without them. Each file is written whole, then
+   * renamed into place; the state goes first, so a head on disk always has its state.
+   */
+  writeHead(round: number, weights: Float32Array, server: ServerState = null): void {
+    if (server) {
+      const both = new Float32Array(server.m.length * 2)
+      both.set(server.m)
+      both.set(server.v, server.m.length)
+      writeWhole(serverStateFile(this.dir, round), both)
+    }
+    writeWhole(headFile(this.dir, round), weights)
   }
 
   append(record: RoundRecord): void {
@@ -58,6 +70,11 @@ export class RoundLog {
     appendFileSync(join(this.dir, 'rounds.jsonl'), `${JSON.stringify(record)}\n`)
     writeFileSync(join(this.dir, 'rounds.svg'), roundChart(this.records, this.title))
   }
+}
+
+function writeWhole(file: string, values: Float32Array): void {
+  writeFileSync(`${file}.tmp`, new Uint8Array(values.buffer, values.byteOffset, values.byteLength))
+  renameSync(`${file}.tmp`, file)
 }
 
 export function localSummary(contributions: readonly ContributionRecord[]): RoundRecord['local'] {

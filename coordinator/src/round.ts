@@ -1,5 +1,6 @@
-import { type Contribution, fedAvg, type LocalMetrics, type Update } from '@fedtune/protocol'
+import { type Contribution, type LocalMetrics, type Update, weightedSum } from '@fedtune/protocol'
 import { selectParticipants } from './selection.ts'
+import { type ServerOptimizer, type ServerState, serverStep } from './server-optimizer.ts'
 
 /**
  * The coordinator's round logic as a pure function: `step(state, event) -> [state, effects]`.
@@ -11,6 +12,8 @@ export type RoundConfig = {
   readonly minParticipants: number
   readonly participantsPerRound: number
   readonly seed: number
+  /** What is done with the round's mean update: FedAvg, or FedAdam (server-optimizer.ts). */
+  readonly server: ServerOptimizer
 }
 
 export type Phase = 'waiting' | 'training' | 'finished'
@@ -24,8 +27,21 @@ export type RoundState = {
   readonly selected: readonly string[]
   readonly received: ReadonlyMap<string, Update>
   readonly global: Float32Array
+  /** The server optimizer's state after the last aggregated round. */
+  readonly server: ServerState
+  /** Training examples per class summed over the last aggregate's participants: the federation's label mix. */
+  readonly labelCounts: readonly number[] | null
   readonly completed: number
   readonly failed: number
+}
+
+/** Where a run stands between rounds: all that `--resume` needs besides the config. */
+export type Progress = {
+  readonly round: number
+  readonly completed: number
+  readonly failed: number
+  readonly server: ServerState
+  readonly labelCounts: readonly number[] | null
 }
 
 export type RoundEvent =
@@ -67,6 +83,8 @@ export type Effect =
       readonly type: 'round-aggregated'
       readonly round: number
       readonly weights: Float32Array
+      readonly server: ServerState
+      readonly labelCounts: readonly number[]
       readonly contributions: readonly ContributionRecord[]
       readonly dropped: readonly string[]
     }
@@ -84,16 +102,10 @@ export type Effect =
       readonly failed: number
     }
 
+const FRESH: Progress = { round: 0, completed: 0, failed: 0, server: null, labelCounts: null }
+
 /** A new run, or one resumed after `progress.round` rounds with `global` as their result. */
-export function initialState(
-  config: RoundConfig,
-  global: Float32Array,
-  progress: { readonly round: number; readonly completed: number; readonly failed: number } = {
-    round: 0,
-    completed: 0,
-    failed: 0,
-  },
-): RoundState {
+export function initialState(config: RoundConfig, global: Float32Array, progress = FRESH): RoundState {
   return {
     config,
     phase: 'waiting',
@@ -102,6 +114,8 @@ export function initialState(
     selected: [],
     received: new Map(),
     global,
+    server: progress.server,
+    labelCounts: progress.labelCounts,
     completed: progress.completed,
     failed: progress.failed,
   }
@@ -209,9 +223,25 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
       delta: u.delta,
       examples: u.examples,
     }))
-    const weights = fedAvg(state.global, updates)
-    effect = { type: 'round-aggregated', round: state.round, weights, contributions, dropped }
-    next = { ...state, global: weights, completed: state.completed + 1 }
+    const sum = weightedSum(state.global.length, updates)
+    const total = sum[state.global.length] as number
+    const { weights, state: server } = serverStep(
+      state.config.server,
+      state.server,
+      state.global,
+      sum.map((x) => x / total),
+    )
+    const labelCounts = sumLabelCounts([...state.received.values()])
+    effect = {
+      type: 'round-aggregated',
+      round: state.round,
+      weights,
+      server,
+      labelCounts,
+      contributions,
+      dropped,
+    }
+    next = { ...state, global: weights, server, labelCounts, completed: state.completed + 1 }
   } else {
     const reason =
       why === 'deadline'
@@ -241,6 +271,12 @@ function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]
 function finish(state: RoundState, effects: Effect[], reason: string): [RoundState, Effect[]] {
   const next: RoundState = { ...state, phase: 'finished', selected: [], received: new Map() }
   return [next, [...effects, { type: 'finished', reason, completed: state.completed, failed: state.failed }]]
+}
+
+function sumLabelCounts(updates: readonly Update[]): number[] {
+  const counts = new Array<number>(updates[0]?.labelCounts.length ?? 0).fill(0)
+  for (const u of updates) for (const [c, n] of u.labelCounts.entries()) counts[c] = (counts[c] as number) + n
+  return counts
 }
 
 function refuse(participant: string, code: string, reason: string): Effect {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { HeadSpec } from '@fedtune/protocol'
+import type { Progress } from './round.ts'
 import type { RoundRecord } from './round-log.ts'
 
 /**
@@ -18,10 +19,7 @@ export type RunMeta = {
   readonly createdAt: string
 }
 
-export type Resumed = {
-  readonly round: number
-  readonly completed: number
-  readonly failed: number
+export type Resumed = Progress & {
   readonly global: Float32Array
   readonly records: readonly RoundRecord[]
   /** A last line cut short by the crash, dropped. */
@@ -37,6 +35,11 @@ export class RunFolderError extends Error {
 
 export function headFile(dir: string, round: number): string {
   return join(dir, 'heads', `round-${String(round).padStart(4, '0')}.f32`)
+}
+
+/** FedAdam's moments after `round` (m then v, float32), beside that round's head. */
+export function serverStateFile(dir: string, round: number): string {
+  return join(dir, 'heads', `round-${String(round).padStart(4, '0')}.adam.f32`)
 }
 
 /**
@@ -70,8 +73,22 @@ export function openRunFolder(dir: string, meta: RunMeta, resume: boolean): Resu
     throw new RunFolderError(
       `cannot resume ${dir}: ${headFile(dir, lastAggregated)} holds ${bytes.byteLength} bytes, expected ${meta.paramCount * 4}`,
     )
+  const stateFile = serverStateFile(dir, lastAggregated)
+  let server: Progress['server'] = null
+  if (existsSync(stateFile)) {
+    const state = readFileSync(stateFile)
+    if (state.byteLength !== meta.paramCount * 8)
+      throw new RunFolderError(
+        `cannot resume ${dir}: ${stateFile} holds ${state.byteLength} bytes, expected ${meta.paramCount * 8}`,
+      )
+    const both = new Float32Array(state.buffer.slice(state.byteOffset, state.byteOffset + state.byteLength))
+    server = { m: both.subarray(0, meta.paramCount), v: both.subarray(meta.paramCount) }
+  }
+  const lastRecord = records.records.find((r) => r.round === lastAggregated)
   return {
     round: last?.round ?? 0,
+    server,
+    labelCounts: lastRecord?.labelCounts ?? null,
     completed: records.records.filter((r) => r.status === 'aggregated').length,
     failed: records.records.filter((r) => r.status === 'failed').length,
     global: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),

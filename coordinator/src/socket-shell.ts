@@ -93,7 +93,7 @@ export function attachSockets(
       const reply = ack as (r: UpdateAck) => void
       if (participant === null) return reply(refusal('no-hello', 'say hello before sending an update'))
       try {
-        federation.update(participant, parseUpdate(raw, task.paramCount), reply)
+        federation.update(participant, parseUpdate(raw, task.paramCount, task.head.labels.length), reply)
       } catch (error) {
         warn(`refused update: ${(error as Error).message}`)
         reply(asRefusal(error))

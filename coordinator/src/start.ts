@@ -108,6 +108,10 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       throw new RunFolderError(
         `${opts.outDir} already finished all ${resumed.round} rounds; raise training.rounds in the task file to continue it`,
       )
+    if (task.training.server.optimizer === 'adam' && resumed.completed > 0 && !resumed.server)
+      print(
+        `note: ${opts.outDir} has no FedAdam state for its last head (it ran another server optimizer); Adam's moments start from zero`,
+      )
     print(
       `resuming ${opts.outDir} after round ${resumed.round} (${resumed.completed} aggregated, ${resumed.failed} failed)${resumed.droppedPartialLine ? '; dropped a record the crash cut short' : ''}`,
     )
@@ -124,6 +128,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       minParticipants: task.participation.minParticipants,
       participantsPerRound: task.participation.participantsPerRound,
       seed: task.head.seed,
+      server: task.training.server,
     },
     initial: initHead(spec, backbone.embeddingDim, task.head.seed),
     resumed: resumed ?? undefined,
@@ -135,6 +140,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       classWeights: task.training.classWeights,
       loss: task.training.loss,
     },
+    labelPrior: task.training.labelPrior,
     roundDeadlineMs: task.participation.roundDeadlineSeconds * 1000,
     joinTimeoutMs: task.participation.joinTimeoutSeconds * 1000,
     log,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { describe, type HeadSpec, parseHeadSpec, type TrainingSettings } from '@fedtune/protocol'
+import { FEDAVG, type ServerOptimizer } from './server-optimizer.ts'
 
 /**
  * A federation is described by one JSON task file; this is its parser, the only place that reads
@@ -23,6 +24,10 @@ export type TaskFile = {
     readonly learningRate: number
     readonly classWeights: TrainingSettings['classWeights']
     readonly loss: TrainingSettings['loss']
+    /** Which label mix the logit-adjusted loss uses: each participant's own, or the federation's. */
+    readonly labelPrior: 'local' | 'federation'
+    /** What the coordinator does with the round's mean update: FedAvg (sgd, rate 1) or FedAdam. */
+    readonly server: ServerOptimizer
   }
   readonly participation: {
     readonly minParticipants: number
@@ -141,6 +146,8 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
     'learningRate',
     'classWeights',
     'loss',
+    'labelPrior',
+    'server',
   ])
   const p = obj(top.participation ?? {}, 'participation', [
     'minParticipants',
@@ -166,6 +173,30 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
     loss === 'logit-adjusted' ? 'none' : 'balanced',
   )
 
+  const labelPrior = choice(t, 'labelPrior', 'training', ['local', 'federation'] as const, 'local')
+  if (labelPrior === 'federation' && loss !== 'logit-adjusted')
+    throw new TaskFileError(
+      `${where}: training.labelPrior "federation" is the prior of the logit-adjusted loss; training.loss is "${loss}"`,
+    )
+  let server: ServerOptimizer = FEDAVG
+  if (t.server !== undefined) {
+    const all = obj(t.server, 'training.server', ['optimizer', 'learningRate', 'beta1', 'beta2', 'epsilon'])
+    const kind = choice(all, 'optimizer', 'training.server', ['sgd', 'adam'] as const, 'sgd')
+    if (kind === 'sgd') {
+      // Adam's fields on an 'sgd' server are a mistake worth naming, not something to ignore.
+      const o = obj(t.server, 'training.server (optimizer "sgd")', ['optimizer', 'learningRate'])
+      server = { optimizer: 'sgd', learningRate: num(o, 'learningRate', 'training.server', 0, 10, 1) }
+    } else {
+      server = {
+        optimizer: 'adam',
+        learningRate: num(all, 'learningRate', 'training.server', 0, 10, 0.01),
+        beta1: num(all, 'beta1', 'training.server', 0, 0.999999, 0.9),
+        beta2: num(all, 'beta2', 'training.server', 0, 0.999999, 0.99),
+        epsilon: num(all, 'epsilon', 'training.server', 0, 1, 1e-3),
+      }
+    }
+  }
+
   let evaluation: TaskFile['evaluation'] = null
   if (top.evaluation !== undefined) {
     const e = obj(top.evaluation, 'evaluation', ['data'])
@@ -187,6 +218,8 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
       classWeights,
       // The default survives strong label skew across hospitals (bench/accuracy.ts measures both).
       loss,
+      labelPrior,
+      server,
     },
     participation: {
       minParticipants,

@@ -19,5 +19,12 @@ export function logitAdjustment(labels: Int32Array, classes: number, tau = 1): F
   return Float32Array.from(counts, (count) => (count > 0 ? tau * Math.log(count / labels.length) : ABSENT))
 }
 
+/** τ·log π_c for a given prior (e.g. the federation's label mix), one value per class. */
+export function logitOffsets(prior: readonly number[], classes: number, tau = 1): Float32Array {
+  if (prior.length !== classes)
+    throw new Error(`logitOffsets: expected ${classes} class probabilities, got ${prior.length}`)
+  return Float32Array.from(prior, (p) => (p > 0 ? tau * Math.log(p) : ABSENT))
+}
+
 /** Stands in for log 0: far below any logit, yet finite. */
 const ABSENT = -1e9

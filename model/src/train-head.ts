@@ -4,7 +4,7 @@ import { balancedClassWeights } from './class-weights.ts'
 import { checkDataset, type Dataset } from './dataset.ts'
 import { headGradients } from './head-gradients.ts'
 import { flattenParams, headParams } from './head-params.ts'
-import { logitAdjustment } from './logit-adjustment.ts'
+import { logitAdjustment, logitOffsets } from './logit-adjustment.ts'
 import { createOptimizer } from './optimizer.ts'
 import { deriveSeed, permutation, seededRandom } from './prng.ts'
 
@@ -23,7 +23,8 @@ export type TrainProgress = {
  * federated round each participant begins from the global weights with no carried-over state.
  * Shuffling and dropout are drawn from `settings.seed`, so a round is reproducible. With
  * `settings.loss` 'logit-adjusted' the loss (and the returned figure) is on softmax(z + log π), π this
- * data's label mix (logit-adjustment.ts); the weights returned predict with plain softmax(z).
+ * data's label mix or `settings.prior` when given (logit-adjustment.ts); the weights returned predict
+ * with plain softmax(z).
  */
 export function trainHead(
   spec: HeadSpec,
@@ -46,9 +47,12 @@ export function trainHead(
   const batches = Math.ceil(data.n / batchSize)
   const optimizer = createOptimizer(settings)
   let params = headParams(spec, inputDim, weights)
-  // The prior is this participant's own label mix: that is the skew the adjustment cancels.
+  // By default the prior is this participant's own label mix: that is the skew the adjustment
+  // cancels. A federation-wide prior instead makes the local loss a term of one global loss.
   const logitOffset =
-    settings.loss === 'logit-adjusted' ? tf.tensor1d(logitAdjustment(data.y, classes)) : undefined
+    settings.loss !== 'logit-adjusted'
+      ? undefined
+      : tf.tensor1d(settings.prior ? logitOffsets(settings.prior, classes) : logitAdjustment(data.y, classes))
   let epochLoss = 0
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {

@@ -7,7 +7,7 @@ export function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`
   if (value instanceof ArrayBuffer) return `an ArrayBuffer of ${value.byteLength} bytes`
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of ${value.byteLength} bytes`
-  if (Array.isArray(value)) return `an array of ${value.length} items`
+  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`
   if (typeof value === 'object') {
     const keys = Object.keys(value)
     return keys.length === 0 ? 'an empty object' : `an object with keys ${keys.slice(0, 8).join(', ')}`

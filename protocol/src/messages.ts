@@ -1,3 +1,4 @@
+import { describe } from './describe.ts'
 import { ProtocolError } from './errors.ts'
 import { int, num, oneOf, optNum, record, str } from './fields.ts'
 import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
@@ -58,6 +59,12 @@ export type TrainingSettings = {
    * 'cross-entropy' is the plain loss, which lets strongly skewed sites drag the average to their majority.
    */
   readonly loss: 'cross-entropy' | 'logit-adjusted'
+  /**
+   * The label mix π the logit-adjusted loss uses: null for the participant's own, or the
+   * federation's (one probability per class, from the label counts of the last aggregate), which
+   * makes every participant's loss a term of one federation-wide loss, so their gradients add up.
+   */
+  readonly prior: readonly number[] | null
   /** Seeds dropout and shuffling so a round is reproducible. */
   readonly seed: number
 }
@@ -84,6 +91,11 @@ export type Update = {
   /** Δ = w_local − w_global, float32. */
   readonly delta: Float32Array
   readonly examples: number
+  /**
+   * Training examples per class (sums to `examples`). Only their sum over the round's participants
+   * is used: it is the federation's label mix, which `TrainingSettings.prior` hands back.
+   */
+  readonly labelCounts: readonly number[]
   readonly metrics: LocalMetrics
 }
 
@@ -131,13 +143,22 @@ export function parseHello(value: unknown): Hello {
   }
 }
 
-export function parseUpdate(value: unknown, expectedParams: number): Update {
+export function parseUpdate(value: unknown, expectedParams: number, classes: number): Update {
   const o = record(value, 'update')
   const m = record(o.metrics, 'update.metrics')
+  const examples = int(o, 'examples', 'update', 1, MAX_EXAMPLES)
+  const labelCounts = intList(o, 'labelCounts', 'update', classes, 0, MAX_EXAMPLES)
+  const total = labelCounts.reduce((a, b) => a + b, 0)
+  if (total !== examples)
+    throw new ProtocolError(
+      'malformed',
+      `update.labelCounts: expected counts that sum to update.examples (${examples}), got a sum of ${total}`,
+    )
   return {
     round: int(o, 'round', 'update', 1, 1_000_000),
     delta: decodeWeights(o.delta, expectedParams, 'update.delta'),
-    examples: int(o, 'examples', 'update', 1, MAX_EXAMPLES),
+    examples,
+    labelCounts,
     metrics: {
       trainLoss: num(m, 'trainLoss', 'update.metrics', 0, 1e6),
       valAccuracy: optNum(m, 'valAccuracy', 'update.metrics', 0, 1),
@@ -147,18 +168,22 @@ export function parseUpdate(value: unknown, expectedParams: number): Update {
   }
 }
 
-export function parseRoundStart(value: unknown, expectedParams: number): RoundStart {
+export function parseRoundStart(value: unknown, expectedParams: number, classes: number): RoundStart {
   const o = record(value, 'round')
   const t = record(o.training, 'round.training')
   return {
     round: int(o, 'round', 'round', 1, 1_000_000),
     weights: decodeWeights(o.weights, expectedParams, 'round.weights'),
-    training: parseTrainingSettings(t, 'round.training'),
+    training: parseTrainingSettings(t, 'round.training', classes),
     deadlineMs: int(o, 'deadlineMs', 'round', 1, 7 * 24 * 3600 * 1000),
   }
 }
 
-export function parseTrainingSettings(o: Record<string, unknown>, what: string): TrainingSettings {
+export function parseTrainingSettings(
+  o: Record<string, unknown>,
+  what: string,
+  classes: number,
+): TrainingSettings {
   return {
     epochs: int(o, 'epochs', what, 1, 1000),
     batchSize: int(o, 'batchSize', what, 1, 65536),
@@ -166,6 +191,7 @@ export function parseTrainingSettings(o: Record<string, unknown>, what: string):
     learningRate: num(o, 'learningRate', what, 1e-9, 10),
     classWeights: oneOf(o, 'classWeights', what, ['balanced', 'none'] as const),
     loss: oneOf(o, 'loss', what, ['cross-entropy', 'logit-adjusted'] as const),
+    prior: o.prior === null ? null : parsePrior(o, what, classes),
     seed: int(o, 'seed', what, 0, 2 ** 32 - 1),
   }
 }
@@ -249,6 +275,43 @@ export function parseFinished(value: unknown): Finished {
     rounds: int(o, 'rounds', 'finished', 0, 1_000_000),
     completed: int(o, 'completed', 'finished', 0, 1_000_000),
   }
+}
+
+function intList(
+  o: Record<string, unknown>,
+  key: string,
+  what: string,
+  length: number,
+  min: number,
+  max: number,
+): number[] {
+  const v = o[key]
+  if (!Array.isArray(v) || v.length !== length)
+    throw new ProtocolError(
+      'malformed',
+      `${what}.${key}: expected a list of ${length} integers, got ${describe(v)}`,
+    )
+  return v.map((_, i) => int(v as unknown as Record<string, unknown>, String(i), `${what}.${key}`, min, max))
+}
+
+/** A probability per class, each above 0 (log π must be finite), summing to 1 within float error. */
+function parsePrior(o: Record<string, unknown>, what: string, classes: number): number[] {
+  const v = o.prior
+  if (!Array.isArray(v) || v.length !== classes)
+    throw new ProtocolError(
+      'malformed',
+      `${what}.prior: expected null or ${classes} class probabilities, got ${describe(v)}`,
+    )
+  const prior = v.map((_, i) =>
+    num(v as unknown as Record<string, unknown>, String(i), `${what}.prior`, 1e-12, 1),
+  )
+  const sum = prior.reduce((a, b) => a + b, 0)
+  if (Math.abs(sum - 1) > 1e-6)
+    throw new ProtocolError(
+      'malformed',
+      `${what}.prior: expected probabilities that sum to 1, got a sum of ${sum}`,
+    )
+  return prior
 }
 
 /** Bytes of an inbound binary field, for size checks before parsing. */

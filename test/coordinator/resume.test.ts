@@ -65,6 +65,20 @@ describe('the run folder', () => {
     expect(readFileSync(join(dir, 'rounds.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2)
   })
 
+  it('resumes FedAdam with the moments saved beside the last head, and the label mix of that round', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedtune-run-'))
+    openRunFolder(dir, meta, false)
+    const log = new RoundLog(dir)
+    const server = { m: new Float32Array([0.1, 0.2, 0.3]), v: new Float32Array([1, 2, 3]) }
+    log.writeHead(1, new Float32Array([1, 2, 3]), server)
+    log.append({ ...record(1, 'aggregated'), labelCounts: [40, 60] })
+    log.append(record(2, 'failed'))
+    const resumed = openRunFolder(dir, meta, true)
+    expect(Array.from(resumed?.server?.m ?? [])).toEqual(Array.from(server.m))
+    expect(Array.from(resumed?.server?.v ?? [])).toEqual(Array.from(server.v))
+    expect(resumed?.labelCounts).toEqual([40, 60])
+  })
+
   it('refuses to resume a run of a different head or backbone', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedtune-run-'))
     openRunFolder(dir, meta, false)
@@ -137,9 +151,13 @@ describe('a coordinator that crashes mid-run', () => {
       if (!task) return
       const delta = new Float32Array(task.paramCount).fill(r.round)
       const metrics = { trainLoss: 0.1, valAccuracy: null, valAuc: null, valExamples: 0 }
-      socket.emit('update', { round: r.round, delta: encodeWeights(delta), examples: 1, metrics }, () => {
-        answered.push(r.round)
-      })
+      socket.emit(
+        'update',
+        { round: r.round, delta: encodeWeights(delta), examples: 1, labelCounts: [1, 0], metrics },
+        () => {
+          answered.push(r.round)
+        },
+      )
     })
     socket.on('round-result', (r: { round: number }) => {
       for (const f of roundDone) f(r.round)

@@ -1,5 +1,6 @@
 import {
   type Effect,
+  FEDAVG,
   initialState,
   type RoundConfig,
   type RoundEvent,
@@ -9,7 +10,13 @@ import {
 import type { Update } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 
-const config: RoundConfig = { rounds: 2, minParticipants: 2, participantsPerRound: 3, seed: 1 }
+const config: RoundConfig = {
+  rounds: 2,
+  minParticipants: 2,
+  participantsPerRound: 3,
+  seed: 1,
+  server: FEDAVG,
+}
 
 function run(state: RoundState, ...events: RoundEvent[]): [RoundState, Effect[]] {
   let effects: Effect[] = []
@@ -21,11 +28,12 @@ function run(state: RoundState, ...events: RoundEvent[]): [RoundState, Effect[]]
   return [state, effects]
 }
 
-function update(round: number, delta: number[], examples: number): Update {
+function update(round: number, delta: number[], examples: number, labelCounts = [examples, 0]): Update {
   return {
     round,
     delta: new Float32Array(delta),
     examples,
+    labelCounts,
     metrics: { trainLoss: 0.5, valAccuracy: 0.8, valAuc: 0.9, valExamples: 5 },
   }
 }
@@ -56,6 +64,33 @@ describe('round logic', () => {
     expect(Array.from(state.global)).toEqual([(1 + 12) / 4, (1 - 6) / 4])
     expect(types(effects).slice(-1)).toEqual(['start-round'])
     expect(state.round).toBe(2)
+  })
+
+  it('sums the label counts of the aggregate: the federation’s label mix, for the next round’s prior', () => {
+    const [state, effects] = run(
+      initialState(config, new Float32Array([0, 0])),
+      joined('a'),
+      joined('b'),
+      { type: 'update', participant: 'a', update: update(1, [1, 1], 10, [10, 0]) },
+      { type: 'update', participant: 'b', update: update(1, [1, 1], 30, [5, 25]) },
+    )
+    expect(effects.find((e) => e.type === 'round-aggregated')).toMatchObject({ labelCounts: [15, 25] })
+    expect(state.labelCounts).toEqual([15, 25])
+  })
+
+  it('with FedAdam, applies Adam to the weighted mean update and keeps its moments in the state', () => {
+    const adam = { optimizer: 'adam', learningRate: 0.5, beta1: 0.9, beta2: 0.99, epsilon: 0 } as const
+    const [state, effects] = run(
+      initialState({ ...config, server: adam }, new Float32Array([0, 0])),
+      joined('a'),
+      joined('b'),
+      { type: 'update', participant: 'a', update: update(1, [1, -1], 1) },
+      { type: 'update', participant: 'b', update: update(1, [3, -1], 1) },
+    )
+    // m = 0.1·Δ̄, v = 0.01·Δ̄²: the first step is η·sign(Δ̄) whatever the update's size.
+    expect(Array.from(state.global)).toEqual([0.5, -0.5])
+    expect(Array.from(state.server?.m ?? [])).toEqual([Math.fround(0.2), Math.fround(-0.1)])
+    expect(effects.find((e) => e.type === 'round-aggregated')).toMatchObject({ server: state.server })
   })
 
   it('a deadline with too few updates fails the round visibly and the run goes on', () => {

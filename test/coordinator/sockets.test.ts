@@ -4,7 +4,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { attachSockets, buildApp, Federation, maxMessageBytes, RoundLog } from '@fedtune/coordinator'
+import { attachSockets, buildApp, FEDAVG, Federation, maxMessageBytes, RoundLog } from '@fedtune/coordinator'
 import {
   encodeWeights,
   type HeadSpec,
@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   paramCount,
   type TaskInfo,
+  type TrainingSettings,
   type UpdateAck,
 } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
@@ -34,7 +35,7 @@ afterEach(async () => {
   harness = undefined
 })
 
-async function start(minParticipants = 2): Promise<Harness> {
+async function start(minParticipants = 2, labelPrior: 'local' | 'federation' = 'local'): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'fedtune-sockets-'))
   const modelJson = '{"format":"layers-model"}'
   writeFileSync(join(dir, 'model.json'), modelJson)
@@ -51,15 +52,16 @@ async function start(minParticipants = 2): Promise<Harness> {
   const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-log-')))
   const federation = new Federation({
     task,
-    config: { rounds: 2, minParticipants, participantsPerRound: minParticipants, seed: 1 },
+    config: { rounds: 2, minParticipants, participantsPerRound: minParticipants, seed: 1, server: FEDAVG },
     initial: new Float32Array(params),
+    labelPrior,
     training: {
       epochs: 1,
       batchSize: 8,
       optimizer: 'sgd',
       learningRate: 0.1,
       classWeights: 'none',
-      loss: 'cross-entropy',
+      loss: labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy',
     },
     roundDeadlineMs: 30_000,
     joinTimeoutMs: 30_000,
@@ -82,15 +84,16 @@ const hello = (socket: Socket, participant: string, protocol = PROTOCOL_VERSION)
   socket.emitWithAck('hello', { protocol, participant, kind: 'hospital', agent: 'test' }) as Promise<HelloAck>
 
 const nextRound = (socket: Socket) =>
-  new Promise<{ round: number; weights: Uint8Array; deadlineMs: number }>((resolve) =>
-    socket.once('round', resolve),
+  new Promise<{ round: number; weights: Uint8Array; deadlineMs: number; training: TrainingSettings }>(
+    (resolve) => socket.once('round', resolve),
   )
 
-const send = (socket: Socket, round: number, delta: Uint8Array, examples = 10) =>
+const send = (socket: Socket, round: number, delta: Uint8Array, examples = 10, labelCounts = [examples, 0]) =>
   socket.emitWithAck('update', {
     round,
     delta,
     examples,
+    labelCounts,
     metrics: { trainLoss: 0.3, valAccuracy: 0.9, valAuc: 0.95, valExamples: 3 },
   }) as Promise<UpdateAck>
 
@@ -116,6 +119,23 @@ describe('coordinator over real sockets', () => {
     expect(await reason).toBe('transport close')
     expect(received).toBe(false)
     io.close()
+  })
+
+  it('hands out the federation’s label mix from the last aggregate as the prior, uniform before the first', async () => {
+    const h = await start(2, 'federation')
+    const [a, b] = [client(h), client(h)]
+    const first = [nextRound(a), nextRound(b)]
+    await hello(a, 'hospital-a')
+    await hello(b, 'hospital-b')
+    const [ra] = await Promise.all(first)
+    expect(ra?.training.prior).toEqual([0.5, 0.5])
+    const second = nextRound(a)
+    const zero = encodeWeights(new Float32Array(params))
+    expect(await send(a, 1, zero, 10, [10, 0])).toEqual({ ok: true })
+    expect(await send(b, 1, zero, 30, [5, 25])).toEqual({ ok: true })
+    const prior = (await second).training.prior ?? []
+    expect(prior[0]).toBeCloseTo(15 / 40, 9)
+    expect(prior[1]).toBeCloseTo(25 / 40, 9)
   })
 
   it('carries 1.3 MB updates both ways and aggregates them with FedAvg', async () => {
@@ -231,6 +251,7 @@ describe('coordinator over real sockets', () => {
         round: 2,
         delta: encodeWeights(new Float32Array(params)),
         examples: 1,
+        labelCounts: [0, 1],
         metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
       },
       (ack: UpdateAck) => order.push(`ack ${ack.ok}`),

@@ -85,4 +85,28 @@ describe('task file', () => {
       parseTaskFile({ ...valid, participation: { minParticipants: 3, participantsPerRound: 2 } }, '/x'),
     ).toThrow(/participantsPerRound \(2\) must be at least minParticipants \(3\)/)
   })
+
+  it('defaults to FedAvg with each participant’s own label mix; FedAdam takes the paper’s defaults', () => {
+    const training = (t: object) =>
+      parseTaskFile({ ...valid, training: { ...valid.training, ...t } }, '/x').training
+    expect(training({})).toMatchObject({ labelPrior: 'local', server: { optimizer: 'sgd', learningRate: 1 } })
+    expect(training({ labelPrior: 'federation', server: { optimizer: 'adam' } })).toMatchObject({
+      labelPrior: 'federation',
+      server: { optimizer: 'adam', learningRate: 0.01, beta1: 0.9, beta2: 0.99, epsilon: 1e-3 },
+    })
+  })
+
+  it('refuses Adam’s settings on an sgd server, and a federation prior without the loss that uses it', () => {
+    const training = (t: object) => () =>
+      parseTaskFile({ ...valid, training: { ...valid.training, ...t } }, '/x')
+    expect(training({ server: { optimizer: 'sgd', beta1: 0.9 } })).toThrow(
+      'task file: training.server (optimizer "sgd"): unknown field "beta1"; expected only optimizer, learningRate',
+    )
+    expect(training({ server: { optimizer: 'adagrad' } })).toThrow(
+      'task file: training.server.optimizer: expected one of "sgd", "adam", got "adagrad"',
+    )
+    expect(training({ loss: 'cross-entropy', labelPrior: 'federation' })).toThrow(
+      /labelPrior "federation" is the prior of the logit-adjusted loss; training.loss is "cross-entropy"/,
+    )
+  })
 })

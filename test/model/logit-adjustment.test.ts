@@ -27,6 +27,7 @@ const settings: TrainingSettings = {
   learningRate: 0.01,
   classWeights: 'none',
   loss: 'cross-entropy',
+  prior: null,
   seed: 1,
 }
 

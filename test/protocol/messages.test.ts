@@ -70,28 +70,45 @@ describe('messages from outside', () => {
     round: 3,
     delta,
     examples: 120,
+    labelCounts: [100, 20],
     metrics: { trainLoss: 0.4, valAccuracy: 0.9, valAuc: null, valExamples: 12 },
     ...extra,
   })
 
   it('an update is decoded into its delta, example count and metrics', () => {
-    const parsed = parseUpdate(update(encodeWeights(new Float32Array([1, 2, 3]))), 3)
+    const parsed = parseUpdate(update(encodeWeights(new Float32Array([1, 2, 3]))), 3, 2)
     expect(parsed.delta).toEqual(new Float32Array([1, 2, 3]))
     expect(parsed.examples).toBe(120)
     expect(parsed.metrics.valAuc).toBeNull()
   })
 
   it('an update of the wrong size, with NaN or without examples is refused', () => {
-    expect(() => parseUpdate(update(encodeWeights(new Float32Array(2))), 3)).toThrow(
+    expect(() => parseUpdate(update(encodeWeights(new Float32Array(2))), 3, 2)).toThrow(
       /expected 3 float32 values/,
     )
-    expect(() => parseUpdate(update(encodeWeights(new Float32Array([0, Number.NaN, 0]))), 3)).toThrow(/NaN/)
-    expect(() => parseUpdate(update(encodeWeights(new Float32Array(3)), { examples: 0 }), 3)).toThrow(
+    expect(() => parseUpdate(update(encodeWeights(new Float32Array([0, Number.NaN, 0]))), 3, 2)).toThrow(
+      /NaN/,
+    )
+    expect(() => parseUpdate(update(encodeWeights(new Float32Array(3)), { examples: 0 }), 3, 2)).toThrow(
       'update.examples: expected an integer from 1 to 100000000, got number 0',
     )
     expect(() =>
-      parseUpdate(update(encodeWeights(new Float32Array(3)), { metrics: { trainLoss: 'low' } }), 3),
+      parseUpdate(update(encodeWeights(new Float32Array(3)), { metrics: { trainLoss: 'low' } }), 3, 2),
     ).toThrow(/update.metrics.trainLoss/)
+  })
+
+  it('an update’s label counts must name every class and add up to its example count', () => {
+    const delta = encodeWeights(new Float32Array(3))
+    expect(parseUpdate(update(delta), 3, 2).labelCounts).toEqual([100, 20])
+    expect(() => parseUpdate(update(delta, { labelCounts: [100, 19] }), 3, 2)).toThrow(
+      'update.labelCounts: expected counts that sum to update.examples (120), got a sum of 119',
+    )
+    expect(() => parseUpdate(update(delta, { labelCounts: [120] }), 3, 2)).toThrow(
+      'update.labelCounts: expected a list of 2 integers, got an array of 1 item',
+    )
+    expect(() => parseUpdate(update(delta, { labelCounts: [130, -10] }), 3, 2)).toThrow(
+      /update.labelCounts.1: expected an integer from 0/,
+    )
   })
 
   it('a round start carries training settings that are checked too', () => {
@@ -105,22 +122,35 @@ describe('messages from outside', () => {
         learningRate: 0.001,
         classWeights: 'balanced',
         loss: 'logit-adjusted',
+        prior: null,
         seed: 7,
       },
       deadlineMs: 1000,
     }
-    expect(parseRoundStart(round, 4).training.optimizer).toBe('adam')
-    expect(parseRoundStart(round, 4).training.loss).toBe('logit-adjusted')
+    expect(parseRoundStart(round, 4, 2).training.optimizer).toBe('adam')
+    expect(parseRoundStart(round, 4, 2).training.loss).toBe('logit-adjusted')
     expect(
-      parseRoundStart({ ...round, training: { ...round.training, loss: 'cross-entropy' } }, 4).training.loss,
+      parseRoundStart({ ...round, training: { ...round.training, loss: 'cross-entropy' } }, 4, 2).training
+        .loss,
     ).toBe('cross-entropy')
     const { loss: _, ...noLoss } = round.training
-    expect(() => parseRoundStart({ ...round, training: noLoss }, 4)).toThrow(
+    expect(() => parseRoundStart({ ...round, training: noLoss }, 4, 2)).toThrow(
       'round.training.loss: expected one of "cross-entropy", "logit-adjusted", got undefined',
     )
     expect(() =>
-      parseRoundStart({ ...round, training: { ...round.training, optimizer: 'lbfgs' } }, 4),
+      parseRoundStart({ ...round, training: { ...round.training, optimizer: 'lbfgs' } }, 4, 2),
     ).toThrow('round.training.optimizer: expected one of "adam", "sgd", got "lbfgs"')
+    const withPrior = (prior: unknown) => ({ ...round, training: { ...round.training, prior } })
+    expect(parseRoundStart(withPrior([0.25, 0.75]), 4, 2).training.prior).toEqual([0.25, 0.75])
+    expect(() => parseRoundStart(withPrior([0.5, 0.6]), 4, 2)).toThrow(
+      'round.training.prior: expected probabilities that sum to 1, got a sum of 1.1',
+    )
+    expect(() => parseRoundStart(withPrior([1, 0]), 4, 2)).toThrow(
+      /round.training.prior.1: expected a number/,
+    )
+    expect(() => parseRoundStart(withPrior(undefined), 4, 2)).toThrow(
+      'round.training.prior: expected null or 2 class probabilities, got undefined',
+    )
   })
 
   it('task info whose parameter count disagrees with its head is refused', () => {
