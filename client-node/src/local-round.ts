@@ -6,6 +6,8 @@ export type LocalResult = {
   readonly delta: Float32Array
   readonly examples: number
   readonly labelCounts: readonly number[]
+  /** Validation examples predicted right, exactly (valAccuracy × valExamples, without rounding). */
+  readonly valCorrect: number
   readonly metrics: LocalMetrics
 }
 
@@ -30,10 +32,12 @@ export function localRound(
   for (let i = 0; i < weights.length; i++) delta[i] = (weights[i] as number) - (round.weights[i] as number)
   let valAccuracy: number | null = null
   let valAuc: number | null = null
+  let valCorrect = 0
   if (data.val.n > 0) {
     const probs = predictHead(spec, inputDim, weights, data.val.x, data.val.n)
     valAccuracy = accuracy(probs, data.val.y, spec.labels.length)
     valAuc = rocAuc(probs, data.val.y, spec.labels.length)
+    valCorrect = Math.round(valAccuracy * data.val.n)
   }
   const labelCounts = new Array<number>(spec.labels.length).fill(0)
   for (const y of data.train.y) labelCounts[y] = (labelCounts[y] as number) + 1
@@ -41,6 +45,7 @@ export function localRound(
     delta,
     examples: data.train.n,
     labelCounts,
+    valCorrect,
     metrics: { trainLoss: loss, valAccuracy, valAuc, valExamples: data.val.n },
   }
 }

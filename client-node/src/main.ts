@@ -1,6 +1,9 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { initBackend } from '@fedtune/model/node'
+import { participantId } from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
+import { loadOrCreateIdentity } from './identity.ts'
 import { defaultName, Participant } from './participant.ts'
 
 const USAGE = `Usage: fedtune client --coordinator <url> --data <folder> [options]
@@ -8,8 +11,10 @@ const USAGE = `Usage: fedtune client --coordinator <url> --data <folder> [option
 
 Takes part in a federation as a hospital: downloads the frozen backbone from the coordinator once
 (verified by SHA-256), embeds the images in <folder> with it (cached), trains the head locally every
-round and sends back only the head update, its example count and local validation metrics.
-Images and embeddings never leave this machine.
+round and sends back only its head update, masked by secure aggregation (SecAgg+) so that the
+coordinator learns the sum over hospitals and never this hospital's update, example count or label
+mix. Images and embeddings never leave this machine. The identity key that signs its secure-round
+keys is created on first run in <cache>/identity/<name>.ed25519; keep it.
 
 <folder> holds one subfolder per class, named as the task's labels, with PNG or JPEG images
 (grayscale or RGB, any size), e.g.  xrays/normal/*.png  xrays/pneumonia/*.jpg
@@ -21,6 +26,9 @@ Options:
   --name <name>         this participant's stable name; a reconnect under the same name
                         resumes its place                (default hospital-<hostname>)
   --val-fraction <x>    share of the images held out for local validation     (default 0.1)
+  --allow-plaintext     join a task whose coordinator asks for plaintext updates
+                        (aggregation "plaintext-debug"); for debugging with data that is
+                        not private. Without it such a task is refused
   -h, --help            this text
 
 Example:
@@ -38,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
         cache: { type: 'string' },
         name: { type: 'string' },
         'val-fraction': { type: 'string' },
+        'allow-plaintext': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -72,11 +81,23 @@ export async function main(argv: string[]): Promise<number> {
   const print = (line: string) => process.stdout.write(`${line}\n`)
   const backend = await initBackend()
   print(`tensorflow backend: ${backend.backend} (${backend.detail})`)
+  const cacheDir = resolve((values.cache as string | undefined) ?? '.fedtune/cache')
+  let identity: ReturnType<typeof loadOrCreateIdentity>
+  try {
+    identity = loadOrCreateIdentity(cacheDir, name)
+  } catch (error) {
+    return fail((error as Error).message)
+  }
+  print(
+    `identity ${participantId(nodeCrypto.ed25519PublicKey(identity.seed))} (${identity.created ? 'new, ' : ''}${cacheDir}/identity/${name}.ed25519)`,
+  )
   const participant = new Participant({
     coordinatorUrl: coordinator,
     dataDir: resolve(data),
-    cacheDir: resolve((values.cache as string | undefined) ?? '.fedtune/cache'),
+    cacheDir,
     name,
+    identitySeed: identity.seed,
+    allowPlaintext: values['allow-plaintext'] === true,
     valFraction,
     agent: `fedtune-client/0.1.0 ${backend.backend}`,
     print,

@@ -2,8 +2,10 @@ import { hostname } from 'node:os'
 import { progressBar } from '@fedtune/model/node'
 import {
   type ClientToServerEvents,
+  encodeSecureContribution,
   encodeWeights,
   type Finished,
+  type FixedPoint,
   type Hello,
   PROTOCOL_VERSION,
   parseFinished,
@@ -11,10 +13,14 @@ import {
   parseRoundResult,
   parseRoundStart,
   parseUpdateAck,
+  roundContext,
+  SecaggParticipant,
   type ServerToClientEvents,
+  secureVectorLength,
   type TaskInfo,
   type WireUpdate,
 } from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
 import { io, type Socket } from 'socket.io-client'
 import { type LocalResult, localRound } from './local-round.ts'
 import { type PreparedData, prepare } from './prepare.ts'
@@ -29,6 +35,10 @@ export type ParticipantOptions = {
   readonly print: (line: string) => void
   /** Where progress bars go; undefined for none. */
   readonly progress: NodeJS.WriteStream | undefined
+  /** The 32-byte seed of this participant's Ed25519 identity (identity.ts). */
+  readonly identitySeed: Uint8Array
+  /** Join a task whose coordinator asks for plaintext updates (plaintext-debug); refused otherwise. */
+  readonly allowPlaintext: boolean
 }
 
 export class ParticipantError extends Error {
@@ -58,6 +68,10 @@ export class Participant {
   #joined = false
   #training = new Set<number>()
   #results = new Map<number, LocalResult>()
+  /** The open secure round: its protocol state and the local training it will mask. */
+  #secure:
+    | { round: number; party: SecaggParticipant; fixedPoint: FixedPoint; result: Promise<LocalResult> }
+    | undefined
   #resolve!: (f: Finished) => void
   #reject!: (e: Error) => void
 
@@ -81,6 +95,7 @@ export class Participant {
       opts.print(`cannot reach ${opts.coordinatorUrl} (${error.message}); retrying…`),
     )
     this.#socket.on('round', (raw) => this.#onRound(raw))
+    this.#socket.on('secagg', (raw) => this.#onSecagg(raw))
     this.#socket.on('round-result', (raw) => {
       try {
         const r = parseRoundResult(raw)
@@ -110,6 +125,7 @@ export class Participant {
       participant: this.#opts.name,
       kind: 'hospital',
       agent: this.#opts.agent,
+      identityKey: nodeCrypto.ed25519PublicKey(this.#opts.identitySeed),
     }
     this.#socket.timeout(30_000).emit('hello', hello, (err, raw) => {
       if (err)
@@ -130,6 +146,12 @@ export class Participant {
         return this.#fail(
           new ParticipantError('the coordinator changed its task while we were away; restart the client'),
         )
+      if (ack.task.aggregation !== 'secure' && !this.#opts.allowPlaintext)
+        return this.#fail(
+          new ParticipantError(
+            `the coordinator asks for plaintext updates (aggregation "${ack.task.aggregation}"): it would see this hospital's update in the clear. Refusing; pass --allow-plaintext only to debug with data that is not private`,
+          ),
+        )
       this.#task ??= ack.task
       this.#joined = true
       this.#opts.print(
@@ -149,30 +171,119 @@ export class Participant {
     } catch (error) {
       return this.#opts.print(`warning: ignored a malformed round: ${(error as Error).message}`)
     }
+    if (round.secagg) return this.#onSecureRound(task, round)
+    if (task.aggregation === 'secure')
+      return this.#fail(
+        new ParticipantError(`round ${round.round} came without secure aggregation in a secure task`),
+      )
     const ready = this.#results.get(round.round)
     if (ready) return this.#send(round.round, ready)
     if (this.#training.has(round.round)) return
     this.#training.add(round.round)
     try {
-      const data = await this.#data
-      const bar =
-        this.#opts.progress &&
-        progressBar(`round ${round.round} training`, round.training.epochs, this.#opts.progress)
-      const result = localRound(task.head, task.backbone.embeddingDim, data, round, (p) =>
-        p.batch === p.batches ? bar?.tick(1, `loss ${p.loss.toFixed(4)}`) : undefined,
-      )
-      bar?.done()
+      const result = this.#train(task, await this.#data, round)
       this.#results.set(round.round, result)
-      const m = result.metrics
-      this.#opts.print(
-        `round ${round.round}: trained on ${result.examples} examples, loss ${m.trainLoss.toFixed(4)}, local val ACC ${m.valAccuracy?.toFixed(3) ?? '-'} AUC ${m.valAuc?.toFixed(3) ?? '-'}`,
-      )
       this.#send(round.round, result)
     } catch (error) {
       this.#fail(error as Error)
     } finally {
       this.#training.delete(round.round)
     }
+  }
+
+  #train(task: TaskInfo, data: PreparedData, round: ReturnType<typeof parseRoundStart>): LocalResult {
+    const bar =
+      this.#opts.progress &&
+      progressBar(`round ${round.round} training`, round.training.epochs, this.#opts.progress)
+    const result = localRound(task.head, task.backbone.embeddingDim, data, round, (p) =>
+      p.batch === p.batches ? bar?.tick(1, `loss ${p.loss.toFixed(4)}`) : undefined,
+    )
+    bar?.done()
+    const m = result.metrics
+    this.#opts.print(
+      `round ${round.round}: trained on ${result.examples} examples, loss ${m.trainLoss.toFixed(4)}, local val ACC ${m.valAccuracy?.toFixed(3) ?? '-'} AUC ${m.valAuc?.toFixed(3) ?? '-'}`,
+    )
+    return result
+  }
+
+  /**
+   * A secure round: advertise keys at once (the key exchange overlaps local training), then answer
+   * each relayed stage; the masked input waits for training. A refusal is printed and the
+   * participant falls silent for the round, which the coordinator handles as a dropout.
+   */
+  #onSecureRound(task: TaskInfo, round: ReturnType<typeof parseRoundStart>): void {
+    const secagg = round.secagg as NonNullable<typeof round.secagg>
+    try {
+      if (secagg.setup.taskId !== task.taskId || secagg.setup.round !== round.round)
+        throw new ParticipantError(
+          `round ${round.round}: the secure setup is for task ${secagg.setup.taskId} round ${secagg.setup.round}`,
+        )
+      const expected = secureVectorLength(task.paramCount, task.head.labels.length)
+      if (secagg.setup.dim !== expected)
+        throw new ParticipantError(
+          `round ${round.round}: secure vector of ${secagg.setup.dim} words, expected ${expected}`,
+        )
+      const party = new SecaggParticipant({
+        crypto: nodeCrypto,
+        identitySeed: this.#opts.identitySeed,
+        context: roundContext(secagg.setup),
+      })
+      if (this.#secure)
+        this.#opts.print(`round ${this.#secure.round}: left unfinished for round ${round.round}`)
+      const result = this.#data
+        ? this.#data.then((data) => this.#train(task, data, round))
+        : Promise.reject(new ParticipantError('no data'))
+      result.catch((error: Error) => this.#fail(error))
+      this.#secure = { round: round.round, party, fixedPoint: secagg.fixedPoint, result }
+      this.#emitSecagg(round.round, party.advertise())
+    } catch (error) {
+      this.#opts.print(`round ${round.round}: cannot take part securely: ${(error as Error).message}`)
+    }
+  }
+
+  async #onSecagg(raw: unknown): Promise<void> {
+    const secure = this.#secure
+    const task = this.#task
+    if (!secure || !task) return this.#opts.print('warning: a secagg message outside a secure round; ignored')
+    const stage = typeof raw === 'object' && raw !== null ? (raw as { stage?: unknown }).stage : undefined
+    try {
+      if (stage === 'advertise') this.#emitSecagg(secure.round, secure.party.shareKeys(raw))
+      else if (stage === 'share-keys') {
+        const result = await secure.result
+        const input = encodeSecureContribution(
+          {
+            delta: result.delta,
+            examples: result.examples,
+            labelCounts: result.labelCounts,
+            valExamples: result.metrics.valExamples,
+            valCorrect: result.valCorrect,
+          },
+          secure.fixedPoint,
+        )
+        this.#emitSecagg(secure.round, await secure.party.maskedInput(raw, input))
+      } else if (stage === 'unmask') this.#emitSecagg(secure.round, secure.party.unmask(raw))
+      else this.#opts.print(`warning: ignored a secagg message for stage ${String(stage)}`)
+    } catch (error) {
+      this.#opts.print(
+        `round ${secure.round}: refused the coordinator's ${String(stage)} message: ${(error as Error).message}`,
+      )
+    }
+  }
+
+  #emitSecagg(round: number, message: unknown): void {
+    this.#socket.timeout(60_000).emit('secagg', message, (err, raw) => {
+      if (err)
+        return this.#opts.print(`round ${round}: a secagg message was not acknowledged (${err.message})`)
+      try {
+        const ack = parseUpdateAck(raw)
+        if (!ack.ok)
+          this.#opts.print(
+            `round ${round}: the coordinator refused our secagg message: ${ack.reason} (${ack.code})`,
+          )
+      } catch (error) {
+        this.#opts.print(`round ${round}: malformed acknowledgement: ${(error as Error).message}`)
+      }
+    })
   }
 
   #send(round: number, result: LocalResult): void {

@@ -1,7 +1,13 @@
 import {
+  decodeSecureSum,
   encodeWeights,
   type Finished,
+  type FixedPoint,
+  ProtocolError,
   type RoundResult,
+  type SecaggCrypto,
+  type SecureRoundSetup,
+  secureVectorLength,
   type TaskInfo,
   type TrainingSettings,
   type Update,
@@ -18,10 +24,18 @@ import {
   step,
 } from './round.ts'
 import { localSummary, type RoundLog, type RoundRecord } from './round-log.ts'
+import { type SecureParameters, SecureRound } from './secure-round.ts'
 
 /** How the federation reaches one participant; the socket shell provides it. */
 export type Link = {
-  sendRound(round: number, weights: Uint8Array, training: TrainingSettings, deadlineMs: number): void
+  sendRound(
+    round: number,
+    weights: Uint8Array,
+    training: TrainingSettings,
+    deadlineMs: number,
+    secagg: SecureRoundSetup | null,
+  ): void
+  sendSecagg(message: unknown): void
   sendResult(result: RoundResult): void
   sendFinished(finished: Finished): void
 }
@@ -62,6 +76,16 @@ export type FederationOptions = {
   readonly onRecord?: (record: RoundRecord) => void
   readonly onFinished?: (finished: { reason: string; completed: number; failed: number }) => void
   readonly onWarning?: (message: string) => void
+  /** Secure aggregation's parameters; null only in a plaintext-debug task. */
+  readonly secure: {
+    readonly parameters: SecureParameters
+    readonly fixedPoint: FixedPoint
+    readonly crypto: SecaggCrypto
+  } | null
+  /** Names already enrolled with their identity keys (a resumed run's), and where to record new ones. */
+  readonly enrolled?: ReadonlyMap<string, Uint8Array>
+  readonly onEnrol?: (participant: string, identityKey: Uint8Array) => void
+  readonly onInfo?: (message: string) => void
 }
 
 /**
@@ -79,12 +103,15 @@ export class Federation {
   #cancelJoin: (() => void) | undefined
   #roundStartedAt = 0
   #deadlineAt = 0
+  #identities = new Map<string, Uint8Array>()
+  #secure: SecureRound | undefined
   #resolveDone!: (f: { reason: string; completed: number; failed: number }) => void
 
   constructor(opts: FederationOptions) {
     this.task = opts.task
     this.#opts = opts
     this.#clock = opts.clock ?? realClock
+    for (const [name, key] of opts.enrolled ?? []) this.#identities.set(name, key)
     this.#state = opts.resumed
       ? initialState(opts.config, opts.resumed.global, opts.resumed)
       : initialState(opts.config, opts.initial)
@@ -103,6 +130,24 @@ export class Federation {
     return this.#state.global
   }
 
+  /**
+   * Enrols a name with its identity key on first sight, and from then on refuses that name with any
+   * other key (a ProtocolError 'identity-mismatch').
+   */
+  enrol(participant: string, identityKey: Uint8Array): void {
+    const known = this.#identities.get(participant)
+    if (known === undefined) {
+      this.#identities.set(participant, identityKey)
+      this.#opts.onEnrol?.(participant, identityKey)
+      return
+    }
+    if (!sameBytes(known, identityKey))
+      throw new ProtocolError(
+        'identity-mismatch',
+        `${participant} is enrolled with identity key ${hex(known).slice(0, 16)}…, this hello has ${hex(identityKey).slice(0, 16)}…`,
+      )
+  }
+
   /** A participant said hello; a second hello under the same name replaces its link (a reconnect). */
   join(participant: string, link: Link): void {
     this.#links.set(participant, link)
@@ -117,6 +162,24 @@ export class Federation {
     if (this.#links.get(participant) !== link) return
     this.#links.delete(participant)
     this.dispatch({ type: 'left', participant })
+    this.#secure?.left()
+  }
+
+  /** A secure-aggregation stage message, answered at once: accepted, or refused with the reason. */
+  secagg(participant: string, message: unknown, reply: (ack: UpdateAck) => void): void {
+    const round = this.#secure
+    if (!round) {
+      reply({ ok: false, code: 'no-round', reason: 'no secure round is open' })
+      return
+    }
+    try {
+      round.receive(participant, message)
+      reply({ ok: true })
+    } catch (error) {
+      const code = error instanceof ProtocolError ? error.code : 'internal'
+      this.#opts.onWarning?.(`refused a secagg message from ${participant}: ${(error as Error).message}`)
+      reply({ ok: false, code, reason: (error as Error).message })
+    }
   }
 
   /**
@@ -172,17 +235,24 @@ export class Federation {
           this.dispatch({ type: 'deadline', round }),
         )
         const bytes = encodeWeights(effect.weights)
-        for (const p of effect.participants) this.#sendRound(p, round, bytes)
+        const secagg = this.#startSecure(round, effect.participants)
+        if (!this.#opts.secure)
+          this.#opts.onWarning?.(
+            `round ${round} runs in plaintext-debug mode: the coordinator sees every participant's update in the clear`,
+          )
+        for (const p of effect.participants) this.#sendRound(p, round, bytes, secagg)
         return
       }
       case 'send-round':
-        this.#sendRound(effect.participant, effect.round, encodeWeights(effect.weights))
+        this.#sendRound(effect.participant, effect.round, encodeWeights(effect.weights), null)
         return
       case 'update-ack':
         return
       case 'round-aggregated':
       case 'round-failed': {
         this.#cancelDeadline?.()
+        this.#secure?.cancel()
+        this.#secure = undefined
         const aggregated = effect.type === 'round-aggregated'
         if (aggregated) this.#opts.log.writeHead(effect.round, effect.weights, effect.server)
         const global = aggregated && this.#opts.evaluate ? this.#opts.evaluate(effect.weights) : null
@@ -195,10 +265,21 @@ export class Federation {
           selected: before.selected,
           contributions: effect.contributions,
           dropped: effect.dropped,
-          examples: effect.contributions.reduce((n, c) => n + c.examples, 0),
+          examples: aggregated ? effect.examples : 0,
           labelCounts: aggregated ? effect.labelCounts : null,
           global,
-          local: localSummary(effect.contributions),
+          local:
+            aggregated && effect.secure
+              ? {
+                  valAccuracy:
+                    effect.secure.valExamples > 0
+                      ? effect.secure.valCorrect / effect.secure.valExamples
+                      : null,
+                  valAuc: null,
+                  trainLoss: null,
+                }
+              : localSummary(effect.contributions),
+          ...(aggregated && effect.secure ? { survivors: effect.secure.survivors } : {}),
         }
         this.#opts.log.append(record)
         this.#opts.onRecord?.(record)
@@ -206,7 +287,10 @@ export class Federation {
           round: effect.round,
           status: record.status,
           reason: record.reason,
-          participants: effect.contributions.length,
+          participants:
+            effect.type === 'round-aggregated' && effect.secure
+              ? effect.secure.survivors.length
+              : effect.contributions.length,
           accuracy: global?.accuracy ?? null,
           auc: global?.auc ?? null,
         }
@@ -215,6 +299,8 @@ export class Federation {
       }
       case 'finished': {
         this.#cancelDeadline?.()
+        this.#secure?.cancel()
+        this.#secure = undefined
         this.#disarmJoinTimer()
         const finished = { rounds: this.#state.round, completed: effect.completed }
         for (const link of this.#links.values()) link.sendFinished(finished)
@@ -226,16 +312,58 @@ export class Federation {
     }
   }
 
-  #sendRound(participant: string, round: number, bytes: Uint8Array): void {
+  #sendRound(participant: string, round: number, bytes: Uint8Array, secagg: SecureRoundSetup | null): void {
     const link = this.#links.get(participant)
     if (!link) return
     const seed = (this.#opts.config.seed + round * 7919) >>> 0
     const deadlineMs = Math.max(1, this.#deadlineAt - this.#clock.now())
-    link.sendRound(round, bytes, { ...this.#opts.training, prior: this.#prior(), seed }, deadlineMs)
+    link.sendRound(round, bytes, { ...this.#opts.training, prior: this.#prior(), seed }, deadlineMs, secagg)
+  }
+
+  /** Opens the round's secure aggregation over the selected participants; null in plaintext-debug. */
+  #startSecure(round: number, participants: readonly string[]): SecureRoundSetup | null {
+    const secure = this.#opts.secure
+    if (!secure) return null
+    this.#secure?.cancel()
+    const roster = new Map(participants.map((p) => [p, this.#identities.get(p) as Uint8Array]))
+    const classes = this.task.head.labels.length
+    const secureRound = new SecureRound({
+      taskId: this.task.taskId,
+      round,
+      roster,
+      dim: secureVectorLength(this.task.paramCount, classes),
+      parameters: secure.parameters,
+      maskedInputDeadlineMs: this.#deadlineAt,
+      crypto: secure.crypto,
+      clock: this.#clock,
+      isOnline: (p) => this.#links.has(p),
+      send: (p, message) => this.#links.get(p)?.sendSecagg(message),
+      onStage: (stage, heard, of) =>
+        this.#opts.onInfo?.(
+          `round ${round}: secure aggregation stage ${stage} closed with ${heard} of ${of}`,
+        ),
+      onOutcome: (outcome) => {
+        if (this.#secure !== secureRound) return
+        this.#secure = undefined
+        if (!outcome.ok) return void this.dispatch({ type: 'secure-failed', round, reason: outcome.reason })
+        const sum = decodeSecureSum(outcome.sum, this.task.paramCount, classes, secure.fixedPoint)
+        this.dispatch({ type: 'secure-sum', round, survivors: outcome.survivors, sum })
+      },
+    })
+    this.#secure = secureRound
+    return { setup: secureRound.setup, fixedPoint: secure.fixedPoint }
   }
 
   #prior(): number[] | null {
     if (this.#opts.labelPrior === 'local') return null
     return federationPrior(this.#state.labelCounts, this.task.head.labels.length)
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 }

@@ -28,8 +28,10 @@ export type RoundRecord = {
   readonly local: {
     readonly valAccuracy: number | null
     readonly valAuc: number | null
-    readonly trainLoss: number
+    readonly trainLoss: number | null
   } | null
+  /** Secure rounds: the participants whose updates are in the sum (no one's own numbers are known). */
+  readonly survivors?: readonly string[]
 }
 
 /**

@@ -1,4 +1,10 @@
-import { type Contribution, type LocalMetrics, type Update, weightedSum } from '@fedtune/protocol'
+import {
+  type Contribution,
+  type LocalMetrics,
+  type SecureSum,
+  type Update,
+  weightedSum,
+} from '@fedtune/protocol'
 import { selectParticipants } from './selection.ts'
 import { type ServerOptimizer, type ServerState, serverStep } from './server-optimizer.ts'
 
@@ -14,6 +20,11 @@ export type RoundConfig = {
   readonly seed: number
   /** What is done with the round's mean update: FedAvg, or FedAdam (server-optimizer.ts). */
   readonly server: ServerOptimizer
+  /**
+   * Secure aggregation: the shell runs the masked stages and hands in only their sum
+   * ('secure-sum'); plaintext updates are refused. False only in a plaintext-debug task.
+   */
+  readonly secure: boolean
 }
 
 export type Phase = 'waiting' | 'training' | 'finished'
@@ -48,6 +59,15 @@ export type RoundEvent =
   | { readonly type: 'joined'; readonly participant: string }
   | { readonly type: 'left'; readonly participant: string }
   | { readonly type: 'update'; readonly participant: string; readonly update: Update }
+  /** The unmasked sum of a secure round, from those who survived every stage. */
+  | {
+      readonly type: 'secure-sum'
+      readonly round: number
+      readonly survivors: readonly string[]
+      readonly sum: SecureSum
+    }
+  /** A secure round that could not produce a sum (too few survivors at some stage), and why. */
+  | { readonly type: 'secure-failed'; readonly round: number; readonly reason: string }
   | { readonly type: 'deadline'; readonly round: number }
   | { readonly type: 'join-timeout' }
   | { readonly type: 'stop'; readonly reason: string }
@@ -85,7 +105,14 @@ export type Effect =
       readonly weights: Float32Array
       readonly server: ServerState
       readonly labelCounts: readonly number[]
+      readonly examples: number
       readonly contributions: readonly ContributionRecord[]
+      /** Secure rounds: who contributed to the sum, and the pooled local validation counts. */
+      readonly secure: {
+        readonly survivors: readonly string[]
+        readonly valExamples: number
+        readonly valCorrect: number
+      } | null
       readonly dropped: readonly string[]
     }
   | {
@@ -132,8 +159,11 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       const online = new Set(state.online).add(event.participant)
       const next = { ...state, online }
       if (state.phase === 'waiting') return maybeStart(next, [])
+      // A secure round cannot be rejoined: its keys were exchanged; the participant is a dropout.
       const resend =
-        state.selected.includes(event.participant) && !state.received.has(event.participant)
+        !state.config.secure &&
+        state.selected.includes(event.participant) &&
+        !state.received.has(event.participant)
           ? [
               {
                 type: 'send-round',
@@ -149,12 +179,50 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       const online = new Set(state.online)
       online.delete(event.participant)
       const next = { ...state, online }
-      return state.phase === 'training' ? maybeFinishEarly(next) : [next, []]
+      return state.phase === 'training' && !state.config.secure ? maybeFinishEarly(next) : [next, []]
     }
     case 'update':
+      if (state.config.secure)
+        return [
+          state,
+          [
+            refuse(
+              event.participant,
+              'secure-only',
+              'this task aggregates securely: updates travel masked, as secagg messages, never in the clear',
+            ),
+          ],
+        ]
       return acceptUpdate(state, event.participant, event.update)
-    case 'deadline':
+    case 'secure-sum': {
       if (state.phase !== 'training' || event.round !== state.round) return [state, []]
+      const dropped = state.selected.filter((p) => !event.survivors.includes(p))
+      if (event.survivors.length < state.config.minParticipants)
+        return closeRound(state, {
+          type: 'round-failed',
+          round: state.round,
+          reason: `only ${event.survivors.length} of the ${state.config.minParticipants} participants needed survived secure aggregation`,
+          contributions: [],
+          dropped,
+        })
+      return aggregate(state, event.sum.weightedSum, event.sum.labelCounts, [], dropped, {
+        survivors: event.survivors,
+        valExamples: event.sum.valExamples,
+        valCorrect: event.sum.valCorrect,
+      })
+    }
+    case 'secure-failed':
+      if (state.phase !== 'training' || event.round !== state.round) return [state, []]
+      return closeRound(state, {
+        type: 'round-failed',
+        round: state.round,
+        reason: `secure aggregation failed: ${event.reason}`,
+        contributions: [],
+        dropped: state.selected,
+      })
+    case 'deadline':
+      // A secure round's stages keep their own deadlines in the shell, which reports the outcome.
+      if (state.config.secure || state.phase !== 'training' || event.round !== state.round) return [state, []]
       return endRound(state, 'deadline')
     case 'join-timeout':
       if (state.phase !== 'waiting') return [state, []]
@@ -216,41 +284,65 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
     metrics: u.metrics,
   }))
   const dropped = state.selected.filter((p) => !state.received.has(p))
-  let effect: Effect
-  let next: RoundState
-  if (state.received.size >= state.config.minParticipants) {
-    const updates: Contribution[] = [...state.received.values()].map((u) => ({
-      delta: u.delta,
-      examples: u.examples,
-    }))
-    const sum = weightedSum(state.global.length, updates)
-    const total = sum[state.global.length] as number
-    const { weights, state: server } = serverStep(
-      state.config.server,
-      state.server,
-      state.global,
-      sum.map((x) => x / total),
-    )
-    const labelCounts = sumLabelCounts([...state.received.values()])
-    effect = {
-      type: 'round-aggregated',
-      round: state.round,
-      weights,
-      server,
-      labelCounts,
-      contributions,
-      dropped,
-    }
-    next = { ...state, global: weights, server, labelCounts, completed: state.completed + 1 }
-  } else {
+  if (state.received.size < state.config.minParticipants) {
     const reason =
       why === 'deadline'
         ? `deadline passed with ${state.received.size} of the ${state.config.minParticipants} updates needed (missing: ${dropped.join(', ') || 'none'})`
         : `too few updates: ${state.received.size} of ${state.config.minParticipants}`
-    effect = { type: 'round-failed', round: state.round, reason, contributions, dropped }
-    next = { ...state, failed: state.failed + 1 }
+    return closeRound(state, { type: 'round-failed', round: state.round, reason, contributions, dropped })
   }
-  next = { ...next, phase: 'waiting', selected: [], received: new Map() }
+  const updates: Contribution[] = [...state.received.values()].map((u) => ({
+    delta: u.delta,
+    examples: u.examples,
+  }))
+  const labelCounts = sumLabelCounts([...state.received.values()])
+  return aggregate(
+    state,
+    weightedSum(state.global.length, updates),
+    labelCounts,
+    contributions,
+    dropped,
+    null,
+  )
+}
+
+/** Applies the server optimizer to the round's [Σ n·Δ, Σ n] and closes the round. */
+function aggregate(
+  state: RoundState,
+  sum: Float64Array,
+  labelCounts: readonly number[],
+  contributions: readonly ContributionRecord[],
+  dropped: readonly string[],
+  secure: Extract<Effect, { type: 'round-aggregated' }>['secure'],
+): [RoundState, Effect[]] {
+  const total = sum[state.global.length] as number
+  const { weights, state: server } = serverStep(
+    state.config.server,
+    state.server,
+    state.global,
+    sum.map((x) => x / total),
+  )
+  const effect: Effect = {
+    type: 'round-aggregated',
+    round: state.round,
+    weights,
+    server,
+    labelCounts,
+    examples: total,
+    contributions,
+    secure,
+    dropped,
+  }
+  return closeRound(
+    { ...state, global: weights, server, labelCounts, completed: state.completed + 1 },
+    effect,
+  )
+}
+
+/** Records the round's end (a failure counts as a round) and starts the next or finishes. */
+function closeRound(state: RoundState, effect: Effect): [RoundState, Effect[]] {
+  const failed = effect.type === 'round-failed' ? state.failed + 1 : state.failed
+  const next: RoundState = { ...state, failed, phase: 'waiting', selected: [], received: new Map() }
   if (next.round >= next.config.rounds) return finish(next, [effect], `all ${next.config.rounds} rounds done`)
   return maybeStart(next, [effect])
 }

@@ -71,16 +71,19 @@ export function attachSockets(
         return reply(refusal('already-joined', `this connection is already ${participant}`))
       try {
         const hello = parseHello(raw)
+        federation.enrol(hello.participant, hello.identityKey)
         participant = hello.participant
-        link = {
-          sendRound: (round, weights, training, deadlineMs) =>
-            socket.emit('round', { round, weights, training, deadlineMs }),
+        const joined: Link = {
+          sendRound: (round, weights, training, deadlineMs, secagg) =>
+            socket.emit('round', { round, weights, training, deadlineMs, secagg }),
+          sendSecagg: (message) => socket.emit('secagg', message),
           sendResult: (result) => socket.emit('round-result', result),
           sendFinished: (finished) => socket.emit('finished', finished),
         }
+        link = joined
         reply({ ok: true, task })
         opts.onJoin?.(hello.participant, hello.agent)
-        federation.join(hello.participant, link)
+        federation.join(hello.participant, joined)
       } catch (error) {
         warn(`refused hello: ${(error as Error).message}`)
         reply(asRefusal(error))
@@ -100,8 +103,18 @@ export function attachSockets(
       }
     })
 
+    socket.on('secagg', (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function')
+        return warn('secagg message without an acknowledgement callback; ignored')
+      const reply = ack as (r: UpdateAck) => void
+      if (participant === null) return reply(refusal('no-hello', 'say hello before a secagg message'))
+      // Parsed by the round's SecaggServer, which knows the stage it expects.
+      federation.secagg(participant, raw, reply)
+    })
+
     socket.onAny((event: string) => {
-      if (event !== 'hello' && event !== 'update') warn(`unknown event ${describe(event)} ignored`)
+      if (event !== 'hello' && event !== 'update' && event !== 'secagg')
+        warn(`unknown event ${describe(event)} ignored`)
     })
 
     socket.on('disconnect', (reason) => {

@@ -3,9 +3,11 @@ import { join } from 'node:path'
 import { accuracy, initHead, predictHead, rocAuc } from '@fedtune/model'
 import { embedFolder, fetchBackboneFromUrl, loadBackbone, progressTo } from '@fedtune/model/node'
 import { paramCount, type TaskInfo } from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
 import { type AppOptions, backbonePath, buildApp } from './app.ts'
+import { readEnrolment, writeEnrolment } from './enrolment.ts'
 import { type Evaluate, Federation } from './federation.ts'
 import { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
 import { openRunFolder, RunFolderError } from './run-folder.ts'
@@ -89,6 +91,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     },
     head: spec,
     paramCount: params,
+    aggregation: task.aggregation.mode,
   }
   mkdirSync(opts.outDir, { recursive: true })
   const resumed = openRunFolder(
@@ -129,7 +132,22 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       participantsPerRound: task.participation.participantsPerRound,
       seed: task.head.seed,
       server: task.training.server,
+      secure: task.aggregation.mode === 'secure',
     },
+    secure:
+      task.aggregation.mode === 'secure'
+        ? {
+            parameters: {
+              neighbours: task.aggregation.neighbours,
+              threshold: task.aggregation.threshold,
+              stageDeadlineMs: task.aggregation.stageDeadlineSeconds * 1000,
+            },
+            fixedPoint: task.aggregation.fixedPoint,
+            crypto: nodeCrypto,
+          }
+        : null,
+    enrolled: readEnrolment(opts.outDir),
+    onEnrol: (name, key) => writeEnrolment(opts.outDir, name, key),
     initial: initHead(spec, backbone.embeddingDim, task.head.seed),
     resumed: resumed ?? undefined,
     training: {
@@ -167,6 +185,12 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   const address = await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' })
   print(
     `coordinator for task "${task.name}" at ${address}: head of ${params} parameters, ${task.training.rounds} rounds, waiting for ${task.participation.minParticipants} participants`,
+  )
+  const agg = task.aggregation
+  print(
+    agg.mode === 'secure'
+      ? `secure aggregation (SecAgg+): neighbourhoods of ${agg.neighbours}, threshold ${agg.threshold}, updates clipped to L2 ${agg.clipNorm}, fixed point 1/${agg.fixedPoint.scale}, at most ${agg.maxExamples} examples per participant`
+      : 'WARNING: plaintext-debug aggregation: the coordinator sees every update in the clear. Never use this with real data.',
   )
   return {
     url: address,

@@ -1,6 +1,14 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { describe, type HeadSpec, parseHeadSpec, type TrainingSettings } from '@fedtune/protocol'
+import {
+  describe,
+  type FixedPoint,
+  fixedPointFor,
+  type HeadSpec,
+  parseHeadSpec,
+  secaggParameters,
+  type TrainingSettings,
+} from '@fedtune/protocol'
 import { FEDAVG, type ServerOptimizer } from './server-optimizer.ts'
 
 /**
@@ -36,7 +44,33 @@ export type TaskFile = {
     readonly joinTimeoutSeconds: number
   }
   readonly evaluation: { readonly data: string } | null
+  readonly aggregation: Aggregation
 }
+
+/**
+ * How updates reach the coordinator. 'secure' (the default, and the only mode of a real
+ * federation): SecAgg+ masking, so the coordinator learns only the round's sum (docs/secure-aggregation.md).
+ * 'plaintext-debug': updates in the clear, for debugging only; the coordinator warns every round and
+ * participants must opt in.
+ */
+export type Aggregation =
+  | { readonly mode: 'plaintext-debug' }
+  | {
+      readonly mode: 'secure'
+      /** L2 bound on each participant's update Δ; larger ones are scaled down to it. */
+      readonly clipNorm: number
+      /** Most training examples one participant may weigh in with. */
+      readonly maxExamples: number
+      /** The dropout rate k and t are derived from (secaggParameters). */
+      readonly expectedDropout: number
+      /** k: neighbourhood size, the participant included. */
+      readonly neighbours: number
+      /** t: shares needed to rebuild a secret; more than half of k. */
+      readonly threshold: number
+      /** Deadline of each key-exchange and unmasking stage (training has the round deadline). */
+      readonly stageDeadlineSeconds: number
+      readonly fixedPoint: FixedPoint
+    }
 
 export class TaskFileError extends Error {
   constructor(message: string) {
@@ -61,7 +95,16 @@ export async function readTaskFile(path: string): Promise<TaskFile> {
   return parseTaskFile(json, dirname(resolve(path)), path)
 }
 
-const TOP = ['$schema', 'name', 'backbone', 'head', 'training', 'participation', 'evaluation'] as const
+const TOP = [
+  '$schema',
+  'name',
+  'backbone',
+  'head',
+  'training',
+  'participation',
+  'evaluation',
+  'aggregation',
+] as const
 
 export function parseTaskFile(value: unknown, baseDir: string, where = 'task file'): TaskFile {
   const fail = (field: string, expected: string, got: unknown) =>
@@ -205,6 +248,18 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
     evaluation = { data: absolute(baseDir, e.data) }
   }
 
+  const aggregation = parseAggregation(
+    obj(top.aggregation ?? {}, 'aggregation', [
+      'mode',
+      'clipNorm',
+      'maxExamples',
+      'expectedDropout',
+      'neighbours',
+      'threshold',
+      'stageDeadlineSeconds',
+    ]),
+  )
+
   return {
     name: top.name,
     backbone: { source, sha256: b.sha256 },
@@ -228,6 +283,55 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
       joinTimeoutSeconds: num(p, 'joinTimeoutSeconds', 'participation', 0, 30 * 24 * 3600, 3600),
     },
     evaluation,
+    aggregation,
+  }
+
+  function parseAggregation(a: Record<string, unknown>): Aggregation {
+    const mode = choice(a, 'mode', 'aggregation', ['secure', 'plaintext-debug'] as const, 'secure')
+    if (mode === 'plaintext-debug') {
+      obj(a, 'aggregation (mode "plaintext-debug")', ['mode'])
+      return { mode }
+    }
+    if (minParticipants < 2)
+      throw new TaskFileError(
+        `${where}: participation.minParticipants: secure aggregation needs at least 2 (a sum of one update is that update), got ${minParticipants}`,
+      )
+    const clipNorm = num(a, 'clipNorm', 'aggregation', 0, 1e6, 10)
+    const maxExamples = int(a, 'maxExamples', 'aggregation', 1, 10_000_000, 100_000)
+    const expectedDropout = num(a, 'expectedDropout', 'aggregation', -1e-12, 0.9, 0.1)
+    let fixedPoint: FixedPoint
+    let derived: { k: number; t: number }
+    try {
+      // The sum of one round's updates must fit 32 bits with no wrap: checked here, once.
+      fixedPoint = fixedPointFor({ participants: participantsPerRound, maxExamples, clipNorm })
+      derived = secaggParameters({ participants: participantsPerRound, dropoutRate: expectedDropout })
+    } catch (error) {
+      throw new TaskFileError(`${where}: aggregation: ${(error as Error).message}`)
+    }
+    const neighbours = int(a, 'neighbours', 'aggregation', 2, 255, Math.min(derived.k, 255))
+    const k = Math.min(neighbours, participantsPerRound)
+    const threshold = int(
+      a,
+      'threshold',
+      'aggregation',
+      2,
+      255,
+      a.neighbours === undefined ? derived.t : Math.floor(k / 2) + 1,
+    )
+    if (threshold <= k / 2 || threshold > k)
+      throw new TaskFileError(
+        `${where}: aggregation.threshold: expected more than half of the ${k} in a neighbourhood and at most ${k}, got ${threshold}`,
+      )
+    return {
+      mode,
+      clipNorm,
+      maxExamples,
+      expectedDropout,
+      neighbours: k,
+      threshold,
+      stageDeadlineSeconds: num(a, 'stageDeadlineSeconds', 'aggregation', 0, 24 * 3600, 60),
+      fixedPoint,
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import {
   createCipheriv,
+  createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -79,6 +80,20 @@ function zeros(n: number): Uint8Array {
   return sharedZeros.subarray(0, n)
 }
 
+/** The X25519 shared secret of an imported private key and a raw public key, refused if all zero. */
+function agree(secretKey: KeyObject, peer: Uint8Array): Uint8Array {
+  let shared: Buffer
+  try {
+    shared = diffieHellman({ privateKey: secretKey, publicKey: publicKey('X25519', peer) })
+  } catch (error) {
+    // OpenSSL refuses to derive an all-zero secret (RFC 7748 §6.1); report it as tweetnacl's path does.
+    if ((error as { code?: unknown }).code === 'ERR_OSSL_FAILED_DURING_DERIVATION')
+      return rejectAllZero(new Uint8Array(32), 'x25519')
+    throw error
+  }
+  return rejectAllZero(plain(shared), 'x25519')
+}
+
 /**
  * SecaggCrypto on node:crypto (OpenSSL): X25519, Ed25519 and AES-CTR natively, 20–50× faster than
  * tweetnacl — what Node participants and the coordinator (which verifies every signature) use. It is
@@ -99,19 +114,17 @@ export const nodeCrypto: SecaggCrypto = {
   x25519(secretKey, peer) {
     expectBytes(secretKey, 32, 'x25519: secretKey')
     expectBytes(peer, 32, 'x25519: publicKey')
-    let shared: Buffer
-    try {
-      shared = diffieHellman({
-        privateKey: privateKey('X25519', secretKey),
-        publicKey: publicKey('X25519', peer),
-      })
-    } catch (error) {
-      // OpenSSL refuses to derive an all-zero secret (RFC 7748 §6.1); report it as tweetnacl's path does.
-      if ((error as { code?: unknown }).code === 'ERR_OSSL_FAILED_DURING_DERIVATION')
-        return rejectAllZero(new Uint8Array(32), 'x25519')
-      throw error
-    }
-    return rejectAllZero(plain(shared), 'x25519')
+    return agree(privateKey('X25519', secretKey), peer)
+  },
+  x25519Each(secretKey, peers) {
+    expectBytes(secretKey, 32, 'x25519Each: secretKey')
+    for (const [i, peer] of peers.entries()) expectBytes(peer, 32, `x25519Each: publicKeys[${i}]`)
+    // The private import derives the public key (a scalar multiplication, ~60 µs); once for all peers.
+    const key = privateKey('X25519', secretKey)
+    return peers.map((peer) => agree(key, peer))
+  },
+  hmacSha512(key, message) {
+    return plain(createHmac('sha512', key).update(message).digest())
   },
   ed25519PublicKey(seed) {
     expectBytes(seed, 32, 'ed25519PublicKey: seed')

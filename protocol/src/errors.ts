@@ -2,7 +2,16 @@
  * Stable codes for failures at the wire's edge. A code is for programs, the message for people:
  * it says what was expected and what arrived.
  */
-export type ProtocolErrorCode = 'malformed' | 'wrong-version' | 'wrong-size' | 'not-finite' | 'invalid-spec'
+export type ProtocolErrorCode =
+  | 'malformed'
+  | 'wrong-version'
+  | 'wrong-size'
+  | 'not-finite'
+  | 'invalid-spec'
+  /** A name already enrolled with another identity key. */
+  | 'identity-mismatch'
+  /** The browser page is not a secure context, so WebCrypto (and with it secure aggregation) is missing. */
+  | 'unsupported'
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode

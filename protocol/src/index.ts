@@ -11,4 +11,12 @@ export {
   parseHeadSpec,
 } from './head-spec.ts'
 export * from './messages.ts'
+export * from './secagg/index.ts'
+export {
+  decodeSecureSum,
+  encodeSecureContribution,
+  type SecureContribution,
+  type SecureSum,
+  secureVectorLength,
+} from './secure-update.ts'
 export { asBytes, decodeWeights, encodeWeights } from './weights.ts'

@@ -2,6 +2,8 @@ import { describe } from './describe.ts'
 import { ProtocolError } from './errors.ts'
 import { int, num, oneOf, optNum, record, str } from './fields.ts'
 import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
+import type { FixedPoint } from './secagg/fixed-point.ts'
+import { parseSecaggSetup, type SecaggSetup } from './secagg/messages.ts'
 import { asBytes, decodeWeights } from './weights.ts'
 
 /**
@@ -20,6 +22,12 @@ export type Hello = {
   readonly kind: ParticipantKind
   /** Software and backend, for the operator ("fedtune-client/0.1.0 wasm"). */
   readonly agent: string
+  /**
+   * The participant's long-term Ed25519 public key (32 bytes). The coordinator pins it to the name
+   * on first sight (enrolment) and refuses the name with another key; every secure round's key
+   * advertisement is signed with it, so the coordinator cannot substitute keys.
+   */
+  readonly identityKey: Uint8Array
 }
 
 export type Refusal = { readonly ok: false; readonly code: string; readonly reason: string }
@@ -44,6 +52,11 @@ export type TaskInfo = {
   }
   readonly head: HeadSpec
   readonly paramCount: number
+  /**
+   * 'secure': updates are masked and only their sum is revealed (secagg/). 'plaintext-debug': the
+   * task file asked for plaintext updates, for debugging only; a participant must opt in to it.
+   */
+  readonly aggregation: 'secure' | 'plaintext-debug'
 }
 
 export type TrainingSettings = {
@@ -76,6 +89,14 @@ export type RoundStart = {
   readonly training: TrainingSettings
   /** Milliseconds the participant has, from when it receives this message, to send its update. */
   readonly deadlineMs: number
+  /** The secure round's roster and parameters; null in a plaintext-debug task. */
+  readonly secagg: SecureRoundSetup | null
+}
+
+/** What a participant needs to take part in one secure round. */
+export type SecureRoundSetup = {
+  readonly setup: SecaggSetup
+  readonly fixedPoint: FixedPoint
 }
 
 export type LocalMetrics = {
@@ -114,9 +135,13 @@ export type Finished = { readonly rounds: number; readonly completed: number }
 export type ClientToServerEvents = {
   hello: (hello: Hello, ack: (reply: HelloAck) => void) => void
   update: (update: WireUpdate, ack: (reply: UpdateAck) => void) => void
+  /** A secure-aggregation stage message (secagg/messages.ts), acknowledged like an update. */
+  secagg: (message: unknown, ack: (reply: UpdateAck) => void) => void
 }
 export type ServerToClientEvents = {
   round: (round: WireRoundStart) => void
+  /** The coordinator's relay for the next secure-aggregation stage. */
+  secagg: (message: unknown) => void
   'round-result': (result: RoundResult) => void
   finished: (finished: Finished) => void
 }
@@ -140,6 +165,7 @@ export function parseHello(value: unknown): Hello {
     participant: str(o, 'participant', 'hello', NAME),
     kind: oneOf(o, 'kind', 'hello', ['hospital', 'browser'] as const),
     agent: str(o, 'agent', 'hello'),
+    identityKey: fixedBytes(o.identityKey, 'hello.identityKey', 32),
   }
 }
 
@@ -176,6 +202,7 @@ export function parseRoundStart(value: unknown, expectedParams: number, classes:
     weights: decodeWeights(o.weights, expectedParams, 'round.weights'),
     training: parseTrainingSettings(t, 'round.training', classes),
     deadlineMs: int(o, 'deadlineMs', 'round', 1, 7 * 24 * 3600 * 1000),
+    secagg: o.secagg === null ? null : parseSecureRoundSetup(o.secagg),
   }
 }
 
@@ -254,7 +281,29 @@ export function parseTaskInfo(value: unknown): TaskInfo {
     },
     head,
     paramCount: count,
+    aggregation: oneOf(o, 'aggregation', 'task', ['secure', 'plaintext-debug'] as const),
   }
+}
+
+function parseSecureRoundSetup(value: unknown): SecureRoundSetup {
+  const o = record(value, 'round.secagg')
+  const f = record(o.fixedPoint, 'round.secagg.fixedPoint')
+  return {
+    setup: parseSecaggSetup(o.setup),
+    fixedPoint: {
+      clipNorm: num(f, 'clipNorm', 'round.secagg.fixedPoint', 1e-9, 1e9),
+      scale: num(f, 'scale', 'round.secagg.fixedPoint', 1e-9, 2 ** 31),
+      maxExamples: int(f, 'maxExamples', 'round.secagg.fixedPoint', 1, MAX_EXAMPLES),
+    },
+  }
+}
+
+/** Exactly `length` bytes (socket.io delivers a Buffer in Node, an ArrayBuffer in browsers), copied. */
+function fixedBytes(value: unknown, what: string, length: number): Uint8Array {
+  const bytes = asBytes(value)
+  if (!bytes || bytes.byteLength !== length)
+    throw new ProtocolError('malformed', `${what}: expected ${length} bytes, got ${describe(value)}`)
+  return Uint8Array.from(bytes)
 }
 
 export function parseRoundResult(value: unknown): RoundResult {

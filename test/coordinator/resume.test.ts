@@ -122,6 +122,8 @@ describe('a coordinator that crashes mid-run', () => {
         head: { labels: ['x', 'y'] },
         training: { rounds: 3 },
         participation: { minParticipants: 1, roundDeadlineSeconds: 60 },
+        // A scripted participant sends plain deltas; resuming does not depend on how they arrive.
+        aggregation: { mode: 'plaintext-debug' },
       }),
     )
     const out = join(work, 'run')
@@ -141,7 +143,13 @@ describe('a coordinator that crashes mid-run', () => {
     socket.on('connect', () => {
       socket.emit(
         'hello',
-        { protocol: PROTOCOL_VERSION, participant: 'h1', kind: 'hospital', agent: 'test' },
+        {
+          protocol: PROTOCOL_VERSION,
+          participant: 'h1',
+          kind: 'hospital',
+          agent: 'test',
+          identityKey: new Uint8Array(32).fill(7),
+        },
         (ack: { task: TaskInfo }) => {
           task = ack.task
         },

@@ -16,6 +16,7 @@ const config: RoundConfig = {
   participantsPerRound: 3,
   seed: 1,
   server: FEDAVG,
+  secure: false,
 }
 
 function run(state: RoundState, ...events: RoundEvent[]): [RoundState, Effect[]] {

@@ -48,11 +48,20 @@ async function start(minParticipants = 2, labelPrior: 'local' | 'federation' = '
     backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 1280 },
     head,
     paramCount: params,
+    aggregation: 'plaintext-debug',
   }
   const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-log-')))
   const federation = new Federation({
     task,
-    config: { rounds: 2, minParticipants, participantsPerRound: minParticipants, seed: 1, server: FEDAVG },
+    config: {
+      rounds: 2,
+      minParticipants,
+      participantsPerRound: minParticipants,
+      seed: 1,
+      server: FEDAVG,
+      secure: false,
+    },
+    secure: null,
     initial: new Float32Array(params),
     labelPrior,
     training: {
@@ -81,7 +90,16 @@ function client(h: Harness): Socket {
 }
 
 const hello = (socket: Socket, participant: string, protocol = PROTOCOL_VERSION) =>
-  socket.emitWithAck('hello', { protocol, participant, kind: 'hospital', agent: 'test' }) as Promise<HelloAck>
+  socket.emitWithAck('hello', {
+    protocol,
+    participant,
+    kind: 'hospital',
+    agent: 'test',
+    identityKey: identityOf(participant),
+  }) as Promise<HelloAck>
+
+/** A fixed identity key per name, as a real client keeps one in its cache. */
+const identityOf = (participant: string) => createHash('sha256').update(participant).digest()
 
 const nextRound = (socket: Socket) =>
   new Promise<{ round: number; weights: Uint8Array; deadlineMs: number; training: TrainingSettings }>(

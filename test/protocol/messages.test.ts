@@ -47,10 +47,25 @@ describe('head spec', () => {
 })
 
 describe('messages from outside', () => {
-  const hello = { protocol: PROTOCOL_VERSION, participant: 'hospital-1', kind: 'hospital', agent: 'test' }
+  const hello = {
+    protocol: PROTOCOL_VERSION,
+    participant: 'hospital-1',
+    kind: 'hospital',
+    agent: 'test',
+    identityKey: new Uint8Array(32).fill(9),
+  }
 
   it('a hello in the current protocol version is accepted', () => {
     expect(parseHello(hello)).toEqual(hello)
+  })
+
+  it('a hello must carry a 32-byte Ed25519 identity key', () => {
+    expect(() => parseHello({ ...hello, identityKey: new Uint8Array(31) })).toThrow(
+      'hello.identityKey: expected 32 bytes, got',
+    )
+    expect(() => parseHello({ ...hello, identityKey: 'abc' })).toThrow(
+      'hello.identityKey: expected 32 bytes, got "abc"',
+    )
   })
 
   it('a client speaking another protocol version is refused with both versions named', () => {
@@ -126,6 +141,7 @@ describe('messages from outside', () => {
         seed: 7,
       },
       deadlineMs: 1000,
+      secagg: null,
     }
     expect(parseRoundStart(round, 4, 2).training.optimizer).toBe('adam')
     expect(parseRoundStart(round, 4, 2).training.loss).toBe('logit-adjusted')
@@ -167,6 +183,7 @@ describe('messages from outside', () => {
       },
       head: spec,
       paramCount: paramCount(spec, 1280),
+      aggregation: 'secure',
     }
     expect(parseTaskInfo(info).paramCount).toBe(328450)
     expect(() => parseTaskInfo({ ...info, paramCount: 5 })).toThrow(

@@ -1,6 +1,7 @@
 import nacl from 'tweetnacl'
 import { describe } from '../describe.ts'
 import { ProtocolError } from '../errors.ts'
+import { hmacSha512 } from './hkdf.ts'
 
 /**
  * The public-key and stream primitives SecAgg needs, behind one interface so that Node participants and
@@ -16,12 +17,20 @@ export type SecaggCrypto = {
   x25519Base(secretKey: Uint8Array): Uint8Array
   /** The 32-byte X25519 shared secret; ProtocolError if it is all zero (a low-order public key). */
   x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array
+  /**
+   * `x25519(secretKey, p)` for each p, in order: one secret key against many peers, as a participant
+   * agrees with each neighbour and the coordinator with each survivor of a dropped participant. A
+   * backend may prepare the secret key once (node:crypto's import costs more than the agreement).
+   */
+  x25519Each(secretKey: Uint8Array, publicKeys: readonly Uint8Array[]): Uint8Array[]
   /** The 32-byte Ed25519 public key (RFC 8032 §5.1.5) of a 32-byte seed. */
   ed25519PublicKey(seed: Uint8Array): Uint8Array
   /** A 64-byte detached Ed25519 signature of `message` by the key with this 32-byte seed. */
   sign(seed: Uint8Array, message: Uint8Array): Uint8Array
   /** Whether `signature` is a valid Ed25519 signature of `message` under `publicKey` (S < L required). */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
+  /** HMAC-SHA-512 (RFC 2104, RFC 4231) of `message` under `key`: what every key derivation (HKDF) runs on. */
+  hmacSha512(key: Uint8Array, message: Uint8Array): Uint8Array
   /** AES-128-CTR keystream under `key` (16 bytes), counter block 0 (128-bit big-endian counter),
    *  read as little-endian uint32 words. */
   keystream(key: Uint8Array, words: number): Promise<Uint32Array>
@@ -178,6 +187,9 @@ export const naclCrypto: SecaggCrypto = {
     expectBytes(publicKey, 32, 'x25519: publicKey')
     return rejectAllZero(nacl.scalarMult(secretKey, publicKey), 'x25519')
   },
+  x25519Each(secretKey, publicKeys) {
+    return publicKeys.map((publicKey) => naclCrypto.x25519(secretKey, publicKey))
+  },
   ed25519PublicKey(seed) {
     expectBytes(seed, 32, 'ed25519PublicKey: seed')
     return nacl.sign.keyPair.fromSeed(seed).publicKey
@@ -190,6 +202,9 @@ export const naclCrypto: SecaggCrypto = {
     expectBytes(publicKey, 32, 'verify: publicKey')
     expectBytes(signature, 64, 'verify: signature')
     return signatureScalarIsCanonical(signature) && nacl.sign.detached.verify(message, signature, publicKey)
+  },
+  hmacSha512(key, message) {
+    return hmacSha512(key, message)
   },
   async keystream(key, words) {
     expectWords(words, 'keystream')

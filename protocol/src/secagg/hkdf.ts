@@ -32,15 +32,22 @@ export function hmacSha512(key: Uint8Array, message: Uint8Array): Uint8Array {
  * HKDF-SHA-512 (RFC 5869): extract a pseudorandom key from `ikm` under `salt`, then expand it to
  * `length` bytes bound to `info`. SecAgg turns every X25519 shared secret and seed into a key this
  * way, with `info` naming the task, round, stage and parties, so no key is ever used in two roles.
+ * `hmac` is a backend's HMAC-SHA-512 (`SecaggCrypto.hmacSha512`; native in Node, 5× this file's).
  */
-export function hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+export function hkdfSha512(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+  hmac: (key: Uint8Array, message: Uint8Array) => Uint8Array = hmacSha512,
+): Uint8Array {
   if (!Number.isInteger(length) || length < 0 || length > 255 * HASH)
     throw new ProtocolError(
       'invalid-spec',
       `hkdfSha512: expected a length from 0 to ${255 * HASH} bytes (RFC 5869 §2.3), got ${describe(length)}`,
     )
   // RFC 5869 §2.2: an absent salt is HashLen zeros, which HMAC's zero-padding makes the same as empty.
-  const prk = hmacSha512(salt, ikm)
+  const prk = hmac(salt, ikm)
   const okm = new Uint8Array(length)
   const block = new Uint8Array(HASH + info.length + 1)
   block.set(info, HASH)
@@ -50,7 +57,7 @@ export function hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
     const input = i === 1 ? block.subarray(HASH) : block
     if (i > 1) block.set(previous, 0)
     block[block.length - 1] = i
-    previous = hmacSha512(prk, input)
+    previous = hmac(prk, input)
     okm.set(previous.subarray(0, Math.min(HASH, length - filled)), filled)
     filled += HASH
   }

@@ -1,0 +1,155 @@
+import {
+  ProtocolError,
+  participantId,
+  roundContext,
+  type SecaggCrypto,
+  SecaggServer,
+  type SecaggSetup,
+  type StageOutcome,
+} from '@fedtune/protocol'
+import type { Clock } from './federation.ts'
+
+/** The parameters of every secure round of a task (task-file.ts, `aggregation`). */
+export type SecureParameters = {
+  readonly neighbours: number
+  readonly threshold: number
+  readonly stageDeadlineMs: number
+}
+
+export type SecureRoundOptions = {
+  readonly taskId: string
+  readonly round: number
+  /** The selected participants by name, with their enrolled identity keys. */
+  readonly roster: ReadonlyMap<string, Uint8Array>
+  readonly dim: number
+  readonly parameters: SecureParameters
+  /** When the masked inputs are due: the round's deadline, since they follow local training. */
+  readonly maskedInputDeadlineMs: number
+  readonly crypto: SecaggCrypto
+  readonly clock: Clock
+  readonly isOnline: (participant: string) => boolean
+  /** Relays the next stage's message to one participant. */
+  readonly send: (participant: string, message: unknown) => void
+  readonly onOutcome: (
+    outcome:
+      | { readonly ok: true; readonly sum: Uint32Array; readonly survivors: readonly string[] }
+      | { readonly ok: false; readonly reason: string },
+  ) => void
+  /** A stage closed: for the operator's log. */
+  readonly onStage?: (stage: string, heard: number, of: number) => void
+}
+
+const STAGES = ['advertise', 'share-keys', 'masked-input', 'unmask'] as const
+
+/**
+ * The shell of one secure round: it owns the round's `SecaggServer` (protocol/src/secagg), maps
+ * participant names to their secagg ids, and drives the four stages — each closes when everyone it
+ * waits for has answered or gone offline, or at its deadline — then reports the unmasked sum or
+ * why there is none. Nothing here sees an update: only masked vectors and shares pass through.
+ */
+export class SecureRound {
+  readonly setup: SecaggSetup
+  readonly #opts: SecureRoundOptions
+  readonly #server: SecaggServer
+  readonly #nameOf = new Map<string, string>()
+  readonly #idOf = new Map<string, string>()
+  #cancelTimer: (() => void) | undefined
+  #over = false
+
+  constructor(opts: SecureRoundOptions) {
+    this.#opts = opts
+    const names = [...opts.roster.keys()]
+    this.setup = {
+      taskId: opts.taskId,
+      round: opts.round,
+      identityKeys: names.map((n) => opts.roster.get(n) as Uint8Array),
+      neighbourCount: opts.parameters.neighbours,
+      neighbourSeed: opts.crypto.randomBytes(32),
+      threshold: Math.min(opts.parameters.threshold, names.length),
+      dim: opts.dim,
+    }
+    for (const name of names) {
+      const id = participantId(opts.roster.get(name) as Uint8Array)
+      this.#nameOf.set(id, name)
+      this.#idOf.set(name, id)
+    }
+    this.#server = new SecaggServer({ crypto: opts.crypto, context: roundContext(this.setup) })
+    this.#arm('advertise')
+  }
+
+  get stage(): string {
+    return this.#server.stage
+  }
+
+  /** One participant's stage message; a ProtocolError says why it was refused. */
+  receive(participant: string, message: unknown): void {
+    const id = this.#idOf.get(participant)
+    if (id === undefined)
+      throw new ProtocolError('malformed', `secagg: ${participant} is not in round ${this.#opts.round}`)
+    this.#server.receive(id, message)
+    if (this.#server.waitingFor.length === 0) this.#closeStage()
+  }
+
+  /** A participant went offline: if everyone the stage still waits for is gone, close it now. */
+  left(): void {
+    const waiting = this.#server.waitingFor
+    if (waiting.length > 0 && waiting.every((id) => !this.#opts.isOnline(this.#nameOf.get(id) ?? '')))
+      this.#closeStage()
+  }
+
+  cancel(): void {
+    this.#over = true
+    this.#cancelTimer?.()
+  }
+
+  #arm(stage: (typeof STAGES)[number]): void {
+    this.#cancelTimer?.()
+    const ms =
+      stage === 'masked-input'
+        ? Math.max(1, this.#opts.maskedInputDeadlineMs - this.#opts.clock.now())
+        : this.#opts.parameters.stageDeadlineMs
+    this.#cancelTimer = this.#opts.clock.after(ms, () => {
+      this.#cancelTimer = undefined
+      if (this.#server.stage === stage) this.#closeStage()
+    })
+  }
+
+  #closeStage(): void {
+    if (this.#over) return
+    const stage = this.#server.stage
+    const of = this.setup.identityKeys.length
+    const heard = (waiting: number) => this.#opts.onStage?.(stage, of - waiting, of)
+    const waiting = this.#server.waitingFor.length
+    let outcome: StageOutcome<unknown>
+    if (stage === 'advertise') outcome = this.#server.closeAdvertise()
+    else if (stage === 'share-keys') outcome = this.#server.closeShareKeys()
+    else if (stage === 'masked-input') outcome = this.#server.closeMaskedInput()
+    else if (stage === 'unmask') {
+      heard(waiting)
+      this.#cancelTimer?.()
+      this.#over = true
+      void this.#server.finish().then(
+        (result) =>
+          this.#opts.onOutcome(
+            result.ok
+              ? {
+                  ok: true,
+                  sum: result.sum,
+                  survivors: result.survivors.map((id) => this.#nameOf.get(id) as string),
+                }
+              : result,
+          ),
+        (error: Error) => this.#opts.onOutcome({ ok: false, reason: error.message }),
+      )
+      return
+    } else return
+    heard(waiting)
+    if (!outcome.ok) {
+      this.cancel()
+      this.#opts.onOutcome(outcome)
+      return
+    }
+    for (const [id, message] of outcome.messages) this.#opts.send(this.#nameOf.get(id) as string, message)
+    this.#arm(STAGES[STAGES.indexOf(stage) + 1] as (typeof STAGES)[number])
+  }
+}
