@@ -26,6 +26,8 @@ Options:
   --name <name>         this participant's stable name; a reconnect under the same name
                         resumes its place                (default hospital-<hostname>)
   --val-fraction <x>    share of the images held out for local validation     (default 0.1)
+  --audit <folder>      keep each round's contribution here, as trained and as encoded
+                        before masking, for this hospital's own records
   --allow-plaintext     join a task whose coordinator asks for plaintext updates
                         (aggregation "plaintext-debug"); for debugging with data that is
                         not private. Without it such a task is refused
@@ -47,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
         name: { type: 'string' },
         'val-fraction': { type: 'string' },
         'allow-plaintext': { type: 'boolean' },
+        audit: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -98,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     name,
     identitySeed: identity.seed,
     allowPlaintext: values['allow-plaintext'] === true,
+    auditDir: values.audit === undefined ? undefined : resolve(values.audit as string),
     valFraction,
     agent: `fedtune-client/0.1.0 ${backend.backend}`,
     print,

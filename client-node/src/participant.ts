@@ -1,4 +1,6 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import { progressBar } from '@fedtune/model/node'
 import {
   type ClientToServerEvents,
@@ -39,6 +41,8 @@ export type ParticipantOptions = {
   readonly identitySeed: Uint8Array
   /** Join a task whose coordinator asks for plaintext updates (plaintext-debug); refused otherwise. */
   readonly allowPlaintext: boolean
+  /** A folder where each round's contribution is kept, as trained and as encoded before masking. */
+  readonly auditDir?: string | undefined
 }
 
 export class ParticipantError extends Error {
@@ -260,6 +264,7 @@ export class Participant {
           },
           secure.fixedPoint,
         )
+        if (this.#opts.auditDir) writeAudit(this.#opts.auditDir, secure.round, result, input)
         this.#emitSecagg(secure.round, await secure.party.maskedInput(raw, input))
       } else if (stage === 'unmask') this.#emitSecagg(secure.round, secure.party.unmask(raw))
       else this.#opts.print(`warning: ignored a secagg message for stage ${String(stage)}`)
@@ -316,4 +321,19 @@ export class Participant {
     this.#socket.disconnect()
     this.#reject(error)
   }
+}
+
+/**
+ * The hospital's own record of what it contributed to a round: round-NNNN.json (examples, label
+ * counts, validation counts), round-NNNN.delta.f32 (Δ as trained) and round-NNNN.input.u32 (the
+ * clipped, fixed-point vector that was masked). It never leaves this machine; it lets a hospital
+ * audit its contributions, and the end-to-end test check the coordinator's sum against them.
+ */
+function writeAudit(dir: string, round: number, result: LocalResult, input: Uint32Array): void {
+  mkdirSync(dir, { recursive: true })
+  const base = join(dir, `round-${String(round).padStart(4, '0')}`)
+  const { delta, examples, labelCounts, valCorrect, metrics } = result
+  writeFileSync(`${base}.json`, `${JSON.stringify({ round, examples, labelCounts, valCorrect, metrics })}\n`)
+  writeFileSync(`${base}.delta.f32`, new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength))
+  writeFileSync(`${base}.input.u32`, new Uint8Array(input.buffer, input.byteOffset, input.byteLength))
 }

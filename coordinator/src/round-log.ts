@@ -103,9 +103,15 @@ export function formatRecord(r: RoundRecord, rounds: number): string {
   const pct = (v: number | null | undefined) => (v === null || v === undefined ? '  -  ' : v.toFixed(3))
   const head = `round ${r.round}/${rounds}`
   if (r.status === 'failed') return `${head}  FAILED  ${r.reason ?? ''}`
-  const who = `${r.contributions.length} participants, ${r.examples} examples`
+  const who = r.survivors
+    ? `securely: ${r.survivors.length} participants, ${r.examples} examples`
+    : `in plaintext: ${r.contributions.length} participants, ${r.examples} examples`
   const dropped = r.dropped.length > 0 ? `, dropped: ${r.dropped.join(' ')}` : ''
   const global = r.global ? `  global ACC ${pct(r.global.accuracy)} AUC ${pct(r.global.auc)}` : ''
-  const local = r.local ? `  local val ACC ${pct(r.local.valAccuracy)} AUC ${pct(r.local.valAuc)}` : ''
+  const local = !r.local
+    ? ''
+    : r.local.valAuc === null && r.survivors
+      ? `  pooled local val ACC ${pct(r.local.valAccuracy)}`
+      : `  local val ACC ${pct(r.local.valAccuracy)} AUC ${pct(r.local.valAuc)}`
   return `${head}  aggregated (${who}${dropped})${global}${local}  ${(r.durationMs / 1000).toFixed(1)} s`
 }

@@ -11,8 +11,9 @@ import { Decoder } from 'socket.io-parser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 /**
- * The foundation's end-to-end run: a coordinator and three hospital client processes on real
- * sockets, federating on real PneumoniaMNIST chest X-rays written as PNG folders.
+ * The end-to-end run: a coordinator and three hospital client processes on real sockets,
+ * federating on real PneumoniaMNIST chest X-rays written as PNG folders, through secure
+ * aggregation (the default), with one hospital's connection dropped midway.
  */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const shared = join(repo, '..', 'shared')
@@ -21,7 +22,6 @@ const HOSPITALS = 3
 const ROUNDS = 3
 
 type Packet = { socket: string; participant: string | null; type: string; data: unknown }
-type DecodedUpdate = { participant: string; round: number; delta: Float32Array; examples: number }
 
 const packets: Packet[] = []
 const http: { method: string; url: string; bodyBytes: number }[] = []
@@ -30,6 +30,8 @@ const clientLogs: string[] = []
 let exitCodes: number[] = []
 let testLabels: number[] = []
 let work: string
+/** The fixed-point scale of the task's secure aggregation. */
+let scale = 0
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fedtune-e2e-'))
@@ -72,7 +74,8 @@ beforeAll(async () => {
       },
       training: { rounds: ROUNDS, localEpochs: 3, batchSize: 16, optimizer: 'adam', learningRate: 0.001 },
       participation: {
-        minParticipants: HOSPITALS,
+        // A round survives one hospital dropping out of secure aggregation (k = 3, t = 2).
+        minParticipants: HOSPITALS - 1,
         participantsPerRound: HOSPITALS,
         roundDeadlineSeconds: 240,
         joinTimeoutSeconds: 240,
@@ -81,6 +84,8 @@ beforeAll(async () => {
     },
     work,
   )
+  if (task.aggregation.mode !== 'secure') throw new Error('the end-to-end task must aggregate securely')
+  scale = task.aggregation.fixedPoint.scale
   coordinator = await startCoordinator({
     task,
     port: 0,
@@ -112,6 +117,8 @@ beforeAll(async () => {
         join(work, `cache-${i + 1}`),
         '--name',
         `hospital-${i + 1}`,
+        '--audit',
+        join(work, `audit-${i + 1}`),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
@@ -171,22 +178,34 @@ function decodeInbound(): { events: { participant: string | null; name: string; 
   return { events }
 }
 
-function updatesByRound(): Map<number, DecodedUpdate[]> {
-  const byRound = new Map<number, DecodedUpdate[]>()
-  const seen = new Set<string>()
-  for (const e of decodeInbound().events) {
-    if (e.name !== 'update' || e.participant === null) continue
-    const u = e.args[0] as { round: number; delta: Buffer; examples: number }
-    const key = `${e.participant}/${u.round}`
-    if (seen.has(key)) continue // a resend after a reconnect carries the same update
-    seen.add(key)
-    const bytes = new Uint8Array(u.delta)
-    const delta = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
-    const list = byRound.get(u.round) ?? []
-    list.push({ participant: e.participant, round: u.round, delta, examples: u.examples })
-    byRound.set(u.round, list)
+/** What a hospital kept of its contribution to a round (client --audit): the exact masked-over input. */
+function audited(
+  hospital: number,
+  round: number,
+): { input: Uint32Array; delta: Float32Array; examples: number } {
+  const base = join(work, `audit-${hospital}`, `round-${String(round).padStart(4, '0')}`)
+  const words = readFileSync(`${base}.input.u32`)
+  const floats = readFileSync(`${base}.delta.f32`)
+  return {
+    input: new Uint32Array(words.buffer.slice(words.byteOffset, words.byteOffset + words.byteLength)),
+    delta: new Float32Array(floats.buffer.slice(floats.byteOffset, floats.byteOffset + floats.byteLength)),
+    examples: (JSON.parse(readFileSync(`${base}.json`, 'utf8')) as { examples: number }).examples,
   }
-  return byRound
+}
+
+/** Every binary payload the coordinator received on the sockets, decoded per event. */
+function inboundBinaries(): { name: string; stage: string | undefined; bytes: Buffer }[] {
+  const out: { name: string; stage: string | undefined; bytes: Buffer }[] = []
+  const walk = (name: string, stage: string | undefined, v: unknown) => {
+    if (Buffer.isBuffer(v)) out.push({ name, stage, bytes: v })
+    else if (Array.isArray(v)) for (const x of v) walk(name, stage, x)
+    else if (typeof v === 'object' && v !== null) for (const x of Object.values(v)) walk(name, stage, x)
+  }
+  for (const e of decodeInbound().events) {
+    const stage = (e.args[0] as { stage?: string } | undefined)?.stage
+    walk(e.name, stage, e.args[0])
+  }
+  return out
 }
 
 function head(round: number): Float32Array {
@@ -195,10 +214,12 @@ function head(round: number): Float32Array {
 }
 
 describe('a federation of three hospitals on PneumoniaMNIST', () => {
-  it('completes every round with all three hospitals, one of them reconnecting midway', () => {
+  it('completes every round securely, one hospital reconnecting midway', () => {
     expect(exitCodes, clientLogs.join('\n----\n')).toEqual([0, 0, 0])
     expect(coordinator.records.map((r) => r.status)).toEqual(Array(ROUNDS).fill('aggregated'))
-    expect(coordinator.records.every((r) => r.contributions.length === HOSPITALS)).toBe(true)
+    for (const r of coordinator.records) expect(r.survivors?.length).toBeGreaterThanOrEqual(HOSPITALS - 1)
+    // every hospital took part in some round (a round starts once two are online)
+    expect(new Set(coordinator.records.flatMap((r) => r.survivors ?? [])).size).toBe(HOSPITALS)
     expect(clientLogs.join('\n')).toMatch(/disconnected \(transport close\); reconnecting/)
   })
 
@@ -210,47 +231,74 @@ describe('a federation of three hospitals on PneumoniaMNIST', () => {
     expect(last?.global?.auc).toBeGreaterThan(0.8)
   })
 
-  it('each aggregate equals a FedAvg computed independently from what the clients sent', () => {
-    const byRound = updatesByRound()
-    expect([...byRound.keys()].sort()).toEqual([1, 2, 3])
+  it('each aggregate is FedAvg of what the surviving hospitals put in, exactly, and of their updates within quantization error', () => {
     let previous = head(0)
-    for (let round = 1; round <= ROUNDS; round++) {
-      const updates = byRound.get(round) ?? []
-      expect(updates.map((u) => u.participant).sort()).toEqual(['hospital-1', 'hospital-2', 'hospital-3'])
-      const total = updates.reduce((n, u) => n + u.examples, 0)
-      const expected = previous.map((w, i) =>
-        Math.fround(w + updates.reduce((s, u) => s + u.examples * (u.delta[i] as number), 0) / total),
+    for (const record of coordinator.records) {
+      const survivors = (record.survivors ?? []).map((name) => Number(name.split('-')[1]))
+      const inputs = survivors.map((h) => audited(h, record.round))
+      const params = coordinator.federation.task.paramCount
+      // the unmasked sum must be the plain sum of the inputs mod 2^32: decode it the way the coordinator does
+      const sum = new Uint32Array(inputs[0]?.input.length ?? 0)
+      for (const { input } of inputs)
+        for (let j = 0; j < sum.length; j++) sum[j] = (sum[j] as number) + (input[j] as number)
+      const total = sum[params] as number
+      expect(total).toBe(record.examples)
+      const expected = previous.map((w, i) => Math.fround(w + ((sum[i] as number) | 0) / scale / total))
+      const exact = inputs.reduce((n, u) => n + u.examples, 0)
+      const float = previous.map(
+        (w, i) => w + inputs.reduce((s, u) => s + u.examples * (u.delta[i] as number), 0) / exact,
       )
-      const actual = head(round)
-      expect(actual.length).toBe(coordinator.federation.task.paramCount)
+      const actual = head(record.round)
       let maxDiff = 0
-      for (let i = 0; i < actual.length; i++)
+      let quantization = 0
+      for (let i = 0; i < actual.length; i++) {
         maxDiff = Math.max(maxDiff, Math.abs((actual[i] as number) - (expected[i] as number)))
-      expect(maxDiff).toBeLessThan(1e-6)
+        quantization = Math.max(quantization, Math.abs((actual[i] as number) - (float[i] as number)))
+      }
+      expect(maxDiff).toBe(0)
+      // rounding n·Δ to 1/scale per hospital: at most (hospitals · 0.5 / scale) / Σn per weight
+      expect(quantization).toBeLessThan((inputs.length * 0.5) / scale / exact + 1e-6)
       previous = actual
     }
   })
 
-  it('the coordinator received only head-sized updates and small metrics: no image, pixel array or embedding', () => {
+  it('the coordinator received only keys, sealed shares and masked vectors: no update, image, pixel array or embedding', () => {
     const params = coordinator.federation.task.paramCount
+    const dim = params + 1 + 2 + 2
     expect(params).toBeGreaterThan(300_000)
-    const binaries = packets.filter((p) => p.data instanceof Uint8Array)
-    const texts = packets.filter((p) => typeof p.data === 'string')
-    expect(packets.length).toBe(
-      binaries.length + texts.length + packets.filter((p) => p.data === undefined).length,
-    )
-    // every binary payload is exactly one float32 head update
-    expect(binaries.length).toBeGreaterThanOrEqual(HOSPITALS * ROUNDS)
-    for (const b of binaries) expect((b.data as Buffer).byteLength).toBe(params * 4)
-    // text payloads are envelopes and metrics, far too small to carry a 28x28 image or a 1280-d embedding
-    for (const t of texts) expect((t.data as string).length).toBeLessThan(600)
     const names = new Set(decodeInbound().events.map((e) => e.name))
-    expect([...names].sort()).toEqual(['hello', 'update'])
-    for (const b of binaries) {
-      const bytes = b.data as Buffer
+    expect([...names].sort()).toEqual(['hello', 'secagg'])
+    const binaries = inboundBinaries()
+    const masked = binaries.filter((b) => b.stage === 'masked-input')
+    expect(masked.length).toBeGreaterThanOrEqual((HOSPITALS - 1) * ROUNDS)
+    for (const b of binaries)
+      if (b.stage === 'masked-input') expect(b.bytes.byteLength).toBe(dim * 4)
+      else expect(b.bytes.byteLength).toBeLessThanOrEqual(137) // keys 32, signatures 64, sealed shares 137
+    // a masked vector looks uniform: every byte value about equally often (chi-square, 255 d.f.)
+    for (const { bytes } of masked) {
+      const counts = new Array<number>(256).fill(0)
+      for (const x of bytes) counts[x] = (counts[x] as number) + 1
+      const expectedCount = bytes.length / 256
+      const chi2 = counts.reduce((s, c) => s + (c - expectedCount) ** 2 / expectedCount, 0)
+      expect(chi2).toBeLessThan(400) // p ≈ 1e-7 for a uniform source; an unmasked update scores in the millions
+    }
+    // and none of them is a hospital's own input or update
+    const first = coordinator.records[0]?.survivors ?? []
+    for (const h of first.map((name) => Number(name.split('-')[1]))) {
+      const mine = audited(h, 1)
+      const plain = Buffer.from(mine.input.buffer, mine.input.byteOffset, mine.input.byteLength)
+      const floats = Buffer.from(mine.delta.buffer, mine.delta.byteOffset, mine.delta.byteLength)
+      for (const { bytes } of masked) {
+        expect(bytes.equals(plain)).toBe(false)
+        expect(bytes.subarray(0, 64).equals(floats.subarray(0, 64))).toBe(false)
+      }
+    }
+    for (const { bytes } of binaries) {
       expect(bytes.subarray(0, 4).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47]))).toBe(false) // PNG
       expect(bytes.subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff]))).toBe(false) // JPEG
     }
+    // text payloads are envelopes, ids and counts, far too small to carry a 28x28 image or a 1280-d embedding
+    for (const p of packets) if (typeof p.data === 'string') expect(p.data.length).toBeLessThan(4000)
     // over HTTP the hospitals only downloaded the backbone: GETs with empty bodies
     expect(http.length).toBeGreaterThan(0)
     for (const r of http) {

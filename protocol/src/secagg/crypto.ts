@@ -71,7 +71,7 @@ export function rejectAllZero(shared: Uint8Array, what: string): Uint8Array {
 }
 
 /** Whether this platform stores typed-array words little-endian (all current browsers and Node hosts). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
 /**
  * `bytes` read as little-endian uint32 words, whatever the platform's byte order, so a mask is the same

@@ -10,6 +10,9 @@ import { transcript } from './transcript.ts'
  */
 export type RoundLabel = { readonly taskId: string; readonly round: number }
 
+/** A peer of u in a key agreement: its id (which orders the pair) and its advertised X25519 key. */
+export type Peer = { readonly id: string; readonly publicKey: Uint8Array }
+
 /**
  * K_uv, the 32-byte secretbox key under which u encrypts its shares for v (and v decrypts them):
  * HKDF over X25519(c_sk_u, c_pk_v). The pair is ordered so both ends derive the same key.
@@ -22,8 +25,18 @@ export function shareKey(
   u: string,
   v: string,
 ): Uint8Array {
-  const info = transcript('share-key', round.taskId, round.round, min(u, v), max(u, v))
-  return hkdfSha512(crypto.x25519(secretKey, peerPublicKey), utf8(round.taskId), info, 32)
+  return shareKeys(crypto, round, secretKey, u, [{ id: v, publicKey: peerPublicKey }])[0] as Uint8Array
+}
+
+/** {@link shareKey} of u with each peer, in order, agreeing under u's secret key once (`x25519Each`). */
+export function shareKeys(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  secretKey: Uint8Array,
+  u: string,
+  peers: readonly Peer[],
+): Uint8Array[] {
+  return pairKeys(crypto, round, 'share-key', secretKey, u, peers, 32)
 }
 
 /**
@@ -38,16 +51,53 @@ export function pairMaskKey(
   u: string,
   v: string,
 ): Uint8Array {
-  const info = transcript('pair-mask', round.taskId, round.round, min(u, v), max(u, v))
-  return hkdfSha512(crypto.x25519(secretKey, peerPublicKey), utf8(round.taskId), info, 16)
+  return pairMaskKeys(crypto, round, secretKey, u, [{ id: v, publicKey: peerPublicKey }])[0] as Uint8Array
+}
+
+/** {@link pairMaskKey} of u with each peer, in order, agreeing under u's secret key once (`x25519Each`). */
+export function pairMaskKeys(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  secretKey: Uint8Array,
+  u: string,
+  peers: readonly Peer[],
+): Uint8Array[] {
+  return pairKeys(crypto, round, 'pair-mask', secretKey, u, peers, 16)
+}
+
+function pairKeys(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  purpose: 'share-key' | 'pair-mask',
+  secretKey: Uint8Array,
+  u: string,
+  peers: readonly Peer[],
+  length: number,
+): Uint8Array[] {
+  const salt = utf8(round.taskId)
+  const hmac = (key: Uint8Array, message: Uint8Array) => crypto.hmacSha512(key, message)
+  const shared = crypto.x25519Each(
+    secretKey,
+    peers.map((p) => p.publicKey),
+  )
+  return peers.map(({ id: v }, i) => {
+    const info = transcript(purpose, round.taskId, round.round, min(u, v), max(u, v))
+    return hkdfSha512(shared[i] as Uint8Array, salt, info, length, hmac)
+  })
 }
 
 /**
  * The 16-byte AES key of u's self mask PRG(b_u). The self mask hides y_u even when u's pair masks
  * are removed because u was late rather than gone (Bonawitz et al., §4, "double masking").
  */
-export function selfMaskKey(round: RoundLabel, seed: Uint8Array, u: string): Uint8Array {
-  return hkdfSha512(seed, utf8(round.taskId), transcript('self-mask', round.taskId, round.round, u), 16)
+export function selfMaskKey(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  seed: Uint8Array,
+  u: string,
+): Uint8Array {
+  const info = transcript('self-mask', round.taskId, round.round, u)
+  return hkdfSha512(seed, utf8(round.taskId), info, 16, (key, message) => crypto.hmacSha512(key, message))
 }
 
 /**

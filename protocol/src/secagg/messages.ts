@@ -3,6 +3,7 @@ import { ProtocolError } from '../errors.ts'
 import { int, record, str } from '../fields.ts'
 import { asBytes } from '../weights.ts'
 import { MAX_DIM, MAX_NEIGHBOURHOOD, type RoundContextOptions } from './context.ts'
+import { LITTLE_ENDIAN, littleEndianWords } from './crypto.ts'
 import { idBytes, idFromBytes, PARTICIPANT_ID } from './identity.ts'
 import type { RoundLabel } from './masking.ts'
 
@@ -128,8 +129,10 @@ export function parseSharePlaintext(bytes: Uint8Array): SharePlaintext {
   }
 }
 
-/** y as little-endian bytes, independent of the host's byte order. */
+/** y as little-endian bytes, independent of the host's byte order (a copy of the words on a little-endian one). */
 export function encodeWords(words: Uint32Array): Uint8Array {
+  if (LITTLE_ENDIAN)
+    return new Uint8Array(words.buffer.slice(words.byteOffset, words.byteOffset + words.byteLength))
   const out = new Uint8Array(words.length * 4)
   const view = new DataView(out.buffer)
   for (let i = 0; i < words.length; i++) view.setUint32(i * 4, words[i] as number, true)
@@ -197,11 +200,8 @@ export function parseIncomingShares(value: unknown, round: RoundLabel): Incoming
 /** The masked words y_u of a stage-3 message, `dim` of them. */
 export function parseMaskedInput(value: unknown, round: RoundLabel, dim: number): Uint32Array {
   const o = header(value, 'masked-input', round, 'masked-input')
-  const bytes = bytesOf(o.masked, 'masked-input.masked', dim * 4)
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const words = new Uint32Array(dim)
-  for (let i = 0; i < dim; i++) words[i] = view.getUint32(i * 4, true)
-  return words
+  // bytesOf copies into a fresh, aligned buffer: on a little-endian host the words are a view of it.
+  return littleEndianWords(bytesOf(o.masked, 'masked-input.masked', dim * 4))
 }
 
 export function parseUnmaskRequest(value: unknown, round: RoundLabel): UnmaskRequest {

@@ -2,7 +2,7 @@ import { ProtocolError } from '../errors.ts'
 import type { SecaggContext } from './context.ts'
 import type { SecaggCrypto } from './crypto.ts'
 import { participantId } from './identity.ts'
-import { applyMask, pairMaskKey, pairSign, selfMaskKey, shareKey } from './masking.ts'
+import { applyMask, pairMaskKeys, pairSign, selfMaskKey, shareKeys } from './masking.ts'
 import {
   type Advertisement,
   encodeSharePlaintext,
@@ -138,8 +138,16 @@ export class SecaggParticipant {
     const random = (n: number) => this.#crypto.randomBytes(n)
     const maskKeyShares = shamirSplit(s.secretKey, ctx.threshold, xs, random)
     const selfMaskShares = shamirSplit(b, ctx.threshold, xs, random)
+    const peers = holders.filter((v) => v !== this.id)
+    const keys = shareKeys(
+      this.#crypto,
+      ctx,
+      c.secretKey,
+      this.id,
+      peers.map((v) => ({ id: v, publicKey: (advertised.get(v) as { cPublic: Uint8Array }).cPublic })),
+    )
+    const keyOf = new Map(peers.map((v, i) => [v, keys[i] as Uint8Array]))
     const shares: { to: string; ciphertext: Uint8Array }[] = []
-    const shareKeys = new Map<string, Uint8Array>()
     holders.forEach((v, i) => {
       const held = {
         maskKeyShare: (maskKeyShares[i] as Share).y,
@@ -149,14 +157,12 @@ export class SecaggParticipant {
         this.#own = held
         return
       }
-      const peer = advertised.get(v) as { cPublic: Uint8Array }
-      const key = shareKey(this.#crypto, ctx, c.secretKey, peer.cPublic, this.id, v)
-      shareKeys.set(v, key)
+      const key = keyOf.get(v) as Uint8Array
       const plaintext = encodeSharePlaintext({ from: this.id, to: v, x: xs[i] as number, ...held })
       shares.push({ to: v, ciphertext: sealShare(key, plaintext, random) })
     })
     this.#advertised = advertised
-    this.#shareKeys = shareKeys
+    this.#shareKeys = keyOf
     this.#b = b
     this.#stage = 'shared'
     return { taskId: ctx.taskId, round: ctx.round, stage: 'share-keys', shares }
@@ -190,13 +196,17 @@ export class SecaggParticipant {
     this.#atLeastThreshold(held.size + 1, 'that shared keys (U2)')
 
     const s = this.#s as KeyPair
+    const peers = [...held.keys()]
+    const pairKeys = pairMaskKeys(
+      this.#crypto,
+      ctx,
+      s.secretKey,
+      this.id,
+      peers.map((v) => ({ id: v, publicKey: (this.#advertised.get(v) as { sPublic: Uint8Array }).sPublic })),
+    )
     const masks = [
-      { key: selfMaskKey(ctx, this.#b as Uint8Array, this.id), sign: 1 as const },
-      ...[...held.keys()].map((v) => {
-        const sPublic = (this.#advertised.get(v) as { sPublic: Uint8Array }).sPublic
-        const key = pairMaskKey(this.#crypto, ctx, s.secretKey, sPublic, this.id, v)
-        return { key, sign: pairSign(this.id, v) }
-      }),
+      { key: selfMaskKey(this.#crypto, ctx, this.#b as Uint8Array, this.id), sign: 1 as const },
+      ...peers.map((v, i) => ({ key: pairKeys[i] as Uint8Array, sign: pairSign(this.id, v) })),
     ]
     // The keystream is asynchronous (WebCrypto); a second relay arriving meanwhile must be refused,
     // not masked against another view of U2.

@@ -2,7 +2,7 @@ import { ProtocolError } from '../errors.ts'
 import type { SecaggContext } from './context.ts'
 import type { SecaggCrypto } from './crypto.ts'
 import { addInto } from './fixed-point.ts'
-import { applyMask, pairMaskKey, pairSign, selfMaskKey } from './masking.ts'
+import { applyMask, pairMaskKeys, pairSign, selfMaskKey } from './masking.ts'
 import {
   type IncomingShares,
   type NeighbourAdvertisements,
@@ -54,7 +54,10 @@ export class SecaggServer {
   #expected: ReadonlySet<string>
   readonly #advertisements = new Map<string, SignedKeys>()
   readonly #sealed = new Map<string, ReadonlyMap<string, Uint8Array>>()
-  readonly #masked = new Map<string, Uint32Array>()
+  /** Who sent a masked input; the inputs themselves are only added into #sum, so memory is O(dim), not O(n·dim). */
+  readonly #masked = new Set<string>()
+  /** Σ y_u over the masked inputs received so far, mod 2^32. */
+  readonly #sum: Uint32Array
   readonly #requests = new Map<string, UnmaskRequest>()
   readonly #revealed = new Map<string, ReadonlyMap<string, Uint8Array>>()
   /** U1 ⊇ U2 ⊇ U3: who advertised, who shared keys, who sent a masked input (sorted sets). */
@@ -66,6 +69,7 @@ export class SecaggServer {
     this.#crypto = crypto
     this.#context = context
     this.#expected = new Set(context.ids)
+    this.#sum = new Uint32Array(context.dim)
   }
 
   get stage(): ServerStage {
@@ -101,8 +105,10 @@ export class SecaggServer {
     const ctx = this.#context
     if (stage === 'advertise') this.#receiveAdvertisement(from, value)
     else if (stage === 'share-keys') this.#receiveSealedShares(from, value)
-    else if (stage === 'masked-input') this.#masked.set(from, parseMaskedInput(value, ctx, ctx.dim))
-    else this.#receiveUnmaskResponse(from, value)
+    else if (stage === 'masked-input') {
+      addInto(this.#sum, parseMaskedInput(value, ctx, ctx.dim))
+      this.#masked.add(from)
+    } else this.#receiveUnmaskResponse(from, value)
   }
 
   /** Ends stage 1: U1 is who advertised; each of them gets its neighbours' advertisements. */
@@ -150,7 +156,7 @@ export class SecaggServer {
    */
   closeMaskedInput(): StageOutcome<UnmaskRequest> {
     this.#close('masked-input')
-    this.#u3 = sortedSet(this.#masked.keys())
+    this.#u3 = sortedSet(this.#masked)
     const failure = this.#tooFew(this.#u3, 'sent a masked input')
     if (failure) return this.#fail(failure)
     for (const v of this.#u2) {
@@ -187,12 +193,11 @@ export class SecaggServer {
     this.#close('unmask')
     this.#stage = 'unmasking'
     const ctx = this.#context
-    const sum = new Uint32Array(ctx.dim)
-    for (const y of this.#masked.values()) addInto(sum, y)
+    const sum = this.#sum
     for (const v of this.#u3) {
       const b = this.#reconstruct(v, 'self-mask')
       if (typeof b === 'string') return this.#fail(b)
-      await applyMask(this.#crypto, sum, selfMaskKey(ctx, b, v), -1)
+      await applyMask(this.#crypto, sum, selfMaskKey(this.#crypto, ctx, b, v), -1)
       b.fill(0)
     }
     for (const v of this.#u2) {
@@ -203,13 +208,17 @@ export class SecaggServer {
       const sPublic = (this.#advertisements.get(v) as SignedKeys).sPublic
       if (!equal(this.#crypto.x25519Base(sSecret), sPublic))
         return this.#fail(`the mask key reconstructed for ${v} does not match its advertised public key`)
-      for (const w of survivors) {
-        const wPublic = (this.#advertisements.get(w) as SignedKeys).sPublic
-        // w added sign(w, v)·PRG(s_wv); subtract exactly that.
-        const key = pairMaskKey(this.#crypto, ctx, sSecret, wPublic, v, w)
-        await applyMask(this.#crypto, sum, key, pairSign(w, v) === 1 ? -1 : 1)
-      }
+      const keys = pairMaskKeys(
+        this.#crypto,
+        ctx,
+        sSecret,
+        v,
+        survivors.map((w) => ({ id: w, publicKey: (this.#advertisements.get(w) as SignedKeys).sPublic })),
+      )
       sSecret.fill(0)
+      // w added sign(w, v)·PRG(s_wv); subtract exactly that.
+      for (const [i, w] of survivors.entries())
+        await applyMask(this.#crypto, sum, keys[i] as Uint8Array, pairSign(w, v) === 1 ? -1 : 1)
     }
     this.#stage = 'done'
     return { ok: true, sum, survivors: [...this.#u3] }

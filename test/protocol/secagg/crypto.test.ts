@@ -74,7 +74,30 @@ describe.each(backends)('$name against published vectors', (crypto) => {
     for (const point of lowOrder) {
       expect(() => crypto.x25519(fromHex(alice.secret), fromHex(point))).toThrow(ProtocolError)
       expect(() => crypto.x25519(fromHex(alice.secret), fromHex(point))).toThrow(/all zero .*low-order point/)
+      expect(() => crypto.x25519Each(fromHex(alice.secret), [fromHex(bob.public), fromHex(point)])).toThrow(
+        /all zero .*low-order point/,
+      )
     }
+  })
+
+  it('agrees with many peers under one secret key as with each alone', () => {
+    const peers = [fromHex(bob.public), fromHex(alice.public), random(32)]
+    expect(crypto.x25519Each(fromHex(alice.secret), peers).map(hex)).toEqual(
+      peers.map((p) => hex(crypto.x25519(fromHex(alice.secret), p))),
+    )
+    expect(hex(crypto.x25519Each(fromHex(alice.secret), [fromHex(bob.public)])[0] as Uint8Array)).toBe(shared)
+    expect(crypto.x25519Each(fromHex(alice.secret), [])).toEqual([])
+  })
+
+  it('computes HMAC-SHA-512 as RFC 4231 test case 2 gives it', () => {
+    const mac = crypto.hmacSha512(
+      new Uint8Array(Buffer.from('Jefe')),
+      new Uint8Array(Buffer.from('what do ya want for nothing?')),
+    )
+    expect(mac).toBeInstanceOf(Uint8Array)
+    expect(hex(mac)).toBe(
+      '164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737',
+    )
   })
 
   it('signs and verifies RFC 8032 §7.1 TEST 1', () => {
@@ -187,6 +210,14 @@ describe('naclCrypto and nodeCrypto are bit-identical', () => {
       expect(nodeCrypto.verify(garbageKey, message, signature)).toBe(
         naclCrypto.verify(garbageKey, message, signature),
       )
+    }
+  })
+
+  it('on HMAC-SHA-512 with keys shorter and longer than a block', () => {
+    for (const keyLength of [0, 16, 64, 128, 129, 300]) {
+      const key = random(keyLength)
+      const message = random(keyLength * 3 + 1)
+      expect(hex(nodeCrypto.hmacSha512(key, message))).toBe(hex(naclCrypto.hmacSha512(key, message)))
     }
   })
 

@@ -8,6 +8,7 @@ import {
   fixedPointFor,
   subtractFrom,
 } from '../../../protocol/src/secagg/fixed-point.ts'
+import { wordKernel } from '../../../protocol/src/secagg/word-simd.ts'
 
 const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0))
 
@@ -167,6 +168,36 @@ describe('mod 2^32 vector arithmetic', () => {
     addInto(masked, mask)
     subtractFrom(masked, mask)
     expect(masked).toEqual(input)
+  })
+
+  it('gives the scalar definition’s words on every length, also across SIMD chunks and on views', () => {
+    // Node has WebAssembly SIMD: long vectors below take the kernel, short ones the scalar loop.
+    expect(wordKernel()).not.toBeNull()
+    const words = (n: number, seed: number) =>
+      Uint32Array.from({ length: n }, (_, i) => Math.imul(i + seed, 2654435761) >>> 0)
+    for (const n of [0, 1, 3, 255, 256, 257, 1001, 16_383, 16_384, 16_385, 50_001]) {
+      const acc = words(n, 1)
+      const v = words(n, 7)
+      const sum = Uint32Array.from(acc, (a, i) => a + (v[i] as number))
+      const difference = Uint32Array.from(acc, (a, i) => a - (v[i] as number))
+      const added = acc.slice()
+      addInto(added, v)
+      expect(added).toEqual(sum)
+      const subtracted = acc.slice()
+      subtractFrom(subtracted, v)
+      expect(subtracted).toEqual(difference)
+    }
+    // Unaligned to a SIMD lane: views that start one word into their buffers, each operand in its own.
+    const acc = words(40_001, 3).subarray(1)
+    const v = words(40_001, 5).subarray(1)
+    const expected = Uint32Array.from(acc, (a, i) => a + (v[i] as number))
+    addInto(acc, v)
+    expect(acc).toEqual(expected)
+    // A vector added to itself doubles.
+    const self = words(20_000, 9)
+    const doubled = Uint32Array.from(self, (a) => a * 2)
+    addInto(self, self)
+    expect(self).toEqual(doubled)
   })
 
   it('refuses vectors of different lengths', () => {

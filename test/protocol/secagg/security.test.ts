@@ -116,7 +116,7 @@ describe('what the coordinator receives', () => {
     for (const y of masked.values())
       for (let j = 0; j < dim; j++) sum[j] = (sum[j] as number) + (y[j] as number)
     for (const v of survivors)
-      await applyMask(crypto, sum, selfMaskKey(setup.context, secretOf(v, 'self-mask'), v), -1)
+      await applyMask(crypto, sum, selfMaskKey(crypto, setup.context, secretOf(v, 'self-mask'), v), -1)
     const truth = plainSum(
       survivors.map((id) => inputs[setup.ids.indexOf(id)] as Uint32Array),
       dim,
