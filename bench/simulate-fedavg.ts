@@ -6,7 +6,15 @@ import {
   serverStep,
 } from '@fedtune/coordinator'
 import { type Dataset, initHead, stratifiedSplit, trainHead } from '@fedtune/model'
-import { type HeadSpec, type TrainingSettings, weightedSum } from '@fedtune/protocol'
+import {
+  addInto,
+  decodeSecureSum,
+  encodeSecureContribution,
+  fixedPointFor,
+  type HeadSpec,
+  secureVectorLength,
+  type TrainingSettings,
+} from '@fedtune/protocol'
 
 export type Simulation = {
   readonly spec: HeadSpec
@@ -30,9 +38,10 @@ export type Simulation = {
  * A federation in one process, doing per hospital and round exactly what the real participant and
  * coordinator do: the client's stratified hold-out (client-node/src/prepare.ts), `trainHead` from the
  * global weights with the round's settings, prior and per-round seed (coordinator/src/federation.ts),
- * Δ = w_local − w_global (client-node/src/local-round.ts), the example-weighted sum and the server
- * step (coordinator/src/round.ts). Only the sockets and the secure aggregation are left out; the
- * latter reveals the same weighted sum.
+ * Δ = w_local − w_global (client-node/src/local-round.ts), the fixed-point encoding secure
+ * aggregation sums (clipping at the task default L2 10, n·Δ rounded to 1/scale), the sum mod 2^32
+ * and the server step (coordinator/src/round.ts). Only the sockets and the masks are left out: the
+ * masks cancel in the sum, bit for bit (test/protocol/secagg).
  */
 export function simulateFedAvg(sim: Simulation): Float32Array {
   const train = sim.sites.map((site) => stratifiedSplit(site, sim.valFraction ?? 0.1, 0).train)
@@ -40,27 +49,32 @@ export function simulateFedAvg(sim: Simulation): Float32Array {
   let global = initHead(sim.spec, sim.inputDim, sim.seed)
   let server: ServerState = null
   let labelCounts: number[] | null = null
+  const maxExamples = Math.max(100_000, ...train.map((d) => d.n))
+  const fixedPoint = fixedPointFor({ participants: train.length, maxExamples, clipNorm: 10 })
+  const params = global.length
   for (let round = 1; round <= sim.rounds; round++) {
     const seed = (sim.seed + round * 7919) >>> 0
     const prior = sim.labelPrior === 'federation' ? federationPrior(labelCounts, classes) : null
-    const contributions = train.map((data) => {
+    const masked = new Uint32Array(secureVectorLength(params, classes))
+    for (const data of train) {
       const { weights } = trainHead(sim.spec, sim.inputDim, global, data, { ...sim.training, prior, seed })
       const delta = new Float32Array(weights.length)
       for (let i = 0; i < weights.length; i++) delta[i] = (weights[i] as number) - (global[i] as number)
-      return { delta, examples: data.n }
-    })
-    const sum = weightedSum(global.length, contributions)
-    const total = sum[global.length] as number
+      const counts = new Array<number>(classes).fill(0)
+      for (const y of data.y) counts[y] = (counts[y] as number) + 1
+      const contribution = { delta, examples: data.n, labelCounts: counts, valExamples: 0, valCorrect: 0 }
+      addInto(masked, encodeSecureContribution(contribution, fixedPoint))
+    }
+    const sum = decodeSecureSum(masked, params, classes, fixedPoint)
     const step = serverStep(
       sim.server ?? FEDAVG,
       server,
       global,
-      sum.map((x) => x / total),
+      sum.weightedSum.map((x) => x / sum.examples),
     )
     global = step.weights
     server = step.state
-    labelCounts = new Array<number>(classes).fill(0)
-    for (const data of train) for (const y of data.y) labelCounts[y] = (labelCounts[y] as number) + 1
+    labelCounts = sum.labelCounts
     sim.afterRound?.(round, global)
   }
   return global
