@@ -248,6 +248,9 @@ export class Federation {
         return
       case 'update-ack':
         return
+      case 'gather':
+        this.#clock.after(effect.ms, () => this.dispatch({ type: 'gather-timeout' }))
+        return
       case 'round-aggregated':
       case 'round-failed': {
         this.#cancelDeadline?.()

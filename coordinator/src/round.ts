@@ -25,6 +25,12 @@ export type RoundConfig = {
    * ('secure-sum'); plaintext updates are refused. False only in a plaintext-debug task.
    */
   readonly secure: boolean
+  /**
+   * With at least minParticipants but fewer than participantsPerRound online, how long to wait for
+   * more before starting a round anyway (0: start at once). Without it the first round would go
+   * to whoever connected first.
+   */
+  readonly gatherMs: number
 }
 
 export type Phase = 'waiting' | 'training' | 'finished'
@@ -44,6 +50,8 @@ export type RoundState = {
   readonly labelCounts: readonly number[] | null
   readonly completed: number
   readonly failed: number
+  /** The gather window before a round: not open, open, or over (start with whoever is online). */
+  readonly gathering: 'idle' | 'waiting' | 'expired'
 }
 
 /** Where a run stands between rounds: all that `--resume` needs besides the config. */
@@ -70,6 +78,7 @@ export type RoundEvent =
   | { readonly type: 'secure-failed'; readonly round: number; readonly reason: string }
   | { readonly type: 'deadline'; readonly round: number }
   | { readonly type: 'join-timeout' }
+  | { readonly type: 'gather-timeout' }
   | { readonly type: 'stop'; readonly reason: string }
 
 export type ContributionRecord = {
@@ -91,6 +100,8 @@ export type Effect =
       readonly participant: string
       readonly weights: Float32Array
     }
+  /** Wait `ms` for more participants, then send 'gather-timeout'. */
+  | { readonly type: 'gather'; readonly ms: number }
   | { readonly type: 'update-ack'; readonly participant: string; readonly ok: true }
   | {
       readonly type: 'update-ack'
@@ -145,6 +156,7 @@ export function initialState(config: RoundConfig, global: Float32Array, progress
     labelCounts: progress.labelCounts,
     completed: progress.completed,
     failed: progress.failed,
+    gathering: 'idle',
   }
 }
 
@@ -224,6 +236,9 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       // A secure round's stages keep their own deadlines in the shell, which reports the outcome.
       if (state.config.secure || state.phase !== 'training' || event.round !== state.round) return [state, []]
       return endRound(state, 'deadline')
+    case 'gather-timeout':
+      if (state.phase !== 'waiting' || state.gathering !== 'waiting') return [state, []]
+      return maybeStart({ ...state, gathering: 'expired' }, [])
     case 'join-timeout':
       if (state.phase !== 'waiting') return [state, []]
       return finish(
@@ -348,7 +363,13 @@ function closeRound(state: RoundState, effect: Effect): [RoundState, Effect[]] {
 }
 
 function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]] {
-  if (state.online.size < state.config.minParticipants) return [state, effects]
+  const { minParticipants, participantsPerRound, gatherMs } = state.config
+  if (state.online.size < minParticipants) return [state, effects]
+  const full = state.online.size >= participantsPerRound
+  if (!full && gatherMs > 0 && state.gathering !== 'expired') {
+    if (state.gathering === 'waiting') return [state, effects]
+    return [{ ...state, gathering: 'waiting' }, [...effects, { type: 'gather', ms: gatherMs }]]
+  }
   const round = state.round + 1
   const participants = selectParticipants(
     state.online,
@@ -356,7 +377,14 @@ function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]
     state.config.seed,
     round,
   )
-  const next: RoundState = { ...state, phase: 'training', round, selected: participants, received: new Map() }
+  const next: RoundState = {
+    ...state,
+    phase: 'training',
+    round,
+    selected: participants,
+    received: new Map(),
+    gathering: 'idle',
+  }
   return [next, [...effects, { type: 'start-round', round, participants, weights: state.global }]]
 }
 

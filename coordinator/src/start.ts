@@ -133,6 +133,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       seed: task.head.seed,
       server: task.training.server,
       secure: task.aggregation.mode === 'secure',
+      gatherMs: task.participation.gatherSeconds * 1000,
     },
     secure:
       task.aggregation.mode === 'secure'

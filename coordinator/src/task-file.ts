@@ -42,6 +42,8 @@ export type TaskFile = {
     readonly participantsPerRound: number
     readonly roundDeadlineSeconds: number
     readonly joinTimeoutSeconds: number
+    /** With fewer than participantsPerRound online, how long to wait for more before a round. */
+    readonly gatherSeconds: number
   }
   readonly evaluation: { readonly data: string } | null
   readonly aggregation: Aggregation
@@ -197,6 +199,7 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
     'participantsPerRound',
     'roundDeadlineSeconds',
     'joinTimeoutSeconds',
+    'gatherSeconds',
   ])
   const minParticipants = int(p, 'minParticipants', 'participation', 1, 100_000, 2)
   const participantsPerRound = int(p, 'participantsPerRound', 'participation', 1, 100_000, minParticipants)
@@ -281,6 +284,7 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
       participantsPerRound,
       roundDeadlineSeconds: num(p, 'roundDeadlineSeconds', 'participation', 0, 7 * 24 * 3600, 600),
       joinTimeoutSeconds: num(p, 'joinTimeoutSeconds', 'participation', 0, 30 * 24 * 3600, 3600),
+      gatherSeconds: num(p, 'gatherSeconds', 'participation', -1e-12, 24 * 3600, 10),
     },
     evaluation,
     aggregation,

@@ -17,6 +17,7 @@ const config: RoundConfig = {
   seed: 1,
   server: FEDAVG,
   secure: false,
+  gatherMs: 0,
 }
 
 function run(state: RoundState, ...events: RoundEvent[]): [RoundState, Effect[]] {
@@ -227,5 +228,49 @@ describe('round logic', () => {
       joined('a'),
     )
     expect(s.selected).toEqual(['a', 'c'])
+  })
+
+  it('with a gather window, waits for participantsPerRound before starting, then starts with whoever came', () => {
+    const gathering = { ...config, gatherMs: 5000 }
+    let [state, effects] = run(initialState(gathering, new Float32Array(2)), joined('a'), joined('b'))
+    expect(state.phase).toBe('waiting')
+    expect(effects).toEqual([{ type: 'gather', ms: 5000 }])
+    ;[state, effects] = run(state, joined('c'))
+    expect(state.phase).toBe('training')
+    expect(state.selected).toHaveLength(3)
+    ;[state, effects] = run(initialState(gathering, new Float32Array(2)), joined('a'), joined('b'), {
+      type: 'gather-timeout',
+    })
+    expect(state.phase).toBe('training')
+    expect([...state.selected].sort()).toEqual(['a', 'b'])
+  })
+
+  it('in a secure task, refuses plaintext updates and takes the round’s result from the unmasked sum', () => {
+    const secure = { ...config, secure: true }
+    let [state, effects] = run(initialState(secure, new Float32Array([0, 0])), joined('a'), joined('b'))
+    ;[state, effects] = run(state, { type: 'update', participant: 'a', update: update(1, [1, 1], 1) })
+    expect(effects).toMatchObject([{ type: 'update-ack', ok: false, code: 'secure-only' }])
+    const sum = {
+      weightedSum: Float64Array.from([4, -8, 4]),
+      examples: 4,
+      labelCounts: [1, 3],
+      valExamples: 2,
+      valCorrect: 1,
+    }
+    ;[state, effects] = run(state, { type: 'secure-sum', round: 1, survivors: ['a', 'b'], sum })
+    expect(Array.from(state.global)).toEqual([1, -2])
+    expect(effects.find((e) => e.type === 'round-aggregated')).toMatchObject({
+      secure: { survivors: ['a', 'b'], valExamples: 2, valCorrect: 1 },
+      labelCounts: [1, 3],
+    })
+    ;[state, effects] = run(state, {
+      type: 'secure-failed',
+      round: 2,
+      reason: 'only 1 of 2 neighbours survived',
+    })
+    expect(effects.find((e) => e.type === 'round-failed')).toMatchObject({
+      reason: 'secure aggregation failed: only 1 of 2 neighbours survived',
+    })
+    expect(state.phase).toBe('finished')
   })
 })

@@ -60,6 +60,7 @@ async function start(minParticipants = 2, labelPrior: 'local' | 'federation' = '
       seed: 1,
       server: FEDAVG,
       secure: false,
+      gatherMs: 0,
     },
     secure: null,
     initial: new Float32Array(params),

@@ -109,4 +109,42 @@ describe('task file', () => {
       /labelPrior "federation" is the prior of the logit-adjusted loss; training.loss is "cross-entropy"/,
     )
   })
+
+  it('aggregates securely by default, with k and t derived from the expected dropout and the fixed point checked', () => {
+    const task = parseTaskFile(valid, '/x')
+    expect(task.aggregation).toMatchObject({
+      mode: 'secure',
+      clipNorm: 10,
+      maxExamples: 100_000,
+      neighbours: 3,
+      threshold: 2,
+    })
+    if (task.aggregation.mode !== 'secure') throw new Error('expected secure')
+    expect(3 * 100_000 * 10 * task.aggregation.fixedPoint.scale).toBeLessThan(2 ** 31)
+    const many = parseTaskFile(
+      {
+        ...valid,
+        participation: { minParticipants: 100, participantsPerRound: 1000 },
+        aggregation: { maxExamples: 1000 },
+      },
+      '/x',
+    )
+    expect(many.aggregation).toMatchObject({ neighbours: 21, threshold: 11 })
+  })
+
+  it('refuses an aggregation whose sum could overflow 32 bits, or a threshold of half a neighbourhood', () => {
+    const withAggregation = (aggregation: object) => () => parseTaskFile({ ...valid, aggregation }, '/x')
+    expect(withAggregation({ maxExamples: 10_000_000, clipNorm: 1000 })).toThrow(
+      /task file: aggregation: fixedPointFor/,
+    )
+    expect(withAggregation({ neighbours: 3, threshold: 1 })).toThrow(
+      /aggregation.threshold: expected an integer from 2/,
+    )
+    expect(withAggregation({ mode: 'plaintext-debug', clipNorm: 1 })).toThrow(
+      'task file: aggregation (mode "plaintext-debug"): unknown field "clipNorm"; expected only mode',
+    )
+    expect(() => parseTaskFile({ ...valid, participation: { minParticipants: 1 } }, '/x')).toThrow(
+      /secure aggregation needs at least 2/,
+    )
+  })
 })

@@ -1,0 +1,265 @@
+import { createHash } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { attachSockets, buildApp, FEDAVG, Federation, RoundLog } from '@fedtune/coordinator'
+import {
+  decodeWeights,
+  encodeSecureContribution,
+  type FixedPoint,
+  fixedPointFor,
+  type HeadSpec,
+  type HelloAck,
+  PROTOCOL_VERSION,
+  paramCount,
+  parseRoundStart,
+  roundContext,
+  SecaggParticipant,
+  type TaskInfo,
+  type UpdateAck,
+} from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
+import type { FastifyInstance } from 'fastify'
+import { io as connect, type Socket } from 'socket.io-client'
+import { afterEach, describe, expect, it } from 'vitest'
+
+/**
+ * The coordinator's secure rounds over real sockets, with participants speaking the SecAgg+
+ * protocol in-process (the hospital client does the same in client-node/src/participant.ts).
+ */
+const head: HeadSpec = { layers: [], labels: ['a', 'b'] }
+const params = paramCount(head, 8)
+const fixedPoint: FixedPoint = fixedPointFor({ participants: 3, maxExamples: 1000, clipNorm: 10 })
+const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
+
+type Harness = {
+  url: string
+  app: FastifyInstance
+  federation: Federation
+  sockets: Socket[]
+  warnings: string[]
+}
+let harness: Harness | undefined
+
+afterEach(async () => {
+  for (const s of harness?.sockets ?? []) s.disconnect()
+  harness?.federation.stop('test over')
+  await harness?.app.close()
+  harness = undefined
+})
+
+async function start(opts: { secure: boolean; rounds?: number; minParticipants?: number }): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedtune-secure-'))
+  const modelJson = '{"format":"layers-model"}'
+  writeFileSync(join(dir, 'model.json'), modelJson)
+  const files = [{ name: 'model.json', sha256: sha(modelJson), bytes: modelJson.length }]
+  const digest = sha(`${files[0]?.sha256}  model.json\n`)
+  const rounds = opts.rounds ?? 1
+  const task: TaskInfo = {
+    taskId: 'secure-test',
+    name: 'secure-test',
+    rounds,
+    backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 8 },
+    head,
+    paramCount: params,
+    aggregation: opts.secure ? 'secure' : 'plaintext-debug',
+  }
+  const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-log-')))
+  const warnings: string[] = []
+  const minParticipants = opts.minParticipants ?? 2
+  const federation = new Federation({
+    task,
+    config: {
+      rounds,
+      minParticipants,
+      participantsPerRound: 3,
+      seed: 1,
+      server: FEDAVG,
+      secure: opts.secure,
+      gatherMs: 300,
+    },
+    initial: new Float32Array(params),
+    labelPrior: 'local',
+    training: {
+      epochs: 1,
+      batchSize: 8,
+      optimizer: 'sgd',
+      learningRate: 0.1,
+      classWeights: 'none',
+      loss: 'cross-entropy',
+    },
+    roundDeadlineMs: 20_000,
+    joinTimeoutMs: 20_000,
+    log,
+    secure: opts.secure
+      ? {
+          parameters: { neighbours: 3, threshold: 2, stageDeadlineMs: 1500 },
+          fixedPoint,
+          crypto: nodeCrypto,
+        }
+      : null,
+    onWarning: (w) => warnings.push(w),
+  })
+  const app = buildApp({ backbone: { dir, digest, files }, federation, log })
+  attachSockets(app.server, { federation })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  harness = { url, app, federation, sockets: [], warnings }
+  return harness
+}
+
+const seedOf = (name: string) => new Uint8Array(createHash('sha256').update(`seed ${name}`).digest())
+
+/**
+ * A participant that answers every secure stage, contributing `delta` with `examples`; with
+ * `silentFrom` it stops answering from that relayed stage on (a dropout).
+ */
+function secureClient(
+  h: Harness,
+  name: string,
+  delta: Float32Array,
+  examples: number,
+  silentFrom?: 'advertise' | 'share-keys' | 'unmask',
+): { socket: Socket; joined: Promise<HelloAck> } {
+  const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
+  h.sockets.push(socket)
+  let party: SecaggParticipant | undefined
+  // a dropout's pending acknowledgements fail with its socket; that is the point
+  const emit = (message: unknown) =>
+    (socket.emitWithAck('secagg', message) as Promise<UpdateAck>).catch(() => null)
+  socket.on('round', (raw: unknown) => {
+    const round = parseRoundStart(raw, params, 2)
+    if (!round.secagg) throw new Error('expected a secure round')
+    party = new SecaggParticipant({
+      crypto: nodeCrypto,
+      identitySeed: seedOf(name),
+      context: roundContext(round.secagg.setup),
+    })
+    void emit(party.advertise())
+  })
+  socket.on('secagg', async (raw: { stage: string }) => {
+    if (!party || raw.stage === silentFrom) {
+      if (raw.stage === silentFrom) socket.disconnect()
+      return
+    }
+    if (raw.stage === 'advertise') await emit(party.shareKeys(raw))
+    else if (raw.stage === 'share-keys') {
+      const input = encodeSecureContribution(
+        { delta, examples, labelCounts: [examples, 0], valExamples: 4, valCorrect: 3 },
+        fixedPoint,
+      )
+      await emit(await party.maskedInput(raw, input))
+    } else if (raw.stage === 'unmask') await emit(party.unmask(raw))
+  })
+  const joined = socket.emitWithAck('hello', {
+    protocol: PROTOCOL_VERSION,
+    participant: name,
+    kind: 'hospital',
+    agent: 'test',
+    identityKey: nodeCrypto.ed25519PublicKey(seedOf(name)),
+  }) as Promise<HelloAck>
+  return { socket, joined }
+}
+
+const filled = (v: number) => new Float32Array(params).fill(v)
+
+describe('secure rounds over real sockets', () => {
+  it('aggregates the masked updates into exactly the FedAvg of what the participants put in', async () => {
+    const h = await start({ secure: true })
+    secureClient(h, 'a', filled(0.5), 10)
+    secureClient(h, 'b', filled(-0.25), 30)
+    secureClient(h, 'c', filled(1), 60)
+    const done = await h.federation.done
+    expect(done.completed).toBe(1)
+    const record = h.federation.state
+    expect(Array.from(h.federation.global)).toEqual(
+      Array(params).fill(Math.fround((0.5 * 10 - 0.25 * 30 + 1 * 60) / 100)),
+    )
+    expect(record.labelCounts).toEqual([100, 0])
+  })
+
+  it('survives a participant that drops after sharing its keys: its masks are rebuilt from shares', async () => {
+    const h = await start({ secure: true })
+    secureClient(h, 'a', filled(0.5), 10)
+    secureClient(h, 'b', filled(-0.25), 30, 'share-keys')
+    secureClient(h, 'c', filled(1), 60)
+    const done = await h.federation.done
+    expect(done).toMatchObject({ completed: 1, failed: 0 })
+    expect(h.federation.global[0]).toBe(Math.fround((0.5 * 10 + 1 * 60) / 70))
+  })
+
+  it('fails the round loudly when too few survive to rebuild the masks, and the run goes on', async () => {
+    const h = await start({ secure: true, rounds: 1 })
+    secureClient(h, 'a', filled(0.5), 10)
+    secureClient(h, 'b', filled(-0.25), 30, 'share-keys')
+    secureClient(h, 'c', filled(1), 60, 'share-keys')
+    const done = await h.federation.done
+    expect(done).toMatchObject({ completed: 0, failed: 1 })
+    expect(Array.from(h.federation.global)).toEqual(Array(params).fill(0))
+  })
+
+  it('refuses a plaintext update in a secure task', async () => {
+    const h = await start({ secure: true })
+    const { socket, joined } = secureClient(h, 'a', filled(0), 1)
+    await joined
+    const ack = (await socket.emitWithAck('update', {
+      round: 1,
+      delta: new Uint8Array(params * 4),
+      examples: 1,
+      labelCounts: [1, 0],
+      metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+    })) as UpdateAck
+    expect(ack).toMatchObject({ ok: false })
+  })
+
+  it('refuses a name enrolled with another identity key', async () => {
+    const h = await start({ secure: true })
+    expect((await secureClient(h, 'a', filled(0), 1).joined).ok).toBe(true)
+    const impostor = connect(h.url, { transports: ['websocket'], reconnection: false })
+    h.sockets.push(impostor)
+    const ack = (await impostor.emitWithAck('hello', {
+      protocol: PROTOCOL_VERSION,
+      participant: 'a',
+      kind: 'hospital',
+      agent: 'test',
+      identityKey: new Uint8Array(32).fill(1),
+    })) as HelloAck
+    expect(ack).toMatchObject({ ok: false, code: 'identity-mismatch' })
+  })
+
+  it('a plaintext-debug task warns the operator on every round', async () => {
+    const h = await start({ secure: false, rounds: 2 })
+    const plain = (name: string) => {
+      const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
+      h.sockets.push(socket)
+      socket.on('round', (raw: { round: number; weights: Uint8Array }) => {
+        decodeWeights(raw.weights, params, 'weights')
+        socket.emit(
+          'update',
+          {
+            round: raw.round,
+            delta: new Uint8Array(params * 4),
+            examples: 1,
+            labelCounts: [1, 0],
+            metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+          },
+          () => {},
+        )
+      })
+      socket.emit(
+        'hello',
+        {
+          protocol: PROTOCOL_VERSION,
+          participant: name,
+          kind: 'hospital',
+          agent: 'test',
+          identityKey: seedOf(name),
+        },
+        () => {},
+      )
+    }
+    plain('x')
+    plain('y')
+    await h.federation.done
+    expect(h.warnings.filter((w) => /plaintext-debug/.test(w))).toHaveLength(2)
+  })
+})
