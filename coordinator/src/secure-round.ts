@@ -14,6 +14,18 @@ export type SecureParameters = {
   readonly neighbours: number
   readonly threshold: number
   readonly stageDeadlineMs: number
+  /** Fewer masked inputs than this and the round fails before anything is unmasked. */
+  readonly minSurvivors: number
+}
+
+/**
+ * t for a round of `n` participants: the configured one when neighbourhoods are the configured k;
+ * with fewer participants than k everyone is everyone's neighbour, and t is then a majority of n
+ * (never all of them, which would make one dropout fatal), and at least 2.
+ */
+export function effectiveThreshold(parameters: SecureParameters, n: number): number {
+  if (n >= parameters.neighbours) return parameters.threshold
+  return Math.max(2, Math.min(parameters.threshold, Math.floor(n / 2) + 1))
 }
 
 export type SecureRoundOptions = {
@@ -65,7 +77,7 @@ export class SecureRound {
       identityKeys: names.map((n) => opts.roster.get(n) as Uint8Array),
       neighbourCount: opts.parameters.neighbours,
       neighbourSeed: opts.crypto.randomBytes(32),
-      threshold: Math.min(opts.parameters.threshold, names.length),
+      threshold: effectiveThreshold(opts.parameters, names.length),
       dim: opts.dim,
     }
     for (const name of names) {
@@ -147,6 +159,15 @@ export class SecureRound {
     if (!outcome.ok) {
       this.cancel()
       this.#opts.onOutcome(outcome)
+      return
+    }
+    // Unmasking a sum of too few inputs would reveal more than the task allows: stop before it.
+    if (stage === 'masked-input' && outcome.messages.size < this.#opts.parameters.minSurvivors) {
+      this.cancel()
+      this.#opts.onOutcome({
+        ok: false,
+        reason: `only ${outcome.messages.size} masked inputs arrived, ${this.#opts.parameters.minSurvivors} needed; nothing was unmasked`,
+      })
       return
     }
     for (const [id, message] of outcome.messages) this.#opts.send(this.#nameOf.get(id) as string, message)

@@ -142,6 +142,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
               neighbours: task.aggregation.neighbours,
               threshold: task.aggregation.threshold,
               stageDeadlineMs: task.aggregation.stageDeadlineSeconds * 1000,
+              minSurvivors: task.participation.minParticipants,
             },
             fixedPoint: task.aggregation.fixedPoint,
             crypto: nodeCrypto,

@@ -74,6 +74,9 @@ export type Aggregation =
       readonly fixedPoint: FixedPoint
     }
 
+/** Shamir shares carry x = 1..255 in GF(2^8): the largest neighbourhood. */
+const MAX_NEIGHBOURS = 255
+
 export class TaskFileError extends Error {
   constructor(message: string) {
     super(message)
@@ -312,14 +315,24 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
     } catch (error) {
       throw new TaskFileError(`${where}: aggregation: ${(error as Error).message}`)
     }
-    const neighbours = int(a, 'neighbours', 'aggregation', 2, 255, Math.min(derived.k, 255))
+    if (a.neighbours === undefined && derived.k > MAX_NEIGHBOURS)
+      throw new TaskFileError(
+        `${where}: aggregation: an expected dropout of ${expectedDropout} needs neighbourhoods of ${derived.k}, above the ${MAX_NEIGHBOURS} Shamir over GF(2^8) allows; lower expectedDropout or set neighbours and threshold`,
+      )
+    const neighbours = int(a, 'neighbours', 'aggregation', 2, MAX_NEIGHBOURS, derived.k)
     const k = Math.min(neighbours, participantsPerRound)
+    // A ring of neighbourhoods has the participant and (k−1)/2 on each side: k must be odd unless
+    // it covers everyone.
+    if (k < participantsPerRound && k % 2 === 0)
+      throw new TaskFileError(
+        `${where}: aggregation.neighbours: expected an odd number (the participant and as many on each side), or at least participantsPerRound (${participantsPerRound}), got ${neighbours}`,
+      )
     const threshold = int(
       a,
       'threshold',
       'aggregation',
       2,
-      255,
+      MAX_NEIGHBOURS,
       a.neighbours === undefined ? derived.t : Math.floor(k / 2) + 1,
     )
     if (threshold <= k / 2 || threshold > k)

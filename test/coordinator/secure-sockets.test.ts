@@ -93,7 +93,7 @@ async function start(opts: { secure: boolean; rounds?: number; minParticipants?:
     log,
     secure: opts.secure
       ? {
-          parameters: { neighbours: 3, threshold: 2, stageDeadlineMs: 1500 },
+          parameters: { neighbours: 3, threshold: 2, stageDeadlineMs: 1500, minSurvivors: minParticipants },
           fixedPoint,
           crypto: nodeCrypto,
         }
@@ -195,6 +195,17 @@ describe('secure rounds over real sockets', () => {
     const done = await h.federation.done
     expect(done).toMatchObject({ completed: 0, failed: 1 })
     expect(Array.from(h.federation.global)).toEqual(Array(params).fill(0))
+  })
+
+  it('with too few masked inputs for the task’s minimum, fails before unmasking anything', async () => {
+    const h = await start({ secure: true, minParticipants: 3 })
+    secureClient(h, 'a', filled(0.5), 10)
+    secureClient(h, 'b', filled(-0.25), 30, 'share-keys')
+    secureClient(h, 'c', filled(1), 60)
+    const done = await h.federation.done
+    expect(done).toMatchObject({ completed: 0, failed: 1 })
+    expect(h.warnings).toEqual([])
+    expect(h.federation.state.failed).toBe(1)
   })
 
   it('refuses a plaintext update in a secure task', async () => {

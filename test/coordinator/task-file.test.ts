@@ -137,6 +137,11 @@ describe('task file', () => {
     expect(withAggregation({ maxExamples: 10_000_000, clipNorm: 1000 })).toThrow(
       /task file: aggregation: fixedPointFor/,
     )
+    const wide = { ...valid, participation: { minParticipants: 3, participantsPerRound: 10 } }
+    expect(() => parseTaskFile({ ...wide, aggregation: { neighbours: 4 } }, '/x')).toThrow(
+      /aggregation.neighbours: expected an odd number/,
+    )
+    expect(() => parseTaskFile({ ...wide, aggregation: { expectedDropout: 0.6 } }, '/x')).not.toThrow()
     expect(withAggregation({ neighbours: 3, threshold: 1 })).toThrow(
       /aggregation.threshold: expected an integer from 2/,
     )

@@ -80,6 +80,13 @@ export class SecaggParticipant {
         'invalid-spec',
         `secagg: this participant (${this.id}) is not in the round's roster`,
       )
+    // A neighbourhood of one, or a threshold of one, would let the coordinator strip every mask
+    // from this participant's input: a round set up that way is refused, whoever proposed it.
+    if (neighbourhood.length < 2 || context.threshold < 2)
+      throw new ProtocolError(
+        'invalid-spec',
+        `secagg: expected a neighbourhood of at least 2 and a threshold of at least 2, got ${neighbourhood.length} and ${context.threshold}; such a round would reveal this participant's input`,
+      )
     this.#neighbourhood = neighbourhood
   }
 

@@ -8,6 +8,7 @@ import {
   pairSign,
   parseMaskedInput,
   parseUnmaskResponse,
+  roundContext,
   type SecaggCrypto,
   SecaggParticipant,
   SecaggServer,
@@ -454,5 +455,16 @@ describe('never both shares of one peer', () => {
       `unmask: expected 3 shares as requested of ${a.id}, got 3, 1 of them not requested (first: the mask-key share of ${b.id})`,
     )
     server.receive(a.id, reply)
+  })
+})
+
+describe('a round set up to expose one input', () => {
+  it('a participant refuses a threshold of 1 or a neighbourhood of itself alone', () => {
+    const { seeds, setup } = setupRound({ crypto: naclCrypto, n: 3, dim: 8, neighbourCount: 3, threshold: 2 })
+    const lone = roundContext({ ...setup, identityKeys: setup.identityKeys.slice(0, 1), threshold: 1 })
+    expect(
+      () =>
+        new SecaggParticipant({ crypto: naclCrypto, identitySeed: seeds[0] as Uint8Array, context: lone }),
+    ).toThrow(/expected a neighbourhood of at least 2 and a threshold of at least 2, got 1 and 1/)
   })
 })
