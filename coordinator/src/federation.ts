@@ -162,7 +162,7 @@ export class Federation {
     if (this.#links.get(participant) !== link) return
     this.#links.delete(participant)
     this.dispatch({ type: 'left', participant })
-    this.#secure?.left()
+    this.#secure?.left(participant)
   }
 
   /** A secure-aggregation stage message, answered at once: accepted, or refused with the reason. */

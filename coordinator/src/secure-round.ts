@@ -67,6 +67,7 @@ export class SecureRound {
   readonly #idOf = new Map<string, string>()
   #cancelTimer: (() => void) | undefined
   #over = false
+  readonly #gone = new Set<string>()
 
   constructor(opts: SecureRoundOptions) {
     this.#opts = opts
@@ -99,14 +100,27 @@ export class SecureRound {
     if (id === undefined)
       throw new ProtocolError('malformed', `secagg: ${participant} is not in round ${this.#opts.round}`)
     this.#server.receive(id, message)
-    if (this.#server.waitingFor.length === 0) this.#closeStage()
+    this.#maybeClose()
   }
 
-  /** A participant went offline: if everyone the stage still waits for is gone, close it now. */
-  left(): void {
+  /**
+   * A participant's connection dropped. Relays sent while it was away are lost, so even if it
+   * reconnects it is not waited for again in this round: it is a dropout, and the stage closes as
+   * soon as no one else it waits for is left.
+   */
+  left(participant: string): void {
+    this.#gone.add(participant)
+    this.#maybeClose()
+  }
+
+  /** Closes the stage once no one it waits for can still answer: all answered, or the rest are gone. */
+  #maybeClose(): void {
     const waiting = this.#server.waitingFor
-    if (waiting.length > 0 && waiting.every((id) => !this.#opts.isOnline(this.#nameOf.get(id) ?? '')))
-      this.#closeStage()
+    const canAnswer = (id: string) => {
+      const name = this.#nameOf.get(id) ?? ''
+      return !this.#gone.has(name) && this.#opts.isOnline(name)
+    }
+    if (!waiting.some(canAnswer)) this.#closeStage()
   }
 
   cancel(): void {
