@@ -232,7 +232,7 @@ export class Participant {
         identitySeed: this.#opts.identitySeed,
         context: roundContext(secagg.setup),
       })
-      if (this.#secure)
+      if (this.#secure && this.#secure.party.stage !== 'done')
         this.#opts.print(`round ${this.#secure.round}: left unfinished for round ${round.round}`)
       const result = this.#data
         ? this.#data.then((data) => this.#train(task, data, round))

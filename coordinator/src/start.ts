@@ -202,10 +202,19 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     records: log.records,
     async close() {
       federation.stop('coordinator closed')
+      // 'finished' is emitted, not yet written: participants leave once they read it, so wait for
+      // them (briefly) rather than cut the connections with the message still buffered.
+      await allDisconnected(io, 3000)
       io.close()
       await app.close()
     },
   }
+}
+
+async function allDisconnected(io: Server, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (io.of('/').sockets.size > 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20))
 }
 
 export function defaultOutDir(base: string, name: string): string {
