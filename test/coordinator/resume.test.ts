@@ -167,6 +167,10 @@ describe('a coordinator that crashes mid-run', () => {
         },
       )
     })
+    let finished = false
+    socket.on('finished', () => {
+      finished = true
+    })
     socket.on('round-result', (r: { round: number }) => {
       for (const f of roundDone) f(r.round)
     })
@@ -177,6 +181,8 @@ describe('a coordinator that crashes mid-run', () => {
     const second = coordinator(['--task', taskFile, '--port', port, '--out', out, '--resume'])
     await second.url
     expect(await second.exited).toBe(0)
+    // the coordinator exits only after its 'finished' has reached the participants still connected
+    expect(finished).toBe(true)
     socket.disconnect()
 
     const rounds = readFileSync(join(out, 'rounds.jsonl'), 'utf8')

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { attachSockets, buildApp, FEDAVG, Federation, RoundLog } from '@fedtune/coordinator'
+import { fileURLToPath } from 'node:url'
+import { attachSockets, buildApp, FEDAVG, Federation, parseTaskFile, RoundLog } from '@fedtune/coordinator'
+import { startCoordinator } from '@fedtune/coordinator/start'
+import { readBackboneFolder } from '@fedtune/model/node'
 import {
   decodeWeights,
   encodeSecureContribution,
@@ -272,5 +275,91 @@ describe('secure rounds over real sockets', () => {
     plain('y')
     await h.federation.done
     expect(h.warnings.filter((w) => /plaintext-debug/.test(w))).toHaveLength(2)
+  })
+
+  it('a coordinator that closes after its last secure round still delivers "finished" to everyone', async () => {
+    const backboneDir = join(
+      fileURLToPath(new URL('../../../shared/', import.meta.url)),
+      'backbones',
+      'mobilenet_v2_0.35_224',
+    )
+    const { digest } = await readBackboneFolder(backboneDir)
+    const work = mkdtempSync(join(tmpdir(), 'fedtune-close-'))
+    const task = parseTaskFile(
+      {
+        name: 'close',
+        backbone: { source: backboneDir, sha256: digest },
+        head: { labels: ['a', 'b'] },
+        training: { rounds: 1 },
+        participation: { minParticipants: 3, gatherSeconds: 0 },
+      },
+      work,
+    )
+    const running = await startCoordinator({
+      task,
+      port: 0,
+      outDir: join(work, 'run'),
+      cacheDir: join(work, 'cache'),
+      quiet: true,
+      print: () => {},
+    })
+    const inner = running.federation.task.paramCount
+    const finished: string[] = []
+    const sockets = ['x', 'y', 'z'].map((name) => {
+      const socket = connect(running.url, { transports: ['websocket'], reconnection: false })
+      let party: SecaggParticipant | undefined
+      const seed = seedOf(name)
+      // as the hospital client does: read 'finished', then leave
+      socket.on('finished', () => {
+        finished.push(name)
+        socket.disconnect()
+      })
+      socket.on('round', (raw: unknown) => {
+        const round = parseRoundStart(raw, inner, 2)
+        if (!round.secagg) return
+        party = new SecaggParticipant({
+          crypto: nodeCrypto,
+          identitySeed: seed,
+          context: roundContext(round.secagg.setup),
+        })
+        socket.emit('secagg', party.advertise(), () => {})
+        fixed = round.secagg.fixedPoint
+      })
+      let fixed: FixedPoint | undefined
+      socket.on('secagg', async (raw: { stage: string }) => {
+        if (!party || !fixed) return
+        if (raw.stage === 'advertise') socket.emit('secagg', party.shareKeys(raw), () => {})
+        else if (raw.stage === 'share-keys') {
+          const input = encodeSecureContribution(
+            {
+              delta: new Float32Array(inner),
+              examples: 5,
+              labelCounts: [2, 3],
+              valExamples: 0,
+              valCorrect: 0,
+            },
+            fixed,
+          )
+          socket.emit('secagg', await party.maskedInput(raw, input), () => {})
+        } else if (raw.stage === 'unmask') socket.emit('secagg', party.unmask(raw), () => {})
+      })
+      socket.emit(
+        'hello',
+        {
+          protocol: PROTOCOL_VERSION,
+          participant: name,
+          kind: 'hospital',
+          agent: 'test',
+          identityKey: nodeCrypto.ed25519PublicKey(seed),
+        },
+        () => {},
+      )
+      return socket
+    })
+    const done = await running.federation.done
+    await running.close()
+    expect(done.completed).toBe(1)
+    expect(finished.sort()).toEqual(['x', 'y', 'z'])
+    for (const s of sockets) s.disconnect()
   })
 })
