@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { attachSockets, buildApp, FEDAVG, Federation, parseTaskFile, RoundLog } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
-import { readBackboneFolder } from '@fedtune/model/node'
+import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import {
   decodeWeights,
   encodeSecureContribution,
@@ -283,6 +283,7 @@ describe('secure rounds over real sockets', () => {
       'backbones',
       'mobilenet_v2_0.35_224',
     )
+    await initBackend()
     const { digest } = await readBackboneFolder(backboneDir)
     const work = mkdtempSync(join(tmpdir(), 'fedtune-close-'))
     const task = parseTaskFile(
