@@ -7,9 +7,11 @@ import { readTaskFile, TaskFileError } from './task-file.ts'
 
 const USAGE = `Usage: fedtune coordinator --task <task.json> [options]
 
-Serves one federation: hands participants the frozen backbone and the head, runs the rounds,
-averages the updates with FedAvg weighted by example count, and evaluates the global head on the
-task's held-out set after every round. Exits when all rounds are done.
+Serves one federation: hands participants the frozen backbone and the head, runs the rounds
+through secure aggregation (SecAgg+: it learns only the sum of the masked updates), averages the
+sum with FedAvg weighted by example count (or FedAdam, per the task file), and evaluates the
+global head on the task's held-out set after every round. Participants' identity keys are pinned
+to their names in <out>/participants.json. Exits when all rounds are done.
 
 Options:
   --task <file>     the task file (JSON; see docs/task-file.md)              (required)
