@@ -75,6 +75,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       online: [...s.online].sort(),
       selected: s.selected,
       received: [...s.received.keys()].sort(),
+      aggregation: federation.task.aggregation,
+      // the secure round's stage (advertise, share-keys, masked-input, unmask) and who it waits for
+      secure: federation.secureStage,
       completed: s.completed,
       failed: s.failed,
     }

@@ -130,6 +130,11 @@ export class Federation {
     return this.#state.global
   }
 
+  /** The open secure round's stage and who it waits for; null between rounds or in plaintext-debug. */
+  get secureStage(): { readonly stage: string; readonly waitingFor: readonly string[] } | null {
+    return this.#secure ? { stage: this.#secure.stage, waitingFor: this.#secure.waitingFor } : null
+  }
+
   /**
    * Enrols a name with its identity key on first sight, and from then on refuses that name with any
    * other key (a ProtocolError 'identity-mismatch').

@@ -94,6 +94,11 @@ export class SecureRound {
     return this.#server.stage
   }
 
+  /** Who the open stage still waits for, by name: for the operator's status page. */
+  get waitingFor(): string[] {
+    return this.#server.waitingFor.map((id) => this.#nameOf.get(id) ?? id).sort()
+  }
+
   /** One participant's stage message; a ProtocolError says why it was refused. */
   receive(participant: string, message: unknown): void {
     const id = this.#idOf.get(participant)

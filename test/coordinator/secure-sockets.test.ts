@@ -211,6 +211,31 @@ describe('secure rounds over real sockets', () => {
     expect(h.federation.state.failed).toBe(1)
   })
 
+  it('the status page shows the secure stage and who it waits for', async () => {
+    const h = await start({ secure: true })
+    secureClient(h, 'a', filled(0.5), 10)
+    secureClient(h, 'b', filled(-0.25), 30)
+    // connected and enrolled, but never answers: the advertise stage waits for it
+    const mute = connect(h.url, { transports: ['websocket'], reconnection: false })
+    h.sockets.push(mute)
+    await mute.emitWithAck('hello', {
+      protocol: PROTOCOL_VERSION,
+      participant: 'mute',
+      kind: 'hospital',
+      agent: 'test',
+      identityKey: nodeCrypto.ed25519PublicKey(seedOf('mute')),
+    })
+    let status: { aggregation: string; secure: { stage: string; waitingFor: string[] } | null }
+    do {
+      status = (await (await fetch(`${h.url}/api/status`)).json()) as typeof status
+      // a and b advertise within milliseconds; then only the mute one is left
+    } while (status.secure === null || status.secure.waitingFor.length > 1)
+    expect(status).toMatchObject({
+      aggregation: 'secure',
+      secure: { stage: 'advertise', waitingFor: ['mute'] },
+    })
+  })
+
   it('refuses a plaintext update in a secure task', async () => {
     const h = await start({ secure: true })
     const { socket, joined } = secureClient(h, 'a', filled(0), 1)
