@@ -5,7 +5,7 @@ import {
   type ServerState,
   serverStep,
 } from '@fedtune/coordinator'
-import { type Dataset, initHead, stratifiedSplit, trainHead } from '@fedtune/model'
+import { type Dataset, initHead, labelCounts, stratifiedSplit, trainHead } from '@fedtune/model'
 import {
   addInto,
   decodeSecureSum,
@@ -48,20 +48,21 @@ export function simulateFedAvg(sim: Simulation): Float32Array {
   const classes = sim.spec.labels.length
   let global = initHead(sim.spec, sim.inputDim, sim.seed)
   let server: ServerState = null
-  let labelCounts: number[] | null = null
+  let federationCounts: number[] | null = null
+  // A site's label counts do not change between rounds: counted once.
+  const siteCounts = train.map((data) => labelCounts(data.y, classes))
   const maxExamples = Math.max(100_000, ...train.map((d) => d.n))
   const fixedPoint = fixedPointFor({ participants: train.length, maxExamples, clipNorm: 10 })
   const params = global.length
   for (let round = 1; round <= sim.rounds; round++) {
     const seed = (sim.seed + round * 7919) >>> 0
-    const prior = sim.labelPrior === 'federation' ? federationPrior(labelCounts, classes) : null
+    const prior = sim.labelPrior === 'federation' ? federationPrior(federationCounts, classes) : null
     const masked = new Uint32Array(secureVectorLength(params, classes))
-    for (const data of train) {
+    for (const [site, data] of train.entries()) {
       const { weights } = trainHead(sim.spec, sim.inputDim, global, data, { ...sim.training, prior, seed })
       const delta = new Float32Array(weights.length)
       for (let i = 0; i < weights.length; i++) delta[i] = (weights[i] as number) - (global[i] as number)
-      const counts = new Array<number>(classes).fill(0)
-      for (const y of data.y) counts[y] = (counts[y] as number) + 1
+      const counts = siteCounts[site] as number[]
       const contribution = { delta, examples: data.n, labelCounts: counts, valExamples: 0, valCorrect: 0 }
       addInto(masked, encodeSecureContribution(contribution, fixedPoint))
     }
@@ -74,7 +75,7 @@ export function simulateFedAvg(sim: Simulation): Float32Array {
     )
     global = step.weights
     server = step.state
-    labelCounts = sum.labelCounts
+    federationCounts = sum.labelCounts
     sim.afterRound?.(round, global)
   }
   return global

@@ -1,4 +1,4 @@
-import { accuracy, predictHead, rocAuc, type TrainProgress, trainHead } from '@fedtune/model'
+import { accuracy, labelCounts, predictHead, rocAuc, type TrainProgress, trainHead } from '@fedtune/model'
 import type { HeadSpec, LocalMetrics, RoundStart } from '@fedtune/protocol'
 import type { PreparedData } from './prepare.ts'
 
@@ -39,12 +39,10 @@ export function localRound(
     valAuc = rocAuc(probs, data.val.y, spec.labels.length)
     valCorrect = Math.round(valAccuracy * data.val.n)
   }
-  const labelCounts = new Array<number>(spec.labels.length).fill(0)
-  for (const y of data.train.y) labelCounts[y] = (labelCounts[y] as number) + 1
   return {
     delta,
     examples: data.train.n,
-    labelCounts,
+    labelCounts: labelCounts(data.train.y, spec.labels.length),
     valCorrect,
     metrics: { trainLoss: loss, valAccuracy, valAuc, valExamples: data.val.n },
   }

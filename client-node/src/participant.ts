@@ -276,19 +276,21 @@ export class Participant {
   }
 
   #emitSecagg(round: number, message: unknown): void {
-    this.#socket.timeout(60_000).emit('secagg', message, (err, raw) => {
-      if (err)
-        return this.#opts.print(`round ${round}: a secagg message was not acknowledged (${err.message})`)
+    this.#socket.timeout(60_000).emit('secagg', message, this.#reportAck(round, 'our secagg message'))
+  }
+
+  /** What to print when the coordinator answers (or does not answer) one of our messages. */
+  #reportAck(round: number, what: string): (err: Error | null, raw: unknown) => void {
+    return (err, raw) => {
+      if (err) return this.#opts.print(`round ${round}: ${what} was not acknowledged (${err.message})`)
       try {
         const ack = parseUpdateAck(raw)
         if (!ack.ok)
-          this.#opts.print(
-            `round ${round}: the coordinator refused our secagg message: ${ack.reason} (${ack.code})`,
-          )
+          this.#opts.print(`round ${round}: the coordinator refused ${what}: ${ack.reason} (${ack.code})`)
       } catch (error) {
         this.#opts.print(`round ${round}: malformed acknowledgement: ${(error as Error).message}`)
       }
-    })
+    }
   }
 
   #send(round: number, result: LocalResult): void {
@@ -300,16 +302,7 @@ export class Participant {
       labelCounts: result.labelCounts,
       metrics: result.metrics,
     }
-    this.#socket.timeout(60_000).emit('update', update, (err, raw) => {
-      if (err) return this.#opts.print(`round ${round}: our update was not acknowledged (${err.message})`)
-      try {
-        const ack = parseUpdateAck(raw)
-        if (!ack.ok)
-          this.#opts.print(`round ${round}: the coordinator refused our update: ${ack.reason} (${ack.code})`)
-      } catch (error) {
-        this.#opts.print(`round ${round}: malformed acknowledgement: ${(error as Error).message}`)
-      }
-    })
+    this.#socket.timeout(60_000).emit('update', update, this.#reportAck(round, 'our update'))
   }
 
   #finish(finished: Finished): void {

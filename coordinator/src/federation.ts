@@ -146,10 +146,11 @@ export class Federation {
       this.#opts.onEnrol?.(participant, identityKey)
       return
     }
-    if (!sameBytes(known, identityKey))
+    const hex = (key: Uint8Array) => Buffer.from(key).toString('hex').slice(0, 16)
+    if (!Buffer.from(known).equals(identityKey))
       throw new ProtocolError(
         'identity-mismatch',
-        `${participant} is enrolled with identity key ${hex(known).slice(0, 16)}…, this hello has ${hex(identityKey).slice(0, 16)}…`,
+        `${participant} is enrolled with identity key ${hex(known)}…, this hello has ${hex(identityKey)}…`,
       )
   }
 
@@ -366,12 +367,4 @@ export class Federation {
     if (this.#opts.labelPrior === 'local') return null
     return federationPrior(this.#state.labelCounts, this.task.head.labels.length)
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 }

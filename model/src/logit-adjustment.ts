@@ -1,3 +1,5 @@
+import { labelCounts } from './label-counts.ts'
+
 /**
  * Per-class logit offsets τ·log π_c from the label prior π of the training data, for the
  * logit-adjusted softmax cross-entropy (Menon et al., "Long-tail learning via logit adjustment",
@@ -14,8 +16,7 @@
  */
 export function logitAdjustment(labels: Int32Array, classes: number, tau = 1): Float32Array {
   if (labels.length === 0) throw new Error('logitAdjustment: expected at least one label')
-  const counts = new Float64Array(classes)
-  for (const y of labels) counts[y] = (counts[y] as number) + 1
+  const counts = labelCounts(labels, classes)
   return Float32Array.from(counts, (count) => (count > 0 ? tau * Math.log(count / labels.length) : ABSENT))
 }
 

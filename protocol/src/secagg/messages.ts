@@ -197,27 +197,15 @@ export function parseIncomingShares(value: unknown, round: RoundLabel): Incoming
   return { ...stageOf(round, 'share-keys'), shares }
 }
 
-/** The masked words y_u of a stage-3 message, `dim` of them. */
 /**
- * The masked words, as a view of the received bytes when they are 4-aligned on a little-endian
+ * The masked words y_u of a stage-3 message, `dim` of them, as a view of the received bytes when they are 4-aligned on a little-endian
  * host (a copy otherwise): the coordinator adds them into its running sum at once and keeps
  * nothing, and at d ≈ 330k a copy per participant is a third of the secure round's cost. Callers
  * that keep the words must copy them.
  */
 export function parseMaskedInput(value: unknown, round: RoundLabel, dim: number): Uint32Array {
   const o = header(value, 'masked-input', round, 'masked-input')
-  const bytes = asBytes(o.masked)
-  if (bytes === undefined)
-    throw new ProtocolError(
-      'malformed',
-      `masked-input.masked: expected ${dim * 4} bytes of binary data, got ${describe(o.masked)}`,
-    )
-  if (bytes.byteLength !== dim * 4)
-    throw new ProtocolError(
-      'wrong-size',
-      `masked-input.masked: expected ${dim * 4} bytes, got ${bytes.byteLength}`,
-    )
-  return littleEndianWords(bytes)
+  return littleEndianWords(checkedBytes(o.masked, 'masked-input.masked', dim * 4))
 }
 
 export function parseUnmaskRequest(value: unknown, round: RoundLabel): UnmaskRequest {
@@ -294,6 +282,11 @@ function signedKeys(o: Record<string, unknown>, what: string): SignedKeys {
 
 /** A binary field of exactly `length` bytes, copied so later changes to the socket's buffer cannot reach it. */
 function bytesOf(value: unknown, what: string, length: number): Uint8Array {
+  return new Uint8Array(checkedBytes(value, what, length))
+}
+
+/** A binary field of exactly `length` bytes, as received (a view, not a copy). */
+function checkedBytes(value: unknown, what: string, length: number): Uint8Array {
   const bytes = asBytes(value)
   if (bytes === undefined)
     throw new ProtocolError(
@@ -302,7 +295,7 @@ function bytesOf(value: unknown, what: string, length: number): Uint8Array {
     )
   if (bytes.byteLength !== length)
     throw new ProtocolError('wrong-size', `${what}: expected ${length} bytes, got ${bytes.byteLength}`)
-  return new Uint8Array(bytes)
+  return bytes
 }
 
 function list(o: Record<string, unknown>, key: string, what: string, max: number): unknown[] {
