@@ -7,6 +7,7 @@ import {
   SecaggServer,
   type SecaggSetup,
   type Stage,
+  weightedSum,
 } from '@fedtune/protocol'
 import { socketIoTransfer } from './socket-io-wire.ts'
 
@@ -68,6 +69,13 @@ export function benchInput(index: number, dim: number): Uint32Array {
   return out
 }
 
+/** A float update with the scale of `benchInput`'s words (2^-20 per unit), for the plaintext FedAvg baseline. */
+export function benchUpdate(input: Uint32Array): Float32Array {
+  const out = new Float32Array(input.length)
+  for (let j = 0; j < input.length; j++) out[j] = ((input[j] as number) | 0) / 2 ** 20
+  return out
+}
+
 export type Bytes = { up: number; down: number }
 
 export type RoundMeasurement = {
@@ -82,6 +90,11 @@ export type RoundMeasurement = {
   readonly unmaskMs: number
   /** The same survivors' inputs summed in the clear, measured right after `finish()`. */
   readonly plaintextMs: number
+  /**
+   * The coordinator's plaintext-debug aggregation of the survivors' float updates (fedavg.ts
+   * `weightedSum`, float64), measured right after: what an insecure fedtune round does instead.
+   */
+  readonly fedAvgMs: number
   /** advertise + shareKeys + maskedInput + unmask, per survivor. */
   readonly participantMs: readonly number[]
   /** Per survivor, the four stages' messages it sent and received. */
@@ -97,6 +110,7 @@ export async function measureRound(
   spec: RoundSpec,
   round: RoundSetup,
   inputs: readonly Uint32Array[],
+  updates: readonly Float32Array[],
 ): Promise<RoundMeasurement> {
   const { crypto } = spec
   const server = new SecaggServer({ crypto, context: round.context })
@@ -146,6 +160,7 @@ export async function measureRound(
     routingMs,
     unmaskMs: 0,
     plaintextMs: 0,
+    fedAvgMs: 0,
     participantMs: [],
     participantBytes: [],
     setupBytes,
@@ -204,6 +219,12 @@ export async function measureRound(
     survivors.map((i) => inputs[i] as Uint32Array),
     spec.dim,
   )
+  const fedAvgStarted = performance.now()
+  weightedSum(
+    spec.dim,
+    survivors.map((i) => ({ delta: updates[i] as Float32Array, examples: 100 + i })),
+  )
+  const fedAvgMs = performance.now() - fedAvgStarted
   return {
     ok: true,
     reason: '',
@@ -212,6 +233,7 @@ export async function measureRound(
     routingMs,
     unmaskMs,
     plaintextMs,
+    fedAvgMs,
     participantMs: survivors.map((i) => participantMs[i] as number),
     participantBytes: survivors.map((i) => bytes[i] as Bytes),
     setupBytes,

@@ -13,12 +13,15 @@ import { describe } from '../src/describe.ts'
 import { ProtocolError } from '../src/errors.ts'
 import {
   expectBytes,
+  expectMasks,
   expectWords,
   littleEndianWords,
   rejectAllZero,
   type SecaggCrypto,
   signatureScalarIsCanonical,
 } from '../src/secagg/crypto.ts'
+import { addInto, subtractFrom } from '../src/secagg/fixed-point.ts'
+import { maskPool } from './mask-pool.ts'
 
 /** Unpadded base64url (RFC 4648 §5), as JWK carries key bytes; a view of the bytes, not a copy. */
 function base64url(bytes: Uint8Array): string {
@@ -40,6 +43,26 @@ function privateKey(crv: 'X25519' | 'Ed25519', raw: Uint8Array): KeyObject {
 /** A public key from its raw 32 bytes, through JWK (the fast door, as for {@link privateKey}). */
 function publicKey(crv: 'X25519' | 'Ed25519', raw: Uint8Array): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv, x: base64url(raw) }, format: 'jwk' })
+}
+
+/** Identity keys imported and kept between calls; beyond this many the oldest are dropped. */
+const MAX_CACHED_IDENTITY_KEYS = 8192
+const identityKeys = new Map<string, KeyObject>()
+
+/**
+ * An Ed25519 public key, imported once: the coordinator verifies each participant's advertisement
+ * under the same long-term identity key round after round, and the import costs as much as the
+ * verification. (X25519 keys are fresh every round; caching them would only evict these.)
+ */
+function identityKey(raw: Uint8Array): KeyObject {
+  const id = base64url(raw)
+  const cached = identityKeys.get(id)
+  if (cached !== undefined) return cached
+  const key = publicKey('Ed25519', raw)
+  if (identityKeys.size >= MAX_CACHED_IDENTITY_KEYS)
+    identityKeys.delete(identityKeys.keys().next().value as string)
+  identityKeys.set(id, key)
+  return key
 }
 
 /** The raw 32-byte public key of a private key, as a plain Uint8Array. */
@@ -138,12 +161,21 @@ export const nodeCrypto: SecaggCrypto = {
     expectBytes(key, 32, 'verify: publicKey')
     expectBytes(signature, 64, 'verify: signature')
     // OpenSSL checks S < L too; checking here keeps the rule visibly the same as naclCrypto's.
-    return (
-      signatureScalarIsCanonical(signature) && verify(null, message, publicKey('Ed25519', key), signature)
-    )
+    return signatureScalarIsCanonical(signature) && verify(null, message, identityKey(key), signature)
   },
   async keystream(key, words) {
     expectWords(words, 'keystream')
     return littleEndianWords(nodeAesCtr(key, new Uint8Array(16), words * 4))
+  },
+  async applyMasks(acc, masks) {
+    expectMasks(masks, 'applyMasks')
+    const pool = maskPool()
+    if (pool !== null) return pool.apply(acc, masks)
+    // No WebAssembly SIMD or a big-endian host: the same words, one keystream after another.
+    for (const { key, sign } of masks) {
+      const stream = await nodeCrypto.keystream(key, acc.length)
+      if (sign === 1) addInto(acc, stream)
+      else subtractFrom(acc, stream)
+    }
   },
 }

@@ -34,6 +34,27 @@ export type SecaggCrypto = {
   /** AES-128-CTR keystream under `key` (16 bytes), counter block 0 (128-bit big-endian counter),
    *  read as little-endian uint32 words. */
   keystream(key: Uint8Array, words: number): Promise<Uint32Array>
+  /**
+   * acc ← acc + Σ sign · keystream(key) mod 2^32 over all `masks`, in place: exactly what applying each
+   * mask in turn gives. Optional: a backend may fuse the keystream with the addition and spread the
+   * vector over threads (nodeCrypto does); without it {@link applyMasks} runs the keystreams itself.
+   */
+  applyMasks?(acc: Uint32Array, masks: readonly Mask[]): Promise<void>
+}
+
+/** A mask to add (sign 1) or subtract (sign −1): the AES-128-CTR keystream under a 16-byte key. */
+export type Mask = { readonly key: Uint8Array; readonly sign: 1 | -1 }
+
+/** Throws unless every mask has a 16-byte key and a sign of 1 or −1. */
+export function expectMasks(masks: readonly Mask[], what: string): void {
+  for (const [i, mask] of masks.entries()) {
+    expectBytes(mask.key, 16, `${what}: masks[${i}].key`)
+    if (mask.sign !== 1 && mask.sign !== -1)
+      throw new ProtocolError(
+        'invalid-spec',
+        `${what}: masks[${i}].sign: expected 1 or -1, got ${describe(mask.sign)}`,
+      )
+  }
 }
 
 /** Largest keystream we hand out in one call: 2^28 words = 1 GiB, far above any model we mask. */
@@ -76,7 +97,7 @@ export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 
 /**
  * `bytes` read as little-endian uint32 words, whatever the platform's byte order, so a mask is the same
  * on every participant. On a little-endian host with an aligned buffer this is a view (no copy) —
- * the keystream path's case; otherwise the words are assembled one by one.
+ * the keystream path's case; unaligned, one copy; on a big-endian host the words are assembled one by one.
  */
 export function littleEndianWords(bytes: Uint8Array): Uint32Array {
   if (bytes.length % 4 !== 0)
@@ -87,6 +108,8 @@ export function littleEndianWords(bytes: Uint8Array): Uint32Array {
   const words = bytes.length / 4
   if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0)
     return new Uint32Array(bytes.buffer, bytes.byteOffset, words)
+  // Unaligned (a slice of a socket's buffer, say): one native copy to an aligned buffer, not a word loop.
+  if (LITTLE_ENDIAN) return new Uint32Array(new Uint8Array(bytes).buffer, 0, words)
   const out = new Uint32Array(words)
   for (let i = 0, j = 0; i < words; i++, j += 4)
     out[i] =

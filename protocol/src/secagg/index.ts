@@ -10,7 +10,7 @@ export {
   roundContext,
   type SecaggContext,
 } from './context.ts'
-export { naclCrypto, type SecaggCrypto } from './crypto.ts'
+export { type Mask, naclCrypto, type SecaggCrypto } from './crypto.ts'
 export {
   addInto,
   clipL2,
@@ -22,7 +22,15 @@ export {
 } from './fixed-point.ts'
 export { hkdfSha512, hmacSha512 } from './hkdf.ts'
 export { PARTICIPANT_ID, participantId } from './identity.ts'
-export { applyMask, pairMaskKey, pairSign, type RoundLabel, selfMaskKey, shareKey } from './masking.ts'
+export {
+  applyMask,
+  applyMasks,
+  pairMaskKey,
+  pairSign,
+  type RoundLabel,
+  selfMaskKey,
+  shareKey,
+} from './masking.ts'
 export {
   type Advertisement,
   encodeSharePlaintext,

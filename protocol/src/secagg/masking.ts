@@ -1,4 +1,4 @@
-import type { SecaggCrypto } from './crypto.ts'
+import { expectMasks, type Mask, type SecaggCrypto } from './crypto.ts'
 import { addInto, subtractFrom } from './fixed-point.ts'
 import { hkdfSha512, utf8 } from './hkdf.ts'
 import { transcript } from './transcript.ts'
@@ -109,15 +109,38 @@ export function pairSign(u: string, v: string): 1 | -1 {
 }
 
 /** acc ← acc + sign · PRG(key) mod 2^32, PRG(key) the AES-128-CTR keystream of acc's length. */
-export async function applyMask(
+export function applyMask(
   crypto: SecaggCrypto,
   acc: Uint32Array,
   key: Uint8Array,
   sign: 1 | -1,
 ): Promise<void> {
-  const mask = await crypto.keystream(key, acc.length)
-  if (sign === 1) addInto(acc, mask)
-  else subtractFrom(acc, mask)
+  return applyMasks(crypto, acc, [{ key, sign }])
+}
+
+/** Keystreams in flight at once where the backend has no fused `applyMasks`: WebCrypto runs them on its own threads. */
+const CONCURRENT_KEYSTREAMS = 4
+
+/**
+ * acc ← acc + Σ sign · PRG(key) mod 2^32 over `masks`: the backend's fused `applyMasks` where it has
+ * one, else each keystream added or subtracted in turn, a few requested at a time. Addition mod
+ * 2^32 commutes, so the order does not change a word.
+ */
+export async function applyMasks(
+  crypto: SecaggCrypto,
+  acc: Uint32Array,
+  masks: readonly Mask[],
+): Promise<void> {
+  expectMasks(masks, 'applyMasks')
+  if (crypto.applyMasks !== undefined) return crypto.applyMasks(acc, masks)
+  for (let at = 0; at < masks.length; at += CONCURRENT_KEYSTREAMS) {
+    const batch = masks.slice(at, at + CONCURRENT_KEYSTREAMS)
+    const streams = await Promise.all(batch.map(({ key }) => crypto.keystream(key, acc.length)))
+    for (const [i, { sign }] of batch.entries()) {
+      if (sign === 1) addInto(acc, streams[i] as Uint32Array)
+      else subtractFrom(acc, streams[i] as Uint32Array)
+    }
+  }
 }
 
 function min(a: string, b: string): string {

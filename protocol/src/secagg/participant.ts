@@ -2,7 +2,7 @@ import { ProtocolError } from '../errors.ts'
 import type { SecaggContext } from './context.ts'
 import type { SecaggCrypto } from './crypto.ts'
 import { participantId } from './identity.ts'
-import { applyMask, pairMaskKeys, pairSign, selfMaskKey, shareKeys } from './masking.ts'
+import { applyMasks, pairMaskKeys, pairSign, selfMaskKey, shareKeys } from './masking.ts'
 import {
   type Advertisement,
   encodeSharePlaintext,
@@ -220,7 +220,7 @@ export class SecaggParticipant {
     this.#stage = 'masking'
     const y = Uint32Array.from(input)
     try {
-      for (const { key, sign } of masks) await applyMask(this.#crypto, y, key, sign)
+      await applyMasks(this.#crypto, y, masks)
     } catch (error) {
       this.#stage = 'shared'
       throw error

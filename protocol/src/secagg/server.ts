@@ -1,8 +1,8 @@
 import { ProtocolError } from '../errors.ts'
 import type { SecaggContext } from './context.ts'
-import type { SecaggCrypto } from './crypto.ts'
+import type { Mask, SecaggCrypto } from './crypto.ts'
 import { addInto } from './fixed-point.ts'
-import { applyMask, pairMaskKeys, pairSign, selfMaskKey } from './masking.ts'
+import { applyMasks, pairMaskKeys, pairSign, selfMaskKey } from './masking.ts'
 import {
   type IncomingShares,
   type NeighbourAdvertisements,
@@ -194,10 +194,13 @@ export class SecaggServer {
     this.#stage = 'unmasking'
     const ctx = this.#context
     const sum = this.#sum
+    // Every secret is reconstructed and checked before any keystream runs: a round that must fail
+    // fails before the costly part, and the masks then go to the backend in one batch.
+    const masks: Mask[] = []
     for (const v of this.#u3) {
       const b = this.#reconstruct(v, 'self-mask')
       if (typeof b === 'string') return this.#fail(b)
-      await applyMask(this.#crypto, sum, selfMaskKey(this.#crypto, ctx, b, v), -1)
+      masks.push({ key: selfMaskKey(this.#crypto, ctx, b, v), sign: -1 })
       b.fill(0)
     }
     for (const v of this.#u2) {
@@ -218,7 +221,14 @@ export class SecaggServer {
       sSecret.fill(0)
       // w added sign(w, v)·PRG(s_wv); subtract exactly that.
       for (const [i, w] of survivors.entries())
-        await applyMask(this.#crypto, sum, keys[i] as Uint8Array, pairSign(w, v) === 1 ? -1 : 1)
+        masks.push({ key: keys[i] as Uint8Array, sign: pairSign(w, v) === 1 ? -1 : 1 })
+    }
+    try {
+      await applyMasks(this.#crypto, sum, masks)
+    } catch (error) {
+      return this.#fail(`removing the masks failed: ${(error as Error).message}`)
+    } finally {
+      for (const { key } of masks) key.fill(0)
     }
     this.#stage = 'done'
     return { ok: true, sum, survivors: [...this.#u3] }

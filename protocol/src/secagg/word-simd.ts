@@ -37,7 +37,11 @@ function body(op: number): number[] {
   ]
 }
 
-function moduleBytes(): Uint8Array {
+/**
+ * The module's bytes. Exported so that native Node code (protocol/node's mask workers) can run the
+ * same two loops on memory it grows to a whole vector range.
+ */
+export function wordModuleBytes(): Uint8Array {
   const add = body(0xae)
   const sub = body(0xb1)
   const code = [0x02, add.length, ...add, sub.length, ...sub]
@@ -73,7 +77,7 @@ let cached: WordKernel | null | undefined
 export function wordKernel(): WordKernel | null {
   if (cached !== undefined) return cached
   const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
-  const bytes = moduleBytes()
+  const bytes = wordModuleBytes()
   if (wasm === undefined || !wasm.validate(bytes)) {
     cached = null
     return cached

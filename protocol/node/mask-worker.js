@@ -1,0 +1,66 @@
+// One thread of the mask pool (mask-pool.ts): adds signed AES-128-CTR keystreams into a range of
+// a shared vector. Plain JavaScript because a worker thread starts in bare Node, without the
+// TypeScript loader of the thread that spawned it.
+//
+// Fused and cache-sized: each mask's keystream is produced 64 KiB at a time and at once added into
+// the range, which stays in this thread's WebAssembly memory for the whole batch, so no
+// model-sized keystream is ever written to memory and read back. The SIMD loops are those of
+// protocol/src/secagg/word-simd.ts, compiled once by the pool and passed in as workerData.module.
+import { createCipheriv } from 'node:crypto'
+import { parentPort, workerData } from 'node:worker_threads'
+
+const CHUNK_BYTES = 65_536
+const PAGE_BYTES = 65_536
+const zeros = new Uint8Array(CHUNK_BYTES)
+const { exports: wasm } = new WebAssembly.Instance(workerData.module)
+
+/** The 16-byte counter block of AES block `index`: a 128-bit big-endian counter, as the keystream's. */
+function counterBlock(index) {
+  const block = new Uint8Array(16)
+  let rest = index
+  for (let i = 15; i >= 8 && rest > 0; i--) {
+    block[i] = rest % 256
+    rest = Math.floor(rest / 256)
+  }
+  return block
+}
+
+/** Memory for the keystream chunk, then the range, plus one lane the last SIMD step may touch. */
+function reserve(bytes) {
+  const have = wasm.mem.buffer.byteLength
+  if (have < bytes) wasm.mem.grow(Math.ceil((bytes - have) / PAGE_BYTES))
+}
+
+/**
+ * words[lo, hi) ← words[lo, hi) + Σ signs[m] · keystream(keys[16m, 16m + 16))[lo, hi) mod 2^32.
+ * lo is a multiple of 4 words, so the range starts on an AES block boundary (block lo / 4).
+ */
+function apply({ words, lo, hi, keys, signs }) {
+  const bytes = (hi - lo) * 4
+  const at = CHUNK_BYTES
+  reserve(at + bytes + 16)
+  const memory = new Uint8Array(wasm.mem.buffer)
+  new Uint32Array(wasm.mem.buffer, at, hi - lo).set(words.subarray(lo, hi))
+  const counter = counterBlock(lo / 4)
+  for (let m = 0; m < signs.length; m++) {
+    const cipher = createCipheriv('aes-128-ctr', keys.subarray(16 * m, 16 * m + 16), counter)
+    const op = signs[m] === 1 ? wasm.add : wasm.sub
+    for (let offset = 0; offset < bytes; offset += CHUNK_BYTES) {
+      const length = Math.min(CHUNK_BYTES, bytes - offset)
+      memory.set(cipher.update(zeros.subarray(0, length)), 0)
+      // Whole 16-byte lanes: past the range's end the words are scratch and never copied out.
+      op(at + offset, 0, Math.ceil(length / 16) * 16)
+    }
+    cipher.final()
+  }
+  words.subarray(lo, hi).set(new Uint32Array(wasm.mem.buffer, at, hi - lo))
+}
+
+parentPort.on('message', (job) => {
+  try {
+    apply(job)
+    parentPort.postMessage({ id: job.id })
+  } catch (error) {
+    parentPort.postMessage({ id: job.id, error: error instanceof Error ? error.message : String(error) })
+  }
+})
