@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Federation } from './federation.ts'
 import { roundChart } from './round-chart.ts'
 import type { RoundLog } from './round-log.ts'
+import { serveWebPage } from './web-page.ts'
 
 export type ServedBackbone = {
   readonly dir: string
@@ -18,6 +19,11 @@ export type AppOptions = {
   readonly federation: Federation
   readonly log: RoundLog
   readonly logger?: boolean
+  /**
+   * client-web's build output (index.html, assets/), served under /join; undefined serves no page
+   * (/join then answers 503 saying so).
+   */
+  readonly webDir?: string | undefined
   /** Sees every inbound HTTP request (method, URL, body bytes): for audits and the traffic test. */
   readonly httpTap?: (request: { method: string; url: string; bodyBytes: number }) => void
 }
@@ -29,7 +35,8 @@ export function backbonePath(digest: string): string {
 
 /**
  * The coordinator's HTTP side, built apart from `listen()` so tests drive it with `inject()`:
- * backbone files (with SHA-256 ETags), and read-only JSON about the run for operators.
+ * backbone files (with SHA-256 ETags), read-only JSON about the run for operators, and the browser
+ * participants' page under /join.
  */
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({ logger: opts.logger ?? false })
@@ -44,6 +51,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         bodyBytes: Number(request.headers['content-length'] ?? 0),
       })
     })
+  // The /join page is cross-origin isolated (COEP require-corp): what it loads from here, the
+  // backbone and /api/* included, must say it may be embedded by its own origin.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cross-origin-resource-policy', 'same-origin')
+    return payload
+  })
+  serveWebPage(app, opts.webDir)
 
   app.get<{ Params: { digest: string; '*': string } }>('/backbone/:digest/*', async (request, reply) => {
     const { digest } = request.params
@@ -72,7 +86,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       phase: s.phase,
       round: s.round,
       rounds: s.config.rounds,
-      online: [...s.online].sort(),
+      online: [...s.online.keys()].sort(),
+      // those of them who joined from the /join page (the rest are hospitals)
+      browsers: [...s.online]
+        .filter(([, kind]) => kind === 'browser')
+        .map(([name]) => name)
+        .sort(),
       selected: s.selected,
       received: [...s.received.keys()].sort(),
       aggregation: federation.task.aggregation,

@@ -3,6 +3,7 @@ import {
   encodeWeights,
   type Finished,
   type FixedPoint,
+  type ParticipantKind,
   ProtocolError,
   type RoundResult,
   type SecaggCrypto,
@@ -154,14 +155,17 @@ export class Federation {
       )
   }
 
-  /** A participant said hello; a second hello under the same name replaces its link (a reconnect). */
-  join(participant: string, link: Link): void {
+  /**
+   * A participant said hello; a second hello under the same name replaces its link (a reconnect).
+   * Its kind decides which places of a round it may take (RoundConfig.maxBrowsersPerRound).
+   */
+  join(participant: string, kind: ParticipantKind, link: Link): void {
     this.#links.set(participant, link)
     if (this.#state.phase === 'finished') {
       link.sendFinished({ rounds: this.#state.round, completed: this.#state.completed })
       return
     }
-    this.dispatch({ type: 'joined', participant })
+    this.dispatch({ type: 'joined', participant, kind })
   }
 
   leave(participant: string, link: Link): void {

@@ -26,6 +26,7 @@ export {
   type RunMeta,
   serverStateFile,
 } from './run-folder.ts'
+export { type Places, selectable, selectParticipants } from './selection.ts'
 export {
   FEDAVG,
   type ServerOptimizer,
@@ -34,3 +35,4 @@ export {
 } from './server-optimizer.ts'
 export { attachSockets, type InboundTap, maxMessageBytes } from './socket-shell.ts'
 export { parseTaskFile, readTaskFile, type TaskFile, TaskFileError } from './task-file.ts'
+export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './web-page.ts'

@@ -4,6 +4,7 @@ import { initBackend } from '@fedtune/model/node'
 import { RunFolderError } from './run-folder.ts'
 import { defaultOutDir, startCoordinator } from './start.ts'
 import { readTaskFile, TaskFileError } from './task-file.ts'
+import { DEFAULT_WEB_DIR } from './web-page.ts'
 
 const USAGE = `Usage: fedtune coordinator --task <task.json> [options]
 
@@ -22,6 +23,10 @@ Options:
   --cache <dir>     downloaded backbones and cached embeddings               (default .fedtune/cache)
   --resume          continue the run in --out where it stopped (after a crash): same task,
                     from the last recorded round; participants reconnect by themselves
+  --web <dir>       the browser participants' page (client-web's build, \`npm run build:web\`),
+                    served at /join; browsers take part only in a task whose file turns
+                    participation.browsers on
+                                            (default ${DEFAULT_WEB_DIR})
   -h, --help        this text
 
 Example:
@@ -36,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     out?: string
     cache?: string
     resume?: boolean
+    web?: string
     help?: boolean
   }
   try {
@@ -48,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
         out: { type: 'string' },
         cache: { type: 'string' },
         resume: { type: 'boolean' },
+        web: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -89,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       outDir,
       cacheDir,
       resume: values.resume ?? false,
+      webDir: resolve(values.web ?? DEFAULT_WEB_DIR),
     })
     process.stdout.write(`run folder ${outDir}; after a crash, continue with --out ${outDir} --resume\n`)
     const stop = () => void running.close()

@@ -1,11 +1,12 @@
 import {
   type Contribution,
   type LocalMetrics,
+  type ParticipantKind,
   type SecureSum,
   type Update,
   weightedSum,
 } from '@fedtune/protocol'
-import { selectParticipants } from './selection.ts'
+import { selectable, selectParticipants } from './selection.ts'
 import { type ServerOptimizer, type ServerState, serverStep } from './server-optimizer.ts'
 
 /**
@@ -17,6 +18,11 @@ export type RoundConfig = {
   readonly rounds: number
   readonly minParticipants: number
   readonly participantsPerRound: number
+  /**
+   * At most this many of a round's places go to browser participants, the rest to hospitals; 0
+   * when the task takes no browsers. Browsers past it wait online for a later round.
+   */
+  readonly maxBrowsersPerRound: number
   readonly seed: number
   /** What is done with the round's mean update: FedAvg, or FedAdam (server-optimizer.ts). */
   readonly server: ServerOptimizer
@@ -40,7 +46,8 @@ export type RoundState = {
   readonly phase: Phase
   /** The round in progress, or the last one that ended (0 before the first). */
   readonly round: number
-  readonly online: ReadonlySet<string>
+  /** Who is online, and whether each is a hospital or a browser (from its hello). */
+  readonly online: ReadonlyMap<string, ParticipantKind>
   readonly selected: readonly string[]
   readonly received: ReadonlyMap<string, Update>
   readonly global: Float32Array
@@ -64,7 +71,7 @@ export type Progress = {
 }
 
 export type RoundEvent =
-  | { readonly type: 'joined'; readonly participant: string }
+  | { readonly type: 'joined'; readonly participant: string; readonly kind: ParticipantKind }
   | { readonly type: 'left'; readonly participant: string }
   | { readonly type: 'update'; readonly participant: string; readonly update: Update }
   /** The unmasked sum of a secure round, from those who survived every stage. */
@@ -148,7 +155,7 @@ export function initialState(config: RoundConfig, global: Float32Array, progress
     config,
     phase: 'waiting',
     round: progress.round,
-    online: new Set(),
+    online: new Map(),
     selected: [],
     received: new Map(),
     global,
@@ -168,7 +175,7 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
   }
   switch (event.type) {
     case 'joined': {
-      const online = new Set(state.online).add(event.participant)
+      const online = new Map(state.online).set(event.participant, event.kind)
       const next = { ...state, online }
       if (state.phase === 'waiting') return maybeStart(next, [])
       // A secure round cannot be rejoined: its keys were exchanged; the participant is a dropout.
@@ -188,7 +195,7 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       return [next, resend]
     }
     case 'left': {
-      const online = new Set(state.online)
+      const online = new Map(state.online)
       online.delete(event.participant)
       const next = { ...state, online }
       return state.phase === 'training' && !state.config.secure ? maybeFinishEarly(next) : [next, []]
@@ -241,11 +248,7 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       return maybeStart({ ...state, gathering: 'expired' }, [])
     case 'join-timeout':
       if (state.phase !== 'waiting') return [state, []]
-      return finish(
-        state,
-        [],
-        `only ${state.online.size} of the ${state.config.minParticipants} participants needed joined in time`,
-      )
+      return finish(state, [], `only ${joinedSummary(state)} joined in time`)
     case 'stop':
       return finish(state, [], event.reason)
   }
@@ -363,9 +366,11 @@ function closeRound(state: RoundState, effect: Effect): [RoundState, Effect[]] {
 }
 
 function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]] {
-  const { minParticipants, participantsPerRound, gatherMs } = state.config
-  if (state.online.size < minParticipants) return [state, effects]
-  const full = state.online.size >= participantsPerRound
+  const { minParticipants, participantsPerRound, maxBrowsersPerRound, gatherMs } = state.config
+  // Browsers past the per-round cap cannot fill a place, so they do not count towards starting.
+  const available = selectable(state.online, maxBrowsersPerRound)
+  if (available < minParticipants) return [state, effects]
+  const full = available >= participantsPerRound
   if (!full && gatherMs > 0 && state.gathering !== 'expired') {
     if (state.gathering === 'waiting') return [state, effects]
     return [{ ...state, gathering: 'waiting' }, [...effects, { type: 'gather', ms: gatherMs }]]
@@ -373,7 +378,7 @@ function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]
   const round = state.round + 1
   const participants = selectParticipants(
     state.online,
-    state.config.participantsPerRound,
+    { count: participantsPerRound, maxBrowsers: maxBrowsersPerRound },
     state.config.seed,
     round,
   )
@@ -397,6 +402,16 @@ function sumLabelCounts(updates: readonly Update[]): number[] {
   const counts = new Array<number>(updates[0]?.labelCounts.length ?? 0).fill(0)
   for (const u of updates) for (const [c, n] of u.labelCounts.entries()) counts[c] = (counts[c] as number) + n
   return counts
+}
+
+/** "1 of the 2 participants needed", naming the browsers a round could not have taken. */
+function joinedSummary(state: RoundState): string {
+  const { minParticipants, maxBrowsersPerRound } = state.config
+  const available = selectable(state.online, maxBrowsersPerRound)
+  const summary = `${available} of the ${minParticipants} participants needed`
+  if (available === state.online.size) return summary
+  const browsers = [...state.online.values()].filter((k) => k === 'browser').length
+  return `${summary} (${browsers} browsers online, at most ${maxBrowsersPerRound} per round)`
 }
 
 function refuse(participant: string, code: string, reason: string): Effect {

@@ -71,6 +71,12 @@ export function attachSockets(
         return reply(refusal('already-joined', `this connection is already ${participant}`))
       try {
         const hello = parseHello(raw)
+        // Before enrolment: a refused browser leaves no name pinned behind.
+        if (hello.kind === 'browser' && !task.browsers.enabled)
+          throw new ProtocolError(
+            'browsers-disabled',
+            `task "${task.name}" does not take browser participants (its task file leaves participation.browsers off)`,
+          )
         federation.enrol(hello.participant, hello.identityKey)
         participant = hello.participant
         const joined: Link = {
@@ -83,7 +89,7 @@ export function attachSockets(
         link = joined
         reply({ ok: true, task })
         opts.onJoin?.(hello.participant, hello.agent)
-        federation.join(hello.participant, joined)
+        federation.join(hello.participant, hello.kind, joined)
       } catch (error) {
         warn(`refused hello: ${(error as Error).message}`)
         reply(asRefusal(error))

@@ -13,6 +13,7 @@ import { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
 import { openRunFolder, RunFolderError } from './run-folder.ts'
 import { attachSockets, type InboundTap } from './socket-shell.ts'
 import type { TaskFile } from './task-file.ts'
+import { DEFAULT_WEB_DIR, JOIN_PATH, webPageProblem } from './web-page.ts'
 
 export type StartOptions = {
   readonly task: TaskFile
@@ -29,6 +30,8 @@ export type StartOptions = {
   readonly quiet?: boolean
   /** Continue the run in `outDir` where it stopped (after a crash or a stop). */
   readonly resume?: boolean
+  /** client-web's build output, served under /join; defaults to client-web/dist in this repository. */
+  readonly webDir?: string
 }
 
 export type RunningCoordinator = {
@@ -81,6 +84,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   const info: TaskInfo = {
     taskId: task.name,
     name: task.name,
+    description: task.description,
     rounds: task.training.rounds,
     backbone: {
       digest: backbone.digest,
@@ -92,6 +96,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     head: spec,
     paramCount: params,
     aggregation: task.aggregation.mode,
+    browsers: task.participation.browsers,
   }
   mkdirSync(opts.outDir, { recursive: true })
   const resumed = openRunFolder(
@@ -130,6 +135,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       rounds: task.training.rounds,
       minParticipants: task.participation.minParticipants,
       participantsPerRound: task.participation.participantsPerRound,
+      maxBrowsersPerRound: task.participation.browsers.enabled ? task.participation.browsers.maxPerRound : 0,
       seed: task.head.seed,
       server: task.training.server,
       secure: task.aggregation.mode === 'secure',
@@ -171,10 +177,12 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     onWarning: (message) => print(`warning: ${message}`),
   })
 
+  const webDir = opts.webDir ?? DEFAULT_WEB_DIR
   const app = buildApp({
     backbone: { dir, digest: backbone.digest, files: backbone.files },
     federation,
     log,
+    webDir,
     ...(opts.httpTap ? { httpTap: opts.httpTap } : {}),
   })
   const io = attachSockets(app.server, {
@@ -194,6 +202,14 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       ? `secure aggregation (SecAgg+): neighbourhoods of ${agg.neighbours}, threshold ${agg.threshold}, updates clipped to L2 ${agg.clipNorm}, fixed point 1/${agg.fixedPoint.scale}, at most ${agg.maxExamples} examples per participant`
       : 'WARNING: plaintext-debug aggregation: the coordinator sees every update in the clear. Never use this with real data.',
   )
+  if (task.participation.browsers.enabled) {
+    const problem = await webPageProblem(webDir)
+    print(
+      problem === null
+        ? `browser participants: up to ${task.participation.browsers.maxPerRound} per round, from the page at ${address}${JOIN_PATH}`
+        : `browser participants: enabled, but ${JOIN_PATH} is unavailable: ${problem}`,
+    )
+  }
   return {
     url: address,
     federation,

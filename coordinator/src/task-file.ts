@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import {
+  type BrowserParticipation,
   describe,
   type FixedPoint,
   fixedPointFor,
   type HeadSpec,
+  MAX_DESCRIPTION,
   parseHeadSpec,
   secaggParameters,
   type TrainingSettings,
@@ -17,6 +19,8 @@ import { FEDAVG, type ServerOptimizer } from './server-optimizer.ts'
  */
 export type TaskFile = {
   readonly name: string
+  /** What the task is, for the volunteers' page; "" when the file has none. */
+  readonly description: string
   readonly backbone: {
     /** An absolute folder path, or an http(s) URL of a TF.js layers model's model.json. */
     readonly source: string
@@ -44,6 +48,8 @@ export type TaskFile = {
     readonly joinTimeoutSeconds: number
     /** With fewer than participantsPerRound online, how long to wait for more before a round. */
     readonly gatherSeconds: number
+    /** Off unless the file turns it on; at most maxPerRound browsers train in one round. */
+    readonly browsers: BrowserParticipation
   }
   readonly evaluation: { readonly data: string } | null
   readonly aggregation: Aggregation
@@ -103,6 +109,7 @@ export async function readTaskFile(path: string): Promise<TaskFile> {
 const TOP = [
   '$schema',
   'name',
+  'description',
   'backbone',
   'head',
   'training',
@@ -165,6 +172,9 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
   const top = obj(value, '(top level)', TOP)
   if (typeof top.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(top.name))
     throw fail('name', 'a name of letters, digits, ".", "_" or "-" (at most 64)', top.name)
+  const description = top.description ?? ''
+  if (typeof description !== 'string' || description.length > MAX_DESCRIPTION)
+    throw fail('description', `a string of at most ${MAX_DESCRIPTION} characters`, top.description)
 
   const b = obj(top.backbone, 'backbone', ['source', 'sha256'])
   if (typeof b.source !== 'string' || b.source.length === 0)
@@ -203,12 +213,22 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
     'roundDeadlineSeconds',
     'joinTimeoutSeconds',
     'gatherSeconds',
+    'browsers',
   ])
   const minParticipants = int(p, 'minParticipants', 'participation', 1, 100_000, 2)
   const participantsPerRound = int(p, 'participantsPerRound', 'participation', 1, 100_000, minParticipants)
   if (participantsPerRound < minParticipants)
     throw new TaskFileError(
       `${where}: participation.participantsPerRound (${participantsPerRound}) must be at least minParticipants (${minParticipants})`,
+    )
+  const w = obj(p.browsers ?? {}, 'participation.browsers', ['enabled', 'maxPerRound'])
+  const enabled = w.enabled ?? false
+  if (typeof enabled !== 'boolean') throw fail('participation.browsers.enabled', 'true or false', w.enabled)
+  const maxPerRound = int(w, 'maxPerRound', 'participation.browsers', 1, 100_000, 1)
+  // More browser places than places is a misreading of the field, worth naming.
+  if (maxPerRound > participantsPerRound)
+    throw new TaskFileError(
+      `${where}: participation.browsers.maxPerRound (${maxPerRound}) must be at most participantsPerRound (${participantsPerRound})`,
     )
 
   // The logit-adjusted loss already takes each site's label mix out of the logits; balanced class
@@ -268,6 +288,7 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
 
   return {
     name: top.name,
+    description,
     backbone: { source, sha256: b.sha256 },
     head: { ...head, seed },
     training: {
@@ -288,6 +309,7 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
       roundDeadlineSeconds: num(p, 'roundDeadlineSeconds', 'participation', 0, 7 * 24 * 3600, 600),
       joinTimeoutSeconds: num(p, 'joinTimeoutSeconds', 'participation', 0, 30 * 24 * 3600, 3600),
       gatherSeconds: num(p, 'gatherSeconds', 'participation', -1e-12, 24 * 3600, 10),
+      browsers: { enabled, maxPerRound },
     },
     evaluation,
     aggregation,

@@ -12,6 +12,8 @@ export type ProtocolErrorCode =
   | 'identity-mismatch'
   /** The browser page is not a secure context, so WebCrypto (and with it secure aggregation) is missing. */
   | 'unsupported'
+  /** A browser's hello to a task whose file does not turn browser participation on. */
+  | 'browsers-disabled'
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode

@@ -40,6 +40,8 @@ export type BackboneFile = { readonly name: string; readonly sha256: string; rea
 export type TaskInfo = {
   readonly taskId: string
   readonly name: string
+  /** What the task is, in the operator's words, for the volunteer page; "" when the file has none. */
+  readonly description: string
   readonly rounds: number
   readonly backbone: {
     /** SHA-256 over the sha256sum-style listing of the files (see `backboneListing`). */
@@ -57,7 +59,17 @@ export type TaskInfo = {
    * task file asked for plaintext updates, for debugging only; a participant must opt in to it.
    */
   readonly aggregation: 'secure' | 'plaintext-debug'
+  /**
+   * Whether the task takes browser participants (volunteers on the coordinator's /join page), and
+   * at most how many of them train in one round; the other places go to hospitals.
+   */
+  readonly browsers: BrowserParticipation
 }
+
+export type BrowserParticipation = { readonly enabled: boolean; readonly maxPerRound: number }
+
+/** The longest task description, in UTF-16 code units. */
+export const MAX_DESCRIPTION = 2000
 
 export type TrainingSettings = {
   readonly epochs: number
@@ -268,9 +280,22 @@ export function parseTaskInfo(value: unknown): TaskInfo {
       'invalid-spec',
       `task.paramCount: the head needs ${paramCount(head, embeddingDim)} parameters, the task says ${count}`,
     )
+  const description = o.description
+  if (typeof description !== 'string' || description.length > MAX_DESCRIPTION)
+    throw new ProtocolError(
+      'malformed',
+      `task.description: expected a string of at most ${MAX_DESCRIPTION} characters, got ${describe(description)}`,
+    )
+  const w = record(o.browsers, 'task.browsers')
+  if (typeof w.enabled !== 'boolean')
+    throw new ProtocolError(
+      'malformed',
+      `task.browsers.enabled: expected true or false, got ${describe(w.enabled)}`,
+    )
   return {
     taskId: str(o, 'taskId', 'task', NAME),
     name: str(o, 'name', 'task'),
+    description,
     rounds: int(o, 'rounds', 'task', 1, 1_000_000),
     backbone: {
       digest: str(b, 'digest', 'task.backbone', HEX64),
@@ -282,6 +307,7 @@ export function parseTaskInfo(value: unknown): TaskInfo {
     head,
     paramCount: count,
     aggregation: oneOf(o, 'aggregation', 'task', ['secure', 'plaintext-debug'] as const),
+    browsers: { enabled: w.enabled, maxPerRound: int(w, 'maxPerRound', 'task.browsers', 1, 100_000) },
   }
 }
 

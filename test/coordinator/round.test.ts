@@ -5,15 +5,18 @@ import {
   type RoundConfig,
   type RoundEvent,
   type RoundState,
+  selectable,
+  selectParticipants,
   step,
 } from '@fedtune/coordinator'
-import type { Update } from '@fedtune/protocol'
+import type { ParticipantKind, Update } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 
 const config: RoundConfig = {
   rounds: 2,
   minParticipants: 2,
   participantsPerRound: 3,
+  maxBrowsersPerRound: 0,
   seed: 1,
   server: FEDAVG,
   secure: false,
@@ -40,7 +43,12 @@ function update(round: number, delta: number[], examples: number, labelCounts = 
   }
 }
 
-const joined = (participant: string): RoundEvent => ({ type: 'joined', participant })
+const joined = (participant: string, kind: ParticipantKind = 'hospital'): RoundEvent => ({
+  type: 'joined',
+  participant,
+  kind,
+})
+const browser = (participant: string) => joined(participant, 'browser')
 const types = (effects: Effect[]) => effects.map((e) => e.type)
 
 describe('round logic', () => {
@@ -272,5 +280,114 @@ describe('round logic', () => {
       reason: 'secure aggregation failed: only 1 of 2 neighbours survived',
     })
     expect(state.phase).toBe('finished')
+  })
+
+  it('a browser that leaves mid-round is an ordinary dropout: the round goes on without it', () => {
+    const withBrowsers = { ...config, maxBrowsersPerRound: 1, gatherMs: 1000 }
+    const [state, effects] = run(
+      initialState(withBrowsers, new Float32Array(1)),
+      browser('v'),
+      joined('a'),
+      joined('b'),
+      { type: 'update', participant: 'a', update: update(1, [2], 1) },
+      { type: 'update', participant: 'b', update: update(1, [4], 1) },
+      { type: 'left', participant: 'v' },
+    )
+    expect(effects.find((e) => e.type === 'start-round')).toMatchObject({ participants: ['a', 'b', 'v'] })
+    expect(effects.find((e) => e.type === 'round-aggregated')).toMatchObject({ round: 1, dropped: ['v'] })
+    expect(Array.from(state.global)).toEqual([3])
+  })
+})
+
+describe('browser participants in a round', () => {
+  const onlineOf = (hospitals: number, browsers: number) =>
+    new Map<string, ParticipantKind>([
+      ...Array.from({ length: hospitals }, (_, i) => [`hospital-${i}`, 'hospital'] as const),
+      ...Array.from({ length: browsers }, (_, i) => [`browser-${i}`, 'browser'] as const),
+    ])
+  const kinds = (online: ReadonlyMap<string, ParticipantKind>, chosen: readonly string[]) => ({
+    browsers: chosen.filter((p) => online.get(p) === 'browser').length,
+    hospitals: chosen.filter((p) => online.get(p) === 'hospital').length,
+  })
+
+  it('takes at most maxPerRound browsers; the other places go to hospitals', () => {
+    const few = onlineOf(2, 5)
+    const chosen = selectParticipants(few, { count: 4, maxBrowsers: 1 }, 1, 1)
+    expect(chosen).toHaveLength(3)
+    expect(kinds(few, chosen)).toEqual({ browsers: 1, hospitals: 2 })
+    const many = onlineOf(5, 5)
+    const browsersPerRound = Array.from({ length: 30 }, (_, i) => {
+      const chosen = selectParticipants(many, { count: 4, maxBrowsers: 2 }, 7, i + 1)
+      expect(chosen).toHaveLength(4)
+      return kinds(many, chosen).browsers
+    })
+    expect(Math.max(...browsersPerRound)).toBe(2)
+  })
+
+  it('fills places with browsers up to the cap when hospitals are few', () => {
+    const online = onlineOf(1, 5)
+    expect(kinds(online, selectParticipants(online, { count: 4, maxBrowsers: 3 }, 1, 1))).toEqual({
+      browsers: 3,
+      hospitals: 1,
+    })
+    expect(selectParticipants(online, { count: 4, maxBrowsers: 0 }, 1, 1)).toEqual(['hospital-0'])
+  })
+
+  it('is a seeded choice: the same seed and round choose the same browsers, and every browser gets its turn', () => {
+    const online = onlineOf(3, 5)
+    const pick = (seed: number, round: number) =>
+      selectParticipants(online, { count: 3, maxBrowsers: 1 }, seed, round)
+    expect(pick(9, 4)).toEqual(pick(9, 4))
+    const turns = new Set<string>()
+    for (let round = 1; round <= 40; round++)
+      for (const p of pick(9, round)) if (online.get(p) === 'browser') turns.add(p)
+    expect([...turns].sort()).toEqual(['browser-0', 'browser-1', 'browser-2', 'browser-3', 'browser-4'])
+  })
+
+  it('with no browsers online, chooses exactly as a hospitals-only federation did', () => {
+    const online = onlineOf(6, 0)
+    const withCap = selectParticipants(online, { count: 3, maxBrowsers: 1 }, 5, 2)
+    const withoutCap = selectParticipants(online, { count: 3, maxBrowsers: 0 }, 5, 2)
+    expect(withCap).toEqual(withoutCap)
+    expect(withCap).toHaveLength(3)
+  })
+
+  it('counts browsers past the cap as unable to fill a place', () => {
+    expect(selectable(onlineOf(2, 5), 1)).toBe(3)
+    expect(selectable(onlineOf(2, 5), 0)).toBe(2)
+    expect(selectable(onlineOf(0, 2), 5)).toBe(2)
+  })
+
+  it('a round does not start on browsers past the cap; a hospital joining starts it', () => {
+    const cfg = { ...config, minParticipants: 2, participantsPerRound: 2, maxBrowsersPerRound: 1 }
+    let [state, effects] = run(
+      initialState(cfg, new Float32Array(1)),
+      browser('v'),
+      browser('w'),
+      browser('x'),
+    )
+    expect(state.phase).toBe('waiting')
+    expect(effects).toEqual([])
+    ;[state, effects] = run(state, joined('a'))
+    expect(state.phase).toBe('training')
+    expect(state.selected).toHaveLength(2)
+    expect(state.selected).toContain('a')
+  })
+
+  it('when too few can take part by the join timeout, says how many browsers were left out and why', () => {
+    const cfg = { ...config, minParticipants: 2, participantsPerRound: 2, maxBrowsersPerRound: 1 }
+    const [, effects] = run(
+      initialState(cfg, new Float32Array(1)),
+      browser('v'),
+      browser('w'),
+      browser('x'),
+      {
+        type: 'join-timeout',
+      },
+    )
+    expect(effects.at(-1)).toMatchObject({
+      type: 'finished',
+      reason: 'only 1 of the 2 participants needed (3 browsers online, at most 1 per round) joined in time',
+    })
   })
 })

@@ -13,6 +13,7 @@ import {
   fixedPointFor,
   type HeadSpec,
   type HelloAck,
+  type ParticipantKind,
   PROTOCOL_VERSION,
   paramCount,
   parseRoundStart,
@@ -51,7 +52,13 @@ afterEach(async () => {
   harness = undefined
 })
 
-async function start(opts: { secure: boolean; rounds?: number; minParticipants?: number }): Promise<Harness> {
+async function start(opts: {
+  secure: boolean
+  rounds?: number
+  minParticipants?: number
+  /** Browser places per round; none when absent. */
+  browsers?: number
+}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'fedtune-secure-'))
   const modelJson = '{"format":"layers-model"}'
   writeFileSync(join(dir, 'model.json'), modelJson)
@@ -61,11 +68,13 @@ async function start(opts: { secure: boolean; rounds?: number; minParticipants?:
   const task: TaskInfo = {
     taskId: 'secure-test',
     name: 'secure-test',
+    description: '',
     rounds,
     backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 8 },
     head,
     paramCount: params,
     aggregation: opts.secure ? 'secure' : 'plaintext-debug',
+    browsers: { enabled: opts.browsers !== undefined, maxPerRound: opts.browsers ?? 1 },
   }
   const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-log-')))
   const warnings: string[] = []
@@ -76,6 +85,7 @@ async function start(opts: { secure: boolean; rounds?: number; minParticipants?:
       rounds,
       minParticipants,
       participantsPerRound: 3,
+      maxBrowsersPerRound: opts.browsers ?? 0,
       seed: 1,
       server: FEDAVG,
       secure: opts.secure,
@@ -122,6 +132,7 @@ function secureClient(
   delta: Float32Array,
   examples: number,
   silentFrom?: 'advertise' | 'share-keys' | 'unmask',
+  kind: ParticipantKind = 'hospital',
 ): { socket: Socket; joined: Promise<HelloAck> } {
   const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
   h.sockets.push(socket)
@@ -156,7 +167,7 @@ function secureClient(
   const joined = socket.emitWithAck('hello', {
     protocol: PROTOCOL_VERSION,
     participant: name,
-    kind: 'hospital',
+    kind,
     agent: 'test',
     identityKey: nodeCrypto.ed25519PublicKey(seedOf(name)),
   }) as Promise<HelloAck>
@@ -185,6 +196,20 @@ describe('secure rounds over real sockets', () => {
     secureClient(h, 'a', filled(0.5), 10)
     secureClient(h, 'b', filled(-0.25), 30, 'share-keys')
     secureClient(h, 'c', filled(1), 60)
+    const done = await h.federation.done
+    expect(done).toMatchObject({ completed: 1, failed: 0 })
+    expect(h.federation.global[0]).toBe(Math.fround((0.5 * 10 + 1 * 60) / 70))
+  })
+
+  it('a browser that drops after sharing its keys is an ordinary dropout, like a hospital', async () => {
+    const h = await start({ secure: true, browsers: 1 })
+    secureClient(h, 'a', filled(0.5), 10)
+    const { socket } = secureClient(h, 'volunteer', filled(-0.25), 30, 'share-keys', 'browser')
+    const selected = new Promise<number>((resolve) =>
+      socket.once('round', (r: { round: number }) => resolve(r.round)),
+    )
+    secureClient(h, 'c', filled(1), 60)
+    expect(await selected).toBe(1)
     const done = await h.federation.done
     expect(done).toMatchObject({ completed: 1, failed: 0 })
     expect(h.federation.global[0]).toBe(Math.fround((0.5 * 10 + 1 * 60) / 70))

@@ -6,11 +6,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { attachSockets, buildApp, FEDAVG, Federation, maxMessageBytes, RoundLog } from '@fedtune/coordinator'
 import {
+  type BrowserParticipation,
   encodeWeights,
   type HeadSpec,
   type HelloAck,
+  type ParticipantKind,
   PROTOCOL_VERSION,
   paramCount,
+  parseHelloAck,
   type TaskInfo,
   type TrainingSettings,
   type UpdateAck,
@@ -35,7 +38,13 @@ afterEach(async () => {
   harness = undefined
 })
 
-async function start(minParticipants = 2, labelPrior: 'local' | 'federation' = 'local'): Promise<Harness> {
+const NO_BROWSERS: BrowserParticipation = { enabled: false, maxPerRound: 1 }
+
+async function start(
+  minParticipants = 2,
+  labelPrior: 'local' | 'federation' = 'local',
+  browsers = NO_BROWSERS,
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'fedtune-sockets-'))
   const modelJson = '{"format":"layers-model"}'
   writeFileSync(join(dir, 'model.json'), modelJson)
@@ -44,11 +53,13 @@ async function start(minParticipants = 2, labelPrior: 'local' | 'federation' = '
   const task: TaskInfo = {
     taskId: 't',
     name: 't',
+    description: 'a test task',
     rounds: 2,
     backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 1280 },
     head,
     paramCount: params,
     aggregation: 'plaintext-debug',
+    browsers,
   }
   const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-log-')))
   const federation = new Federation({
@@ -57,6 +68,7 @@ async function start(minParticipants = 2, labelPrior: 'local' | 'federation' = '
       rounds: 2,
       minParticipants,
       participantsPerRound: minParticipants,
+      maxBrowsersPerRound: browsers.enabled ? browsers.maxPerRound : 0,
       seed: 1,
       server: FEDAVG,
       secure: false,
@@ -90,11 +102,16 @@ function client(h: Harness): Socket {
   return socket
 }
 
-const hello = (socket: Socket, participant: string, protocol = PROTOCOL_VERSION) =>
+const hello = (
+  socket: Socket,
+  participant: string,
+  protocol = PROTOCOL_VERSION,
+  kind: ParticipantKind = 'hospital',
+) =>
   socket.emitWithAck('hello', {
     protocol,
     participant,
-    kind: 'hospital',
+    kind,
     agent: 'test',
     identityKey: identityOf(participant),
   }) as Promise<HelloAck>
@@ -277,5 +294,51 @@ describe('coordinator over real sockets', () => {
     )
     await finished
     expect(order).toEqual(['ack true', 'finished'])
+  })
+
+  it('refuses a browser when the task file leaves browser participation off, and still takes hospitals', async () => {
+    const h = await start(1)
+    const volunteer = client(h)
+    const closed = new Promise<string>((resolve) => volunteer.once('disconnect', resolve))
+    expect(await hello(volunteer, 'volunteer', PROTOCOL_VERSION, 'browser')).toEqual({
+      ok: false,
+      code: 'browsers-disabled',
+      reason: 'task "t" does not take browser participants (its task file leaves participation.browsers off)',
+    })
+    expect(await closed).toBe('io server disconnect')
+    const a = client(h)
+    const round = nextRound(a)
+    expect((await hello(a, 'hospital-a')).ok).toBe(true)
+    await round
+    expect((await h.app.inject({ method: 'GET', url: '/api/status' })).json()).toMatchObject({
+      online: ['hospital-a'],
+      browsers: [],
+      selected: ['hospital-a'],
+    })
+  })
+
+  it('takes a browser when the task turns browsers on, and lists it among the online browsers', async () => {
+    const h = await start(3, 'local', { enabled: true, maxPerRound: 1 })
+    const ack = parseHelloAck(await hello(client(h), 'volunteer', PROTOCOL_VERSION, 'browser'))
+    expect(ack).toMatchObject({
+      ok: true,
+      task: { description: 'a test task', browsers: { enabled: true, maxPerRound: 1 } },
+    })
+    expect((await hello(client(h), 'hospital-a')).ok).toBe(true)
+    expect((await h.app.inject({ method: 'GET', url: '/api/status' })).json()).toMatchObject({
+      phase: 'waiting',
+      online: ['hospital-a', 'volunteer'],
+      browsers: ['volunteer'],
+    })
+    expect((await h.app.inject({ method: 'GET', url: '/api/task' })).json()).toEqual(h.federation.task)
+  })
+
+  it('marks the backbone and /api/* as same-origin resources, so the isolated /join page may load them', async () => {
+    const h = await start()
+    const path = `${h.federation.task.backbone.path}model.json`
+    for (const url of [path, '/api/task', '/api/status', '/api/rounds'])
+      expect((await h.app.inject({ method: 'GET', url })).headers['cross-origin-resource-policy']).toBe(
+        'same-origin',
+      )
   })
 })

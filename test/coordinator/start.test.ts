@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -96,5 +96,60 @@ describe('a coordinator whose backbone lives at an http(s) URL', () => {
     })
     await expect(start).rejects.toThrow(wrong)
     await expect(start).rejects.toThrow(digest)
+  })
+})
+
+describe('a coordinator whose task takes browser participants', () => {
+  it('prints where the page is when it is built, why /join is unavailable when not, and nothing without browsers', async () => {
+    const { digest } = await readBackboneFolder(backboneDir)
+    const work = mkdtempSync(join(tmpdir(), 'fedtune-join-'))
+    const built = join(work, 'dist')
+    mkdirSync(built)
+    writeFileSync(join(built, 'index.html'), '<!doctype html>')
+    const taskWith = (participation: object) =>
+      parseTaskFile(
+        {
+          name: 'browsers',
+          backbone: { source: backboneDir, sha256: digest },
+          head: { labels: ['a', 'b'] },
+          training: { rounds: 1 },
+          participation,
+        },
+        '/',
+      )
+    const withBrowsers = taskWith({ browsers: { enabled: true, maxPerRound: 2 }, participantsPerRound: 3 })
+    const cases = [
+      { task: withBrowsers, webDir: built, status: 200 },
+      { task: withBrowsers, webDir: join(work, 'not-built'), status: 503 },
+      { task: taskWith({}), webDir: built, status: 200 },
+    ]
+    const printed: string[][] = []
+    for (const [i, { task, webDir, status }] of cases.entries()) {
+      const lines: string[] = []
+      const coordinator = await startCoordinator({
+        task,
+        port: 0,
+        outDir: join(work, `run-${i}`),
+        cacheDir: join(work, 'cache'),
+        quiet: true,
+        print: (line) => lines.push(line),
+        webDir,
+      })
+      try {
+        expect((await coordinator.app.inject({ method: 'GET', url: '/join' })).statusCode).toBe(status)
+        printed.push(
+          lines.filter((line) => line.includes('/join')).map((l) => l.replace(coordinator.url, 'URL')),
+        )
+      } finally {
+        await coordinator.close()
+      }
+    }
+    expect(printed).toEqual([
+      ['browser participants: up to 2 per round, from the page at URL/join'],
+      [
+        `browser participants: enabled, but /join is unavailable: the browser page is not built (${join(work, 'not-built', 'index.html')} is missing); run \`npm run build:web\` and reload`,
+      ],
+      [],
+    ])
   })
 })

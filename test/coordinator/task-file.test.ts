@@ -152,4 +152,44 @@ describe('task file', () => {
       /secure aggregation needs at least 2/,
     )
   })
+
+  it('takes no browser participants unless the file turns them on, and then one per round by default', () => {
+    const task = parseTaskFile(valid, '/x')
+    expect(task.participation.browsers).toEqual({ enabled: false, maxPerRound: 1 })
+    const browsers = (b: object) =>
+      parseTaskFile({ ...valid, participation: { ...valid.participation, browsers: b } }, '/x').participation
+        .browsers
+    expect(browsers({ enabled: true })).toEqual({ enabled: true, maxPerRound: 1 })
+    expect(browsers({ enabled: true, maxPerRound: 3 })).toEqual({ enabled: true, maxPerRound: 3 })
+  })
+
+  it('refuses browser settings that say something else than they mean, with the field named', () => {
+    const browsers = (b: unknown) => () =>
+      parseTaskFile({ ...valid, participation: { ...valid.participation, browsers: b } }, '/x')
+    expect(browsers({ enabled: 'yes' })).toThrow(
+      'task file: participation.browsers.enabled: expected true or false, got "yes"',
+    )
+    expect(browsers({ enabled: true, maxPerRound: 0 })).toThrow(
+      'task file: participation.browsers.maxPerRound: expected an integer from 1 to 100000, got number 0',
+    )
+    expect(browsers({ enabled: true, maxPerRound: 4 })).toThrow(
+      'task file: participation.browsers.maxPerRound (4) must be at most participantsPerRound (3)',
+    )
+    expect(browsers({ enable: true })).toThrow(
+      'task file: participation.browsers: unknown field "enable"; expected only enabled, maxPerRound',
+    )
+    expect(browsers(true)).toThrow('task file: participation.browsers: expected an object, got boolean true')
+  })
+
+  it('carries a description of at most 2000 characters for the volunteers’ page, empty by default', () => {
+    expect(parseTaskFile(valid, '/x').description).toBe('')
+    const text = 'Pneumonia on pediatric chest X-rays.'
+    expect(parseTaskFile({ ...valid, description: text }, '/x').description).toBe(text)
+    expect(() => parseTaskFile({ ...valid, description: 'x'.repeat(2001) }, '/x')).toThrow(
+      'task file: description: expected a string of at most 2000 characters, got a string of 2001 characters',
+    )
+    expect(() => parseTaskFile({ ...valid, description: 42 }, '/x')).toThrow(
+      'task file: description: expected a string of at most 2000 characters, got number 42',
+    )
+  })
 })

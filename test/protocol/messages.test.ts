@@ -6,6 +6,7 @@ import {
   paramShapes,
   parseHeadSpec,
   parseHello,
+  parseHelloAck,
   parseRoundStart,
   parseTaskInfo,
   parseUpdate,
@@ -169,22 +170,25 @@ describe('messages from outside', () => {
     )
   })
 
+  const info = {
+    taskId: 't',
+    name: 't',
+    description: 'Pneumonia on pediatric chest X-rays.',
+    rounds: 3,
+    backbone: {
+      digest: 'a'.repeat(64),
+      path: `/backbone/${'a'.repeat(64)}/`,
+      files: [{ name: 'model.json', sha256: 'b'.repeat(64), bytes: 10 }],
+      inputSize: 224,
+      embeddingDim: 1280,
+    },
+    head: spec,
+    paramCount: paramCount(spec, 1280),
+    aggregation: 'secure',
+    browsers: { enabled: true, maxPerRound: 2 },
+  }
+
   it('task info whose parameter count disagrees with its head is refused', () => {
-    const info = {
-      taskId: 't',
-      name: 't',
-      rounds: 3,
-      backbone: {
-        digest: 'a'.repeat(64),
-        path: `/backbone/${'a'.repeat(64)}/`,
-        files: [{ name: 'model.json', sha256: 'b'.repeat(64), bytes: 10 }],
-        inputSize: 224,
-        embeddingDim: 1280,
-      },
-      head: spec,
-      paramCount: paramCount(spec, 1280),
-      aggregation: 'secure',
-    }
     expect(parseTaskInfo(info).paramCount).toBe(328450)
     expect(() => parseTaskInfo({ ...info, paramCount: 5 })).toThrow(
       /the head needs 328450 parameters, the task says 5/,
@@ -195,5 +199,41 @@ describe('messages from outside', () => {
         backbone: { ...info.backbone, files: [{ name: '../x', sha256: 'b'.repeat(64), bytes: 1 }] },
       }),
     ).toThrow(/relative path/)
+  })
+
+  it('task info carries the task’s description and whether, and how many per round, browsers take part', () => {
+    expect(parseTaskInfo(info)).toMatchObject({
+      description: 'Pneumonia on pediatric chest X-rays.',
+      browsers: { enabled: true, maxPerRound: 2 },
+    })
+    expect(parseTaskInfo({ ...info, description: '' }).description).toBe('')
+    expect(parseHelloAck({ ok: true, task: info })).toEqual({ ok: true, task: parseTaskInfo(info) })
+  })
+
+  it('task info without a proper description or browser participation is refused with the field named', () => {
+    expect(() => parseTaskInfo({ ...info, description: undefined })).toThrow(
+      'task.description: expected a string of at most 2000 characters, got undefined',
+    )
+    expect(() => parseTaskInfo({ ...info, description: 'x'.repeat(2001) })).toThrow(
+      'task.description: expected a string of at most 2000 characters, got a string of 2001 characters',
+    )
+    expect(() => parseTaskInfo({ ...info, browsers: undefined })).toThrow(
+      'task.browsers: expected an object, got undefined',
+    )
+    expect(() => parseTaskInfo({ ...info, browsers: { enabled: 1, maxPerRound: 1 } })).toThrow(
+      'task.browsers.enabled: expected true or false, got number 1',
+    )
+    expect(() =>
+      parseHelloAck({ ok: true, task: { ...info, browsers: { enabled: false, maxPerRound: 0 } } }),
+    ).toThrow('task.browsers.maxPerRound: expected an integer from 1 to 100000, got number 0')
+  })
+
+  it('a hello ack that refuses a browser carries its code and reason', () => {
+    const refusal = {
+      ok: false,
+      code: 'browsers-disabled',
+      reason: 'task "t" does not take browser participants',
+    }
+    expect(parseHelloAck(refusal)).toEqual(refusal)
   })
 })
