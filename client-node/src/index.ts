@@ -1,3 +1,2 @@
-export { type LocalResult, localRound } from './local-round.ts'
 export { defaultName, Participant, ParticipantError, type ParticipantOptions } from './participant.ts'
 export { type PreparedData, type PrepareOptions, prepare } from './prepare.ts'

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { type LocalResult, localRound } from '@fedtune/model'
 import { progressBar } from '@fedtune/model/node'
 import {
   type ClientToServerEvents,
@@ -24,7 +25,6 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { io, type Socket } from 'socket.io-client'
-import { type LocalResult, localRound } from './local-round.ts'
 import { type PreparedData, prepare } from './prepare.ts'
 
 export type ParticipantOptions = {

@@ -1,6 +1,10 @@
-import { accuracy, labelCounts, predictHead, rocAuc, type TrainProgress, trainHead } from '@fedtune/model'
 import type { HeadSpec, LocalMetrics, RoundStart } from '@fedtune/protocol'
-import type { PreparedData } from './prepare.ts'
+import { accuracy } from './accuracy.ts'
+import type { Dataset } from './dataset.ts'
+import { labelCounts } from './label-counts.ts'
+import { predictHead } from './predict-head.ts'
+import { rocAuc } from './roc-auc.ts'
+import { type TrainProgress, trainHead } from './train-head.ts'
 
 export type LocalResult = {
   readonly delta: Float32Array
@@ -11,15 +15,18 @@ export type LocalResult = {
   readonly metrics: LocalMetrics
 }
 
+/** A participant's embedded data: the part it trains on and the part it holds out. */
+export type LocalData = { readonly train: Dataset; readonly val: Dataset }
+
 /**
- * One round at a hospital: train the global head on the local training split, measure it on the
+ * One round at a participant (a hospital's client or a volunteer's Web Worker): train the global head on the local training split, measure it on the
  * local validation split, and return only Δ = w_local − w_global with the example count, its split
  * by class and summary metrics.
  */
 export function localRound(
   spec: HeadSpec,
   inputDim: number,
-  data: PreparedData,
+  data: LocalData,
   round: RoundStart,
   onProgress?: (p: TrainProgress) => void,
 ): LocalResult {

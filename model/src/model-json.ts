@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs'
+import * as tf from '@tensorflow/tfjs'
 
 /**
  * Parses a layers-model model.json and lists its weight files in manifest order. Paths must be
@@ -37,4 +37,39 @@ export function isSafeRelative(name: string): boolean {
     !name.includes('\0') &&
     !name.split('/').some((part) => part === '..' || part === '.' || part === '')
   )
+}
+
+/**
+ * A tf.io handler over a backbone's files already fetched and hashed (model.json and its weight files
+ * by name), so what is loaded is exactly what was verified — from a folder in Node, from IndexedDB in
+ * a browser.
+ */
+export function verifiedFilesHandler(
+  json: tf.io.ModelJSON,
+  bytes: ReadonlyMap<string, Uint8Array>,
+): Required<Pick<tf.io.IOHandler, 'load'>> {
+  return {
+    load: () =>
+      tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const specs = manifest.flatMap((group) => group.weights)
+        const parts = manifest.flatMap((group) =>
+          group.paths.map((p) => {
+            const part = bytes.get(p)
+            if (part === undefined) throw new Error(`backbone: weight file ${p} was not fetched`)
+            return part
+          }),
+        )
+        return [specs, concat(parts).buffer as ArrayBuffer]
+      }),
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0))
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.byteLength
+  }
+  return out
 }

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { type BackboneFile, backboneListing } from '@fedtune/protocol'
-import * as tf from '@tensorflow/tfjs'
+import type * as tf from '@tensorflow/tfjs'
 import { type Backbone, backboneFromArtifacts } from '../backbone.ts'
-import { parseModelJson } from './model-json.ts'
+import { parseModelJson, verifiedFilesHandler } from '../model-json.ts'
 import { sha256Hex } from './sha256.ts'
 
 type FolderContents = {
@@ -31,7 +31,7 @@ export async function loadBackbone(
   const contents = await readContents(dir)
   if (expectedDigest !== undefined && contents.digest !== expectedDigest)
     throw new Error(digestMismatch(dir, expectedDigest, contents.digest, contents.files, expectedFiles))
-  const artifacts = await fileHandler(contents).load()
+  const artifacts = await verifiedFilesHandler(contents.json, contents.bytes).load()
   const backbone = await backboneFromArtifacts(artifacts)
   return { ...backbone, digest: contents.digest, files: contents.files }
 }
@@ -68,26 +68,4 @@ async function readContents(dir: string): Promise<FolderContents> {
   for (const name of weightFiles) bytes.set(name, new Uint8Array(await readFile(path.join(dir, name))))
   const files = [...bytes].map(([name, b]) => ({ name, sha256: sha256Hex(b), bytes: b.byteLength }))
   return { files, digest: sha256Hex(backboneListing(files)), json, bytes }
-}
-
-/** A tf.io handler over bytes already read and hashed, so what is loaded is exactly what was verified. */
-function fileHandler(contents: FolderContents): Required<Pick<tf.io.IOHandler, 'load'>> {
-  return {
-    load: () =>
-      tf.io.getModelArtifactsForJSON(contents.json, async (manifest) => {
-        const specs = manifest.flatMap((group) => group.weights)
-        const parts = manifest.flatMap((group) => group.paths.map((p) => contents.bytes.get(p) as Uint8Array))
-        return [specs, concat(parts).buffer as ArrayBuffer]
-      }),
-  }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0))
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.byteLength
-  }
-  return out
 }

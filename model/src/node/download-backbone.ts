@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { type BackboneFile, backboneListing } from '@fedtune/protocol'
+import { isSafeRelative, parseModelJson } from '../model-json.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 import { digestMismatch } from './backbone-folder.ts'
-import { isSafeRelative, parseModelJson } from './model-json.ts'
 import { sha256Hex } from './sha256.ts'
 
 type Progress = (doneBytes: number, totalBytes: number) => void

@@ -1,0 +1,74 @@
+import { type Backbone, type Dataset, embed } from '@fedtune/model'
+import * as tf from '@tensorflow/tfjs'
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm'
+import plainWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url'
+import simdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url'
+import threadedWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url'
+import { decodeImage } from './images.ts'
+import type { LabelledFile } from './label-folder.ts'
+
+export type BackendName = 'webgl' | 'wasm'
+
+/**
+ * Sets up tfjs for the backbone: WebGL where the browser offers it (the GPU), else WebAssembly
+ * (threaded when the page is cross-origin isolated, as the coordinator serves it). `prefer` forces
+ * one, for the benchmark. Returns the backend in use and, after a fallback, why.
+ */
+export async function initEmbeddingBackend(
+  prefer?: BackendName,
+): Promise<{ backend: BackendName; note: string }> {
+  setWasmPaths({
+    'tfjs-backend-wasm.wasm': plainWasm,
+    'tfjs-backend-wasm-simd.wasm': simdWasm,
+    'tfjs-backend-wasm-threaded-simd.wasm': threadedWasm,
+  })
+  let note = ''
+  if (prefer !== 'wasm') {
+    try {
+      if (await tf.setBackend('webgl')) {
+        await tf.ready()
+        return { backend: 'webgl', note: '' }
+      }
+      note = 'WebGL did not initialise'
+    } catch (error) {
+      note = `WebGL failed (${(error as Error).message})`
+    }
+    if (prefer === 'webgl') throw new Error(`embedding: ${note}`)
+  }
+  if (!(await tf.setBackend('wasm')))
+    throw new Error(`embedding: neither WebGL nor WebAssembly works here${note ? `: ${note}` : ''}`)
+  await tf.ready()
+  const threads = crossOriginIsolated ? `${navigator.hardwareConcurrency} threads` : '1 thread'
+  return { backend: 'wasm', note: `${note ? `${note}; ` : ''}WebAssembly, ${threads}` }
+}
+
+/** Images decoded and embedded per step: the page repaints between steps. */
+const STEP = 8
+
+/**
+ * The chosen images as a Dataset of embeddings: decoded, then passed through the frozen backbone
+ * STEP at a time, yielding to the page between steps so the progress bar moves and Stop responds.
+ * `signal` aborts between steps.
+ */
+export async function embedImages(
+  backbone: Backbone,
+  images: readonly LabelledFile[],
+  onProgress: (done: number, total: number) => void,
+  signal: AbortSignal,
+): Promise<Dataset> {
+  const dim = backbone.embeddingDim
+  const x = new Float32Array(images.length * dim)
+  const y = new Int32Array(images.length)
+  for (let start = 0; start < images.length; start += STEP) {
+    signal.throwIfAborted()
+    const step = images.slice(start, start + STEP)
+    const pixels = await Promise.all(step.map(({ file }) => decodeImage(file)))
+    x.set(embed(backbone, pixels), start * dim)
+    step.forEach(({ label }, i) => {
+      y[start + i] = label
+    })
+    onProgress(start + step.length, images.length)
+    await tf.nextFrame()
+  }
+  return { x, y, n: images.length, dim }
+}

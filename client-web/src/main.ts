@@ -1,0 +1,322 @@
+import { type Backbone, stratifiedSplit } from '@fedtune/model'
+import { parseTaskInfo, type RoundResult, type TaskInfo } from '@fedtune/protocol'
+import { taskBackbone } from './backbone.ts'
+import { type BackendName, embedImages, initEmbeddingBackend } from './embedding.ts'
+import { volunteerIdentity } from './identity.ts'
+import { countByLabel, type LabelledFile, labelFolder } from './label-folder.ts'
+import { VolunteerSession } from './session.ts'
+import { deleteEverything } from './store.ts'
+import type { FromWorker } from './worker-messages.ts'
+
+/**
+ * The volunteer page: says what the task is and what leaves the browser, waits for an explicit
+ * opt-in, then fetches and verifies the backbone, embeds the chosen images, and takes part in the
+ * coordinator's secure rounds through a training worker. Stop ends everything and deletes what the
+ * page stored.
+ */
+
+/** Held-out share of the volunteer's images for local validation (as the Node client's default). */
+const VAL_FRACTION = 0.1
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+const ui = {
+  title: $<HTMLHeadingElement>('task-title'),
+  description: $<HTMLParagraphElement>('task-description'),
+  facts: $<HTMLDListElement>('task-facts'),
+  needs: $<HTMLParagraphElement>('data-needs'),
+  folder: $<HTMLInputElement>('folder'),
+  files: $<HTMLInputElement>('files'),
+  label: $<HTMLSelectElement>('label'),
+  addFiles: $<HTMLButtonElement>('add-files'),
+  counts: $<HTMLParagraphElement>('counts'),
+  warnings: $<HTMLParagraphElement>('data-warnings'),
+  optIn: $<HTMLInputElement>('opt-in'),
+  join: $<HTMLButtonElement>('join'),
+  stop: $<HTMLButtonElement>('stop'),
+  status: $<HTMLParagraphElement>('status'),
+  bar: $<HTMLProgressElement>('bar'),
+  detail: $<HTMLParagraphElement>('detail'),
+  stage: $<HTMLParagraphElement>('stage'),
+  embedded: $<HTMLParagraphElement>('embedded'),
+  rounds: $<HTMLTableSectionElement>('rounds').querySelector('tbody') as HTMLTableSectionElement,
+  coordinator: $<HTMLParagraphElement>('coordinator'),
+}
+
+type State =
+  | 'idle'
+  | 'loading-backbone'
+  | 'embedding'
+  | 'waiting'
+  | 'in-round'
+  | 'finished'
+  | 'stopped'
+  | 'error'
+
+let task: TaskInfo | undefined
+let chosen: LabelledFile[] = []
+let session: VolunteerSession | undefined
+let backbone: Backbone | undefined
+let abort = new AbortController()
+const yourPart = new Map<number, string>()
+
+function setStatus(state: State, text: string): void {
+  ui.status.dataset.state = state
+  ui.status.textContent = text
+}
+
+function setProgress(done: number, total: number, detail: string): void {
+  ui.bar.max = Math.max(total, 1)
+  ui.bar.value = done
+  ui.detail.textContent = detail
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag)
+  e.textContent = text
+  return e
+}
+
+function forcedBackend(): BackendName | undefined {
+  const b = new URLSearchParams(location.search).get('backend')
+  return b === 'webgl' || b === 'wasm' ? b : undefined
+}
+
+async function showTask(): Promise<void> {
+  ui.coordinator.textContent = `Coordinator: ${location.origin}`
+  try {
+    const response = await fetch('/api/task')
+    if (!response.ok) throw new Error(`GET /api/task answered ${response.status}`)
+    task = parseTaskInfo(await response.json())
+  } catch (error) {
+    setStatus('error', `Cannot read the task from the coordinator: ${(error as Error).message}`)
+    ui.title.textContent = 'No task'
+    return
+  }
+  const t = task
+  ui.title.textContent = `Task: ${t.name}`
+  ui.description.textContent = t.description || 'The coordinator gave no description of this task.'
+  const facts: [string, string][] = [
+    ['Classes', t.head.labels.join(', ')],
+    ['Rounds', String(t.rounds)],
+    [
+      'Model',
+      `a frozen image backbone (${(t.backbone.files.reduce((s, f) => s + f.bytes, 0) / 1e6).toFixed(1)} MB, downloaded once and checked against its SHA-256) and a small head of ${t.paramCount.toLocaleString('en')} parameters that is trained`,
+    ],
+    [
+      'Aggregation',
+      t.aggregation === 'secure'
+        ? 'secure aggregation (the coordinator learns only the sum)'
+        : 'PLAINTEXT (debug mode)',
+    ],
+  ]
+  ui.facts.replaceChildren(...facts.flatMap(([k, v]) => [el('dt', k), el('dd', v)]))
+  ui.needs.textContent = `PNG or JPEG images of the classes ${t.head.labels.map((l) => `"${l}"`).join(' and ')}: either a folder with one subfolder per class named exactly so, or files chosen per class.`
+  ui.label.replaceChildren(
+    ...t.head.labels.map((l, i) => {
+      const o = el('option', l)
+      o.value = String(i)
+      return o
+    }),
+  )
+  if (t.aggregation !== 'secure') {
+    setStatus(
+      'error',
+      'This task sends updates in plaintext (a debugging mode). Volunteers never take part in it.',
+    )
+    return
+  }
+  if (!t.browsers.enabled) {
+    setStatus('error', 'This task does not take browser participants.')
+    return
+  }
+  setStatus('idle', 'Waiting for you to choose images and opt in.')
+  updateControls()
+}
+
+function showCounts(warning = ''): void {
+  if (!task) return
+  const counts = countByLabel(chosen, task.head.labels.length)
+  ui.counts.textContent =
+    chosen.length === 0
+      ? 'No images chosen.'
+      : `${chosen.length} images: ${task.head.labels.map((l, i) => `${l} ${counts[i]}`).join(', ')}`
+  ui.warnings.textContent = warning
+  updateControls()
+}
+
+function updateControls(): void {
+  const ready = task !== undefined && task.aggregation === 'secure' && task.browsers.enabled
+  const state = ui.status.dataset.state as State
+  // Joining again is possible only before, or after a stop or an error; never while a part runs.
+  const idle = state === 'idle' || state === 'stopped' || state === 'error'
+  ui.join.disabled = !(ready && idle && session === undefined && ui.optIn.checked && chosen.length >= 2)
+  ui.addFiles.disabled = !(ready && idle && (ui.files.files?.length ?? 0) > 0)
+  ui.folder.disabled = !idle
+  ui.files.disabled = !idle
+}
+
+ui.folder.addEventListener('change', () => {
+  if (!task) return
+  const { images, skipped } = labelFolder([...(ui.folder.files ?? [])], task.head.labels)
+  chosen = images
+  showCounts(
+    skipped.length === 0
+      ? ''
+      : `${skipped.length} files skipped, e.g. ${skipped[0]?.path}: ${skipped[0]?.why}`,
+  )
+})
+
+ui.files.addEventListener('change', updateControls)
+ui.addFiles.addEventListener('click', () => {
+  const label = Number(ui.label.value)
+  const added = [...(ui.files.files ?? [])]
+    .filter((f) => /\.(png|jpe?g)$/i.test(f.name))
+    .map((file) => ({ file, label }))
+  chosen = [...chosen, ...added]
+  ui.files.value = ''
+  showCounts()
+})
+ui.optIn.addEventListener('change', updateControls)
+ui.join.addEventListener('click', () => void join())
+ui.stop.addEventListener('click', () => void stop())
+
+async function join(): Promise<void> {
+  if (!task || !ui.optIn.checked) return
+  const t = task
+  abort = new AbortController()
+  ui.stop.disabled = false
+  ui.optIn.disabled = true
+  try {
+    setStatus('loading-backbone', 'Fetching the backbone…')
+    updateControls()
+    const { backend, note } = await initEmbeddingBackend(forcedBackend())
+    document.body.dataset.backend = backend
+    backbone = await taskBackbone(t, (loaded, total, fromCache) =>
+      setProgress(
+        loaded,
+        total,
+        fromCache
+          ? 'backbone from this browser’s cache, SHA-256 verified'
+          : `backbone ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`,
+      ),
+    )
+    abort.signal.throwIfAborted()
+    setStatus('embedding', `Embedding your images on ${backend}${note ? ` (${note})` : ''}…`)
+    updateControls()
+    const started = performance.now()
+    const data = await embedImages(
+      backbone,
+      chosen,
+      (done, total) => setProgress(done, total, `${done} of ${total} images`),
+      abort.signal,
+    )
+    const seconds = (performance.now() - started) / 1000
+    document.body.dataset.embedRate = String(data.n / seconds)
+    ui.embedded.textContent = `Embedded ${data.n} images in ${seconds.toFixed(1)} s (${(data.n / seconds).toFixed(1)} images/s) with the backbone on ${backend}${note ? `: ${note}` : ''}.`
+    backbone.dispose()
+    backbone = undefined
+    const { train, val } = stratifiedSplit(data, VAL_FRACTION, 0)
+    const identity = await volunteerIdentity()
+    abort.signal.throwIfAborted()
+    setStatus(
+      'waiting',
+      `Joined as ${identity.name}: waiting for the next round (${train.n} images to train on, ${val.n} held out; embedded ${data.n} in ${seconds.toFixed(1)} s on ${backend}).`,
+    )
+    session = new VolunteerSession({
+      task: t,
+      identity,
+      train,
+      val,
+      agent: `fedtune-web/0.1.0 ${backend}`,
+      on: {
+        joined: () => {},
+        worker: onWorker,
+        result: onResult,
+        finished: (f) => {
+          session = undefined
+          setStatus(
+            'finished',
+            `The task is finished: ${f.completed} of ${f.rounds} rounds completed. Thank you! You may now stop to delete what this page stored.`,
+          )
+          updateControls()
+        },
+        notice: (line) => {
+          ui.detail.textContent = line
+        },
+        failed: (error) => {
+          session = undefined
+          setStatus('error', error.message)
+          updateControls()
+        },
+      },
+    })
+  } catch (error) {
+    if (abort.signal.aborted) return
+    backbone?.dispose()
+    backbone = undefined
+    setStatus('error', (error as Error).message)
+    ui.optIn.disabled = false
+  }
+  updateControls()
+}
+
+function onWorker(m: FromWorker): void {
+  if (m.type === 'stage') {
+    ui.stage.dataset.round = String(m.round)
+    ui.stage.dataset.stage = m.stage
+    ui.stage.textContent = `Round ${m.round}: ${m.stage}${m.detail ? ` (${m.detail})` : ''}`
+    setStatus('in-round', `Taking part in round ${m.round}.`)
+    if (m.stage === 'refused') yourPart.set(m.round, `refused: ${m.detail ?? ''}`)
+  } else if (m.type === 'progress')
+    setProgress(
+      m.epoch,
+      m.epochs,
+      `round ${m.round}: epoch ${m.epoch} of ${m.epochs}, loss ${m.loss.toFixed(4)}`,
+    )
+  else if (m.type === 'trained') {
+    const acc = m.metrics.valAccuracy === null ? '' : `, local val ACC ${m.metrics.valAccuracy.toFixed(3)}`
+    yourPart.set(m.round, `trained on ${m.examples}${acc}`)
+  }
+}
+
+function onResult(r: RoundResult): void {
+  const row = document.createElement('tr')
+  row.dataset.round = String(r.round)
+  row.dataset.status = r.status
+  row.append(
+    el('td', String(r.round)),
+    el('td', yourPart.get(r.round) ?? 'not selected'),
+    el('td', r.status === 'aggregated' ? 'aggregated' : `failed: ${r.reason ?? ''}`),
+    el('td', String(r.participants)),
+    el('td', r.accuracy === null ? '–' : r.accuracy.toFixed(3)),
+    el('td', r.auc === null ? '–' : r.auc.toFixed(3)),
+  )
+  ui.rounds.append(row)
+  setStatus('waiting', `Round ${r.round} ${r.status}; waiting for the next round.`)
+}
+
+async function stop(): Promise<void> {
+  abort.abort()
+  session?.stop()
+  session = undefined
+  backbone?.dispose()
+  backbone = undefined
+  chosen = []
+  ui.folder.value = ''
+  ui.files.value = ''
+  ui.optIn.checked = false
+  ui.optIn.disabled = false
+  ui.stop.disabled = true
+  try {
+    await deleteEverything()
+    setStatus(
+      'stopped',
+      'Stopped. Everything this page stored (the backbone and this browser’s key) is deleted; your images were never stored.',
+    )
+  } catch (error) {
+    setStatus('error', `Stopped, but deleting the stored data failed: ${(error as Error).message}`)
+  }
+  showCounts()
+}
+
+void showTask()

@@ -1,0 +1,47 @@
+import type { Dataset } from '@fedtune/model'
+import type { LocalMetrics, TaskInfo } from '@fedtune/protocol'
+
+/** What the page tells the training worker. Socket messages are relayed raw: the worker parses them. */
+export type ToWorker =
+  | {
+      readonly type: 'init'
+      readonly task: TaskInfo
+      readonly identitySeed: Uint8Array
+      readonly train: Dataset
+      readonly val: Dataset
+    }
+  | { readonly type: 'round'; readonly raw: unknown }
+  | { readonly type: 'secagg'; readonly raw: unknown }
+
+/** The secure round's steps as the page shows them. */
+export type VolunteerStage =
+  | 'training'
+  | 'advertised'
+  | 'shared-keys'
+  | 'masked-input'
+  | 'unmasked'
+  | 'refused'
+
+/** What the worker tells the page. */
+export type FromWorker =
+  | { readonly type: 'emit-secagg'; readonly round: number; readonly message: unknown }
+  | {
+      readonly type: 'stage'
+      readonly round: number
+      readonly stage: VolunteerStage
+      readonly detail?: string
+    }
+  | {
+      readonly type: 'progress'
+      readonly round: number
+      readonly epoch: number
+      readonly epochs: number
+      readonly loss: number
+    }
+  | {
+      readonly type: 'trained'
+      readonly round: number
+      readonly examples: number
+      readonly metrics: LocalMetrics
+    }
+  | { readonly type: 'error'; readonly message: string }

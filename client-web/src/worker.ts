@@ -1,0 +1,136 @@
+import { type LocalData, type LocalResult, localRound } from '@fedtune/model'
+import {
+  encodeSecureContribution,
+  type FixedPoint,
+  naclCrypto,
+  parseRoundStart,
+  roundContext,
+  SecaggParticipant,
+  secureVectorLength,
+  type TaskInfo,
+} from '@fedtune/protocol'
+import type { FromWorker, ToWorker, VolunteerStage } from './worker-messages.ts'
+
+/**
+ * The volunteer's training and secure aggregation, off the page's thread: local training of the head
+ * on the embeddings, and this participant's side of every SecAgg+ round (tweetnacl and WebCrypto,
+ * the same protocol code the Node client runs natively). The page only relays socket messages; the
+ * unmasked update never leaves this worker.
+ */
+const scope = self as unknown as {
+  postMessage(message: FromWorker): void
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null
+}
+
+type Joined = { readonly task: TaskInfo; readonly seed: Uint8Array; readonly data: LocalData }
+type SecureRound = {
+  readonly round: number
+  readonly party: SecaggParticipant
+  readonly fixedPoint: FixedPoint
+  readonly result: Promise<LocalResult>
+}
+
+let joined: Joined | undefined
+let secure: SecureRound | undefined
+
+function post(message: FromWorker): void {
+  scope.postMessage(message)
+}
+
+function stage(round: number, s: VolunteerStage, detail?: string): void {
+  post(detail === undefined ? { type: 'stage', round, stage: s } : { type: 'stage', round, stage: s, detail })
+}
+
+scope.onmessage = (event) => {
+  const m = event.data
+  try {
+    if (m.type === 'init')
+      joined = { task: m.task, seed: m.identitySeed, data: { train: m.train, val: m.val } }
+    else if (m.type === 'round') onRound(m.raw)
+    else void onSecagg(m.raw)
+  } catch (error) {
+    post({ type: 'error', message: (error as Error).message })
+  }
+}
+
+function onRound(raw: unknown): void {
+  if (joined === undefined) throw new Error('a round arrived before the worker had its data')
+  const { task, seed, data } = joined
+  const round = parseRoundStart(raw, task.paramCount, task.head.labels.length)
+  const secagg = round.secagg
+  // The page refuses plaintext tasks before joining; a plaintext round here is a coordinator at fault.
+  if (secagg === null || secagg === undefined)
+    throw new Error(`round ${round.round} came without secure aggregation; a volunteer never sends plaintext`)
+  if (secagg.setup.taskId !== task.taskId || secagg.setup.round !== round.round)
+    throw new Error(
+      `round ${round.round}: the secure setup is for task ${secagg.setup.taskId} round ${secagg.setup.round}`,
+    )
+  const expected = secureVectorLength(task.paramCount, task.head.labels.length)
+  if (secagg.setup.dim !== expected)
+    throw new Error(
+      `round ${round.round}: a secure vector of ${secagg.setup.dim} words, expected ${expected}`,
+    )
+  const party = new SecaggParticipant({
+    crypto: naclCrypto,
+    identitySeed: seed,
+    context: roundContext(secagg.setup),
+  })
+  // Advertise first: the key exchange overlaps training.
+  post({ type: 'emit-secagg', round: round.round, message: party.advertise() })
+  stage(round.round, 'advertised')
+  const result = new Promise<LocalResult>((resolve, reject) => {
+    // After the advertisement is out, so training does not delay it.
+    setTimeout(() => {
+      try {
+        stage(round.round, 'training')
+        const r = localRound(task.head, task.backbone.embeddingDim, data, round, (p) => {
+          if (p.batch === p.batches)
+            post({ type: 'progress', round: round.round, epoch: p.epoch, epochs: p.epochs, loss: p.loss })
+        })
+        post({ type: 'trained', round: round.round, examples: r.examples, metrics: r.metrics })
+        resolve(r)
+      } catch (error) {
+        post({ type: 'error', message: `round ${round.round}: training failed: ${(error as Error).message}` })
+        reject(error)
+      }
+    }, 0)
+  })
+  result.catch(() => {})
+  secure = { round: round.round, party, fixedPoint: secagg.fixedPoint, result }
+}
+
+async function onSecagg(raw: unknown): Promise<void> {
+  const current = secure
+  if (current === undefined) throw new Error('a secure-aggregation message outside a round')
+  const kind = typeof raw === 'object' && raw !== null ? (raw as { stage?: unknown }).stage : undefined
+  try {
+    if (kind === 'advertise') {
+      post({ type: 'emit-secagg', round: current.round, message: current.party.shareKeys(raw) })
+      stage(current.round, 'shared-keys')
+    } else if (kind === 'share-keys') {
+      const r = await current.result
+      const input = encodeSecureContribution(
+        {
+          delta: r.delta,
+          examples: r.examples,
+          labelCounts: r.labelCounts,
+          valExamples: r.metrics.valExamples,
+          valCorrect: r.valCorrect,
+        },
+        current.fixedPoint,
+      )
+      post({
+        type: 'emit-secagg',
+        round: current.round,
+        message: await current.party.maskedInput(raw, input),
+      })
+      stage(current.round, 'masked-input')
+    } else if (kind === 'unmask') {
+      post({ type: 'emit-secagg', round: current.round, message: current.party.unmask(raw) })
+      stage(current.round, 'unmasked')
+    } else throw new Error(`a secure-aggregation message for an unknown stage ${String(kind)}`)
+  } catch (error) {
+    // Refusing is falling silent for the round: the coordinator treats it as a dropout.
+    stage(current.round, 'refused', (error as Error).message)
+  }
+}

@@ -1,0 +1,282 @@
+import { mkdirSync, mkdtempSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Participant } from '@fedtune/client-node'
+import { parseTaskFile } from '@fedtune/coordinator'
+import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
+import { initBackend, readBackboneFolder } from '@fedtune/model/node'
+import { nodeCrypto } from '@fedtune/protocol/node'
+import { runDataSplit } from 'fedtune/data'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildPage } from '../../client-web/node/build-page.ts'
+import { launchChromium } from '../../client-web/node/chromium.ts'
+
+/**
+ * A volunteer in a real headless Chromium (Debian's, driven by playwright-core) takes part in
+ * secure rounds with two Node hospital clients: the page served by the coordinator at /join,
+ * opt-in, a folder of real PneumoniaMNIST X-rays picked through the folder input, embedding with
+ * the backbone in the page, training in a Web Worker, SecAgg+ on tweetnacl and WebCrypto.
+ */
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+const shared = join(repo, '..', 'shared')
+/** Screenshots land here (git-ignored), one per test. */
+const output = join(repo, 'test-output', 'browser')
+
+let work: string
+let webDir: string
+let data: string
+let backbone: { source: string; sha256: string }
+let browser: Browser
+const running: { coordinators: RunningCoordinator[]; hospitals: Participant[] } = {
+  coordinators: [],
+  hospitals: [],
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'fedtune-browser-'))
+  mkdirSync(output, { recursive: true })
+  data = join(work, 'data')
+  // Hospitals 1 and 2 are Node clients; "hospital-3"'s folder is the volunteer's pick.
+  await runDataSplit(
+    [
+      '--dataset',
+      join(shared, 'datasets', 'pneumoniamnist.npz'),
+      '--out',
+      data,
+      '--hospitals',
+      '3',
+      '--per-hospital',
+      '48',
+      '--test-limit',
+      '120',
+      '--seed',
+      '11',
+    ],
+    { log: () => {} },
+  )
+  const backboneDir = join(shared, 'backbones', 'mobilenet_v2_0.35_224')
+  backbone = { source: backboneDir, sha256: (await readBackboneFolder(backboneDir)).digest }
+  await initBackend()
+  ;[webDir, browser] = await Promise.all([buildPage(join(work, 'web')), launchChromium()])
+}, 180_000)
+
+afterAll(async () => {
+  for (const h of running.hospitals) h.close()
+  await Promise.all(running.coordinators.map((c) => c.close()))
+  await browser?.close()
+})
+
+async function coordinator(
+  name: string,
+  minParticipants: number,
+  browsers = true,
+): Promise<RunningCoordinator> {
+  const task = parseTaskFile(
+    {
+      name,
+      description: 'Chest X-rays (PneumoniaMNIST): tell pneumonia from normal.',
+      backbone,
+      head: { layers: [], labels: ['normal', 'pneumonia'], seed: 7 },
+      training: { rounds: 2, localEpochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 0.01 },
+      participation: {
+        minParticipants,
+        participantsPerRound: 3,
+        gatherSeconds: 3,
+        roundDeadlineSeconds: 180,
+        joinTimeoutSeconds: 180,
+        browsers: { enabled: browsers, maxPerRound: 1 },
+      },
+      aggregation: { stageDeadlineSeconds: 60 },
+      evaluation: { data: join(data, 'test') },
+    },
+    work,
+  )
+  const c = await startCoordinator({
+    task,
+    port: 0,
+    outDir: join(work, `run-${name}`),
+    cacheDir: join(work, 'coordinator-cache'),
+    quiet: true,
+    print: () => {},
+    webDir,
+  })
+  running.coordinators.push(c)
+  return c
+}
+
+function hospital(c: RunningCoordinator, i: number): Participant {
+  const h = new Participant({
+    coordinatorUrl: c.url,
+    dataDir: join(data, `hospital-${i}`),
+    cacheDir: join(work, `cache-${i}`),
+    name: `hospital-${i}`,
+    valFraction: 0.1,
+    agent: 'test',
+    print: () => {},
+    progress: undefined,
+    identitySeed: nodeCrypto.randomBytes(32),
+    allowPlaintext: false,
+  })
+  h.done.catch(() => {})
+  running.hospitals.push(h)
+  return h
+}
+
+/** Opens /join, picks the volunteer's folder, opts in and joins; resolves once the page waits for rounds. */
+async function volunteer(c: RunningCoordinator): Promise<Page> {
+  const page = await browser.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (error) => errors.push(error.message))
+  await page.goto(`${c.url}/join/`)
+  await expect.poll(() => page.textContent('#task-title')).toContain(c.federation.task.name)
+  // Nothing may run before the opt-in: the join button stays disabled with images chosen.
+  await page.setInputFiles('#folder', join(data, 'hospital-3'))
+  await expect.poll(() => page.textContent('#counts')).toMatch(/48 images: normal \d+, pneumonia \d+/)
+  expect(await page.isDisabled('#join')).toBe(true)
+  await page.check('#opt-in')
+  await page.click('#join')
+  await page.waitForSelector('#status[data-state="waiting"]', { timeout: 120_000 })
+  expect(errors).toEqual([])
+  return page
+}
+
+async function headOf(c: RunningCoordinator, round: number): Promise<Buffer> {
+  const response = await fetch(`${c.url}/api/rounds/${round}/head`)
+  expect(response.status).toBe(200)
+  return Buffer.from(await response.arrayBuffer())
+}
+
+/** Names of the page's IndexedDB databases (evaluated in the page; the test's own types have no DOM). */
+function databases(page: Page): Promise<string[]> {
+  type Databases = { databases(): Promise<{ name?: string }[]> }
+  return page.evaluate(async () =>
+    (await (globalThis as unknown as { indexedDB: Databases }).indexedDB.databases()).map(
+      (d) => d.name ?? '',
+    ),
+  )
+}
+
+describe('the volunteer page, before anything runs', () => {
+  it('says what the task is and what leaves the browser, and starts nothing without the opt-in', async () => {
+    const c = await coordinator('volunteer-consent', 3)
+    const page = await browser.newPage()
+    await page.goto(`${c.url}/join/`)
+    await expect.poll(() => page.textContent('#task-title')).toBe('Task: volunteer-consent')
+    expect(await page.textContent('#task-description')).toContain('PneumoniaMNIST')
+    expect(await page.textContent('#task')).toMatch(
+      /What leaves this browser.*masked.*What never leaves.*Your images/s,
+    )
+    expect(await page.textContent('#data-needs')).toContain('"normal" and "pneumonia"')
+    // Files labelled per batch: a few normals, then a few pneumonias.
+    const folder = (label: string) => join(data, 'hospital-3', label)
+    const some = async (label: string) =>
+      (await readdir(folder(label))).slice(0, 3).map((n) => join(folder(label), n))
+    await page.setInputFiles('#files', await some('normal'))
+    await page.selectOption('#label', '0')
+    await page.click('#add-files')
+    await page.setInputFiles('#files', await some('pneumonia'))
+    await page.selectOption('#label', '1')
+    await page.click('#add-files')
+    expect(await page.textContent('#counts')).toBe('6 images: normal 3, pneumonia 3')
+    // Images chosen, no opt-in: Join stays disabled and nothing is stored.
+    expect(await page.isDisabled('#join')).toBe(true)
+    expect(await databases(page)).not.toContain('fedtune-volunteer')
+    expect(await page.getAttribute('#status', 'data-state')).toBe('idle')
+    await page.check('#opt-in')
+    expect(await page.isDisabled('#join')).toBe(false)
+    await page.uncheck('#opt-in')
+    expect(await page.isDisabled('#join')).toBe(true)
+    await page.screenshot({ path: join(output, 'consent.png'), fullPage: true })
+    await page.close()
+  }, 120_000)
+
+  it('tells a volunteer when the task takes no browsers, and offers no way in', async () => {
+    const c = await coordinator('hospitals-only', 2, false)
+    const page = await browser.newPage()
+    await page.goto(`${c.url}/join/`)
+    await page.waitForSelector('#status[data-state="error"]')
+    expect(await page.textContent('#status')).toBe('This task does not take browser participants.')
+    await page.setInputFiles('#folder', join(data, 'hospital-3'))
+    await page.check('#opt-in')
+    expect(await page.isDisabled('#join')).toBe(true)
+    await page.close()
+  }, 120_000)
+})
+
+describe('a volunteer in headless Chromium', () => {
+  it('opts in, embeds its images and completes two secure rounds with two hospitals', async () => {
+    // Three are needed before a round starts, so the volunteer is in every round.
+    const c = await coordinator('volunteer-rounds', 3)
+    const page = await volunteer(c)
+    hospital(c, 1)
+    hospital(c, 2)
+
+    await page.waitForSelector('#rounds tr[data-round="2"]', { timeout: 240_000 })
+    await page.screenshot({ path: join(output, 'two-rounds.png'), fullPage: true })
+    const rows = await page.$$eval('#rounds tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    )
+    expect(rows.map((r) => r[0])).toEqual(['1', '2'])
+    for (const [, yourPart, result, participants, acc, auc] of rows) {
+      expect(yourPart).toMatch(/^trained on \d+/)
+      expect(result).toBe('aggregated')
+      expect(participants).toBe('3')
+      expect(Number(acc)).toBeGreaterThan(0.5)
+      expect(Number(auc)).toBeGreaterThan(0.5)
+    }
+    const volunteerName = (c.records[0]?.survivors ?? []).find((n) => n.startsWith('volunteer-'))
+    expect(volunteerName).toBeDefined()
+    for (const record of c.records) {
+      expect(record.status).toBe('aggregated')
+      expect(record.survivors).toContain(volunteerName)
+    }
+    // The global head moved: round 2's head differs from the initial one and from round 1's.
+    const [initial, first, second] = (await Promise.all([0, 1, 2].map((r) => headOf(c, r)))) as [
+      Buffer,
+      Buffer,
+      Buffer,
+    ]
+    expect(first.equals(initial)).toBe(false)
+    expect(second.equals(first)).toBe(false)
+    expect(await page.getAttribute('body', 'data-backend')).toMatch(/^(webgl|wasm)$/)
+
+    // Stop deletes what the page stored: the IndexedDB database is gone.
+    // Runs in the page; the test's own types have no DOM.
+    type Databases = { databases(): Promise<{ name?: string }[]> }
+    const databases = () =>
+      page.evaluate(async () =>
+        (await (globalThis as unknown as { indexedDB: Databases }).indexedDB.databases()).map(
+          (d) => d.name ?? '',
+        ),
+      )
+    expect(await databases()).toContain('fedtune-volunteer')
+    await page.click('#stop')
+    await page.waitForSelector('#status[data-state="stopped"]')
+    expect(await databases()).not.toContain('fedtune-volunteer')
+    await page.close()
+  }, 420_000)
+
+  it('closing the tab mid-round is a dropout that the round survives', async () => {
+    const c = await coordinator('volunteer-leaves', 2)
+    const page = await volunteer(c)
+    hospital(c, 1)
+    hospital(c, 2)
+    // The volunteer has shared its keys (or gone further) in round 1: its masks are in play.
+    await page.waitForSelector(
+      '#stage[data-round="1"]:is([data-stage="shared-keys"], [data-stage="masked-input"], [data-stage="training"])',
+      { timeout: 240_000 },
+    )
+    await page.screenshot({ path: join(output, 'before-closing.png'), fullPage: true })
+    await page.close()
+    await expect.poll(() => c.records.length, { timeout: 240_000, interval: 500 }).toBeGreaterThanOrEqual(2)
+    const [first, second] = c.records
+    expect(first?.status).toBe('aggregated')
+    expect(first?.selected.some((n) => n.startsWith('volunteer-'))).toBe(true)
+    expect(first?.survivors).toEqual(expect.arrayContaining(['hospital-1', 'hospital-2']))
+    expect(second?.status).toBe('aggregated')
+    expect([...(second?.survivors ?? [])].sort()).toEqual(['hospital-1', 'hospital-2'])
+  }, 420_000)
+})
