@@ -11,9 +11,14 @@ export type BackboneProgress = (loaded: number, total: number, fromCache: boolea
  * The task's frozen backbone: from IndexedDB when this browser already fetched it, else downloaded
  * from the coordinator file by file. Every file is checked against the SHA-256 the task lists, on
  * download and again when read back from the cache, before tfjs sees a byte; a mismatch is an error
- * that names the file, never a silent re-download of something else.
+ * that names the file, never a silent re-download of something else. Nothing is stored once `signal`
+ * has aborted (the volunteer pressed Stop).
  */
-export async function taskBackbone(task: TaskInfo, onProgress: BackboneProgress): Promise<Backbone> {
+export async function taskBackbone(
+  task: TaskInfo,
+  onProgress: BackboneProgress,
+  signal: AbortSignal,
+): Promise<Backbone> {
   const key = `backbone:${task.backbone.digest}`
   const total = task.backbone.files.reduce((sum, f) => sum + f.bytes, 0)
   let bytes: Map<string, Uint8Array>
@@ -24,6 +29,8 @@ export async function taskBackbone(task: TaskInfo, onProgress: BackboneProgress)
     onProgress(total, total, true)
   } else {
     bytes = await download(task, total, onProgress)
+    // Stopped meanwhile: the volunteer was promised nothing stays stored.
+    signal.throwIfAborted()
     await save(key, {
       digest: task.backbone.digest,
       files: [...bytes].map(([name, b]) => ({ name, bytes: b })),

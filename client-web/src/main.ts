@@ -191,14 +191,17 @@ async function join(): Promise<void> {
     updateControls()
     const { backend, note } = await initEmbeddingBackend(forcedBackend())
     document.body.dataset.backend = backend
-    backbone = await taskBackbone(t, (loaded, total, fromCache) =>
-      setProgress(
-        loaded,
-        total,
-        fromCache
-          ? 'backbone from this browser’s cache, SHA-256 verified'
-          : `backbone ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`,
-      ),
+    backbone = await taskBackbone(
+      t,
+      (loaded, total, fromCache) =>
+        setProgress(
+          loaded,
+          total,
+          fromCache
+            ? 'backbone from this browser’s cache, SHA-256 verified'
+            : `backbone ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`,
+        ),
+      abort.signal,
     )
     abort.signal.throwIfAborted()
     setStatus('embedding', `Embedding your images on ${backend}${note ? ` (${note})` : ''}…`)
@@ -216,6 +219,7 @@ async function join(): Promise<void> {
     backbone.dispose()
     backbone = undefined
     const { train, val } = stratifiedSplit(data, VAL_FRACTION, 0)
+    abort.signal.throwIfAborted()
     const identity = await volunteerIdentity()
     abort.signal.throwIfAborted()
     setStatus(
@@ -251,9 +255,9 @@ async function join(): Promise<void> {
       },
     })
   } catch (error) {
-    if (abort.signal.aborted) return
     backbone?.dispose()
     backbone = undefined
+    if (abort.signal.aborted) return
     setStatus('error', (error as Error).message)
     ui.optIn.disabled = false
   }
