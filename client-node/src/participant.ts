@@ -16,10 +16,9 @@ import {
   parseRoundResult,
   parseRoundStart,
   parseUpdateAck,
-  roundContext,
   SecaggParticipant,
   type ServerToClientEvents,
-  secureVectorLength,
+  secureRoundContext,
   type TaskInfo,
   type WireUpdate,
 } from '@fedtune/protocol'
@@ -218,19 +217,10 @@ export class Participant {
   #onSecureRound(task: TaskInfo, round: ReturnType<typeof parseRoundStart>): void {
     const secagg = round.secagg as NonNullable<typeof round.secagg>
     try {
-      if (secagg.setup.taskId !== task.taskId || secagg.setup.round !== round.round)
-        throw new ParticipantError(
-          `round ${round.round}: the secure setup is for task ${secagg.setup.taskId} round ${secagg.setup.round}`,
-        )
-      const expected = secureVectorLength(task.paramCount, task.head.labels.length)
-      if (secagg.setup.dim !== expected)
-        throw new ParticipantError(
-          `round ${round.round}: secure vector of ${secagg.setup.dim} words, expected ${expected}`,
-        )
       const party = new SecaggParticipant({
         crypto: nodeCrypto,
         identitySeed: this.#opts.identitySeed,
-        context: roundContext(secagg.setup),
+        context: secureRoundContext(task, round),
       })
       if (this.#secure && this.#secure.party.stage !== 'done')
         this.#opts.print(`round ${this.#secure.round}: left unfinished for round ${round.round}`)

@@ -25,9 +25,9 @@ export function chromiumPath(): string {
 /**
  * Headless Chromium for the browser tests and bench. The flags keep it off the network (this machine
  * has none but loopback and the registries) and give WebGL through SwiftShader, the CPU renderer,
- * as a machine without a GPU has it.
+ * as a machine without a GPU has it. `extraArgs` go last (a test switches WebGL off with them).
  */
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
@@ -40,6 +40,7 @@ export function launchChromium(): Promise<Browser> {
       '--use-gl=angle',
       '--use-angle=swiftshader',
       '--enable-unsafe-swiftshader',
+      ...extraArgs,
     ],
   })
 }

@@ -11,7 +11,7 @@ export type BackendName = 'webgl' | 'wasm'
 
 /**
  * Sets up tfjs for the backbone: WebGL where the browser offers it (the GPU), else WebAssembly
- * (threaded when the page is cross-origin isolated, as the coordinator serves it). `prefer` forces
+ * (SIMD, one thread). `prefer` forces
  * one, for the benchmark. Returns the backend in use and, after a fallback, why.
  */
 export async function initEmbeddingBackend(
@@ -20,6 +20,7 @@ export async function initEmbeddingBackend(
   setWasmPaths({
     'tfjs-backend-wasm.wasm': plainWasm,
     'tfjs-backend-wasm-simd.wasm': simdWasm,
+    // Required in the map though never fetched: threads are off (below).
     'tfjs-backend-wasm-threaded-simd.wasm': threadedWasm,
   })
   let note = ''
@@ -35,11 +36,18 @@ export async function initEmbeddingBackend(
     }
     if (prefer === 'webgl') throw new Error(`embedding: ${note}`)
   }
+  // tfjs-backend-wasm 4.22's threaded build starts its pthreads from a script that names the
+  // module by a global the bundler minifies away ("e is not defined" in every thread); the SIMD
+  // build without threads is what runs reliably from a bundle.
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
   if (!(await tf.setBackend('wasm')))
     throw new Error(`embedding: neither WebGL nor WebAssembly works here${note ? `: ${note}` : ''}`)
   await tf.ready()
-  const threads = crossOriginIsolated ? `${navigator.hardwareConcurrency} threads` : '1 thread'
-  return { backend: 'wasm', note: `${note ? `${note}; ` : ''}WebAssembly, ${threads}` }
+  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean
+  return {
+    backend: 'wasm',
+    note: `${note ? `${note}; ` : ''}WebAssembly${simd ? ' with SIMD' : ''}, 1 thread`,
+  }
 }
 
 /** Images decoded and embedded per step: the page repaints between steps. */

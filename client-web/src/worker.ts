@@ -4,9 +4,8 @@ import {
   type FixedPoint,
   naclCrypto,
   parseRoundStart,
-  roundContext,
   SecaggParticipant,
-  secureVectorLength,
+  secureRoundContext,
   type TaskInfo,
 } from '@fedtune/protocol'
 import type { FromWorker, ToWorker, VolunteerStage } from './worker-messages.ts'
@@ -57,24 +56,10 @@ function onRound(raw: unknown): void {
   if (joined === undefined) throw new Error('a round arrived before the worker had its data')
   const { task, seed, data } = joined
   const round = parseRoundStart(raw, task.paramCount, task.head.labels.length)
-  const secagg = round.secagg
-  // The page refuses plaintext tasks before joining; a plaintext round here is a coordinator at fault.
-  if (secagg === null || secagg === undefined)
-    throw new Error(`round ${round.round} came without secure aggregation; a volunteer never sends plaintext`)
-  if (secagg.setup.taskId !== task.taskId || secagg.setup.round !== round.round)
-    throw new Error(
-      `round ${round.round}: the secure setup is for task ${secagg.setup.taskId} round ${secagg.setup.round}`,
-    )
-  const expected = secureVectorLength(task.paramCount, task.head.labels.length)
-  if (secagg.setup.dim !== expected)
-    throw new Error(
-      `round ${round.round}: a secure vector of ${secagg.setup.dim} words, expected ${expected}`,
-    )
-  const party = new SecaggParticipant({
-    crypto: naclCrypto,
-    identitySeed: seed,
-    context: roundContext(secagg.setup),
-  })
+  // Refuses a round without secure aggregation: a volunteer never sends plaintext.
+  const context = secureRoundContext(task, round)
+  const fixedPoint = (round.secagg as NonNullable<typeof round.secagg>).fixedPoint
+  const party = new SecaggParticipant({ crypto: naclCrypto, identitySeed: seed, context })
   // Advertise first: the key exchange overlaps training.
   post({ type: 'emit-secagg', round: round.round, message: party.advertise() })
   stage(round.round, 'advertised')
@@ -96,7 +81,7 @@ function onRound(raw: unknown): void {
     }, 0)
   })
   result.catch(() => {})
-  secure = { round: round.round, party, fixedPoint: secagg.fixedPoint, result }
+  secure = { round: round.round, party, fixedPoint, result }
 }
 
 async function onSecagg(raw: unknown): Promise<void> {

@@ -12,6 +12,7 @@ export {
 } from './head-spec.ts'
 export * from './messages.ts'
 export * from './secagg/index.ts'
+export { secureRoundContext } from './secure-round-setup.ts'
 export {
   decodeSecureSum,
   encodeSecureContribution,
