@@ -9,10 +9,22 @@ import type { LabelledFile } from './label-folder.ts'
 
 export type BackendName = 'webgl' | 'wasm'
 
+/** Renderers that draw WebGL on the CPU: there the backbone runs ~9× faster on WebAssembly (bench:browser). */
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software/i
+
+/** The WebGL renderer's name (WEBGL_debug_renderer_info), or null where WebGL or the extension is missing. */
+export function webglRenderer(): string | null {
+  const gl = new OffscreenCanvas(1, 1).getContext('webgl2') ?? new OffscreenCanvas(1, 1).getContext('webgl')
+  if (gl === null) return null
+  const info = gl.getExtension('WEBGL_debug_renderer_info')
+  return info === null ? null : String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL))
+}
+
 /**
- * Sets up tfjs for the backbone: WebGL where the browser offers it (the GPU), else WebAssembly
- * (SIMD, one thread). `prefer` forces
- * one, for the benchmark. Returns the backend in use and, after a fallback, why.
+ * Sets up tfjs for the backbone: WebGL where the browser has a GPU for it, else WebAssembly (SIMD,
+ * one thread) — also where WebGL is only a software renderer (SwiftShader, llvmpipe: a machine
+ * without a GPU), which is slower than WebAssembly. `prefer` forces one (tests, the benchmark).
+ * Returns the backend in use and, after a fallback, why.
  */
 export async function initEmbeddingBackend(
   prefer?: BackendName,
@@ -24,7 +36,10 @@ export async function initEmbeddingBackend(
     'tfjs-backend-wasm-threaded-simd.wasm': threadedWasm,
   })
   let note = ''
-  if (prefer !== 'wasm') {
+  const renderer = prefer === undefined ? webglRenderer() : null
+  if (renderer !== null && SOFTWARE_RENDERER.test(renderer))
+    note = `WebGL here is a software renderer (${renderer.replace(/\s*\(0x[0-9A-Fa-f]+\)/g, '')}), slower than WebAssembly`
+  else if (prefer !== 'wasm') {
     try {
       if (await tf.setBackend('webgl')) {
         await tf.ready()

@@ -126,11 +126,11 @@ function hospital(c: RunningCoordinator, i: number): Participant {
 }
 
 /** Opens /join, picks the volunteer's folder, opts in and joins; resolves once the page waits for rounds. */
-async function volunteer(c: RunningCoordinator, on: Browser = browser): Promise<Page> {
+async function volunteer(c: RunningCoordinator, on: Browser = browser, query = ''): Promise<Page> {
   const page = await on.newPage()
   const errors: string[] = []
   page.on('pageerror', (error) => errors.push(error.message))
-  await page.goto(`${c.url}/join/`)
+  await page.goto(`${c.url}/join/${query}`)
   await expect.poll(() => page.textContent('#task-title')).toContain(c.federation.task.name)
   // Nothing may run before the opt-in: the join button stays disabled with images chosen.
   await page.setInputFiles('#folder', join(data, 'hospital-3'))
@@ -209,6 +209,15 @@ describe('the volunteer page, before anything runs', () => {
     await page.uncheck('#opt-in')
     expect(await page.isDisabled('#join')).toBe(true)
     await page.screenshot({ path: join(output, 'consent.png'), fullPage: true })
+    // Joining: this Chromium's WebGL is SwiftShader, a software renderer, so the page embeds on
+    // WebAssembly instead and says why.
+    await page.check('#opt-in')
+    await page.click('#join')
+    await page.waitForSelector('#status[data-state="waiting"]', { timeout: 120_000 })
+    expect(await page.getAttribute('body', 'data-backend')).toBe('wasm')
+    expect(await page.textContent('#embedded')).toMatch(
+      /Embedded 6 images .* on wasm: WebGL here is a software renderer \(.*SwiftShader.*\), slower than WebAssembly/,
+    )
     await page.close()
   }, 120_000)
 
@@ -229,7 +238,8 @@ describe('a volunteer in headless Chromium', () => {
   it('opts in, embeds its images and completes two secure rounds with two hospitals', async () => {
     // Three are needed before a round starts, so the volunteer is in every round.
     const c = await coordinator('volunteer-rounds', 3)
-    const page = await volunteer(c)
+    // WebGL forced: the GPU path, end to end (here on SwiftShader).
+    const page = await volunteer(c, browser, '?backend=webgl')
     hospital(c, 1)
     hospital(c, 2)
 
@@ -260,7 +270,6 @@ describe('a volunteer in headless Chromium', () => {
     ]
     expect(first.equals(initial)).toBe(false)
     expect(second.equals(first)).toBe(false)
-    // SwiftShader gives this headless Chromium WebGL on the CPU; the backbone ran on it.
     expect(await page.getAttribute('body', 'data-backend')).toBe('webgl')
 
     // Stop deletes what the page stored: the IndexedDB database is gone.
@@ -285,6 +294,7 @@ describe('a volunteer in headless Chromium', () => {
     const noWebgl = await launchChromium(['--disable-gpu', '--disable-software-rasterizer'])
     const page = await volunteer(c, noWebgl)
     expect(await page.getAttribute('body', 'data-backend')).toBe('wasm')
+    expect(await page.textContent('#embedded')).toMatch(/on wasm: WebGL (did not initialise|failed)/)
     hospital(c, 1)
     hospital(c, 2)
     // The volunteer has shared its keys (or gone further) in round 1: its masks are in play.
