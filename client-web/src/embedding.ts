@@ -1,11 +1,8 @@
 import { type Backbone, type Dataset, embed } from '@fedtune/model'
 import * as tf from '@tensorflow/tfjs'
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm'
-import plainWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url'
-import simdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url'
-import threadedWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url'
 import { decodeImage } from './images.ts'
 import type { LabelledFile } from './label-folder.ts'
+import { useWasm } from './wasm-backend.ts'
 
 export type BackendName = 'webgl' | 'wasm'
 
@@ -29,12 +26,6 @@ export function webglRenderer(): string | null {
 export async function initEmbeddingBackend(
   prefer?: BackendName,
 ): Promise<{ backend: BackendName; note: string }> {
-  setWasmPaths({
-    'tfjs-backend-wasm.wasm': plainWasm,
-    'tfjs-backend-wasm-simd.wasm': simdWasm,
-    // Required in the map though never fetched: threads are off (below).
-    'tfjs-backend-wasm-threaded-simd.wasm': threadedWasm,
-  })
   let note = ''
   const renderer = prefer === undefined ? webglRenderer() : null
   if (renderer !== null && SOFTWARE_RENDERER.test(renderer))
@@ -51,18 +42,15 @@ export async function initEmbeddingBackend(
     }
     if (prefer === 'webgl') throw new Error(`embedding: ${note}`)
   }
-  // tfjs-backend-wasm 4.22's threaded build starts its pthreads from a script that names the
-  // module by a global the bundler minifies away ("e is not defined" in every thread); the SIMD
-  // build without threads is what runs reliably from a bundle.
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
-  if (!(await tf.setBackend('wasm')))
-    throw new Error(`embedding: neither WebGL nor WebAssembly works here${note ? `: ${note}` : ''}`)
-  await tf.ready()
-  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean
-  return {
-    backend: 'wasm',
-    note: `${note ? `${note}; ` : ''}WebAssembly${simd ? ' with SIMD' : ''}, 1 thread`,
+  let wasm: string
+  try {
+    wasm = await useWasm()
+  } catch (error) {
+    throw new Error(
+      `embedding: neither WebGL nor WebAssembly works here: ${(error as Error).message}${note ? `; ${note}` : ''}`,
+    )
   }
+  return { backend: 'wasm', note: `${note ? `${note}; ` : ''}${wasm}` }
 }
 
 /** Images decoded and embedded per step: the page repaints between steps. */

@@ -8,6 +8,7 @@ import {
   secureRoundContext,
   type TaskInfo,
 } from '@fedtune/protocol'
+import { useWasm } from './wasm-backend.ts'
 import type { FromWorker, ToWorker, VolunteerStage } from './worker-messages.ts'
 
 /**
@@ -30,6 +31,8 @@ type SecureRound = {
 }
 
 let joined: Joined | undefined
+/** The training backend, set once before the first round (WebAssembly; see wasm-backend.ts). */
+let backend: Promise<string> | undefined
 let secure: SecureRound | undefined
 
 function post(message: FromWorker): void {
@@ -43,9 +46,11 @@ function stage(round: number, s: VolunteerStage, detail?: string): void {
 scope.onmessage = (event) => {
   const m = event.data
   try {
-    if (m.type === 'init')
+    if (m.type === 'init') {
       joined = { task: m.task, seed: m.identitySeed, data: { train: m.train, val: m.val } }
-    else if (m.type === 'round') onRound(m.raw)
+      backend = useWasm()
+      backend.catch((error: Error) => post({ type: 'error', message: `training backend: ${error.message}` }))
+    } else if (m.type === 'round') onRound(m.raw)
     else void onSecagg(m.raw)
   } catch (error) {
     post({ type: 'error', message: (error as Error).message })
@@ -65,8 +70,9 @@ function onRound(raw: unknown): void {
   stage(round.round, 'advertised')
   const result = new Promise<LocalResult>((resolve, reject) => {
     // After the advertisement is out, so training does not delay it.
-    setTimeout(() => {
+    setTimeout(async () => {
       try {
+        await backend
         stage(round.round, 'training')
         const r = localRound(task.head, task.backbone.embeddingDim, data, round, (p) => {
           if (p.batch === p.batches)

@@ -62,11 +62,12 @@ function formatSeconds(s: number): string {
 
 /**
  * A bar for work whose size is known only once it starts (an image folder, a download): feed it
- * `(done, total)` as reported and it draws the bar from the first report on.
+ * `(done, total)` as reported and it draws the bar from the first report on. `stream` undefined
+ * draws nothing (a quiet client, a test).
  */
 export function progressTo(
   label: string,
-  stream: NodeJS.WriteStream | undefined = process.stderr,
+  stream: NodeJS.WriteStream | undefined,
 ): { update(done: number, total: number, note?: string): void; done(note?: string): void } {
   let bar: ReturnType<typeof progressBar> | undefined
   let reported = 0
