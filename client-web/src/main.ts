@@ -193,14 +193,16 @@ async function join(): Promise<void> {
     document.body.dataset.backend = backend
     backbone = await taskBackbone(
       t,
-      (loaded, total, fromCache) =>
+      (loaded, total, fromCache) => {
+        document.body.dataset.backbone = fromCache ? 'cache' : 'download'
         setProgress(
           loaded,
           total,
           fromCache
             ? 'backbone from this browser’s cache, SHA-256 verified'
             : `backbone ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`,
-        ),
+        )
+      },
       abort.signal,
     )
     abort.signal.throwIfAborted()
