@@ -19,6 +19,7 @@ import { embeddedSplits, npzPixels } from './embedding-cache.ts'
 import { embeddingThroughput } from './embedding-throughput.ts'
 import { markdownTable, meanSd } from './markdown-table.ts'
 import { simulateFedAvg } from './simulate-fedavg.ts'
+import { mean } from './stats.ts'
 
 const USAGE = `Usage: npm run bench:accuracy -- [options]
 
@@ -321,10 +322,6 @@ function comparison(rows: readonly Row[], means: readonly { acc: number; auc: nu
     .map((row, i) => `${row.setting} ${means[i]?.acc.toFixed(3)} / ${means[i]?.auc.toFixed(3)}`)
     .filter((line) => !line.includes('plain ('))
     .join('; ')
-}
-
-function mean(values: readonly number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length
 }
 
 /** 64 test images through each backbone folder that holds a model.json, after a 32-image warm-up. */

@@ -15,6 +15,7 @@ import { buildPage } from '../client-web/node/build-page.ts'
 import { launchChromium } from '../client-web/node/chromium.ts'
 import { openVolunteer, STEP, type VolunteerRun, webglRenderer } from './browser-volunteer.ts'
 import { markdownTable } from './markdown-table.ts'
+import { median } from './stats.ts'
 
 const USAGE = `Usage: npm run bench:browser -- [options]
 
@@ -623,14 +624,6 @@ function positive(flag: string, value: string | undefined, min: number): number 
   if (!Number.isInteger(n) || n < min)
     throw new Error(`${flag}: expected a whole number ≥ ${min}, got ${value}`)
   return n
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 function rate(value: number): string {

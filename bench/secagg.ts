@@ -19,6 +19,7 @@ import {
   type RoundSetup,
   setupRound,
 } from './secagg-round.ts'
+import { mean, median } from './stats.ts'
 
 const USAGE = `Usage: npm run bench:secagg -- [options]
 
@@ -456,18 +457,6 @@ function targetRows(results: readonly RowResult[], throughput: Throughput | null
     }),
   ]
   return markdownTable(['target', 'configuration', 'measured', ''], rows)
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
-}
-
-function mean(values: readonly number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length
 }
 
 function ms(value: number): string {

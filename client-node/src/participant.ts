@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { type LocalResult, localRound } from '@fedtune/model'
+import { type LocalResult, localRound, secureContribution } from '@fedtune/model'
 import { progressBar } from '@fedtune/model/node'
 import {
   type ClientToServerEvents,
@@ -244,16 +244,7 @@ export class Participant {
       if (stage === 'advertise') this.#emitSecagg(secure.round, secure.party.shareKeys(raw))
       else if (stage === 'share-keys') {
         const result = await secure.result
-        const input = encodeSecureContribution(
-          {
-            delta: result.delta,
-            examples: result.examples,
-            labelCounts: result.labelCounts,
-            valExamples: result.metrics.valExamples,
-            valCorrect: result.valCorrect,
-          },
-          secure.fixedPoint,
-        )
+        const input = encodeSecureContribution(secureContribution(result), secure.fixedPoint)
         if (this.#opts.auditDir) writeAudit(this.#opts.auditDir, secure.round, result, input)
         this.#emitSecagg(secure.round, await secure.party.maskedInput(raw, input))
       } else if (stage === 'unmask') this.#emitSecagg(secure.round, secure.party.unmask(raw))

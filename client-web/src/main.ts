@@ -314,10 +314,12 @@ async function stop(): Promise<void> {
   ui.optIn.disabled = false
   ui.stop.disabled = true
   try {
-    await deleteEverything()
+    const deleted = await deleteEverything()
     setStatus(
       'stopped',
-      'Stopped. Everything this page stored (the backbone and this browser’s key) is deleted; your images were never stored.',
+      deleted === 'deleted'
+        ? 'Stopped. Everything this page stored (the backbone and this browser’s key) is deleted; your images were never stored.'
+        : 'Stopped. Another tab of this page still has its stored data open: the browser deletes it (the backbone and this browser’s key) as soon as that tab is closed. Your images were never stored.',
     )
   } catch (error) {
     setStatus('error', `Stopped, but deleting the stored data failed: ${(error as Error).message}`)

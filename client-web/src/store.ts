@@ -44,17 +44,20 @@ export async function save(key: string, value: unknown): Promise<void> {
   })
 }
 
-/** Deletes the whole database: what "stop" promises. Resolves once it is gone. */
-export async function deleteEverything(): Promise<void> {
+/**
+ * Deletes the whole database: what "stop" promises. 'deleted' once it is gone; 'pending' if another
+ * tab of the page still holds it open, in which case the browser deletes it as soon as that tab
+ * closes it (the page says so rather than claim it is gone).
+ */
+export async function deleteEverything(): Promise<'deleted' | 'pending'> {
   const db = opened ? await opened.catch(() => undefined) : undefined
   db?.close()
   opened = undefined
-  await new Promise<void>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const r = indexedDB.deleteDatabase(DATABASE)
-    r.onsuccess = () => resolve()
+    r.onsuccess = () => resolve('deleted')
     r.onerror = () => reject(r.error ?? new Error('cannot delete the IndexedDB database'))
-    // Another tab still has it open: deletion completes when that tab closes it.
-    r.onblocked = () => resolve()
+    r.onblocked = () => resolve('pending')
   })
 }
 

@@ -1,4 +1,4 @@
-import { type LocalData, type LocalResult, localRound } from '@fedtune/model'
+import { type LocalData, type LocalResult, localRound, secureContribution } from '@fedtune/model'
 import {
   encodeSecureContribution,
   type FixedPoint,
@@ -100,16 +100,7 @@ async function onSecagg(raw: unknown): Promise<void> {
       stage(current.round, 'shared-keys')
     } else if (kind === 'share-keys') {
       const r = await current.result
-      const input = encodeSecureContribution(
-        {
-          delta: r.delta,
-          examples: r.examples,
-          labelCounts: r.labelCounts,
-          valExamples: r.metrics.valExamples,
-          valCorrect: r.valCorrect,
-        },
-        current.fixedPoint,
-      )
+      const input = encodeSecureContribution(secureContribution(r), current.fixedPoint)
       post({
         type: 'emit-secagg',
         round: current.round,

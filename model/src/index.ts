@@ -7,7 +7,7 @@ export { dropoutMask, type HeadBatch, headGradients, headLogits } from './head-g
 export { flattenParams, headParams } from './head-params.ts'
 export { initHead } from './init-head.ts'
 export { labelCounts } from './label-counts.ts'
-export { type LocalData, type LocalResult, localRound } from './local-round.ts'
+export { type LocalData, type LocalResult, localRound, secureContribution } from './local-round.ts'
 export { logitAdjustment, logitOffsets } from './logit-adjustment.ts'
 export { isSafeRelative, parseModelJson, verifiedFilesHandler } from './model-json.ts'
 export type { Pixels } from './pixels.ts'

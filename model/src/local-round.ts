@@ -1,4 +1,4 @@
-import type { HeadSpec, LocalMetrics, RoundStart } from '@fedtune/protocol'
+import type { HeadSpec, LocalMetrics, RoundStart, SecureContribution } from '@fedtune/protocol'
 import { accuracy } from './accuracy.ts'
 import type { Dataset } from './dataset.ts'
 import { labelCounts } from './label-counts.ts'
@@ -52,5 +52,16 @@ export function localRound(
     labelCounts: labelCounts(data.train.y, spec.labels.length),
     valCorrect,
     metrics: { trainLoss: loss, valAccuracy, valAuc, valExamples: data.val.n },
+  }
+}
+
+/** What a participant puts into a secure round's masked sum from its local round (secure-update.ts). */
+export function secureContribution(r: LocalResult): SecureContribution {
+  return {
+    delta: r.delta,
+    examples: r.examples,
+    labelCounts: r.labelCounts,
+    valExamples: r.metrics.valExamples,
+    valCorrect: r.valCorrect,
   }
 }

@@ -169,14 +169,21 @@ function storedKeys(page: Page): Promise<string[]> {
     () =>
       new Promise<string[]>((resolve, reject) => {
         type Request<T> = { result: T; onsuccess: () => void; onerror: () => void }
-        type Db = { transaction(s: string): { objectStore(s: string): { getAllKeys(): Request<unknown[]> } } }
+        type Db = {
+          transaction(s: string): { objectStore(s: string): { getAllKeys(): Request<unknown[]> } }
+          close(): void
+        }
         const idb = (globalThis as unknown as { indexedDB: { open(name: string): Request<Db> } }).indexedDB
         const open = idb.open('fedtune-volunteer')
         open.onerror = reject
         open.onsuccess = () => {
           const keys = open.result.transaction('kv').objectStore('kv').getAllKeys()
           keys.onerror = reject
-          keys.onsuccess = () => resolve(keys.result.map(String).sort())
+          keys.onsuccess = () => {
+            // Closed at once: an open connection would hold off the page's own deletion.
+            open.result.close()
+            resolve(keys.result.map(String).sort())
+          }
         }
       }),
   )
@@ -252,6 +259,7 @@ describe('the volunteer page, before anything runs', () => {
           }
           type Db = {
             transaction(s: string, m?: string): { objectStore(s: string): Store; oncomplete: () => void }
+            close(): void
           }
           const idb = (
             globalThis as unknown as {
@@ -270,7 +278,10 @@ describe('the volunteer page, before anything runs', () => {
               first.bytes[10] = (first.bytes[10] as number) ^ 1
               store.put(record, key)
             }
-            tx.oncomplete = () => resolve()
+            tx.oncomplete = () => {
+              open.result.close()
+              resolve()
+            }
           }
         }),
       `backbone:${digest}`,
@@ -334,19 +345,13 @@ describe('a volunteer in headless Chromium', () => {
     expect(second.equals(first)).toBe(false)
     expect(await page.getAttribute('body', 'data-backend')).toBe('webgl')
 
+    // What the page stored: the verified backbone under its digest, and this browser's identity.
+    expect(await storedKeys(page)).toEqual([`backbone:${c.federation.task.backbone.digest}`, 'identity'])
     // Stop deletes what the page stored: the IndexedDB database is gone.
-    // Runs in the page; the test's own types have no DOM.
-    type Databases = { databases(): Promise<{ name?: string }[]> }
-    const databases = () =>
-      page.evaluate(async () =>
-        (await (globalThis as unknown as { indexedDB: Databases }).indexedDB.databases()).map(
-          (d) => d.name ?? '',
-        ),
-      )
-    expect(await databases()).toContain('fedtune-volunteer')
+    expect(await databases(page)).toContain('fedtune-volunteer')
     await page.click('#stop')
     await page.waitForSelector('#status[data-state="stopped"]')
-    expect(await databases()).not.toContain('fedtune-volunteer')
+    expect(await databases(page)).not.toContain('fedtune-volunteer')
     await page.close()
   }, 420_000)
 
