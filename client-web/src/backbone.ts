@@ -28,7 +28,7 @@ export async function taskBackbone(
     await verify(task, bytes, 'cached')
     onProgress(total, total, true)
   } else {
-    bytes = await download(task, total, onProgress)
+    bytes = await download(task, total, onProgress, signal)
     // Stopped meanwhile: the volunteer was promised nothing stays stored.
     signal.throwIfAborted()
     await save(key, {
@@ -49,12 +49,13 @@ export async function taskBackbone(
   return backbone
 }
 
-async function download(task: TaskInfo, total: number, onProgress: BackboneProgress) {
+async function download(task: TaskInfo, total: number, onProgress: BackboneProgress, signal: AbortSignal) {
   const bytes = new Map<string, Uint8Array>()
   let loaded = 0
   for (const file of task.backbone.files) {
     const url = new URL(`${task.backbone.path}${file.name}`, location.origin)
-    const response = await fetch(url)
+    // Stop aborts the transfer itself, not only what follows it.
+    const response = await fetch(url, { signal })
     if (!response.ok || response.body === null)
       throw new Error(`backbone: GET ${url.pathname} answered ${response.status} ${response.statusText}`)
     const parts: Uint8Array[] = []
