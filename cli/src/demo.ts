@@ -27,6 +27,9 @@ Options:
   --backbone <name>      a folder in <shared>/backbones                 (default mobilenet_v2_0.35_224)
   --shared <dir>         the shared data folder                         (default ../shared)
   --out <dir>            where data, cache and run logs go              (default .fedtune/demo)
+  --volunteers           also take one browser volunteer per round: open the printed
+                         /join/ address and pick a hospital folder (rounds do not wait for it)
+  --port <n>             the coordinator's port; 0 picks a free one     (default 0)
   -h, --help             this text
 `
 
@@ -51,6 +54,8 @@ export async function runDemo(argv: string[]): Promise<number> {
         backbone: { type: 'string', default: 'mobilenet_v2_0.35_224' },
         shared: { type: 'string', default: resolve(REPO, '..', 'shared') },
         out: { type: 'string', default: '.fedtune/demo' },
+        volunteers: { type: 'boolean', default: false },
+        port: { type: 'string', default: '0' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -74,6 +79,12 @@ export async function runDemo(argv: string[]): Promise<number> {
     process.stderr.write(`fedtune demo: --rounds: expected a positive integer, got ${values.rounds}\n`)
     return 2
   }
+  const port = Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`fedtune demo: --port: expected 0 to 65535, got ${values.port}\n`)
+    return 2
+  }
+  const volunteers = values.volunteers === true
   const dataset = String(values.dataset)
   const shared = resolve(String(values.shared))
   const npz = join(shared, 'datasets', `${dataset}.npz`)
@@ -120,6 +131,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   const { digest } = await readBackboneFolder(backboneDir)
   const task = {
     name: `${dataset}-demo`,
+    description: `The fedtune demo on ${dataset} from MedMNIST: ${hospitals} simulated hospitals${volunteers ? ' and browser volunteers' : ''} fine-tune a small head on a frozen MobileNet.`,
     backbone: { source: backboneDir, sha256: digest },
     head: {
       layers: [
@@ -133,9 +145,11 @@ export async function runDemo(argv: string[]): Promise<number> {
     training: { rounds, localEpochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001 },
     participation: {
       minParticipants: hospitals,
-      participantsPerRound: hospitals,
+      // A volunteer takes a place when one is online; rounds never wait for one.
+      participantsPerRound: hospitals + (volunteers ? 1 : 0),
       roundDeadlineSeconds: 600,
       joinTimeoutSeconds: 900,
+      ...(volunteers ? { browsers: { enabled: true, maxPerRound: 1 } } : {}),
     },
     evaluation: { data: join(dataDir, 'test') },
   }
@@ -151,7 +165,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     '--task',
     taskFile,
     '--port',
-    '0',
+    String(port),
     '--out',
     runDir,
     '--cache',
@@ -170,6 +184,10 @@ export async function runDemo(argv: string[]): Promise<number> {
     process.stderr.write(`fedtune demo: ${url.message}\n`)
     return 1
   }
+  if (volunteers)
+    console.log(
+      `volunteers: open ${url}/join/ in a browser on this machine and pick a folder such as ${join(dataDir, 'hospital-1')}`,
+    )
   const clients = Array.from({ length: hospitals }, (_, i) =>
     start(`hospital-${i + 1}`, [
       'client',

@@ -60,6 +60,14 @@ describe('every command explains itself', () => {
     expect(stdout).toContain(usage)
   })
 
+  it('the demo offers browser volunteers and refuses a port out of range', async () => {
+    const help = await fedtune('demo', '--help')
+    expect(help.stdout).toMatch(/--volunteers +also take one browser volunteer per round/)
+    const port = await fedtune('demo', '--port', '70000')
+    expect(port.code).toBe(2)
+    expect(port.stderr).toContain('--port: expected 0 to 65535, got 70000')
+  })
+
   it('an unknown command or option is refused with the usage', async () => {
     const unknown = await fedtune('train')
     expect(unknown.code).toBe(2)
