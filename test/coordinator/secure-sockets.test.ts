@@ -26,6 +26,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ONE_SGD_EPOCH } from './federation-fixture.ts'
 
 /**
  * The coordinator's secure rounds over real sockets, with participants speaking the SecAgg+
@@ -93,14 +94,7 @@ async function start(opts: {
     },
     initial: new Float32Array(params),
     labelPrior: 'local',
-    training: {
-      epochs: 1,
-      batchSize: 8,
-      optimizer: 'sgd',
-      learningRate: 0.1,
-      classWeights: 'none',
-      loss: 'cross-entropy',
-    },
+    training: ONE_SGD_EPOCH,
     roundDeadlineMs: 20_000,
     joinTimeoutMs: 20_000,
     log,

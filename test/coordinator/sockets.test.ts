@@ -22,6 +22,7 @@ import type { FastifyInstance } from 'fastify'
 import { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ONE_SGD_EPOCH } from './federation-fixture.ts'
 
 // A 1280 → 256 → 2 head: 328,450 parameters, 1.3 MB per update, above socket.io's 1 MB default.
 const head: HeadSpec = { layers: [{ type: 'dense', units: 256, activation: 'relu' }], labels: ['a', 'b'] }
@@ -77,14 +78,7 @@ async function start(
     secure: null,
     initial: new Float32Array(params),
     labelPrior,
-    training: {
-      epochs: 1,
-      batchSize: 8,
-      optimizer: 'sgd',
-      learningRate: 0.1,
-      classWeights: 'none',
-      loss: labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy',
-    },
+    training: { ...ONE_SGD_EPOCH, loss: labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy' },
     roundDeadlineMs: 30_000,
     joinTimeoutMs: 30_000,
     log,

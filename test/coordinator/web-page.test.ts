@@ -7,6 +7,7 @@ import { buildApp, DEFAULT_WEB_DIR, FEDAVG, Federation, RoundLog } from '@fedtun
 import { type HeadSpec, paramCount, type TaskInfo } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ONE_SGD_EPOCH } from './federation-fixture.ts'
 
 /** The browser participants' page under /join, as client-web's Vite build lays it out. */
 const head: HeadSpec = { layers: [], labels: ['a', 'b'] }
@@ -56,14 +57,7 @@ function appWith(webDir: string | undefined): FastifyInstance {
     secure: null,
     initial: new Float32Array(params),
     labelPrior: 'local',
-    training: {
-      epochs: 1,
-      batchSize: 8,
-      optimizer: 'sgd',
-      learningRate: 0.1,
-      classWeights: 'none',
-      loss: 'cross-entropy',
-    },
+    training: ONE_SGD_EPOCH,
     roundDeadlineMs: 30_000,
     joinTimeoutMs: 30_000,
     log,
