@@ -6,8 +6,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 
 /**
  * The browser participants' page: client-web's Vite build (index.html and hashed assets/), served
- * read-only under /join from one folder. The page is cross-origin isolated (COOP + COEP), which
- * tfjs-wasm needs for threads on a SharedArrayBuffer.
+ * read-only under /join from one folder. The page is cross-origin isolated (COOP + COEP): no other
+ * origin's window or resource shares its browsing context group, and SharedArrayBuffer is there for
+ * a threaded WebAssembly backend (tfjs-wasm 4.22's threads are off for now: client-web/src/wasm-backend.ts).
  */
 export const JOIN_PATH = '/join'
 
