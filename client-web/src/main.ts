@@ -40,6 +40,7 @@ const ui = {
   embedded: $<HTMLParagraphElement>('embedded'),
   rounds: $<HTMLTableSectionElement>('rounds').querySelector('tbody') as HTMLTableSectionElement,
   coordinator: $<HTMLParagraphElement>('coordinator'),
+  chart: $<HTMLImageElement>('chart'),
 }
 
 type State =
@@ -298,6 +299,9 @@ function onResult(r: RoundResult): void {
     el('td', r.auc === null ? '–' : r.auc.toFixed(3)),
   )
   ui.rounds.append(row)
+  // The coordinator's own chart of the run (the global head on its held-out set), fetched anew.
+  ui.chart.src = `/api/rounds.svg?after=${r.round}`
+  ui.chart.hidden = false
   setStatus('waiting', `Round ${r.round} ${r.status}; waiting for the next round.`)
 }
 

@@ -344,6 +344,11 @@ describe('a volunteer in headless Chromium', () => {
     expect(first.equals(initial)).toBe(false)
     expect(second.equals(first)).toBe(false)
     expect(await page.getAttribute('body', 'data-backend')).toBe('webgl')
+    // The coordinator's chart of the run is shown, and loaded (a cross-origin-isolated page may embed it).
+    expect(await page.isVisible('#chart')).toBe(true)
+    await expect
+      .poll(() => page.$eval('#chart', (img) => (img as unknown as { naturalWidth: number }).naturalWidth))
+      .toBeGreaterThan(0)
 
     // What the page stored: the verified backbone under its digest, and this browser's identity.
     expect(await storedKeys(page)).toEqual([`backbone:${c.federation.task.backbone.digest}`, 'identity'])
