@@ -130,6 +130,13 @@ async function showTask(): Promise<void> {
     setStatus('error', 'This task does not take browser participants.')
     return
   }
+  if (!secureContext()) {
+    setStatus(
+      'error',
+      `This page was opened over plain http from another machine (${location.origin}), so the browser gives it no WebCrypto, which secure aggregation needs. Open it over https, or ask the coordinator's operator to serve it that way.`,
+    )
+    return
+  }
   setStatus('idle', 'Waiting for you to choose images and opt in.')
   updateControls()
 }
@@ -145,8 +152,14 @@ function showCounts(warning = ''): void {
   updateControls()
 }
 
+/** WebCrypto (the masks, the backbone's SHA-256) exists only in a secure context: https, or localhost. */
+function secureContext(): boolean {
+  return globalThis.isSecureContext && globalThis.crypto?.subtle !== undefined
+}
+
 function updateControls(): void {
-  const ready = task !== undefined && task.aggregation === 'secure' && task.browsers.enabled
+  const ready =
+    task !== undefined && task.aggregation === 'secure' && task.browsers.enabled && secureContext()
   const state = ui.status.dataset.state as State
   // Joining again is possible only before, or after a stop or an error; never while a part runs.
   const idle = state === 'idle' || state === 'stopped' || state === 'error'

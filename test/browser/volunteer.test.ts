@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Participant } from '@fedtune/client-node'
@@ -73,6 +73,7 @@ async function coordinator(
   name: string,
   minParticipants: number,
   browsers = true,
+  host?: string,
 ): Promise<RunningCoordinator> {
   const task = parseTaskFile(
     {
@@ -102,6 +103,7 @@ async function coordinator(
     quiet: true,
     print: () => {},
     webDir,
+    ...(host === undefined ? {} : { host }),
   })
   running.coordinators.push(c)
   return c
@@ -291,6 +293,23 @@ describe('the volunteer page, before anything runs', () => {
     expect(await page.textContent('#status')).toMatch(
       /backbone: cached model\.json has SHA-256 [0-9a-f]{64}, the task lists [0-9a-f]{64}; refusing to use a different model/,
     )
+    await page.close()
+  }, 120_000)
+
+  it('refuses to run outside a secure context (plain http from another machine): no WebCrypto, no way in', async () => {
+    const c = await coordinator('plain-http', 3, true, '0.0.0.0')
+    // This machine's own non-loopback address: http there is not a secure context for Chromium.
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address
+    expect(address, 'a non-loopback IPv4 address to open the page from').toBeDefined()
+    const page = await browser.newPage()
+    await page.goto(`http://${address}:${new URL(c.url).port}/join/`)
+    await page.waitForSelector('#status[data-state="error"]')
+    expect(await page.textContent('#status')).toMatch(/opened over plain http .* no WebCrypto/)
+    await page.setInputFiles('#folder', join(data, 'hospital-3'))
+    await page.check('#opt-in')
+    expect(await page.isDisabled('#join')).toBe(true)
     await page.close()
   }, 120_000)
 
