@@ -297,14 +297,16 @@ describe('the volunteer page, before anything runs', () => {
   }, 120_000)
 
   it('refuses to run outside a secure context (plain http from another machine): no WebCrypto, no way in', async () => {
-    const c = await coordinator('plain-http', 3, true, '0.0.0.0')
-    // This machine's own non-loopback address: http there is not a secure context for Chromium.
-    const address = Object.values(networkInterfaces())
+    // This machine's own non-loopback address (IPv4, else IPv6): http there is no secure context.
+    const addresses = Object.values(networkInterfaces())
       .flat()
-      .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address
-    expect(address, 'a non-loopback IPv4 address to open the page from').toBeDefined()
+      .filter((a) => a !== undefined && !a.internal && !a.address.startsWith('fe80:'))
+    const own = addresses.find((a) => a?.family === 'IPv4') ?? addresses.find((a) => a?.family === 'IPv6')
+    expect(own, 'a non-loopback address of this machine to open the page from').toBeDefined()
+    const v6 = own?.family === 'IPv6'
+    const c = await coordinator('plain-http', 3, true, v6 ? '::' : '0.0.0.0')
     const page = await browser.newPage()
-    await page.goto(`http://${address}:${new URL(c.url).port}/join/`)
+    await page.goto(`http://${v6 ? `[${own?.address}]` : own?.address}:${new URL(c.url).port}/join/`)
     await page.waitForSelector('#status[data-state="error"]')
     expect(await page.textContent('#status')).toMatch(/opened over plain http .* no WebCrypto/)
     await page.setInputFiles('#folder', join(data, 'hospital-3'))
