@@ -1,5 +1,5 @@
 import { type Backbone, backboneFromArtifacts, parseModelJson, verifiedFilesHandler } from '@fedtune/model'
-import type { TaskInfo } from '@fedtune/protocol'
+import { concatBytes, type TaskInfo } from '@fedtune/protocol'
 import { hex } from './identity.ts'
 import { load, save } from './store.ts'
 
@@ -71,13 +71,7 @@ async function download(task: TaskInfo, total: number, onProgress: BackboneProgr
       onProgress(loaded + got, total, false)
     }
     loaded += got
-    const whole = new Uint8Array(got)
-    let at = 0
-    for (const p of parts) {
-      whole.set(p, at)
-      at += p.byteLength
-    }
-    bytes.set(file.name, whole)
+    bytes.set(file.name, concatBytes(...parts))
   }
   await verify(task, bytes, 'downloaded')
   return bytes

@@ -1,3 +1,4 @@
+import { concatBytes } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 
 /**
@@ -59,17 +60,7 @@ export function verifiedFilesHandler(
             return part
           }),
         )
-        return [specs, concat(parts).buffer as ArrayBuffer]
+        return [specs, concatBytes(...parts).buffer as ArrayBuffer]
       }),
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0))
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.byteLength
-  }
-  return out
 }

@@ -20,7 +20,7 @@ import {
   type SecaggCrypto,
   signatureScalarIsCanonical,
 } from '../src/secagg/crypto.ts'
-import { addInto, subtractFrom } from '../src/secagg/fixed-point.ts'
+import { applyKeystreams } from '../src/secagg/masking.ts'
 import { maskPool } from './mask-pool.ts'
 
 /** Unpadded base64url (RFC 4648 §5), as JWK carries key bytes; a view of the bytes, not a copy. */
@@ -168,14 +168,10 @@ export const nodeCrypto: SecaggCrypto = {
     return littleEndianWords(nodeAesCtr(key, new Uint8Array(16), words * 4))
   },
   async applyMasks(acc, masks) {
-    expectMasks(masks, 'applyMasks')
     const pool = maskPool()
-    if (pool !== null) return pool.apply(acc, masks)
-    // No WebAssembly SIMD or a big-endian host: the same words, one keystream after another.
-    for (const { key, sign } of masks) {
-      const stream = await nodeCrypto.keystream(key, acc.length)
-      if (sign === 1) addInto(acc, stream)
-      else subtractFrom(acc, stream)
-    }
+    // No WebAssembly SIMD or a big-endian host: the same words, keystream by keystream.
+    if (pool === null) return applyKeystreams(nodeCrypto, acc, masks)
+    expectMasks(masks, 'applyMasks')
+    return pool.apply(acc, masks)
   },
 }

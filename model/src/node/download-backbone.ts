@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { type BackboneFile, backboneListing } from '@fedtune/protocol'
+import { type BackboneFile, backboneListing, concatBytes } from '@fedtune/protocol'
 import { isSafeRelative, parseModelJson } from '../model-json.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 import { digestMismatch } from './backbone-folder.ts'
@@ -124,17 +124,9 @@ async function fetchBytes(url: string, onChunk: (bytes: number) => void): Promis
   if (!response.ok || response.body === null)
     throw new Error(`backbone: GET ${url} answered ${response.status} ${response.statusText}`)
   const chunks: Uint8Array[] = []
-  let length = 0
   for await (const chunk of response.body) {
     chunks.push(chunk)
-    length += chunk.byteLength
     onChunk(chunk.byteLength)
   }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.byteLength
-  }
-  return out
+  return concatBytes(...chunks)
 }

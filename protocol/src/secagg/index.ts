@@ -20,7 +20,7 @@ export {
   fixedPointFor,
   subtractFrom,
 } from './fixed-point.ts'
-export { hkdfSha512, hmacSha512 } from './hkdf.ts'
+export { concatBytes, hkdfSha512, hmacSha512 } from './hkdf.ts'
 export { PARTICIPANT_ID, participantId } from './identity.ts'
 export {
   applyMask,

@@ -123,16 +123,22 @@ const CONCURRENT_KEYSTREAMS = 4
 
 /**
  * acc ← acc + Σ sign · PRG(key) mod 2^32 over `masks`: the backend's fused `applyMasks` where it has
- * one, else each keystream added or subtracted in turn, a few requested at a time. Addition mod
- * 2^32 commutes, so the order does not change a word.
+ * one (which checks the masks itself), else {@link applyKeystreams}.
  */
-export async function applyMasks(
+export function applyMasks(crypto: SecaggCrypto, acc: Uint32Array, masks: readonly Mask[]): Promise<void> {
+  return crypto.applyMasks !== undefined ? crypto.applyMasks(acc, masks) : applyKeystreams(crypto, acc, masks)
+}
+
+/**
+ * `applyMasks` without a fused backend: each keystream added or subtracted in turn, a few requested
+ * at a time. Addition mod 2^32 commutes, so the order does not change a word.
+ */
+export async function applyKeystreams(
   crypto: SecaggCrypto,
   acc: Uint32Array,
   masks: readonly Mask[],
 ): Promise<void> {
   expectMasks(masks, 'applyMasks')
-  if (crypto.applyMasks !== undefined) return crypto.applyMasks(acc, masks)
   for (let at = 0; at < masks.length; at += CONCURRENT_KEYSTREAMS) {
     const batch = masks.slice(at, at + CONCURRENT_KEYSTREAMS)
     const streams = await Promise.all(batch.map(({ key }) => crypto.keystream(key, acc.length)))
