@@ -4,13 +4,14 @@ import { join } from 'node:path'
 import { type LocalResult, localRound, secureContribution } from '@fedtune/model'
 import { progressBar } from '@fedtune/model/node'
 import {
+  type Challenge,
   type ClientToServerEvents,
   encodeSecureContribution,
   encodeWeights,
   type Finished,
   type FixedPoint,
-  type Hello,
   PROTOCOL_VERSION,
+  parseChallenge,
   parseFinished,
   parseHelloAck,
   parseRoundResult,
@@ -19,6 +20,7 @@ import {
   SecaggParticipant,
   type ServerToClientEvents,
   secureRoundContext,
+  signHello,
   type TaskInfo,
   type WireUpdate,
 } from '@fedtune/protocol'
@@ -69,6 +71,7 @@ export class Participant {
   #task: TaskInfo | undefined
   #data: Promise<PreparedData> | undefined
   #joined = false
+  #challengeTimer: NodeJS.Timeout | undefined
   #training = new Set<number>()
   #results = new Map<number, LocalResult>()
   /** The open secure round: its protocol state and the local training it will mask. */
@@ -89,9 +92,25 @@ export class Participant {
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
     })
-    this.#socket.on('connect', () => this.#hello())
+    // After every (re)connect the coordinator sends a fresh challenge; the hello signs it.
+    this.#socket.on('challenge', (raw) => {
+      clearTimeout(this.#challengeTimer)
+      this.#hello(raw)
+    })
+    this.#socket.on('connect', () => {
+      this.#challengeTimer = setTimeout(
+        () =>
+          opts.print(
+            `connected, but the coordinator sent no challenge in 10 s; it may speak another protocol than ${PROTOCOL_VERSION}`,
+          ),
+        10_000,
+      )
+      this.#challengeTimer.unref()
+    })
     this.#socket.on('disconnect', (reason) => {
       this.#joined = false
+      // The coordinator counts us out of a secure round in flight and never resends it.
+      this.#secure?.party.abandon()
       if (reason !== 'io client disconnect') opts.print(`disconnected (${reason}); reconnecting…`)
     })
     this.#socket.on('connect_error', (error) =>
@@ -102,6 +121,7 @@ export class Participant {
     this.#socket.on('round-result', (raw) => {
       try {
         const r = parseRoundResult(raw)
+        if (this.#secure?.round === r.round) this.#secure.party.abandon()
         const global =
           r.accuracy === null ? '' : `: global ACC ${r.accuracy.toFixed(3)} AUC ${r.auc?.toFixed(3) ?? '-'}`
         opts.print(`round ${r.round} ${r.status}${r.reason ? ` (${r.reason})` : ''}${global}`)
@@ -119,17 +139,28 @@ export class Participant {
   }
 
   close(): void {
+    clearTimeout(this.#challengeTimer)
     this.#socket.disconnect()
   }
 
-  #hello(): void {
-    const hello: Hello = {
+  #hello(raw: unknown): void {
+    let challenge: Challenge
+    try {
+      challenge = parseChallenge(raw)
+    } catch (error) {
+      this.#fail(
+        new ParticipantError(
+          `the coordinator opened with a malformed challenge: ${(error as Error).message}`,
+        ),
+      )
+      return
+    }
+    const hello = signHello(nodeCrypto, this.#opts.identitySeed, challenge, {
       protocol: PROTOCOL_VERSION,
       participant: this.#opts.name,
       kind: 'hospital',
       agent: this.#opts.agent,
-      identityKey: nodeCrypto.ed25519PublicKey(this.#opts.identitySeed),
-    }
+    })
     this.#socket.timeout(30_000).emit('hello', hello, (err, raw) => {
       if (err)
         return this.#opts.print('the coordinator did not answer hello in 30 s; will retry on reconnect')
@@ -224,6 +255,7 @@ export class Participant {
       })
       if (this.#secure && this.#secure.party.stage !== 'done')
         this.#opts.print(`round ${this.#secure.round}: left unfinished for round ${round.round}`)
+      this.#secure?.party.abandon()
       const result = this.#data
         ? this.#data.then((data) => this.#train(task, data, round))
         : Promise.reject(new ParticipantError('no data'))
@@ -250,6 +282,8 @@ export class Participant {
       } else if (stage === 'unmask') this.#emitSecagg(secure.round, secure.party.unmask(raw))
       else this.#opts.print(`warning: ignored a secagg message for stage ${String(stage)}`)
     } catch (error) {
+      // Silent for the rest of the round (a dropout to the coordinator), its secrets zeroed.
+      secure.party.abandon()
       this.#opts.print(
         `round ${secure.round}: refused the coordinator's ${String(stage)} message: ${(error as Error).message}`,
       )

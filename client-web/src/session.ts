@@ -2,14 +2,16 @@ import type { Dataset } from '@fedtune/model'
 import {
   type ClientToServerEvents,
   type Finished,
-  type Hello,
+  naclCrypto,
   PROTOCOL_VERSION,
+  parseChallenge,
   parseFinished,
   parseHelloAck,
   parseRoundResult,
   parseUpdateAck,
   type RoundResult,
   type ServerToClientEvents,
+  signHello,
   type TaskInfo,
 } from '@fedtune/protocol'
 import { io, type Socket } from 'socket.io-client'
@@ -62,8 +64,11 @@ export class VolunteerSession {
       val: opts.val,
     })
     this.#socket = io(location.origin, { transports: ['websocket'], reconnectionDelayMax: 5000 })
-    this.#socket.on('connect', () => this.#hello())
+    // After every (re)connect the coordinator sends a fresh challenge; the hello signs it.
+    this.#socket.on('challenge', (raw) => this.#hello(raw))
     this.#socket.on('disconnect', (reason) => {
+      // The coordinator counts this volunteer out of a round in flight and never resends it.
+      this.#toWorker({ type: 'end-round', round: null })
       if (!this.#stopped) on.notice(`disconnected (${reason}); reconnecting…`)
     })
     this.#socket.on('connect_error', (error) =>
@@ -73,7 +78,9 @@ export class VolunteerSession {
     this.#socket.on('secagg', (raw) => this.#toWorker({ type: 'secagg', raw }))
     this.#socket.on('round-result', (raw) => {
       try {
-        on.result(parseRoundResult(raw))
+        const result = parseRoundResult(raw)
+        this.#toWorker({ type: 'end-round', round: result.round })
+        on.result(result)
       } catch (error) {
         on.notice(`ignored a malformed round result: ${(error as Error).message}`)
       }
@@ -96,14 +103,19 @@ export class VolunteerSession {
     this.#worker.terminate()
   }
 
-  #hello(): void {
+  #hello(raw: unknown): void {
     const { identity, agent, on } = this.#opts
-    const hello: Hello = {
-      protocol: PROTOCOL_VERSION,
-      participant: identity.name,
-      kind: 'browser',
-      agent,
-      identityKey: identity.publicKey,
+    let hello: ReturnType<typeof signHello>
+    try {
+      hello = signHello(naclCrypto, identity.seed, parseChallenge(raw), {
+        protocol: PROTOCOL_VERSION,
+        participant: identity.name,
+        kind: 'browser',
+        agent,
+      })
+    } catch (error) {
+      this.#fail(new Error(`the coordinator opened with a malformed challenge: ${(error as Error).message}`))
+      return
     }
     this.#socket.timeout(30_000).emit('hello', hello, (err, raw) => {
       if (err) return on.notice('the coordinator did not answer hello in 30 s; retrying on reconnect')

@@ -12,6 +12,8 @@ export type ToWorker =
     }
   | { readonly type: 'round'; readonly raw: unknown }
   | { readonly type: 'secagg'; readonly raw: unknown }
+  /** The secure round `round` is over for this volunteer (its result came, or the connection dropped). */
+  | { readonly type: 'end-round'; readonly round: number | null }
 
 /** The secure round's steps as the page shows them. */
 export type VolunteerStage =

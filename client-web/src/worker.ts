@@ -51,7 +51,10 @@ scope.onmessage = (event) => {
       backend = useWasm()
       backend.catch((error: Error) => post({ type: 'error', message: `training backend: ${error.message}` }))
     } else if (m.type === 'round') onRound(m.raw)
-    else void onSecagg(m.raw)
+    else if (m.type === 'end-round') {
+      // Zero the round's secrets now rather than at garbage collection.
+      if (secure !== undefined && (m.round === null || m.round === secure.round)) secure.party.abandon()
+    } else void onSecagg(m.raw)
   } catch (error) {
     post({ type: 'error', message: (error as Error).message })
   }
@@ -87,6 +90,7 @@ function onRound(raw: unknown): void {
     }, 0)
   })
   result.catch(() => {})
+  secure?.party.abandon()
   secure = { round: round.round, party, fixedPoint, result }
 }
 
@@ -113,6 +117,7 @@ async function onSecagg(raw: unknown): Promise<void> {
     } else throw new Error(`a secure-aggregation message for an unknown stage ${String(kind)}`)
   } catch (error) {
     // Refusing is falling silent for the round: the coordinator treats it as a dropout.
+    current.party.abandon()
     stage(current.round, 'refused', (error as Error).message)
   }
 }

@@ -1,14 +1,18 @@
 import type { Server as HttpServer } from 'node:http'
 import {
+  type Challenge,
   type ClientToServerEvents,
+  checkHelloProof,
   describe,
   type HelloAck,
+  NONCE_BYTES,
   ProtocolError,
   parseHello,
   parseUpdate,
   type ServerToClientEvents,
   type UpdateAck,
 } from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
 import { Server } from 'socket.io'
 import type { Federation, Link } from './federation.ts'
 
@@ -56,6 +60,8 @@ export function attachSockets(
   io.on('connection', (socket) => {
     let participant: string | null = null
     let link: Link | null = null
+    // Fresh for this connection: the hello must sign it (hello-proof.ts), so it cannot be replayed.
+    const challenge: Challenge = { taskId: task.taskId, nonce: nodeCrypto.randomBytes(NONCE_BYTES) }
     const warn = (message: string) => opts.onWarning?.(`${participant ?? socket.id}: ${message}`)
     if (opts.tap) {
       const tap = opts.tap
@@ -71,6 +77,7 @@ export function attachSockets(
         return reply(refusal('already-joined', `this connection is already ${participant}`))
       try {
         const hello = parseHello(raw)
+        checkHelloProof(nodeCrypto, hello, challenge)
         // Before enrolment: a refused browser leaves no name pinned behind.
         if (hello.kind === 'browser' && !task.browsers.enabled)
           throw new ProtocolError(
@@ -129,6 +136,7 @@ export function attachSockets(
         federation.leave(participant, link)
       }
     })
+    socket.emit('challenge', challenge)
   })
   return io
 }

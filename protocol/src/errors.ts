@@ -14,6 +14,8 @@ export type ProtocolErrorCode =
   | 'unsupported'
   /** A browser's hello to a task whose file does not turn browser participation on. */
   | 'browsers-disabled'
+  /** A hello whose proof is not its identity key's signature over this connection's challenge. */
+  | 'bad-proof'
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode

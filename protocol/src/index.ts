@@ -10,6 +10,7 @@ export {
   paramShapes,
   parseHeadSpec,
 } from './head-spec.ts'
+export { checkHelloProof, helloTranscript, signHello } from './hello-proof.ts'
 export * from './messages.ts'
 export * from './secagg/index.ts'
 export { secureRoundContext } from './secure-round-setup.ts'

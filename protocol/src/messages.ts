@@ -10,11 +10,20 @@ import { asBytes, decodeWeights } from './weights.ts'
  * The wire between coordinator and participants (socket.io events). Plain readonly data, string
  * unions, no classes; every inbound message goes through exactly one parser below.
  */
-export const PROTOCOL_VERSION = 'fedtune/1'
+export const PROTOCOL_VERSION = 'fedtune/2'
 
 export type ParticipantKind = 'hospital' | 'browser'
 
-/** participant → coordinator, acknowledged with `HelloAck`. */
+/**
+ * coordinator → participant, first on every connection: the nonce a hello must sign
+ * (hello-proof.ts), and the task it is for.
+ */
+export type Challenge = { readonly taskId: string; readonly nonce: Uint8Array }
+
+/** Bytes of a challenge's nonce. */
+export const NONCE_BYTES = 32
+
+/** participant → coordinator, after the challenge; acknowledged with `HelloAck`. */
 export type Hello = {
   readonly protocol: string
   /** A stable name the participant chooses; a reconnect with the same name resumes its place. */
@@ -28,6 +37,11 @@ export type Hello = {
    * advertisement is signed with it, so the coordinator cannot substitute keys.
    */
   readonly identityKey: Uint8Array
+  /**
+   * Ed25519 signature by the identity key over this connection's challenge and the fields above
+   * (`helloTranscript`, hello-proof.ts): proof that the sender holds the key it enrols with.
+   */
+  readonly proof: Uint8Array
 }
 
 export type Refusal = { readonly ok: false; readonly code: string; readonly reason: string }
@@ -151,6 +165,7 @@ export type ClientToServerEvents = {
   secagg: (message: unknown, ack: (reply: UpdateAck) => void) => void
 }
 export type ServerToClientEvents = {
+  challenge: (challenge: Challenge) => void
   round: (round: WireRoundStart) => void
   /** The coordinator's relay for the next secure-aggregation stage. */
   secagg: (message: unknown) => void
@@ -178,6 +193,15 @@ export function parseHello(value: unknown): Hello {
     kind: oneOf(o, 'kind', 'hello', ['hospital', 'browser'] as const),
     agent: str(o, 'agent', 'hello'),
     identityKey: fixedBytes(o.identityKey, 'hello.identityKey', 32),
+    proof: fixedBytes(o.proof, 'hello.proof', 64),
+  }
+}
+
+export function parseChallenge(value: unknown): Challenge {
+  const o = record(value, 'challenge')
+  return {
+    taskId: str(o, 'taskId', 'challenge'),
+    nonce: fixedBytes(o.nonce, 'challenge.nonce', NONCE_BYTES),
   }
 }
 

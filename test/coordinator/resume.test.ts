@@ -6,7 +6,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { headFile, openRunFolder, RoundLog, type RunMeta } from '@fedtune/coordinator'
 import { readBackboneFolder } from '@fedtune/model/node'
-import { encodeWeights, PROTOCOL_VERSION, type TaskInfo } from '@fedtune/protocol'
+import { encodeWeights, PROTOCOL_VERSION, parseChallenge, signHello, type TaskInfo } from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
 import { io as connect } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
 
@@ -140,20 +141,17 @@ describe('a coordinator that crashes mid-run', () => {
       reconnectionDelay: 100,
       reconnectionDelayMax: 200,
     })
-    socket.on('connect', () => {
-      socket.emit(
-        'hello',
-        {
-          protocol: PROTOCOL_VERSION,
-          participant: 'h1',
-          kind: 'hospital',
-          agent: 'test',
-          identityKey: new Uint8Array(32).fill(7),
-        },
-        (ack: { task: TaskInfo }) => {
-          task = ack.task
-        },
-      )
+    // As the hospital client does: a hello signing each connection's challenge.
+    socket.on('challenge', (raw: unknown) => {
+      const hello = signHello(nodeCrypto, new Uint8Array(32).fill(7), parseChallenge(raw), {
+        protocol: PROTOCOL_VERSION,
+        participant: 'h1',
+        kind: 'hospital',
+        agent: 'test',
+      })
+      socket.emit('hello', hello, (ack: { task: TaskInfo }) => {
+        task = ack.task
+      })
     })
     socket.on('round', (r: { round: number }) => {
       if (!task) return

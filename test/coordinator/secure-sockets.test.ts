@@ -14,7 +14,6 @@ import {
   type HeadSpec,
   type HelloAck,
   type ParticipantKind,
-  PROTOCOL_VERSION,
   paramCount,
   parseRoundStart,
   roundContext,
@@ -27,6 +26,7 @@ import type { FastifyInstance } from 'fastify'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ONE_SGD_EPOCH } from './federation-fixture.ts'
+import { challengeOf, sayHello, seedOf } from './hello.ts'
 
 /**
  * The coordinator's secure rounds over real sockets, with participants speaking the SecAgg+
@@ -114,8 +114,6 @@ async function start(opts: {
   return harness
 }
 
-const seedOf = (name: string) => new Uint8Array(createHash('sha256').update(`seed ${name}`).digest())
-
 /**
  * A participant that answers every secure stage, contributing `delta` with `examples`; with
  * `silentFrom` it stops answering from that relayed stage on (a dropout).
@@ -129,6 +127,7 @@ function secureClient(
   kind: ParticipantKind = 'hospital',
 ): { socket: Socket; joined: Promise<HelloAck> } {
   const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
+  challengeOf(socket)
   h.sockets.push(socket)
   let party: SecaggParticipant | undefined
   // a dropout's pending acknowledgements fail with its socket; that is the point
@@ -158,13 +157,7 @@ function secureClient(
       await emit(await party.maskedInput(raw, input))
     } else if (raw.stage === 'unmask') await emit(party.unmask(raw))
   })
-  const joined = socket.emitWithAck('hello', {
-    protocol: PROTOCOL_VERSION,
-    participant: name,
-    kind,
-    agent: 'test',
-    identityKey: nodeCrypto.ed25519PublicKey(seedOf(name)),
-  }) as Promise<HelloAck>
+  const joined = sayHello(socket, { participant: name, kind })
   return { socket, joined }
 }
 
@@ -237,13 +230,7 @@ describe('secure rounds over real sockets', () => {
     // connected and enrolled, but never answers: the advertise stage waits for it
     const mute = connect(h.url, { transports: ['websocket'], reconnection: false })
     h.sockets.push(mute)
-    await mute.emitWithAck('hello', {
-      protocol: PROTOCOL_VERSION,
-      participant: 'mute',
-      kind: 'hospital',
-      agent: 'test',
-      identityKey: nodeCrypto.ed25519PublicKey(seedOf('mute')),
-    })
+    await sayHello(mute, { participant: 'mute' })
     let status: { aggregation: string; secure: { stage: string; waitingFor: string[] } | null }
     do {
       status = (await (await fetch(`${h.url}/api/status`)).json()) as typeof status
@@ -274,13 +261,7 @@ describe('secure rounds over real sockets', () => {
     expect((await secureClient(h, 'a', filled(0), 1).joined).ok).toBe(true)
     const impostor = connect(h.url, { transports: ['websocket'], reconnection: false })
     h.sockets.push(impostor)
-    const ack = (await impostor.emitWithAck('hello', {
-      protocol: PROTOCOL_VERSION,
-      participant: 'a',
-      kind: 'hospital',
-      agent: 'test',
-      identityKey: new Uint8Array(32).fill(1),
-    })) as HelloAck
+    const ack = await sayHello(impostor, { participant: 'a', seed: new Uint8Array(32).fill(1) })
     expect(ack).toMatchObject({ ok: false, code: 'identity-mismatch' })
   })
 
@@ -303,17 +284,7 @@ describe('secure rounds over real sockets', () => {
           () => {},
         )
       })
-      socket.emit(
-        'hello',
-        {
-          protocol: PROTOCOL_VERSION,
-          participant: name,
-          kind: 'hospital',
-          agent: 'test',
-          identityKey: seedOf(name),
-        },
-        () => {},
-      )
+      void sayHello(socket, { participant: name })
     }
     plain('x')
     plain('y')
@@ -388,17 +359,7 @@ describe('secure rounds over real sockets', () => {
           socket.emit('secagg', await party.maskedInput(raw, input), () => {})
         } else if (raw.stage === 'unmask') socket.emit('secagg', party.unmask(raw), () => {})
       })
-      socket.emit(
-        'hello',
-        {
-          protocol: PROTOCOL_VERSION,
-          participant: name,
-          kind: 'hospital',
-          agent: 'test',
-          identityKey: nodeCrypto.ed25519PublicKey(seed),
-        },
-        () => {},
-      )
+      void sayHello(socket, { participant: name, seed })
       return socket
     })
     const done = await running.federation.done

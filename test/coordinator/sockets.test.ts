@@ -9,20 +9,22 @@ import {
   type BrowserParticipation,
   encodeWeights,
   type HeadSpec,
-  type HelloAck,
   type ParticipantKind,
   PROTOCOL_VERSION,
   paramCount,
   parseHelloAck,
+  signHello,
   type TaskInfo,
   type TrainingSettings,
   type UpdateAck,
 } from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
 import { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ONE_SGD_EPOCH } from './federation-fixture.ts'
+import { challengeOf, sayHello, seedOf } from './hello.ts'
 
 // A 1280 → 256 → 2 head: 328,450 parameters, 1.3 MB per update, above socket.io's 1 MB default.
 const head: HeadSpec = { layers: [{ type: 'dense', units: 256, activation: 'relu' }], labels: ['a', 'b'] }
@@ -92,6 +94,7 @@ async function start(
 
 function client(h: Harness): Socket {
   const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
+  challengeOf(socket)
   h.sockets.push(socket)
   return socket
 }
@@ -101,17 +104,7 @@ const hello = (
   participant: string,
   protocol = PROTOCOL_VERSION,
   kind: ParticipantKind = 'hospital',
-) =>
-  socket.emitWithAck('hello', {
-    protocol,
-    participant,
-    kind,
-    agent: 'test',
-    identityKey: identityOf(participant),
-  }) as Promise<HelloAck>
-
-/** A fixed identity key per name, as a real client keeps one in its cache. */
-const identityOf = (participant: string) => createHash('sha256').update(participant).digest()
+) => sayHello(socket, { participant, protocol, kind })
 
 const nextRound = (socket: Socket) =>
   new Promise<{ round: number; weights: Uint8Array; deadlineMs: number; training: TrainingSettings }>(
@@ -213,6 +206,57 @@ describe('coordinator over real sockets', () => {
     expect(await send(a, 1, encodeWeights(new Float32Array(params)))).toEqual({ ok: true })
     expect(await send(b, 1, encodeWeights(new Float32Array(params)))).toEqual({ ok: true })
     expect(h.federation.state.completed).toBe(1)
+  })
+
+  it('opens every connection with a fresh challenge for this task', async () => {
+    const h = await start()
+    const [a, b] = [client(h), client(h)]
+    const [first, second] = await Promise.all([challengeOf(a), challengeOf(b)])
+    expect(first.taskId).toBe(h.federation.task.taskId)
+    expect(first.nonce).toHaveLength(32)
+    expect(Buffer.from(first.nonce).equals(Buffer.from(second.nonce))).toBe(false)
+  })
+
+  it('refuses a hello that does not prove its identity key: unsigned, signed by another key, or replayed', async () => {
+    const h = await start()
+    const proofRefused = {
+      ok: false,
+      code: 'bad-proof',
+      reason:
+        "hello.proof: expected a signature by hello.identityKey over this connection's challenge and the hello, got one that does not verify (signed for another connection, or without the private key)",
+    }
+    const signed = async (socket: Socket, seed: Uint8Array) =>
+      signHello(nodeCrypto, seed, await challengeOf(socket), {
+        protocol: PROTOCOL_VERSION,
+        participant: 'hospital-a',
+        kind: 'hospital',
+        agent: 'test',
+      })
+
+    const unsigned = client(h)
+    await challengeOf(unsigned)
+    const { proof: _, ...noProof } = await signed(client(h), seedOf('hospital-a'))
+    expect(await unsigned.emitWithAck('hello', noProof)).toMatchObject({
+      ok: false,
+      code: 'malformed',
+      reason: 'hello.proof: expected 64 bytes, got undefined',
+    })
+
+    // Someone who knows hospital-a's public key, but not its private key.
+    const squatter = client(h)
+    const own = await signed(squatter, seedOf('squatter'))
+    const claimed = { ...own, identityKey: nodeCrypto.ed25519PublicKey(seedOf('hospital-a')) }
+    expect(await squatter.emitWithAck('hello', claimed)).toEqual(proofRefused)
+
+    // hospital-a's genuine hello, recorded on one connection and replayed on another.
+    const [recorded, replayer] = [client(h), client(h)]
+    const genuine = await signed(recorded, seedOf('hospital-a'))
+    await challengeOf(replayer)
+    expect(await replayer.emitWithAck('hello', genuine)).toEqual(proofRefused)
+    expect(h.federation.state.online.size).toBe(0)
+
+    // On its own connection it is accepted, and the name is enrolled only now.
+    expect(await recorded.emitWithAck('hello', genuine)).toMatchObject({ ok: true })
   })
 
   it('an update before hello is refused', async () => {

@@ -4,6 +4,7 @@ import {
   PROTOCOL_VERSION,
   paramCount,
   paramShapes,
+  parseChallenge,
   parseHeadSpec,
   parseHello,
   parseHelloAck,
@@ -54,10 +55,28 @@ describe('messages from outside', () => {
     kind: 'hospital',
     agent: 'test',
     identityKey: new Uint8Array(32).fill(9),
+    proof: new Uint8Array(64).fill(5),
   }
 
   it('a hello in the current protocol version is accepted', () => {
     expect(parseHello(hello)).toEqual(hello)
+  })
+
+  it('a hello must carry a 64-byte proof (whether it verifies is the coordinator’s check)', () => {
+    const { proof: _, ...unproven } = hello
+    expect(() => parseHello(unproven)).toThrow('hello.proof: expected 64 bytes, got undefined')
+    expect(() => parseHello({ ...hello, proof: new Uint8Array(63) })).toThrow(
+      'hello.proof: expected 64 bytes, got',
+    )
+  })
+
+  it('a challenge is a task id and a 32-byte nonce', () => {
+    const challenge = { taskId: 'chest-xray', nonce: new Uint8Array(32).fill(1) }
+    expect(parseChallenge(challenge)).toEqual(challenge)
+    expect(() => parseChallenge({ ...challenge, nonce: new Uint8Array(16) })).toThrow(
+      'challenge.nonce: expected 32 bytes, got',
+    )
+    expect(() => parseChallenge({ nonce: challenge.nonce })).toThrow(/challenge.taskId/)
   })
 
   it('a hello must carry a 32-byte Ed25519 identity key', () => {

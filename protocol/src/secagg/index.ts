@@ -59,10 +59,12 @@ export {
   type SignedKeys,
   type Stage,
   type StageHeader,
+  survivorBits,
+  survivorsOf,
   type UnmaskRequest,
   type UnmaskResponse,
 } from './messages.ts'
-export { neighbourhoods, secaggParameters } from './neighbours.ts'
+export { neighbourhoods, ringOrder, secaggParameters, survivorGroups } from './neighbours.ts'
 export { type ParticipantStage, SecaggParticipant, type SecaggParticipantOptions } from './participant.ts'
 export { openShare, sealShare } from './secretbox.ts'
 export {

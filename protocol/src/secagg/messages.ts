@@ -62,13 +62,25 @@ export type IncomingShares = StageHeader<'share-keys'> & {
 export type MaskedInput = StageHeader<'masked-input'> & { readonly masked: Uint8Array }
 
 /**
- * Stage 4, coordinator → participant: which of its neighbours in U2 sent a masked input (U3) and
- * which did not. The participant answers with self-mask shares of the first and mask-key shares
- * of the second, never both kinds for one peer.
+ * Stage 4, coordinator → participant: U3, who sent a masked input, as one bit per participant of
+ * the round (`survivorBits`), the same for everyone. From it the participant names each of its
+ * neighbours in U2 a survivor or dropped, and answers with self-mask shares of the first and
+ * mask-key shares of the second, never both kinds for one peer. Seeing all of U3, and not only its
+ * neighbourhood, it can also check that the survivors form one group (`survivorGroups`).
  */
-export type UnmaskRequest = StageHeader<'unmask'> & {
-  readonly survivors: readonly string[]
-  readonly dropped: readonly string[]
+export type UnmaskRequest = StageHeader<'unmask'> & { readonly survived: Uint8Array }
+
+/** U3 over the round's sorted ids: bit i (byte ⌊i/8⌋, least significant bit first) set when ids[i] ∈ U3. */
+export function survivorBits(ids: readonly string[], survivors: ReadonlySet<string>): Uint8Array {
+  const bits = new Uint8Array(Math.ceil(ids.length / 8))
+  for (const [i, id] of ids.entries())
+    if (survivors.has(id)) bits[i >> 3] = (bits[i >> 3] as number) | (1 << (i & 7))
+  return bits
+}
+
+/** The ids whose bit is set (the inverse of `survivorBits`). */
+export function survivorsOf(ids: readonly string[], bits: Uint8Array): Set<string> {
+  return new Set(ids.filter((_, i) => (((bits[i >> 3] as number) >> (i & 7)) & 1) === 1))
 }
 
 /** 'self-mask': a share of b_v (v survived); 'mask-key': a share of s_sk_v (v dropped). */
@@ -208,18 +220,19 @@ export function parseMaskedInput(value: unknown, round: RoundLabel, dim: number)
   return littleEndianWords(checkedBytes(o.masked, 'masked-input.masked', dim * 4))
 }
 
-export function parseUnmaskRequest(value: unknown, round: RoundLabel): UnmaskRequest {
+export function parseUnmaskRequest(
+  value: unknown,
+  round: RoundLabel & { readonly ids: readonly string[] },
+): UnmaskRequest {
   const o = header(value, 'unmask request', round, 'unmask')
-  const seen = new Set<string>()
-  const ids = (key: string) =>
-    list(o, key, 'unmask request', MAX_NEIGHBOURHOOD).map((id, i) => {
-      const what = `unmask request.${key}[${i}]`
-      if (typeof id !== 'string' || !PARTICIPANT_ID.test(id))
-        throw new ProtocolError('malformed', `${what}: expected a participant id, got ${describe(id)}`)
-      // One id in both lists would ask for both shares of one peer: refused here already.
-      return unique(seen, id, what)
-    })
-  return { ...stageOf(round, 'unmask'), survivors: ids('survivors'), dropped: ids('dropped') }
+  const n = round.ids.length
+  const survived = checkedBytes(o.survived, 'unmask request.survived', Math.ceil(n / 8))
+  if (n % 8 !== 0 && (survived[survived.length - 1] as number) >> (n % 8) !== 0)
+    throw new ProtocolError(
+      'malformed',
+      `unmask request.survived: expected one bit per participant (${n}), got bits set past the last`,
+    )
+  return { ...stageOf(round, 'unmask'), survived }
 }
 
 export function parseUnmaskResponse(value: unknown, round: RoundLabel): UnmaskResponse {

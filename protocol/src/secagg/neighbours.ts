@@ -37,10 +37,7 @@ export function neighbourhoods(ids: readonly string[], k: number, seed: Uint8Arr
     for (const id of ids) result.set(id, [...everyone])
     return result
   }
-  const ring = ids
-    .map((id) => ({ id, position: hmacSha512(seed, utf8(id)) }))
-    .sort((a, b) => compareBytes(a.position, b.position) || (a.id < b.id ? -1 : 1))
-    .map((entry) => entry.id)
+  const ring = ringOrder(ids, seed)
   const half = (k - 1) / 2
   for (const [i, id] of ring.entries()) {
     const neighbourhood: string[] = []
@@ -49,6 +46,44 @@ export function neighbourhoods(ids: readonly string[], k: number, seed: Uint8Arr
   }
   // Report in the caller's order.
   return new Map(ids.map((id) => [id, result.get(id) as string[]]))
+}
+
+/** The ids in ring order: sorted by HMAC-SHA-512(seed, id), ties (never seen) by id. */
+export function ringOrder(ids: readonly string[], seed: Uint8Array): string[] {
+  return ids
+    .map((id) => ({ id, position: hmacSha512(seed, utf8(id)) }))
+    .sort((a, b) => compareBytes(a.position, b.position) || (a.id < b.id ? -1 : 1))
+    .map((entry) => entry.id)
+}
+
+/**
+ * The groups into which `survivors` (U3) fall in the neighbourhood graph, largest first: two
+ * survivors are in one group when a chain of neighbours, all survivors, joins them. Masks pair
+ * only neighbours, so once the self-masks and the dropped participants' pair masks are removed,
+ * the masks left inside each group cancel on their own: from what it legitimately receives, the
+ * coordinator could compute the sum of every group apart. The round may reveal one sum only, so
+ * more than one group must stop it before any share is revealed (SecaggServer.closeMaskedInput,
+ * and each participant again in SecaggParticipant.unmask).
+ */
+export function survivorGroups(
+  survivors: ReadonlySet<string>,
+  neighbours: ReadonlyMap<string, readonly string[]>,
+): string[][] {
+  const groups: string[][] = []
+  const seen = new Set<string>()
+  for (const start of [...survivors].sort()) {
+    if (seen.has(start)) continue
+    const group = [start]
+    seen.add(start)
+    for (let i = 0; i < group.length; i++)
+      for (const v of neighbours.get(group[i] as string) ?? [])
+        if (survivors.has(v) && !seen.has(v)) {
+          seen.add(v)
+          group.push(v)
+        }
+    groups.push(group.sort())
+  }
+  return groups.sort((a, b) => b.length - a.length)
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -69,6 +104,12 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
  *   1 − `failureProbability`: u's k − 1 neighbours survive as Binomial(k − 1, 1 − dropoutRate), u
  *   itself is counted present, and we need P[Binomial(k − 1, 1 − dropoutRate) + 1 < t] ≤
  *   failureProbability.
+ * - and the survivors stay one group (`survivorGroups`) with probability 1 − `failureProbability`:
+ *   on the ring each survivor neighbours the (k − 1)/2 = h nearest either side, so the survivors
+ *   split only where two runs of h consecutive participants all drop; over the C(n, 2) pairs of
+ *   places such runs could start, C(n, 2)·dropoutRate^(2h) ≤ failureProbability. Decodability is the
+ *   stricter bound at every rate and size the tests try, but the round's privacy rests on this
+ *   one, so it is required in its own right.
  * - k is capped at n: with k = n every participant neighbours every other (the original SecAgg), which
  *   is returned if no smaller odd k reaches the target — then the failure bound may not hold, as no
  *   neighbourhood can be larger than the round.
@@ -96,7 +137,9 @@ export function secaggParameters(spec: {
     )
   for (let k = 3; k < n; k += 2) {
     const t = Math.floor(k / 2) + 1
-    if (binomialCdf(t - 2, k - 1, 1 - dropoutRate) <= failureProbability) return { k, t }
+    const decodable = binomialCdf(t - 2, k - 1, 1 - dropoutRate) <= failureProbability
+    const oneGroup = ((n * (n - 1)) / 2) * dropoutRate ** (k - 1) <= failureProbability
+    if (decodable && oneGroup) return { k, t }
   }
   return { k: n, t: Math.floor(n / 2) + 1 }
 }

@@ -15,8 +15,10 @@ import {
   SECRET_BYTES,
   type SealedShares,
   type ShareKind,
+  survivorsOf,
   type UnmaskResponse,
 } from './messages.ts'
+import { survivorGroups } from './neighbours.ts'
 import { openShare, sealShare } from './secretbox.ts'
 import { type Share, shamirSplit } from './shamir.ts'
 import { transcript } from './transcript.ts'
@@ -222,8 +224,19 @@ export class SecaggParticipant {
     try {
       await applyMasks(this.#crypto, y, masks)
     } catch (error) {
-      this.#stage = 'shared'
+      if (this.#stage === 'masking') this.#stage = 'shared'
       throw error
+    } finally {
+      for (const { key } of masks) key.fill(0)
+    }
+    if (this.#stage !== 'masking') {
+      // abandon() came while the keystreams ran: nothing of this round may be kept or sent.
+      for (const h of held.values()) zero(h)
+      y.fill(0)
+      throw new ProtocolError(
+        'malformed',
+        'secagg participant: the round was abandoned while masking the input',
+      )
     }
     this.#held = held
     this.#stage = 'masked'
@@ -231,54 +244,71 @@ export class SecaggParticipant {
   }
 
   /**
-   * Stage 4: self-mask shares of the neighbours that survived, mask-key shares of those that
-   * dropped. The request must name each of its neighbours in U2 exactly once, itself among the
-   * survivors, and at least t survivors; and it must not ask for the other kind of share of a peer
-   * than was revealed before. Revealing both would let the coordinator strip every mask of that
-   * peer and read its input (Bonawitz et al., §4).
+   * Stage 4: self-mask shares of the neighbours in U2 that survived (are in U3), mask-key shares of
+   * those that dropped. The request is refused, and nothing revealed, unless it names this
+   * participant a survivor, names no neighbour a survivor that did not share keys with it, leaves
+   * at least t survivors in its neighbourhood, and leaves all of U3 one group in the neighbourhood
+   * graph — else the coordinator could unmask each group's sum apart (`survivorGroups`). Nor may
+   * it ask for the other kind of share of a peer than was revealed before: both would let the
+   * coordinator strip every mask of that peer and read its input (Bonawitz et al., §4).
    */
   unmask(value: unknown): UnmaskResponse {
     const ctx = this.#context
-    const request = parseUnmaskRequest(value, ctx)
-    for (const [ids, kind] of [
-      [request.survivors, 'self-mask'],
-      [request.dropped, 'mask-key'],
-    ] as const)
-      for (const v of ids) {
-        const before = this.#revealed.get(v)
-        if (before !== undefined && before !== kind)
-          throw new ProtocolError(
-            'malformed',
-            `unmask request: asks for the ${kind} share of ${v}, whose ${before} share was already revealed`,
-          )
-      }
+    const u3 = survivorsOf(ctx.ids, parseUnmaskRequest(value, ctx).survived)
+    const inU2 = [this.id, ...this.#held.keys()].sort()
+    const asked = inU2.map((v) => ({
+      of: v,
+      kind: u3.has(v) ? ('self-mask' as const) : ('mask-key' as const),
+    }))
+    for (const { of, kind } of asked) {
+      const before = this.#revealed.get(of)
+      if (before !== undefined && before !== kind)
+        throw new ProtocolError(
+          'malformed',
+          `unmask request: asks for the ${kind} share of ${of}, whose ${before} share was already revealed`,
+        )
+    }
     this.#expect('masked', 'unmask')
-    const inU2 = [this.id, ...this.#held.keys()]
-    const named = [...request.survivors, ...request.dropped]
-    const missing = inU2.filter((v) => !named.includes(v))
-    const unknown = named.filter((v) => !inU2.includes(v))
-    if (missing.length > 0 || unknown.length > 0)
+    if (!u3.has(this.id))
+      throw new ProtocolError('malformed', `unmask request: names this participant (${this.id}) as dropped`)
+    const strays = (ctx.neighbours.get(this.id) as readonly string[]).filter(
+      (v) => u3.has(v) && !inU2.includes(v),
+    )
+    if (strays.length > 0)
       throw new ProtocolError(
         'malformed',
-        `unmask request: expected each neighbour that shared keys named once (${inU2.length}), missing ${missing.join(', ') || 'none'}, not expected ${unknown.join(', ') || 'none'}`,
+        `unmask request: names as survivors neighbours that never shared keys with this participant: ${strays.join(', ')}`,
       )
-    if (!request.survivors.includes(this.id))
-      throw new ProtocolError('malformed', `unmask request: names this participant (${this.id}) as dropped`)
-    this.#atLeastThreshold(request.survivors.length, 'that survived (U3)')
+    this.#atLeastThreshold(asked.filter((a) => a.kind === 'self-mask').length, 'that survived (U3)')
+    const groups = survivorGroups(u3, ctx.neighbours)
+    if (groups.length > 1)
+      throw new ProtocolError(
+        'malformed',
+        `unmask request: the ${u3.size} survivors fall into ${groups.length} groups that share no masks (of ${groups.map((g) => g.length).join(', ')}); revealing shares would let the coordinator unmask each group's sum`,
+      )
 
     const heldBy = (v: string) => (v === this.id ? this.#own : this.#held.get(v)) as Held
-    const shares = [
-      ...request.survivors.map((v) => ({
-        of: v,
-        kind: 'self-mask' as const,
-        share: heldBy(v).selfMaskShare,
-      })),
-      ...request.dropped.map((v) => ({ of: v, kind: 'mask-key' as const, share: heldBy(v).maskKeyShare })),
-    ]
+    // Copies: every held share is zeroed below, before the answer goes out.
+    const shares = asked.map(({ of, kind }) => ({
+      of,
+      kind,
+      share: Uint8Array.from(kind === 'self-mask' ? heldBy(of).selfMaskShare : heldBy(of).maskKeyShare),
+    }))
     for (const share of shares) this.#revealed.set(share.of, share.kind)
     this.#stage = 'done'
     this.#forget()
     return { taskId: ctx.taskId, round: ctx.round, stage: 'unmask', shares }
+  }
+
+  /**
+   * Ends this participant's part in the round at whatever stage it is: zeroes its secrets and the
+   * shares it holds for its neighbours, and refuses every later step. For a round that failed, was
+   * replaced by the next, or lost its connection; without it those secrets would stay in memory
+   * until garbage collection. A masking in flight is discarded, not sent.
+   */
+  abandon(): void {
+    this.#stage = 'done'
+    this.#forget()
   }
 
   #expect(stage: ParticipantStage, message: string): void {
@@ -307,13 +337,20 @@ export class SecaggParticipant {
     return { secretKey, publicKey: this.#crypto.x25519Base(secretKey) }
   }
 
-  /** The round's secrets are of no use once it is over; keep them out of later heap dumps. */
+  /** The round's secrets and the shares held for others are of no use once it is over; keep them out of later heap dumps. */
   #forget(): void {
     this.#c?.secretKey.fill(0)
     this.#s?.secretKey.fill(0)
     this.#b?.fill(0)
     for (const key of this.#shareKeys.values()) key.fill(0)
+    if (this.#own) zero(this.#own)
+    for (const held of this.#held.values()) zero(held)
   }
+}
+
+function zero(held: Held): void {
+  held.maskKeyShare.fill(0)
+  held.selfMaskShare.fill(0)
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

@@ -13,8 +13,10 @@ import {
   type ShareKind,
   type SignedKeys,
   type Stage,
+  survivorBits,
   type UnmaskRequest,
 } from './messages.ts'
+import { survivorGroups } from './neighbours.ts'
 import { type Share, shamirCombine } from './shamir.ts'
 import { transcript } from './transcript.ts'
 
@@ -58,7 +60,6 @@ export class SecaggServer {
   readonly #masked = new Set<string>()
   /** Σ y_u over the masked inputs received so far, mod 2^32. */
   readonly #sum: Uint32Array
-  readonly #requests = new Map<string, UnmaskRequest>()
   readonly #revealed = new Map<string, ReadonlyMap<string, Uint8Array>>()
   /** U1 ⊇ U2 ⊇ U3: who advertised, who shared keys, who sent a masked input (sorted sets). */
   #u1: ReadonlySet<string> = new Set()
@@ -167,19 +168,15 @@ export class SecaggServer {
           `${v} ${this.#masked.has(v) ? 'survived' : 'dropped'} with ${holders} surviving neighbours to reconstruct its ${this.#masked.has(v) ? 'self-mask seed' : 'mask key'}, fewer than t = ${this.#context.threshold}`,
         )
     }
-    const { taskId, round } = this.#context
-    for (const u of this.#u3) {
-      const inU2 = this.#neighboursIn(u, this.#u2)
-      this.#requests.set(u, {
-        taskId,
-        round,
-        stage: 'unmask',
-        survivors: inU2.filter((v) => this.#masked.has(v)),
-        dropped: inU2.filter((v) => !this.#masked.has(v)),
-      })
-    }
+    const groups = survivorGroups(this.#u3, this.#context.neighbours)
+    if (groups.length > 1)
+      return this.#fail(
+        `the ${this.#u3.size} survivors fall into ${groups.length} groups that share no masks (of ${groups.map((g) => g.length).join(', ')}): unmasking would reveal each group's sum, so no share is asked for`,
+      )
+    const { taskId, round, ids } = this.#context
+    const request: UnmaskRequest = { taskId, round, stage: 'unmask', survived: survivorBits(ids, this.#u3) }
     this.#next('unmask', this.#u3)
-    return { ok: true, messages: this.#requests }
+    return { ok: true, messages: new Map([...this.#u3].map((u) => [u, request])) }
   }
 
   /**
@@ -268,11 +265,10 @@ export class SecaggServer {
 
   #receiveUnmaskResponse(from: string, value: unknown): void {
     const message = parseUnmaskResponse(value, this.#context)
-    const request = this.#requests.get(from) as UnmaskRequest
-    const asked = new Map<string, ShareKind>([
-      ...request.survivors.map((v) => [v, 'self-mask'] as const),
-      ...request.dropped.map((v) => [v, 'mask-key'] as const),
-    ])
+    // What the request asked of `from`: a share of each of its neighbours in U2, by U3.
+    const asked = new Map<string, ShareKind>(
+      this.#neighboursIn(from, this.#u2).map((v) => [v, this.#masked.has(v) ? 'self-mask' : 'mask-key']),
+    )
     const wrong = message.shares.filter((s) => asked.get(s.of) !== s.kind)
     if (wrong.length > 0 || message.shares.length !== asked.size)
       throw new ProtocolError(

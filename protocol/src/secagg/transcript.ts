@@ -7,7 +7,8 @@ import { utf8 } from './hkdf.ts'
  * one purpose ("advertise", "pair-mask", …) can never stand in for another, nor for another
  * task or round (Bonawitz et al., CCS 2017, §6: "session and round identifiers").
  */
-export type TranscriptLabel = 'advertise' | 'share-key' | 'pair-mask' | 'self-mask'
+/** 'hello' (round 0) is the proof of possession of hello-proof.ts; the rest are the round's. */
+export type TranscriptLabel = 'hello' | 'advertise' | 'share-key' | 'pair-mask' | 'self-mask'
 
 const PROTOCOL = 'fedtune/secagg/1'
 

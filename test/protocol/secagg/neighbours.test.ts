@@ -1,7 +1,13 @@
 import { createHmac } from 'node:crypto'
 import { ProtocolError } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
-import { binomialCdf, neighbourhoods, secaggParameters } from '../../../protocol/src/secagg/neighbours.ts'
+import {
+  binomialCdf,
+  neighbourhoods,
+  ringOrder,
+  secaggParameters,
+  survivorGroups,
+} from '../../../protocol/src/secagg/neighbours.ts'
 
 const ids = Array.from({ length: 12 }, (_, i) => `participant-${String(i).padStart(2, '0')}`)
 const seed = Uint8Array.from({ length: 32 }, (_, i) => i)
@@ -61,6 +67,34 @@ describe('SecAgg+ neighbourhoods', () => {
   })
 })
 
+describe('the groups survivors fall into', () => {
+  // 20 participants on a ring, each joined to the 2 nearest either side (k = 5).
+  const many = Array.from({ length: 20 }, (_, i) => `p${String(i).padStart(2, '0')}`)
+  const graph = neighbourhoods(many, 5, seed)
+  const ring = ringOrder(many, seed)
+  const without = (...positions: number[]) => new Set(ring.filter((_, i) => !positions.includes(i)))
+
+  it('are one group when nobody or one run of dropouts is missing: the ring is still a path', () => {
+    expect(survivorGroups(new Set(many), graph)).toEqual([[...many].sort()])
+    expect(survivorGroups(without(3, 4), graph)).toHaveLength(1)
+    expect(survivorGroups(without(3, 4, 5, 6, 7), graph)).toHaveLength(1)
+  })
+
+  it('split where two runs of (k − 1)/2 neighbours on the ring are missing, and not for shorter runs', () => {
+    const split = survivorGroups(without(0, 1, 10, 11), graph)
+    expect(split.map((g) => g.length)).toEqual([8, 8])
+    expect(split[0]).toEqual(ring.slice(2, 10).sort())
+    expect(survivorGroups(without(0, 1, 10), graph)).toHaveLength(1)
+    expect(survivorGroups(without(0, 5, 10, 15), graph)).toHaveLength(1)
+    expect(survivorGroups(without(0, 1, 5, 6, 12, 13), graph).map((g) => g.length)).toEqual([6, 5, 3])
+  })
+
+  it('are never split in the complete graph (k ≥ n)', () => {
+    const complete = neighbourhoods(many, 20, seed)
+    expect(survivorGroups(new Set(many.slice(0, 2)), complete)).toHaveLength(1)
+  })
+})
+
 describe('SecAgg+ parameters', () => {
   /** P[Binomial(m, p) ≤ at] by direct summation with exact binomial coefficients (fine for m ≤ 60). */
   function directCdf(at: number, m: number, p: number): number {
@@ -84,6 +118,16 @@ describe('SecAgg+ parameters', () => {
     }
     // With 10% dropout, neighbourhoods of 21 and threshold 11.
     expect(secaggParameters({ participants: 1000, dropoutRate: 0.1 })).toEqual({ k: 21, t: 11 })
+  })
+
+  it('also keep the survivors one group with probability 1 − 10^−6: two runs of (k − 1)/2 dropouts are that unlikely', () => {
+    for (const participants of [100, 1000, 10_000])
+      for (const dropoutRate of [0.01, 0.05, 0.1, 0.2, 0.3]) {
+        const { k } = secaggParameters({ participants, dropoutRate })
+        if (k >= participants) continue
+        const pairs = (participants * (participants - 1)) / 2
+        expect(pairs * dropoutRate ** (k - 1)).toBeLessThanOrEqual(1e-6)
+      }
   })
 
   it('need only k = 3 when nobody drops out, and grow with a looser or tighter failure target', () => {

@@ -1,3 +1,4 @@
+import { nodeCrypto } from '@fedtune/protocol/node'
 import { describe, expect, it } from 'vitest'
 import {
   applyMask,
@@ -8,6 +9,7 @@ import {
   pairSign,
   parseMaskedInput,
   parseUnmaskResponse,
+  ringOrder,
   roundContext,
   type SecaggCrypto,
   SecaggParticipant,
@@ -15,6 +17,7 @@ import {
   type Share,
   selfMaskKey,
   shamirCombine,
+  survivorBits,
   type UnmaskRequest,
 } from '../../../protocol/src/secagg/index.ts'
 import { overTheWire, plainSum, runRound, seeded, setupRound, structuredInputs } from './round.ts'
@@ -366,7 +369,12 @@ describe('replayed, out-of-order and wrong-round messages', () => {
   it('a participant refuses a replayed relay, a request before its time and a relay from another round', async () => {
     const { a, advertise, setup } = three()
     expect(() =>
-      a.unmask({ taskId: 'chest-xray', round: 7, stage: 'unmask', survivors: [a.id], dropped: [] }),
+      a.unmask({
+        taskId: 'chest-xray',
+        round: 7,
+        stage: 'unmask',
+        survived: survivorBits(setup.context.ids, new Set([a.id])),
+      }),
     ).toThrow(
       'secagg participant: the unmask step is out of order (the participant is at "start", expected "masked")',
     )
@@ -390,6 +398,20 @@ describe('replayed, out-of-order and wrong-round messages', () => {
     expect(a.stage).toBe('masked')
   })
 
+  it('a participant that abandons the round answers nothing more, and discards a masking in flight', async () => {
+    const { a, b, shareKeys, inputs } = three({ crypto: seeded(nodeCrypto, 'abandon') })
+    const relays = shareKeys()
+    const masking = a.maskedInput(relays.get(a.id), inputs[0] as Uint32Array)
+    a.abandon()
+    await expect(masking).rejects.toThrow(
+      'secagg participant: the round was abandoned while masking the input',
+    )
+    expect(a.stage).toBe('done')
+    await expect(a.maskedInput(relays.get(a.id), inputs[0] as Uint32Array)).rejects.toThrow(/out of order/)
+    b.abandon()
+    expect(() => b.advertise()).toThrow(/out of order/)
+  })
+
   it('the coordinator takes no answer once it has begun to unmask', async () => {
     const { server, participants, maskedInput } = three()
     const requests = await maskedInput()
@@ -409,39 +431,48 @@ describe('never both shares of one peer', () => {
   async function atUnmask() {
     const round = three()
     const requests = await round.maskedInput()
-    return { ...round, request: requests.get(round.a.id) as UnmaskRequest }
+    const request = requests.get(round.a.id) as UnmaskRequest
+    const survived = (...who: SecaggParticipant[]) =>
+      survivorBits(round.setup.context.ids, new Set(who.map((p) => p.id)))
+    return { ...round, request, survived }
   }
 
-  it('a participant refuses a request that names a peer both survived and dropped', async () => {
-    const { a, b, request } = await atUnmask()
-    expect(() => a.unmask({ ...request, dropped: [b.id] })).toThrow(
-      `unmask request.dropped[0]: ${b.id} is named twice`,
+  it('the coordinator asks everyone the same question: one bit per participant, set for U3', async () => {
+    const { request, participants, survived } = await atUnmask()
+    expect(request.survived).toEqual(survived(...participants))
+    expect(request.survived).toEqual(Uint8Array.of(0b111))
+  })
+
+  it('a participant refuses a survivor list of the wrong length or with bits past the roster', async () => {
+    const { a, request } = await atUnmask()
+    expect(() => a.unmask({ ...request, survived: Uint8Array.of(0b111, 0) })).toThrow(
+      'unmask request.survived: expected 1 bytes, got 2',
+    )
+    expect(() => a.unmask({ ...request, survived: Uint8Array.of(0b1111) })).toThrow(
+      'unmask request.survived: expected one bit per participant (3), got bits set past the last',
     )
     expect(a.stage).toBe('masked')
   })
 
   it('a participant that revealed a self-mask share refuses to reveal the mask-key share of the same peer', async () => {
-    const { a, b, request } = await atUnmask()
+    const { a, b, c, request, survived } = await atUnmask()
     const reply = a.unmask(request)
     expect(reply.shares.find((s) => s.of === b.id)?.kind).toBe('self-mask')
-    const second = { ...request, survivors: request.survivors.filter((v) => v !== b.id), dropped: [b.id] }
-    expect(() => a.unmask(second)).toThrow(
+    expect(() => a.unmask({ ...request, survived: survived(a, c) })).toThrow(
       `unmask request: asks for the mask-key share of ${b.id}, whose self-mask share was already revealed`,
     )
     expect(() => a.unmask(request)).toThrow(/out of order/)
   })
 
-  it('a participant refuses to call itself dropped, to skip a neighbour, or to go below t survivors', async () => {
-    const { a, b, c, request } = await atUnmask()
-    expect(() => a.unmask({ ...request, survivors: [b.id, c.id], dropped: [a.id] })).toThrow(
+  it('a participant refuses to call itself dropped or to go below t survivors', async () => {
+    const { a, b, c, request, survived } = await atUnmask()
+    expect(() => a.unmask({ ...request, survived: survived(b, c) })).toThrow(
       `unmask request: names this participant (${a.id}) as dropped`,
     )
-    expect(() => a.unmask({ ...request, survivors: [a.id, b.id], dropped: [] })).toThrow(
-      new RegExp(`missing ${c.id}, not expected none`),
-    )
-    expect(() => a.unmask({ ...request, survivors: [a.id], dropped: [b.id, c.id] })).toThrow(
+    expect(() => a.unmask({ ...request, survived: survived(a) })).toThrow(
       'secagg participant: expected at least t = 2 neighbours that survived (U3), itself included, got 1',
     )
+    expect(a.stage).toBe('masked')
   })
 
   it('the coordinator refuses an answer with shares it did not ask for', async () => {
@@ -466,5 +497,68 @@ describe('a round set up to expose one input', () => {
       () =>
         new SecaggParticipant({ crypto: naclCrypto, identitySeed: seeds[0] as Uint8Array, context: lone }),
     ).toThrow(/expected a neighbourhood of at least 2 and a threshold of at least 2, got 1 and 1/)
+  })
+})
+
+describe('the survivors must stay one group, or the coordinator would learn the sum of each', () => {
+  // 20 on a ring, each masking with the 2 nearest either side (k = 5, t = 3). Two runs of 2
+  // neighbours drop before their masked input: every secret can still be rebuilt from t shares,
+  // but no mask joins the survivors on one side of the gaps to those on the other, so removing
+  // the self-masks and the dropped participants' pair masks would give each side's sum apart.
+  const crypto = seeded(nodeCrypto, 'split')
+  const setup = setupRound({ crypto, n: 20, dim: 64, neighbourCount: 5, threshold: 3 })
+  const ring = ringOrder(setup.context.ids, setup.setup.neighbourSeed)
+  const inputs = structuredInputs(20, 64)
+  const run = (silent: ReadonlyMap<number, 'share-keys' | 'masked-input'>) =>
+    runRound({
+      crypto,
+      setup,
+      inputs: setup.ids.map((id) => inputs[ring.indexOf(id)] as Uint32Array),
+      silentFrom: new Map([...silent].map(([at, stage]) => [ring[at] as string, stage])),
+    })
+  const gaps = (...at: number[]) => new Map(at.map((i) => [i, 'masked-input' as const]))
+
+  it('one run of dropouts leaves one group: the round gives the exact sum', async () => {
+    const { outcome } = await run(gaps(0, 1))
+    const survivors = ring.slice(2)
+    expect(outcome).toEqual({
+      ok: true,
+      sum: plainSum(
+        survivors.map((id) => inputs[ring.indexOf(id)] as Uint32Array),
+        64,
+      ),
+      survivors: [...survivors].sort(),
+    })
+  })
+
+  it('two runs split them: the coordinator fails the round before asking for any share', async () => {
+    const { outcome, failedAt, received } = await run(gaps(0, 1, 10, 11))
+    expect(failedAt).toBe('masked-input')
+    expect(outcome).toEqual({
+      ok: false,
+      reason:
+        "the 16 survivors fall into 2 groups that share no masks (of 8, 8): unmasking would reveal each group's sum, so no share is asked for",
+    })
+    expect(received.filter((r) => r.stage === 'unmask')).toEqual([])
+  })
+
+  it('a participant asked anyway checks the whole of U3 and reveals nothing', async () => {
+    // ring[5] also drops, earlier: it never shared keys with its neighbours.
+    const { participants } = await run(new Map([...gaps(0, 1, 10, 11), [5, 'share-keys' as const]]))
+    const u3 = new Set(ring.filter((_, i) => ![0, 1, 5, 10, 11].includes(i)))
+    const request = (survivors: ReadonlySet<string>): UnmaskRequest => ({
+      taskId: setup.context.taskId,
+      round: setup.context.round,
+      stage: 'unmask',
+      survived: survivorBits(setup.context.ids, survivors),
+    })
+    const p = participants.get(ring[4] as string) as SecaggParticipant
+    expect(() => p.unmask(request(u3))).toThrow(
+      "unmask request: the 15 survivors fall into 2 groups that share no masks (of 8, 7); revealing shares would let the coordinator unmask each group's sum",
+    )
+    expect(() => p.unmask(request(new Set([...u3, ring[5] as string])))).toThrow(
+      `unmask request: names as survivors neighbours that never shared keys with this participant: ${ring[5]}`,
+    )
+    expect(p.stage).toBe('masked')
   })
 })

@@ -1,0 +1,48 @@
+import { ProtocolError } from './errors.ts'
+import type { Challenge, Hello } from './messages.ts'
+import type { SecaggCrypto } from './secagg/crypto.ts'
+import { transcript } from './secagg/transcript.ts'
+
+/**
+ * Proof of possession for hello. Enrolment pins a name to the identity key it first said hello with
+ * (coordinator/src/enrolment.ts); without a proof, anyone who knew a hospital's name and public key
+ * could say hello as it and take over its link. So the coordinator opens every connection with a
+ * fresh random nonce (`Challenge`), and a hello carries an Ed25519 signature, by its identity key,
+ * over that nonce and every other field of the hello. A proof is good for one connection only: a
+ * recorded hello replayed on another connection meets another nonce.
+ */
+
+/** What the proof signs: the connection's challenge, then every field of the hello but the proof. */
+export function helloTranscript(challenge: Challenge, hello: Omit<Hello, 'proof'>): Uint8Array {
+  return transcript(
+    'hello',
+    challenge.taskId,
+    0,
+    challenge.nonce,
+    hello.protocol,
+    hello.participant,
+    hello.kind,
+    hello.agent,
+    hello.identityKey,
+  )
+}
+
+/** The hello for this connection, signed with the identity key of `identitySeed`. */
+export function signHello(
+  crypto: SecaggCrypto,
+  identitySeed: Uint8Array,
+  challenge: Challenge,
+  fields: Omit<Hello, 'proof' | 'identityKey'>,
+): Hello {
+  const unsigned = { ...fields, identityKey: crypto.ed25519PublicKey(identitySeed) }
+  return { ...unsigned, proof: crypto.sign(identitySeed, helloTranscript(challenge, unsigned)) }
+}
+
+/** Throws ProtocolError('bad-proof') unless `hello.proof` is its identity key's signature for this connection. */
+export function checkHelloProof(crypto: SecaggCrypto, hello: Hello, challenge: Challenge): void {
+  if (!crypto.verify(hello.identityKey, helloTranscript(challenge, hello), hello.proof))
+    throw new ProtocolError(
+      'bad-proof',
+      `hello.proof: expected a signature by hello.identityKey over this connection's challenge and the hello, got one that does not verify (signed for another connection, or without the private key)`,
+    )
+}
