@@ -12,6 +12,18 @@ import { parentPort, workerData } from 'node:worker_threads'
 const CHUNK_BYTES = 65_536
 const PAGE_BYTES = 65_536
 const zeros = new Uint8Array(CHUNK_BYTES)
+/**
+ * The last keystream chunks, kept referenced. Every `cipher.update` returns a fresh 64 KiB buffer;
+ * when the garbage collector frees a run of them at once, the allocator returns the emptied top of
+ * this thread's heap to the kernel, and the next chunks fault those pages back in, zero-filled by
+ * the kernel. With a few chunks always alive the freed ones are reused in place instead: a tight
+ * update loop on two threads took 4.8 page faults per chunk without this and 0.85 with it, and
+ * unmasking n = 100, d = 328,453 at 10 % dropout went from 231 ms to 139–154 ms (bench:secagg,
+ * paired runs). 16 chunks: 1 MiB per thread.
+ */
+const RECENT_CHUNKS = 16
+const recent = new Array(RECENT_CHUNKS)
+let recentAt = 0
 const { exports: wasm } = new WebAssembly.Instance(workerData.module)
 
 /** The 16-byte counter block of AES block `index`: a 128-bit big-endian counter, as the keystream's. */
@@ -47,7 +59,10 @@ function apply({ words, lo, hi, keys, signs }) {
     const op = signs[m] === 1 ? wasm.add : wasm.sub
     for (let offset = 0; offset < bytes; offset += CHUNK_BYTES) {
       const length = Math.min(CHUNK_BYTES, bytes - offset)
-      memory.set(cipher.update(zeros.subarray(0, length)), 0)
+      const stream = cipher.update(zeros.subarray(0, length))
+      memory.set(stream, 0)
+      recent[recentAt] = stream
+      recentAt = (recentAt + 1) % RECENT_CHUNKS
       // Whole 16-byte lanes: past the range's end the words are scratch and never copied out.
       op(at + offset, 0, Math.ceil(length / 16) * 16)
     }
