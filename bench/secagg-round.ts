@@ -19,6 +19,8 @@ import { socketIoTransfer } from './socket-io-wire.ts'
 
 export type RoundSpec = {
   readonly crypto: SecaggCrypto
+  /** The participants' backend, when not `crypto` (the coordinator's): naclCrypto for a browser's. */
+  readonly participantCrypto?: SecaggCrypto
   readonly n: number
   readonly dim: number
   readonly neighbourCount: number
@@ -115,7 +117,12 @@ export async function measureRound(
   const { crypto } = spec
   const server = new SecaggServer({ crypto, context: round.context })
   const participants = round.seeds.map(
-    (seed) => new SecaggParticipant({ crypto, identitySeed: seed, context: round.context }),
+    (seed) =>
+      new SecaggParticipant({
+        crypto: spec.participantCrypto ?? crypto,
+        identitySeed: seed,
+        context: round.context,
+      }),
   )
   const indexOf = new Map(round.ids.map((id, i) => [id, i]))
   const participantMs = new Float64Array(spec.n)
@@ -181,11 +188,7 @@ export async function measureRound(
   for (const [id, outbound] of adverts.messages) {
     const { index, message } = download(id, 'advertise', outbound)
     const p = participants[index] as SecaggParticipant
-    upload(
-      index,
-      'share-keys',
-      timed(index, () => p.shareKeys(message)),
-    )
+    upload(index, 'share-keys', await timedAsync(index, () => p.shareKeys(message)))
   }
   const shares = timed('routing', () => server.closeShareKeys())
   if (!shares.ok) return failed(shares.reason)

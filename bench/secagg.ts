@@ -34,7 +34,8 @@ Rows: n ∈ {10, 100, 1000} × d ∈ {12,810, 328,453 (a 1280→256→2 head, it
 counts)} × dropout ∈ {0, 10, 30 %}; k = 41 and t = 21 for n ≥ 41, else k = n and t = ⌊n/2⌋ + 1. Dropped
 participants go silent after sharing keys, before their masked input (the costly case: the coordinator
 rebuilds their mask keys and removes their pair masks). n = 1000 with d = 328,453 is run at 10 % only,
-once (~2 min; --full runs it at every dropout).
+once (~2 min; --full runs it at every dropout). One more row, "n=100 d=12810 drop=10% browser
+participants", runs the participants on tweetnacl+webcrypto, the volunteer page's backend.
 
 Options:
   --only <text>   run only the rows whose label contains this text, e.g. "n=1000" or "d=12810"
@@ -104,7 +105,8 @@ async function main(): Promise<number> {
       }
   const only = values.only
   const rows = only === undefined ? allRows : allRows.filter((r) => r.label.includes(only))
-  if (rows.length === 0) throw new Error(`--only: no row's label contains "${only}"`)
+  if (rows.length === 0 && !(only !== undefined && BROWSER_ROW.label.includes(only)))
+    throw new Error(`--only: no row's label contains "${only}"`)
 
   const started = performance.now()
   const results: RowResult[] = []
@@ -113,6 +115,12 @@ async function main(): Promise<number> {
     results.push(result)
     process.stderr.write(`${row.label}: ${summary(result)}\n`)
   }
+  const browser =
+    only === undefined || BROWSER_ROW.label.includes(only) ? await measureBrowserParticipants(reps) : null
+  if (browser)
+    process.stderr.write(
+      `${BROWSER_ROW.label}: participant ${ms(browser.participantMean)} / ${ms(browser.participantMax)}\n`,
+    )
   const throughput = values['skip-throughput'] ? null : await throughputRows()
   const minutes = ((performance.now() - started) / 60000).toFixed(1)
 
@@ -186,7 +194,7 @@ async function main(): Promise<number> {
         .filter((part) => part !== '')
         .join(' ')
     })
-  const targets = targetRows(results, throughput)
+  const targets = targetRows(results, throughput, browser)
   const setupNote = results
     .filter((r) => r.rounds[0]?.ok)
     .map((r) => r.row.n)
@@ -227,6 +235,16 @@ async function main(): Promise<number> {
     roundTable,
     '',
     ...(failures.length > 0 ? ['Where k = 41 is too small for the dropout rate:', '', ...failures, ''] : []),
+    ...(browser
+      ? [
+          "## A browser's participant crypto",
+          '',
+          `${BROWSER_ROW.label}: the participants on tweetnacl+webcrypto, the volunteer page's backend (here on`,
+          "Node's V8 and WebCrypto), the coordinator on node:crypto; medians over the rounds of the mean and the",
+          `max over survivors: ${ms(browser.participantMean)} / ${ms(browser.participantMax)}.`,
+          '',
+        ]
+      : []),
     ...(throughput ? ['## Mask expansion throughput', '', throughput.table, ''] : []),
     '## Targets',
     '',
@@ -399,7 +417,41 @@ async function throughputRows(): Promise<Throughput> {
   return { table: markdownTable(['backend', 'vector', 'throughput', 'per call'], rows), keystream }
 }
 
-function targetRows(results: readonly RowResult[], throughput: Throughput | null): string {
+/** The row whose participants run a browser's backend (naclCrypto): the issue's participant target, for volunteers. */
+const BROWSER_ROW = {
+  n: 100,
+  dim: 12_810,
+  dropout: 0.1,
+  label: 'n=100 d=12810 drop=10% browser participants',
+}
+
+/** BROWSER_ROW's rounds: participant crypto on naclCrypto, the coordinator on nodeCrypto. */
+async function measureBrowserParticipants(
+  reps: number,
+): Promise<{ participantMean: number; participantMax: number }> {
+  const { n, dim, dropout } = BROWSER_ROW
+  const spec = { crypto: nodeCrypto, participantCrypto: naclCrypto, n, dim, neighbourCount: K, threshold: T }
+  const inputs = Array.from({ length: n }, (_, i) => benchInput(i, dim))
+  const updates = inputs.map(benchUpdate)
+  const rounds: RoundMeasurement[] = []
+  for (let rep = 0; rep < reps; rep++) {
+    const round = setupRound(spec, rep + 1)
+    const dropped = drawDropouts(round, Math.round(dropout * n), T)
+    rounds.push(await measureRound({ ...spec, dropped }, round, inputs, updates))
+  }
+  const ok = rounds.filter((r) => r.ok)
+  if (ok.length === 0) throw new Error(`${BROWSER_ROW.label}: no round succeeded (${rounds[0]?.reason})`)
+  return {
+    participantMean: median(ok.map((r) => mean(r.participantMs))),
+    participantMax: median(ok.map((r) => Math.max(...r.participantMs))),
+  }
+}
+
+function targetRows(
+  results: readonly RowResult[],
+  throughput: Throughput | null,
+  browser: { participantMean: number; participantMax: number } | null,
+): string {
   const find = (n: number, dim: number, dropout: number) => {
     const r = results.find((x) => x.row.n === n && x.row.dim === dim && x.row.dropout === dropout)
     const ok = r?.rounds.filter((m) => m.ok) ?? []
@@ -425,6 +477,16 @@ function targetRows(results: readonly RowResult[], throughput: Throughput | null
         60,
         true,
         (v) => `${ms(v)} (max ${ms(perParticipant?.participantMax ?? 0)})`,
+      ),
+    ],
+    [
+      'participant crypto ≤ 60 ms per round',
+      "d=12,810, k=41, 10 % dropout, n=100, tweetnacl+webcrypto participants (a browser's backend)",
+      ...verdict(
+        browser?.participantMean,
+        60,
+        true,
+        (v) => `${ms(v)} (max ${ms(browser?.participantMax ?? 0)})`,
       ),
     ],
     ...[nodeCrypto, naclCrypto].flatMap((crypto) =>

@@ -273,7 +273,7 @@ export class Participant {
     if (!secure || !task) return this.#opts.print('warning: a secagg message outside a secure round; ignored')
     const stage = typeof raw === 'object' && raw !== null ? (raw as { stage?: unknown }).stage : undefined
     try {
-      if (stage === 'advertise') this.#emitSecagg(secure.round, secure.party.shareKeys(raw))
+      if (stage === 'advertise') this.#emitSecagg(secure.round, await secure.party.shareKeys(raw))
       else if (stage === 'share-keys') {
         const result = await secure.result
         const input = encodeSecureContribution(secureContribution(result), secure.fixedPoint)

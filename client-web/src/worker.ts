@@ -100,7 +100,7 @@ async function onSecagg(raw: unknown): Promise<void> {
   const kind = typeof raw === 'object' && raw !== null ? (raw as { stage?: unknown }).stage : undefined
   try {
     if (kind === 'advertise') {
-      post({ type: 'emit-secagg', round: current.round, message: current.party.shareKeys(raw) })
+      post({ type: 'emit-secagg', round: current.round, message: await current.party.shareKeys(raw) })
       stage(current.round, 'shared-keys')
     } else if (kind === 'share-keys') {
       const r = await current.result

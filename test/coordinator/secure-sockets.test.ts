@@ -148,7 +148,7 @@ function secureClient(
       if (raw.stage === silentFrom) socket.disconnect()
       return
     }
-    if (raw.stage === 'advertise') await emit(party.shareKeys(raw))
+    if (raw.stage === 'advertise') await emit(await party.shareKeys(raw))
     else if (raw.stage === 'share-keys') {
       const input = encodeSecureContribution(
         { delta, examples, labelCounts: [examples, 0], valExamples: 4, valCorrect: 3 },
@@ -344,7 +344,7 @@ describe('secure rounds over real sockets', () => {
       let fixed: FixedPoint | undefined
       socket.on('secagg', async (raw: { stage: string }) => {
         if (!party || !fixed) return
-        if (raw.stage === 'advertise') socket.emit('secagg', party.shareKeys(raw), () => {})
+        if (raw.stage === 'advertise') socket.emit('secagg', await party.shareKeys(raw), () => {})
         else if (raw.stage === 'share-keys') {
           const input = encodeSecureContribution(
             {

@@ -2,6 +2,12 @@ import nacl from 'tweetnacl'
 import { describe } from '../describe.ts'
 import { ProtocolError } from '../errors.ts'
 import { hmacSha512 } from './hkdf.ts'
+import {
+  type CurveSubtle,
+  type Signed,
+  webCryptoVerifyEach,
+  webCryptoX25519Each,
+} from './webcrypto-curves.ts'
 
 /**
  * The public-key and stream primitives SecAgg needs, behind one interface so that Node participants and
@@ -23,12 +29,22 @@ export type SecaggCrypto = {
    * backend may prepare the secret key once (node:crypto's import costs more than the agreement).
    */
   x25519Each(secretKey: Uint8Array, publicKeys: readonly Uint8Array[]): Uint8Array[]
+  /**
+   * `x25519Each`, asynchronously. Optional: a backend with a faster asynchronous agreement has it
+   * (the browser's WebCrypto X25519); without it {@link x25519All} calls `x25519Each`.
+   */
+  x25519All?(secretKey: Uint8Array, publicKeys: readonly Uint8Array[]): Promise<Uint8Array[]>
   /** The 32-byte Ed25519 public key (RFC 8032 §5.1.5) of a 32-byte seed. */
   ed25519PublicKey(seed: Uint8Array): Uint8Array
   /** A 64-byte detached Ed25519 signature of `message` by the key with this 32-byte seed. */
   sign(seed: Uint8Array, message: Uint8Array): Uint8Array
   /** Whether `signature` is a valid Ed25519 signature of `message` under `publicKey` (S < L required). */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
+  /**
+   * `verify` on each, in order. Optional: a backend with a faster asynchronous verifier has it (the
+   * browser's WebCrypto Ed25519); without it {@link verifyEach} calls `verify` in turn.
+   */
+  verifyEach?(items: readonly Signed[]): Promise<boolean[]>
   /** HMAC-SHA-512 (RFC 2104, RFC 4231) of `message` under `key`: what every key derivation (HKDF) runs on. */
   hmacSha512(key: Uint8Array, message: Uint8Array): Uint8Array
   /** AES-128-CTR keystream under `key` (16 bytes), counter block 0 (128-bit big-endian counter),
@@ -40,6 +56,30 @@ export type SecaggCrypto = {
    * vector over threads (nodeCrypto does); without it {@link applyMasks} runs the keystreams itself.
    */
   applyMasks?(acc: Uint32Array, masks: readonly Mask[]): Promise<void>
+}
+
+export type { Signed } from './webcrypto-curves.ts'
+
+/** Whether each of `items` is a valid signature: the backend's `verifyEach` if it has one, else `verify` on each. */
+export function verifyEach(crypto: SecaggCrypto, items: readonly Signed[]): Promise<boolean[]> {
+  for (const [i, { publicKey, signature }] of items.entries()) {
+    expectBytes(publicKey, 32, `verifyEach: items[${i}].publicKey`)
+    expectBytes(signature, 64, `verifyEach: items[${i}].signature`)
+  }
+  if (crypto.verifyEach !== undefined) return crypto.verifyEach(items)
+  return Promise.resolve(items.map((s) => crypto.verify(s.publicKey, s.message, s.signature)))
+}
+
+/** The backend's `x25519All` if it has one, else `x25519Each`: the same shared secrets, in order. */
+export function x25519All(
+  crypto: SecaggCrypto,
+  secretKey: Uint8Array,
+  publicKeys: readonly Uint8Array[],
+): Promise<Uint8Array[]> {
+  expectBytes(secretKey, 32, 'x25519All: secretKey')
+  for (const [i, p] of publicKeys.entries()) expectBytes(p, 32, `x25519All: publicKeys[${i}]`)
+  if (crypto.x25519All !== undefined) return crypto.x25519All(secretKey, publicKeys)
+  return Promise.resolve(crypto.x25519Each(secretKey, publicKeys))
 }
 
 /** A mask to add (sign 1) or subtract (sign −1): the AES-128-CTR keystream under a 16-byte key. */
@@ -198,6 +238,21 @@ function zeros(byteLength: number): Uint8Array {
 
 const ZERO_BLOCK = new Uint8Array(16)
 
+const curveSubtle = (globalThis as unknown as { crypto?: { subtle?: CurveSubtle } }).crypto?.subtle
+
+/** naclCrypto's `x25519All`: WebCrypto's X25519 where the platform has it, tweetnacl otherwise. */
+const agreeWithWebCrypto = webCryptoX25519Each({
+  subtle: curveSubtle,
+  fallback: (secretKey, publicKey) => nacl.scalarMult(secretKey, publicKey),
+})
+
+/** naclCrypto's `verifyEach`: WebCrypto's Ed25519 where the platform has it, tweetnacl otherwise. */
+const verifyWithWebCrypto = webCryptoVerifyEach({
+  subtle: curveSubtle,
+  scalarIsCanonical: (signature) => signatureScalarIsCanonical(signature),
+  fallback: ({ publicKey, message, signature }) => naclCrypto.verify(publicKey, message, signature),
+})
+
 /**
  * The browser's SecaggCrypto: tweetnacl (a direct port of the audited NaCl) for randomness, curves and
  * signatures, WebCrypto's AES-CTR for the keystream — the only part that runs over whole model-sized
@@ -222,6 +277,10 @@ export const naclCrypto: SecaggCrypto = {
   x25519Each(secretKey, publicKeys) {
     return publicKeys.map((publicKey) => naclCrypto.x25519(secretKey, publicKey))
   },
+  async x25519All(secretKey, publicKeys) {
+    const shared = await agreeWithWebCrypto(secretKey, publicKeys)
+    return shared.map((s) => rejectAllZero(s ?? new Uint8Array(32), 'x25519'))
+  },
   ed25519PublicKey(seed) {
     expectBytes(seed, 32, 'ed25519PublicKey: seed')
     return nacl.sign.keyPair.fromSeed(seed).publicKey
@@ -234,6 +293,9 @@ export const naclCrypto: SecaggCrypto = {
     expectBytes(publicKey, 32, 'verify: publicKey')
     expectBytes(signature, 64, 'verify: signature')
     return signatureScalarIsCanonical(signature) && nacl.sign.detached.verify(message, signature, publicKey)
+  },
+  verifyEach(items) {
+    return verifyWithWebCrypto(items)
   },
   hmacSha512(key, message) {
     return hmacSha512(key, message)

@@ -10,7 +10,7 @@ export {
   roundContext,
   type SecaggContext,
 } from './context.ts'
-export { type Mask, naclCrypto, type SecaggCrypto } from './crypto.ts'
+export { type Mask, naclCrypto, type SecaggCrypto, type Signed, verifyEach, x25519All } from './crypto.ts'
 export {
   addInto,
   clipL2,
@@ -76,3 +76,4 @@ export {
 } from './server.ts'
 export { type Share, shamirCombine, shamirSplit } from './shamir.ts'
 export { type TranscriptLabel, transcript } from './transcript.ts'
+export { type CurveSubtle, webCryptoVerifyEach, webCryptoX25519Each } from './webcrypto-curves.ts'

@@ -1,4 +1,4 @@
-import { expectMasks, type Mask, type SecaggCrypto } from './crypto.ts'
+import { expectMasks, type Mask, type SecaggCrypto, x25519All } from './crypto.ts'
 import { addInto, subtractFrom } from './fixed-point.ts'
 import { hkdfSha512, utf8 } from './hkdf.ts'
 import { transcript } from './transcript.ts'
@@ -65,6 +65,43 @@ export function pairMaskKeys(
   return pairKeys(crypto, round, 'pair-mask', secretKey, u, peers, 16)
 }
 
+/**
+ * {@link shareKeys} and {@link pairMaskKeys} with the agreements run through the backend's
+ * asynchronous `x25519All` (WebCrypto in a browser, where tweetnacl would take 1 ms each): the same
+ * keys. A participant agrees with every neighbour twice a round; the coordinator keeps the
+ * synchronous ones.
+ */
+export async function agreeShareKeys(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  secretKey: Uint8Array,
+  u: string,
+  peers: readonly Peer[],
+): Promise<Uint8Array[]> {
+  const shared = await x25519All(
+    crypto,
+    secretKey,
+    peers.map((p) => p.publicKey),
+  )
+  return deriveKeys(crypto, round, 'share-key', u, peers, shared, 32)
+}
+
+/** {@link pairMaskKeys} through `x25519All`: see {@link agreeShareKeys}. */
+export async function agreePairMaskKeys(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  secretKey: Uint8Array,
+  u: string,
+  peers: readonly Peer[],
+): Promise<Uint8Array[]> {
+  const shared = await x25519All(
+    crypto,
+    secretKey,
+    peers.map((p) => p.publicKey),
+  )
+  return deriveKeys(crypto, round, 'pair-mask', u, peers, shared, 16)
+}
+
 function pairKeys(
   crypto: SecaggCrypto,
   round: RoundLabel,
@@ -74,12 +111,25 @@ function pairKeys(
   peers: readonly Peer[],
   length: number,
 ): Uint8Array[] {
-  const salt = utf8(round.taskId)
-  const hmac = (key: Uint8Array, message: Uint8Array) => crypto.hmacSha512(key, message)
   const shared = crypto.x25519Each(
     secretKey,
     peers.map((p) => p.publicKey),
   )
+  return deriveKeys(crypto, round, purpose, u, peers, shared, length)
+}
+
+/** HKDF over each shared secret, bound to the purpose, task, round and the ordered pair. */
+function deriveKeys(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  purpose: 'share-key' | 'pair-mask',
+  u: string,
+  peers: readonly Peer[],
+  shared: readonly Uint8Array[],
+  length: number,
+): Uint8Array[] {
+  const salt = utf8(round.taskId)
+  const hmac = (key: Uint8Array, message: Uint8Array) => crypto.hmacSha512(key, message)
   return peers.map(({ id: v }, i) => {
     const info = transcript(purpose, round.taskId, round.round, min(u, v), max(u, v))
     return hkdfSha512(shared[i] as Uint8Array, salt, info, length, hmac)

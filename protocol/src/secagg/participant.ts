@@ -1,8 +1,8 @@
 import { ProtocolError } from '../errors.ts'
 import type { SecaggContext } from './context.ts'
-import type { SecaggCrypto } from './crypto.ts'
+import { type Mask, type SecaggCrypto, verifyEach } from './crypto.ts'
 import { participantId } from './identity.ts'
-import { applyMasks, pairMaskKeys, pairSign, selfMaskKey, shareKeys } from './masking.ts'
+import { agreePairMaskKeys, agreeShareKeys, applyMasks, pairSign, selfMaskKey } from './masking.ts'
 import {
   type Advertisement,
   encodeSharePlaintext,
@@ -27,7 +27,7 @@ import { transcript } from './transcript.ts'
  * Where a participant is in its round. Each stage method moves it one step forward and only
  * after the inbound message has passed every check; a message for any other step is refused.
  */
-export type ParticipantStage = 'start' | 'advertised' | 'shared' | 'masking' | 'masked' | 'done'
+export type ParticipantStage = 'start' | 'advertised' | 'sharing' | 'shared' | 'masking' | 'masked' | 'done'
 
 type KeyPair = { readonly secretKey: Uint8Array; readonly publicKey: Uint8Array }
 type Held = { readonly maskKeyShare: Uint8Array; readonly selfMaskShare: Uint8Array }
@@ -115,46 +115,66 @@ export class SecaggParticipant {
   /**
    * Stage 2: checks every neighbour's signature against the roster, refuses with fewer than t
    * neighbours (itself included) in U1, then Shamir-splits s_sk_u and a fresh self-mask seed b_u
-   * t-of-|N(u) ∩ U1| and seals each neighbour's shares to it.
+   * t-of-|N(u) ∩ U1| and seals each neighbour's shares to it. Asynchronous for the signatures and
+   * the key agreements (`verifyEach`, `x25519All`: WebCrypto in a browser); a second relay
+   * meanwhile is refused.
    */
-  shareKeys(value: unknown): SealedShares {
+  async shareKeys(value: unknown): Promise<SealedShares> {
     this.#expect('advertised', 'share-keys')
     const ctx = this.#context
     const message = parseNeighbourAdvertisements(value, ctx)
     const c = this.#c as KeyPair
     const s = this.#s as KeyPair
-    const advertised = new Map<string, { cPublic: Uint8Array; sPublic: Uint8Array }>()
-    for (const a of message.advertisements) {
+    for (const a of message.advertisements)
       if (!this.#neighbourhood.includes(a.id))
         throw new ProtocolError('malformed', `advertisements: ${a.id} is not a neighbour of ${this.id}`)
-      const identity = ctx.identityKeys.get(a.id) as Uint8Array
-      const signed = transcript('advertise', ctx.taskId, ctx.round, a.id, a.cPublic, a.sPublic)
-      if (!this.#crypto.verify(identity, signed, a.signature))
+    const advertised = new Map(
+      message.advertisements.map((a) => [a.id, { cPublic: a.cPublic, sPublic: a.sPublic }] as const),
+    )
+    const holders = this.#neighbourhood.filter((v) => advertised.has(v))
+    const peers = holders.filter((v) => v !== this.id)
+    this.#stage = 'sharing'
+    let keys: Uint8Array[]
+    try {
+      const valid = await verifyEach(
+        this.#crypto,
+        message.advertisements.map((a) => ({
+          publicKey: ctx.identityKeys.get(a.id) as Uint8Array,
+          message: transcript('advertise', ctx.taskId, ctx.round, a.id, a.cPublic, a.sPublic),
+          signature: a.signature,
+        })),
+      )
+      const forged = message.advertisements.find((_, i) => !valid[i])
+      if (forged !== undefined)
         throw new ProtocolError(
           'malformed',
-          `advertisements: the signature of ${a.id} does not verify against its identity key`,
+          `advertisements: the signature of ${forged.id} does not verify against its identity key`,
         )
-      advertised.set(a.id, { cPublic: a.cPublic, sPublic: a.sPublic })
+      const own = advertised.get(this.id)
+      if (own === undefined || !equal(own.cPublic, c.publicKey) || !equal(own.sPublic, s.publicKey))
+        throw new ProtocolError(
+          'malformed',
+          `advertisements: expected this participant's own keys among them`,
+        )
+      this.#atLeastThreshold(advertised.size, 'advertised (U1)')
+      keys = await agreeShareKeys(
+        this.#crypto,
+        ctx,
+        c.secretKey,
+        this.id,
+        peers.map((v) => ({ id: v, publicKey: (advertised.get(v) as { cPublic: Uint8Array }).cPublic })),
+      )
+    } finally {
+      if (this.#stage === 'sharing') this.#stage = 'advertised'
     }
-    const own = advertised.get(this.id)
-    if (own === undefined || !equal(own.cPublic, c.publicKey) || !equal(own.sPublic, s.publicKey))
-      throw new ProtocolError('malformed', `advertisements: expected this participant's own keys among them`)
-    this.#atLeastThreshold(advertised.size, 'advertised (U1)')
+    if (this.#stage !== 'advertised')
+      throw new ProtocolError('malformed', 'secagg participant: the round was abandoned while sharing keys')
 
-    const holders = this.#neighbourhood.filter((v) => advertised.has(v))
     const xs = holders.map((v) => this.#xOf(v, this.#neighbourhood))
     const b = this.#crypto.randomBytes(SECRET_BYTES)
     const random = (n: number) => this.#crypto.randomBytes(n)
     const maskKeyShares = shamirSplit(s.secretKey, ctx.threshold, xs, random)
     const selfMaskShares = shamirSplit(b, ctx.threshold, xs, random)
-    const peers = holders.filter((v) => v !== this.id)
-    const keys = shareKeys(
-      this.#crypto,
-      ctx,
-      c.secretKey,
-      this.id,
-      peers.map((v) => ({ id: v, publicKey: (advertised.get(v) as { cPublic: Uint8Array }).cPublic })),
-    )
     const keyOf = new Map(peers.map((v, i) => [v, keys[i] as Uint8Array]))
     const shares: { to: string; ciphertext: Uint8Array }[] = []
     holders.forEach((v, i) => {
@@ -206,22 +226,26 @@ export class SecaggParticipant {
 
     const s = this.#s as KeyPair
     const peers = [...held.keys()]
-    const pairKeys = pairMaskKeys(
-      this.#crypto,
-      ctx,
-      s.secretKey,
-      this.id,
-      peers.map((v) => ({ id: v, publicKey: (this.#advertised.get(v) as { sPublic: Uint8Array }).sPublic })),
-    )
-    const masks = [
-      { key: selfMaskKey(this.#crypto, ctx, this.#b as Uint8Array, this.id), sign: 1 as const },
-      ...peers.map((v, i) => ({ key: pairKeys[i] as Uint8Array, sign: pairSign(this.id, v) })),
-    ]
-    // The keystream is asynchronous (WebCrypto); a second relay arriving meanwhile must be refused,
-    // not masked against another view of U2.
+    // The agreements and keystreams are asynchronous (WebCrypto); a second relay arriving meanwhile
+    // must be refused, not masked against another view of U2.
     this.#stage = 'masking'
     const y = Uint32Array.from(input)
+    const masks: Mask[] = []
     try {
+      const pairKeys = await agreePairMaskKeys(
+        this.#crypto,
+        ctx,
+        s.secretKey,
+        this.id,
+        peers.map((v) => ({
+          id: v,
+          publicKey: (this.#advertised.get(v) as { sPublic: Uint8Array }).sPublic,
+        })),
+      )
+      masks.push(
+        { key: selfMaskKey(this.#crypto, ctx, this.#b as Uint8Array, this.id), sign: 1 },
+        ...peers.map((v, i) => ({ key: pairKeys[i] as Uint8Array, sign: pairSign(this.id, v) })),
+      )
       await applyMasks(this.#crypto, y, masks)
     } catch (error) {
       if (this.#stage === 'masking') this.#stage = 'shared'

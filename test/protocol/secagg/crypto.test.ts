@@ -7,8 +7,16 @@ import {
   littleEndianWords,
   naclCrypto,
   type SecaggCrypto,
+  signatureScalarIsCanonical,
+  verifyEach,
   webCryptoAesCtr,
+  x25519All,
 } from '../../../protocol/src/secagg/crypto.ts'
+import {
+  type CurveSubtle,
+  webCryptoVerifyEach,
+  webCryptoX25519Each,
+} from '../../../protocol/src/secagg/webcrypto-curves.ts'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 const fromHex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'))
@@ -50,6 +58,33 @@ const lowOrder = [
   `01${'00'.repeat(31)}`,
   'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
 ]
+
+/**
+ * Two good signatures, then one on another message, one by another key, one malleated (S + L), and
+ * one under a public key that is not a curve point (y = 2^255 − 1 does not reduce to a point).
+ */
+function signedBatch(crypto: SecaggCrypto) {
+  const seeds = [random(32), random(32)]
+  const message = Uint8Array.of(1, 2, 3)
+  type Item = { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }
+  const [first, second] = seeds.map(
+    (seed): Item => ({
+      publicKey: crypto.ed25519PublicKey(seed),
+      message,
+      signature: crypto.sign(seed, message),
+    }),
+  ) as [Item, Item]
+  const notAPoint = new Uint8Array(32).fill(0xff)
+  notAPoint[31] = 0x7f
+  return [
+    first,
+    second,
+    { ...first, message: Uint8Array.of(9) },
+    { ...first, publicKey: second.publicKey },
+    { ...first, signature: malleate(first.signature) },
+    { ...first, publicKey: notAPoint },
+  ]
+}
 
 /** The signature with S replaced by S + L: the same point equation holds, so only the S < L rule rejects it. */
 function malleate(signature: Uint8Array): Uint8Array {
@@ -122,6 +157,14 @@ describe.each(backends)('$name against published vectors', (crypto) => {
     )
   })
 
+  it('verifies many signatures at once with the answers of verify, one by one', async () => {
+    const items = signedBatch(crypto)
+    expect(await verifyEach(crypto, items)).toEqual(
+      items.map((s) => crypto.verify(s.publicKey, s.message, s.signature)),
+    )
+    expect(await verifyEach(crypto, items)).toEqual([true, true, false, false, false, false])
+  })
+
   it('produces the AES-128 keystream of counter block 0, as OpenSSL does with a zero IV', async () => {
     const key = fromHex(f51.key)
     const words = await crypto.keystream(key, 8)
@@ -154,6 +197,92 @@ describe.each(backends)('$name against published vectors', (crypto) => {
     expect(a.length).toBe(32)
     expect(hex(a)).not.toBe(hex(crypto.randomBytes(32)))
     expect(crypto.randomBytes(0).length).toBe(0)
+  })
+})
+
+describe('many signatures through WebCrypto (naclCrypto.verifyEach)', () => {
+  const options = {
+    scalarIsCanonical: signatureScalarIsCanonical,
+    fallback: (s: { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }) =>
+      naclCrypto.verify(s.publicKey, s.message, s.signature),
+  }
+  const expected = [true, true, false, false, false, false]
+  const subtle = globalThis.crypto.subtle as unknown as CurveSubtle
+
+  it("uses WebCrypto's Ed25519 where the platform has it, with tweetnacl's answers", async () => {
+    const verified: Uint8Array[] = []
+    const watched: CurveSubtle = {
+      ...subtle,
+      importKey: (...a) => subtle.importKey(...a),
+      verify: (...a) => {
+        verified.push(a[2])
+        return subtle.verify(...a)
+      },
+      deriveBits: (...a) => subtle.deriveBits(...a),
+    }
+    const verify = webCryptoVerifyEach({ ...options, subtle: watched })
+    const batch = signedBatch(naclCrypto)
+    expect(await verify(batch)).toEqual(expected)
+    // The RFC 8032 probe's two, then the batch's: the good ones among them, and never the malleated one.
+    expect(verified.length).toBeGreaterThanOrEqual(2 + 4)
+    for (const good of batch.slice(0, 2)) expect(verified).toContainEqual(good.signature)
+    expect(verified).not.toContainEqual((batch[4] as { signature: Uint8Array }).signature)
+  })
+
+  it('falls back to tweetnacl where WebCrypto is missing or fails the RFC 8032 probe', async () => {
+    const missing = webCryptoVerifyEach({ ...options, subtle: undefined })
+    expect(await missing(signedBatch(naclCrypto))).toEqual(expected)
+    const yesMan: CurveSubtle = {
+      importKey: async () => ({}),
+      verify: async () => true,
+      deriveBits: async () => new ArrayBuffer(32),
+    }
+    const broken = webCryptoVerifyEach({ ...options, subtle: yesMan })
+    expect(await broken(signedBatch(naclCrypto))).toEqual(expected)
+  })
+})
+
+describe('many key agreements through WebCrypto (naclCrypto.x25519All)', () => {
+  const subtle = globalThis.crypto.subtle as unknown as CurveSubtle
+  const fallback = (secretKey: Uint8Array, publicKey: Uint8Array) => nacl.scalarMult(secretKey, publicKey)
+
+  it('gives the shared secrets of x25519Each, the RFC 7748 one among them, on both backends', async () => {
+    const secret = fromHex(alice.secret)
+    const peers = [fromHex(bob.public), ...Array.from({ length: 5 }, () => nodeCrypto.x25519Base(random(32)))]
+    const expected = nodeCrypto.x25519Each(secret, peers).map(hex)
+    for (const crypto of backends) expect((await x25519All(crypto, secret, peers)).map(hex)).toEqual(expected)
+    expect(expected[0]).toBe(shared)
+  })
+
+  it('refuses a low-order public key as x25519 does', async () => {
+    for (const point of lowOrder)
+      await expect(
+        naclCrypto.x25519All?.(fromHex(alice.secret), [fromHex(bob.public), fromHex(point)]),
+      ).rejects.toThrow(/all zero .*low-order point/)
+  })
+
+  it("uses WebCrypto's X25519 where it passes the RFC 7748 probe, tweetnacl where it is missing or fails it", async () => {
+    const secret = random(32)
+    const peers = Array.from({ length: 3 }, () => nodeCrypto.x25519Base(random(32)))
+    const expected = peers.map((p) => hex(nacl.scalarMult(secret, p)))
+    let derived = 0
+    const watched: CurveSubtle = {
+      ...subtle,
+      importKey: (...a) => subtle.importKey(...a),
+      verify: (...a) => subtle.verify(...a),
+      deriveBits: (...a) => {
+        derived++
+        return subtle.deriveBits(...a)
+      },
+    }
+    const native = await webCryptoX25519Each({ subtle: watched, fallback })(secret, peers)
+    expect(native.map((s) => hex(s as Uint8Array))).toEqual(expected)
+    expect(derived).toBe(1 + 3)
+    const missing = await webCryptoX25519Each({ subtle: undefined, fallback })(secret, peers)
+    expect(missing.map((s) => hex(s as Uint8Array))).toEqual(expected)
+    const zeros: CurveSubtle = { ...watched, deriveBits: async () => new ArrayBuffer(32) }
+    const broken = await webCryptoX25519Each({ subtle: zeros, fallback })(secret, peers)
+    expect(broken.map((s) => hex(s as Uint8Array))).toEqual(expected)
   })
 })
 

@@ -168,7 +168,11 @@ export async function runRound(options: {
 
   for (const [id, message] of adverts.messages)
     if (speaks(id, 'share-keys'))
-      deliver(id, 'share-keys', (participants.get(id) as SecaggParticipant).shareKeys(overTheWire(message)))
+      deliver(
+        id,
+        'share-keys',
+        await (participants.get(id) as SecaggParticipant).shareKeys(overTheWire(message)),
+      )
   const shares = server.closeShareKeys()
   if (!shares.ok) return done(shares, 'share-keys')
 

@@ -168,15 +168,15 @@ function three(options: { round?: number; crypto?: SecaggCrypto } = {}) {
     if (!closed.ok) throw new Error(closed.reason)
     return closed.messages
   }
-  const shareKeys = () => {
+  const shareKeys = async () => {
     const relays = advertise()
-    for (const p of participants) server.receive(p.id, overTheWire(p.shareKeys(relays.get(p.id))))
+    for (const p of participants) server.receive(p.id, overTheWire(await p.shareKeys(relays.get(p.id))))
     const closed = server.closeShareKeys()
     if (!closed.ok) throw new Error(closed.reason)
     return closed.messages
   }
   const maskedInput = async () => {
-    const relays = shareKeys()
+    const relays = await shareKeys()
     for (const [i, p] of participants.entries())
       server.receive(p.id, overTheWire(await p.maskedInput(relays.get(p.id), inputs[i] as Uint32Array)))
     const closed = server.closeMaskedInput()
@@ -233,7 +233,7 @@ describe('signatures', () => {
     expect(() => now.server.receive(now.a.id, { ...advert, round: 7 })).toThrow(/does not verify/)
   })
 
-  it('a participant refuses neighbours’ keys a coordinator swapped, and takes the genuine ones after', () => {
+  it('a participant refuses neighbours’ keys a coordinator swapped, and takes the genuine ones after', async () => {
     const { a, b, advertise } = three()
     const relays = advertise()
     const genuine = relays.get(a.id) as NeighbourAdvertisements
@@ -243,18 +243,18 @@ describe('signatures', () => {
         x.id === b.id ? { ...x, cPublic: flip(x.cPublic) } : x,
       ),
     }
-    expect(() => a.shareKeys(swapped)).toThrow(
+    await expect(a.shareKeys(swapped)).rejects.toThrow(
       `advertisements: the signature of ${b.id} does not verify against its identity key`,
     )
     expect(a.stage).toBe('advertised')
-    expect(a.shareKeys(genuine).shares).toHaveLength(2)
+    expect((await a.shareKeys(genuine)).shares).toHaveLength(2)
   })
 
-  it('a participant refuses a relay that leaves out or replaces its own keys', () => {
+  it('a participant refuses a relay that leaves out or replaces its own keys', async () => {
     const { a, c, advertise } = three()
     const genuine = advertise().get(a.id) as NeighbourAdvertisements
     const withoutOwn = { ...genuine, advertisements: genuine.advertisements.filter((x) => x.id !== a.id) }
-    expect(() => a.shareKeys(withoutOwn)).toThrow(
+    await expect(a.shareKeys(withoutOwn)).rejects.toThrow(
       "advertisements: expected this participant's own keys among them",
     )
     const notNeighbour = {
@@ -264,16 +264,16 @@ describe('signatures', () => {
         { ...genuine.advertisements[0], id: 'f'.repeat(32) },
       ],
     }
-    expect(() => a.shareKeys(notNeighbour)).toThrow(
+    await expect(a.shareKeys(notNeighbour)).rejects.toThrow(
       `advertisements: ${'f'.repeat(32)} is not a neighbour of ${a.id}`,
     )
   })
 
-  it('a participant refuses to share keys with fewer than t neighbours', () => {
+  it('a participant refuses to share keys with fewer than t neighbours', async () => {
     const { a, advertise } = three()
     const genuine = advertise().get(a.id) as NeighbourAdvertisements
     const alone = { ...genuine, advertisements: genuine.advertisements.filter((x) => x.id === a.id) }
-    expect(() => a.shareKeys(alone)).toThrow(
+    await expect(a.shareKeys(alone)).rejects.toThrow(
       'secagg participant: expected at least t = 2 neighbours advertised (U1), itself included, got 1',
     )
   })
@@ -282,7 +282,7 @@ describe('signatures', () => {
 describe('sealed shares', () => {
   it('a participant refuses a tampered share ciphertext', async () => {
     const { a, b, shareKeys, inputs } = three()
-    const relay = shareKeys().get(a.id)
+    const relay = (await shareKeys()).get(a.id)
     if (relay === undefined) throw new Error('no relay')
     const tampered = {
       ...relay,
@@ -294,7 +294,7 @@ describe('sealed shares', () => {
 
   it('a participant refuses a ciphertext relayed as if from another sender', async () => {
     const { a, shareKeys, inputs } = three()
-    const relay = shareKeys().get(a.id)
+    const relay = (await shareKeys()).get(a.id)
     if (relay === undefined) throw new Error('no relay')
     const [first, second] = relay.shares
     const crossed = {
@@ -307,10 +307,10 @@ describe('sealed shares', () => {
     await expect(a.maskedInput(crossed, inputs[0] as Uint32Array)).rejects.toThrow(/failed authentication/)
   })
 
-  it('the coordinator refuses shares that leave out a neighbour or have the wrong size', () => {
+  it('the coordinator refuses shares that leave out a neighbour or have the wrong size', async () => {
     const { server, a, advertise } = three()
     const relays = advertise()
-    const sealed = a.shareKeys(relays.get(a.id))
+    const sealed = await a.shareKeys(relays.get(a.id))
     expect(() => server.receive(a.id, { ...sealed, shares: sealed.shares.slice(1) })).toThrow(
       /share-keys: expected shares for/,
     )
@@ -380,16 +380,16 @@ describe('replayed, out-of-order and wrong-round messages', () => {
     )
     const relay = advertise().get(a.id)
     expect(() => a.advertise()).toThrow(/out of order/)
-    expect(() => a.shareKeys({ ...relay, round: 8 })).toThrow(/expected round 7, got number 8/)
-    a.shareKeys(relay)
+    await expect(a.shareKeys({ ...relay, round: 8 })).rejects.toThrow(/expected round 7, got number 8/)
+    await a.shareKeys(relay)
     await expect(a.maskedInput(relay, new Uint32Array(setup.context.dim))).rejects.toThrow(
       'incoming shares.stage: expected "share-keys", got "advertise" (out of order or replayed)',
     )
-    expect(() => a.shareKeys(relay)).toThrow(/out of order/)
+    await expect(a.shareKeys(relay)).rejects.toThrow(/out of order/)
   })
   it('a participant masks once: a second relay while the first is being masked is refused', async () => {
     const { a, shareKeys, inputs } = three()
-    const relay = shareKeys().get(a.id)
+    const relay = (await shareKeys()).get(a.id)
     const first = a.maskedInput(relay, inputs[0] as Uint32Array)
     await expect(a.maskedInput(relay, inputs[0] as Uint32Array)).rejects.toThrow(
       'secagg participant: the masked-input step is out of order (the participant is at "masking", expected "shared")',
@@ -400,7 +400,7 @@ describe('replayed, out-of-order and wrong-round messages', () => {
 
   it('a participant that abandons the round answers nothing more, and discards a masking in flight', async () => {
     const { a, b, shareKeys, inputs } = three({ crypto: seeded(nodeCrypto, 'abandon') })
-    const relays = shareKeys()
+    const relays = await shareKeys()
     const masking = a.maskedInput(relays.get(a.id), inputs[0] as Uint32Array)
     a.abandon()
     await expect(masking).rejects.toThrow(
