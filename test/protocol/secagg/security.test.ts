@@ -387,6 +387,20 @@ describe('replayed, out-of-order and wrong-round messages', () => {
     )
     await expect(a.shareKeys(relay)).rejects.toThrow(/out of order/)
   })
+  it('a participant shares keys once: a second relay while the first is being checked is refused', async () => {
+    const { a, b, advertise } = three()
+    const relays = advertise()
+    const first = a.shareKeys(relays.get(a.id))
+    await expect(a.shareKeys(relays.get(a.id))).rejects.toThrow(
+      'secagg participant: the share-keys step is out of order (the participant is at "sharing", expected "advertised")',
+    )
+    expect((await first).stage).toBe('share-keys')
+    expect(a.stage).toBe('shared')
+    const abandoned = b.shareKeys(relays.get(b.id))
+    b.abandon()
+    await expect(abandoned).rejects.toThrow('secagg participant: the round was abandoned while sharing keys')
+  })
+
   it('a participant masks once: a second relay while the first is being masked is refused', async () => {
     const { a, shareKeys, inputs } = three()
     const relay = (await shareKeys()).get(a.id)
