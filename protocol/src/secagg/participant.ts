@@ -167,8 +167,10 @@ export class SecaggParticipant {
     } finally {
       if (this.#stage === 'sharing') this.#stage = 'advertised'
     }
-    if (this.#stage !== 'advertised')
+    if (this.#stage !== 'advertised') {
+      for (const key of keys) key.fill(0)
       throw new ProtocolError('malformed', 'secagg participant: the round was abandoned while sharing keys')
+    }
 
     const xs = holders.map((v) => this.#xOf(v, this.#neighbourhood))
     const b = this.#crypto.randomBytes(SECRET_BYTES)
