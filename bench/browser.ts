@@ -135,6 +135,7 @@ async function main(): Promise<number> {
       : null
     const federations = runRounds ? await measureFederations(setup, rounds, roundImages) : null
     const masks = runEmbedding ? await measureMaskExpansion(setup) : null
+    const curves = runEmbedding ? await measureCurves(setup) : null
     const minutes = ((performance.now() - started) / 60000).toFixed(1)
 
     const report = [
@@ -148,6 +149,7 @@ async function main(): Promise<number> {
       ...(embedding ? embeddingSection(embedding, images, reps) : []),
       ...(federations ? federationSection(federations, rounds, roundImages) : []),
       ...(masks ? maskSection(masks) : []),
+      ...(curves ? curveSection(curves) : []),
     ].join('\n')
     process.stdout.write(`\n${report}\n`)
     const out = new URL('out/', import.meta.url)
@@ -239,6 +241,81 @@ async function measureMaskExpansion(setup: Setup): Promise<MaskRate[]> {
     await page.close()
     await c.close()
   }
+}
+
+/** A participant's neighbours at k = 41, bench:secagg's configuration. */
+const CURVE_PEERS = 40
+
+type CurveTimes = { readonly verify: readonly number[]; readonly agree: readonly number[] }
+
+/**
+ * A participant's curve operations per round at k = 41, in the page through WebCrypto as naclCrypto
+ * runs them (webcrypto-curves.ts): CURVE_PEERS Ed25519 verifications in flight at once (a raw key
+ * import and a verify each), and twice CURVE_PEERS X25519 agreements (one PKCS #8 import of the
+ * secret key, then a raw import and deriveBits per peer). Keys and signatures are made beforehand;
+ * 5 repetitions, ms each.
+ */
+async function measureCurves(setup: Setup): Promise<CurveTimes> {
+  const c = await coordinator(setup, 'bench-curves', { minParticipants: 1000, rounds: 1 })
+  const page = await setup.browser.newPage()
+  try {
+    await page.goto(`${c.url}/join/`)
+    // A string, not a function: tsx would wrap named functions in a helper the page does not have.
+    return (await page.evaluate(`(async () => {
+      const subtle = crypto.subtle, peers = ${CURVE_PEERS}
+      const message = new Uint8Array(150)
+      const signers = await Promise.all(Array.from({ length: peers }, () => subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])))
+      const publics = await Promise.all(signers.map((k) => subtle.exportKey('raw', k.publicKey)))
+      const signatures = await Promise.all(signers.map((k) => subtle.sign({ name: 'Ed25519' }, k.privateKey, message)))
+      const own = await subtle.generateKey({ name: 'X25519' }, true, ['deriveBits'])
+      const pkcs8 = await subtle.exportKey('pkcs8', own.privateKey)
+      const others = await Promise.all(Array.from({ length: peers }, () => subtle.generateKey({ name: 'X25519' }, true, ['deriveBits'])))
+      const otherPublics = await Promise.all(others.map((k) => subtle.exportKey('raw', k.publicKey)))
+      const verify = [], agree = []
+      for (let rep = 0; rep < 6; rep++) {
+        let t = performance.now()
+        const ok = await Promise.all(publics.map(async (p, i) => {
+          const key = await subtle.importKey('raw', p, { name: 'Ed25519' }, false, ['verify'])
+          return subtle.verify({ name: 'Ed25519' }, key, signatures[i], message)
+        }))
+        if (!ok.every(Boolean)) throw new Error('a signature did not verify')
+        if (rep > 0) verify.push(performance.now() - t)
+        t = performance.now()
+        for (let pass = 0; pass < 2; pass++) {
+          const secret = await subtle.importKey('pkcs8', pkcs8, { name: 'X25519' }, false, ['deriveBits'])
+          await Promise.all(otherPublics.map(async (p) => {
+            const peer = await subtle.importKey('raw', p, { name: 'X25519' }, false, [])
+            return subtle.deriveBits({ name: 'X25519', public: peer }, secret, 256)
+          }))
+        }
+        if (rep > 0) agree.push(performance.now() - t)
+      }
+      return { verify, agree }
+    })()`)) as CurveTimes
+  } finally {
+    await page.close()
+    await c.close()
+  }
+}
+
+function curveSection(curves: CurveTimes): string[] {
+  const cell = (times: readonly number[]) =>
+    `${median(times).toFixed(1)} ms (${Math.min(...times).toFixed(1)}–${Math.max(...times).toFixed(1)})`
+  return [
+    '',
+    '### A participant’s curve operations in the page (WebCrypto Ed25519 and X25519)',
+    '',
+    `Per round at k = 41, as \`naclCrypto\` runs them: ${CURVE_PEERS} Ed25519 verifications in flight at once, and`,
+    `twice ${CURVE_PEERS} X25519 agreements; 5 repetitions after one warm-up, median (min–max).`,
+    '',
+    markdownTable(
+      ['operations', 'time per round'],
+      [
+        [`${CURVE_PEERS} verifications`, cell(curves.verify)],
+        [`${2 * CURVE_PEERS} agreements`, cell(curves.agree)],
+      ],
+    ),
+  ]
 }
 
 function maskSection(masks: readonly MaskRate[]): string[] {
