@@ -49,6 +49,7 @@ export class VolunteerSession {
   readonly #socket: Socket<ServerToClientEvents, ClientToServerEvents>
   readonly #worker: Worker
   #stopped = false
+  #challengeTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(opts: SessionOptions) {
     this.#opts = opts
@@ -65,7 +66,19 @@ export class VolunteerSession {
     })
     this.#socket = io(location.origin, { transports: ['websocket'], reconnectionDelayMax: 5000 })
     // After every (re)connect the coordinator sends a fresh challenge; the hello signs it.
-    this.#socket.on('challenge', (raw) => this.#hello(raw))
+    this.#socket.on('challenge', (raw) => {
+      clearTimeout(this.#challengeTimer)
+      this.#hello(raw)
+    })
+    this.#socket.on('connect', () => {
+      this.#challengeTimer = setTimeout(
+        () =>
+          on.notice(
+            `connected, but the coordinator sent no challenge in 10 s; it may speak another protocol than ${PROTOCOL_VERSION}`,
+          ),
+        10_000,
+      )
+    })
     this.#socket.on('disconnect', (reason) => {
       // The coordinator counts this volunteer out of a round in flight and never resends it.
       this.#toWorker({ type: 'end-round', round: null })
@@ -99,6 +112,7 @@ export class VolunteerSession {
   stop(): void {
     if (this.#stopped) return
     this.#stopped = true
+    clearTimeout(this.#challengeTimer)
     this.#socket.disconnect()
     this.#worker.terminate()
   }
