@@ -258,8 +258,20 @@ async function main(): Promise<number> {
   return results.some((r) => r.rounds.some((m) => m.ok && !m.correct)) ? 1 : 0
 }
 
-async function measureRow(row: Row, reps: number): Promise<RowResult> {
-  const spec = { crypto: nodeCrypto, n: row.n, dim: row.dim, neighbourCount: row.k, threshold: row.t }
+/** `reps` rounds of `row`, the coordinator on node:crypto and the participants on `participantCrypto`. */
+async function measureRow(
+  row: Row,
+  reps: number,
+  participantCrypto: SecaggCrypto = nodeCrypto,
+): Promise<RowResult> {
+  const spec = {
+    crypto: nodeCrypto,
+    participantCrypto,
+    n: row.n,
+    dim: row.dim,
+    neighbourCount: row.k,
+    threshold: row.t,
+  }
   const inputs = Array.from({ length: row.n }, (_, i) => benchInput(i, row.dim))
   const updates = inputs.map(benchUpdate)
   const rounds: RoundMeasurement[] = []
@@ -418,10 +430,12 @@ async function throughputRows(): Promise<Throughput> {
 }
 
 /** The row whose participants run a browser's backend (naclCrypto): the issue's participant target, for volunteers. */
-const BROWSER_ROW = {
+const BROWSER_ROW: Row = {
   n: 100,
   dim: 12_810,
   dropout: 0.1,
+  k: K,
+  t: T,
   label: 'n=100 d=12810 drop=10% browser participants',
 }
 
@@ -429,22 +443,10 @@ const BROWSER_ROW = {
 async function measureBrowserParticipants(
   reps: number,
 ): Promise<{ participantMean: number; participantMax: number }> {
-  const { n, dim, dropout } = BROWSER_ROW
-  const spec = { crypto: nodeCrypto, participantCrypto: naclCrypto, n, dim, neighbourCount: K, threshold: T }
-  const inputs = Array.from({ length: n }, (_, i) => benchInput(i, dim))
-  const updates = inputs.map(benchUpdate)
-  const rounds: RoundMeasurement[] = []
-  for (let rep = 0; rep < reps; rep++) {
-    const round = setupRound(spec, rep + 1)
-    const dropped = drawDropouts(round, Math.round(dropout * n), T)
-    rounds.push(await measureRound({ ...spec, dropped }, round, inputs, updates))
-  }
+  const { rounds } = await measureRow(BROWSER_ROW, reps, naclCrypto)
   const ok = rounds.filter((r) => r.ok)
   if (ok.length === 0) throw new Error(`${BROWSER_ROW.label}: no round succeeded (${rounds[0]?.reason})`)
-  return {
-    participantMean: median(ok.map((r) => mean(r.participantMs))),
-    participantMax: median(ok.map((r) => Math.max(...r.participantMs))),
-  }
+  return medians(ok)
 }
 
 function targetRows(

@@ -71,35 +71,43 @@ export function pairMaskKeys(
  * keys. A participant agrees with every neighbour twice a round; the coordinator keeps the
  * synchronous ones.
  */
-export async function agreeShareKeys(
+export function agreeShareKeys(
   crypto: SecaggCrypto,
   round: RoundLabel,
   secretKey: Uint8Array,
   u: string,
   peers: readonly Peer[],
 ): Promise<Uint8Array[]> {
-  const shared = await x25519All(
-    crypto,
-    secretKey,
-    peers.map((p) => p.publicKey),
-  )
-  return deriveKeys(crypto, round, 'share-key', u, peers, shared, 32)
+  return agreedKeys(crypto, round, 'share-key', secretKey, u, peers, 32)
 }
 
 /** {@link pairMaskKeys} through `x25519All`: see {@link agreeShareKeys}. */
-export async function agreePairMaskKeys(
+export function agreePairMaskKeys(
   crypto: SecaggCrypto,
   round: RoundLabel,
   secretKey: Uint8Array,
   u: string,
   peers: readonly Peer[],
 ): Promise<Uint8Array[]> {
+  return agreedKeys(crypto, round, 'pair-mask', secretKey, u, peers, 16)
+}
+
+/** {@link pairKeys} with the agreements through `x25519All`. */
+async function agreedKeys(
+  crypto: SecaggCrypto,
+  round: RoundLabel,
+  purpose: 'share-key' | 'pair-mask',
+  secretKey: Uint8Array,
+  u: string,
+  peers: readonly Peer[],
+  length: number,
+): Promise<Uint8Array[]> {
   const shared = await x25519All(
     crypto,
     secretKey,
     peers.map((p) => p.publicKey),
   )
-  return deriveKeys(crypto, round, 'pair-mask', u, peers, shared, 16)
+  return deriveKeys(crypto, round, purpose, u, peers, shared, length)
 }
 
 function pairKeys(
