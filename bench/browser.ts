@@ -11,8 +11,10 @@ import { embedFolder, initBackend, loadBackbone, readBackboneFolder } from '@fed
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { runDataSplit } from 'fedtune/data'
 import type { Browser } from 'playwright-core'
+import { build as viteBuild } from 'vite'
 import { buildPage } from '../client-web/node/build-page.ts'
 import { launchChromium } from '../client-web/node/chromium.ts'
+import { SEGMENT_WORDS, SEGMENTS_IN_FLIGHT } from '../protocol/src/secagg/webcrypto-masks.ts'
 import { openVolunteer, STEP, type VolunteerRun, webglRenderer } from './browser-volunteer.ts'
 import { markdownTable } from './markdown-table.ts'
 import { median } from './stats.ts'
@@ -25,7 +27,9 @@ The browser participant against the Node client, in one run on one machine:
    coordinator, picks a folder of real PneumoniaMNIST X-rays, opts in and joins; beside it the Node
    client's embedFolder on the same images (wasm, fresh cache each run);
 2. the wall time of a secure round (SecAgg+) of a small task (logistic-regression head, 2 local
-   epochs) with 2 Node hospitals and 1 browser volunteer, and with 3 Node hospitals.
+   epochs) with 2 Node hospitals and 1 browser volunteer, and with 3 Node hospitals;
+3. a volunteer's crypto in the page: masks (WebCrypto AES-CTR, whole and in segments) and the
+   curve operations of a round (WebCrypto Ed25519 and X25519).
 Writes bench/out/browser.md. Takes about 3 min on 2 cores.
 
 Options:
@@ -33,7 +37,7 @@ Options:
   --reps <n>         embedding runs per backend (page WebGL, page wasm, Node)    (default 3)
   --rounds <n>       rounds per federation                                       (default 3)
   --round-images <n> images per participant in the federations                  (default 48)
-  --only <part>      embedding or rounds
+  --only <part>      embedding, rounds or crypto
   -h, --help
 `
 
@@ -93,10 +97,12 @@ async function main(): Promise<number> {
   const reps = positive('--reps', values.reps, 1)
   const rounds = positive('--rounds', values.rounds, 1)
   const roundImages = positive('--round-images', values['round-images'], 10)
-  if (values.only !== undefined && values.only !== 'embedding' && values.only !== 'rounds')
-    throw new Error(`--only: expected embedding or rounds, got ${values.only}`)
-  const runEmbedding = values.only !== 'rounds'
-  const runRounds = values.only !== 'embedding'
+  const parts = ['embedding', 'rounds', 'crypto']
+  if (values.only !== undefined && !parts.includes(values.only))
+    throw new Error(`--only: expected embedding, rounds or crypto, got ${values.only}`)
+  const runEmbedding = values.only === undefined || values.only === 'embedding'
+  const runRounds = values.only === undefined || values.only === 'rounds'
+  const runCrypto = values.only === undefined || values.only === 'crypto'
 
   const started = performance.now()
   const work = mkdtempSync(join(tmpdir(), 'fedtune-bench-browser-'))
@@ -134,8 +140,8 @@ async function main(): Promise<number> {
       ? await measureEmbedding(setup, join(work, 'embedding-data', 'hospital-1'), images, reps, nodeBackend)
       : null
     const federations = runRounds ? await measureFederations(setup, rounds, roundImages) : null
-    const masks = runEmbedding ? await measureMaskExpansion(setup) : null
-    const curves = runEmbedding ? await measureCurves(setup) : null
+    const masks = runCrypto ? await measureMaskExpansion(setup) : null
+    const curves = runCrypto ? await measureCurves(setup) : null
     const minutes = ((performance.now() - started) / 60000).toFixed(1)
 
     const report = [
@@ -165,78 +171,112 @@ async function main(): Promise<number> {
 /** Mask lengths: a logistic-regression head's secure vector and an MLP head's (bench:secagg's d). */
 const MASK_WORDS = [12_810, 328_453] as const
 
+/** Masks applied per call, as a participant applies its k − 1 pair masks and its self-mask in one batch. */
+const MASKS_PER_CALL = 8
+
+/** Segment sizes (words) and encrypt calls in flight tried at d = 328,453 beside the defaults. */
+const SEGMENT_SWEEP = [
+  [16_384, 8],
+  [65_536, 4],
+  [65_536, 8],
+  [65_536, 16],
+  [262_144, 8],
+] as const
+
 type MaskRate = {
   readonly words: number
-  /** One mask after another, each awaited. */
-  readonly sequential: readonly number[]
-  /** Four in flight at once, as the protocol's applyKeystreams asks WebCrypto for a batch of masks. */
-  readonly inFlight: readonly number[]
+  /** The path before segments: one encrypt per whole mask, 4 in flight (applyKeystreams over naclCrypto.keystream). */
+  readonly whole: readonly number[]
+  /** naclCrypto.applyMasks: segments of SEGMENT_WORDS, SEGMENTS_IN_FLIGHT in flight, each added as it lands. */
+  readonly segmented: readonly number[]
 }
 
-/** Keystreams applyKeystreams (protocol/src/secagg/masking.ts) keeps in flight: its CONCURRENT_KEYSTREAMS. */
-const IN_FLIGHT = 4
+type SegmentRate = {
+  readonly segmentWords: number
+  readonly inFlight: number
+  readonly rates: readonly number[]
+}
+
+type MaskResult = { readonly rates: readonly MaskRate[]; readonly sweep: readonly SegmentRate[] }
 
 /**
- * What a volunteer's masking runs on: WebCrypto AES-128-CTR in the page, called as the protocol's
- * `webCryptoAesCtr` calls it (import the key, encrypt a shared buffer of zeros from counter block 0), for at least 0.3 s
- * per batch, one mask at a time and then IN_FLIGHT at a time, alternating; five batches of each per
- * length, MB/s (10^6 bytes) of keystream.
+ * The volunteer page's own masking code (protocol/src/secagg: naclCrypto, applyKeystreams,
+ * webCryptoApplyMasks), bundled by Vite into one script that the bench page loads: the page times
+ * the real functions, not a copy of them.
  */
-async function measureMaskExpansion(setup: Setup): Promise<MaskRate[]> {
+async function pageMaskCode(): Promise<string> {
+  const built = await viteBuild({
+    configFile: false,
+    logLevel: 'silent',
+    build: {
+      write: false,
+      minify: false,
+      lib: {
+        entry: fileURLToPath(new URL('page-masks.ts', import.meta.url)),
+        formats: ['iife'],
+        name: 'fedtuneMasks',
+      },
+    },
+  })
+  // write: false without watch gives the output (one per format), never a watcher.
+  const output = Array.isArray(built) ? built[0] : built
+  const chunk = output !== undefined && 'output' in output ? output.output[0] : undefined
+  if (chunk === undefined || !('code' in chunk))
+    throw new Error('bench:browser: the page masking bundle came out empty')
+  return chunk.code
+}
+
+/**
+ * What a volunteer's masks cost in the page, MASKS_PER_CALL masks added into one vector per call and
+ * calls repeated for at least 0.3 s per sample, MB/s (10^6 bytes) of keystream applied, add included.
+ * The two paths alternate, five samples of each per length; then the segment sweep, three samples
+ * each. Before timing, both paths must give the same words.
+ */
+async function measureMaskExpansion(setup: Setup): Promise<MaskResult> {
   const c = await coordinator(setup, 'bench-masks', { minParticipants: 1000, rounds: 1 })
   const page = await setup.browser.newPage()
   try {
     await page.goto(`${c.url}/join/`)
-    const out: MaskRate[] = []
-    for (const words of MASK_WORDS) {
-      const sequential: number[] = []
-      const inFlight: number[] = []
-      for (let batch = 0; batch < 5; batch++)
-        for (const [concurrency, into] of [
-          [1, sequential],
-          [IN_FLIGHT, inFlight],
-        ] as const)
-          into.push(
-            await page.evaluate(
-              async ([bytes, concurrency]) => {
-                const subtle = (globalThis as unknown as { crypto: { subtle: SubtleLike } }).crypto.subtle
-                type SubtleLike = {
-                  importKey(f: 'raw', k: Uint8Array, a: 'AES-CTR', e: false, u: string[]): Promise<unknown>
-                  encrypt(
-                    a: { name: 'AES-CTR'; counter: Uint8Array; length: number },
-                    k: unknown,
-                    d: Uint8Array,
-                  ): Promise<ArrayBuffer>
-                }
-                const counter = new Uint8Array(16)
-                // One zero buffer for every mask, as webCryptoAesCtr keeps one (encrypt copies it).
-                const zeros = new Uint8Array(bytes)
-                let calls = 0
-                const started = performance.now()
-                // No named function in here: tsx would wrap it in a helper the page does not have.
-                while (performance.now() - started < 300) {
-                  await Promise.all(
-                    Array.from({ length: concurrency }, async (_, j) => {
-                      const key = await subtle.importKey(
-                        'raw',
-                        new Uint8Array(16).fill((calls + j) & 255),
-                        'AES-CTR',
-                        false,
-                        ['encrypt'],
-                      )
-                      await subtle.encrypt({ name: 'AES-CTR', counter, length: 128 }, key, zeros)
-                    }),
-                  )
-                  calls += concurrency
-                }
-                return (calls * bytes) / ((performance.now() - started) / 1000) / 1e6
-              },
-              [words * 4, concurrency] as const,
-            ),
-          )
-      out.push({ words, sequential, inFlight })
-    }
-    return out
+    await page.addScriptTag({ content: await pageMaskCode() })
+    // A string, not a function: tsx would wrap named functions in a helper the page does not have.
+    return (await page.evaluate(`(async () => {
+      const { naclCrypto, applyKeystreams, webCryptoApplyMasks } = globalThis.fedtuneMasks
+      const wholeMasks = { ...naclCrypto, applyMasks: undefined }
+      const masks = Array.from({ length: ${MASKS_PER_CALL} }, (_, i) => ({
+        key: crypto.getRandomValues(new Uint8Array(16)), sign: i % 2 === 0 ? 1 : -1,
+      }))
+      const rate = async (words, apply) => {
+        const acc = new Uint32Array(words)
+        let calls = 0
+        const started = performance.now()
+        while (performance.now() - started < 300) {
+          await apply(acc)
+          calls++
+        }
+        return (calls * masks.length * words * 4) / ((performance.now() - started) / 1000) / 1e6
+      }
+      const rates = []
+      for (const words of ${JSON.stringify(MASK_WORDS)}) {
+        const a = Uint32Array.from({ length: words }, (_, i) => Math.imul(i, 2654435761)), b = Uint32Array.from(a)
+        await applyKeystreams(wholeMasks, a, masks)
+        await naclCrypto.applyMasks(b, masks)
+        if (a.some((w, i) => w !== b[i])) throw new Error('segmented and whole masks differ at ' + words + ' words')
+        const whole = [], segmented = []
+        for (let sample = 0; sample < 5; sample++) {
+          whole.push(await rate(words, (acc) => applyKeystreams(wholeMasks, acc, masks)))
+          segmented.push(await rate(words, (acc) => naclCrypto.applyMasks(acc, masks)))
+        }
+        rates.push({ words, whole, segmented })
+      }
+      const sweep = []
+      for (const [segmentWords, inFlight] of ${JSON.stringify(SEGMENT_SWEEP)}) {
+        const samples = []
+        for (let sample = 0; sample < 3; sample++)
+          samples.push(await rate(${MASK_WORDS[1]}, (acc) => webCryptoApplyMasks(crypto.subtle, acc, masks, { segmentWords, inFlight })))
+        sweep.push({ segmentWords, inFlight, rates: samples })
+      }
+      return { rates, sweep }
+    })()`)) as MaskResult
   } finally {
     await page.close()
     await c.close()
@@ -318,24 +358,40 @@ function curveSection(curves: CurveTimes): string[] {
   ]
 }
 
-function maskSection(masks: readonly MaskRate[]): string[] {
-  const cell = (rates: readonly number[]) =>
-    `${median(rates).toFixed(0)} (${Math.min(...rates).toFixed(0)}–${Math.max(...rates).toFixed(0)})`
+function maskSection({ rates, sweep }: MaskResult): string[] {
+  const cell = (samples: readonly number[]) =>
+    `${median(samples).toFixed(0)} (${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)})`
   return [
     '',
     '### Mask expansion in the page (WebCrypto AES-128-CTR)',
     '',
-    "What a volunteer's masks cost: the keystream as `naclCrypto` asks WebCrypto for it (a key import and",
-    `one encrypt of a shared zero buffer per mask), one mask at a time, and ${IN_FLIGHT} in flight as \`applyKeystreams\` runs a`,
-    'batch of masks; 0.3 s per batch, 5 batches of each, MB/s median (min–max).',
+    "What a volunteer's masks cost, timed on the page's own code (bundled from protocol/src/secagg):",
+    `${MASKS_PER_CALL} masks added into one vector per call, calls repeated for 0.3 s, MB/s of keystream`,
+    'applied, the addition included; 5 samples of each path, alternating, median (min–max).',
+    '- whole masks: one encrypt per mask, 4 in flight, then added (`applyKeystreams` over',
+    '  `naclCrypto.keystream`, the path before segments);',
+    `- segments: \`naclCrypto.applyMasks\`, ${SEGMENT_WORDS.toLocaleString('en-US')}-word (256 KiB) segments, ${SEGMENTS_IN_FLIGHT} in flight,`,
+    '  each added as it lands (webcrypto-masks.ts).',
     '',
     markdownTable(
-      ['vector', 'one at a time', `${IN_FLIGHT} in flight`, 'per mask, in flight'],
-      masks.map(({ words, sequential, inFlight }) => [
+      ['vector', 'whole masks', 'segments', 'segments / whole', 'per mask, segments'],
+      rates.map(({ words, whole, segmented }) => [
         `${words.toLocaleString('en-US')} words (${((words * 4) / 1000).toFixed(1)} kB)`,
-        cell(sequential),
-        cell(inFlight),
-        `${((words * 4) / median(inFlight) / 1000).toFixed(3)} ms`,
+        cell(whole),
+        cell(segmented),
+        `${(median(segmented) / median(whole)).toFixed(2)}×`,
+        `${((words * 4) / median(segmented) / 1000).toFixed(3)} ms`,
+      ]),
+    ),
+    '',
+    `Segment size and calls in flight at ${MASK_WORDS[1].toLocaleString('en-US')} words, 3 samples each, MB/s median (min–max):`,
+    '',
+    markdownTable(
+      ['segment', 'in flight', 'MB/s'],
+      sweep.map(({ segmentWords, inFlight, rates: samples }) => [
+        `${segmentWords.toLocaleString('en-US')} words (${(segmentWords / 256).toFixed(0)} KiB)`,
+        String(inFlight),
+        cell(samples),
       ]),
     ),
   ]

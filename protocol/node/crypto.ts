@@ -15,12 +15,12 @@ import {
   expectBytes,
   expectMasks,
   expectWords,
-  littleEndianWords,
   rejectAllZero,
   type SecaggCrypto,
   signatureScalarIsCanonical,
 } from '../src/secagg/crypto.ts'
 import { applyKeystreams } from '../src/secagg/masking.ts'
+import { littleEndianWords } from '../src/secagg/words.ts'
 import { maskPool } from './mask-pool.ts'
 
 /** Unpadded base64url (RFC 4648 §5), as JWK carries key bytes; a view of the bytes, not a copy. */

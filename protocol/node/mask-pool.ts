@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { LITTLE_ENDIAN, type Mask } from '../src/secagg/crypto.ts'
+import type { Mask } from '../src/secagg/crypto.ts'
 import { wordModuleBytes } from '../src/secagg/word-simd.ts'
+import { LITTLE_ENDIAN } from '../src/secagg/words.ts'
 
 /** Below this many words per thread, splitting a vector costs more in messages than it saves. */
 const MIN_WORDS_PER_THREAD = 4096

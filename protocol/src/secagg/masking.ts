@@ -176,7 +176,7 @@ export function applyMask(
   return applyMasks(crypto, acc, [{ key, sign }])
 }
 
-/** Keystreams in flight at once where the backend has no fused `applyMasks`: WebCrypto runs them on its own threads. */
+/** Keystreams requested at once where the backend has no `applyMasks` of its own (an asynchronous backend may overlap them). */
 const CONCURRENT_KEYSTREAMS = 4
 
 /**

@@ -3,9 +3,9 @@ import { ProtocolError } from '../errors.ts'
 import { int, record, str } from '../fields.ts'
 import { asBytes } from '../weights.ts'
 import { MAX_DIM, MAX_NEIGHBOURHOOD, type RoundContextOptions } from './context.ts'
-import { LITTLE_ENDIAN, littleEndianWords } from './crypto.ts'
 import { idBytes, idFromBytes, PARTICIPANT_ID } from './identity.ts'
 import type { RoundLabel } from './masking.ts'
+import { LITTLE_ENDIAN, littleEndianWords } from './words.ts'
 
 /**
  * The wire of secure aggregation: four stages (Bonawitz et al., CCS 2017, Fig. 4), each a message

@@ -4,7 +4,6 @@ import { nodeAesCtr, nodeCrypto } from '@fedtune/protocol/node'
 import nacl from 'tweetnacl'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
-  littleEndianWords,
   naclCrypto,
   type SecaggCrypto,
   signatureScalarIsCanonical,
@@ -17,6 +16,7 @@ import {
   webCryptoVerifyEach,
   webCryptoX25519Each,
 } from '../../../protocol/src/secagg/webcrypto-curves.ts'
+import { littleEndianWords } from '../../../protocol/src/secagg/words.ts'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 const fromHex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'))

@@ -3,6 +3,11 @@ import { applyMasks, type Mask, naclCrypto } from '@fedtune/protocol'
 import { MaskPool, nodeCrypto } from '@fedtune/protocol/node'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ranges } from '../../../protocol/node/mask-pool.ts'
+import {
+  type AesCtrSubtle,
+  counterBlock,
+  webCryptoApplyMasks,
+} from '../../../protocol/src/secagg/webcrypto-masks.ts'
 
 const random = (n: number) => new Uint8Array(randomBytes(n))
 const randomWords = (n: number) => new Uint32Array(randomBytes(4 * n).buffer, 0, n)
@@ -27,7 +32,7 @@ afterAll(async () => {
 describe('applying a batch of masks', () => {
   it('gives the same words on every path: fused threads, WebCrypto keystreams, the definition', async () => {
     // Lengths around the 4-word AES block, the 16 K-word chunk and the split between threads.
-    for (const words of [1, 3, 4, 5, 4095, 8192, 16_383, 16_385, 50_003, 131_072]) {
+    for (const words of [1, 3, 4, 5, 4095, 8192, 16_383, 16_385, 50_003, 131_072, 196_613]) {
       const acc = randomWords(words)
       const masks = randomMasks(7)
       const expected = await reference(acc, masks)
@@ -119,5 +124,73 @@ describe('applying a batch of masks', () => {
     const masks = randomMasks(2)
     await pool.apply(out, masks)
     expect(Buffer.from(out.buffer).equals(Buffer.from((await reference(acc, masks)).buffer))).toBe(true)
+  })
+})
+
+/** Node's own WebCrypto, which the volunteer page's code also runs on under test. */
+const nodeSubtle = (globalThis as unknown as { crypto: { subtle: AesCtrSubtle } }).crypto.subtle
+
+describe('WebCrypto masks in segments (the volunteer page)', () => {
+  it("give the definition's words at every segment and block boundary, however many are in flight", async () => {
+    const masks = randomMasks(4)
+    for (const words of [1, 3, 4, 5, 11, 12, 13, 63, 257])
+      for (const segmentWords of [4, 8, 12, 64])
+        for (const inFlight of [1, 3, 16]) {
+          const acc = randomWords(words)
+          const out = Uint32Array.from(acc)
+          await webCryptoApplyMasks(nodeSubtle, out, masks, { segmentWords, inFlight })
+          const expected = await reference(acc, masks)
+          expect(
+            Buffer.from(out.buffer).equals(Buffer.from(expected.buffer)),
+            `${words} words, segments of ${segmentWords}, ${inFlight} in flight`,
+          ).toBe(true)
+        }
+  })
+
+  it('start each segment at its own 128-bit big-endian counter block', () => {
+    expect(Buffer.from(counterBlock(0)).toString('hex')).toBe('0'.repeat(32))
+    expect(Buffer.from(counterBlock(2 ** 40 + 0x0102)).toString('hex')).toBe(`${'0'.repeat(20)}010000000102`)
+    expect(() => counterBlock(-1)).toThrow(/expected a block index ≥ 0, got number -1/)
+    expect(() => counterBlock(1.5)).toThrow(/got number 1.5/)
+  })
+
+  it('refuse a segment that is not whole AES blocks, or nothing in flight', async () => {
+    const acc = new Uint32Array(8)
+    await expect(webCryptoApplyMasks(nodeSubtle, acc, randomMasks(1), { segmentWords: 6 })).rejects.toThrow(
+      /segmentWords, a positive multiple of 4 \(one AES block\), got number 6/,
+    )
+    await expect(webCryptoApplyMasks(nodeSubtle, acc, randomMasks(1), { inFlight: 0 })).rejects.toThrow(
+      /inFlight, an integer ≥ 1, got number 0/,
+    )
+  })
+
+  it("fail with the first encrypt's error only after every call in flight has settled, and touch nothing after", async () => {
+    let calls = 0
+    let pending = 0
+    const failing: AesCtrSubtle = {
+      importKey: (...args) => nodeSubtle.importKey(...args),
+      async encrypt(algorithm, key, data) {
+        const call = ++calls
+        pending++
+        try {
+          // Later calls finish after the failing one, so they are still in flight when it fails.
+          await new Promise((resolve) => setTimeout(resolve, call === 3 ? 1 : 20))
+          if (call === 3) throw new Error('the browser refused to encrypt')
+          return await nodeSubtle.encrypt(algorithm, key, data)
+        } finally {
+          pending--
+        }
+      },
+    }
+    const acc = randomWords(64)
+    const out = Uint32Array.from(acc)
+    const applying = webCryptoApplyMasks(failing, out, randomMasks(3), { segmentWords: 8, inFlight: 4 })
+    await expect(applying).rejects.toThrow('the browser refused to encrypt')
+    expect(pending).toBe(0)
+    // 24 segments were asked for; after the failure no new one is started.
+    expect(calls).toBeLessThanOrEqual(4)
+    const after = Uint32Array.from(out)
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    expect(Buffer.from(out.buffer).equals(Buffer.from(after.buffer))).toBe(true)
   })
 })
