@@ -146,6 +146,13 @@ export const nodeCrypto: SecaggCrypto = {
     const key = privateKey('X25519', secretKey)
     return peers.map((peer) => agree(key, peer))
   },
+  async x25519All(secretKey, peers) {
+    expectBytes(secretKey, 32, 'x25519All: secretKey')
+    for (const [i, peer] of peers.entries()) expectBytes(peer, 32, `x25519All: publicKeys[${i}]`)
+    const pool = maskPool()
+    if (pool === null) return nodeCrypto.x25519Each(secretKey, peers)
+    return (await pool.agree(secretKey, peers)).map((shared) => rejectAllZero(shared, 'x25519'))
+  },
   hmacSha512(key, message) {
     return plain(createHmac('sha512', key).update(message).digest())
   },

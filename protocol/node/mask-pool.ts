@@ -7,6 +7,9 @@ import { LITTLE_ENDIAN } from '../src/secagg/words.ts'
 /** Below this many words per thread, splitting a vector costs more in messages than it saves. */
 const MIN_WORDS_PER_THREAD = 4096
 
+/** Below this many agreements per thread, a message to a thread costs more than it saves. */
+const MIN_AGREEMENTS_PER_THREAD = 4
+
 /** The part of the WebAssembly JS API used here (ES2022's lib, without the DOM, declares none of it). */
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly
 type WasmApi = {
@@ -14,7 +17,21 @@ type WasmApi = {
   Module: new (bytes: Uint8Array) => object
 }
 
-type Pending = { resolve: () => void; reject: (error: Error) => void }
+/** What a thread answers: nothing for a batch of masks, the shared secrets for a batch of agreements. */
+type Reply = { readonly shared?: Uint8Array }
+
+type Pending = { resolve: (reply: Reply) => void; reject: (error: Error) => void }
+
+type MaskJob = {
+  readonly kind: 'masks'
+  readonly words: Uint32Array
+  readonly lo: number
+  readonly hi: number
+  readonly keys: Uint8Array
+  readonly signs: Int8Array
+}
+
+type AgreeJob = { readonly kind: 'agree'; readonly secretKey: Uint8Array; readonly publicKeys: Uint8Array }
 
 type Thread = { readonly worker: Worker; readonly pending: Map<number, Pending> }
 
@@ -24,7 +41,8 @@ type Thread = { readonly worker: Worker; readonly pending: Map<number, Pending> 
  * This is where a round's cost lies: the coordinator removes one self-mask per survivor and about
  * k pair masks per dropout, each a full model-sized keystream. Fused in cache-sized chunks, and on
  * every core, it runs at the speed of AES-NI rather than of memory; the event loop stays free for
- * sockets meanwhile.
+ * sockets meanwhile. The same threads run the coordinator's batches of X25519 agreements (`agree`),
+ * the other half of unmasking a round with dropouts.
  *
  * Threads start on first use and are unreferenced while idle, so an idle pool never keeps a
  * process alive. A thread that dies rejects what it was given (the round then fails with the
@@ -61,12 +79,47 @@ export class MaskPool {
     }
     try {
       await Promise.all(
-        ranges(acc.length, this.size).map(([lo, hi], i) => this.#run(i, { words, lo, hi, keys, signs })),
+        ranges(acc.length, this.size).map(([lo, hi], i) =>
+          this.#run(i, { kind: 'masks', words, lo, hi, keys, signs }),
+        ),
       )
     } finally {
       keys.fill(0)
     }
     acc.set(words)
+  }
+
+  /**
+   * X25519(secretKey, p) for each p (32 bytes each, checked by the caller), in order, the public keys
+   * split across the threads: the coordinator agrees a dropped participant's reconstructed key with
+   * each of its surviving neighbours (about 65 µs each through node:crypto), a thousand or more
+   * agreements in a round with many dropouts. The secret key's copies are zeroed once imported.
+   */
+  async agree(secretKey: Uint8Array, publicKeys: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    if (publicKeys.length === 0) return []
+    const slices = Math.min(this.size, Math.ceil(publicKeys.length / MIN_AGREEMENTS_PER_THREAD))
+    const replies = await Promise.all(
+      Array.from({ length: slices }, (_, i) => {
+        const from = Math.floor((publicKeys.length * i) / slices)
+        const to = Math.floor((publicKeys.length * (i + 1)) / slices)
+        const packed = new Uint8Array(32 * (to - from))
+        for (let j = from; j < to; j++) packed.set(publicKeys[j] as Uint8Array, 32 * (j - from))
+        // A 32-byte copy of its own: structured clone copies a view's whole buffer. postMessage clones
+        // it at once, and the thread zeroes its clone once imported.
+        const own = secretKey.slice()
+        const reply = this.#run(i, { kind: 'agree', secretKey: own, publicKeys: packed })
+        own.fill(0)
+        return reply
+      }),
+    )
+    const out: Uint8Array[] = []
+    for (const { shared } of replies) {
+      if (shared === undefined)
+        throw new Error('mask pool: a thread answered an agreement without its secrets')
+      for (let at = 0; at < shared.length; at += 32) out.push(shared.slice(at, at + 32))
+      shared.fill(0)
+    }
+    return out
   }
 
   /** Stops every thread; a later `apply` starts them again. */
@@ -76,13 +129,10 @@ export class MaskPool {
     await Promise.all(threads.map((t) => t.worker.terminate()))
   }
 
-  #run(
-    index: number,
-    job: { words: Uint32Array; lo: number; hi: number; keys: Uint8Array; signs: Int8Array },
-  ): Promise<void> {
+  #run(index: number, job: MaskJob | AgreeJob): Promise<Reply> {
     const thread = this.#threads[index] ?? this.#start(index)
     const id = this.#nextId++
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       if (thread.pending.size === 0) thread.worker.ref()
       thread.pending.set(id, { resolve, reject })
       thread.worker.postMessage({ id, ...job })
@@ -96,19 +146,21 @@ export class MaskPool {
     })
     const thread: Thread = { worker, pending: new Map() }
     worker.unref()
-    const settle = (id: number, error?: string) => {
+    const settle = (id: number, error?: string, reply: Reply = {}) => {
       const pending = thread.pending.get(id)
       if (pending === undefined) return
       thread.pending.delete(id)
       if (thread.pending.size === 0) worker.unref()
-      if (error === undefined) pending.resolve()
+      if (error === undefined) pending.resolve(reply)
       else pending.reject(new Error(`mask thread ${index}: ${error}`))
     }
     const die = (why: string) => {
       if (this.#threads[index] === thread) this.#threads[index] = undefined
       for (const id of [...thread.pending.keys()]) settle(id, why)
     }
-    worker.on('message', ({ id, error }: { id: number; error?: string }) => settle(id, error))
+    worker.on('message', ({ id, error, shared }: { id: number; error?: string; shared?: Uint8Array }) =>
+      settle(id, error, shared === undefined ? {} : { shared }),
+    )
     worker.on('error', (error) => die(error.message))
     worker.on('exit', (code) => die(`exited with code ${code}`))
     this.#threads[index] = thread

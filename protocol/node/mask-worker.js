@@ -1,12 +1,12 @@
 // One thread of the mask pool (mask-pool.ts): adds signed AES-128-CTR keystreams into a range of
-// a shared vector. Plain JavaScript because a worker thread starts in bare Node, without the
+// a shared vector, and runs batches of X25519 agreements. Plain JavaScript because a worker thread starts in bare Node, without the
 // TypeScript loader of the thread that spawned it.
 //
 // Fused and cache-sized: each mask's keystream is produced 64 KiB at a time and at once added into
 // the range, which stays in this thread's WebAssembly memory for the whole batch, so no
 // model-sized keystream is ever written to memory and read back. The SIMD loops are those of
 // protocol/src/secagg/word-simd.ts, compiled once by the pool and passed in as workerData.module.
-import { createCipheriv } from 'node:crypto'
+import { createCipheriv, createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto'
 import { parentPort, workerData } from 'node:worker_threads'
 
 const CHUNK_BYTES = 65_536
@@ -71,8 +71,46 @@ function apply({ words, lo, hi, keys, signs }) {
   words.subarray(lo, hi).set(new Uint32Array(wasm.mem.buffer, at, hi - lo))
 }
 
+/** Unpadded base64url (RFC 4648 §5), as JWK carries key bytes. */
+function base64url(bytes) {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+}
+
+/**
+ * X25519(secretKey, p) for each 32-byte p in `publicKeys`, concatenated; the keys are imported
+ * through JWK with an empty `x`, as protocol/node/crypto.ts's privateKey does (see why there). A
+ * low-order peer gives 32 zero bytes, which the caller refuses. The secret key's bytes are zeroed
+ * once imported.
+ */
+function agree({ secretKey, publicKeys }) {
+  const key = createPrivateKey({
+    key: { kty: 'OKP', crv: 'X25519', d: base64url(secretKey), x: '' },
+    format: 'jwk',
+  })
+  secretKey.fill(0)
+  const shared = new Uint8Array(publicKeys.length)
+  for (let at = 0; at < publicKeys.length; at += 32) {
+    const peer = createPublicKey({
+      key: { kty: 'OKP', crv: 'X25519', x: base64url(publicKeys.subarray(at, at + 32)) },
+      format: 'jwk',
+    })
+    try {
+      shared.set(diffieHellman({ privateKey: key, publicKey: peer }), at)
+    } catch (error) {
+      // OpenSSL refuses to derive an all-zero secret (RFC 7748 §6.1): left zero, for the caller to refuse.
+      if (error?.code !== 'ERR_OSSL_FAILED_DURING_DERIVATION') throw error
+    }
+  }
+  return shared
+}
+
 parentPort.on('message', (job) => {
   try {
+    if (job.kind === 'agree') {
+      const shared = agree(job)
+      parentPort.postMessage({ id: job.id, shared }, [shared.buffer])
+      return
+    }
     apply(job)
     parentPort.postMessage({ id: job.id })
   } catch (error) {

@@ -67,9 +67,9 @@ export function pairMaskKeys(
 
 /**
  * {@link shareKeys} and {@link pairMaskKeys} with the agreements run through the backend's
- * asynchronous `x25519All` (WebCrypto in a browser, where tweetnacl would take 1 ms each): the same
- * keys. A participant agrees with every neighbour twice a round; the coordinator keeps the
- * synchronous ones.
+ * asynchronous `x25519All` (WebCrypto in a browser, where tweetnacl would take 1 ms each; node:crypto's
+ * mask threads in Node): the same keys. A participant agrees with every neighbour twice a round, the
+ * coordinator with every surviving neighbour of each dropped participant.
  */
 export function agreeShareKeys(
   crypto: SecaggCrypto,

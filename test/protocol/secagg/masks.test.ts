@@ -111,6 +111,35 @@ describe('applying a batch of masks', () => {
     expect(ranges(328_453, 3).at(-1)?.[1]).toBe(328_453)
   })
 
+  it('agrees X25519 across threads: the secrets of x25519Each, in order, for any count and thread count', async () => {
+    const secret = random(32)
+    const kept = Uint8Array.from(secret)
+    for (const size of [1, 2, 3]) {
+      const pool = new MaskPool(size)
+      pools.push(pool)
+      for (const count of [0, 1, 3, 4, 9, 41]) {
+        const peers = Array.from({ length: count }, () => nodeCrypto.x25519Base(random(32)))
+        const shared = await pool.agree(secret, peers)
+        expect(
+          shared.map((s) => Buffer.from(s).toString('hex')),
+          `${count} peers, ${size} threads`,
+        ).toEqual(nodeCrypto.x25519Each(secret, peers).map((s) => Buffer.from(s).toString('hex')))
+      }
+    }
+    // Only the threads' copies of the secret key are zeroed, never the caller's.
+    expect(secret).toEqual(kept)
+  })
+
+  it('agrees with a low-order peer as 32 zero bytes, which x25519All refuses', async () => {
+    const pool = new MaskPool(2)
+    pools.push(pool)
+    const peers = [nodeCrypto.x25519Base(random(32)), new Uint8Array(32), nodeCrypto.x25519Base(random(32))]
+    const shared = await pool.agree(random(32), peers)
+    expect(shared[1]).toEqual(new Uint8Array(32))
+    expect(shared[0]).not.toEqual(new Uint8Array(32))
+    await expect(nodeCrypto.x25519All?.(random(32), peers)).rejects.toThrow(/all zero .*low-order point/)
+  })
+
   it('rejects, never hangs, when a thread dies, and replaces the thread', async () => {
     const pool = new MaskPool(1)
     pools.push(pool)
@@ -120,6 +149,13 @@ describe('applying a batch of masks', () => {
     const running = pool.apply(Uint32Array.from(acc), randomMasks(400))
     await pool.close()
     await expect(running).rejects.toThrow(/mask thread 0: exited/)
+    // Agreements as well: the batch fails with the reason.
+    const agreeing = pool.agree(
+      random(32),
+      Array.from({ length: 400 }, () => nodeCrypto.x25519Base(random(32))),
+    )
+    await pool.close()
+    await expect(agreeing).rejects.toThrow(/mask thread 0: exited/)
     const out = Uint32Array.from(acc)
     const masks = randomMasks(2)
     await pool.apply(out, masks)
