@@ -4,12 +4,14 @@ import { join } from 'node:path'
 import { type LocalResult, localRound, secureContribution } from '@fedtune/model'
 import { progressBar } from '@fedtune/model/node'
 import {
+  CHALLENGE_WAIT_MS,
   type Challenge,
   type ClientToServerEvents,
   encodeSecureContribution,
   encodeWeights,
   type Finished,
   type FixedPoint,
+  NO_CHALLENGE_NOTICE,
   PROTOCOL_VERSION,
   parseChallenge,
   parseFinished,
@@ -98,13 +100,7 @@ export class Participant {
       this.#hello(raw)
     })
     this.#socket.on('connect', () => {
-      this.#challengeTimer = setTimeout(
-        () =>
-          opts.print(
-            `connected, but the coordinator sent no challenge in 10 s; it may speak another protocol than ${PROTOCOL_VERSION}`,
-          ),
-        10_000,
-      )
+      this.#challengeTimer = setTimeout(() => opts.print(NO_CHALLENGE_NOTICE), CHALLENGE_WAIT_MS)
       this.#challengeTimer.unref()
     })
     this.#socket.on('disconnect', (reason) => {

@@ -1,7 +1,9 @@
 import type { Dataset } from '@fedtune/model'
 import {
+  CHALLENGE_WAIT_MS,
   type ClientToServerEvents,
   type Finished,
+  NO_CHALLENGE_NOTICE,
   naclCrypto,
   PROTOCOL_VERSION,
   parseChallenge,
@@ -71,13 +73,7 @@ export class VolunteerSession {
       this.#hello(raw)
     })
     this.#socket.on('connect', () => {
-      this.#challengeTimer = setTimeout(
-        () =>
-          on.notice(
-            `connected, but the coordinator sent no challenge in 10 s; it may speak another protocol than ${PROTOCOL_VERSION}`,
-          ),
-        10_000,
-      )
+      this.#challengeTimer = setTimeout(() => on.notice(NO_CHALLENGE_NOTICE), CHALLENGE_WAIT_MS)
     })
     this.#socket.on('disconnect', (reason) => {
       // The coordinator counts this volunteer out of a round in flight and never resends it.

@@ -26,7 +26,10 @@ const recent = new Array(RECENT_CHUNKS)
 let recentAt = 0
 const { exports: wasm } = new WebAssembly.Instance(workerData.module)
 
-/** The 16-byte counter block of AES block `index`: a 128-bit big-endian counter, as the keystream's. */
+/**
+ * The 16-byte counter block of AES block `index`: a 128-bit big-endian counter, as the keystream's
+ * (the same as protocol/src/secagg/webcrypto-masks.ts's counterBlock, which this plain-JS thread cannot import).
+ */
 function counterBlock(index) {
   const block = new Uint8Array(16)
   let rest = index

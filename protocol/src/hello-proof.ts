@@ -1,5 +1,5 @@
 import { ProtocolError } from './errors.ts'
-import type { Challenge, Hello } from './messages.ts'
+import { type Challenge, type Hello, PROTOCOL_VERSION } from './messages.ts'
 import type { SecaggCrypto } from './secagg/crypto.ts'
 import { transcript } from './secagg/transcript.ts'
 
@@ -11,6 +11,12 @@ import { transcript } from './secagg/transcript.ts'
  * over that nonce and every other field of the hello. A proof is good for one connection only: a
  * recorded hello replayed on another connection meets another nonce.
  */
+
+/** How long a client waits, once connected, for the coordinator's challenge before saying so. */
+export const CHALLENGE_WAIT_MS = 10_000
+
+/** What a client says when no challenge came within CHALLENGE_WAIT_MS: likely another protocol. */
+export const NO_CHALLENGE_NOTICE = `connected, but the coordinator sent no challenge in ${CHALLENGE_WAIT_MS / 1000} s; it may speak another protocol than ${PROTOCOL_VERSION}`
 
 /** What the proof signs: the connection's challenge, then every field of the hello but the proof. */
 export function helloTranscript(challenge: Challenge, hello: Omit<Hello, 'proof'>): Uint8Array {

@@ -10,7 +10,13 @@ export {
   paramShapes,
   parseHeadSpec,
 } from './head-spec.ts'
-export { checkHelloProof, helloTranscript, signHello } from './hello-proof.ts'
+export {
+  CHALLENGE_WAIT_MS,
+  checkHelloProof,
+  helloTranscript,
+  NO_CHALLENGE_NOTICE,
+  signHello,
+} from './hello-proof.ts'
 export * from './messages.ts'
 export * from './secagg/index.ts'
 export { secureRoundContext } from './secure-round-setup.ts'

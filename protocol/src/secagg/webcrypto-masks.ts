@@ -78,34 +78,31 @@ export async function webCryptoApplyMasks(
   const zeros = zeroBytes(Math.min(segmentWords, acc.length) * 4)
   const run = async () => {
     try {
-      await segmentsUntilDone()
+      while (!failed && next < total) {
+        const item = next++
+        const m = Math.floor(item / segments)
+        const s = item % segments
+        const lo = s * segmentWords
+        const hi = Math.min(acc.length, lo + segmentWords)
+        let key = keys[m]
+        if (key === undefined) {
+          key = subtle.importKey('raw', (masks[m] as Mask).key, 'AES-CTR', false, ['encrypt'])
+          keys[m] = key
+        }
+        const stream = await subtle.encrypt(
+          { name: 'AES-CTR', counter: counters[s] as Uint8Array, length: 128 },
+          await key,
+          zeros.subarray(0, (hi - lo) * 4),
+        )
+        if (failed) return
+        const words = littleEndianWords(new Uint8Array(stream))
+        const range = segments === 1 ? acc : acc.subarray(lo, hi)
+        if (masks[m]?.sign === 1) addInto(range, words)
+        else subtractFrom(range, words)
+      }
     } catch (error) {
       failed = true
       throw error
-    }
-  }
-  const segmentsUntilDone = async () => {
-    while (!failed && next < total) {
-      const item = next++
-      const m = Math.floor(item / segments)
-      const s = item % segments
-      const lo = s * segmentWords
-      const hi = Math.min(acc.length, lo + segmentWords)
-      let key = keys[m]
-      if (key === undefined) {
-        key = subtle.importKey('raw', (masks[m] as Mask).key, 'AES-CTR', false, ['encrypt'])
-        keys[m] = key
-      }
-      const stream = await subtle.encrypt(
-        { name: 'AES-CTR', counter: counters[s] as Uint8Array, length: 128 },
-        await key,
-        zeros.subarray(0, (hi - lo) * 4),
-      )
-      if (failed) return
-      const words = littleEndianWords(new Uint8Array(stream))
-      const range = segments === 1 ? acc : acc.subarray(lo, hi)
-      if (masks[m]?.sign === 1) addInto(range, words)
-      else subtractFrom(range, words)
     }
   }
   const settled = await Promise.allSettled(Array.from({ length: Math.min(inFlight, total) }, run))
