@@ -92,6 +92,8 @@ export type Hospital = {
   readonly joined: Promise<HelloAck>
   /** The ids of the advertisements the coordinator relayed to it, per round. */
   readonly relayed: string[][]
+  /** What it refused of the coordinator's relays; it then stays silent, as the real clients do. */
+  readonly refused: Error[]
 }
 
 /**
@@ -107,6 +109,7 @@ export function secureHospital(
   const socket = socketTo(c.url, sockets)
   const params = c.federation.task.paramCount
   const relayed: string[][] = []
+  const refused: Error[] = []
   let party: SecaggParticipant | undefined
   let fixedPoint: FixedPoint | undefined
   const emit = (message: unknown) =>
@@ -120,18 +123,20 @@ export function secureHospital(
     if (onRound?.(context, party, socket)) return
     void emit(party.advertise())
   })
-  socket.on('secagg', async (raw: { stage: string }) => {
-    if (!party || !fixedPoint) return
+  const answer = async (raw: { stage: string }, at: SecaggParticipant, scale: FixedPoint) => {
     if (raw.stage === 'advertise') {
       relayed.push((raw as unknown as NeighbourAdvertisements).advertisements.map((a) => a.id))
-      await emit(await party.shareKeys(raw))
+      await emit(await at.shareKeys(raw))
     } else if (raw.stage === 'share-keys') {
       const input = encodeSecureContribution(
         { delta: new Float32Array(params), examples: 5, labelCounts: [2, 3], valExamples: 0, valCorrect: 0 },
-        fixedPoint,
+        scale,
       )
-      await emit(await party.maskedInput(raw, input))
-    } else if (raw.stage === 'unmask') await emit(party.unmask(raw))
+      await emit(await at.maskedInput(raw, input))
+    } else if (raw.stage === 'unmask') await emit(at.unmask(raw))
+  }
+  socket.on('secagg', (raw: { stage: string }) => {
+    if (party && fixedPoint) answer(raw, party, fixedPoint).catch((error: Error) => refused.push(error))
   })
-  return { socket, joined: sayHello(socket, { participant: name }), relayed }
+  return { socket, joined: sayHello(socket, { participant: name }), relayed, refused }
 }

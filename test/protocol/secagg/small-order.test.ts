@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import nacl from 'tweetnacl'
 import { describe, expect, it } from 'vitest'
+import { ProtocolError } from '../../../protocol/src/errors.ts'
 import {
   isCanonicalEd25519Point,
   isSmallOrderEd25519Point,
@@ -12,12 +13,16 @@ import {
 import {
   type CurveSubtle,
   isSmallOrderX25519,
+  type NeighbourAdvertisements,
   naclCrypto,
   type SecaggCrypto,
+  SecaggParticipant,
+  transcript,
   verifyEach,
   webCryptoVerifyEach,
   x25519All,
 } from '../../../protocol/src/secagg/index.ts'
+import { setupRound } from './round.ts'
 
 /**
  * The eight points of small order, derived here from the curve itself (not copied from libsodium's
@@ -253,5 +258,47 @@ describe('X25519 public keys of small order', () => {
           /shared secret is all zero/,
         )
       }
+  })
+})
+
+describe('a participant given a small-order key among its neighbours’ advertisements', () => {
+  it('refuses the relay with bad-key, before agreeing any key, even when the advertisement is validly signed', async () => {
+    for (const crypto of [nodeCrypto, naclCrypto]) {
+      const { context, seeds, ids } = setupRound({ crypto, n: 3, dim: 4, neighbourCount: 3, threshold: 2 })
+      const parties = seeds.map((identitySeed) => new SecaggParticipant({ crypto, identitySeed, context }))
+      const ads = parties.map((p) => ({ id: p.id, ...p.advertise() }))
+      for (const which of ['cPublic', 'sPublic'] as const) {
+        // the third participant signs a small-order key of its own: a coordinator that relayed it
+        const weak = { ...(ads[2] as (typeof ads)[number]), [which]: new Uint8Array(32) }
+        weak.signature = crypto.sign(
+          seeds[2] as Uint8Array,
+          transcript(
+            'advertise',
+            context.taskId,
+            context.round,
+            ids[2] as string,
+            weak.cPublic,
+            weak.sPublic,
+          ),
+        )
+        const relay: NeighbourAdvertisements = {
+          taskId: context.taskId,
+          round: context.round,
+          stage: 'advertise',
+          advertisements: [ads[0], ads[1], weak].map((a) => {
+            const { id, cPublic, sPublic, signature } = a as (typeof ads)[number]
+            return { id, cPublic, sPublic, signature }
+          }),
+        }
+        const refusal = await (parties[0] as SecaggParticipant)
+          .shareKeys(relay)
+          .catch((e: ProtocolError) => e)
+        expect(refusal).toBeInstanceOf(ProtocolError)
+        expect(refusal).toMatchObject({ code: 'bad-key' })
+        expect((refusal as ProtocolError).message).toContain(`from ${ids[2]}, got a key of small order`)
+        // it stays where it was: the same participant takes a good relay afterwards
+        expect((parties[0] as SecaggParticipant).stage).toBe('advertised')
+      }
+    }
   })
 })

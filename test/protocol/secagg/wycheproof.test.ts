@@ -74,7 +74,7 @@ const noFallback = () => {
 const verifiers: readonly { name: string; verify: (items: readonly Signed[]) => Promise<boolean[]> }[] = [
   { name: 'node:crypto', verify: async (items) => items.map(sync(nodeCrypto)) },
   { name: 'tweetnacl', verify: async (items) => items.map(sync(naclCrypto)) },
-  { name: 'browser (naclCrypto.verifyEach)', verify: (items) => naclCrypto.verifyEach?.(items) ?? [] },
+  { name: 'browser (naclCrypto.verifyEach)', verify: (items) => verifyEach(naclCrypto, items) },
   {
     name: 'WebCrypto alone',
     verify: webCryptoVerifyEach({ subtle, strict: isStrictEd25519Signature, fallback: noFallback }),
@@ -171,7 +171,7 @@ describe('Wycheproof X25519 (518 cases) on every agreement path', () => {
     const each = webCryptoX25519Each({ subtle, fallback: noFallback })
     for (const c of xCases) {
       const [got] = await each(bytes(c.private), [bytes(c.public)])
-      expect(got === null ? null : hex(got), `tcId ${c.tcId}`).toBe(
+      expect(got === null || got === undefined ? null : hex(got), `tcId ${c.tcId}`).toBe(
         ourX25519Verdict(c) === 'accept' ? c.shared : null,
       )
     }
