@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { maskPool, nodeCrypto } from '@fedtune/protocol/node'
 import { describe, expect, it } from 'vitest'
 import { isStrictEd25519Signature } from '../../../protocol/src/secagg/ed25519-strict.ts'
@@ -14,56 +12,26 @@ import {
   webCryptoX25519Each,
   x25519All,
 } from '../../../protocol/src/secagg/index.ts'
+import { ed25519Vectors, ourEd25519Verdict, ourX25519Verdict, x25519Vectors } from './wycheproof.ts'
 
 /**
- * Project Wycheproof's Ed25519 and X25519 vectors (C2SP/wycheproof, testvectors_v1), read from
- * ../shared at test time, against every backend: node:crypto, tweetnacl, and the browser's
- * (naclCrypto with WebCrypto's curves, here through Node's globalThis.crypto.subtle). Each case
- * says `valid`, `invalid` or `acceptable`; for `acceptable` we must pick, and the choice is pinned
- * below by flag (and explained in docs/secure-aggregation.md, "Strict curves").
+ * Project Wycheproof's Ed25519 and X25519 vectors against every backend: node:crypto, tweetnacl, and
+ * the browser's (naclCrypto with WebCrypto's curves, here through Node's globalThis.crypto.subtle;
+ * test/browser/strict-curves.test.ts runs the same in headless Chromium). Our verdict on the
+ * `acceptable` cases is pinned in wycheproof.ts and explained in docs/secure-aggregation.md.
  */
-const folder = fileURLToPath(new URL('../../../../shared/test-vectors/wycheproof/', import.meta.url))
-const read = (name: string) => JSON.parse(readFileSync(`${folder}${name}`, 'utf8'))
 const bytes = (hex: string) => new Uint8Array(Buffer.from(hex, 'hex'))
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
-type EddsaGroup = {
-  publicKey: { pk: string }
-  tests: { tcId: number; msg: string; sig: string; result: string; flags: string[]; comment: string }[]
-}
-type XdhCase = {
-  tcId: number
-  public: string
-  private: string
-  shared: string
-  result: string
-  flags: string[]
-  comment: string
-}
-
-const ed25519 = read('ed25519_test.json') as { numberOfTests: number; testGroups: EddsaGroup[] }
-const x25519 = read('x25519_test.json') as { numberOfTests: number; testGroups: { tests: XdhCase[] }[] }
-
-const edCases = ed25519.testGroups.flatMap((g) =>
-  g.tests.map((t) => ({
-    ...t,
-    publicKey: bytes(g.publicKey.pk),
-    message: bytes(t.msg),
-    signature: bytes(t.sig),
-  })),
-)
-const xCases = x25519.testGroups.flatMap((g) => g.tests)
-
-/**
- * Our verdict on each kind of `acceptable` X25519 case. Everything in X25519's domain is computed
- * as RFC 7748 §5 says (twist points and non-canonical u ≥ p included, reduced mod p), except a
- * public key of small order, which gives the all-zero secret and is refused (x25519-strict.ts).
- */
-function ourX25519Verdict(c: XdhCase): 'accept' | 'refuse' {
-  if (c.result === 'valid') return 'accept'
-  if (c.result === 'invalid') return 'refuse'
-  return c.flags.includes('LowOrderPublic') || c.flags.includes('ZeroSharedSecret') ? 'refuse' : 'accept'
-}
+const ed25519 = ed25519Vectors()
+const x25519 = x25519Vectors()
+const edCases = ed25519.cases.map((c) => ({
+  ...c,
+  publicKey: bytes(c.pk),
+  message: bytes(c.msg),
+  signature: bytes(c.sig),
+}))
+const xCases = x25519.cases
 
 const subtle = globalThis.crypto.subtle as unknown as CurveSubtle
 const noFallback = () => {
@@ -117,7 +85,7 @@ describe('Wycheproof Ed25519 (151 cases) on every verifier', () => {
       const sized = edCases.filter((c) => c.signature.length === 64)
       const verdicts = await verify(sized)
       const wrong = sized
-        .filter((c, i) => verdicts[i] !== (c.result === 'valid'))
+        .filter((c, i) => verdicts[i] !== (ourEd25519Verdict(c) === 'accept'))
         .map((c) => `tcId ${c.tcId} (${c.result}, ${c.flags.join(', ')}): ${c.comment}`)
       expect(wrong).toEqual([])
       expect(sized).toHaveLength(139)
