@@ -17,8 +17,8 @@ import {
   expectWords,
   rejectAllZero,
   type SecaggCrypto,
-  signatureScalarIsCanonical,
 } from '../src/secagg/crypto.ts'
+import { isStrictEd25519Signature } from '../src/secagg/ed25519-strict.ts'
 import { applyKeystreams } from '../src/secagg/masking.ts'
 import { littleEndianWords } from '../src/secagg/words.ts'
 import { maskPool } from './mask-pool.ts'
@@ -167,8 +167,8 @@ export const nodeCrypto: SecaggCrypto = {
   verify(key, message, signature) {
     expectBytes(key, 32, 'verify: publicKey')
     expectBytes(signature, 64, 'verify: signature')
-    // OpenSSL checks S < L too; checking here keeps the rule visibly the same as naclCrypto's.
-    return signatureScalarIsCanonical(signature) && verify(null, message, identityKey(key), signature)
+    // OpenSSL checks S < L but takes small-order keys and R; the same strict rule as naclCrypto's.
+    return isStrictEd25519Signature(key, signature) && verify(null, message, identityKey(key), signature)
   },
   async keystream(key, words) {
     expectWords(words, 'keystream')

@@ -16,6 +16,8 @@ export type ProtocolErrorCode =
   | 'browsers-disabled'
   /** A hello whose proof is not its identity key's signature over this connection's challenge. */
   | 'bad-proof'
+  /** A public key refused by the strict curve checks: an Ed25519 identity key that is non-canonical or of small order, or a small-order X25519 key. */
+  | 'bad-key'
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode

@@ -1,6 +1,7 @@
 import { ProtocolError } from './errors.ts'
 import { type Challenge, type Hello, PROTOCOL_VERSION } from './messages.ts'
 import type { SecaggCrypto } from './secagg/crypto.ts'
+import { isCanonicalEd25519Point, isSmallOrderEd25519Point } from './secagg/ed25519-strict.ts'
 import { transcript } from './secagg/transcript.ts'
 
 /**
@@ -44,11 +45,34 @@ export function signHello(
   return { ...unsigned, proof: crypto.sign(identitySeed, helloTranscript(challenge, unsigned)) }
 }
 
-/** Throws ProtocolError('bad-proof') unless `hello.proof` is its identity key's signature for this connection. */
+/**
+ * Throws ProtocolError('bad-key') unless `hello.identityKey` is a canonical Ed25519 key of large
+ * order (ed25519-strict.ts: a small-order key signs for anyone, with no private key), then
+ * ProtocolError('bad-proof') unless `hello.proof` is its signature for this connection.
+ */
 export function checkHelloProof(crypto: SecaggCrypto, hello: Hello, challenge: Challenge): void {
+  checkIdentityKey(hello.identityKey)
   if (!crypto.verify(hello.identityKey, helloTranscript(challenge, hello), hello.proof))
     throw new ProtocolError(
       'bad-proof',
       `hello.proof: expected a signature by hello.identityKey over this connection's challenge and the hello, got one that does not verify (signed for another connection, or without the private key)`,
     )
+}
+
+/** Throws ProtocolError('bad-key') unless `key` may be an identity key: canonical (y < p), not of small order. */
+export function checkIdentityKey(key: Uint8Array): void {
+  const flaw = !isCanonicalEd25519Point(key)
+    ? 'a non-canonical encoding (y ≥ p, RFC 8032 §5.1.3)'
+    : isSmallOrderEd25519Point(key)
+      ? 'a point of small order, which verifies signatures made without any private key'
+      : undefined
+  if (flaw !== undefined)
+    throw new ProtocolError(
+      'bad-key',
+      `hello.identityKey: expected a canonical Ed25519 public key of large order, got ${hexOf(key)}, ${flaw}`,
+    )
+}
+
+function hexOf(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 }

@@ -13,6 +13,7 @@ export {
 export {
   CHALLENGE_WAIT_MS,
   checkHelloProof,
+  checkIdentityKey,
   helloTranscript,
   NO_CHALLENGE_NOTICE,
   signHello,

@@ -12,6 +12,13 @@ export {
 } from './context.ts'
 export { type Mask, naclCrypto, type SecaggCrypto, type Signed, verifyEach, x25519All } from './crypto.ts'
 export {
+  isCanonicalEd25519Point,
+  isSmallOrderEd25519Point,
+  isStrictEd25519Key,
+  isStrictEd25519Signature,
+  signatureScalarIsCanonical,
+} from './ed25519-strict.ts'
+export {
   addInto,
   clipL2,
   decodeWeightedSum,
@@ -77,3 +84,4 @@ export {
 export { type Share, shamirCombine, shamirSplit } from './shamir.ts'
 export { type TranscriptLabel, transcript } from './transcript.ts'
 export { type CurveSubtle, webCryptoVerifyEach, webCryptoX25519Each } from './webcrypto-curves.ts'
+export { isSmallOrderX25519 } from './x25519-strict.ts'

@@ -22,6 +22,7 @@ import { survivorGroups } from './neighbours.ts'
 import { openShare, sealShare } from './secretbox.ts'
 import { type Share, shamirSplit } from './shamir.ts'
 import { transcript } from './transcript.ts'
+import { isSmallOrderX25519 } from './x25519-strict.ts'
 
 /**
  * Where a participant is in its round. Each stage method moves it one step forward and only
@@ -149,6 +150,15 @@ export class SecaggParticipant {
         throw new ProtocolError(
           'malformed',
           `advertisements: the signature of ${forged.id} does not verify against its identity key`,
+        )
+      // The coordinator refuses these at advertise; a participant does not rely on it.
+      const weak = message.advertisements.find(
+        (a) => isSmallOrderX25519(a.cPublic) || isSmallOrderX25519(a.sPublic),
+      )
+      if (weak !== undefined)
+        throw new ProtocolError(
+          'bad-key',
+          `advertisements: expected X25519 keys of large order from ${weak.id}, got a key of small order (every key agreed with it is all zero)`,
         )
       const own = advertised.get(this.id)
       if (own === undefined || !equal(own.cPublic, c.publicKey) || !equal(own.sPublic, s.publicKey))

@@ -19,6 +19,7 @@ import {
 import { survivorGroups } from './neighbours.ts'
 import { type Share, shamirCombine } from './shamir.ts'
 import { transcript } from './transcript.ts'
+import { isSmallOrderX25519 } from './x25519-strict.ts'
 
 /** The round's result: the exact sum of the survivors' inputs, or why there is none. */
 export type SecaggOutcome =
@@ -280,6 +281,17 @@ export class SecaggServer {
         'malformed',
         `advertise: the signature of ${from} does not verify against its identity key`,
       )
+    // A small-order key makes every pair key with `from` all zero (x25519-strict.ts): each
+    // neighbour would refuse it and fail the round; refused here, `from` is merely absent from U1.
+    for (const [what, key] of [
+      ['cPublic', a.cPublic],
+      ['sPublic', a.sPublic],
+    ] as const)
+      if (isSmallOrderX25519(key))
+        throw new ProtocolError(
+          'bad-key',
+          `advertise: expected an X25519 ${what} of large order from ${from}, got ${hexOf(key)}, a point of small order (every key agreed with it is all zero)`,
+        )
     this.#advertisements.set(from, { cPublic: a.cPublic, sPublic: a.sPublic, signature: a.signature })
   }
 
@@ -378,6 +390,10 @@ type Dropped = { readonly v: string; readonly sSecret: Uint8Array; readonly surv
 
 function sortedSet(ids: Iterable<string>): ReadonlySet<string> {
   return new Set([...ids].sort())
+}
+
+function hexOf(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

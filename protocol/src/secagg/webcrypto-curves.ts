@@ -42,22 +42,23 @@ const X25519 = { name: 'X25519' } as const
 
 /**
  * `items` verified, in order, through WebCrypto's Ed25519 if it passes RFC 8032 §7.1 TEST 1, else
- * by `fallback`. `scalarIsCanonical` (RFC 8032 §5.1.7, S < L) is checked first, so a malleated
- * signature is refused here exactly as by the other verifiers.
+ * by `fallback`. `strict` (ed25519-strict.ts: canonical A and R, neither of small order, S < L) is
+ * checked first, so a malleated or keyless signature is refused here exactly as by the other
+ * verifiers: WebCrypto's own checks differ between browsers.
  */
 export function webCryptoVerifyEach(options: {
   readonly subtle: CurveSubtle | undefined
-  readonly scalarIsCanonical: (signature: Uint8Array) => boolean
+  readonly strict: (publicKey: Uint8Array, signature: Uint8Array) => boolean
   readonly fallback: (signed: Signed) => boolean
 }): (items: readonly Signed[]) => Promise<boolean[]> {
-  const { subtle, scalarIsCanonical, fallback } = options
+  const { subtle, strict, fallback } = options
   let usable: Promise<boolean> | undefined
   return async (items) => {
     usable ??= ed25519Works(subtle)
     if (subtle === undefined || !(await usable)) return items.map(fallback)
     return Promise.all(
       items.map(async ({ publicKey, message, signature }) => {
-        if (!scalarIsCanonical(signature)) return false
+        if (!strict(publicKey, signature)) return false
         try {
           const key = await subtle.importKey('raw', publicKey, ED25519, false, ['verify'])
           return await subtle.verify(ED25519, key, signature, message)

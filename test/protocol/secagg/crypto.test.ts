@@ -6,11 +6,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   naclCrypto,
   type SecaggCrypto,
-  signatureScalarIsCanonical,
   verifyEach,
   webCryptoAesCtr,
   x25519All,
 } from '../../../protocol/src/secagg/crypto.ts'
+import { isStrictEd25519Signature } from '../../../protocol/src/secagg/ed25519-strict.ts'
 import {
   type CurveSubtle,
   webCryptoVerifyEach,
@@ -202,7 +202,7 @@ describe.each(backends)('$name against published vectors', (crypto) => {
 
 describe('many signatures through WebCrypto (naclCrypto.verifyEach)', () => {
   const options = {
-    scalarIsCanonical: signatureScalarIsCanonical,
+    strict: isStrictEd25519Signature,
     fallback: (s: { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }) =>
       naclCrypto.verify(s.publicKey, s.message, s.signature),
   }
