@@ -16,6 +16,8 @@ export type ProtocolErrorCode =
   | 'browsers-disabled'
   /** A hello whose proof is not its identity key's signature over this connection's challenge. */
   | 'bad-proof'
+  /** A participant named the culprit of a secure round by a complaint (secagg/complaint.ts): refused for the rest of the run. */
+  | 'excluded'
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode
