@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import {
   attachSockets,
   buildApp,
+  type ExcludedEntry,
   FEDAVG,
   Federation,
   RoundLog,
@@ -57,6 +58,11 @@ export async function startBlameCoordinator(opts: {
   participantsPerRound: number
   /** How long a round waits for a full selection once enough are online (0: it starts at once). */
   gatherMs?: number
+  /** A resumed run's folder: its exclusions and enrolments (read as start.ts reads them). */
+  resume?: {
+    readonly excluded: ReadonlyMap<string, ExcludedEntry>
+    readonly enrolled: ReadonlyMap<string, Uint8Array>
+  }
 }): Promise<BlameHarness> {
   const backboneDir = mkdtempSync(join(tmpdir(), 'fedtune-blame-backbone-'))
   const modelJson = '{"format":"layers-model"}'
@@ -107,6 +113,7 @@ export async function startBlameCoordinator(opts: {
     },
     onWarning: (w) => warnings.push(w),
     onExclude: (entry) => writeExclusion(runDir, entry),
+    ...(opts.resume ? { excluded: opts.resume.excluded, enrolled: opts.resume.enrolled } : {}),
   })
   const app = buildApp({ backbone: { dir: backboneDir, digest, files }, federation, log })
   attachSockets(app.server, { federation })
@@ -200,11 +207,11 @@ export function scriptedParticipant(
 }
 
 /** A fresh connection saying hello under `name` (with its usual identity key); resolves with the ack. */
-export async function helloAgain(h: BlameHarness, name: string): Promise<HelloAck> {
+export async function helloAgain(h: BlameHarness, name: string, seed = seedOf(name)): Promise<HelloAck> {
   const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
   challengeOf(socket)
   h.sockets.push(socket)
-  return sayHello(socket, { participant: name })
+  return sayHello(socket, { participant: name, seed })
 }
 
 export const filled = (v: number) => new Float32Array(params).fill(v)

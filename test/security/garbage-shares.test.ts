@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { readExclusions } from '@fedtune/coordinator'
+import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterEach, describe, expect, it } from 'vitest'
+import { seedOf } from '../coordinator/hello.ts'
 import {
   type BlameHarness,
   filled,
@@ -81,5 +83,27 @@ describe('garbage shares', () => {
         /^garbler was excluded from this run in round 1 \(its share for h[12] does not open .*\); re-admission is the operator's decision$/,
       ),
     })
+  })
+
+  it('a resumed run keeps refusing an excluded participant, under its name or with its identity key under another name', async () => {
+    const entry = { participant: 'garbler', by: 'h1', reason: 'its share for h1 does not open', round: 4 }
+    h = await startBlameCoordinator({
+      rounds: 3,
+      minParticipants: 3,
+      participantsPerRound: 3,
+      resume: {
+        excluded: new Map([['garbler', entry]]),
+        enrolled: new Map([['garbler', nodeCrypto.ed25519PublicKey(seedOf('garbler'))]]),
+      },
+    })
+    const refusal = {
+      ok: false,
+      code: 'excluded',
+      reason:
+        "garbler was excluded from this run in round 4 (its share for h1 does not open); re-admission is the operator's decision",
+    }
+    expect(await helloAgain(h, 'garbler')).toEqual(refusal)
+    expect(await helloAgain(h, 'garbler-again', seedOf('garbler'))).toEqual(refusal)
+    expect(await helloAgain(h, 'h1')).toMatchObject({ ok: true })
   })
 })
