@@ -308,7 +308,8 @@ describe('sealed shares', () => {
     }
     expect(await a.maskedInput(crossed, inputs[0] as Uint32Array)).toMatchObject({
       stage: 'complaint',
-      against: first?.from,
+      // The first entry now claims to come from the second's sender: that is whom it names.
+      against: second?.from,
       kind: 'share-does-not-open',
     })
   })
