@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../../../protocol/src/errors.ts'
 import {
@@ -415,6 +416,46 @@ describe('complaints refused without blaming anyone', () => {
       'complaint.pairKey: expected 32 bytes, got 31',
     )
     expect(() => parseComplaint({ ...base, stage: 'unmask' }, label)).toThrow(/expected "complaint"/)
+  })
+
+  it('the parser answers any input with a complaint or a ProtocolError with a code, nothing else', () => {
+    const label = { taskId: 'chest-xray', round: 7 }
+    const field = fc.oneof(
+      fc.anything(),
+      fc.uint8Array({ minLength: 0, maxLength: 70 }),
+      fc.constantFrom(
+        'share-does-not-open',
+        'small-order-key',
+        'complaint',
+        'chest-xray',
+        7,
+        'ab'.repeat(16),
+      ),
+    )
+    const near = fc.record(
+      {
+        taskId: field,
+        round: field,
+        stage: field,
+        against: field,
+        kind: field,
+        pairKey: field,
+        signature: field,
+      },
+      { requiredKeys: [] },
+    )
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), near), (value) => {
+        try {
+          const c = parseComplaint(value, label)
+          expect(c.pairKey).toHaveLength(32)
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolError)
+          expect(typeof (error as ProtocolError).code).toBe('string')
+        }
+      }),
+      { numRuns: 2000, seed: 11 },
+    )
   })
 })
 
