@@ -286,7 +286,10 @@ export class Participant {
     }
   }
 
-  #emitSecagg(round: number, message: unknown): void {
+  #emitSecagg(round: number, message: { readonly stage: string; readonly against?: string }): void {
+    // The party gave up the round with it (complaint.ts): nothing more is sent this round.
+    if (message.stage === 'complaint')
+      this.#opts.print(`round ${round}: complained about neighbour ${message.against}; out of this round`)
     this.#socket.timeout(60_000).emit('secagg', message, this.#reportAck(round, 'our secagg message'))
   }
 

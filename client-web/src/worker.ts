@@ -98,19 +98,18 @@ async function onSecagg(raw: unknown): Promise<void> {
   const current = secure
   if (current === undefined) throw new Error('a secure-aggregation message outside a round')
   const kind = typeof raw === 'object' && raw !== null ? (raw as { stage?: unknown }).stage : undefined
+  // A complaint goes out like any message; the party has given up the round (complaint.ts).
+  const emit = (message: { readonly stage: string }, next: VolunteerStage) => {
+    post({ type: 'emit-secagg', round: current.round, message })
+    if (message.stage === 'complaint') stage(current.round, 'refused', 'complained about a neighbour')
+    else stage(current.round, next)
+  }
   try {
-    if (kind === 'advertise') {
-      post({ type: 'emit-secagg', round: current.round, message: await current.party.shareKeys(raw) })
-      stage(current.round, 'shared-keys')
-    } else if (kind === 'share-keys') {
+    if (kind === 'advertise') emit(await current.party.shareKeys(raw), 'shared-keys')
+    else if (kind === 'share-keys') {
       const r = await current.result
       const input = encodeSecureContribution(secureContribution(r), current.fixedPoint)
-      post({
-        type: 'emit-secagg',
-        round: current.round,
-        message: await current.party.maskedInput(raw, input),
-      })
-      stage(current.round, 'masked-input')
+      emit(await current.party.maskedInput(raw, input), 'masked-input')
     } else if (kind === 'unmask') {
       post({ type: 'emit-secagg', round: current.round, message: current.party.unmask(raw) })
       stage(current.round, 'unmasked')

@@ -14,6 +14,7 @@ import {
   type Update,
   type UpdateAck,
 } from '@fedtune/protocol'
+import type { ExcludedEntry, Exclusion } from './exclusion.ts'
 import { federationPrior } from './label-prior.ts'
 import {
   type Effect,
@@ -39,6 +40,8 @@ export type Link = {
   sendSecagg(message: unknown): void
   sendResult(result: RoundResult): void
   sendFinished(finished: Finished): void
+  /** Ends the connection (an excluded participant's). */
+  close(): void
 }
 
 export type Evaluate = (weights: Float32Array) => { accuracy: number; auc: number | null; examples: number }
@@ -87,6 +90,9 @@ export type FederationOptions = {
   readonly enrolled?: ReadonlyMap<string, Uint8Array>
   readonly onEnrol?: (participant: string, identityKey: Uint8Array) => void
   readonly onInfo?: (message: string) => void
+  /** Participants excluded earlier in the run (a resumed run's), and where to record new ones. */
+  readonly excluded?: ReadonlyMap<string, ExcludedEntry>
+  readonly onExclude?: (entry: ExcludedEntry) => void
 }
 
 /**
@@ -106,6 +112,9 @@ export class Federation {
   #deadlineAt = 0
   #identities = new Map<string, Uint8Array>()
   #secure: SecureRound | undefined
+  readonly #excluded = new Map<string, ExcludedEntry>()
+  /** What the ending secure round's complaints established, for its record. */
+  #blame: { readonly excluded: readonly Exclusion[]; readonly disputed: readonly Exclusion[] } | undefined
   #resolveDone!: (f: { reason: string; completed: number; failed: number }) => void
 
   constructor(opts: FederationOptions) {
@@ -113,6 +122,7 @@ export class Federation {
     this.#opts = opts
     this.#clock = opts.clock ?? realClock
     for (const [name, key] of opts.enrolled ?? []) this.#identities.set(name, key)
+    for (const [name, entry] of opts.excluded ?? []) this.#excluded.set(name, entry)
     this.#state = opts.resumed
       ? initialState(opts.config, opts.resumed.global, opts.resumed)
       : initialState(opts.config, opts.initial)
@@ -141,6 +151,7 @@ export class Federation {
    * other key (a ProtocolError 'identity-mismatch').
    */
   enrol(participant: string, identityKey: Uint8Array): void {
+    this.#refuseExcluded(participant, identityKey)
     const known = this.#identities.get(participant)
     if (known === undefined) {
       this.#identities.set(participant, identityKey)
@@ -153,6 +164,47 @@ export class Federation {
         'identity-mismatch',
         `${participant} is enrolled with identity key ${hex(known)}…, this hello has ${hex(identityKey)}…`,
       )
+  }
+
+  /** Participants a complaint named the culprit of a secure round, out of the rest of the run. */
+  get excluded(): ReadonlyMap<string, ExcludedEntry> {
+    return this.#excluded
+  }
+
+  /** An excluded name, or the identity key enrolled under one, is refused with 'excluded'. */
+  #refuseExcluded(participant: string, identityKey: Uint8Array): void {
+    const byKey = [...this.#excluded.keys()].find((name) => {
+      const key = this.#identities.get(name)
+      return key !== undefined && Buffer.from(key).equals(identityKey)
+    })
+    const entry =
+      this.#excluded.get(participant) ?? (byKey === undefined ? undefined : this.#excluded.get(byKey))
+    if (entry === undefined) return
+    throw new ProtocolError(
+      'excluded',
+      `${entry.participant} was excluded from this run in round ${entry.round} (${entry.reason}); re-admission is the operator's decision`,
+    )
+  }
+
+  /**
+   * A complaint named `entry.participant` the culprit of a secure round: recorded in the run
+   * folder, logged, and disconnected before the next round is selected (it is no longer online,
+   * and its hellos are refused).
+   */
+  #exclude(round: number, exclusion: Exclusion): void {
+    const { participant } = exclusion
+    if (this.#excluded.has(participant)) return
+    const entry = { ...exclusion, round }
+    this.#excluded.set(participant, entry)
+    this.#opts.onExclude?.(entry)
+    this.#opts.onWarning?.(
+      `round ${round}: excluded ${participant} from the run (complaint by ${exclusion.by}): ${exclusion.reason}`,
+    )
+    const link = this.#links.get(participant)
+    if (link === undefined) return
+    this.#links.delete(participant)
+    this.dispatch({ type: 'left', participant })
+    link.close()
   }
 
   /**
@@ -239,6 +291,7 @@ export class Federation {
       case 'start-round': {
         this.#disarmJoinTimer()
         this.#roundStartedAt = this.#clock.now()
+        this.#blame = undefined
         this.#deadlineAt = this.#roundStartedAt + this.#opts.roundDeadlineMs
         const round = effect.round
         this.#cancelDeadline = this.#clock.after(this.#opts.roundDeadlineMs, () =>
@@ -293,7 +346,10 @@ export class Federation {
                 }
               : localSummary(effect.contributions),
           ...(aggregated && effect.secure ? { survivors: effect.secure.survivors } : {}),
+          ...(this.#blame?.excluded.length ? { excluded: this.#blame.excluded } : {}),
+          ...(this.#blame?.disputed.length ? { disputed: this.#blame.disputed } : {}),
         }
+        this.#blame = undefined
         this.#opts.log.append(record)
         this.#opts.onRecord?.(record)
         const result: RoundResult = {
@@ -355,6 +411,14 @@ export class Federation {
         this.#opts.onInfo?.(
           `round ${round}: secure aggregation stage ${stage} closed with ${heard} of ${of}`,
         ),
+      onBlame: (blame) => {
+        this.#blame = blame
+        for (const exclusion of blame.excluded) this.#exclude(round, exclusion)
+        for (const d of blame.disputed)
+          this.#opts.onWarning?.(
+            `round ${round}: ${d.participant} out of the round, not excluded: ${d.reason}`,
+          )
+      },
       onOutcome: (outcome) => {
         if (this.#secure !== secureRound) return
         this.#secure = undefined

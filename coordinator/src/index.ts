@@ -1,4 +1,5 @@
 export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './app.ts'
+export { type ExcludedEntry, type Exclusion, readExclusions, writeExclusion } from './exclusion.ts'
 export {
   type Clock,
   type Evaluate,

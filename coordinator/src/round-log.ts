@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Exclusion } from './exclusion.ts'
 import type { ContributionRecord } from './round.ts'
 import { roundChart } from './round-chart.ts'
 import { headFile, serverStateFile } from './run-folder.ts'
@@ -32,6 +33,10 @@ export type RoundRecord = {
   } | null
   /** Secure rounds: the participants whose updates are in the sum (no one's own numbers are known). */
   readonly survivors?: readonly string[]
+  /** Secure rounds: participants a complaint named the culprit, excluded from the rest of the run. */
+  readonly excluded?: readonly Exclusion[]
+  /** Secure rounds: pairs whose complaints against each other the coordinator could not settle (out of the round only). */
+  readonly disputed?: readonly Exclusion[]
 }
 
 /**
@@ -102,7 +107,11 @@ export function localSummary(contributions: readonly ContributionRecord[]): Roun
 export function formatRecord(r: RoundRecord, rounds: number): string {
   const pct = (v: number | null | undefined) => (v === null || v === undefined ? '  -  ' : v.toFixed(3))
   const head = `round ${r.round}/${rounds}`
-  if (r.status === 'failed') return `${head}  FAILED  ${r.reason ?? ''}`
+  const blame = [
+    ...(r.excluded ?? []).map((e) => `  excluded ${e.participant} (complaint by ${e.by}: ${e.reason})`),
+    ...(r.disputed ?? []).map((e) => `  disputed ${e.participant} (with ${e.by})`),
+  ].join('')
+  if (r.status === 'failed') return `${head}  FAILED  ${r.reason ?? ''}${blame}`
   const who = r.survivors
     ? `securely: ${r.survivors.length} participants, ${r.examples} examples`
     : `in plaintext: ${r.contributions.length} participants, ${r.examples} examples`
@@ -113,5 +122,5 @@ export function formatRecord(r: RoundRecord, rounds: number): string {
     : r.local.valAuc === null && r.survivors
       ? `  pooled local val ACC ${pct(r.local.valAccuracy)}`
       : `  local val ACC ${pct(r.local.valAccuracy)} AUC ${pct(r.local.valAuc)}`
-  return `${head}  aggregated (${who}${dropped})${global}${local}  ${(r.durationMs / 1000).toFixed(1)} s`
+  return `${head}  aggregated (${who}${dropped})${global}${local}  ${(r.durationMs / 1000).toFixed(1)} s${blame}`
 }

@@ -1,4 +1,5 @@
 import {
+  type Blame,
   ProtocolError,
   participantId,
   roundContext,
@@ -7,6 +8,7 @@ import {
   type SecaggSetup,
   type StageOutcome,
 } from '@fedtune/protocol'
+import type { Exclusion } from './exclusion.ts'
 import type { Clock } from './federation.ts'
 
 /** The parameters of every secure round of a task (task-file.ts, `aggregation`). */
@@ -49,6 +51,15 @@ export type SecureRoundOptions = {
   ) => void
   /** A stage closed: for the operator's log. */
   readonly onStage?: (stage: string, heard: number, of: number) => void
+  /**
+   * The culprits and disputes the round's complaints established, by name: called once as the
+   * round ends (before `onOutcome`, or on `cancel`), never while a counter-complaint could still
+   * turn a culprit into a disputant. Not called when no one complained.
+   */
+  readonly onBlame?: (blame: {
+    readonly excluded: readonly Exclusion[]
+    readonly disputed: readonly Exclusion[]
+  }) => void
 }
 
 const STAGES = ['advertise', 'share-keys', 'masked-input', 'unmask'] as const
@@ -67,6 +78,7 @@ export class SecureRound {
   readonly #idOf = new Map<string, string>()
   #cancelTimer: (() => void) | undefined
   #over = false
+  #blamed = false
   readonly #gone = new Set<string>()
 
   constructor(opts: SecureRoundOptions) {
@@ -131,6 +143,27 @@ export class SecureRound {
   cancel(): void {
     this.#over = true
     this.#cancelTimer?.()
+    this.#reportBlame()
+  }
+
+  /** The round ends: its blame first (so the next round cannot select a culprit), then its outcome. */
+  #end(outcome: Parameters<SecureRoundOptions['onOutcome']>[0]): void {
+    this.#reportBlame()
+    this.#opts.onOutcome(outcome)
+  }
+
+  #reportBlame(): void {
+    if (this.#blamed) return
+    this.#blamed = true
+    const { culprits, disputed } = this.#server.blame
+    if (culprits.length + disputed.length === 0) return
+    const name = (id: string) => this.#nameOf.get(id) ?? id
+    const named = (b: Blame): Exclusion => ({
+      participant: name(b.participant),
+      by: name(b.by),
+      reason: b.reason.replace(/\b[0-9a-f]{32}\b/g, name),
+    })
+    this.#opts.onBlame?.({ excluded: culprits.map(named), disputed: disputed.map(named) })
   }
 
   #arm(stage: (typeof STAGES)[number]): void {
@@ -161,7 +194,7 @@ export class SecureRound {
       this.#over = true
       void this.#server.finish().then(
         (result) =>
-          this.#opts.onOutcome(
+          this.#end(
             result.ok
               ? {
                   ok: true,
@@ -170,20 +203,22 @@ export class SecureRound {
                 }
               : result,
           ),
-        (error: Error) => this.#opts.onOutcome({ ok: false, reason: error.message }),
+        (error: Error) => this.#end({ ok: false, reason: error.message }),
       )
       return
     } else return
     heard(waiting)
     if (!outcome.ok) {
-      this.cancel()
-      this.#opts.onOutcome(outcome)
+      this.#over = true
+      this.#cancelTimer?.()
+      this.#end(outcome)
       return
     }
     // Unmasking a sum of too few inputs would reveal more than the task allows: stop before it.
     if (stage === 'masked-input' && outcome.messages.size < this.#opts.parameters.minSurvivors) {
-      this.cancel()
-      this.#opts.onOutcome({
+      this.#over = true
+      this.#cancelTimer?.()
+      this.#end({
         ok: false,
         reason: `only ${outcome.messages.size} masked inputs arrived, ${this.#opts.parameters.minSurvivors} needed; nothing was unmasked`,
       })

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
 import { type AppOptions, backbonePath, buildApp } from './app.ts'
 import { readEnrolment, writeEnrolment } from './enrolment.ts'
+import { readExclusions, writeExclusion } from './exclusion.ts'
 import { type Evaluate, Federation } from './federation.ts'
 import { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
 import { openRunFolder, RunFolderError } from './run-folder.ts'
@@ -156,6 +157,8 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
         : null,
     enrolled: readEnrolment(opts.outDir),
     onEnrol: (name, key) => writeEnrolment(opts.outDir, name, key),
+    excluded: readExclusions(opts.outDir),
+    onExclude: (entry) => writeExclusion(opts.outDir, entry),
     initial: initHead(spec, backbone.embeddingDim, task.head.seed),
     resumed: resumed ?? undefined,
     training: {

@@ -18,6 +18,8 @@ export type ProtocolErrorCode =
   | 'bad-proof'
   /** A public key refused by the strict curve checks: an Ed25519 identity key that is non-canonical or of small order, or a small-order X25519 key. */
   | 'bad-key'
+  /** A participant named the culprit of a secure round by a complaint (secagg/complaint.ts): refused for the rest of the run. */
+  | 'excluded'
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode

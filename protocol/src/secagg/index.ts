@@ -4,6 +4,12 @@
  * Node callers pass `nodeCrypto` from "@fedtune/protocol/node" for native speed.
  */
 export {
+  complaintTranscript,
+  openPairShare,
+  shareX,
+  signComplaint,
+} from './complaint.ts'
+export {
   MAX_DIM,
   MAX_NEIGHBOURHOOD,
   type RoundContextOptions,
@@ -40,13 +46,17 @@ export {
 } from './masking.ts'
 export {
   type Advertisement,
+  type Complaint,
+  type ComplaintKind,
   encodeSharePlaintext,
   encodeWords,
   type IncomingShares,
+  isComplaint,
   type MaskedInput,
   type NeighbourAdvertisements,
   PUBLIC_KEY_BYTES,
   parseAdvertisement,
+  parseComplaint,
   parseIncomingShares,
   parseMaskedInput,
   parseNeighbourAdvertisements,
@@ -75,6 +85,8 @@ export { neighbourhoods, ringOrder, secaggParameters, survivorGroups } from './n
 export { type ParticipantStage, SecaggParticipant, type SecaggParticipantOptions } from './participant.ts'
 export { openShare, sealShare } from './secretbox.ts'
 export {
+  type Blame,
+  type RoundBlame,
   type SecaggOutcome,
   SecaggServer,
   type SecaggServerOptions,

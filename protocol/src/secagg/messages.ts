@@ -19,7 +19,7 @@ import { LITTLE_ENDIAN, littleEndianWords } from './words.ts'
  */
 export type Stage = 'advertise' | 'share-keys' | 'masked-input' | 'unmask'
 
-export type StageHeader<S extends Stage> = {
+export type StageHeader<S extends Stage | 'complaint'> = {
   readonly taskId: string
   readonly round: number
   readonly stage: S
@@ -89,6 +89,29 @@ export type ShareKind = 'self-mask' | 'mask-key'
 /** Stage 4, participant → coordinator. */
 export type UnmaskResponse = StageHeader<'unmask'> & {
   readonly shares: readonly { readonly of: string; readonly kind: ShareKind; readonly share: Uint8Array }[]
+}
+
+/** Why a participant complains about a neighbour (complaint.ts). */
+export type ComplaintKind = 'share-does-not-open' | 'small-order-key'
+
+/**
+ * participant → coordinator, in place of its next stage message: v's share to u did not open
+ * under K_uv (or named the wrong pair or x), or v advertised a small-order X25519 key. u gives up
+ * the round and shows the coordinator the key it sealed with, so the coordinator can check the
+ * complaint against the ciphertexts it relayed and name the culprit (complaint.ts).
+ */
+export type Complaint = StageHeader<'complaint'> & {
+  readonly against: string
+  readonly kind: ComplaintKind
+  /** K_uv, the share key u sealed its shares to v with; 32 zero bytes for 'small-order-key'. */
+  readonly pairKey: Uint8Array
+  /** Ed25519 of u's identity key over transcript("complaint", taskId, round, u, against, kind, pairKey). */
+  readonly signature: Uint8Array
+}
+
+/** Whether a stage message is a complaint, which any stage after the first may receive instead. */
+export function isComplaint(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { stage?: unknown }).stage === 'complaint'
 }
 
 /**
@@ -256,12 +279,40 @@ export function parseUnmaskResponse(value: unknown, round: RoundLabel): UnmaskRe
   return { ...stageOf(round, 'unmask'), shares }
 }
 
+export function parseComplaint(value: unknown, round: RoundLabel): Complaint {
+  const o = header(value, 'complaint', round, 'complaint')
+  const kind = o.kind
+  if (kind !== 'share-does-not-open' && kind !== 'small-order-key')
+    throw new ProtocolError(
+      'malformed',
+      `complaint.kind: expected "share-does-not-open" or "small-order-key", got ${describe(kind)}`,
+    )
+  const pairKey = bytesOf(o.pairKey, 'complaint.pairKey', SECRET_BYTES)
+  if (kind === 'small-order-key' && pairKey.some((b) => b !== 0))
+    throw new ProtocolError(
+      'malformed',
+      'complaint.pairKey: expected 32 zero bytes in a small-order-key complaint, got a key',
+    )
+  return {
+    ...stageOf(round, 'complaint'),
+    against: str(o, 'against', 'complaint', PARTICIPANT_ID),
+    kind,
+    pairKey,
+    signature: bytesOf(o.signature, 'complaint.signature', SIGNATURE_BYTES),
+  }
+}
+
 /**
  * The record of a message after its task, round and stage are checked, in that order, each
  * refusal naming what was expected. A stage other than the expected one is a message out of order
  * or replayed from an earlier stage.
  */
-function header(value: unknown, what: string, round: RoundLabel, stage: Stage): Record<string, unknown> {
+function header(
+  value: unknown,
+  what: string,
+  round: RoundLabel,
+  stage: Stage | 'complaint',
+): Record<string, unknown> {
   const o = record(value, what)
   if (o.taskId !== round.taskId)
     throw new ProtocolError(
@@ -281,7 +332,7 @@ function header(value: unknown, what: string, round: RoundLabel, stage: Stage): 
   return o
 }
 
-function stageOf<S extends Stage>(round: RoundLabel, stage: S): StageHeader<S> {
+function stageOf<S extends Stage | 'complaint'>(round: RoundLabel, stage: S): StageHeader<S> {
   return { taskId: round.taskId, round: round.round, stage }
 }
 

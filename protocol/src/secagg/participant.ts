@@ -1,16 +1,18 @@
 import { ProtocolError } from '../errors.ts'
+import { openPairShare, shareX, signComplaint } from './complaint.ts'
 import type { SecaggContext } from './context.ts'
 import { type Mask, type SecaggCrypto, verifyEach } from './crypto.ts'
 import { participantId } from './identity.ts'
 import { agreePairMaskKeys, agreeShareKeys, applyMasks, pairSign, selfMaskKey } from './masking.ts'
 import {
   type Advertisement,
+  type Complaint,
+  type ComplaintKind,
   encodeSharePlaintext,
   encodeWords,
   type MaskedInput,
   parseIncomingShares,
   parseNeighbourAdvertisements,
-  parseSharePlaintext,
   parseUnmaskRequest,
   SECRET_BYTES,
   type SealedShares,
@@ -19,7 +21,7 @@ import {
   type UnmaskResponse,
 } from './messages.ts'
 import { survivorGroups } from './neighbours.ts'
-import { openShare, sealShare } from './secretbox.ts'
+import { sealShare } from './secretbox.ts'
 import { type Share, shamirSplit } from './shamir.ts'
 import { transcript } from './transcript.ts'
 import { isSmallOrderX25519 } from './x25519-strict.ts'
@@ -48,7 +50,10 @@ export type SecaggParticipantOptions = {
  * zeroed when the round ends.
  *
  * Every refusal is a ProtocolError and leaves the participant where it was: the shell reports it
- * and stays silent, which the coordinator sees as a dropout.
+ * and stays silent, which the coordinator sees as a dropout. What a neighbour sent that cannot be
+ * used (a share that does not open, a small-order key) is not a refusal but a `Complaint`, which
+ * the stage method resolves to instead of its message: the participant has then abandoned the
+ * round, and the shell sends the complaint and nothing more this round (complaint.ts).
  */
 export class SecaggParticipant {
   readonly id: string
@@ -118,9 +123,9 @@ export class SecaggParticipant {
    * neighbours (itself included) in U1, then Shamir-splits s_sk_u and a fresh self-mask seed b_u
    * t-of-|N(u) ∩ U1| and seals each neighbour's shares to it. Asynchronous for the signatures and
    * the key agreements (`verifyEach`, `x25519All`: WebCrypto in a browser); a second relay
-   * meanwhile is refused.
+   * meanwhile is refused. A neighbour that advertised a small-order key gets a complaint instead.
    */
-  async shareKeys(value: unknown): Promise<SealedShares> {
+  async shareKeys(value: unknown): Promise<SealedShares | Complaint> {
     this.#expect('advertised', 'share-keys')
     const ctx = this.#context
     const message = parseNeighbourAdvertisements(value, ctx)
@@ -151,21 +156,18 @@ export class SecaggParticipant {
           'malformed',
           `advertisements: the signature of ${forged.id} does not verify against its identity key`,
         )
-      // The coordinator refuses these at advertise; a participant does not rely on it.
-      const weak = message.advertisements.find(
-        (a) => isSmallOrderX25519(a.cPublic) || isSmallOrderX25519(a.sPublic),
-      )
-      if (weak !== undefined)
-        throw new ProtocolError(
-          'bad-key',
-          `advertisements: expected X25519 keys of large order from ${weak.id}, got a key of small order (every key agreed with it is all zero)`,
-        )
       const own = advertised.get(this.id)
       if (own === undefined || !equal(own.cPublic, c.publicKey) || !equal(own.sPublic, s.publicKey))
         throw new ProtocolError(
           'malformed',
           `advertisements: expected this participant's own keys among them`,
         )
+      // The coordinator refuses these at advertise; a participant does not rely on it. Signed by v
+      // itself, so the fault is v's: with such a key the pair's secrets would be public.
+      const weak = message.advertisements.find(
+        (a) => a.id !== this.id && (isSmallOrderX25519(a.cPublic) || isSmallOrderX25519(a.sPublic)),
+      )
+      if (weak !== undefined) return this.#complain(weak.id, 'small-order-key', new Uint8Array(32))
       this.#atLeastThreshold(advertised.size, 'advertised (U1)')
       keys = await agreeShareKeys(
         this.#crypto,
@@ -212,9 +214,11 @@ export class SecaggParticipant {
   /**
    * Stage 3: opens and checks the shares neighbours sealed to it (their senders are U2 ∩ N(u)),
    * then masks the input: y_u = x_u + PRG(b_u) + Σ_{v ∈ U2 ∩ N(u), v ≠ u} ±PRG(s_uv) mod 2^32.
-   * A share that fails authentication or names the wrong pair refuses the whole message.
+   * A share that fails authentication, does not parse or names the wrong pair or x is v's fault
+   * or the coordinator's: the participant complains about v, showing K_uv, and sends no masked
+   * input (complaint.ts). A message from a peer that is not a neighbour refuses the whole message.
    */
-  async maskedInput(value: unknown, input: Uint32Array): Promise<MaskedInput> {
+  async maskedInput(value: unknown, input: Uint32Array): Promise<MaskedInput | Complaint> {
     this.#expect('shared', 'masked-input')
     const ctx = this.#context
     if (input.length !== ctx.dim)
@@ -225,13 +229,11 @@ export class SecaggParticipant {
       const key = this.#shareKeys.get(from)
       if (key === undefined)
         throw new ProtocolError('malformed', `incoming shares: ${from} is not a neighbour that advertised`)
-      const p = parseSharePlaintext(openShare(key, ciphertext))
-      const x = this.#xOf(this.id, ctx.neighbours.get(from) as readonly string[])
-      if (p.from !== from || p.to !== this.id || p.x !== x)
-        throw new ProtocolError(
-          'malformed',
-          `incoming shares: expected shares from ${from} to ${this.id} at x = ${x}, got from ${p.from} to ${p.to} at x = ${p.x}`,
-        )
+      const p = openPairShare(key, ciphertext, { from, to: this.id, x: shareX(ctx, from, this.id) })
+      if (typeof p === 'string') {
+        for (const h of held.values()) zero(h)
+        return this.#complain(from, 'share-does-not-open', key)
+      }
       held.set(from, { maskKeyShare: p.maskKeyShare, selfMaskShare: p.selfMaskShare })
     }
     this.#atLeastThreshold(held.size + 1, 'that shared keys (U2)')
@@ -345,6 +347,18 @@ export class SecaggParticipant {
   abandon(): void {
     this.#stage = 'done'
     this.#forget()
+  }
+
+  /**
+   * Gives up the round with a signed complaint about `against`. The key is copied into the
+   * complaint before every secret is zeroed; this participant sends no masked input, so to the
+   * coordinator it is a dropout, and what the complaint shows it (one share of u's own secrets,
+   * sealed under K_uv) reveals nothing about u's input (docs/secure-aggregation.md, "Blame").
+   */
+  #complain(against: string, kind: ComplaintKind, pairKey: Uint8Array): Complaint {
+    const complaint = signComplaint(this.#crypto, this.#seed, this.#context, this.id, against, kind, pairKey)
+    this.abandon()
+    return complaint
   }
 
   #expect(stage: ParticipantStage, message: string): void {

@@ -1,12 +1,16 @@
 import { ProtocolError } from '../errors.ts'
+import { complaintTranscript, openPairShare, shareX } from './complaint.ts'
 import type { SecaggContext } from './context.ts'
 import type { Mask, SecaggCrypto } from './crypto.ts'
 import { addInto } from './fixed-point.ts'
 import { agreePairMaskKeys, applyMasks, pairSign, selfMaskKey } from './masking.ts'
 import {
+  type ComplaintKind,
   type IncomingShares,
+  isComplaint,
   type NeighbourAdvertisements,
   parseAdvertisement,
+  parseComplaint,
   parseMaskedInput,
   parseSealedShares,
   parseUnmaskResponse,
@@ -33,6 +37,25 @@ export type StageOutcome<M> =
 
 /** 'unmasking' while `finish` runs (it awaits the keystreams); no message is taken then or after. */
 export type ServerStage = Stage | 'unmasking' | 'done' | 'failed'
+
+/** A participant the round's complaints name, whose complaint named it (itself, for a false one), and why. */
+export type Blame = { readonly participant: string; readonly by: string; readonly reason: string }
+
+/**
+ * What the round's complaints established: `culprits` lied (sent what does not open, advertised a
+ * small-order key, or complained falsely) and are for the shell to exclude from the run; `disputed`
+ * are pairs who each showed a key under which the other's share does not open, which the
+ * coordinator cannot settle: both are out of this round, neither is excluded.
+ */
+export type RoundBlame = { readonly culprits: readonly Blame[]; readonly disputed: readonly Blame[] }
+
+type Verdict = {
+  readonly complainer: string
+  readonly against: string
+  readonly kind: ComplaintKind
+  readonly upheld: boolean
+  readonly reason: string
+}
 
 export type SecaggServerOptions = { readonly crypto: SecaggCrypto; readonly context: SecaggContext }
 
@@ -66,6 +89,11 @@ export class SecaggServer {
   #u1: ReadonlySet<string> = new Set()
   #u2: ReadonlySet<string> = new Set()
   #u3: ReadonlySet<string> = new Set()
+  /** Every complaint checked, by "complainer accused", in the order they came. */
+  readonly #verdicts = new Map<string, Verdict>()
+  #blame: RoundBlame = { culprits: [], disputed: [] }
+  /** Who is out of this round since a complaint (complainers, culprits, disputants), with why. */
+  #out = new Map<string, string>()
 
   constructor({ crypto, context }: SecaggServerOptions) {
     this.#crypto = crypto
@@ -85,10 +113,15 @@ export class SecaggServer {
     return [...this.#expected].filter((id) => !received.has(id))
   }
 
+  /** The culprits and disputes the complaints so far establish (ids). */
+  get blame(): RoundBlame {
+    return this.#blame
+  }
+
   /**
    * One participant's message for the current stage, parsed and checked at the edge: from a
    * participant still in the round, once, for this task, round and stage, and consistent with
-   * what the coordinator sent it.
+   * what the coordinator sent it. A complaint may come instead in any stage after the first.
    */
   receive(from: string, value: unknown): void {
     const stage = this.#stage
@@ -97,6 +130,12 @@ export class SecaggServer {
         'malformed',
         `secagg: a message from ${from} after the last stage closed (${stage})`,
       )
+    if (isComplaint(value)) {
+      this.#receiveComplaint(from, value)
+      return
+    }
+    const out = this.#out.get(from)
+    if (out !== undefined) throw new ProtocolError('excluded', `secagg ${stage}: ${from} ${out}`)
     if (!this.#expected.has(from))
       throw new ProtocolError(
         'malformed',
@@ -135,7 +174,8 @@ export class SecaggServer {
   /** Ends stage 2: U2 is who sent shares; each of them gets the shares addressed to it from U2. */
   closeShareKeys(): StageOutcome<IncomingShares> {
     this.#close('share-keys')
-    this.#u2 = sortedSet(this.#sealed.keys())
+    // Out since a complaint (a small-order key, or its complainer): nothing of theirs is relayed.
+    this.#u2 = sortedSet([...this.#sealed.keys()].filter((id) => !this.#out.has(id)))
     const failure = this.#tooFew(this.#u2, 'shared keys')
     if (failure) return this.#fail(failure)
     const { taskId, round } = this.#context
@@ -307,6 +347,124 @@ export class SecaggServer {
     this.#sealed.set(from, new Map(message.shares.map((s) => [s.to, s.ciphertext])))
   }
 
+  /**
+   * u's complaint about v, checked against what this coordinator relayed (docs/secure-aggregation.md,
+   * "Blame"). Refused, blaming no one, unless it is signed by u, names a neighbour, concerns keys or
+   * shares that were relayed between the two, and comes once and before u's masked input. Then it
+   * is judged: for 'share-does-not-open', v is the culprit when v's relayed share to u does not
+   * open under the key u shows and u's own share to v does (so it is the key u sealed with); for
+   * 'small-order-key', when v's advertisement has a small-order key. Otherwise u complained
+   * falsely and is the culprit. Either way u has left the round.
+   */
+  #receiveComplaint(u: string, value: unknown): void {
+    const ctx = this.#context
+    const stage = this.#stage
+    const c = parseComplaint(value, ctx)
+    const v = c.against
+    const shares = c.kind === 'share-does-not-open'
+    if (stage === 'advertise' || (shares && stage === 'share-keys'))
+      throw new ProtocolError(
+        'malformed',
+        `complaint: ${u} complains that ${c.kind === 'small-order-key' ? 'a key' : 'a share'} of ${v} is bad in stage ${stage}, before any was relayed`,
+      )
+    const among = shares ? this.#u2 : this.#u1
+    const set = shares ? 'U2, who shared keys' : 'U1, who advertised'
+    if (!among.has(u) || !among.has(v) || u === v || !this.#neighboursIn(u, among).includes(v))
+      throw new ProtocolError(
+        'malformed',
+        `complaint: expected a complaint between two neighbours in ${set}, got one from ${u} against ${v}`,
+      )
+    if (this.#masked.has(u))
+      throw new ProtocolError(
+        'malformed',
+        `complaint: ${u} already sent its masked input; a complaint comes instead of it`,
+      )
+    if (this.#verdicts.has(`${u} ${v}`))
+      throw new ProtocolError('malformed', `complaint: a second complaint from ${u} against ${v} (replayed?)`)
+    const identity = ctx.identityKeys.get(u) as Uint8Array
+    if (!this.#crypto.verify(identity, complaintTranscript(ctx, u, v, c.kind, c.pairKey), c.signature))
+      throw new ProtocolError(
+        'malformed',
+        `complaint: the signature of ${u} against ${v} does not verify against its identity key`,
+      )
+    const judged = shares ? this.#judgeShare(u, v, c.pairKey) : this.#judgeKeys(u, v)
+    c.pairKey.fill(0)
+    this.#verdicts.set(`${u} ${v}`, { complainer: u, against: v, kind: c.kind, ...judged })
+    this.#settle()
+  }
+
+  #judgeShare(u: string, v: string, key: Uint8Array): { upheld: boolean; reason: string } {
+    const ctx = this.#context
+    const relayed = this.#sealed.get(v)?.get(u) as Uint8Array
+    const theirs = openPairShare(key, relayed, { from: v, to: u, x: shareX(ctx, v, u) })
+    if (typeof theirs !== 'string') {
+      theirs.maskKeyShare.fill(0)
+      theirs.selfMaskShare.fill(0)
+      return {
+        upheld: false,
+        reason: `complained falsely that ${v}'s share does not open: it opens under the key ${u} showed`,
+      }
+    }
+    const own = openPairShare(key, this.#sealed.get(u)?.get(v) as Uint8Array, {
+      from: u,
+      to: v,
+      x: shareX(ctx, u, v),
+    })
+    if (typeof own === 'string')
+      return {
+        upheld: false,
+        reason: `complained that ${v}'s share does not open, showing a key its own share for ${v} was not sealed under (${own})`,
+      }
+    own.maskKeyShare.fill(0)
+    own.selfMaskShare.fill(0)
+    return {
+      upheld: true,
+      reason: `its share for ${u} does not open under the key ${u} sealed its own share with (${theirs})`,
+    }
+  }
+
+  #judgeKeys(u: string, v: string): { upheld: boolean; reason: string } {
+    const a = this.#advertisements.get(v) as SignedKeys
+    const weak = [a.cPublic, a.sPublic].some(isSmallOrderX25519)
+    return weak
+      ? { upheld: true, reason: `advertised a small-order X25519 key (signed, relayed to ${u})` }
+      : { upheld: false, reason: `complained falsely that ${v} advertised a small-order key` }
+  }
+
+  /**
+   * The round's blame from every verdict so far. Two upheld share complaints between the same
+   * pair are a dispute: each showed a key under which its own share opens and the other's does
+   * not, so one of them sealed under a key it made up, and the coordinator cannot tell which.
+   */
+  #settle(): void {
+    const culprits = new Map<string, Blame>()
+    const disputed = new Map<string, Blame>()
+    const dispute = (x: Verdict) => {
+      const back = this.#verdicts.get(`${x.against} ${x.complainer}`)
+      return x.upheld && x.kind === 'share-does-not-open' && back?.upheld === true && back.kind === x.kind
+    }
+    for (const x of this.#verdicts.values()) {
+      if (dispute(x)) {
+        disputed.set(x.complainer, {
+          participant: x.complainer,
+          by: x.against,
+          reason: `disputed with ${x.against}: each showed a key under which its own share opens and the other's does not`,
+        })
+        continue
+      }
+      const culprit = x.upheld ? x.against : x.complainer
+      if (!culprits.has(culprit))
+        culprits.set(culprit, { participant: culprit, by: x.complainer, reason: x.reason })
+    }
+    for (const id of culprits.keys()) disputed.delete(id)
+    this.#blame = { culprits: [...culprits.values()], disputed: [...disputed.values()] }
+    // Never shrinks: every culprit a dispute clears was a complainer too.
+    for (const x of this.#verdicts.values())
+      this.#out.set(x.complainer, `left this round with its complaint against ${x.against}`)
+    for (const b of culprits.values()) this.#out.set(b.participant, `is excluded: ${b.reason}`)
+    this.#expected = new Set([...this.#expected].filter((id) => !this.#out.has(id)))
+  }
+
   #receiveUnmaskResponse(from: string, value: unknown): void {
     const message = parseUnmaskResponse(value, this.#context)
     // What the request asked of `from`: a share of each of its neighbours in U2, by U3.
@@ -375,7 +533,7 @@ export class SecaggServer {
 
   #next(stage: Stage, expected: ReadonlySet<string>): void {
     this.#stage = stage
-    this.#expected = expected
+    this.#expected = new Set([...expected].filter((id) => !this.#out.has(id)))
   }
 
   #fail(reason: string): { ok: false; reason: string } {

@@ -8,7 +8,7 @@ import { utf8 } from './hkdf.ts'
  * task or round (Bonawitz et al., CCS 2017, §6: "session and round identifiers").
  */
 /** 'hello' (round 0) is the proof of possession of hello-proof.ts; the rest are the round's. */
-export type TranscriptLabel = 'hello' | 'advertise' | 'share-key' | 'pair-mask' | 'self-mask'
+export type TranscriptLabel = 'hello' | 'advertise' | 'share-key' | 'pair-mask' | 'self-mask' | 'complaint'
 
 const PROTOCOL = 'fedtune/secagg/1'
 

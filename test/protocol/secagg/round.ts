@@ -1,4 +1,5 @@
 import nacl from 'tweetnacl'
+import { ProtocolError } from '../../../protocol/src/errors.ts'
 import {
   roundContext,
   type SecaggContext,
@@ -105,7 +106,7 @@ export function plainSum(inputs: readonly Uint32Array[], dim: number): Uint32Arr
   return sum
 }
 
-/** One message as the coordinator received it. */
+/** One message as the coordinator received it (a complaint comes in the stage it replaces). */
 export type Received = { readonly from: string; readonly stage: Stage; readonly message: unknown }
 
 export type RoundRun = {
@@ -113,14 +114,17 @@ export type RoundRun = {
   /** The stage at which the round failed, if it did. */
   readonly failedAt: Stage | null
   readonly received: readonly Received[]
+  /** Messages refused because the server had named their sender a culprit. */
+  readonly excluded: readonly Received[]
   readonly participants: ReadonlyMap<string, SecaggParticipant>
   readonly server: SecaggServer
 }
 
 /**
  * Runs a round. `silentFrom` maps a participant id to the first stage at which it no longer sends
- * (e.g. 'share-keys': it advertised, then dropped). A participant's refusal is not caught: in these
- * rounds every message is honest, so a refusal is a bug.
+ * (e.g. 'share-keys': it advertised, then dropped). `alter` may change a message on its way out
+ * (a dishonest participant). A participant that complains sends the complaint in place of its
+ * stage message and nothing after. A refusal is not caught: in these rounds it is a bug.
  */
 export async function runRound(options: {
   crypto: SecaggCrypto
@@ -129,6 +133,7 @@ export async function runRound(options: {
   setup: Setup
   inputs: readonly Uint32Array[]
   silentFrom?: ReadonlyMap<string, Stage>
+  alter?: (from: string, stage: Stage, message: unknown) => unknown
 }): Promise<RoundRun> {
   const { setup, inputs } = options
   const order: readonly Stage[] = ['advertise', 'share-keys', 'masked-input', 'unmask']
@@ -149,15 +154,23 @@ export async function runRound(options: {
   )
   const input = new Map(setup.ids.map((id, i) => [id, inputs[i] as Uint32Array]))
   const received: Received[] = []
+  const excluded: Received[] = []
   const deliver = (from: string, stage: Stage, message: unknown) => {
-    const wire = overTheWire(message)
+    const wire = overTheWire(options.alter ? options.alter(from, stage, message) : message)
     received.push({ from, stage, message: wire })
-    server.receive(from, wire)
+    try {
+      server.receive(from, wire)
+    } catch (error) {
+      // A participant named the culprit by a complaint is refused for the rest of the round.
+      if (!(error instanceof ProtocolError && error.code === 'excluded')) throw error
+      excluded.push({ from, stage, message: wire })
+    }
   }
   const done = (outcome: SecaggOutcome, failedAt: Stage | null): RoundRun => ({
     outcome,
     failedAt,
     received,
+    excluded,
     participants,
     server,
   })

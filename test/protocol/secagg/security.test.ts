@@ -11,6 +11,7 @@ import {
   parseUnmaskResponse,
   ringOrder,
   roundContext,
+  type SealedShares,
   type SecaggCrypto,
   SecaggParticipant,
   SecaggServer,
@@ -247,7 +248,7 @@ describe('signatures', () => {
       `advertisements: the signature of ${b.id} does not verify against its identity key`,
     )
     expect(a.stage).toBe('advertised')
-    expect((await a.shareKeys(genuine)).shares).toHaveLength(2)
+    expect(((await a.shareKeys(genuine)) as SealedShares).shares).toHaveLength(2)
   })
 
   it('a participant refuses a relay that leaves out or replaces its own keys', async () => {
@@ -280,7 +281,7 @@ describe('signatures', () => {
 })
 
 describe('sealed shares', () => {
-  it('a participant refuses a tampered share ciphertext', async () => {
+  it('a participant complains about a tampered share ciphertext instead of masking its input, and gives up the round', async () => {
     const { a, b, shareKeys, inputs } = three()
     const relay = (await shareKeys()).get(a.id)
     if (relay === undefined) throw new Error('no relay')
@@ -288,11 +289,12 @@ describe('sealed shares', () => {
       ...relay,
       shares: relay.shares.map((s) => (s.from === b.id ? { ...s, ciphertext: flip(s.ciphertext, 60) } : s)),
     }
-    await expect(a.maskedInput(tampered, inputs[0] as Uint32Array)).rejects.toThrow(/failed authentication/)
-    expect(a.stage).toBe('shared')
+    const answer = await a.maskedInput(tampered, inputs[0] as Uint32Array)
+    expect(answer).toMatchObject({ stage: 'complaint', against: b.id, kind: 'share-does-not-open' })
+    expect(a.stage).toBe('done')
   })
 
-  it('a participant refuses a ciphertext relayed as if from another sender', async () => {
+  it('a participant complains about a ciphertext relayed as if from another sender', async () => {
     const { a, shareKeys, inputs } = three()
     const relay = (await shareKeys()).get(a.id)
     if (relay === undefined) throw new Error('no relay')
@@ -304,13 +306,18 @@ describe('sealed shares', () => {
         { ...second, from: first?.from },
       ],
     }
-    await expect(a.maskedInput(crossed, inputs[0] as Uint32Array)).rejects.toThrow(/failed authentication/)
+    expect(await a.maskedInput(crossed, inputs[0] as Uint32Array)).toMatchObject({
+      stage: 'complaint',
+      // The first entry now claims to come from the second's sender: that is whom it names.
+      against: second?.from,
+      kind: 'share-does-not-open',
+    })
   })
 
   it('the coordinator refuses shares that leave out a neighbour or have the wrong size', async () => {
     const { server, a, advertise } = three()
     const relays = advertise()
-    const sealed = await a.shareKeys(relays.get(a.id))
+    const sealed = (await a.shareKeys(relays.get(a.id))) as SealedShares
     expect(() => server.receive(a.id, { ...sealed, shares: sealed.shares.slice(1) })).toThrow(
       /share-keys: expected shares for/,
     )

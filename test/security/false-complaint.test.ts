@@ -1,0 +1,64 @@
+import { readExclusions } from '@fedtune/coordinator'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  type BlameHarness,
+  filled,
+  helloAgain,
+  scriptedParticipant,
+  startBlameCoordinator,
+} from './blame-fixture.ts'
+
+/**
+ * The other side of blame: a complaint is checked against what the coordinator relayed, so a
+ * participant cannot get an honest neighbour excluded by complaining about it. Its complaint is
+ * genuine in form (signed, with the real key K_uv), but the relayed share opens under that key.
+ */
+let h: BlameHarness | undefined
+
+afterEach(async () => {
+  await h?.close()
+  h = undefined
+})
+
+/** The relayed shares with the first one spoiled, so the participant's own code complains about its sender. */
+const spoilFirst = (raw: { stage: string } & Record<string, unknown>) => {
+  if (raw.stage !== 'share-keys') return raw
+  const [first, ...rest] = raw.shares as { from: string; ciphertext: Uint8Array }[]
+  if (first === undefined) return raw
+  const ciphertext = new Uint8Array(first.ciphertext)
+  ciphertext[60] = (ciphertext[60] as number) ^ 1
+  return { ...raw, shares: [{ ...first, ciphertext }, ...rest] }
+}
+
+describe('false complaints', () => {
+  it('a participant complaining falsely that an honest neighbour’s share does not open is itself named and excluded, and the round aggregates without it', async () => {
+    // A full selection of three, waited for: then the round starts with all three at once.
+    h = await startBlameCoordinator({
+      rounds: 1,
+      minParticipants: 2,
+      participantsPerRound: 3,
+      gatherMs: 30_000,
+    })
+    const liar = scriptedParticipant(h, 'liar', filled(5), 10, { heard: spoilFirst })
+    const a = scriptedParticipant(h, 'a', filled(0.5), 10)
+    const b = scriptedParticipant(h, 'b', filled(1), 30)
+    await Promise.all([liar.joined, a.joined, b.joined])
+
+    expect(await h.federation.done).toMatchObject({ completed: 1, failed: 0 })
+    expect(h.records[0]).toMatchObject({ round: 1, status: 'aggregated' })
+    expect([...(h.records[0]?.survivors ?? [])].sort()).toEqual(['a', 'b'])
+    expect(h.records[0]?.excluded).toEqual([
+      {
+        participant: 'liar',
+        by: 'liar',
+        reason: expect.stringMatching(
+          /^complained falsely that (a|b)'s share does not open: it opens under the key liar showed$/,
+        ),
+      },
+    ])
+    expect(h.federation.global[0]).toBe(Math.fround((0.5 * 10 + 1 * 30) / 40))
+    expect([...readExclusions(h.runDir).keys()]).toEqual(['liar'])
+    expect(await helloAgain(h, 'liar')).toMatchObject({ ok: false, code: 'excluded' })
+    expect(await helloAgain(h, 'a')).toMatchObject({ ok: true })
+  })
+})
