@@ -270,7 +270,7 @@ function header(value: unknown, what: string, round: RoundLabel, stage: Stage): 
     )
   if (o.round !== round.round)
     throw new ProtocolError(
-      'malformed',
+      'wrong-round',
       `${what}.round: expected round ${round.round}, got ${describe(o.round)} (a message from another round)`,
     )
   if (o.stage !== stage)
