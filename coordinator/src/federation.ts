@@ -190,7 +190,9 @@ export class Federation {
       this.#links.set(participant, link)
       if (older !== undefined && older !== link) {
         this.#opts.onWarning?.(`${participant}: a newer connection replaced the older one`)
-        this.#tell(participant, older, (l) => l.close('a newer connection under the same name replaced this one'))
+        this.#tell(participant, older, (l) =>
+          l.close('a newer connection under the same name replaced this one'),
+        )
         // Relays sent to the older connection are lost: in an open secure round it is a dropout.
         this.#secure?.left(participant)
       }
@@ -501,7 +503,8 @@ export class Federation {
           () => {
             if (this.#secure !== secureRound) return
             this.#secure = undefined
-            if (!outcome.ok) return void this.dispatch({ type: 'secure-failed', round, reason: outcome.reason })
+            if (!outcome.ok)
+              return void this.dispatch({ type: 'secure-failed', round, reason: outcome.reason })
             const sum = decodeSecureSum(outcome.sum, this.task.paramCount, classes, secure.fixedPoint)
             this.dispatch({ type: 'secure-sum', round, survivors: outcome.survivors, sum })
           },
