@@ -375,3 +375,8 @@ export function faultyCrypto(method: 'randomBytes' | 'verify' | 'hmacSha512'): {
     },
   }
 }
+
+/** A record with its survivors in name order (they are recorded in the order of their secagg ids). */
+export function sorted(record: RoundRecord): RoundRecord {
+  return record.survivors ? { ...record, survivors: [...record.survivors].sort() } : record
+}
