@@ -259,7 +259,7 @@ export function parseUnmaskResponse(value: unknown, round: RoundLabel): UnmaskRe
 /**
  * The record of a message after its task, round and stage are checked, in that order, each
  * refusal naming what was expected. A stage other than the expected one is a message out of order
- * or replayed from an earlier stage.
+ * ('malformed') or replayed from an earlier stage ('duplicate'); another round is 'wrong-round'.
  */
 function header(value: unknown, what: string, round: RoundLabel, stage: Stage): Record<string, unknown> {
   const o = record(value, what)
@@ -275,11 +275,17 @@ function header(value: unknown, what: string, round: RoundLabel, stage: Stage): 
     )
   if (o.stage !== stage)
     throw new ProtocolError(
-      'malformed',
+      // a stage that has closed: its message was taken already, so this one is a replay
+      STAGE_ORDER.indexOf(o.stage as Stage) >= 0 &&
+        STAGE_ORDER.indexOf(o.stage as Stage) < STAGE_ORDER.indexOf(stage)
+        ? 'duplicate'
+        : 'malformed',
       `${what}.stage: expected "${stage}", got ${describe(o.stage)} (out of order or replayed)`,
     )
   return o
 }
+
+const STAGE_ORDER: readonly Stage[] = ['advertise', 'share-keys', 'masked-input', 'unmask']
 
 function stageOf<S extends Stage>(round: RoundLabel, stage: S): StageHeader<S> {
   return { taskId: round.taskId, round: round.round, stage }
