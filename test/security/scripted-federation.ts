@@ -75,7 +75,7 @@ export function steerableClock(): SteerableClock {
       }
     },
     fire(ms) {
-      const timer = timers.findLast((t) => t.live && t.ms === ms)
+      const timer = [...timers].reverse().find((t) => t.live && t.ms === ms)
       if (!timer) throw new Error(`no pending timer of ${ms} ms`)
       timer.live = false
       timer.fn()
