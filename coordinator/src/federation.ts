@@ -239,7 +239,7 @@ export class Federation {
       reply({ ok: false, code: refusal.code, reason: refusal.message })
     } else if (failure !== undefined) {
       reply({ ok: false, code: 'internal', reason: `${failure}; the round fails` })
-      this.#failOpenRound(failure)
+      this.#fault(failure)
     } else reply({ ok: true })
   }
 
@@ -264,9 +264,9 @@ export class Federation {
 
   /**
    * Runs one event through the round logic; `first` may claim effects to run before the rest.
-   * Never throws: an effect that fails is reported once and fails its round instead — an
-   * aggregated round whose head or record cannot be kept is rolled back and fails, a round that
-   * cannot start fails — and the run goes on to the next round.
+   * Never throws: an effect that fails fails its round instead, which the round's record says (the
+   * one place it is logged) — an aggregated round whose head or record cannot be kept is rolled
+   * back and fails, a round that cannot start fails — and the run goes on to the next round.
    */
   dispatch(event: RoundEvent, first?: (effect: Effect) => boolean): Effect[] {
     const before = this.#state
@@ -275,14 +275,15 @@ export class Federation {
       ;[this.#state, effects] = step(before, event)
     })
     if (failure !== undefined) {
-      if (event.type !== 'error') this.#failOpenRound(failure)
+      if (event.type === 'error') this.#opts.onWarning?.(failure)
+      else this.#fault(failure)
       return []
     }
     const claimed = new Set(
       first
         ? effects.filter((effect) => {
             let claims = false
-            this.#attempt(effectName(effect), () => {
+            this.#warnIfFails(effectName(effect), () => {
               claims = first(effect)
             })
             return claims
@@ -300,42 +301,51 @@ export class Federation {
         return effects
       }
       if (effect.type === 'start-round') this.dispatch({ type: 'error', round: effect.round, reason: failed })
+      else this.#opts.onWarning?.(failed)
       if (effect.type === 'gather') this.dispatch({ type: 'gather-timeout' })
     }
-    if (this.#state.phase === 'waiting') this.#attempt('arming the join timeout', () => this.#armJoinTimer())
+    if (this.#state.phase === 'waiting')
+      this.#warnIfFails('arming the join timeout', () => this.#armJoinTimer())
     return effects
   }
 
   /**
-   * Runs `fn` and, when it throws, reports it once and returns why; the one place that catches
-   * what the federation's own code, its dependencies (clock, log, evaluate, crypto, links) or an
-   * input made throw, so none of it ends the process.
+   * Runs `fn` and, when it throws, returns why; the one place that catches what the federation's
+   * own code, its dependencies (clock, log, evaluate, crypto, links) or an input made throw, so none
+   * of it ends the process. The caller logs it once: as the reason of the round it fails (in that
+   * round's record), or as a warning.
    */
   #attempt(what: string, fn: () => void): string | undefined {
     try {
       fn()
       return undefined
     } catch (error) {
-      const reason = `${what} failed: ${error instanceof Error ? error.message : String(error)}`
-      this.#opts.onWarning?.(reason)
-      return reason
+      return `${what} failed: ${error instanceof Error ? error.message : String(error)}`
     }
   }
 
   /** An entry point or a timer's callback: what it throws fails the open round (`round`, if given). */
   #contain(what: string, fn: () => void, round?: number): void {
     const failure = this.#attempt(what, fn)
-    if (failure !== undefined) this.#failOpenRound(failure, round)
+    if (failure !== undefined) this.#fault(failure, round)
   }
 
-  #failOpenRound(reason: string, round = this.#state.round): void {
+  /** Fails the open round with `reason`, which its record then says; with none open, a warning. */
+  #fault(reason: string, round = this.#state.round): void {
     if (this.#state.phase === 'training' && this.#state.round === round)
       this.dispatch({ type: 'error', round, reason })
+    else this.#opts.onWarning?.(reason)
+  }
+
+  /** For what fails no round: a warning says why. */
+  #warnIfFails(what: string, fn: () => void): void {
+    const failed = this.#attempt(what, fn)
+    if (failed !== undefined) this.#opts.onWarning?.(failed)
   }
 
   /** Calls one link; a link that throws costs only its own participant the message. */
   #tell(participant: string, link: Link, send: (link: Link) => void): void {
-    this.#attempt(`sending to ${participant}`, () => send(link))
+    this.#warnIfFails(`sending to ${participant}`, () => send(link))
   }
 
   #tellAll(send: (link: Link) => void): void {
@@ -438,8 +448,8 @@ export class Federation {
         // Up to here an aggregated round can still fail instead (dispatch); a failed one is told
         // even when its record cannot be written.
         if (aggregated) this.#opts.log.append(record)
-        else this.#attempt(`recording round ${effect.round}`, () => this.#opts.log.append(record))
-        this.#attempt('reporting the round', () => this.#opts.onRecord?.(record))
+        else this.#warnIfFails(`recording round ${effect.round}`, () => this.#opts.log.append(record))
+        this.#warnIfFails('reporting the round', () => this.#opts.onRecord?.(record))
         this.#tellAll((link) => link.sendResult(result))
         return
       }
