@@ -8,6 +8,7 @@ import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterAll, describe, expect, it } from 'vitest'
 import { seedOf } from '../coordinator/hello.ts'
+import { startFederation } from './scripted-federation.ts'
 
 /**
  * Issue 11, "one key, one name", on resume: a participants.json with one identity key under two
@@ -53,6 +54,20 @@ describe('a resumed run whose enrolment has one key under two names', () => {
     await expect(resumed).rejects.toBeInstanceOf(RunFolderError)
     await expect(resumed).rejects.toThrow(
       `${join(outDir, 'participants.json')}: identity key ${shared} is enrolled under two names, "hospital-a" and "hospital-c"; expected one name per key (remove the pin that is not the key holder's)`,
+    )
+  })
+
+  it('a federation handed one key under two names refuses to be built, naming both and the key', async () => {
+    const key = nodeCrypto.ed25519PublicKey(seedOf('shared'))
+    await expect(
+      startFederation({
+        enrolled: new Map([
+          ['hospital-a', key],
+          ['hospital-c', key],
+        ]),
+      }),
+    ).rejects.toThrow(
+      `identity key ${hex(key)} is enrolled under two names, hospital-a and hospital-c; one key, one name`,
     )
   })
 })

@@ -113,6 +113,8 @@ export type HarnessOptions = {
   readonly evaluate?: Evaluate
   readonly onEnrol?: (participant: string, key: Uint8Array) => void
   readonly onInfo?: (message: string) => void
+  /** Names already enrolled, as a resumed run has them. */
+  readonly enrolled?: ReadonlyMap<string, Uint8Array>
 }
 
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
@@ -144,49 +146,54 @@ export async function startFederation(opts: HarnessOptions = {}): Promise<Harnes
   const records = new Map<number, RoundRecord>()
   const waiting = new Map<number, (record: RoundRecord) => void>()
   const minParticipants = opts.minParticipants ?? 2
-  const federation = new Federation({
-    task,
-    config: {
-      rounds,
-      minParticipants,
-      participantsPerRound: opts.participantsPerRound ?? 3,
-      maxBrowsersPerRound: 0,
-      seed: 1,
-      server: FEDAVG,
-      secure,
-      gatherMs: opts.gatherMs ?? MS.gather,
-    },
-    initial: new Float32Array(params),
-    labelPrior: 'local',
-    training: ONE_SGD_EPOCH,
-    roundDeadlineMs: MS.deadline,
-    joinTimeoutMs: MS.join,
-    log: opts.log ? opts.log(log) : log,
-    evaluate: opts.evaluate,
-    clock,
-    secure: secure
-      ? {
-          parameters: {
-            neighbours: 3,
-            threshold: 2,
-            stageDeadlineMs: MS.stage,
-            minSurvivors: minParticipants,
-          },
-          fixedPoint,
-          crypto: opts.crypto ?? nodeCrypto,
-        }
-      : null,
-    onWarning: (w) => warnings.push(w),
-    onEnrol: (name, key) => {
-      opts.onEnrol?.(name, key)
-      enrolled.push(name)
-    },
-    onRecord: (record) => {
-      records.set(record.round, record)
-      waiting.get(record.round)?.(record)
-    },
-    ...(opts.onInfo ? { onInfo: opts.onInfo } : {}),
-  })
+  const federation = built(
+    dir,
+    () =>
+      new Federation({
+        task,
+        config: {
+          rounds,
+          minParticipants,
+          participantsPerRound: opts.participantsPerRound ?? 3,
+          maxBrowsersPerRound: 0,
+          seed: 1,
+          server: FEDAVG,
+          secure,
+          gatherMs: opts.gatherMs ?? MS.gather,
+        },
+        initial: new Float32Array(params),
+        labelPrior: 'local',
+        training: ONE_SGD_EPOCH,
+        roundDeadlineMs: MS.deadline,
+        joinTimeoutMs: MS.join,
+        log: opts.log ? opts.log(log) : log,
+        evaluate: opts.evaluate,
+        clock,
+        secure: secure
+          ? {
+              parameters: {
+                neighbours: 3,
+                threshold: 2,
+                stageDeadlineMs: MS.stage,
+                minSurvivors: minParticipants,
+              },
+              fixedPoint,
+              crypto: opts.crypto ?? nodeCrypto,
+            }
+          : null,
+        onWarning: (w) => warnings.push(w),
+        onEnrol: (name, key) => {
+          opts.onEnrol?.(name, key)
+          enrolled.push(name)
+        },
+        onRecord: (record) => {
+          records.set(record.round, record)
+          waiting.get(record.round)?.(record)
+        },
+        ...(opts.onInfo ? { onInfo: opts.onInfo } : {}),
+        ...(opts.enrolled ? { enrolled: opts.enrolled } : {}),
+      }),
+  )
   const app = buildApp({
     backbone: { dir, digest, files },
     federation,
@@ -218,6 +225,16 @@ export async function startFederation(opts: HarnessOptions = {}): Promise<Harnes
       await app.close()
       rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/** `make()`, removing `dir` when it throws (a federation that refuses to be built). */
+function built<T>(dir: string, make: () => T): T {
+  try {
+    return make()
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true })
+    throw error
   }
 }
 

@@ -161,6 +161,8 @@ describe('a throw at every point the coordinator runs code', () => {
     const c = secureClient(h, 'c')
     expect(await c.joined).toMatchObject({ ok: true })
     await failsThenRecovers(h, /starting round 1 failed: randomBytes failed/)
+    // the hello was accepted, and nothing says otherwise
+    expect(h.warnings.filter((w) => /refused hello/.test(w))).toEqual([])
   })
 
   it('in leave (the last one waited for leaves and the stage closes): that round fails and the next completes', async () => {
