@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { BackboneFile } from '@fedtune/protocol'
+import { type BackboneFile, describe } from '@fedtune/protocol'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Federation } from './federation.ts'
 import { roundChart } from './round-chart.ts'
@@ -24,6 +24,8 @@ export type AppOptions = {
    * (/join then answers 503 saying so).
    */
   readonly webDir?: string | undefined
+  /** A handler that failed (answered 500): for the operator's log, once per failure. */
+  readonly onError?: (message: string) => void
   /** Sees every inbound HTTP request (method, URL, body bytes): for audits and the traffic test. */
   readonly httpTap?: (request: { method: string; url: string; bodyBytes: number }) => void
 }
@@ -57,10 +59,24 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     reply.header('cross-origin-resource-policy', 'same-origin')
     return payload
   })
+  // A handler that throws answers 500 saying what failed, is logged once, and ends nothing else.
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
+    if (status >= 500)
+      opts.onError?.(`${request.method} ${JSON.stringify(request.url)} failed: ${error.message}`)
+    return reply
+      .code(status)
+      .send({ error: status >= 500 ? 'internal' : 'bad-request', message: error.message })
+  })
   serveWebPage(app, opts.webDir)
 
   app.get<{ Params: { digest: string; '*': string } }>('/backbone/:digest/*', async (request, reply) => {
     const { digest } = request.params
+    if (!/^[0-9a-f]{64}$/.test(digest))
+      return reply.code(400).send({
+        error: 'bad-request',
+        message: `expected a backbone digest of 64 lowercase hex digits, got ${describe(digest)}`,
+      })
     const file = byName.get(request.params['*'])
     if (digest !== backbone.digest || file === undefined)
       return reply.code(404).send({
@@ -109,11 +125,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   )
 
   app.get<{ Params: { round: string } }>('/api/rounds/:round/head', async (request, reply) => {
-    const round = Number(request.params.round)
-    if (!Number.isInteger(round) || round < 0 || round > federation.state.round)
+    const round = roundNumber(request.params.round)
+    if (round === undefined)
+      return reply.code(400).send({
+        error: 'bad-request',
+        message: `expected a round number in decimal digits (no sign, spaces or leading zeros), got ${describe(request.params.round)}`,
+      })
+    if (round > federation.state.round)
       return reply.code(404).send({
         error: 'not-found',
-        message: `expected a round from 0 to ${federation.state.round}, got ${request.params.round}`,
+        message: `expected a round from 0 to ${federation.state.round}, got ${round}`,
       })
     try {
       const bytes = await readFile(join(log.dir, 'heads', `round-${String(round).padStart(4, '0')}.f32`))
@@ -127,4 +148,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   })
 
   return app
+}
+
+/** A route's round number: canonical decimal only, so "", "-0", "1e2", "0x1" and " 1" are refused. */
+function roundNumber(text: string): number | undefined {
+  return /^(0|[1-9][0-9]*)$/.test(text) ? Number(text) : undefined
 }

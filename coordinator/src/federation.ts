@@ -40,8 +40,8 @@ export type Link = {
   sendSecagg(message: unknown): void
   sendResult(result: RoundResult): void
   sendFinished(finished: Finished): void
-  /** Ends the connection (an excluded participant's). */
-  close(): void
+  /** Ends this connection, saying why: a newer connection under the same name replaced it. */
+  close(reason: string): void
 }
 
 export type Evaluate = (weights: Float32Array) => { accuracy: number; auc: number | null; examples: number }
@@ -74,7 +74,8 @@ export type FederationOptions = {
   readonly labelPrior: 'local' | 'federation'
   readonly roundDeadlineMs: number
   readonly joinTimeoutMs: number
-  readonly log: RoundLog
+  /** Where each round's record and head go (RoundLog in round-log.ts). */
+  readonly log: Pick<RoundLog, 'append' | 'writeHead'>
   readonly evaluate?: Evaluate | undefined
   readonly clock?: Clock
   readonly onRecord?: (record: RoundRecord) => void
@@ -86,7 +87,10 @@ export type FederationOptions = {
     readonly fixedPoint: FixedPoint
     readonly crypto: SecaggCrypto
   } | null
-  /** Names already enrolled with their identity keys (a resumed run's), and where to record new ones. */
+  /**
+   * Names already enrolled with their identity keys (a resumed run's; one key, one name), and where
+   * to record new ones.
+   */
   readonly enrolled?: ReadonlyMap<string, Uint8Array>
   readonly onEnrol?: (participant: string, identityKey: Uint8Array) => void
   readonly onInfo?: (message: string) => void
@@ -111,6 +115,8 @@ export class Federation {
   #roundStartedAt = 0
   #deadlineAt = 0
   #identities = new Map<string, Uint8Array>()
+  /** Who holds each enrolled identity key (hex): one key, one name. */
+  #holders = new Map<string, string>()
   #secure: SecureRound | undefined
   readonly #excluded = new Map<string, ExcludedEntry>()
   /** What the ending secure round's complaints established, for its record. */
@@ -121,7 +127,15 @@ export class Federation {
     this.task = opts.task
     this.#opts = opts
     this.#clock = opts.clock ?? realClock
-    for (const [name, key] of opts.enrolled ?? []) this.#identities.set(name, key)
+    for (const [name, key] of opts.enrolled ?? []) {
+      const holder = this.#holders.get(hex(key))
+      if (holder !== undefined)
+        throw new Error(
+          `identity key ${hex(key)} is enrolled under two names, ${holder} and ${name}; one key, one name`,
+        )
+      this.#identities.set(name, key)
+      this.#holders.set(hex(key), name)
+    }
     for (const [name, entry] of opts.excluded ?? []) this.#excluded.set(name, entry)
     this.#state = opts.resumed
       ? initialState(opts.config, opts.resumed.global, opts.resumed)
@@ -148,22 +162,30 @@ export class Federation {
 
   /**
    * Enrols a name with its identity key on first sight, and from then on refuses that name with any
-   * other key (a ProtocolError 'identity-mismatch').
+   * other key (a ProtocolError 'identity-mismatch') and that key under any other name
+   * ('identity-in-use'): one key, one name, or one holder could take several places in a round.
+   * Nothing is pinned when it throws.
    */
   enrol(participant: string, identityKey: Uint8Array): void {
     this.#refuseExcluded(participant, identityKey)
     const known = this.#identities.get(participant)
-    if (known === undefined) {
-      this.#identities.set(participant, identityKey)
-      this.#opts.onEnrol?.(participant, identityKey)
+    if (known !== undefined) {
+      if (!Buffer.from(known).equals(identityKey))
+        throw new ProtocolError(
+          'identity-mismatch',
+          `${participant} is enrolled with identity key ${hex(known).slice(0, 16)}…, this hello has ${hex(identityKey).slice(0, 16)}…`,
+        )
       return
     }
-    const hex = (key: Uint8Array) => Buffer.from(key).toString('hex').slice(0, 16)
-    if (!Buffer.from(known).equals(identityKey))
+    const holder = this.#holders.get(hex(identityKey))
+    if (holder !== undefined)
       throw new ProtocolError(
-        'identity-mismatch',
-        `${participant} is enrolled with identity key ${hex(known)}…, this hello has ${hex(identityKey)}…`,
+        'identity-in-use',
+        `identity key ${hex(identityKey).slice(0, 16)}… is enrolled as ${holder}; expected a key of its own for ${participant}`,
       )
+    this.#opts.onEnrol?.(participant, identityKey)
+    this.#identities.set(participant, identityKey)
+    this.#holders.set(hex(identityKey), participant)
   }
 
   /** Participants a complaint named the culprit of a secure round, out of the rest of the run. */
@@ -204,44 +226,71 @@ export class Federation {
     if (link === undefined) return
     this.#links.delete(participant)
     this.dispatch({ type: 'left', participant })
-    link.close()
+    this.#tell(participant, link, (l) => l.close('excluded from the run'))
   }
 
   /**
-   * A participant said hello; a second hello under the same name replaces its link (a reconnect).
-   * Its kind decides which places of a round it may take (RoundConfig.maxBrowsersPerRound).
+   * A participant said hello. A second hello under the same name (and so the same key) replaces
+   * the older connection, which is closed: never two links for one name. Its kind decides which
+   * places of a round it may take (RoundConfig.maxBrowsersPerRound).
    */
   join(participant: string, kind: ParticipantKind, link: Link): void {
-    this.#links.set(participant, link)
-    if (this.#state.phase === 'finished') {
-      link.sendFinished({ rounds: this.#state.round, completed: this.#state.completed })
-      return
-    }
-    this.dispatch({ type: 'joined', participant, kind })
+    this.#contain(`${participant} joining`, () => {
+      const older = this.#links.get(participant)
+      this.#links.set(participant, link)
+      if (older !== undefined && older !== link) {
+        this.#opts.onWarning?.(`${participant}: a newer connection replaced the older one`)
+        this.#tell(participant, older, (l) =>
+          l.close('a newer connection under the same name replaced this one'),
+        )
+        // Relays sent to the older connection are lost: in an open secure round it is a dropout.
+        this.#secure?.left(participant)
+      }
+      if (this.#state.phase === 'finished') {
+        const finished = { rounds: this.#state.round, completed: this.#state.completed }
+        this.#tell(participant, link, (l) => l.sendFinished(finished))
+        return
+      }
+      this.dispatch({ type: 'joined', participant, kind })
+    })
   }
 
   leave(participant: string, link: Link): void {
-    if (this.#links.get(participant) !== link) return
-    this.#links.delete(participant)
-    this.dispatch({ type: 'left', participant })
-    this.#secure?.left(participant)
+    this.#contain(`${participant} leaving`, () => {
+      if (this.#links.get(participant) !== link) return
+      this.#links.delete(participant)
+      this.dispatch({ type: 'left', participant })
+      this.#secure?.left(participant)
+    })
   }
 
-  /** A secure-aggregation stage message, answered at once: accepted, or refused with the reason. */
+  /**
+   * A secure-aggregation stage message, answered at once: accepted, or refused with the reason. A
+   * ProtocolError is the sender's fault and costs it only this message; any other error is the
+   * coordinator's and fails the round.
+   */
   secagg(participant: string, message: unknown, reply: (ack: UpdateAck) => void): void {
     const round = this.#secure
     if (!round) {
       reply({ ok: false, code: 'no-round', reason: 'no secure round is open' })
       return
     }
-    try {
-      round.receive(participant, message)
-      reply({ ok: true })
-    } catch (error) {
-      const code = error instanceof ProtocolError ? error.code : 'internal'
-      this.#opts.onWarning?.(`refused a secagg message from ${participant}: ${(error as Error).message}`)
-      reply({ ok: false, code, reason: (error as Error).message })
-    }
+    let refusal: ProtocolError | undefined
+    const failure = this.#attempt(`${participant}'s secagg message`, () => {
+      try {
+        round.receive(participant, message)
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error
+        refusal = error
+      }
+    })
+    if (refusal) {
+      this.#opts.onWarning?.(`refused a secagg message from ${participant}: ${refusal.message}`)
+      reply({ ok: false, code: refusal.code, reason: refusal.message })
+    } else if (failure !== undefined) {
+      reply({ ok: false, code: 'internal', reason: `${failure}; the round fails` })
+      this.#fault(failure)
+    } else reply({ ok: true })
   }
 
   /**
@@ -249,33 +298,119 @@ export class Federation {
    * the round result or the end of the run that this update may trigger.
    */
   update(participant: string, update: Update, reply: (ack: UpdateAck) => void): void {
-    this.dispatch({ type: 'update', participant, update }, (effect) => {
-      if (effect.type !== 'update-ack' || effect.participant !== participant) return false
-      if (!effect.ok) this.#opts.onWarning?.(`refused an update from ${participant}: ${effect.reason}`)
-      reply(effect.ok ? { ok: true } : { ok: false, code: effect.code, reason: effect.reason })
-      return true
-    })
+    this.#contain(`${participant}'s update`, () =>
+      this.dispatch({ type: 'update', participant, update }, (effect) => {
+        if (effect.type !== 'update-ack' || effect.participant !== participant) return false
+        if (!effect.ok) this.#opts.onWarning?.(`refused an update from ${participant}: ${effect.reason}`)
+        reply(effect.ok ? { ok: true } : { ok: false, code: effect.code, reason: effect.reason })
+        return true
+      }),
+    )
   }
 
   stop(reason: string): void {
     this.dispatch({ type: 'stop', reason })
   }
 
-  /** Runs one event through the round logic; `first` may claim effects to run before the rest. */
+  /**
+   * Runs one event through the round logic; `first` may claim effects to run before the rest.
+   * Never throws: an effect that fails fails its round instead, which the round's record says (the
+   * one place it is logged) — an aggregated round whose head or record cannot be kept is rolled
+   * back and fails, a round that cannot start fails — and the run goes on to the next round.
+   */
   dispatch(event: RoundEvent, first?: (effect: Effect) => boolean): Effect[] {
     const before = this.#state
-    const [state, effects] = step(this.#state, event)
-    this.#state = state
-    const rest = first ? effects.filter((e) => !first(e)) : effects
-    for (const effect of rest) this.#run(effect, before)
-    if (this.#state.phase === 'waiting') this.#armJoinTimer()
+    let effects: Effect[] = []
+    const failure = this.#attempt(`the round logic on "${event.type}"`, () => {
+      ;[this.#state, effects] = step(before, event)
+    })
+    if (failure !== undefined) {
+      if (event.type === 'error') this.#opts.onWarning?.(failure)
+      else this.#fault(failure)
+      return []
+    }
+    const claimed = new Set(
+      first
+        ? effects.filter((effect) => {
+            let claims = false
+            this.#warnIfFails(effectName(effect), () => {
+              claims = first(effect)
+            })
+            return claims
+          })
+        : [],
+    )
+    for (const effect of effects) {
+      if (claimed.has(effect)) continue
+      const failed = this.#attempt(effectName(effect), () => this.#run(effect, before))
+      if (failed === undefined) continue
+      if (effect.type === 'round-aggregated') {
+        // Nothing of it was told or recorded (#run): the round fails instead, from where it stood.
+        this.#state = before
+        this.dispatch({ type: 'error', round: effect.round, reason: failed })
+        return effects
+      }
+      if (effect.type === 'start-round') this.dispatch({ type: 'error', round: effect.round, reason: failed })
+      else this.#opts.onWarning?.(failed)
+      if (effect.type === 'gather') this.dispatch({ type: 'gather-timeout' })
+    }
+    if (this.#state.phase === 'waiting')
+      this.#warnIfFails('arming the join timeout', () => this.#armJoinTimer())
     return effects
+  }
+
+  /**
+   * Runs `fn` and, when it throws, returns why; the one place that catches what the federation's
+   * own code, its dependencies (clock, log, evaluate, crypto, links) or an input made throw, so none
+   * of it ends the process. The caller logs it once: as the reason of the round it fails (in that
+   * round's record), or as a warning.
+   */
+  #attempt(what: string, fn: () => void): string | undefined {
+    try {
+      fn()
+      return undefined
+    } catch (error) {
+      return `${what} failed: ${error instanceof Error ? error.message : String(error)}`
+    }
+  }
+
+  /** An entry point or a timer's callback: what it throws fails the open round (`round`, if given). */
+  #contain(what: string, fn: () => void, round?: number): void {
+    const failure = this.#attempt(what, fn)
+    if (failure !== undefined) this.#fault(failure, round)
+  }
+
+  /** Fails the open round with `reason`, which its record then says; with none open, a warning. */
+  #fault(reason: string, round = this.#state.round): void {
+    if (this.#state.phase === 'training' && this.#state.round === round)
+      this.dispatch({ type: 'error', round, reason })
+    else this.#opts.onWarning?.(reason)
+  }
+
+  /** For what fails no round: a warning says why. */
+  #warnIfFails(what: string, fn: () => void): void {
+    const failed = this.#attempt(what, fn)
+    if (failed !== undefined) this.#opts.onWarning?.(failed)
+  }
+
+  /** Calls one link; a link that throws costs only its own participant the message. */
+  #tell(participant: string, link: Link, send: (link: Link) => void): void {
+    this.#warnIfFails(`sending to ${participant}`, () => send(link))
+  }
+
+  #tellAll(send: (link: Link) => void): void {
+    for (const [participant, link] of this.#links) this.#tell(participant, link, send)
+  }
+
+  /** The clock's timers, each callback contained (a throw fails `round`, or the open round). */
+  #after(what: string, ms: number, fn: () => void, round?: number): () => void {
+    return this.#clock.after(ms, () => this.#contain(what, fn, round))
   }
 
   /** Waiting for participants (at the start, or after all left) is bounded too: nothing hangs. */
   #armJoinTimer(): void {
     if (this.#cancelJoin) return
-    this.#cancelJoin = this.#clock.after(this.#opts.joinTimeoutMs, () => {
+    this.#cancelJoin = this.#after('the join timeout', this.#opts.joinTimeoutMs, () => {
       this.#cancelJoin = undefined
       this.dispatch({ type: 'join-timeout' })
     })
@@ -294,8 +429,11 @@ export class Federation {
         this.#blame = undefined
         this.#deadlineAt = this.#roundStartedAt + this.#opts.roundDeadlineMs
         const round = effect.round
-        this.#cancelDeadline = this.#clock.after(this.#opts.roundDeadlineMs, () =>
-          this.dispatch({ type: 'deadline', round }),
+        this.#cancelDeadline = this.#after(
+          `round ${round}'s deadline`,
+          this.#opts.roundDeadlineMs,
+          () => this.dispatch({ type: 'deadline', round }),
+          round,
         )
         const bytes = encodeWeights(effect.weights)
         const secagg = this.#startSecure(round, effect.participants)
@@ -312,7 +450,7 @@ export class Federation {
       case 'update-ack':
         return
       case 'gather':
-        this.#clock.after(effect.ms, () => this.dispatch({ type: 'gather-timeout' }))
+        this.#after('the gather window', effect.ms, () => this.dispatch({ type: 'gather-timeout' }))
         return
       case 'round-aggregated':
       case 'round-failed': {
@@ -320,8 +458,8 @@ export class Federation {
         this.#secure?.cancel()
         this.#secure = undefined
         const aggregated = effect.type === 'round-aggregated'
-        if (aggregated) this.#opts.log.writeHead(effect.round, effect.weights, effect.server)
         const global = aggregated && this.#opts.evaluate ? this.#opts.evaluate(effect.weights) : null
+        if (aggregated) this.#opts.log.writeHead(effect.round, effect.weights, effect.server)
         const record: RoundRecord = {
           round: effect.round,
           status: aggregated ? 'aggregated' : 'failed',
@@ -349,9 +487,6 @@ export class Federation {
           ...(this.#blame?.excluded.length ? { excluded: this.#blame.excluded } : {}),
           ...(this.#blame?.disputed.length ? { disputed: this.#blame.disputed } : {}),
         }
-        this.#blame = undefined
-        this.#opts.log.append(record)
-        this.#opts.onRecord?.(record)
         const result: RoundResult = {
           round: effect.round,
           status: record.status,
@@ -363,7 +498,13 @@ export class Federation {
           accuracy: global?.accuracy ?? null,
           auc: global?.auc ?? null,
         }
-        for (const link of this.#links.values()) link.sendResult(result)
+        // Up to here an aggregated round can still fail instead (dispatch); a failed one is told
+        // even when its record cannot be written.
+        if (aggregated) this.#opts.log.append(record)
+        else this.#warnIfFails(`recording round ${effect.round}`, () => this.#opts.log.append(record))
+        this.#warnIfFails('reporting the round', () => this.#opts.onRecord?.(record))
+        this.#blame = undefined
+        this.#tellAll((link) => link.sendResult(result))
         return
       }
       case 'finished': {
@@ -372,10 +513,10 @@ export class Federation {
         this.#secure = undefined
         this.#disarmJoinTimer()
         const finished = { rounds: this.#state.round, completed: effect.completed }
-        for (const link of this.#links.values()) link.sendFinished(finished)
+        this.#tellAll((link) => link.sendFinished(finished))
         const summary = { reason: effect.reason, completed: effect.completed, failed: effect.failed }
-        this.#opts.onFinished?.(summary)
         this.#resolveDone(summary)
+        this.#opts.onFinished?.(summary)
         return
       }
     }
@@ -386,7 +527,8 @@ export class Federation {
     if (!link) return
     const seed = (this.#opts.config.seed + round * 7919) >>> 0
     const deadlineMs = Math.max(1, this.#deadlineAt - this.#clock.now())
-    link.sendRound(round, bytes, { ...this.#opts.training, prior: this.#prior(), seed }, deadlineMs, secagg)
+    const training = { ...this.#opts.training, prior: this.#prior(), seed }
+    this.#tell(participant, link, (l) => l.sendRound(round, bytes, training, deadlineMs, secagg))
   }
 
   /** Opens the round's secure aggregation over the selected participants; null in plaintext-debug. */
@@ -394,6 +536,7 @@ export class Federation {
     const secure = this.#opts.secure
     if (!secure) return null
     this.#secure?.cancel()
+    this.#secure = undefined
     const roster = new Map(participants.map((p) => [p, this.#identities.get(p) as Uint8Array]))
     const classes = this.task.head.labels.length
     const secureRound = new SecureRound({
@@ -404,28 +547,46 @@ export class Federation {
       parameters: secure.parameters,
       maskedInputDeadlineMs: this.#deadlineAt,
       crypto: secure.crypto,
-      clock: this.#clock,
+      clock: {
+        now: () => this.#clock.now(),
+        after: (ms, fn) => this.#after(`round ${round}'s secure stage deadline`, ms, fn, round),
+      },
       isOnline: (p) => this.#links.has(p),
-      send: (p, message) => this.#links.get(p)?.sendSecagg(message),
+      send: (p, message) => {
+        const link = this.#links.get(p)
+        if (link) this.#tell(p, link, (l) => l.sendSecagg(message))
+      },
       onStage: (stage, heard, of) =>
         this.#opts.onInfo?.(
           `round ${round}: secure aggregation stage ${stage} closed with ${heard} of ${of}`,
         ),
-      onBlame: (blame) => {
-        this.#blame = blame
-        for (const exclusion of blame.excluded) this.#exclude(round, exclusion)
-        for (const d of blame.disputed)
-          this.#opts.onWarning?.(
-            `round ${round}: ${d.participant} out of the round, not excluded: ${d.reason}`,
-          )
-      },
-      onOutcome: (outcome) => {
-        if (this.#secure !== secureRound) return
-        this.#secure = undefined
-        if (!outcome.ok) return void this.dispatch({ type: 'secure-failed', round, reason: outcome.reason })
-        const sum = decodeSecureSum(outcome.sum, this.task.paramCount, classes, secure.fixedPoint)
-        this.dispatch({ type: 'secure-sum', round, survivors: outcome.survivors, sum })
-      },
+      onBlame: (blame) =>
+        this.#contain(
+          `round ${round}'s blame`,
+          () => {
+            this.#blame = blame
+            for (const exclusion of blame.excluded) this.#exclude(round, exclusion)
+            for (const d of blame.disputed)
+              this.#opts.onWarning?.(
+                `round ${round}: ${d.participant} out of the round, not excluded: ${d.reason}`,
+              )
+          },
+          round,
+        ),
+      // Called from a stage's close or from the unmasking's promise: contained like a timer.
+      onOutcome: (outcome) =>
+        this.#contain(
+          `round ${round}'s secure aggregation outcome`,
+          () => {
+            if (this.#secure !== secureRound) return
+            this.#secure = undefined
+            if (!outcome.ok)
+              return void this.dispatch({ type: 'secure-failed', round, reason: outcome.reason })
+            const sum = decodeSecureSum(outcome.sum, this.task.paramCount, classes, secure.fixedPoint)
+            this.dispatch({ type: 'secure-sum', round, survivors: outcome.survivors, sum })
+          },
+          round,
+        ),
     })
     this.#secure = secureRound
     return { setup: secureRound.setup, fixedPoint: secure.fixedPoint }
@@ -434,5 +595,29 @@ export class Federation {
   #prior(): number[] | null {
     if (this.#opts.labelPrior === 'local') return null
     return federationPrior(this.#state.labelCounts, this.task.head.labels.length)
+  }
+}
+
+function hex(key: Uint8Array): string {
+  return Buffer.from(key).toString('hex')
+}
+
+/** What an effect does, for the report of its failure. */
+function effectName(effect: Effect): string {
+  switch (effect.type) {
+    case 'start-round':
+      return `starting round ${effect.round}`
+    case 'send-round':
+      return `sending round ${effect.round} to ${effect.participant}`
+    case 'round-aggregated':
+      return `closing round ${effect.round}`
+    case 'round-failed':
+      return `closing failed round ${effect.round}`
+    case 'gather':
+      return 'arming the gather window'
+    case 'update-ack':
+      return `answering ${effect.participant}'s update`
+    case 'finished':
+      return 'finishing the run'
   }
 }

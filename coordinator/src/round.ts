@@ -84,6 +84,8 @@ export type RoundEvent =
   /** A secure round that could not produce a sum (too few survivors at some stage), and why. */
   | { readonly type: 'secure-failed'; readonly round: number; readonly reason: string }
   | { readonly type: 'deadline'; readonly round: number }
+  /** The shell hit an error running the round (federation.ts): it fails with that reason. */
+  | { readonly type: 'error'; readonly round: number; readonly reason: string }
   | { readonly type: 'join-timeout' }
   | { readonly type: 'gather-timeout' }
   | { readonly type: 'stop'; readonly reason: string }
@@ -236,6 +238,15 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
         type: 'round-failed',
         round: state.round,
         reason: `secure aggregation failed: ${event.reason}`,
+        contributions: [],
+        dropped: state.selected,
+      })
+    case 'error':
+      if (state.phase !== 'training' || event.round !== state.round) return [state, []]
+      return closeRound(state, {
+        type: 'round-failed',
+        round: state.round,
+        reason: event.reason,
         contributions: [],
         dropped: state.selected,
       })

@@ -115,7 +115,10 @@ export class SecureRound {
   receive(participant: string, message: unknown): void {
     const id = this.#idOf.get(participant)
     if (id === undefined)
-      throw new ProtocolError('malformed', `secagg: ${participant} is not in round ${this.#opts.round}`)
+      throw new ProtocolError(
+        'not-selected',
+        `secagg: expected a message from one of round ${this.#opts.round}'s participants, got one from ${participant}, who was not selected`,
+      )
     this.#server.receive(id, message)
     this.#maybeClose()
   }

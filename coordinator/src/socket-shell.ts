@@ -92,6 +92,7 @@ export function attachSockets(
           sendSecagg: (message) => socket.emit('secagg', message),
           sendResult: (result) => socket.emit('round-result', result),
           sendFinished: (finished) => socket.emit('finished', finished),
+          // The federation has logged why; the older participant sees the server disconnect it.
           close: () => socket.disconnect(true),
         }
         link = joined

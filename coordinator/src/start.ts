@@ -186,6 +186,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     federation,
     log,
     webDir,
+    onError: (message) => print(`error: ${message}`),
     ...(opts.httpTap ? { httpTap: opts.httpTap } : {}),
   })
   const io = attachSockets(app.server, {

@@ -10,6 +10,16 @@ export type ProtocolErrorCode =
   | 'invalid-spec'
   /** A name already enrolled with another identity key. */
   | 'identity-mismatch'
+  /** An identity key already enrolled under another name: one key, one name. */
+  | 'identity-in-use'
+  /** A message for another round than the open one. */
+  | 'wrong-round'
+  /** A message from a participant the open round (or its stage) did not select. */
+  | 'not-selected'
+  /** A second message from one participant where one is taken (a replay, or a resend). */
+  | 'duplicate'
+  /** A message when no round, or no stage of it, takes messages. */
+  | 'no-round'
   /** The browser page is not a secure context, so WebCrypto (and with it secure aggregation) is missing. */
   | 'unsupported'
   /** A browser's hello to a task whose file does not turn browser participation on. */

@@ -282,6 +282,23 @@ describe('round logic', () => {
     expect(state.phase).toBe('finished')
   })
 
+  it('an error the shell hit fails the open round with its reason and starts the next; one for another round changes nothing', () => {
+    let [state, effects] = run(
+      initialState({ ...config, rounds: 3 }, new Float32Array([0, 0])),
+      joined('a'),
+      joined('b'),
+    )
+    ;[state, effects] = run(state, { type: 'error', round: 2, reason: 'not this round' })
+    expect(effects).toEqual([])
+    expect(state).toMatchObject({ phase: 'training', round: 1 })
+    ;[state, effects] = run(state, { type: 'error', round: 1, reason: 'starting round 1 failed: boom' })
+    expect(effects).toMatchObject([
+      { type: 'round-failed', round: 1, reason: 'starting round 1 failed: boom', dropped: ['a', 'b'] },
+      { type: 'start-round', round: 2 },
+    ])
+    expect(state).toMatchObject({ phase: 'training', round: 2, failed: 1, completed: 0 })
+  })
+
   it('a browser that leaves mid-round is an ordinary dropout: the round goes on without it', () => {
     const withBrowsers = { ...config, maxBrowsersPerRound: 1, gatherMs: 1000 }
     const [state, effects] = run(

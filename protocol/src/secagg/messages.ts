@@ -305,7 +305,7 @@ export function parseComplaint(value: unknown, round: RoundLabel): Complaint {
 /**
  * The record of a message after its task, round and stage are checked, in that order, each
  * refusal naming what was expected. A stage other than the expected one is a message out of order
- * or replayed from an earlier stage.
+ * ('malformed') or replayed from an earlier stage ('duplicate'); another round is 'wrong-round'.
  */
 function header(
   value: unknown,
@@ -321,16 +321,22 @@ function header(
     )
   if (o.round !== round.round)
     throw new ProtocolError(
-      'malformed',
+      'wrong-round',
       `${what}.round: expected round ${round.round}, got ${describe(o.round)} (a message from another round)`,
     )
   if (o.stage !== stage)
     throw new ProtocolError(
-      'malformed',
+      // a stage that has closed: its message was taken already, so this one is a replay
+      STAGE_ORDER.indexOf(o.stage as Stage) >= 0 &&
+        STAGE_ORDER.indexOf(o.stage as Stage) < STAGE_ORDER.indexOf(stage as Stage)
+        ? 'duplicate'
+        : 'malformed',
       `${what}.stage: expected "${stage}", got ${describe(o.stage)} (out of order or replayed)`,
     )
   return o
 }
+
+const STAGE_ORDER: readonly Stage[] = ['advertise', 'share-keys', 'masked-input', 'unmask']
 
 function stageOf<S extends Stage | 'complaint'>(round: RoundLabel, stage: S): StageHeader<S> {
   return { taskId: round.taskId, round: round.round, stage }

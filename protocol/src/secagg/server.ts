@@ -127,7 +127,7 @@ export class SecaggServer {
     const stage = this.#stage
     if (stage === 'unmasking' || stage === 'done' || stage === 'failed')
       throw new ProtocolError(
-        'malformed',
+        'no-round',
         `secagg: a message from ${from} after the last stage closed (${stage})`,
       )
     if (isComplaint(value)) {
@@ -138,11 +138,11 @@ export class SecaggServer {
     if (out !== undefined) throw new ProtocolError('excluded', `secagg ${stage}: ${from} ${out}`)
     if (!this.#expected.has(from))
       throw new ProtocolError(
-        'malformed',
+        'not-selected',
         `secagg ${stage}: ${from} is not expected in this stage (not in the round or dropped earlier)`,
       )
     if (this.#received().has(from))
-      throw new ProtocolError('malformed', `secagg ${stage}: a second message from ${from} (replayed?)`)
+      throw new ProtocolError('duplicate', `secagg ${stage}: a second message from ${from} (replayed?)`)
     const ctx = this.#context
     if (stage === 'advertise') this.#receiveAdvertisement(from, value)
     else if (stage === 'share-keys') this.#receiveSealedShares(from, value)

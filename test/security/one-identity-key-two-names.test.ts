@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { seedOf } from '../coordinator/hello.ts'
+import { type Harness, MS, secureClient, sorted, startFederation } from './scripted-federation.ts'
+
+/**
+ * Issue 11, finding 1: two names with one identity key, both online, would put one identity twice
+ * in a round's roster ("identity … is listed twice"), and a round started from a timer took the
+ * process down. One key, one name: the second name is refused before its ack.
+ */
+let harness: Harness | undefined
+afterEach(async () => {
+  await harness?.close()
+  harness = undefined
+})
+
+describe('one identity key under two names', () => {
+  it('two names presenting one identity key: the second is refused with identity-in-use before its ack, the coordinator survives and the next round completes', async () => {
+    const h = await startFederation({ participantsPerRound: 4 })
+    harness = h
+    const stolen = seedOf('a')
+    const a = secureClient(h, 'a', { seed: stolen })
+    await Promise.all([a.joined, secureClient(h, 'c').joined, secureClient(h, 'd').joined])
+    const twin = secureClient(h, 'b', { seed: stolen })
+    const closed = new Promise<string>((resolve) => twin.socket.once('disconnect', resolve))
+    const ack = await twin.joined
+    expect(ack).toMatchObject({ ok: false, code: 'identity-in-use' })
+    expect(ack.ok === false && ack.reason).toMatch(
+      /^identity key [0-9a-f]{16}… is enrolled as a; expected a key of its own for b$/,
+    )
+    expect(await closed).toBe('io server disconnect')
+    // nothing pinned for b: participants.json (onEnrol) never heard of it
+    expect(h.enrolled.sort()).toEqual(['a', 'c', 'd'])
+    expect(h.federation.state.online.has('b')).toBe(false)
+    // three online, fewer than a full round of four: the gather window's timer starts the round
+    h.clock.fire(MS.gather)
+    expect(sorted(await h.recorded(1))).toMatchObject({ status: 'aggregated', survivors: ['a', 'c', 'd'] })
+    h.clock.fire(MS.gather)
+    expect(sorted(await h.recorded(2))).toMatchObject({ status: 'aggregated', survivors: ['a', 'c', 'd'] })
+  })
+
+  it('a name whose key is already pinned to another name is refused however often it tries, and the holder keeps its name', async () => {
+    const h = await startFederation()
+    harness = h
+    expect(await secureClient(h, 'holder').joined).toMatchObject({ ok: true })
+    for (const name of ['copy-1', 'copy-2'])
+      expect(await secureClient(h, name, { seed: seedOf('holder') }).joined).toMatchObject({
+        ok: false,
+        code: 'identity-in-use',
+      })
+    expect(h.enrolled).toEqual(['holder'])
+    expect([...h.federation.state.online.keys()]).toEqual(['holder'])
+  })
+})

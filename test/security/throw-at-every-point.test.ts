@@ -1,0 +1,267 @@
+import { mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Link } from '@fedtune/coordinator'
+import type { Finished, HelloAck } from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
+import { afterEach, describe, expect, it } from 'vitest'
+import { seedOf } from '../coordinator/hello.ts'
+import {
+  faultyCrypto,
+  type Harness,
+  type HarnessOptions,
+  MS,
+  plainClient,
+  secureClient,
+  sorted,
+  startFederation,
+} from './scripted-federation.ts'
+
+/**
+ * Issue 11, "no input can end the process": a throw injected at each point where the coordinator
+ * runs code (its timers, the federation's entry points, its dependencies, an HTTP handler) fails
+ * at most the round it hits, with the reason, and the next round completes.
+ */
+let harness: Harness | undefined
+afterEach(async () => {
+  await harness?.close()
+  harness = undefined
+})
+
+async function start(opts: HarnessOptions = {}): Promise<Harness> {
+  harness = await startFederation(opts)
+  return harness
+}
+
+/**
+ * Round 1 failed with a reason matching `reason`, logged once (as that round's reason, not again as
+ * a warning); round 2 aggregated.
+ */
+async function failsThenRecovers(h: Harness, reason: RegExp): Promise<void> {
+  const first = await h.recorded(1)
+  expect(first).toMatchObject({ status: 'failed' })
+  expect(first.reason).toMatch(reason)
+  expect(h.warnings.filter((w) => reason.test(w))).toEqual([])
+  expect(await h.recorded(2)).toMatchObject({ status: 'aggregated' })
+  expect(await h.federation.done).toMatchObject({ completed: 1, failed: 1 })
+}
+
+const joinAll = (...clients: { joined: Promise<HelloAck> }[]) => Promise.all(clients.map((c) => c.joined))
+
+describe('a throw at every point the coordinator runs code', () => {
+  it('in the gather window’s timer (the round cannot start): that round fails and the next completes', async () => {
+    const { crypto, failNext } = faultyCrypto('randomBytes')
+    const h = await start({ crypto })
+    const a = secureClient(h, 'a')
+    await joinAll(a, secureClient(h, 'b'))
+    failNext()
+    h.clock.fire(MS.gather)
+    expect(await h.recorded(1)).toMatchObject({ status: 'failed' })
+    h.clock.fire(MS.gather)
+    await failsThenRecovers(h, /starting round 1 failed: randomBytes failed/)
+  })
+
+  it('in the round deadline’s timer (closing the round): that round fails and the next completes', async () => {
+    let failures = 1
+    const h = await start({
+      secure: false,
+      evaluate: () => {
+        if (failures-- > 0) throw new Error('evaluate failed')
+        return { accuracy: 1, auc: null, examples: 1 }
+      },
+    })
+    const a = plainClient(h, 'a')
+    const b = plainClient(h, 'b')
+    await joinAll(a, b, plainClient(h, 'c', { silentInRound: 1 }))
+    await Promise.all([a.acked(1, 'update'), b.acked(1, 'update')])
+    h.clock.fire(MS.deadline)
+    await failsThenRecovers(h, /closing round 1 failed: evaluate failed/)
+  })
+
+  it('in the join timeout’s timer (a link that cannot say finished): the run still ends and the others are told', async () => {
+    const h = await start({ minParticipants: 3 })
+    const a = secureClient(h, 'a')
+    await a.joined
+    const finished = new Promise<Finished>((resolve) => a.socket.once('finished', resolve))
+    h.federation.enrol('broken', nodeCrypto.ed25519PublicKey(seedOf('broken')))
+    h.federation.join('broken', 'hospital', brokenLink())
+    h.clock.fire(MS.join)
+    expect(await finished).toEqual({ rounds: 0, completed: 0 })
+    expect(await h.federation.done).toMatchObject({ reason: expect.stringMatching(/joined in time/) })
+    expect(h.warnings.filter((w) => /sending to broken failed: the link failed/.test(w))).toHaveLength(1)
+  })
+
+  for (const stage of ['advertise', 'share-keys', 'masked-input'] as const)
+    it(`in the ${stage} stage’s deadline: that round fails and the next completes`, async () => {
+      const h = await start()
+      const a = secureClient(h, 'a')
+      const b = secureClient(h, 'b')
+      await joinAll(a, b, secureClient(h, 'c', { silent: { round: 1, stage } }))
+      await Promise.all([a.acked(1, stage), b.acked(1, stage)])
+      h.clock.failNext()
+      h.clock.fire(stage === 'masked-input' ? MS.deadline : MS.stage)
+      await failsThenRecovers(h, /secure stage deadline failed: the clock failed/)
+    })
+
+  it('in the unmask stage’s deadline (the coordinator’s crypto fails while unmasking): that round fails and the next completes', async () => {
+    const { crypto, failNext } = faultyCrypto('hmacSha512')
+    const h = await start({ crypto })
+    const a = secureClient(h, 'a')
+    const b = secureClient(h, 'b')
+    await joinAll(a, b, secureClient(h, 'c', { silent: { round: 1, stage: 'unmask' } }))
+    await Promise.all([a.acked(1, 'unmask'), b.acked(1, 'unmask')])
+    failNext()
+    h.clock.fire(MS.stage)
+    const first = await h.recorded(1)
+    expect(first.reason).toMatch(/secure aggregation failed: hmacSha512 failed/)
+    expect(await h.recorded(2)).toMatchObject({ status: 'aggregated' })
+    expect(await h.federation.done).toMatchObject({ completed: 1, failed: 1 })
+  })
+
+  it('in the unmasking’s promise (applying the unmasked sum): that round fails and the next completes', async () => {
+    let failures = 1
+    const h = await start({
+      evaluate: () => {
+        if (failures-- > 0) throw new Error('evaluate failed')
+        return { accuracy: 1, auc: null, examples: 1 }
+      },
+    })
+    await joinAll(secureClient(h, 'a'), secureClient(h, 'b'), secureClient(h, 'c'))
+    await failsThenRecovers(h, /closing round 1 failed: evaluate failed/)
+  })
+
+  it('in enrol (the pin cannot be written): the hello is refused, nothing is pinned, and a retry joins', async () => {
+    let failures = 1
+    const h = await start({
+      onEnrol: () => {
+        if (failures-- > 0) throw new Error('participants.json is not writable')
+      },
+    })
+    const refused = await secureClient(h, 'a').joined
+    expect(refused).toMatchObject({
+      ok: false,
+      code: 'internal',
+      reason: 'participants.json is not writable',
+    })
+    expect(h.enrolled).toEqual([])
+    // the name is free again, for the same key or another one
+    await joinAll(
+      secureClient(h, 'a', { seed: seedOf('a again') }),
+      secureClient(h, 'b'),
+      secureClient(h, 'c'),
+    )
+    expect(await h.recorded(1)).toMatchObject({ status: 'aggregated' })
+    expect(h.enrolled.sort()).toEqual(['a', 'b', 'c'])
+  })
+
+  it('in join (the hello that starts the round): that round fails and the next completes', async () => {
+    const { crypto, failNext } = faultyCrypto('randomBytes')
+    const h = await start({ crypto })
+    await joinAll(secureClient(h, 'a'), secureClient(h, 'b'))
+    failNext()
+    const c = secureClient(h, 'c')
+    expect(await c.joined).toMatchObject({ ok: true })
+    await failsThenRecovers(h, /starting round 1 failed: randomBytes failed/)
+    // the hello was accepted, and nothing says otherwise
+    expect(h.warnings.filter((w) => /refused hello/.test(w))).toEqual([])
+  })
+
+  it('in leave (the last one waited for leaves and the stage closes): that round fails and the next completes', async () => {
+    const h = await start()
+    const a = secureClient(h, 'a')
+    const b = secureClient(h, 'b')
+    const c = secureClient(h, 'c', { silent: { round: 1, stage: 'advertise' } })
+    await joinAll(a, b, c)
+    await Promise.all([a.acked(1, 'advertise'), b.acked(1, 'advertise')])
+    h.clock.failNext()
+    c.socket.disconnect()
+    const first = await h.recorded(1)
+    expect(first.reason).toMatch(/c leaving failed: the clock failed/)
+    // two are left, fewer than a full round: the gather window runs before round 2
+    h.clock.fire(MS.gather)
+    expect(sorted(await h.recorded(2))).toMatchObject({ status: 'aggregated', survivors: ['a', 'b'] })
+  })
+
+  it('in a secagg message (the coordinator’s crypto fails on it): the sender hears internal, that round fails and the next completes', async () => {
+    const { crypto, failNext } = faultyCrypto('verify')
+    failNext()
+    const h = await start({ crypto })
+    const a = secureClient(h, 'a')
+    const b = secureClient(h, 'b')
+    const c = secureClient(h, 'c')
+    await joinAll(a, b, c)
+    const acks = await Promise.all([a, b, c].map((p) => p.acked(1, 'advertise')))
+    // the first advertisement hit the failure; the others came after round 1 had failed
+    expect(acks.filter((ack) => !ack.ok && ack.code === 'internal')).toHaveLength(1)
+    await failsThenRecovers(h, /secagg message failed: verify failed/)
+  })
+
+  it('in an update (the head cannot be written): that round fails and the next completes', async () => {
+    let failures = 1
+    const h = await start({
+      secure: false,
+      log: (log) => ({
+        append: (record) => log.append(record),
+        writeHead: (round, weights, server) => {
+          if (round > 0 && failures-- > 0) throw new Error('the disk is full')
+          log.writeHead(round, weights, server)
+        },
+      }),
+    })
+    await joinAll(plainClient(h, 'a'), plainClient(h, 'b'), plainClient(h, 'c'))
+    await failsThenRecovers(h, /closing round 1 failed: the disk is full/)
+  })
+
+  it('in the round log’s append (the record cannot be written): the round is recorded as failed and the next completes', async () => {
+    let failures = 1
+    const h = await start({
+      log: (log) => ({
+        append: (record) => {
+          if (failures-- > 0) throw new Error('rounds.jsonl is not writable')
+          log.append(record)
+        },
+        writeHead: (round, weights, server) => log.writeHead(round, weights, server),
+      }),
+    })
+    await joinAll(secureClient(h, 'a'), secureClient(h, 'b'), secureClient(h, 'c'))
+    await failsThenRecovers(h, /closing round 1 failed: rounds.jsonl is not writable/)
+  })
+
+  it('in a link’s send (a participant the coordinator cannot reach): only that participant drops, the round completes', async () => {
+    const h = await start({ participantsPerRound: 3, rounds: 1 })
+    const a = secureClient(h, 'a')
+    const b = secureClient(h, 'b')
+    await joinAll(a, b)
+    h.federation.enrol('broken', nodeCrypto.ed25519PublicKey(seedOf('broken')))
+    h.federation.join('broken', 'hospital', brokenLink())
+    await Promise.all([a.acked(1, 'advertise'), b.acked(1, 'advertise')])
+    h.clock.fire(MS.stage)
+    expect(sorted(await h.recorded(1))).toMatchObject({
+      status: 'aggregated',
+      survivors: ['a', 'b'],
+      dropped: ['broken'],
+    })
+    expect(h.warnings.some((w) => /sending to broken failed: the link failed/.test(w))).toBe(true)
+  })
+
+  it('in an HTTP handler (a head that cannot be read): a 500 saying what failed, logged once, and the next round completes', async () => {
+    const h = await start({ rounds: 1 })
+    // a directory where the head file should be: reading it fails with EISDIR
+    rmSync(join(h.dir, 'heads', 'round-0000.f32'))
+    mkdirSync(join(h.dir, 'heads', 'round-0000.f32'))
+    const response = await h.app.inject({ method: 'GET', url: '/api/rounds/0/head' })
+    expect(response.statusCode).toBe(500)
+    expect(response.json()).toMatchObject({ error: 'internal', message: expect.stringMatching(/EISDIR/) })
+    expect(h.httpErrors).toHaveLength(1)
+    expect(h.httpErrors[0]).toMatch(/^GET "\/api\/rounds\/0\/head" failed: .*EISDIR/)
+    await joinAll(secureClient(h, 'a'), secureClient(h, 'b'), secureClient(h, 'c'))
+    expect(await h.recorded(1)).toMatchObject({ status: 'aggregated' })
+  })
+})
+
+/** A participant whose every send throws: a connection the coordinator cannot write to. */
+function brokenLink(): Link {
+  const fail = () => {
+    throw new Error('the link failed')
+  }
+  return { sendRound: fail, sendSecagg: fail, sendResult: fail, sendFinished: fail, close: fail }
+}
