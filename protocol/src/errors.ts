@@ -17,6 +17,8 @@ export type ProtocolErrorCode =
   /** A hello whose proof is not its identity key's signature over this connection's challenge. */
   | 'bad-proof'
   /** A message (or its announced attachments) larger than that event can legitimately carry at this point. */
+  /** The coordinator failed handling a message (a bug, logged); the sender is not to blame. */
+  | 'internal'
   | 'too-large'
   /** More events per second than a connection's token bucket allows. */
   | 'rate-limited'
