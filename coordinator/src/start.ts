@@ -174,7 +174,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     joinTimeoutMs: task.participation.joinTimeoutSeconds * 1000,
     log,
     evaluate,
-    onRecord: (record) => print(formatRecord(record, task.training.rounds)),
+    onRecord: (record) => print(escapeText(formatRecord(record, task.training.rounds), 2000)),
     onFinished: (f) =>
       print(`finished: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`),
     // secure-round refusals quote what participants sent

@@ -30,12 +30,16 @@ describe('escapeText', () => {
 
   it('for any text: one line, no control character, at most maxLength characters, and escaping twice changes nothing', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 400 }), fc.integer({ min: 32, max: 300 }), (text, max) => {
-        const once = escapeText(text, max)
-        expect(UNSAFE.test(once)).toBe(false)
-        expect(once.length).toBeLessThanOrEqual(max)
-        expect(escapeText(once, max)).toBe(once)
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 400 }),
+        fc.integer({ min: 32, max: 300 }),
+        (text, max) => {
+          const once = escapeText(text, max)
+          expect(UNSAFE.test(once)).toBe(false)
+          expect(once.length).toBeLessThanOrEqual(max)
+          expect(escapeText(once, max)).toBe(once)
+        },
+      ),
       { numRuns: 2000 },
     )
   })

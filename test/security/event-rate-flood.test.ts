@@ -20,7 +20,8 @@ describe('a participant flooding the coordinator with events', () => {
     challengeOf(socket)
     expect(await sayHello(socket, { participant: 'flooder' })).toMatchObject({ ok: true })
     const refused = new Promise((resolve) => socket.once('refused', resolve))
-    for (let i = 0; i < 5000; i++) socket.emit('secagg', { taskId: 'attacked', round: 1, stage: 'advertise' }, () => {})
+    for (let i = 0; i < 5000; i++)
+      socket.emit('secagg', { taskId: 'attacked', round: 1, stage: 'advertise' }, () => {})
     expect(await refused).toMatchObject({
       code: 'rate-limited',
       reason: 'expected at most 5 events per second (bursts of 10), got more',

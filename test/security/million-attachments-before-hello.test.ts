@@ -19,7 +19,8 @@ describe('a connection that never says hello announces a binary event with 1,000
     const frame = new Uint8Array(64 * 1024).fill(7)
     let sent = 0
     const stream = setInterval(() => {
-      for (let i = 0; i < 16 && attacker.ws.readyState === attacker.ws.OPEN; i++, sent++) attacker.binary(frame)
+      for (let i = 0; i < 16 && attacker.ws.readyState === attacker.ws.OPEN; i++, sent++)
+        attacker.binary(frame)
     }, 1)
     const refused = await attacker.event('refused')
     await attacker.closed
@@ -48,7 +49,9 @@ describe('a connection that never says hello announces a binary event with 1,000
     attacker.packet('53-["hello",{}]')
     const refused = await attacker.event('refused')
     expect(refused[1]).toMatchObject({ ok: false, code: 'too-large' })
-    expect(String((refused[1] as { reason: string }).reason)).toMatch(/hello: expected at most 2 attachments, got 3/)
+    expect(String((refused[1] as { reason: string }).reason)).toMatch(
+      /hello: expected at most 2 attachments, got 3/,
+    )
     await attacker.closed
   })
 

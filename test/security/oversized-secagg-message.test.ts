@@ -43,7 +43,9 @@ describe('a joined participant sends a secagg message larger than any stage can 
     const refusal = await refused
     expect(refusal.code).toBe('too-large')
     // k = neighbourhood size of this task: share-keys carries one sealed share per neighbour but itself
-    expect(refusal.reason).toMatch(/^secagg "share-keys": expected at most \d+ attachments, got 60 announced$/)
+    expect(refusal.reason).toMatch(
+      /^secagg "share-keys": expected at most \d+ attachments, got 60 announced$/,
+    )
     await new Promise((resolve) => attacker.once('disconnect', resolve))
     expect(await coordinator.line(/attacker: closing the connection: too-large/)).toBeTruthy()
     expect(await settledMemory()).toBeLessThan(before * 1.1)
@@ -55,12 +57,18 @@ describe('a joined participant sends a secagg message larger than any stage can 
     coordinator = await startAttacked()
     const attacker = await joined('attacker')
     const refused = refusedOf(attacker)
-    attacker.emit('secagg', { taskId: 'attacked', round: 1, stage: 'masked-input', masked: new Uint8Array(70_000) }, () => {})
+    attacker.emit(
+      'secagg',
+      { taskId: 'attacked', round: 1, stage: 'masked-input', masked: new Uint8Array(70_000) },
+      () => {},
+    )
     const dim = (coordinator.running.federation.task.paramCount + 2 + 3) * 4
     const refusal = await refused
     expect(refusal.code).toBe('too-large')
     expect(refusal.reason).toMatch(
-      new RegExp(`^secagg "masked-input": expected at most ${dim + 1024} bytes, got \\d+ by attachment 1 of 1$`),
+      new RegExp(
+        `^secagg "masked-input": expected at most ${dim + 1024} bytes, got \\d+ by attachment 1 of 1$`,
+      ),
     )
   })
 
@@ -69,6 +77,9 @@ describe('a joined participant sends a secagg message larger than any stage can 
     const attacker = await joined('attacker')
     const refused = refusedOf(attacker)
     attacker.emit('secagg', { stage: 'made-up', blob: new Uint8Array(10) }, () => {})
-    expect(await refused).toMatchObject({ code: 'too-large', reason: expect.stringMatching(/expected at most 0 attachments, got 1/) })
+    expect(await refused).toMatchObject({
+      code: 'too-large',
+      reason: expect.stringMatching(/expected at most 0 attachments, got 1/),
+    })
   })
 })

@@ -16,16 +16,24 @@ describe('connections that never say hello', () => {
     coordinator = await startAttacked({ helloTimeoutMs: 300, maxConnectionsPerAddress: 250 })
     const before = await settledMemory()
     const silent = Array.from({ length: 200 }, () => {
-      const socket = connect((coordinator as Attacked).url, { transports: ['websocket'], reconnection: false })
+      const socket = connect((coordinator as Attacked).url, {
+        transports: ['websocket'],
+        reconnection: false,
+      })
       sockets.push(socket)
       return socket
     })
     const refusals = await Promise.all(
-      silent.map((s) => new Promise<{ code: string; reason: string }>((resolve) => s.once('refused', resolve))),
+      silent.map(
+        (s) => new Promise<{ code: string; reason: string }>((resolve) => s.once('refused', resolve)),
+      ),
     )
     await Promise.all(silent.map((s) => (s.connected ? new Promise((r) => s.once('disconnect', r)) : null)))
     for (const r of refusals)
-      expect(r).toMatchObject({ code: 'hello-timeout', reason: 'expected a hello within 300 ms of connecting, got nothing' })
+      expect(r).toMatchObject({
+        code: 'hello-timeout',
+        reason: 'expected a hello within 300 ms of connecting, got nothing',
+      })
     expect(coordinator.lines.filter((l) => l.includes('hello-timeout'))).toHaveLength(200)
     expect(coordinator.running.io.of('/').sockets.size).toBe(0)
     expect(await settledMemory()).toBeLessThan(before * 1.1)

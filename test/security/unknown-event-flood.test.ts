@@ -29,7 +29,9 @@ describe('unknown events', () => {
     expect(await socket.emitWithAck('update', { round: 99 })).toMatchObject({ ok: false })
     socket.disconnect()
     const summary = await coordinator.line(/curious: closed; ignored/)
-    expect(summary).toBe('warning: curious: closed; ignored 5 events it may not send: status? (unknown) ×4, ping-me (unknown) ×1')
+    expect(summary).toBe(
+      'warning: curious: closed; ignored 5 events it may not send: status? (unknown) ×4, ping-me (unknown) ×1',
+    )
     expect(coordinator.lines.filter((l) => l.includes('status?'))).toHaveLength(1)
   })
 
@@ -38,11 +40,15 @@ describe('unknown events', () => {
     const before = await settledMemory()
     const logged = coordinator.lines.join('\n').length
     const socket = await joined('flooder')
-    const refused = new Promise<{ code: string; reason: string }>((resolve) => socket.once('refused', resolve))
+    const refused = new Promise<{ code: string; reason: string }>((resolve) =>
+      socket.once('refused', resolve),
+    )
     for (let i = 0; i < 20_000; i++) socket.emit(`junk-${i % 3}`, i)
     expect(await refused).toMatchObject({
       code: 'unknown-events',
-      reason: expect.stringMatching(/^expected at most 10 events it may not send .*, got 11: junk-0 \(unknown\) ×4/),
+      reason: expect.stringMatching(
+        /^expected at most 10 events it may not send .*, got 11: junk-0 \(unknown\) ×4/,
+      ),
     })
     await new Promise((resolve) => socket.once('disconnect', resolve))
     await coordinator.line(/^left: flooder/)
