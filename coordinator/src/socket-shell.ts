@@ -131,8 +131,8 @@ export function attachSockets(
     const challenge: Challenge = { taskId: task.taskId, nonce: nodeCrypto.randomBytes(NONCE_BYTES) }
     const warn = (message: string) => guard.warn(message)
     guard.onRefusal((refused) => socket.emit('refused', refused))
-    // socket.io reports a packet its decoder refused as an 'error' on the socket, and an 'error'
-    // nobody listens to would throw out of socket.io and end the process; the guard has logged it.
+    // socket.io reports a packet its decoder refused as an 'error' on the socket (an EventEmitter,
+    // which throws an 'error' nobody listens to); the guard has logged it already.
     socket.on('error', (error) => guard.refuse('malformed', error.message))
     /**
      * A handler that throws (a bug, or input nothing foresaw) answers `internal` if it still can,
