@@ -211,6 +211,7 @@ export function attachSockets(
         try {
           federation.update(participant, parseUpdate(raw, task.paramCount, task.head.labels.length), reply)
         } catch (error) {
+          if (!(error instanceof ProtocolError)) throw error // not the sender's fault: contain() answers internal
           warn(`refused update: ${(error as Error).message}`)
           reply(asRefusal(error))
         }

@@ -15,7 +15,11 @@ afterEach(async () => {
  * reason logged once.
  */
 const CASES: readonly [string, (raw: Awaited<ReturnType<typeof rawSocket>>) => void, RegExp][] = [
-  ['a binary frame with no header before it', (r) => r.binary(new Uint8Array(8)), /malformed: expected a packet header \(text\), got a Buffer of 8 bytes/],
+  [
+    'a binary frame with no header before it',
+    (r) => r.binary(new Uint8Array(8)),
+    /malformed: expected a packet header \(text\), got a Buffer of 8 bytes/,
+  ],
   [
     'a text frame where an announced attachment should be',
     (r) => {
@@ -32,10 +36,26 @@ const CASES: readonly [string, (raw: Awaited<ReturnType<typeof rawSocket>>) => v
     },
     /malformed: socket\.io packet: expected a placeholder for attachment 0–0, got number 5/,
   ],
-  ['an unknown packet type', (r) => r.packet('9["hello"]'), /malformed: socket\.io packet: expected a type 0–6, got "9\[/],
-  ['a payload that is not JSON', (r) => r.packet('2["hello",{'), /malformed: socket\.io packet: expected JSON after the header/],
-  ['an event named as socket.io reserves', (r) => r.packet('2["disconnect"]'), /malformed: socket\.io packet of type 2: unexpected payload/],
-  ['an attachment count that is not a number', (r) => r.packet('5x-["hello"]'), /malformed: socket\.io packet: expected an attachment count and "-"/],
+  [
+    'an unknown packet type',
+    (r) => r.packet('9["hello"]'),
+    /malformed: socket\.io packet: expected a type 0–6, got "9\[/,
+  ],
+  [
+    'a payload that is not JSON',
+    (r) => r.packet('2["hello",{'),
+    /malformed: socket\.io packet: expected JSON after the header/,
+  ],
+  [
+    'an event named as socket.io reserves',
+    (r) => r.packet('2["disconnect"]'),
+    /malformed: socket\.io packet of type 2: unexpected payload/,
+  ],
+  [
+    'an attachment count that is not a number',
+    (r) => r.packet('5x-["hello"]'),
+    /malformed: socket\.io packet: expected an attachment count and "-"/,
+  ],
 ]
 
 describe('malformed socket.io frames', () => {
