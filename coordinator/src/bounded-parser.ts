@@ -151,7 +151,10 @@ class Decoder implements BoundedDecoder {
         code,
         `${what}: expected at most ${bound.bytes} bytes${when}, got ${text.length} in its header`,
       )
-    if (attachments === 0) return this.#emit(packet)
+    if (attachments === 0) {
+      this.#emit(packet)
+      return
+    }
     this.#pending = { packet, what, bound, announced: attachments, buffers: [], bytes: text.length }
   }
 
