@@ -1,6 +1,8 @@
+import { io as connect } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { type Attacked, type RawSocket, rawSocket, startAttacked } from './attack-fixture.ts'
+import { challengeOf, sayHello } from '../coordinator/hello.ts'
+import { type Attacked, type RawSocket, rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
 
 let coordinator: Attacked | undefined
 const raws: RawSocket[] = []
@@ -29,6 +31,7 @@ function refusedUpgrade(url: string): Promise<{ status: number; body: string }> 
 describe('one address opening more connections than the cap', () => {
   it('the connection past the cap is refused at the upgrade with too-many-connections; one closing makes room again', async () => {
     coordinator = await startAttacked({ maxConnectionsPerAddress: 3 })
+    const before = await settledMemory()
     for (let i = 0; i < 3; i++) raws.push(await rawSocket(coordinator.url))
     for (let i = 0; i < 5; i++)
       expect(await refusedUpgrade(coordinator.url)).toEqual({
@@ -41,6 +44,18 @@ describe('one address opening more connections than the cap', () => {
     first.ws.close()
     await first.closed
     expect(await coordinator.line(/127\.0\.0\.1: 5 connections refused over the cap of 3/)).toBeTruthy()
-    raws.push(await rawSocket(coordinator.url))
+    for (const r of raws.splice(0)) {
+      r.ws.close()
+      await r.closed
+    }
+    expect(await settledMemory()).toBeLessThan(before * 1.1)
+    // the address has its places back (as each TCP socket closes): a participant joins
+    const participant = connect(coordinator.url, { transports: ['websocket'], reconnectionDelay: 50 })
+    challengeOf(participant)
+    try {
+      expect(await sayHello(participant, { participant: 'from-the-same-host' })).toMatchObject({ ok: true })
+    } finally {
+      participant.disconnect()
+    }
   })
 })
