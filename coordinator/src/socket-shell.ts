@@ -157,6 +157,10 @@ export function attachSockets(
           guard.refuse('internal', `${event} handler: ${(error as Error).stack ?? String(error)}`)
         }
       }
+    const on = (
+      event: 'hello' | 'update' | 'secagg' | 'disconnect',
+      handler: (raw: unknown, ack: unknown) => void,
+    ) => socket.on(event, contain(event, handler))
     if (opts.tap) {
       const tap = opts.tap
       socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
@@ -164,81 +168,69 @@ export function attachSockets(
       })
     }
 
-    socket.on(
-      'hello',
-      contain('hello', (raw: unknown, ack: unknown) => {
-        if (typeof ack !== 'function') return guard.stray('hello', 'without an acknowledgement')
-        const reply = ack as (r: HelloAck) => void
-        if (participant !== null)
-          return reply(refusal('already-joined', `this connection is already ${participant}`))
-        try {
-          const hello = parseHello(raw)
-          checkHelloProof(nodeCrypto, hello, challenge)
-          // Before enrolment: a refused browser leaves no name pinned behind.
-          if (hello.kind === 'browser' && !task.browsers.enabled)
-            throw new ProtocolError(
-              'browsers-disabled',
-              `task "${task.name}" does not take browser participants (its task file leaves participation.browsers off)`,
-            )
-          federation.enrol(hello.participant, hello.identityKey)
-          participant = hello.participant
-          guard.join(hello.participant)
-          const joined: Link = {
-            sendRound: (round, weights, training, deadlineMs, secagg) =>
-              socket.emit('round', { round, weights, training, deadlineMs, secagg }),
-            sendSecagg: (message) => socket.emit('secagg', message),
-            sendResult: (result) => socket.emit('round-result', result),
-            sendFinished: (finished) => socket.emit('finished', finished),
-          }
-          link = joined
-          reply({ ok: true, task })
-          opts.onJoin?.(hello.participant, escapeText(hello.agent, 200))
-          federation.join(hello.participant, hello.kind, joined)
-        } catch (error) {
-          warn(`refused hello: ${(error as Error).message}`)
-          reply(asRefusal(error))
-          socket.disconnect(true)
+    on('hello', (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return guard.stray('hello', 'without an acknowledgement')
+      const reply = ack as (r: HelloAck) => void
+      if (participant !== null)
+        return reply(refusal('already-joined', `this connection is already ${participant}`))
+      try {
+        const hello = parseHello(raw)
+        checkHelloProof(nodeCrypto, hello, challenge)
+        // Before enrolment: a refused browser leaves no name pinned behind.
+        if (hello.kind === 'browser' && !task.browsers.enabled)
+          throw new ProtocolError(
+            'browsers-disabled',
+            `task "${task.name}" does not take browser participants (its task file leaves participation.browsers off)`,
+          )
+        federation.enrol(hello.participant, hello.identityKey)
+        participant = hello.participant
+        guard.join(hello.participant)
+        const joined: Link = {
+          sendRound: (round, weights, training, deadlineMs, secagg) =>
+            socket.emit('round', { round, weights, training, deadlineMs, secagg }),
+          sendSecagg: (message) => socket.emit('secagg', message),
+          sendResult: (result) => socket.emit('round-result', result),
+          sendFinished: (finished) => socket.emit('finished', finished),
         }
-      }),
-    )
+        link = joined
+        reply({ ok: true, task })
+        opts.onJoin?.(hello.participant, escapeText(hello.agent, 200))
+        federation.join(hello.participant, hello.kind, joined)
+      } catch (error) {
+        warn(`refused hello: ${(error as Error).message}`)
+        reply(asRefusal(error))
+        socket.disconnect(true)
+      }
+    })
 
-    socket.on(
-      'update',
-      contain('update', (raw: unknown, ack: unknown) => {
-        if (typeof ack !== 'function') return guard.stray('update', 'without an acknowledgement')
-        const reply = ack as (r: UpdateAck) => void
-        if (participant === null) return reply(refusal('no-hello', 'say hello before sending an update'))
-        try {
-          federation.update(participant, parseUpdate(raw, task.paramCount, task.head.labels.length), reply)
-        } catch (error) {
-          if (!(error instanceof ProtocolError)) throw error // not the sender's fault: contain() answers internal
-          warn(`refused update: ${(error as Error).message}`)
-          reply(asRefusal(error))
-        }
-      }),
-    )
+    on('update', (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return guard.stray('update', 'without an acknowledgement')
+      const reply = ack as (r: UpdateAck) => void
+      if (participant === null) return reply(refusal('no-hello', 'say hello before sending an update'))
+      try {
+        federation.update(participant, parseUpdate(raw, task.paramCount, task.head.labels.length), reply)
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error // not the sender's fault: contain() answers internal
+        warn(`refused update: ${(error as Error).message}`)
+        reply(asRefusal(error))
+      }
+    })
 
-    socket.on(
-      'secagg',
-      contain('secagg', (raw: unknown, ack: unknown) => {
-        if (typeof ack !== 'function') return guard.stray('secagg', 'without an acknowledgement')
-        const reply = ack as (r: UpdateAck) => void
-        if (participant === null) return reply(refusal('no-hello', 'say hello before a secagg message'))
-        // Parsed by the round's SecaggServer, which knows the stage it expects.
-        federation.secagg(participant, raw, reply)
-      }),
-    )
+    on('secagg', (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return guard.stray('secagg', 'without an acknowledgement')
+      const reply = ack as (r: UpdateAck) => void
+      if (participant === null) return reply(refusal('no-hello', 'say hello before a secagg message'))
+      // Parsed by the round's SecaggServer, which knows the stage it expects.
+      federation.secagg(participant, raw, reply)
+    })
     // Unknown events never get here: the decoder counts and drops them (bounded-parser.ts).
 
-    socket.on(
-      'disconnect',
-      contain('disconnect', (reason: unknown) => {
-        if (participant !== null && link !== null) {
-          opts.onLeave?.(participant, escapeText(String(reason), 200))
-          federation.leave(participant, link)
-        }
-      }),
-    )
+    on('disconnect', (reason: unknown) => {
+      if (participant !== null && link !== null) {
+        opts.onLeave?.(participant, escapeText(String(reason), 200))
+        federation.leave(participant, link)
+      }
+    })
     socket.emit('challenge', challenge)
   })
   return io
