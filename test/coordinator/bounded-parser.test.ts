@@ -1,11 +1,15 @@
+import {
+  boundedParser,
+  ConnectionGuard,
+  connectionLimits,
+  decodeHeader,
+  handOver,
+  messageBounds,
+} from '@fedtune/coordinator'
 import { ProtocolError } from '@fedtune/protocol'
 import fc from 'fast-check'
 import { Encoder, type Packet, PacketType } from 'socket.io-parser'
 import { describe, expect, it } from 'vitest'
-import { boundedParser, decodeHeader, handOver } from '../../coordinator/src/bounded-parser.ts'
-import { ConnectionGuard } from '../../coordinator/src/connection-guard.ts'
-import { connectionLimits } from '../../coordinator/src/connection-limits.ts'
-import { messageBounds } from '../../coordinator/src/message-bounds.ts'
 
 const bounds = messageBounds({ paramCount: 1000, classes: 2, secure: true, neighbours: 5 })
 

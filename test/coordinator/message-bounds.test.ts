@@ -1,4 +1,13 @@
 import {
+  boundOf,
+  connectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  fullBucket,
+  largestBound,
+  messageBounds,
+  spend,
+} from '@fedtune/coordinator'
+import {
   MAX_NEIGHBOURHOOD,
   PUBLIC_KEY_BYTES,
   SECRET_BYTES,
@@ -7,9 +16,6 @@ import {
   secureVectorLength,
 } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
-import { connectionLimits, DEFAULT_CONNECTION_LIMITS } from '../../coordinator/src/connection-limits.ts'
-import { boundOf, largestBound, messageBounds } from '../../coordinator/src/message-bounds.ts'
-import { fullBucket, spend } from '../../coordinator/src/token-bucket.ts'
 
 // A 1280 → 256 → 2 head (328,450 parameters) in a secure task with neighbourhoods of 41.
 const shape = { paramCount: 328_450, classes: 2, secure: true, neighbours: 41 }

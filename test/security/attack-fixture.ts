@@ -4,11 +4,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { parseTaskFile } from '@fedtune/coordinator'
+import { type ConnectionLimits, parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import WebSocket from 'ws'
-import type { ConnectionLimits } from '../../coordinator/src/connection-limits.ts'
 
 /**
  * A real coordinator (startCoordinator, real backbone, secure aggregation) on port 0 for the attack
