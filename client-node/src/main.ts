@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { initBackend } from '@fedtune/model/node'
-import { participantId } from '@fedtune/protocol'
+import { escapeText, participantId } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { loadOrCreateIdentity } from './identity.ts'
 import { defaultName, Participant } from './participant.ts'
@@ -81,7 +81,8 @@ export async function main(argv: string[]): Promise<number> {
   if (!(valFraction >= 0 && valFraction < 1))
     return fail(`--val-fraction: expected a number in [0, 1), got ${values['val-fraction']}`)
 
-  const print = (line: string) => process.stdout.write(`${line}\n`)
+  // Lines quote what the coordinator sent (task names, refusal reasons): one visible line each.
+  const print = (line: string) => process.stdout.write(`${escapeText(line, 2000)}\n`)
   const backend = await initBackend()
   print(`tensorflow backend: ${backend.backend} (${backend.detail})`)
   const cacheDir = resolve((values.cache as string | undefined) ?? '.fedtune/cache')
@@ -115,7 +116,7 @@ export async function main(argv: string[]): Promise<number> {
     print(`the coordinator finished the run: ${finished.completed} of ${finished.rounds} rounds aggregated`)
     return 0
   } catch (error) {
-    process.stderr.write(`fedtune client: ${(error as Error).message}\n`)
+    process.stderr.write(`fedtune client: ${escapeText((error as Error).message, 2000)}\n`)
     return 1
   }
 }

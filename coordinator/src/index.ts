@@ -1,4 +1,8 @@
+export { AddressCap, addressOf } from './address-cap.ts'
 export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './app.ts'
+export { type BoundedDecoder, boundedParser, decodeHeader, handOver } from './bounded-parser.ts'
+export { ConnectionGuard, type GuardedConnection } from './connection-guard.ts'
+export { type ConnectionLimits, connectionLimits, DEFAULT_CONNECTION_LIMITS } from './connection-limits.ts'
 export { type ExcludedEntry, type Exclusion, readExclusions, writeExclusion } from './exclusion.ts'
 export {
   type Clock,
@@ -9,6 +13,15 @@ export {
   realClock,
 } from './federation.ts'
 export { federationPrior } from './label-prior.ts'
+export {
+  type Bound,
+  boundOf,
+  largestBound,
+  type MessageBounds,
+  type MessageShape,
+  messageBounds,
+  type SentStage,
+} from './message-bounds.ts'
 export {
   type Effect,
   initialState,
@@ -34,6 +47,7 @@ export {
   type ServerState,
   serverStep,
 } from './server-optimizer.ts'
-export { attachSockets, type InboundTap, maxMessageBytes } from './socket-shell.ts'
+export { attachSockets, type InboundTap, maxMessageBytes, type SocketShellOptions } from './socket-shell.ts'
 export { parseTaskFile, readTaskFile, type TaskFile, TaskFileError } from './task-file.ts'
+export { type Bucket, fullBucket, spend } from './token-bucket.ts'
 export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './web-page.ts'

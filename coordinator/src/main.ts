@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { initBackend } from '@fedtune/model/node'
+import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS as LIMITS } from './connection-limits.ts'
 import { RunFolderError } from './run-folder.ts'
 import { defaultOutDir, startCoordinator } from './start.ts'
 import { readTaskFile, TaskFileError } from './task-file.ts'
@@ -27,11 +28,30 @@ Options:
                     served at /join; browsers take part only in a task whose file turns
                     participation.browsers on
                                             (default ${DEFAULT_WEB_DIR})
+
+Connection limits (what one connection may cost; docs/protocol.md, "Limits"):
+  --hello-timeout <s>               close a connection without a hello after this long
+                                                                   (default ${LIMITS.helloTimeoutMs / 1000})
+  --max-connections-per-address <n> open connections from one IP address  (default ${LIMITS.maxConnectionsPerAddress})
+  --events-per-second <n>           events per second per connection...    (default ${LIMITS.eventsPerSecond})
+  --event-burst <n>                 ...in bursts of at most                (default ${LIMITS.eventBurst})
+  --max-unknown-events <n>          unknown events (or any before hello) before the
+                                    connection is closed                  (default ${LIMITS.maxUnknownEvents})
   -h, --help        this text
 
 Example:
   fedtune coordinator --task .fedtune/demo/task.json --port 8080
 `
+
+/** Each limit's flag: its key in ConnectionLimits, and what one unit of the flag is in the key's unit. */
+const LIMIT_FLAGS = {
+  'hello-timeout': ['helloTimeoutMs', 1000],
+  'max-connections-per-address': ['maxConnectionsPerAddress', 1],
+  'events-per-second': ['eventsPerSecond', 1],
+  'event-burst': ['eventBurst', 1],
+  'max-unknown-events': ['maxUnknownEvents', 1],
+} as const satisfies Record<string, readonly [keyof ConnectionLimits, number]>
+type LimitFlag = keyof typeof LIMIT_FLAGS
 
 export async function main(argv: string[]): Promise<number> {
   let values: {
@@ -43,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     resume?: boolean
     web?: string
     help?: boolean
-  }
+  } & Partial<Record<LimitFlag, string>>
   try {
     ;({ values } = parseArgs({
       args: argv,
@@ -55,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
         cache: { type: 'string' },
         resume: { type: 'boolean' },
         web: { type: 'string' },
+        ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: 'string' } as const])),
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -79,6 +100,19 @@ export async function main(argv: string[]): Promise<number> {
     )
     return 2
   }
+  const limits: Partial<Record<keyof ConnectionLimits, number>> = {}
+  for (const [flag, [key, unit]] of Object.entries(LIMIT_FLAGS)) {
+    const raw = values[flag as LimitFlag]
+    if (raw === undefined) continue
+    const value = Number(raw) * unit
+    if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isInteger(value) || value < 1) {
+      process.stderr.write(
+        `fedtune coordinator: --${flag}: expected a positive ${unit === 1 ? 'whole number' : 'number of seconds (to the millisecond)'}, got "${raw}"\n`,
+      )
+      return 2
+    }
+    limits[key] = value
+  }
   try {
     const task = await readTaskFile(values.task)
     const backend = await initBackend()
@@ -97,6 +131,7 @@ export async function main(argv: string[]): Promise<number> {
       cacheDir,
       resume: values.resume ?? false,
       webDir: resolve(values.web ?? DEFAULT_WEB_DIR),
+      limits,
     })
     process.stdout.write(`run folder ${outDir}; after a crash, continue with --out ${outDir} --resume\n`)
     const stop = () => void running.close()

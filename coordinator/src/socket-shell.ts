@@ -3,7 +3,7 @@ import {
   type Challenge,
   type ClientToServerEvents,
   checkHelloProof,
-  describe,
+  escapeText,
   type HelloAck,
   NONCE_BYTES,
   ProtocolError,
@@ -14,7 +14,12 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { Server } from 'socket.io'
+import { AddressCap, addressOf } from './address-cap.ts'
+import { boundedParser, handOver } from './bounded-parser.ts'
+import { ConnectionGuard, type GuardedConnection } from './connection-guard.ts'
+import { type ConnectionLimits, connectionLimits } from './connection-limits.ts'
 import type { Federation, Link } from './federation.ts'
+import { messageBounds } from './message-bounds.ts'
 
 /** Everything a participant sent, as it arrived: for audits and for the traffic test. */
 export type InboundTap = (entry: {
@@ -30,6 +35,10 @@ export type SocketShellOptions = {
   readonly onWarning?: (message: string) => void
   readonly onJoin?: (participant: string, agent: string) => void
   readonly onLeave?: (participant: string, reason: string) => void
+  /** What one connection may cost (connection-limits.ts); each limit defaults when absent. */
+  readonly limits?: Partial<ConnectionLimits> | undefined
+  /** k, the secure aggregation's neighbourhood size, which bounds its messages; the largest allowed when absent. */
+  readonly neighbours?: number | undefined
 }
 
 /**
@@ -51,18 +60,107 @@ export function attachSockets(
 ): Server<ClientToServerEvents, ServerToClientEvents> {
   const { federation } = opts
   const task = federation.task
+  const limits = connectionLimits(opts.limits)
+  const bounds = messageBounds({
+    paramCount: task.paramCount,
+    classes: task.head.labels.length,
+    secure: task.aggregation === 'secure',
+    neighbours: opts.neighbours,
+  })
+  // Every line about a connection is escaped where it is built (connection-guard.ts).
+  const log = (line: string) => opts.onWarning?.(line)
+  const cap = new AddressCap(limits.maxConnectionsPerAddress)
+  /** Connections refused over the cap per address, since its last summary line. */
+  const overCap = new Map<string, number>()
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
     maxHttpBufferSize: maxMessageBytes(task.paramCount),
     transports: ['websocket'],
     serveClient: false,
+    parser: boundedParser,
+    // Called before the websocket upgrade; a refusal is the upgrade's 400 answer, with this reason.
+    allowRequest: (req, callback) => {
+      const address = addressOf(req.socket.remoteAddress)
+      if (!cap.take(address)) {
+        const refused = (overCap.get(address) ?? 0) + 1
+        overCap.set(address, refused)
+        const reason = `too-many-connections: expected at most ${limits.maxConnectionsPerAddress} open connections from ${address}, got one more`
+        if (refused === 1) log(escapeText(`${address}: refusing new connections: ${reason}`))
+        return callback(reason, false)
+      }
+      req.socket.once('close', () => {
+        cap.give(address)
+        const refused = overCap.get(address)
+        if (refused === undefined) return
+        overCap.delete(address)
+        log(
+          escapeText(
+            `${address}: ${refused} connections refused over the cap of ${limits.maxConnectionsPerAddress}`,
+          ),
+        )
+      })
+      callback(null, true)
+    },
   })
+  const guards = new WeakMap<object, ConnectionGuard>()
+  // Before socket.io's own listener, which builds this connection's decoder (bounded-parser.ts).
+  io.engine.prependListener(
+    'connection',
+    (conn: GuardedConnection & { id: string; request: { socket: { remoteAddress?: string } } }) => {
+      const guard = new ConnectionGuard({
+        conn,
+        label: `connection ${conn.id} from ${addressOf(conn.request.socket.remoteAddress)}`,
+        limits,
+        bounds,
+        log,
+      })
+      guards.set(conn, guard)
+      handOver(guard)
+    },
+  )
 
   io.on('connection', (socket) => {
+    const guard = guards.get(socket.conn)
+    if (guard === undefined) {
+      log(`connection ${socket.id}: internal: no connection guard (socket.io built it another way); closed`)
+      socket.disconnect(true)
+      return
+    }
     let participant: string | null = null
     let link: Link | null = null
     // Fresh for this connection: the hello must sign it (hello-proof.ts), so it cannot be replayed.
     const challenge: Challenge = { taskId: task.taskId, nonce: nodeCrypto.randomBytes(NONCE_BYTES) }
-    const warn = (message: string) => opts.onWarning?.(`${participant ?? socket.id}: ${message}`)
+    const warn = (message: string) => guard.warn(message)
+    guard.onRefusal((refused) => socket.emit('refused', refused))
+    // socket.io reports a packet its decoder refused as an 'error' on the socket (an EventEmitter,
+    // which throws an 'error' nobody listens to); the guard has logged it already.
+    socket.on('error', (error) => guard.refuse('malformed', error.message))
+    /**
+     * A handler that throws (a bug, or input nothing foresaw) answers `internal` if it still can,
+     * is logged once, and costs the sender its connection; the coordinator and the run go on.
+     */
+    const contain =
+      (event: string, handler: (raw: unknown, ack: unknown) => void) => (raw: unknown, ack: unknown) => {
+        let answered = false
+        const once =
+          typeof ack === 'function'
+            ? (reply: unknown) => {
+                if (answered) return
+                answered = true
+                ack(reply)
+              }
+            : ack
+        try {
+          handler(raw, once)
+        } catch (error) {
+          if (typeof once === 'function' && !answered)
+            once(refusal('internal', `the coordinator failed handling this ${event}; it is logged`))
+          guard.refuse('internal', `${event} handler: ${(error as Error).stack ?? String(error)}`)
+        }
+      }
+    const on = (
+      event: 'hello' | 'update' | 'secagg' | 'disconnect',
+      handler: (raw: unknown, ack: unknown) => void,
+    ) => socket.on(event, contain(event, handler))
     if (opts.tap) {
       const tap = opts.tap
       socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
@@ -70,8 +168,8 @@ export function attachSockets(
       })
     }
 
-    socket.on('hello', (raw: unknown, ack: unknown) => {
-      if (typeof ack !== 'function') return warn('hello without an acknowledgement callback; ignored')
+    on('hello', (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return guard.stray('hello', 'without an acknowledgement')
       const reply = ack as (r: HelloAck) => void
       if (participant !== null)
         return reply(refusal('already-joined', `this connection is already ${participant}`))
@@ -86,6 +184,7 @@ export function attachSockets(
           )
         federation.enrol(hello.participant, hello.identityKey)
         participant = hello.participant
+        guard.join(hello.participant)
         const joined: Link = {
           sendRound: (round, weights, training, deadlineMs, secagg) =>
             socket.emit('round', { round, weights, training, deadlineMs, secagg }),
@@ -97,7 +196,7 @@ export function attachSockets(
         }
         link = joined
         reply({ ok: true, task })
-        opts.onJoin?.(hello.participant, hello.agent)
+        opts.onJoin?.(hello.participant, escapeText(hello.agent, 200))
         federation.join(hello.participant, hello.kind, joined)
       } catch (error) {
         warn(`refused hello: ${(error as Error).message}`)
@@ -106,35 +205,31 @@ export function attachSockets(
       }
     })
 
-    socket.on('update', (raw: unknown, ack: unknown) => {
-      if (typeof ack !== 'function') return warn('update without an acknowledgement callback; ignored')
+    on('update', (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return guard.stray('update', 'without an acknowledgement')
       const reply = ack as (r: UpdateAck) => void
       if (participant === null) return reply(refusal('no-hello', 'say hello before sending an update'))
       try {
         federation.update(participant, parseUpdate(raw, task.paramCount, task.head.labels.length), reply)
       } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error // not the sender's fault: contain() answers internal
         warn(`refused update: ${(error as Error).message}`)
         reply(asRefusal(error))
       }
     })
 
-    socket.on('secagg', (raw: unknown, ack: unknown) => {
-      if (typeof ack !== 'function')
-        return warn('secagg message without an acknowledgement callback; ignored')
+    on('secagg', (raw: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return guard.stray('secagg', 'without an acknowledgement')
       const reply = ack as (r: UpdateAck) => void
       if (participant === null) return reply(refusal('no-hello', 'say hello before a secagg message'))
       // Parsed by the round's SecaggServer, which knows the stage it expects.
       federation.secagg(participant, raw, reply)
     })
+    // Unknown events never get here: the decoder counts and drops them (bounded-parser.ts).
 
-    socket.onAny((event: string) => {
-      if (event !== 'hello' && event !== 'update' && event !== 'secagg')
-        warn(`unknown event ${describe(event)} ignored`)
-    })
-
-    socket.on('disconnect', (reason) => {
+    on('disconnect', (reason: unknown) => {
       if (participant !== null && link !== null) {
-        opts.onLeave?.(participant, reason)
+        opts.onLeave?.(participant, escapeText(String(reason), 200))
         federation.leave(participant, link)
       }
     })

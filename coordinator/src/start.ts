@@ -2,11 +2,12 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { accuracy, initHead, predictHead, rocAuc } from '@fedtune/model'
 import { embedFolder, fetchBackboneFromUrl, loadBackbone, progressTo } from '@fedtune/model/node'
-import { paramCount, type TaskInfo } from '@fedtune/protocol'
+import { escapeText, paramCount, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
 import { type AppOptions, backbonePath, buildApp } from './app.ts'
+import type { ConnectionLimits } from './connection-limits.ts'
 import { readEnrolment, writeEnrolment } from './enrolment.ts'
 import { readExclusions, writeExclusion } from './exclusion.ts'
 import { type Evaluate, Federation } from './federation.ts'
@@ -33,6 +34,8 @@ export type StartOptions = {
   readonly resume?: boolean
   /** client-web's build output, served under /join; defaults to client-web/dist in this repository. */
   readonly webDir?: string
+  /** What one connection may cost (connection-limits.ts); each limit defaults when absent. */
+  readonly limits?: Partial<ConnectionLimits>
 }
 
 export type RunningCoordinator = {
@@ -174,10 +177,11 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     joinTimeoutMs: task.participation.joinTimeoutSeconds * 1000,
     log,
     evaluate,
-    onRecord: (record) => print(formatRecord(record, task.training.rounds)),
+    onRecord: (record) => print(escapeText(formatRecord(record, task.training.rounds), 2000)),
     onFinished: (f) =>
       print(`finished: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`),
-    onWarning: (message) => print(`warning: ${message}`),
+    // secure-round refusals quote what participants sent
+    onWarning: (message) => print(`warning: ${escapeText(message)}`),
   })
 
   const webDir = opts.webDir ?? DEFAULT_WEB_DIR
@@ -192,9 +196,12 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   const io = attachSockets(app.server, {
     federation,
     tap: opts.tap,
-    onWarning: (message) => print(`warning: ${message}`),
-    onJoin: (p, agent) => print(`joined: ${p} (${agent})`),
-    onLeave: (p, reason) => print(`left: ${p} (${reason})`),
+    limits: opts.limits,
+    neighbours: task.aggregation.mode === 'secure' ? task.aggregation.neighbours : undefined,
+    // the shell escapes what participants sent; escaping again here changes nothing and keeps it so
+    onWarning: (message) => print(`warning: ${escapeText(message)}`),
+    onJoin: (p, agent) => print(`joined: ${escapeText(p, 80)} (${escapeText(agent, 200)})`),
+    onLeave: (p, reason) => print(`left: ${escapeText(p, 80)} (${escapeText(reason, 200)})`),
   })
   const address = await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' })
   print(

@@ -30,6 +30,20 @@ export type ProtocolErrorCode =
   | 'bad-key'
   /** A participant named the culprit of a secure round by a complaint (secagg/complaint.ts): refused for the rest of the run. */
   | 'excluded'
+  /** The coordinator failed handling a message (a bug, logged); the sender is not to blame. */
+  | 'internal'
+  /** A message (or its announced attachments) larger than that event can legitimately carry at this point. */
+  | 'too-large'
+  /** More events per second than a connection's token bucket allows. */
+  | 'rate-limited'
+  /** A connection that did not complete its hello within the hello timeout. */
+  | 'hello-timeout'
+  /** Anything but `hello` before a hello was accepted. */
+  | 'no-hello'
+  /** More unknown events on one connection than the limit. */
+  | 'unknown-events'
+  /** More open connections from one address than the per-address cap. */
+  | 'too-many-connections'
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode

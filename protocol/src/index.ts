@@ -18,6 +18,7 @@ export {
   NO_CHALLENGE_NOTICE,
   signHello,
 } from './hello-proof.ts'
+export { escapeText } from './log-text.ts'
 export * from './messages.ts'
 export * from './secagg/index.ts'
 export { secureRoundContext } from './secure-round-setup.ts'

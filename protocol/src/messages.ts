@@ -171,6 +171,8 @@ export type ServerToClientEvents = {
   secagg: (message: unknown) => void
   'round-result': (result: RoundResult) => void
   finished: (finished: Finished) => void
+  /** Sent just before the coordinator closes a connection that broke a limit (docs/protocol.md, "Limits"). */
+  refused: (refusal: Refusal) => void
 }
 export type WireRoundStart = Omit<RoundStart, 'weights'> & { readonly weights: Uint8Array }
 export type WireUpdate = Omit<Update, 'delta'> & { readonly delta: Uint8Array }

@@ -259,14 +259,14 @@ describe('coordinator over real sockets', () => {
     expect(await recorded.emitWithAck('hello', genuine)).toMatchObject({ ok: true })
   })
 
-  it('an update before hello is refused', async () => {
+  it('an update before hello is refused: a small one with no-hello, one with a delta by closing the connection', async () => {
     const h = await start()
     const a = client(h)
     await new Promise<void>((resolve) => a.once('connect', () => resolve()))
-    expect(await send(a, 1, encodeWeights(new Float32Array(params)))).toMatchObject({
-      ok: false,
-      code: 'no-hello',
-    })
+    expect(await a.emitWithAck('update', { round: 1 })).toMatchObject({ ok: false, code: 'no-hello' })
+    const refused = new Promise((resolve) => a.once('refused', resolve))
+    send(a, 1, encodeWeights(new Float32Array(params))).catch(() => null)
+    expect(await refused).toMatchObject({ ok: false, code: 'no-hello' })
   })
 
   it('serves backbone files under their digest with the SHA-256 as ETag, and 304 when unchanged', async () => {

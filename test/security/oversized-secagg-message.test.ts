@@ -1,0 +1,85 @@
+import { io as connect, type Socket } from 'socket.io-client'
+import { afterEach, describe, expect, it } from 'vitest'
+import { challengeOf, sayHello } from '../coordinator/hello.ts'
+import { type Attacked, settledMemory, startAttacked } from './attack-fixture.ts'
+
+let coordinator: Attacked | undefined
+const sockets: Socket[] = []
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.disconnect()
+  await coordinator?.close()
+  coordinator = undefined
+})
+
+async function joined(name: string): Promise<Socket> {
+  const socket = connect((coordinator as Attacked).url, { transports: ['websocket'], reconnection: false })
+  sockets.push(socket)
+  challengeOf(socket)
+  expect(await sayHello(socket, { participant: name })).toMatchObject({ ok: true })
+  return socket
+}
+
+const refusedOf = (socket: Socket) =>
+  new Promise<{ code: string; reason: string }>((resolve) => socket.once('refused', resolve))
+
+describe('a joined participant sends a secagg message larger than any stage can carry', () => {
+  it('60 attachments totalling 4.2 MB as one share-keys message: refused with too-large at its header; memory returns and the others go on', async () => {
+    coordinator = await startAttacked()
+    const honest = await joined('honest')
+    const before = await settledMemory()
+    const attacker = await joined('attacker')
+    const refused = refusedOf(attacker)
+    // built in the call, so that afterwards only the coordinator could still hold it
+    attacker.emit(
+      'secagg',
+      {
+        taskId: 'attacked',
+        round: 1,
+        stage: 'share-keys',
+        shares: Array.from({ length: 60 }, () => ({ to: 'x', ciphertext: new Uint8Array(70_000) })),
+      },
+      () => {},
+    )
+    const refusal = await refused
+    expect(refusal.code).toBe('too-large')
+    // k = neighbourhood size of this task: share-keys carries one sealed share per neighbour but itself
+    expect(refusal.reason).toMatch(
+      /^secagg "share-keys": expected at most \d+ attachments, got 60 announced$/,
+    )
+    await new Promise((resolve) => attacker.once('disconnect', resolve))
+    expect(await coordinator.line(/attacker: closing the connection: too-large/)).toBeTruthy()
+    expect(await settledMemory()).toBeLessThan(before * 1.1)
+    expect(honest.connected).toBe(true)
+    await joined('latecomer')
+  })
+
+  it('one masked input larger than the secure vector: refused at that attachment, with the bound and what arrived', async () => {
+    coordinator = await startAttacked()
+    const attacker = await joined('attacker')
+    const refused = refusedOf(attacker)
+    attacker.emit(
+      'secagg',
+      { taskId: 'attacked', round: 1, stage: 'masked-input', masked: new Uint8Array(70_000) },
+      () => {},
+    )
+    const dim = (coordinator.running.federation.task.paramCount + 2 + 3) * 4
+    const refusal = await refused
+    expect(refusal.code).toBe('too-large')
+    expect(refusal.reason).toMatch(
+      new RegExp(
+        `^secagg "masked-input": expected at most ${dim + 1024} bytes, got \\d+ by attachment 1 of 1$`,
+      ),
+    )
+  })
+
+  it('a secagg message of an unknown stage may carry no attachment at all', async () => {
+    coordinator = await startAttacked()
+    const attacker = await joined('attacker')
+    const refused = refusedOf(attacker)
+    attacker.emit('secagg', { stage: 'made-up', blob: new Uint8Array(10) }, () => {})
+    expect(await refused).toMatchObject({
+      code: 'too-large',
+      reason: expect.stringMatching(/expected at most 0 attachments, got 1/),
+    })
+  })
+})
