@@ -232,6 +232,8 @@ export function bytesLike(lengths: fc.Arbitrary<number> = fc.nat({ max: 300 })):
 const deeplyNested = fc.tuple(fc.integer({ min: 100, max: 20_000 }), fc.boolean()).map(([depth, arrays]) => {
   let v: unknown = 1
   for (let i = 0; i < depth; i++) v = arrays ? [v] : { a: v }
+  // fast-check prints a counterexample recursively and would overflow the stack on this one
+  Object.defineProperty(v, fc.toStringMethod, { value: () => `${arrays ? 'arrays' : 'objects'} nested ${depth} deep` })
   return v
 })
 
@@ -277,19 +279,22 @@ function near(valid: unknown): fc.Arbitrary<unknown> {
   if (valid instanceof Uint8Array)
     return fc.oneof(
       bytesLike(fc.constantFrom(0, 1, valid.length - 1, valid.length + 1, valid.length * 2, valid.length)),
-      fc.constant(Array.from(valid)),
-      fc.constant(new Uint8Array(valid.length)), // all zero: the small-order corner
+      fc.constant(null).map(() => Array.from(valid)),
+      fc.constant(null).map(() => new Uint8Array(valid.length)), // all zero: the small-order corner
       fc.constant(Buffer.from(valid).toString('base64')),
     )
-  if (Array.isArray(valid))
-    return fc.oneof(
-      fc.constant([...valid, ...valid]),
-      fc.constant(valid.slice(1)),
-      fc.constant([]),
-      fc.constant([valid[0], valid[0], ...valid.slice(1)]),
-      fc.constant(Object.assign([], valid, { length: valid.length + 1 })), // a trailing hole
-      fc.constant(Object.fromEntries(valid.entries())),
-    )
+  if (Array.isArray(valid)) {
+    // Built afresh from a copy each time: a later mutation must reach neither `valid` nor another case.
+    const variants: ((v: unknown[]) => unknown)[] = [
+      (v) => [...v, ...(clone(v) as unknown[])],
+      (v) => v.slice(1),
+      () => [],
+      (v) => [v[0], clone(v[0]), ...v.slice(1)],
+      (v) => Object.assign([], v, { length: v.length + 1 }), // a trailing hole
+      (v) => Object.fromEntries(v.entries()),
+    ]
+    return fc.nat({ max: variants.length - 1 }).map((i) => (variants[i] as (v: unknown[]) => unknown)(clone(valid) as unknown[]))
+  }
   return junk
 }
 
