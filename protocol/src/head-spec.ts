@@ -55,10 +55,7 @@ export function parseHeadSpec(value: unknown, where = 'head'): HeadSpec {
   // Array.from turns a hole into undefined, which is refused below; map and every would skip it.
   const layers: unknown[] = Array.from(rawLayers)
   const labels: unknown[] = Array.from(rawLabels)
-  if (
-    labels.length < 2 ||
-    !labels.every((l) => typeof l === 'string' && l.length > 0)
-  )
+  if (labels.length < 2 || !labels.every((l) => typeof l === 'string' && l.length > 0))
     throw invalid(`${where}.labels: expected at least two non-empty class names`, labels)
   if (new Set(labels).size !== labels.length)
     throw invalid(`${where}.labels: expected distinct class names`, labels)

@@ -391,7 +391,9 @@ function intList(
       'malformed',
       `${what}.${key}: expected a list of ${length} integers, got ${describe(v)}`,
     )
-  return Array.from(v, (_, i) => int(v as unknown as Record<string, unknown>, String(i), `${what}.${key}`, min, max))
+  return Array.from(v, (_, i) =>
+    int(v as unknown as Record<string, unknown>, String(i), `${what}.${key}`, min, max),
+  )
 }
 
 /** A probability per class, each above 0 (log π must be finite), summing to 1 within float error. */

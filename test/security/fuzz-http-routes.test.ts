@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildApp, Federation, FEDAVG, RoundLog } from '@fedtune/coordinator'
+import { buildApp, FEDAVG, Federation, RoundLog } from '@fedtune/coordinator'
 import { type HeadSpec, paramCount, type TaskInfo } from '@fedtune/protocol'
-import type { FastifyInstance } from 'fastify'
 import * as fc from 'fast-check'
+import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ONE_SGD_EPOCH } from '../coordinator/federation-fixture.ts'
 import { CASE_BOUND_MS, CaseTally, reportTally, runs } from './fuzz.ts'
@@ -81,7 +81,12 @@ function serve(withPage: boolean): Served {
     log,
     secure: null,
   })
-  const app = buildApp({ backbone: { dir: backboneDir, digest, files }, federation, log, webDir: withPage ? webDir : undefined })
+  const app = buildApp({
+    backbone: { dir: backboneDir, digest, files },
+    federation,
+    log,
+    webDir: withPage ? webDir : undefined,
+  })
   const s = { app, federation, digest, root }
   served.push(s)
   return s
@@ -146,9 +151,11 @@ const pathOf = (segments: readonly string[]) => segments.join('/')
 
 const request = fc.oneof(
   segment.map((n) => ({ url: `/api/rounds/${n}/head` })),
-  fc.tuple(fc.oneof(segment, fc.constant('VALID')), fc.array(segment, { minLength: 1, maxLength: 4 })).map(([digest, file]) => ({
-    url: `/backbone/${digest}/${pathOf(file)}`,
-  })),
+  fc
+    .tuple(fc.oneof(segment, fc.constant('VALID')), fc.array(segment, { minLength: 1, maxLength: 4 }))
+    .map(([digest, file]) => ({
+      url: `/backbone/${digest}/${pathOf(file)}`,
+    })),
   fc.array(segment, { maxLength: 5 }).map((p) => ({ url: `/join/${pathOf(p)}` })),
   fc.constantFrom({ url: '/join' }, { url: '/join/' }, { url: '/api/rounds/0/head' }),
   fc.array(segment, { maxLength: 6 }).map((p) => ({ url: `/${pathOf(p)}` })),
@@ -175,9 +182,10 @@ describe('fuzzing the HTTP routes: never a 500, never a file from outside', () =
           tally.cases++
           tally.slowestMs = Math.max(tally.slowestMs, ms)
           tally.byCode.set(String(reply.statusCode), (tally.byCode.get(String(reply.statusCode)) ?? 0) + 1)
-          expect(ALLOWED, `${method} ${url} answered ${reply.statusCode}: ${reply.body.slice(0, 200)}`).toContain(
-            reply.statusCode,
-          )
+          expect(
+            ALLOWED,
+            `${method} ${url} answered ${reply.statusCode}: ${reply.body.slice(0, 200)}`,
+          ).toContain(reply.statusCode)
           expect(reply.body).not.toContain(SECRET)
           expect(ms, `${method} ${url}`).toBeLessThan(CASE_BOUND_MS)
         },

@@ -45,8 +45,18 @@ const inputOf = (id: string) => inputs[ids.indexOf(id)] as Uint32Array
 
 /** One honest round's messages as they crossed the wire: up (participant → coordinator) and down, by stage and id. */
 type Recorded = Record<Stage, Map<string, unknown>>
-const up: Recorded = { advertise: new Map(), 'share-keys': new Map(), 'masked-input': new Map(), unmask: new Map() }
-const down: Recorded = { advertise: new Map(), 'share-keys': new Map(), 'masked-input': new Map(), unmask: new Map() }
+const up: Recorded = {
+  advertise: new Map(),
+  'share-keys': new Map(),
+  'masked-input': new Map(),
+  unmask: new Map(),
+}
+const down: Recorded = {
+  advertise: new Map(),
+  'share-keys': new Map(),
+  'masked-input': new Map(),
+  unmask: new Map(),
+}
 
 beforeAll(async () => {
   const parties = new Map(ids.map((id, i) => [id, participantAt(i)]))

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseTaskFile, readTaskFile, TaskFileError } from '@fedtune/coordinator'
 import * as fc from 'fast-check'
-import { afterAll, describe, it } from 'vitest'
-import { CaseTally, inputsLike, outcome, outcomeAsync, reportTally, runs } from './fuzz.ts'
+import { afterAll, describe, expect, it } from 'vitest'
+import { CASE_BOUND_MS, CaseTally, inputsLike, outcome, outcomeAsync, reportTally, runs } from './fuzz.ts'
 
 /**
  * The task file (coordinator/src/task-file.ts) is the operator's input, not the network's, but a
@@ -128,5 +128,22 @@ describe('fuzzing the task file: every input is a task or a TaskFileError that s
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('what the fuzzing found, pinned', () => {
+  it('a secure task of 100,000 participants at 90 % dropout is refused at once, not after two minutes of searching for k', () => {
+    const started = performance.now()
+    expect(() =>
+      parseTaskFile(
+        {
+          ...minimal,
+          participation: { minParticipants: 2, participantsPerRound: 100_000 },
+          aggregation: { clipNorm: 1, maxExamples: 1, expectedDropout: 0.9 },
+        },
+        '/srv/tasks',
+      ),
+    ).toThrow(/above the 255 Shamir over GF\(2\^8\) allows/)
+    expect(performance.now() - started).toBeLessThan(CASE_BOUND_MS)
   })
 })

@@ -25,7 +25,7 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import * as fc from 'fast-check'
-import { afterAll, describe, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { CaseTally, inputsLike, junk, outcome, reportTally, runs } from './fuzz.ts'
 
 /**
@@ -187,12 +187,43 @@ describe('fuzzing the participant side of the wire: every input is a typed value
 
   it('task info, secure setup and head spec on their own', () => {
     fc.assert(
-      fc.property(inputsLike(task, secagg.setup, head), fc.oneof(junk, fc.constant(undefined)), (raw, where) => {
-        outcome(tally, () => parseTaskInfo(raw))
-        outcome(tally, () => parseSecaggSetup(raw))
-        outcome(tally, () => parseHeadSpec(raw, typeof where === 'string' ? where : 'head'))
-      }),
+      fc.property(
+        inputsLike(task, secagg.setup, head),
+        fc.oneof(junk, fc.constant(undefined)),
+        (raw, where) => {
+          outcome(tally, () => parseTaskInfo(raw))
+          outcome(tally, () => parseSecaggSetup(raw))
+          outcome(tally, () => parseHeadSpec(raw, typeof where === 'string' ? where : 'head'))
+        },
+      ),
       runs(2000),
     )
+  })
+})
+
+describe('what the fuzzing found, pinned', () => {
+  it('a head spec with a BigInt or ten thousand levels of nesting is refused with invalid-spec, not a TypeError or RangeError', () => {
+    let deep: unknown = 'a'
+    for (let i = 0; i < 10_000; i++) deep = [deep]
+    expect(() => parseHeadSpec({ layers: [{ type: 1n }], labels: ['a', 'b'] })).toThrow(
+      /layers\[0\]\.type: expected "dense" or "dropout", got bigint/,
+    )
+    expect(() => parseHeadSpec({ layers: [], labels: deep })).toThrow(
+      /expected at least two non-empty class names/,
+    )
+  })
+
+  it('a list with a hole is refused like a list with undefined in it, not parsed into a value with a hole', () => {
+    const holes = (length: number, ...items: unknown[]) => Object.assign(new Array(length), items)
+    expect(() =>
+      parseHeadSpec({ layers: holes(2, { type: 'dropout', rate: 0.1 }), labels: ['a', 'b'] }),
+    ).toThrow(/layers\[1\]: expected an object/)
+    expect(() => parseHeadSpec({ layers: [], labels: holes(3, 'a', 'b') })).toThrow(/non-empty class names/)
+    expect(() => parseUpdate({ ...update, labelCounts: holes(3, 5, 5) }, params, classes)).toThrow(
+      /update.labelCounts.2: expected an integer/,
+    )
+    expect(() =>
+      parseSecaggSetup({ ...secagg.setup, identityKeys: holes(4, ...secagg.setup.identityKeys) }),
+    ).toThrow(/identityKeys\[3\]: expected 32 bytes/)
   })
 })
