@@ -7,6 +7,11 @@ import { ProtocolError, type ProtocolErrorCode } from '../../protocol/src/errors
  * check that an input gives a typed value or a coded refusal and nothing else, in bounded time, and
  * the generators — wholly random values and mutations of valid messages, so that the parsers' deep
  * paths are reached and not only their first `typeof`.
+ *
+ * Cases per `npm test`: wire messages 42,000 + secagg stages 62,500 + task file 15,300 + HTTP
+ * routes 2,500 + model.json 2,000 = 124,300 (each file prints its own count, values, refusals by
+ * code and slowest case). About 20 s of CPU for all five, on this 2-core machine; socket-fuzz.test.ts
+ * (a live federation under attack) adds ~8 s.
  */
 
 /** Fixed, so `npm test` is reproducible; FUZZ_SEED=<integer> explores elsewhere. */
