@@ -40,7 +40,6 @@ import { awkwardNumbers, awkwardStrings, FUZZ_SEED, mutationsOf, objectKey } fro
  * (maxBrowsersPerRound 0): enrolled, online, sending whatever they like, but never selected, so the
  * hospitals' rounds stay the same rounds. An attacker the coordinator disconnects reconnects and goes on.
  */
-const trace = (m: string) => process.env.FUZZ_TRACE && console.error(`[socket-fuzz] ${m}`)
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
@@ -205,23 +204,14 @@ async function federate(attack: boolean): Promise<Run> {
     hospital(c.url, 'b', -0.25, 30),
     hospital(c.url, 'c', 1, 60),
   ]
-  const timer = setInterval(
-    () =>
-      trace(
-        `${JSON.stringify(tally)} ${JSON.stringify(c.federation.secureStage)} round ${c.federation.state.round} ${c.federation.state.phase} warnings ${c.warnings.length} ${c.warnings.slice(-3).join(' | ').slice(0, 400)}`,
-      ),
-    2000,
-  )
   const done = await c.federation.done
-  clearInterval(timer)
   tally.duringRounds = tally.events
-  trace(`done ${JSON.stringify(done)} ${JSON.stringify(tally)}`)
   over = true
   await Promise.all(attackers)
-  trace('attackers over')
   for (const s of hospitals) s.disconnect()
   await allClosed(c.io)
-  trace('all closed')
+  // Still serving, over real HTTP, after everything it was sent.
+  expect((await fetch(`${c.url}/api/status`)).status).toBe(200)
   for (let i = 0; i < 3; i++) gc()
   const heapBytes = process.memoryUsage().heapUsed
   const dir = join(c.log.dir, 'heads')
@@ -358,8 +348,8 @@ function opened(socket: Socket): Promise<boolean> {
 
 /**
  * A socket.io client going through its generated actions, round and round, until the federation
- * is over. Each action waits for its ack (or the socket's
- * close) or, without an ack, for the packet to be written: a pace set by the server, not a timer.
+ * is over. After each event it waits for the ack of an update sent behind it (or for the socket's
+ * close): a pace set by the server, not a timer.
  */
 async function ioAttacker(
   url: string,
@@ -569,7 +559,7 @@ describe('a live secure federation under random socket traffic', () => {
     expect(attacked.statuses).toEqual(quiet.statuses)
     expect([...attacked.heads.keys()]).toEqual([...quiet.heads.keys()])
     for (const [file, bytes] of quiet.heads) expect(attacked.heads.get(file)?.equals(bytes), file).toBe(true)
-    expect(attacked.attack?.duringRounds).toBeGreaterThan(150)
+    expect(attacked.attack?.duringRounds).toBeGreaterThan(100)
     expect(attacked.heapBytes).toBeLessThan(quiet.heapBytes * 1.1)
   })
 })
