@@ -416,7 +416,9 @@ function apply(message: unknown, paths: readonly Path[], m: Mutation): void {
   const path = paths[m.at]
   if (path === undefined) return
   const parent = getAt(message, path.slice(0, -1))
-  if (typeof parent !== 'object' || parent === null || ArrayBuffer.isView(parent)) return
+  // (a boxed string's characters are read-only)
+  if (typeof parent !== 'object' || parent === null || ArrayBuffer.isView(parent) || parent instanceof String)
+    return
   const key = path[path.length - 1] as string | number
   const target = parent as Record<string | number, unknown>
   if (m.op === 'remove') {
@@ -428,7 +430,7 @@ function apply(message: unknown, paths: readonly Path[], m: Mutation): void {
     const into =
       typeof holder === 'object' && holder !== null && !ArrayBuffer.isView(holder) ? holder : target
     // (an array with an own "constructor" breaks fast-check's printing of a counterexample)
-    if (Array.isArray(into)) return
+    if (Array.isArray(into) || into instanceof String) return
     // defineProperty, so "__proto__" is an own key as JSON.parse makes it, not a prototype change
     Object.defineProperty(into, m.key, {
       value: m.with,
