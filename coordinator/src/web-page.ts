@@ -108,7 +108,8 @@ async function isFile(path: string): Promise<boolean> {
   return (await fileSize(path)) !== null
 }
 
+/** Nothing there, or no such name could be there (a segment over the file system's 255 bytes). */
 function isMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code
-  return code === 'ENOENT' || code === 'ENOTDIR'
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG'
 }

@@ -1,4 +1,4 @@
-import { concatBytes } from '@fedtune/protocol'
+import { concatBytes, describe } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 
 /**
@@ -23,7 +23,8 @@ export function parseModelJson(
     if (!Array.isArray(group?.paths)) throw new Error(`${where}: a weightsManifest group has no paths`)
     for (const p of group.paths) {
       if (typeof p !== 'string' || !isSafeRelative(p))
-        throw new Error(`${where}: expected weight paths relative to model.json, got ${JSON.stringify(p)}`)
+        // describe, not JSON.stringify: a path nested thousands of arrays deep overflows the stack
+        throw new Error(`${where}: expected weight paths relative to model.json, got ${describe(p)}`)
       weightFiles.push(p)
     }
   }

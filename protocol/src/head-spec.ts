@@ -1,3 +1,4 @@
+import { describe } from './describe.ts'
 import { ProtocolError } from './errors.ts'
 
 /**
@@ -47,13 +48,14 @@ export function paramCount(spec: HeadSpec, inputDim: number): number {
 /** Validates a head spec that arrived from outside (a task file, a socket message). */
 export function parseHeadSpec(value: unknown, where = 'head'): HeadSpec {
   if (typeof value !== 'object' || value === null) throw invalid(`${where}: expected an object`, value)
-  const { layers, labels } = value as Record<string, unknown>
-  if (!Array.isArray(layers)) throw invalid(`${where}.layers: expected an array of layers`, layers)
-  if (
-    !Array.isArray(labels) ||
-    labels.length < 2 ||
-    !labels.every((l) => typeof l === 'string' && l.length > 0)
-  )
+  const { layers: rawLayers, labels: rawLabels } = value as Record<string, unknown>
+  if (!Array.isArray(rawLayers)) throw invalid(`${where}.layers: expected an array of layers`, rawLayers)
+  if (!Array.isArray(rawLabels))
+    throw invalid(`${where}.labels: expected at least two non-empty class names`, rawLabels)
+  // Array.from turns a hole into undefined, which is refused below; map and every would skip it.
+  const layers: unknown[] = Array.from(rawLayers)
+  const labels: unknown[] = Array.from(rawLabels)
+  if (labels.length < 2 || !labels.every((l) => typeof l === 'string' && l.length > 0))
     throw invalid(`${where}.labels: expected at least two non-empty class names`, labels)
   if (new Set(labels).size !== labels.length)
     throw invalid(`${where}.labels: expected distinct class names`, labels)
@@ -85,5 +87,6 @@ function checkPositiveInt(n: number, name: string): void {
 }
 
 function invalid(message: string, got: unknown): ProtocolError {
-  return new ProtocolError('invalid-spec', `${message}, got ${JSON.stringify(got) ?? String(got)}`)
+  // describe, not JSON.stringify: that throws at a BigInt or a few thousand levels of nesting
+  return new ProtocolError('invalid-spec', `${message}, got ${typeof got === 'number' ? got : describe(got)}`)
 }

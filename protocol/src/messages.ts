@@ -284,7 +284,8 @@ export function parseTaskInfo(value: unknown): TaskInfo {
   const b = record(o.backbone, 'task.backbone')
   if (!Array.isArray(b.files) || b.files.length === 0 || b.files.length > 1000)
     throw new ProtocolError('malformed', 'task.backbone.files: expected a non-empty list of files')
-  const files = b.files.map((f, i) => {
+  // Array.from, not map: map skips a hole (no JSON has one, but `unknown` may)
+  const files = Array.from(b.files as unknown[], (f, i) => {
     const file = record(f, `task.backbone.files[${i}]`)
     const name = str(file, 'name', `task.backbone.files[${i}]`, /^[A-Za-z0-9._-][A-Za-z0-9._/-]*$/)
     if (name.split('/').includes('..'))
@@ -392,7 +393,9 @@ function intList(
       'malformed',
       `${what}.${key}: expected a list of ${length} integers, got ${describe(v)}`,
     )
-  return v.map((_, i) => int(v as unknown as Record<string, unknown>, String(i), `${what}.${key}`, min, max))
+  return Array.from(v, (_, i) =>
+    int(v as unknown as Record<string, unknown>, String(i), `${what}.${key}`, min, max),
+  )
 }
 
 /** A probability per class, each above 0 (log π must be finite), summing to 1 within float error. */
@@ -403,7 +406,7 @@ function parsePrior(o: Record<string, unknown>, what: string, classes: number): 
       'malformed',
       `${what}.prior: expected null or ${classes} class probabilities, got ${describe(v)}`,
     )
-  const prior = v.map((_, i) =>
+  const prior = Array.from(v, (_, i) =>
     num(v as unknown as Record<string, unknown>, String(i), `${what}.prior`, 1e-12, 1),
   )
   const sum = prior.reduce((a, b) => a + b, 0)

@@ -375,7 +375,8 @@ function list(o: Record<string, unknown>, key: string, what: string, max: number
       'malformed',
       `${what}.${key}: expected a list of at most ${max} items, got ${describe(v)}`,
     )
-  return v
+  // A copy in which a hole is undefined (and refused by the caller); map would skip it.
+  return Array.from(v)
 }
 
 function unique(seen: Set<string>, id: string, what: string): string {

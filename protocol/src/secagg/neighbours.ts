@@ -112,8 +112,14 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
  *   one, so it is required in its own right.
  * - k is capped at n: with k = n every participant neighbours every other (the original SecAgg), which
  *   is returned if no smaller odd k reaches the target — then the failure bound may not hold, as no
- *   neighbourhood can be larger than the round.
+ *   neighbourhood can be larger than the round. The search stops at 255, the largest neighbourhood
+ *   Shamir over GF(2^8) allows (MAX_NEIGHBOURHOOD in context.ts): past it no k is usable, and each
+ *   step costs O(k), so searching on to n would be quadratic in the round's size (a task file with
+ *   100,000 participants at 90 % dropout took two minutes to parse).
  */
+/** Shamir x-coordinates 1..255 in GF(2^8)*; context.ts, which imports this file, names it MAX_NEIGHBOURHOOD. */
+const SHAMIR_MAX_NEIGHBOURHOOD = 255
+
 export function secaggParameters(spec: {
   readonly participants: number
   readonly dropoutRate: number
@@ -135,7 +141,7 @@ export function secaggParameters(spec: {
       'invalid-spec',
       `secaggParameters: expected a failure probability in (0, 1), got ${describe(failureProbability)}`,
     )
-  for (let k = 3; k < n; k += 2) {
+  for (let k = 3; k < n && k <= SHAMIR_MAX_NEIGHBOURHOOD; k += 2) {
     const t = Math.floor(k / 2) + 1
     const decodable = binomialCdf(t - 2, k - 1, 1 - dropoutRate) <= failureProbability
     const oneGroup = ((n * (n - 1)) / 2) * dropoutRate ** (k - 1) <= failureProbability

@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildApp, FEDAVG, Federation, RoundLog } from '@fedtune/coordinator'
+import { type HeadSpec, paramCount, type TaskInfo } from '@fedtune/protocol'
+import * as fc from 'fast-check'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ONE_SGD_EPOCH } from '../coordinator/federation-fixture.ts'
+import { CASE_BOUND_MS, CaseTally, cpuMs, reportTally, runs } from './fuzz.ts'
+
+/**
+ * The coordinator's HTTP routes with random paths and parameters, through `app.inject()`: the
+ * round number of /api/rounds/<n>/head, the digest and file of /backbone/<digest>/<file>, any path
+ * under /join, and paths that match nothing. Every answer is one of the statuses below — never a
+ * 500 — and /join never serves a file from outside its folder or a hidden one.
+ *
+ * Cases in this file: 2,500 requests (of the ≥ 100,000 cases the fuzz files run together).
+ */
+const tally = new CaseTally()
+afterAll(() => reportTally('http routes', tally))
+
+/**
+ * 200 and 304 (a file, or the same ETag), 400 (a malformed URL), 404 (nothing there), 503 (no
+ * browser page built), and 414 (fastify's own refusal of a route parameter over its length limit).
+ */
+const ALLOWED = new Set([200, 304, 400, 404, 414, 503])
+const SECRET = 'the coordinator’s private key, which no URL may reach'
+
+const head: HeadSpec = { layers: [], labels: ['a', 'b'] }
+const params = paramCount(head, 8)
+const sha = (b: string) => createHash('sha256').update(b).digest('hex')
+
+type Served = { app: FastifyInstance; federation: Federation; digest: string; root: string }
+const served: Served[] = []
+
+function serve(withPage: boolean): Served {
+  const root = mkdtempSync(join(tmpdir(), 'fedtune-fuzz-http-'))
+  const backboneDir = join(root, 'backbone')
+  const webDir = join(root, 'web')
+  mkdirSync(join(webDir, 'assets'), { recursive: true })
+  mkdirSync(backboneDir)
+  writeFileSync(join(root, 'secret.txt'), SECRET)
+  writeFileSync(join(webDir, '.env'), SECRET)
+  writeFileSync(join(webDir, 'index.html'), '<!doctype html><title>join</title>')
+  writeFileSync(join(webDir, 'assets', 'app-1234.js'), 'console.log(1)')
+  const modelJson = '{"format":"layers-model"}'
+  writeFileSync(join(backboneDir, 'model.json'), modelJson)
+  const files = [{ name: 'model.json', sha256: sha(modelJson), bytes: modelJson.length }]
+  const digest = sha(`${files[0]?.sha256}  model.json\n`)
+  const task: TaskInfo = {
+    taskId: 'fuzz-http',
+    name: 'fuzz-http',
+    description: '',
+    rounds: 3,
+    backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 8 },
+    head,
+    paramCount: params,
+    aggregation: 'plaintext-debug',
+    browsers: { enabled: true, maxPerRound: 1 },
+  }
+  const log = new RoundLog(join(root, 'run'))
+  const federation = new Federation({
+    task,
+    config: {
+      rounds: 3,
+      minParticipants: 2,
+      participantsPerRound: 2,
+      maxBrowsersPerRound: 1,
+      seed: 1,
+      server: FEDAVG,
+      secure: false,
+      gatherMs: 300,
+    },
+    initial: new Float32Array(params),
+    labelPrior: 'local',
+    training: ONE_SGD_EPOCH,
+    roundDeadlineMs: 60_000,
+    joinTimeoutMs: 600_000,
+    log,
+    secure: null,
+  })
+  const app = buildApp({
+    backbone: { dir: backboneDir, digest, files },
+    federation,
+    log,
+    webDir: withPage ? webDir : undefined,
+  })
+  const s = { app, federation, digest, root }
+  served.push(s)
+  return s
+}
+
+let withPage: Served
+let withoutPage: Served
+beforeAll(async () => {
+  withPage = serve(true)
+  withoutPage = serve(false)
+  await Promise.all(served.map((s) => s.app.ready()))
+})
+afterAll(async () => {
+  for (const s of served) {
+    s.federation.stop('test over')
+    await s.app.close()
+    rmSync(s.root, { recursive: true, force: true })
+  }
+})
+
+/** One path segment as a client might send it: plain, percent-encoded, or deliberately broken. */
+const segment = fc.oneof(
+  { weight: 3, arbitrary: fc.string({ maxLength: 20 }).map(encodeURIComponent) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }).map(encodeURIComponent) },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '',
+      '.',
+      '..',
+      '%2e%2e',
+      '%2E%2E%2F',
+      '..%2f..%2fsecret.txt',
+      '..%5c..%5csecret.txt',
+      '%00',
+      '%',
+      '%zz',
+      '%c0%ae',
+      '%ef%bf%bf',
+      '.env',
+      'index.html',
+      'assets',
+      'model.json',
+      '0',
+      '-0',
+      '1e2',
+      '0x1',
+      '%201',
+      '00',
+      '1.0',
+      '9007199254740993',
+      'Infinity',
+      'NaN',
+      '__proto__',
+      'constructor',
+    ),
+  },
+  { weight: 1, arbitrary: fc.nat({ max: 600 }).map((n) => 'a'.repeat(n)) },
+  { weight: 1, arbitrary: fc.integer({ min: -5, max: 5 }).map(String) },
+)
+const pathOf = (segments: readonly string[]) => segments.join('/')
+
+const request = fc.oneof(
+  segment.map((n) => ({ url: `/api/rounds/${n}/head` })),
+  fc
+    .tuple(fc.oneof(segment, fc.constant('VALID')), fc.array(segment, { minLength: 1, maxLength: 4 }))
+    .map(([digest, file]) => ({
+      url: `/backbone/${digest}/${pathOf(file)}`,
+    })),
+  fc.array(segment, { maxLength: 5 }).map((p) => ({ url: `/join/${pathOf(p)}` })),
+  fc.constantFrom({ url: '/join' }, { url: '/join/' }, { url: '/api/rounds/0/head' }),
+  fc.array(segment, { maxLength: 6 }).map((p) => ({ url: `/${pathOf(p)}` })),
+)
+
+describe('fuzzing the HTTP routes: never a 500, never a file from outside', () => {
+  it('random paths and route parameters, with and without the browser page, with random ETags', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        request,
+        fc.boolean(),
+        fc.oneof(fc.constant(undefined), fc.string({ maxLength: 70 }), fc.constant('valid')),
+        fc.constantFrom('GET', 'HEAD'),
+        async ({ url }, page, ifNoneMatch, method) => {
+          const s = page ? withPage : withoutPage
+          const etag = ifNoneMatch === 'valid' ? `"${sha('{"format":"layers-model"}')}"` : ifNoneMatch
+          const started = process.cpuUsage()
+          const reply = await s.app.inject({
+            method: method as 'GET' | 'HEAD',
+            url: url.replace('/backbone/VALID/', `/backbone/${s.digest}/`),
+            headers: etag === undefined ? {} : { 'if-none-match': etag.replace(/[^\x20-\x7e]/g, '') },
+          })
+          const ms = cpuMs(started)
+          tally.cases++
+          tally.slowestMs = Math.max(tally.slowestMs, ms)
+          tally.byCode.set(String(reply.statusCode), (tally.byCode.get(String(reply.statusCode)) ?? 0) + 1)
+          expect(
+            ALLOWED,
+            `${method} ${url} answered ${reply.statusCode}: ${reply.body.slice(0, 200)}`,
+          ).toContain(reply.statusCode)
+          expect(reply.body).not.toContain(SECRET)
+          expect(ms, `${method} ${url}`).toBeLessThan(CASE_BOUND_MS)
+        },
+      ),
+      runs(2500),
+    )
+  })
+
+  it('a /join file name longer than the file system allows is a 404 that names no server path, not a 500', async () => {
+    const reply = await withPage.app.inject({ method: 'GET', url: `/join/${'a'.repeat(300)}` })
+    expect(reply.statusCode).toBe(404)
+    expect(reply.body).not.toContain(tmpdir())
+  })
+})
