@@ -1,21 +1,51 @@
 /**
- * Stable codes for failures at the wire's edge. A code is for programs, the message for people:
- * it says what was expected and what arrived.
+ * Every stable code a refusal or a failure at the wire's edge carries, one per line with when it is
+ * given. A code is for programs, the message for people: it says what was expected and what arrived.
+ * docs/protocol.md's table of refusal codes lists exactly these (test/protocol/refusal-codes.test.ts).
  */
-export type ProtocolErrorCode =
-  | 'malformed'
-  | 'wrong-version'
-  | 'wrong-size'
-  | 'not-finite'
-  | 'invalid-spec'
+export const REFUSAL_CODES = [
+  /** A message that is not what its parser expects: a field missing, of another type or out of range. */
+  'malformed',
+  /** A hello for another protocol version than the coordinator's (`PROTOCOL_VERSION`). */
+  'wrong-version',
+  /** Binary data of another length than the task's head or the message's type gives. */
+  'wrong-size',
+  /** A NaN or an infinity where a finite number is required. */
+  'not-finite',
+  /** A head, task or secure-round setup that cannot be built, or would be unsafe to take part in. */
+  'invalid-spec',
   /** A name already enrolled with another identity key. */
-  | 'identity-mismatch'
+  'identity-mismatch',
   /** The browser page is not a secure context, so WebCrypto (and with it secure aggregation) is missing. */
-  | 'unsupported'
+  'unsupported',
   /** A browser's hello to a task whose file does not turn browser participation on. */
-  | 'browsers-disabled'
+  'browsers-disabled',
   /** A hello whose proof is not its identity key's signature over this connection's challenge. */
-  | 'bad-proof'
+  'bad-proof',
+  /** An update or secagg message on a connection that has not said hello. */
+  'no-hello',
+  /** A second hello on a connection that has already joined. */
+  'already-joined',
+  /** An update or secagg message while no round (or no secure round) is open. */
+  'no-round',
+  /** A plaintext update in a task that aggregates securely: updates travel masked, as secagg messages. */
+  'secure-only',
+  /** An update after the run has finished. */
+  'finished',
+  /** An update for another round than the open one. */
+  'wrong-round',
+  /** An update from a participant the open round did not select. */
+  'not-selected',
+  /** A second update from one participant in one round. */
+  'duplicate',
+  /** The coordinator failed on a message by a fault of its own; the message is refused, the run goes on. */
+  'internal',
+] as const
+
+export type RefusalCode = (typeof REFUSAL_CODES)[number]
+
+/** The codes a ProtocolError carries: the refusal codes, one list for both. */
+export type ProtocolErrorCode = RefusalCode
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode
