@@ -1,0 +1,137 @@
+import {
+  checkHelloProof,
+  HELLO_ACK_WAIT_MS,
+  type Hello,
+  type HelloOptions,
+  helloHandshake,
+  parseChallenge,
+  type TaskInfo,
+} from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
+import { describe, expect, it } from 'vitest'
+
+/** A participant's hello, driven with a `send` that stands where the socket's emit is. */
+const challenge = { taskId: 'chest-xray', nonce: new Uint8Array(32).fill(7) }
+const task: TaskInfo = {
+  taskId: 'chest-xray',
+  name: 'chest X-rays',
+  description: '',
+  rounds: 3,
+  backbone: {
+    digest: 'a'.repeat(64),
+    path: `/backbone/${'a'.repeat(64)}/`,
+    files: [{ name: 'model.json', sha256: 'b'.repeat(64), bytes: 10 }],
+    inputSize: 224,
+    embeddingDim: 4,
+  },
+  head: { layers: [], labels: ['normal', 'pneumonia'] },
+  paramCount: 10,
+  aggregation: 'secure',
+  browsers: { enabled: true, maxPerRound: 1 },
+}
+const options = (over: Partial<HelloOptions> = {}): HelloOptions => ({
+  crypto: nodeCrypto,
+  identitySeed: new Uint8Array(32).fill(3),
+  participant: 'hospital-a',
+  kind: 'hospital',
+  agent: 'test',
+  allowPlaintext: false,
+  joined: undefined,
+  ...over,
+})
+/** Answers every hello with `ack`, keeping what was sent. */
+const answering = (ack: unknown) => {
+  const sent: { hello: Hello; waitMs: number }[] = []
+  const send = async (hello: Hello, waitMs: number) => {
+    sent.push({ hello, waitMs })
+    return ack
+  }
+  return { sent, send }
+}
+
+describe('the participant’s hello', () => {
+  it('signs this connection’s challenge with the identity key and joins a secure task', async () => {
+    const { sent, send } = answering({ ok: true, task })
+    expect(await helloHandshake(challenge, options(), send)).toEqual({ type: 'joined', task })
+    const [first] = sent
+    expect(first?.waitMs).toBe(HELLO_ACK_WAIT_MS)
+    expect(first?.hello).toMatchObject({ protocol: 'fedtune/2', participant: 'hospital-a', kind: 'hospital' })
+    expect(() => checkHelloProof(nodeCrypto, first?.hello as Hello, parseChallenge(challenge))).not.toThrow()
+  })
+
+  it('a malformed challenge stops before any hello is sent', async () => {
+    const { sent, send } = answering({ ok: true, task })
+    expect(await helloHandshake({ taskId: 'chest-xray', nonce: 'x' }, options(), send)).toEqual({
+      type: 'stopped',
+      why: 'malformed',
+      message:
+        'the coordinator opened with a malformed challenge: challenge.nonce: expected 32 bytes, got "x"',
+    })
+    expect(sent).toEqual([])
+  })
+
+  it('no answer in time is no refusal: the next connection says hello again', async () => {
+    const outcome = await helloHandshake(challenge, options(), async () => {
+      throw new Error('operation has timed out')
+    })
+    expect(outcome).toEqual({
+      type: 'unanswered',
+      message:
+        'the coordinator did not answer hello within 30 s (operation has timed out); will retry on reconnect',
+    })
+  })
+
+  it('a refusal stops with its reason and code; a malformed ack stops too', async () => {
+    const refused = answering({ ok: false, code: 'identity-mismatch', reason: 'hospital-a has another key' })
+    expect(await helloHandshake(challenge, options(), refused.send)).toEqual({
+      type: 'stopped',
+      why: 'refused',
+      message: 'the coordinator refused to let us join: hospital-a has another key (identity-mismatch)',
+    })
+    const malformed = answering({ ok: 'yes' })
+    expect(await helloHandshake(challenge, options(), malformed.send)).toEqual({
+      type: 'stopped',
+      why: 'malformed',
+      message: 'the coordinator answered hello with hello ack.ok: expected true or false',
+    })
+  })
+
+  it('after a reconnect, another task (another id or another backbone) stops the participant', async () => {
+    for (const changed of [
+      { ...task, taskId: 'other' },
+      { ...task, backbone: { ...task.backbone, digest: 'c'.repeat(64) } },
+    ]) {
+      const outcome = await helloHandshake(
+        challenge,
+        options({ joined: task }),
+        answering({ ok: true, task: changed }).send,
+      )
+      expect(outcome).toMatchObject({ type: 'stopped', why: 'task-changed' })
+    }
+    const same = await helloHandshake(
+      challenge,
+      options({ joined: task }),
+      answering({ ok: true, task }).send,
+    )
+    expect(same).toEqual({ type: 'joined', task })
+  })
+
+  it('a plaintext task is refused unless the participant allows it; a volunteer never does', async () => {
+    const plaintext = { ...task, aggregation: 'plaintext-debug' as const }
+    const { send } = answering({ ok: true, task: plaintext })
+    expect(await helloHandshake(challenge, options(), send)).toEqual({
+      type: 'stopped',
+      why: 'plaintext',
+      message:
+        'the coordinator asks for plaintext updates (aggregation "plaintext-debug"): it would see this hospital\'s update in the clear. Refusing',
+    })
+    expect(await helloHandshake(challenge, options({ kind: 'browser' }), send)).toMatchObject({
+      why: 'plaintext',
+      message: expect.stringContaining("this volunteer's update"),
+    })
+    expect(await helloHandshake(challenge, options({ allowPlaintext: true }), send)).toEqual({
+      type: 'joined',
+      task: plaintext,
+    })
+  })
+})
