@@ -9,6 +9,7 @@ import {
   encodeSecureContribution,
   encodeWeights,
   type Finished,
+  type HelloOutcome,
   helloHandshake,
   NO_CHALLENGE_NOTICE,
   parseFinished,
@@ -97,7 +98,7 @@ export class Participant {
     // After every (re)connect the coordinator sends a fresh challenge; the hello signs it.
     this.#socket.on('challenge', (raw) => {
       clearTimeout(this.#challengeTimer)
-      void this.#hello(raw)
+      this.#hello(raw)
     })
     this.#socket.on('connect', () => {
       this.#challengeTimer = setTimeout(() => opts.print(NO_CHALLENGE_NOTICE), CHALLENGE_WAIT_MS)
@@ -139,8 +140,8 @@ export class Participant {
     this.#socket.disconnect()
   }
 
-  async #hello(challenge: unknown): Promise<void> {
-    const outcome = await helloHandshake(
+  #hello(challenge: unknown): void {
+    helloHandshake(
       challenge,
       {
         crypto: nodeCrypto,
@@ -151,8 +152,12 @@ export class Participant {
         allowPlaintext: this.#opts.allowPlaintext,
         joined: this.#task,
       },
-      (hello, waitMs) => this.#socket.timeout(waitMs).emitWithAck('hello', hello),
+      (hello, waitMs, answer) => this.#socket.timeout(waitMs).emit('hello', hello, answer),
+      (outcome) => this.#helloOutcome(outcome),
     )
+  }
+
+  #helloOutcome(outcome: HelloOutcome): void {
     if (outcome.type === 'unanswered') return this.#opts.print(outcome.message)
     if (outcome.type === 'stopped')
       return this.#fail(

@@ -67,7 +67,7 @@ export class VolunteerSession {
     // After every (re)connect the coordinator sends a fresh challenge; the hello signs it.
     this.#socket.on('challenge', (raw) => {
       clearTimeout(this.#challengeTimer)
-      void this.#hello(raw)
+      this.#hello(raw)
     })
     this.#socket.on('connect', () => {
       this.#challengeTimer = setTimeout(() => on.notice(NO_CHALLENGE_NOTICE), CHALLENGE_WAIT_MS)
@@ -110,9 +110,9 @@ export class VolunteerSession {
     this.#worker.terminate()
   }
 
-  async #hello(challenge: unknown): Promise<void> {
+  #hello(challenge: unknown): void {
     const { identity, agent, on } = this.#opts
-    const outcome = await helloHandshake(
+    helloHandshake(
       challenge,
       {
         crypto: naclCrypto,
@@ -125,12 +125,14 @@ export class VolunteerSession {
         // The task the page showed when the volunteer opted in.
         joined: this.#opts.task,
       },
-      (hello, waitMs) => this.#socket.timeout(waitMs).emitWithAck('hello', hello),
+      (hello, waitMs, answer) => this.#socket.timeout(waitMs).emit('hello', hello, answer),
+      (outcome) => {
+        if (this.#stopped) return
+        if (outcome.type === 'unanswered') on.notice(outcome.message)
+        else if (outcome.type === 'stopped') this.#fail(new Error(outcome.message))
+        else on.joined(outcome.task)
+      },
     )
-    if (this.#stopped) return
-    if (outcome.type === 'unanswered') on.notice(outcome.message)
-    else if (outcome.type === 'stopped') this.#fail(new Error(outcome.message))
-    else on.joined(outcome.task)
   }
 
   #fromWorker(message: FromWorker): void {

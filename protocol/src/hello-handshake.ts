@@ -12,8 +12,8 @@ import type { SecaggCrypto } from './secagg/crypto.ts'
 /**
  * The participant's side of hello, once for the hospital client, the browser page and the tests:
  * sign the connection's challenge, send the hello, read the ack and decide whether to take part.
- * The caller owns the socket; `send` is its emit. Run it on every `challenge`: after each
- * (re)connect the coordinator opens with a fresh one.
+ * The caller owns the socket; `send` is its emit with an acknowledgement. Run it on every
+ * `challenge`: after each (re)connect the coordinator opens with a fresh one.
  */
 
 /** How long a participant waits for the coordinator's answer to its hello. */
@@ -60,34 +60,42 @@ export function helloFor(challenge: unknown, identity: HelloIdentity): Hello {
   })
 }
 
+/** How the caller sends a hello: emits it and calls `answer` with the ack as received, or with an error when none came within `waitMs`. */
+export type HelloSend = (
+  hello: Hello,
+  waitMs: number,
+  answer: (error: Error | null, ack: unknown) => void,
+) => void
+
 /**
- * One connection's hello. `send` emits it and resolves with the coordinator's ack as received, or
- * rejects when none came within `waitMs`.
+ * One connection's hello; `outcome` gets the decision. It is called synchronously from `answer`, not
+ * from a promise: the coordinator sends the first round right behind the ack, often in the same
+ * socket read, and a participant must have joined before that round's handler runs.
  */
-export async function helloHandshake(
+export function helloHandshake(
   challenge: unknown,
   opts: HelloOptions,
-  send: (hello: Hello, waitMs: number) => Promise<unknown>,
-): Promise<HelloOutcome> {
+  send: HelloSend,
+  outcome: (outcome: HelloOutcome) => void,
+): void {
   let hello: Hello
   try {
     hello = helloFor(challenge, opts)
   } catch (error) {
-    return stopped(
-      'malformed',
-      `the coordinator opened with a malformed challenge: ${(error as Error).message}`,
+    return outcome(
+      stopped('malformed', `the coordinator opened with a malformed challenge: ${(error as Error).message}`),
     )
   }
-  let raw: unknown
-  try {
-    raw = await send(hello, HELLO_ACK_WAIT_MS)
-  } catch (error) {
-    return {
-      type: 'unanswered',
-      message: `the coordinator did not answer hello within ${HELLO_ACK_WAIT_MS / 1000} s (${(error as Error).message}); will retry on reconnect`,
-    }
-  }
-  return joinDecision(raw, opts)
+  send(hello, HELLO_ACK_WAIT_MS, (error, ack) =>
+    outcome(
+      error
+        ? {
+            type: 'unanswered',
+            message: `the coordinator did not answer hello within ${HELLO_ACK_WAIT_MS / 1000} s (${error.message}); will retry on reconnect`,
+          }
+        : joinDecision(ack, opts),
+    ),
+  )
 }
 
 /** Whether to take part, from the coordinator's answer to hello (as received). */

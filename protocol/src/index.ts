@@ -15,6 +15,7 @@ export {
   type HelloIdentity,
   type HelloOptions,
   type HelloOutcome,
+  type HelloSend,
   type HelloStop,
   helloFor,
   helloHandshake,
