@@ -158,15 +158,18 @@ export class Participant {
   }
 
   #helloOutcome(outcome: HelloOutcome): void {
-    if (outcome.type === 'unanswered') return this.#opts.print(outcome.message)
-    if (outcome.type === 'stopped')
-      return this.#fail(
-        new ParticipantError(
-          outcome.why === 'plaintext'
-            ? `${outcome.message}; pass --allow-plaintext only to debug with data that is not private`
-            : outcome.message,
-        ),
-      )
+    if (outcome.type === 'unanswered') {
+      this.#opts.print(outcome.message)
+      return
+    }
+    if (outcome.type === 'stopped') {
+      const advice =
+        outcome.why === 'plaintext'
+          ? '; pass --allow-plaintext only to debug with data that is not private'
+          : ''
+      this.#fail(new ParticipantError(`${outcome.message}${advice}`))
+      return
+    }
     const { task } = outcome
     this.#task ??= task
     this.#joined = true
