@@ -82,9 +82,10 @@ export function helloHandshake(
   try {
     hello = helloFor(challenge, opts)
   } catch (error) {
-    return outcome(
+    outcome(
       stopped('malformed', `the coordinator opened with a malformed challenge: ${(error as Error).message}`),
     )
+    return
   }
   send(hello, HELLO_ACK_WAIT_MS, (error, ack) =>
     outcome(
