@@ -5,24 +5,21 @@ import { type LocalResult, localRound, secureContribution } from '@fedtune/model
 import { progressBar } from '@fedtune/model/node'
 import {
   CHALLENGE_WAIT_MS,
-  type Challenge,
   type ClientToServerEvents,
   encodeSecureContribution,
   encodeWeights,
   type Finished,
-  type FixedPoint,
+  type HelloOutcome,
+  helloHandshake,
   NO_CHALLENGE_NOTICE,
-  PROTOCOL_VERSION,
-  parseChallenge,
   parseFinished,
-  parseHelloAck,
   parseRoundResult,
   parseRoundStart,
   parseUpdateAck,
-  SecaggParticipant,
+  type SecaggAnswer,
+  SecureRoundDriver,
+  type SecureRoundReport,
   type ServerToClientEvents,
-  secureRoundContext,
-  signHello,
   type TaskInfo,
   type WireUpdate,
 } from '@fedtune/protocol'
@@ -76,10 +73,8 @@ export class Participant {
   #challengeTimer: NodeJS.Timeout | undefined
   #training = new Set<number>()
   #results = new Map<number, LocalResult>()
-  /** The open secure round: its protocol state and the local training it will mask. */
-  #secure:
-    | { round: number; party: SecaggParticipant; fixedPoint: FixedPoint; result: Promise<LocalResult> }
-    | undefined
+  /** This hospital's side of the secure rounds (protocol/src/secure-round-driver.ts). */
+  #secure: SecureRoundDriver
   #resolve!: (f: Finished) => void
   #reject!: (e: Error) => void
 
@@ -88,6 +83,12 @@ export class Participant {
     this.done = new Promise((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
+    })
+    this.#secure = new SecureRoundDriver({
+      crypto: nodeCrypto,
+      identitySeed: opts.identitySeed,
+      emit: (round, message) => this.#emitSecagg(round, message),
+      report: (report) => this.#reportSecure(report),
     })
     this.#socket = io(opts.coordinatorUrl, {
       transports: ['websocket'],
@@ -106,18 +107,18 @@ export class Participant {
     this.#socket.on('disconnect', (reason) => {
       this.#joined = false
       // The coordinator counts us out of a secure round in flight and never resends it.
-      this.#secure?.party.abandon()
+      this.#secure.end(null)
       if (reason !== 'io client disconnect') opts.print(`disconnected (${reason}); reconnecting…`)
     })
     this.#socket.on('connect_error', (error) =>
       opts.print(`cannot reach ${opts.coordinatorUrl} (${error.message}); retrying…`),
     )
     this.#socket.on('round', (raw) => this.#onRound(raw))
-    this.#socket.on('secagg', (raw) => this.#onSecagg(raw))
+    this.#socket.on('secagg', (raw) => void this.#secure.relay(raw))
     this.#socket.on('round-result', (raw) => {
       try {
         const r = parseRoundResult(raw)
-        if (this.#secure?.round === r.round) this.#secure.party.abandon()
+        this.#secure.end(r.round)
         const global =
           r.accuracy === null ? '' : `: global ACC ${r.accuracy.toFixed(3)} AUC ${r.auc?.toFixed(3) ?? '-'}`
         opts.print(`round ${r.round} ${r.status}${r.reason ? ` (${r.reason})` : ''}${global}`)
@@ -139,57 +140,44 @@ export class Participant {
     this.#socket.disconnect()
   }
 
-  #hello(raw: unknown): void {
-    let challenge: Challenge
-    try {
-      challenge = parseChallenge(raw)
-    } catch (error) {
-      this.#fail(
-        new ParticipantError(
-          `the coordinator opened with a malformed challenge: ${(error as Error).message}`,
-        ),
-      )
+  #hello(challenge: unknown): void {
+    helloHandshake(
+      challenge,
+      {
+        crypto: nodeCrypto,
+        identitySeed: this.#opts.identitySeed,
+        participant: this.#opts.name,
+        kind: 'hospital',
+        agent: this.#opts.agent,
+        allowPlaintext: this.#opts.allowPlaintext,
+        joined: this.#task,
+      },
+      (hello, waitMs, answer) => this.#socket.timeout(waitMs).emit('hello', hello, answer),
+      (outcome) => this.#helloOutcome(outcome),
+    )
+  }
+
+  #helloOutcome(outcome: HelloOutcome): void {
+    if (outcome.type === 'unanswered') {
+      this.#opts.print(outcome.message)
       return
     }
-    const hello = signHello(nodeCrypto, this.#opts.identitySeed, challenge, {
-      protocol: PROTOCOL_VERSION,
-      participant: this.#opts.name,
-      kind: 'hospital',
-      agent: this.#opts.agent,
-    })
-    this.#socket.timeout(30_000).emit('hello', hello, (err, raw) => {
-      if (err)
-        return this.#opts.print('the coordinator did not answer hello in 30 s; will retry on reconnect')
-      let ack: ReturnType<typeof parseHelloAck>
-      try {
-        ack = parseHelloAck(raw)
-      } catch (error) {
-        return this.#fail(
-          new ParticipantError(`the coordinator answered hello with ${(error as Error).message}`),
-        )
-      }
-      if (!ack.ok)
-        return this.#fail(
-          new ParticipantError(`the coordinator refused to let us join: ${ack.reason} (${ack.code})`),
-        )
-      if (this.#task && this.#task.backbone.digest !== ack.task.backbone.digest)
-        return this.#fail(
-          new ParticipantError('the coordinator changed its task while we were away; restart the client'),
-        )
-      if (ack.task.aggregation !== 'secure' && !this.#opts.allowPlaintext)
-        return this.#fail(
-          new ParticipantError(
-            `the coordinator asks for plaintext updates (aggregation "${ack.task.aggregation}"): it would see this hospital's update in the clear. Refusing; pass --allow-plaintext only to debug with data that is not private`,
-          ),
-        )
-      this.#task ??= ack.task
-      this.#joined = true
-      this.#opts.print(
-        `joined task "${ack.task.name}" as ${this.#opts.name}: ${ack.task.rounds} rounds, head of ${ack.task.paramCount} parameters`,
-      )
-      this.#data ??= prepare(ack.task, { ...this.#opts, seed: 0 })
-      this.#data.catch((error: Error) => this.#fail(error))
-    })
+    if (outcome.type === 'stopped') {
+      const advice =
+        outcome.why === 'plaintext'
+          ? '; pass --allow-plaintext only to debug with data that is not private'
+          : ''
+      this.#fail(new ParticipantError(`${outcome.message}${advice}`))
+      return
+    }
+    const { task } = outcome
+    this.#task ??= task
+    this.#joined = true
+    this.#opts.print(
+      `joined task "${task.name}" as ${this.#opts.name}: ${task.rounds} rounds, head of ${task.paramCount} parameters`,
+    )
+    this.#data ??= prepare(task, { ...this.#opts, seed: 0 })
+    this.#data.catch((error: Error) => this.#fail(error))
   }
 
   async #onRound(raw: unknown): Promise<void> {
@@ -237,59 +225,43 @@ export class Participant {
   }
 
   /**
-   * A secure round: advertise keys at once (the key exchange overlaps local training), then answer
-   * each relayed stage; the masked input waits for training. A refusal is printed and the
+   * A secure round: the driver advertises at once (the key exchange overlaps local training) and
+   * answers each relayed stage; the masked input waits for training. A refusal is printed and the
    * participant falls silent for the round, which the coordinator handles as a dropout.
    */
   #onSecureRound(task: TaskInfo, round: ReturnType<typeof parseRoundStart>): void {
-    const secagg = round.secagg as NonNullable<typeof round.secagg>
-    try {
-      const party = new SecaggParticipant({
-        crypto: nodeCrypto,
-        identitySeed: this.#opts.identitySeed,
-        context: secureRoundContext(task, round),
-      })
-      if (this.#secure && this.#secure.party.stage !== 'done')
-        this.#opts.print(`round ${this.#secure.round}: left unfinished for round ${round.round}`)
-      this.#secure?.party.abandon()
-      const result = this.#data
-        ? this.#data.then((data) => this.#train(task, data, round))
-        : Promise.reject(new ParticipantError('no data'))
-      result.catch((error: Error) => this.#fail(error))
-      this.#secure = { round: round.round, party, fixedPoint: secagg.fixedPoint, result }
-      this.#emitSecagg(round.round, party.advertise())
-    } catch (error) {
-      this.#opts.print(`round ${round.round}: cannot take part securely: ${(error as Error).message}`)
-    }
+    const data = this.#data
+    // Set once the round is taken, before any relay can ask for the masked input.
+    let result: Promise<LocalResult> | undefined
+    const taking = this.#secure.start(task, round, async (fixedPoint) => {
+      const r = await (result as Promise<LocalResult>)
+      const input = encodeSecureContribution(secureContribution(r), fixedPoint)
+      if (this.#opts.auditDir) writeAudit(this.#opts.auditDir, round.round, r, input)
+      return input
+    })
+    if (!taking) return
+    result = data
+      ? data.then((d) => this.#train(task, d, round))
+      : Promise.reject(new ParticipantError('no data'))
+    result.catch((error: Error) => this.#fail(error))
   }
 
-  async #onSecagg(raw: unknown): Promise<void> {
-    const secure = this.#secure
-    const task = this.#task
-    if (!secure || !task) return this.#opts.print('warning: a secagg message outside a secure round; ignored')
-    const stage = typeof raw === 'object' && raw !== null ? (raw as { stage?: unknown }).stage : undefined
-    try {
-      if (stage === 'advertise') this.#emitSecagg(secure.round, await secure.party.shareKeys(raw))
-      else if (stage === 'share-keys') {
-        const result = await secure.result
-        const input = encodeSecureContribution(secureContribution(result), secure.fixedPoint)
-        if (this.#opts.auditDir) writeAudit(this.#opts.auditDir, secure.round, result, input)
-        this.#emitSecagg(secure.round, await secure.party.maskedInput(raw, input))
-      } else if (stage === 'unmask') this.#emitSecagg(secure.round, secure.party.unmask(raw))
-      else this.#opts.print(`warning: ignored a secagg message for stage ${String(stage)}`)
-    } catch (error) {
-      // Silent for the rest of the round (a dropout to the coordinator), its secrets zeroed.
-      secure.party.abandon()
-      this.#opts.print(
-        `round ${secure.round}: refused the coordinator's ${String(stage)} message: ${(error as Error).message}`,
+  #reportSecure(report: SecureRoundReport): void {
+    const print = this.#opts.print
+    if (report.type === 'notice') print(report.message)
+    else if (report.type === 'declined')
+      print(`round ${report.round}: cannot take part securely: ${report.message}`)
+    else if (report.type === 'refused')
+      print(
+        `round ${report.round}: refused the coordinator's ${report.stage ?? 'secagg'} message: ${report.message}`,
       )
-    }
+    else if (report.type === 'complained')
+      print(
+        `round ${report.round}: a neighbour's keys or shares in the coordinator's ${report.stage ?? 'secagg'} relay could not be used; sent a signed complaint and left the round`,
+      )
   }
 
-  #emitSecagg(round: number, message: { readonly stage: string; readonly against?: string }): void {
-    // The party gave up the round with it (complaint.ts): nothing more is sent this round.
-    if (message.stage === 'complaint')
-      this.#opts.print(`round ${round}: complained about neighbour ${message.against}; out of this round`)
+  #emitSecagg(round: number, message: SecaggAnswer): void {
     this.#socket.timeout(60_000).emit('secagg', message, this.#reportAck(round, 'our secagg message'))
   }
 

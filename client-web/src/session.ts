@@ -3,17 +3,14 @@ import {
   CHALLENGE_WAIT_MS,
   type ClientToServerEvents,
   type Finished,
+  helloHandshake,
   NO_CHALLENGE_NOTICE,
   naclCrypto,
-  PROTOCOL_VERSION,
-  parseChallenge,
   parseFinished,
-  parseHelloAck,
   parseRoundResult,
   parseUpdateAck,
   type RoundResult,
   type ServerToClientEvents,
-  signHello,
   type TaskInfo,
 } from '@fedtune/protocol'
 import { io, type Socket } from 'socket.io-client'
@@ -113,33 +110,29 @@ export class VolunteerSession {
     this.#worker.terminate()
   }
 
-  #hello(raw: unknown): void {
+  #hello(challenge: unknown): void {
     const { identity, agent, on } = this.#opts
-    let hello: ReturnType<typeof signHello>
-    try {
-      hello = signHello(naclCrypto, identity.seed, parseChallenge(raw), {
-        protocol: PROTOCOL_VERSION,
+    helloHandshake(
+      challenge,
+      {
+        crypto: naclCrypto,
+        identitySeed: identity.seed,
         participant: identity.name,
         kind: 'browser',
         agent,
-      })
-    } catch (error) {
-      this.#fail(new Error(`the coordinator opened with a malformed challenge: ${(error as Error).message}`))
-      return
-    }
-    this.#socket.timeout(30_000).emit('hello', hello, (err, raw) => {
-      if (err) return on.notice('the coordinator did not answer hello in 30 s; retrying on reconnect')
-      try {
-        const ack = parseHelloAck(raw)
-        if (!ack.ok)
-          return this.#fail(new Error(`the coordinator refused to let us join: ${ack.reason} (${ack.code})`))
-        if (ack.task.taskId !== this.#opts.task.taskId)
-          return this.#fail(new Error('the coordinator now runs another task; reload the page'))
-        on.joined(ack.task)
-      } catch (error) {
-        this.#fail(new Error(`the coordinator answered hello with ${(error as Error).message}`))
-      }
-    })
+        // A volunteer never sends its update in the clear.
+        allowPlaintext: false,
+        // The task the page showed when the volunteer opted in.
+        joined: this.#opts.task,
+      },
+      (hello, waitMs, answer) => this.#socket.timeout(waitMs).emit('hello', hello, answer),
+      (outcome) => {
+        if (this.#stopped) return
+        if (outcome.type === 'unanswered') on.notice(outcome.message)
+        else if (outcome.type === 'stopped') this.#fail(new Error(outcome.message))
+        else on.joined(outcome.task)
+      },
+    )
   }
 
   #fromWorker(message: FromWorker): void {
@@ -161,6 +154,7 @@ export class VolunteerSession {
         }
       })
     if (message.type === 'error') this.#fail(new Error(message.message))
+    else if (message.type === 'notice') this.#opts.on.notice(message.message)
     else this.#opts.on.worker(message)
   }
 

@@ -46,4 +46,6 @@ export type FromWorker =
       readonly examples: number
       readonly metrics: LocalMetrics
     }
+  /** A line for the volunteer that changes nothing (a round left unfinished, a stray message ignored). */
+  | { readonly type: 'notice'; readonly message: string }
   | { readonly type: 'error'; readonly message: string }

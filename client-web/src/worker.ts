@@ -1,11 +1,10 @@
 import { type LocalData, type LocalResult, localRound, secureContribution } from '@fedtune/model'
 import {
   encodeSecureContribution,
-  type FixedPoint,
   naclCrypto,
   parseRoundStart,
-  SecaggParticipant,
-  secureRoundContext,
+  SecureRoundDriver,
+  type SecureRoundReport,
   type TaskInfo,
 } from '@fedtune/protocol'
 import { useWasm } from './wasm-backend.ts'
@@ -22,18 +21,11 @@ const scope = self as unknown as {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null
 }
 
-type Joined = { readonly task: TaskInfo; readonly seed: Uint8Array; readonly data: LocalData }
-type SecureRound = {
-  readonly round: number
-  readonly party: SecaggParticipant
-  readonly fixedPoint: FixedPoint
-  readonly result: Promise<LocalResult>
-}
+type Joined = { readonly task: TaskInfo; readonly data: LocalData; readonly secure: SecureRoundDriver }
 
 let joined: Joined | undefined
 /** The training backend, set once before the first round (WebAssembly; see wasm-backend.ts). */
 let backend: Promise<string> | undefined
-let secure: SecureRound | undefined
 
 function post(message: FromWorker): void {
   scope.postMessage(message)
@@ -43,18 +35,45 @@ function stage(round: number, s: VolunteerStage, detail?: string): void {
   post(detail === undefined ? { type: 'stage', round, stage: s } : { type: 'stage', round, stage: s, detail })
 }
 
+/** The page's name for each of this volunteer's answers once it went out. */
+const ANSWERED: Readonly<Record<string, VolunteerStage>> = {
+  advertise: 'advertised',
+  'share-keys': 'shared-keys',
+  'masked-input': 'masked-input',
+  unmask: 'unmasked',
+}
+
+function reportSecure(report: SecureRoundReport): void {
+  if (report.type === 'answered') {
+    const answered = ANSWERED[report.stage]
+    if (answered !== undefined) stage(report.round, answered)
+  } else if (report.type === 'declined' || report.type === 'refused')
+    // Refusing is falling silent for the round: the coordinator treats it as a dropout.
+    stage(report.round, 'refused', report.message)
+  else if (report.type === 'complained')
+    stage(report.round, 'refused', `sent a complaint about the ${report.stage ?? 'secagg'} message`)
+  else post({ type: 'notice', message: report.message })
+}
+
 scope.onmessage = (event) => {
   const m = event.data
   try {
     if (m.type === 'init') {
-      joined = { task: m.task, seed: m.identitySeed, data: { train: m.train, val: m.val } }
+      const secure = new SecureRoundDriver({
+        crypto: naclCrypto,
+        identitySeed: m.identitySeed,
+        emit: (round, message) => post({ type: 'emit-secagg', round, message }),
+        report: reportSecure,
+      })
+      joined = { task: m.task, data: { train: m.train, val: m.val }, secure }
       backend = useWasm()
       backend.catch((error: Error) => post({ type: 'error', message: `training backend: ${error.message}` }))
     } else if (m.type === 'round') onRound(m.raw)
-    else if (m.type === 'end-round') {
-      // Zero the round's secrets now rather than at garbage collection.
-      if (secure !== undefined && (m.round === null || m.round === secure.round)) secure.party.abandon()
-    } else void onSecagg(m.raw)
+    // Zeroes the round's secrets now rather than at garbage collection.
+    else if (m.type === 'end-round') joined?.secure.end(m.round)
+    else if (joined === undefined)
+      throw new Error('a secure-aggregation message before the worker had its data')
+    else void joined.secure.relay(m.raw)
   } catch (error) {
     post({ type: 'error', message: (error as Error).message })
   }
@@ -62,16 +81,17 @@ scope.onmessage = (event) => {
 
 function onRound(raw: unknown): void {
   if (joined === undefined) throw new Error('a round arrived before the worker had its data')
-  const { task, seed, data } = joined
+  const { task, data, secure } = joined
   const round = parseRoundStart(raw, task.paramCount, task.head.labels.length)
-  // Refuses a round without secure aggregation: a volunteer never sends plaintext.
-  const context = secureRoundContext(task, round)
-  const fixedPoint = (round.secagg as NonNullable<typeof round.secagg>).fixedPoint
-  const party = new SecaggParticipant({ crypto: naclCrypto, identitySeed: seed, context })
-  // Advertise first: the key exchange overlaps training.
-  post({ type: 'emit-secagg', round: round.round, message: party.advertise() })
-  stage(round.round, 'advertised')
-  const result = new Promise<LocalResult>((resolve, reject) => {
+  // Set once the round is taken, before any relay can ask for the masked input.
+  let result: Promise<LocalResult> | undefined
+  // Advertises first, so the key exchange overlaps training; refuses a round without secure
+  // aggregation: a volunteer never sends plaintext.
+  const taking = secure.start(task, round, async (fixedPoint) =>
+    encodeSecureContribution(secureContribution(await (result as Promise<LocalResult>)), fixedPoint),
+  )
+  if (!taking) return
+  result = new Promise<LocalResult>((resolve, reject) => {
     // After the advertisement is out, so training does not delay it.
     setTimeout(async () => {
       try {
@@ -89,34 +109,6 @@ function onRound(raw: unknown): void {
       }
     }, 0)
   })
+  // Reported above; the driver awaits it only when the masked input is due, if the round gets there.
   result.catch(() => {})
-  secure?.party.abandon()
-  secure = { round: round.round, party, fixedPoint, result }
-}
-
-async function onSecagg(raw: unknown): Promise<void> {
-  const current = secure
-  if (current === undefined) throw new Error('a secure-aggregation message outside a round')
-  const kind = typeof raw === 'object' && raw !== null ? (raw as { stage?: unknown }).stage : undefined
-  // A complaint goes out like any message; the party has given up the round (complaint.ts).
-  const emit = (message: { readonly stage: string }, next: VolunteerStage) => {
-    post({ type: 'emit-secagg', round: current.round, message })
-    if (message.stage === 'complaint') stage(current.round, 'refused', 'complained about a neighbour')
-    else stage(current.round, next)
-  }
-  try {
-    if (kind === 'advertise') emit(await current.party.shareKeys(raw), 'shared-keys')
-    else if (kind === 'share-keys') {
-      const r = await current.result
-      const input = encodeSecureContribution(secureContribution(r), current.fixedPoint)
-      emit(await current.party.maskedInput(raw, input), 'masked-input')
-    } else if (kind === 'unmask') {
-      post({ type: 'emit-secagg', round: current.round, message: current.party.unmask(raw) })
-      stage(current.round, 'unmasked')
-    } else throw new Error(`a secure-aggregation message for an unknown stage ${String(kind)}`)
-  } catch (error) {
-    // Refusing is falling silent for the round: the coordinator treats it as a dropout.
-    current.party.abandon()
-    stage(current.round, 'refused', (error as Error).message)
-  }
 }

@@ -2,6 +2,7 @@ import {
   type Contribution,
   type LocalMetrics,
   type ParticipantKind,
+  type RefusalCode,
   type SecureSum,
   type Update,
   weightedSum,
@@ -116,7 +117,7 @@ export type Effect =
       readonly type: 'update-ack'
       readonly participant: string
       readonly ok: false
-      readonly code: string
+      readonly code: RefusalCode
       readonly reason: string
     }
   | {
@@ -425,6 +426,6 @@ function joinedSummary(state: RoundState): string {
   return `${summary} (${browsers} browsers online, at most ${maxBrowsersPerRound} per round)`
 }
 
-function refuse(participant: string, code: string, reason: string): Effect {
+function refuse(participant: string, code: RefusalCode, reason: string): Effect {
   return { type: 'update-ack', participant, ok: false, code, reason }
 }

@@ -9,6 +9,8 @@ import {
   ProtocolError,
   parseHello,
   parseUpdate,
+  type Refusal,
+  type RefusalCode,
   type ServerToClientEvents,
   type UpdateAck,
 } from '@fedtune/protocol'
@@ -238,11 +240,11 @@ export function attachSockets(
   return io
 }
 
-function refusal(code: string, reason: string): { ok: false; code: string; reason: string } {
+function refusal(code: RefusalCode, reason: string): Refusal {
   return { ok: false, code, reason }
 }
 
-function asRefusal(error: unknown): { ok: false; code: string; reason: string } {
+function asRefusal(error: unknown): Refusal {
   if (error instanceof ProtocolError) return refusal(error.code, error.message)
   return refusal('internal', (error as Error).message)
 }

@@ -1,6 +1,6 @@
 export { backboneListing } from './backbone-listing.ts'
 export { describe } from './describe.ts'
-export { ProtocolError, type ProtocolErrorCode } from './errors.ts'
+export { ProtocolError, type ProtocolErrorCode, REFUSAL_CODES, type RefusalCode } from './errors.ts'
 export { applyWeightedSum, type Contribution, fedAvg, weightedSum } from './fedavg.ts'
 export {
   type HeadLayer,
@@ -10,6 +10,17 @@ export {
   paramShapes,
   parseHeadSpec,
 } from './head-spec.ts'
+export {
+  HELLO_ACK_WAIT_MS,
+  type HelloIdentity,
+  type HelloOptions,
+  type HelloOutcome,
+  type HelloSend,
+  type HelloStop,
+  helloFor,
+  helloHandshake,
+  joinDecision,
+} from './hello-handshake.ts'
 export {
   CHALLENGE_WAIT_MS,
   checkHelloProof,
@@ -21,6 +32,13 @@ export {
 export { escapeText } from './log-text.ts'
 export * from './messages.ts'
 export * from './secagg/index.ts'
+export {
+  type MaskedInputSource,
+  type SecaggAnswer,
+  SecureRoundDriver,
+  type SecureRoundDriverOptions,
+  type SecureRoundReport,
+} from './secure-round-driver.ts'
 export { secureRoundContext } from './secure-round-setup.ts'
 export {
   decodeSecureSum,

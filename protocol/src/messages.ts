@@ -1,5 +1,5 @@
 import { describe } from './describe.ts'
-import { ProtocolError } from './errors.ts'
+import { ProtocolError, REFUSAL_CODES, type RefusalCode } from './errors.ts'
 import { int, num, oneOf, optNum, record, str } from './fields.ts'
 import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
 import type { FixedPoint } from './secagg/fixed-point.ts'
@@ -44,9 +44,21 @@ export type Hello = {
   readonly proof: Uint8Array
 }
 
-export type Refusal = { readonly ok: false; readonly code: string; readonly reason: string }
-export type HelloAck = { readonly ok: true; readonly task: TaskInfo } | Refusal
-export type UpdateAck = { readonly ok: true } | Refusal
+/**
+ * A refused message: its code (errors.ts) and the reason, for people. As read by a participant the
+ * code may be 'unknown': one this participant does not know, from a newer coordinator.
+ */
+export type Refusal<Code extends string = RefusalCode> = {
+  readonly ok: false
+  readonly code: Code
+  readonly reason: string
+}
+/** A refusal code as a participant reads it: one it knows, or 'unknown' (kept, quoted, in the reason). */
+export type ReceivedRefusalCode = RefusalCode | 'unknown'
+export type HelloAck<Code extends string = RefusalCode> =
+  | { readonly ok: true; readonly task: TaskInfo }
+  | Refusal<Code>
+export type UpdateAck<Code extends string = RefusalCode> = { readonly ok: true } | Refusal<Code>
 
 export type BackboneFile = { readonly name: string; readonly sha256: string; readonly bytes: number }
 
@@ -261,22 +273,34 @@ export function parseTrainingSettings(
   }
 }
 
-export function parseHelloAck(value: unknown): HelloAck {
+export function parseHelloAck(value: unknown): HelloAck<ReceivedRefusalCode> {
   const o = record(value, 'hello ack')
   if (o.ok === false) return parseRefusal(o, 'hello ack')
   if (o.ok !== true) throw new ProtocolError('malformed', 'hello ack.ok: expected true or false')
   return { ok: true, task: parseTaskInfo(o.task) }
 }
 
-export function parseUpdateAck(value: unknown): UpdateAck {
+export function parseUpdateAck(value: unknown): UpdateAck<ReceivedRefusalCode> {
   const o = record(value, 'update ack')
   if (o.ok === false) return parseRefusal(o, 'update ack')
   if (o.ok !== true) throw new ProtocolError('malformed', 'update ack.ok: expected true or false')
   return { ok: true }
 }
 
-function parseRefusal(o: Record<string, unknown>, what: string): Refusal {
-  return { ok: false, code: str(o, 'code', what), reason: typeof o.reason === 'string' ? o.reason : '' }
+/**
+ * A code outside REFUSAL_CODES reads as 'unknown', not as a malformed ack: a coordinator newer than
+ * this participant may refuse with a code added since, and its reason still says why.
+ */
+function parseRefusal(o: Record<string, unknown>, what: string): Refusal<ReceivedRefusalCode> {
+  const code = str(o, 'code', what)
+  const reason = typeof o.reason === 'string' ? o.reason : ''
+  return (REFUSAL_CODES as readonly string[]).includes(code)
+    ? { ok: false, code: code as RefusalCode, reason }
+    : {
+        ok: false,
+        code: 'unknown',
+        reason: `${reason} (code ${describe(code)}, unknown to this participant)`,
+      }
 }
 
 export function parseTaskInfo(value: unknown): TaskInfo {

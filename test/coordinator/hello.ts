@@ -2,17 +2,20 @@ import { createHash } from 'node:crypto'
 import {
   type Challenge,
   type HelloAck,
+  helloFor,
   type ParticipantKind,
-  PROTOCOL_VERSION,
   parseChallenge,
-  signHello,
+  parseHelloAck,
+  type ReceivedRefusalCode,
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import type { Socket } from 'socket.io-client'
 
 /**
  * Saying hello as the real clients do: wait for the connection's challenge, then sign it with the
- * identity key (hello-proof.ts).
+ * identity key (protocol/src/hello-handshake.ts). The ack comes back parsed as a participant reads
+ * it, so a refusal with a code outside REFUSAL_CODES reads as 'unknown' and fails the test that
+ * expects its code.
  */
 
 /** A fixed identity seed per name, as a real client keeps one in its cache. */
@@ -42,13 +45,15 @@ export type HelloFields = {
 }
 
 /** Says hello once the challenge has come; resolves with the coordinator's ack. */
-export async function sayHello(socket: Socket, fields: HelloFields): Promise<HelloAck> {
+export async function sayHello(socket: Socket, fields: HelloFields): Promise<HelloAck<ReceivedRefusalCode>> {
   const challenge = await challengeOf(socket)
-  const hello = signHello(nodeCrypto, fields.seed ?? seedOf(fields.participant), challenge, {
-    protocol: fields.protocol ?? PROTOCOL_VERSION,
+  const hello = helloFor(challenge, {
+    crypto: nodeCrypto,
+    identitySeed: fields.seed ?? seedOf(fields.participant),
     participant: fields.participant,
     kind: fields.kind ?? 'hospital',
     agent: 'test',
+    ...(fields.protocol === undefined ? {} : { protocol: fields.protocol }),
   })
-  return (await socket.emitWithAck('hello', hello)) as HelloAck
+  return parseHelloAck(await socket.emitWithAck('hello', hello))
 }

@@ -16,8 +16,8 @@ import {
   type ParticipantKind,
   paramCount,
   parseRoundStart,
-  roundContext,
-  SecaggParticipant,
+  type ReceivedRefusalCode,
+  SecureRoundDriver,
   type TaskInfo,
   type UpdateAck,
 } from '@fedtune/protocol'
@@ -115,49 +115,46 @@ async function start(opts: {
 }
 
 /**
- * A participant that answers every secure stage, contributing `delta` with `examples`; with
- * `silentFrom` it stops answering from that relayed stage on (a dropout).
+ * A participant that answers every secure stage through the participants' own driver
+ * (protocol/src/secure-round-driver.ts), contributing `delta` with `examples`; with `silentFrom` it
+ * disconnects instead of sending that answer (a dropout).
  */
 function secureClient(
   h: Harness,
   name: string,
   delta: Float32Array,
   examples: number,
-  silentFrom?: 'advertise' | 'share-keys' | 'unmask',
+  silentFrom?: 'share-keys' | 'masked-input' | 'unmask',
   kind: ParticipantKind = 'hospital',
-): { socket: Socket; joined: Promise<HelloAck> } {
+): { socket: Socket; joined: Promise<HelloAck<ReceivedRefusalCode>> } {
   const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
   challengeOf(socket)
   h.sockets.push(socket)
-  let party: SecaggParticipant | undefined
-  // a dropout's pending acknowledgements fail with its socket; that is the point
-  const emit = (message: unknown) =>
-    (socket.emitWithAck('secagg', message) as Promise<UpdateAck>).catch(() => null)
-  socket.on('round', (raw: unknown) => {
-    const round = parseRoundStart(raw, params, 2)
-    if (!round.secagg) throw new Error('expected a secure round')
-    party = new SecaggParticipant({
-      crypto: nodeCrypto,
-      identitySeed: seedOf(name),
-      context: roundContext(round.secagg.setup),
-    })
-    void emit(party.advertise())
-  })
-  socket.on('secagg', async (raw: { stage: string }) => {
-    if (!party || raw.stage === silentFrom) {
-      if (raw.stage === silentFrom) socket.disconnect()
-      return
-    }
-    if (raw.stage === 'advertise') await emit(await party.shareKeys(raw))
-    else if (raw.stage === 'share-keys') {
-      const input = encodeSecureContribution(
-        { delta, examples, labelCounts: [examples, 0], valExamples: 4, valCorrect: 3 },
-        fixedPoint,
-      )
-      await emit(await party.maskedInput(raw, input))
-    } else if (raw.stage === 'unmask') await emit(party.unmask(raw))
+  const secure = new SecureRoundDriver({
+    crypto: nodeCrypto,
+    identitySeed: seedOf(name),
+    emit: (_, message) => {
+      if (message.stage === silentFrom) socket.disconnect()
+      // a dropout's pending acknowledgements fail with its socket; that is the point
+      else void (socket.emitWithAck('secagg', message) as Promise<UpdateAck>).catch(() => null)
+    },
+    report: (report) => {
+      if (report.type === 'refused' || report.type === 'declined')
+        throw new Error(`${name} refused round ${report.round}: ${report.message}`)
+    },
   })
   const joined = sayHello(socket, { participant: name, kind })
+  socket.on('round', async (raw: unknown) => {
+    const ack = await joined
+    if (!ack.ok) throw new Error(`${name} was refused: ${ack.reason}`)
+    secure.start(ack.task, parseRoundStart(raw, params, 2), async (fixed) =>
+      encodeSecureContribution(
+        { delta, examples, labelCounts: [examples, 0], valExamples: 4, valCorrect: 3 },
+        fixed,
+      ),
+    )
+  })
+  socket.on('secagg', (raw: unknown) => void secure.relay(raw))
   return { socket, joined }
 }
 
@@ -181,7 +178,7 @@ describe('secure rounds over real sockets', () => {
   it('survives a participant that drops after sharing its keys: its masks are rebuilt from shares', async () => {
     const h = await start({ secure: true })
     secureClient(h, 'a', filled(0.5), 10)
-    secureClient(h, 'b', filled(-0.25), 30, 'share-keys')
+    secureClient(h, 'b', filled(-0.25), 30, 'masked-input')
     secureClient(h, 'c', filled(1), 60)
     const done = await h.federation.done
     expect(done).toMatchObject({ completed: 1, failed: 0 })
@@ -191,7 +188,7 @@ describe('secure rounds over real sockets', () => {
   it('a browser that drops after sharing its keys is an ordinary dropout, like a hospital', async () => {
     const h = await start({ secure: true, browsers: 1 })
     secureClient(h, 'a', filled(0.5), 10)
-    const { socket } = secureClient(h, 'volunteer', filled(-0.25), 30, 'share-keys', 'browser')
+    const { socket } = secureClient(h, 'volunteer', filled(-0.25), 30, 'masked-input', 'browser')
     const selected = new Promise<number>((resolve) =>
       socket.once('round', (r: { round: number }) => resolve(r.round)),
     )
@@ -205,8 +202,8 @@ describe('secure rounds over real sockets', () => {
   it('fails the round loudly when too few survive to rebuild the masks, and the run goes on', async () => {
     const h = await start({ secure: true, rounds: 1 })
     secureClient(h, 'a', filled(0.5), 10)
-    secureClient(h, 'b', filled(-0.25), 30, 'share-keys')
-    secureClient(h, 'c', filled(1), 60, 'share-keys')
+    secureClient(h, 'b', filled(-0.25), 30, 'masked-input')
+    secureClient(h, 'c', filled(1), 60, 'masked-input')
     const done = await h.federation.done
     expect(done).toMatchObject({ completed: 0, failed: 1 })
     expect(Array.from(h.federation.global)).toEqual(Array(params).fill(0))
@@ -215,7 +212,7 @@ describe('secure rounds over real sockets', () => {
   it('with too few masked inputs for the task’s minimum, fails before unmasking anything', async () => {
     const h = await start({ secure: true, minParticipants: 3 })
     secureClient(h, 'a', filled(0.5), 10)
-    secureClient(h, 'b', filled(-0.25), 30, 'share-keys')
+    secureClient(h, 'b', filled(-0.25), 30, 'masked-input')
     secureClient(h, 'c', filled(1), 60)
     const done = await h.federation.done
     expect(done).toMatchObject({ completed: 0, failed: 1 })
@@ -323,30 +320,24 @@ describe('secure rounds over real sockets', () => {
     const finished: string[] = []
     const sockets = ['x', 'y', 'z'].map((name) => {
       const socket = connect(running.url, { transports: ['websocket'], reconnection: false })
-      let party: SecaggParticipant | undefined
       const seed = seedOf(name)
+      const secure = new SecureRoundDriver({
+        crypto: nodeCrypto,
+        identitySeed: seed,
+        emit: (_, message) => socket.emit('secagg', message, () => {}),
+        report: () => {},
+      })
       // as the hospital client does: read 'finished', then leave
       socket.on('finished', () => {
         finished.push(name)
         socket.disconnect()
       })
-      socket.on('round', (raw: unknown) => {
-        const round = parseRoundStart(raw, inner, 2)
-        if (!round.secagg) return
-        party = new SecaggParticipant({
-          crypto: nodeCrypto,
-          identitySeed: seed,
-          context: roundContext(round.secagg.setup),
-        })
-        socket.emit('secagg', party.advertise(), () => {})
-        fixed = round.secagg.fixedPoint
-      })
-      let fixed: FixedPoint | undefined
-      socket.on('secagg', async (raw: { stage: string }) => {
-        if (!party || !fixed) return
-        if (raw.stage === 'advertise') socket.emit('secagg', await party.shareKeys(raw), () => {})
-        else if (raw.stage === 'share-keys') {
-          const input = encodeSecureContribution(
+      const joined = sayHello(socket, { participant: name, seed })
+      socket.on('round', async (raw: unknown) => {
+        const ack = await joined
+        if (!ack.ok) return
+        secure.start(ack.task, parseRoundStart(raw, inner, 2), async (fixed) =>
+          encodeSecureContribution(
             {
               delta: new Float32Array(inner),
               examples: 5,
@@ -355,11 +346,10 @@ describe('secure rounds over real sockets', () => {
               valCorrect: 0,
             },
             fixed,
-          )
-          socket.emit('secagg', await party.maskedInput(raw, input), () => {})
-        } else if (raw.stage === 'unmask') socket.emit('secagg', party.unmask(raw), () => {})
+          ),
+        )
       })
-      void sayHello(socket, { participant: name, seed })
+      socket.on('secagg', (raw: unknown) => void secure.relay(raw))
       return socket
     })
     const done = await running.federation.done

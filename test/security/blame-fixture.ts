@@ -20,6 +20,7 @@ import {
   type HelloAck,
   paramCount,
   parseRoundStart,
+  type ReceivedRefusalCode,
   roundContext,
   SecaggParticipant,
   type TaskInfo,
@@ -147,7 +148,7 @@ export type Lie = {
 
 export type ScriptedParticipant = {
   readonly socket: Socket
-  readonly joined: Promise<HelloAck>
+  readonly joined: Promise<HelloAck<ReceivedRefusalCode>>
   /** Every stage message it sent, with the coordinator's acknowledgement. */
   readonly sent: { readonly round: number; readonly stage: string; readonly ack: UpdateAck | null }[]
   /** Resolves with the round number when it is selected for a round. */
@@ -207,7 +208,11 @@ export function scriptedParticipant(
 }
 
 /** A fresh connection saying hello under `name` (with its usual identity key); resolves with the ack. */
-export async function helloAgain(h: BlameHarness, name: string, seed = seedOf(name)): Promise<HelloAck> {
+export async function helloAgain(
+  h: BlameHarness,
+  name: string,
+  seed = seedOf(name),
+): Promise<HelloAck<ReceivedRefusalCode>> {
   const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
   challengeOf(socket)
   h.sockets.push(socket)

@@ -21,6 +21,7 @@ import {
   type HelloAck,
   paramCount,
   parseRoundStart,
+  type ReceivedRefusalCode,
   roundContext,
   type SecaggCrypto,
   SecaggParticipant,
@@ -242,7 +243,7 @@ export type Stage = 'advertise' | 'share-keys' | 'masked-input' | 'unmask'
 
 export type Client = {
   readonly socket: Socket
-  readonly joined: Promise<HelloAck>
+  readonly joined: Promise<HelloAck<ReceivedRefusalCode>>
   /** The coordinator's answer to this participant's message of `stage` ('update' in plaintext) in `round`. */
   acked(round: number, stage: Stage | 'update'): Promise<UpdateAck>
 }

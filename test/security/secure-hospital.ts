@@ -11,6 +11,7 @@ import {
   type HelloAck,
   type NeighbourAdvertisements,
   parseRoundStart,
+  type ReceivedRefusalCode,
   roundContext,
   type SecaggContext,
   SecaggParticipant,
@@ -89,7 +90,7 @@ export function socketTo(url: string, sockets: Socket[]): Socket {
 
 export type Hospital = {
   readonly socket: Socket
-  readonly joined: Promise<HelloAck>
+  readonly joined: Promise<HelloAck<ReceivedRefusalCode>>
   /** The ids of the advertisements the coordinator relayed to it, per round. */
   readonly relayed: string[][]
   /** What it refused of the coordinator's relays; it then stays silent, as the real clients do. */

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Link } from '@fedtune/coordinator'
-import type { Finished, HelloAck } from '@fedtune/protocol'
+import type { Finished, HelloAck, ReceivedRefusalCode } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { seedOf } from '../coordinator/hello.ts'
@@ -45,7 +45,8 @@ async function failsThenRecovers(h: Harness, reason: RegExp): Promise<void> {
   expect(await h.federation.done).toMatchObject({ completed: 1, failed: 1 })
 }
 
-const joinAll = (...clients: { joined: Promise<HelloAck> }[]) => Promise.all(clients.map((c) => c.joined))
+const joinAll = (...clients: { joined: Promise<HelloAck<ReceivedRefusalCode>> }[]) =>
+  Promise.all(clients.map((c) => c.joined))
 
 describe('a throw at every point the coordinator runs code', () => {
   it('in the gather window’s timer (the round cannot start): that round fails and the next completes', async () => {

@@ -302,6 +302,36 @@ export function parseComplaint(value: unknown, round: RoundLabel): Complaint {
   }
 }
 
+/** The stages whose messages the coordinator relays to a participant, in the order they come. */
+export const RELAY_STAGES = ['advertise', 'share-keys', 'unmask'] as const
+export type RelayStage = (typeof RELAY_STAGES)[number]
+
+/**
+ * Which stage a message relayed to a participant is for, after its task and round are checked: the
+ * participant's dispatch (secure-round-driver.ts) reads this, then hands the message to that stage's
+ * own parser, which reads the rest.
+ */
+export function parseRelayStage(value: unknown, round: RoundLabel): RelayStage {
+  const o = record(value, 'secagg relay')
+  if (o.taskId !== round.taskId)
+    throw new ProtocolError(
+      'malformed',
+      `secagg relay.taskId: expected "${round.taskId}", got ${describe(o.taskId)}`,
+    )
+  if (o.round !== round.round)
+    throw new ProtocolError(
+      'malformed',
+      `secagg relay.round: expected round ${round.round}, got ${describe(o.round)} (a message from another round)`,
+    )
+  const stage = o.stage
+  if (typeof stage !== 'string' || !(RELAY_STAGES as readonly string[]).includes(stage))
+    throw new ProtocolError(
+      'malformed',
+      `secagg relay.stage: expected one of ${RELAY_STAGES.map((s) => `"${s}"`).join(', ')}, got ${describe(stage)}`,
+    )
+  return stage as RelayStage
+}
+
 /**
  * The record of a message after its task, round and stage are checked, in that order, each
  * refusal naming what was expected. A stage other than the expected one is a message out of order

@@ -1,0 +1,129 @@
+import { signHello } from './hello-proof.ts'
+import {
+  type Hello,
+  type ParticipantKind,
+  PROTOCOL_VERSION,
+  parseChallenge,
+  parseHelloAck,
+  type TaskInfo,
+} from './messages.ts'
+import type { SecaggCrypto } from './secagg/crypto.ts'
+
+/**
+ * The participant's side of hello, once for the hospital client, the browser page and the tests:
+ * sign the connection's challenge, send the hello, read the ack and decide whether to take part.
+ * The caller owns the socket; `send` is its emit with an acknowledgement. Run it on every
+ * `challenge`: after each (re)connect the coordinator opens with a fresh one.
+ */
+
+/** How long a participant waits for the coordinator's answer to its hello. */
+export const HELLO_ACK_WAIT_MS = 30_000
+
+export type HelloIdentity = {
+  readonly crypto: SecaggCrypto
+  /** The 32-byte seed of the participant's Ed25519 identity. */
+  readonly identitySeed: Uint8Array
+  readonly participant: string
+  readonly kind: ParticipantKind
+  readonly agent: string
+  /** The protocol version said; `PROTOCOL_VERSION` unless a test says another. */
+  readonly protocol?: string
+}
+
+export type HelloOptions = HelloIdentity & {
+  /**
+   * Take part in a plaintext-debug task, whose coordinator would see each update in the clear. Only
+   * a hospital debugging with data that is not private sets it; a browser volunteer never does.
+   */
+  readonly allowPlaintext: boolean
+  /** The task this participant joined on an earlier connection (or was shown), if any: it must not change. */
+  readonly joined: TaskInfo | undefined
+}
+
+/** Why a participant stops: a malformed challenge or ack, a refusal, another task, or a plaintext task. */
+export type HelloStop = 'malformed' | 'refused' | 'task-changed' | 'plaintext'
+
+export type HelloOutcome =
+  | { readonly type: 'joined'; readonly task: TaskInfo }
+  /** No answer in time: this connection is likely gone, and the next one says hello again. */
+  | { readonly type: 'unanswered'; readonly message: string }
+  /** The end of this participant's part in the task. */
+  | { readonly type: 'stopped'; readonly why: HelloStop; readonly message: string }
+
+/** The hello for the connection whose challenge is `challenge` (as received); throws ProtocolError on a malformed one. */
+export function helloFor(challenge: unknown, identity: HelloIdentity): Hello {
+  return signHello(identity.crypto, identity.identitySeed, parseChallenge(challenge), {
+    protocol: identity.protocol ?? PROTOCOL_VERSION,
+    participant: identity.participant,
+    kind: identity.kind,
+    agent: identity.agent,
+  })
+}
+
+/** How the caller sends a hello: emits it and calls `answer` with the ack as received, or with an error when none came within `waitMs`. */
+export type HelloSend = (
+  hello: Hello,
+  waitMs: number,
+  answer: (error: Error | null, ack: unknown) => void,
+) => void
+
+/**
+ * One connection's hello; `outcome` gets the decision. It is called synchronously from `answer`, not
+ * from a promise: the coordinator sends the first round right behind the ack, often in the same
+ * socket read, and a participant must have joined before that round's handler runs.
+ */
+export function helloHandshake(
+  challenge: unknown,
+  opts: HelloOptions,
+  send: HelloSend,
+  outcome: (outcome: HelloOutcome) => void,
+): void {
+  let hello: Hello
+  try {
+    hello = helloFor(challenge, opts)
+  } catch (error) {
+    outcome(
+      stopped('malformed', `the coordinator opened with a malformed challenge: ${(error as Error).message}`),
+    )
+    return
+  }
+  send(hello, HELLO_ACK_WAIT_MS, (error, ack) =>
+    outcome(
+      error
+        ? {
+            type: 'unanswered',
+            message: `the coordinator did not answer hello within ${HELLO_ACK_WAIT_MS / 1000} s (${error.message}); will retry on reconnect`,
+          }
+        : joinDecision(ack, opts),
+    ),
+  )
+}
+
+/** Whether to take part, from the coordinator's answer to hello (as received). */
+export function joinDecision(raw: unknown, opts: HelloOptions): HelloOutcome {
+  let ack: ReturnType<typeof parseHelloAck>
+  try {
+    ack = parseHelloAck(raw)
+  } catch (error) {
+    return stopped('malformed', `the coordinator answered hello with ${(error as Error).message}`)
+  }
+  if (!ack.ok)
+    return stopped('refused', `the coordinator refused to let us join: ${ack.reason} (${ack.code})`)
+  const { task } = ack
+  const before = opts.joined
+  if (before && (before.taskId !== task.taskId || before.backbone.digest !== task.backbone.digest))
+    return stopped(
+      'task-changed',
+      `the coordinator changed its task while we were away (from "${before.taskId}" to "${task.taskId}", backbone ${before.backbone.digest.slice(0, 12)}… to ${task.backbone.digest.slice(0, 12)}…); start again to join the new one`,
+    )
+  if (task.aggregation !== 'secure' && !opts.allowPlaintext)
+    return stopped(
+      'plaintext',
+      `the coordinator asks for plaintext updates (aggregation "${task.aggregation}"): it would see this ${opts.kind === 'hospital' ? 'hospital' : 'volunteer'}'s update in the clear. Refusing`,
+    )
+  return { type: 'joined', task }
+}
+
+function stopped(why: HelloStop, message: string): HelloOutcome {
+  return { type: 'stopped', why, message }
+}

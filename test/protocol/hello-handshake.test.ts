@@ -1,0 +1,160 @@
+import {
+  checkHelloProof,
+  HELLO_ACK_WAIT_MS,
+  type Hello,
+  type HelloOptions,
+  type HelloOutcome,
+  type HelloSend,
+  helloHandshake,
+  parseChallenge,
+  type TaskInfo,
+} from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
+import { describe, expect, it } from 'vitest'
+
+/** A participant's hello, driven with a `send` that stands where the socket's emit is. */
+const challenge = { taskId: 'chest-xray', nonce: new Uint8Array(32).fill(7) }
+const task: TaskInfo = {
+  taskId: 'chest-xray',
+  name: 'chest X-rays',
+  description: '',
+  rounds: 3,
+  backbone: {
+    digest: 'a'.repeat(64),
+    path: `/backbone/${'a'.repeat(64)}/`,
+    files: [{ name: 'model.json', sha256: 'b'.repeat(64), bytes: 10 }],
+    inputSize: 224,
+    embeddingDim: 4,
+  },
+  head: { layers: [], labels: ['normal', 'pneumonia'] },
+  paramCount: 10,
+  aggregation: 'secure',
+  browsers: { enabled: true, maxPerRound: 1 },
+}
+const options = (over: Partial<HelloOptions> = {}): HelloOptions => ({
+  crypto: nodeCrypto,
+  identitySeed: new Uint8Array(32).fill(3),
+  participant: 'hospital-a',
+  kind: 'hospital',
+  agent: 'test',
+  allowPlaintext: false,
+  joined: undefined,
+  ...over,
+})
+/** Answers every hello with `ack` at once, keeping what was sent. */
+const answering = (ack: unknown) => {
+  const sent: { hello: Hello; waitMs: number }[] = []
+  const send: HelloSend = (hello, waitMs, answer) => {
+    sent.push({ hello, waitMs })
+    answer(null, ack)
+  }
+  return { sent, send }
+}
+/** The handshake's outcome, or undefined when it has not come (yet). */
+const handshake = (challengeRaw: unknown, opts: HelloOptions, send: HelloSend) => {
+  let outcome: HelloOutcome | undefined
+  helloHandshake(challengeRaw, opts, send, (o) => {
+    outcome = o
+  })
+  return outcome
+}
+
+describe('the participant’s hello', () => {
+  it('signs this connection’s challenge with the identity key and joins a secure task', () => {
+    const { sent, send } = answering({ ok: true, task })
+    expect(handshake(challenge, options(), send)).toEqual({ type: 'joined', task })
+    const [first] = sent
+    expect(first?.waitMs).toBe(HELLO_ACK_WAIT_MS)
+    expect(first?.hello).toMatchObject({ protocol: 'fedtune/2', participant: 'hospital-a', kind: 'hospital' })
+    expect(() => checkHelloProof(nodeCrypto, first?.hello as Hello, parseChallenge(challenge))).not.toThrow()
+  })
+
+  it('decides in the acknowledgement’s own call, before the socket runs its next handler (the first round)', () => {
+    let answer: ((error: Error | null, ack: unknown) => void) | undefined
+    const events: string[] = []
+    helloHandshake(
+      challenge,
+      options(),
+      (_, __, a) => {
+        answer = a
+      },
+      (outcome) => events.push(outcome.type),
+    )
+    expect(events).toEqual([])
+    answer?.(null, { ok: true, task })
+    events.push('round')
+    expect(events).toEqual(['joined', 'round'])
+  })
+
+  it('a malformed challenge stops before any hello is sent', () => {
+    const { sent, send } = answering({ ok: true, task })
+    expect(handshake({ taskId: 'chest-xray', nonce: 'x' }, options(), send)).toEqual({
+      type: 'stopped',
+      why: 'malformed',
+      message:
+        'the coordinator opened with a malformed challenge: challenge.nonce: expected 32 bytes, got "x"',
+    })
+    expect(sent).toEqual([])
+  })
+
+  it('no answer in time is no refusal: the next connection says hello again', () => {
+    const outcome = handshake(challenge, options(), (_, __, answer) =>
+      answer(new Error('operation has timed out'), undefined),
+    )
+    expect(outcome).toEqual({
+      type: 'unanswered',
+      message:
+        'the coordinator did not answer hello within 30 s (operation has timed out); will retry on reconnect',
+    })
+  })
+
+  it('a refusal stops with its reason and code; a malformed ack stops too', () => {
+    const refused = answering({ ok: false, code: 'identity-mismatch', reason: 'hospital-a has another key' })
+    expect(handshake(challenge, options(), refused.send)).toEqual({
+      type: 'stopped',
+      why: 'refused',
+      message: 'the coordinator refused to let us join: hospital-a has another key (identity-mismatch)',
+    })
+    const malformed = answering({ ok: 'yes' })
+    expect(handshake(challenge, options(), malformed.send)).toEqual({
+      type: 'stopped',
+      why: 'malformed',
+      message: 'the coordinator answered hello with hello ack.ok: expected true or false',
+    })
+  })
+
+  it('after a reconnect, another task (another id or another backbone) stops the participant', () => {
+    for (const changed of [
+      { ...task, taskId: 'other' },
+      { ...task, backbone: { ...task.backbone, digest: 'c'.repeat(64) } },
+    ]) {
+      const outcome = handshake(
+        challenge,
+        options({ joined: task }),
+        answering({ ok: true, task: changed }).send,
+      )
+      expect(outcome).toMatchObject({ type: 'stopped', why: 'task-changed' })
+    }
+    const same = handshake(challenge, options({ joined: task }), answering({ ok: true, task }).send)
+    expect(same).toEqual({ type: 'joined', task })
+  })
+
+  it('a plaintext task is refused unless the participant allows it; a volunteer never does', () => {
+    const plaintext = { ...task, aggregation: 'plaintext-debug' as const }
+    const { send } = answering({ ok: true, task: plaintext })
+    expect(handshake(challenge, options(), send)).toEqual({
+      type: 'stopped',
+      why: 'plaintext',
+      message:
+        'the coordinator asks for plaintext updates (aggregation "plaintext-debug"): it would see this hospital\'s update in the clear. Refusing',
+    })
+    expect(handshake(challenge, options({ kind: 'browser' }), send)).toMatchObject({
+      why: 'plaintext',
+      message: expect.stringContaining("this volunteer's update"),
+    })
+    expect(handshake(challenge, options({ allowPlaintext: true }), send)).toEqual({
+      type: 'joined',
+      task: plaintext,
+    })
+  })
+})
