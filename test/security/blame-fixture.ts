@@ -79,7 +79,7 @@ export async function startBlameCoordinator(opts: {
     head,
     paramCount: params,
     aggregation: 'secure',
-    browsers: { enabled: false, maxPerRound: 0 },
+    browsers: { enabled: false, maxPerRound: 1 },
   }
   const runDir = mkdtempSync(join(tmpdir(), 'fedtune-blame-run-'))
   const log = new RoundLog(runDir)
