@@ -64,9 +64,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
     if (status >= 500)
       opts.onError?.(`${request.method} ${JSON.stringify(request.url)} failed: ${error.message}`)
-    return reply
-      .code(status)
-      .send({ error: status >= 500 ? 'internal' : 'bad-request', message: error.message })
+    return reply.code(status).send(
+      status >= 500
+        ? // The details (a path, an errno) are in the operator's log, not for whoever asked.
+          { error: 'internal', message: 'the coordinator failed on this request; its log has the details' }
+        : { error: 'bad-request', message: error.message },
+    )
   })
   serveWebPage(app, opts.webDir)
 

@@ -113,12 +113,12 @@ export class ConnectionGuard {
    * connection, and returns the error for the caller to throw (the decoder throws it, which makes
    * socket.io close the connection too).
    */
-  refuse(code: ProtocolErrorCode, reason: string): ProtocolError {
+  refuse(code: ProtocolErrorCode, reason: string, detail = reason): ProtocolError {
     const error = new ProtocolError(code, reason)
     if (this.#refusal !== null) return error
     this.#refusal = { ok: false, code, reason }
     this.#clearTimer()
-    this.#log(`${this.#label}: closing the connection: ${code}: ${escapeText(reason)}`)
+    this.#log(`${this.#label}: closing the connection: ${code}: ${escapeText(detail)}`)
     this.#notify?.(this.#refusal)
     this.#conn.close()
     return error

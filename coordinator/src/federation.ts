@@ -288,7 +288,12 @@ export class Federation {
       this.#opts.onWarning?.(`refused a secagg message from ${participant}: ${refusal.message}`)
       reply({ ok: false, code: refusal.code, reason: refusal.message })
     } else if (failure !== undefined) {
-      reply({ ok: false, code: 'internal', reason: `${failure}; the round fails` })
+      // The failure is the coordinator's own; what it was goes to the round record and the log.
+      reply({
+        ok: false,
+        code: 'internal',
+        reason: 'the coordinator failed on this message; the round fails',
+      })
       this.#fault(failure)
     } else reply({ ok: true })
   }

@@ -154,9 +154,10 @@ export function attachSockets(
         try {
           handler(raw, once)
         } catch (error) {
-          if (typeof once === 'function' && !answered)
-            once(refusal('internal', `the coordinator failed handling this ${event}; it is logged`))
-          guard.refuse('internal', `${event} handler: ${(error as Error).stack ?? String(error)}`)
+          // The details are for the operator's log, never for the sender (paths, internals).
+          const reason = `the coordinator failed handling this ${event}; its operator has the details`
+          if (typeof once === 'function' && !answered) once(refusal('internal', reason))
+          guard.refuse('internal', reason, `${event} handler: ${(error as Error).stack ?? String(error)}`)
         }
       }
     const on = (
@@ -246,5 +247,6 @@ function refusal(code: RefusalCode, reason: string): Refusal {
 
 function asRefusal(error: unknown): Refusal {
   if (error instanceof ProtocolError) return refusal(error.code, error.message)
-  return refusal('internal', (error as Error).message)
+  // Not the sender's fault: its details (the caller logged them) stay with the operator.
+  return refusal('internal', 'the coordinator failed on this message; its operator has the details')
 }

@@ -50,7 +50,7 @@ describe('a socket handler that throws', () => {
       expect(ack).toEqual({
         ok: false,
         code: 'internal',
-        reason: `the coordinator failed handling this ${event}; it is logged`,
+        reason: `the coordinator failed handling this ${event}; its operator has the details`,
       })
       await new Promise((resolve) => socket.once('disconnect', resolve))
       const logged = coordinator.lines.filter((l) => l.includes('injected fault'))
