@@ -59,6 +59,11 @@ async function start(opts: {
   minParticipants?: number
   /** Browser places per round; none when absent. */
   browsers?: number
+  /**
+   * How long a round waits for a third participant once the minimum is online. Long by default, so
+   * a round of three starts with all three however slowly they connect (it starts at once when full).
+   */
+  gatherMs?: number
 }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'fedtune-secure-'))
   const modelJson = '{"format":"layers-model"}'
@@ -90,7 +95,7 @@ async function start(opts: {
       seed: 1,
       server: FEDAVG,
       secure: opts.secure,
-      gatherMs: 300,
+      gatherMs: opts.gatherMs ?? 20_000,
     },
     initial: new Float32Array(params),
     labelPrior: 'local',
@@ -100,7 +105,8 @@ async function start(opts: {
     log,
     secure: opts.secure
       ? {
-          parameters: { neighbours: 3, threshold: 2, stageDeadlineMs: 1500, minSurvivors: minParticipants },
+          // Long: a dropout here disconnects, which closes its stages at once; the deadline must not pass.
+          parameters: { neighbours: 3, threshold: 2, stageDeadlineMs: 20_000, minSurvivors: minParticipants },
           fixedPoint,
           crypto: nodeCrypto,
         }
@@ -125,11 +131,15 @@ function secureClient(
   examples: number,
   silentFrom?: 'advertise' | 'share-keys' | 'unmask',
   kind: ParticipantKind = 'hospital',
-): { socket: Socket; joined: Promise<HelloAck> } {
+): { socket: Socket; joined: Promise<HelloAck>; advertised: Promise<UpdateAck | null> } {
   const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
   challengeOf(socket)
   h.sockets.push(socket)
   let party: SecaggParticipant | undefined
+  let advertisedWith: (ack: Promise<UpdateAck | null>) => void = () => {}
+  const advertised = new Promise<UpdateAck | null>((resolve) => {
+    advertisedWith = resolve
+  })
   // a dropout's pending acknowledgements fail with its socket; that is the point
   const emit = (message: unknown) =>
     (socket.emitWithAck('secagg', message) as Promise<UpdateAck>).catch(() => null)
@@ -141,7 +151,7 @@ function secureClient(
       identitySeed: seedOf(name),
       context: roundContext(round.secagg.setup),
     })
-    void emit(party.advertise())
+    advertisedWith(emit(party.advertise()))
   })
   socket.on('secagg', async (raw: { stage: string }) => {
     if (!party || raw.stage === silentFrom) {
@@ -158,7 +168,7 @@ function secureClient(
     } else if (raw.stage === 'unmask') await emit(party.unmask(raw))
   })
   const joined = sayHello(socket, { participant: name, kind })
-  return { socket, joined }
+  return { socket, joined, advertised }
 }
 
 const filled = (v: number) => new Float32Array(params).fill(v)
@@ -225,17 +235,17 @@ describe('secure rounds over real sockets', () => {
 
   it('the status page shows the secure stage and who it waits for', async () => {
     const h = await start({ secure: true })
-    secureClient(h, 'a', filled(0.5), 10)
-    secureClient(h, 'b', filled(-0.25), 30)
-    // connected and enrolled, but never answers: the advertise stage waits for it
+    const a = secureClient(h, 'a', filled(0.5), 10)
+    const b = secureClient(h, 'b', filled(-0.25), 30)
+    // connected and enrolled, but never answers: the advertise stage waits for it (20 s)
     const mute = connect(h.url, { transports: ['websocket'], reconnection: false })
     h.sockets.push(mute)
+    const selected = new Promise((resolve) => mute.once('round', resolve))
     await sayHello(mute, { participant: 'mute' })
-    let status: { aggregation: string; secure: { stage: string; waitingFor: string[] } | null }
-    do {
-      status = (await (await fetch(`${h.url}/api/status`)).json()) as typeof status
-      // a and b advertise within milliseconds; then only the mute one is left
-    } while (status.secure === null || status.secure.waitingFor.length > 1)
+    await selected
+    expect(await a.advertised).toEqual({ ok: true })
+    expect(await b.advertised).toEqual({ ok: true })
+    const status = await (await fetch(`${h.url}/api/status`)).json()
     expect(status).toMatchObject({
       aggregation: 'secure',
       secure: { stage: 'advertise', waitingFor: ['mute'] },
@@ -266,7 +276,8 @@ describe('secure rounds over real sockets', () => {
   })
 
   it('a plaintext-debug task warns the operator on every round', async () => {
-    const h = await start({ secure: false, rounds: 2 })
+    // two of three places: no gather window, each round starts as soon as both are online
+    const h = await start({ secure: false, rounds: 2, gatherMs: 0 })
     const plain = (name: string) => {
       const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
       h.sockets.push(socket)
@@ -320,16 +331,21 @@ describe('secure rounds over real sockets', () => {
       print: () => {},
     })
     const inner = running.federation.task.paramCount
-    const finished: string[] = []
+    const outcomes: Promise<string>[] = []
     const sockets = ['x', 'y', 'z'].map((name) => {
       const socket = connect(running.url, { transports: ['websocket'], reconnection: false })
       let party: SecaggParticipant | undefined
       const seed = seedOf(name)
-      // as the hospital client does: read 'finished', then leave
-      socket.on('finished', () => {
-        finished.push(name)
-        socket.disconnect()
-      })
+      // as the hospital client does: read 'finished', then leave; or the connection is cut without it
+      outcomes.push(
+        new Promise((resolve) => {
+          socket.once('finished', () => {
+            resolve('finished')
+            socket.disconnect()
+          })
+          socket.once('disconnect', (reason) => resolve(`disconnected: ${reason}`))
+        }),
+      )
       socket.on('round', (raw: unknown) => {
         const round = parseRoundStart(raw, inner, 2)
         if (!round.secagg) return
@@ -365,7 +381,7 @@ describe('secure rounds over real sockets', () => {
     const done = await running.federation.done
     await running.close()
     expect(done.completed).toBe(1)
-    expect(finished.sort()).toEqual(['x', 'y', 'z'])
+    expect(await Promise.all(outcomes)).toEqual(['finished', 'finished', 'finished'])
     for (const s of sockets) s.disconnect()
   })
 })
