@@ -142,11 +142,9 @@ describe('a coordinator that crashes mid-run', () => {
     const round2Opened = new Promise<void>((resolve) => {
       round2Held = resolve
     })
-    const socket = connect(url, {
-      transports: ['websocket'],
-      reconnectionDelay: 100,
-      reconnectionDelayMax: 200,
-    })
+    // It connects again once the second coordinator listens, not on a timer: retries against a port
+    // with no listener could even connect to themselves (a TCP self-connect) and take the port.
+    const socket = connect(url, { transports: ['websocket'], reconnection: false })
     // As the hospital client does: a hello signing each connection's challenge.
     socket.on('challenge', (raw: unknown) => {
       const hello = signHello(nodeCrypto, new Uint8Array(32).fill(7), parseChallenge(raw), {
@@ -182,11 +180,14 @@ describe('a coordinator that crashes mid-run', () => {
     await round2Opened
     expect(readFileSync(join(out, 'rounds.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1)
 
+    const cut = new Promise((resolve) => socket.once('disconnect', resolve))
     first.child.kill('SIGKILL')
     expect(await first.exited).toBe(-1)
+    expect(await cut).toBe('transport close')
     killed = true
     const second = coordinator(['--task', taskFile, '--port', port, '--out', out, '--resume'])
     await second.url
+    socket.connect()
     expect(await second.exited).toBe(0)
     // the coordinator exits only after its 'finished' has reached the participants still connected
     expect(finished).toBe(true)
