@@ -203,5 +203,5 @@ describe('a coordinator that crashes mid-run', () => {
     const final = new Float32Array(readFileSync(headFile(out, 3)).buffer.slice(0))
     expect(final[0]).toBeCloseTo((initial[0] as number) + 6, 5)
     expect(answered).toEqual([1, 2, 3])
-  }, 120_000)
+  }, 300_000)
 })
