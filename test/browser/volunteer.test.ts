@@ -69,11 +69,28 @@ afterAll(async () => {
   await browser?.close()
 })
 
+/** Each coordinator's operator lines, by task name, to whoever waits for one (see `recorded`). */
+const printed = new Map<string, ((line: string) => void)[]>()
+
+/** Resolves when the coordinator of task `name` has recorded `round` (and printed "round <n>/…"). */
+function recorded(name: string, round: number): Promise<void> {
+  return new Promise((resolve) => {
+    const listeners = printed.get(name) ?? []
+    printed.set(name, [...listeners, (line) => line.startsWith(`round ${round}/`) && resolve()])
+  })
+}
+
+/**
+ * Deadlines here must not pass on a loaded machine: rounds and stages get minutes, and no test
+ * waits for one. `gatherSeconds` (how long a round waits for more than `minParticipants`) is short
+ * unless a test needs a round to wait for everyone and then ends the window itself.
+ */
 async function coordinator(
   name: string,
   minParticipants: number,
   browsers = true,
   host?: string,
+  gatherSeconds = 3,
 ): Promise<RunningCoordinator> {
   const task = parseTaskFile(
     {
@@ -85,12 +102,12 @@ async function coordinator(
       participation: {
         minParticipants,
         participantsPerRound: 3,
-        gatherSeconds: 3,
-        roundDeadlineSeconds: 180,
-        joinTimeoutSeconds: 180,
+        gatherSeconds,
+        roundDeadlineSeconds: 600,
+        joinTimeoutSeconds: 600,
         browsers: { enabled: browsers, maxPerRound: 1 },
       },
-      aggregation: { stageDeadlineSeconds: 60 },
+      aggregation: { stageDeadlineSeconds: 300 },
       evaluation: { data: join(data, 'test') },
     },
     work,
@@ -101,7 +118,9 @@ async function coordinator(
     outDir: join(work, `run-${name}`),
     cacheDir: join(work, 'coordinator-cache'),
     quiet: true,
-    print: () => {},
+    print: (line) => {
+      for (const listener of printed.get(name) ?? []) listener(line)
+    },
     webDir,
     ...(host === undefined ? {} : { host }),
   })
@@ -145,7 +164,7 @@ async function joinOn(page: Page, c: RunningCoordinator, query = ''): Promise<vo
   expect(await page.isDisabled('#join')).toBe(true)
   await page.check('#opt-in')
   await page.click('#join')
-  await page.waitForSelector('#status[data-state="waiting"]', { timeout: 120_000 })
+  await page.waitForSelector('#status[data-state="waiting"]', { timeout: 240_000 })
   expect(errors).toEqual([])
 }
 
@@ -226,7 +245,7 @@ describe('the volunteer page, before anything runs', () => {
     // WebAssembly instead and says why.
     await page.check('#opt-in')
     await page.click('#join')
-    await page.waitForSelector('#status[data-state="waiting"]', { timeout: 120_000 })
+    await page.waitForSelector('#status[data-state="waiting"]', { timeout: 240_000 })
     expect(await page.getAttribute('body', 'data-backend')).toBe('wasm')
     expect(await page.textContent('#embedded')).toMatch(
       /Embedded 6 images .* on wasm: WebGL here is a software renderer \(.*SwiftShader.*\), slower than WebAssembly/,
@@ -242,7 +261,7 @@ describe('the volunteer page, before anything runs', () => {
       await page.check('#opt-in')
       await page.click('#join')
       await page.waitForSelector('#status:is([data-state="waiting"], [data-state="error"])', {
-        timeout: 120_000,
+        timeout: 240_000,
       })
     }
     await joinAgain()
@@ -294,7 +313,7 @@ describe('the volunteer page, before anything runs', () => {
       /backbone: cached model\.json has SHA-256 [0-9a-f]{64}, the task lists [0-9a-f]{64}; refusing to use a different model/,
     )
     await page.close()
-  }, 120_000)
+  }, 300_000)
 
   it('refuses to run outside a secure context (plain http from another machine): no WebCrypto, no way in', async () => {
     // This machine's own non-loopback address (IPv4, else IPv6): http there is no secure context.
@@ -337,7 +356,7 @@ describe('a volunteer in headless Chromium', () => {
     hospital(c, 1)
     hospital(c, 2)
 
-    await page.waitForSelector('#rounds tr[data-round="2"]', { timeout: 240_000 })
+    await page.waitForSelector('#rounds tr[data-round="2"]', { timeout: 540_000 })
     await page.screenshot({ path: join(output, 'two-rounds.png'), fullPage: true })
     const rows = await page.$$eval('#rounds tbody tr', (trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
@@ -379,10 +398,13 @@ describe('a volunteer in headless Chromium', () => {
     await page.waitForSelector('#status[data-state="stopped"]')
     expect(await databases(page)).not.toContain('fedtune-volunteer')
     await page.close()
-  }, 420_000)
+  }, 600_000)
 
   it('closing the tab mid-round is a dropout that the round survives (a browser without WebGL, on wasm)', async () => {
-    const c = await coordinator('volunteer-leaves', 2)
+    // Round 1 must wait for all three, however far apart the hospitals join (a gather window that
+    // does not pass); round 2, without the volunteer, starts when the test ends that window.
+    const c = await coordinator('volunteer-leaves', 2, true, undefined, 3600)
+    const [round1, round2] = [recorded('volunteer-leaves', 1), recorded('volunteer-leaves', 2)]
     // WebGL switched off: the page must fall back to WebAssembly for the backbone.
     const noWebgl = await launchChromium(['--disable-gpu', '--disable-software-rasterizer'])
     // The tab dies at a fixed point of round 1, not whenever the test gets to it: its socket is
@@ -412,25 +434,32 @@ describe('a volunteer in headless Chromium', () => {
     expect(await page.textContent('#embedded')).toMatch(/on wasm: WebGL (did not initialise|failed)/)
     hospital(c, 1)
     hospital(c, 2)
+    let guard: NodeJS.Timeout | undefined
     await Promise.race([
       closeAt,
-      new Promise((_, reject) =>
-        setTimeout(
+      new Promise((_, reject) => {
+        guard = setTimeout(
           () =>
             reject(
               new Error(
-                `the volunteer sent no masked input in 120 s; rounds so far: ${JSON.stringify(c.records.map((r) => [r.round, r.status, r.reason, r.selected]))}`,
+                `the volunteer sent no masked input in 300 s; rounds so far: ${JSON.stringify(c.records.map((r) => [r.round, r.status, r.reason, r.selected]))}`,
               ),
             ),
-          120_000,
-        ),
-      ),
+          300_000,
+        )
+      }),
     ])
+    clearTimeout(guard)
     await page.screenshot({ path: join(output, 'before-closing.png'), fullPage: true })
     expect(await page.getAttribute('#stage', 'data-round')).toBe('1')
     await page.close()
     await noWebgl.close()
-    await expect.poll(() => c.records.length, { timeout: 240_000, interval: 500 }).toBeGreaterThanOrEqual(2)
+    // Round 1 closes once the coordinator sees the tab gone; the two hospitals then wait in the
+    // gather window, which the test ends as its timer would.
+    await round1
+    expect(c.federation.state).toMatchObject({ phase: 'waiting', gathering: 'waiting' })
+    c.federation.dispatch({ type: 'gather-timeout' })
+    await round2
     const [first, second] = c.records
     const volunteerName = first?.selected.find((n) => n.startsWith('volunteer-'))
     expect(volunteerName).toBeDefined()
@@ -440,5 +469,5 @@ describe('a volunteer in headless Chromium', () => {
     expect(first?.dropped).toContain(volunteerName)
     expect(second?.status).toBe('aggregated')
     expect([...(second?.survivors ?? [])].sort()).toEqual(['hospital-1', 'hospital-2'])
-  }, 420_000)
+  }, 600_000)
 })

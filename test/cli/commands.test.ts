@@ -106,6 +106,10 @@ describe('bad input at the coordinator', () => {
 
 describe('bad input at a hospital', () => {
   let coordinator: RunningCoordinator
+  // The coordinator's "left: <name> (…)" lines: a client's exit reaches this process before its
+  // closed connection may, so a test waits for the leave itself.
+  const left = new Map<string, () => void>()
+  const hasLeft = (name: string) => new Promise<void>((resolve) => left.set(name, resolve))
 
   beforeAll(async () => {
     await initBackend()
@@ -125,7 +129,7 @@ describe('bad input at a hospital', () => {
       outDir: join(work, 'run'),
       cacheDir: join(work, 'cache'),
       quiet: true,
-      print: () => {},
+      print: (line) => left.get(/^left: (\S+) /.exec(line)?.[1] ?? '')?.(),
     })
   })
 
@@ -142,9 +146,14 @@ describe('bad input at a hospital', () => {
     return dir
   }
 
-  /** Runs one hospital client on `dir` against the coordinator, with a cache of its own. */
-  const hospital = (dir: string, name: string) =>
-    fedtune(
+  /**
+   * Runs one hospital client on `dir` against the coordinator, with a cache of its own, and returns
+   * once the coordinator has seen it leave: it joins before it reads its images (they are read after
+   * the hello's ack), so every client here leaves, and the next test starts with no one online.
+   */
+  const hospital = async (dir: string, name: string) => {
+    const gone = hasLeft(name)
+    const result = await fedtune(
       'client',
       '--coordinator',
       coordinator.url,
@@ -155,6 +164,9 @@ describe('bad input at a hospital', () => {
       '--name',
       name,
     )
+    await gone
+    return result
+  }
 
   const png = () => {
     const image = new PNG({ width: 4, height: 4 })

@@ -132,15 +132,19 @@ describe('a coordinator that crashes mid-run', () => {
     const url = await first.url
     const port = new URL(url).port
 
-    // A participant that says hello on every (re)connect and answers each round with Δ = round.
+    // A participant that says hello on every (re)connect and answers each round with Δ = round,
+    // except round 2 of the first coordinator, which it holds: that round cannot end before the kill
+    // (one participant, minParticipants 1, a 60 s deadline), so the kill lands after round 1 for certain.
     let task: TaskInfo | undefined
     const answered: number[] = []
-    const roundDone: ((round: number) => void)[] = []
-    const socket = connect(url, {
-      transports: ['websocket'],
-      reconnectionDelay: 100,
-      reconnectionDelayMax: 200,
+    let killed = false
+    let round2Held: () => void = () => {}
+    const round2Opened = new Promise<void>((resolve) => {
+      round2Held = resolve
     })
+    // It connects again once the second coordinator listens, not on a timer: retries against a port
+    // with no listener could even connect to themselves (a TCP self-connect) and take the port.
+    const socket = connect(url, { transports: ['websocket'], reconnection: false })
     // As the hospital client does: a hello signing each connection's challenge.
     socket.on('challenge', (raw: unknown) => {
       const hello = signHello(nodeCrypto, new Uint8Array(32).fill(7), parseChallenge(raw), {
@@ -155,6 +159,7 @@ describe('a coordinator that crashes mid-run', () => {
     })
     socket.on('round', (r: { round: number }) => {
       if (!task) return
+      if (r.round === 2 && !killed) return round2Held()
       const delta = new Float32Array(task.paramCount).fill(r.round)
       const metrics = { trainLoss: 0.1, valAccuracy: null, valAuc: null, valExamples: 0 }
       socket.emit(
@@ -168,20 +173,24 @@ describe('a coordinator that crashes mid-run', () => {
     let finished = false
     socket.on('finished', () => {
       finished = true
+      // as the hospital client does: leave on 'finished', which lets the coordinator exit at once
+      socket.disconnect()
     })
-    socket.on('round-result', (r: { round: number }) => {
-      for (const f of roundDone) f(r.round)
-    })
-    await new Promise<void>((resolve) => roundDone.push((round) => round === 1 && resolve()))
+    // Round 2 opens only after round 1's record is appended to rounds.jsonl.
+    await round2Opened
+    expect(readFileSync(join(out, 'rounds.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1)
 
+    const cut = new Promise((resolve) => socket.once('disconnect', resolve))
     first.child.kill('SIGKILL')
     expect(await first.exited).toBe(-1)
+    expect(await cut).toBe('transport close')
+    killed = true
     const second = coordinator(['--task', taskFile, '--port', port, '--out', out, '--resume'])
     await second.url
+    socket.connect()
     expect(await second.exited).toBe(0)
     // the coordinator exits only after its 'finished' has reached the participants still connected
     expect(finished).toBe(true)
-    socket.disconnect()
 
     const rounds = readFileSync(join(out, 'rounds.jsonl'), 'utf8')
       .trim()
@@ -193,6 +202,6 @@ describe('a coordinator that crashes mid-run', () => {
     const initial = new Float32Array(readFileSync(headFile(out, 0)).buffer.slice(0))
     const final = new Float32Array(readFileSync(headFile(out, 3)).buffer.slice(0))
     expect(final[0]).toBeCloseTo((initial[0] as number) + 6, 5)
-    expect(answered.slice(-2)).toEqual([2, 3])
-  }, 120_000)
+    expect(answered).toEqual([1, 2, 3])
+  }, 300_000)
 })

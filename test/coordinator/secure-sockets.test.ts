@@ -59,6 +59,11 @@ async function start(opts: {
   minParticipants?: number
   /** Browser places per round; none when absent. */
   browsers?: number
+  /**
+   * How long a round waits for a third participant once the minimum is online. Long by default, so
+   * a round of three starts with all three however slowly they connect (it starts at once when full).
+   */
+  gatherMs?: number
 }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'fedtune-secure-'))
   const modelJson = '{"format":"layers-model"}'
@@ -90,7 +95,7 @@ async function start(opts: {
       seed: 1,
       server: FEDAVG,
       secure: opts.secure,
-      gatherMs: 300,
+      gatherMs: opts.gatherMs ?? 20_000,
     },
     initial: new Float32Array(params),
     labelPrior: 'local',
@@ -100,7 +105,8 @@ async function start(opts: {
     log,
     secure: opts.secure
       ? {
-          parameters: { neighbours: 3, threshold: 2, stageDeadlineMs: 1500, minSurvivors: minParticipants },
+          // Long: a dropout here disconnects, which closes its stages at once; the deadline must not pass.
+          parameters: { neighbours: 3, threshold: 2, stageDeadlineMs: 20_000, minSurvivors: minParticipants },
           fixedPoint,
           crypto: nodeCrypto,
         }
@@ -126,17 +132,26 @@ function secureClient(
   examples: number,
   silentFrom?: 'share-keys' | 'masked-input' | 'unmask',
   kind: ParticipantKind = 'hospital',
-): { socket: Socket; joined: Promise<HelloAck<ReceivedRefusalCode>> } {
+): {
+  socket: Socket
+  joined: Promise<HelloAck<ReceivedRefusalCode>>
+  advertised: Promise<UpdateAck | null>
+} {
   const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
   challengeOf(socket)
   h.sockets.push(socket)
+  let advertisedWith: (ack: Promise<UpdateAck | null>) => void = () => {}
+  const advertised = new Promise<UpdateAck | null>((resolve) => {
+    advertisedWith = resolve
+  })
   const secure = new SecureRoundDriver({
     crypto: nodeCrypto,
     identitySeed: seedOf(name),
     emit: (_, message) => {
-      if (message.stage === silentFrom) socket.disconnect()
+      if (message.stage === silentFrom) return void socket.disconnect()
       // a dropout's pending acknowledgements fail with its socket; that is the point
-      else void (socket.emitWithAck('secagg', message) as Promise<UpdateAck>).catch(() => null)
+      const ack = (socket.emitWithAck('secagg', message) as Promise<UpdateAck>).catch(() => null)
+      if (message.stage === 'advertise') advertisedWith(ack)
     },
     report: (report) => {
       if (report.type === 'refused' || report.type === 'declined')
@@ -155,7 +170,7 @@ function secureClient(
     )
   })
   socket.on('secagg', (raw: unknown) => void secure.relay(raw))
-  return { socket, joined }
+  return { socket, joined, advertised }
 }
 
 const filled = (v: number) => new Float32Array(params).fill(v)
@@ -222,17 +237,17 @@ describe('secure rounds over real sockets', () => {
 
   it('the status page shows the secure stage and who it waits for', async () => {
     const h = await start({ secure: true })
-    secureClient(h, 'a', filled(0.5), 10)
-    secureClient(h, 'b', filled(-0.25), 30)
-    // connected and enrolled, but never answers: the advertise stage waits for it
+    const a = secureClient(h, 'a', filled(0.5), 10)
+    const b = secureClient(h, 'b', filled(-0.25), 30)
+    // connected and enrolled, but never answers: the advertise stage waits for it (20 s)
     const mute = connect(h.url, { transports: ['websocket'], reconnection: false })
     h.sockets.push(mute)
+    const selected = new Promise((resolve) => mute.once('round', resolve))
     await sayHello(mute, { participant: 'mute' })
-    let status: { aggregation: string; secure: { stage: string; waitingFor: string[] } | null }
-    do {
-      status = (await (await fetch(`${h.url}/api/status`)).json()) as typeof status
-      // a and b advertise within milliseconds; then only the mute one is left
-    } while (status.secure === null || status.secure.waitingFor.length > 1)
+    await selected
+    expect(await a.advertised).toEqual({ ok: true })
+    expect(await b.advertised).toEqual({ ok: true })
+    const status = await (await fetch(`${h.url}/api/status`)).json()
     expect(status).toMatchObject({
       aggregation: 'secure',
       secure: { stage: 'advertise', waitingFor: ['mute'] },
@@ -263,7 +278,8 @@ describe('secure rounds over real sockets', () => {
   })
 
   it('a plaintext-debug task warns the operator on every round', async () => {
-    const h = await start({ secure: false, rounds: 2 })
+    // two of three places: no gather window, each round starts as soon as both are online
+    const h = await start({ secure: false, rounds: 2, gatherMs: 0 })
     const plain = (name: string) => {
       const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
       h.sockets.push(socket)
@@ -317,7 +333,7 @@ describe('secure rounds over real sockets', () => {
       print: () => {},
     })
     const inner = running.federation.task.paramCount
-    const finished: string[] = []
+    const outcomes: Promise<string>[] = []
     const sockets = ['x', 'y', 'z'].map((name) => {
       const socket = connect(running.url, { transports: ['websocket'], reconnection: false })
       const seed = seedOf(name)
@@ -327,11 +343,16 @@ describe('secure rounds over real sockets', () => {
         emit: (_, message) => socket.emit('secagg', message, () => {}),
         report: () => {},
       })
-      // as the hospital client does: read 'finished', then leave
-      socket.on('finished', () => {
-        finished.push(name)
-        socket.disconnect()
-      })
+      // as the hospital client does: read 'finished', then leave; or the connection is cut without it
+      outcomes.push(
+        new Promise((resolve) => {
+          socket.once('finished', () => {
+            resolve('finished')
+            socket.disconnect()
+          })
+          socket.once('disconnect', (reason) => resolve(`disconnected: ${reason}`))
+        }),
+      )
       const joined = sayHello(socket, { participant: name, seed })
       socket.on('round', async (raw: unknown) => {
         const ack = await joined
@@ -355,7 +376,7 @@ describe('secure rounds over real sockets', () => {
     const done = await running.federation.done
     await running.close()
     expect(done.completed).toBe(1)
-    expect(finished.sort()).toEqual(['x', 'y', 'z'])
+    expect(await Promise.all(outcomes)).toEqual(['finished', 'finished', 'finished'])
     for (const s of sockets) s.disconnect()
   })
 })

@@ -32,6 +32,25 @@ let testLabels: number[] = []
 let work: string
 /** The fixed-point scale of the task's secure aggregation. */
 let scale = 0
+/** The hospital whose connection is cut in round 2, and each participant's latest connection. */
+let victim: string | undefined
+const socketOf = new Map<string, string>()
+
+/**
+ * Cuts one hospital's connection at a fixed point of round 2, seen from the packets: when the first
+ * masked input of the round arrives, another hospital that has shared its keys but not yet sent its
+ * masked input is cut off (before any further packet is read). Its masks are in the others' inputs,
+ * so the coordinator must rebuild them from the shares; the client must reconnect and carry on.
+ */
+function cutMidRound2(sender: string | null): void {
+  const stage = coordinator?.federation.secureStage
+  if (victim !== undefined || coordinator?.federation.state.round !== 2 || stage?.stage !== 'masked-input')
+    return
+  victim = stage.waitingFor.find((name) => name !== sender)
+  const socket = coordinator.io.of('/').sockets.get(socketOf.get(victim ?? '') ?? '')
+  // after the sender's packet is handled, before the next one is read
+  queueMicrotask(() => socket?.conn.close())
+}
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fedtune-e2e-'))
@@ -93,13 +112,16 @@ beforeAll(async () => {
     cacheDir: join(work, 'coordinator-cache'),
     quiet: true,
     print: () => {},
-    tap: (e) =>
+    tap: (e) => {
       packets.push({
         socket: e.socket,
         participant: e.participant,
         type: e.packet.type,
         data: e.packet.data,
-      }),
+      })
+      if (e.participant !== null) socketOf.set(e.participant, e.socket)
+      cutMidRound2(e.participant)
+    },
     httpTap: (r) => http.push(r),
   })
   const clients: ChildProcess[] = []
@@ -137,17 +159,7 @@ beforeAll(async () => {
       }),
     )
   })
-  // Drop one hospital's connection after round 1: it must reconnect and the run must go on.
-  let dropped = false
-  const dropAfterRound1 = setInterval(() => {
-    if (dropped || coordinator.federation.state.round < 2) return
-    const victim = [...coordinator.io.of('/').sockets.values()][0]
-    if (!victim) return
-    dropped = true
-    victim.conn.close()
-  }, 20)
   await coordinator.federation.done
-  clearInterval(dropAfterRound1)
   exitCodes = await Promise.all(exits)
 }, 600_000)
 
@@ -221,6 +233,10 @@ describe('a federation of three hospitals on PneumoniaMNIST', () => {
     // every hospital took part in some round (a round starts once two are online)
     expect(new Set(coordinator.records.flatMap((r) => r.survivors ?? [])).size).toBe(HOSPITALS)
     expect(clientLogs.join('\n')).toMatch(/disconnected \(transport close\); reconnecting/)
+    // round 2 lost the hospital cut off after sharing its keys, and rebuilt its masks from the shares
+    expect(victim).toBeDefined()
+    expect(coordinator.records[1]?.dropped).toEqual([victim])
+    expect(coordinator.records[1]?.survivors).toHaveLength(HOSPITALS - 1)
   })
 
   it('the global head beats the majority-class baseline on the held-out set', () => {
