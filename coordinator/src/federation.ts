@@ -112,6 +112,8 @@ export class Federation {
   #clock: Clock
   #cancelDeadline: (() => void) | undefined
   #cancelJoin: (() => void) | undefined
+  /** An earlier gather window's timer must not cut a later one short. */
+  #cancelGather: (() => void) | undefined
   #roundStartedAt = 0
   #deadlineAt = 0
   #identities = new Map<string, Uint8Array>()
@@ -430,6 +432,8 @@ export class Federation {
     switch (effect.type) {
       case 'start-round': {
         this.#disarmJoinTimer()
+        this.#cancelGather?.()
+        this.#cancelGather = undefined
         this.#roundStartedAt = this.#clock.now()
         this.#blame = undefined
         this.#deadlineAt = this.#roundStartedAt + this.#opts.roundDeadlineMs
@@ -455,7 +459,11 @@ export class Federation {
       case 'update-ack':
         return
       case 'gather':
-        this.#after('the gather window', effect.ms, () => this.dispatch({ type: 'gather-timeout' }))
+        this.#cancelGather?.()
+        this.#cancelGather = this.#after('the gather window', effect.ms, () => {
+          this.#cancelGather = undefined
+          this.dispatch({ type: 'gather-timeout' })
+        })
         return
       case 'round-aggregated':
       case 'round-failed': {
@@ -514,6 +522,8 @@ export class Federation {
       }
       case 'finished': {
         this.#cancelDeadline?.()
+        this.#cancelGather?.()
+        this.#cancelGather = undefined
         this.#secure?.cancel()
         this.#secure = undefined
         this.#disarmJoinTimer()
