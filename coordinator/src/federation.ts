@@ -25,6 +25,7 @@ import {
   step,
 } from './round.ts'
 import { localSummary, type RoundLog, type RoundRecord } from './round-log.ts'
+import type { RoundObserver } from './round-observer.ts'
 import { type SecureParameters, SecureRound } from './secure-round.ts'
 
 /** How the federation reaches one participant; the socket shell provides it. */
@@ -87,6 +88,7 @@ export type FederationOptions = {
   readonly enrolled?: ReadonlyMap<string, Uint8Array>
   readonly onEnrol?: (participant: string, identityKey: Uint8Array) => void
   readonly onInfo?: (message: string) => void
+  readonly observer?: RoundObserver | undefined
 }
 
 /**
@@ -237,6 +239,7 @@ export class Federation {
   #run(effect: Effect, before: RoundState): void {
     switch (effect.type) {
       case 'start-round': {
+        this.#opts.observer?.roundStarted?.(effect.round, effect.participants.length)
         this.#disarmJoinTimer()
         this.#roundStartedAt = this.#clock.now()
         this.#deadlineAt = this.#roundStartedAt + this.#opts.roundDeadlineMs
@@ -308,6 +311,7 @@ export class Federation {
           auc: global?.auc ?? null,
         }
         for (const link of this.#links.values()) link.sendResult(result)
+        this.#opts.observer?.roundEnded?.(record)
         return
       }
       case 'finished': {
@@ -351,10 +355,12 @@ export class Federation {
       clock: this.#clock,
       isOnline: (p) => this.#links.has(p),
       send: (p, message) => this.#links.get(p)?.sendSecagg(message),
-      onStage: (stage, heard, of) =>
+      onStage: (timing) => {
         this.#opts.onInfo?.(
-          `round ${round}: secure aggregation stage ${stage} closed with ${heard} of ${of}`,
-        ),
+          `round ${round}: secure aggregation stage ${timing.stage} closed with ${timing.heard} of ${timing.of}`,
+        )
+        this.#opts.observer?.stageRelayed?.(timing)
+      },
       onOutcome: (outcome) => {
         if (this.#secure !== secureRound) return
         this.#secure = undefined

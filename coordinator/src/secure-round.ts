@@ -8,6 +8,7 @@ import {
   type StageOutcome,
 } from '@fedtune/protocol'
 import type { Clock } from './federation.ts'
+import type { StageTiming } from './round-observer.ts'
 
 /** The parameters of every secure round of a task (task-file.ts, `aggregation`). */
 export type SecureParameters = {
@@ -47,8 +48,8 @@ export type SecureRoundOptions = {
       | { readonly ok: true; readonly sum: Uint32Array; readonly survivors: readonly string[] }
       | { readonly ok: false; readonly reason: string },
   ) => void
-  /** A stage closed: for the operator's log. */
-  readonly onStage?: (stage: string, heard: number, of: number) => void
+  /** A stage relayed its messages (unmask: unmasked the sum, or failed): for the log and metrics. */
+  readonly onStage?: (timing: StageTiming) => void
 }
 
 const STAGES = ['advertise', 'share-keys', 'masked-input', 'unmask'] as const
@@ -68,6 +69,8 @@ export class SecureRound {
   #cancelTimer: (() => void) | undefined
   #over = false
   readonly #gone = new Set<string>()
+  #openedAt: number
+  #lastMessageAt: number | null = null
 
   constructor(opts: SecureRoundOptions) {
     this.#opts = opts
@@ -87,6 +90,7 @@ export class SecureRound {
       this.#idOf.set(name, id)
     }
     this.#server = new SecaggServer({ crypto: opts.crypto, context: roundContext(this.setup) })
+    this.#openedAt = opts.clock.now()
     this.#arm('advertise')
   }
 
@@ -105,6 +109,7 @@ export class SecureRound {
     if (id === undefined)
       throw new ProtocolError('malformed', `secagg: ${participant} is not in round ${this.#opts.round}`)
     this.#server.receive(id, message)
+    this.#lastMessageAt = this.#opts.clock.now()
     this.#maybeClose()
   }
 
@@ -149,18 +154,27 @@ export class SecureRound {
     if (this.#over) return
     const stage = this.#server.stage
     const of = this.setup.identityKeys.length
-    const heard = (waiting: number) => this.#opts.onStage?.(stage, of - waiting, of)
     const waiting = this.#server.waitingFor.length
+    const timing = {
+      round: this.#opts.round,
+      stage: stage as StageTiming['stage'],
+      heard: of - waiting,
+      of,
+      openedAt: this.#openedAt,
+      lastMessageAt: this.#lastMessageAt,
+      closedAt: this.#opts.clock.now(),
+    }
+    const relayed = () => this.#opts.onStage?.({ ...timing, relayedAt: this.#opts.clock.now() })
     let outcome: StageOutcome<unknown>
     if (stage === 'advertise') outcome = this.#server.closeAdvertise()
     else if (stage === 'share-keys') outcome = this.#server.closeShareKeys()
     else if (stage === 'masked-input') outcome = this.#server.closeMaskedInput()
     else if (stage === 'unmask') {
-      heard(waiting)
       this.#cancelTimer?.()
       this.#over = true
       void this.#server.finish().then(
-        (result) =>
+        (result) => {
+          relayed()
           this.#opts.onOutcome(
             result.ok
               ? {
@@ -169,20 +183,25 @@ export class SecureRound {
                   survivors: result.survivors.map((id) => this.#nameOf.get(id) as string),
                 }
               : result,
-          ),
-        (error: Error) => this.#opts.onOutcome({ ok: false, reason: error.message }),
+          )
+        },
+        (error: Error) => {
+          relayed()
+          this.#opts.onOutcome({ ok: false, reason: error.message })
+        },
       )
       return
     } else return
-    heard(waiting)
     if (!outcome.ok) {
       this.cancel()
+      relayed()
       this.#opts.onOutcome(outcome)
       return
     }
     // Unmasking a sum of too few inputs would reveal more than the task allows: stop before it.
     if (stage === 'masked-input' && outcome.messages.size < this.#opts.parameters.minSurvivors) {
       this.cancel()
+      relayed()
       this.#opts.onOutcome({
         ok: false,
         reason: `only ${outcome.messages.size} masked inputs arrived, ${this.#opts.parameters.minSurvivors} needed; nothing was unmasked`,
@@ -190,6 +209,9 @@ export class SecureRound {
       return
     }
     for (const [id, message] of outcome.messages) this.#opts.send(this.#nameOf.get(id) as string, message)
+    relayed()
+    this.#openedAt = this.#opts.clock.now()
+    this.#lastMessageAt = null
     this.#arm(STAGES[STAGES.indexOf(stage) + 1] as (typeof STAGES)[number])
   }
 }

@@ -10,6 +10,7 @@ import { type AppOptions, backbonePath, buildApp } from './app.ts'
 import { readEnrolment, writeEnrolment } from './enrolment.ts'
 import { type Evaluate, Federation } from './federation.ts'
 import { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
+import type { RoundObserver } from './round-observer.ts'
 import { openRunFolder, RunFolderError } from './run-folder.ts'
 import { attachSockets, type InboundTap } from './socket-shell.ts'
 import type { TaskFile } from './task-file.ts'
@@ -32,6 +33,8 @@ export type StartOptions = {
   readonly resume?: boolean
   /** client-web's build output, served under /join; defaults to client-web/dist in this repository. */
   readonly webDir?: string
+  /** Watches rounds and their stages as they happen: bench:load measures the coordinator with it. */
+  readonly observer?: RoundObserver
 }
 
 export type RunningCoordinator = {
@@ -175,6 +178,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     onFinished: (f) =>
       print(`finished: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`),
     onWarning: (message) => print(`warning: ${message}`),
+    observer: opts.observer,
   })
 
   const webDir = opts.webDir ?? DEFAULT_WEB_DIR
