@@ -99,6 +99,9 @@ const coordinator = await startCoordinator({
     stageRelayed(timing: StageTiming) {
       if (!current || timing.round !== current.round) return
       const cpu = cpuMs()
+      process.stdout.write(
+        `bench: round ${timing.round} ${timing.stage} relayed at ${Math.round(performance.now() - current.startedAt)} ms, ${timing.heard} of ${timing.of}, CPU ${Math.round(cpu - current.cpuMark)} ms\n`,
+      )
       current.stages.push({
         stage: timing.stage,
         heard: timing.heard,

@@ -78,6 +78,28 @@ const handshakeDone = () => {
   pump()
 }
 
+/**
+ * Each participant's stage work runs as one job, one job at a time, with the event loop polled
+ * between jobs: hundreds of participants' crypto chained as promise continuations would otherwise
+ * hold this process's loop for seconds, past socket.io's 20 s ping timeout on a loaded machine,
+ * where a real participant has a process of its own.
+ */
+const jobs: (() => Promise<void> | void)[] = []
+let working = false
+function enqueue(job: () => Promise<void> | void): void {
+  jobs.push(job)
+  if (!working) void work()
+}
+async function work(): Promise<void> {
+  working = true
+  while (jobs.length > 0) {
+    const job = jobs.shift() as () => Promise<void> | void
+    await job()
+    await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+  working = false
+}
+
 const started = performance.now()
 let ready = 0
 
@@ -207,8 +229,8 @@ const members: Member[] = Array.from({ length: config.count }, (_, i) => {
   }
   const { socket } = member
   socket.on('challenge', (raw) => hello(member, raw))
-  socket.on('round', (raw) => onRound(member, raw))
-  socket.on('secagg', (raw) => void onSecagg(member, raw))
+  socket.on('round', (raw) => enqueue(() => onRound(member, raw)))
+  socket.on('secagg', (raw) => enqueue(() => onSecagg(member, raw)))
   socket.on('round-result', (raw) => onResult(member, raw))
   socket.on('finished', () => socket.disconnect())
   socket.on('connect_error', (error) => {

@@ -180,19 +180,26 @@ async function main(): Promise<number> {
   const started = performance.now()
   const results: RoundsResult[] = []
   let idleResult: IdleResult | undefined
+  const failures: string[] = []
   for (const config of configs) {
     const run = { config, rounds, procs, concurrency, profile }
-    if (config.idle) {
-      idleResult = await measureIdle(run)
-      process.stderr.write(`${config.label}: ${idleSummary(idleResult)}\n`)
-    } else {
-      const result = await measureRounds(run)
-      results.push(result)
-      process.stderr.write(`${config.label}: ${roundsSummary(result)}\n`)
+    try {
+      if (config.idle) {
+        idleResult = await measureIdle(run)
+        process.stderr.write(`${config.label}: ${idleSummary(idleResult)}\n`)
+      } else {
+        const result = await measureRounds(run)
+        results.push(result)
+        process.stderr.write(`${config.label}: ${roundsSummary(result)}\n`)
+      }
+    } catch (error) {
+      // A configuration that does not finish is reported as such, and the others still run.
+      process.stderr.write(`${config.label}: ${(error as Error).message}\n`)
+      failures.push(`${config.label}: ${(error as Error).message}`)
     }
   }
   const minutes = ((performance.now() - started) / 60000).toFixed(1)
-  const report = render(results, idleResult, { rounds, procs, minutes, argv: process.argv.slice(2) })
+  const report = render(results, idleResult, failures, { rounds, procs, minutes, argv: process.argv.slice(2) })
   writeFileSync(`${OUT}load.md`, report)
   process.stdout.write(`${report}\nwritten to bench/out/load.md\n`)
   return 0
@@ -322,6 +329,7 @@ function idleSummary(r: IdleResult): string {
 function render(
   results: readonly RoundsResult[],
   idle: IdleResult | undefined,
+  failures: readonly string[],
   meta: { rounds: number; procs: number; minutes: string; argv: readonly string[] },
 ): string {
   const rows = results.map((result) => {
@@ -453,6 +461,7 @@ function render(
     '',
     targets,
     '',
+    ...(failures.length > 0 ? ['### Configurations that did not finish', '', ...failures.map((f) => `- ${f}`), ''] : []),
     ...(problems.length > 0 ? ['### Problems seen', '', ...problems.map((p) => `- ${p}`), ''] : []),
   ].join('\n')
 }

@@ -4,13 +4,16 @@ import {
   type ClientToServerEvents,
   checkHelloProof,
   describe,
+  encodeSecaggSetup,
   type HelloAck,
   NONCE_BYTES,
   ProtocolError,
   parseHello,
   parseUpdate,
+  type SecureRoundSetup,
   type ServerToClientEvents,
   type UpdateAck,
+  type WireRoundStart,
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { Server } from 'socket.io'
@@ -88,7 +91,7 @@ export function attachSockets(
         participant = hello.participant
         const joined: Link = {
           sendRound: (round, weights, training, deadlineMs, secagg) =>
-            socket.emit('round', { round, weights, training, deadlineMs, secagg }),
+            socket.emit('round', { round, weights, training, deadlineMs, secagg: secagg && wireSetup(secagg) }),
           sendSecagg: (message) => socket.emit('secagg', message),
           sendResult: (result) => socket.emit('round-result', result),
           sendFinished: (finished) => socket.emit('finished', finished),
@@ -139,6 +142,17 @@ export function attachSockets(
     socket.emit('challenge', challenge)
   })
   return io
+}
+
+/** A round's setup goes to every participant in it: encoded once. */
+const wireSetups = new WeakMap<SecureRoundSetup, NonNullable<WireRoundStart['secagg']>>()
+function wireSetup(secagg: SecureRoundSetup): NonNullable<WireRoundStart['secagg']> {
+  let wire = wireSetups.get(secagg)
+  if (wire === undefined) {
+    wire = { setup: encodeSecaggSetup(secagg.setup), fixedPoint: secagg.fixedPoint }
+    wireSetups.set(secagg, wire)
+  }
+  return wire
 }
 
 function refusal(code: string, reason: string): { ok: false; code: string; reason: string } {

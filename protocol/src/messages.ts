@@ -3,7 +3,7 @@ import { ProtocolError } from './errors.ts'
 import { int, num, oneOf, optNum, record, str } from './fields.ts'
 import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
 import type { FixedPoint } from './secagg/fixed-point.ts'
-import { parseSecaggSetup, type SecaggSetup } from './secagg/messages.ts'
+import { parseSecaggSetup, type SecaggSetup, type WireSecaggSetup } from './secagg/messages.ts'
 import { asBytes, decodeWeights } from './weights.ts'
 
 /**
@@ -172,7 +172,10 @@ export type ServerToClientEvents = {
   'round-result': (result: RoundResult) => void
   finished: (finished: Finished) => void
 }
-export type WireRoundStart = Omit<RoundStart, 'weights'> & { readonly weights: Uint8Array }
+export type WireRoundStart = Omit<RoundStart, 'weights' | 'secagg'> & {
+  readonly weights: Uint8Array
+  readonly secagg: { readonly setup: WireSecaggSetup; readonly fixedPoint: FixedPoint } | null
+}
 export type WireUpdate = Omit<Update, 'delta'> & { readonly delta: Uint8Array }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/

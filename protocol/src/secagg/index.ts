@@ -33,6 +33,7 @@ export {
 } from './masking.ts'
 export {
   type Advertisement,
+  encodeSecaggSetup,
   encodeSharePlaintext,
   encodeWords,
   type IncomingShares,
@@ -63,6 +64,7 @@ export {
   survivorsOf,
   type UnmaskRequest,
   type UnmaskResponse,
+  type WireSecaggSetup,
 } from './messages.ts'
 export { neighbourhoods, ringOrder, secaggParameters, survivorGroups } from './neighbours.ts'
 export { type ParticipantStage, SecaggParticipant, type SecaggParticipantOptions } from './participant.ts'
