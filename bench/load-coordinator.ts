@@ -68,7 +68,7 @@ const cpuMs = () => {
 const delay = monitorEventLoopDelay({ resolution: 5 })
 const rssSampler = setInterval(() => {
   if (current) current.rssMax = Math.max(current.rssMax, process.memoryUsage.rss())
-}, 50)
+}, 250)
 rssSampler.unref()
 
 const coordinator = await startCoordinator({

@@ -94,7 +94,11 @@ async function work(): Promise<void> {
   working = true
   while (jobs.length > 0) {
     const job = jobs.shift() as () => Promise<void> | void
-    await job()
+    try {
+      await job()
+    } catch (error) {
+      problem(`a participant's stage failed: ${(error as Error).message}`)
+    }
     await new Promise<void>((resolve) => setImmediate(resolve))
   }
   working = false

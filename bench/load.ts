@@ -28,7 +28,7 @@ RSS are its own. Writes bench/out/load.md.
 
 Options:
   --only <text>        run only the configurations whose label contains this text ("n=1000", "idle")
-  --rounds <n>         rounds per configuration; the first is a warm-up and not counted  (default 4)
+  --rounds <n>         rounds per configuration; the first is a warm-up and not counted  (default 3)
   --idle <n>           idle connections to hold                                        (default 5000)
   --procs <n>          participant processes                                              (default 4)
   --concurrency <n>    handshakes in flight per participant process                       (default 25)
@@ -141,7 +141,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       only: { type: 'string' },
-      rounds: { type: 'string', default: '4' },
+      rounds: { type: 'string', default: '3' },
       idle: { type: 'string', default: '5000' },
       procs: { type: 'string', default: '4' },
       concurrency: { type: 'string', default: '25' },
@@ -199,7 +199,12 @@ async function main(): Promise<number> {
     }
   }
   const minutes = ((performance.now() - started) / 60000).toFixed(1)
-  const report = render(results, idleResult, failures, { rounds, procs, minutes, argv: process.argv.slice(2) })
+  const report = render(results, idleResult, failures, {
+    rounds,
+    procs,
+    minutes,
+    argv: process.argv.slice(2),
+  })
   writeFileSync(`${OUT}load.md`, report)
   process.stdout.write(`${report}\nwritten to bench/out/load.md\n`)
   return 0
@@ -461,7 +466,9 @@ function render(
     '',
     targets,
     '',
-    ...(failures.length > 0 ? ['### Configurations that did not finish', '', ...failures.map((f) => `- ${f}`), ''] : []),
+    ...(failures.length > 0
+      ? ['### Configurations that did not finish', '', ...failures.map((f) => `- ${f}`), '']
+      : []),
     ...(problems.length > 0 ? ['### Problems seen', '', ...problems.map((p) => `- ${p}`), ''] : []),
   ].join('\n')
 }

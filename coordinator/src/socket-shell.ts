@@ -91,7 +91,13 @@ export function attachSockets(
         participant = hello.participant
         const joined: Link = {
           sendRound: (round, weights, training, deadlineMs, secagg) =>
-            socket.emit('round', { round, weights, training, deadlineMs, secagg: secagg && wireSetup(secagg) }),
+            socket.emit('round', {
+              round,
+              weights,
+              training,
+              deadlineMs,
+              secagg: secagg && wireSetup(secagg),
+            }),
           sendSecagg: (message) => socket.emit('secagg', message),
           sendResult: (result) => socket.emit('round-result', result),
           sendFinished: (finished) => socket.emit('finished', finished),

@@ -179,9 +179,11 @@ export function parseSecaggSetup(value: unknown): SecaggSetup {
       'malformed',
       `secagg setup.identityKeys: expected 1 to ${MAX_ROSTER} keys of ${PUBLIC_KEY_BYTES} bytes concatenated, got ${describe(o.identityKeys)}`,
     )
-  const identityKeys = Array.from({ length: packed.byteLength / PUBLIC_KEY_BYTES }, (_, i) =>
-    // A copy, as a plain Uint8Array whatever view arrived (Node delivers Buffers).
-    new Uint8Array(packed.subarray(i * PUBLIC_KEY_BYTES, (i + 1) * PUBLIC_KEY_BYTES)),
+  const identityKeys = Array.from(
+    { length: packed.byteLength / PUBLIC_KEY_BYTES },
+    (_, i) =>
+      // A copy, as a plain Uint8Array whatever view arrived (Node delivers Buffers).
+      new Uint8Array(packed.subarray(i * PUBLIC_KEY_BYTES, (i + 1) * PUBLIC_KEY_BYTES)),
   )
   return {
     taskId: str(o, 'taskId', 'secagg setup', NAME),

@@ -84,6 +84,12 @@ export class SecaggServer {
     return [...this.#expected].filter((id) => !received.has(id))
   }
 
+  /** How many `waitingFor` lists, without listing them: asked after every message. */
+  get waitingCount(): number {
+    if (this.#stage === 'unmasking' || this.#stage === 'done' || this.#stage === 'failed') return 0
+    return this.#expected.size - this.#received().size
+  }
+
   /**
    * One participant's message for the current stage, parsed and checked at the edge: from a
    * participant still in the round, once, for this task, round and stage, and consistent with
