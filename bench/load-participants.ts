@@ -242,8 +242,11 @@ const members: Member[] = Array.from({ length: config.count }, (_, i) => {
     problem(`${name}: cannot connect: ${error.message}`)
   })
   socket.on('disconnect', (reason) => {
-    if (reason !== 'io client disconnect' && reason !== 'io server disconnect')
-      problem(`${name}: disconnected (${reason})`)
+    if (reason === 'io client disconnect' || reason === 'io server disconnect') return
+    // A connection lost on an overloaded machine: a dropout of this round, back for the next.
+    problem(`${name}: disconnected (${reason})`)
+    member.party?.abandon()
+    dropped.push(member)
   })
   return member
 })

@@ -281,7 +281,14 @@ async function measureRounds(run: Run): Promise<RoundsResult> {
   return withProcesses(run, async (coordinator, _participants, joinMs, _before, problems) => {
     const reports: RoundReport[] = []
     for (let r = 1; r <= run.rounds; r++) {
-      const { round } = await coordinator.next(is('round'), ROUND_MS, `${run.config.label}: round ${r}`)
+      let round: RoundReport
+      try {
+        ;({ round } = await coordinator.next(is('round'), ROUND_MS, `${run.config.label}: round ${r}`))
+      } catch (error) {
+        // The rounds measured so far still count; the one that did not end is said.
+        problems.push((error as Error).message)
+        break
+      }
       reports.push(round)
       process.stderr.write(
         `  round ${round.round}: ${round.status}${round.reason ? ` (${round.reason})` : ''}, ${ms(round.wallMs)} wall, coordinator CPU ${ms(round.cpuMs)}\n`,
@@ -458,8 +465,7 @@ function render(
     'step, writing the head and round log, sending the result. "last in → relay out": from the stage\'s',
     "last accepted message to the next stage's messages handed to the sockets (unmask: to the unmasked sum).",
     '',
-    table,
-    '',
+    ...(results.length > 0 ? [table, ''] : []),
     ...idleLines,
     '',
     '### Targets',
