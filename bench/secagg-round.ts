@@ -1,5 +1,6 @@
 import {
   addInto,
+  encodeSecaggSetup,
   roundContext,
   type SecaggContext,
   type SecaggCrypto,
@@ -158,7 +159,7 @@ export async function measureRound(
     coordinatorOut += wire.bytes
     return { index, message: wire.delivered }
   }
-  const setupBytes = socketIoTransfer('secagg:setup', round.setup).bytes
+  const setupBytes = socketIoTransfer('secagg:setup', encodeSecaggSetup(round.setup)).bytes
   const failed = (reason: string): RoundMeasurement => ({
     ok: false,
     reason,

@@ -26,6 +26,7 @@ import {
   step,
 } from './round.ts'
 import { localSummary, type RoundLog, type RoundRecord } from './round-log.ts'
+import type { RoundObserver } from './round-observer.ts'
 import { type SecureParameters, SecureRound } from './secure-round.ts'
 
 /** How the federation reaches one participant; the socket shell provides it. */
@@ -97,6 +98,7 @@ export type FederationOptions = {
   /** Participants excluded earlier in the run (a resumed run's), and where to record new ones. */
   readonly excluded?: ReadonlyMap<string, ExcludedEntry>
   readonly onExclude?: (entry: ExcludedEntry) => void
+  readonly observer?: RoundObserver | undefined
 }
 
 /**
@@ -431,6 +433,7 @@ export class Federation {
   #run(effect: Effect, before: RoundState): void {
     switch (effect.type) {
       case 'start-round': {
+        this.#opts.observer?.roundStarted?.(effect.round, effect.participants.length)
         this.#disarmJoinTimer()
         this.#cancelGather?.()
         this.#cancelGather = undefined
@@ -518,6 +521,7 @@ export class Federation {
         this.#warnIfFails('reporting the round', () => this.#opts.onRecord?.(record))
         this.#blame = undefined
         this.#tellAll((link) => link.sendResult(result))
+        this.#warnIfFails('observing the round', () => this.#opts.observer?.roundEnded?.(record))
         return
       }
       case 'finished': {
@@ -571,10 +575,12 @@ export class Federation {
         const link = this.#links.get(p)
         if (link) this.#tell(p, link, (l) => l.sendSecagg(message))
       },
-      onStage: (stage, heard, of) =>
+      onStage: (timing) => {
         this.#opts.onInfo?.(
-          `round ${round}: secure aggregation stage ${stage} closed with ${heard} of ${of}`,
-        ),
+          `round ${round}: secure aggregation stage ${timing.stage} closed with ${timing.heard} of ${timing.of}`,
+        )
+        this.#opts.observer?.stageRelayed?.(timing)
+      },
       onBlame: (blame) =>
         this.#contain(
           `round ${round}'s blame`,

@@ -32,6 +32,7 @@ export {
 } from './round.ts'
 export { roundChart } from './round-chart.ts'
 export { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
+export type { RoundObserver, StageTiming } from './round-observer.ts'
 export {
   headFile,
   openRunFolder,

@@ -3,6 +3,7 @@ import {
   type Challenge,
   type ClientToServerEvents,
   checkHelloProof,
+  encodeSecaggSetup,
   escapeText,
   type HelloAck,
   NONCE_BYTES,
@@ -11,8 +12,10 @@ import {
   parseUpdate,
   type Refusal,
   type RefusalCode,
+  type SecureRoundSetup,
   type ServerToClientEvents,
   type UpdateAck,
+  type WireRoundStart,
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { Server } from 'socket.io'
@@ -190,7 +193,13 @@ export function attachSockets(
         guard.join(hello.participant)
         const joined: Link = {
           sendRound: (round, weights, training, deadlineMs, secagg) =>
-            socket.emit('round', { round, weights, training, deadlineMs, secagg }),
+            socket.emit('round', {
+              round,
+              weights,
+              training,
+              deadlineMs,
+              secagg: secagg && wireSetup(secagg),
+            }),
           sendSecagg: (message) => socket.emit('secagg', message),
           sendResult: (result) => socket.emit('round-result', result),
           sendFinished: (finished) => socket.emit('finished', finished),
@@ -239,6 +248,17 @@ export function attachSockets(
     socket.emit('challenge', challenge)
   })
   return io
+}
+
+/** A round's setup goes to every participant in it: encoded once. */
+const wireSetups = new WeakMap<SecureRoundSetup, NonNullable<WireRoundStart['secagg']>>()
+function wireSetup(secagg: SecureRoundSetup): NonNullable<WireRoundStart['secagg']> {
+  let wire = wireSetups.get(secagg)
+  if (wire === undefined) {
+    wire = { setup: encodeSecaggSetup(secagg.setup), fixedPoint: secagg.fixedPoint }
+    wireSetups.set(secagg, wire)
+  }
+  return wire
 }
 
 function refusal(code: RefusalCode, reason: string): Refusal {

@@ -12,6 +12,7 @@ import { readEnrolment, writeEnrolment } from './enrolment.ts'
 import { readExclusions, writeExclusion } from './exclusion.ts'
 import { type Evaluate, Federation } from './federation.ts'
 import { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
+import type { RoundObserver } from './round-observer.ts'
 import { openRunFolder, RunFolderError } from './run-folder.ts'
 import { attachSockets, type InboundTap } from './socket-shell.ts'
 import type { TaskFile } from './task-file.ts'
@@ -36,6 +37,8 @@ export type StartOptions = {
   readonly webDir?: string
   /** What one connection may cost (connection-limits.ts); each limit defaults when absent. */
   readonly limits?: Partial<ConnectionLimits>
+  /** Watches rounds and their stages as they happen: bench:load measures the coordinator with it. */
+  readonly observer?: RoundObserver
 }
 
 export type RunningCoordinator = {
@@ -182,6 +185,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       print(`finished: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`),
     // secure-round refusals quote what participants sent
     onWarning: (message) => print(`warning: ${escapeText(message)}`),
+    observer: opts.observer,
   })
 
   const webDir = opts.webDir ?? DEFAULT_WEB_DIR

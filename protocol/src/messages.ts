@@ -3,7 +3,7 @@ import { ProtocolError, REFUSAL_CODES, type RefusalCode } from './errors.ts'
 import { int, num, oneOf, optNum, record, str } from './fields.ts'
 import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
 import type { FixedPoint } from './secagg/fixed-point.ts'
-import { parseSecaggSetup, type SecaggSetup } from './secagg/messages.ts'
+import { parseSecaggSetup, type SecaggSetup, type WireSecaggSetup } from './secagg/messages.ts'
 import { asBytes, decodeWeights } from './weights.ts'
 
 /**
@@ -186,7 +186,10 @@ export type ServerToClientEvents = {
   /** Sent just before the coordinator closes a connection that broke a limit (docs/protocol.md, "Limits"). */
   refused: (refusal: Refusal) => void
 }
-export type WireRoundStart = Omit<RoundStart, 'weights'> & { readonly weights: Uint8Array }
+export type WireRoundStart = Omit<RoundStart, 'weights' | 'secagg'> & {
+  readonly weights: Uint8Array
+  readonly secagg: { readonly setup: WireSecaggSetup; readonly fixedPoint: FixedPoint } | null
+}
 export type WireUpdate = Omit<Update, 'delta'> & { readonly delta: Uint8Array }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/

@@ -48,6 +48,7 @@ export {
   type Advertisement,
   type Complaint,
   type ComplaintKind,
+  encodeSecaggSetup,
   encodeSharePlaintext,
   encodeWords,
   type IncomingShares,
@@ -83,6 +84,7 @@ export {
   survivorsOf,
   type UnmaskRequest,
   type UnmaskResponse,
+  type WireSecaggSetup,
 } from './messages.ts'
 export { neighbourhoods, ringOrder, secaggParameters, survivorGroups } from './neighbours.ts'
 export { type ParticipantStage, SecaggParticipant, type SecaggParticipantOptions } from './participant.ts'

@@ -174,13 +174,44 @@ export function encodeWords(words: Uint32Array): Uint8Array {
   return out
 }
 
+/**
+ * The setup as it travels: the identity keys concatenated in roster order, one binary field. As a
+ * list they would be one socket.io attachment (one websocket frame) each: at n = 1000, a million
+ * frames from the coordinator for every round it starts (bench/load.ts measured 11 s of its CPU).
+ */
+export type WireSecaggSetup = Omit<SecaggSetup, 'identityKeys'> & { readonly identityKeys: Uint8Array }
+
+export function encodeSecaggSetup(setup: SecaggSetup): WireSecaggSetup {
+  const keys = new Uint8Array(setup.identityKeys.length * PUBLIC_KEY_BYTES)
+  setup.identityKeys.forEach((key, i) => {
+    keys.set(key, i * PUBLIC_KEY_BYTES)
+  })
+  return { ...setup, identityKeys: keys }
+}
+
 export function parseSecaggSetup(value: unknown): SecaggSetup {
   const o = record(value, 'secagg setup')
-  const keys = list(o, 'identityKeys', 'secagg setup', MAX_ROSTER)
+  const packed = asBytes(o.identityKeys)
+  if (
+    packed === undefined ||
+    packed.byteLength === 0 ||
+    packed.byteLength % PUBLIC_KEY_BYTES !== 0 ||
+    packed.byteLength > MAX_ROSTER * PUBLIC_KEY_BYTES
+  )
+    throw new ProtocolError(
+      'malformed',
+      `secagg setup.identityKeys: expected 1 to ${MAX_ROSTER} keys of ${PUBLIC_KEY_BYTES} bytes concatenated, got ${describe(o.identityKeys)}`,
+    )
+  const identityKeys = Array.from(
+    { length: packed.byteLength / PUBLIC_KEY_BYTES },
+    (_, i) =>
+      // A copy, as a plain Uint8Array whatever view arrived (Node delivers Buffers).
+      new Uint8Array(packed.subarray(i * PUBLIC_KEY_BYTES, (i + 1) * PUBLIC_KEY_BYTES)),
+  )
   return {
     taskId: str(o, 'taskId', 'secagg setup', NAME),
     round: int(o, 'round', 'secagg setup', 0, MAX_ROUND),
-    identityKeys: keys.map((k, i) => bytesOf(k, `secagg setup.identityKeys[${i}]`, PUBLIC_KEY_BYTES)),
+    identityKeys,
     neighbourCount: int(o, 'neighbourCount', 'secagg setup', 1, MAX_ROSTER),
     neighbourSeed: bytesOf(o.neighbourSeed, 'secagg setup.neighbourSeed', 32),
     threshold: int(o, 'threshold', 'secagg setup', 1, MAX_NEIGHBOURHOOD),

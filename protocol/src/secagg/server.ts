@@ -118,6 +118,15 @@ export class SecaggServer {
     return this.#blame
   }
 
+  /** How many `waitingFor` lists, without listing them: asked after every message. */
+  get waitingCount(): number {
+    if (this.#stage === 'unmasking' || this.#stage === 'done' || this.#stage === 'failed') return 0
+    // Complainers and culprits leave #expected but may have sent in this stage already.
+    let waiting = this.#expected.size
+    for (const id of this.#received().keys()) if (this.#expected.has(id)) waiting--
+    return waiting
+  }
+
   /**
    * One participant's message for the current stage, parsed and checked at the edge: from a
    * participant still in the round, once, for this task, round and stage, and consistent with

@@ -1,6 +1,7 @@
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { describe, expect, it } from 'vitest'
 import {
+  encodeSecaggSetup,
   naclCrypto,
   parseSecaggSetup,
   participantId,
@@ -68,7 +69,7 @@ describe('a secure-aggregation round without dropouts', () => {
 describe('the round context', () => {
   it('is rebuilt identically by a participant from the announced setup as it arrives over the wire', () => {
     const setup = setupRound({ crypto: naclCrypto, n: 12, dim: 10, neighbourCount: 5, threshold: 3 })
-    const rebuilt = roundContext(parseSecaggSetup(overTheWire(setup.setup)))
+    const rebuilt = roundContext(parseSecaggSetup(overTheWire(encodeSecaggSetup(setup.setup))))
     expect(rebuilt).toEqual(setup.context)
     expect(rebuilt.ids).toEqual([...rebuilt.ids].sort())
     for (const [id, key] of rebuilt.identityKeys) expect(participantId(key)).toBe(id)
@@ -89,12 +90,16 @@ describe('the round context', () => {
   })
 
   it('refuses a setup with a malformed field, naming it', () => {
-    const { setup } = setupRound({ crypto: naclCrypto, n: 4, dim: 10, neighbourCount: 3, threshold: 2 })
+    const round = setupRound({ crypto: naclCrypto, n: 4, dim: 10, neighbourCount: 3, threshold: 2 })
+    const setup = encodeSecaggSetup(round.setup)
     expect(() => parseSecaggSetup({ ...setup, neighbourSeed: new Uint8Array(31) })).toThrow(
       'secagg setup.neighbourSeed: expected 32 bytes, got 31',
     )
     expect(() => parseSecaggSetup({ ...setup, identityKeys: ['key'] })).toThrow(
-      'secagg setup.identityKeys[0]: expected 32 bytes of binary data, got "key"',
+      'secagg setup.identityKeys: expected 1 to 100000 keys of 32 bytes concatenated, got',
+    )
+    expect(() => parseSecaggSetup({ ...setup, identityKeys: new Uint8Array(4 * 32 + 1) })).toThrow(
+      'secagg setup.identityKeys: expected 1 to 100000 keys of 32 bytes concatenated',
     )
   })
 })

@@ -1,0 +1,70 @@
+/** What bench/load.ts and its child processes tell each other over IPC. */
+
+export type CoordinatorConfig = {
+  /** Participants; with `idle`, how many will connect (no round ever starts). */
+  readonly n: number
+  readonly dropout: number
+  readonly rounds: number
+  readonly idle: boolean
+}
+
+export type StageReport = {
+  readonly stage: string
+  readonly heard: number
+  readonly of: number
+  /** The coordinator's CPU from the previous stage's relay (or the round's start) to this one's. */
+  readonly cpuMs: number
+  /** From the stage's last accepted message to its relay (unmask: to the unmasked sum). */
+  readonly lastInToRelayMs: number | null
+}
+
+export type RoundReport = {
+  readonly round: number
+  readonly status: 'aggregated' | 'failed'
+  readonly reason: string | null
+  readonly survivors: number
+  /** From the round's start to its result sent to every participant. */
+  readonly wallMs: number
+  readonly cpuMs: number
+  readonly stages: readonly StageReport[]
+  /** After the unmasked sum: decoding it, the server step, the round log, the results sent. */
+  readonly resultCpuMs: number
+  readonly rssMaxBytes: number
+  readonly loopDelayP50Ms: number
+  readonly loopDelayP99Ms: number
+  readonly loopDelayMaxMs: number
+}
+
+export type CoordinatorReport =
+  | {
+      readonly type: 'listening'
+      readonly url: string
+      readonly rssBytes: number
+      readonly heapUsedBytes: number
+    }
+  | { readonly type: 'round'; readonly round: RoundReport }
+  | { readonly type: 'finished'; readonly reason: string }
+  | {
+      readonly type: 'memory'
+      readonly rssBytes: number
+      readonly heapUsedBytes: number
+      readonly online: number
+      readonly sockets: number
+    }
+
+export type ParticipantsConfig = {
+  readonly url: string
+  /** Names are `${prefix}${index}` for index in [from, from + count). */
+  readonly prefix: string
+  readonly from: number
+  readonly count: number
+  /** The share of participants that drop out of each round after sharing keys. */
+  readonly dropout: number
+  /** At most this many handshakes (connect → challenge → hello ack) in flight in this process. */
+  readonly concurrency: number
+}
+
+export type ParticipantsReport =
+  | { readonly type: 'ready'; readonly count: number; readonly ms: number }
+  | { readonly type: 'problem'; readonly message: string }
+  | { readonly type: 'stopped'; readonly refusals: number; readonly problems: number }

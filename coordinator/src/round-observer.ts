@@ -1,0 +1,33 @@
+import type { Stage } from '@fedtune/protocol'
+import type { RoundRecord } from './round-log.ts'
+
+/**
+ * One secure-aggregation stage of a round as the coordinator lived it, in the round's clock (ms):
+ * when it opened, when its last accepted message came in, when it closed, and when the next
+ * stage's messages had all been handed to the sockets.
+ */
+export type StageTiming = {
+  readonly round: number
+  readonly stage: Stage
+  /** How many of the round's `of` participants answered the stage. */
+  readonly heard: number
+  readonly of: number
+  /** The round's start for advertise; otherwise the previous stage's `relayedAt`. */
+  readonly openedAt: number
+  /** null when no message was accepted. */
+  readonly lastMessageAt: number | null
+  readonly closedAt: number
+  /** For unmask: when the sum was unmasked, or found impossible; the round result follows. */
+  readonly relayedAt: number
+}
+
+/**
+ * Watches a run's rounds without changing them: for bench:load (the coordinator's own cost per
+ * round and per stage) and operators' metrics. Each hook runs synchronously, in order: a round
+ * starts, its stages relay, it ends once its result has gone to every participant.
+ */
+export type RoundObserver = {
+  readonly roundStarted?: (round: number, participants: number) => void
+  readonly stageRelayed?: (timing: StageTiming) => void
+  readonly roundEnded?: (record: RoundRecord) => void
+}
