@@ -10,7 +10,8 @@ import { asBytes, decodeWeights } from './weights.ts'
  * The wire between coordinator and participants (socket.io events). Plain readonly data, string
  * unions, no classes; every inbound message goes through exactly one parser below.
  */
-export const PROTOCOL_VERSION = 'fedtune/2'
+/** 3: a round's secure setup carries its identity keys packed in one field; signed complaints. */
+export const PROTOCOL_VERSION = 'fedtune/3'
 
 export type ParticipantKind = 'hospital' | 'browser'
 
