@@ -11,9 +11,9 @@ import { embedFolder, initBackend, loadBackbone, readBackboneFolder } from '@fed
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { runDataSplit } from 'fedtune/data'
 import type { Browser } from 'playwright-core'
-import { build as viteBuild } from 'vite'
 import { buildPage } from '../client-web/node/build-page.ts'
 import { launchChromium } from '../client-web/node/chromium.ts'
+import { bundlePageScript } from '../client-web/node/page-script.ts'
 import { SEGMENT_WORDS, SEGMENTS_IN_FLIGHT } from '../protocol/src/secagg/webcrypto-masks.ts'
 import { openVolunteer, STEP, type VolunteerRun, webglRenderer } from './browser-volunteer.ts'
 import { markdownTable } from './markdown-table.ts'
@@ -205,25 +205,7 @@ type MaskResult = { readonly rates: readonly MaskRate[]; readonly sweep: readonl
  * the real functions, not a copy of them.
  */
 async function pageMaskCode(): Promise<string> {
-  const built = await viteBuild({
-    configFile: false,
-    logLevel: 'silent',
-    build: {
-      write: false,
-      minify: false,
-      lib: {
-        entry: fileURLToPath(new URL('page-masks.ts', import.meta.url)),
-        formats: ['iife'],
-        name: 'fedtuneMasks',
-      },
-    },
-  })
-  // write: false without watch gives the output (one per format), never a watcher.
-  const output = Array.isArray(built) ? built[0] : built
-  const chunk = output !== undefined && 'output' in output ? output.output[0] : undefined
-  if (chunk === undefined || !('code' in chunk))
-    throw new Error('bench:browser: the page masking bundle came out empty')
-  return chunk.code
+  return bundlePageScript(fileURLToPath(new URL('page-masks.ts', import.meta.url)), 'fedtuneMasks')
 }
 
 /**

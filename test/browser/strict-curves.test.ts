@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
-import { build as viteBuild } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../../client-web/node/chromium.ts'
+import { bundlePageScript } from '../../client-web/node/page-script.ts'
 import {
   ed25519Vectors,
   ourEd25519Verdict,
@@ -54,24 +54,7 @@ let result: PageVerdicts
 
 /** The page code as one script (an IIFE exposing `fedtuneCurves`), as bench:browser bundles its own. */
 async function pageCode(): Promise<string> {
-  const built = await viteBuild({
-    configFile: false,
-    logLevel: 'silent',
-    build: {
-      write: false,
-      minify: false,
-      lib: {
-        entry: fileURLToPath(new URL('page-curves.ts', import.meta.url)),
-        formats: ['iife'],
-        name: 'fedtuneCurves',
-      },
-    },
-  })
-  const output = Array.isArray(built) ? built[0] : built
-  const chunk = output !== undefined && 'output' in output ? output.output[0] : undefined
-  if (chunk === undefined || !('code' in chunk))
-    throw new Error('strict-curves: the page bundle came out empty')
-  return chunk.code
+  return bundlePageScript(fileURLToPath(new URL('page-curves.ts', import.meta.url)), 'fedtuneCurves')
 }
 
 beforeAll(async () => {
