@@ -1,7 +1,7 @@
 import { io as connect } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { challengeOf, sayHello } from '../coordinator/hello.ts'
+import { challengeOf, sayHello } from '../harness.ts'
 import { type Attacked, type RawSocket, rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
 
 let coordinator: Attacked | undefined

@@ -2,7 +2,7 @@ import { PROTOCOL_VERSION, signHello } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, seedOf } from '../coordinator/hello.ts'
+import { challengeOf, seedOf } from '../harness.ts'
 import { type Attacked, startAttacked } from './attack-fixture.ts'
 
 let coordinator: Attacked | undefined

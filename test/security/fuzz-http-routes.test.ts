@@ -7,7 +7,7 @@ import { type HeadSpec, paramCount, type TaskInfo } from '@fedtune/protocol'
 import * as fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ONE_SGD_EPOCH } from '../coordinator/federation-fixture.ts'
+import { ONE_SGD_EPOCH } from '../harness.ts'
 import { CASE_BOUND_MS, CaseTally, cpuMs, reportTally, runs } from './fuzz.ts'
 
 /**

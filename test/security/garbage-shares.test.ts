@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readExclusions } from '@fedtune/coordinator'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterEach, describe, expect, it } from 'vitest'
-import { seedOf } from '../coordinator/hello.ts'
+import { seedOf } from '../harness.ts'
 import {
   type BlameHarness,
   filled,

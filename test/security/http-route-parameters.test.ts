@@ -6,8 +6,7 @@ import { buildApp, FEDAVG, Federation, RoundLog } from '@fedtune/coordinator'
 import type { TaskInfo } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ONE_SGD_EPOCH } from '../coordinator/federation-fixture.ts'
-import { head, params } from './scripted-federation.ts'
+import { head, ONE_SGD_EPOCH, params } from '../harness.ts'
 
 /**
  * Issue 11, finding 6: route parameters are parsed as strictly as the wire. A round number is

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { type HelloAck, PROTOCOL_VERSION } from '@fedtune/protocol'
 import type { Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf } from '../coordinator/hello.ts'
+import { challengeOf } from '../harness.ts'
 import { type Coordinator, secureHospital, socketTo, startSecureCoordinator } from './secure-hospital.ts'
 
 /**

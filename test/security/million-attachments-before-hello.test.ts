@@ -1,6 +1,6 @@
 import { io as connect } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { sayHello } from '../coordinator/hello.ts'
+import { sayHello } from '../harness.ts'
 import { type Attacked, rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
 
 let coordinator: Attacked | undefined

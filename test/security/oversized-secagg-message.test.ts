@@ -1,6 +1,6 @@
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, sayHello } from '../coordinator/hello.ts'
+import { challengeOf, sayHello } from '../harness.ts'
 import { type Attacked, settledMemory, startAttacked } from './attack-fixture.ts'
 
 let coordinator: Attacked | undefined

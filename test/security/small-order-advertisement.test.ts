@@ -4,7 +4,7 @@ import { participantId, transcript, type UpdateAck } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import type { Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { seedOf } from '../coordinator/hello.ts'
+import { seedOf } from '../harness.ts'
 import { type Coordinator, secureHospital, startSecureCoordinator } from './secure-hospital.ts'
 
 /**

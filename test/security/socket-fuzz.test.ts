@@ -24,8 +24,7 @@ import type { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { ONE_SGD_EPOCH } from '../coordinator/federation-fixture.ts'
-import { challengeOf, sayHello, seedOf } from '../coordinator/hello.ts'
+import { challengeOf, ONE_SGD_EPOCH, sayHello, seedOf } from '../harness.ts'
 import { awkwardNumbers, awkwardStrings, FUZZ_SEED, mutationsOf, objectKey } from './fuzz.ts'
 
 /**
