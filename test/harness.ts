@@ -65,6 +65,10 @@ export const ONE_SGD_EPOCH: FederationOptions['training'] = {
 
 export const head: HeadSpec = { layers: [], labels: ['a', 'b'] }
 export const params = paramCount(head, 8)
+export const fixedPoint: FixedPoint = fixedPointFor({ participants: 3, maxExamples: 1000, clipNorm: 10 })
+
+/** A delta of `params` weights all equal to `value`. */
+export const filled = (value: number) => new Float32Array(params).fill(value)
 
 /** Each timer's length, distinct so that a test steering the clock can name the one it fires. */
 export const MS = { join: 60_000, deadline: 50_000, gather: 40_000, stage: 30_000 } as const
@@ -150,8 +154,6 @@ export type TestCoordinatorOverrides = {
   readonly stageDeadlineMs?: number
   /** Browsers may enrol (and are then never selected: no place per round). */
   readonly browsers?: boolean
-  /** The participants `fixedPointFor` sizes the ring for. */
-  readonly fixedPointParticipants?: number
   readonly crypto?: SecaggCrypto
   readonly log?: (log: RoundLog) => FederationOptions['log']
   readonly evaluate?: Evaluate
@@ -161,6 +163,15 @@ export type TestCoordinatorOverrides = {
   readonly enrolled?: ReadonlyMap<string, Uint8Array>
   readonly excluded?: ReadonlyMap<string, ExcludedEntry>
 }
+
+/** Real timers, short enough that rounds run by themselves within a test. */
+export const REAL_TIME = {
+  realTime: true,
+  gatherMs: 0,
+  roundDeadlineMs: 20_000,
+  joinTimeoutMs: 20_000,
+  stageDeadlineMs: 5000,
+} as const satisfies TestCoordinatorOverrides
 
 /** A coordinator (fastify + socket.io on port 0, a real Federation) over a one-file fake backbone. */
 export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Promise<TestCoordinator> {
@@ -191,11 +202,6 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   const records = new Map<number, RoundRecord>()
   const waiting = new Map<number, (record: RoundRecord) => void>()
   const minParticipants = o.minParticipants ?? 2
-  const fixedPoint: FixedPoint = fixedPointFor({
-    participants: o.fixedPointParticipants ?? 3,
-    maxExamples: 1000,
-    clipNorm: 10,
-  })
   let federation: Federation
   try {
     federation = new Federation({
@@ -453,6 +459,15 @@ export async function sayHello(socket: Socket, fields: HelloFields): Promise<Hel
       },
     )
   })
+}
+
+/** A fresh connection saying hello under `name` (with its usual identity key unless `seed`); resolves with the ack. */
+export function helloAgain(
+  target: Target,
+  name: string,
+  seed = seedOf(name),
+): Promise<HelloAck<ReceivedRefusalCode>> {
+  return sayHello(connectTo(target), { participant: name, seed })
 }
 
 /** What a participant sends: a secure stage's message, or a plaintext round's update. */
