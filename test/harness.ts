@@ -543,25 +543,26 @@ export function testParticipant(
     emit: (round, message) => void send(round, message),
     report: (report) => reports.push(report),
   })
-  const contribution = {
-    delta: opts.delta ?? new Float32Array(params),
+  const contribution = (paramCount: number) => ({
+    delta: opts.delta ?? new Float32Array(paramCount),
     examples,
     labelCounts: [examples, 0],
     valExamples: 4,
     valCorrect: 3,
-  }
+  })
   socket.on('round', (raw: unknown) => {
     if (task === undefined) throw new Error(`${name}: a round before its hello was answered`)
     const start = parseRoundStart(raw, task.paramCount, task.head.labels.length)
+    const result = contribution(task.paramCount)
     if (task.aggregation === 'secure')
-      driver.start(task, start, async (fixedPoint) => encodeSecureContribution(contribution, fixedPoint))
+      driver.start(task, start, async (fixedPoint) => encodeSecureContribution(result, fixedPoint))
     else
       void send(start.round, {
         stage: 'update',
         round: start.round,
-        delta: new Uint8Array(contribution.delta.buffer.slice(0)),
+        delta: new Uint8Array(result.delta.buffer.slice(0)),
         examples,
-        labelCounts: contribution.labelCounts,
+        labelCounts: result.labelCounts,
         metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
       })
   })
