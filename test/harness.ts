@@ -142,6 +142,8 @@ export type TestCoordinator = Target & {
 }
 
 export type TestCoordinatorOverrides = {
+  /** The task's name and id. */
+  readonly name?: string
   readonly secure?: boolean
   readonly rounds?: number
   readonly minParticipants?: number
@@ -183,8 +185,8 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   const rounds = o.rounds ?? 2
   const secure = o.secure ?? true
   const task: TaskInfo = {
-    taskId: 'test-task',
-    name: 'test-task',
+    taskId: o.name ?? 'test-task',
+    name: o.name ?? 'test-task',
     description: '',
     rounds,
     backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 8 },

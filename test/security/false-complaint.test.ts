@@ -4,7 +4,6 @@ import {
   filled,
   helloAgain,
   REAL_TIME,
-  seedOf,
   startTestCoordinator,
   type TestCoordinator,
   testParticipant,

@@ -44,8 +44,8 @@ async function failsThenRecovers(h: TestCoordinator, reason: RegExp): Promise<vo
   expect(await h.federation.done).toMatchObject({ completed: 1, failed: 1 })
 }
 
-/** nodeCrypto with one of its methods failing the next `times` calls once `arm` is called. */
-export function faultyCrypto(method: 'randomBytes' | 'verify' | 'hmacSha512'): {
+/** nodeCrypto with one of its methods failing once per `failNext` call. */
+function faultyCrypto(method: 'randomBytes' | 'verify' | 'hmacSha512'): {
   crypto: SecaggCrypto
   failNext(): void
 } {
