@@ -23,8 +23,7 @@ import type { FastifyInstance } from 'fastify'
 import { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ONE_SGD_EPOCH } from './federation-fixture.ts'
-import { challengeOf, sayHello, seedOf } from './hello.ts'
+import { challengeOf, ONE_SGD_EPOCH, sayHello, seedOf } from '../harness.ts'
 
 // A 1280 → 256 → 2 head: 328,450 parameters, 1.3 MB per update, above socket.io's 1 MB default.
 const head: HeadSpec = { layers: [{ type: 'dense', units: 256, activation: 'relu' }], labels: ['a', 'b'] }

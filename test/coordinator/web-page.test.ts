@@ -7,7 +7,7 @@ import { buildApp, DEFAULT_WEB_DIR, FEDAVG, Federation, RoundLog } from '@fedtun
 import { type HeadSpec, paramCount, type TaskInfo } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ONE_SGD_EPOCH } from './federation-fixture.ts'
+import { ONE_SGD_EPOCH } from '../harness.ts'
 
 /** The browser participants' page under /join, as client-web's Vite build lays it out. */
 const head: HeadSpec = { layers: [], labels: ['a', 'b'] }
