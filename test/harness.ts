@@ -43,6 +43,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
+import { expect, onTestFinished } from 'vitest'
 
 /**
  * The one test harness: a real coordinator on port 0 with its temp folder (`startTestCoordinator`,
@@ -50,7 +51,8 @@ import { io as connect, type Socket } from 'socket.io-client'
  * one scripted participant (`testParticipant`), which says hello through `helloHandshake` and
  * answers secure rounds through `SecureRoundDriver`, as the hospital client and the browser worker
  * do. A dishonest participant is the same participant with a hook: `heard` changes what it is
- * relayed, `alter` what it sends (or silences it).
+ * relayed, `alter` what it sends (or silences it). A coordinator started in a test closes when the
+ * test ends, its participants' sockets and its temp folder with it.
  */
 
 /** The local training the socket tests hand out: one plain SGD epoch (only its validity matters). */
@@ -77,6 +79,15 @@ export const MS = { join: 60_000, deadline: 50_000, gather: 40_000, stage: 30_00
 export const seedOf = (name: string) => new Uint8Array(createHash('sha256').update(`seed ${name}`).digest())
 
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
+
+/**
+ * `close` runs when the test that started the coordinator ends, passed or failed, so no test needs
+ * an afterEach of its own; one started outside a test (a beforeAll) is the caller's to close.
+ */
+function closedWithTest<T extends { close(): Promise<void> }>(coordinator: T): T {
+  if (expect.getState().currentTestName !== undefined) onTestFinished(() => coordinator.close())
+  return coordinator
+}
 
 export type SteerableClock = Clock & {
   /** Fires the most recently armed pending timer of `ms` (the masked-input stage's is `MS.deadline`). */
@@ -270,7 +281,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   const sockets: Socket[] = []
   let closed: Promise<void> | undefined
-  return {
+  return closedWithTest<TestCoordinator>({
     url,
     app,
     io,
@@ -297,7 +308,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
       })()
       return closed
     },
-  }
+  })
 }
 
 const backboneDir = join(
@@ -368,7 +379,7 @@ export async function startMainCoordinator(
   })
   const sockets: Socket[] = []
   let closed: Promise<void> | undefined
-  return {
+  return closedWithTest<MainCoordinator>({
     ...running,
     running,
     sockets,
@@ -388,7 +399,7 @@ export async function startMainCoordinator(
       })()
       return closed
     },
-  }
+  })
 }
 
 const challenges = new WeakMap<Socket, Promise<Challenge>>()

@@ -1,26 +1,12 @@
 import { readExclusions } from '@fedtune/coordinator'
-import { afterEach, describe, expect, it } from 'vitest'
-import {
-  filled,
-  helloAgain,
-  REAL_TIME,
-  startTestCoordinator,
-  type TestCoordinator,
-  testParticipant,
-} from '../harness.ts'
+import { describe, expect, it } from 'vitest'
+import { filled, helloAgain, REAL_TIME, startTestCoordinator, testParticipant } from '../harness.ts'
 
 /**
  * The other side of blame: a complaint is checked against what the coordinator relayed, so a
  * participant cannot get an honest neighbour excluded by complaining about it. Its complaint is
  * genuine in form (signed, with the real key K_uv), but the relayed share opens under that key.
  */
-let h: TestCoordinator | undefined
-
-afterEach(async () => {
-  await h?.close()
-  h = undefined
-})
-
 /** The relayed shares with the first one spoiled, so the participant's own code complains about its sender. */
 const spoilFirst = (raw: { stage: string } & Record<string, unknown>) => {
   if (raw.stage !== 'share-keys') return raw
@@ -34,7 +20,7 @@ const spoilFirst = (raw: { stage: string } & Record<string, unknown>) => {
 describe('false complaints', () => {
   it('a participant complaining falsely that an honest neighbour’s share does not open is itself named and excluded, and the round aggregates without it', async () => {
     // A full selection of three, waited for: then the round starts with all three at once.
-    h = await startTestCoordinator({
+    const h = await startTestCoordinator({
       ...REAL_TIME,
       rounds: 1,
       minParticipants: 2,

@@ -1,16 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { readExclusions } from '@fedtune/coordinator'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import { afterEach, describe, expect, it } from 'vitest'
-import {
-  filled,
-  helloAgain,
-  REAL_TIME,
-  seedOf,
-  startTestCoordinator,
-  type TestCoordinator,
-  testParticipant,
-} from '../harness.ts'
+import { describe, expect, it } from 'vitest'
+import { filled, helloAgain, REAL_TIME, seedOf, startTestCoordinator, testParticipant } from '../harness.ts'
 
 /**
  * Issue 11, item 6: one participant relaying well-formed garbage as its sealed shares (137 bytes
@@ -18,13 +10,6 @@ import {
  * wiser. Now its neighbours complain, the coordinator checks the complaints against what it
  * relayed, and the sender is named and excluded from the run.
  */
-let h: TestCoordinator | undefined
-
-afterEach(async () => {
-  await h?.close()
-  h = undefined
-})
-
 /** The sealed shares with every ciphertext replaced by random bytes of the same length. */
 const garble = (message: { stage: string } & Record<string, unknown>) => {
   if (message.stage !== 'share-keys') return message
@@ -34,7 +19,7 @@ const garble = (message: { stage: string } & Record<string, unknown>) => {
 
 describe('garbage shares', () => {
   it('a participant sending garbage sealed shares is named by its neighbours’ complaints and excluded after one failed round; the next rounds aggregate with the three honest ones, and its hello is refused with excluded', async () => {
-    h = await startTestCoordinator({
+    const h = await startTestCoordinator({
       ...REAL_TIME,
       rounds: 3,
       minParticipants: 3,
@@ -93,7 +78,7 @@ describe('garbage shares', () => {
 
   it('a resumed run keeps refusing an excluded participant, under its name or with its identity key under another name', async () => {
     const entry = { participant: 'garbler', by: 'h1', reason: 'its share for h1 does not open', round: 4 }
-    h = await startTestCoordinator({
+    const h = await startTestCoordinator({
       ...REAL_TIME,
       rounds: 3,
       minParticipants: 3,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type HelloAck, PROTOCOL_VERSION } from '@fedtune/protocol'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   challengeOf,
   connectTo,
@@ -30,13 +30,6 @@ const SMALL_ORDER = [
   'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
 ].flatMap((y) => [fromHex(y), Uint8Array.from(fromHex(y), (b, i) => (i === 31 ? b | 0x80 : b))])
-
-let coordinator: MainCoordinator | undefined
-
-afterEach(async () => {
-  await coordinator?.close()
-  coordinator = undefined
-})
 
 /** A hello with this identity key and proof, sent once the connection's challenge has come. */
 async function keylessHello(
@@ -69,7 +62,6 @@ describe('keyless proof of possession', () => {
       participation: { minParticipants: 2, participantsPerRound: 4, gatherSeconds: 3600 },
       aggregation: { neighbours: 4, threshold: 3, stageDeadlineSeconds: 5 },
     })
-    coordinator = c
     expect((await testParticipant(c, 'a').joined).ok).toBe(true)
     const before = enrolment(c)
     expect(Object.keys(JSON.parse(before))).toEqual(['a'])
@@ -96,7 +88,6 @@ describe('keyless proof of possession', () => {
       participation: { minParticipants: 2, participantsPerRound: 4, gatherSeconds: 3600 },
       aggregation: { neighbours: 4, threshold: 3, stageDeadlineSeconds: 5 },
     })
-    coordinator = c
     expect((await testParticipant(c, 'a').joined).ok).toBe(true)
     const before = enrolment(c)
     const nonCanonical = [fromHex(`${'ff'.repeat(31)}7f`), fromHex(`f0${'ff'.repeat(30)}ff`)]

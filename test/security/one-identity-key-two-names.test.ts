@@ -1,28 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import {
-  MS,
-  seedOf,
-  sorted,
-  startTestCoordinator,
-  type TestCoordinator,
-  testParticipant,
-} from '../harness.ts'
+import { describe, expect, it } from 'vitest'
+import { MS, seedOf, sorted, startTestCoordinator, testParticipant } from '../harness.ts'
 
 /**
  * Issue 11, finding 1: two names with one identity key, both online, would put one identity twice
  * in a round's roster ("identity … is listed twice"), and a round started from a timer took the
  * process down. One key, one name: the second name is refused before its ack.
  */
-let harness: TestCoordinator | undefined
-afterEach(async () => {
-  await harness?.close()
-  harness = undefined
-})
-
 describe('one identity key under two names', () => {
   it('two names presenting one identity key: the second is refused with identity-in-use before its ack, the coordinator survives and the next round completes', async () => {
     const h = await startTestCoordinator({ participantsPerRound: 4 })
-    harness = h
     const stolen = seedOf('a')
     const a = testParticipant(h, 'a', { seed: stolen })
     await Promise.all([a.joined, testParticipant(h, 'c').joined, testParticipant(h, 'd').joined])
@@ -46,7 +32,6 @@ describe('one identity key under two names', () => {
 
   it('a name whose key is already pinned to another name is refused however often it tries, and the holder keeps its name', async () => {
     const h = await startTestCoordinator()
-    harness = h
     expect(await testParticipant(h, 'holder').joined).toMatchObject({ ok: true })
     for (const name of ['copy-1', 'copy-2'])
       expect(await testParticipant(h, name, { seed: seedOf('holder') }).joined).toMatchObject({

@@ -7,7 +7,7 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import type { Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   connectTo,
   MS,
@@ -25,12 +25,6 @@ import {
  * or sent twice, is refused with the code docs/protocol.md documents for it, not as `malformed`;
  * the sender loses that message and nothing else.
  */
-let harness: TestCoordinator | undefined
-afterEach(async () => {
-  await harness?.close()
-  harness = undefined
-})
-
 /** A participant the test drives by hand: it says hello and hands over the round it is sent. */
 async function byHand(
   h: TestCoordinator,
@@ -50,7 +44,6 @@ const send = async (socket: Socket, event: 'secagg' | 'update', message: unknown
 describe('refusal codes', () => {
   it('a secagg message for another round is refused with wrong-round, a second one with duplicate, one from an unselected participant with not-selected', async () => {
     const h = await startTestCoordinator()
-    harness = h
     // b holds the advertise stage open by not advertising in round 1
     await Promise.all([
       testParticipant(h, 'a').joined,
@@ -94,7 +87,6 @@ describe('refusal codes', () => {
 
   it('an update for another round is refused with wrong-round, a second one with duplicate, one from an unselected participant with not-selected', async () => {
     const h = await startTestCoordinator({ secure: false })
-    harness = h
     // c holds round 1 open by not answering in it
     await Promise.all([
       testParticipant(h, 'a').joined,

@@ -1,21 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { sorted, startTestCoordinator, type TestCoordinator, testParticipant } from '../harness.ts'
+import { describe, expect, it } from 'vitest'
+import { sorted, startTestCoordinator, testParticipant } from '../harness.ts'
 
 /**
  * Issue 11, "one key, one name": two connections under one name and key are a reconnect, or a copy
  * of the key. Either way the newer connection replaces the older, which is disconnected and the
  * operator told; the name is never online twice.
  */
-let harness: TestCoordinator | undefined
-afterEach(async () => {
-  await harness?.close()
-  harness = undefined
-})
-
 describe('the same name and key on a second connection', () => {
   it('a second connection under the same name and key replaces the first, which is disconnected, and the round runs with the newer one', async () => {
     const h = await startTestCoordinator({ rounds: 1 })
-    harness = h
     const older = testParticipant(h, 'a')
     expect(await older.joined).toMatchObject({ ok: true })
     const dropped = new Promise<string>((resolve) => older.socket.once('disconnect', resolve))
@@ -30,7 +23,6 @@ describe('the same name and key on a second connection', () => {
 
   it('the older connection leaving afterwards does not take the newer one offline', async () => {
     const h = await startTestCoordinator()
-    harness = h
     const older = testParticipant(h, 'a')
     await older.joined
     const dropped = new Promise<string>((resolve) => older.socket.once('disconnect', resolve))

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { participantId, transcript } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import { afterEach, describe, expect, it } from 'vitest'
-import { type MainCoordinator, seedOf, startMainCoordinator, testParticipant } from '../harness.ts'
+import { describe, expect, it } from 'vitest'
+import { seedOf, startMainCoordinator, testParticipant } from '../harness.ts'
 
 /**
  * Issue 11, finding 4 (the curve half): a validly signed advertisement whose X25519 cPublic is all
@@ -16,13 +16,6 @@ const fromHex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'))
 const ORDER_8 = fromHex('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800')
 const withBit255 = (key: Uint8Array) => Uint8Array.from(key, (b, i) => (i === 31 ? b | 0x80 : b))
 
-let coordinator: MainCoordinator | undefined
-
-afterEach(async () => {
-  await coordinator?.close()
-  coordinator = undefined
-})
-
 /**
  * Three honest hospitals and `mallory`, whose advertisement carries `weak` as its `which` key,
  * signed with its own identity key: everything about it is valid but the key's order. Mallory
@@ -33,7 +26,6 @@ async function roundWithWeakKey(which: 'cPublic' | 'sPublic', weak: Uint8Array) 
     participation: { minParticipants: 3, participantsPerRound: 4, gatherSeconds: 3600 },
     aggregation: { neighbours: 4, threshold: 3, stageDeadlineSeconds: 3 },
   })
-  coordinator = c
   const id = participantId(nodeCrypto.ed25519PublicKey(seedOf('mallory')))
   const honest = ['a', 'b', 'c'].map((name) => testParticipant(c, name))
   const mallory = testParticipant(c, 'mallory', {

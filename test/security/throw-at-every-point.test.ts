@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Link } from '@fedtune/coordinator'
 import type { Finished, HelloAck, ReceivedRefusalCode, SecaggCrypto } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   MS,
   seedOf,
@@ -11,7 +11,6 @@ import {
   sorted,
   startTestCoordinator,
   type TestCoordinator,
-  type TestCoordinatorOverrides,
   testParticipant,
 } from '../harness.ts'
 
@@ -20,17 +19,6 @@ import {
  * runs code (its timers, the federation's entry points, its dependencies, an HTTP handler) fails
  * at most the round it hits, with the reason, and the next round completes.
  */
-let harness: TestCoordinator | undefined
-afterEach(async () => {
-  await harness?.close()
-  harness = undefined
-})
-
-async function start(opts: TestCoordinatorOverrides = {}): Promise<TestCoordinator> {
-  harness = await startTestCoordinator(opts)
-  return harness
-}
-
 /**
  * Round 1 failed with a reason matching `reason`, logged once (as that round's reason, not again as
  * a warning); round 2 aggregated.
@@ -75,7 +63,7 @@ const joinAll = (...clients: { joined: Promise<HelloAck<ReceivedRefusalCode>> }[
 describe('a throw at every point the coordinator runs code', () => {
   it('in the gather window’s timer (the round cannot start): that round fails and the next completes', async () => {
     const { crypto, failNext } = faultyCrypto('randomBytes')
-    const h = await start({ crypto })
+    const h = await startTestCoordinator({ crypto })
     const a = testParticipant(h, 'a')
     await joinAll(a, testParticipant(h, 'b'))
     failNext()
@@ -87,7 +75,7 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in the round deadline’s timer (closing the round): that round fails and the next completes', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       secure: false,
       evaluate: () => {
         if (failures-- > 0) throw new Error('evaluate failed')
@@ -103,7 +91,7 @@ describe('a throw at every point the coordinator runs code', () => {
   })
 
   it('in the join timeout’s timer (a link that cannot say finished): the run still ends and the others are told', async () => {
-    const h = await start({ minParticipants: 3 })
+    const h = await startTestCoordinator({ minParticipants: 3 })
     const a = testParticipant(h, 'a')
     await a.joined
     const finished = new Promise<Finished>((resolve) => a.socket.once('finished', resolve))
@@ -117,7 +105,7 @@ describe('a throw at every point the coordinator runs code', () => {
 
   for (const stage of ['advertise', 'share-keys', 'masked-input'] as const)
     it(`in the ${stage} stage’s deadline: that round fails and the next completes`, async () => {
-      const h = await start()
+      const h = await startTestCoordinator()
       const a = testParticipant(h, 'a')
       const b = testParticipant(h, 'b')
       await joinAll(a, b, testParticipant(h, 'c', { alter: silentFrom(1, stage) }))
@@ -129,7 +117,7 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in the unmask stage’s deadline (the coordinator’s crypto fails while unmasking): that round fails and the next completes', async () => {
     const { crypto, failNext } = faultyCrypto('hmacSha512')
-    const h = await start({ crypto })
+    const h = await startTestCoordinator({ crypto })
     const a = testParticipant(h, 'a')
     const b = testParticipant(h, 'b')
     await joinAll(a, b, testParticipant(h, 'c', { alter: silentFrom(1, 'unmask') }))
@@ -144,7 +132,7 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in the unmasking’s promise (applying the unmasked sum): that round fails and the next completes', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       evaluate: () => {
         if (failures-- > 0) throw new Error('evaluate failed')
         return { accuracy: 1, auc: null, examples: 1 }
@@ -156,7 +144,7 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in enrol (the pin cannot be written): the hello is refused, nothing is pinned, and a retry joins', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       onEnrol: () => {
         if (failures-- > 0) throw new Error('participants.json is not writable')
       },
@@ -180,7 +168,7 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in join (the hello that starts the round): that round fails and the next completes', async () => {
     const { crypto, failNext } = faultyCrypto('randomBytes')
-    const h = await start({ crypto })
+    const h = await startTestCoordinator({ crypto })
     await joinAll(testParticipant(h, 'a'), testParticipant(h, 'b'))
     failNext()
     const c = testParticipant(h, 'c')
@@ -191,7 +179,7 @@ describe('a throw at every point the coordinator runs code', () => {
   })
 
   it('in leave (the last one waited for leaves and the stage closes): that round fails and the next completes', async () => {
-    const h = await start()
+    const h = await startTestCoordinator()
     const a = testParticipant(h, 'a')
     const b = testParticipant(h, 'b')
     const c = testParticipant(h, 'c', { alter: silentFrom(1, 'advertise') })
@@ -209,7 +197,7 @@ describe('a throw at every point the coordinator runs code', () => {
   it('in a secagg message (the coordinator’s crypto fails on it): the sender hears internal, that round fails and the next completes', async () => {
     const { crypto, failNext } = faultyCrypto('verify')
     failNext()
-    const h = await start({ crypto })
+    const h = await startTestCoordinator({ crypto })
     const a = testParticipant(h, 'a')
     const b = testParticipant(h, 'b')
     const c = testParticipant(h, 'c')
@@ -222,7 +210,7 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in an update (the head cannot be written): that round fails and the next completes', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       secure: false,
       log: (log) => ({
         append: (record) => log.append(record),
@@ -238,7 +226,7 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in the round log’s append (the record cannot be written): the round is recorded as failed and the next completes', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       log: (log) => ({
         append: (record) => {
           if (failures-- > 0) throw new Error('rounds.jsonl is not writable')
@@ -252,7 +240,7 @@ describe('a throw at every point the coordinator runs code', () => {
   })
 
   it('in a link’s send (a participant the coordinator cannot reach): only that participant drops, the round completes', async () => {
-    const h = await start({ participantsPerRound: 3, rounds: 1 })
+    const h = await startTestCoordinator({ participantsPerRound: 3, rounds: 1 })
     const a = testParticipant(h, 'a')
     const b = testParticipant(h, 'b')
     await joinAll(a, b)
@@ -269,7 +257,7 @@ describe('a throw at every point the coordinator runs code', () => {
   })
 
   it('in an HTTP handler (a head that cannot be read): a 500 saying what failed, logged once, and the next round completes', async () => {
-    const h = await start({ rounds: 1 })
+    const h = await startTestCoordinator({ rounds: 1 })
     // a directory where the head file should be: reading it fails with EISDIR
     rmSync(join(h.runDir, 'heads', 'round-0000.f32'))
     mkdirSync(join(h.runDir, 'heads', 'round-0000.f32'))
