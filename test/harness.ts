@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -141,6 +141,8 @@ export type TestCoordinator = Target & {
   readonly clock: SteerableClock
   /** The run folder: rounds.jsonl, heads, exclusions. */
   readonly runDir: string
+  /** The backbone's digest, as its URLs name it. */
+  readonly digest: string
   readonly records: readonly RoundRecord[]
   /** The coordinator's warnings and HTTP errors, as the operator would read them. */
   readonly warnings: string[]
@@ -172,6 +174,10 @@ export type TestCoordinatorOverrides = {
   readonly evaluate?: Evaluate
   readonly onEnrol?: (participant: string, key: Uint8Array) => void
   readonly onInfo?: (message: string) => void
+  /** A resumed run's progress (its heads are the test's to write into `runDir`). */
+  readonly resumed?: FederationOptions['resumed']
+  /** Lays out a browser page under the temp folder `dir` (which holds `backbone/` and `run/`) and returns its folder (undefined: no page built). */
+  readonly web?: (dir: string) => string | undefined
   /** A resumed run's enrolments and exclusions. */
   readonly enrolled?: ReadonlyMap<string, Uint8Array>
   readonly excluded?: ReadonlyMap<string, ExcludedEntry>
@@ -189,8 +195,10 @@ export const REAL_TIME = {
 /** A coordinator (fastify + socket.io on port 0, a real Federation) over a one-file fake backbone. */
 export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Promise<TestCoordinator> {
   const dir = mkdtempSync(join(tmpdir(), 'fedtune-test-'))
+  const backboneDir = join(dir, 'backbone')
+  mkdirSync(backboneDir)
   const modelJson = '{"format":"layers-model"}'
-  writeFileSync(join(dir, 'model.json'), modelJson)
+  writeFileSync(join(backboneDir, 'model.json'), modelJson)
   const files = [{ name: 'model.json', sha256: sha(modelJson), bytes: modelJson.length }]
   const digest = sha(`${files[0]?.sha256}  model.json\n`)
   const rounds = o.rounds ?? 2
@@ -230,6 +238,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
         gatherMs: o.gatherMs ?? MS.gather,
       },
       initial: new Float32Array(params),
+      resumed: o.resumed,
       labelPrior: 'local',
       training: ONE_SGD_EPOCH,
       roundDeadlineMs: o.roundDeadlineMs ?? MS.deadline,
@@ -269,9 +278,10 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     throw error
   }
   const app = buildApp({
-    backbone: { dir, digest, files },
+    backbone: { dir: backboneDir, digest, files },
     federation,
     log,
+    webDir: o.web?.(dir),
     onError: (message) => httpErrors.push(message),
   })
   const io = attachSockets(app.server, {
@@ -288,6 +298,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     federation,
     clock,
     runDir,
+    digest,
     records: log.records,
     warnings,
     httpErrors,
