@@ -157,6 +157,11 @@ export type TestCoordinator = Target & {
 export type TestCoordinatorOverrides = {
   /** The task's name and id. */
   readonly name?: string
+  readonly description?: string
+  /** The head trained on the backbone's `embeddingDim` features; `head` over 8 unless given. */
+  readonly head?: HeadSpec
+  readonly embeddingDim?: number
+  readonly labelPrior?: FederationOptions['labelPrior']
   readonly secure?: boolean
   readonly rounds?: number
   readonly minParticipants?: number
@@ -167,8 +172,8 @@ export type TestCoordinatorOverrides = {
   readonly roundDeadlineMs?: number
   readonly joinTimeoutMs?: number
   readonly stageDeadlineMs?: number
-  /** Browsers may enrol (and are then never selected: no place per round). */
-  readonly browsers?: boolean
+  /** Browsers may enrol, and take up to `maxPerRound` places in a round (0: enrolled, never selected). */
+  readonly browsers?: { readonly maxPerRound: number }
   readonly crypto?: SecaggCrypto
   readonly log?: (log: RoundLog) => FederationOptions['log']
   readonly evaluate?: Evaluate
@@ -203,16 +208,19 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   const digest = sha(`${files[0]?.sha256}  model.json\n`)
   const rounds = o.rounds ?? 2
   const secure = o.secure ?? true
+  const embeddingDim = o.embeddingDim ?? 8
+  const taskHead = o.head ?? head
+  const taskParams = paramCount(taskHead, embeddingDim)
   const task: TaskInfo = {
     taskId: o.name ?? 'test-task',
     name: o.name ?? 'test-task',
-    description: '',
+    description: o.description ?? '',
     rounds,
-    backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 8 },
-    head,
-    paramCount: params,
+    backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim },
+    head: taskHead,
+    paramCount: taskParams,
     aggregation: secure ? 'secure' : 'plaintext-debug',
-    browsers: { enabled: o.browsers ?? false, maxPerRound: 1 },
+    browsers: { enabled: o.browsers !== undefined, maxPerRound: Math.max(1, o.browsers?.maxPerRound ?? 1) },
   }
   const runDir = join(dir, 'run')
   const log = new RoundLog(runDir)
@@ -231,16 +239,17 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
         rounds,
         minParticipants,
         participantsPerRound: o.participantsPerRound ?? 3,
-        maxBrowsersPerRound: 0,
+        maxBrowsersPerRound: o.browsers?.maxPerRound ?? 0,
         seed: 1,
         server: FEDAVG,
         secure,
         gatherMs: o.gatherMs ?? MS.gather,
       },
-      initial: new Float32Array(params),
+      initial: new Float32Array(taskParams),
       resumed: o.resumed,
-      labelPrior: 'local',
-      training: ONE_SGD_EPOCH,
+      labelPrior: o.labelPrior ?? 'local',
+      // a federation-wide label prior goes with the logit-adjusted loss, as the task file requires
+      training: { ...ONE_SGD_EPOCH, loss: o.labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy' },
       roundDeadlineMs: o.roundDeadlineMs ?? MS.deadline,
       joinTimeoutMs: o.joinTimeoutMs ?? MS.join,
       log: o.log ? o.log(log) : log,

@@ -33,7 +33,7 @@ function serve(withPage: boolean): Promise<TestCoordinator> {
     secure: false,
     rounds: 3,
     participantsPerRound: 2,
-    browsers: true,
+    browsers: { maxPerRound: 1 },
     web: (root) => {
       const webDir = join(root, 'web')
       mkdirSync(join(webDir, 'assets'), { recursive: true })
