@@ -249,7 +249,10 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
       resumed: o.resumed,
       labelPrior: o.labelPrior ?? 'local',
       // a federation-wide label prior goes with the logit-adjusted loss, as the task file requires
-      training: { ...ONE_SGD_EPOCH, loss: o.labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy' },
+      training: {
+        ...ONE_SGD_EPOCH,
+        loss: o.labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy',
+      },
       roundDeadlineMs: o.roundDeadlineMs ?? MS.deadline,
       joinTimeoutMs: o.joinTimeoutMs ?? MS.join,
       log: o.log ? o.log(log) : log,
