@@ -56,13 +56,19 @@ const enrolment = (c: MainCoordinator) => readFileSync(join(c.outDir, 'participa
 const online = async (c: MainCoordinator) =>
   ((await (await fetch(`${c.url}/api/status`)).json()) as { online: string[] }).online
 
+/** A secure task with hospital `a` joined (and enrolled) honestly. */
+async function withHospitalA(): Promise<MainCoordinator> {
+  const c = await startMainCoordinator({
+    participation: { minParticipants: 2, participantsPerRound: 4, gatherSeconds: 3600 },
+    aggregation: { neighbours: 4, threshold: 3, stageDeadlineSeconds: 5 },
+  })
+  expect((await testParticipant(c, 'a').joined).ok).toBe(true)
+  return c
+}
+
 describe('keyless proof of possession', () => {
   it('the identity-point hello (key 01 00…00, proof R = identity, S = 0) is refused with bad-key over a real socket, and nothing is enrolled', async () => {
-    const c = await startMainCoordinator({
-      participation: { minParticipants: 2, participantsPerRound: 4, gatherSeconds: 3600 },
-      aggregation: { neighbours: 4, threshold: 3, stageDeadlineSeconds: 5 },
-    })
-    expect((await testParticipant(c, 'a').joined).ok).toBe(true)
+    const c = await withHospitalA()
     const before = enrolment(c)
     expect(Object.keys(JSON.parse(before))).toEqual(['a'])
 
@@ -84,11 +90,7 @@ describe('keyless proof of possession', () => {
   })
 
   it('every other small-order key and every non-canonical key (y ≥ p) is refused the same way', async () => {
-    const c = await startMainCoordinator({
-      participation: { minParticipants: 2, participantsPerRound: 4, gatherSeconds: 3600 },
-      aggregation: { neighbours: 4, threshold: 3, stageDeadlineSeconds: 5 },
-    })
-    expect((await testParticipant(c, 'a').joined).ok).toBe(true)
+    const c = await withHospitalA()
     const before = enrolment(c)
     const nonCanonical = [fromHex(`${'ff'.repeat(31)}7f`), fromHex(`f0${'ff'.repeat(30)}ff`)]
     const keys = [...SMALL_ORDER, ...nonCanonical]
