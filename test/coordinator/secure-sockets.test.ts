@@ -25,8 +25,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ONE_SGD_EPOCH } from './federation-fixture.ts'
-import { challengeOf, sayHello, seedOf } from './hello.ts'
+import { challengeOf, ONE_SGD_EPOCH, sayHello, seedOf } from '../harness.ts'
 
 /**
  * The coordinator's secure rounds over real sockets, with participants speaking the SecAgg+

@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { attachSockets, buildApp, FEDAVG, Federation, maxMessageBytes, RoundLog } from '@fedtune/coordinator'
+import { maxMessageBytes } from '@fedtune/coordinator'
 import {
-  type BrowserParticipation,
   encodeWeights,
   type HeadSpec,
   type ParticipantKind,
@@ -14,90 +10,42 @@ import {
   paramCount,
   parseHelloAck,
   signHello,
-  type TaskInfo,
   type TrainingSettings,
   type UpdateAck,
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import type { FastifyInstance } from 'fastify'
 import { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { ONE_SGD_EPOCH } from './federation-fixture.ts'
-import { challengeOf, sayHello, seedOf } from './hello.ts'
+import { describe, expect, it } from 'vitest'
+import { challengeOf, connectTo, REAL_TIME, sayHello, seedOf, startTestCoordinator } from '../harness.ts'
 
 // A 1280 → 256 → 2 head: 328,450 parameters, 1.3 MB per update, above socket.io's 1 MB default.
 const head: HeadSpec = { layers: [{ type: 'dense', units: 256, activation: 'relu' }], labels: ['a', 'b'] }
 const params = paramCount(head, 1280)
-const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
+const sha = (b: string) => createHash('sha256').update(b).digest('hex')
 
-type Harness = { url: string; app: FastifyInstance; federation: Federation; sockets: Socket[] }
-let harness: Harness | undefined
-
-afterEach(async () => {
-  for (const s of harness?.sockets ?? []) s.disconnect()
-  harness?.federation.stop('test over')
-  await harness?.app.close()
-  harness = undefined
-})
-
-const NO_BROWSERS: BrowserParticipation = { enabled: false, maxPerRound: 1 }
-
-async function start(
+/** A plaintext task of two rounds over the large head, starting as soon as `minParticipants` are online. */
+const start = (
   minParticipants = 2,
   labelPrior: 'local' | 'federation' = 'local',
-  browsers = NO_BROWSERS,
-): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'fedtune-sockets-'))
-  const modelJson = '{"format":"layers-model"}'
-  writeFileSync(join(dir, 'model.json'), modelJson)
-  const files = [{ name: 'model.json', sha256: sha(modelJson), bytes: modelJson.length }]
-  const digest = sha(`${files[0]?.sha256}  model.json\n`)
-  const task: TaskInfo = {
-    taskId: 't',
-    name: 't',
-    description: 'a test task',
-    rounds: 2,
-    backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 1280 },
-    head,
-    paramCount: params,
-    aggregation: 'plaintext-debug',
-    browsers,
-  }
-  const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-log-')))
-  const federation = new Federation({
-    task,
-    config: {
-      rounds: 2,
-      minParticipants,
-      participantsPerRound: minParticipants,
-      maxBrowsersPerRound: browsers.enabled ? browsers.maxPerRound : 0,
-      seed: 1,
-      server: FEDAVG,
-      secure: false,
-      gatherMs: 0,
-    },
-    secure: null,
-    initial: new Float32Array(params),
-    labelPrior,
-    training: { ...ONE_SGD_EPOCH, loss: labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy' },
+  browsers?: { readonly maxPerRound: number },
+) =>
+  startTestCoordinator({
+    ...REAL_TIME,
     roundDeadlineMs: 30_000,
     joinTimeoutMs: 30_000,
-    log,
+    name: 't',
+    description: 'a test task',
+    secure: false,
+    head,
+    embeddingDim: 1280,
+    minParticipants,
+    participantsPerRound: minParticipants,
+    labelPrior,
+    ...(browsers ? { browsers } : {}),
   })
-  const app = buildApp({ backbone: { dir, digest, files }, federation, log })
-  attachSockets(app.server, { federation })
-  const url = await app.listen({ port: 0, host: '127.0.0.1' })
-  harness = { url, app, federation, sockets: [] }
-  return harness
-}
 
-function client(h: Harness): Socket {
-  const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
-  challengeOf(socket)
-  h.sockets.push(socket)
-  return socket
-}
+const client = connectTo
 
 const hello = (
   socket: Socket,
@@ -356,7 +304,7 @@ describe('coordinator over real sockets', () => {
   })
 
   it('takes a browser when the task turns browsers on, and lists it among the online browsers', async () => {
-    const h = await start(3, 'local', { enabled: true, maxPerRound: 1 })
+    const h = await start(3, 'local', { maxPerRound: 1 })
     const ack = parseHelloAck(await hello(client(h), 'volunteer', PROTOCOL_VERSION, 'browser'))
     expect(ack).toMatchObject({
       ok: true,

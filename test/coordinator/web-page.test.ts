@@ -1,88 +1,32 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildApp, DEFAULT_WEB_DIR, FEDAVG, Federation, RoundLog } from '@fedtune/coordinator'
-import { type HeadSpec, paramCount, type TaskInfo } from '@fedtune/protocol'
+import { DEFAULT_WEB_DIR } from '@fedtune/coordinator'
 import type { FastifyInstance } from 'fastify'
-import { afterEach, describe, expect, it } from 'vitest'
-import { ONE_SGD_EPOCH } from './federation-fixture.ts'
+import { describe, expect, it } from 'vitest'
+import { startTestCoordinator } from '../harness.ts'
 
 /** The browser participants' page under /join, as client-web's Vite build lays it out. */
-const head: HeadSpec = { layers: [], labels: ['a', 'b'] }
-const params = paramCount(head, 8)
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 
-const open: { app: FastifyInstance; federation: Federation }[] = []
-
-afterEach(async () => {
-  for (const { app, federation } of open.splice(0)) {
-    federation.stop('test over')
-    await app.close()
-  }
-})
-
-function appWith(webDir: string | undefined): FastifyInstance {
-  const task: TaskInfo = {
-    taskId: 'web',
-    name: 'web',
-    description: '',
+/** A plaintext task open to browsers whose page folder `web` lays out under the coordinator's temp folder. */
+const page = (web: (dir: string) => string | undefined) =>
+  startTestCoordinator({
+    secure: false,
     rounds: 1,
-    backbone: {
-      digest: 'a'.repeat(64),
-      path: `/backbone/${'a'.repeat(64)}/`,
-      files: [{ name: 'model.json', sha256: 'b'.repeat(64), bytes: 2 }],
-      inputSize: 224,
-      embeddingDim: 8,
-    },
-    head,
-    paramCount: params,
-    aggregation: 'plaintext-debug',
-    browsers: { enabled: true, maxPerRound: 1 },
-  }
-  const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-web-log-')))
-  const federation = new Federation({
-    task,
-    config: {
-      rounds: 1,
-      minParticipants: 1,
-      participantsPerRound: 1,
-      maxBrowsersPerRound: 1,
-      seed: 1,
-      server: FEDAVG,
-      secure: false,
-      gatherMs: 0,
-    },
-    secure: null,
-    initial: new Float32Array(params),
-    labelPrior: 'local',
-    training: ONE_SGD_EPOCH,
-    roundDeadlineMs: 30_000,
-    joinTimeoutMs: 30_000,
-    log,
+    minParticipants: 1,
+    participantsPerRound: 1,
+    browsers: { maxPerRound: 1 },
+    web,
   })
-  const app = buildApp({
-    backbone: {
-      dir: mkdtempSync(join(tmpdir(), 'fedtune-web-backbone-')),
-      digest: 'a'.repeat(64),
-      files: [],
-    },
-    federation,
-    log,
-    webDir,
-  })
-  open.push({ app, federation })
-  return app
-}
 
 const INDEX = '<!doctype html><script type="module" src="/join/assets/index-3f9a1c.js"></script>'
 const SECRET = 'the-operators-secret-7c41'
 const WASM = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
 
-/** A built page in `<tmp>/dist`, and beside it a file no URL may reach. */
-function builtPage(): string {
-  const root = mkdtempSync(join(tmpdir(), 'fedtune-web-'))
+/** A built page in `<root>/dist`, and beside it a file no URL may reach. */
+function builtPage(root: string): string {
   const dist = join(root, 'dist')
   mkdirSync(join(dist, 'assets'), { recursive: true })
   mkdirSync(join(dist, '.vite'))
@@ -110,7 +54,7 @@ const get = (app: FastifyInstance, url: string) => app.inject({ method: 'GET', u
 
 describe('the browser participants’ page at /join', () => {
   it('serves index.html at /join and /join/, never from a stale cache, cross-origin isolated', async () => {
-    const app = appWith(builtPage())
+    const { app } = await page(builtPage)
     for (const url of ['/join', '/join/', '/join?from=poster']) {
       const res = await get(app, url)
       expect(res.statusCode).toBe(200)
@@ -126,7 +70,7 @@ describe('the browser participants’ page at /join', () => {
   })
 
   it('serves the hashed assets with their content types and a long immutable cache', async () => {
-    const app = appWith(builtPage())
+    const { app } = await page(builtPage)
     const types: Record<string, string> = {
       'index-3f9a1c.js': 'text/javascript; charset=utf-8',
       'worker-77aa01.mjs': 'text/javascript; charset=utf-8',
@@ -156,7 +100,7 @@ describe('the browser participants’ page at /join', () => {
   })
 
   it('files beside index.html, outside assets/, are revalidated on every load', async () => {
-    const app = appWith(builtPage())
+    const { app } = await page(builtPage)
     const icon = await get(app, '/join/favicon.ico')
     expect(icon.headers).toMatchObject({ 'content-type': 'image/x-icon', 'cache-control': 'no-cache' })
     const robots = await get(app, '/join/robots.txt')
@@ -165,8 +109,8 @@ describe('the browser participants’ page at /join', () => {
 
   it('refuses every path that leaves the folder, encoded or not, sent as typed, with a 404', async () => {
     // Over a real socket: inject() and browsers resolve "..", even percent-encoded, before sending.
-    const app = appWith(builtPage())
-    const address = new URL(await app.listen({ port: 0, host: '127.0.0.1' }))
+    const { url } = await page(builtPage)
+    const address = new URL(url)
     const raw = (path: string) =>
       new Promise<{ status: number; body: string; coep: unknown }>((resolve, reject) => {
         const req = request({ host: address.hostname, port: address.port, path }, (res) => {
@@ -201,7 +145,7 @@ describe('the browser participants’ page at /join', () => {
   })
 
   it('hidden files, folders and files that are not there are a 404 too', async () => {
-    const app = appWith(builtPage())
+    const { app } = await page(builtPage)
     for (const url of [
       '/join/.vite/manifest.json',
       '/join/assets',
@@ -215,8 +159,12 @@ describe('the browser participants’ page at /join', () => {
   })
 
   it('without a built page, answers 503 saying to run `npm run build:web`, and the rest keeps working', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'fedtune-web-empty-'))
-    const app = appWith(empty)
+    let empty = ''
+    const { app } = await page((dir) => {
+      empty = join(dir, 'empty')
+      mkdirSync(empty)
+      return empty
+    })
     for (const url of ['/join', '/join/', '/join/assets/index-3f9a1c.js']) {
       const res = await get(app, url)
       expect(res.statusCode, url).toBe(503)
@@ -227,12 +175,12 @@ describe('the browser participants’ page at /join', () => {
       expect(res.headers['cross-origin-opener-policy']).toBe('same-origin')
     }
     expect((await get(app, '/api/status')).statusCode).toBe(200)
-    const missing = appWith(join(empty, 'no-such-folder'))
+    const { app: missing } = await page(() => join(empty, 'no-such-folder'))
     expect((await get(missing, '/join')).statusCode).toBe(503)
   })
 
   it('a coordinator built without a page folder says so at /join', async () => {
-    const res = await get(appWith(undefined), '/join')
+    const res = await get((await page(() => undefined)).app, '/join')
     expect(res.statusCode).toBe(503)
     expect(res.body).toBe('this coordinator was started without a folder for the browser page\n')
   })

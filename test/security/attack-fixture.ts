@@ -1,78 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { type ConnectionLimits, parseTaskFile } from '@fedtune/coordinator'
-import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
-import { initBackend, readBackboneFolder } from '@fedtune/model/node'
+import type { ConnectionLimits } from '@fedtune/coordinator'
 import WebSocket from 'ws'
+import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
 
 /**
- * A real coordinator (startCoordinator, real backbone, secure aggregation) on port 0 for the attack
- * tests, whose printed lines are kept, and a raw websocket that speaks engine.io v4 / socket.io v5
- * framing by hand, so a test can send what no socket.io client would.
+ * The attack tests' coordinator (the harness's `startMainCoordinator`, whose printed lines are
+ * kept) and a raw websocket that speaks engine.io v4 / socket.io v5 framing by hand, so a test can
+ * send what no socket.io client would.
  */
-const repo = fileURLToPath(new URL('../../', import.meta.url))
-const backboneDir = join(repo, '..', 'shared', 'backbones', 'mobilenet_v2_0.35_224')
+export type Attacked = MainCoordinator
 
-export type Attacked = {
-  readonly running: RunningCoordinator
-  readonly url: string
-  /** Every line the coordinator printed, in order. */
-  readonly lines: string[]
-  /** The first printed line (past or future) matching `pattern`. */
-  line(pattern: RegExp): Promise<string>
-  close(): Promise<void>
-}
-
-export async function startAttacked(limits: Partial<ConnectionLimits> = {}): Promise<Attacked> {
-  await initBackend()
-  const { digest } = await readBackboneFolder(backboneDir)
-  const work = mkdtempSync(join(tmpdir(), 'fedtune-attack-'))
-  const task = parseTaskFile(
-    {
-      name: 'attacked',
-      backbone: { source: backboneDir, sha256: digest },
-      head: { labels: ['a', 'b'] },
-      training: { rounds: 1 },
-      // nobody starts a round while the attacks run
-      participation: { minParticipants: 3, gatherSeconds: 0, joinTimeoutSeconds: 600 },
-    },
-    work,
-  )
-  const lines: string[] = []
-  const waiting: { pattern: RegExp; resolve: (line: string) => void }[] = []
-  const running = await startCoordinator({
-    task,
-    port: 0,
-    outDir: join(work, 'run'),
-    cacheDir: join(work, 'cache'),
-    quiet: true,
+/** A secure task nobody starts a round of while the attacks run, under these connection limits. */
+export function startAttacked(limits: Partial<ConnectionLimits> = {}): Promise<Attacked> {
+  return startMainCoordinator(
+    { participation: { minParticipants: 3, gatherSeconds: 0, joinTimeoutSeconds: 600 } },
     limits,
-    print: (line) => {
-      lines.push(line)
-      for (const w of waiting.splice(0))
-        if (w.pattern.test(line)) w.resolve(line)
-        else waiting.push(w)
-    },
-  })
-  return {
-    running,
-    url: running.url,
-    lines,
-    line: (pattern) =>
-      new Promise((resolve) => {
-        const seen = lines.find((l) => pattern.test(l))
-        if (seen !== undefined) resolve(seen)
-        else waiting.push({ pattern, resolve })
-      }),
-    async close() {
-      await running.close()
-      rmSync(work, { recursive: true, force: true })
-    },
-  }
+  )
 }
 
 /** A websocket speaking socket.io by hand: text packets as `4<socket.io packet>`, attachments as binary frames. */

@@ -1,15 +1,12 @@
 import { io as connect } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { challengeOf, sayHello } from '../coordinator/hello.ts'
-import { type Attacked, type RawSocket, rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
+import { challengeOf, sayHello } from '../harness.ts'
+import { type RawSocket, rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
 
-let coordinator: Attacked | undefined
 const raws: RawSocket[] = []
 afterEach(async () => {
   for (const r of raws.splice(0)) r.ws.close()
-  await coordinator?.close()
-  coordinator = undefined
 })
 
 /** The upgrade's answer when the coordinator refuses it: status and body. */
@@ -30,7 +27,7 @@ function refusedUpgrade(url: string): Promise<{ status: number; body: string }> 
 
 describe('one address opening more connections than the cap', () => {
   it('the connection past the cap is refused at the upgrade with too-many-connections; one closing makes room again', async () => {
-    coordinator = await startAttacked({ maxConnectionsPerAddress: 3 })
+    const coordinator = await startAttacked({ maxConnectionsPerAddress: 3 })
     const before = await settledMemory()
     for (let i = 0; i < 3; i++) raws.push(await rawSocket(coordinator.url))
     for (let i = 0; i < 5; i++)

@@ -7,8 +7,7 @@ import { startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterAll, describe, expect, it } from 'vitest'
-import { seedOf } from '../coordinator/hello.ts'
-import { startFederation } from './scripted-federation.ts'
+import { seedOf, startTestCoordinator } from '../harness.ts'
 
 /**
  * Issue 11, "one key, one name", on resume: a participants.json with one identity key under two
@@ -60,7 +59,7 @@ describe('a resumed run whose enrolment has one key under two names', () => {
   it('a federation handed one key under two names refuses to be built, naming both and the key', async () => {
     const key = nodeCrypto.ed25519PublicKey(seedOf('shared'))
     await expect(
-      startFederation({
+      startTestCoordinator({
         enrolled: new Map([
           ['hospital-a', key],
           ['hospital-c', key],

@@ -1,23 +1,12 @@
-import { io as connect, type Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, sayHello } from '../coordinator/hello.ts'
-import { type Attacked, settledMemory, startAttacked } from './attack-fixture.ts'
-
-let coordinator: Attacked | undefined
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect()
-  await coordinator?.close()
-  coordinator = undefined
-})
+import { describe, expect, it } from 'vitest'
+import { connectTo, sayHello } from '../harness.ts'
+import { settledMemory, startAttacked } from './attack-fixture.ts'
 
 describe('a participant flooding the coordinator with events', () => {
   it('past its token bucket, is closed with rate-limited, logged once; memory returns and the next participant joins', async () => {
-    coordinator = await startAttacked({ eventsPerSecond: 5, eventBurst: 10 })
+    const coordinator = await startAttacked({ eventsPerSecond: 5, eventBurst: 10 })
     const before = await settledMemory()
-    const socket = connect(coordinator.url, { transports: ['websocket'], reconnection: false })
-    sockets.push(socket)
-    challengeOf(socket)
+    const socket = connectTo(coordinator)
     expect(await sayHello(socket, { participant: 'flooder' })).toMatchObject({ ok: true })
     const refused = new Promise((resolve) => socket.once('refused', resolve))
     for (let i = 0; i < 5000; i++)
@@ -29,9 +18,7 @@ describe('a participant flooding the coordinator with events', () => {
     await new Promise((resolve) => socket.once('disconnect', resolve))
     expect(coordinator.lines.filter((l) => l.includes('rate-limited'))).toHaveLength(1)
     expect(await settledMemory()).toBeLessThan(before * 1.1)
-    const next = connect(coordinator.url, { transports: ['websocket'], reconnection: false })
-    sockets.push(next)
-    challengeOf(next)
+    const next = connectTo(coordinator)
     expect(await sayHello(next, { participant: 'next' })).toMatchObject({ ok: true })
   })
 })

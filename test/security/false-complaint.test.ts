@@ -1,25 +1,12 @@
 import { readExclusions } from '@fedtune/coordinator'
-import { afterEach, describe, expect, it } from 'vitest'
-import {
-  type BlameHarness,
-  filled,
-  helloAgain,
-  scriptedParticipant,
-  startBlameCoordinator,
-} from './blame-fixture.ts'
+import { describe, expect, it } from 'vitest'
+import { filled, helloAgain, REAL_TIME, startTestCoordinator, testParticipant } from '../harness.ts'
 
 /**
  * The other side of blame: a complaint is checked against what the coordinator relayed, so a
  * participant cannot get an honest neighbour excluded by complaining about it. Its complaint is
  * genuine in form (signed, with the real key K_uv), but the relayed share opens under that key.
  */
-let h: BlameHarness | undefined
-
-afterEach(async () => {
-  await h?.close()
-  h = undefined
-})
-
 /** The relayed shares with the first one spoiled, so the participant's own code complains about its sender. */
 const spoilFirst = (raw: { stage: string } & Record<string, unknown>) => {
   if (raw.stage !== 'share-keys') return raw
@@ -33,15 +20,16 @@ const spoilFirst = (raw: { stage: string } & Record<string, unknown>) => {
 describe('false complaints', () => {
   it('a participant complaining falsely that an honest neighbour’s share does not open is itself named and excluded, and the round aggregates without it', async () => {
     // A full selection of three, waited for: then the round starts with all three at once.
-    h = await startBlameCoordinator({
+    const h = await startTestCoordinator({
+      ...REAL_TIME,
       rounds: 1,
       minParticipants: 2,
       participantsPerRound: 3,
       gatherMs: 30_000,
     })
-    const liar = scriptedParticipant(h, 'liar', filled(5), 10, { heard: spoilFirst })
-    const a = scriptedParticipant(h, 'a', filled(0.5), 10)
-    const b = scriptedParticipant(h, 'b', filled(1), 30)
+    const liar = testParticipant(h, 'liar', { delta: filled(5), examples: 10, heard: spoilFirst })
+    const a = testParticipant(h, 'a', { delta: filled(0.5), examples: 10 })
+    const b = testParticipant(h, 'b', { delta: filled(1), examples: 30 })
     await Promise.all([liar.joined, a.joined, b.joined])
 
     expect(await h.federation.done).toMatchObject({ completed: 1, failed: 0 })

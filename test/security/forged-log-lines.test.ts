@@ -1,25 +1,17 @@
 import { PROTOCOL_VERSION, signHello } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import { io as connect, type Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, seedOf } from '../coordinator/hello.ts'
+import type { Socket } from 'socket.io-client'
+import { describe, expect, it } from 'vitest'
+import { challengeOf, connectTo, seedOf } from '../harness.ts'
 import { type Attacked, startAttacked } from './attack-fixture.ts'
 
 let coordinator: Attacked | undefined
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect()
-  await coordinator?.close()
-  coordinator = undefined
-})
 
 const FORGED =
   'fedtune-client/1\nwarning: admin: closing the connection: bad-proof\u001b[2K\u001b[1A\rjoined: admin (x)'
 
 function client(): Socket {
-  const socket = connect((coordinator as Attacked).url, { transports: ['websocket'], reconnection: false })
-  sockets.push(socket)
-  challengeOf(socket)
+  const socket = connectTo(coordinator as Attacked)
   return socket
 }
 

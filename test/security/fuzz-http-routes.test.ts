@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildApp, FEDAVG, Federation, RoundLog } from '@fedtune/coordinator'
-import { type HeadSpec, paramCount, type TaskInfo } from '@fedtune/protocol'
 import * as fc from 'fast-check'
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ONE_SGD_EPOCH } from '../coordinator/federation-fixture.ts'
+import { startTestCoordinator, type TestCoordinator } from '../harness.ts'
 import { CASE_BOUND_MS, CaseTally, cpuMs, reportTally, runs } from './fuzz.ts'
 
 /**
@@ -28,83 +25,36 @@ afterAll(() => reportTally('http routes', tally))
 const ALLOWED = new Set([200, 304, 400, 404, 414, 503])
 const SECRET = 'the coordinator’s private key, which no URL may reach'
 
-const head: HeadSpec = { layers: [], labels: ['a', 'b'] }
-const params = paramCount(head, 8)
 const sha = (b: string) => createHash('sha256').update(b).digest('hex')
 
-type Served = { app: FastifyInstance; federation: Federation; digest: string; root: string }
-const served: Served[] = []
-
-function serve(withPage: boolean): Served {
-  const root = mkdtempSync(join(tmpdir(), 'fedtune-fuzz-http-'))
-  const backboneDir = join(root, 'backbone')
-  const webDir = join(root, 'web')
-  mkdirSync(join(webDir, 'assets'), { recursive: true })
-  mkdirSync(backboneDir)
-  writeFileSync(join(root, 'secret.txt'), SECRET)
-  writeFileSync(join(webDir, '.env'), SECRET)
-  writeFileSync(join(webDir, 'index.html'), '<!doctype html><title>join</title>')
-  writeFileSync(join(webDir, 'assets', 'app-1234.js'), 'console.log(1)')
-  const modelJson = '{"format":"layers-model"}'
-  writeFileSync(join(backboneDir, 'model.json'), modelJson)
-  const files = [{ name: 'model.json', sha256: sha(modelJson), bytes: modelJson.length }]
-  const digest = sha(`${files[0]?.sha256}  model.json\n`)
-  const task: TaskInfo = {
-    taskId: 'fuzz-http',
-    name: 'fuzz-http',
-    description: '',
+/** A plaintext task open to browsers, with `secret.txt` beside the backbone and web folders; with or without a built page. */
+function serve(withPage: boolean): Promise<TestCoordinator> {
+  return startTestCoordinator({
+    secure: false,
     rounds: 3,
-    backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 8 },
-    head,
-    paramCount: params,
-    aggregation: 'plaintext-debug',
-    browsers: { enabled: true, maxPerRound: 1 },
-  }
-  const log = new RoundLog(join(root, 'run'))
-  const federation = new Federation({
-    task,
-    config: {
-      rounds: 3,
-      minParticipants: 2,
-      participantsPerRound: 2,
-      maxBrowsersPerRound: 1,
-      seed: 1,
-      server: FEDAVG,
-      secure: false,
-      gatherMs: 300,
+    participantsPerRound: 2,
+    browsers: { maxPerRound: 1 },
+    web: (root) => {
+      const webDir = join(root, 'web')
+      mkdirSync(join(webDir, 'assets'), { recursive: true })
+      writeFileSync(join(root, 'secret.txt'), SECRET)
+      writeFileSync(join(webDir, '.env'), SECRET)
+      writeFileSync(join(webDir, 'index.html'), '<!doctype html><title>join</title>')
+      writeFileSync(join(webDir, 'assets', 'app-1234.js'), 'console.log(1)')
+      return withPage ? webDir : undefined
     },
-    initial: new Float32Array(params),
-    labelPrior: 'local',
-    training: ONE_SGD_EPOCH,
-    roundDeadlineMs: 60_000,
-    joinTimeoutMs: 600_000,
-    log,
-    secure: null,
   })
-  const app = buildApp({
-    backbone: { dir: backboneDir, digest, files },
-    federation,
-    log,
-    webDir: withPage ? webDir : undefined,
-  })
-  const s = { app, federation, digest, root }
-  served.push(s)
-  return s
 }
 
-let withPage: Served
-let withoutPage: Served
+let withPage: TestCoordinator
+let withoutPage: TestCoordinator
 beforeAll(async () => {
-  withPage = serve(true)
-  withoutPage = serve(false)
-  await Promise.all(served.map((s) => s.app.ready()))
+  withPage = await serve(true)
+  withoutPage = await serve(false)
 })
 afterAll(async () => {
-  for (const s of served) {
-    s.federation.stop('test over')
-    await s.app.close()
-    rmSync(s.root, { recursive: true, force: true })
-  }
+  await withPage.close()
+  await withoutPage.close()
 })
 
 /** One path segment as a client might send it: plain, percent-encoded, or deliberately broken. */

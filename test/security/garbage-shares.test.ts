@@ -1,15 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { readExclusions } from '@fedtune/coordinator'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import { afterEach, describe, expect, it } from 'vitest'
-import { seedOf } from '../coordinator/hello.ts'
-import {
-  type BlameHarness,
-  filled,
-  helloAgain,
-  scriptedParticipant,
-  startBlameCoordinator,
-} from './blame-fixture.ts'
+import { describe, expect, it } from 'vitest'
+import { filled, helloAgain, REAL_TIME, seedOf, startTestCoordinator, testParticipant } from '../harness.ts'
 
 /**
  * Issue 11, item 6: one participant relaying well-formed garbage as its sealed shares (137 bytes
@@ -17,13 +10,6 @@ import {
  * wiser. Now its neighbours complain, the coordinator checks the complaints against what it
  * relayed, and the sender is named and excluded from the run.
  */
-let h: BlameHarness | undefined
-
-afterEach(async () => {
-  await h?.close()
-  h = undefined
-})
-
 /** The sealed shares with every ciphertext replaced by random bytes of the same length. */
 const garble = (message: { stage: string } & Record<string, unknown>) => {
   if (message.stage !== 'share-keys') return message
@@ -33,17 +19,22 @@ const garble = (message: { stage: string } & Record<string, unknown>) => {
 
 describe('garbage shares', () => {
   it('a participant sending garbage sealed shares is named by its neighbours’ complaints and excluded after one failed round; the next rounds aggregate with the three honest ones, and its hello is refused with excluded', async () => {
-    h = await startBlameCoordinator({ rounds: 3, minParticipants: 3, participantsPerRound: 3 })
-    const garbler = scriptedParticipant(h, 'garbler', filled(5), 10, { said: garble })
+    const h = await startTestCoordinator({
+      ...REAL_TIME,
+      rounds: 3,
+      minParticipants: 3,
+      participantsPerRound: 3,
+    })
+    const garbler = testParticipant(h, 'garbler', { delta: filled(5), examples: 10, alter: garble })
     const selected = garbler.selected()
     const honest = [
-      scriptedParticipant(h, 'h1', filled(0.5), 10),
-      scriptedParticipant(h, 'h2', filled(-0.25), 30),
+      testParticipant(h, 'h1', { delta: filled(0.5), examples: 10 }),
+      testParticipant(h, 'h2', { delta: filled(-0.25), examples: 30 }),
     ]
     await Promise.all([garbler.joined, ...honest.map((p) => p.joined)])
     expect(await selected).toBe(1)
     // The third honest participant arrives while round 1 runs without it.
-    const late = scriptedParticipant(h, 'h3', filled(1), 60)
+    const late = testParticipant(h, 'h3', { delta: filled(1), examples: 60 })
     expect(await late.joined).toMatchObject({ ok: true })
 
     expect(await h.federation.done).toEqual({ reason: 'all 3 rounds done', completed: 2, failed: 1 })
@@ -87,14 +78,13 @@ describe('garbage shares', () => {
 
   it('a resumed run keeps refusing an excluded participant, under its name or with its identity key under another name', async () => {
     const entry = { participant: 'garbler', by: 'h1', reason: 'its share for h1 does not open', round: 4 }
-    h = await startBlameCoordinator({
+    const h = await startTestCoordinator({
+      ...REAL_TIME,
       rounds: 3,
       minParticipants: 3,
       participantsPerRound: 3,
-      resume: {
-        excluded: new Map([['garbler', entry]]),
-        enrolled: new Map([['garbler', nodeCrypto.ed25519PublicKey(seedOf('garbler'))]]),
-      },
+      excluded: new Map([['garbler', entry]]),
+      enrolled: new Map([['garbler', nodeCrypto.ed25519PublicKey(seedOf('garbler'))]]),
     })
     const refusal = {
       ok: false,

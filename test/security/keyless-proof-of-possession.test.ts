@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type HelloAck, PROTOCOL_VERSION } from '@fedtune/protocol'
-import type { Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf } from '../coordinator/hello.ts'
-import { type Coordinator, secureHospital, socketTo, startSecureCoordinator } from './secure-hospital.ts'
+import { describe, expect, it } from 'vitest'
+import {
+  challengeOf,
+  connectTo,
+  type MainCoordinator,
+  startMainCoordinator,
+  testParticipant,
+} from '../harness.ts'
 
 /**
  * Issue 11, finding 3: a hello whose identity key is the identity point (01 00 … 00), with the
@@ -27,23 +31,14 @@ const SMALL_ORDER = [
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
 ].flatMap((y) => [fromHex(y), Uint8Array.from(fromHex(y), (b, i) => (i === 31 ? b | 0x80 : b))])
 
-let coordinator: Coordinator | undefined
-const sockets: Socket[] = []
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect()
-  await coordinator?.close()
-  coordinator = undefined
-})
-
 /** A hello with this identity key and proof, sent once the connection's challenge has come. */
 async function keylessHello(
-  c: Coordinator,
+  c: MainCoordinator,
   participant: string,
   identityKey: Uint8Array,
   proof: Uint8Array,
 ): Promise<{ ack: HelloAck; closed: Promise<string> }> {
-  const socket = socketTo(c.url, sockets)
+  const socket = connectTo(c)
   const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve))
   await challengeOf(socket)
   const hello = {
@@ -57,21 +52,23 @@ async function keylessHello(
   return { ack: (await socket.emitWithAck('hello', hello)) as HelloAck, closed }
 }
 
-const enrolment = (c: Coordinator) => readFileSync(join(c.outDir, 'participants.json'), 'utf8')
-const online = async (c: Coordinator) =>
+const enrolment = (c: MainCoordinator) => readFileSync(join(c.outDir, 'participants.json'), 'utf8')
+const online = async (c: MainCoordinator) =>
   ((await (await fetch(`${c.url}/api/status`)).json()) as { online: string[] }).online
+
+/** A secure task with hospital `a` joined (and enrolled) honestly. */
+async function withHospitalA(): Promise<MainCoordinator> {
+  const c = await startMainCoordinator({
+    participation: { minParticipants: 2, participantsPerRound: 4, gatherSeconds: 3600 },
+    aggregation: { neighbours: 4, threshold: 3, stageDeadlineSeconds: 5 },
+  })
+  expect((await testParticipant(c, 'a').joined).ok).toBe(true)
+  return c
+}
 
 describe('keyless proof of possession', () => {
   it('the identity-point hello (key 01 00…00, proof R = identity, S = 0) is refused with bad-key over a real socket, and nothing is enrolled', async () => {
-    const c = await startSecureCoordinator({
-      places: 4,
-      minParticipants: 2,
-      neighbours: 4,
-      threshold: 3,
-      stageDeadlineSeconds: 5,
-    })
-    coordinator = c
-    expect((await secureHospital(c, 'a', sockets).joined).ok).toBe(true)
+    const c = await withHospitalA()
     const before = enrolment(c)
     expect(Object.keys(JSON.parse(before))).toEqual(['a'])
 
@@ -93,15 +90,7 @@ describe('keyless proof of possession', () => {
   })
 
   it('every other small-order key and every non-canonical key (y ≥ p) is refused the same way', async () => {
-    const c = await startSecureCoordinator({
-      places: 4,
-      minParticipants: 2,
-      neighbours: 4,
-      threshold: 3,
-      stageDeadlineSeconds: 5,
-    })
-    coordinator = c
-    expect((await secureHospital(c, 'a', sockets).joined).ok).toBe(true)
+    const c = await withHospitalA()
     const before = enrolment(c)
     const nonCanonical = [fromHex(`${'ff'.repeat(31)}7f`), fromHex(`f0${'ff'.repeat(30)}ff`)]
     const keys = [...SMALL_ORDER, ...nonCanonical]

@@ -1,13 +1,7 @@
 import { io as connect } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, sayHello } from '../coordinator/hello.ts'
-import { type Attacked, rawSocket, startAttacked } from './attack-fixture.ts'
-
-let coordinator: Attacked | undefined
-afterEach(async () => {
-  await coordinator?.close()
-  coordinator = undefined
-})
+import { describe, expect, it } from 'vitest'
+import { challengeOf, sayHello } from '../harness.ts'
+import { rawSocket, startAttacked } from './attack-fixture.ts'
 
 /**
  * Frames that break socket.io's framing. The bounded decoder (coordinator/src/bounded-parser.ts)
@@ -61,7 +55,7 @@ const CASES: readonly [string, (raw: Awaited<ReturnType<typeof rawSocket>>) => v
 describe('malformed socket.io frames', () => {
   for (const [what, send, logged] of CASES)
     it(`${what}: the connection is closed with malformed, logged once, and the coordinator still serves`, async () => {
-      coordinator = await startAttacked()
+      const coordinator = await startAttacked()
       const raw = await rawSocket(coordinator.url)
       send(raw)
       await raw.closed

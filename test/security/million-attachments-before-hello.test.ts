@@ -1,17 +1,11 @@
 import { io as connect } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { sayHello } from '../coordinator/hello.ts'
-import { type Attacked, rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
-
-let coordinator: Attacked | undefined
-afterEach(async () => {
-  await coordinator?.close()
-  coordinator = undefined
-})
+import { describe, expect, it } from 'vitest'
+import { sayHello } from '../harness.ts'
+import { rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
 
 describe('a connection that never says hello announces a binary event with 1,000,000 attachments', () => {
   it('is closed with no-hello at the header, before one attachment is kept; memory returns to its level before and a participant still joins', async () => {
-    coordinator = await startAttacked()
+    const coordinator = await startAttacked()
     const before = await settledMemory()
     const attacker = await rawSocket(coordinator.url)
     attacker.packet('51000000-["secagg",{"x":{"_placeholder":true,"num":0}}]')
@@ -42,7 +36,7 @@ describe('a connection that never says hello announces a binary event with 1,000
   })
 
   it('a hello announcing more than its two attachments is refused with too-large', async () => {
-    coordinator = await startAttacked()
+    const coordinator = await startAttacked()
     const attacker = await rawSocket(coordinator.url)
     attacker.packet('53-["hello",{}]')
     const refused = await attacker.event('refused')
@@ -54,7 +48,7 @@ describe('a connection that never says hello announces a binary event with 1,000
   })
 
   it('before even joining socket.io’s namespace, the same header costs the connection', async () => {
-    coordinator = await startAttacked()
+    const coordinator = await startAttacked()
     const attacker = await rawSocket(coordinator.url, false)
     attacker.packet('51000000-["hello",{}]')
     await attacker.closed

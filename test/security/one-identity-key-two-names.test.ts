@@ -1,26 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { seedOf } from '../coordinator/hello.ts'
-import { type Harness, MS, secureClient, sorted, startFederation } from './scripted-federation.ts'
+import { describe, expect, it } from 'vitest'
+import { MS, seedOf, sorted, startTestCoordinator, testParticipant } from '../harness.ts'
 
 /**
  * Issue 11, finding 1: two names with one identity key, both online, would put one identity twice
  * in a round's roster ("identity … is listed twice"), and a round started from a timer took the
  * process down. One key, one name: the second name is refused before its ack.
  */
-let harness: Harness | undefined
-afterEach(async () => {
-  await harness?.close()
-  harness = undefined
-})
-
 describe('one identity key under two names', () => {
   it('two names presenting one identity key: the second is refused with identity-in-use before its ack, the coordinator survives and the next round completes', async () => {
-    const h = await startFederation({ participantsPerRound: 4 })
-    harness = h
+    const h = await startTestCoordinator({ participantsPerRound: 4 })
     const stolen = seedOf('a')
-    const a = secureClient(h, 'a', { seed: stolen })
-    await Promise.all([a.joined, secureClient(h, 'c').joined, secureClient(h, 'd').joined])
-    const twin = secureClient(h, 'b', { seed: stolen })
+    const a = testParticipant(h, 'a', { seed: stolen })
+    await Promise.all([a.joined, testParticipant(h, 'c').joined, testParticipant(h, 'd').joined])
+    const twin = testParticipant(h, 'b', { seed: stolen })
     const closed = new Promise<string>((resolve) => twin.socket.once('disconnect', resolve))
     const ack = await twin.joined
     expect(ack).toMatchObject({ ok: false, code: 'identity-in-use' })
@@ -39,11 +31,10 @@ describe('one identity key under two names', () => {
   })
 
   it('a name whose key is already pinned to another name is refused however often it tries, and the holder keeps its name', async () => {
-    const h = await startFederation()
-    harness = h
-    expect(await secureClient(h, 'holder').joined).toMatchObject({ ok: true })
+    const h = await startTestCoordinator()
+    expect(await testParticipant(h, 'holder').joined).toMatchObject({ ok: true })
     for (const name of ['copy-1', 'copy-2'])
-      expect(await secureClient(h, name, { seed: seedOf('holder') }).joined).toMatchObject({
+      expect(await testParticipant(h, name, { seed: seedOf('holder') }).joined).toMatchObject({
         ok: false,
         code: 'identity-in-use',
       })

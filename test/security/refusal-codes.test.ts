@@ -7,31 +7,29 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import type { Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { sayHello, seedOf } from '../coordinator/hello.ts'
+import { describe, expect, it } from 'vitest'
 import {
   connectTo,
-  type Harness,
   MS,
   params,
-  plainClient,
-  secureClient,
-  startFederation,
-} from './scripted-federation.ts'
+  sayHello,
+  seedOf,
+  silentFrom,
+  startTestCoordinator,
+  type TestCoordinator,
+  testParticipant,
+} from '../harness.ts'
 
 /**
  * Issue 11, finding 6: a message for another round, from a participant the round did not select,
  * or sent twice, is refused with the code docs/protocol.md documents for it, not as `malformed`;
  * the sender loses that message and nothing else.
  */
-let harness: Harness | undefined
-afterEach(async () => {
-  await harness?.close()
-  harness = undefined
-})
-
 /** A participant the test drives by hand: it says hello and hands over the round it is sent. */
-async function byHand(h: Harness, name: string): Promise<{ socket: Socket; round: Promise<RoundStart> }> {
+async function byHand(
+  h: TestCoordinator,
+  name: string,
+): Promise<{ socket: Socket; round: Promise<RoundStart> }> {
   const socket = connectTo(h)
   const round = new Promise<RoundStart>((resolve) =>
     socket.once('round', (raw: unknown) => resolve(parseRoundStart(raw, params, 2))),
@@ -45,12 +43,11 @@ const send = async (socket: Socket, event: 'secagg' | 'update', message: unknown
 
 describe('refusal codes', () => {
   it('a secagg message for another round is refused with wrong-round, a second one with duplicate, one from an unselected participant with not-selected', async () => {
-    const h = await startFederation()
-    harness = h
+    const h = await startTestCoordinator()
     // b holds the advertise stage open by not advertising in round 1
     await Promise.all([
-      secureClient(h, 'a').joined,
-      secureClient(h, 'b', { silent: { round: 1, stage: 'advertise' } }).joined,
+      testParticipant(h, 'a').joined,
+      testParticipant(h, 'b', { alter: silentFrom(1, 'advertise') }).joined,
     ])
     const m = await byHand(h, 'm')
     const start = await m.round
@@ -89,10 +86,12 @@ describe('refusal codes', () => {
   })
 
   it('an update for another round is refused with wrong-round, a second one with duplicate, one from an unselected participant with not-selected', async () => {
-    const h = await startFederation({ secure: false })
-    harness = h
+    const h = await startTestCoordinator({ secure: false })
     // c holds round 1 open by not answering in it
-    await Promise.all([plainClient(h, 'a').joined, plainClient(h, 'c', { silentInRound: 1 }).joined])
+    await Promise.all([
+      testParticipant(h, 'a').joined,
+      testParticipant(h, 'c', { alter: silentFrom(1, 'update') }).joined,
+    ])
     const m = await byHand(h, 'm')
     const start = await m.round
     const update = (round: number) => ({

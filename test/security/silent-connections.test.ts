@@ -1,15 +1,9 @@
-import { io as connect, type Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, sayHello } from '../coordinator/hello.ts'
+import { io as connect } from 'socket.io-client'
+import { describe, expect, it } from 'vitest'
+import { connectTo, sayHello } from '../harness.ts'
 import { type Attacked, rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
 
 let coordinator: Attacked | undefined
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect()
-  await coordinator?.close()
-  coordinator = undefined
-})
 
 describe('connections that never say hello', () => {
   it('200 sockets that never say hello are each closed with hello-timeout, logged once each; memory returns and a participant still joins', async () => {
@@ -59,9 +53,7 @@ describe('connections that never say hello', () => {
       })
     expect(await settledMemory()).toBeLessThan(before * 1.1)
 
-    const participant = connect(coordinator.url, { transports: ['websocket'], reconnection: false })
-    sockets.push(participant)
-    challengeOf(participant)
+    const participant = connectTo(coordinator)
     expect(await sayHello(participant, { participant: 'on-time' })).toMatchObject({ ok: true })
     await coordinator.line(/joined: on-time/)
   })

@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { participantId, transcript, type UpdateAck } from '@fedtune/protocol'
+import { participantId, transcript } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import type { Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { seedOf } from '../coordinator/hello.ts'
-import { type Coordinator, secureHospital, startSecureCoordinator } from './secure-hospital.ts'
+import { describe, expect, it } from 'vitest'
+import { seedOf, startMainCoordinator, testParticipant } from '../harness.ts'
 
 /**
  * Issue 11, finding 4 (the curve half): a validly signed advertisement whose X25519 cPublic is all
@@ -18,49 +16,37 @@ const fromHex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'))
 const ORDER_8 = fromHex('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800')
 const withBit255 = (key: Uint8Array) => Uint8Array.from(key, (b, i) => (i === 31 ? b | 0x80 : b))
 
-let coordinator: Coordinator | undefined
-const sockets: Socket[] = []
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect()
-  await coordinator?.close()
-  coordinator = undefined
-})
-
 /**
  * Three honest hospitals and `mallory`, whose advertisement carries `weak` as its `which` key,
  * signed with its own identity key: everything about it is valid but the key's order. Mallory
  * stays connected and silent after the refusal.
  */
 async function roundWithWeakKey(which: 'cPublic' | 'sPublic', weak: Uint8Array) {
-  const c = await startSecureCoordinator({
-    places: 4,
-    minParticipants: 3,
-    neighbours: 4,
-    threshold: 3,
-    stageDeadlineSeconds: 3,
+  const c = await startMainCoordinator({
+    participation: { minParticipants: 3, participantsPerRound: 4, gatherSeconds: 3600 },
+    aggregation: { neighbours: 4, threshold: 3, stageDeadlineSeconds: 3 },
   })
-  coordinator = c
-  const honest = ['a', 'b', 'c'].map((name) => secureHospital(c, name, sockets))
-  let refusal: Promise<UpdateAck> | undefined
-  const mallory = secureHospital(c, 'mallory', sockets, (context, party, socket) => {
-    const keys = { ...party.advertise(), [which]: weak }
-    const signature = nodeCrypto.sign(
-      seedOf('mallory'),
-      transcript('advertise', context.taskId, context.round, party.id, keys.cPublic, keys.sPublic),
-    )
-    refusal = socket.emitWithAck('secagg', { ...keys, signature }) as Promise<UpdateAck>
-    return true
+  const id = participantId(nodeCrypto.ed25519PublicKey(seedOf('mallory')))
+  const honest = ['a', 'b', 'c'].map((name) => testParticipant(c, name))
+  const mallory = testParticipant(c, 'mallory', {
+    alter: (message, round) => {
+      if (message.stage !== 'advertise') return undefined
+      const keys = { ...message, [which]: weak }
+      const signature = nodeCrypto.sign(
+        seedOf('mallory'),
+        transcript('advertise', message.taskId, round, id, keys.cPublic, keys.sPublic),
+      )
+      return { ...keys, signature }
+    },
   })
   for (const h of [...honest, mallory]) expect((await h.joined).ok).toBe(true)
   const done = await c.federation.done
-  const id = participantId(nodeCrypto.ed25519PublicKey(seedOf('mallory')))
   const record = JSON.parse(readFileSync(join(c.outDir, 'rounds.jsonl'), 'utf8').trim()) as {
     status: string
     selected: string[]
     survivors: string[]
   }
-  return { c, done, ack: await (refusal as Promise<UpdateAck>), id, honest, record }
+  return { c, done, ack: await mallory.acked(1, 'advertise'), id, honest, record }
 }
 
 describe('small-order advertisement', () => {
@@ -74,7 +60,7 @@ describe('small-order advertisement', () => {
     })
     // relayed to no one: each honest hospital heard only of the three honest advertisements
     for (const h of honest) {
-      expect(h.refused).toEqual([])
+      expect(h.reports.filter((r) => r.type === 'refused')).toEqual([])
       expect(h.relayed).toHaveLength(1)
       expect(h.relayed[0]).toHaveLength(3)
       expect(h.relayed[0]).not.toContain(id)

@@ -1,31 +1,21 @@
-import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { attachSockets, buildApp, FEDAVG, Federation, RoundLog } from '@fedtune/coordinator'
-import {
-  encodeSecureContribution,
-  type FixedPoint,
-  fixedPointFor,
-  type HeadSpec,
-  PROTOCOL_VERSION,
-  paramCount,
-  parseRoundStart,
-  roundContext,
-  SecaggParticipant,
-  type TaskInfo,
-} from '@fedtune/protocol'
-import { nodeCrypto } from '@fedtune/protocol/node'
+import { PROTOCOL_VERSION } from '@fedtune/protocol'
 import * as fc from 'fast-check'
-import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { ONE_SGD_EPOCH } from '../coordinator/federation-fixture.ts'
-import { challengeOf, sayHello, seedOf } from '../coordinator/hello.ts'
+import {
+  challengeOf,
+  params,
+  sayHello,
+  startTestCoordinator,
+  type TestCoordinator,
+  testParticipant,
+} from '../harness.ts'
 import { awkwardNumbers, awkwardStrings, FUZZ_SEED, mutationsOf, objectKey } from './fuzz.ts'
 
 /**
@@ -44,76 +34,7 @@ setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
 const ROUNDS = 5
-const head: HeadSpec = { layers: [], labels: ['a', 'b'] }
-const params = paramCount(head, 8)
-const fixedPoint: FixedPoint = fixedPointFor({ participants: 3, maxExamples: 1000, clipNorm: 10 })
-const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
-const cleanup: string[] = []
-afterAll(() => {
-  for (const dir of cleanup) rmSync(dir, { recursive: true, force: true })
-})
-
-type Coordinator = {
-  url: string
-  app: FastifyInstance
-  io: Server
-  federation: Federation
-  log: RoundLog
-  warnings: string[]
-}
-
-async function startCoordinator(): Promise<Coordinator> {
-  const dir = mkdtempSync(join(tmpdir(), 'fedtune-socket-fuzz-'))
-  cleanup.push(dir)
-  const modelJson = '{"format":"layers-model"}'
-  writeFileSync(join(dir, 'model.json'), modelJson)
-  const files = [{ name: 'model.json', sha256: sha(modelJson), bytes: modelJson.length }]
-  const digest = sha(`${files[0]?.sha256}  model.json\n`)
-  const task: TaskInfo = {
-    taskId: 'socket-fuzz',
-    name: 'socket-fuzz',
-    description: '',
-    rounds: ROUNDS,
-    backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 8 },
-    head,
-    paramCount: params,
-    aggregation: 'secure',
-    browsers: { enabled: true, maxPerRound: 1 },
-  }
-  const log = new RoundLog(join(dir, 'run'))
-  const warnings: string[] = []
-  const federation = new Federation({
-    task,
-    config: {
-      rounds: ROUNDS,
-      minParticipants: 3,
-      participantsPerRound: 3,
-      maxBrowsersPerRound: 0,
-      seed: 1,
-      server: FEDAVG,
-      secure: true,
-      gatherMs: 300,
-    },
-    initial: new Float32Array(params),
-    labelPrior: 'local',
-    training: ONE_SGD_EPOCH,
-    // Generous: stages close as soon as everyone answered, so a deadline only matters if the
-    // attack starved an honest participant — which would then show as a failed round.
-    roundDeadlineMs: 60_000,
-    joinTimeoutMs: 60_000,
-    log,
-    secure: {
-      parameters: { neighbours: 3, threshold: 2, stageDeadlineMs: 30_000, minSurvivors: 3 },
-      fixedPoint,
-      crypto: nodeCrypto,
-    },
-    onWarning: (w) => warnings.push(w),
-  })
-  const app = buildApp({ backbone: { dir, digest, files }, federation, log })
-  const io = attachSockets(app.server, { federation }) as unknown as Server
-  const url = await app.listen({ port: 0, host: '127.0.0.1' })
-  return { url, app, io, federation, log, warnings }
-}
+const taskId = 'socket-fuzz'
 
 /** Every connection closed, as the coordinator sees it. */
 function allClosed(io: Server): Promise<void> {
@@ -130,41 +51,11 @@ function allClosed(io: Server): Promise<void> {
 }
 
 /** A hospital answering every secure stage with a fixed update, as the real client would. */
-function hospital(url: string, name: string, value: number, examples: number): Socket {
-  const socket = connect(url, { transports: ['websocket'], reconnection: false })
-  challengeOf(socket)
-  let party: SecaggParticipant | undefined
-  const emit = (message: unknown) => void socket.emitWithAck('secagg', message).catch(() => null)
-  socket.on('round', (raw: unknown) => {
-    const round = parseRoundStart(raw, params, 2)
-    if (!round.secagg) throw new Error('expected a secure round')
-    party = new SecaggParticipant({
-      crypto: nodeCrypto,
-      identitySeed: seedOf(name),
-      context: roundContext(round.secagg.setup),
-    })
-    emit(party.advertise())
-  })
-  socket.on('secagg', async (raw: { stage: string }) => {
-    if (!party) return
-    if (raw.stage === 'advertise') emit(await party.shareKeys(raw))
-    else if (raw.stage === 'share-keys') {
-      const input = encodeSecureContribution(
-        {
-          delta: new Float32Array(params).map((_, i) => value * ((i % 5) - 2)),
-          examples,
-          labelCounts: [examples, 0],
-          valExamples: 4,
-          valCorrect: 3,
-        },
-        fixedPoint,
-      )
-      emit(await party.maskedInput(raw, input))
-    } else if (raw.stage === 'unmask') emit(party.unmask(raw))
-  })
-  void sayHello(socket, { participant: name })
-  return socket
-}
+const hospital = (c: TestCoordinator, name: string, value: number, examples: number) =>
+  testParticipant(c, name, {
+    delta: new Float32Array(params).map((_, i) => value * ((i % 5) - 2)),
+    examples,
+  }).socket
 
 type Run = { heads: Map<string, Buffer>; statuses: string[]; heapBytes: number; attack: AttackTally | null }
 
@@ -173,7 +64,20 @@ type Run = { heads: Map<string, Buffer>; statuses: string[]; heapBytes: number; 
  * run is over and every connection closed (the coordinator still listening).
  */
 async function federate(attack: boolean): Promise<Run> {
-  const c = await startCoordinator()
+  const c = await startTestCoordinator({
+    name: taskId,
+    realTime: true,
+    rounds: ROUNDS,
+    minParticipants: 3,
+    participantsPerRound: 3,
+    gatherMs: 300,
+    browsers: { maxPerRound: 0 },
+    // Generous: stages close as soon as everyone answered, so a deadline only matters if the
+    // attack starved an honest participant — which would then show as a failed round.
+    roundDeadlineMs: 60_000,
+    joinTimeoutMs: 60_000,
+    stageDeadlineMs: 30_000,
+  })
   let warm: () => void = () => undefined
   const warmedUp = new Promise<void>((resolve) => {
     warm = resolve
@@ -199,11 +103,7 @@ async function federate(attack: boolean): Promise<Run> {
     : []
   // The hospitals come once the attack is under way, so that it runs before, between and during their rounds.
   if (attack) await warmedUp
-  const hospitals = [
-    hospital(c.url, 'a', 0.5, 10),
-    hospital(c.url, 'b', -0.25, 30),
-    hospital(c.url, 'c', 1, 60),
-  ]
+  const hospitals = [hospital(c, 'a', 0.5, 10), hospital(c, 'b', -0.25, 30), hospital(c, 'c', 1, 60)]
   const done = await c.federation.done
   tally.duringRounds = tally.events
   over = true
@@ -214,14 +114,11 @@ async function federate(attack: boolean): Promise<Run> {
   expect((await fetch(`${c.url}/api/status`)).status).toBe(200)
   for (let i = 0; i < 3; i++) gc()
   const heapBytes = process.memoryUsage().heapUsed
-  const dir = join(c.log.dir, 'heads')
+  const dir = join(c.runDir, 'heads')
   const heads = new Map(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f))]))
-  const statuses = c.log.records.map((r) => r.status)
-  expect(done.completed, `rounds: ${JSON.stringify(c.log.records.map((r) => [r.status, r.reason]))}`).toBe(
-    ROUNDS,
-  )
-  c.federation.stop('test over')
-  await c.app.close()
+  const statuses = c.records.map((r) => r.status)
+  expect(done.completed, `rounds: ${JSON.stringify(c.records.map((r) => [r.status, r.reason]))}`).toBe(ROUNDS)
+  await c.close()
   return { heads, statuses, heapBytes, attack: attack ? tally : null }
 }
 
@@ -248,7 +145,6 @@ const wireValue: fc.Arbitrary<unknown> = fc.anything({
   withNullPrototype: true,
   values: [fc.integer(), fc.double(), fc.boolean(), awkwardStrings, awkwardNumbers, fc.constant(null), bytes],
 })
-const taskId = 'socket-fuzz'
 const realMessages = [
   {
     taskId,

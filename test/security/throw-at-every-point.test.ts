@@ -1,42 +1,29 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Link } from '@fedtune/coordinator'
-import type { Finished, HelloAck, ReceivedRefusalCode } from '@fedtune/protocol'
+import type { Finished, HelloAck, ReceivedRefusalCode, SecaggCrypto } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import { afterEach, describe, expect, it } from 'vitest'
-import { seedOf } from '../coordinator/hello.ts'
+import { describe, expect, it } from 'vitest'
 import {
-  faultyCrypto,
-  type Harness,
-  type HarnessOptions,
   MS,
-  plainClient,
-  secureClient,
+  seedOf,
+  silentFrom,
   sorted,
-  startFederation,
-} from './scripted-federation.ts'
+  startTestCoordinator,
+  type TestCoordinator,
+  testParticipant,
+} from '../harness.ts'
 
 /**
  * Issue 11, "no input can end the process": a throw injected at each point where the coordinator
  * runs code (its timers, the federation's entry points, its dependencies, an HTTP handler) fails
  * at most the round it hits, with the reason, and the next round completes.
  */
-let harness: Harness | undefined
-afterEach(async () => {
-  await harness?.close()
-  harness = undefined
-})
-
-async function start(opts: HarnessOptions = {}): Promise<Harness> {
-  harness = await startFederation(opts)
-  return harness
-}
-
 /**
  * Round 1 failed with a reason matching `reason`, logged once (as that round's reason, not again as
  * a warning); round 2 aggregated.
  */
-async function failsThenRecovers(h: Harness, reason: RegExp): Promise<void> {
+async function failsThenRecovers(h: TestCoordinator, reason: RegExp): Promise<void> {
   const first = await h.recorded(1)
   expect(first).toMatchObject({ status: 'failed' })
   expect(first.reason).toMatch(reason)
@@ -45,15 +32,40 @@ async function failsThenRecovers(h: Harness, reason: RegExp): Promise<void> {
   expect(await h.federation.done).toMatchObject({ completed: 1, failed: 1 })
 }
 
+/** nodeCrypto with one of its methods failing once per `failNext` call. */
+function faultyCrypto(method: 'randomBytes' | 'verify' | 'hmacSha512'): {
+  crypto: SecaggCrypto
+  failNext(): void
+} {
+  let failures = 0
+  const original = nodeCrypto[method] as (...args: unknown[]) => unknown
+  const crypto = {
+    ...nodeCrypto,
+    [method]: (...args: unknown[]) => {
+      if (failures > 0) {
+        failures -= 1
+        throw new Error(`${method} failed`)
+      }
+      return original.apply(nodeCrypto, args)
+    },
+  } as SecaggCrypto
+  return {
+    crypto,
+    failNext: () => {
+      failures += 1
+    },
+  }
+}
+
 const joinAll = (...clients: { joined: Promise<HelloAck<ReceivedRefusalCode>> }[]) =>
   Promise.all(clients.map((c) => c.joined))
 
 describe('a throw at every point the coordinator runs code', () => {
   it('in the gather window’s timer (the round cannot start): that round fails and the next completes', async () => {
     const { crypto, failNext } = faultyCrypto('randomBytes')
-    const h = await start({ crypto })
-    const a = secureClient(h, 'a')
-    await joinAll(a, secureClient(h, 'b'))
+    const h = await startTestCoordinator({ crypto })
+    const a = testParticipant(h, 'a')
+    await joinAll(a, testParticipant(h, 'b'))
     failNext()
     h.clock.fire(MS.gather)
     expect(await h.recorded(1)).toMatchObject({ status: 'failed' })
@@ -63,24 +75,24 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in the round deadline’s timer (closing the round): that round fails and the next completes', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       secure: false,
       evaluate: () => {
         if (failures-- > 0) throw new Error('evaluate failed')
         return { accuracy: 1, auc: null, examples: 1 }
       },
     })
-    const a = plainClient(h, 'a')
-    const b = plainClient(h, 'b')
-    await joinAll(a, b, plainClient(h, 'c', { silentInRound: 1 }))
+    const a = testParticipant(h, 'a')
+    const b = testParticipant(h, 'b')
+    await joinAll(a, b, testParticipant(h, 'c', { alter: silentFrom(1, 'update') }))
     await Promise.all([a.acked(1, 'update'), b.acked(1, 'update')])
     h.clock.fire(MS.deadline)
     await failsThenRecovers(h, /closing round 1 failed: evaluate failed/)
   })
 
   it('in the join timeout’s timer (a link that cannot say finished): the run still ends and the others are told', async () => {
-    const h = await start({ minParticipants: 3 })
-    const a = secureClient(h, 'a')
+    const h = await startTestCoordinator({ minParticipants: 3 })
+    const a = testParticipant(h, 'a')
     await a.joined
     const finished = new Promise<Finished>((resolve) => a.socket.once('finished', resolve))
     h.federation.enrol('broken', nodeCrypto.ed25519PublicKey(seedOf('broken')))
@@ -93,10 +105,10 @@ describe('a throw at every point the coordinator runs code', () => {
 
   for (const stage of ['advertise', 'share-keys', 'masked-input'] as const)
     it(`in the ${stage} stage’s deadline: that round fails and the next completes`, async () => {
-      const h = await start()
-      const a = secureClient(h, 'a')
-      const b = secureClient(h, 'b')
-      await joinAll(a, b, secureClient(h, 'c', { silent: { round: 1, stage } }))
+      const h = await startTestCoordinator()
+      const a = testParticipant(h, 'a')
+      const b = testParticipant(h, 'b')
+      await joinAll(a, b, testParticipant(h, 'c', { alter: silentFrom(1, stage) }))
       await Promise.all([a.acked(1, stage), b.acked(1, stage)])
       h.clock.failNext()
       h.clock.fire(stage === 'masked-input' ? MS.deadline : MS.stage)
@@ -105,10 +117,10 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in the unmask stage’s deadline (the coordinator’s crypto fails while unmasking): that round fails and the next completes', async () => {
     const { crypto, failNext } = faultyCrypto('hmacSha512')
-    const h = await start({ crypto })
-    const a = secureClient(h, 'a')
-    const b = secureClient(h, 'b')
-    await joinAll(a, b, secureClient(h, 'c', { silent: { round: 1, stage: 'unmask' } }))
+    const h = await startTestCoordinator({ crypto })
+    const a = testParticipant(h, 'a')
+    const b = testParticipant(h, 'b')
+    await joinAll(a, b, testParticipant(h, 'c', { alter: silentFrom(1, 'unmask') }))
     await Promise.all([a.acked(1, 'unmask'), b.acked(1, 'unmask')])
     failNext()
     h.clock.fire(MS.stage)
@@ -120,24 +132,24 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in the unmasking’s promise (applying the unmasked sum): that round fails and the next completes', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       evaluate: () => {
         if (failures-- > 0) throw new Error('evaluate failed')
         return { accuracy: 1, auc: null, examples: 1 }
       },
     })
-    await joinAll(secureClient(h, 'a'), secureClient(h, 'b'), secureClient(h, 'c'))
+    await joinAll(testParticipant(h, 'a'), testParticipant(h, 'b'), testParticipant(h, 'c'))
     await failsThenRecovers(h, /closing round 1 failed: evaluate failed/)
   })
 
   it('in enrol (the pin cannot be written): the hello is refused, nothing is pinned, and a retry joins', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       onEnrol: () => {
         if (failures-- > 0) throw new Error('participants.json is not writable')
       },
     })
-    const refused = await secureClient(h, 'a').joined
+    const refused = await testParticipant(h, 'a').joined
     expect(refused).toMatchObject({
       ok: false,
       code: 'internal',
@@ -146,9 +158,9 @@ describe('a throw at every point the coordinator runs code', () => {
     expect(h.enrolled).toEqual([])
     // the name is free again, for the same key or another one
     await joinAll(
-      secureClient(h, 'a', { seed: seedOf('a again') }),
-      secureClient(h, 'b'),
-      secureClient(h, 'c'),
+      testParticipant(h, 'a', { seed: seedOf('a again') }),
+      testParticipant(h, 'b'),
+      testParticipant(h, 'c'),
     )
     expect(await h.recorded(1)).toMatchObject({ status: 'aggregated' })
     expect(h.enrolled.sort()).toEqual(['a', 'b', 'c'])
@@ -156,10 +168,10 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in join (the hello that starts the round): that round fails and the next completes', async () => {
     const { crypto, failNext } = faultyCrypto('randomBytes')
-    const h = await start({ crypto })
-    await joinAll(secureClient(h, 'a'), secureClient(h, 'b'))
+    const h = await startTestCoordinator({ crypto })
+    await joinAll(testParticipant(h, 'a'), testParticipant(h, 'b'))
     failNext()
-    const c = secureClient(h, 'c')
+    const c = testParticipant(h, 'c')
     expect(await c.joined).toMatchObject({ ok: true })
     await failsThenRecovers(h, /starting round 1 failed: randomBytes failed/)
     // the hello was accepted, and nothing says otherwise
@@ -167,10 +179,10 @@ describe('a throw at every point the coordinator runs code', () => {
   })
 
   it('in leave (the last one waited for leaves and the stage closes): that round fails and the next completes', async () => {
-    const h = await start()
-    const a = secureClient(h, 'a')
-    const b = secureClient(h, 'b')
-    const c = secureClient(h, 'c', { silent: { round: 1, stage: 'advertise' } })
+    const h = await startTestCoordinator()
+    const a = testParticipant(h, 'a')
+    const b = testParticipant(h, 'b')
+    const c = testParticipant(h, 'c', { alter: silentFrom(1, 'advertise') })
     await joinAll(a, b, c)
     await Promise.all([a.acked(1, 'advertise'), b.acked(1, 'advertise')])
     h.clock.failNext()
@@ -185,10 +197,10 @@ describe('a throw at every point the coordinator runs code', () => {
   it('in a secagg message (the coordinator’s crypto fails on it): the sender hears internal, that round fails and the next completes', async () => {
     const { crypto, failNext } = faultyCrypto('verify')
     failNext()
-    const h = await start({ crypto })
-    const a = secureClient(h, 'a')
-    const b = secureClient(h, 'b')
-    const c = secureClient(h, 'c')
+    const h = await startTestCoordinator({ crypto })
+    const a = testParticipant(h, 'a')
+    const b = testParticipant(h, 'b')
+    const c = testParticipant(h, 'c')
     await joinAll(a, b, c)
     const acks = await Promise.all([a, b, c].map((p) => p.acked(1, 'advertise')))
     // the first advertisement hit the failure; the others came after round 1 had failed
@@ -198,7 +210,7 @@ describe('a throw at every point the coordinator runs code', () => {
 
   it('in an update (the head cannot be written): that round fails and the next completes', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       secure: false,
       log: (log) => ({
         append: (record) => log.append(record),
@@ -208,13 +220,13 @@ describe('a throw at every point the coordinator runs code', () => {
         },
       }),
     })
-    await joinAll(plainClient(h, 'a'), plainClient(h, 'b'), plainClient(h, 'c'))
+    await joinAll(testParticipant(h, 'a'), testParticipant(h, 'b'), testParticipant(h, 'c'))
     await failsThenRecovers(h, /closing round 1 failed: the disk is full/)
   })
 
   it('in the round log’s append (the record cannot be written): the round is recorded as failed and the next completes', async () => {
     let failures = 1
-    const h = await start({
+    const h = await startTestCoordinator({
       log: (log) => ({
         append: (record) => {
           if (failures-- > 0) throw new Error('rounds.jsonl is not writable')
@@ -223,14 +235,14 @@ describe('a throw at every point the coordinator runs code', () => {
         writeHead: (round, weights, server) => log.writeHead(round, weights, server),
       }),
     })
-    await joinAll(secureClient(h, 'a'), secureClient(h, 'b'), secureClient(h, 'c'))
+    await joinAll(testParticipant(h, 'a'), testParticipant(h, 'b'), testParticipant(h, 'c'))
     await failsThenRecovers(h, /closing round 1 failed: rounds.jsonl is not writable/)
   })
 
   it('in a link’s send (a participant the coordinator cannot reach): only that participant drops, the round completes', async () => {
-    const h = await start({ participantsPerRound: 3, rounds: 1 })
-    const a = secureClient(h, 'a')
-    const b = secureClient(h, 'b')
+    const h = await startTestCoordinator({ participantsPerRound: 3, rounds: 1 })
+    const a = testParticipant(h, 'a')
+    const b = testParticipant(h, 'b')
     await joinAll(a, b)
     h.federation.enrol('broken', nodeCrypto.ed25519PublicKey(seedOf('broken')))
     h.federation.join('broken', 'hospital', brokenLink())
@@ -245,10 +257,10 @@ describe('a throw at every point the coordinator runs code', () => {
   })
 
   it('in an HTTP handler (a head that cannot be read): a 500 saying what failed, logged once, and the next round completes', async () => {
-    const h = await start({ rounds: 1 })
+    const h = await startTestCoordinator({ rounds: 1 })
     // a directory where the head file should be: reading it fails with EISDIR
-    rmSync(join(h.dir, 'heads', 'round-0000.f32'))
-    mkdirSync(join(h.dir, 'heads', 'round-0000.f32'))
+    rmSync(join(h.runDir, 'heads', 'round-0000.f32'))
+    mkdirSync(join(h.runDir, 'heads', 'round-0000.f32'))
     const response = await h.app.inject({ method: 'GET', url: '/api/rounds/0/head' })
     expect(response.statusCode).toBe(500)
     // the details (a path, an errno) stay in the operator's log
@@ -258,7 +270,7 @@ describe('a throw at every point the coordinator runs code', () => {
     })
     expect(h.httpErrors).toHaveLength(1)
     expect(h.httpErrors[0]).toMatch(/^GET "\/api\/rounds\/0\/head" failed: .*EISDIR/)
-    await joinAll(secureClient(h, 'a'), secureClient(h, 'b'), secureClient(h, 'c'))
+    await joinAll(testParticipant(h, 'a'), testParticipant(h, 'b'), testParticipant(h, 'c'))
     expect(await h.recorded(1)).toMatchObject({ status: 'aggregated' })
   })
 })

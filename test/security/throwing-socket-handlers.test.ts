@@ -1,6 +1,6 @@
-import { io as connect, type Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, sayHello } from '../coordinator/hello.ts'
+import type { Socket } from 'socket.io-client'
+import { describe, expect, it } from 'vitest'
+import { connectTo, sayHello } from '../harness.ts'
 import { type Attacked, startAttacked } from './attack-fixture.ts'
 
 /**
@@ -9,17 +9,9 @@ import { type Attacked, startAttacked } from './attack-fixture.ts'
  * connection, and it goes on serving.
  */
 let coordinator: Attacked | undefined
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect()
-  await coordinator?.close()
-  coordinator = undefined
-})
 
 async function joined(name: string): Promise<Socket> {
-  const socket = connect((coordinator as Attacked).url, { transports: ['websocket'], reconnection: false })
-  sockets.push(socket)
-  challengeOf(socket)
+  const socket = connectTo(coordinator as Attacked)
   expect(await sayHello(socket, { participant: name })).toMatchObject({ ok: true })
   return socket
 }

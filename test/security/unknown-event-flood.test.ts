@@ -1,20 +1,12 @@
-import { io as connect, type Socket } from 'socket.io-client'
-import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, sayHello } from '../coordinator/hello.ts'
+import type { Socket } from 'socket.io-client'
+import { describe, expect, it } from 'vitest'
+import { challengeOf, connectTo, sayHello } from '../harness.ts'
 import { type Attacked, settledMemory, startAttacked } from './attack-fixture.ts'
 
 let coordinator: Attacked | undefined
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect()
-  await coordinator?.close()
-  coordinator = undefined
-})
 
 async function joined(name: string): Promise<Socket> {
-  const socket = connect((coordinator as Attacked).url, { transports: ['websocket'], reconnection: false })
-  sockets.push(socket)
-  challengeOf(socket)
+  const socket = connectTo(coordinator as Attacked)
   expect(await sayHello(socket, { participant: name })).toMatchObject({ ok: true })
   return socket
 }
@@ -65,8 +57,7 @@ describe('unknown events', () => {
 
   it('before hello, known events count too: an update is answered no-hello, and past the limit the connection closes', async () => {
     coordinator = await startAttacked({ maxUnknownEvents: 3 })
-    const socket = connect(coordinator.url, { transports: ['websocket'], reconnection: false })
-    sockets.push(socket)
+    const socket = connectTo(coordinator)
     await challengeOf(socket)
     expect(await socket.emitWithAck('update', { round: 1 })).toMatchObject({ ok: false, code: 'no-hello' })
     const refused = new Promise((resolve) => socket.once('refused', resolve))

@@ -1,0 +1,660 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  attachSockets,
+  buildApp,
+  type Clock,
+  type ConnectionLimits,
+  type Evaluate,
+  type ExcludedEntry,
+  FEDAVG,
+  Federation,
+  type FederationOptions,
+  RoundLog,
+  type RoundRecord,
+  writeExclusion,
+} from '@fedtune/coordinator'
+import type { RunningCoordinator } from '@fedtune/coordinator/start'
+import {
+  type Challenge,
+  encodeSecureContribution,
+  type FixedPoint,
+  fixedPointFor,
+  type HeadSpec,
+  type HelloAck,
+  helloHandshake,
+  type ParticipantKind,
+  paramCount,
+  parseChallenge,
+  parseHelloAck,
+  parseRoundStart,
+  type ReceivedRefusalCode,
+  type SecaggAnswer,
+  type SecaggCrypto,
+  SecureRoundDriver,
+  type SecureRoundReport,
+  type TaskInfo,
+  type UpdateAck,
+} from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
+import type { FastifyInstance } from 'fastify'
+import type { Server } from 'socket.io'
+import { io as connect, type Socket } from 'socket.io-client'
+import { expect, onTestFinished } from 'vitest'
+
+/**
+ * The one test harness: a real coordinator on port 0 with its temp folder (`startTestCoordinator`,
+ * or `startMainCoordinator` for the whole `startCoordinator` path with the real backbone), and the
+ * one scripted participant (`testParticipant`), which says hello through `helloHandshake` and
+ * answers secure rounds through `SecureRoundDriver`, as the hospital client and the browser worker
+ * do. A dishonest participant is the same participant with a hook: `heard` changes what it is
+ * relayed, `alter` what it sends (or silences it). A coordinator started in a test closes when the
+ * test ends, its participants' sockets and its temp folder with it.
+ */
+
+/** The local training the socket tests hand out: one plain SGD epoch (only its validity matters). */
+export const ONE_SGD_EPOCH: FederationOptions['training'] = {
+  epochs: 1,
+  batchSize: 8,
+  optimizer: 'sgd',
+  learningRate: 0.1,
+  classWeights: 'none',
+  loss: 'cross-entropy',
+}
+
+export const head: HeadSpec = { layers: [], labels: ['a', 'b'] }
+export const params = paramCount(head, 8)
+export const fixedPoint: FixedPoint = fixedPointFor({ participants: 3, maxExamples: 1000, clipNorm: 10 })
+
+/** A delta of `params` weights all equal to `value`. */
+export const filled = (value: number) => new Float32Array(params).fill(value)
+
+/** Each timer's length, distinct so that a test steering the clock can name the one it fires. */
+export const MS = { join: 60_000, deadline: 50_000, gather: 40_000, stage: 30_000 } as const
+
+/** A fixed identity seed per name, as a real client keeps one in its cache. */
+export const seedOf = (name: string) => new Uint8Array(createHash('sha256').update(`seed ${name}`).digest())
+
+const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
+
+/**
+ * `close` runs when the test that started the coordinator ends, passed or failed, so no test needs
+ * an afterEach of its own; one started outside a test (a beforeAll) is the caller's to close.
+ */
+function closedWithTest<T extends { close(): Promise<void> }>(coordinator: T): T {
+  if (expect.getState().currentTestName !== undefined) onTestFinished(() => coordinator.close())
+  return coordinator
+}
+
+export type SteerableClock = Clock & {
+  /** Fires the most recently armed pending timer of `ms` (the masked-input stage's is `MS.deadline`). */
+  fire(ms: number): void
+  /** The next call of `now` or `after` throws: a clock that fails once, inside whoever calls it. */
+  failNext(): void
+}
+
+/** A clock whose time stands still and whose timers fire only when the test says. */
+export function steerableClock(): SteerableClock {
+  const timers: { ms: number; fn: () => void; live: boolean }[] = []
+  let failures = 0
+  const check = () => {
+    if (failures === 0) return
+    failures -= 1
+    throw new Error('the clock failed')
+  }
+  return {
+    now() {
+      check()
+      return 0
+    },
+    after(ms, fn) {
+      check()
+      const timer = { ms, fn, live: true }
+      timers.push(timer)
+      return () => {
+        timer.live = false
+      }
+    },
+    fire(ms) {
+      const timer = [...timers].reverse().find((t) => t.live && t.ms === ms)
+      if (!timer) throw new Error(`no pending timer of ${ms} ms`)
+      timer.live = false
+      timer.fn()
+    },
+    failNext() {
+      failures += 1
+    },
+  }
+}
+
+/** Where participants connect: a coordinator's URL, and the list of sockets its close disconnects. */
+export type Target = { readonly url: string; readonly sockets: Socket[] }
+
+export type TestCoordinator = Target & {
+  readonly app: FastifyInstance
+  readonly io: Server
+  readonly federation: Federation
+  /** The steered clock; with `realTime` its timers are never armed. */
+  readonly clock: SteerableClock
+  /** The run folder: rounds.jsonl, heads, exclusions. */
+  readonly runDir: string
+  /** The backbone's digest, as its URLs name it. */
+  readonly digest: string
+  readonly records: readonly RoundRecord[]
+  /** The coordinator's warnings and HTTP errors, as the operator would read them. */
+  readonly warnings: string[]
+  readonly httpErrors: string[]
+  readonly enrolled: string[]
+  /** Resolves with round `n`'s record once it is written. */
+  recorded(round: number): Promise<RoundRecord>
+  /** Disconnects the participants, stops the federation and removes the temp folder; idempotent. */
+  close(): Promise<void>
+}
+
+export type TestCoordinatorOverrides = {
+  /** The task's name and id. */
+  readonly name?: string
+  readonly description?: string
+  /** The head trained on the backbone's `embeddingDim` features; `head` over 8 unless given. */
+  readonly head?: HeadSpec
+  readonly embeddingDim?: number
+  readonly labelPrior?: FederationOptions['labelPrior']
+  readonly secure?: boolean
+  readonly rounds?: number
+  readonly minParticipants?: number
+  readonly participantsPerRound?: number
+  readonly gatherMs?: number
+  /** Real timers instead of the steered clock (the test then waits for rounds to run by themselves). */
+  readonly realTime?: boolean
+  readonly roundDeadlineMs?: number
+  readonly joinTimeoutMs?: number
+  readonly stageDeadlineMs?: number
+  /** Browsers may enrol, and take up to `maxPerRound` places in a round (0: enrolled, never selected). */
+  readonly browsers?: { readonly maxPerRound: number }
+  readonly crypto?: SecaggCrypto
+  readonly log?: (log: RoundLog) => FederationOptions['log']
+  readonly evaluate?: Evaluate
+  readonly onEnrol?: (participant: string, key: Uint8Array) => void
+  readonly onInfo?: (message: string) => void
+  /** A resumed run's progress (its heads are the test's to write into `runDir`). */
+  readonly resumed?: FederationOptions['resumed']
+  /** Lays out a browser page under the temp folder `dir` (which holds `backbone/` and `run/`) and returns its folder (undefined: no page built). */
+  readonly web?: (dir: string) => string | undefined
+  /** A resumed run's enrolments and exclusions. */
+  readonly enrolled?: ReadonlyMap<string, Uint8Array>
+  readonly excluded?: ReadonlyMap<string, ExcludedEntry>
+}
+
+/** Real timers, short enough that rounds run by themselves within a test. */
+export const REAL_TIME = {
+  realTime: true,
+  gatherMs: 0,
+  roundDeadlineMs: 20_000,
+  joinTimeoutMs: 20_000,
+  stageDeadlineMs: 5000,
+} as const satisfies TestCoordinatorOverrides
+
+/** A coordinator (fastify + socket.io on port 0, a real Federation) over a one-file fake backbone. */
+export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Promise<TestCoordinator> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedtune-test-'))
+  const backboneDir = join(dir, 'backbone')
+  mkdirSync(backboneDir)
+  const modelJson = '{"format":"layers-model"}'
+  writeFileSync(join(backboneDir, 'model.json'), modelJson)
+  const files = [{ name: 'model.json', sha256: sha(modelJson), bytes: modelJson.length }]
+  const digest = sha(`${files[0]?.sha256}  model.json\n`)
+  const rounds = o.rounds ?? 2
+  const secure = o.secure ?? true
+  const embeddingDim = o.embeddingDim ?? 8
+  const taskHead = o.head ?? head
+  const taskParams = paramCount(taskHead, embeddingDim)
+  const task: TaskInfo = {
+    taskId: o.name ?? 'test-task',
+    name: o.name ?? 'test-task',
+    description: o.description ?? '',
+    rounds,
+    backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim },
+    head: taskHead,
+    paramCount: taskParams,
+    aggregation: secure ? 'secure' : 'plaintext-debug',
+    browsers: { enabled: o.browsers !== undefined, maxPerRound: Math.max(1, o.browsers?.maxPerRound ?? 1) },
+  }
+  const runDir = join(dir, 'run')
+  const log = new RoundLog(runDir)
+  const clock = steerableClock()
+  const warnings: string[] = []
+  const httpErrors: string[] = []
+  const enrolled: string[] = []
+  const records = new Map<number, RoundRecord>()
+  const waiting = new Map<number, (record: RoundRecord) => void>()
+  const minParticipants = o.minParticipants ?? 2
+  let federation: Federation
+  try {
+    federation = new Federation({
+      task,
+      config: {
+        rounds,
+        minParticipants,
+        participantsPerRound: o.participantsPerRound ?? 3,
+        maxBrowsersPerRound: o.browsers?.maxPerRound ?? 0,
+        seed: 1,
+        server: FEDAVG,
+        secure,
+        gatherMs: o.gatherMs ?? MS.gather,
+      },
+      initial: new Float32Array(taskParams),
+      resumed: o.resumed,
+      labelPrior: o.labelPrior ?? 'local',
+      // a federation-wide label prior goes with the logit-adjusted loss, as the task file requires
+      training: {
+        ...ONE_SGD_EPOCH,
+        loss: o.labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy',
+      },
+      roundDeadlineMs: o.roundDeadlineMs ?? MS.deadline,
+      joinTimeoutMs: o.joinTimeoutMs ?? MS.join,
+      log: o.log ? o.log(log) : log,
+      evaluate: o.evaluate,
+      ...(o.realTime ? {} : { clock }),
+      secure: secure
+        ? {
+            parameters: {
+              neighbours: 3,
+              threshold: 2,
+              stageDeadlineMs: o.stageDeadlineMs ?? MS.stage,
+              minSurvivors: minParticipants,
+            },
+            fixedPoint,
+            crypto: o.crypto ?? nodeCrypto,
+          }
+        : null,
+      onWarning: (w) => warnings.push(w),
+      onEnrol: (name, key) => {
+        o.onEnrol?.(name, key)
+        enrolled.push(name)
+      },
+      onRecord: (record) => {
+        records.set(record.round, record)
+        waiting.get(record.round)?.(record)
+      },
+      onExclude: (entry) => writeExclusion(runDir, entry),
+      ...(o.onInfo ? { onInfo: o.onInfo } : {}),
+      ...(o.enrolled ? { enrolled: o.enrolled } : {}),
+      ...(o.excluded ? { excluded: o.excluded } : {}),
+    })
+  } catch (error) {
+    // a federation that refuses to be built leaves no folder behind
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
+  const app = buildApp({
+    backbone: { dir: backboneDir, digest, files },
+    federation,
+    log,
+    webDir: o.web?.(dir),
+    onError: (message) => httpErrors.push(message),
+  })
+  const io = attachSockets(app.server, {
+    federation,
+    onWarning: (w) => warnings.push(w),
+  }) as unknown as Server
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  const sockets: Socket[] = []
+  let closed: Promise<void> | undefined
+  return closedWithTest<TestCoordinator>({
+    url,
+    app,
+    io,
+    federation,
+    clock,
+    runDir,
+    digest,
+    records: log.records,
+    warnings,
+    httpErrors,
+    enrolled,
+    sockets,
+    recorded(round) {
+      const record = records.get(round)
+      if (record) return Promise.resolve(record)
+      return new Promise((resolve) => waiting.set(round, resolve))
+    },
+    close() {
+      closed ??= (async () => {
+        for (const s of sockets) s.disconnect()
+        federation.stop('test over')
+        io.close()
+        await app.close()
+        rmSync(dir, { recursive: true, force: true })
+      })()
+      return closed
+    },
+  })
+}
+
+const backboneDir = join(
+  fileURLToPath(new URL('../../shared/', import.meta.url)),
+  'backbones',
+  'mobilenet_v2_0.35_224',
+)
+
+export type MainCoordinator = RunningCoordinator &
+  Target & {
+    readonly running: RunningCoordinator
+    readonly outDir: string
+    /** Every line the coordinator printed, in order. */
+    readonly lines: string[]
+    /** The first printed line (past or future) matching `pattern`. */
+    line(pattern: RegExp): Promise<string>
+  }
+
+/** What a test's task file says beyond its name, backbone and head. */
+export type TaskFileOverrides = {
+  readonly training?: Record<string, unknown>
+  readonly participation?: Record<string, unknown>
+  readonly aggregation?: Record<string, unknown>
+}
+
+/**
+ * The coordinator as `fedtune coordinator` starts it (`startCoordinator`: task file, real backbone,
+ * run folder, enrolment file, connection limits, printed lines) on port 0; close removes its folder.
+ */
+export async function startMainCoordinator(
+  file: TaskFileOverrides = {},
+  limits: Partial<ConnectionLimits> = {},
+): Promise<MainCoordinator> {
+  // Loaded here, not at the top: tfjs costs the files that only need startTestCoordinator seconds.
+  const { parseTaskFile } = await import('@fedtune/coordinator')
+  const { startCoordinator } = await import('@fedtune/coordinator/start')
+  const { initBackend, readBackboneFolder } = await import('@fedtune/model/node')
+  await initBackend()
+  const { digest } = await readBackboneFolder(backboneDir)
+  const work = mkdtempSync(join(tmpdir(), 'fedtune-main-'))
+  const task = parseTaskFile(
+    {
+      name: 'main',
+      backbone: { source: backboneDir, sha256: digest },
+      head: { labels: ['a', 'b'] },
+      training: { rounds: 1, ...file.training },
+      ...(file.participation ? { participation: file.participation } : {}),
+      ...(file.aggregation ? { aggregation: file.aggregation } : {}),
+    },
+    work,
+  )
+  const outDir = join(work, 'run')
+  const lines: string[] = []
+  const waiting: { pattern: RegExp; resolve: (line: string) => void }[] = []
+  const running = await startCoordinator({
+    task,
+    port: 0,
+    outDir,
+    cacheDir: join(work, 'cache'),
+    quiet: true,
+    limits,
+    print: (line) => {
+      lines.push(line)
+      for (const w of waiting.splice(0))
+        if (w.pattern.test(line)) w.resolve(line)
+        else waiting.push(w)
+    },
+  })
+  const sockets: Socket[] = []
+  let closed: Promise<void> | undefined
+  return closedWithTest<MainCoordinator>({
+    ...running,
+    running,
+    sockets,
+    outDir,
+    lines,
+    line: (pattern) =>
+      new Promise((resolve) => {
+        const seen = lines.find((l) => pattern.test(l))
+        if (seen !== undefined) resolve(seen)
+        else waiting.push({ pattern, resolve })
+      }),
+    close() {
+      closed ??= (async () => {
+        for (const s of sockets) s.disconnect()
+        await running.close()
+        rmSync(work, { recursive: true, force: true })
+      })()
+      return closed
+    },
+  })
+}
+
+const challenges = new WeakMap<Socket, Promise<Challenge>>()
+
+/**
+ * The challenge `socket`'s coordinator opens with. The first call must come before it can arrive:
+ * in the tick that creates the socket, or in its 'connect' handler.
+ */
+export function challengeOf(socket: Socket): Promise<Challenge> {
+  let challenge = challenges.get(socket)
+  if (challenge === undefined) {
+    challenge = new Promise((resolve) => socket.once('challenge', (raw) => resolve(parseChallenge(raw))))
+    challenges.set(socket, challenge)
+  }
+  return challenge
+}
+
+/** A socket to `target` that has not said hello yet; its challenge is listened for from the first tick. */
+export function connectTo(target: Target): Socket {
+  const socket = connect(target.url, { transports: ['websocket'], reconnection: false })
+  challengeOf(socket)
+  target.sockets.push(socket)
+  return socket
+}
+
+export type HelloFields = {
+  readonly participant: string
+  readonly kind?: ParticipantKind
+  readonly protocol?: string
+  /** The identity key's seed; `seedOf(participant)` unless given. */
+  readonly seed?: Uint8Array
+  /** Called with the task, synchronously, when the coordinator lets it join. */
+  readonly onJoined?: (task: TaskInfo) => void
+}
+
+/**
+ * Says hello through `helloHandshake` once the challenge has come; resolves with the coordinator's
+ * ack parsed as a participant reads it (a code outside REFUSAL_CODES reads as 'unknown').
+ */
+export async function sayHello(socket: Socket, fields: HelloFields): Promise<HelloAck<ReceivedRefusalCode>> {
+  const challenge = await challengeOf(socket)
+  return new Promise((resolve, reject) => {
+    let raw: unknown
+    helloHandshake(
+      challenge,
+      {
+        crypto: nodeCrypto,
+        identitySeed: fields.seed ?? seedOf(fields.participant),
+        participant: fields.participant,
+        kind: fields.kind ?? 'hospital',
+        agent: 'test',
+        ...(fields.protocol === undefined ? {} : { protocol: fields.protocol }),
+        // the test, not the participant, judges a plaintext task
+        allowPlaintext: true,
+        joined: undefined,
+      },
+      (hello, waitMs, answer) =>
+        socket.timeout(waitMs).emit('hello', hello, (error: Error | null, ack: unknown) => {
+          raw = ack
+          answer(error, ack)
+        }),
+      (outcome) => {
+        if (outcome.type === 'unanswered') return reject(new Error(outcome.message))
+        if (outcome.type === 'joined') fields.onJoined?.(outcome.task)
+        try {
+          resolve(parseHelloAck(raw))
+        } catch (error) {
+          reject(error)
+        }
+      },
+    )
+  })
+}
+
+/** A fresh connection saying hello under `name` (with its usual identity key unless `seed`); resolves with the ack. */
+export function helloAgain(
+  target: Target,
+  name: string,
+  seed = seedOf(name),
+): Promise<HelloAck<ReceivedRefusalCode>> {
+  return sayHello(connectTo(target), { participant: name, seed })
+}
+
+/** What a participant sends: a secure stage's message, or a plaintext round's update. */
+export type Sent = SecaggAnswer | PlainUpdate
+type PlainUpdate = {
+  readonly stage: 'update'
+  readonly round: number
+  readonly delta: Uint8Array
+  readonly examples: number
+  readonly labelCounts: readonly number[]
+  readonly metrics: { trainLoss: number; valAccuracy: null; valAuc: null; valExamples: number }
+}
+export type SentStage = Sent['stage']
+
+export type TestParticipantOptions = {
+  /** The identity key's seed; `seedOf(name)` unless given. */
+  readonly seed?: Uint8Array
+  readonly kind?: ParticipantKind
+  /** Its training result: `delta` (zeros unless given) over `examples` (10 unless given), all of label a. */
+  readonly delta?: Float32Array
+  readonly examples?: number
+  /** Changes a relayed stage message before the driver sees it. */
+  readonly heard?: (raw: { stage: string } & Record<string, unknown>) => unknown
+  /** Changes what it sends in `round`; undefined keeps it silent instead. */
+  readonly alter?: (message: Sent, round: number) => unknown
+}
+
+export type TestParticipant = {
+  readonly socket: Socket
+  readonly joined: Promise<HelloAck<ReceivedRefusalCode>>
+  /** Every message it sent (by the stage the driver answered), with the coordinator's ack (null: closed first). */
+  readonly sent: { readonly round: number; readonly stage: SentStage; ack: UpdateAck | null }[]
+  /** The ids of the advertisements the coordinator relayed to it, per round. */
+  readonly relayed: string[][]
+  /** What the driver reported: refusals and complaints among them. */
+  readonly reports: SecureRoundReport[]
+  /** The coordinator's ack of its message of `stage` in `round`. */
+  acked(round: number, stage: SentStage): Promise<UpdateAck>
+  /** Resolves with the round number when it is next selected for a round. */
+  selected(): Promise<number>
+}
+
+/**
+ * A participant over a real socket: says hello, then answers every round with its fixed training
+ * result, through `SecureRoundDriver` in a secure task and as an update in a plaintext one.
+ */
+export function testParticipant(
+  target: Target,
+  name: string,
+  opts: TestParticipantOptions = {},
+): TestParticipant {
+  const socket = connectTo(target)
+  const seed = opts.seed ?? seedOf(name)
+  const examples = opts.examples ?? 10
+  const sent: TestParticipant['sent'] = []
+  const relayed: string[][] = []
+  const reports: SecureRoundReport[] = []
+  const acks = ackBook()
+  let task: TaskInfo | undefined
+  const send = async (round: number, message: Sent) => {
+    const out = opts.alter ? opts.alter(message, round) : message
+    if (out === undefined) return
+    const entry: TestParticipant['sent'][number] = { round, stage: message.stage, ack: null }
+    sent.push(entry)
+    const event = message.stage === 'update' ? 'update' : 'secagg'
+    // A participant the coordinator disconnects loses its pending acknowledgements: null then.
+    entry.ack = ((await socket.emitWithAck(event, out).catch(() => null)) as UpdateAck | null) ?? null
+    if (entry.ack) acks.resolve(`${round}/${message.stage}`, entry.ack)
+  }
+  const driver = new SecureRoundDriver({
+    crypto: nodeCrypto,
+    identitySeed: seed,
+    emit: (round, message) => void send(round, message),
+    report: (report) => reports.push(report),
+  })
+  const contribution = (paramCount: number) => ({
+    delta: opts.delta ?? new Float32Array(paramCount),
+    examples,
+    labelCounts: [examples, 0],
+    valExamples: 4,
+    valCorrect: 3,
+  })
+  socket.on('round', (raw: unknown) => {
+    if (task === undefined) throw new Error(`${name}: a round before its hello was answered`)
+    const start = parseRoundStart(raw, task.paramCount, task.head.labels.length)
+    const result = contribution(task.paramCount)
+    if (task.aggregation === 'secure')
+      driver.start(task, start, async (fixedPoint) => encodeSecureContribution(result, fixedPoint))
+    else
+      void send(start.round, {
+        stage: 'update',
+        round: start.round,
+        delta: new Uint8Array(result.delta.buffer.slice(0)),
+        examples,
+        labelCounts: result.labelCounts,
+        metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+      })
+  })
+  socket.on('secagg', (raw: { stage: string } & Record<string, unknown>) => {
+    if (raw.stage === 'advertise' && Array.isArray(raw.advertisements))
+      relayed.push((raw.advertisements as { id: string }[]).map((a) => a.id))
+    void driver.relay(opts.heard ? opts.heard(raw) : raw)
+  })
+  const joined = sayHello(socket, {
+    participant: name,
+    seed,
+    ...(opts.kind ? { kind: opts.kind } : {}),
+    onJoined: (t) => {
+      task = t
+    },
+  })
+  return {
+    socket,
+    joined,
+    sent,
+    relayed,
+    reports,
+    acked: (round, stage) => acks.wait(`${round}/${stage}`),
+    selected: () =>
+      new Promise<number>((resolve) => socket.once('round', (r: { round: number }) => resolve(r.round))),
+  }
+}
+
+/** An `alter` that keeps a participant connected but silent from its message of `stage` in `round` on (that round only). */
+export function silentFrom(round: number, stage: SentStage): NonNullable<TestParticipantOptions['alter']> {
+  let quiet = false
+  return (message, at) => {
+    if (at !== round) return message
+    if (message.stage === stage) quiet = true
+    return quiet ? undefined : message
+  }
+}
+
+function ackBook(): { resolve(key: string, ack: UpdateAck): void; wait(key: string): Promise<UpdateAck> } {
+  const book = new Map<string, { promise: Promise<UpdateAck>; resolve: (ack: UpdateAck) => void }>()
+  const entry = (key: string) => {
+    let found = book.get(key)
+    if (!found) {
+      let resolve!: (ack: UpdateAck) => void
+      const promise = new Promise<UpdateAck>((r) => {
+        resolve = r
+      })
+      found = { promise, resolve }
+      book.set(key, found)
+    }
+    return found
+  }
+  return { resolve: (key, ack) => entry(key).resolve(ack), wait: (key) => entry(key).promise }
+}
+
+/** A record with its survivors in name order (they are recorded in the order of their secagg ids). */
+export function sorted(record: RoundRecord): RoundRecord {
+  return record.survivors ? { ...record, survivors: [...record.survivors].sort() } : record
+}
