@@ -1,6 +1,5 @@
 import * as fc from 'fast-check'
-import * as errors from '../../protocol/src/errors.ts'
-import { ProtocolError, type ProtocolErrorCode } from '../../protocol/src/errors.ts'
+import { ProtocolError, REFUSAL_CODES } from '../../protocol/src/errors.ts'
 
 /**
  * What every fuzz test of an inbound parser shares: the seed, the codes a refusal may carry, the
@@ -24,23 +23,8 @@ export const FUZZ_SEED = (() => {
   return seed
 })()
 
-/**
- * The refusal codes: protocol/src/errors.ts's `REFUSAL_CODES` once that const array lands there
- * (issue 11, item 7), until then this copy of the `ProtocolErrorCode` union as it stands on this branch.
- */
-const LOCAL_CODES = [
-  'malformed',
-  'wrong-version',
-  'wrong-size',
-  'not-finite',
-  'invalid-spec',
-  'identity-mismatch',
-  'unsupported',
-  'browsers-disabled',
-  'bad-proof',
-] as const satisfies readonly ProtocolErrorCode[]
-export const CODES: readonly string[] =
-  ((errors as Record<string, unknown>).REFUSAL_CODES as readonly string[] | undefined) ?? LOCAL_CODES
+/** The refusal codes every ProtocolError must carry one of: the one list in protocol/src/errors.ts. */
+export const CODES: readonly string[] = REFUSAL_CODES
 
 /**
  * The most CPU time one call may take (`cpuMs`). Generous on purpose, ten times the slowest case
