@@ -227,7 +227,7 @@ async function main(): Promise<number> {
     '  (mean and max over survivors; the max is usually a garbage-collection pause).',
     '- bytes: each message through socket.io-parser (JSON header + 1 engine.io type byte, binary attachments),',
     `  WebSocket framing not counted; per participant, mean over survivors. The roster announcement (SecaggSetup,`,
-    `  32 B per identity plus placeholders) comes on top, per participant: ${setupNote}.`,
+    `  its identity keys packed in one field of 32 B each) comes on top, per participant: ${setupNote}.`,
     '- dropouts go silent after share-keys, before masked-input: the coordinator must rebuild their mask keys',
     '  and strip each surviving neighbour’s pair mask (≈ 0.9·(k − 1) keystreams per dropout).',
     `- Bench took ${minutes} min.`,

@@ -92,14 +92,9 @@ export function outcome<T>(
   let result: T | undefined
   try {
     result = call()
-    checkTyped(result)
-    tally.values++
+    counted(tally, result)
   } catch (error) {
-    if (error instanceof UntypedValue) throw error
-    checkRefusal(error, isRefusal)
-    tally.refusals++
-    const code = error instanceof ProtocolError ? error.code : (error as Error).name
-    tally.byCode.set(code, (tally.byCode.get(code) ?? 0) + 1)
+    refused(tally, error, isRefusal)
   }
   finishCase(tally, started)
   return result
@@ -115,17 +110,27 @@ export async function outcomeAsync<T>(
   let result: T | undefined
   try {
     result = await call()
-    checkTyped(result)
-    tally.values++
+    counted(tally, result)
   } catch (error) {
-    if (error instanceof UntypedValue) throw error
-    checkRefusal(error, isRefusal)
-    tally.refusals++
-    const code = error instanceof ProtocolError ? error.code : (error as Error).name
-    tally.byCode.set(code, (tally.byCode.get(code) ?? 0) + 1)
+    refused(tally, error, isRefusal)
   }
   finishCase(tally, started)
   return result
+}
+
+/** A value came back: it must be typed through and through. */
+function counted(tally: CaseTally, result: unknown): void {
+  checkTyped(result)
+  tally.values++
+}
+
+/** Something was thrown: an untyped value found by `counted` goes on; anything else must be a refusal. */
+function refused(tally: CaseTally, error: unknown, isRefusal: (e: unknown) => boolean): void {
+  if (error instanceof UntypedValue) throw error
+  checkRefusal(error, isRefusal)
+  tally.refusals++
+  const code = error instanceof ProtocolError ? error.code : (error as Error).name
+  tally.byCode.set(code, (tally.byCode.get(code) ?? 0) + 1)
 }
 
 function finishCase(tally: CaseTally, started: NodeJS.CpuUsage): void {
