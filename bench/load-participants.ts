@@ -4,6 +4,7 @@ import {
   encodeSecureContribution,
   type FixedPoint,
   PROTOCOL_VERSION,
+  packedParser,
   parseChallenge,
   parseHelloAck,
   parseRoundResult,
@@ -222,6 +223,7 @@ const members: Member[] = Array.from({ length: config.count }, (_, i) => {
     seed: new Uint8Array(createHash('sha256').update(`bench-load ${name}`).digest()),
     socket: io(config.url, {
       transports: ['websocket'],
+      parser: packedParser,
       forceNew: true,
       autoConnect: false,
       reconnection: false,

@@ -25,8 +25,8 @@ const USAGE = `Usage: npm run bench:secagg -- [options]
 
 Cost of one SecAgg+ round (Bonawitz et al. 2017 with Bell et al. 2020 neighbourhoods) with n simulated
 participants in one process, all on node:crypto: coordinator time (routing the four stages vs. unmasking
-in finish()), each participant's crypto time, and the bytes every message takes through socket.io's
-encoder — beside two plaintext baselines measured in the same round: the same words summed with the
+in finish()), each participant's crypto time, and the bytes every message takes through fedtune's
+packed socket.io encoder — beside two plaintext baselines measured in the same round: the same words summed with the
 coordinator's SIMD addInto, and the coordinator's plaintext-debug FedAvg of float updates. Then mask
 expansion throughput of nodeCrypto and naclCrypto (WebCrypto). Writes bench/out/secagg.md.
 
@@ -225,7 +225,7 @@ async function main(): Promise<number> {
     '  and each dropped participant’s mask key from t shares, and removing those masks.',
     '- participant crypto: advertise + shareKeys + maskedInput + unmask of one survivor, parsing included',
     '  (mean and max over survivors; the max is usually a garbage-collection pause).',
-    '- bytes: each message through socket.io-parser (JSON header + 1 engine.io type byte, binary attachments),',
+    '- bytes: each message through fedtune’s socket.io parser (packed: one frame of JSON header and length-prefixed byte fields; a text frame + 1 engine.io type byte when it has none),',
     `  WebSocket framing not counted; per participant, mean over survivors. The roster announcement (SecaggSetup,`,
     `  its identity keys packed in one field of 32 B each) comes on top, per participant: ${setupNote}.`,
     '- dropouts go silent after share-keys, before masked-input: the coordinator must rebuild their mask keys',

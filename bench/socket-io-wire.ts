@@ -1,17 +1,18 @@
-import { Decoder, Encoder, type Packet, PacketType } from 'socket.io-parser'
+import { PackedDecoder, PackedEncoder } from '@fedtune/protocol'
+import { type Packet, PacketType } from 'socket.io-parser'
 
 /**
- * One message through socket.io's own encoder and decoder, as `socket.emit(event, message)` would send
- * it and a Node peer receive it: a JSON header with placeholders plus one binary attachment per byte
- * field. `bytes` is what goes over the connection at the engine.io layer — the header's UTF-8 bytes with
- * its one-character engine.io packet type, and every attachment — without the WebSocket frame headers
- * (2–10 bytes a frame). The delivered value holds copies of the attachments, as Buffers, like a socket.
+ * One message through fedtune's socket.io parser (packed frames, docs/protocol.md "Framing"), as
+ * `socket.emit(event, message)` sends it and a Node peer receives it: a text frame when it has no bytes,
+ * else one binary frame holding the JSON header with placeholders and every byte field. `bytes` is what
+ * goes over the connection at the engine.io layer (a text frame's one-character engine.io packet type
+ * included), without the WebSocket frame header (2–10 bytes a frame). The delivered value holds copies of the attachments, as Buffers, like a socket.
  */
 export function socketIoTransfer(event: string, message: unknown): { delivered: unknown; bytes: number } {
-  const encoded = new Encoder().encode({ type: PacketType.EVENT, nsp: '/', data: [event, message] })
+  const encoded = new PackedEncoder().encode({ type: PacketType.EVENT, nsp: '/', data: [event, message] })
   let bytes = 0
   let delivered: unknown
-  const decoder = new Decoder()
+  const decoder = new PackedDecoder()
   decoder.on('decoded', (packet: Packet) => {
     delivered = (packet.data as unknown[])[1]
   })

@@ -27,6 +27,7 @@ import {
   type HelloAck,
   helloHandshake,
   type ParticipantKind,
+  packedParser,
   paramCount,
   parseChallenge,
   parseHelloAck,
@@ -43,6 +44,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
+import { Encoder } from 'socket.io-parser'
 import { expect, onTestFinished } from 'vitest'
 
 /**
@@ -440,9 +442,17 @@ export function challengeOf(socket: Socket): Promise<Challenge> {
   return challenge
 }
 
-/** A socket to `target` that has not said hello yet; its challenge is listened for from the first tick. */
-export function connectTo(target: Target): Socket {
-  const socket = connect(target.url, { transports: ['websocket'], reconnection: false })
+/**
+ * A socket to `target` that has not said hello yet; its challenge is listened for from the first tick.
+ * It frames the binary events it sends as fedtune's participants do (`packed`, one frame each), or as
+ * plain socket.io v5 does (`v5`, a header and a frame per attachment); it reads packed frames either way.
+ */
+export function connectTo(target: Target, framing: 'packed' | 'v5' = 'packed'): Socket {
+  const socket = connect(target.url, {
+    transports: ['websocket'],
+    reconnection: false,
+    parser: framing === 'packed' ? packedParser : { ...packedParser, Encoder },
+  })
   challengeOf(socket)
   target.sockets.push(socket)
   return socket

@@ -12,6 +12,7 @@ import {
   type HelloOutcome,
   helloHandshake,
   NO_CHALLENGE_NOTICE,
+  packedParser,
   parseFinished,
   parseRoundResult,
   parseRoundStart,
@@ -92,6 +93,7 @@ export class Participant {
     })
     this.#socket = io(opts.coordinatorUrl, {
       transports: ['websocket'],
+      parser: packedParser,
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
     })

@@ -6,6 +6,7 @@ import {
   helloHandshake,
   NO_CHALLENGE_NOTICE,
   naclCrypto,
+  packedParser,
   parseFinished,
   parseRoundResult,
   parseUpdateAck,
@@ -63,7 +64,11 @@ export class VolunteerSession {
       train: opts.train,
       val: opts.val,
     })
-    this.#socket = io(location.origin, { transports: ['websocket'], reconnectionDelayMax: 5000 })
+    this.#socket = io(location.origin, {
+      transports: ['websocket'],
+      parser: packedParser,
+      reconnectionDelayMax: 5000,
+    })
     // After every (re)connect the coordinator sends a fresh challenge; the hello signs it.
     this.#socket.on('challenge', (raw) => {
       clearTimeout(this.#challengeTimer)

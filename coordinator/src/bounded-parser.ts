@@ -1,5 +1,6 @@
-import { describe, ProtocolError } from '@fedtune/protocol'
-import { Encoder, type Packet, PacketType } from 'socket.io-parser'
+import { describe, ProtocolError, unpackFrame } from '@fedtune/protocol'
+import { NodePackedEncoder } from '@fedtune/protocol/node'
+import { type Packet, PacketType } from 'socket.io-parser'
 import type { ConnectionGuard } from './connection-guard.ts'
 import { type Bound, boundOf, largestBound } from './message-bounds.ts'
 
@@ -10,10 +11,13 @@ import { type Bound, boundOf, largestBound } from './message-bounds.ts'
  * and the attachment count) and weighs every attachment as it arrives against that event's bound
  * (message-bounds.ts), throwing before it keeps anything past it; socket.io answers a throw from
  * `add` by closing the connection (socket.io/dist/client.js, `ondata`). It also spends the
- * connection's rate tokens and counts the events it may not send. Encoding stays socket.io-parser's.
+ * connection's rate tokens and counts the events it may not send.
  *
  * The wire format is socket.io's protocol v5 (https://socket.io/docs/v4/socket-io-protocol/):
- * `<type>[<attachments>-][<nsp>,][<id>][JSON]`, then one binary frame per attachment.
+ * `<type>[<attachments>-][<nsp>,][<id>][JSON]`, then one binary frame per attachment; or, as
+ * fedtune's participants send it and the coordinator always answers, the header and its attachments
+ * packed into one binary frame (@fedtune/protocol's packed-frame.ts). A packed frame goes through
+ * the same checks, header first, then each attachment against the event's bound.
  */
 
 /** The event names a participant sends; any other is unknown, counted and dropped. */
@@ -86,6 +90,7 @@ class Decoder implements BoundedDecoder {
       throw new ProtocolError('malformed', 'socket.io decoder: built without a connection guard; refusing')
     try {
       if (typeof chunk === 'string') this.#header(guard, chunk)
+      else if (this.#pending === null) this.#packed(guard, chunk)
       else this.#attachment(guard, chunk)
     } catch (error) {
       // every refusal is logged once and closes the connection, whichever check made it
@@ -158,6 +163,29 @@ class Decoder implements BoundedDecoder {
     this.#pending = { packet, what, bound, announced: attachments, buffers: [], bytes: text.length }
   }
 
+  /** A binary frame outside a packet: a packed one, header and attachments together. */
+  #packed(guard: ConnectionGuard, chunk: unknown): void {
+    const bytes = asView(chunk)
+    if (bytes === null)
+      throw guard.refuse('malformed', `expected a packet header or a packed frame, got ${describe(chunk)}`)
+    const { header, attachments } = unpackFrame(bytes)
+    if (!/^[56]\d{1,9}-/.test(header))
+      throw guard.refuse(
+        'malformed',
+        `packed frame: expected a binary packet's header ("5<n>-…"), got ${describe(header.slice(0, 16))}`,
+      )
+    const announced = Number(header.slice(1, header.indexOf('-')))
+    if (announced !== attachments.length)
+      throw guard.refuse(
+        'malformed',
+        `packed frame: its header announces ${announced} attachments, the frame holds ${attachments.length}`,
+      )
+    this.#header(guard, header)
+    // an unknown event is dropped at its header, with nothing pending
+    if (this.#pending === null) return
+    for (const attachment of attachments) this.#attachment(guard, attachment)
+  }
+
   #attachment(guard: ConnectionGuard, chunk: unknown): void {
     const pending = this.#pending
     if (pending === null)
@@ -183,8 +211,8 @@ class Decoder implements BoundedDecoder {
   }
 }
 
-/** The `parser` option of socket.io's Server: socket.io-parser's encoder, our decoder. */
-export const boundedParser = { Encoder, Decoder } as const
+/** The `parser` option of socket.io's Server: the packed encoder (Node's string copy), our decoder. */
+export const boundedParser = { Encoder: NodePackedEncoder, Decoder } as const
 
 /**
  * One packet header, as socket.io-parser's `decodeString` reads it, plus stricter checks: a type

@@ -140,8 +140,9 @@ export class SecureRound {
 
   /** Closes the stage once no one it waits for can still answer: all answered, or the rest are gone. */
   #maybeClose(): void {
-    // Asked after every message, so the O(n) list only when it can matter: with more still
-    // waited for than have left, one of them can still answer (n = 1000: ~2 s of CPU a round).
+    // Asked after every message, so the O(n) count and list only when they can matter: with more
+    // still waited for than have left, one of them can still answer (n = 1000: ~2 s of CPU a round).
+    if (this.#server.waitingAtLeast > this.#gone.size) return
     if (this.#server.waitingCount > this.#gone.size) return
     const waiting = this.#server.waitingFor
     const canAnswer = (id: string) => {

@@ -31,6 +31,13 @@ export {
 } from './hello-proof.ts'
 export { escapeText } from './log-text.ts'
 export * from './messages.ts'
+export {
+  packFrame,
+  type UnpackedFrame,
+  unpackFrame,
+  type WriteAscii,
+  writeAsciiByChar,
+} from './packed-frame.ts'
 export * from './secagg/index.ts'
 export {
   type MaskedInputSource,
@@ -48,3 +55,4 @@ export {
   secureVectorLength,
 } from './secure-update.ts'
 export { asBytes, decodeWeights, encodeWeights } from './weights.ts'
+export { PackedDecoder, PackedEncoder, packedParser } from './wire-parser.ts'

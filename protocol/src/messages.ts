@@ -11,7 +11,7 @@ import { asBytes, decodeWeights } from './weights.ts'
  * unions, no classes; every inbound message goes through exactly one parser below.
  */
 /** 3: a round's secure setup carries its identity keys packed in one field; signed complaints. */
-export const PROTOCOL_VERSION = 'fedtune/3'
+export const PROTOCOL_VERSION = 'fedtune/4'
 
 export type ParticipantKind = 'hospital' | 'browser'
 

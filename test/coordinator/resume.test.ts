@@ -6,7 +6,14 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { headFile, openRunFolder, RoundLog, type RunMeta } from '@fedtune/coordinator'
 import { readBackboneFolder } from '@fedtune/model/node'
-import { encodeWeights, PROTOCOL_VERSION, parseChallenge, signHello, type TaskInfo } from '@fedtune/protocol'
+import {
+  encodeWeights,
+  PROTOCOL_VERSION,
+  packedParser,
+  parseChallenge,
+  signHello,
+  type TaskInfo,
+} from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { io as connect } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
@@ -144,7 +151,7 @@ describe('a coordinator that crashes mid-run', () => {
     })
     // It connects again once the second coordinator listens, not on a timer: retries against a port
     // with no listener could even connect to themselves (a TCP self-connect) and take the port.
-    const socket = connect(url, { transports: ['websocket'], reconnection: false })
+    const socket = connect(url, { transports: ['websocket'], parser: packedParser, reconnection: false })
     // As the hospital client does: a hello signing each connection's challenge.
     socket.on('challenge', (raw: unknown) => {
       const hello = signHello(nodeCrypto, new Uint8Array(32).fill(7), parseChallenge(raw), {

@@ -14,6 +14,7 @@ import {
   type HeadSpec,
   type HelloAck,
   type ParticipantKind,
+  packedParser,
   paramCount,
   parseRoundStart,
   type ReceivedRefusalCode,
@@ -136,7 +137,7 @@ function secureClient(
   joined: Promise<HelloAck<ReceivedRefusalCode>>
   advertised: Promise<UpdateAck | null>
 } {
-  const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
+  const socket = connect(h.url, { transports: ['websocket'], parser: packedParser, reconnection: false })
   challengeOf(socket)
   h.sockets.push(socket)
   let advertisedWith: (ack: Promise<UpdateAck | null>) => void = () => {}
@@ -239,7 +240,7 @@ describe('secure rounds over real sockets', () => {
     const a = secureClient(h, 'a', filled(0.5), 10)
     const b = secureClient(h, 'b', filled(-0.25), 30)
     // connected and enrolled, but never answers: the advertise stage waits for it (20 s)
-    const mute = connect(h.url, { transports: ['websocket'], reconnection: false })
+    const mute = connect(h.url, { transports: ['websocket'], parser: packedParser, reconnection: false })
     h.sockets.push(mute)
     const selected = new Promise((resolve) => mute.once('round', resolve))
     await sayHello(mute, { participant: 'mute' })
@@ -270,7 +271,7 @@ describe('secure rounds over real sockets', () => {
   it('refuses a name enrolled with another identity key', async () => {
     const h = await start({ secure: true })
     expect((await secureClient(h, 'a', filled(0), 1).joined).ok).toBe(true)
-    const impostor = connect(h.url, { transports: ['websocket'], reconnection: false })
+    const impostor = connect(h.url, { transports: ['websocket'], parser: packedParser, reconnection: false })
     h.sockets.push(impostor)
     const ack = await sayHello(impostor, { participant: 'a', seed: new Uint8Array(32).fill(1) })
     expect(ack).toMatchObject({ ok: false, code: 'identity-mismatch' })
@@ -280,7 +281,7 @@ describe('secure rounds over real sockets', () => {
     // two of three places: no gather window, each round starts as soon as both are online
     const h = await start({ secure: false, rounds: 2, gatherMs: 0 })
     const plain = (name: string) => {
-      const socket = connect(h.url, { transports: ['websocket'], reconnection: false })
+      const socket = connect(h.url, { transports: ['websocket'], parser: packedParser, reconnection: false })
       h.sockets.push(socket)
       socket.on('round', (raw: { round: number; weights: Uint8Array }) => {
         decodeWeights(raw.weights, params, 'weights')
@@ -334,7 +335,11 @@ describe('secure rounds over real sockets', () => {
     const inner = running.federation.task.paramCount
     const outcomes: Promise<string>[] = []
     const sockets = ['x', 'y', 'z'].map((name) => {
-      const socket = connect(running.url, { transports: ['websocket'], reconnection: false })
+      const socket = connect(running.url, {
+        transports: ['websocket'],
+        parser: packedParser,
+        reconnection: false,
+      })
       const seed = seedOf(name)
       const secure = new SecureRoundDriver({
         crypto: nodeCrypto,

@@ -7,6 +7,7 @@ import {
   type HeadSpec,
   type ParticipantKind,
   PROTOCOL_VERSION,
+  packedParser,
   paramCount,
   parseHelloAck,
   signHello,
@@ -76,12 +77,13 @@ describe('coordinator over real sockets', () => {
 
   it('with socket.io’s 1 MB default the same update would silently cost the client its connection', async () => {
     const server = createServer()
-    const io = new Server(server, { transports: ['websocket'] })
+    const io = new Server(server, { transports: ['websocket'], parser: packedParser })
     let received = false
     io.on('connection', (socket) => socket.on('update', () => (received = true)))
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const socket = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, {
       transports: ['websocket'],
+      parser: packedParser,
       reconnection: false,
     })
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()))

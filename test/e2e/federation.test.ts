@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
+import { PackedDecoder } from '@fedtune/protocol'
 import { runDataSplit } from 'fedtune/data'
-import { Decoder } from 'socket.io-parser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 /**
@@ -167,15 +167,15 @@ afterAll(async () => {
   await coordinator?.close()
 })
 
-/** Re-decodes the raw inbound engine.io packets with socket.io's own parser, per connection. */
+/** Re-decodes the raw inbound engine.io packets with the participants' own parser (packed frames), per connection. */
 function decodeInbound(): { events: { participant: string | null; name: string; args: unknown[] }[] } {
-  const decoders = new Map<string, Decoder>()
+  const decoders = new Map<string, PackedDecoder>()
   const events: { participant: string | null; name: string; args: unknown[] }[] = []
   for (const p of packets) {
     if (p.type !== 'message') continue
     let decoder = decoders.get(p.socket)
     if (!decoder) {
-      decoder = new Decoder()
+      decoder = new PackedDecoder()
       const socket = p.socket
       decoder.on('decoded', (packet: { type: number; data?: unknown[] }) => {
         if (packet.type !== 2 && packet.type !== 5) return // EVENT, BINARY_EVENT

@@ -1,3 +1,4 @@
+import { packedParser } from '@fedtune/protocol'
 import { io as connect } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -47,7 +48,11 @@ describe('one address opening more connections than the cap', () => {
     }
     expect(await settledMemory()).toBeLessThan(before * 1.1)
     // the address has its places back (as each TCP socket closes): a participant joins
-    const participant = connect(coordinator.url, { transports: ['websocket'], reconnectionDelay: 50 })
+    const participant = connect(coordinator.url, {
+      transports: ['websocket'],
+      parser: packedParser,
+      reconnectionDelay: 50,
+    })
     challengeOf(participant)
     try {
       expect(await sayHello(participant, { participant: 'from-the-same-host' })).toMatchObject({ ok: true })

@@ -1,3 +1,4 @@
+import { packedParser } from '@fedtune/protocol'
 import { io as connect } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
 import { challengeOf, sayHello } from '../harness.ts'
@@ -62,7 +63,11 @@ describe('malformed socket.io frames', () => {
       const line = await coordinator.line(/closing the connection: malformed/)
       expect(line).toMatch(logged)
       expect(coordinator.lines.filter((l) => l.includes('malformed'))).toHaveLength(1)
-      const participant = connect(coordinator.url, { transports: ['websocket'], reconnection: false })
+      const participant = connect(coordinator.url, {
+        transports: ['websocket'],
+        parser: packedParser,
+        reconnection: false,
+      })
       challengeOf(participant)
       try {
         expect(await sayHello(participant, { participant: 'still-served' })).toMatchObject({ ok: true })

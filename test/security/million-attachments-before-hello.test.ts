@@ -1,3 +1,4 @@
+import { packedParser } from '@fedtune/protocol'
 import { io as connect } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
 import { sayHello } from '../harness.ts'
@@ -27,7 +28,11 @@ describe('a connection that never says hello announces a binary event with 1,000
     const after = await settledMemory()
     expect(after).toBeLessThan(before * 1.1)
 
-    const participant = connect(coordinator.url, { transports: ['websocket'], reconnection: false })
+    const participant = connect(coordinator.url, {
+      transports: ['websocket'],
+      parser: packedParser,
+      reconnection: false,
+    })
     try {
       expect(await sayHello(participant, { participant: 'after-the-attack' })).toMatchObject({ ok: true })
     } finally {

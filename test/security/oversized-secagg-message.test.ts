@@ -5,8 +5,8 @@ import { type Attacked, settledMemory, startAttacked } from './attack-fixture.ts
 
 let coordinator: Attacked | undefined
 
-async function joined(name: string): Promise<Socket> {
-  const socket = connectTo(coordinator as Attacked)
+async function joined(name: string, framing: 'packed' | 'v5' = 'packed'): Promise<Socket> {
+  const socket = connectTo(coordinator as Attacked, framing)
   expect(await sayHello(socket, { participant: name })).toMatchObject({ ok: true })
   return socket
 }
@@ -15,11 +15,11 @@ const refusedOf = (socket: Socket) =>
   new Promise<{ code: string; reason: string }>((resolve) => socket.once('refused', resolve))
 
 describe('a joined participant sends a secagg message larger than any stage can carry', () => {
-  it('60 attachments totalling 4.2 MB as one share-keys message: refused with too-large at its header; memory returns and the others go on', async () => {
+  it('60 attachments totalling 4.2 MB as one share-keys message, framed as socket.io v5 does: refused with too-large at its header; memory returns and the others go on', async () => {
     coordinator = await startAttacked()
     const honest = await joined('honest')
     const before = await settledMemory()
-    const attacker = await joined('attacker')
+    const attacker = await joined('attacker', 'v5')
     const refused = refusedOf(attacker)
     // built in the call, so that afterwards only the coordinator could still hold it
     attacker.emit(
@@ -40,6 +40,29 @@ describe('a joined participant sends a secagg message larger than any stage can 
     )
     await new Promise((resolve) => attacker.once('disconnect', resolve))
     expect(await coordinator.line(/attacker: closing the connection: too-large/)).toBeTruthy()
+    expect(await settledMemory()).toBeLessThan(before * 1.1)
+    expect(honest.connected).toBe(true)
+    await joined('latecomer')
+  })
+
+  it('the same 4.2 MB packed into one frame: cut at the frame size limit before it is decoded; memory returns and the others go on', async () => {
+    coordinator = await startAttacked()
+    const honest = await joined('honest')
+    const before = await settledMemory()
+    const attacker = await joined('attacker')
+    const gone = new Promise<string>((resolve) => attacker.once('disconnect', resolve))
+    attacker.emit(
+      'secagg',
+      {
+        taskId: 'attacked',
+        round: 1,
+        stage: 'share-keys',
+        shares: Array.from({ length: 60 }, () => ({ to: 'x', ciphertext: new Uint8Array(70_000) })),
+      },
+      () => {},
+    )
+    expect(await gone).toBe('transport close')
+    expect(await coordinator.line(/left: attacker \(transport error\)/)).toBeTruthy()
     expect(await settledMemory()).toBeLessThan(before * 1.1)
     expect(honest.connected).toBe(true)
     await joined('latecomer')

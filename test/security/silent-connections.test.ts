@@ -1,3 +1,4 @@
+import { packedParser } from '@fedtune/protocol'
 import { io as connect } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
 import { connectTo, sayHello } from '../harness.ts'
@@ -27,6 +28,7 @@ describe('connections that never say hello', () => {
       // not kept once closed: the heap measured below is this process's, the attackers' sockets included
       const socket = connect((coordinator as Attacked).url, {
         transports: ['websocket'],
+        parser: packedParser,
         reconnection: false,
       })
       socket.once('refused', (r) => refusals.push(r))

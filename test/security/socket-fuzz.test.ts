@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { PROTOCOL_VERSION } from '@fedtune/protocol'
+import { PROTOCOL_VERSION, packedParser } from '@fedtune/protocol'
 import * as fc from 'fast-check'
 import type { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
@@ -257,7 +257,12 @@ async function ioAttacker(
   let socket: Socket | undefined
   const fresh = async () => {
     socket?.disconnect()
-    const s = connect(url, { transports: ['websocket'], reconnection: false, forceNew: true })
+    const s = connect(url, {
+      transports: ['websocket'],
+      parser: packedParser,
+      reconnection: false,
+      forceNew: true,
+    })
     challengeOf(s)
     tally.connections++
     s.on('disconnect', (reason) => {

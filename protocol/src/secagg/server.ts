@@ -119,6 +119,16 @@ export class SecaggServer {
   }
 
   /** How many `waitingFor` lists, without listing them: asked after every message. */
+  /**
+   * A lower bound of `waitingCount` in O(1): who is expected less who sent in this stage (some of
+   * whom may no longer be expected). Asked after every message, where the exact count, O(n), would
+   * make a stage O(n²).
+   */
+  get waitingAtLeast(): number {
+    if (this.#stage === 'unmasking' || this.#stage === 'done' || this.#stage === 'failed') return 0
+    return Math.max(0, this.#expected.size - this.#received().size)
+  }
+
   get waitingCount(): number {
     if (this.#stage === 'unmasking' || this.#stage === 'done' || this.#stage === 'failed') return 0
     // Complainers and culprits leave #expected but may have sent in this stage already.
