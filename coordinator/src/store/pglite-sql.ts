@@ -1,0 +1,45 @@
+import { mkdirSync } from 'node:fs'
+import { PGlite, type Transaction } from '@electric-sql/pglite'
+import type { Sql, SqlConnection } from './sql.ts'
+import { StoreError } from './store-error.ts'
+
+type Queryable = Pick<Transaction, 'query'>
+
+function sqlOver(db: Queryable, transaction: Sql['transaction']): Sql {
+  return {
+    async query<Row extends object>(text: string, params: readonly unknown[] = []) {
+      const result = await db.query<Row>(text, params as unknown[])
+      return result.rows
+    },
+    transaction,
+  }
+}
+
+/**
+ * PGlite (PostgreSQL compiled to WebAssembly) with its data in `folder`, created when missing. One
+ * process only: PGlite serialises every query and transaction itself, so a transaction's statements
+ * never interleave with another's.
+ */
+export async function openPglite(folder: string): Promise<SqlConnection> {
+  const describe = `PGlite at ${folder}`
+  let db: PGlite
+  try {
+    mkdirSync(folder, { recursive: true })
+    db = await PGlite.create(folder)
+  } catch (error) {
+    const said = error instanceof Error ? error.message : String(error)
+    throw new StoreError('unavailable', `cannot open ${describe}: ${said}`, { cause: error })
+  }
+  const nested: Sql['transaction'] = () => {
+    throw new StoreError(
+      'unavailable',
+      'a transaction inside a transaction: PGlite has no nested transactions',
+    )
+  }
+  const transaction: Sql['transaction'] = (fn) => db.transaction((tx) => fn(sqlOver(tx, nested)))
+  return {
+    ...sqlOver(db, transaction),
+    describe,
+    close: () => db.close(),
+  }
+}
