@@ -1,22 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { MIGRATIONS, type Migration, openStore, StoreError } from '@fedtune/coordinator/store'
+import { MIGRATIONS, type Migration, openStore } from '@fedtune/coordinator/store'
 import { afterAll, describe, expect, it } from 'vitest'
 import { useEngines } from './engines.ts'
+import { refusal } from './refusal.ts'
 
 const engines = useEngines()
 const scratch = mkdtempSync(join(tmpdir(), 'fedtune-store-open-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
-
-async function refusal(promise: Promise<unknown>): Promise<StoreError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  )
-  if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`)
-  return error
-}
 
 describe.each(engines)('on $name', (engine) => {
   it('applies every migration once at the first open and records it in schema_migrations', async () => {

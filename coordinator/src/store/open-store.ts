@@ -13,7 +13,6 @@ import { type Rounds, roundsOver } from './rounds.ts'
 import { type Runs, runsOver } from './runs.ts'
 import { type Sessions, sessionsOver } from './sessions.ts'
 import type { Sql, SqlConnection } from './sql.ts'
-import { StoreError } from './store-error.ts'
 import { type Tasks, tasksOver } from './tasks.ts'
 
 export type StoreOptions = {

@@ -69,13 +69,15 @@ export const initial: Migration = {
       check ((record ->> 'round')::integer = round),
       check (record ->> 'status' = status)
     )`,
-    // Rounds are consecutive within a run: a round is the one after the run's last (or the run's first).
+    // Rounds are consecutive within a run: a new round is the one after the run's last (a round already
+    // committed is left to the primary key, so it is told apart as a conflict).
     `create function rounds_in_sequence() returns trigger language plpgsql as $$
     declare
+      first integer;
       last integer;
     begin
-      select max(round) into last from rounds where run = new.run;
-      if last is not null and new.round <> last + 1 then
+      select min(round), max(round) into first, last from rounds where run = new.run;
+      if last is not null and (new.round > last + 1 or new.round < first) then
         raise exception 'round % of run % is out of sequence: the last committed round is %',
           new.round, new.run, last using errcode = '23514';
       end if;
