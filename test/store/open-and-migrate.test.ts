@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { MIGRATIONS, type Migration, openStore } from '@fedtune/coordinator/store'
 import { afterAll, describe, expect, it } from 'vitest'
 import { useEngines } from './engines.ts'
+import { startPostgresServer } from './postgres-server.ts'
 import { refusal } from './refusal.ts'
 
 const engines = useEngines()
@@ -125,6 +126,23 @@ describe('opening fails at once, saying where and why', () => {
     )
     expect(error.message).toMatch(/ENOENT|No such file|connect/)
     expect(error.message).not.toContain('s3cret-pw')
+  })
+
+  it('a PostgreSQL server that goes away after the open makes every query unavailable, naming the server', async () => {
+    const server = await startPostgresServer()
+    const store = await openStore(await server.createDatabase('gone'))
+    try {
+      server.stop()
+      const lost = await refusal(store.operators.list(), 'unavailable')
+      expect(lost.message).toContain(`PostgreSQL at postgres://postgres@localhost/gone`)
+      const write = await refusal(
+        store.operators.add({ name: 'x', role: 'admin', passwordHash: 'h' }),
+        'unavailable',
+      )
+      expect(write.message).toContain('adding operator "x": PostgreSQL at ')
+    } finally {
+      await store.close()
+    }
   })
 
   it('a PGlite folder that cannot be created (a file stands in its path) is unavailable, naming the folder', async () => {

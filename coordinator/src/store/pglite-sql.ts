@@ -1,15 +1,19 @@
 import { mkdirSync } from 'node:fs'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
 import type { Sql, SqlConnection } from './sql.ts'
-import { StoreError } from './store-error.ts'
+import { engineError, StoreError } from './store-error.ts'
 
 type Queryable = Pick<Transaction, 'query'>
 
-function sqlOver(db: Queryable, transaction: Sql['transaction']): Sql {
+function sqlOver(db: Queryable, transaction: Sql['transaction'], where: string): Sql {
   return {
     async query<Row extends object>(text: string, params: readonly unknown[] = []) {
-      const result = await db.query<Row>(text, params as unknown[])
-      return result.rows
+      try {
+        const result = await db.query<Row>(text, params as unknown[])
+        return result.rows
+      } catch (error) {
+        throw engineError(error, where)
+      }
     },
     transaction,
   }
@@ -30,15 +34,20 @@ export async function openPglite(folder: string): Promise<SqlConnection> {
     const said = error instanceof Error ? error.message : String(error)
     throw new StoreError('unavailable', `cannot open ${describe}: ${said}`, { cause: error })
   }
-  const nested: Sql['transaction'] = () => {
+  const nested: Sql['transaction'] = async () => {
     throw new StoreError(
       'unavailable',
       'a transaction inside a transaction: PGlite has no nested transactions',
     )
   }
-  const transaction: Sql['transaction'] = (fn) => db.transaction((tx) => fn(sqlOver(tx, nested)))
+  const transaction: Sql['transaction'] = (fn) =>
+    db
+      .transaction((tx) => fn(sqlOver(tx, nested, describe)))
+      .catch((error: unknown) => {
+        throw engineError(error, describe)
+      })
   return {
-    ...sqlOver(db, transaction),
+    ...sqlOver(db, transaction, describe),
     describe,
     close: () => db.close(),
   }

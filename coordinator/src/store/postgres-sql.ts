@@ -1,15 +1,19 @@
 import pg from 'pg'
 import { redactLocation } from './location.ts'
 import type { Sql, SqlConnection } from './sql.ts'
-import { StoreError } from './store-error.ts'
+import { engineError, StoreError } from './store-error.ts'
 
 type Queryable = Pick<pg.PoolClient, 'query'>
 
-function sqlOver(client: Queryable, transaction: Sql['transaction']): Sql {
+function sqlOver(client: Queryable, transaction: Sql['transaction'], where: string): Sql {
   return {
     async query<Row extends object>(text: string, params: readonly unknown[] = []) {
-      const result = await client.query<Row & pg.QueryResultRow>(text, params as unknown[])
-      return result.rows
+      try {
+        const result = await client.query<Row & pg.QueryResultRow>(text, params as unknown[])
+        return result.rows
+      } catch (error) {
+        throw engineError(error, where)
+      }
     },
     transaction,
   }
@@ -34,17 +38,20 @@ export async function openPostgres(url: string): Promise<SqlConnection> {
     const said = error instanceof Error ? error.message : String(error)
     throw new StoreError('unavailable', `cannot connect to ${describe}: ${said}`, { cause: error })
   }
-  const nested: Sql['transaction'] = () => {
+  const nested: Sql['transaction'] = async () => {
     throw new StoreError('unavailable', 'a transaction inside a transaction: use the outer one')
   }
   const transaction: Sql['transaction'] = async (fn) => {
-    const client = await pool.connect()
+    const client = await pool.connect().catch((error: unknown) => {
+      throw engineError(error, describe)
+    })
     // A client whose ROLLBACK failed is in an unknown state: the pool destroys it instead of reusing it.
     let broken: Error | undefined
     try {
-      await client.query('BEGIN')
-      const result = await fn(sqlOver(client, nested))
-      await client.query('COMMIT')
+      const sql = sqlOver(client, nested, describe)
+      await sql.query('BEGIN')
+      const result = await fn(sql)
+      await sql.query('COMMIT')
       return result
     } catch (error) {
       try {
@@ -58,7 +65,7 @@ export async function openPostgres(url: string): Promise<SqlConnection> {
     }
   }
   return {
-    ...sqlOver(pool, transaction),
+    ...sqlOver(pool, transaction, describe),
     describe,
     close: () => pool.end(),
   }

@@ -50,7 +50,11 @@ export const APPEND_ONLY_STATE = 'FT001'
  * `unavailable`. `what` says what was being done, in words.
  */
 export function storeErrorFrom(error: unknown, what: string): StoreError {
-  if (error instanceof StoreError) return error
+  // The engine's edge already named the database; say what was being done when it became unavailable.
+  if (error instanceof StoreError)
+    return error.code === 'unavailable'
+      ? new StoreError('unavailable', `${what}: ${error.message}`, { cause: error.cause })
+      : error
   const state = sqlState(error)
   const said = error instanceof Error ? error.message : String(error)
   const detail =
@@ -64,4 +68,16 @@ export function storeErrorFrom(error: unknown, what: string): StoreError {
     return new StoreError('invalid', message, { cause: error })
   if (state === APPEND_ONLY_STATE) return new StoreError('append-only', message, { cause: error })
   return new StoreError('unavailable', message, { cause: error })
+}
+
+/**
+ * What a failed statement becomes at the engine's edge: a refusal of the data (SQLSTATE classes 22 and
+ * 23, and ours) stays as the database said it, for the repository to name what was refused; anything else
+ * (a lost connection, a full disk, a server shutting down) is `unavailable`, naming the database.
+ */
+export function engineError(error: unknown, where: string): unknown {
+  const state = sqlState(error)
+  if (error instanceof StoreError || (state !== null && /^(22|23|FT)/.test(state))) return error
+  const said = error instanceof Error ? error.message : String(error)
+  return new StoreError('unavailable', `${where}: ${said}`, { cause: error })
 }
