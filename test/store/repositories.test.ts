@@ -526,6 +526,42 @@ describe.each(engines)('on $name', (engine) => {
     })
   })
 
+  describe('transactions', () => {
+    it('what a transaction does commits together, or, when it throws, not at all', async () => {
+      await store.tasks.submit({ name: 'tx-task', file: {}, submittedBy: 'system' })
+      const run = await store.runs.create({ task: 'tx-task', settings: {} })
+      const round = (n: number) => ({ round: n, status: 'aggregated' as const })
+      await store.transaction(async (tx) => {
+        await tx.rounds.commit(run.id, round(1), null)
+        await tx.runs.setState(run.id, 'running')
+        await tx.audit.append({ actor: 'system', action: 'round.commit', run: run.id, outcome: 'ok' })
+      })
+      expect((await store.rounds.last(run.id))?.round).toBe(1)
+      const failed = store.transaction(async (tx) => {
+        await tx.rounds.commit(run.id, round(2), null)
+        await tx.audit.append({ actor: 'system', action: 'round.commit', run: run.id, outcome: 'ok' })
+        await tx.runs.setState(run.id, 'finished')
+        await tx.rounds.commit(run.id, round(2), null)
+      })
+      await refusal(failed, 'conflict')
+      expect((await store.rounds.last(run.id))?.round).toBe(1)
+      expect((await store.runs.get(run.id))?.state).toBe('running')
+      expect((await store.audit.list({ run: run.id })).length).toBe(1)
+    })
+
+    it('a repository that uses a transaction of its own joins the outer one', async () => {
+      await store.operators.add({ name: 'ivy', role: 'viewer', passwordHash: 'h' })
+      await refusal(
+        store.transaction(async (tx) => {
+          await tx.operators.disable('ivy')
+          await tx.operators.add({ name: 'ivy', role: 'viewer', passwordHash: 'h' })
+        }),
+        'conflict',
+      )
+      expect((await store.operators.byName('ivy'))?.disabledAt).toBeNull()
+    })
+  })
+
   describe('the audit log', () => {
     it('appends entries and lists them in order, filtered by run, task, actor and action, a page at a time', async () => {
       at('2026-03-12T00:00:00.000Z')
@@ -589,6 +625,14 @@ describe.each(engines)('on $name', (engine) => {
       expect(page.map((e) => e.id)).toEqual([first.id, first.id + 1])
       const next = await store.audit.list({ after: page.at(-1)?.id ?? 0, limit: 2 })
       expect(next.map((e) => e.actor)).toEqual(['ada', 'system'])
+      const newest = await store.audit.list({ after: first.id - 1, newestFirst: true, limit: 3 })
+      expect(newest.map((e) => e.action)).toEqual(['run.state', 'run.start', 'sign-in'])
+      const older = await store.audit.list({
+        after: first.id - 1,
+        before: newest.at(-1)?.id ?? 0,
+        newestFirst: true,
+      })
+      expect(older.map((e) => e.id)).toEqual([first.id])
       await expect(store.audit.list({ limit: 0 })).rejects.toThrow('expected a limit from 1 to 1000, got 0')
       await refusal(store.audit.append({ actor: 'ada', action: 'x', outcome: 'maybe' as 'ok' }), 'invalid')
     })

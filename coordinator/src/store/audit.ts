@@ -55,8 +55,12 @@ export type AuditFilter = {
   readonly action?: string
   /** At most this many entries (default 100, at most 1000). */
   readonly limit?: number
-  /** Only entries after this id: pass the last id seen to read the next page. */
+  /** Only entries after this id: pass the last id seen to read the next page, oldest first. */
   readonly after?: number
+  /** Only entries before this id: pass the last id seen to read the next page, newest first. */
+  readonly before?: number
+  /** The newest entries first (default: in the order they were appended). */
+  readonly newestFirst?: boolean
 }
 
 export type Audit = {
@@ -70,7 +74,7 @@ export type Audit = {
     readonly run?: number | null
     readonly detail?: Readonly<Record<string, unknown>>
   }): Promise<AuditEntry>
-  /** Entries in the order they were appended, filtered. */
+  /** Entries in the order they were appended (or newest first), filtered, a page at a time. */
   list(filter?: AuditFilter): Promise<readonly AuditEntry[]>
 }
 
@@ -108,14 +112,15 @@ export function auditOver(sql: Sql, now: StoreClock): Audit {
         `select * from audit
          where ($1::integer is null or run = $1) and ($2::text is null or task = $2)
            and ($3::text is null or actor = $3) and ($4::text is null or action = $4)
-           and id > $5
-         order by id limit $6`,
+           and id > $5 and ($6::bigint is null or id < $6)
+         order by id ${filter.newestFirst === true ? 'desc' : 'asc'} limit $7`,
         [
           filter.run ?? null,
           filter.task ?? null,
           filter.actor ?? null,
           filter.action ?? null,
           filter.after ?? 0,
+          filter.before ?? null,
           limit,
         ],
       )

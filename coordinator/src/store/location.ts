@@ -1,3 +1,5 @@
+import { StoreError } from './store-error.ts'
+
 /** Where the store lives: an embedded PGlite folder or a PostgreSQL server's URL. */
 export type StoreLocation =
   | { readonly engine: 'pglite'; readonly folder: string }
@@ -8,11 +10,13 @@ export type StoreLocation =
  * for PGlite (created when missing).
  */
 export function parseLocation(location: string): StoreLocation {
-  if (location.trim() === '') throw new TypeError('openStore: expected a folder or a postgres:// URL, got ""')
+  if (location.trim() === '')
+    throw new StoreError('unavailable', 'openStore: expected a folder or a postgres:// URL, got ""')
   if (/^postgres(ql)?:\/\//i.test(location)) return { engine: 'postgres', url: location }
   if (location.startsWith('pglite:')) {
     const folder = location.slice('pglite:'.length)
-    if (folder === '') throw new TypeError(`openStore: expected a folder after "pglite:", got "${location}"`)
+    if (folder === '')
+      throw new StoreError('unavailable', `openStore: expected a folder after "pglite:", got "${location}"`)
     return { engine: 'pglite', folder }
   }
   return { engine: 'pglite', folder: location }

@@ -22,11 +22,8 @@ export type StoreOptions = {
   readonly migrations?: readonly Migration[]
 }
 
-/** The coordinator's database: one repository per table, over PGlite or a PostgreSQL server alike. */
-export type Store = {
-  readonly engine: 'pglite' | 'postgres'
-  /** Where the store is, with any password hidden. */
-  readonly where: string
+/** One repository per table, over the store or over one transaction of it. */
+export type Repositories = {
   readonly operators: Operators
   readonly sessions: Sessions
   readonly tokens: ApiTokens
@@ -36,6 +33,19 @@ export type Store = {
   readonly participants: Participants
   readonly invites: Invites
   readonly audit: Audit
+}
+
+/** The coordinator's database: one repository per table, over PGlite or a PostgreSQL server alike. */
+export type Store = Repositories & {
+  readonly engine: 'pglite' | 'postgres'
+  /** Where the store is, with any password hidden. */
+  readonly where: string
+  /**
+   * Runs `fn` in one transaction over repositories of its own: everything it does commits together or
+   * not at all (a round with its audit entry and its run's new state, say). Inside `fn` use only `tx`:
+   * on PGlite the store itself waits for the transaction to end.
+   */
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>
   /** The migrations recorded in the database, in order. */
   migrations(): Promise<readonly AppliedMigration[]>
   /** The SQL underneath, for what no repository does yet (and for tests that try the database itself). */
@@ -68,6 +78,16 @@ export async function openStore(location: string, opts: StoreOptions = {}): Prom
   return {
     engine: parsed.engine,
     where: parsed.engine === 'pglite' ? parsed.folder : redactLocation(parsed.url),
+    ...repositoriesOver(sql, now),
+    transaction: (fn) => sql.transaction((tx) => fn(repositoriesOver(tx, now))),
+    migrations: () => appliedMigrations(sql),
+    sql,
+    close: () => connection.close(),
+  }
+}
+
+function repositoriesOver(sql: Sql, now: StoreClock): Repositories {
+  return {
     operators: operatorsOver(sql, now),
     sessions: sessionsOver(sql, now),
     tokens: apiTokensOver(sql, now),
@@ -77,8 +97,5 @@ export async function openStore(location: string, opts: StoreOptions = {}): Prom
     participants: participantsOver(sql, now),
     invites: invitesOver(sql, now),
     audit: auditOver(sql, now),
-    migrations: () => appliedMigrations(sql),
-    sql,
-    close: () => connection.close(),
   }
 }

@@ -5,8 +5,9 @@ import { engineError, StoreError } from './store-error.ts'
 
 type Queryable = Pick<Transaction, 'query'>
 
-function sqlOver(db: Queryable, transaction: Sql['transaction'], where: string): Sql {
-  return {
+/** Queries on `db`; `transaction` absent means `db` is a transaction already, which an inner one joins. */
+function sqlOver(db: Queryable, where: string, transaction?: Sql['transaction']): Sql {
+  const sql: Sql = {
     async query<Row extends object>(text: string, params: readonly unknown[] = []) {
       try {
         const result = await db.query<Row>(text, params as unknown[])
@@ -15,8 +16,9 @@ function sqlOver(db: Queryable, transaction: Sql['transaction'], where: string):
         throw engineError(error, where)
       }
     },
-    transaction,
+    transaction: transaction ?? ((fn) => fn(sql)),
   }
+  return sql
 }
 
 /**
@@ -34,20 +36,14 @@ export async function openPglite(folder: string): Promise<SqlConnection> {
     const said = error instanceof Error ? error.message : String(error)
     throw new StoreError('unavailable', `cannot open ${describe}: ${said}`, { cause: error })
   }
-  const nested: Sql['transaction'] = async () => {
-    throw new StoreError(
-      'unavailable',
-      'a transaction inside a transaction: PGlite has no nested transactions',
-    )
-  }
   const transaction: Sql['transaction'] = (fn) =>
     db
-      .transaction((tx) => fn(sqlOver(tx, nested, describe)))
+      .transaction((tx) => fn(sqlOver(tx, describe)))
       .catch((error: unknown) => {
         throw engineError(error, describe)
       })
   return {
-    ...sqlOver(db, transaction, describe),
+    ...sqlOver(db, describe, transaction),
     describe,
     close: () => db.close(),
   }

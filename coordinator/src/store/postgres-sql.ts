@@ -5,8 +5,9 @@ import { engineError, StoreError } from './store-error.ts'
 
 type Queryable = Pick<pg.PoolClient, 'query'>
 
-function sqlOver(client: Queryable, transaction: Sql['transaction'], where: string): Sql {
-  return {
+/** Queries on `client`; `transaction` absent means `client` is a transaction already, which an inner one joins. */
+function sqlOver(client: Queryable, where: string, transaction?: Sql['transaction']): Sql {
+  const sql: Sql = {
     async query<Row extends object>(text: string, params: readonly unknown[] = []) {
       try {
         const result = await client.query<Row & pg.QueryResultRow>(text, params as unknown[])
@@ -15,8 +16,9 @@ function sqlOver(client: Queryable, transaction: Sql['transaction'], where: stri
         throw engineError(error, where)
       }
     },
-    transaction,
+    transaction: transaction ?? ((fn) => fn(sql)),
   }
+  return sql
 }
 
 /**
@@ -38,9 +40,6 @@ export async function openPostgres(url: string): Promise<SqlConnection> {
     const said = error instanceof Error ? error.message : String(error)
     throw new StoreError('unavailable', `cannot connect to ${describe}: ${said}`, { cause: error })
   }
-  const nested: Sql['transaction'] = async () => {
-    throw new StoreError('unavailable', 'a transaction inside a transaction: use the outer one')
-  }
   const transaction: Sql['transaction'] = async (fn) => {
     const client = await pool.connect().catch((error: unknown) => {
       throw engineError(error, describe)
@@ -48,7 +47,7 @@ export async function openPostgres(url: string): Promise<SqlConnection> {
     // A client whose ROLLBACK failed is in an unknown state: the pool destroys it instead of reusing it.
     let broken: Error | undefined
     try {
-      const sql = sqlOver(client, nested, describe)
+      const sql = sqlOver(client, describe)
       await sql.query('BEGIN')
       const result = await fn(sql)
       await sql.query('COMMIT')
@@ -65,7 +64,7 @@ export async function openPostgres(url: string): Promise<SqlConnection> {
     }
   }
   return {
-    ...sqlOver(pool, transaction, describe),
+    ...sqlOver(pool, describe, transaction),
     describe,
     close: () => pool.end(),
   }

@@ -11,7 +11,8 @@ export type Sql = {
   ): Promise<readonly Row[]>
   /**
    * Runs `fn` in one transaction: COMMIT when it resolves, ROLLBACK when it throws. PGlite serialises
-   * transactions with every other query; a server gives each transaction a client of its own.
+   * transactions with every other query; a server gives each transaction a client of its own. Inside a
+   * transaction, `transaction` joins it (there are no nested transactions).
    */
   transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T>
 }
