@@ -1,6 +1,10 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { MIGRATIONS, type Migration, openStore } from '@fedtune/coordinator/store'
 import { afterAll, describe, expect, it } from 'vitest'
 import { useEngines } from './engines.ts'
@@ -8,6 +12,7 @@ import { startPostgresServer } from './postgres-server.ts'
 import { refusal } from './refusal.ts'
 
 const engines = useEngines()
+const script = fileURLToPath(new URL('./commit-rounds.ts', import.meta.url))
 const scratch = mkdtempSync(join(tmpdir(), 'fedtune-store-open-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
@@ -156,6 +161,38 @@ describe('opening fails at once, saying where and why', () => {
     const itself = await refusal(openStore(`pglite:${file}`))
     expect(itself.code).toBe('unavailable')
     expect(itself.message).toContain(`cannot open PGlite at ${file}: `)
+  })
+
+  it("a PGlite folder is one process's: a second open, here or in another live process, is refused", async () => {
+    const pglite = engines[0]
+    if (pglite === undefined) throw new Error('no pglite engine')
+    const folder = await pglite.fresh()
+    const first = await openStore(folder)
+    try {
+      const here = await refusal(openStore(folder), 'unavailable')
+      expect(here.message).toContain(
+        `PGlite at ${folder} is in use by this process: PGlite serves one process`,
+      )
+    } finally {
+      await first.close()
+    }
+    const child = spawn(process.execPath, ['--import', 'tsx', script, folder, '1', '0'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    const exited = once(child, 'exit')
+    try {
+      if (child.stdout === null) throw new Error('the child has no stdout')
+      for await (const line of createInterface({ input: child.stdout })) if (line.includes('"ready"')) break
+      const there = await refusal(openStore(folder), 'unavailable')
+      expect(there.message).toContain(`is in use by process ${child.pid}`)
+      expect(there.message).toContain(`remove ${join(folder, 'fedtune.lock')}`)
+    } finally {
+      child.kill('SIGKILL')
+      await exited
+    }
+    // The child died holding the lock: its process is gone, so the next open takes the lock over.
+    const after = await openStore(folder)
+    await after.close()
   })
 
   it('a PGlite folder that holds something else than a database is unavailable, naming the folder', async () => {

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
+import { lockFolder } from './folder-lock.ts'
 import type { Sql, SqlConnection } from './sql.ts'
 import { engineError, StoreError } from './store-error.ts'
 
@@ -29,10 +30,14 @@ function sqlOver(db: Queryable, where: string, transaction?: Sql['transaction'])
 export async function openPglite(folder: string): Promise<SqlConnection> {
   const describe = `PGlite at ${folder}`
   let db: PGlite
+  let unlock = () => {}
   try {
     mkdirSync(folder, { recursive: true })
+    unlock = lockFolder(folder, describe)
     db = await PGlite.create(folder)
   } catch (error) {
+    unlock()
+    if (error instanceof StoreError) throw error
     const said = error instanceof Error ? error.message : String(error)
     throw new StoreError('unavailable', `cannot open ${describe}: ${said}`, { cause: error })
   }
@@ -45,6 +50,12 @@ export async function openPglite(folder: string): Promise<SqlConnection> {
   return {
     ...sqlOver(db, describe, transaction),
     describe,
-    close: () => db.close(),
+    async close() {
+      try {
+        await db.close()
+      } finally {
+        unlock()
+      }
+    },
   }
 }
