@@ -58,7 +58,9 @@ export async function migrate(
           try {
             await tx.query(statement)
           } catch (error) {
-            const said = error instanceof Error ? error.message : String(error)
+            // The engine's edge names the database already; the cause is what the database said.
+            const cause = error instanceof StoreError && error.cause !== undefined ? error.cause : error
+            const said = cause instanceof Error ? cause.message : String(cause)
             throw new StoreError(
               'migration',
               `${opts.where}: migration ${migration.version} (${migration.name}) failed: ${said}`,

@@ -28,20 +28,22 @@ function sqlOver(client: Queryable, where: string, transaction?: Sql['transactio
  */
 export async function openPostgres(url: string): Promise<SqlConnection> {
   const describe = `PostgreSQL at ${redactLocation(url)}`
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000 })
-  // An idle client whose server went away emits 'error' on the pool; without a listener Node would exit.
-  // The next query fails with the reason, which is where the caller hears of it.
-  pool.on('error', () => {})
+  let pool: pg.Pool | null = null
   try {
+    pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000 })
+    // An idle client whose server went away emits 'error' on the pool; without a listener Node would
+    // exit. The next query fails with the reason, which is where the caller hears of it.
+    pool.on('error', () => {})
     const client = await pool.connect()
     client.release()
   } catch (error) {
-    await pool.end()
+    await pool?.end()
     const said = error instanceof Error ? error.message : String(error)
     throw new StoreError('unavailable', `cannot connect to ${describe}: ${said}`, { cause: error })
   }
+  const connected = pool
   const transaction: Sql['transaction'] = async (fn) => {
-    const client = await pool.connect().catch((error: unknown) => {
+    const client = await connected.connect().catch((error: unknown) => {
       throw engineError(error, describe)
     })
     // A client whose ROLLBACK failed is in an unknown state: the pool destroys it instead of reusing it.
@@ -64,8 +66,8 @@ export async function openPostgres(url: string): Promise<SqlConnection> {
     }
   }
   return {
-    ...sqlOver(pool, describe, transaction),
+    ...sqlOver(connected, describe, transaction),
     describe,
-    close: () => pool.end(),
+    close: () => connected.end(),
   }
 }
