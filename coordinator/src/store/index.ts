@@ -7,7 +7,7 @@ export type { Invite, Invites } from './invites.ts'
 export { parseLocation, redactLocation, type StoreLocation } from './location.ts'
 export { type AppliedMigration, MIGRATIONS } from './migrate.ts'
 export type { Migration } from './migrations/migration.ts'
-export { openStore, type Store, type StoreOptions } from './open-store.ts'
+export { openStore, type Repositories, type Store, type StoreOptions } from './open-store.ts'
 export { OPERATOR_ROLES, type Operator, type OperatorRole, type Operators } from './operators.ts'
 export {
   type EnrolledVia,
