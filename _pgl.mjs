@@ -1,0 +1,11 @@
+import { PGlite } from '@electric-sql/pglite'
+let t = performance.now()
+const a = new PGlite('/tmp/pgl-a'); await a.query('select 1'); console.log('new folder', (performance.now() - t).toFixed(0), 'ms')
+await a.close()
+t = performance.now()
+const b = new PGlite('/tmp/pgl-a'); await b.query('select 1'); console.log('reopen', (performance.now() - t).toFixed(0), 'ms')
+const dump = await b.dumpDataDir('none'); await b.close()
+t = performance.now()
+const c = new PGlite({ loadDataDir: dump }); await c.query('select 1'); console.log('memory from dump', (performance.now() - t).toFixed(0), 'ms')
+t = performance.now()
+const d = new PGlite(); await d.query('select 1'); console.log('memory new', (performance.now() - t).toFixed(0), 'ms')
