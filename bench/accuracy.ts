@@ -80,7 +80,7 @@ const CENTRAL_EPOCHS = 30
 const LOCAL_EPOCHS = 1
 const ALONE_EPOCHS = 30
 
-/** The task file's defaults (coordinator/src/task-file.ts), i.e. what a deployment runs. */
+/** The task file's defaults (coordinator/src/tasks/task-file.ts), i.e. what a deployment runs. */
 const DEFAULTS: Omit<TrainingSettings, 'seed' | 'epochs' | 'prior'> = {
   batchSize: 32,
   optimizer: 'adam',

@@ -37,10 +37,10 @@ export type Simulation = {
 /**
  * A federation in one process, doing per hospital and round exactly what the real participant and
  * coordinator do: the client's stratified hold-out (client-node/src/prepare.ts), `trainHead` from the
- * global weights with the round's settings, prior and per-round seed (coordinator/src/federation.ts),
+ * global weights with the round's settings, prior and per-round seed (coordinator/src/rounds/federation.ts),
  * Δ = w_local − w_global (model/src/local-round.ts), the fixed-point encoding secure
  * aggregation sums (clipping at the task default L2 10, n·Δ rounded to 1/scale), the sum mod 2^32
- * and the server step (coordinator/src/round.ts). Only the sockets and the masks are left out: the
+ * and the server step (coordinator/src/rounds/round.ts). Only the sockets and the masks are left out: the
  * masks cancel in the sum, bit for bit (test/protocol/secagg).
  */
 export function simulateFedAvg(sim: Simulation): Float32Array {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vite'
 
 /**
- * The volunteer page, built to static files the coordinator serves under /join/ (coordinator/src/app.ts).
+ * The volunteer page, built to static files the coordinator serves under /join/ (coordinator/src/http/app.ts).
  * `npm run build:web` writes dist/; the browser test builds its own copy into a temporary folder.
  */
 export default defineConfig({

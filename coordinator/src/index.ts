@@ -1,18 +1,45 @@
-export { AddressCap, addressOf } from './address-cap.ts'
-export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './app.ts'
-export { type BoundedDecoder, boundedParser, decodeHeader, handOver } from './bounded-parser.ts'
-export { ConnectionGuard, type GuardedConnection } from './connection-guard.ts'
-export { type ConnectionLimits, connectionLimits, DEFAULT_CONNECTION_LIMITS } from './connection-limits.ts'
-export { type ExcludedEntry, type Exclusion, readExclusions, writeExclusion } from './exclusion.ts'
+export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './http/app.ts'
+export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './http/web-page.ts'
 export {
-  type Clock,
+  type ExcludedEntry,
+  type Exclusion,
+  readExclusions,
+  writeExclusion,
+} from './participants/exclusion.ts'
+export { type Clock, realClock } from './rounds/clock.ts'
+export {
   type Evaluate,
   Federation,
   type FederationOptions,
   type Link,
-  realClock,
-} from './federation.ts'
-export { federationPrior } from './label-prior.ts'
+} from './rounds/federation.ts'
+export { federationPrior } from './rounds/label-prior.ts'
+export {
+  type Effect,
+  initialState,
+  type RoundConfig,
+  type RoundEvent,
+  type RoundState,
+  step,
+} from './rounds/round.ts'
+export { roundChart } from './rounds/round-chart.ts'
+export { formatRecord, RoundLog, type RoundRecord } from './rounds/round-log.ts'
+export type { RoundObserver, StageTiming } from './rounds/round-observer.ts'
+export { type Places, selectable, selectParticipants } from './rounds/selection.ts'
+export {
+  FEDAVG,
+  type ServerOptimizer,
+  type ServerState,
+  serverStep,
+} from './rounds/server-optimizer.ts'
+export { AddressCap, addressOf } from './sockets/address-cap.ts'
+export { type BoundedDecoder, boundedParser, decodeHeader, handOver } from './sockets/bounded-parser.ts'
+export { ConnectionGuard, type GuardedConnection } from './sockets/connection-guard.ts'
+export {
+  type ConnectionLimits,
+  connectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+} from './sockets/connection-limits.ts'
 export {
   type Bound,
   boundOf,
@@ -21,18 +48,14 @@ export {
   type MessageShape,
   messageBounds,
   type SentStage,
-} from './message-bounds.ts'
+} from './sockets/message-bounds.ts'
 export {
-  type Effect,
-  initialState,
-  type RoundConfig,
-  type RoundEvent,
-  type RoundState,
-  step,
-} from './round.ts'
-export { roundChart } from './round-chart.ts'
-export { formatRecord, RoundLog, type RoundRecord } from './round-log.ts'
-export type { RoundObserver, StageTiming } from './round-observer.ts'
+  attachSockets,
+  type InboundTap,
+  maxMessageBytes,
+  type SocketShellOptions,
+} from './sockets/socket-shell.ts'
+export { type Bucket, fullBucket, spend } from './sockets/token-bucket.ts'
 export {
   headFile,
   openRunFolder,
@@ -40,15 +63,5 @@ export {
   RunFolderError,
   type RunMeta,
   serverStateFile,
-} from './run-folder.ts'
-export { type Places, selectable, selectParticipants } from './selection.ts'
-export {
-  FEDAVG,
-  type ServerOptimizer,
-  type ServerState,
-  serverStep,
-} from './server-optimizer.ts'
-export { attachSockets, type InboundTap, maxMessageBytes, type SocketShellOptions } from './socket-shell.ts'
-export { parseTaskFile, readTaskFile, type TaskFile, TaskFileError } from './task-file.ts'
-export { type Bucket, fullBucket, spend } from './token-bucket.ts'
-export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './web-page.ts'
+} from './store/run-folder.ts'
+export { parseTaskFile, readTaskFile, type TaskFile, TaskFileError } from './tasks/task-file.ts'

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { initBackend } from '@fedtune/model/node'
-import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS as LIMITS } from './connection-limits.ts'
-import { RunFolderError } from './run-folder.ts'
+import { DEFAULT_WEB_DIR } from './http/web-page.ts'
+import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS as LIMITS } from './sockets/connection-limits.ts'
 import { defaultOutDir, startCoordinator } from './start.ts'
-import { readTaskFile, TaskFileError } from './task-file.ts'
-import { DEFAULT_WEB_DIR } from './web-page.ts'
+import { RunFolderError } from './store/run-folder.ts'
+import { readTaskFile, TaskFileError } from './tasks/task-file.ts'
 
 const USAGE = `Usage: fedtune coordinator --task <task.json> [options]
 

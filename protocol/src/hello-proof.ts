@@ -6,7 +6,7 @@ import { transcript } from './secagg/transcript.ts'
 
 /**
  * Proof of possession for hello. Enrolment pins a name to the identity key it first said hello with
- * (coordinator/src/enrolment.ts); without a proof, anyone who knew a hospital's name and public key
+ * (coordinator/src/participants/enrolment.ts); without a proof, anyone who knew a hospital's name and public key
  * could say hello as it and take over its link. So the coordinator opens every connection with a
  * fresh random nonce (`Challenge`), and a hello carries an Ed25519 signature, by its identity key,
  * over that nonce and every other field of the hello. A proof is good for one connection only: a

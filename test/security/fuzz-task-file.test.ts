@@ -16,7 +16,7 @@ import {
 } from './fuzz.ts'
 
 /**
- * The task file (coordinator/src/task-file.ts) is the operator's input, not the network's, but a
+ * The task file (coordinator/src/tasks/task-file.ts) is the operator's input, not the network's, but a
  * typo in it must still end in a TaskFileError that names the field, never a TypeError or a
  * start-up that hangs. Its refusals are TaskFileError, not ProtocolError.
  *

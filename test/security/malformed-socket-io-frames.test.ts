@@ -5,7 +5,7 @@ import { challengeOf, sayHello } from '../harness.ts'
 import { rawSocket, startAttacked } from './attack-fixture.ts'
 
 /**
- * Frames that break socket.io's framing. The bounded decoder (coordinator/src/bounded-parser.ts)
+ * Frames that break socket.io's framing. The bounded decoder (coordinator/src/sockets/bounded-parser.ts)
  * throws on each; socket.io closes the connection. Each must cost only its connection, with the
  * reason logged once.
  */

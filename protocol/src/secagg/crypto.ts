@@ -3,6 +3,7 @@ import { describe } from '../describe.ts'
 import { ProtocolError } from '../errors.ts'
 import { isStrictEd25519Signature } from './ed25519-strict.ts'
 import { hmacSha512 } from './hkdf.ts'
+import type { Mask } from './mask.ts'
 import {
   type CurveSubtle,
   type Signed,
@@ -88,8 +89,7 @@ export function x25519All(
   return Promise.resolve(crypto.x25519Each(secretKey, publicKeys))
 }
 
-/** A mask to add (sign 1) or subtract (sign −1): the AES-128-CTR keystream under a 16-byte key. */
-export type Mask = { readonly key: Uint8Array; readonly sign: 1 | -1 }
+export type { Mask } from './mask.ts'
 
 /** Throws unless every mask has a 16-byte key and a sign of 1 or −1. */
 export function expectMasks(masks: readonly Mask[], what: string): void {

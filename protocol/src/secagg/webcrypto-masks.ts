@@ -1,7 +1,7 @@
 import { describe } from '../describe.ts'
 import { ProtocolError } from '../errors.ts'
-import type { Mask } from './crypto.ts'
 import { addInto, subtractFrom } from './fixed-point.ts'
+import type { Mask } from './mask.ts'
 import { littleEndianWords } from './words.ts'
 
 /**

@@ -1,5 +1,5 @@
 import type { Stage } from '@fedtune/protocol'
-import type { RoundRecord } from './round-log.ts'
+import type { RoundRecord } from './round-record.ts'
 
 /**
  * One secure-aggregation stage of a round as the coordinator lived it, in the round's clock (ms):

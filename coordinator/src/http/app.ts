@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type BackboneFile, describe } from '@fedtune/protocol'
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { Federation } from './federation.ts'
-import { roundChart } from './round-chart.ts'
-import type { RoundLog } from './round-log.ts'
+import type { Federation } from '../rounds/federation.ts'
+import { roundChart } from '../rounds/round-chart.ts'
+import type { RoundLog } from '../rounds/round-log.ts'
 import { serveWebPage } from './web-page.ts'
 
 export type ServedBackbone = {

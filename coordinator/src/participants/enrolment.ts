@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { RunFolderError } from './run-folder.ts'
+import { RunFolderError } from '../store/run-folder.ts'
 
 /**
  * Enrolment: each participant name is pinned to the Ed25519 identity key it first said hello with,

@@ -8,9 +8,9 @@ import {
   type SecaggSetup,
   type StageOutcome,
 } from '@fedtune/protocol'
-import type { Exclusion } from './exclusion.ts'
-import type { Clock } from './federation.ts'
-import type { StageTiming } from './round-observer.ts'
+import type { Exclusion } from '../participants/exclusion.ts'
+import type { Clock } from '../rounds/clock.ts'
+import type { StageTiming } from '../rounds/round-observer.ts'
 
 /** The parameters of every secure round of a task (task-file.ts, `aggregation`). */
 export type SecureParameters = {

@@ -45,7 +45,7 @@ const COMPLAINT_ATTACHMENTS = 4
 /**
  * Each inbound event's bound, derived from the head and the secure aggregation's parameters. The
  * socket's decoder refuses a message past its bound from its header on, before it buffers an
- * attachment (coordinator/src/bounded-parser.ts); docs/protocol.md, "Limits", lists them.
+ * attachment (coordinator/src/sockets/bounded-parser.ts); docs/protocol.md, "Limits", lists them.
  */
 export function messageBounds(shape: MessageShape): MessageBounds {
   const k = Math.min(MAX_NEIGHBOURHOOD, Math.max(1, shape.neighbours ?? MAX_NEIGHBOURHOOD))

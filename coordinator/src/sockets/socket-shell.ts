@@ -19,11 +19,11 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { Server } from 'socket.io'
+import type { Federation, Link } from '../rounds/federation.ts'
 import { AddressCap, addressOf } from './address-cap.ts'
 import { boundedParser, handOver } from './bounded-parser.ts'
 import { ConnectionGuard, type GuardedConnection } from './connection-guard.ts'
 import { type ConnectionLimits, connectionLimits } from './connection-limits.ts'
-import type { Federation, Link } from './federation.ts'
 import { messageBounds } from './message-bounds.ts'
 
 /** Everything a participant sent, as it arrived: for audits and for the traffic test. */

@@ -1,4 +1,4 @@
-import type { RoundRecord } from './round-log.ts'
+import type { RoundRecord } from './round-record.ts'
 
 /**
  * The run at a glance: the global head's held-out accuracy and AUC and the participants' mean local

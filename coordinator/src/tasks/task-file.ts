@@ -11,7 +11,7 @@ import {
   secaggParameters,
   type TrainingSettings,
 } from '@fedtune/protocol'
-import { FEDAVG, type ServerOptimizer } from './server-optimizer.ts'
+import { FEDAVG, type ServerOptimizer } from '../rounds/server-optimizer.ts'
 
 /**
  * A federation is described by one JSON task file; this is its parser, the only place that reads

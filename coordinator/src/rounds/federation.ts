@@ -14,7 +14,9 @@ import {
   type Update,
   type UpdateAck,
 } from '@fedtune/protocol'
-import type { ExcludedEntry, Exclusion } from './exclusion.ts'
+import type { ExcludedEntry, Exclusion } from '../participants/exclusion.ts'
+import { type SecureParameters, SecureRound } from '../secure/secure-round.ts'
+import { type Clock, realClock } from './clock.ts'
 import { federationPrior } from './label-prior.ts'
 import {
   type Effect,
@@ -27,7 +29,6 @@ import {
 } from './round.ts'
 import { localSummary, type RoundLog, type RoundRecord } from './round-log.ts'
 import type { RoundObserver } from './round-observer.ts'
-import { type SecureParameters, SecureRound } from './secure-round.ts'
 
 /** How the federation reaches one participant; the socket shell provides it. */
 export type Link = {
@@ -46,20 +47,6 @@ export type Link = {
 }
 
 export type Evaluate = (weights: Float32Array) => { accuracy: number; auc: number | null; examples: number }
-
-export type Clock = {
-  now(): number
-  /** Calls `fn` after `ms`; returns a function that cancels it. */
-  after(ms: number, fn: () => void): () => void
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  after(ms, fn) {
-    const timer = setTimeout(fn, ms)
-    return () => clearTimeout(timer)
-  },
-}
 
 export type FederationOptions = {
   readonly task: TaskInfo

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { HeadSpec } from '@fedtune/protocol'
-import type { Progress } from './round.ts'
-import type { RoundRecord } from './round-log.ts'
+import type { Progress } from '../rounds/round.ts'
+import type { RoundRecord } from '../rounds/round-record.ts'
 
 /**
  * A run folder holds everything needed to continue after a crash: run.json (what the run is),
