@@ -49,6 +49,16 @@ export {
   serverStep,
 } from './server-optimizer.ts'
 export { attachSockets, type InboundTap, maxMessageBytes, type SocketShellOptions } from './socket-shell.ts'
-export { parseTaskFile, readTaskFile, type TaskFile, TaskFileError } from './task-file.ts'
+export {
+  type Aggregation,
+  type Enrolment,
+  parseTaskFile,
+  readTaskFile,
+  type TaskFile,
+  TaskFileError,
+  type TaskFileProblem,
+} from './task-file.ts'
+export { fieldRows, taskFileJsonSchema, taskFileJsonSchemaText, withFieldTables } from './tasks/task-docs.ts'
+export { type TaskFileFields, taskFileSchema } from './tasks/task-schema.ts'
 export { type Bucket, fullBucket, spend } from './token-bucket.ts'
 export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './web-page.ts'

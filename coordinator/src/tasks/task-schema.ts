@@ -102,30 +102,30 @@ const labels = z
 const head = object({
   layers: field(
     z.array(layer, expecting('an array of layers')).default([]),
-    'hidden layers: { "type": "dense", "units": 1..65536, "activation": "relu" | "linear" } or { "type": "dropout", "rate": [0, 1) }. The output layer (dense, softmax, one unit per label) is implied. `[]` is logistic regression on the embedding',
+    'hidden layers: `{ "type": "dense", "units": 1..65536, "activation": "relu" | "linear" }` or `{ "type": "dropout", "rate": [0, 1) }`. The output layer (dense, softmax, one unit per label) is implied. `[]` is logistic regression on the embedding',
     { type: 'list' },
   ),
   labels: field(
     labels,
-    'class names; a hospital’s image folder has one subfolder per label (a hospital may lack some)',
+    "class names; a hospital's image folder has one subfolder per label (a hospital may lack some)",
     { type: '≥ 2 distinct strings' },
   ),
   seed: field(
     integer(0, 2 ** 32 - 1).default(0),
-    'seeds the head’s initialization, participant selection and local shuffling',
+    "seeds the head's initialization, participant selection and local shuffling",
   ),
 })
 
 const sgdServer = object(
   {
     optimizer: field(oneOf(['sgd']).default('sgd'), 'FedAvg at learning rate 1'),
-    learningRate: field(above(0, 10).default(1), 'the coordinator’s learning rate on the mean update'),
+    learningRate: field(above(0, 10).default(1), "the coordinator's learning rate on the mean update"),
   },
   'only optimizer and learningRate with optimizer "sgd"',
 )
 const adamServer = object({
   optimizer: field(oneOf(['adam']), 'FedAdam (Reddi et al., ICLR 2021)'),
-  learningRate: field(above(0, 10).default(0.01), 'η, the coordinator’s learning rate'),
+  learningRate: field(above(0, 10).default(0.01), "η, the coordinator's learning rate"),
   beta1: field(above(0, 0.999999).default(0.9), 'β1, the decay of the first moment'),
   beta2: field(above(0, 0.999999).default(0.99), 'β2, the decay of the second moment'),
   epsilon: field(above(0, 1).default(1e-3), 'τ, the adaptivity floor'),
@@ -143,22 +143,22 @@ const training = object({
   // The default survives strong label skew across hospitals (bench/accuracy.ts measures both).
   loss: field(
     oneOf(['logit-adjusted', 'cross-entropy']).default('logit-adjusted'),
-    'the local loss. `logit-adjusted` trains on softmax(z + log π), π the participant’s own label mix (Menon et al., ICLR 2021; the calibration FedLC, Zhang et al., ICML 2022, applies to federated label skew), and predicts with softmax(z): every hospital then learns the same classifier whatever its mix of labels, and a hospital holding one label leaves the head unchanged instead of pulling it to that label. Plain `cross-entropy` lets strongly skewed hospitals pull the average to their majority label; `npm run bench:accuracy` measures both',
+    "the local loss. `logit-adjusted` trains on softmax(z + log π), π the participant's own label mix (Menon et al., ICLR 2021; the calibration FedLC, Zhang et al., ICML 2022, applies to federated label skew), and predicts with softmax(z): every hospital then learns the same classifier whatever its mix of labels, and a hospital holding one label leaves the head unchanged instead of pulling it to that label. Plain `cross-entropy` lets strongly skewed hospitals pull the average to their majority label; `npm run bench:accuracy` measures both",
   ),
   labelPrior: field(
     oneOf(['local', 'federation']).default('local'),
-    'the π of the logit-adjusted loss: each participant’s own label mix, or the federation’s, which the coordinator sums from the label counts of the last aggregate (uniform before the first) and hands out with every round. With `"federation"` every participant’s loss is a term of one federation-wide loss, which the label-skew recipe below needs. Only with `loss: "logit-adjusted"`',
+    'the π of the logit-adjusted loss: each participant\'s own label mix, or the federation\'s, which the coordinator sums from the label counts of the last aggregate (uniform before the first) and hands out with every round. With `"federation"` every participant\'s loss is a term of one federation-wide loss, which the label-skew recipe below needs. Only with `loss: "logit-adjusted"`',
   ),
   server: field(
     server.optional(),
-    'what the coordinator does with the round’s example-weighted mean update Δ̄. `sgd` at rate 1 is FedAvg: w ← w + Δ̄. `{ "optimizer": "adam", "learningRate": 0.01, "beta1": 0.9, "beta2": 0.99, "epsilon": 0.001 }` (the defaults shown) is FedAdam (Reddi et al., ICLR 2021): Adam on the pseudo-gradient −Δ̄, its moments saved with each round’s head so `--resume` continues them',
-    { row: true, default: '`{ "optimizer": "sgd", "learningRate": 1 }`' },
+    'what the coordinator does with the round\'s example-weighted mean update Δ̄. `sgd` at rate 1 is FedAvg: w ← w + Δ̄. `{ "optimizer": "adam", "learningRate": 0.01, "beta1": 0.9, "beta2": 0.99, "epsilon": 0.001 }` (the defaults shown) is FedAdam (Reddi et al., ICLR 2021): Adam on the pseudo-gradient −Δ̄, its moments saved with each round\'s head so `--resume` continues them',
+    { row: true, type: 'object', default: '`{ "optimizer": "sgd", "learningRate": 1 }`' },
   ),
   // The logit-adjusted loss already takes each site's label mix out of the logits; balanced class
   // weights on top correct twice (val AUC at Dirichlet α=0.1, 30 rounds of 2 epochs: 0.90 against 0.93).
   classWeights: field(
     oneOf(['balanced', 'none']).optional(),
-    '`balanced` weighs class c by n / (C · n_c) over each participant’s own data; with the logit-adjusted loss it corrects for the label mix a second time, which measured worse',
+    "`balanced` weighs class c by n / (C · n_c) over each participant's own data; with the logit-adjusted loss it corrects for the label mix a second time, which measured worse",
     { default: '`"none"` with `logit-adjusted`, else `"balanced"`' },
   ),
 })
@@ -166,11 +166,11 @@ const training = object({
 const browsers = object({
   enabled: field(
     z.boolean(expecting('true or false')).default(false),
-    'whether volunteers may take part from the coordinator’s `/join` page (see Browser participants below). Off unless the task file turns it on: a browser’s hello to a task without it is refused (`browsers-disabled`)',
+    "whether volunteers may take part from the coordinator's `/join` page (see Browser participants below). Off unless the task file turns it on: a browser's hello to a task without it is refused (`browsers-disabled`)",
   ),
   maxPerRound: field(
     integer(1, 100_000).default(1),
-    'at most this many of a round’s `participantsPerRound` places go to browsers; the rest go to hospitals. Ignored while `enabled` is `false`',
+    "at most this many of a round's `participantsPerRound` places go to browsers; the rest go to hospitals. Ignored while `enabled` is `false`",
     { type: '1..`participantsPerRound`' },
   ),
 })
@@ -203,7 +203,7 @@ const participation = object({
 const volunteers = object({
   mode: field(
     oneOf(['open', 'invite']).default('open'),
-    'how volunteers enrol: `open`, anyone with the `/join` page’s address, within the cap and rate below; `invite`, only with an invite link an operator issued',
+    "how volunteers enrol: `open`, anyone with the `/join` page's address, within the cap and rate below; `invite`, only with an invite link an operator issued",
   ),
   maxParticipants: field(
     integer(1, 1_000_000).default(1000),
@@ -218,7 +218,7 @@ const volunteers = object({
 const enrolment = object({
   hospitals: field(
     oneOf(['approval', 'invite']).default('approval'),
-    'how hospitals enrol: `approval`, a first hello waits, listed with the key fingerprint the hospital’s client prints, until an operator approves it; `invite`, the operator issues a one-time enrolment code per hospital name (`fedtune participant invite`), which the client presents once with `--invite`. Either way a name is reserved by its approval or invite, never by whoever says hello first',
+    "how hospitals enrol: `approval`, a first hello waits, listed with the key fingerprint the hospital's client prints, until an operator approves it; `invite`, the operator issues a one-time enrolment code per hospital name (`fedtune participant invite`), which the client presents once with `--invite`. Either way a name is reserved by its approval or invite, never by whoever says hello first",
   ),
   volunteers: volunteers.prefault({}),
 })
@@ -249,12 +249,12 @@ const secureAggregation = object({
   ),
   neighbours: field(
     integer(2, MAX_NEIGHBOURS).optional(),
-    'k: each participant’s neighbourhood, itself included (capped at `participantsPerRound`)',
+    "k: each participant's neighbourhood, itself included (capped at `participantsPerRound`)",
     { default: 'derived' },
   ),
   threshold: field(
     integer(2, MAX_NEIGHBOURS).optional(),
-    't: shares needed to rebuild a dropped participant’s mask key or a survivor’s self-mask; more than half of k',
+    "t: shares needed to rebuild a dropped participant's mask key or a survivor's self-mask; more than half of k",
     { type: '> k/2, ≤ k', default: 'derived' },
   ),
   stageDeadlineSeconds: field(
@@ -280,7 +280,7 @@ const fields = object({
     z
       .string(expecting('a name of letters, digits, ".", "_" or "-" (at most 64)'))
       .regex(NAME, expecting('a name of letters, digits, ".", "_" or "-" (at most 64)')),
-    'the task’s name; also names the run folder',
+    "the task's name; also names the run folder",
     { type: 'string, `[A-Za-z0-9._-]`, ≤ 64' },
   ),
   description: field(
@@ -288,14 +288,14 @@ const fields = object({
       .string(expecting(`a string of at most ${MAX_DESCRIPTION} characters`))
       .max(MAX_DESCRIPTION, expecting(`a string of at most ${MAX_DESCRIPTION} characters`))
       .default(''),
-    'what the task is, in plain words: the volunteers’ page at `/join` shows it, and every participant receives it with the task (`TaskInfo.description`)',
+    "what the task is, in plain words: the volunteers' page at `/join` shows it, and every participant receives it with the task (`TaskInfo.description`)",
   ),
   backbone: object({
     source: field(
       z
         .string(expecting('a folder path or an http(s) URL of a model.json'))
         .min(1, expecting('a folder path or an http(s) URL of a model.json')),
-      'a TensorFlow.js layers model: a folder with `model.json` and its weight files, or the URL of a `model.json` (its weight files are fetched relative to it, verified, cached). A relative path is resolved against the task file’s folder',
+      "a TensorFlow.js layers model: a folder with `model.json` and its weight files, or the URL of a `model.json` (its weight files are fetched relative to it, verified, cached). A relative path is resolved against the task file's folder",
       { type: 'path or `http(s)://…/model.json`' },
     ),
     sha256: field(
@@ -305,7 +305,7 @@ const fields = object({
           /^[0-9a-f]{64}$/,
           expecting('the 64 hex digits that `fedtune backbone digest <folder>` prints'),
         ),
-      'the backbone’s digest: SHA-256 of the `sha256sum`-style listing of its files, `model.json` first, then the weight files in the order `model.json` lists them. `fedtune backbone digest <folder>` prints it. A mismatch stops the coordinator, and every participant checks it again',
+      "the backbone's digest: SHA-256 of the `sha256sum`-style listing of its files, `model.json` first, then the weight files in the order `model.json` lists them. `fedtune backbone digest <folder>` prints it. A mismatch stops the coordinator, and every participant checks it again",
       { type: '64 hex digits' },
     ),
   }),
@@ -419,7 +419,9 @@ type Path = readonly (string | number)[]
  */
 function acrossFields(task: TaskFileFields, ctx: z.RefinementCtx<TaskFileFields>): void {
   if (typeof task !== 'object' || task === null) return
-  const failed = ctx.issues.filter((issue) => issue.code !== 'unrecognized_keys').map((issue) => issue.path ?? [])
+  const failed = ctx.issues
+    .filter((issue) => issue.code !== 'unrecognized_keys')
+    .map((issue) => issue.path ?? [])
   const settled = (...paths: Path[]) =>
     paths.every((path) => !failed.some((bad) => startsWith(bad, path) || startsWith(path, bad)))
   const problem = (p: FieldProblem, input: unknown) =>
@@ -498,5 +500,5 @@ function startsWith(path: readonly PropertyKey[], prefix: readonly PropertyKey[]
 export const taskFileSchema = fields.superRefine(acrossFields, { when: () => true }).meta({
   title: 'fedtune task file',
   description:
-    'One federation: the backbone, the head, training, participation, enrolment and aggregation. Relative paths are resolved against the task file’s own folder; unknown fields are refused. See docs/task-file.md.',
+    "One federation: the backbone, the head, training, participation, enrolment and aggregation. Relative paths are resolved against the task file's own folder; unknown fields are refused. See docs/task-file.md.",
 })
