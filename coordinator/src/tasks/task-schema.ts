@@ -263,7 +263,9 @@ const secureAggregation = object({
   ),
 })
 const plaintextAggregation = object(
-  { mode: oneOf(['plaintext-debug']) },
+  {
+    mode: field(oneOf(['plaintext-debug']), 'updates in the clear, for debugging only; takes no other field'),
+  },
   'only mode with mode "plaintext-debug"',
 )
 const aggregation = z.discriminatedUnion('mode', [secureAggregation, plaintextAggregation], {
