@@ -144,7 +144,14 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
       labelPrior: training.labelPrior,
       server: training.server ?? { optimizer: 'sgd', learningRate: 1 },
     },
-    participation: { ...participation, participantsPerRound },
+    participation: {
+      minParticipants: participation.minParticipants,
+      participantsPerRound,
+      roundDeadlineSeconds: participation.roundDeadlineSeconds,
+      joinTimeoutSeconds: participation.joinTimeoutSeconds,
+      gatherSeconds: participation.gatherSeconds,
+      browsers: participation.browsers,
+    },
     evaluation: evaluation === undefined ? null : { data: absolute(baseDir, evaluation.data) },
     enrolment,
     aggregation: aggregationFrom(fields.aggregation, participantsPerRound, where),
@@ -169,8 +176,10 @@ function aggregationFrom(
     clipNorm: a.clipNorm,
     maxExamples: a.maxExamples,
     expectedDropout: a.expectedDropout,
+    neighbours: derived.value.neighbours,
+    threshold: derived.value.threshold,
     stageDeadlineSeconds: a.stageDeadlineSeconds,
-    ...derived.value,
+    fixedPoint: derived.value.fixedPoint,
   }
 }
 
