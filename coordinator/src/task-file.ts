@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import type { BrowserParticipation, FixedPoint, HeadSpec, TrainingSettings } from '@fedtune/protocol'
 import { escapeText } from '@fedtune/protocol'
-import type { ServerOptimizer } from './server-optimizer.ts'
+import { FEDAVG, type ServerOptimizer } from './server-optimizer.ts'
 import { expectedText, problemsOf, TaskFileError } from './tasks/task-file-error.ts'
 import { secureParameters, type TaskFileFields, taskFileSchema } from './tasks/task-schema.ts'
 
@@ -142,7 +142,7 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
       classWeights: training.classWeights ?? (training.loss === 'logit-adjusted' ? 'none' : 'balanced'),
       loss: training.loss,
       labelPrior: training.labelPrior,
-      server: training.server ?? { optimizer: 'sgd', learningRate: 1 },
+      server: training.server ?? FEDAVG,
     },
     participation: {
       minParticipants: participation.minParticipants,
