@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { readBackboneFolder } from '@fedtune/model/node'
 import { runDataCommand } from './data/index.ts'
+import { demoTask } from './demo-task.ts'
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = join(REPO, 'cli', 'bin', 'fedtune.js')
@@ -129,30 +130,16 @@ export async function runDemo(argv: string[]): Promise<number> {
     }
 
   const { digest } = await readBackboneFolder(backboneDir)
-  const task = {
-    name: `${dataset}-demo`,
-    description: `The fedtune demo on ${dataset} from MedMNIST: ${hospitals} simulated hospitals${volunteers ? ' and browser volunteers' : ''} fine-tune a small head on a frozen MobileNet.`,
-    backbone: { source: backboneDir, sha256: digest },
-    head: {
-      layers: [
-        { type: 'dense', units: 256, activation: 'relu' },
-        { type: 'dropout', rate: 0.2 },
-      ],
-      labels: LABELS[dataset] ?? labelsFromFolder(dataDir),
-      seed: 42,
-    },
-    // The loss and class weights are left to the task file's defaults, the choice for real deployments.
-    training: { rounds, localEpochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001 },
-    participation: {
-      minParticipants: hospitals,
-      // A volunteer takes a place when one is online; rounds never wait for one.
-      participantsPerRound: hospitals + (volunteers ? 1 : 0),
-      roundDeadlineSeconds: 600,
-      joinTimeoutSeconds: 900,
-      ...(volunteers ? { browsers: { enabled: true, maxPerRound: 1 } } : {}),
-    },
-    evaluation: { data: join(dataDir, 'test') },
-  }
+  const task = demoTask({
+    dataset,
+    hospitals,
+    rounds,
+    volunteers,
+    backboneDir,
+    digest,
+    labels: LABELS[dataset] ?? labelsFromFolder(dataDir),
+    evaluationData: join(dataDir, 'test'),
+  })
   mkdirSync(out, { recursive: true })
   const taskFile = join(out, 'task.json')
   writeFileSync(taskFile, `${JSON.stringify(task, null, 2)}\n`)

@@ -64,4 +64,14 @@ export {
   type RunMeta,
   serverStateFile,
 } from './store/run-folder.ts'
-export { parseTaskFile, readTaskFile, type TaskFile, TaskFileError } from './tasks/task-file.ts'
+export {
+  type Aggregation,
+  type Enrolment,
+  parseTaskFile,
+  readTaskFile,
+  type TaskFile,
+  TaskFileError,
+  type TaskFileProblem,
+} from './tasks/task-file.ts'
+export { fieldRows, taskFileJsonSchema, taskFileJsonSchemaText, withFieldTables } from './tasks/task-docs.ts'
+export { type TaskFileFields, taskFileSchema } from './tasks/task-schema.ts'

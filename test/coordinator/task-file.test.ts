@@ -1,4 +1,5 @@
-import { parseTaskFile } from '@fedtune/coordinator'
+import { parseTaskFile, TaskFileError } from '@fedtune/coordinator'
+import { escapeText } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 
 const valid = {
@@ -65,7 +66,9 @@ describe('task file', () => {
   it('a misspelt field is refused rather than silently ignored', () => {
     expect(() =>
       parseTaskFile({ ...valid, training: { ...valid.training, learningrate: 0.1 } }, '/x'),
-    ).toThrow(/training: unknown field "learningrate"; expected only rounds, localEpochs/)
+    ).toThrow(
+      'task file: training: expected only known fields (rounds, localEpochs, batchSize, optimizer, learningRate, loss, labelPrior, server, classWeights), got unknown field "learningrate"',
+    )
   })
 
   it('a backbone without a proper SHA-256 is refused', () => {
@@ -77,13 +80,15 @@ describe('task file', () => {
   it('a head with a bad layer is refused with the layer named', () => {
     expect(() =>
       parseTaskFile({ ...valid, head: { ...valid.head, layers: [{ type: 'dense', units: -1 }] } }, '/x'),
-    ).toThrow(/head.layers\[0\].units: expected an integer from 1 to 65536, got -1/)
+    ).toThrow('task file: head.layers[0].units: expected an integer from 1 to 65536, got number -1')
   })
 
   it('selecting fewer participants per round than the minimum is refused', () => {
     expect(() =>
       parseTaskFile({ ...valid, participation: { minParticipants: 3, participantsPerRound: 2 } }, '/x'),
-    ).toThrow(/participantsPerRound \(2\) must be at least minParticipants \(3\)/)
+    ).toThrow(
+      'task file: participation.participantsPerRound: expected at least minParticipants (3), got number 2',
+    )
   })
 
   it('defaults to FedAvg with each participant’s own label mix; FedAdam takes the paper’s defaults', () => {
@@ -100,13 +105,13 @@ describe('task file', () => {
     const training = (t: object) => () =>
       parseTaskFile({ ...valid, training: { ...valid.training, ...t } }, '/x')
     expect(training({ server: { optimizer: 'sgd', beta1: 0.9 } })).toThrow(
-      'task file: training.server (optimizer "sgd"): unknown field "beta1"; expected only optimizer, learningRate',
+      'task file: training.server: expected only optimizer and learningRate with optimizer "sgd", got unknown field "beta1"',
     )
     expect(training({ server: { optimizer: 'adagrad' } })).toThrow(
       'task file: training.server.optimizer: expected one of "sgd", "adam", got "adagrad"',
     )
     expect(training({ loss: 'cross-entropy', labelPrior: 'federation' })).toThrow(
-      /labelPrior "federation" is the prior of the logit-adjusted loss; training.loss is "cross-entropy"/,
+      'task file: training.labelPrior: expected "local" with training.loss "cross-entropy" ("federation" is the prior of the logit-adjusted loss), got "federation"',
     )
   })
 
@@ -135,7 +140,7 @@ describe('task file', () => {
   it('refuses an aggregation whose sum could overflow 32 bits, or a threshold of half a neighbourhood', () => {
     const withAggregation = (aggregation: object) => () => parseTaskFile({ ...valid, aggregation }, '/x')
     expect(withAggregation({ maxExamples: 10_000_000, clipNorm: 1000 })).toThrow(
-      /task file: aggregation: fixedPointFor/,
+      /^task file: aggregation: expected participantsPerRound × maxExamples × clipNorm small enough for a 32-bit sum, got fixedPointFor: 3 participants × 10000000 examples × clipNorm 1000/,
     )
     const wide = { ...valid, participation: { minParticipants: 3, participantsPerRound: 10 } }
     expect(() => parseTaskFile({ ...wide, aggregation: { neighbours: 4 } }, '/x')).toThrow(
@@ -146,10 +151,10 @@ describe('task file', () => {
       /aggregation.threshold: expected an integer from 2/,
     )
     expect(withAggregation({ mode: 'plaintext-debug', clipNorm: 1 })).toThrow(
-      'task file: aggregation (mode "plaintext-debug"): unknown field "clipNorm"; expected only mode',
+      'task file: aggregation: expected only mode with mode "plaintext-debug", got unknown field "clipNorm"',
     )
     expect(() => parseTaskFile({ ...valid, participation: { minParticipants: 1 } }, '/x')).toThrow(
-      /secure aggregation needs at least 2/,
+      'task file: participation.minParticipants: expected at least 2 with secure aggregation (a sum of one update is that update), got number 1',
     )
   })
 
@@ -173,10 +178,10 @@ describe('task file', () => {
       'task file: participation.browsers.maxPerRound: expected an integer from 1 to 100000, got number 0',
     )
     expect(browsers({ enabled: true, maxPerRound: 4 })).toThrow(
-      'task file: participation.browsers.maxPerRound (4) must be at most participantsPerRound (3)',
+      'task file: participation.browsers.maxPerRound: expected at most participantsPerRound (3), got number 4',
     )
     expect(browsers({ enable: true })).toThrow(
-      'task file: participation.browsers: unknown field "enable"; expected only enabled, maxPerRound',
+      'task file: participation.browsers: expected only known fields (enabled, maxPerRound), got unknown field "enable"',
     )
     expect(browsers(true)).toThrow('task file: participation.browsers: expected an object, got boolean true')
   })
@@ -191,5 +196,152 @@ describe('task file', () => {
     expect(() => parseTaskFile({ ...valid, description: 42 }, '/x')).toThrow(
       'task file: description: expected a string of at most 2000 characters, got number 42',
     )
+  })
+
+  it('lists every problem of a file at once, each with its path, what was expected and what was found', () => {
+    const wrong = {
+      ...valid,
+      name: 'no spaces please',
+      head: { ...valid.head, labels: ['normal', 7] },
+      training: { ...valid.training, rounds: 0, learningrate: 0.1 },
+      participation: { minParticipants: 3, participantsPerRound: 2 },
+    }
+    let error: unknown
+    try {
+      parseTaskFile(wrong, '/x', 'task.json')
+    } catch (e) {
+      error = e
+    }
+    if (!(error instanceof TaskFileError)) throw new Error(`expected a TaskFileError, got ${error}`)
+    expect(error.problems).toEqual([
+      {
+        path: 'name',
+        expected: 'a name of letters, digits, ".", "_" or "-" (at most 64)',
+        found: '"no spaces please"',
+      },
+      { path: 'head.labels[1]', expected: 'a non-empty class name', found: 'number 7' },
+      { path: 'training.rounds', expected: 'an integer from 1 to 100000', found: 'number 0' },
+      {
+        path: 'training',
+        expected:
+          'only known fields (rounds, localEpochs, batchSize, optimizer, learningRate, loss, labelPrior, server, classWeights)',
+        found: 'unknown field "learningrate"',
+      },
+      {
+        path: 'participation.participantsPerRound',
+        expected: 'at least minParticipants (3)',
+        found: 'number 2',
+      },
+    ])
+    expect(error.message).toBe(
+      [
+        'task.json: 5 problems',
+        '  name: expected a name of letters, digits, ".", "_" or "-" (at most 64), got "no spaces please"',
+        '  head.labels[1]: expected a non-empty class name, got number 7',
+        '  training.rounds: expected an integer from 1 to 100000, got number 0',
+        '  training: expected only known fields (rounds, localEpochs, batchSize, optimizer, learningRate, loss, labelPrior, server, classWeights), got unknown field "learningrate"',
+        '  participation.participantsPerRound: expected at least minParticipants (3), got number 2',
+      ].join('\n'),
+    )
+  })
+
+  it('checks between fields still run beside a field that failed, and a failed field is reported once', () => {
+    const problems = (task: object) => {
+      try {
+        parseTaskFile(task, '/x')
+      } catch (e) {
+        if (e instanceof TaskFileError) return e.problems.map((p) => p.path)
+        throw e
+      }
+      return []
+    }
+    // The label prior needs the logit-adjusted loss, whatever else is wrong in training.
+    expect(
+      problems({
+        ...valid,
+        training: { ...valid.training, batchSize: 0, loss: 'cross-entropy', labelPrior: 'federation' },
+      }),
+    ).toEqual(['training.batchSize', 'training.labelPrior'])
+    // A participantsPerRound out of range is not also compared with minParticipants.
+    expect(problems({ ...valid, participation: { minParticipants: 3, participantsPerRound: 0 } })).toEqual([
+      'participation.participantsPerRound',
+    ])
+    expect(problems({ ...valid, aggregation: { neighbours: 3, threshold: 1 } })).toEqual([
+      'aggregation.threshold',
+    ])
+  })
+
+  it('shows what was found described, shortened and escaped, never raw', () => {
+    const shown = (task: object) => {
+      try {
+        parseTaskFile(task, '/x')
+      } catch (e) {
+        if (e instanceof TaskFileError) return e.message
+        throw e
+      }
+      return ''
+    }
+    expect(shown({ ...valid, name: 'x'.repeat(10_000) })).toBe(
+      'task file: name: expected a name of letters, digits, ".", "_" or "-" (at most 64), got a string of 10000 characters',
+    )
+    const escaped = shown({ ...valid, training: { ...valid.training, '\u001b[2J\u202e': 1 } })
+    expect(escaped).toContain('got unknown field "\\u001b[2J\\u{202e}"')
+    // escapeText changes nothing in text that has no control or reordering character left.
+    expect(escapeText(escaped, 10_000)).toBe(escaped)
+    const many = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`field${i}`, i]))
+    let error: unknown
+    try {
+      parseTaskFile({ ...valid, ...many }, '/x')
+    } catch (e) {
+      error = e
+    }
+    if (!(error instanceof TaskFileError)) throw new Error(`expected a TaskFileError, got ${error}`)
+    expect(error.problems).toHaveLength(100)
+    expect(error.message.split('\n')).toHaveLength(22)
+    expect(error.message).toMatch(/^task file: 100 problems\n/)
+    expect(error.message).toMatch(/\n {2}… and 80 more$/)
+  })
+
+  it('enrols hospitals on approval and volunteers openly by default, within a cap and a rate per address', () => {
+    expect(parseTaskFile(valid, '/x').enrolment).toEqual({
+      hospitals: 'approval',
+      volunteers: { mode: 'open', maxParticipants: 1000, perAddressPerHour: 10 },
+    })
+    const enrolment = (e: unknown) => parseTaskFile({ ...valid, enrolment: e }, '/x').enrolment
+    expect(enrolment({ hospitals: 'invite', volunteers: { mode: 'invite' } })).toEqual({
+      hospitals: 'invite',
+      volunteers: { mode: 'invite', maxParticipants: 1000, perAddressPerHour: 10 },
+    })
+    expect(enrolment({ volunteers: { maxParticipants: 50, perAddressPerHour: 2 } })).toEqual({
+      hospitals: 'approval',
+      volunteers: { mode: 'open', maxParticipants: 50, perAddressPerHour: 2 },
+    })
+    expect(() => enrolment({ hospitals: 'first-come' })).toThrow(
+      'task file: enrolment.hospitals: expected one of "approval", "invite", got "first-come"',
+    )
+    expect(() => enrolment({ volunteers: { maxParticipants: 0, perAddressPerHour: 1.5 } })).toThrow(
+      [
+        'task file: 2 problems',
+        '  enrolment.volunteers.maxParticipants: expected an integer from 1 to 1000000, got number 0',
+        '  enrolment.volunteers.perAddressPerHour: expected an integer from 1 to 100000, got number 1.5',
+      ].join('\n'),
+    )
+    expect(() => enrolment({ volunteer: {} })).toThrow(
+      'task file: enrolment: expected only known fields (hospitals, volunteers), got unknown field "volunteer"',
+    )
+  })
+
+  it('refuses a field a layer does not have, like every other unknown field', () => {
+    expect(() =>
+      parseTaskFile(
+        { ...valid, head: { ...valid.head, layers: [{ type: 'dense', units: 8, activaton: 'linear' }] } },
+        '/x',
+      ),
+    ).toThrow(
+      'task file: head.layers[0]: expected only known fields (type, units, activation), got unknown field "activaton"',
+    )
+    expect(() =>
+      parseTaskFile({ ...valid, head: { ...valid.head, layers: [{ type: 'conv' }] } }, '/x'),
+    ).toThrow('task file: head.layers[0].type: expected "dense" or "dropout", got "conv"')
   })
 })

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseTaskFile, readTaskFile, TaskFileError } from '@fedtune/coordinator'
+import { parseTaskFile, readTaskFile, TaskFileError, taskFileSchema } from '@fedtune/coordinator'
+import { ProtocolError, parseHeadSpec } from '@fedtune/protocol'
 import * as fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
@@ -20,7 +21,8 @@ import {
  * typo in it must still end in a TaskFileError that names the field, never a TypeError or a
  * start-up that hangs. Its refusals are TaskFileError, not ProtocolError.
  *
- * Cases in this file: 15,300 (of the ≥ 100,000 the fuzz files run together).
+ * Cases in this file: 15,300 (of the ≥ 100,000 the fuzz files run together), and 3,000 heads compared
+ * between the schema and parseHeadSpec.
  */
 const tally = new CaseTally()
 afterAll(() => reportTally('task file', tally))
@@ -114,6 +116,44 @@ describe('fuzzing the task file: every input is a task or a TaskFileError that s
       ),
       { ...runs(3000), examples: [[100_000, 0.9, 1, null]] },
     )
+  })
+
+  it('the schema accepts a head exactly when parseHeadSpec does, and reads it the same (a layer’s unknown fields aside)', () => {
+    const plain = { ...minimal, aggregation: { mode: 'plaintext-debug' } }
+    let compared = 0
+    fc.assert(
+      fc.property(inputsLike(valid.head, minimal.head), (raw) => {
+        // The seed is the task file's, not parseHeadSpec's: left out of the comparison.
+        const head =
+          typeof raw === 'object' && raw !== null && !Array.isArray(raw)
+            ? {
+                layers: (raw as Record<string, unknown>).layers,
+                labels: (raw as Record<string, unknown>).labels,
+              }
+            : raw
+        const parsed = taskFileSchema.safeParse({ ...plain, head })
+        const issues = parsed.success ? [] : parsed.error.issues.filter((i) => i.path[0] === 'head')
+        // The schema refuses a field a layer does not have; parseHeadSpec ignores it.
+        if (issues.some((i) => i.code === 'unrecognized_keys')) return
+        let spec: unknown = null
+        try {
+          const h = head as { layers?: unknown; labels?: unknown } | null
+          spec = parseHeadSpec(
+            typeof h === 'object' && h !== null ? { layers: h.layers ?? [], labels: h.labels } : h,
+          )
+        } catch (error) {
+          if (!(error instanceof ProtocolError)) throw error
+        }
+        compared++
+        expect(issues.length === 0, `schema: ${issues.map((i) => i.message).join('; ')}`).toBe(spec !== null)
+        if (parsed.success && spec !== null) {
+          const { layers, labels } = parsed.data.head
+          expect({ layers, labels }).toEqual(spec)
+        }
+      }),
+      runs(3000),
+    )
+    expect(compared).toBeGreaterThan(1000)
   })
 
   it('read from a file of any text', async () => {
