@@ -6,6 +6,7 @@ import { progressBar } from '@fedtune/model/node'
 import {
   CHALLENGE_WAIT_MS,
   type ClientToServerEvents,
+  connectRefusal,
   encodeSecureContribution,
   encodeWeights,
   type Finished,
@@ -150,7 +151,12 @@ export class Participant {
     this.#socket.on('connect_error', (error) => {
       // A coordinator may refuse a connection before its challenge (socket.io middleware), the
       // refusal in the error's data; socket.io does not reconnect after that by itself.
-      const refusal = refusalIn(error)
+      let refusal: ReturnType<typeof connectRefusal>
+      try {
+        refusal = connectRefusal(error)
+      } catch (malformed) {
+        opts.print(`warning: a malformed refusal came with the connection error: ${(malformed as Error).message}`)
+      }
       if (refusal) return this.#helloOutcome(refusalOutcome(refusal.code, refusal.reason, this.#backoff()))
       if (this.#socket.active)
         return opts.print(`cannot reach ${opts.coordinatorUrl} (${error.message}); retrying…`)
@@ -408,19 +414,6 @@ export class Participant {
     clearTimeout(this.#retryTimer)
     this.#socket.disconnect()
     this.#reject(error)
-  }
-}
-
-/** The refusal a socket.io middleware error carries in its `data`, if it is one. */
-function refusalIn(error: Error): Refusal<ReceivedRefusalCode> | undefined {
-  const data = (error as Error & { data?: unknown }).data
-  if (data === undefined) return undefined
-  try {
-    return parseRefused(data)
-  } catch (error) {
-    // Data that is no refusal: the caller reports the connection error's own message instead.
-    if (error instanceof ProtocolError) return undefined
-    throw error
   }
 }
 

@@ -254,6 +254,18 @@ export function parseConnectionAuth(value: unknown): ConnectionAuth {
   return o.task === undefined ? {} : { task: str(o, 'task', 'auth', TASK_NAME) }
 }
 
+/**
+ * The refusal in a socket.io `connect_error` (a coordinator may refuse a connection in a middleware,
+ * before its challenge, with the refusal as the error's `data`); undefined when it carries none,
+ * and then the error's own message says what happened.
+ */
+export function connectRefusal(error: unknown): Refusal<ReceivedRefusalCode> | undefined {
+  if (typeof error !== 'object' || error === null || !('data' in error)) return undefined
+  const { data } = error as { data: unknown }
+  if (typeof data !== 'object' || data === null || (data as { ok?: unknown }).ok !== false) return undefined
+  return parseRefused(data)
+}
+
 /** A `refused` event (sent just before the coordinator closes a connection that broke a limit). */
 export function parseRefused(value: unknown): Refusal<ReceivedRefusalCode> {
   const o = record(value, 'refused')

@@ -4,6 +4,7 @@ import {
   PROTOCOL_VERSION,
   paramCount,
   paramShapes,
+  connectRefusal,
   parseChallenge,
   parseConnectionAuth,
   parseHeadSpec,
@@ -119,6 +120,20 @@ describe('messages from outside', () => {
       reason: 'an operator revoked hospital-1',
     })
     expect(() => parseRefused({ ok: true })).toThrow('refused.ok: expected false, got boolean true')
+  })
+
+  it('a connection refused before its challenge carries its refusal in the connect error’s data', () => {
+    const refused = Object.assign(new Error('unknown-task'), {
+      data: { ok: false, code: 'unknown-task', reason: 'no task "x"; open: chest, skin' },
+    })
+    expect(connectRefusal(refused)).toEqual({
+      ok: false,
+      code: 'unknown-task',
+      reason: 'no task "x"; open: chest, skin',
+    })
+    expect(connectRefusal(new Error('xhr poll error'))).toBeUndefined()
+    expect(connectRefusal(Object.assign(new Error('e'), { data: { content: 'other' } }))).toBeUndefined()
+    expect(() => connectRefusal(Object.assign(new Error('e'), { data: { ok: false } }))).toThrow(/refused.code/)
   })
 
   it('a challenge is a task id and a 32-byte nonce', () => {
