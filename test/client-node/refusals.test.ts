@@ -94,6 +94,28 @@ describe('a refusal that retrying cannot change', () => {
   })
 })
 
+describe('a refusal worth retrying', () => {
+  it('the coordinator failing on a hello: the client says when it asks again, then joins on a new connection', async () => {
+    const coordinator = await startTestCoordinator()
+    const { federation } = coordinator
+    const enrol = federation.enrol.bind(federation)
+    let faults = 1
+    federation.enrol = (name, key) => {
+      if (faults-- > 0) throw new Error('injected fault')
+      return enrol(name, key)
+    }
+    const { code, stdout, stderr } = await hospital(coordinator.url, 'hospital-c')
+    expect(stdout).toMatch(
+      /^the coordinator did not let us join yet: .* \(internal\); trying again in (\d{3} ms|1 s)$/m,
+    )
+    expect(stdout).toMatch(/^joined task "test-task" as hospital-c: /m)
+    expect(coordinator.enrolled).toEqual(['hospital-c'])
+    // joined, then the test coordinator's one-file backbone does not load: a failure here, not a refusal
+    expect(code).toBe(1)
+    expect(stderr).toContain('model.json: expected a tfjs layers model.json')
+  })
+})
+
 describe('the command line of tasks and enrolment codes', () => {
   it('--help documents the task, the codes and every exit status', async () => {
     const { code, stdout } = await client('--help')

@@ -1,10 +1,10 @@
 import {
+  connectRefusal,
   encodeWeights,
   type HeadSpec,
   PROTOCOL_VERSION,
   paramCount,
   paramShapes,
-  connectRefusal,
   parseChallenge,
   parseConnectionAuth,
   parseHeadSpec,
@@ -133,7 +133,9 @@ describe('messages from outside', () => {
     })
     expect(connectRefusal(new Error('xhr poll error'))).toBeUndefined()
     expect(connectRefusal(Object.assign(new Error('e'), { data: { content: 'other' } }))).toBeUndefined()
-    expect(() => connectRefusal(Object.assign(new Error('e'), { data: { ok: false } }))).toThrow(/refused.code/)
+    expect(() => connectRefusal(Object.assign(new Error('e'), { data: { ok: false } }))).toThrow(
+      /refused.code/,
+    )
   })
 
   it('a challenge is a task id and a 32-byte nonce', () => {
