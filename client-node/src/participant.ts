@@ -15,15 +15,12 @@ import {
   helloHandshake,
   keyFingerprint,
   NO_CHALLENGE_NOTICE,
-  ProtocolError,
   packedParser,
   parseFinished,
   parseRefused,
   parseRoundResult,
   parseRoundStart,
   parseUpdateAck,
-  type ReceivedRefusalCode,
-  type Refusal,
   refusalOutcome,
   retryDelayMs,
   type SecaggAnswer,
@@ -155,7 +152,9 @@ export class Participant {
       try {
         refusal = connectRefusal(error)
       } catch (malformed) {
-        opts.print(`warning: a malformed refusal came with the connection error: ${(malformed as Error).message}`)
+        opts.print(
+          `warning: a malformed refusal came with the connection error: ${(malformed as Error).message}`,
+        )
       }
       if (refusal) return this.#helloOutcome(refusalOutcome(refusal.code, refusal.reason, this.#backoff()))
       if (this.#socket.active)
