@@ -56,6 +56,20 @@ export const REFUSAL_CODES = [
   'unknown-events',
   /** More open connections from one address than the per-address cap. */
   'too-many-connections',
+  /** A connection names no task the coordinator hosts, or none while several are open; the reason lists the open ones. */
+  'unknown-task',
+  /** A connection names a task whose run is over. */
+  'task-finished',
+  /** A hello from a participant an operator revoked. */
+  'revoked',
+  /** A hospital's first hello to a task that enrols by approval, before an operator approved this name and key. */
+  'pending-approval',
+  /** A hello to a task that enrols by invite, under a name with neither an enrolment nor an enrolment code. */
+  'invite-required',
+  /** An enrolment code that is unknown, used, expired, or issued for another name. */
+  'bad-invite',
+  /** A volunteer's first hello to a task whose cap on volunteers is reached. */
+  'enrolment-full',
 ] as const
 
 export type RefusalCode = (typeof REFUSAL_CODES)[number]
