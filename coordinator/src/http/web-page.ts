@@ -55,8 +55,10 @@ export function serveWebPage(app: FastifyInstance, webDir: string | undefined): 
         reply.header('x-content-type-options', 'nosniff')
         return payload
       })
-      scope.get('/', async (_request, reply) => send(reply, webDir, 'index.html'))
-      scope.get<{ Params: { '*': string } }>('/*', async (request, reply) =>
+      scope.get('/', { config: { access: 'public' } }, async (_request, reply) =>
+        send(reply, webDir, 'index.html'),
+      )
+      scope.get<{ Params: { '*': string } }>('/*', { config: { access: 'public' } }, async (request, reply) =>
         send(reply, webDir, request.params['*'] || 'index.html'),
       )
     },
