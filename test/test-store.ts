@@ -68,3 +68,15 @@ export async function bearerFor(
   await store.tokens.add({ operator: name, label: 'test', tokenHash: secretHash(token) })
   return { authorization: `Bearer ${token}` }
 }
+
+/**
+ * A store for a test coordinator, with a viewer's API token: pass `store` to startTestCoordinator and
+ * send `viewer` as the headers of a request to /api/status or /api/rounds*.
+ */
+export async function storeWithViewer(): Promise<{
+  readonly store: Store
+  readonly viewer: { authorization: string }
+}> {
+  const store = await openTestStore()
+  return { store, viewer: await bearerFor(store, 'viewer') }
+}

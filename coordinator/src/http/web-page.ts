@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 export const JOIN_PATH = '/join'
 
 /** client-web's build output in this repository, found from this file's own location. */
-export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../client-web/dist', import.meta.url))
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../client-web/dist', import.meta.url))
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
