@@ -14,8 +14,8 @@ export {
 export { ANONYMOUS, type Refusal, type RefusalCode } from './refusal.ts'
 export {
   CSRF_HEADER,
-  type DeclaredRoute,
   DEFAULT_SESSION_HOURS,
+  type DeclaredRoute,
   declaredRoutes,
   type OperatorsOptions,
   registerOperators,

@@ -99,12 +99,10 @@ async function signIn(ctx: OperatorsContext, request: FastifyRequest, reply: Fas
   }
   if (operator.disabledAt !== null) {
     await fail('disabled')
-    return reply
-      .code(401)
-      .send({
-        error: 'account-disabled',
-        message: `the account "${name}" was disabled at ${operator.disabledAt}`,
-      })
+    return reply.code(401).send({
+      error: 'account-disabled',
+      message: `the account "${name}" was disabled at ${operator.disabledAt}`,
+    })
   }
   ctx.limiter.succeeded(name)
   const token = newSecret()
