@@ -32,12 +32,18 @@ function templateFolder(): Promise<string> {
   return template
 }
 
-/** A fresh, migrated store of its own; one opened in a test is closed and removed when the test ends. */
-export async function openTestStore(opts: StoreOptions = {}): Promise<Store & { readonly folder: string }> {
+/** A fresh, migrated PGlite folder nothing has open (for a command that opens it itself); removed with the run. */
+export async function testStoreFolder(): Promise<string> {
   const source = await templateFolder()
   const folder = mkdtempSync(join(inject('storeRoot'), 'db-'))
   rmSync(folder, { recursive: true })
   cpSync(source, folder, { recursive: true })
+  return folder
+}
+
+/** A fresh, migrated store of its own; one opened in a test is closed and removed when the test ends. */
+export async function openTestStore(opts: StoreOptions = {}): Promise<Store & { readonly folder: string }> {
+  const folder = await testStoreFolder()
   const store = await openStore(folder, opts)
   if (expect.getState().currentTestName !== undefined)
     onTestFinished(async () => {
