@@ -193,6 +193,7 @@ export type TestCoordinatorOverrides = {
   /** The operators' store (test/test-store.ts): without one every non-public route answers 401. */
   readonly store?: Store
   readonly operators?: AppOptions['operators']
+  readonly trustProxy?: AppOptions['trustProxy']
 }
 
 /** Real timers, short enough that rounds run by themselves within a test. */
@@ -304,6 +305,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     onError: (message) => httpErrors.push(message),
     ...(o.store ? { store: o.store } : {}),
     ...(o.operators ? { operators: o.operators } : {}),
+    ...(o.trustProxy === undefined ? {} : { trustProxy: o.trustProxy }),
   })
   const io = attachSockets(app.server, {
     federation,

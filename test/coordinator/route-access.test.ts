@@ -556,6 +556,38 @@ describe('over a real listening socket, with real cookies', () => {
     expect((await fetch(`${h.url}/api/session`, { headers: { cookie } })).status).toBe(401)
   })
 
+  it('cookies are Secure when the request came over TLS, as a trusted proxy says, and not otherwise', async () => {
+    const proxied = await openTestStore()
+    const c = await startTestCoordinator({ store: proxied, trustProxy: '127.0.0.1' })
+    await addOperator(proxied, 'viewer', 'proxied-user')
+    const signIn = (headers: Headers, remoteAddress: string) =>
+      c.app.inject({
+        method: 'POST',
+        url: '/api/session',
+        headers,
+        remoteAddress,
+        payload: { name: 'proxied-user', password: TEST_PASSWORD },
+      })
+    const overTls = await signIn(
+      { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.77' },
+      '127.0.0.1',
+    )
+    for (const cookie of overTls.headers['set-cookie'] as string[]) expect(cookie).toMatch(/; Secure$/)
+    expect((await proxied.audit.list({ newestFirst: true, limit: 1 }))[0]).toMatchObject({
+      action: 'session.sign-in',
+      address: '198.51.100.77',
+    })
+    // The same headers from an address that is not the proxy are not believed.
+    const spoofed = await signIn(
+      { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.77' },
+      '192.0.2.50',
+    )
+    for (const cookie of spoofed.headers['set-cookie'] as string[]) expect(cookie).not.toMatch(/Secure/)
+    expect((await proxied.audit.list({ newestFirst: true, limit: 1 }))[0]).toMatchObject({
+      address: '192.0.2.50',
+    })
+  })
+
   it('cookies are marked Secure when the coordinator is told it sits behind TLS', async () => {
     const tls = await openTestStore()
     const c = await startTestCoordinator({ store: tls, operators: { secureCookies: true } })

@@ -35,6 +35,12 @@ export type AppOptions = {
    * refuses every route that is not public (401), never silently open.
    */
   readonly store?: Store | null
+  /**
+   * Which proxies to believe about the client's address and whether it came over TLS (fastify's
+   * trustProxy: true, or addresses and CIDRs); by default none. The audit log's addresses,
+   * the sign-in limits and the session cookie's Secure flag follow it.
+   */
+  readonly trustProxy?: boolean | string | string[]
   /** Session length, cookie and sign-in settings, and the clock (see registerOperators). */
   readonly operators?: Omit<OperatorsOptions, 'store'>
 }
@@ -54,7 +60,7 @@ export function backbonePath(digest: string): string {
  * participants' page under /join.
  */
 export function buildApp(opts: AppOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false })
+  const app = Fastify({ logger: opts.logger ?? false, trustProxy: opts.trustProxy ?? false })
   // First: its onRoute hook must see every route, and refuses one that declares no access.
   registerOperators(app, { ...opts.operators, store: opts.store ?? null })
   const { backbone, federation, log } = opts
