@@ -52,22 +52,18 @@ export function apiClient(opts: {
       throw new ApiError(0, 'unreachable', `${where}: could not reach the coordinator (${escapeText(cause)})`)
     }
     const text = await response.text()
-    let parsed: unknown
-    try {
-      parsed = text === '' ? null : JSON.parse(text)
-    } catch {
-      parsed = undefined
-    }
+    const parsed = jsonOf(text)
     if (response.ok) {
-      if (parsed === undefined)
+      if (!parsed.ok)
         throw new ApiError(
           response.status,
           'not-json',
-          `${where}: expected JSON, got ${escapeText(text, 200)}`,
+          `${where}: expected JSON, got ${escapeText(text, 200)} (${escapeText(parsed.why, 200)})`,
         )
-      return parsed as T
+      return parsed.value as T
     }
-    const said = parsed as { error?: unknown; message?: unknown } | null | undefined
+    // A refusal's body is { error, message } from the coordinator, or whatever a proxy in front said.
+    const said = (parsed.ok ? parsed.value : null) as { error?: unknown; message?: unknown } | null
     const code = typeof said?.error === 'string' ? said.error : 'http-error'
     const message = typeof said?.message === 'string' ? said.message : text
     const retry = response.headers.get('retry-after')
@@ -81,6 +77,15 @@ export function apiClient(opts: {
     baseUrl: base,
     get: (path, query = {}) => call('GET', path, query),
     send: (method, path, body) => call(method, path, {}, body),
+  }
+}
+
+function jsonOf(text: string): { ok: true; value: unknown } | { ok: false; why: string } {
+  if (text === '') return { ok: true, value: null }
+  try {
+    return { ok: true, value: JSON.parse(text) }
+  } catch (error) {
+    return { ok: false, why: (error as Error).message }
   }
 }
 

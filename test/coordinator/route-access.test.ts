@@ -145,6 +145,24 @@ describe('a route that declares no access', () => {
   })
 })
 
+describe('a route for operators', () => {
+  it('refuses a viewer with 403 naming the role, and lets an operator and an admin through', async () => {
+    const app = Fastify()
+    registerOperators(app, { store })
+    app.post('/api/act', { config: { access: 'operator' } }, async () => ({ acted: true }))
+    const act = async (role: OperatorRole) =>
+      app.inject({ method: 'POST', url: '/api/act', headers: await bearerFor(store, role, `act-${role}`) })
+    const viewer = await act('viewer')
+    expect(viewer.statusCode).toBe(403)
+    expect(viewer.json().message).toBe(
+      'POST /api/act needs the operator role or admin; "act-viewer" is a viewer',
+    )
+    expect((await act('operator')).json()).toEqual({ acted: true })
+    expect((await act('admin')).json()).toEqual({ acted: true })
+    await app.close()
+  })
+})
+
 describe('an app without a store', () => {
   it('refuses every non-public route with 401 saying it has no operator accounts, and still serves the public ones', async () => {
     const bare = await startTestCoordinator()
