@@ -3,6 +3,7 @@ export { ACCESS_LEVELS, type Access, allows } from './access.ts'
 export { AUDIT_PAGE_DEFAULT, type AuditPage } from './audit-routes.ts'
 export { CSRF_COOKIE, SESSION_COOKIE } from './cookies.ts'
 export { OPERATOR_NAME, operatorView } from './operator-routes.ts'
+export { auditRequest } from './operators-context.ts'
 export {
   hashPassword,
   PASSWORD_MAX_LENGTH,
@@ -20,6 +21,7 @@ export {
   type OperatorsOptions,
   registerOperators,
 } from './register-operators.ts'
+export { OPERATOR_BODY_LIMIT, type Parsed, parseWith } from './request-body.ts'
 export { API_TOKEN_PREFIX, newSecret, secretHash } from './secret-token.ts'
 export { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, type SignInLimits } from './sign-in-limiter.ts'
 export { type SignedIn, signedInOf } from './signed-in.ts'
