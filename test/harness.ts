@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  type AppOptions,
   attachSockets,
   buildApp,
   type Clock,
@@ -18,6 +19,7 @@ import {
   writeExclusion,
 } from '@fedtune/coordinator'
 import type { RunningCoordinator } from '@fedtune/coordinator/start'
+import type { Store } from '@fedtune/coordinator/store'
 import {
   type Challenge,
   encodeSecureContribution,
@@ -188,6 +190,10 @@ export type TestCoordinatorOverrides = {
   /** A resumed run's enrolments and exclusions. */
   readonly enrolled?: ReadonlyMap<string, Uint8Array>
   readonly excluded?: ReadonlyMap<string, ExcludedEntry>
+  /** The operators' store (test/test-store.ts): without one every non-public route answers 401. */
+  readonly store?: Store
+  readonly operators?: AppOptions['operators']
+  readonly trustProxy?: AppOptions['trustProxy']
 }
 
 /** Real timers, short enough that rounds run by themselves within a test. */
@@ -297,6 +303,9 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     log,
     webDir: o.web?.(dir),
     onError: (message) => httpErrors.push(message),
+    ...(o.store ? { store: o.store } : {}),
+    ...(o.operators ? { operators: o.operators } : {}),
+    ...(o.trustProxy === undefined ? {} : { trustProxy: o.trustProxy }),
   })
   const io = attachSockets(app.server, {
     federation,

@@ -64,6 +64,7 @@ export {
   type RunMeta,
   serverStateFile,
 } from './store/run-folder.ts'
+export { fieldRows, taskFileJsonSchema, taskFileJsonSchemaText, withFieldTables } from './tasks/task-docs.ts'
 export {
   type Aggregation,
   type Enrolment,
@@ -73,5 +74,4 @@ export {
   TaskFileError,
   type TaskFileProblem,
 } from './tasks/task-file.ts'
-export { fieldRows, taskFileJsonSchema, taskFileJsonSchemaText, withFieldTables } from './tasks/task-docs.ts'
 export { type TaskFileFields, taskFileSchema } from './tasks/task-schema.ts'

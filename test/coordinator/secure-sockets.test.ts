@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { attachSockets, buildApp, FEDAVG, Federation, parseTaskFile, RoundLog } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
+import type { Store } from '@fedtune/coordinator/store'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import {
   decodeWeights,
@@ -27,6 +28,7 @@ import type { FastifyInstance } from 'fastify'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { challengeOf, ONE_SGD_EPOCH, sayHello, seedOf } from '../harness.ts'
+import { storeWithViewer } from '../test-store.ts'
 
 /**
  * The coordinator's secure rounds over real sockets, with participants speaking the SecAgg+
@@ -64,6 +66,8 @@ async function start(opts: {
    * a round of three starts with all three however slowly they connect (it starts at once when full).
    */
   gatherMs?: number
+  /** The operators' store, for a test that reads /api/status. */
+  store?: Store
 }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'fedtune-secure-'))
   const modelJson = '{"format":"layers-model"}'
@@ -113,7 +117,12 @@ async function start(opts: {
       : null,
     onWarning: (w) => warnings.push(w),
   })
-  const app = buildApp({ backbone: { dir, digest, files }, federation, log })
+  const app = buildApp({
+    backbone: { dir, digest, files },
+    federation,
+    log,
+    ...(opts.store ? { store: opts.store } : {}),
+  })
   attachSockets(app.server, { federation })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   harness = { url, app, federation, sockets: [], warnings }
@@ -236,7 +245,8 @@ describe('secure rounds over real sockets', () => {
   })
 
   it('the status page shows the secure stage and who it waits for', async () => {
-    const h = await start({ secure: true })
+    const { store, viewer } = await storeWithViewer()
+    const h = await start({ secure: true, store })
     const a = secureClient(h, 'a', filled(0.5), 10)
     const b = secureClient(h, 'b', filled(-0.25), 30)
     // connected and enrolled, but never answers: the advertise stage waits for it (20 s)
@@ -247,7 +257,7 @@ describe('secure rounds over real sockets', () => {
     await selected
     expect(await a.advertised).toEqual({ ok: true })
     expect(await b.advertised).toEqual({ ok: true })
-    const status = await (await fetch(`${h.url}/api/status`)).json()
+    const status = await (await fetch(`${h.url}/api/status`, { headers: viewer })).json()
     expect(status).toMatchObject({
       aggregation: 'secure',
       secure: { stage: 'advertise', waitingFor: ['mute'] },
