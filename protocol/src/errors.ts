@@ -56,6 +56,20 @@ export const REFUSAL_CODES = [
   'unknown-events',
   /** More open connections from one address than the per-address cap. */
   'too-many-connections',
+  /** A connection naming a task the coordinator does not host, or none while it hosts several. */
+  'unknown-task',
+  /** A hello to a task whose run is over. */
+  'task-finished',
+  /** A participant an operator revoked: out of every later round. */
+  'revoked',
+  /** A name that waits for an operator's approval (the task enrols hospitals by approval). */
+  'pending-approval',
+  /** A name with neither an enrolment nor an invite, in a task that enrols by invite. */
+  'invite-required',
+  /** An enrolment code that is unknown, used, expired, or issued for another name. */
+  'bad-invite',
+  /** A task whose cap on volunteers is reached, or an address past its enrolments per hour. */
+  'enrolment-full',
 ] as const
 
 export type RefusalCode = (typeof REFUSAL_CODES)[number]
