@@ -466,6 +466,8 @@ export type HelloFields = {
   readonly seed?: Uint8Array
   /** Called with the task, synchronously, when the coordinator lets it join. */
   readonly onJoined?: (task: TaskInfo) => void
+  /** An enrolment code said in the hello (docs/protocol.md, "Tasks and enrolment"). */
+  readonly invite?: string
 }
 
 /**
@@ -485,6 +487,7 @@ export async function sayHello(socket: Socket, fields: HelloFields): Promise<Hel
         kind: fields.kind ?? 'hospital',
         agent: 'test',
         ...(fields.protocol === undefined ? {} : { protocol: fields.protocol }),
+        ...(fields.invite === undefined ? {} : { invite: fields.invite }),
         // the test, not the participant, judges a plaintext task
         allowPlaintext: true,
         joined: undefined,

@@ -6,17 +6,23 @@ import { progressBar } from '@fedtune/model/node'
 import {
   CHALLENGE_WAIT_MS,
   type ClientToServerEvents,
+  connectRefusal,
   encodeSecureContribution,
   encodeWeights,
   type Finished,
+  formatWait,
   type HelloOutcome,
   helloHandshake,
+  keyFingerprint,
   NO_CHALLENGE_NOTICE,
   packedParser,
   parseFinished,
+  parseRefused,
   parseRoundResult,
   parseRoundStart,
   parseUpdateAck,
+  refusalOutcome,
+  retryDelayMs,
   type SecaggAnswer,
   SecureRoundDriver,
   type SecureRoundReport,
@@ -27,6 +33,7 @@ import {
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { io, type Socket } from 'socket.io-client'
 import { type PreparedData, prepare } from './prepare.ts'
+import { refusalAdvice } from './refusal-advice.ts'
 
 export type ParticipantOptions = {
   readonly coordinatorUrl: string
@@ -44,12 +51,27 @@ export type ParticipantOptions = {
   readonly allowPlaintext: boolean
   /** A folder where each round's contribution is kept, as trained and as encoded before masking. */
   readonly auditDir?: string | undefined
+  /** The task to join (the connection's `auth.task`); undefined for the coordinator's only open task. */
+  readonly task?: string | undefined
+  /** An enrolment code, said on every hello until the first join; never printed. */
+  readonly invite?: string | undefined
+  /** The identity key's file, for advice after an identity refusal. */
+  readonly keyFile?: string | undefined
+  /** The backoff's jitter, in [0, 1); `Math.random` unless a test says otherwise. */
+  readonly random?: () => number
 }
 
 export class ParticipantError extends Error {
-  constructor(message: string) {
+  /**
+   * Whether retrying cannot help: the coordinator refused this participant with a final code
+   * (`refusalIsFinal`), or this participant refused the coordinator's task. `fedtune client` exits 3.
+   */
+  readonly final: boolean
+
+  constructor(message: string, options: { final?: boolean } = {}) {
     super(message)
     this.name = 'ParticipantError'
+    this.final = options.final ?? false
   }
 }
 
@@ -72,6 +94,14 @@ export class Participant {
   #data: Promise<PreparedData> | undefined
   #joined = false
   #challengeTimer: NodeJS.Timeout | undefined
+  /** The next connection after a refusal worth retrying; cleared by close. */
+  #retryTimer: NodeJS.Timeout | undefined
+  /** Refusals worth retrying since the last join: the backoff's exponent. */
+  #retries = 0
+  /** Said until the first join, then dropped: the coordinator has enrolled this name by then. */
+  #invite: string | undefined
+  #pendingSaid = false
+  #closed = false
   #training = new Set<number>()
   #results = new Map<number, LocalResult>()
   /** This hospital's side of the secure rounds (protocol/src/secure-round-driver.ts). */
@@ -81,6 +111,7 @@ export class Participant {
 
   constructor(opts: ParticipantOptions) {
     this.#opts = opts
+    this.#invite = opts.invite
     this.done = new Promise((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
@@ -94,6 +125,8 @@ export class Participant {
     this.#socket = io(opts.coordinatorUrl, {
       transports: ['websocket'],
       parser: packedParser,
+      // Which of the coordinator's tasks this connection is for (docs/protocol.md, "Tasks and enrolment").
+      ...(opts.task === undefined ? {} : { auth: { task: opts.task } }),
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
     })
@@ -112,9 +145,37 @@ export class Participant {
       this.#secure.end(null)
       if (reason !== 'io client disconnect') opts.print(`disconnected (${reason}); reconnecting…`)
     })
-    this.#socket.on('connect_error', (error) =>
-      opts.print(`cannot reach ${opts.coordinatorUrl} (${error.message}); retrying…`),
-    )
+    this.#socket.on('connect_error', (error) => {
+      // A coordinator may refuse a connection before its challenge (socket.io middleware), the
+      // refusal in the error's data; socket.io does not reconnect after that by itself.
+      let refusal: ReturnType<typeof connectRefusal>
+      try {
+        refusal = connectRefusal(error)
+      } catch (malformed) {
+        opts.print(
+          `warning: a malformed refusal came with the connection error: ${(malformed as Error).message}`,
+        )
+      }
+      if (refusal) return this.#helloOutcome(refusalOutcome(refusal.code, refusal.reason, this.#backoff()))
+      if (this.#socket.active)
+        return opts.print(`cannot reach ${opts.coordinatorUrl} (${error.message}); retrying…`)
+      const afterMs = retryDelayMs(this.#retries, opts.random)
+      this.#retry(
+        'unknown',
+        `the coordinator refused the connection (${error.message}); trying again in ${formatWait(afterMs)}`,
+        afterMs,
+      )
+    })
+    // A limit broken, or an operator's revocation, just before the coordinator closes the connection.
+    this.#socket.on('refused', (raw) => {
+      let refused: ReturnType<typeof parseRefused>
+      try {
+        refused = parseRefused(raw)
+      } catch (error) {
+        return opts.print(`warning: ignored a malformed "refused" message: ${(error as Error).message}`)
+      }
+      this.#helloOutcome(refusalOutcome(refused.code, refused.reason, this.#backoff()))
+    })
     this.#socket.on('round', (raw) => this.#onRound(raw))
     this.#socket.on('secagg', (raw) => void this.#secure.relay(raw))
     this.#socket.on('round-result', (raw) => {
@@ -138,8 +199,14 @@ export class Participant {
   }
 
   close(): void {
+    this.#closed = true
     clearTimeout(this.#challengeTimer)
+    clearTimeout(this.#retryTimer)
     this.#socket.disconnect()
+  }
+
+  #backoff(): { retries: number; random?: () => number } {
+    return { retries: this.#retries, ...(this.#opts.random ? { random: this.#opts.random } : {}) }
   }
 
   #hello(challenge: unknown): void {
@@ -153,6 +220,8 @@ export class Participant {
         agent: this.#opts.agent,
         allowPlaintext: this.#opts.allowPlaintext,
         joined: this.#task,
+        invite: this.#invite,
+        ...this.#backoff(),
       },
       (hello, waitMs, answer) => this.#socket.timeout(waitMs).emit('hello', hello, answer),
       (outcome) => this.#helloOutcome(outcome),
@@ -164,22 +233,61 @@ export class Participant {
       this.#opts.print(outcome.message)
       return
     }
+    if (outcome.type === 'retry') {
+      this.#retry(outcome.code, outcome.message, outcome.afterMs)
+      return
+    }
     if (outcome.type === 'stopped') {
       const advice =
         outcome.why === 'plaintext'
           ? '; pass --allow-plaintext only to debug with data that is not private'
-          : ''
-      this.#fail(new ParticipantError(`${outcome.message}${advice}`))
+          : outcome.code !== undefined
+            ? `. ${refusalAdvice(outcome.code, this.#advice())}`
+            : ''
+      this.#fail(new ParticipantError(`${outcome.message}${advice}`, { final: outcome.why !== 'malformed' }))
       return
     }
     const { task } = outcome
     this.#task ??= task
     this.#joined = true
+    this.#retries = 0
+    this.#invite = undefined
     this.#opts.print(
       `joined task "${task.name}" as ${this.#opts.name}: ${task.rounds} rounds, head of ${task.paramCount} parameters`,
     )
     this.#data ??= prepare(task, { ...this.#opts, seed: 0 })
     this.#data.catch((error: Error) => this.#fail(error))
+  }
+
+  #advice() {
+    return {
+      task: this.#opts.task,
+      name: this.#opts.name,
+      keyFile: this.#opts.keyFile ?? `the identity file of ${this.#opts.name}`,
+    }
+  }
+
+  /**
+   * A refusal worth retrying: this connection ends, and a new one (a new challenge, a new hello)
+   * starts after `afterMs`. Waiting for approval is explained once, with what the operator needs.
+   */
+  #retry(code: string, message: string, afterMs: number): void {
+    if (this.#closed) return
+    this.#retries += 1
+    if (code !== 'pending-approval') this.#opts.print(message)
+    else if (!this.#pendingSaid) {
+      this.#pendingSaid = true
+      const fingerprint = keyFingerprint(nodeCrypto.ed25519PublicKey(this.#opts.identitySeed))
+      this.#opts.print(message)
+      this.#opts.print(
+        `waiting for an operator to approve ${this.#opts.name} with identity key fingerprint ${fingerprint}; ${refusalAdvice('pending-approval', this.#advice())}. Asking again with a growing wait, up to every minute`,
+      )
+    }
+    clearTimeout(this.#retryTimer)
+    this.#socket.disconnect()
+    this.#retryTimer = setTimeout(() => {
+      if (!this.#closed) this.#socket.connect()
+    }, afterMs)
   }
 
   async #onRound(raw: unknown): Promise<void> {
@@ -294,11 +402,15 @@ export class Participant {
   }
 
   #finish(finished: Finished): void {
+    this.#closed = true
+    clearTimeout(this.#retryTimer)
     this.#socket.disconnect()
     this.#resolve(finished)
   }
 
   #fail(error: Error): void {
+    this.#closed = true
+    clearTimeout(this.#retryTimer)
     this.#socket.disconnect()
     this.#reject(error)
   }

@@ -1,8 +1,9 @@
 import { type Backbone, stratifiedSplit } from '@fedtune/model'
-import { parseTaskInfo, type RoundResult, type TaskInfo } from '@fedtune/protocol'
+import { formatWait, parseTaskInfo, type RoundResult, type TaskInfo } from '@fedtune/protocol'
 import { taskBackbone } from './backbone.ts'
 import { type BackendName, embedImages, initEmbeddingBackend } from './embedding.ts'
 import { volunteerIdentity } from './identity.ts'
+import { joinAddress, taskInfoUrl } from './join-address.ts'
 import { countByLabel, type LabelledFile, labelFolder } from './label-folder.ts'
 import { VolunteerSession } from './session.ts'
 import { deleteEverything } from './store.ts'
@@ -48,12 +49,16 @@ type State =
   | 'loading-backbone'
   | 'embedding'
   | 'waiting'
+  /** Refused for now (a full task, a limit, …): the session asks again after a wait it shows. */
+  | 'retrying'
   | 'in-round'
   | 'finished'
   | 'stopped'
   | 'error'
 
 let task: TaskInfo | undefined
+/** The task and invite code named by this page's address (`/join/<task>?invite=<code>`). */
+const address = joinAddress(location.pathname, location.search)
 let chosen: LabelledFile[] = []
 let session: VolunteerSession | undefined
 let backbone: Backbone | undefined
@@ -84,9 +89,15 @@ function forcedBackend(): BackendName | undefined {
 
 async function showTask(): Promise<void> {
   ui.coordinator.textContent = `Coordinator: ${location.origin}`
+  if ('error' in address) {
+    setStatus('error', address.error)
+    ui.title.textContent = 'No task'
+    return
+  }
+  const url = taskInfoUrl(address.task)
   try {
-    const response = await fetch('/api/task')
-    if (!response.ok) throw new Error(`GET /api/task answered ${response.status}`)
+    const response = await fetch(url)
+    if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`)
     task = parseTaskInfo(await response.json())
   } catch (error) {
     setStatus('error', `Cannot read the task from the coordinator: ${(error as Error).message}`)
@@ -195,7 +206,8 @@ ui.join.addEventListener('click', () => void join())
 ui.stop.addEventListener('click', () => void stop())
 
 async function join(): Promise<void> {
-  if (!task || !ui.optIn.checked) return
+  if (!task || !ui.optIn.checked || 'error' in address) return
+  const { task: taskName, invite } = address
   const t = task
   abort = new AbortController()
   ui.stop.disabled = false
@@ -248,8 +260,20 @@ async function join(): Promise<void> {
       train,
       val,
       agent: `fedtune-web/0.1.0 ${backend}`,
+      taskName,
+      invite,
       on: {
-        joined: () => {},
+        joined: () => {
+          if (ui.status.dataset.state === 'retrying')
+            setStatus('waiting', 'Joined: waiting for the next round.')
+        },
+        waiting: (line, afterMs) => {
+          setStatus(
+            'retrying',
+            `The coordinator did not let this browser join yet; asking again in ${formatWait(afterMs)}.`,
+          )
+          ui.detail.textContent = line
+        },
         worker: onWorker,
         result: onResult,
         finished: (f) => {

@@ -2,20 +2,27 @@ import type { Dataset } from '@fedtune/model'
 import {
   CHALLENGE_WAIT_MS,
   type ClientToServerEvents,
+  connectRefusal,
   type Finished,
+  formatWait,
+  type HelloOutcome,
   helloHandshake,
   NO_CHALLENGE_NOTICE,
   naclCrypto,
   packedParser,
   parseFinished,
+  parseRefused,
   parseRoundResult,
   parseUpdateAck,
   type RoundResult,
+  refusalOutcome,
+  retryDelayMs,
   type ServerToClientEvents,
   type TaskInfo,
 } from '@fedtune/protocol'
 import { io, type Socket } from 'socket.io-client'
 import type { Identity } from './identity.ts'
+import { volunteerAdvice } from './join-address.ts'
 import type { FromWorker, ToWorker } from './worker-messages.ts'
 
 export type SessionEvents = {
@@ -25,6 +32,8 @@ export type SessionEvents = {
   readonly finished: (finished: Finished) => void
   /** A connection problem the session recovers from on its own (socket.io reconnects). */
   readonly notice: (line: string) => void
+  /** Refused for now (a full task, a limit, …): the session tries again in `afterMs`. */
+  readonly waiting: (line: string, afterMs: number) => void
   /** The end of this volunteer's part: refused, or the worker failed. */
   readonly failed: (error: Error) => void
 }
@@ -35,6 +44,10 @@ export type SessionOptions = {
   readonly train: Dataset
   readonly val: Dataset
   readonly agent: string
+  /** The task named by the page's address (`auth.task`); undefined for the coordinator's only one. */
+  readonly taskName: string | undefined
+  /** The invite link's enrolment code, said on every hello until the first join. */
+  readonly invite: string | undefined
   readonly on: SessionEvents
 }
 
@@ -50,9 +63,14 @@ export class VolunteerSession {
   readonly #worker: Worker
   #stopped = false
   #challengeTimer: ReturnType<typeof setTimeout> | undefined
+  #retryTimer: ReturnType<typeof setTimeout> | undefined
+  /** Refusals worth retrying since the last join: the backoff's exponent. */
+  #retries = 0
+  #invite: string | undefined
 
   constructor(opts: SessionOptions) {
     this.#opts = opts
+    this.#invite = opts.invite
     const { on } = opts
     this.#worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => this.#fromWorker(event.data)
@@ -68,6 +86,7 @@ export class VolunteerSession {
       transports: ['websocket'],
       parser: packedParser,
       reconnectionDelayMax: 5000,
+      ...(opts.taskName === undefined ? {} : { auth: { task: opts.taskName } }),
     })
     // After every (re)connect the coordinator sends a fresh challenge; the hello signs it.
     this.#socket.on('challenge', (raw) => {
@@ -80,11 +99,35 @@ export class VolunteerSession {
     this.#socket.on('disconnect', (reason) => {
       // The coordinator counts this volunteer out of a round in flight and never resends it.
       this.#toWorker({ type: 'end-round', round: null })
-      if (!this.#stopped) on.notice(`disconnected (${reason}); reconnecting…`)
+      // Our own disconnect before a retry: `waiting` has said when the next connection comes.
+      if (!this.#stopped && reason !== 'io client disconnect')
+        on.notice(`disconnected (${reason}); reconnecting…`)
     })
-    this.#socket.on('connect_error', (error) =>
-      on.notice(`cannot reach the coordinator (${error.message}); retrying…`),
-    )
+    this.#socket.on('connect_error', (error) => {
+      let refusal: ReturnType<typeof connectRefusal>
+      try {
+        refusal = connectRefusal(error)
+      } catch (malformed) {
+        on.notice(`a malformed refusal came with the connection error: ${(malformed as Error).message}`)
+      }
+      if (refusal)
+        return this.#outcome(refusalOutcome(refusal.code, refusal.reason, { retries: this.#retries }))
+      if (this.#socket.active) return on.notice(`cannot reach the coordinator (${error.message}); retrying…`)
+      const afterMs = retryDelayMs(this.#retries)
+      this.#retry(
+        `the coordinator refused the connection (${error.message}); trying again in ${formatWait(afterMs)}`,
+        afterMs,
+      )
+    })
+    // A limit broken, or an operator's revocation, just before the coordinator closes the connection.
+    this.#socket.on('refused', (raw) => {
+      try {
+        const refused = parseRefused(raw)
+        this.#outcome(refusalOutcome(refused.code, refused.reason, { retries: this.#retries }))
+      } catch (error) {
+        on.notice(`ignored a malformed "refused" message: ${(error as Error).message}`)
+      }
+    })
     this.#socket.on('round', (raw) => this.#toWorker({ type: 'round', raw }))
     this.#socket.on('secagg', (raw) => this.#toWorker({ type: 'secagg', raw }))
     this.#socket.on('round-result', (raw) => {
@@ -111,12 +154,13 @@ export class VolunteerSession {
     if (this.#stopped) return
     this.#stopped = true
     clearTimeout(this.#challengeTimer)
+    clearTimeout(this.#retryTimer)
     this.#socket.disconnect()
     this.#worker.terminate()
   }
 
   #hello(challenge: unknown): void {
-    const { identity, agent, on } = this.#opts
+    const { identity, agent } = this.#opts
     helloHandshake(
       challenge,
       {
@@ -129,15 +173,43 @@ export class VolunteerSession {
         allowPlaintext: false,
         // The task the page showed when the volunteer opted in.
         joined: this.#opts.task,
+        invite: this.#invite,
+        retries: this.#retries,
       },
       (hello, waitMs, answer) => this.#socket.timeout(waitMs).emit('hello', hello, answer),
-      (outcome) => {
-        if (this.#stopped) return
-        if (outcome.type === 'unanswered') on.notice(outcome.message)
-        else if (outcome.type === 'stopped') this.#fail(new Error(outcome.message))
-        else on.joined(outcome.task)
-      },
+      (outcome) => this.#outcome(outcome),
     )
+  }
+
+  #outcome(outcome: HelloOutcome): void {
+    const { on } = this.#opts
+    if (this.#stopped) return
+    if (outcome.type === 'unanswered') on.notice(outcome.message)
+    else if (outcome.type === 'retry') this.#retry(outcome.message, outcome.afterMs)
+    else if (outcome.type === 'stopped')
+      this.#fail(
+        new Error(
+          outcome.why === 'refused'
+            ? `${outcome.message}. ${volunteerAdvice(outcome.code)}`
+            : outcome.message,
+        ),
+      )
+    else {
+      this.#retries = 0
+      this.#invite = undefined
+      on.joined(outcome.task)
+    }
+  }
+
+  /** Refused for now: this connection ends, and a new one says hello again after `afterMs`. */
+  #retry(message: string, afterMs: number): void {
+    this.#retries += 1
+    this.#opts.on.waiting(message, afterMs)
+    clearTimeout(this.#retryTimer)
+    this.#socket.disconnect()
+    this.#retryTimer = setTimeout(() => {
+      if (!this.#stopped) this.#socket.connect()
+    }, afterMs)
   }
 
   #fromWorker(message: FromWorker): void {

@@ -56,19 +56,19 @@ export const REFUSAL_CODES = [
   'unknown-events',
   /** More open connections from one address than the per-address cap. */
   'too-many-connections',
-  /** A connection naming a task the coordinator does not host, or none while it hosts several. */
+  /** A connection names no task the coordinator hosts, or none while several are open; the reason lists the open ones. */
   'unknown-task',
-  /** A hello to a task whose run is over. */
+  /** A connection names a task whose run is over. */
   'task-finished',
-  /** A participant an operator revoked: out of every later round. */
+  /** A hello from a participant an operator revoked. */
   'revoked',
-  /** A name that waits for an operator's approval (the task enrols hospitals by approval). */
+  /** A hospital's first hello to a task that enrols by approval, before an operator approved this name and key. */
   'pending-approval',
-  /** A name with neither an enrolment nor an invite, in a task that enrols by invite. */
+  /** A hello to a task that enrols by invite, under a name with neither an enrolment nor an enrolment code. */
   'invite-required',
   /** An enrolment code that is unknown, used, expired, or issued for another name. */
   'bad-invite',
-  /** A task whose cap on volunteers is reached, or an address past its enrolments per hour. */
+  /** A volunteer's first hello to a task whose cap on volunteers is reached. */
   'enrolment-full',
 ] as const
 

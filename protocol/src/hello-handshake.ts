@@ -1,10 +1,12 @@
 import { signHello } from './hello-proof.ts'
+import { refusalIsFinal, retryDelayMs } from './join-retry.ts'
 import {
   type Hello,
   type ParticipantKind,
   PROTOCOL_VERSION,
   parseChallenge,
   parseHelloAck,
+  type ReceivedRefusalCode,
   type TaskInfo,
 } from './messages.ts'
 import type { SecaggCrypto } from './secagg/crypto.ts'
@@ -28,6 +30,8 @@ export type HelloIdentity = {
   readonly agent: string
   /** The protocol version said; `PROTOCOL_VERSION` unless a test says another. */
   readonly protocol?: string
+  /** An enrolment code, said until the participant has joined once (then the caller drops it). */
+  readonly invite?: string | undefined
 }
 
 export type HelloOptions = HelloIdentity & {
@@ -38,6 +42,10 @@ export type HelloOptions = HelloIdentity & {
   readonly allowPlaintext: boolean
   /** The task this participant joined on an earlier connection (or was shown), if any: it must not change. */
   readonly joined: TaskInfo | undefined
+  /** Refusals worth retrying since the last join (0 after one): the next wait doubles with each. */
+  readonly retries?: number
+  /** The backoff's jitter, a number in [0, 1); `Math.random` unless a test says otherwise. */
+  readonly random?: () => number
 }
 
 /** Why a participant stops: a malformed challenge or ack, a refusal, another task, or a plaintext task. */
@@ -47,8 +55,23 @@ export type HelloOutcome =
   | { readonly type: 'joined'; readonly task: TaskInfo }
   /** No answer in time: this connection is likely gone, and the next one says hello again. */
   | { readonly type: 'unanswered'; readonly message: string }
-  /** The end of this participant's part in the task. */
-  | { readonly type: 'stopped'; readonly why: HelloStop; readonly message: string }
+  /**
+   * Refused for now (waiting for approval, a full task, a limit, …): say hello again on a new
+   * connection after `afterMs`, and count the retry (`HelloOptions.retries`).
+   */
+  | {
+      readonly type: 'retry'
+      readonly code: ReceivedRefusalCode
+      readonly message: string
+      readonly afterMs: number
+    }
+  /** The end of this participant's part in the task; `code` is the coordinator's for a refusal. */
+  | {
+      readonly type: 'stopped'
+      readonly why: HelloStop
+      readonly message: string
+      readonly code?: ReceivedRefusalCode
+    }
 
 /** The hello for the connection whose challenge is `challenge` (as received); throws ProtocolError on a malformed one. */
 export function helloFor(challenge: unknown, identity: HelloIdentity): Hello {
@@ -57,6 +80,7 @@ export function helloFor(challenge: unknown, identity: HelloIdentity): Hello {
     participant: identity.participant,
     kind: identity.kind,
     agent: identity.agent,
+    ...(identity.invite === undefined ? {} : { invite: identity.invite }),
   })
 }
 
@@ -107,8 +131,7 @@ export function joinDecision(raw: unknown, opts: HelloOptions): HelloOutcome {
   } catch (error) {
     return stopped('malformed', `the coordinator answered hello with ${(error as Error).message}`)
   }
-  if (!ack.ok)
-    return stopped('refused', `the coordinator refused to let us join: ${ack.reason} (${ack.code})`)
+  if (!ack.ok) return refusalOutcome(ack.code, ack.reason, opts)
   const { task } = ack
   const before = opts.joined
   if (before && (before.taskId !== task.taskId || before.backbone.digest !== task.backbone.digest))
@@ -122,6 +145,38 @@ export function joinDecision(raw: unknown, opts: HelloOptions): HelloOutcome {
       `the coordinator asks for plaintext updates (aggregation "${task.aggregation}"): it would see this ${opts.kind === 'hospital' ? 'hospital' : 'volunteer'}'s update in the clear. Refusing`,
     )
   return { type: 'joined', task }
+}
+
+/**
+ * What a refusal means for the participant, from a hello's ack or a `refused` event: the end for a
+ * final code (`refusalIsFinal`), else a retry after the backoff's next wait.
+ */
+export function refusalOutcome(
+  code: ReceivedRefusalCode,
+  reason: string,
+  opts: Pick<HelloOptions, 'retries' | 'random'>,
+): HelloOutcome {
+  if (refusalIsFinal(code))
+    return {
+      type: 'stopped',
+      why: 'refused',
+      code,
+      message: `the coordinator refused to let us join: ${reason} (${code})`,
+    }
+  const afterMs = retryDelayMs(opts.retries ?? 0, opts.random)
+  return {
+    type: 'retry',
+    code,
+    afterMs,
+    message: `the coordinator did not let us join yet: ${reason} (${code}); trying again in ${formatWait(afterMs)}`,
+  }
+}
+
+/** "800 ms", "2 s", "1 min 5 s": a wait as a person reads it. */
+export function formatWait(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  const s = Math.round(ms / 1000)
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min${s % 60 === 0 ? '' : ` ${s % 60} s`}`
 }
 
 function stopped(why: HelloStop, message: string): HelloOutcome {

@@ -31,6 +31,8 @@ export function helloTranscript(challenge: Challenge, hello: Omit<Hello, 'proof'
     hello.kind,
     hello.agent,
     hello.identityKey,
+    // Length-prefixed fields: a hello with an invite never signs the same bytes as one without.
+    ...(hello.invite === undefined ? [] : [hello.invite]),
   )
 }
 

@@ -11,6 +11,7 @@ export {
   parseHeadSpec,
 } from './head-spec.ts'
 export {
+  formatWait,
   HELLO_ACK_WAIT_MS,
   type HelloIdentity,
   type HelloOptions,
@@ -20,6 +21,7 @@ export {
   helloFor,
   helloHandshake,
   joinDecision,
+  refusalOutcome,
 } from './hello-handshake.ts'
 export {
   CHALLENGE_WAIT_MS,
@@ -29,6 +31,8 @@ export {
   NO_CHALLENGE_NOTICE,
   signHello,
 } from './hello-proof.ts'
+export { RETRY_FIRST_MS, RETRY_MAX_MS, refusalIsFinal, retryDelayMs } from './join-retry.ts'
+export { keyFingerprint } from './key-fingerprint.ts'
 export { escapeText } from './log-text.ts'
 export * from './messages.ts'
 export {
@@ -54,5 +58,6 @@ export {
   type SecureSum,
   secureVectorLength,
 } from './secure-update.ts'
+export { sha256 } from './sha256.ts'
 export { asBytes, decodeWeights, encodeWeights } from './weights.ts'
 export { PackedDecoder, PackedEncoder, packedParser } from './wire-parser.ts'

@@ -43,7 +43,25 @@ export type Hello = {
    * (`helloTranscript`, hello-proof.ts): proof that the sender holds the key it enrols with.
    */
   readonly proof: Uint8Array
+  /**
+   * An enrolment code (`fedtune participant invite`, or a volunteer's invite link), said on every
+   * hello until the participant has joined once; absent otherwise. The coordinator ignores it for a
+   * name already enrolled with this identity key. The proof covers it.
+   */
+  readonly invite?: string
 }
+
+/** What a hello's `invite` looks like: 16 to 128 characters of the URL-safe base64 alphabet. */
+export const INVITE_CODE = /^[A-Za-z0-9_-]{16,128}$/
+
+/** What a task's name looks like (the `auth.task` of a connection, `/join/<task>`). */
+export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/**
+ * What a participant says in socket.io's handshake (`io(url, { auth })`), before any event: the task
+ * it joins. Without `task` the coordinator takes its only open task.
+ */
+export type ConnectionAuth = { readonly task?: string }
 
 /**
  * A refused message: its code (errors.ts) and the reason, for people. As read by a participant the
@@ -212,7 +230,48 @@ export function parseHello(value: unknown): Hello {
     agent: str(o, 'agent', 'hello'),
     identityKey: fixedBytes(o.identityKey, 'hello.identityKey', 32),
     proof: fixedBytes(o.proof, 'hello.proof', 64),
+    ...(o.invite === undefined ? {} : { invite: inviteCode(o.invite, 'hello.invite') }),
   }
+}
+
+/**
+ * An enrolment code as received; the error never quotes it (it is a secret while unused, and
+ * refusals reach logs), only its length or type.
+ */
+export function inviteCode(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !INVITE_CODE.test(value))
+    throw new ProtocolError(
+      'malformed',
+      `${what}: expected 16 to 128 letters, digits, "_" or "-", got ${typeof value === 'string' ? `a string of ${value.length} characters${/^[A-Za-z0-9_-]*$/.test(value) ? '' : ' with others among them'}` : describe(value)}`,
+    )
+  return value
+}
+
+/** socket.io's handshake `auth` as the coordinator receives it (an object; `{}` when the client set none). */
+export function parseConnectionAuth(value: unknown): ConnectionAuth {
+  if (value === undefined || value === null) return {}
+  const o = record(value, 'auth')
+  return o.task === undefined ? {} : { task: str(o, 'task', 'auth', TASK_NAME) }
+}
+
+/**
+ * The refusal in a socket.io `connect_error` (a coordinator may refuse a connection in a middleware,
+ * before its challenge, with the refusal as the error's `data`); undefined when it carries none,
+ * and then the error's own message says what happened.
+ */
+export function connectRefusal(error: unknown): Refusal<ReceivedRefusalCode> | undefined {
+  if (typeof error !== 'object' || error === null || !('data' in error)) return undefined
+  const { data } = error as { data: unknown }
+  if (typeof data !== 'object' || data === null || (data as { ok?: unknown }).ok !== false) return undefined
+  return parseRefused(data)
+}
+
+/** A `refused` event (sent just before the coordinator closes a connection that broke a limit). */
+export function parseRefused(value: unknown): Refusal<ReceivedRefusalCode> {
+  const o = record(value, 'refused')
+  if (o.ok !== false)
+    throw new ProtocolError('malformed', `refused.ok: expected false, got ${describe(o.ok)}`)
+  return parseRefusal(o, 'refused')
 }
 
 export function parseChallenge(value: unknown): Challenge {

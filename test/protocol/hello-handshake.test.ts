@@ -108,11 +108,12 @@ describe('the participant’s hello', () => {
     })
   })
 
-  it('a refusal stops with its reason and code; a malformed ack stops too', () => {
+  it('a final refusal stops with its reason and code; a malformed ack stops too', () => {
     const refused = answering({ ok: false, code: 'identity-mismatch', reason: 'hospital-a has another key' })
     expect(handshake(challenge, options(), refused.send)).toEqual({
       type: 'stopped',
       why: 'refused',
+      code: 'identity-mismatch',
       message: 'the coordinator refused to let us join: hospital-a has another key (identity-mismatch)',
     })
     const malformed = answering({ ok: 'yes' })
@@ -121,6 +122,48 @@ describe('the participant’s hello', () => {
       why: 'malformed',
       message: 'the coordinator answered hello with hello ack.ok: expected true or false',
     })
+  })
+
+  it('a refusal worth retrying says when the participant tries again, the wait doubling with each retry', () => {
+    const pending = answering({
+      ok: false,
+      code: 'pending-approval',
+      reason: 'an operator has not approved hospital-a yet',
+    })
+    expect(handshake(challenge, options({ random: () => 0 }), pending.send)).toEqual({
+      type: 'retry',
+      code: 'pending-approval',
+      afterMs: 1000,
+      message:
+        'the coordinator did not let us join yet: an operator has not approved hospital-a yet (pending-approval); trying again in 1 s',
+    })
+    expect(handshake(challenge, options({ retries: 6, random: () => 0 }), pending.send)).toMatchObject({
+      type: 'retry',
+      afterMs: 60_000,
+      message: expect.stringMatching(/trying again in 1 min$/),
+    })
+    const newer = answering({ ok: false, code: 'from-the-future', reason: 'come back later' })
+    expect(handshake(challenge, options({ retries: 2, random: () => 0.5 }), newer.send)).toMatchObject({
+      type: 'retry',
+      code: 'unknown',
+      afterMs: 3000,
+    })
+  })
+
+  it('an enrolment code travels in the hello, covered by its proof; without one the hello has no invite field', () => {
+    const { sent, send } = answering({ ok: true, task })
+    handshake(challenge, options({ invite: 'Q3x_9-abcdefGHIJ' }), send)
+    handshake(challenge, options(), send)
+    const [invited, plain] = sent.map((s) => s.hello) as [Hello, Hello]
+    expect(invited.invite).toBe('Q3x_9-abcdefGHIJ')
+    expect('invite' in plain).toBe(false)
+    const parsed = parseChallenge(challenge)
+    expect(() => checkHelloProof(nodeCrypto, invited, parsed)).not.toThrow()
+    expect(() => checkHelloProof(nodeCrypto, { ...invited, invite: 'someone-elses-code' }, parsed)).toThrow(
+      /hello.proof/,
+    )
+    const { invite: _, ...stripped } = invited
+    expect(() => checkHelloProof(nodeCrypto, stripped, parsed)).toThrow(/hello.proof/)
   })
 
   it('after a reconnect, another task (another id or another backbone) stops the participant', () => {

@@ -1,13 +1,16 @@
 import {
+  connectRefusal,
   encodeWeights,
   type HeadSpec,
   PROTOCOL_VERSION,
   paramCount,
   paramShapes,
   parseChallenge,
+  parseConnectionAuth,
   parseHeadSpec,
   parseHello,
   parseHelloAck,
+  parseRefused,
   parseRoundStart,
   parseTaskInfo,
   parseUpdate,
@@ -67,6 +70,71 @@ describe('messages from outside', () => {
     expect(() => parseHello(unproven)).toThrow('hello.proof: expected 64 bytes, got undefined')
     expect(() => parseHello({ ...hello, proof: new Uint8Array(63) })).toThrow(
       'hello.proof: expected 64 bytes, got',
+    )
+  })
+
+  it('a hello may carry an enrolment code of 16 to 128 URL-safe characters, kept as said', () => {
+    const invited = { ...hello, invite: 'Q3x_9-abcdefGHIJ' }
+    expect(parseHello(invited)).toEqual(invited)
+    expect(parseHello({ ...hello, invite: 'a'.repeat(128) }).invite).toBe('a'.repeat(128))
+    expect('invite' in parseHello(hello)).toBe(false)
+  })
+
+  it('a bad enrolment code is refused with what was expected, and the code itself is never quoted', () => {
+    const expected = 'hello.invite: expected 16 to 128 letters, digits, "_" or "-", got'
+    const cases: [unknown, string][] = [
+      ['short-code', `${expected} a string of 10 characters`],
+      ['a'.repeat(129), `${expected} a string of 129 characters`],
+      ['has spaces in it, sixteen+', `${expected} a string of 26 characters with others among them`],
+      [42, `${expected} number 42`],
+      [null, `${expected} null`],
+    ]
+    for (const [invite, message] of cases) {
+      let error: unknown
+      try {
+        parseHello({ ...hello, invite })
+      } catch (e) {
+        error = e
+      }
+      expect(error).toMatchObject({ code: 'malformed', message })
+    }
+  })
+
+  it('a connection’s handshake names its task, or none; a name outside the task alphabet is refused', () => {
+    expect(parseConnectionAuth({ task: 'chest-xray.v2' })).toEqual({ task: 'chest-xray.v2' })
+    expect(parseConnectionAuth({})).toEqual({})
+    expect(parseConnectionAuth(undefined)).toEqual({})
+    expect(() => parseConnectionAuth({ task: '../admin' })).toThrow(
+      'auth.task: expected a string matching /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, got "../admin"',
+    )
+    expect(() => parseConnectionAuth({ task: 'x'.repeat(65) })).toThrow(
+      /auth.task: expected a string matching/,
+    )
+    expect(() => parseConnectionAuth('chest')).toThrow('auth: expected an object, got "chest"')
+  })
+
+  it('a refused event is a refusal: ok false, a code and a reason', () => {
+    expect(parseRefused({ ok: false, code: 'revoked', reason: 'an operator revoked hospital-1' })).toEqual({
+      ok: false,
+      code: 'revoked',
+      reason: 'an operator revoked hospital-1',
+    })
+    expect(() => parseRefused({ ok: true })).toThrow('refused.ok: expected false, got boolean true')
+  })
+
+  it('a connection refused before its challenge carries its refusal in the connect error’s data', () => {
+    const refused = Object.assign(new Error('unknown-task'), {
+      data: { ok: false, code: 'unknown-task', reason: 'no task "x"; open: chest, skin' },
+    })
+    expect(connectRefusal(refused)).toEqual({
+      ok: false,
+      code: 'unknown-task',
+      reason: 'no task "x"; open: chest, skin',
+    })
+    expect(connectRefusal(new Error('xhr poll error'))).toBeUndefined()
+    expect(connectRefusal(Object.assign(new Error('e'), { data: { content: 'other' } }))).toBeUndefined()
+    expect(() => connectRefusal(Object.assign(new Error('e'), { data: { ok: false } }))).toThrow(
+      /refused.code/,
     )
   })
 

@@ -3,7 +3,7 @@ import { ProtocolError, type ParticipantKind } from '@fedtune/protocol'
 import type { Store } from '../store/index.ts'
 import { StoreError } from '../store/index.ts'
 import type { Enrolment } from '../tasks/task-file.ts'
-import { keyPrint } from './key-print.ts'
+import { keyFingerprint as keyPrint } from '@fedtune/protocol'
 
 /** What a hello claims, once its proof has verified: a name, a kind, the key it proved, an enrolment code. */
 export type HelloClaim = {

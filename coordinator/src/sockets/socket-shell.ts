@@ -208,7 +208,7 @@ export function attachSockets(
         participant: hello.participant,
         kind: hello.kind,
         identityKey: hello.identityKey,
-        invite: (hello as { invite?: string }).invite,
+        invite: hello.invite,
       }
       opts.admission.admit(claim, address).then(
         () => contain('hello', (_raw, answer) => {
