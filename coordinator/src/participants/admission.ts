@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto'
-import { ProtocolError, type ParticipantKind } from '@fedtune/protocol'
+import { keyFingerprint as keyPrint, type ParticipantKind, ProtocolError } from '@fedtune/protocol'
 import type { Store } from '../store/index.ts'
 import { StoreError } from '../store/index.ts'
 import type { Enrolment } from '../tasks/task-file.ts'
-import { keyFingerprint as keyPrint } from '@fedtune/protocol'
 
 /** What a hello claims, once its proof has verified: a name, a kind, the key it proved, an enrolment code. */
 export type HelloClaim = {
@@ -41,7 +40,13 @@ export function storeAdmission(opts: AdmissionOptions): Admission {
   /** Volunteer enrolments per address within the last hour (a bounded map; oldest address first out). */
   const recent = new Map<string, number[]>()
 
-  const audit = (action: string, claim: HelloClaim, address: string, outcome: 'ok' | 'refused', detail?: object) =>
+  const audit = (
+    action: string,
+    claim: HelloClaim,
+    address: string,
+    outcome: 'ok' | 'refused',
+    detail?: object,
+  ) =>
     store.audit.append({
       actor: claim.participant,
       action,
@@ -67,6 +72,16 @@ export function storeAdmission(opts: AdmissionOptions): Admission {
       const { participant: name, identityKey } = claim
       const known = await store.participants.byName(task, name)
       if (known !== null) {
+        // A name out of the task is out whatever key says hello under it.
+        if (known.state === 'revoked' || known.state === 'excluded')
+          return refuse(
+            claim,
+            address,
+            known.state,
+            known.state === 'revoked'
+              ? `${name} was revoked from task "${task}"${known.reason ? ` (${known.reason})` : ''}; only an operator can re-admit it`
+              : `${name} was excluded from task "${task}" (${known.reason ?? 'named the culprit of a secure round'}); re-admission is the operator's decision`,
+          )
         if (!Buffer.from(known.identityKey).equals(identityKey))
           return refuse(
             claim,
@@ -83,20 +98,6 @@ export function storeAdmission(opts: AdmissionOptions): Admission {
               address,
               'pending-approval',
               `${name} (key ${keyPrint(identityKey)}) waits for an operator's approval in task "${task}"`,
-            )
-          case 'revoked':
-            return refuse(
-              claim,
-              address,
-              'revoked',
-              `${name} was revoked from task "${task}"${known.reason ? ` (${known.reason})` : ''}; only an operator can re-admit it`,
-            )
-          case 'excluded':
-            return refuse(
-              claim,
-              address,
-              'excluded',
-              `${name} was excluded from task "${task}" (${known.reason ?? 'named the culprit of a secure round'}); re-admission is the operator's decision`,
             )
         }
       }

@@ -15,7 +15,6 @@ import {
   type UpdateAck,
 } from '@fedtune/protocol'
 import type { ExcludedEntry, Exclusion } from '../participants/exclusion.ts'
-import type { ServerState } from './server-optimizer.ts'
 import { type SecureParameters, SecureRound } from '../secure/secure-round.ts'
 import { type Clock, realClock } from './clock.ts'
 import { federationPrior } from './label-prior.ts'
@@ -28,8 +27,9 @@ import {
   type RoundState,
   step,
 } from './round.ts'
-import { buildRoundRecord, type RoundRecord, roundResult } from './round-record.ts'
 import type { RoundObserver } from './round-observer.ts'
+import { buildRoundRecord, type RoundRecord, roundResult } from './round-record.ts'
+import type { ServerState } from './server-optimizer.ts'
 
 /** How the federation reaches one participant; the socket shell provides it. */
 export type Link = {

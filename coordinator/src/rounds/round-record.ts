@@ -1,5 +1,5 @@
-import type { Exclusion } from '../participants/exclusion.ts'
 import type { RoundResult } from '@fedtune/protocol'
+import type { Exclusion } from '../participants/exclusion.ts'
 import type { ContributionRecord, Effect } from './round.ts'
 
 /** What the coordinator records about one round, one JSON line each in rounds.jsonl. */
@@ -44,7 +44,9 @@ export type RoundEnding = {
   readonly endedAt: number
   readonly global: RoundRecord['global']
   /** What the round's complaints established (secure rounds). */
-  readonly blame?: { readonly excluded: readonly Exclusion[]; readonly disputed: readonly Exclusion[] } | undefined
+  readonly blame?:
+    | { readonly excluded: readonly Exclusion[]; readonly disputed: readonly Exclusion[] }
+    | undefined
 }
 
 /** The record of a round that ended with `effect`: a pure function of what the round logic and the shell saw. */

@@ -194,6 +194,13 @@ export function attachSockets(
       try {
         hello = parseHello(raw)
         checkHelloProof(nodeCrypto, hello, challenge)
+        // Out of this run at once, before the store has it written (rounds/federation.ts, #exclude).
+        const excluded = federation.excluded.get(hello.participant)
+        if (excluded !== undefined)
+          throw new ProtocolError(
+            'excluded',
+            `${hello.participant} was excluded from this run in round ${excluded.round} (${excluded.reason}); re-admission is the operator's decision`,
+          )
         // Before admission: a refused browser leaves nothing enrolled behind.
         if (hello.kind === 'browser' && !task.browsers.enabled)
           throw new ProtocolError(
@@ -211,32 +218,33 @@ export function attachSockets(
         invite: hello.invite,
       }
       opts.admission.admit(claim, address).then(
-        () => contain('hello', (_raw, answer) => {
-          const reply = answer as (r: HelloAck) => void
-          admitting = false
-          if (!socket.connected) return
-          participant = hello.participant
-          guard.join(hello.participant)
-          const joined: Link = {
-            sendRound: (round, weights, training, deadlineMs, secagg) =>
-              socket.emit('round', {
-                round,
-                weights,
-                training,
-                deadlineMs,
-                secagg: secagg && wireSetup(secagg),
-              }),
-            sendSecagg: (message) => socket.emit('secagg', message),
-            sendResult: (result) => socket.emit('round-result', result),
-            sendFinished: (finished) => socket.emit('finished', finished),
-            // The federation has logged why; the older participant sees the server disconnect it.
-            close: () => socket.disconnect(true),
-          }
-          link = joined
-          reply({ ok: true, task })
-          opts.onJoin?.(hello.participant, escapeText(hello.agent, 200))
-          federation.join(hello.participant, hello.kind, hello.identityKey, joined)
-        })(raw, reply),
+        () =>
+          contain('hello', (_raw, answer) => {
+            const reply = answer as (r: HelloAck) => void
+            admitting = false
+            if (!socket.connected) return
+            participant = hello.participant
+            guard.join(hello.participant)
+            const joined: Link = {
+              sendRound: (round, weights, training, deadlineMs, secagg) =>
+                socket.emit('round', {
+                  round,
+                  weights,
+                  training,
+                  deadlineMs,
+                  secagg: secagg && wireSetup(secagg),
+                }),
+              sendSecagg: (message) => socket.emit('secagg', message),
+              sendResult: (result) => socket.emit('round-result', result),
+              sendFinished: (finished) => socket.emit('finished', finished),
+              // The federation has logged why; the older participant sees the server disconnect it.
+              close: () => socket.disconnect(true),
+            }
+            link = joined
+            reply({ ok: true, task })
+            opts.onJoin?.(hello.participant, escapeText(hello.agent, 200))
+            federation.join(hello.participant, hello.kind, hello.identityKey, joined)
+          })(raw, reply),
         (error: unknown) => {
           admitting = false
           if (!(error instanceof ProtocolError))
