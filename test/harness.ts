@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   type Admission,
+  type AppOptions,
   attachSockets,
   buildApp,
   type Clock,
@@ -248,6 +249,10 @@ export type TestCoordinatorOverrides = {
   /** Participants in the store before the coordinator starts: enrolled, and excluded earlier. */
   readonly enrolled?: ReadonlyMap<string, Uint8Array>
   readonly excluded?: ReadonlyMap<string, ExcludedEntry>
+  /** The operators' store (test/test-store.ts): without one every non-public route answers 401. */
+  readonly store?: Store
+  readonly operators?: AppOptions['operators']
+  readonly trustProxy?: AppOptions['trustProxy']
 }
 
 /** Real timers, short enough that rounds run by themselves within a test. */
@@ -286,7 +291,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   }
   const runDir = join(dir, 'run')
   const log = new RoundLog(runDir)
-  const store = await openStore(await testDatabase())
+  const store = o.store ?? (await openStore(await testDatabase()))
   await store.tasks.submit({ name: task.name, file: { test: true }, submittedBy: 'test' })
   const run = await store.runs.create({ task: task.name, settings: { test: true } })
   for (const [name, key] of o.enrolled ?? []) await enrolIn(store, task.name, name, 'hospital', key)
@@ -371,7 +376,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   } catch (error) {
     // a federation that refuses to be built leaves no folder behind
     rmSync(dir, { recursive: true, force: true })
-    await store.close()
+    if (o.store === undefined) await store.close()
     throw error
   }
   const admitted = storeAdmission({
@@ -394,6 +399,9 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     log,
     webDir: o.web?.(dir),
     onError: (message) => httpErrors.push(message),
+    ...(o.store ? { store: o.store } : {}),
+    ...(o.operators ? { operators: o.operators } : {}),
+    ...(o.trustProxy === undefined ? {} : { trustProxy: o.trustProxy }),
   })
   const io = attachSockets(app.server, {
     federation,
@@ -438,7 +446,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
         await app.close()
         // a round being committed is kept first
         await Promise.race([federation.done, new Promise((resolve) => setTimeout(resolve, 2000))])
-        await store.close()
+        if (o.store === undefined) await store.close()
         rmSync(dir, { recursive: true, force: true })
       })()
       return closed

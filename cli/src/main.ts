@@ -9,6 +9,9 @@ Commands:
                            take part as a hospital with a folder of images
   data split               turn a MedMNIST .npz into hospital folders and a held-out test set
   backbone digest <dir>    print the SHA-256 digest a task file needs for a TF.js model folder
+  operator add --role <role> <name>
+                           add an operator account to the coordinator's database (on its host)
+  audit                    read the coordinator's audit log (admins; over the API)
 
 Run "fedtune <command> --help" for a command's options.
 `
@@ -26,6 +29,10 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./demo.ts')).runDemo(rest)
     case 'backbone':
       return (await import('./backbone-command.ts')).runBackboneCommand(rest)
+    case 'operator':
+      return (await import('./operator-command.ts')).runOperatorCommand(rest)
+    case 'audit':
+      return (await import('./audit-command.ts')).runAuditCommand(rest)
     case undefined:
     case '-h':
     case '--help':

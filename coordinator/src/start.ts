@@ -36,6 +36,8 @@ export type StartOptions = {
    * `<dataDir>/runs/<task>-<run id>`.
    */
   readonly database?: string
+  /** Which proxies' X-Forwarded-* headers to believe (fastify's `trustProxy`); none by default. */
+  readonly trustProxy?: boolean | string | string[]
   /** A task whose unfinished run has other settings: stop that run and start a new one (else refused). */
   readonly newRun?: boolean
   /** Downloaded backbones and cached embeddings of the held-out set. */
@@ -251,6 +253,8 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     federation,
     log,
     webDir,
+    store,
+    ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
     onError: (message) => print(`error: ${message}`),
     ...(opts.httpTap ? { httpTap: opts.httpTap } : {}),
   })

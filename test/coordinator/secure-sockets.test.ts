@@ -36,6 +36,7 @@ import type { FastifyInstance } from 'fastify'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { challengeOf, connectTo, ONE_SGD_EPOCH, sayHello, seedOf, testDatabase } from '../harness.ts'
+import { storeWithViewer } from '../test-store.ts'
 
 /**
  * The coordinator's secure rounds over real sockets, with participants speaking the SecAgg+
@@ -53,6 +54,8 @@ type Harness = {
   sockets: Socket[]
   warnings: string[]
   store: Store
+  /** Made here (closed after the test), not the test's. */
+  ownStore: boolean
   enrol(name: string, kind: 'hospital' | 'browser', key: Uint8Array): Promise<void>
 }
 let harness: Harness | undefined
@@ -61,7 +64,7 @@ afterEach(async () => {
   for (const s of harness?.sockets ?? []) s.disconnect()
   harness?.federation.stop('test over')
   await harness?.app.close()
-  await harness?.store.close()
+  if (harness?.ownStore) await harness.store.close()
   harness = undefined
 })
 
@@ -76,6 +79,8 @@ async function start(opts: {
    * a round of three starts with all three however slowly they connect (it starts at once when full).
    */
   gatherMs?: number
+  /** The operators' store, for a test that reads /api/status. */
+  store?: Store
 }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'fedtune-secure-'))
   const modelJson = '{"format":"layers-model"}'
@@ -128,8 +133,13 @@ async function start(opts: {
       : null,
     onWarning: (w) => warnings.push(w),
   })
-  const app = buildApp({ backbone: { dir, digest, files }, federation, log })
-  const store = await openStore(await testDatabase())
+  const app = buildApp({
+    backbone: { dir, digest, files },
+    federation,
+    log,
+    ...(opts.store ? { store: opts.store } : {}),
+  })
+  const store = opts.store ?? (await openStore(await testDatabase()))
   await store.tasks.submit({ name: task.name, file: {}, submittedBy: 'test' })
   const enrolment = {
     hospitals: 'approval',
@@ -144,6 +154,7 @@ async function start(opts: {
     sockets: [],
     warnings,
     store,
+    ownStore: opts.store === undefined,
     enrol: async (name, kind, identityKey) => {
       await store.participants.enrolOpen({ task: task.name, name, kind, identityKey }).catch(() => undefined)
     },
@@ -267,7 +278,8 @@ describe('secure rounds over real sockets', () => {
   })
 
   it('the status page shows the secure stage and who it waits for', async () => {
-    const h = await start({ secure: true })
+    const { store, viewer } = await storeWithViewer()
+    const h = await start({ secure: true, store })
     const a = secureClient(h, 'a', filled(0.5), 10)
     const b = secureClient(h, 'b', filled(-0.25), 30)
     // connected and enrolled, but never answers: the advertise stage waits for it (20 s)
@@ -278,7 +290,7 @@ describe('secure rounds over real sockets', () => {
     await selected
     expect(await a.advertised).toEqual({ ok: true })
     expect(await b.advertised).toEqual({ ok: true })
-    const status = await (await fetch(`${h.url}/api/status`)).json()
+    const status = await (await fetch(`${h.url}/api/status`, { headers: viewer })).json()
     expect(status).toMatchObject({
       aggregation: 'secure',
       secure: { stage: 'advertise', waitingFor: ['mute'] },

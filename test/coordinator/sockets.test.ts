@@ -18,7 +18,16 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
-import { challengeOf, connectTo, REAL_TIME, sayHello, seedOf, startTestCoordinator } from '../harness.ts'
+import {
+  challengeOf,
+  connectTo,
+  REAL_TIME,
+  sayHello,
+  seedOf,
+  startTestCoordinator,
+  type TestCoordinatorOverrides,
+} from '../harness.ts'
+import { storeWithViewer } from '../test-store.ts'
 
 // A 1280 → 256 → 2 head: 328,450 parameters, 1.3 MB per update, above socket.io's 1 MB default.
 const head: HeadSpec = { layers: [{ type: 'dense', units: 256, activation: 'relu' }], labels: ['a', 'b'] }
@@ -30,6 +39,7 @@ const start = (
   minParticipants = 2,
   labelPrior: 'local' | 'federation' = 'local',
   browsers?: { readonly maxPerRound: number },
+  extra: TestCoordinatorOverrides = {},
 ) =>
   startTestCoordinator({
     ...REAL_TIME,
@@ -44,6 +54,7 @@ const start = (
     participantsPerRound: minParticipants,
     labelPrior,
     ...(browsers ? { browsers } : {}),
+    ...extra,
   })
 
 const client = connectTo
@@ -241,12 +252,13 @@ describe('coordinator over real sockets', () => {
   })
 
   it('reports the run’s status over HTTP', async () => {
-    const h = await start(1)
+    const { store, viewer } = await storeWithViewer()
+    const h = await start(1, 'local', undefined, { store })
     const a = client(h)
     const round = nextRound(a)
     await hello(a, 'hospital-a')
     await round
-    const status = (await h.app.inject({ method: 'GET', url: '/api/status' })).json()
+    const status = (await h.app.inject({ method: 'GET', url: '/api/status', headers: viewer })).json()
     expect(status).toMatchObject({
       phase: 'training',
       round: 1,
@@ -285,7 +297,8 @@ describe('coordinator over real sockets', () => {
   })
 
   it('refuses a browser when the task file leaves browser participation off, and still takes hospitals', async () => {
-    const h = await start(1)
+    const { store, viewer } = await storeWithViewer()
+    const h = await start(1, 'local', undefined, { store })
     const volunteer = client(h)
     const closed = new Promise<string>((resolve) => volunteer.once('disconnect', resolve))
     expect(await hello(volunteer, 'volunteer', PROTOCOL_VERSION, 'browser')).toEqual({
@@ -298,26 +311,31 @@ describe('coordinator over real sockets', () => {
     const round = nextRound(a)
     expect((await hello(a, 'hospital-a')).ok).toBe(true)
     await round
-    expect((await h.app.inject({ method: 'GET', url: '/api/status' })).json()).toMatchObject({
-      online: ['hospital-a'],
-      browsers: [],
-      selected: ['hospital-a'],
-    })
+    expect((await h.app.inject({ method: 'GET', url: '/api/status', headers: viewer })).json()).toMatchObject(
+      {
+        online: ['hospital-a'],
+        browsers: [],
+        selected: ['hospital-a'],
+      },
+    )
   })
 
   it('takes a browser when the task turns browsers on, and lists it among the online browsers', async () => {
-    const h = await start(3, 'local', { maxPerRound: 1 })
+    const { store, viewer } = await storeWithViewer()
+    const h = await start(3, 'local', { maxPerRound: 1 }, { store })
     const ack = parseHelloAck(await hello(client(h), 'volunteer', PROTOCOL_VERSION, 'browser'))
     expect(ack).toMatchObject({
       ok: true,
       task: { description: 'a test task', browsers: { enabled: true, maxPerRound: 1 } },
     })
     expect((await hello(client(h), 'hospital-a')).ok).toBe(true)
-    expect((await h.app.inject({ method: 'GET', url: '/api/status' })).json()).toMatchObject({
-      phase: 'waiting',
-      online: ['hospital-a', 'volunteer'],
-      browsers: ['volunteer'],
-    })
+    expect((await h.app.inject({ method: 'GET', url: '/api/status', headers: viewer })).json()).toMatchObject(
+      {
+        phase: 'waiting',
+        online: ['hospital-a', 'volunteer'],
+        browsers: ['volunteer'],
+      },
+    )
     expect((await h.app.inject({ method: 'GET', url: '/api/task' })).json()).toEqual(h.federation.task)
   })
 

@@ -3,16 +3,19 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_WEB_DIR } from '@fedtune/coordinator'
+import type { Store } from '@fedtune/coordinator/store'
 import type { FastifyInstance } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { startTestCoordinator } from '../harness.ts'
+import { storeWithViewer } from '../test-store.ts'
 
 /** The browser participants' page under /join, as client-web's Vite build lays it out. */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 
 /** A plaintext task open to browsers whose page folder `web` lays out under the coordinator's temp folder. */
-const page = (web: (dir: string) => string | undefined) =>
+const page = (web: (dir: string) => string | undefined, store?: Store) =>
   startTestCoordinator({
+    ...(store ? { store } : {}),
     secure: false,
     rounds: 1,
     minParticipants: 1,
@@ -160,11 +163,12 @@ describe('the browser participants’ page at /join', () => {
 
   it('without a built page, answers 503 saying to run `npm run build:web`, and the rest keeps working', async () => {
     let empty = ''
+    const { store, viewer } = await storeWithViewer()
     const { app } = await page((dir) => {
       empty = join(dir, 'empty')
       mkdirSync(empty)
       return empty
-    })
+    }, store)
     for (const url of ['/join', '/join/', '/join/assets/index-3f9a1c.js']) {
       const res = await get(app, url)
       expect(res.statusCode, url).toBe(503)
@@ -174,7 +178,7 @@ describe('the browser participants’ page at /join', () => {
       )
       expect(res.headers['cross-origin-opener-policy']).toBe('same-origin')
     }
-    expect((await get(app, '/api/status')).statusCode).toBe(200)
+    expect((await app.inject({ method: 'GET', url: '/api/status', headers: viewer })).statusCode).toBe(200)
     const { app: missing } = await page(() => join(empty, 'no-such-folder'))
     expect((await get(missing, '/join')).statusCode).toBe(503)
   })

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Store } from '@fedtune/coordinator/store'
 import * as fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestCoordinator, type TestCoordinator } from '../harness.ts'
+import { storeWithViewer } from '../test-store.ts'
 import { CASE_BOUND_MS, CaseTally, cpuMs, reportTally, runs } from './fuzz.ts'
 
 /**
@@ -23,13 +25,16 @@ afterAll(() => reportTally('http routes', tally))
  * browser page built), and 414 (fastify's own refusal of a route parameter over its length limit).
  */
 const ALLOWED = new Set([200, 304, 400, 404, 414, 503])
+/** An anonymous request to a route for operators is also answered 401. */
+const ALLOWED_ANONYMOUS = new Set([...ALLOWED, 401])
 const SECRET = 'the coordinator’s private key, which no URL may reach'
 
 const sha = (b: string) => createHash('sha256').update(b).digest('hex')
 
 /** A plaintext task open to browsers, with `secret.txt` beside the backbone and web folders; with or without a built page. */
-function serve(withPage: boolean): Promise<TestCoordinator> {
+function serve(withPage: boolean, store: Store): Promise<TestCoordinator> {
   return startTestCoordinator({
+    store,
     secure: false,
     rounds: 3,
     participantsPerRound: 2,
@@ -48,13 +53,17 @@ function serve(withPage: boolean): Promise<TestCoordinator> {
 
 let withPage: TestCoordinator
 let withoutPage: TestCoordinator
+let store: Store
+let viewer: { authorization: string }
 beforeAll(async () => {
-  withPage = await serve(true)
-  withoutPage = await serve(false)
+  ;({ store, viewer } = await storeWithViewer())
+  withPage = await serve(true, store)
+  withoutPage = await serve(false, store)
 })
 afterAll(async () => {
   await withPage.close()
   await withoutPage.close()
+  await store.close()
 })
 
 /** One path segment as a client might send it: plain, percent-encoded, or deliberately broken. */
@@ -119,21 +128,25 @@ describe('fuzzing the HTTP routes: never a 500, never a file from outside', () =
         fc.boolean(),
         fc.oneof(fc.constant(undefined), fc.string({ maxLength: 70 }), fc.constant('valid')),
         fc.constantFrom('GET', 'HEAD'),
-        async ({ url }, page, ifNoneMatch, method) => {
+        fc.boolean(),
+        async ({ url }, page, ifNoneMatch, method, signedIn) => {
           const s = page ? withPage : withoutPage
           const etag = ifNoneMatch === 'valid' ? `"${sha('{"format":"layers-model"}')}"` : ifNoneMatch
           const started = process.cpuUsage()
           const reply = await s.app.inject({
             method: method as 'GET' | 'HEAD',
             url: url.replace('/backbone/VALID/', `/backbone/${s.digest}/`),
-            headers: etag === undefined ? {} : { 'if-none-match': etag.replace(/[^\x20-\x7e]/g, '') },
+            headers: {
+              ...(signedIn ? viewer : {}),
+              ...(etag === undefined ? {} : { 'if-none-match': etag.replace(/[^\x20-\x7e]/g, '') }),
+            },
           })
           const ms = cpuMs(started)
           tally.cases++
           tally.slowestMs = Math.max(tally.slowestMs, ms)
           tally.byCode.set(String(reply.statusCode), (tally.byCode.get(String(reply.statusCode)) ?? 0) + 1)
           expect(
-            ALLOWED,
+            signedIn ? ALLOWED : ALLOWED_ANONYMOUS,
             `${method} ${url} answered ${reply.statusCode}: ${reply.body.slice(0, 200)}`,
           ).toContain(reply.statusCode)
           expect(reply.body).not.toContain(SECRET)

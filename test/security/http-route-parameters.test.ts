@@ -1,6 +1,8 @@
 import { RoundLog } from '@fedtune/coordinator'
+import type { Store } from '@fedtune/coordinator/store'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { params, startTestCoordinator, type TestCoordinator } from '../harness.ts'
+import { storeWithViewer } from '../test-store.ts'
 
 /**
  * Issue 11, finding 6: route parameters are parsed as strictly as the wire. A round number is
@@ -9,10 +11,14 @@ import { params, startTestCoordinator, type TestCoordinator } from '../harness.t
  */
 const ROUNDS_DONE = 3
 let h: TestCoordinator
+let store: Store
+let viewer: { authorization: string }
 
 beforeAll(async () => {
+  ;({ store, viewer } = await storeWithViewer())
   // a plaintext run resumed after round 3, with the head after each of rounds 0 to 3 on disk
   h = await startTestCoordinator({
+    store,
     secure: false,
     rounds: 10,
     participantsPerRound: 2,
@@ -30,7 +36,10 @@ beforeAll(async () => {
     log.writeHead(round, new Float32Array(params).fill(round))
 })
 
-afterAll(() => h.close())
+afterAll(async () => {
+  await h.close()
+  await store.close()
+})
 
 describe('HTTP route parameters', () => {
   // as they arrive in the path, percent-encoded where a URL needs it
@@ -53,7 +62,7 @@ describe('HTTP route parameters', () => {
   ]
   for (const raw of badRounds)
     it(`a round number of ${JSON.stringify(decodeURIComponent(raw))} is a 400 saying a decimal round number was expected`, async () => {
-      const response = await h.app.inject({ method: 'GET', url: `/api/rounds/${raw}/head` })
+      const response = await h.app.inject({ method: 'GET', url: `/api/rounds/${raw}/head`, headers: viewer })
       expect(response.statusCode).toBe(400)
       expect(response.json()).toEqual({
         error: 'bad-request',
@@ -63,7 +72,11 @@ describe('HTTP route parameters', () => {
 
   it('rounds 0 to n are served, each its own head', async () => {
     for (let round = 0; round <= ROUNDS_DONE; round++) {
-      const response = await h.app.inject({ method: 'GET', url: `/api/rounds/${round}/head` })
+      const response = await h.app.inject({
+        method: 'GET',
+        url: `/api/rounds/${round}/head`,
+        headers: viewer,
+      })
       expect(response.statusCode).toBe(200)
       expect(Array.from(new Float32Array(new Uint8Array(response.rawPayload).buffer))).toEqual(
         Array(params).fill(round),
@@ -73,7 +86,11 @@ describe('HTTP route parameters', () => {
 
   it('a round after the last one is a 404 saying which rounds there are', async () => {
     for (const round of [String(ROUNDS_DONE + 1), '123456789012345678901234567890']) {
-      const response = await h.app.inject({ method: 'GET', url: `/api/rounds/${round}/head` })
+      const response = await h.app.inject({
+        method: 'GET',
+        url: `/api/rounds/${round}/head`,
+        headers: viewer,
+      })
       expect(response.statusCode).toBe(404)
       expect(response.json().message).toMatch(`expected a round from 0 to ${ROUNDS_DONE}, got`)
     }

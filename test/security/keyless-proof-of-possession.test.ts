@@ -53,8 +53,8 @@ async function keylessHello(
 }
 
 const enrolment = (c: MainCoordinator) => readFileSync(join(c.outDir, 'participants.json'), 'utf8')
-const online = async (c: MainCoordinator) =>
-  ((await (await fetch(`${c.url}/api/status`)).json()) as { online: string[] }).online
+/** Who is online, as /api/status lists them (which needs an operator's account: start.ts has no store yet). */
+const online = async (c: MainCoordinator) => [...c.federation.state.online.keys()].sort()
 
 /** A secure task with hospital `a` joined (and enrolled) honestly. */
 async function withHospitalA(): Promise<MainCoordinator> {

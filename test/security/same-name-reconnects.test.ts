@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { sorted, startTestCoordinator, testParticipant } from '../harness.ts'
+import { storeWithViewer } from '../test-store.ts'
 
 /**
  * Issue 11, "one key, one name": two connections under one name and key are a reconnect, or a copy
@@ -22,14 +23,17 @@ describe('the same name and key on a second connection', () => {
   })
 
   it('the older connection leaving afterwards does not take the newer one offline', async () => {
-    const h = await startTestCoordinator()
+    const { store, viewer } = await storeWithViewer()
+    const h = await startTestCoordinator({ store })
     const older = testParticipant(h, 'a')
     await older.joined
     const dropped = new Promise<string>((resolve) => older.socket.once('disconnect', resolve))
     await testParticipant(h, 'a').joined
     await dropped
     // the server saw the old socket go too: a is still online, once
-    const status = (await h.app.inject({ method: 'GET', url: '/api/status' })).json() as { online: string[] }
+    const status = (await h.app.inject({ method: 'GET', url: '/api/status', headers: viewer })).json() as {
+      online: string[]
+    }
     expect(status.online).toEqual(['a'])
   })
 })

@@ -13,6 +13,7 @@ import {
   type TestCoordinator,
   testParticipant,
 } from '../harness.ts'
+import { storeWithViewer } from '../test-store.ts'
 
 /**
  * Issue 11, "no input can end the process": a throw injected at each point where the coordinator
@@ -273,11 +274,12 @@ describe('a throw at every point the coordinator runs code', () => {
   })
 
   it('in an HTTP handler (a head that cannot be read): a 500 saying what failed, logged once, and the next round completes', async () => {
-    const h = await startTestCoordinator({ rounds: 1 })
+    const { store, viewer } = await storeWithViewer()
+    const h = await startTestCoordinator({ rounds: 1, store })
     // a directory where the head file should be: reading it fails with EISDIR
     rmSync(join(h.runDir, 'heads', 'round-0000.f32'))
     mkdirSync(join(h.runDir, 'heads', 'round-0000.f32'))
-    const response = await h.app.inject({ method: 'GET', url: '/api/rounds/0/head' })
+    const response = await h.app.inject({ method: 'GET', url: '/api/rounds/0/head', headers: viewer })
     expect(response.statusCode).toBe(500)
     // the details (a path, an errno) stay in the operator's log
     expect(response.json()).toEqual({

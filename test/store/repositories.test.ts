@@ -127,6 +127,12 @@ describe.each(engines)('on $name', (engine) => {
       expect((await store.tokens.revoke(token.id)).revokedAt).toBe('2026-03-03T09:30:00.000Z')
       expect(await store.tokens.use('sha256:gus-t')).toBeNull()
       expect(await store.tokens.use('sha256:unknown')).toBeNull()
+      // A revoked token is still found by its hash (to say it was revoked); one never issued is not.
+      expect(await store.tokens.byHash('sha256:gus-t')).toMatchObject({
+        id: token.id,
+        revokedAt: '2026-03-03T09:30:00.000Z',
+      })
+      expect(await store.tokens.byHash('sha256:unknown')).toBeNull()
       await refusal(store.tokens.revoke(999_999), 'not-found')
       await refusal(
         store.tokens.add({ operator: 'gus', label: 'again', tokenHash: 'sha256:gus-t' }),

@@ -3,9 +3,11 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type BackboneFile, describe } from '@fedtune/protocol'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { type OperatorsOptions, registerOperators } from '../operators/register-operators.ts'
 import type { Federation } from '../rounds/federation.ts'
 import { roundChart } from '../rounds/round-chart.ts'
 import type { RoundLog } from '../rounds/round-log.ts'
+import type { Store } from '../store/open-store.ts'
 import { serveWebPage } from './web-page.ts'
 
 export type ServedBackbone = {
@@ -28,7 +30,24 @@ export type AppOptions = {
   readonly onError?: (message: string) => void
   /** Sees every inbound HTTP request (method, URL, body bytes): for audits and the traffic test. */
   readonly httpTap?: (request: { method: string; url: string; bodyBytes: number }) => void
+  /**
+   * The operators' accounts, sessions, tokens and audit log. Without one the app has no accounts and
+   * refuses every route that is not public (401), never silently open.
+   */
+  readonly store?: Store | null
+  /**
+   * Which proxies to believe about the client's address and whether it came over TLS (fastify's
+   * trustProxy: true, or addresses and CIDRs); by default none. The audit log's addresses,
+   * the sign-in limits and the session cookie's Secure flag follow it.
+   */
+  readonly trustProxy?: boolean | string | string[]
+  /** Session length, cookie and sign-in settings, and the clock (see registerOperators). */
+  readonly operators?: Omit<OperatorsOptions, 'store'>
 }
+
+/** Participants fetch these without an account; what operators read needs one (operators/access.ts). */
+const PUBLIC = { config: { access: 'public' } } as const
+const VIEWER = { config: { access: 'viewer' } } as const
 
 /** The backbone's files are served under their digest, so a URL names exactly one content forever. */
 export function backbonePath(digest: string): string {
@@ -41,7 +60,9 @@ export function backbonePath(digest: string): string {
  * participants' page under /join.
  */
 export function buildApp(opts: AppOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false })
+  const app = Fastify({ logger: opts.logger ?? false, trustProxy: opts.trustProxy ?? false })
+  // First: its onRoute hook must see every route, and refuses one that declares no access.
+  registerOperators(app, { ...opts.operators, store: opts.store ?? null })
   const { backbone, federation, log } = opts
   const byName = new Map(backbone.files.map((f) => [f.name, f]))
   const httpTap = opts.httpTap
@@ -73,32 +94,37 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   })
   serveWebPage(app, opts.webDir)
 
-  app.get<{ Params: { digest: string; '*': string } }>('/backbone/:digest/*', async (request, reply) => {
-    const { digest } = request.params
-    if (!/^[0-9a-f]{64}$/.test(digest))
-      return reply.code(400).send({
-        error: 'bad-request',
-        message: `expected a backbone digest of 64 lowercase hex digits, got ${describe(digest)}`,
-      })
-    const file = byName.get(request.params['*'])
-    if (digest !== backbone.digest || file === undefined)
-      return reply.code(404).send({
-        error: 'not-found',
-        message: `this coordinator serves backbone ${backbone.digest} with files ${[...byName.keys()].join(', ')}`,
-      })
-    const etag = `"${file.sha256}"`
-    reply.header('etag', etag)
-    reply.header('cache-control', 'public, max-age=31536000, immutable')
-    reply.header('x-content-sha256', file.sha256)
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send()
-    reply.header('content-length', file.bytes)
-    reply.type(file.name.endsWith('.json') ? 'application/json' : 'application/octet-stream')
-    return reply.send(createReadStream(join(backbone.dir, file.name)))
-  })
+  app.get<{ Params: { digest: string; '*': string } }>(
+    '/backbone/:digest/*',
+    PUBLIC,
+    async (request, reply) => {
+      const { digest } = request.params
+      if (!/^[0-9a-f]{64}$/.test(digest))
+        return reply.code(400).send({
+          error: 'bad-request',
+          message: `expected a backbone digest of 64 lowercase hex digits, got ${describe(digest)}`,
+        })
+      const file = byName.get(request.params['*'])
+      if (digest !== backbone.digest || file === undefined)
+        return reply.code(404).send({
+          error: 'not-found',
+          message: `this coordinator serves backbone ${backbone.digest} with files ${[...byName.keys()].join(', ')}`,
+        })
+      const etag = `"${file.sha256}"`
+      reply.header('etag', etag)
+      reply.header('cache-control', 'public, max-age=31536000, immutable')
+      reply.header('x-content-sha256', file.sha256)
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send()
+      reply.header('content-length', file.bytes)
+      reply.type(file.name.endsWith('.json') ? 'application/json' : 'application/octet-stream')
+      return reply.send(createReadStream(join(backbone.dir, file.name)))
+    },
+  )
 
-  app.get('/api/task', async () => federation.task)
+  // The volunteers' page reads the task it joins.
+  app.get('/api/task', PUBLIC, async () => federation.task)
 
-  app.get('/api/status', async () => {
+  app.get('/api/status', VIEWER, async () => {
     const s = federation.state
     return {
       task: federation.task.name,
@@ -121,13 +147,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     }
   })
 
-  app.get('/api/rounds', async () => log.records)
+  app.get('/api/rounds', VIEWER, async () => log.records)
 
-  app.get('/api/rounds.svg', async (_request, reply) =>
+  // The volunteers' page shows this chart: held-out and mean local accuracy per round, which every
+  // participant is sent after each round anyway; no counts. The records themselves are for operators.
+  app.get('/api/rounds.svg', PUBLIC, async (_request, reply) =>
     reply.type('image/svg+xml').send(roundChart(log.records, log.title)),
   )
 
-  app.get<{ Params: { round: string } }>('/api/rounds/:round/head', async (request, reply) => {
+  app.get<{ Params: { round: string } }>('/api/rounds/:round/head', VIEWER, async (request, reply) => {
     const round = roundNumber(request.params.round)
     if (round === undefined)
       return reply.code(400).send({

@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 export const JOIN_PATH = '/join'
 
 /** client-web's build output in this repository, found from this file's own location. */
-export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../client-web/dist', import.meta.url))
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../client-web/dist', import.meta.url))
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -55,8 +55,10 @@ export function serveWebPage(app: FastifyInstance, webDir: string | undefined): 
         reply.header('x-content-type-options', 'nosniff')
         return payload
       })
-      scope.get('/', async (_request, reply) => send(reply, webDir, 'index.html'))
-      scope.get<{ Params: { '*': string } }>('/*', async (request, reply) =>
+      scope.get('/', { config: { access: 'public' } }, async (_request, reply) =>
+        send(reply, webDir, 'index.html'),
+      )
+      scope.get<{ Params: { '*': string } }>('/*', { config: { access: 'public' } }, async (request, reply) =>
         send(reply, webDir, request.params['*'] || 'index.html'),
       )
     },

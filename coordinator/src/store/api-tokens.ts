@@ -45,6 +45,8 @@ export type ApiTokens = {
     readonly tokenHash: string
   }): Promise<ApiToken>
   byId(id: number): Promise<ApiToken | null>
+  /** The token with this hash, revoked or not (to tell a revoked token from one never issued). */
+  byHash(tokenHash: string): Promise<ApiToken | null>
   /**
    * The token and its operator when the token is unrevoked and its operator not disabled; records the
    * use (last_used_at) in the same statement.
@@ -71,6 +73,10 @@ export function apiTokensOver(sql: Sql, now: StoreClock): ApiTokens {
     },
     async byId(id) {
       const rows = await sql.query<ApiTokenRow>('select * from api_tokens where id = $1', [id])
+      return rows[0] === undefined ? null : tokenFrom(rows[0])
+    },
+    async byHash(tokenHash) {
+      const rows = await sql.query<ApiTokenRow>('select * from api_tokens where token_hash = $1', [tokenHash])
       return rows[0] === undefined ? null : tokenFrom(rows[0])
     },
     async use(tokenHash) {

@@ -1,0 +1,30 @@
+import type { FastifyRequest } from 'fastify'
+import type { AuditOutcome } from '../store/audit.ts'
+import type { Store } from '../store/open-store.ts'
+import type { SignInLimiter } from './sign-in-limiter.ts'
+
+/** What the operator routes share: the store, the clock, the sign-in limiter and the session settings. */
+export type OperatorsContext = {
+  readonly store: Store
+  readonly now: () => Date
+  readonly limiter: SignInLimiter
+  /** How long a session lasts from sign-in. */
+  readonly sessionMs: number
+  /** Mark cookies Secure: always, never, or 'auto' when the request came over TLS (`request.protocol`). */
+  readonly secureCookies: boolean | 'auto'
+}
+
+/** One line in the audit log about `request`: its address is the one fastify's trustProxy settled on. */
+export function auditRequest(
+  ctx: Pick<OperatorsContext, 'store'>,
+  request: FastifyRequest,
+  entry: {
+    readonly actor: string
+    readonly action: string
+    readonly outcome: AuditOutcome
+    readonly target?: string | null
+    readonly detail?: Readonly<Record<string, unknown>>
+  },
+): Promise<unknown> {
+  return ctx.store.audit.append({ ...entry, address: request.ip })
+}
