@@ -60,14 +60,7 @@ export {
   type SocketShellOptions,
 } from './sockets/socket-shell.ts'
 export { type Bucket, fullBucket, spend } from './sockets/token-bucket.ts'
-export {
-  headFile,
-  openRunFolder,
-  type Resumed,
-  RunFolderError,
-  type RunMeta,
-  serverStateFile,
-} from './store/run-folder.ts'
+export { headFile, RunFolderError, serverStateFile } from './store/run-folder.ts'
 export { fieldRows, taskFileJsonSchema, taskFileJsonSchemaText, withFieldTables } from './tasks/task-docs.ts'
 export {
   type Aggregation,

@@ -338,11 +338,11 @@ async function runOf(
   const file = JSON.parse(JSON.stringify(task)) as TaskFile
   const stored = await store.tasks.get<TaskFile>(task.name)
   if (stored === null) await store.tasks.submit({ name: task.name, file, submittedBy: 'coordinator' })
-  else if (JSON.stringify(stored.file) !== JSON.stringify(file))
+  else if (canonical(stored.file) !== canonical(file))
     await store.sql.query('update tasks set file = $2 where name = $1', [task.name, JSON.stringify(file)])
   const unfinished = (await store.runs.unfinished<TaskFile>()).filter((r) => r.task === task.name)
   for (const run of unfinished) {
-    if (JSON.stringify(run.settings) === JSON.stringify(file) && !newRun) return run
+    if (canonical(run.settings) === canonical(file) && !newRun) return run
     if (!newRun)
       throw new RunFolderError(
         `task "${task.name}" has an unfinished run (${run.id}) with other settings than this task file (${settingsDiff(run.settings, file).join(', ')}); pass --new-run to stop it and start a new one, or restore the file`,
@@ -361,9 +361,18 @@ async function runOf(
   return run
 }
 
+/** JSON with every object's keys sorted: the database's jsonb keeps its own key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  )
+}
+
 /** The top-level fields (and their first level) in which two task files differ. */
 function settingsDiff(a: unknown, b: unknown, prefix = '', depth = 0): string[] {
-  if (JSON.stringify(a) === JSON.stringify(b)) return []
+  if (canonical(a) === canonical(b)) return []
   if (depth > 1 || typeof a !== 'object' || typeof b !== 'object' || a === null || b === null)
     return [prefix || 'the file']
   const keys = new Set([...Object.keys(a), ...Object.keys(b)])

@@ -400,7 +400,9 @@ describe('secure rounds over real sockets', () => {
           socket.once('disconnect', (reason) => resolve(`disconnected: ${reason}`))
         }),
       )
-      const joined = sayHello(socket, { participant: name, seed })
+      const joined = running.store.participants
+        .enrolOpen({ task: 'close', name, kind: 'hospital', identityKey: nodeCrypto.ed25519PublicKey(seed) })
+        .then(() => sayHello(socket, { participant: name, seed }))
       socket.on('round', async (raw: unknown) => {
         const ack = await joined
         if (!ack.ok) return
