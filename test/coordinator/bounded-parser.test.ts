@@ -159,7 +159,8 @@ describe('the bounded decoder', () => {
     const attachment = packFrame('51-["x"]', [new Uint8Array(4)])
     decoder.add(attachment)
     expect(decoded).toHaveLength(1)
-    expect((decoded[0]?.data as [string, { masked: Uint8Array }])[1].masked).toEqual(attachment)
+    const data = decoded[0]?.data as [string, { masked: Uint8Array }]
+    expect(data[1].masked).toEqual(attachment)
   })
 
   it('a decoder socket.io built without a guard refuses everything', () => {

@@ -592,10 +592,6 @@ export class Federation {
   }
 }
 
-function hex(key: Uint8Array): string {
-  return Buffer.from(key).toString('hex')
-}
-
 /** What an effect does, for the report of its failure. */
 function effectName(effect: Effect): string {
   switch (effect.type) {
