@@ -360,10 +360,13 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
           }
         : null,
       onWarning: (w) => warnings.push(w),
-      onRecord: (record) => {
-        records.set(record.round, record)
-        waiting.get(record.round)?.(record)
-      },
+      // Told once the round is kept and the effects held behind its commit have run (the next
+      // round's gather window armed, say), so that a test can go on from there.
+      onRecord: (record) =>
+        setImmediate(() => {
+          records.set(record.round, record)
+          waiting.get(record.round)?.(record)
+        }),
       onExclude: (entry) =>
         void exclusions.push(
           store.participants.exclude(task.name, entry.participant, 'system', entry.reason).then(
