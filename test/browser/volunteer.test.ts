@@ -428,7 +428,9 @@ describe('a volunteer in headless Chromium', () => {
     await page.routeWebSocket(/\/socket\.io\//, (ws) => {
       const server = ws.connectToServer()
       ws.onMessage((message) => {
-        if (typeof message === 'string' && message.includes('"stage":"masked-input"')) {
+        // a binary event travels packed in one frame, its JSON header in ASCII (docs/protocol.md, "Framing")
+        const text = typeof message === 'string' ? message : message.toString('latin1')
+        if (text.includes('"stage":"masked-input"')) {
           dying = true
           killed()
         }
