@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // One migrated PGlite template for the run, which test/test-store.ts copies per test.
-    globalSetup: ['test/global-setup.ts'],
+    // One PostgreSQL server for the run, with a migrated template database each test coordinator's
+    // database is cloned from; one migrated PGlite template folder, which test/test-store.ts copies per test.
+    globalSetup: ['test/global-postgres.ts', 'test/global-setup.ts'],
     // Generous: on a 2-core machine at load ~18 a CLI test that takes 5 s idle takes ~40 s. A passing
     // run never waits for these; they only bound how long a hung test takes to fail.
     testTimeout: 180_000,

@@ -4,22 +4,26 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  type Admission,
   type AppOptions,
   attachSockets,
   buildApp,
   type Clock,
   type ConnectionLimits,
+  type Enrolment,
   type Evaluate,
   type ExcludedEntry,
   FEDAVG,
   Federation,
   type FederationOptions,
+  issueInvite,
   RoundLog,
   type RoundRecord,
-  writeExclusion,
+  type RoundRecorder,
+  storeAdmission,
 } from '@fedtune/coordinator'
 import type { RunningCoordinator } from '@fedtune/coordinator/start'
-import type { Store } from '@fedtune/coordinator/store'
+import { openStore, type Store, StoreError } from '@fedtune/coordinator/store'
 import {
   type Challenge,
   encodeSecureContribution,
@@ -44,10 +48,11 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
 import type { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
 import { Encoder } from 'socket.io-parser'
-import { expect, onTestFinished } from 'vitest'
+import { expect, inject, onTestFinished } from 'vitest'
 
 /**
  * The one test harness: a real coordinator on port 0 with its temp folder (`startTestCoordinator`,
@@ -134,10 +139,55 @@ export function steerableClock(): SteerableClock {
   }
 }
 
-/** Where participants connect: a coordinator's URL, and the list of sockets its close disconnects. */
-export type Target = { readonly url: string; readonly sockets: Socket[] }
+/**
+ * Where participants connect: a coordinator's URL, the list of sockets its close disconnects, and how
+ * a test enrols a name (as an operator's approval would) before its hello.
+ */
+export type Target = {
+  readonly url: string
+  readonly sockets: Socket[]
+  enrol(name: string, kind: ParticipantKind, identityKey: Uint8Array): Promise<void>
+}
+
+/** The task's name in the test's store: enrolled (approved) with `identityKey`, unless the name or key is taken. */
+async function enrolIn(
+  store: Store,
+  task: string,
+  name: string,
+  kind: ParticipantKind,
+  identityKey: Uint8Array,
+) {
+  try {
+    await store.participants.enrolOpen({ task, name, kind, identityKey })
+  } catch (error) {
+    // taken: the hello meets the admission's own refusal (identity-mismatch, identity-in-use, excluded…)
+    if (!(error instanceof StoreError && error.code === 'conflict')) throw error
+  }
+}
+
+let databases = 0
+
+/**
+ * A database of its own on the run's PostgreSQL server (test/global-postgres.ts), cloned from the
+ * migrated template: the store every test coordinator keeps its task, run, rounds and participants in.
+ */
+export async function testDatabase(): Promise<string> {
+  const socket = inject('postgresSocket')
+  const url = (db: string) => `postgres://postgres@localhost/${db}?host=${encodeURIComponent(socket)}`
+  const name = `t_${process.pid}_${++databases}`
+  const admin = new pg.Client({ connectionString: url('postgres') })
+  await admin.connect()
+  try {
+    await admin.query(`create database ${name} template fedtune_template`)
+  } finally {
+    await admin.end()
+  }
+  return url(name)
+}
 
 export type TestCoordinator = Target & {
+  readonly store: Store
+  readonly runId: number
   readonly app: FastifyInstance
   readonly io: Server
   readonly federation: Federation
@@ -151,6 +201,11 @@ export type TestCoordinator = Target & {
   /** The coordinator's warnings and HTTP errors, as the operator would read them. */
   readonly warnings: string[]
   readonly httpErrors: string[]
+  /** A one-time enrolment code for `name`, as `fedtune participant invite` issues one. */
+  invite(name: string): Promise<string>
+  /** The names the store keeps excluded, once every exclusion so far is written. */
+  excluded(): Promise<string[]>
+  /** The names admitted at a hello, in order, once each. */
   readonly enrolled: string[]
   /** Resolves with round `n`'s record once it is written. */
   recorded(round: number): Promise<RoundRecord>
@@ -179,15 +234,19 @@ export type TestCoordinatorOverrides = {
   /** Browsers may enrol, and take up to `maxPerRound` places in a round (0: enrolled, never selected). */
   readonly browsers?: { readonly maxPerRound: number }
   readonly crypto?: SecaggCrypto
-  readonly log?: (log: RoundLog) => FederationOptions['log']
+  /** Wraps where rounds are kept (a test that makes keeping fail). */
+  readonly recorder?: (recorder: RoundRecorder) => RoundRecorder
   readonly evaluate?: Evaluate
-  readonly onEnrol?: (participant: string, key: Uint8Array) => void
+  /** Wraps who may join (a test that makes admission fail). */
+  readonly admission?: (admission: Admission) => Admission
+  /** How the task enrols (default: hospitals by approval, which the harness gives at each hello; volunteers open). */
+  readonly enrolment?: Enrolment
   readonly onInfo?: (message: string) => void
   /** A resumed run's progress (its heads are the test's to write into `runDir`). */
   readonly resumed?: FederationOptions['resumed']
   /** Lays out a browser page under the temp folder `dir` (which holds `backbone/` and `run/`) and returns its folder (undefined: no page built). */
   readonly web?: (dir: string) => string | undefined
-  /** A resumed run's enrolments and exclusions. */
+  /** Participants in the store before the coordinator starts: enrolled, and excluded earlier. */
   readonly enrolled?: ReadonlyMap<string, Uint8Array>
   readonly excluded?: ReadonlyMap<string, ExcludedEntry>
   /** The operators' store (test/test-store.ts): without one every non-public route answers 401. */
@@ -232,6 +291,27 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   }
   const runDir = join(dir, 'run')
   const log = new RoundLog(runDir)
+  const store = o.store ?? (await openStore(await testDatabase()))
+  await store.tasks.submit({ name: task.name, file: { test: true }, submittedBy: 'test' })
+  const run = await store.runs.create({ task: task.name, settings: { test: true } })
+  for (const [name, key] of o.enrolled ?? []) await enrolIn(store, task.name, name, 'hospital', key)
+  for (const [name, entry] of o.excluded ?? []) {
+    await enrolIn(
+      store,
+      task.name,
+      name,
+      'hospital',
+      o.enrolled?.get(name) ?? nodeCrypto.ed25519PublicKey(seedOf(name)),
+    )
+    await store.participants.exclude(task.name, name, 'system', entry.reason)
+  }
+  const recorder: RoundRecorder = {
+    writeHead: (round, weights, server) => log.writeHead(round, weights, server ?? null),
+    async commit(record) {
+      await store.rounds.commit(run.id, record, null)
+      log.append(record)
+    },
+  }
   const clock = steerableClock()
   const warnings: string[] = []
   const httpErrors: string[] = []
@@ -239,6 +319,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   const records = new Map<number, RoundRecord>()
   const waiting = new Map<number, (record: RoundRecord) => void>()
   const minParticipants = o.minParticipants ?? 2
+  const exclusions: Promise<void>[] = []
   let federation: Federation
   try {
     federation = new Federation({
@@ -263,7 +344,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
       },
       roundDeadlineMs: o.roundDeadlineMs ?? MS.deadline,
       joinTimeoutMs: o.joinTimeoutMs ?? MS.join,
-      log: o.log ? o.log(log) : log,
+      recorder: o.recorder ? o.recorder(recorder) : recorder,
       evaluate: o.evaluate,
       ...(o.realTime ? {} : { clock }),
       secure: secure
@@ -279,23 +360,41 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
           }
         : null,
       onWarning: (w) => warnings.push(w),
-      onEnrol: (name, key) => {
-        o.onEnrol?.(name, key)
-        enrolled.push(name)
-      },
-      onRecord: (record) => {
-        records.set(record.round, record)
-        waiting.get(record.round)?.(record)
-      },
-      onExclude: (entry) => writeExclusion(runDir, entry),
+      // Told once the round is kept and the effects held behind its commit have run (the next
+      // round's gather window armed, say), so that a test can go on from there.
+      onRecord: (record) =>
+        setImmediate(() => {
+          records.set(record.round, record)
+          waiting.get(record.round)?.(record)
+        }),
+      onExclude: (entry) =>
+        void exclusions.push(
+          store.participants.exclude(task.name, entry.participant, 'system', entry.reason).then(
+            () => undefined,
+            (error: Error) => void warnings.push(`recording the exclusion: ${error.message}`),
+          ),
+        ),
       ...(o.onInfo ? { onInfo: o.onInfo } : {}),
-      ...(o.enrolled ? { enrolled: o.enrolled } : {}),
-      ...(o.excluded ? { excluded: o.excluded } : {}),
     })
   } catch (error) {
     // a federation that refuses to be built leaves no folder behind
     rmSync(dir, { recursive: true, force: true })
+    if (o.store === undefined) await store.close()
     throw error
+  }
+  const admitted = storeAdmission({
+    store,
+    task: task.name,
+    enrolment: o.enrolment ?? {
+      hospitals: 'approval',
+      volunteers: { mode: 'open', maxParticipants: 1000, perAddressPerHour: 1000 },
+    },
+  })
+  const admission: Admission = {
+    async admit(claim, address) {
+      await (o.admission ? o.admission(admitted) : admitted).admit(claim, address)
+      if (!enrolled.includes(claim.participant)) enrolled.push(claim.participant)
+    },
   }
   const app = buildApp({
     backbone: { dir: backboneDir, digest, files },
@@ -309,6 +408,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   })
   const io = attachSockets(app.server, {
     federation,
+    admission,
     onWarning: (w) => warnings.push(w),
   }) as unknown as Server
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
@@ -316,6 +416,15 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   let closed: Promise<void> | undefined
   return closedWithTest<TestCoordinator>({
     url,
+    store,
+    runId: run.id,
+    invite: async (name) =>
+      (await issueInvite(store, { task: task.name, participant: name, createdBy: 'test' })).code,
+    async excluded() {
+      await Promise.all(exclusions)
+      return (await store.participants.byTask(task.name, { state: 'excluded' })).map((p) => p.name)
+    },
+    enrol: (name, kind, key) => enrolIn(store, task.name, name, kind, key),
     app,
     io,
     federation,
@@ -338,6 +447,9 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
         federation.stop('test over')
         io.close()
         await app.close()
+        // a round being committed is kept first
+        await Promise.race([federation.done, new Promise((resolve) => setTimeout(resolve, 2000))])
+        if (o.store === undefined) await store.close()
         rmSync(dir, { recursive: true, force: true })
       })()
       return closed
@@ -417,6 +529,7 @@ export async function startMainCoordinator(
     ...running,
     running,
     sockets,
+    enrol: (name, kind, key) => enrolIn(running.store, task.name, name, kind, key),
     outDir,
     lines,
     line: (pattern) =>
@@ -464,8 +577,11 @@ export function connectTo(target: Target, framing: 'packed' | 'v5' = 'packed'): 
   })
   challengeOf(socket)
   target.sockets.push(socket)
+  targets.set(socket, target)
   return socket
 }
+
+const targets = new WeakMap<Socket, Target>()
 
 export type HelloFields = {
   readonly participant: string
@@ -477,6 +593,11 @@ export type HelloFields = {
   readonly onJoined?: (task: TaskInfo) => void
   /** An enrolment code said in the hello (docs/protocol.md, "Tasks and enrolment"). */
   readonly invite?: string
+  /**
+   * Enrol the name with its key first, as an operator's approval would (default); false leaves the
+   * hello to the task's enrolment alone (a test of enrolment itself).
+   */
+  readonly enrol?: boolean
 }
 
 /**
@@ -484,6 +605,13 @@ export type HelloFields = {
  * ack parsed as a participant reads it (a code outside REFUSAL_CODES reads as 'unknown').
  */
 export async function sayHello(socket: Socket, fields: HelloFields): Promise<HelloAck<ReceivedRefusalCode>> {
+  const target = targets.get(socket)
+  if (target !== undefined && fields.enrol !== false)
+    await target.enrol(
+      fields.participant,
+      fields.kind ?? 'hospital',
+      nodeCrypto.ed25519PublicKey(fields.seed ?? seedOf(fields.participant)),
+    )
   const challenge = await challengeOf(socket)
   return new Promise((resolve, reject) => {
     let raw: unknown

@@ -36,5 +36,7 @@ export function demoTask(spec: {
       ...(volunteers ? { browsers: { enabled: true, maxPerRound: 1 } } : {}),
     },
     evaluation: { data: spec.evaluationData },
+    // The demo enrols its hospitals as an operator would: one invite each, issued before they start.
+    enrolment: { hospitals: 'invite' },
   }
 }

@@ -147,6 +147,8 @@ export async function runDemo(argv: string[]): Promise<number> {
   const cache = join(out, 'cache')
   console.log(`task file ${relative(process.cwd(), taskFile)}; run log in ${relative(process.cwd(), runDir)}`)
 
+  // The operator's part: an enrolment code per hospital, in the coordinator's database, before it starts.
+  const invites = await inviteHospitals(join(runDir, 'db'), String(task.name), hospitals)
   const coordinator = start('coordinator', [
     'coordinator',
     '--task',
@@ -186,6 +188,8 @@ export async function runDemo(argv: string[]): Promise<number> {
       cache,
       '--name',
       `hospital-${i + 1}`,
+      '--invite',
+      invites[i] as string,
     ]),
   )
   const stop = () => {
@@ -220,6 +224,23 @@ export async function runDemo(argv: string[]): Promise<number> {
   if (failed > 0)
     process.stderr.write(`fedtune demo: ${failed} of ${codes.length} processes exited with an error\n`)
   return failed === 0 ? 0 : 1
+}
+
+/** One enrolment code per demo hospital, issued in the run's database as `fedtune participant invite` would. */
+async function inviteHospitals(database: string, task: string, hospitals: number): Promise<string[]> {
+  const { issueInvite } = await import('@fedtune/coordinator')
+  const { openStore } = await import('@fedtune/coordinator/store')
+  const store = await openStore(database)
+  try {
+    if ((await store.tasks.get(task)) === null)
+      await store.tasks.submit({ name: task, file: {}, submittedBy: 'demo' })
+    const codes: string[] = []
+    for (let i = 1; i <= hospitals; i++)
+      codes.push((await issueInvite(store, { task, participant: `hospital-${i}`, createdBy: 'demo' })).code)
+    return codes
+  } finally {
+    await store.close()
+  }
 }
 
 function labelsFromFolder(dataDir: string): string[] {

@@ -12,6 +12,8 @@ Commands:
   operator add --role <role> <name>
                            add an operator account to the coordinator's database (on its host)
   audit                    read the coordinator's audit log (admins; over the API)
+  participant <list|approve|revoke|readmit|invite> --task <t> [<name>]
+                           decide who takes part in a task (operators; over the API)
 
 Run "fedtune <command> --help" for a command's options.
 `
@@ -31,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./backbone-command.ts')).runBackboneCommand(rest)
     case 'operator':
       return (await import('./operator-command.ts')).runOperatorCommand(rest)
+    case 'participant':
+      return (await import('./participant-command.ts')).runParticipantCommand(rest)
     case 'audit':
       return (await import('./audit-command.ts')).runAuditCommand(rest)
     case undefined:

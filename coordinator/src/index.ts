@@ -1,17 +1,21 @@
 export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './http/app.ts'
 export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './http/web-page.ts'
 export {
-  type ExcludedEntry,
-  type Exclusion,
-  readExclusions,
-  writeExclusion,
-} from './participants/exclusion.ts'
+  type Admission,
+  type AdmissionOptions,
+  type HelloClaim,
+  inviteHash,
+  storeAdmission,
+} from './participants/admission.ts'
+export type { ExcludedEntry, Exclusion } from './participants/exclusion.ts'
+export { INVITE_TTL_MS, issueInvite } from './participants/invite.ts'
 export { type Clock, realClock } from './rounds/clock.ts'
 export {
   type Evaluate,
   Federation,
   type FederationOptions,
   type Link,
+  type RoundRecorder,
 } from './rounds/federation.ts'
 export { federationPrior } from './rounds/label-prior.ts'
 export {
@@ -56,14 +60,7 @@ export {
   type SocketShellOptions,
 } from './sockets/socket-shell.ts'
 export { type Bucket, fullBucket, spend } from './sockets/token-bucket.ts'
-export {
-  headFile,
-  openRunFolder,
-  type Resumed,
-  RunFolderError,
-  type RunMeta,
-  serverStateFile,
-} from './store/run-folder.ts'
+export { headFile, RunFolderError, serverStateFile } from './store/run-folder.ts'
 export { fieldRows, taskFileJsonSchema, taskFileJsonSchemaText, withFieldTables } from './tasks/task-docs.ts'
 export {
   type Aggregation,

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util'
 import { initBackend } from '@fedtune/model/node'
 import { DEFAULT_WEB_DIR } from './http/web-page.ts'
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS as LIMITS } from './sockets/connection-limits.ts'
-import { defaultOutDir, startCoordinator } from './start.ts'
+import { startCoordinator } from './start.ts'
+import { StoreError } from './store/index.ts'
 import { RunFolderError } from './store/run-folder.ts'
 import { readTaskFile, TaskFileError } from './tasks/task-file.ts'
 
@@ -19,11 +20,16 @@ Options:
   --task <file>     the task file (JSON; see docs/task-file.md)              (required)
   --port <n>        port for HTTP and socket.io; 0 picks a free one          (default 8080)
   --host <addr>     address to listen on; 0.0.0.0 for every interface        (default 127.0.0.1)
-  --out <dir>       where rounds.jsonl and the head after every round go
-                                            (default .fedtune/runs/<task name>-<time>)
+  --data <dir>      the database and the run folders                        (default .fedtune)
+  --database <db>   the database: a folder (embedded PostgreSQL, PGlite) or a server's
+                    postgres://user:password@host/db                   (default <data>/db)
+  --out <dir>       the run's folder: the head after every round, and a readable copy of
+                    its rounds (rounds.jsonl, rounds.svg)  (default <data>/runs/<task>-<run>)
   --cache <dir>     downloaded backbones and cached embeddings               (default .fedtune/cache)
-  --resume          continue the run in --out where it stopped (after a crash): same task,
-                    from the last recorded round; participants reconnect by themselves
+  --new-run         stop the task's unfinished run that has other settings, and start a new
+                    one (without it, that is refused). Restarted, the coordinator carries on
+                    the task's unfinished run by itself from its last kept round;
+                    participants reconnect by themselves
   --web <dir>       the browser participants' page (client-web's build, \`npm run build:web\`),
                     served at /join; browsers take part only in a task whose file turns
                     participation.browsers on
@@ -60,7 +66,9 @@ export async function main(argv: string[]): Promise<number> {
     host?: string
     out?: string
     cache?: string
-    resume?: boolean
+    data?: string
+    database?: string
+    'new-run'?: boolean
     web?: string
     help?: boolean
   } & Partial<Record<LimitFlag, string>>
@@ -73,7 +81,9 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         out: { type: 'string' },
         cache: { type: 'string' },
-        resume: { type: 'boolean' },
+        data: { type: 'string' },
+        database: { type: 'string' },
+        'new-run': { type: 'boolean' },
         web: { type: 'string' },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: 'string' } as const])),
         help: { type: 'boolean', short: 'h' },
@@ -118,22 +128,24 @@ export async function main(argv: string[]): Promise<number> {
     const backend = await initBackend()
     process.stdout.write(`tensorflow backend: ${backend.backend} (${backend.detail})\n`)
     const cacheDir = resolve(values.cache ?? '.fedtune/cache')
-    if (values.resume && !values.out) {
-      process.stderr.write('fedtune coordinator: --resume needs --out, the run folder to continue\n')
-      return 2
-    }
-    const outDir = resolve(values.out ?? defaultOutDir('.fedtune', task.name))
+    const database = values.database
     const running = await startCoordinator({
       task,
       port,
       host: values.host ?? '127.0.0.1',
-      outDir,
+      dataDir: resolve(values.data ?? '.fedtune'),
+      ...(values.out === undefined ? {} : { outDir: resolve(values.out) }),
+      ...(database === undefined
+        ? {}
+        : { database: /^postgres(ql)?:/.test(database) ? database : resolve(database) }),
+      newRun: values['new-run'] ?? false,
       cacheDir,
-      resume: values.resume ?? false,
       webDir: resolve(values.web ?? DEFAULT_WEB_DIR),
       limits,
     })
-    process.stdout.write(`run folder ${outDir}; after a crash, continue with --out ${outDir} --resume\n`)
+    process.stdout.write(
+      `run ${running.run.id} of task ${task.name}, kept in ${running.store.where}; its folder ${running.outDir}. Restarted, the coordinator carries it on by itself\n`,
+    )
     const stop = () => void running.close()
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
@@ -141,7 +153,10 @@ export async function main(argv: string[]): Promise<number> {
     await running.close()
     return summary.completed > 0 ? 0 : 1
   } catch (error) {
-    const prefix = error instanceof TaskFileError || error instanceof RunFolderError ? '' : 'error: '
+    const prefix =
+      error instanceof TaskFileError || error instanceof RunFolderError || error instanceof StoreError
+        ? ''
+        : 'error: '
     process.stderr.write(`fedtune coordinator: ${prefix}${(error as Error).message}\n`)
     return 1
   }

@@ -128,7 +128,15 @@ async function coordinator(
   return c
 }
 
-function hospital(c: RunningCoordinator, i: number): Participant {
+/** A Node hospital client, enrolled first as an operator's approval would enrol it. */
+async function hospital(c: RunningCoordinator, i: number): Promise<Participant> {
+  const identitySeed = nodeCrypto.randomBytes(32)
+  await c.store.participants.enrolOpen({
+    task: c.federation.task.name,
+    name: `hospital-${i}`,
+    kind: 'hospital',
+    identityKey: nodeCrypto.ed25519PublicKey(identitySeed),
+  })
   const h = new Participant({
     coordinatorUrl: c.url,
     dataDir: join(data, `hospital-${i}`),
@@ -138,7 +146,7 @@ function hospital(c: RunningCoordinator, i: number): Participant {
     agent: 'test',
     print: () => {},
     progress: undefined,
-    identitySeed: nodeCrypto.randomBytes(32),
+    identitySeed,
     allowPlaintext: false,
   })
   h.done.catch(() => {})
@@ -352,8 +360,8 @@ describe('a volunteer in headless Chromium', () => {
     const c = await coordinator('volunteer-rounds', 3)
     // WebGL forced: the GPU path, end to end (here on SwiftShader).
     const page = await volunteer(c, browser, '?backend=webgl')
-    hospital(c, 1)
-    hospital(c, 2)
+    await hospital(c, 1)
+    await hospital(c, 2)
 
     await page.waitForSelector('#rounds tr[data-round="2"]', { timeout: 540_000 })
     await page.screenshot({ path: join(output, 'two-rounds.png'), fullPage: true })
@@ -433,8 +441,8 @@ describe('a volunteer in headless Chromium', () => {
     await joinOn(page, c)
     expect(await page.getAttribute('body', 'data-backend')).toBe('wasm')
     expect(await page.textContent('#embedded')).toMatch(/on wasm: WebGL (did not initialise|failed)/)
-    hospital(c, 1)
-    hospital(c, 2)
+    await hospital(c, 1)
+    await hospital(c, 2)
     let guard: NodeJS.Timeout | undefined
     await Promise.race([
       closeAt,

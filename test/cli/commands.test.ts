@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { parseTaskFile } from '@fedtune/coordinator'
+import { issueInvite, parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { PNG } from 'pngjs'
@@ -153,6 +153,21 @@ describe('bad input at a hospital', () => {
    */
   const hospital = async (dir: string, name: string) => {
     const gone = hasLeft(name)
+    // an operator's invite for a name new to the task; a known name comes back with its key
+    const enrolled = await coordinator?.store.participants.byName('bad-input', name)
+    const invite =
+      enrolled === null && coordinator !== undefined
+        ? [
+            '--invite',
+            (
+              await issueInvite(coordinator.store, {
+                task: 'bad-input',
+                participant: name,
+                createdBy: 'test',
+              })
+            ).code,
+          ]
+        : []
     const result = await fedtune(
       'client',
       '--coordinator',
@@ -163,6 +178,7 @@ describe('bad input at a hospital', () => {
       join(work, `cache-${name}`),
       '--name',
       name,
+      ...invite,
     )
     await gone
     return result

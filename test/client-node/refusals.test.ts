@@ -96,15 +96,19 @@ describe('a refusal that retrying cannot change', () => {
 
 describe('a refusal worth retrying', () => {
   it('the coordinator failing on a hello: the client says when it asks again, then joins on a new connection', async () => {
-    const coordinator = await startTestCoordinator()
-    const { federation } = coordinator
-    const enrol = federation.enrol.bind(federation)
     let faults = 1
-    federation.enrol = (name, key) => {
-      if (faults-- > 0) throw new Error('injected fault')
-      return enrol(name, key)
-    }
-    const { code, stdout, stderr } = await hospital(coordinator.url, 'hospital-c')
+    const coordinator = await startTestCoordinator({
+      admission: (admission) => ({
+        admit: (claim, address) =>
+          faults-- > 0 ? Promise.reject(new Error('injected fault')) : admission.admit(claim, address),
+      }),
+    })
+    const { code, stdout, stderr } = await hospital(
+      coordinator.url,
+      'hospital-c',
+      '--invite',
+      await coordinator.invite('hospital-c'),
+    )
     expect(stdout).toMatch(
       /^the coordinator did not let us join yet: .* \(internal\); trying again in (\d{3} ms|1 s)$/m,
     )

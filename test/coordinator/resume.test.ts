@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { headFile, openRunFolder, RoundLog, type RunMeta } from '@fedtune/coordinator'
+import { headFile, issueInvite, type RoundRecord } from '@fedtune/coordinator'
+import { openStore } from '@fedtune/coordinator/store'
 import { readBackboneFolder } from '@fedtune/model/node'
 import {
   encodeWeights,
@@ -18,84 +19,15 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import { io as connect } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
 
+/**
+ * Issue 12, item 1: a coordinator killed with SIGKILL at any point of a round loses no round it
+ * aggregated, and carries on by itself when restarted (no flag): its run store (PGlite in
+ * <out>/db) is the source of truth, each round's head is on disk before its row commits, and
+ * participants hear a round's result only once it is kept.
+ */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const bin = join(repo, 'cli', 'bin', 'fedtune.js')
 const backboneDir = join(repo, '..', 'shared', 'backbones', 'mobilenet_v2_0.35_224')
-
-const meta: RunMeta = {
-  format: 'fedtune-run/1',
-  task: 't',
-  backboneDigest: 'a'.repeat(64),
-  head: { layers: [], labels: ['x', 'y'] },
-  paramCount: 3,
-  createdAt: '2026-01-01T00:00:00.000Z',
-}
-
-const record = (round: number, status: 'aggregated' | 'failed') => ({
-  round,
-  status,
-  reason: null,
-  startedAt: '',
-  durationMs: 1,
-  selected: [],
-  contributions: [],
-  dropped: [],
-  examples: 1,
-  global: null,
-  local: null,
-})
-
-describe('the run folder', () => {
-  it('a new folder gets run.json and nothing to resume', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fedtune-run-'))
-    expect(openRunFolder(dir, meta, false)).toBeNull()
-    expect(JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'))).toEqual(meta)
-  })
-
-  it('an existing run is never overwritten without --resume', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fedtune-run-'))
-    openRunFolder(dir, meta, false)
-    expect(() => openRunFolder(dir, meta, false)).toThrow(/already holds a run of task "t".*pass --resume/)
-  })
-
-  it('resumes from the last recorded round with the last aggregated head, dropping a torn last line', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fedtune-run-'))
-    openRunFolder(dir, meta, false)
-    const log = new RoundLog(dir)
-    log.writeHead(0, new Float32Array([0, 0, 0]))
-    log.writeHead(1, new Float32Array([1, 2, 3]))
-    log.append(record(1, 'aggregated'))
-    log.append(record(2, 'failed'))
-    appendFileSync(join(dir, 'rounds.jsonl'), '{"round":3,"sta') // the crash hit mid-write
-    const resumed = openRunFolder(dir, meta, true)
-    expect(resumed).toMatchObject({ round: 2, completed: 1, failed: 1, droppedPartialLine: true })
-    expect(Array.from(resumed?.global ?? [])).toEqual([1, 2, 3])
-    expect(readFileSync(join(dir, 'rounds.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2)
-  })
-
-  it('resumes FedAdam with the moments saved beside the last head, and the label mix of that round', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fedtune-run-'))
-    openRunFolder(dir, meta, false)
-    const log = new RoundLog(dir)
-    const server = { m: new Float32Array([0.1, 0.2, 0.3]), v: new Float32Array([1, 2, 3]) }
-    log.writeHead(1, new Float32Array([1, 2, 3]), server)
-    log.append({ ...record(1, 'aggregated'), labelCounts: [40, 60] })
-    log.append(record(2, 'failed'))
-    const resumed = openRunFolder(dir, meta, true)
-    expect(Array.from(resumed?.server?.m ?? [])).toEqual(Array.from(server.m))
-    expect(Array.from(resumed?.server?.v ?? [])).toEqual(Array.from(server.v))
-    expect(resumed?.labelCounts).toEqual([40, 60])
-  })
-
-  it('refuses to resume a run of a different head or backbone', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fedtune-run-'))
-    openRunFolder(dir, meta, false)
-    new RoundLog(dir).writeHead(0, new Float32Array(3))
-    expect(() => openRunFolder(dir, { ...meta, backboneDigest: 'b'.repeat(64) }, true)).toThrow(
-      `its backbone digest is ${'a'.repeat(64)}, the task file now says ${'b'.repeat(64)}`,
-    )
-  })
-})
 
 type Coordinator = { child: ChildProcess; url: Promise<string>; exited: Promise<number>; lines: string[] }
 
@@ -117,98 +49,136 @@ function coordinator(args: string[]): Coordinator {
   return { child, url, exited, lines }
 }
 
-describe('a coordinator that crashes mid-run', () => {
-  it('continues with --resume from the last round it recorded, and participants carry on', async () => {
-    const work = mkdtempSync(join(tmpdir(), 'fedtune-crash-'))
-    const { digest } = await readBackboneFolder(backboneDir)
-    const taskFile = join(work, 'task.json')
-    writeFileSync(
-      taskFile,
-      JSON.stringify({
-        name: 'crash',
-        backbone: { source: backboneDir, sha256: digest },
-        head: { labels: ['x', 'y'] },
-        training: { rounds: 3 },
-        participation: { minParticipants: 1, roundDeadlineSeconds: 60 },
-        // A scripted participant sends plain deltas; resuming does not depend on how they arrive.
-        aggregation: { mode: 'plaintext-debug' },
-      }),
-    )
-    const out = join(work, 'run')
-    const first = coordinator(['--task', taskFile, '--port', '0', '--out', out])
-    const url = await first.url
-    const port = new URL(url).port
+/** Where the first coordinator is killed, as the one participant sees the run. */
+type KillPoint = 'round 2 open, its update held' | 'round 1 result heard' | 'round 2 update acknowledged'
 
-    // A participant that says hello on every (re)connect and answers each round with Δ = round,
-    // except round 2 of the first coordinator, which it holds: that round cannot end before the kill
-    // (one participant, minParticipants 1, a 60 s deadline), so the kill lands after round 1 for certain.
-    let task: TaskInfo | undefined
-    const answered: number[] = []
-    let killed = false
-    let round2Held: () => void = () => {}
-    const round2Opened = new Promise<void>((resolve) => {
-      round2Held = resolve
-    })
-    // It connects again once the second coordinator listens, not on a timer: retries against a port
-    // with no listener could even connect to themselves (a TCP self-connect) and take the port.
-    const socket = connect(url, { transports: ['websocket'], parser: packedParser, reconnection: false })
-    // As the hospital client does: a hello signing each connection's challenge.
-    socket.on('challenge', (raw: unknown) => {
-      const hello = signHello(nodeCrypto, new Uint8Array(32).fill(7), parseChallenge(raw), {
-        protocol: PROTOCOL_VERSION,
-        participant: 'h1',
-        kind: 'hospital',
-        agent: 'test',
-      })
-      socket.emit('hello', hello, (ack: { task: TaskInfo }) => {
-        task = ack.task
-      })
-    })
-    socket.on('round', (r: { round: number }) => {
-      if (!task) return
-      if (r.round === 2 && !killed) return round2Held()
-      const delta = new Float32Array(task.paramCount).fill(r.round)
-      const metrics = { trainLoss: 0.1, valAccuracy: null, valAuc: null, valExamples: 0 }
-      socket.emit(
-        'update',
-        { round: r.round, delta: encodeWeights(delta), examples: 1, labelCounts: [1, 0], metrics },
-        () => {
-          answered.push(r.round)
-        },
-      )
-    })
-    let finished = false
-    socket.on('finished', () => {
-      finished = true
-      // as the hospital client does: leave on 'finished', which lets the coordinator exit at once
-      socket.disconnect()
-    })
-    // Round 2 opens only after round 1's record is appended to rounds.jsonl.
-    await round2Opened
-    expect(readFileSync(join(out, 'rounds.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1)
-
-    const cut = new Promise((resolve) => socket.once('disconnect', resolve))
-    first.child.kill('SIGKILL')
-    expect(await first.exited).toBe(-1)
-    expect(await cut).toBe('transport close')
-    killed = true
-    const second = coordinator(['--task', taskFile, '--port', port, '--out', out, '--resume'])
-    await second.url
-    socket.connect()
-    expect(await second.exited).toBe(0)
-    // the coordinator exits only after its 'finished' has reached the participants still connected
-    expect(finished).toBe(true)
-
-    const rounds = readFileSync(join(out, 'rounds.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { round: number; status: string })
-    expect(rounds.map((r) => r.round)).toEqual([1, 2, 3])
-    expect(second.lines.join('\n')).toMatch(/resuming .* after round 1/)
-    // Each round adds Δ = round to the head: 1 + 2 + 3 from the initial one.
-    const initial = new Float32Array(readFileSync(headFile(out, 0)).buffer.slice(0))
-    const final = new Float32Array(readFileSync(headFile(out, 3)).buffer.slice(0))
-    expect(final[0]).toBeCloseTo((initial[0] as number) + 6, 5)
-    expect(answered).toEqual([1, 2, 3])
-  }, 300_000)
+describe('a coordinator killed with SIGKILL mid-run', () => {
+  for (const point of [
+    'round 2 open, its update held',
+    'round 1 result heard',
+    'round 2 update acknowledged',
+  ] satisfies KillPoint[])
+    it(`at "${point}": restarted with the same command it carries the run on, and every round it announced is kept`, async () => {
+      const work = mkdtempSync(join(tmpdir(), 'fedtune-crash-'))
+      try {
+        await killedAndRestarted(work, point)
+      } finally {
+        rmSync(work, { recursive: true, force: true })
+      }
+    }, 300_000)
 })
+
+async function killedAndRestarted(work: string, point: KillPoint): Promise<void> {
+  const { digest } = await readBackboneFolder(backboneDir)
+  const taskFile = join(work, 'task.json')
+  writeFileSync(
+    taskFile,
+    JSON.stringify({
+      name: 'crash',
+      backbone: { source: backboneDir, sha256: digest },
+      head: { labels: ['x', 'y'] },
+      training: { rounds: 3 },
+      participation: { minParticipants: 1, roundDeadlineSeconds: 60 },
+      // A scripted participant sends plain deltas; carrying on does not depend on how they arrive.
+      aggregation: { mode: 'plaintext-debug' },
+      enrolment: { hospitals: 'invite' },
+    }),
+  )
+  const out = join(work, 'run')
+  // The operator's invite for h1, issued in the coordinator's database before it starts.
+  const setup = await openStore(join(out, 'db'))
+  await setup.tasks.submit({ name: 'crash', file: {}, submittedBy: 'test' })
+  const { code } = await issueInvite(setup, { task: 'crash', participant: 'h1', createdBy: 'test' })
+  await setup.close()
+
+  const args = ['--task', taskFile, '--port', '0', '--out', out]
+  const first = coordinator(args)
+  const url = await first.url
+  const port = new URL(url).port
+
+  let task: TaskInfo | undefined
+  const answered: number[] = []
+  const heard: number[] = []
+  let killed = false
+  let kill: () => void = () => {}
+  const killNow = new Promise<void>((resolve) => {
+    kill = resolve
+  })
+  // It connects again once the second coordinator listens, not on a timer: retries against a port
+  // with no listener could even connect to themselves (a TCP self-connect) and take the port.
+  const socket = connect(url, { transports: ['websocket'], parser: packedParser, reconnection: false })
+  socket.on('challenge', (raw: unknown) => {
+    const hello = signHello(nodeCrypto, new Uint8Array(32).fill(7), parseChallenge(raw), {
+      protocol: PROTOCOL_VERSION,
+      participant: 'h1',
+      kind: 'hospital',
+      agent: 'test',
+      invite: code,
+    })
+    socket.emit('hello', hello, (ack: { task: TaskInfo }) => {
+      task = ack.task
+    })
+  })
+  socket.on('round', (r: { round: number }) => {
+    if (!task) return
+    if (!killed && point === 'round 2 open, its update held' && r.round === 2) return kill()
+    const delta = new Float32Array(task.paramCount).fill(r.round)
+    const metrics = { trainLoss: 0.1, valAccuracy: null, valAuc: null, valExamples: 0 }
+    socket.emit(
+      'update',
+      { round: r.round, delta: encodeWeights(delta), examples: 1, labelCounts: [1, 0], metrics },
+      () => {
+        answered.push(r.round)
+        if (!killed && point === 'round 2 update acknowledged' && r.round === 2) kill()
+      },
+    )
+  })
+  socket.on('round-result', (result: { round: number; status: string }) => {
+    if (result.status === 'aggregated') heard.push(result.round)
+    if (!killed && point === 'round 1 result heard' && result.round === 1) kill()
+  })
+  let finished = false
+  socket.on('finished', () => {
+    finished = true
+    // as the hospital client does: leave on 'finished', which lets the coordinator exit at once
+    socket.disconnect()
+  })
+  await killNow
+  const cut = new Promise((resolve) => socket.once('disconnect', resolve))
+  first.child.kill('SIGKILL')
+  expect(await first.exited).toBe(-1)
+  expect(await cut).toBe('transport close')
+  killed = true
+  const announcedBeforeKill = [...heard]
+
+  // The same command: the coordinator finds the task's unfinished run in its database and carries it on.
+  const second = coordinator(['--task', taskFile, '--port', port, '--out', out])
+  await second.url
+  socket.connect()
+  expect(await second.exited).toBe(0)
+  expect(finished).toBe(true)
+  expect(second.lines.join('\n')).toMatch(/continuing run 1 of task crash after round [12] /)
+
+  const store = await openStore(join(out, 'db'))
+  try {
+    const rounds = await store.rounds.list<RoundRecord>(1)
+    expect(rounds.map((r) => r.round)).toEqual([1, 2, 3])
+    // every round announced before the kill is kept, as it was announced
+    for (const round of announcedBeforeKill)
+      expect(rounds.find((r) => r.round === round)?.status).toBe('aggregated')
+    expect((await store.runs.get(1))?.state).toBe('finished')
+    expect((await store.runs.list()).length).toBe(1)
+    const actions = (await store.audit.list({ task: 'crash', limit: 100, newestFirst: false })).map(
+      (e) => e.action,
+    )
+    expect(actions.filter((a) => a === 'run.started')).toHaveLength(2)
+    expect(actions.at(-1)).toBe('run.finished')
+  } finally {
+    await store.close()
+  }
+  // Each aggregated round adds Δ = round to the head: 1 + 2 + 3 from the initial one.
+  const initial = new Float32Array(readFileSync(headFile(out, 0)).buffer.slice(0))
+  const final = new Float32Array(readFileSync(headFile(out, 3)).buffer.slice(0))
+  expect(final[0]).toBeCloseTo((initial[0] as number) + 6, 5)
+  expect(heard).toContain(3)
+}

@@ -3,9 +3,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { attachSockets, buildApp, FEDAVG, Federation, parseTaskFile, RoundLog } from '@fedtune/coordinator'
+import {
+  attachSockets,
+  buildApp,
+  FEDAVG,
+  Federation,
+  parseTaskFile,
+  RoundLog,
+  storeAdmission,
+} from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
-import type { Store } from '@fedtune/coordinator/store'
+import { openStore, type Store } from '@fedtune/coordinator/store'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import {
   decodeWeights,
@@ -27,7 +35,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, ONE_SGD_EPOCH, sayHello, seedOf } from '../harness.ts'
+import { challengeOf, connectTo, ONE_SGD_EPOCH, sayHello, seedOf, testDatabase } from '../harness.ts'
 import { storeWithViewer } from '../test-store.ts'
 
 /**
@@ -45,6 +53,10 @@ type Harness = {
   federation: Federation
   sockets: Socket[]
   warnings: string[]
+  store: Store
+  /** Made here (closed after the test), not the test's. */
+  ownStore: boolean
+  enrol(name: string, kind: 'hospital' | 'browser', key: Uint8Array): Promise<void>
 }
 let harness: Harness | undefined
 
@@ -52,6 +64,7 @@ afterEach(async () => {
   for (const s of harness?.sockets ?? []) s.disconnect()
   harness?.federation.stop('test over')
   await harness?.app.close()
+  if (harness?.ownStore) await harness.store.close()
   harness = undefined
 })
 
@@ -106,7 +119,10 @@ async function start(opts: {
     training: ONE_SGD_EPOCH,
     roundDeadlineMs: 20_000,
     joinTimeoutMs: 20_000,
-    log,
+    recorder: {
+      writeHead: (round, weights, server) => log.writeHead(round, weights, server ?? null),
+      commit: async (record) => log.append(record),
+    },
     secure: opts.secure
       ? {
           // Long: a dropout here disconnects, which closes its stages at once; the deadline must not pass.
@@ -123,9 +139,26 @@ async function start(opts: {
     log,
     ...(opts.store ? { store: opts.store } : {}),
   })
-  attachSockets(app.server, { federation })
+  const store = opts.store ?? (await openStore(await testDatabase()))
+  await store.tasks.submit({ name: task.name, file: {}, submittedBy: 'test' })
+  const enrolment = {
+    hospitals: 'approval',
+    volunteers: { mode: 'open', maxParticipants: 100, perAddressPerHour: 100 },
+  } as const
+  attachSockets(app.server, { federation, admission: storeAdmission({ store, task: task.name, enrolment }) })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
-  harness = { url, app, federation, sockets: [], warnings }
+  harness = {
+    url,
+    app,
+    federation,
+    sockets: [],
+    warnings,
+    store,
+    ownStore: opts.store === undefined,
+    enrol: async (name, kind, identityKey) => {
+      await store.participants.enrolOpen({ task: task.name, name, kind, identityKey }).catch(() => undefined)
+    },
+  }
   return harness
 }
 
@@ -146,7 +179,7 @@ function secureClient(
   joined: Promise<HelloAck<ReceivedRefusalCode>>
   advertised: Promise<UpdateAck | null>
 } {
-  const socket = connect(h.url, { transports: ['websocket'], parser: packedParser, reconnection: false })
+  const socket = connectTo(h)
   challengeOf(socket)
   h.sockets.push(socket)
   let advertisedWith: (ack: Promise<UpdateAck | null>) => void = () => {}
@@ -250,7 +283,7 @@ describe('secure rounds over real sockets', () => {
     const a = secureClient(h, 'a', filled(0.5), 10)
     const b = secureClient(h, 'b', filled(-0.25), 30)
     // connected and enrolled, but never answers: the advertise stage waits for it (20 s)
-    const mute = connect(h.url, { transports: ['websocket'], parser: packedParser, reconnection: false })
+    const mute = connectTo(h)
     h.sockets.push(mute)
     const selected = new Promise((resolve) => mute.once('round', resolve))
     await sayHello(mute, { participant: 'mute' })
@@ -281,7 +314,7 @@ describe('secure rounds over real sockets', () => {
   it('refuses a name enrolled with another identity key', async () => {
     const h = await start({ secure: true })
     expect((await secureClient(h, 'a', filled(0), 1).joined).ok).toBe(true)
-    const impostor = connect(h.url, { transports: ['websocket'], parser: packedParser, reconnection: false })
+    const impostor = connectTo(h)
     h.sockets.push(impostor)
     const ack = await sayHello(impostor, { participant: 'a', seed: new Uint8Array(32).fill(1) })
     expect(ack).toMatchObject({ ok: false, code: 'identity-mismatch' })
@@ -291,7 +324,7 @@ describe('secure rounds over real sockets', () => {
     // two of three places: no gather window, each round starts as soon as both are online
     const h = await start({ secure: false, rounds: 2, gatherMs: 0 })
     const plain = (name: string) => {
-      const socket = connect(h.url, { transports: ['websocket'], parser: packedParser, reconnection: false })
+      const socket = connectTo(h)
       h.sockets.push(socket)
       socket.on('round', (raw: { round: number; weights: Uint8Array }) => {
         decodeWeights(raw.weights, params, 'weights')
@@ -367,7 +400,9 @@ describe('secure rounds over real sockets', () => {
           socket.once('disconnect', (reason) => resolve(`disconnected: ${reason}`))
         }),
       )
-      const joined = sayHello(socket, { participant: name, seed })
+      const joined = running.store.participants
+        .enrolOpen({ task: 'close', name, kind: 'hospital', identityKey: nodeCrypto.ed25519PublicKey(seed) })
+        .then(() => sayHello(socket, { participant: name, seed }))
       socket.on('round', async (raw: unknown) => {
         const ack = await joined
         if (!ack.ok) return

@@ -216,7 +216,9 @@ describe('coordinator over real sockets', () => {
     expect(await replayer.emitWithAck('hello', genuine)).toEqual(proofRefused)
     expect(h.federation.state.online.size).toBe(0)
 
-    // On its own connection it is accepted, and the name is enrolled only now.
+    // Once an operator approved hospital-a, its own connection is accepted.
+    expect(await h.store.participants.byTask('test-task')).toEqual([])
+    await h.enrol('hospital-a', 'hospital', nodeCrypto.ed25519PublicKey(seedOf('hospital-a')))
     expect(await recorded.emitWithAck('hello', genuine)).toMatchObject({ ok: true })
   })
 

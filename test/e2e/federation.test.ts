@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseTaskFile } from '@fedtune/coordinator'
+import { issueInvite, parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { PackedDecoder } from '@fedtune/protocol'
@@ -124,6 +124,13 @@ beforeAll(async () => {
     },
     httpTap: (r) => http.push(r),
   })
+  // The operator's invites, one per hospital (issueInvite is what `fedtune participant invite` calls).
+  const invites: string[] = []
+  for (let i = 1; i <= HOSPITALS; i++)
+    invites.push(
+      (await issueInvite(coordinator.store, { task: 'e2e', participant: `hospital-${i}`, createdBy: 'test' }))
+        .code,
+    )
   const clients: ChildProcess[] = []
   const exits = Array.from({ length: HOSPITALS }, (_, i) => {
     const child = spawn(
@@ -139,6 +146,8 @@ beforeAll(async () => {
         join(work, `cache-${i + 1}`),
         '--name',
         `hospital-${i + 1}`,
+        '--invite',
+        invites[i] as string,
         '--audit',
         join(work, `audit-${i + 1}`),
       ],

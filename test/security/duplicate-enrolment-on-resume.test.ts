@@ -1,18 +1,20 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseTaskFile, RunFolderError } from '@fedtune/coordinator'
+import { parseTaskFile } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
+import { openStore, StoreError } from '@fedtune/coordinator/store'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterAll, describe, expect, it } from 'vitest'
-import { seedOf, startTestCoordinator } from '../harness.ts'
+import { seedOf } from '../harness.ts'
 
 /**
- * Issue 11, "one key, one name", on resume: a participants.json with one identity key under two
- * names (edited, or written before the check existed) would put that key twice in a round's roster.
- * The coordinator refuses to resume it and names both names and the key.
+ * Issue 11, "one key, one name", across a restart. The enrolments were a JSON file that could be
+ * edited (or written before the check existed) to list one identity key under two names, which would
+ * put that key twice in a round's roster. They are now rows of the run store, and the database itself
+ * refuses a second name for a key in a task (unique (task, identity_key)), through the store and in raw SQL.
  */
 const backboneDir = join(
   fileURLToPath(new URL('../../../shared/', import.meta.url)),
@@ -22,10 +24,8 @@ const backboneDir = join(
 const work = mkdtempSync(join(tmpdir(), 'fedtune-resume-pins-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-const hex = (key: Uint8Array) => Buffer.from(key).toString('hex')
-
-describe('a resumed run whose enrolment has one key under two names', () => {
-  it('refuses to start, naming the two names and the key', async () => {
+describe('a coordinator’s enrolments after a restart', () => {
+  it('the database refuses one identity key under two names in a task, however it is written', async () => {
     await initBackend()
     const { digest } = await readBackboneFolder(backboneDir)
     const task = parseTaskFile(
@@ -39,34 +39,43 @@ describe('a resumed run whose enrolment has one key under two names', () => {
       work,
     )
     const outDir = join(work, 'run')
-    const options = { task, port: 0, outDir, cacheDir: join(work, 'cache'), quiet: true, print: () => {} }
-    const first = await startCoordinator(options)
+    const first = await startCoordinator({
+      task,
+      port: 0,
+      outDir,
+      cacheDir: join(work, 'cache'),
+      quiet: true,
+      print: () => {},
+    })
     await first.close()
 
-    const shared = hex(nodeCrypto.ed25519PublicKey(seedOf('shared')))
-    const own = hex(nodeCrypto.ed25519PublicKey(seedOf('own')))
-    writeFileSync(
-      join(outDir, 'participants.json'),
-      `${JSON.stringify({ 'hospital-a': shared, 'hospital-b': own, 'hospital-c': shared }, null, 2)}\n`,
-    )
-    const resumed = startCoordinator({ ...options, resume: true })
-    await expect(resumed).rejects.toBeInstanceOf(RunFolderError)
-    await expect(resumed).rejects.toThrow(
-      `${join(outDir, 'participants.json')}: identity key ${shared} is enrolled under two names, "hospital-a" and "hospital-c"; expected one name per key (remove the pin that is not the key holder's)`,
-    )
-  })
-
-  it('a federation handed one key under two names refuses to be built, naming both and the key', async () => {
-    const key = nodeCrypto.ed25519PublicKey(seedOf('shared'))
-    await expect(
-      startTestCoordinator({
-        enrolled: new Map([
-          ['hospital-a', key],
-          ['hospital-c', key],
-        ]),
-      }),
-    ).rejects.toThrow(
-      `identity key ${hex(key)} is enrolled under two names, hospital-a and hospital-c; one key, one name`,
-    )
+    const store = await openStore(join(outDir, 'db'))
+    try {
+      const shared = nodeCrypto.ed25519PublicKey(seedOf('shared'))
+      await store.participants.enrolOpen({
+        task: 'pins',
+        name: 'hospital-a',
+        kind: 'hospital',
+        identityKey: shared,
+      })
+      const second = store.participants.enrolOpen({
+        task: 'pins',
+        name: 'hospital-c',
+        kind: 'hospital',
+        identityKey: shared,
+      })
+      await expect(second).rejects.toBeInstanceOf(StoreError)
+      await expect(second).rejects.toMatchObject({ code: 'conflict' })
+      await expect(
+        store.sql.query(
+          `insert into participants (task, name, kind, identity_key, state, enrolled_via, created_at)
+           values ('pins', 'hospital-c', 'hospital', $1, 'approved', 'open', now())`,
+          [shared],
+        ),
+      ).rejects.toThrow(/unique|duplicate/i)
+      expect((await store.participants.byTask('pins')).map((p) => p.name)).toEqual(['hospital-a'])
+    } finally {
+      await store.close()
+    }
   })
 })

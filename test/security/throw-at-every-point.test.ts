@@ -96,8 +96,7 @@ describe('a throw at every point the coordinator runs code', () => {
     const a = testParticipant(h, 'a')
     await a.joined
     const finished = new Promise<Finished>((resolve) => a.socket.once('finished', resolve))
-    h.federation.enrol('broken', nodeCrypto.ed25519PublicKey(seedOf('broken')))
-    h.federation.join('broken', 'hospital', brokenLink())
+    h.federation.join('broken', 'hospital', nodeCrypto.ed25519PublicKey(seedOf('broken')), brokenLink())
     h.clock.fire(MS.join)
     expect(await finished).toEqual({ rounds: 0, completed: 0 })
     expect(await h.federation.done).toMatchObject({ reason: expect.stringMatching(/joined in time/) })
@@ -143,12 +142,15 @@ describe('a throw at every point the coordinator runs code', () => {
     await failsThenRecovers(h, /closing round 1 failed: evaluate failed/)
   })
 
-  it('in enrol (the pin cannot be written): the hello is refused, nothing is pinned, and a retry joins', async () => {
+  it('in admission (the store cannot be read): the hello is refused with internal, nothing is enrolled, and a retry joins', async () => {
     let failures = 1
     const h = await startTestCoordinator({
-      onEnrol: () => {
-        if (failures-- > 0) throw new Error('participants.json is not writable')
-      },
+      admission: (admission) => ({
+        admit: (claim, address) =>
+          failures-- > 0
+            ? Promise.reject(new Error('the database is unreachable'))
+            : admission.admit(claim, address),
+      }),
     })
     const refused = await testParticipant(h, 'a').joined
     expect(refused).toMatchObject({
@@ -157,12 +159,7 @@ describe('a throw at every point the coordinator runs code', () => {
       reason: 'the coordinator failed on this message; its operator has the details',
     })
     expect(h.enrolled).toEqual([])
-    // the name is free again, for the same key or another one
-    await joinAll(
-      testParticipant(h, 'a', { seed: seedOf('a again') }),
-      testParticipant(h, 'b'),
-      testParticipant(h, 'c'),
-    )
+    await joinAll(testParticipant(h, 'a'), testParticipant(h, 'b'), testParticipant(h, 'c'))
     expect(await h.recorded(1)).toMatchObject({ status: 'aggregated' })
     expect(h.enrolled.sort()).toEqual(['a', 'b', 'c'])
   })
@@ -213,11 +210,11 @@ describe('a throw at every point the coordinator runs code', () => {
     let failures = 1
     const h = await startTestCoordinator({
       secure: false,
-      log: (log) => ({
-        append: (record) => log.append(record),
+      recorder: (recorder) => ({
+        commit: (record) => recorder.commit(record),
         writeHead: (round, weights, server) => {
           if (round > 0 && failures-- > 0) throw new Error('the disk is full')
-          log.writeHead(round, weights, server)
+          recorder.writeHead(round, weights, server)
         },
       }),
     })
@@ -225,19 +222,39 @@ describe('a throw at every point the coordinator runs code', () => {
     await failsThenRecovers(h, /closing round 1 failed: the disk is full/)
   })
 
-  it('in the round log’s append (the record cannot be written): the round is recorded as failed and the next completes', async () => {
+  it('in keeping a round (the store refuses it once): no round starts and nobody is told until it is kept, then the run goes on', async () => {
     let failures = 1
     const h = await startTestCoordinator({
-      log: (log) => ({
-        append: (record) => {
-          if (failures-- > 0) throw new Error('rounds.jsonl is not writable')
-          log.append(record)
+      recorder: (recorder) => ({
+        commit: async (record) => {
+          if (failures-- > 0) throw new Error('the database is restarting')
+          await recorder.commit(record)
         },
-        writeHead: (round, weights, server) => log.writeHead(round, weights, server),
+        writeHead: (round, weights, server) => recorder.writeHead(round, weights, server),
       }),
     })
-    await joinAll(testParticipant(h, 'a'), testParticipant(h, 'b'), testParticipant(h, 'c'))
-    await failsThenRecovers(h, /closing round 1 failed: rounds.jsonl is not writable/)
+    const all = [testParticipant(h, 'a'), testParticipant(h, 'b'), testParticipant(h, 'c')]
+    await joinAll(...all)
+    const told = new Promise((resolve) => all[0]?.socket.once('round-result', resolve))
+    const warned = new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (
+          h.warnings.some((w) =>
+            /round 1: could not be recorded \(the database is restarting\); trying again in 1 s/.test(w),
+          )
+        ) {
+          clearInterval(check)
+          resolve()
+        }
+      }, 5)
+    })
+    await warned
+    expect(h.federation.committing).toBe(true)
+    expect(h.records).toEqual([])
+    h.clock.fire(1000)
+    expect(await h.recorded(1)).toMatchObject({ status: 'aggregated' })
+    expect(await told).toMatchObject({ round: 1, status: 'aggregated' })
+    expect((await h.store.rounds.list(h.runId)).map((r) => r.round)).toEqual([1])
   })
 
   it('in a link’s send (a participant the coordinator cannot reach): only that participant drops, the round completes', async () => {
@@ -245,8 +262,7 @@ describe('a throw at every point the coordinator runs code', () => {
     const a = testParticipant(h, 'a')
     const b = testParticipant(h, 'b')
     await joinAll(a, b)
-    h.federation.enrol('broken', nodeCrypto.ed25519PublicKey(seedOf('broken')))
-    h.federation.join('broken', 'hospital', brokenLink())
+    h.federation.join('broken', 'hospital', nodeCrypto.ed25519PublicKey(seedOf('broken')), brokenLink())
     await Promise.all([a.acked(1, 'advertise'), b.acked(1, 'advertise')])
     h.clock.fire(MS.stage)
     expect(sorted(await h.recorded(1))).toMatchObject({

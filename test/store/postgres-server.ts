@@ -71,7 +71,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       '-l',
       join(socketDir, 'server.log'),
       '-o',
-      `-c listen_addresses='' -c unix_socket_directories='${socketDir}' -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      `-c listen_addresses='' -c unix_socket_directories='${socketDir}' -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
       'start',
     ])
   } catch (error) {

@@ -8,6 +8,7 @@ import type { Federation } from '../rounds/federation.ts'
 import { roundChart } from '../rounds/round-chart.ts'
 import type { RoundLog } from '../rounds/round-log.ts'
 import type { Store } from '../store/open-store.ts'
+import { participantRoutes } from './participant-routes.ts'
 import { serveWebPage } from './web-page.ts'
 
 export type ServedBackbone = {
@@ -92,6 +93,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         : { error: 'bad-request', message: error.message },
     )
   })
+  if (opts.store) participantRoutes(app, opts.store, federation)
   serveWebPage(app, opts.webDir)
 
   app.get<{ Params: { digest: string; '*': string } }>(

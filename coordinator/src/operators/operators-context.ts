@@ -23,6 +23,8 @@ export function auditRequest(
     readonly action: string
     readonly outcome: AuditOutcome
     readonly target?: string | null
+    readonly task?: string
+    readonly run?: number
     readonly detail?: Readonly<Record<string, unknown>>
   },
 ): Promise<unknown> {

@@ -27,8 +27,9 @@ import {
   type RoundState,
   step,
 } from './round.ts'
-import { localSummary, type RoundLog, type RoundRecord } from './round-log.ts'
 import type { RoundObserver } from './round-observer.ts'
+import { buildRoundRecord, type RoundRecord, roundResult } from './round-record.ts'
+import type { ServerState } from './server-optimizer.ts'
 
 /** How the federation reaches one participant; the socket shell provides it. */
 export type Link = {
@@ -62,8 +63,8 @@ export type FederationOptions = {
   readonly labelPrior: 'local' | 'federation'
   readonly roundDeadlineMs: number
   readonly joinTimeoutMs: number
-  /** Where each round's record and head go (RoundLog in round-log.ts). */
-  readonly log: Pick<RoundLog, 'append' | 'writeHead'>
+  /** Where each round's head and record go: the store (start.ts), or a test's. */
+  readonly recorder: RoundRecorder
   readonly evaluate?: Evaluate | undefined
   readonly clock?: Clock
   readonly onRecord?: (record: RoundRecord) => void
@@ -75,18 +76,24 @@ export type FederationOptions = {
     readonly fixedPoint: FixedPoint
     readonly crypto: SecaggCrypto
   } | null
-  /**
-   * Names already enrolled with their identity keys (a resumed run's; one key, one name), and where
-   * to record new ones.
-   */
-  readonly enrolled?: ReadonlyMap<string, Uint8Array>
-  readonly onEnrol?: (participant: string, identityKey: Uint8Array) => void
   readonly onInfo?: (message: string) => void
-  /** Participants excluded earlier in the run (a resumed run's), and where to record new ones. */
-  readonly excluded?: ReadonlyMap<string, ExcludedEntry>
+  /** Where a participant a complaint named the culprit is recorded (its hellos are refused from then on). */
   readonly onExclude?: (entry: ExcludedEntry) => void
   readonly observer?: RoundObserver | undefined
 }
+
+/**
+ * Where a round's head and record are kept. The head is written whole before its round commits; a
+ * round is kept once `commit` resolves, and only then are participants told its result and the next
+ * round started: a coordinator killed at any point loses no round it announced.
+ */
+export type RoundRecorder = {
+  writeHead(round: number, weights: Float32Array, server?: ServerState): void
+  commit(record: RoundRecord): Promise<void>
+}
+
+/** How long to wait before trying again to commit a round the store refused (it may be restarting). */
+const COMMIT_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000] as const
 
 /**
  * The shell around the pure round logic: it owns the links to participants, the deadline timers and
@@ -105,9 +112,11 @@ export class Federation {
   #cancelGather: (() => void) | undefined
   #roundStartedAt = 0
   #deadlineAt = 0
+  /** The identity key of each participant that joined this run (admitted by the socket shell). */
   #identities = new Map<string, Uint8Array>()
-  /** Who holds each enrolled identity key (hex): one key, one name. */
-  #holders = new Map<string, string>()
+  /** A round being committed: the effects after it wait in `#queue` until it is kept. */
+  #held: Promise<void> | undefined
+  #queue: (() => void)[] = []
   #secure: SecureRound | undefined
   readonly #excluded = new Map<string, ExcludedEntry>()
   /** What the ending secure round's complaints established, for its record. */
@@ -118,23 +127,13 @@ export class Federation {
     this.task = opts.task
     this.#opts = opts
     this.#clock = opts.clock ?? realClock
-    for (const [name, key] of opts.enrolled ?? []) {
-      const holder = this.#holders.get(hex(key))
-      if (holder !== undefined)
-        throw new Error(
-          `identity key ${hex(key)} is enrolled under two names, ${holder} and ${name}; one key, one name`,
-        )
-      this.#identities.set(name, key)
-      this.#holders.set(hex(key), name)
-    }
-    for (const [name, entry] of opts.excluded ?? []) this.#excluded.set(name, entry)
     this.#state = opts.resumed
       ? initialState(opts.config, opts.resumed.global, opts.resumed)
       : initialState(opts.config, opts.initial)
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
-    if (!opts.resumed) opts.log.writeHead(0, opts.initial)
+    if (!opts.resumed) opts.recorder.writeHead(0, opts.initial)
     this.#armJoinTimer()
   }
 
@@ -151,52 +150,9 @@ export class Federation {
     return this.#secure ? { stage: this.#secure.stage, waitingFor: this.#secure.waitingFor } : null
   }
 
-  /**
-   * Enrols a name with its identity key on first sight, and from then on refuses that name with any
-   * other key (a ProtocolError 'identity-mismatch') and that key under any other name
-   * ('identity-in-use'): one key, one name, or one holder could take several places in a round.
-   * Nothing is pinned when it throws.
-   */
-  enrol(participant: string, identityKey: Uint8Array): void {
-    this.#refuseExcluded(participant, identityKey)
-    const known = this.#identities.get(participant)
-    if (known !== undefined) {
-      if (!Buffer.from(known).equals(identityKey))
-        throw new ProtocolError(
-          'identity-mismatch',
-          `${participant} is enrolled with identity key ${hex(known).slice(0, 16)}…, this hello has ${hex(identityKey).slice(0, 16)}…`,
-        )
-      return
-    }
-    const holder = this.#holders.get(hex(identityKey))
-    if (holder !== undefined)
-      throw new ProtocolError(
-        'identity-in-use',
-        `identity key ${hex(identityKey).slice(0, 16)}… is enrolled as ${holder}; expected a key of its own for ${participant}`,
-      )
-    this.#opts.onEnrol?.(participant, identityKey)
-    this.#identities.set(participant, identityKey)
-    this.#holders.set(hex(identityKey), participant)
-  }
-
   /** Participants a complaint named the culprit of a secure round, out of the rest of the run. */
   get excluded(): ReadonlyMap<string, ExcludedEntry> {
     return this.#excluded
-  }
-
-  /** An excluded name, or the identity key enrolled under one, is refused with 'excluded'. */
-  #refuseExcluded(participant: string, identityKey: Uint8Array): void {
-    const byKey = [...this.#excluded.keys()].find((name) => {
-      const key = this.#identities.get(name)
-      return key !== undefined && Buffer.from(key).equals(identityKey)
-    })
-    const entry =
-      this.#excluded.get(participant) ?? (byKey === undefined ? undefined : this.#excluded.get(byKey))
-    if (entry === undefined) return
-    throw new ProtocolError(
-      'excluded',
-      `${entry.participant} was excluded from this run in round ${entry.round} (${entry.reason}); re-admission is the operator's decision`,
-    )
   }
 
   /**
@@ -225,10 +181,11 @@ export class Federation {
    * the older connection, which is closed: never two links for one name. Its kind decides which
    * places of a round it may take (RoundConfig.maxBrowsersPerRound).
    */
-  join(participant: string, kind: ParticipantKind, link: Link): void {
+  join(participant: string, kind: ParticipantKind, identityKey: Uint8Array, link: Link): void {
     this.#contain(`${participant} joining`, () => {
       const older = this.#links.get(participant)
       this.#links.set(participant, link)
+      this.#identities.set(participant, identityKey)
       if (older !== undefined && older !== link) {
         this.#opts.onWarning?.(`${participant}: a newer connection replaced the older one`)
         this.#tell(participant, older, (l) =>
@@ -304,8 +261,28 @@ export class Federation {
     )
   }
 
+  /**
+   * Takes `participant` out of the run at once (an operator revoked it): disconnected, saying why,
+   * and out of an open round as a dropout. Its hellos are refused from then on (by the shell's admission).
+   */
+  expel(participant: string, reason: string): void {
+    this.#contain(`expelling ${participant}`, () => {
+      const link = this.#links.get(participant)
+      if (link === undefined) return
+      this.#links.delete(participant)
+      this.dispatch({ type: 'left', participant })
+      this.#secure?.left(participant)
+      this.#tell(participant, link, (l) => l.close(reason))
+    })
+  }
+
   stop(reason: string): void {
     this.dispatch({ type: 'stop', reason })
+  }
+
+  /** Whether a round's record is being committed (the run waits for it). */
+  get committing(): boolean {
+    return this.#held !== undefined
   }
 
   /**
@@ -338,6 +315,14 @@ export class Federation {
     )
     for (const effect of effects) {
       if (claimed.has(effect)) continue
+      if (this.#held !== undefined) {
+        // Behind a round being committed: run in order once it is kept.
+        this.#queue.push(() => {
+          const failed = this.#attempt(effectName(effect), () => this.#run(effect, before))
+          if (failed !== undefined) this.#opts.onWarning?.(failed)
+        })
+        continue
+      }
       const failed = this.#attempt(effectName(effect), () => this.#run(effect, before))
       if (failed === undefined) continue
       if (effect.type === 'round-aggregated') {
@@ -462,53 +447,17 @@ export class Federation {
         this.#secure = undefined
         const aggregated = effect.type === 'round-aggregated'
         const global = aggregated && this.#opts.evaluate ? this.#opts.evaluate(effect.weights) : null
-        if (aggregated) this.#opts.log.writeHead(effect.round, effect.weights, effect.server)
-        const record: RoundRecord = {
-          round: effect.round,
-          status: aggregated ? 'aggregated' : 'failed',
-          reason: aggregated ? null : effect.reason,
-          startedAt: new Date(this.#roundStartedAt).toISOString(),
-          durationMs: this.#clock.now() - this.#roundStartedAt,
+        // Up to here an aggregated round can still fail instead (dispatch).
+        if (aggregated) this.#opts.recorder.writeHead(effect.round, effect.weights, effect.server)
+        const record = buildRoundRecord(effect, {
           selected: before.selected,
-          contributions: effect.contributions,
-          dropped: effect.dropped,
-          examples: aggregated ? effect.examples : 0,
-          labelCounts: aggregated ? effect.labelCounts : null,
+          startedAt: this.#roundStartedAt,
+          endedAt: this.#clock.now(),
           global,
-          local:
-            aggregated && effect.secure
-              ? {
-                  valAccuracy:
-                    effect.secure.valExamples > 0
-                      ? effect.secure.valCorrect / effect.secure.valExamples
-                      : null,
-                  valAuc: null,
-                  trainLoss: null,
-                }
-              : localSummary(effect.contributions),
-          ...(aggregated && effect.secure ? { survivors: effect.secure.survivors } : {}),
-          ...(this.#blame?.excluded.length ? { excluded: this.#blame.excluded } : {}),
-          ...(this.#blame?.disputed.length ? { disputed: this.#blame.disputed } : {}),
-        }
-        const result: RoundResult = {
-          round: effect.round,
-          status: record.status,
-          reason: record.reason,
-          participants:
-            effect.type === 'round-aggregated' && effect.secure
-              ? effect.secure.survivors.length
-              : effect.contributions.length,
-          accuracy: global?.accuracy ?? null,
-          auc: global?.auc ?? null,
-        }
-        // Up to here an aggregated round can still fail instead (dispatch); a failed one is told
-        // even when its record cannot be written.
-        if (aggregated) this.#opts.log.append(record)
-        else this.#warnIfFails(`recording round ${effect.round}`, () => this.#opts.log.append(record))
-        this.#warnIfFails('reporting the round', () => this.#opts.onRecord?.(record))
+          blame: this.#blame,
+        })
         this.#blame = undefined
-        this.#tellAll((link) => link.sendResult(result))
-        this.#warnIfFails('observing the round', () => this.#opts.observer?.roundEnded?.(record))
+        this.#hold(this.#commit(record).then(() => this.#announce(record)))
         return
       }
       case 'finished': {
@@ -526,6 +475,43 @@ export class Federation {
         return
       }
     }
+  }
+
+  /** The effects after `commit` wait for it; it never rejects (`#commit` retries until the round is kept). */
+  #hold(commit: Promise<void>): void {
+    const held = commit.finally(() => {
+      if (this.#held !== held) return
+      this.#held = undefined
+      while (this.#held === undefined && this.#queue.length > 0) this.#queue.shift()?.()
+    })
+    this.#held = held
+  }
+
+  /**
+   * Keeps the round's record, trying again while the store refuses (a restarting database, a full
+   * disk): no later round starts until this one is kept, and the operator sees why it waits.
+   */
+  async #commit(record: RoundRecord): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#opts.recorder.commit(record)
+        return
+      } catch (error) {
+        const ms = COMMIT_RETRY_MS[Math.min(attempt, COMMIT_RETRY_MS.length - 1)] as number
+        this.#opts.onWarning?.(
+          `round ${record.round}: could not be recorded (${(error as Error).message}); trying again in ${ms / 1000} s, and no round starts until it is`,
+        )
+        await new Promise<void>((resolve) => this.#clock.after(ms, resolve))
+      }
+    }
+  }
+
+  /** A kept round, told: the operator's line, every participant's result, the observer. */
+  #announce(record: RoundRecord): void {
+    this.#warnIfFails('reporting the round', () => this.#opts.onRecord?.(record))
+    const result = roundResult(record)
+    this.#tellAll((link) => link.sendResult(result))
+    this.#warnIfFails('observing the round', () => this.#opts.observer?.roundEnded?.(record))
   }
 
   #sendRound(participant: string, round: number, bytes: Uint8Array, secagg: SecureRoundSetup | null): void {
@@ -604,10 +590,6 @@ export class Federation {
     if (this.#opts.labelPrior === 'local') return null
     return federationPrior(this.#state.labelCounts, this.task.head.labels.length)
   }
-}
-
-function hex(key: Uint8Array): string {
-  return Buffer.from(key).toString('hex')
 }
 
 /** What an effect does, for the report of its failure. */

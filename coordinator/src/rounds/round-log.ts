@@ -1,12 +1,11 @@
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { headFile, serverStateFile } from '../store/run-folder.ts'
-import type { ContributionRecord } from './round.ts'
 import { roundChart } from './round-chart.ts'
 import type { RoundRecord } from './round-record.ts'
 import type { ServerState } from './server-optimizer.ts'
 
-export type { RoundRecord } from './round-record.ts'
+export { localSummary, type RoundRecord } from './round-record.ts'
 
 /**
  * Writes each round's record and the global head after it as soon as the round ends, so a crash
@@ -51,26 +50,6 @@ export class RoundLog {
 function writeWhole(file: string, values: Float32Array): void {
   writeFileSync(`${file}.tmp`, new Uint8Array(values.buffer, values.byteOffset, values.byteLength))
   renameSync(`${file}.tmp`, file)
-}
-
-export function localSummary(contributions: readonly ContributionRecord[]): RoundRecord['local'] {
-  if (contributions.length === 0) return null
-  const mean = (pick: (c: ContributionRecord) => number | null) => {
-    let sum = 0
-    let weight = 0
-    for (const c of contributions) {
-      const v = pick(c)
-      if (v === null) continue
-      sum += v * c.examples
-      weight += c.examples
-    }
-    return weight > 0 ? sum / weight : null
-  }
-  return {
-    valAccuracy: mean((c) => c.metrics.valAccuracy),
-    valAuc: mean((c) => c.metrics.valAuc),
-    trainLoss: mean((c) => c.metrics.trainLoss) ?? 0,
-  }
 }
 
 export function formatRecord(r: RoundRecord, rounds: number): string {

@@ -1,5 +1,6 @@
+import type { RoundResult } from '@fedtune/protocol'
 import type { Exclusion } from '../participants/exclusion.ts'
-import type { ContributionRecord } from './round.ts'
+import type { ContributionRecord, Effect } from './round.ts'
 
 /** What the coordinator records about one round, one JSON line each in rounds.jsonl. */
 export type RoundRecord = {
@@ -32,4 +33,80 @@ export type RoundRecord = {
   readonly excluded?: readonly Exclusion[]
   /** Secure rounds: pairs whose complaints against each other the coordinator could not settle (out of the round only). */
   readonly disputed?: readonly Exclusion[]
+}
+
+type RoundEnded = Extract<Effect, { type: 'round-aggregated' | 'round-failed' }>
+
+/** What a round's record is built from, besides the effect that ended it. */
+export type RoundEnding = {
+  readonly selected: readonly string[]
+  readonly startedAt: number
+  readonly endedAt: number
+  readonly global: RoundRecord['global']
+  /** What the round's complaints established (secure rounds). */
+  readonly blame?:
+    | { readonly excluded: readonly Exclusion[]; readonly disputed: readonly Exclusion[] }
+    | undefined
+}
+
+/** The record of a round that ended with `effect`: a pure function of what the round logic and the shell saw. */
+export function buildRoundRecord(effect: RoundEnded, ending: RoundEnding): RoundRecord {
+  const aggregated = effect.type === 'round-aggregated'
+  const secure = aggregated ? effect.secure : null
+  return {
+    round: effect.round,
+    status: aggregated ? 'aggregated' : 'failed',
+    reason: aggregated ? null : effect.reason,
+    startedAt: new Date(ending.startedAt).toISOString(),
+    durationMs: ending.endedAt - ending.startedAt,
+    selected: ending.selected,
+    contributions: effect.contributions,
+    dropped: effect.dropped,
+    examples: aggregated ? effect.examples : 0,
+    labelCounts: aggregated ? effect.labelCounts : null,
+    global: aggregated ? ending.global : null,
+    local: secure
+      ? {
+          valAccuracy: secure.valExamples > 0 ? secure.valCorrect / secure.valExamples : null,
+          valAuc: null,
+          trainLoss: null,
+        }
+      : localSummary(effect.contributions),
+    ...(secure ? { survivors: secure.survivors } : {}),
+    ...(ending.blame?.excluded.length ? { excluded: ending.blame.excluded } : {}),
+    ...(ending.blame?.disputed.length ? { disputed: ending.blame.disputed } : {}),
+  }
+}
+
+/** What every participant is told of a round once its record is kept. */
+export function roundResult(record: RoundRecord): RoundResult {
+  return {
+    round: record.round,
+    status: record.status,
+    reason: record.reason,
+    participants: record.survivors ? record.survivors.length : record.contributions.length,
+    accuracy: record.global?.accuracy ?? null,
+    auc: record.global?.auc ?? null,
+  }
+}
+
+/** The participants' own validation metrics, weighted by their examples (plaintext-debug rounds). */
+export function localSummary(contributions: readonly ContributionRecord[]): RoundRecord['local'] {
+  if (contributions.length === 0) return null
+  const mean = (pick: (c: ContributionRecord) => number | null) => {
+    let sum = 0
+    let weight = 0
+    for (const c of contributions) {
+      const v = pick(c)
+      if (v === null) continue
+      sum += v * c.examples
+      weight += c.examples
+    }
+    return weight > 0 ? sum / weight : null
+  }
+  return {
+    valAccuracy: mean((c) => c.metrics.valAccuracy),
+    valAuc: mean((c) => c.metrics.valAuc),
+    trainLoss: mean((c) => c.metrics.trainLoss) ?? 0,
+  }
 }

@@ -19,6 +19,7 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { Server } from 'socket.io'
+import type { Admission } from '../participants/admission.ts'
 import type { Federation, Link } from '../rounds/federation.ts'
 import { AddressCap, addressOf } from './address-cap.ts'
 import { boundedParser, handOver } from './bounded-parser.ts'
@@ -36,6 +37,8 @@ export type InboundTap = (entry: {
 
 export type SocketShellOptions = {
   readonly federation: Federation
+  /** Who may join: decided at each hello, before its ack (participants/admission.ts). */
+  readonly admission: Admission
   readonly tap?: InboundTap | undefined
   readonly onWarning?: (message: string) => void
   readonly onJoin?: (participant: string, agent: string) => void
@@ -132,6 +135,9 @@ export function attachSockets(
     }
     let participant: string | null = null
     let link: Link | null = null
+    /** A hello being admitted: a second one on this connection meanwhile is refused. */
+    let admitting = false
+    const address = socket.handshake.address
     // Fresh for this connection: the hello must sign it (hello-proof.ts), so it cannot be replayed.
     const challenge: Challenge = { taskId: task.taskId, nonce: nodeCrypto.randomBytes(NONCE_BYTES) }
     const warn = (message: string) => guard.warn(message)
@@ -177,44 +183,75 @@ export function attachSockets(
     on('hello', (raw: unknown, ack: unknown) => {
       if (typeof ack !== 'function') return guard.stray('hello', 'without an acknowledgement')
       const reply = ack as (r: HelloAck) => void
-      if (participant !== null)
-        return reply(refusal('already-joined', `this connection is already ${participant}`))
+      if (participant !== null || admitting)
+        return reply(refusal('already-joined', `this connection is already ${participant ?? 'saying hello'}`))
+      const refused = (error: unknown) => {
+        warn(`refused hello: ${(error as Error).message}`)
+        reply(asRefusal(error))
+        socket.disconnect(true)
+      }
+      let hello: ReturnType<typeof parseHello>
       try {
-        const hello = parseHello(raw)
+        hello = parseHello(raw)
         checkHelloProof(nodeCrypto, hello, challenge)
-        // Before enrolment: a refused browser leaves no name pinned behind.
+        // Out of this run at once, before the store has it written (rounds/federation.ts, #exclude).
+        const excluded = federation.excluded.get(hello.participant)
+        if (excluded !== undefined)
+          throw new ProtocolError(
+            'excluded',
+            `${hello.participant} was excluded from this run in round ${excluded.round} (${excluded.reason}); re-admission is the operator's decision`,
+          )
+        // Before admission: a refused browser leaves nothing enrolled behind.
         if (hello.kind === 'browser' && !task.browsers.enabled)
           throw new ProtocolError(
             'browsers-disabled',
             `task "${task.name}" does not take browser participants (its task file leaves participation.browsers off)`,
           )
-        federation.enrol(hello.participant, hello.identityKey)
-        participant = hello.participant
-        guard.join(hello.participant)
-        const joined: Link = {
-          sendRound: (round, weights, training, deadlineMs, secagg) =>
-            socket.emit('round', {
-              round,
-              weights,
-              training,
-              deadlineMs,
-              secagg: secagg && wireSetup(secagg),
-            }),
-          sendSecagg: (message) => socket.emit('secagg', message),
-          sendResult: (result) => socket.emit('round-result', result),
-          sendFinished: (finished) => socket.emit('finished', finished),
-          // The federation has logged why; the older participant sees the server disconnect it.
-          close: () => socket.disconnect(true),
-        }
-        link = joined
-        reply({ ok: true, task })
-        opts.onJoin?.(hello.participant, escapeText(hello.agent, 200))
-        federation.join(hello.participant, hello.kind, joined)
       } catch (error) {
-        warn(`refused hello: ${(error as Error).message}`)
-        reply(asRefusal(error))
-        socket.disconnect(true)
+        return refused(error)
       }
+      admitting = true
+      const claim = {
+        participant: hello.participant,
+        kind: hello.kind,
+        identityKey: hello.identityKey,
+        invite: hello.invite,
+      }
+      opts.admission.admit(claim, address).then(
+        () =>
+          contain('hello', (_raw, answer) => {
+            const reply = answer as (r: HelloAck) => void
+            admitting = false
+            if (!socket.connected) return
+            participant = hello.participant
+            guard.join(hello.participant)
+            const joined: Link = {
+              sendRound: (round, weights, training, deadlineMs, secagg) =>
+                socket.emit('round', {
+                  round,
+                  weights,
+                  training,
+                  deadlineMs,
+                  secagg: secagg && wireSetup(secagg),
+                }),
+              sendSecagg: (message) => socket.emit('secagg', message),
+              sendResult: (result) => socket.emit('round-result', result),
+              sendFinished: (finished) => socket.emit('finished', finished),
+              // The federation has logged why; the older participant sees the server disconnect it.
+              close: () => socket.disconnect(true),
+            }
+            link = joined
+            reply({ ok: true, task })
+            opts.onJoin?.(hello.participant, escapeText(hello.agent, 200))
+            federation.join(hello.participant, hello.kind, hello.identityKey, joined)
+          })(raw, reply),
+        (error: unknown) => {
+          admitting = false
+          if (!(error instanceof ProtocolError))
+            guard.warn(`admitting ${hello.participant}: ${(error as Error).message}`)
+          if (socket.connected) refused(error)
+        },
+      )
     })
 
     on('update', (raw: unknown, ack: unknown) => {

@@ -151,7 +151,7 @@ const training = object({
   ),
   server: field(
     server.optional(),
-    'what the coordinator does with the round\'s example-weighted mean update Δ̄. `sgd` at rate 1 is FedAvg: w ← w + Δ̄. `{ "optimizer": "adam", "learningRate": 0.01, "beta1": 0.9, "beta2": 0.99, "epsilon": 0.001 }` (the defaults shown) is FedAdam (Reddi et al., ICLR 2021): Adam on the pseudo-gradient −Δ̄, its moments saved with each round\'s head so `--resume` continues them',
+    'what the coordinator does with the round\'s example-weighted mean update Δ̄. `sgd` at rate 1 is FedAvg: w ← w + Δ̄. `{ "optimizer": "adam", "learningRate": 0.01, "beta1": 0.9, "beta2": 0.99, "epsilon": 0.001 }` (the defaults shown) is FedAdam (Reddi et al., ICLR 2021): Adam on the pseudo-gradient −Δ̄, its moments saved with each round\'s head so a restarted coordinator continues them',
     { row: true, type: 'object', default: '`{ "optimizer": "sgd", "learningRate": 1 }`' },
   ),
   // The logit-adjusted loss already takes each site's label mix out of the logits; balanced class
