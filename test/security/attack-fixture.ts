@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { ConnectionLimits } from '@fedtune/coordinator'
+import { unpackFrame } from '@fedtune/protocol'
 import WebSocket from 'ws'
 import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
 
@@ -24,7 +25,7 @@ export type RawSocket = {
   readonly ws: WebSocket
   /** Resolves when the coordinator closes the connection (or it fails). */
   readonly closed: Promise<void>
-  /** socket.io events the coordinator sent, as [name, ...args] (binary events without their attachments). */
+  /** socket.io events the coordinator sent, as [name, ...args] (binary events, which come packed, without their attachments). */
   readonly events: unknown[][]
   /** The first event named `name` (past or future). */
   event(name: string): Promise<unknown[]>
@@ -46,8 +47,8 @@ export async function rawSocket(url: string, join = true): Promise<RawSocket> {
   })
   const opened = new Promise<void>((resolve) => ws.once('message', () => resolve()))
   ws.on('message', (data, isBinary) => {
-    if (isBinary) return
-    const text = data.toString()
+    // the coordinator's binary events come packed, header and attachments in one frame (docs/protocol.md, "Framing")
+    const text = isBinary ? `4${unpackFrame(new Uint8Array(data as Buffer)).header}` : data.toString()
     if (text === '2') return ws.send('3') // engine.io ping → pong
     const match = /^4[25](?:\d+-)?(\[.*)$/s.exec(text)
     if (!match) return
