@@ -50,7 +50,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import type { Server } from 'socket.io'
-import { io as connect, type Socket } from 'socket.io-client'
+import { io as connect, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
 import { Encoder } from 'socket.io-parser'
 import { expect, inject, onTestFinished } from 'vitest'
 
@@ -568,12 +568,18 @@ export function challengeOf(socket: Socket): Promise<Challenge> {
  * A socket to `target` that has not said hello yet; its challenge is listened for from the first tick.
  * It frames the binary events it sends as fedtune's participants do (`packed`, one frame each), or as
  * plain socket.io v5 does (`v5`, a header and a frame per attachment); it reads packed frames either way.
+ * `options` go to socket.io's client (reconnection, for instance).
  */
-export function connectTo(target: Target, framing: 'packed' | 'v5' = 'packed'): Socket {
+export function connectTo(
+  target: Target,
+  framing: 'packed' | 'v5' = 'packed',
+  options: Partial<ManagerOptions & SocketOptions> = {},
+): Socket {
   const socket = connect(target.url, {
     transports: ['websocket'],
     reconnection: false,
     parser: framing === 'packed' ? packedParser : { ...packedParser, Encoder },
+    ...options,
   })
   challengeOf(socket)
   target.sockets.push(socket)

@@ -1,8 +1,6 @@
-import { packedParser } from '@fedtune/protocol'
-import { io as connect } from 'socket.io-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { challengeOf, sayHello } from '../harness.ts'
+import { connectTo, sayHello } from '../harness.ts'
 import { type RawSocket, rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
 
 const raws: RawSocket[] = []
@@ -48,12 +46,7 @@ describe('one address opening more connections than the cap', () => {
     }
     expect(await settledMemory()).toBeLessThan(before * 1.1)
     // the address has its places back (as each TCP socket closes): a participant joins
-    const participant = connect(coordinator.url, {
-      transports: ['websocket'],
-      parser: packedParser,
-      reconnectionDelay: 50,
-    })
-    challengeOf(participant)
+    const participant = connectTo(coordinator, 'packed', { reconnection: true, reconnectionDelay: 50 })
     try {
       expect(await sayHello(participant, { participant: 'from-the-same-host' })).toMatchObject({ ok: true })
     } finally {

@@ -68,8 +68,8 @@ describe('a coordinator’s enrolments after a restart', () => {
       await expect(second).rejects.toMatchObject({ code: 'conflict' })
       await expect(
         store.sql.query(
-          `insert into participants (task, name, kind, identity_key, state, enrolled_via, created_at)
-           values ('pins', 'hospital-c', 'hospital', $1, 'approved', 'open', now())`,
+          `insert into participants (task, name, kind, identity_key, state, enrolled_via, created_at, decided_at)
+           values ('pins', 'hospital-c', 'hospital', $1, 'approved', 'open', now(), now())`,
           [shared],
         ),
       ).rejects.toThrow(/unique|duplicate/i)

@@ -27,6 +27,7 @@ function expectOneLineEach(lines: readonly string[]): void {
 describe('a participant whose strings carry newlines and ANSI escapes', () => {
   it('an agent with "\\n" and ESC cannot forge a coordinator log line: it is printed escaped, on its own line', async () => {
     coordinator = await startAttacked()
+    await coordinator.enrol('forger', 'hospital', nodeCrypto.ed25519PublicKey(seedOf('forger')))
     const socket = client()
     const hello = signHello(nodeCrypto, seedOf('forger'), await challengeOf(socket), {
       protocol: PROTOCOL_VERSION,

@@ -35,6 +35,8 @@ const sha = (b: string) => createHash('sha256').update(b).digest('hex')
 function serve(withPage: boolean, store: Store): Promise<TestCoordinator> {
   return startTestCoordinator({
     store,
+    // one store, two tasks
+    name: withPage ? 'with-page' : 'without-page',
     secure: false,
     rounds: 3,
     participantsPerRound: 2,

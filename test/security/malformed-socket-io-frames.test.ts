@@ -1,7 +1,5 @@
-import { packedParser } from '@fedtune/protocol'
-import { io as connect } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
-import { challengeOf, sayHello } from '../harness.ts'
+import { connectTo, sayHello } from '../harness.ts'
 import { rawSocket, startAttacked } from './attack-fixture.ts'
 
 /**
@@ -63,12 +61,7 @@ describe('malformed socket.io frames', () => {
       const line = await coordinator.line(/closing the connection: malformed/)
       expect(line).toMatch(logged)
       expect(coordinator.lines.filter((l) => l.includes('malformed'))).toHaveLength(1)
-      const participant = connect(coordinator.url, {
-        transports: ['websocket'],
-        parser: packedParser,
-        reconnection: false,
-      })
-      challengeOf(participant)
+      const participant = connectTo(coordinator)
       try {
         expect(await sayHello(participant, { participant: 'still-served' })).toMatchObject({ ok: true })
       } finally {

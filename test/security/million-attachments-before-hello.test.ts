@@ -1,7 +1,5 @@
-import { packedParser } from '@fedtune/protocol'
-import { io as connect } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
-import { sayHello } from '../harness.ts'
+import { connectTo, sayHello } from '../harness.ts'
 import { rawSocket, settledMemory, startAttacked } from './attack-fixture.ts'
 
 describe('a connection that never says hello announces a binary event with 1,000,000 attachments', () => {
@@ -28,11 +26,7 @@ describe('a connection that never says hello announces a binary event with 1,000
     const after = await settledMemory()
     expect(after).toBeLessThan(before * 1.1)
 
-    const participant = connect(coordinator.url, {
-      transports: ['websocket'],
-      parser: packedParser,
-      reconnection: false,
-    })
+    const participant = connectTo(coordinator)
     try {
       expect(await sayHello(participant, { participant: 'after-the-attack' })).toMatchObject({ ok: true })
     } finally {

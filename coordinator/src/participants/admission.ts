@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { keyFingerprint as keyPrint, type ParticipantKind, ProtocolError } from '@fedtune/protocol'
-import type { Store } from '../store/index.ts'
+import type { Participant, Store } from '../store/index.ts'
 import { StoreError } from '../store/index.ts'
 import type { Enrolment } from '../tasks/task-file.ts'
 
@@ -70,18 +70,19 @@ export function storeAdmission(opts: AdmissionOptions): Admission {
   return {
     async admit(claim, address) {
       const { participant: name, identityKey } = claim
+      const refuseOut = (out: Participant) =>
+        refuse(
+          claim,
+          address,
+          out.state as 'revoked' | 'excluded',
+          out.state === 'revoked'
+            ? `${out.name} was revoked from task "${task}"${out.reason ? ` (${out.reason})` : ''}; only an operator can re-admit it`
+            : `${out.name} was excluded from task "${task}" (${out.reason ?? 'named the culprit of a secure round'}); re-admission is the operator's decision`,
+        )
       const known = await store.participants.byName(task, name)
       if (known !== null) {
         // A name out of the task is out whatever key says hello under it.
-        if (known.state === 'revoked' || known.state === 'excluded')
-          return refuse(
-            claim,
-            address,
-            known.state,
-            known.state === 'revoked'
-              ? `${name} was revoked from task "${task}"${known.reason ? ` (${known.reason})` : ''}; only an operator can re-admit it`
-              : `${name} was excluded from task "${task}" (${known.reason ?? 'named the culprit of a secure round'}); re-admission is the operator's decision`,
-          )
+        if (known.state === 'revoked' || known.state === 'excluded') return refuseOut(known)
         if (!Buffer.from(known.identityKey).equals(identityKey))
           return refuse(
             claim,
@@ -102,6 +103,8 @@ export function storeAdmission(opts: AdmissionOptions): Admission {
         }
       }
       const holder = await store.participants.byKey(task, identityKey)
+      // ... and so is its key, under any other name
+      if (holder !== null && (holder.state === 'revoked' || holder.state === 'excluded')) return refuseOut(holder)
       if (holder !== null)
         return refuse(
           claim,
