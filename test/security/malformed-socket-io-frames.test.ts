@@ -9,9 +9,9 @@ import { rawSocket, startAttacked } from './attack-fixture.ts'
  */
 const CASES: readonly [string, (raw: Awaited<ReturnType<typeof rawSocket>>) => void, RegExp][] = [
   [
-    'a binary frame with no header before it',
+    'a binary frame with no header before it (packed, with an empty header)',
     (r) => r.binary(new Uint8Array(8)),
-    /malformed: expected a packet header \(text\), got a Buffer of 8 bytes/,
+    /malformed: packed frame: expected a binary packet's header \("5<n>-…"\), got ""/,
   ],
   [
     'a text frame where an announced attachment should be',
