@@ -18,6 +18,7 @@ import {
   type FederationOptions,
   issueInvite,
   RoundLog,
+  singleTask,
   type RoundRecord,
   type RoundRecorder,
   storeAdmission,
@@ -396,10 +397,16 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
       if (!enrolled.includes(claim.participant)) enrolled.push(claim.participant)
     },
   }
-  const app = buildApp({
-    backbone: { dir: backboneDir, digest, files },
+  const tasks = singleTask({
+    info: task,
     federation,
+    admission,
     log,
+    backbone: { dir: backboneDir, digest, files },
+    neighbours: secure ? 3 : undefined,
+  })
+  const app = buildApp({
+    tasks,
     webDir: o.web?.(dir),
     onError: (message) => httpErrors.push(message),
     ...(o.store ? { store: o.store } : {}),
@@ -407,8 +414,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     ...(o.trustProxy === undefined ? {} : { trustProxy: o.trustProxy }),
   })
   const io = attachSockets(app.server, {
-    federation,
-    admission,
+    tasks,
     onWarning: (w) => warnings.push(w),
   }) as unknown as Server
   const url = await app.listen({ port: 0, host: '127.0.0.1' })

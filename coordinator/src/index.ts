@@ -1,4 +1,12 @@
 export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './http/app.ts'
+export {
+  type OpenTask,
+  singleTask,
+  type TaskDirectory,
+  type TaskListing,
+  type TaskPhase,
+  unknownTask,
+} from './host/task-directory.ts'
 export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './http/web-page.ts'
 export {
   type Admission,
@@ -57,6 +65,7 @@ export {
   attachSockets,
   type InboundTap,
   maxMessageBytes,
+  raiseMessageBytes,
   type SocketShellOptions,
 } from './sockets/socket-shell.ts'
 export { type Bucket, fullBucket, spend } from './sockets/token-bucket.ts'

@@ -60,6 +60,8 @@ export const REFUSAL_CODES = [
   'unknown-task',
   /** A connection names a task whose run is over. */
   'task-finished',
+  /** A connection names a task with no run serving yet: still preparing (embedding its held-out set), or not started by an operator. */
+  'task-not-ready',
   /** A hello from a participant an operator revoked. */
   'revoked',
   /** A hospital's first hello to a task that enrols by approval, before an operator approved this name and key. */

@@ -10,6 +10,7 @@ import {
   Federation,
   parseTaskFile,
   RoundLog,
+  singleTask,
   storeAdmission,
 } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
@@ -133,19 +134,22 @@ async function start(opts: {
       : null,
     onWarning: (w) => warnings.push(w),
   })
-  const app = buildApp({
-    backbone: { dir, digest, files },
-    federation,
-    log,
-    ...(opts.store ? { store: opts.store } : {}),
-  })
   const store = opts.store ?? (await openStore(await testDatabase()))
   await store.tasks.submit({ name: task.name, file: {}, submittedBy: 'test' })
   const enrolment = {
     hospitals: 'approval',
     volunteers: { mode: 'open', maxParticipants: 100, perAddressPerHour: 100 },
   } as const
-  attachSockets(app.server, { federation, admission: storeAdmission({ store, task: task.name, enrolment }) })
+  const tasks = singleTask({
+    info: task,
+    federation,
+    admission: storeAdmission({ store, task: task.name, enrolment }),
+    log,
+    backbone: { dir, digest, files },
+    neighbours: 3,
+  })
+  const app = buildApp({ tasks, ...(opts.store ? { store: opts.store } : {}) })
+  attachSockets(app.server, { tasks })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   harness = {
     url,

@@ -1,26 +1,22 @@
 import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type BackboneFile, describe } from '@fedtune/protocol'
-import Fastify, { type FastifyInstance } from 'fastify'
+import { describe, ProtocolError, TASK_NAME } from '@fedtune/protocol'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import type { OpenTask, TaskDirectory } from '../host/task-directory.ts'
 import { type OperatorsOptions, registerOperators } from '../operators/register-operators.ts'
-import type { Federation } from '../rounds/federation.ts'
 import { roundChart } from '../rounds/round-chart.ts'
-import type { RoundLog } from '../rounds/round-log.ts'
 import type { Store } from '../store/open-store.ts'
 import { participantRoutes } from './participant-routes.ts'
 import { serveWebPage } from './web-page.ts'
 
-export type ServedBackbone = {
-  readonly dir: string
-  readonly digest: string
-  readonly files: readonly BackboneFile[]
-}
+export type { ServedBackbone } from '../host/task-directory.ts'
 
 export type AppOptions = {
-  readonly backbone: ServedBackbone
-  readonly federation: Federation
-  readonly log: RoundLog
+  /** The tasks hosted: their runs' federations and logs, and the backbones they serve. */
+  readonly tasks: TaskDirectory
+  /** Adds routes of the coordinator's own (a task host's run control), after the operators' hooks. */
+  readonly routes?: (app: FastifyInstance) => void
   readonly logger?: boolean
   /**
    * client-web's build output (index.html, assets/), served under /join; undefined serves no page
@@ -50,10 +46,7 @@ export type AppOptions = {
 const PUBLIC = { config: { access: 'public' } } as const
 const VIEWER = { config: { access: 'viewer' } } as const
 
-/** The backbone's files are served under their digest, so a URL names exactly one content forever. */
-export function backbonePath(digest: string): string {
-  return `/backbone/${digest}/`
-}
+export { backbonePath } from './backbone-path.ts'
 
 /**
  * The coordinator's HTTP side, built apart from `listen()` so tests drive it with `inject()`:
@@ -64,8 +57,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({ logger: opts.logger ?? false, trustProxy: opts.trustProxy ?? false })
   // First: its onRoute hook must see every route, and refuses one that declares no access.
   registerOperators(app, { ...opts.operators, store: opts.store ?? null })
-  const { backbone, federation, log } = opts
-  const byName = new Map(backbone.files.map((f) => [f.name, f]))
+  const { tasks } = opts
   const httpTap = opts.httpTap
   if (httpTap)
     app.addHook('onRequest', async (request) => {
@@ -93,7 +85,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         : { error: 'bad-request', message: error.message },
     )
   })
-  if (opts.store) participantRoutes(app, opts.store, federation)
+  if (opts.store) participantRoutes(app, opts.store, tasks)
+  opts.routes?.(app)
   serveWebPage(app, opts.webDir)
 
   app.get<{ Params: { digest: string; '*': string } }>(
@@ -106,11 +99,17 @@ export function buildApp(opts: AppOptions): FastifyInstance {
           error: 'bad-request',
           message: `expected a backbone digest of 64 lowercase hex digits, got ${describe(digest)}`,
         })
-      const file = byName.get(request.params['*'])
-      if (digest !== backbone.digest || file === undefined)
+      const backbone = tasks.backbone(digest)
+      if (backbone === undefined)
         return reply.code(404).send({
           error: 'not-found',
-          message: `this coordinator serves backbone ${backbone.digest} with files ${[...byName.keys()].join(', ')}`,
+          message: `no task of this coordinator uses backbone ${digest}`,
+        })
+      const file = backbone.files.find((f) => f.name === request.params['*'])
+      if (file === undefined)
+        return reply.code(404).send({
+          error: 'not-found',
+          message: `backbone ${digest} has the files ${backbone.files.map((f) => f.name).join(', ')}`,
         })
       const etag = `"${file.sha256}"`
       reply.header('etag', etag)
@@ -123,10 +122,40 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     },
   )
 
-  // The volunteers' page reads the task it joins.
-  app.get('/api/task', PUBLIC, async () => federation.task)
+  /**
+   * The task a request names (`?task=`; without one, the only task open), or the refusal it gets:
+   * 400 for a malformed name, 404 for a task not hosted, 503 for one still preparing.
+   */
+  const taskOf = (query: unknown, reply: FastifyReply): OpenTask | undefined => {
+    const name = (query as { task?: unknown } | undefined)?.task
+    if (name !== undefined && (typeof name !== 'string' || !TASK_NAME.test(name))) {
+      void reply.code(400).send({
+        error: 'bad-request',
+        message: `?task: expected a task name ([A-Za-z0-9._-], at most 64), got ${describe(name)}`,
+      })
+      return undefined
+    }
+    try {
+      return tasks.open(name as string | undefined, true)
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error
+      void reply
+        .code(error.code === 'task-not-ready' ? 503 : 404)
+        .send({ error: error.code, message: error.message })
+      return undefined
+    }
+  }
 
-  app.get('/api/status', VIEWER, async () => {
+  // The volunteers' page reads the task it joins.
+  app.get('/api/task', PUBLIC, async (request, reply) => taskOf(request.query, reply)?.info)
+
+  // Every task hosted, and what its run is doing.
+  app.get('/api/tasks', VIEWER, async () => ({ tasks: tasks.list() }))
+
+  app.get('/api/status', VIEWER, async (request, reply) => {
+    const open = taskOf(request.query, reply)
+    if (open === undefined) return reply
+    const { federation } = open
     const s = federation.state
     return {
       task: federation.task.name,
@@ -149,15 +178,19 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     }
   })
 
-  app.get('/api/rounds', VIEWER, async () => log.records)
+  app.get('/api/rounds', VIEWER, async (request, reply) => taskOf(request.query, reply)?.log.records)
 
   // The volunteers' page shows this chart: held-out and mean local accuracy per round, which every
   // participant is sent after each round anyway; no counts. The records themselves are for operators.
-  app.get('/api/rounds.svg', PUBLIC, async (_request, reply) =>
-    reply.type('image/svg+xml').send(roundChart(log.records, log.title)),
-  )
+  app.get('/api/rounds.svg', PUBLIC, async (request, reply) => {
+    const log = taskOf(request.query, reply)?.log
+    return log && reply.type('image/svg+xml').send(roundChart(log.records, log.title))
+  })
 
   app.get<{ Params: { round: string } }>('/api/rounds/:round/head', VIEWER, async (request, reply) => {
+    const open = taskOf(request.query, reply)
+    if (open === undefined) return reply
+    const { federation, log } = open
     const round = roundNumber(request.params.round)
     if (round === undefined)
       return reply.code(400).send({

@@ -5,6 +5,7 @@ import { auditRequest } from '../operators/operators-context.ts'
 import { OPERATOR_BODY_LIMIT, parseWith } from '../operators/request-body.ts'
 import { signedInOf } from '../operators/signed-in.ts'
 import { INVITE_TTL_MS, issueInvite } from '../participants/invite.ts'
+import type { TaskDirectory } from '../host/task-directory.ts'
 import type { Federation } from '../rounds/federation.ts'
 import type { Store } from '../store/open-store.ts'
 import type { Participant } from '../store/participants.ts'
@@ -50,16 +51,26 @@ type Decision = 'approve' | 'revoke' | 'readmit'
  * one at once), re-admit a revoked or excluded one, and issue one-time enrolment codes. Every decision
  * is audited; one the participant's state does not allow is refused with the reason (409).
  */
-export function participantRoutes(app: FastifyInstance, store: Store, federation: Federation): void {
-  const known = (task: string) => task === federation.task.name
+export function participantRoutes(app: FastifyInstance, store: Store, tasks: TaskDirectory): void {
+  // A task is known once submitted: its participants can be invited before its first run starts.
+  const known = async (task: string) => (await store.tasks.get(task)) !== null
+  /** The task's run serving participants (or last served), if any. */
+  const federationOf = (task: string): Federation | undefined => {
+    try {
+      return tasks.open(task, true).federation
+    } catch {
+      return undefined
+    }
+  }
+  const isOnline = (task: string, name: string) => federationOf(task)?.state.online.has(name) ?? false
 
   app.get('/api/tasks/:task/participants', { config: { access: 'viewer' } }, async (request, reply) => {
     const params = parseWith(TaskParams, request.params, 'expected /api/tasks/<task>/participants')
     if (!params.ok) return reply.code(400).send({ error: 'bad-request', message: params.message })
-    if (!known(params.value.task)) return unknownTask(reply, params.value.task, federation)
-    const online = federation.state.online
-    const participants = await store.participants.byTask(params.value.task)
-    return { participants: participants.map((p) => participantView(p, online.has(p.name))) }
+    const { task } = params.value
+    if (!(await known(task))) return unknownTask(reply, task)
+    const participants = await store.participants.byTask(task)
+    return { participants: participants.map((p) => participantView(p, isOnline(task, p.name))) }
   })
 
   for (const decision of ['approve', 'revoke', 'readmit'] as const)
@@ -80,7 +91,7 @@ export function participantRoutes(app: FastifyInstance, store: Store, federation
     const body = parseWith(Reason, request.body ?? undefined, 'expected an optional JSON body { reason }')
     if (!body.ok) return reply.code(400).send({ error: 'bad-request', message: body.message })
     const { task, name } = params.value
-    if (!known(task)) return unknownTask(reply, task, federation)
+    if (!(await known(task))) return unknownTask(reply, task)
     const action = `participant.${decision}`
     try {
       const reason = body.value?.reason ?? null
@@ -91,7 +102,7 @@ export function participantRoutes(app: FastifyInstance, store: Store, federation
             ? await store.participants.revoke(task, name, who, reason)
             : await store.participants.readmit(task, name, who)
       if (decision === 'revoke')
-        federation.expel(name, `revoked by an operator${reason ? `: ${reason}` : ''}`)
+        federationOf(task)?.expel(name, `revoked by an operator${reason ? `: ${reason}` : ''}`)
       await auditRequest({ store }, request, {
         actor: who,
         action,
@@ -99,7 +110,7 @@ export function participantRoutes(app: FastifyInstance, store: Store, federation
         target: name,
         task,
       })
-      return participantView(participant, federation.state.online.has(name))
+      return participantView(participant, isOnline(task, name))
     } catch (error) {
       if (!(error instanceof StoreError) || !['not-found', 'wrong-state', 'invalid'].includes(error.code))
         throw error
@@ -127,7 +138,7 @@ export function participantRoutes(app: FastifyInstance, store: Store, federation
       const body = parseWith(NewInvite, request.body, 'expected a JSON body { participant, hours? }')
       if (!body.ok) return reply.code(400).send({ error: 'bad-request', message: body.message })
       const { task } = params.value
-      if (!known(task)) return unknownTask(reply, task, federation)
+      if (!(await known(task))) return unknownTask(reply, task)
       const { participant, hours } = body.value
       if ((await store.participants.byName(task, participant)) !== null) {
         await auditRequest({ store }, request, {
@@ -163,9 +174,9 @@ export function participantRoutes(app: FastifyInstance, store: Store, federation
   )
 }
 
-function unknownTask(reply: FastifyReply, task: string, federation: Federation) {
+function unknownTask(reply: FastifyReply, task: string) {
   return reply.code(404).send({
     error: 'not-found',
-    message: `this coordinator serves task "${federation.task.name}", not "${task}"`,
+    message: `expected a task submitted to this coordinator, got "${task}"`,
   })
 }

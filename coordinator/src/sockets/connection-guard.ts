@@ -21,7 +21,7 @@ const NAMED_STRAYS = 5
  * writes one summary line of what it ignored. Every string from the connection is escaped first.
  */
 export class ConnectionGuard {
-  readonly bounds: MessageBounds
+  #bounds: MessageBounds
   readonly #limits: ConnectionLimits
   readonly #conn: GuardedConnection
   readonly #log: (line: string) => void
@@ -44,7 +44,7 @@ export class ConnectionGuard {
     readonly log: (line: string) => void
     readonly now?: () => number
   }) {
-    this.bounds = opts.bounds
+    this.#bounds = opts.bounds
     this.#limits = opts.limits
     this.#conn = opts.conn
     this.#log = opts.log
@@ -66,9 +66,15 @@ export class ConnectionGuard {
     return this.#joined
   }
 
-  /** The hello was accepted: from now on the connection is `participant` and its messages get their own bounds. */
-  join(participant: string): void {
+  /** What each message may carry: a hello's bound before the hello, its task's bounds after it. */
+  get bounds(): MessageBounds {
+    return this.#bounds
+  }
+
+  /** The hello was accepted: from now on the connection is `participant` and its messages get its task's `bounds`. */
+  join(participant: string, bounds: MessageBounds = this.#bounds): void {
     this.#joined = true
+    this.#bounds = bounds
     this.#label = escapeText(participant, 120)
     this.#clearTimer()
   }

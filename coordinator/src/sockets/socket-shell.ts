@@ -8,6 +8,7 @@ import {
   type HelloAck,
   NONCE_BYTES,
   ProtocolError,
+  parseConnectionAuth,
   parseHello,
   parseUpdate,
   type Refusal,
@@ -19,13 +20,13 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { Server } from 'socket.io'
-import type { Admission } from '../participants/admission.ts'
-import type { Federation, Link } from '../rounds/federation.ts'
+import type { OpenTask, TaskDirectory } from '../host/task-directory.ts'
+import type { Link } from '../rounds/federation.ts'
 import { AddressCap, addressOf } from './address-cap.ts'
 import { boundedParser, handOver } from './bounded-parser.ts'
 import { ConnectionGuard, type GuardedConnection } from './connection-guard.ts'
 import { type ConnectionLimits, connectionLimits } from './connection-limits.ts'
-import { messageBounds } from './message-bounds.ts'
+import { type MessageBounds, messageBounds } from './message-bounds.ts'
 
 /** Everything a participant sent, as it arrived: for audits and for the traffic test. */
 export type InboundTap = (entry: {
@@ -36,17 +37,14 @@ export type InboundTap = (entry: {
 }) => void
 
 export type SocketShellOptions = {
-  readonly federation: Federation
-  /** Who may join: decided at each hello, before its ack (participants/admission.ts). */
-  readonly admission: Admission
+  /** The tasks a connection may name (its handshake's `auth.task`), each with its federation and admission. */
+  readonly tasks: TaskDirectory
   readonly tap?: InboundTap | undefined
   readonly onWarning?: (message: string) => void
   readonly onJoin?: (participant: string, agent: string) => void
   readonly onLeave?: (participant: string, reason: string) => void
   /** What one connection may cost (connection-limits.ts); each limit defaults when absent. */
   readonly limits?: Partial<ConnectionLimits> | undefined
-  /** k, the secure aggregation's neighbourhood size, which bounds its messages; the largest allowed when absent. */
-  readonly neighbours?: number | undefined
 }
 
 /**
@@ -59,6 +57,27 @@ export function maxMessageBytes(paramCount: number): number {
 }
 
 /**
+ * Raises the largest websocket frame `io` takes to what a head of `paramCount` parameters needs: a
+ * task whose run opens after the sockets were attached (a coordinator that hosts several) may have
+ * a larger head than any before it. It never lowers it. engine.io reads `maxHttpBufferSize` when it
+ * builds its ws server, and ws reads `maxPayload` at each upgrade, so both are raised.
+ */
+export function raiseMessageBytes(io: Server, paramCount: number): void {
+  const bytes = maxMessageBytes(paramCount)
+  const engine = io.engine as unknown as {
+    opts?: { maxHttpBufferSize?: number }
+    ws?: { options?: { maxPayload?: number } }
+  }
+  if (typeof engine.opts?.maxHttpBufferSize !== 'number' || typeof engine.ws?.options?.maxPayload !== 'number')
+    throw new Error(
+      'raising the message bound: expected engine.io options.maxHttpBufferSize and ws options.maxPayload, got another engine.io; pin engine.io and ws or update socket-shell.ts',
+    )
+  if (bytes <= engine.opts.maxHttpBufferSize) return
+  engine.opts.maxHttpBufferSize = bytes
+  engine.ws.options.maxPayload = bytes
+}
+
+/**
  * The thin socket.io layer: parses every inbound message once, then hands typed values to the
  * federation. One socket is one participant after its hello.
  */
@@ -66,22 +85,18 @@ export function attachSockets(
   server: HttpServer,
   opts: SocketShellOptions,
 ): Server<ClientToServerEvents, ServerToClientEvents> {
-  const { federation } = opts
-  const task = federation.task
+  const { tasks } = opts
   const limits = connectionLimits(opts.limits)
-  const bounds = messageBounds({
-    paramCount: task.paramCount,
-    classes: task.head.labels.length,
-    secure: task.aggregation === 'secure',
-    neighbours: opts.neighbours,
-  })
+  // Before its hello a connection may send only a hello, whose bound no task changes; after it,
+  // its task's messages get their own bounds (boundsOf).
+  const beforeHello = messageBounds({ paramCount: 1, classes: 2, secure: false })
   // Every line about a connection is escaped where it is built (connection-guard.ts).
   const log = (line: string) => opts.onWarning?.(line)
   const cap = new AddressCap(limits.maxConnectionsPerAddress)
   /** Connections refused over the cap per address, since its last summary line. */
   const overCap = new Map<string, number>()
   const io = new Server<ClientToServerEvents, ServerToClientEvents>(server, {
-    maxHttpBufferSize: maxMessageBytes(task.paramCount),
+    maxHttpBufferSize: maxMessageBytes(tasks.maxParamCount),
     transports: ['websocket'],
     serveClient: false,
     parser: boundedParser,
@@ -118,7 +133,7 @@ export function attachSockets(
         conn,
         label: `connection ${conn.id} from ${addressOf(conn.request.socket.remoteAddress)}`,
         limits,
-        bounds,
+        bounds: beforeHello,
         log,
       })
       guards.set(conn, guard)
@@ -126,13 +141,33 @@ export function attachSockets(
     },
   )
 
+  // The connection's task, named in its handshake (auth.task), before any event: a task that is
+  // unknown, over or not ready is refused here, with the refusal as connect_error's data.
+  const taskOf = new WeakMap<object, OpenTask>()
+  io.use((socket, next) => {
+    try {
+      taskOf.set(socket, tasks.open(parseConnectionAuth(socket.handshake.auth).task))
+      next()
+    } catch (error) {
+      const refused = asRefusal(error)
+      log(
+        escapeText(
+          `connection ${socket.id} from ${addressOf(socket.handshake.address)}: refused: ${refused.code}: ${refused.reason}`,
+        ),
+      )
+      next(Object.assign(new Error(refused.reason), { data: refused }))
+    }
+  })
+
   io.on('connection', (socket) => {
+    const open = taskOf.get(socket)
     const guard = guards.get(socket.conn)
-    if (guard === undefined) {
-      log(`connection ${socket.id}: internal: no connection guard (socket.io built it another way); closed`)
+    if (guard === undefined || open === undefined) {
+      log(`connection ${socket.id}: internal: no connection guard or task (socket.io built it another way); closed`)
       socket.disconnect(true)
       return
     }
+    const { federation, info: task } = open
     let participant: string | null = null
     let link: Link | null = null
     /** A hello being admitted: a second one on this connection meanwhile is refused. */
@@ -217,14 +252,14 @@ export function attachSockets(
         identityKey: hello.identityKey,
         invite: hello.invite,
       }
-      opts.admission.admit(claim, address).then(
+      open.admission.admit(claim, address).then(
         () =>
           contain('hello', (_raw, answer) => {
             const reply = answer as (r: HelloAck) => void
             admitting = false
             if (!socket.connected) return
             participant = hello.participant
-            guard.join(hello.participant)
+            guard.join(hello.participant, boundsOf(open))
             const joined: Link = {
               sendRound: (round, weights, training, deadlineMs, secagg) =>
                 socket.emit('round', {
@@ -285,6 +320,22 @@ export function attachSockets(
     socket.emit('challenge', challenge)
   })
   return io
+}
+
+/** What a task's head and secure aggregation make its participants' messages as large as. */
+const taskBounds = new WeakMap<OpenTask, MessageBounds>()
+function boundsOf(open: OpenTask): MessageBounds {
+  let bounds = taskBounds.get(open)
+  if (bounds === undefined) {
+    bounds = messageBounds({
+      paramCount: open.info.paramCount,
+      classes: open.info.head.labels.length,
+      secure: open.info.aggregation === 'secure',
+      neighbours: open.neighbours,
+    })
+    taskBounds.set(open, bounds)
+  }
+  return bounds
 }
 
 /** A round's setup goes to every participant in it: encoded once. */

@@ -1,7 +1,7 @@
 import type { StoreClock } from './clock.ts'
 import { iso, json, one } from './row-values.ts'
 import type { Sql } from './sql.ts'
-import { storeErrorFrom } from './store-error.ts'
+import { StoreError, storeErrorFrom } from './store-error.ts'
 
 /** A submitted task: its parsed task file, kept as JSON and given back unchanged. */
 export type StoredTask<File = unknown> = {
@@ -29,6 +29,8 @@ export type Tasks = {
     readonly file: File
     readonly submittedBy: string
   }): Promise<StoredTask<File>>
+  /** A task's file replaced (its runs keep the settings they started with); no such task is `not-found`. */
+  replace<File>(name: string, file: File, submittedBy: string): Promise<StoredTask<File>>
   get<File = unknown>(name: string): Promise<StoredTask<File> | null>
   list<File = unknown>(): Promise<readonly StoredTask<File>[]>
 }
@@ -45,6 +47,14 @@ export function tasksOver(sql: Sql, now: StoreClock): Tasks {
       } catch (error) {
         throw storeErrorFrom(error, `submitting task "${task.name}"`)
       }
+    },
+    async replace(name, file, submittedBy) {
+      const rows = await sql.query<TaskRow>(
+        'update tasks set file = $2::jsonb, submitted_by = $3, submitted_at = $4::timestamptz where name = $1 returning *',
+        [name, json(file), submittedBy, now().toISOString()],
+      )
+      if (rows[0] === undefined) throw new StoreError('not-found', `replacing task "${name}": no such task`)
+      return taskFrom(rows[0])
     },
     async get(name) {
       const rows = await sql.query<TaskRow>('select * from tasks where name = $1', [name])

@@ -1,0 +1,219 @@
+import { mkdirSync } from 'node:fs'
+import { accuracy, initHead, predictHead, rocAuc } from '@fedtune/model'
+import { embedFolder, fetchBackboneFromUrl, loadBackbone, progressTo } from '@fedtune/model/node'
+import { escapeText, paramCount, type TaskInfo } from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
+import { backbonePath } from '../http/backbone-path.ts'
+import { storeAdmission } from '../participants/admission.ts'
+import { type Evaluate, Federation } from '../rounds/federation.ts'
+import { formatRecord, RoundLog } from '../rounds/round-log.ts'
+import type { RoundObserver } from '../rounds/round-observer.ts'
+import { type Run, type Store, StoreError } from '../store/index.ts'
+import { headFile } from '../store/run-folder.ts'
+import type { TaskFile } from '../tasks/task-file.ts'
+import { commitRound, endRun, resumeFrom } from './run-rows.ts'
+import type { OpenTask } from './task-directory.ts'
+
+/** A task's run serving participants: its federation, log and backbone, and the folder of its heads. */
+export type LiveRun = OpenTask & { readonly run: Run; readonly outDir: string }
+
+export type PrepareRunOptions = {
+  readonly store: Store
+  readonly task: TaskFile
+  readonly run: Run
+  /** The head after every round, and a readable copy of the rounds. */
+  readonly outDir: string
+  /** Downloaded backbones and cached embeddings of the held-out set. */
+  readonly cacheDir: string
+  readonly print: (line: string) => void
+  /** Progress bars (fetching, embedding); none when undefined. */
+  readonly bars: NodeJS.WriteStream | undefined
+  /** How far the preparation is, for operators (GET /api/tasks). */
+  readonly onProgress?: (what: string, done: number, total: number) => void
+  readonly observer?: RoundObserver | undefined
+  /** The run ended (finished, failed or stopped; not when the coordinator closes): its state is written first. */
+  readonly onEnded?: (state: 'finished' | 'failed' | 'stopped', reason: string) => void
+}
+
+/**
+ * Makes a task's run ready to serve: fetches and checks its backbone, embeds its held-out set,
+ * picks up its kept rounds (a restarted run carries on from its last one) and builds its federation,
+ * which keeps every round in the store before it announces it.
+ */
+export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
+  const { task, store, run, outDir, print } = o
+  const dir = /^https?:\/\//.test(task.backbone.source)
+    ? await fetchBackboneFromUrl(task.backbone.source, o.cacheDir, task.backbone.sha256)
+    : task.backbone.source
+  const backbone = await loadBackbone(dir, task.backbone.sha256)
+  print(
+    `backbone ${task.backbone.source}: ${backbone.embeddingDim}-d embedding, input ${backbone.inputSize}px, digest ${backbone.digest.slice(0, 12)}…`,
+  )
+  const spec = { layers: task.head.layers, labels: task.head.labels }
+  const params = paramCount(spec, backbone.embeddingDim)
+  let evaluate: Evaluate | undefined
+  try {
+    if (task.evaluation) {
+      const bar = progressTo('embedding held-out set', o.bars)
+      const { dataset, fromCache } = await embedFolder(backbone, task.evaluation.data, {
+        cacheDir: o.cacheDir,
+        labels: task.head.labels,
+        onProgress: (done, total) => {
+          bar.update(done, total)
+          o.onProgress?.('embedding the held-out set', done, total)
+        },
+      })
+      bar.done(`${fromCache} from cache`)
+      print(`held-out set ${task.evaluation.data}: ${dataset.n} images`)
+      const classes = task.head.labels.length
+      evaluate = (weights) => {
+        const probs = predictHead(spec, backbone.embeddingDim, weights, dataset.x, dataset.n)
+        return {
+          accuracy: accuracy(probs, dataset.y, classes),
+          auc: rocAuc(probs, dataset.y, classes),
+          examples: dataset.n,
+        }
+      }
+    }
+  } finally {
+    backbone.dispose()
+  }
+
+  const info: TaskInfo = {
+    taskId: task.name,
+    name: task.name,
+    description: task.description,
+    rounds: task.training.rounds,
+    backbone: {
+      digest: backbone.digest,
+      path: backbonePath(backbone.digest),
+      files: backbone.files,
+      inputSize: backbone.inputSize,
+      embeddingDim: backbone.embeddingDim,
+    },
+    head: spec,
+    paramCount: params,
+    aggregation: task.aggregation.mode,
+    browsers: task.participation.browsers,
+  }
+  mkdirSync(outDir, { recursive: true })
+  const resumed = resumeFrom(outDir, await store.rounds.list(run.id), params)
+  if (resumed) {
+    if (task.training.server.optimizer === 'adam' && resumed.completed > 0 && !resumed.server)
+      print(
+        `note: run ${run.id} has no FedAdam state for its last head (it ran another server optimizer); Adam's moments start from zero`,
+      )
+    print(
+      `continuing run ${run.id} of task ${task.name} after round ${resumed.round} (${resumed.completed} aggregated, ${resumed.failed} failed)`,
+    )
+  }
+  const log = new RoundLog(outDir, resumed?.records ?? [], `task ${task.name}: the global head per round`)
+  const warn = (message: string) => print(`warning: ${escapeText(message)}`)
+  const federation = new Federation({
+    task: info,
+    config: {
+      rounds: task.training.rounds,
+      minParticipants: task.participation.minParticipants,
+      participantsPerRound: task.participation.participantsPerRound,
+      maxBrowsersPerRound: task.participation.browsers.enabled ? task.participation.browsers.maxPerRound : 0,
+      seed: task.head.seed,
+      server: task.training.server,
+      secure: task.aggregation.mode === 'secure',
+      gatherMs: task.participation.gatherSeconds * 1000,
+    },
+    secure:
+      task.aggregation.mode === 'secure'
+        ? {
+            parameters: {
+              neighbours: task.aggregation.neighbours,
+              threshold: task.aggregation.threshold,
+              stageDeadlineMs: task.aggregation.stageDeadlineSeconds * 1000,
+              minSurvivors: task.participation.minParticipants,
+            },
+            fixedPoint: task.aggregation.fixedPoint,
+            crypto: nodeCrypto,
+          }
+        : null,
+    onExclude: (entry) =>
+      void store.participants
+        .exclude(
+          task.name,
+          entry.participant,
+          'system',
+          `round ${entry.round}: ${entry.reason} (complaint by ${entry.by})`,
+        )
+        .then(() =>
+          store.audit.append({
+            actor: 'system',
+            action: 'participant.excluded',
+            outcome: 'ok',
+            task: task.name,
+            run: run.id,
+            target: entry.participant,
+            detail: { round: entry.round, by: entry.by, reason: entry.reason },
+          }),
+        )
+        .catch((error: Error) => warn(`recording the exclusion of ${entry.participant}: ${error.message}`)),
+    initial: initHead(spec, backbone.embeddingDim, task.head.seed),
+    resumed: resumed ?? undefined,
+    training: {
+      epochs: task.training.localEpochs,
+      batchSize: task.training.batchSize,
+      optimizer: task.training.optimizer,
+      learningRate: task.training.learningRate,
+      classWeights: task.training.classWeights,
+      loss: task.training.loss,
+    },
+    labelPrior: task.training.labelPrior,
+    roundDeadlineMs: task.participation.roundDeadlineSeconds * 1000,
+    joinTimeoutMs: task.participation.joinTimeoutSeconds * 1000,
+    recorder: {
+      writeHead: (round, weights, server) => log.writeHead(round, weights, server ?? null),
+      commit: async (record) => {
+        await commitRound(
+          store,
+          run.id,
+          record,
+          record.status === 'aggregated' ? headFile(outDir, record.round) : null,
+        )
+        try {
+          log.append(record)
+        } catch (error) {
+          warn(
+            `round ${record.round} is kept in the database; its copy in ${outDir} failed: ${(error as Error).message}`,
+          )
+        }
+      },
+    },
+    evaluate,
+    onRecord: (record) => print(escapeText(formatRecord(record, task.training.rounds), 2000)),
+    onFinished: (f) => {
+      print(
+        `finished: task ${task.name}: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`,
+      )
+      if (f.reason === 'coordinator closed') return
+      const state = f.reason.startsWith('all ') ? 'finished' : f.reason.startsWith('only ') ? 'failed' : 'stopped'
+      void endRun(store, run.id, state, f.reason).then(
+        () => o.onEnded?.(state, f.reason),
+        (error: Error) => {
+          // an operator's stop has ended it already, and said so
+          if (!(error instanceof StoreError && error.code === 'wrong-state'))
+            warn(`recording the end of run ${run.id}: ${error.message}`)
+        },
+      )
+    },
+    // secure-round refusals quote what participants sent
+    onWarning: warn,
+    observer: o.observer,
+  })
+  return {
+    info,
+    federation,
+    admission: storeAdmission({ store, task: task.name, enrolment: task.enrolment }),
+    log,
+    backbone: { dir, digest: backbone.digest, files: backbone.files },
+    neighbours: task.aggregation.mode === 'secure' ? task.aggregation.neighbours : undefined,
+    run,
+    outDir,
+  }
+}

@@ -1,0 +1,232 @@
+import { readFile } from 'node:fs/promises'
+import { TASK_NAME } from '@fedtune/protocol'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { HostError, type RunAction, type TaskHost } from '../host/task-host.ts'
+import { auditRequest } from '../operators/operators-context.ts'
+import { OPERATOR_BODY_LIMIT, parseWith } from '../operators/request-body.ts'
+import { signedInOf } from '../operators/signed-in.ts'
+import type { RoundRecord } from '../rounds/round-log.ts'
+import type { Run, Store } from '../store/index.ts'
+import { parseTaskFile, TaskFileError } from '../tasks/task-file.ts'
+
+/** The largest task file the API takes: a task file is settings, not data. */
+export const TASK_FILE_BODY_LIMIT = 256 * 1024
+
+const TaskParams = z.strictObject({ task: z.string().regex(TASK_NAME, 'expected a task name') })
+const RunParams = z.strictObject({ id: z.string().regex(/^[1-9][0-9]{0,9}$/, 'expected a run number') })
+const HeadParams = z.strictObject({
+  id: z.string().regex(/^[1-9][0-9]{0,9}$/, 'expected a run number'),
+  round: z.string().regex(/^(0|[1-9][0-9]{0,6})$/, 'expected a round number'),
+})
+const Reason = z.strictObject({ reason: z.string().max(500).optional() }).optional()
+const Extend = z.strictObject({
+  seconds: z
+    .number()
+    .positive()
+    .max(7 * 24 * 3600),
+  reason: z.string().max(500).optional(),
+})
+
+/** What the API shows of a run: its state and settings, never anything of a participant's data. */
+export function runView(run: Run) {
+  return {
+    id: run.id,
+    task: run.task,
+    state: run.state,
+    reason: run.reason,
+    pauseRequested: run.pauseRequested,
+    createdAt: run.createdAt,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+  }
+}
+
+/**
+ * Operators run tasks: they submit task files, start runs, pause one after its current round,
+ * resume, stop, abort the current round or extend its deadline, and read any run's rounds and heads
+ * (what `fedtune run export` writes out). Every action is audited, refused ones too.
+ */
+export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, baseDir: string): void {
+  const bad = (reply: FastifyReply, message: string) => reply.code(400).send({ error: 'bad-request', message })
+
+  app.post(
+    '/api/tasks',
+    { config: { access: 'operator' }, bodyLimit: TASK_FILE_BODY_LIMIT },
+    async (request, reply) => {
+      const who = signedInOf(request).operator.name
+      let file: ReturnType<typeof parseTaskFile>
+      try {
+        // relative paths in a submitted file are the coordinator's, from its working folder
+        file = parseTaskFile(request.body, baseDir, 'task file')
+      } catch (error) {
+        if (!(error instanceof TaskFileError)) throw error
+        await auditRequest({ store }, request, {
+          actor: who,
+          action: 'task.submit',
+          outcome: 'refused',
+          detail: { problems: error.problems.length },
+        })
+        return reply.code(400).send({ error: 'invalid-task', message: error.message, problems: error.problems })
+      }
+      try {
+        const outcome = await host.submit(file, who)
+        await auditRequest({ store }, request, {
+          actor: who,
+          action: 'task.submit',
+          outcome: 'ok',
+          task: file.name,
+          detail: { outcome },
+        })
+        return reply.code(outcome === 'created' ? 201 : 200).send({ task: file.name, outcome })
+      } catch (error) {
+        return refused(request, reply, error, { actor: who, action: 'task.submit', task: file.name })
+      }
+    },
+  )
+
+  app.get('/api/tasks/:task', { config: { access: 'viewer' } }, async (request, reply) => {
+    const params = parseWith(TaskParams, request.params, 'expected /api/tasks/<task>')
+    if (!params.ok) return bad(reply, params.message)
+    const { task } = params.value
+    const stored = await store.tasks.get(task)
+    if (stored === null)
+      return reply.code(404).send({ error: 'not-found', message: `expected a submitted task, got "${task}"` })
+    const runs = await store.runs.list({ task })
+    return {
+      name: stored.name,
+      submittedBy: stored.submittedBy,
+      submittedAt: stored.submittedAt,
+      file: stored.file,
+      listing: host.list().find((t) => t.name === task) ?? null,
+      runs: runs.map(runView),
+    }
+  })
+
+  app.post(
+    '/api/tasks/:task/start',
+    { config: { access: 'operator' }, bodyLimit: OPERATOR_BODY_LIMIT },
+    async (request, reply) => {
+      const who = signedInOf(request).operator.name
+      const params = parseWith(TaskParams, request.params, 'expected /api/tasks/<task>/start')
+      if (!params.ok) return bad(reply, params.message)
+      const { task } = params.value
+      try {
+        const run = await host.start(task, who)
+        await auditRequest({ store }, request, { actor: who, action: 'run.start', outcome: 'ok', task, run: run.id })
+        return reply.code(202).send(runView(run))
+      } catch (error) {
+        return refused(request, reply, error, { actor: who, action: 'run.start', task })
+      }
+    },
+  )
+
+  for (const action of ['pause', 'resume', 'stop', 'abort', 'extend'] as const)
+    app.post(
+      `/api/tasks/:task/${action}`,
+      { config: { access: 'operator' }, bodyLimit: OPERATOR_BODY_LIMIT },
+      (request, reply) => act(request, reply, action),
+    )
+
+  async function act(request: FastifyRequest, reply: FastifyReply, action: RunAction) {
+    const who = signedInOf(request).operator.name
+    const params = parseWith(TaskParams, request.params, `expected /api/tasks/<task>/${action}`)
+    if (!params.ok) return bad(reply, params.message)
+    const body =
+      action === 'extend'
+        ? parseWith(Extend, request.body, 'expected a JSON body { seconds, reason? }')
+        : parseWith(Reason, request.body ?? undefined, 'expected an optional JSON body { reason }')
+    if (!body.ok) return bad(reply, body.message)
+    const { task } = params.value
+    try {
+      const run = await host.act(task, action, who, body.value ?? {})
+      await auditRequest({ store }, request, {
+        actor: who,
+        action: `run.${action}`,
+        outcome: 'ok',
+        task,
+        run: run.id,
+        ...(body.value ? { detail: body.value } : {}),
+      })
+      return runView(run)
+    } catch (error) {
+      return refused(request, reply, error, { actor: who, action: `run.${action}`, task })
+    }
+  }
+
+  async function refused(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    error: unknown,
+    entry: { readonly actor: string; readonly action: string; readonly task: string },
+  ) {
+    if (!(error instanceof HostError)) throw error
+    await auditRequest({ store }, request, { ...entry, outcome: 'refused', detail: { code: error.code } })
+    return reply
+      .code(error.code === 'not-found' ? 404 : 409)
+      .send({ error: error.code, message: error.message })
+  }
+
+  app.get('/api/tasks/:task/runs', { config: { access: 'viewer' } }, async (request, reply) => {
+    const params = parseWith(TaskParams, request.params, 'expected /api/tasks/<task>/runs')
+    if (!params.ok) return bad(reply, params.message)
+    const { task } = params.value
+    if ((await store.tasks.get(task)) === null)
+      return reply.code(404).send({ error: 'not-found', message: `expected a submitted task, got "${task}"` })
+    return { runs: (await store.runs.list({ task })).map(runView) }
+  })
+
+  app.get('/api/runs', { config: { access: 'viewer' } }, async () => ({
+    runs: (await store.runs.list()).map(runView),
+  }))
+
+  const runOf = async (request: FastifyRequest, reply: FastifyReply): Promise<Run | undefined> => {
+    const params = parseWith(RunParams, request.params, 'expected /api/runs/<run number>')
+    if (!params.ok) {
+      await bad(reply, params.message)
+      return undefined
+    }
+    const run = await store.runs.get(Number(params.value.id))
+    if (run === null) {
+      await reply.code(404).send({ error: 'not-found', message: `expected a run of this coordinator, got ${params.value.id}` })
+      return undefined
+    }
+    return run
+  }
+
+  // A run with its full settings (the task file it started with).
+  app.get('/api/runs/:id', { config: { access: 'viewer' } }, async (request, reply) => {
+    const run = await runOf(request, reply)
+    return run && { ...runView(run), settings: run.settings }
+  })
+
+  // Its rounds as kept: what the coordinator learned of each (sums, survivors, timing, metrics).
+  app.get('/api/runs/:id/rounds', { config: { access: 'viewer' } }, async (request, reply) => {
+    const run = await runOf(request, reply)
+    if (run === undefined) return reply
+    const rounds = await store.rounds.list<RoundRecord>(run.id)
+    return { run: run.id, rounds: rounds.map((r) => ({ ...r.record, committedAt: r.committedAt, head: r.headFile !== null })) }
+  })
+
+  app.get('/api/runs/:id/rounds/:round/head', { config: { access: 'viewer' } }, async (request, reply) => {
+    const params = parseWith(HeadParams, request.params, 'expected /api/runs/<run>/rounds/<round>/head')
+    if (!params.ok) return bad(reply, params.message)
+    const id = Number(params.value.id)
+    const round = Number(params.value.round)
+    const kept = await store.rounds.get(id, round)
+    if (kept === null || kept.headFile === null)
+      return reply.code(404).send({
+        error: 'not-found',
+        message: `run ${id} kept no head after round ${round} (${kept === null ? 'no such round' : 'the round failed'})`,
+      })
+    try {
+      return reply.type('application/octet-stream').send(await readFile(kept.headFile))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      return reply.code(410).send({
+        error: 'gone',
+        message: `run ${id}'s head after round ${round} was kept in a file that is no longer there; its round's row remains`,
+      })
+    }
+  })
+}
