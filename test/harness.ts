@@ -242,6 +242,8 @@ export type TestCoordinatorOverrides = {
   /** How the task enrols (default: hospitals by approval, which the harness gives at each hello; volunteers open). */
   readonly enrolment?: Enrolment
   readonly onInfo?: (message: string) => void
+  /** Where operators' actions on the run are reported (pause, resume, abort, extend, stop). */
+  readonly onControl?: FederationOptions['onControl']
   /** A resumed run's progress (its heads are the test's to write into `runDir`). */
   readonly resumed?: FederationOptions['resumed']
   /** Lays out a browser page under the temp folder `dir` (which holds `backbone/` and `run/`) and returns its folder (undefined: no page built). */
@@ -375,6 +377,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
           ),
         ),
       ...(o.onInfo ? { onInfo: o.onInfo } : {}),
+      ...(o.onControl ? { onControl: o.onControl } : {}),
     })
   } catch (error) {
     // a federation that refuses to be built leaves no folder behind

@@ -78,6 +78,8 @@ export class SecureRound {
   readonly #nameOf = new Map<string, string>()
   readonly #idOf = new Map<string, string>()
   #cancelTimer: (() => void) | undefined
+  /** The open stage's deadline (epoch ms), and the masked inputs' (pushed by `extend`). */
+  #deadlines: { stage: number; maskedInput: number }
   #over = false
   #blamed = false
   readonly #gone = new Set<string>()
@@ -103,6 +105,7 @@ export class SecureRound {
     }
     this.#server = new SecaggServer({ crypto: opts.crypto, context: roundContext(this.setup) })
     this.#openedAt = opts.clock.now()
+    this.#deadlines = { stage: this.#openedAt, maskedInput: opts.maskedInputDeadlineMs }
     this.#arm('advertise')
   }
 
@@ -178,12 +181,36 @@ export class SecureRound {
     this.#opts.onBlame?.({ excluded: culprits.map(named), disputed: disputed.map(named) })
   }
 
+  /**
+   * An operator extended the round's deadline by `ms`: what the participants are waiting against
+   * moves with it. The open stage's own deadline (advertise, share-keys, unmask: stageDeadlineMs
+   * from its opening; masked-input: the round's deadline) is pushed `ms` later, and so is the
+   * masked inputs' deadline, which bounds that stage when it opens later. The other stages that
+   * are still to come keep their full stageDeadlineMs each.
+   */
+  extend(ms: number): void {
+    this.#deadlines.maskedInput += ms
+    if (this.#over || this.#cancelTimer === undefined) return
+    const stage = this.#server.stage as (typeof STAGES)[number]
+    const at = this.#deadlines.stage + ms
+    this.#armAt(stage, at, Math.max(1, at - this.#opts.clock.now()))
+  }
+
+  /** Arms `stage`'s deadline; called as it opens (`#openedAt`). */
   #arm(stage: (typeof STAGES)[number]): void {
+    if (stage === 'masked-input') {
+      const at = this.#deadlines.maskedInput
+      this.#armAt(stage, at, Math.max(1, at - this.#opts.clock.now()))
+    } else {
+      const ms = this.#opts.parameters.stageDeadlineMs
+      this.#armAt(stage, this.#openedAt + ms, ms)
+    }
+  }
+
+  /** Arms `stage`'s deadline at `at` (epoch ms), `ms` from now. */
+  #armAt(stage: (typeof STAGES)[number], at: number, ms: number): void {
     this.#cancelTimer?.()
-    const ms =
-      stage === 'masked-input'
-        ? Math.max(1, this.#opts.maskedInputDeadlineMs - this.#opts.clock.now())
-        : this.#opts.parameters.stageDeadlineMs
+    this.#deadlines.stage = at
     this.#cancelTimer = this.#opts.clock.after(ms, () => {
       this.#cancelTimer = undefined
       if (this.#server.stage === stage) this.#closeStage()
