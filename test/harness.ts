@@ -200,6 +200,8 @@ export type TestCoordinator = Target & {
   readonly records: readonly RoundRecord[]
   /** The coordinator's warnings and HTTP errors, as the operator would read them. */
   readonly warnings: string[]
+  /** Resolves with the first warning matching `pattern`, once the coordinator has given it. */
+  warned(pattern: RegExp): Promise<string>
   readonly httpErrors: string[]
   /** A one-time enrolment code for `name`, as `fedtune participant invite` issues one. */
   invite(name: string): Promise<string>
@@ -316,6 +318,14 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   }
   const clock = steerableClock()
   const warnings: string[] = []
+  const warningWaiters: { pattern: RegExp; resolve: (warning: string) => void }[] = []
+  const warn = (warning: string) => {
+    warnings.push(warning)
+    for (const waiter of warningWaiters.filter((w) => w.pattern.test(warning))) {
+      warningWaiters.splice(warningWaiters.indexOf(waiter), 1)
+      waiter.resolve(warning)
+    }
+  }
   const httpErrors: string[] = []
   const enrolled: string[] = []
   const records = new Map<number, RoundRecord>()
@@ -361,7 +371,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
             crypto: o.crypto ?? nodeCrypto,
           }
         : null,
-      onWarning: (w) => warnings.push(w),
+      onWarning: warn,
       // Told once the round is kept and the effects held behind its commit have run (the next
       // round's gather window armed, say), so that a test can go on from there.
       onRecord: (record) =>
@@ -412,7 +422,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   const io = attachSockets(app.server, {
     federation,
     admission,
-    onWarning: (w) => warnings.push(w),
+    onWarning: warn,
   }) as unknown as Server
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   const sockets: Socket[] = []
@@ -436,6 +446,11 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     digest,
     records: log.records,
     warnings,
+    warned(pattern) {
+      const found = warnings.find((w) => pattern.test(w))
+      if (found !== undefined) return Promise.resolve(found)
+      return new Promise((resolve) => warningWaiters.push({ pattern, resolve }))
+    },
     httpErrors,
     enrolled,
     sockets,
