@@ -11,6 +11,7 @@ import {
 import type { Exclusion } from '../participants/exclusion.ts'
 import type { Clock } from '../rounds/clock.ts'
 import type { StageTiming } from '../rounds/round-observer.ts'
+import { StageDeadline } from './stage-deadline.ts'
 
 /** The parameters of every secure round of a task (task-file.ts, `aggregation`). */
 export type SecureParameters = {
@@ -77,9 +78,7 @@ export class SecureRound {
   readonly #server: SecaggServer
   readonly #nameOf = new Map<string, string>()
   readonly #idOf = new Map<string, string>()
-  #cancelTimer: (() => void) | undefined
-  /** The open stage's deadline (epoch ms), and the masked inputs' (pushed by `extend`). */
-  #deadlines: { stage: number; maskedInput: number }
+  readonly #deadline: StageDeadline
   #over = false
   #blamed = false
   readonly #gone = new Set<string>()
@@ -105,7 +104,7 @@ export class SecureRound {
     }
     this.#server = new SecaggServer({ crypto: opts.crypto, context: roundContext(this.setup) })
     this.#openedAt = opts.clock.now()
-    this.#deadlines = { stage: this.#openedAt, maskedInput: opts.maskedInputDeadlineMs }
+    this.#deadline = new StageDeadline(opts.clock, opts.maskedInputDeadlineMs)
     this.#arm('advertise')
   }
 
@@ -157,7 +156,7 @@ export class SecureRound {
 
   cancel(): void {
     this.#over = true
-    this.#cancelTimer?.()
+    this.#deadline.cancel()
     this.#reportBlame()
   }
 
@@ -183,36 +182,16 @@ export class SecureRound {
 
   /**
    * An operator extended the round's deadline by `ms`: what the participants are waiting against
-   * moves with it. The open stage's own deadline (advertise, share-keys, unmask: stageDeadlineMs
-   * from its opening; masked-input: the round's deadline) is pushed `ms` later, and so is the
-   * masked inputs' deadline, which bounds that stage when it opens later. The other stages that
-   * are still to come keep their full stageDeadlineMs each.
+   * moves with it — the open stage's deadline, and the masked inputs' (stage-deadline.ts). The
+   * stages still to come after masked-input keep their full stageDeadlineMs each.
    */
   extend(ms: number): void {
-    this.#deadlines.maskedInput += ms
-    if (this.#over || this.#cancelTimer === undefined) return
-    const stage = this.#server.stage as (typeof STAGES)[number]
-    const at = this.#deadlines.stage + ms
-    this.#armAt(stage, at, Math.max(1, at - this.#opts.clock.now()))
+    if (!this.#over) this.#deadline.extend(ms)
   }
 
-  /** Arms `stage`'s deadline; called as it opens (`#openedAt`). */
+  /** Arms `stage`'s deadline as it opens (`#openedAt`). */
   #arm(stage: (typeof STAGES)[number]): void {
-    if (stage === 'masked-input') {
-      const at = this.#deadlines.maskedInput
-      this.#armAt(stage, at, Math.max(1, at - this.#opts.clock.now()))
-    } else {
-      const ms = this.#opts.parameters.stageDeadlineMs
-      this.#armAt(stage, this.#openedAt + ms, ms)
-    }
-  }
-
-  /** Arms `stage`'s deadline at `at` (epoch ms), `ms` from now. */
-  #armAt(stage: (typeof STAGES)[number], at: number, ms: number): void {
-    this.#cancelTimer?.()
-    this.#deadlines.stage = at
-    this.#cancelTimer = this.#opts.clock.after(ms, () => {
-      this.#cancelTimer = undefined
+    this.#deadline.arm(stage, this.#openedAt, this.#opts.parameters.stageDeadlineMs, () => {
       if (this.#server.stage === stage) this.#closeStage()
     })
   }
@@ -237,7 +216,7 @@ export class SecureRound {
     else if (stage === 'share-keys') outcome = this.#server.closeShareKeys()
     else if (stage === 'masked-input') outcome = this.#server.closeMaskedInput()
     else if (stage === 'unmask') {
-      this.#cancelTimer?.()
+      this.#deadline.cancel()
       this.#over = true
       void this.#server.finish().then(
         (result) => {
@@ -261,7 +240,7 @@ export class SecureRound {
     } else return
     if (!outcome.ok) {
       this.#over = true
-      this.#cancelTimer?.()
+      this.#deadline.cancel()
       relayed()
       this.#end(outcome)
       return
@@ -269,7 +248,7 @@ export class SecureRound {
     // Unmasking a sum of too few inputs would reveal more than the task allows: stop before it.
     if (stage === 'masked-input' && outcome.messages.size < this.#opts.parameters.minSurvivors) {
       this.#over = true
-      this.#cancelTimer?.()
+      this.#deadline.cancel()
       relayed()
       this.#end({
         ok: false,
