@@ -1,6 +1,16 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { type ControlEvent, RunControlError } from '@fedtune/coordinator'
+import {
+  type ControlEvent,
+  type Effect,
+  FEDAVG,
+  initialState,
+  type RoundConfig,
+  type RoundEvent,
+  type RoundState,
+  RunControlError,
+  step,
+} from '@fedtune/coordinator'
 import type { Finished, HelloAck, ReceivedRefusalCode, RoundResult } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 import {
@@ -31,6 +41,62 @@ function thrown(fn: () => void): unknown {
   }
   throw new Error('expected a throw, got none')
 }
+
+const config: RoundConfig = {
+  rounds: 3,
+  minParticipants: 2,
+  participantsPerRound: 2,
+  maxBrowsersPerRound: 0,
+  seed: 1,
+  server: FEDAVG,
+  secure: true,
+  gatherMs: 0,
+}
+
+function run(state: RoundState, ...events: RoundEvent[]): [RoundState, Effect[]] {
+  let effects: Effect[] = []
+  for (const event of events) {
+    const [next, out] = step(state, event)
+    state = next
+    effects = [...effects, ...out]
+  }
+  return [state, effects]
+}
+
+const types = (effects: Effect[]) => effects.map((e) => e.type)
+const joined = (participant: string): RoundEvent => ({ type: 'joined', participant, kind: 'hospital' })
+
+describe('the round logic under run control', () => {
+  it('paused, a round in progress still ends, then none starts and the join timeout ends nothing until resumed', () => {
+    let [state, effects] = run(initialState(config, new Float32Array(2)), joined('a'), joined('b'))
+    expect(state).toMatchObject({ phase: 'training', round: 1 })
+    ;[state, effects] = run(state, { type: 'pause' }, { type: 'secure-failed', round: 1, reason: 'too few' })
+    expect(types(effects)).toEqual(['round-failed'])
+    expect(state).toMatchObject({ phase: 'waiting', round: 1, paused: true })
+    ;[state, effects] = run(state, { type: 'join-timeout' }, joined('c'), { type: 'gather-timeout' })
+    expect(effects).toEqual([])
+    expect(state).toMatchObject({ phase: 'waiting', round: 1, paused: true })
+    ;[state, effects] = run(state, { type: 'resume' })
+    expect(types(effects)).toEqual(['start-round'])
+    expect(state).toMatchObject({ phase: 'training', round: 2, paused: false })
+  })
+
+  it('an abort fails the round with who aborted it and why, and the next round starts', () => {
+    const [started] = run(initialState(config, new Float32Array(2)), joined('a'), joined('b'))
+    const [state, effects] = run(started, { type: 'abort', round: 1, by: 'alice', reason: 'wrong data' })
+    expect(effects[0]).toEqual({
+      type: 'round-failed',
+      round: 1,
+      reason: 'aborted by alice: wrong data',
+      contributions: [],
+      dropped: ['a', 'b'],
+    })
+    expect(types(effects)).toEqual(['round-failed', 'start-round'])
+    expect(state).toMatchObject({ phase: 'training', round: 2, failed: 1 })
+    // an abort of a round that is over changes nothing
+    expect(run(state, { type: 'abort', round: 1, by: 'alice', reason: 'late' })).toEqual([state, []])
+  })
+})
 
 describe('an operator pauses and resumes a run', () => {
   it('a pause mid-round lets that round aggregate and starts no other, whatever the timers do, until resumed', async () => {
