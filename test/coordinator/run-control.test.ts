@@ -81,6 +81,18 @@ describe('the round logic under run control', () => {
     expect(state).toMatchObject({ phase: 'training', round: 2, paused: false })
   })
 
+  it('resumed before the round in progress ends, the run goes on as if never paused', () => {
+    const [started] = run(initialState(config, new Float32Array(2)), joined('a'), joined('b'))
+    const [state, effects] = run(
+      started,
+      { type: 'pause' },
+      { type: 'resume' },
+      { type: 'secure-failed', round: 1, reason: 'too few' },
+    )
+    expect(types(effects)).toEqual(['round-failed', 'start-round'])
+    expect(state).toMatchObject({ phase: 'training', round: 2, paused: false })
+  })
+
   it('an abort fails the round with who aborted it and why, and the next round starts', () => {
     const [started] = run(initialState(config, new Float32Array(2)), joined('a'), joined('b'))
     const [state, effects] = run(started, { type: 'abort', round: 1, by: 'alice', reason: 'wrong data' })
