@@ -201,6 +201,8 @@ export type TestCoordinator = Target & {
   readonly records: readonly RoundRecord[]
   /** The coordinator's warnings and HTTP errors, as the operator would read them. */
   readonly warnings: string[]
+  /** Resolves with the first warning matching `pattern`, once the coordinator has given it. */
+  warned(pattern: RegExp): Promise<string>
   readonly httpErrors: string[]
   /** A one-time enrolment code for `name`, as `fedtune participant invite` issues one. */
   invite(name: string): Promise<string>
@@ -243,6 +245,8 @@ export type TestCoordinatorOverrides = {
   /** How the task enrols (default: hospitals by approval, which the harness gives at each hello; volunteers open). */
   readonly enrolment?: Enrolment
   readonly onInfo?: (message: string) => void
+  /** Where operators' actions on the run are reported (pause, resume, abort, extend, stop). */
+  readonly onControl?: FederationOptions['onControl']
   /** A resumed run's progress (its heads are the test's to write into `runDir`). */
   readonly resumed?: FederationOptions['resumed']
   /** Lays out a browser page under the temp folder `dir` (which holds `backbone/` and `run/`) and returns its folder (undefined: no page built). */
@@ -315,6 +319,14 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   }
   const clock = steerableClock()
   const warnings: string[] = []
+  const warningWaiters: { pattern: RegExp; resolve: (warning: string) => void }[] = []
+  const warn = (warning: string) => {
+    warnings.push(warning)
+    for (const waiter of warningWaiters.filter((w) => w.pattern.test(warning))) {
+      warningWaiters.splice(warningWaiters.indexOf(waiter), 1)
+      waiter.resolve(warning)
+    }
+  }
   const httpErrors: string[] = []
   const enrolled: string[] = []
   const records = new Map<number, RoundRecord>()
@@ -360,7 +372,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
             crypto: o.crypto ?? nodeCrypto,
           }
         : null,
-      onWarning: (w) => warnings.push(w),
+      onWarning: warn,
       // Told once the round is kept and the effects held behind its commit have run (the next
       // round's gather window armed, say), so that a test can go on from there.
       onRecord: (record) =>
@@ -376,6 +388,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
           ),
         ),
       ...(o.onInfo ? { onInfo: o.onInfo } : {}),
+      ...(o.onControl ? { onControl: o.onControl } : {}),
     })
   } catch (error) {
     // a federation that refuses to be built leaves no folder behind
@@ -415,7 +428,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   })
   const io = attachSockets(app.server, {
     tasks,
-    onWarning: (w) => warnings.push(w),
+    onWarning: warn,
   }) as unknown as Server
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   const sockets: Socket[] = []
@@ -439,6 +452,11 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     digest,
     records: log.records,
     warnings,
+    warned(pattern) {
+      const found = warnings.find((w) => pattern.test(w))
+      if (found !== undefined) return Promise.resolve(found)
+      return new Promise((resolve) => warningWaiters.push({ pattern, resolve }))
+    },
     httpErrors,
     enrolled,
     sockets,

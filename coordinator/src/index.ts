@@ -22,6 +22,7 @@ export {
   type Evaluate,
   Federation,
   type FederationOptions,
+  type FederationState,
   type Link,
   type RoundRecorder,
 } from './rounds/federation.ts'
@@ -37,6 +38,8 @@ export {
 export { roundChart } from './rounds/round-chart.ts'
 export { formatRecord, RoundLog, type RoundRecord } from './rounds/round-log.ts'
 export type { RoundObserver, StageTiming } from './rounds/round-observer.ts'
+export type { ControlEvent } from './rounds/run-control.ts'
+export { RunControlError } from './rounds/run-control-error.ts'
 export { type Places, selectable, selectParticipants } from './rounds/selection.ts'
 export {
   FEDAVG,

@@ -236,19 +236,7 @@ describe('a throw at every point the coordinator runs code', () => {
     const all = [testParticipant(h, 'a'), testParticipant(h, 'b'), testParticipant(h, 'c')]
     await joinAll(...all)
     const told = new Promise((resolve) => all[0]?.socket.once('round-result', resolve))
-    const warned = new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if (
-          h.warnings.some((w) =>
-            /round 1: could not be recorded \(the database is restarting\); trying again in 1 s/.test(w),
-          )
-        ) {
-          clearInterval(check)
-          resolve()
-        }
-      }, 5)
-    })
-    await warned
+    await h.warned(/round 1: could not be recorded \(the database is restarting\); trying again in 1 s/)
     expect(h.federation.committing).toBe(true)
     expect(h.records).toEqual([])
     h.clock.fire(1000)

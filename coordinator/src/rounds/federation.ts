@@ -1,11 +1,10 @@
 import {
   decodeSecureSum,
   encodeWeights,
-  type Finished,
+  escapeText,
   type FixedPoint,
   type ParticipantKind,
   ProtocolError,
-  type RoundResult,
   type SecaggCrypto,
   type SecureRoundSetup,
   secureVectorLength,
@@ -17,7 +16,10 @@ import {
 import type { ExcludedEntry, Exclusion } from '../participants/exclusion.ts'
 import { type SecureParameters, SecureRound } from '../secure/secure-round.ts'
 import { type Clock, realClock } from './clock.ts'
+import { CommitQueue } from './commit-queue.ts'
+import { commitUntilKept } from './commit-until-kept.ts'
 import { federationPrior } from './label-prior.ts'
+import type { Link } from './link.ts'
 import {
   type Effect,
   initialState,
@@ -29,23 +31,13 @@ import {
 } from './round.ts'
 import type { RoundObserver } from './round-observer.ts'
 import { buildRoundRecord, type RoundRecord, roundResult } from './round-record.ts'
+import { RoundTimers } from './round-timers.ts'
+import type { ControlEvent } from './run-control.ts'
+import { RunControlError } from './run-control-error.ts'
+import { RunParticipants } from './run-participants.ts'
 import type { ServerState } from './server-optimizer.ts'
 
-/** How the federation reaches one participant; the socket shell provides it. */
-export type Link = {
-  sendRound(
-    round: number,
-    weights: Uint8Array,
-    training: TrainingSettings,
-    deadlineMs: number,
-    secagg: SecureRoundSetup | null,
-  ): void
-  sendSecagg(message: unknown): void
-  sendResult(result: RoundResult): void
-  sendFinished(finished: Finished): void
-  /** Ends this connection, saying why: a newer connection under the same name replaced it. */
-  close(reason: string): void
-}
+export type { Link } from './link.ts'
 
 export type Evaluate = (weights: Float32Array) => { accuracy: number; auc: number | null; examples: number }
 
@@ -80,7 +72,27 @@ export type FederationOptions = {
   /** Where a participant a complaint named the culprit is recorded (its hellos are refused from then on). */
   readonly onExclude?: (entry: ExcludedEntry) => void
   readonly observer?: RoundObserver | undefined
+  /** Each operator action on the run (pause, resume, abort, extend, stop), once it took effect: for the audit log. */
+  readonly onControl?: (event: ControlEvent) => void
 }
+
+/** The round state, and what only the shell knows of the round in progress, for the operator's view. */
+export type FederationState = RoundState & {
+  /** When the running round's deadline passes (epoch ms, as the clock tells it); null with no round running. */
+  readonly deadlineAt: number | null
+}
+
+/** What the shell knows of the round in progress that the pure state does not. */
+type OpenRound = {
+  readonly round: number
+  readonly startedAt: number
+  /** Its secure aggregation, until it reports its outcome; none in plaintext-debug. */
+  secure: SecureRound | undefined
+  /** What its complaints established, for its record. */
+  blame: { readonly excluded: readonly Exclusion[]; readonly disputed: readonly Exclusion[] } | undefined
+}
+
+type Summary = { reason: string; completed: number; failed: number }
 
 /**
  * Where a round's head and record are kept. The head is written whole before its round commits; a
@@ -92,41 +104,33 @@ export type RoundRecorder = {
   commit(record: RoundRecord): Promise<void>
 }
 
-/** How long to wait before trying again to commit a round the store refused (it may be restarting). */
-const COMMIT_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000] as const
+/** At most this far ahead may an operator push a deadline: what a round announcement can carry (protocol's `deadlineMs`). */
+const MAX_DEADLINE_MS = 7 * 24 * 3600 * 1000
 
 /**
- * The shell around the pure round logic: it owns the links to participants, the deadline timers and
- * the round log, and turns each `Effect` of `step` into I/O. All state changes go through `dispatch`.
+ * The shell around the pure round logic: it owns the links to participants (RunParticipants), the
+ * timers (RoundTimers), the commit-before-announce queue (CommitQueue) and the round in progress,
+ * and turns each `Effect` of `step` into I/O. All state changes go through `dispatch`; round records
+ * are built by pure functions (round-record.ts).
  */
 export class Federation {
   readonly task: TaskInfo
-  readonly done: Promise<{ reason: string; completed: number; failed: number }>
+  readonly done: Promise<Summary>
   #state: RoundState
-  #links = new Map<string, Link>()
-  #opts: FederationOptions
-  #clock: Clock
-  #cancelDeadline: (() => void) | undefined
-  #cancelJoin: (() => void) | undefined
-  /** An earlier gather window's timer must not cut a later one short. */
-  #cancelGather: (() => void) | undefined
-  #roundStartedAt = 0
-  #deadlineAt = 0
-  /** The identity key of each participant that joined this run (admitted by the socket shell). */
-  #identities = new Map<string, Uint8Array>()
-  /** A round being committed: the effects after it wait in `#queue` until it is kept. */
-  #held: Promise<void> | undefined
-  #queue: (() => void)[] = []
-  #secure: SecureRound | undefined
-  readonly #excluded = new Map<string, ExcludedEntry>()
-  /** What the ending secure round's complaints established, for its record. */
-  #blame: { readonly excluded: readonly Exclusion[]; readonly disputed: readonly Exclusion[] } | undefined
-  #resolveDone!: (f: { reason: string; completed: number; failed: number }) => void
+  readonly #opts: FederationOptions
+  readonly #participants: RunParticipants
+  readonly #timers: RoundTimers
+  readonly #commits = new CommitQueue()
+  #open: OpenRound | undefined
+  #resolveDone!: (summary: Summary) => void
 
   constructor(opts: FederationOptions) {
     this.task = opts.task
     this.#opts = opts
-    this.#clock = opts.clock ?? realClock
+    this.#participants = new RunParticipants((what, fn) => this.#warnIfFails(what, fn))
+    this.#timers = new RoundTimers(opts.clock ?? realClock, (what, fn, round) =>
+      this.#contain(what, fn, round),
+    )
     this.#state = opts.resumed
       ? initialState(opts.config, opts.resumed.global, opts.resumed)
       : initialState(opts.config, opts.initial)
@@ -137,8 +141,10 @@ export class Federation {
     this.#armJoinTimer()
   }
 
-  get state(): RoundState {
-    return this.#state
+  /** The round state (`paused` among it), with the running round's deadline. */
+  get state(): FederationState {
+    const running = this.#running()
+    return { ...this.#state, deadlineAt: running === null ? null : this.#timers.deadlineOf(running) }
   }
 
   get global(): Float32Array {
@@ -147,33 +153,18 @@ export class Federation {
 
   /** The open secure round's stage and who it waits for; null between rounds or in plaintext-debug. */
   get secureStage(): { readonly stage: string; readonly waitingFor: readonly string[] } | null {
-    return this.#secure ? { stage: this.#secure.stage, waitingFor: this.#secure.waitingFor } : null
+    const secure = this.#open?.secure
+    return secure ? { stage: secure.stage, waitingFor: secure.waitingFor } : null
   }
 
   /** Participants a complaint named the culprit of a secure round, out of the rest of the run. */
   get excluded(): ReadonlyMap<string, ExcludedEntry> {
-    return this.#excluded
+    return this.#participants.excluded
   }
 
-  /**
-   * A complaint named `entry.participant` the culprit of a secure round: recorded in the run
-   * folder, logged, and disconnected before the next round is selected (it is no longer online,
-   * and its hellos are refused).
-   */
-  #exclude(round: number, exclusion: Exclusion): void {
-    const { participant } = exclusion
-    if (this.#excluded.has(participant)) return
-    const entry = { ...exclusion, round }
-    this.#excluded.set(participant, entry)
-    this.#opts.onExclude?.(entry)
-    this.#opts.onWarning?.(
-      `round ${round}: excluded ${participant} from the run (complaint by ${exclusion.by}): ${exclusion.reason}`,
-    )
-    const link = this.#links.get(participant)
-    if (link === undefined) return
-    this.#links.delete(participant)
-    this.dispatch({ type: 'left', participant })
-    this.#tell(participant, link, (l) => l.close('excluded from the run'))
+  /** Whether a round's record is being committed (the run waits for it). */
+  get committing(): boolean {
+    return this.#commits.busy
   }
 
   /**
@@ -183,20 +174,18 @@ export class Federation {
    */
   join(participant: string, kind: ParticipantKind, identityKey: Uint8Array, link: Link): void {
     this.#contain(`${participant} joining`, () => {
-      const older = this.#links.get(participant)
-      this.#links.set(participant, link)
-      this.#identities.set(participant, identityKey)
-      if (older !== undefined && older !== link) {
+      const older = this.#participants.connect(participant, identityKey, link)
+      if (older !== undefined) {
         this.#opts.onWarning?.(`${participant}: a newer connection replaced the older one`)
-        this.#tell(participant, older, (l) =>
+        this.#participants.tell(participant, older, (l) =>
           l.close('a newer connection under the same name replaced this one'),
         )
         // Relays sent to the older connection are lost: in an open secure round it is a dropout.
-        this.#secure?.left(participant)
+        this.#open?.secure?.left(participant)
       }
       if (this.#state.phase === 'finished') {
         const finished = { rounds: this.#state.round, completed: this.#state.completed }
-        this.#tell(participant, link, (l) => l.sendFinished(finished))
+        this.#participants.tell(participant, link, (l) => l.sendFinished(finished))
         return
       }
       this.dispatch({ type: 'joined', participant, kind })
@@ -205,10 +194,9 @@ export class Federation {
 
   leave(participant: string, link: Link): void {
     this.#contain(`${participant} leaving`, () => {
-      if (this.#links.get(participant) !== link) return
-      this.#links.delete(participant)
+      if (this.#participants.disconnect(participant, link) === undefined) return
       this.dispatch({ type: 'left', participant })
-      this.#secure?.left(participant)
+      this.#open?.secure?.left(participant)
     })
   }
 
@@ -218,7 +206,7 @@ export class Federation {
    * coordinator's and fails the round.
    */
   secagg(participant: string, message: unknown, reply: (ack: UpdateAck) => void): void {
-    const round = this.#secure
+    const round = this.#open?.secure
     if (!round) {
       reply({ ok: false, code: 'no-round', reason: 'no secure round is open' })
       return
@@ -266,23 +254,105 @@ export class Federation {
    * and out of an open round as a dropout. Its hellos are refused from then on (by the shell's admission).
    */
   expel(participant: string, reason: string): void {
-    this.#contain(`expelling ${participant}`, () => {
-      const link = this.#links.get(participant)
-      if (link === undefined) return
-      this.#links.delete(participant)
-      this.dispatch({ type: 'left', participant })
-      this.#secure?.left(participant)
-      this.#tell(participant, link, (l) => l.close(reason))
-    })
+    this.#contain(`expelling ${participant}`, () => this.#disconnect(participant, reason))
   }
 
-  stop(reason: string): void {
+  /**
+   * Ends the run. A round in progress ends with it unrecorded (its secure aggregation torn down,
+   * nothing unmasked); a round being committed is kept and announced first, and a round that was to
+   * start after it does not. `by`, an operator, is reported to `onControl`.
+   */
+  stop(reason: string, by?: string): void {
+    const { phase, round } = this.#state
     this.dispatch({ type: 'stop', reason })
+    if (by !== undefined && phase !== 'finished') this.#control('stopped', by, round, reason)
   }
 
-  /** Whether a round's record is being committed (the run waits for it). */
-  get committing(): boolean {
-    return this.#held !== undefined
+  /**
+   * Pauses the run after the current round: a round in progress ends as usual, then no round starts
+   * (not by a gather window, nor by participants joining) and the join timeout does not end the run,
+   * until `resume`. Participants stay connected. With no round in progress it takes effect at once.
+   * A round whose start waits only for the previous round's record to be kept is already under way.
+   */
+  pause(by: string): void {
+    const { phase, round, paused } = this.#state
+    if (phase === 'finished')
+      throw new RunControlError(
+        'conflict',
+        'pausing the run: expected a run in progress, got one that has finished',
+      )
+    if (paused)
+      throw new RunControlError(
+        'conflict',
+        'pausing the run: expected a run not paused, got one already paused',
+      )
+    this.dispatch({ type: 'pause' })
+    this.#control(
+      'paused',
+      by,
+      round,
+      phase === 'training' ? `after round ${round}, which goes on` : 'at once: no round was running',
+    )
+  }
+
+  /** Undoes `pause`: a round starts when the usual conditions hold (enough participants, the gather window). */
+  resume(by: string): void {
+    const { phase, paused } = this.#state
+    if (phase === 'finished')
+      throw new RunControlError(
+        'conflict',
+        'resuming the run: expected a paused run, got one that has finished',
+      )
+    if (!paused)
+      throw new RunControlError('conflict', 'resuming the run: expected a paused run, got one not paused')
+    this.dispatch({ type: 'resume' })
+    const now = this.#state
+    this.#control(
+      'resumed',
+      by,
+      now.round,
+      now.phase === 'training' ? `round ${now.round} started` : 'waiting for participants to start a round',
+    )
+  }
+
+  /**
+   * Fails the running round at once, "aborted by <by>: <reason>", recorded (committed before it is
+   * announced) like any failed round. A secure round is torn down as at a deadline that left too few:
+   * its stage timer cancelled and its aggregation ended before anything is unmasked, so nothing of
+   * any participant's input is revealed. The run goes on with the next round (unless paused).
+   */
+  abortRound(by: string, reason: string): void {
+    const round = this.#requireRunning('aborting the round')
+    const open = this.#open as OpenRound
+    // Before the round logic sees the abort: no stage may close (and unmask) from here on.
+    open.secure?.cancel()
+    open.secure = undefined
+    this.dispatch({ type: 'abort', round, by: escapeText(by, 100), reason: escapeText(reason, 300) })
+    this.#control('aborted', by, round, reason)
+  }
+
+  /**
+   * Pushes the running round's deadline `seconds` later: the round's own deadline timer (what a
+   * plaintext-debug round ends at, and what a participant joining late is told) and, in a secure
+   * round, the open stage's deadline and the masked inputs' (SecureRound.extend says which).
+   */
+  extendDeadline(by: string, seconds: number): void {
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0)
+      throw new RunControlError(
+        'invalid',
+        `extending the deadline: expected a positive, finite number of seconds, got ${String(seconds)}`,
+      )
+    const round = this.#requireRunning('extending the deadline')
+    const ms = Math.ceil(seconds * 1000)
+    const at = (this.#timers.deadlineOf(round) as number) + ms
+    if (at - this.#timers.now() > MAX_DEADLINE_MS)
+      throw new RunControlError(
+        'invalid',
+        `extending the deadline: expected a deadline at most ${MAX_DEADLINE_MS / 1000} s from now, got one ${Math.round((at - this.#timers.now()) / 1000)} s from now`,
+      )
+    this.#timers.extendDeadline(ms)
+    this.#open?.secure?.extend(ms)
+    this.#control('extended', by, round, `by ${seconds} s, to ${new Date(at).toISOString()}`)
   }
 
   /**
@@ -315,12 +385,9 @@ export class Federation {
     )
     for (const effect of effects) {
       if (claimed.has(effect)) continue
-      if (this.#held !== undefined) {
+      if (this.#commits.busy) {
         // Behind a round being committed: run in order once it is kept.
-        this.#queue.push(() => {
-          const failed = this.#attempt(effectName(effect), () => this.#run(effect, before))
-          if (failed !== undefined) this.#opts.onWarning?.(failed)
-        })
+        this.#commits.enqueue(() => this.#warnIfFails(effectName(effect), () => this.#run(effect, before)))
         continue
       }
       const failed = this.#attempt(effectName(effect), () => this.#run(effect, before))
@@ -338,6 +405,60 @@ export class Federation {
     if (this.#state.phase === 'waiting')
       this.#warnIfFails('arming the join timeout', () => this.#armJoinTimer())
     return effects
+  }
+
+  /** The round that has started and not ended (its start not still queued behind a commit), or null. */
+  #running(): number | null {
+    const { phase, round } = this.#state
+    return phase === 'training' && this.#open?.round === round ? round : null
+  }
+
+  #requireRunning(what: string): number {
+    const round = this.#running()
+    if (round !== null) return round
+    const { phase, round: last } = this.#state
+    const found =
+      phase === 'finished'
+        ? 'the run has finished'
+        : phase === 'training'
+          ? `round ${last} is waiting for round ${last - 1}'s record to be kept`
+          : `no round is running (round ${last} was the last; the run is waiting${this.#state.paused ? ', paused' : ''})`
+    throw new RunControlError('conflict', `${what}: expected a round running, got none: ${found}`)
+  }
+
+  /** Reports an operator's action to the host; a host that throws costs only a warning. */
+  #control(action: ControlEvent['action'], by: string, round: number, detail: string): void {
+    this.#opts.onInfo?.(
+      `run ${action} by ${escapeText(by, 100)} (round ${round}): ${escapeText(detail, 300)}`,
+    )
+    this.#warnIfFails('reporting the operator’s action', () =>
+      this.#opts.onControl?.({ action, by, round, detail }),
+    )
+  }
+
+  /**
+   * A complaint named `entry.participant` the culprit of a secure round: recorded in the run
+   * folder, logged, and disconnected before the next round is selected (it is no longer online,
+   * and its hellos are refused).
+   */
+  #exclude(round: number, exclusion: Exclusion): void {
+    const entry = { ...exclusion, round }
+    if (!this.#participants.exclude(entry)) return
+    this.#opts.onExclude?.(entry)
+    this.#opts.onWarning?.(
+      `round ${round}: excluded ${entry.participant} from the run (complaint by ${exclusion.by}): ${exclusion.reason}`,
+    )
+    // Its round is over (blame comes as it ends): out of the run, not a dropout of a secure round.
+    this.#disconnect(entry.participant, 'excluded from the run', false)
+  }
+
+  /** Closes `participant`'s connection saying why; out of an open secure round as a dropout, if `dropout`. */
+  #disconnect(participant: string, reason: string, dropout = true): void {
+    const link = this.#participants.disconnect(participant)
+    if (link === undefined) return
+    this.dispatch({ type: 'left', participant })
+    if (dropout) this.#open?.secure?.left(participant)
+    this.#participants.tell(participant, link, (l) => l.close(reason))
   }
 
   /**
@@ -374,50 +495,24 @@ export class Federation {
     if (failed !== undefined) this.#opts.onWarning?.(failed)
   }
 
-  /** Calls one link; a link that throws costs only its own participant the message. */
-  #tell(participant: string, link: Link, send: (link: Link) => void): void {
-    this.#warnIfFails(`sending to ${participant}`, () => send(link))
-  }
-
-  #tellAll(send: (link: Link) => void): void {
-    for (const [participant, link] of this.#links) this.#tell(participant, link, send)
-  }
-
-  /** The clock's timers, each callback contained (a throw fails `round`, or the open round). */
-  #after(what: string, ms: number, fn: () => void, round?: number): () => void {
-    return this.#clock.after(ms, () => this.#contain(what, fn, round))
-  }
-
   /** Waiting for participants (at the start, or after all left) is bounded too: nothing hangs. */
   #armJoinTimer(): void {
-    if (this.#cancelJoin) return
-    this.#cancelJoin = this.#after('the join timeout', this.#opts.joinTimeoutMs, () => {
-      this.#cancelJoin = undefined
-      this.dispatch({ type: 'join-timeout' })
-    })
-  }
-
-  #disarmJoinTimer(): void {
-    this.#cancelJoin?.()
-    this.#cancelJoin = undefined
+    this.#timers.armJoin(this.#opts.joinTimeoutMs, () => this.dispatch({ type: 'join-timeout' }))
   }
 
   #run(effect: Effect, before: RoundState): void {
     switch (effect.type) {
       case 'start-round': {
-        this.#opts.observer?.roundStarted?.(effect.round, effect.participants.length)
-        this.#disarmJoinTimer()
-        this.#cancelGather?.()
-        this.#cancelGather = undefined
-        this.#roundStartedAt = this.#clock.now()
-        this.#blame = undefined
-        this.#deadlineAt = this.#roundStartedAt + this.#opts.roundDeadlineMs
+        // Stopped while this start waited for the previous round's record: it never starts.
+        if (this.#state.phase === 'finished') return
         const round = effect.round
-        this.#cancelDeadline = this.#after(
-          `round ${round}'s deadline`,
-          this.#opts.roundDeadlineMs,
-          () => this.dispatch({ type: 'deadline', round }),
-          round,
+        this.#opts.observer?.roundStarted?.(round, effect.participants.length)
+        this.#timers.disarmJoin()
+        this.#timers.cancelGather()
+        const startedAt = this.#timers.now()
+        this.#open = { round, startedAt, secure: undefined, blame: undefined }
+        this.#timers.armDeadline(round, startedAt, this.#opts.roundDeadlineMs, () =>
+          this.dispatch({ type: 'deadline', round }),
         )
         const bytes = encodeWeights(effect.weights)
         const secagg = this.#startSecure(round, effect.participants)
@@ -434,41 +529,40 @@ export class Federation {
       case 'update-ack':
         return
       case 'gather':
-        this.#cancelGather?.()
-        this.#cancelGather = this.#after('the gather window', effect.ms, () => {
-          this.#cancelGather = undefined
-          this.dispatch({ type: 'gather-timeout' })
-        })
+        this.#timers.armGather(effect.ms, () => this.dispatch({ type: 'gather-timeout' }))
         return
       case 'round-aggregated':
       case 'round-failed': {
-        this.#cancelDeadline?.()
-        this.#secure?.cancel()
-        this.#secure = undefined
+        this.#timers.cancelDeadline()
+        const open = this.#open
+        open?.secure?.cancel()
+        if (open) open.secure = undefined
         const aggregated = effect.type === 'round-aggregated'
         const global = aggregated && this.#opts.evaluate ? this.#opts.evaluate(effect.weights) : null
         // Up to here an aggregated round can still fail instead (dispatch).
         if (aggregated) this.#opts.recorder.writeHead(effect.round, effect.weights, effect.server)
         const record = buildRoundRecord(effect, {
           selected: before.selected,
-          startedAt: this.#roundStartedAt,
-          endedAt: this.#clock.now(),
+          startedAt: open?.startedAt ?? this.#timers.now(),
+          endedAt: this.#timers.now(),
           global,
-          blame: this.#blame,
+          blame: open?.blame,
         })
-        this.#blame = undefined
-        this.#hold(this.#commit(record).then(() => this.#announce(record)))
+        this.#open = undefined
+        const warn = (message: string) => this.#opts.onWarning?.(message)
+        this.#commits.hold(
+          commitUntilKept((r) => this.#opts.recorder.commit(r), record, this.#timers.clock, warn).then(() =>
+            this.#announce(record),
+          ),
+        )
         return
       }
       case 'finished': {
-        this.#cancelDeadline?.()
-        this.#cancelGather?.()
-        this.#cancelGather = undefined
-        this.#secure?.cancel()
-        this.#secure = undefined
-        this.#disarmJoinTimer()
+        this.#timers.cancelAll()
+        this.#open?.secure?.cancel()
+        this.#open = undefined
         const finished = { rounds: this.#state.round, completed: effect.completed }
-        this.#tellAll((link) => link.sendFinished(finished))
+        this.#participants.tellAll((link) => link.sendFinished(finished))
         const summary = { reason: effect.reason, completed: effect.completed, failed: effect.failed }
         this.#resolveDone(summary)
         this.#opts.onFinished?.(summary)
@@ -477,59 +571,30 @@ export class Federation {
     }
   }
 
-  /** The effects after `commit` wait for it; it never rejects (`#commit` retries until the round is kept). */
-  #hold(commit: Promise<void>): void {
-    const held = commit.finally(() => {
-      if (this.#held !== held) return
-      this.#held = undefined
-      while (this.#held === undefined && this.#queue.length > 0) this.#queue.shift()?.()
-    })
-    this.#held = held
-  }
-
-  /**
-   * Keeps the round's record, trying again while the store refuses (a restarting database, a full
-   * disk): no later round starts until this one is kept, and the operator sees why it waits.
-   */
-  async #commit(record: RoundRecord): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#opts.recorder.commit(record)
-        return
-      } catch (error) {
-        const ms = COMMIT_RETRY_MS[Math.min(attempt, COMMIT_RETRY_MS.length - 1)] as number
-        this.#opts.onWarning?.(
-          `round ${record.round}: could not be recorded (${(error as Error).message}); trying again in ${ms / 1000} s, and no round starts until it is`,
-        )
-        await new Promise<void>((resolve) => this.#clock.after(ms, resolve))
-      }
-    }
-  }
-
   /** A kept round, told: the operator's line, every participant's result, the observer. */
   #announce(record: RoundRecord): void {
     this.#warnIfFails('reporting the round', () => this.#opts.onRecord?.(record))
     const result = roundResult(record)
-    this.#tellAll((link) => link.sendResult(result))
+    this.#participants.tellAll((link) => link.sendResult(result))
     this.#warnIfFails('observing the round', () => this.#opts.observer?.roundEnded?.(record))
   }
 
   #sendRound(participant: string, round: number, bytes: Uint8Array, secagg: SecureRoundSetup | null): void {
-    const link = this.#links.get(participant)
-    if (!link) return
     const seed = (this.#opts.config.seed + round * 7919) >>> 0
-    const deadlineMs = Math.max(1, this.#deadlineAt - this.#clock.now())
+    const deadlineAt = this.#timers.deadlineOf(round) ?? this.#timers.now()
+    const deadlineMs = Math.max(1, deadlineAt - this.#timers.now())
     const training = { ...this.#opts.training, prior: this.#prior(), seed }
-    this.#tell(participant, link, (l) => l.sendRound(round, bytes, training, deadlineMs, secagg))
+    this.#participants.send(participant, (l) => l.sendRound(round, bytes, training, deadlineMs, secagg))
   }
 
   /** Opens the round's secure aggregation over the selected participants; null in plaintext-debug. */
   #startSecure(round: number, participants: readonly string[]): SecureRoundSetup | null {
     const secure = this.#opts.secure
     if (!secure) return null
-    this.#secure?.cancel()
-    this.#secure = undefined
-    const roster = new Map(participants.map((p) => [p, this.#identities.get(p) as Uint8Array]))
+    const open = this.#open
+    if (open?.round !== round)
+      throw new Error(`opening round ${round}'s secure aggregation: expected it started, got none`)
+    const roster = new Map(participants.map((p) => [p, this.#participants.identityOf(p)]))
     const classes = this.task.head.labels.length
     const secureRound = new SecureRound({
       taskId: this.task.taskId,
@@ -537,17 +602,14 @@ export class Federation {
       roster,
       dim: secureVectorLength(this.task.paramCount, classes),
       parameters: secure.parameters,
-      maskedInputDeadlineMs: this.#deadlineAt,
+      maskedInputDeadlineMs: this.#timers.deadlineOf(round) as number,
       crypto: secure.crypto,
       clock: {
-        now: () => this.#clock.now(),
-        after: (ms, fn) => this.#after(`round ${round}'s secure stage deadline`, ms, fn, round),
+        now: () => this.#timers.now(),
+        after: (ms, fn) => this.#timers.after(`round ${round}'s secure stage deadline`, ms, fn, round),
       },
-      isOnline: (p) => this.#links.has(p),
-      send: (p, message) => {
-        const link = this.#links.get(p)
-        if (link) this.#tell(p, link, (l) => l.sendSecagg(message))
-      },
+      isOnline: (p) => this.#participants.isOnline(p),
+      send: (p, message) => this.#participants.send(p, (l) => l.sendSecagg(message)),
       onStage: (timing) => {
         this.#opts.onInfo?.(
           `round ${round}: secure aggregation stage ${timing.stage} closed with ${timing.heard} of ${timing.of}`,
@@ -558,7 +620,7 @@ export class Federation {
         this.#contain(
           `round ${round}'s blame`,
           () => {
-            this.#blame = blame
+            open.blame = blame
             for (const exclusion of blame.excluded) this.#exclude(round, exclusion)
             for (const d of blame.disputed)
               this.#opts.onWarning?.(
@@ -572,8 +634,8 @@ export class Federation {
         this.#contain(
           `round ${round}'s secure aggregation outcome`,
           () => {
-            if (this.#secure !== secureRound) return
-            this.#secure = undefined
+            if (open.secure !== secureRound) return
+            open.secure = undefined
             if (!outcome.ok)
               return void this.dispatch({ type: 'secure-failed', round, reason: outcome.reason })
             const sum = decodeSecureSum(outcome.sum, this.task.paramCount, classes, secure.fixedPoint)
@@ -582,7 +644,7 @@ export class Federation {
           round,
         ),
     })
-    this.#secure = secureRound
+    open.secure = secureRound
     return { setup: secureRound.setup, fixedPoint: secure.fixedPoint }
   }
 

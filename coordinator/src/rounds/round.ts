@@ -60,6 +60,12 @@ export type RoundState = {
   readonly failed: number
   /** The gather window before a round: not open, open, or over (start with whoever is online). */
   readonly gathering: 'idle' | 'waiting' | 'expired'
+  /**
+   * An operator paused the run "after the current round": a round in progress still ends as usual,
+   * but no round starts (nor does the join timeout end the run) until it is resumed. Orthogonal to
+   * `phase`: a paused run is 'training' until its current round ends, then 'waiting'.
+   */
+  readonly paused: boolean
 }
 
 /** Where a run stands between rounds: all that `--resume` needs besides the config. */
@@ -90,6 +96,10 @@ export type RoundEvent =
   | { readonly type: 'join-timeout' }
   | { readonly type: 'gather-timeout' }
   | { readonly type: 'stop'; readonly reason: string }
+  /** Operators' run control (federation.ts checks that the round runs before it sends 'abort'). */
+  | { readonly type: 'pause' }
+  | { readonly type: 'resume' }
+  | { readonly type: 'abort'; readonly round: number; readonly by: string; readonly reason: string }
 
 export type ContributionRecord = {
   readonly participant: string
@@ -167,6 +177,7 @@ export function initialState(config: RoundConfig, global: Float32Array, progress
     completed: progress.completed,
     failed: progress.failed,
     gathering: 'idle',
+    paused: false,
   }
 }
 
@@ -258,8 +269,25 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
     case 'gather-timeout':
       if (state.phase !== 'waiting' || state.gathering !== 'waiting') return [state, []]
       return maybeStart({ ...state, gathering: 'expired' }, [])
+    case 'abort':
+      if (state.phase !== 'training' || event.round !== state.round) return [state, []]
+      return closeRound(state, {
+        type: 'round-failed',
+        round: state.round,
+        reason: `aborted by ${event.by}: ${event.reason}`,
+        contributions: [],
+        dropped: state.selected,
+      })
+    case 'pause':
+      return [{ ...state, paused: true }, []]
+    case 'resume': {
+      if (!state.paused) return [state, []]
+      const next = { ...state, paused: false }
+      return next.phase === 'waiting' ? maybeStart(next, []) : [next, []]
+    }
     case 'join-timeout':
-      if (state.phase !== 'waiting') return [state, []]
+      // A paused run waits for its operator, however long: only 'stop' ends it.
+      if (state.phase !== 'waiting' || state.paused) return [state, []]
       return finish(state, [], `only ${joinedSummary(state)} joined in time`)
     case 'stop':
       return finish(state, [], event.reason)
@@ -378,6 +406,7 @@ function closeRound(state: RoundState, effect: Effect): [RoundState, Effect[]] {
 }
 
 function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]] {
+  if (state.paused) return [state, effects]
   const { minParticipants, participantsPerRound, maxBrowsersPerRound, gatherMs } = state.config
   // Browsers past the per-round cap cannot fill a place, so they do not count towards starting.
   const available = selectable(state.online, maxBrowsersPerRound)

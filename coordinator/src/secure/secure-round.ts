@@ -11,6 +11,7 @@ import {
 import type { Exclusion } from '../participants/exclusion.ts'
 import type { Clock } from '../rounds/clock.ts'
 import type { StageTiming } from '../rounds/round-observer.ts'
+import { StageDeadline } from './stage-deadline.ts'
 
 /** The parameters of every secure round of a task (task-file.ts, `aggregation`). */
 export type SecureParameters = {
@@ -77,7 +78,7 @@ export class SecureRound {
   readonly #server: SecaggServer
   readonly #nameOf = new Map<string, string>()
   readonly #idOf = new Map<string, string>()
-  #cancelTimer: (() => void) | undefined
+  readonly #deadline: StageDeadline
   #over = false
   #blamed = false
   readonly #gone = new Set<string>()
@@ -103,6 +104,7 @@ export class SecureRound {
     }
     this.#server = new SecaggServer({ crypto: opts.crypto, context: roundContext(this.setup) })
     this.#openedAt = opts.clock.now()
+    this.#deadline = new StageDeadline(opts.clock, opts.maskedInputDeadlineMs)
     this.#arm('advertise')
   }
 
@@ -154,7 +156,7 @@ export class SecureRound {
 
   cancel(): void {
     this.#over = true
-    this.#cancelTimer?.()
+    this.#deadline.cancel()
     this.#reportBlame()
   }
 
@@ -178,14 +180,18 @@ export class SecureRound {
     this.#opts.onBlame?.({ excluded: culprits.map(named), disputed: disputed.map(named) })
   }
 
+  /**
+   * An operator extended the round's deadline by `ms`: what the participants are waiting against
+   * moves with it — the open stage's deadline, and the masked inputs' (stage-deadline.ts). The
+   * stages still to come after masked-input keep their full stageDeadlineMs each.
+   */
+  extend(ms: number): void {
+    if (!this.#over) this.#deadline.extend(ms)
+  }
+
+  /** Arms `stage`'s deadline as it opens (`#openedAt`). */
   #arm(stage: (typeof STAGES)[number]): void {
-    this.#cancelTimer?.()
-    const ms =
-      stage === 'masked-input'
-        ? Math.max(1, this.#opts.maskedInputDeadlineMs - this.#opts.clock.now())
-        : this.#opts.parameters.stageDeadlineMs
-    this.#cancelTimer = this.#opts.clock.after(ms, () => {
-      this.#cancelTimer = undefined
+    this.#deadline.arm(stage, this.#openedAt, this.#opts.parameters.stageDeadlineMs, () => {
       if (this.#server.stage === stage) this.#closeStage()
     })
   }
@@ -210,7 +216,7 @@ export class SecureRound {
     else if (stage === 'share-keys') outcome = this.#server.closeShareKeys()
     else if (stage === 'masked-input') outcome = this.#server.closeMaskedInput()
     else if (stage === 'unmask') {
-      this.#cancelTimer?.()
+      this.#deadline.cancel()
       this.#over = true
       void this.#server.finish().then(
         (result) => {
@@ -234,7 +240,7 @@ export class SecureRound {
     } else return
     if (!outcome.ok) {
       this.#over = true
-      this.#cancelTimer?.()
+      this.#deadline.cancel()
       relayed()
       this.#end(outcome)
       return
@@ -242,7 +248,7 @@ export class SecureRound {
     // Unmasking a sum of too few inputs would reveal more than the task allows: stop before it.
     if (stage === 'masked-input' && outcome.messages.size < this.#opts.parameters.minSurvivors) {
       this.#over = true
-      this.#cancelTimer?.()
+      this.#deadline.cancel()
       relayed()
       this.#end({
         ok: false,
