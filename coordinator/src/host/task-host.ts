@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { ProtocolError } from '@fedtune/protocol'
 import type { RoundObserver } from '../rounds/round-observer.ts'
+import { RunControlError } from '../rounds/run-control-error.ts'
 import { ENDED_RUN_STATES, type Run, type Store } from '../store/index.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
 import { type LiveRun, prepareRun } from './live-run.ts'
@@ -30,10 +31,10 @@ export type TaskHostOptions = {
 /** What an operator asks of a task's run. */
 export type RunAction = 'pause' | 'resume' | 'stop' | 'abort' | 'extend'
 
-/** An operator's request the host refuses: no such task (404), or not in this state (409). */
+/** An operator's request the host refuses: no such task (404), not in this state (409), or wrong in itself (400). */
 export class HostError extends Error {
-  readonly code: 'not-found' | 'wrong-state'
-  constructor(code: 'not-found' | 'wrong-state', message: string) {
+  readonly code: 'not-found' | 'wrong-state' | 'invalid'
+  constructor(code: 'not-found' | 'wrong-state' | 'invalid', message: string) {
     super(message)
     this.name = 'HostError'
     this.code = code
@@ -137,22 +138,25 @@ export class TaskHost implements TaskDirectory {
     const { federation } = live
     try {
       switch (action) {
-        case 'pause':
+        case 'pause': {
+          const training = federation.state.phase === 'training'
           federation.pause(by)
-          hosted.run = await store.runs.requestPause(run.id, true)
-          if (federation.state.paused) hosted.run = await store.runs.setState(run.id, 'paused', `paused by ${by}`)
+          // paused: no round starts from now on (one running ends as usual); a restart keeps it paused
+          hosted.run = await store.runs.setState(
+            run.id,
+            'paused',
+            `paused by ${by}${training ? ` after round ${federation.state.round}` : ''}`,
+          )
           break
+        }
         case 'resume':
-          if (!run.pauseRequested && run.state !== 'paused')
-            throw new HostError('wrong-state', `run ${run.id} of task "${task}" is not paused`)
           federation.resume(by)
-          await store.runs.requestPause(run.id, false)
           hosted.run = await store.runs.setState(run.id, 'running')
           break
         case 'stop': {
           const reason = `stopped by ${by}${detail.reason ? `: ${detail.reason}` : ''}`
           hosted.run = await store.runs.setState(run.id, 'stopped', reason)
-          federation.stop(reason)
+          federation.stop(reason, by)
           this.#checkIdle()
           break
         }
@@ -164,9 +168,10 @@ export class TaskHost implements TaskDirectory {
           break
       }
     } catch (error) {
-      if (error instanceof HostError) throw error
-      // the federation's refusal (no round running, bad seconds): the run is as it was
-      throw new HostError('wrong-state', (error as Error).message)
+      // the federation's refusal (no round running, not paused, bad seconds): the run is as it was
+      if (error instanceof RunControlError)
+        throw new HostError(error.code === 'invalid' ? 'invalid' : 'wrong-state', error.message)
+      throw error
     }
     return hosted.run ?? run
   }
@@ -297,6 +302,13 @@ export class TaskHost implements TaskDirectory {
           return live
         }
         this.#opts.onReady?.(live)
+        if (run.state === 'paused') {
+          // paused before the restart: still paused, until an operator resumes it
+          live.federation.pause('system')
+          hosted.live = live
+          hosted.preparing = null
+          return live
+        }
         hosted.run = await store.runs.setState(run.id, 'running')
         await store.audit.append({
           actor: 'system',

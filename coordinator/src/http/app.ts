@@ -160,7 +160,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return {
       task: federation.task.name,
       phase: s.phase,
+      // no round starts while paused (one running ends as usual)
+      paused: s.paused,
       round: s.round,
+      // the running round's deadline (epoch ms), which an operator may extend
+      deadlineAt: s.deadlineAt,
       rounds: s.config.rounds,
       online: [...s.online.keys()].sort(),
       // those of them who joined from the /join page (the rest are hospitals)

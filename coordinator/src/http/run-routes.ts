@@ -163,7 +163,7 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
     if (!(error instanceof HostError)) throw error
     await auditRequest({ store }, request, { ...entry, outcome: 'refused', detail: { code: error.code } })
     return reply
-      .code(error.code === 'not-found' ? 404 : 409)
+      .code(error.code === 'not-found' ? 404 : error.code === 'invalid' ? 400 : 409)
       .send({ error: error.code, message: error.message })
   }
 
