@@ -21,6 +21,7 @@ import {
   singleTask,
   type RoundRecord,
   type RoundRecorder,
+  type TaskFile,
   storeAdmission,
 } from '@fedtune/coordinator'
 import type { RunningCoordinator } from '@fedtune/coordinator/start'
@@ -148,6 +149,8 @@ export type Target = {
   readonly url: string
   readonly sockets: Socket[]
   enrol(name: string, kind: ParticipantKind, identityKey: Uint8Array): Promise<void>
+  /** The task its connections name (socket.io's `auth.task`); none: the coordinator's only open task. */
+  readonly task?: string
 }
 
 /** The task's name in the test's store: enrolled (approved) with `identityKey`, unless the name or key is taken. */
@@ -502,6 +505,8 @@ export type TaskFileOverrides = {
   readonly training?: Record<string, unknown>
   readonly participation?: Record<string, unknown>
   readonly aggregation?: Record<string, unknown>
+  readonly enrolment?: Record<string, unknown>
+  readonly evaluation?: Record<string, unknown>
 }
 
 /**
@@ -513,23 +518,9 @@ export async function startMainCoordinator(
   limits: Partial<ConnectionLimits> = {},
 ): Promise<MainCoordinator> {
   // Loaded here, not at the top: tfjs costs the files that only need startTestCoordinator seconds.
-  const { parseTaskFile } = await import('@fedtune/coordinator')
   const { startCoordinator } = await import('@fedtune/coordinator/start')
-  const { initBackend, readBackboneFolder } = await import('@fedtune/model/node')
-  await initBackend()
-  const { digest } = await readBackboneFolder(backboneDir)
   const work = mkdtempSync(join(tmpdir(), 'fedtune-main-'))
-  const task = parseTaskFile(
-    {
-      name: 'main',
-      backbone: { source: backboneDir, sha256: digest },
-      head: { labels: ['a', 'b'] },
-      training: { rounds: 1, ...file.training },
-      ...(file.participation ? { participation: file.participation } : {}),
-      ...(file.aggregation ? { aggregation: file.aggregation } : {}),
-    },
-    work,
-  )
+  const task = await realTaskFile('main', file, work)
   const outDir = join(work, 'run')
   const lines: string[] = []
   const waiting: { pattern: RegExp; resolve: (line: string) => void }[] = []
@@ -573,6 +564,39 @@ export async function startMainCoordinator(
   })
 }
 
+/** A task file's JSON named `name` on the real backbone in ../shared (one round unless overridden). */
+export async function realTaskJson(name: string, file: TaskFileOverrides = {}): Promise<Record<string, unknown>> {
+  const { initBackend, readBackboneFolder } = await import('@fedtune/model/node')
+  await initBackend()
+  const { digest } = await readBackboneFolder(backboneDir)
+  return {
+    name,
+    backbone: { source: backboneDir, sha256: digest },
+    head: { labels: ['a', 'b'] },
+    training: { rounds: 1, ...file.training },
+    ...(file.participation ? { participation: file.participation } : {}),
+    ...(file.aggregation ? { aggregation: file.aggregation } : {}),
+    ...(file.enrolment ? { enrolment: file.enrolment } : {}),
+    ...(file.evaluation ? { evaluation: file.evaluation } : {}),
+  }
+}
+
+/** `realTaskJson` parsed as `fedtune coordinator` reads a task file in `dir`. */
+export async function realTaskFile(name: string, file: TaskFileOverrides, dir: string): Promise<TaskFile> {
+  const { parseTaskFile } = await import('@fedtune/coordinator')
+  return parseTaskFile(await realTaskJson(name, file), dir)
+}
+
+/** Connections to `c` that name `task` (auth.task), enrolled in that task. */
+export function taskTarget(c: MainCoordinator, task: string): Target {
+  return {
+    url: c.url,
+    sockets: c.sockets,
+    task,
+    enrol: (name, kind, key) => enrolIn(c.store, task, name, kind, key),
+  }
+}
+
 const challenges = new WeakMap<Socket, Promise<Challenge>>()
 
 /**
@@ -603,6 +627,7 @@ export function connectTo(
     transports: ['websocket'],
     reconnection: false,
     parser: framing === 'packed' ? packedParser : { ...packedParser, Encoder },
+    ...(target.task === undefined ? {} : { auth: { task: target.task } }),
     ...options,
   })
   challengeOf(socket)

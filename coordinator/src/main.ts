@@ -3,21 +3,26 @@ import { parseArgs } from 'node:util'
 import { initBackend } from '@fedtune/model/node'
 import { DEFAULT_WEB_DIR } from './http/web-page.ts'
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS as LIMITS } from './sockets/connection-limits.ts'
-import { startCoordinator } from './start.ts'
+import { startCoordinator, startHost } from './start.ts'
 import { StoreError } from './store/index.ts'
 import { RunFolderError } from './store/run-folder.ts'
 import { readTaskFile, TaskFileError } from './tasks/task-file.ts'
 
-const USAGE = `Usage: fedtune coordinator --task <task.json> [options]
+const USAGE = `Usage: fedtune coordinator [--task <task.json>] [options]
 
-Serves one federation: hands participants the frozen backbone and the head, runs the rounds
-through secure aggregation (SecAgg+: it learns only the sum of the masked updates), averages the
-sum with FedAvg weighted by example count (or FedAdam, per the task file), and evaluates the
-global head on the task's held-out set after every round. Participants' identity keys are pinned
-to their names in <out>/participants.json. Exits when all rounds are done.
+Serves federations, one per task: hands each task's participants the frozen backbone and the head,
+runs the rounds through secure aggregation (SecAgg+: it learns only the sum of the masked
+updates), averages the sum with FedAvg weighted by example count (or FedAdam, per the task file),
+and evaluates the global head on the task's held-out set after every round. Everything it knows
+is in its database; restarted, it carries every unfinished run on by itself.
+
+With --task it submits that task file and starts its run at once, and exits when no run is left
+(every run it serves has ended). Without it, it serves the tasks operators submit (fedtune task
+submit, fedtune start) until it is stopped (SIGINT or SIGTERM). The port opens at once; a run
+whose backbone or held-out set is still being prepared answers its participants "not ready".
 
 Options:
-  --task <file>     the task file (JSON; see docs/task-file.md)              (required)
+  --task <file>     a task file (JSON; see docs/task-file.md) to serve at once
   --port <n>        port for HTTP and socket.io; 0 picks a free one          (default 8080)
   --host <addr>     address to listen on; 0.0.0.0 for every interface        (default 127.0.0.1)
   --data <dir>      the database and the run folders                        (default .fedtune)
@@ -99,10 +104,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  if (!values.task) {
-    process.stderr.write(`fedtune coordinator: --task is required\n\n${USAGE}`)
-    return 2
-  }
   const port = values.port === undefined ? 8080 : Number(values.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(
@@ -124,24 +125,36 @@ export async function main(argv: string[]): Promise<number> {
     limits[key] = value
   }
   try {
-    const task = await readTaskFile(values.task)
+    const task = values.task === undefined ? undefined : await readTaskFile(values.task)
     const backend = await initBackend()
     process.stdout.write(`tensorflow backend: ${backend.backend} (${backend.detail})\n`)
-    const cacheDir = resolve(values.cache ?? '.fedtune/cache')
     const database = values.database
-    const running = await startCoordinator({
-      task,
+    const common = {
       port,
       host: values.host ?? '127.0.0.1',
       dataDir: resolve(values.data ?? '.fedtune'),
-      ...(values.out === undefined ? {} : { outDir: resolve(values.out) }),
       ...(database === undefined
         ? {}
         : { database: /^postgres(ql)?:/.test(database) ? database : resolve(database) }),
-      newRun: values['new-run'] ?? false,
-      cacheDir,
+      cacheDir: resolve(values.cache ?? '.fedtune/cache'),
       webDir: resolve(values.web ?? DEFAULT_WEB_DIR),
       limits,
+    }
+    if (task === undefined) {
+      const running = await startHost(common)
+      process.stdout.write(`database: ${running.store.where}\n`)
+      await new Promise<void>((resolveStop) => {
+        process.once('SIGINT', resolveStop)
+        process.once('SIGTERM', resolveStop)
+      })
+      await running.close()
+      return 0
+    }
+    const running = await startCoordinator({
+      ...common,
+      task,
+      ...(values.out === undefined ? {} : { outDir: resolve(values.out) }),
+      newRun: values['new-run'] ?? false,
     })
     process.stdout.write(
       `run ${running.run.id} of task ${task.name}, kept in ${running.store.where}; its folder ${running.outDir}. Restarted, the coordinator carries it on by itself\n`,
@@ -150,6 +163,8 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
     const summary = await running.federation.done
+    // other tasks an operator started meanwhile keep the coordinator up until they end too
+    await running.host.whenIdle()
     await running.close()
     return summary.completed > 0 ? 0 : 1
   } catch (error) {

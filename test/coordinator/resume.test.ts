@@ -37,7 +37,8 @@ function coordinator(args: string[]): Coordinator {
   const url = new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       lines.push(line)
-      const match = / at (http:\/\/[^\s]+):/.exec(line)
+      // the port opens at once; the run serves once its backbone is loaded
+      const match = / serving at (http:\/\/[^\s]+):/.exec(line)
       if (match?.[1]) resolve(match[1])
     })
     createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => lines.push(line))

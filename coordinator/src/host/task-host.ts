@@ -183,7 +183,7 @@ export class TaskHost implements TaskDirectory {
     return hosted.ready
   }
 
-  /** Resolves when no run is preparing or serving (every one ended): `fedtune coordinator --task` exits then. */
+  /** Resolves when no run is preparing or serving (every one ended), or the host closes: `fedtune coordinator --task` exits then. */
   whenIdle(): Promise<void> {
     return new Promise((resolve) => {
       this.#idle.push(resolve)
@@ -251,6 +251,7 @@ export class TaskHost implements TaskDirectory {
   /** Stops every federation (their rounds being kept are kept first); the store stays open. */
   async close(): Promise<void> {
     this.#closed = true
+    this.#checkIdle()
     const done: Promise<unknown>[] = []
     for (const hosted of this.#tasks.values()) {
       if (hosted.live === null) continue
@@ -354,6 +355,6 @@ export class TaskHost implements TaskDirectory {
     const busy = [...this.#tasks.values()].some(
       (h) => h.run !== null && !ENDED_RUN_STATES.includes(h.run.state),
     )
-    if (!busy) for (const resolve of this.#idle.splice(0)) resolve()
+    if (!busy || this.#closed) for (const resolve of this.#idle.splice(0)) resolve()
   }
 }
