@@ -18,11 +18,11 @@ import {
   type FederationOptions,
   issueInvite,
   RoundLog,
-  singleTask,
   type RoundRecord,
   type RoundRecorder,
-  type TaskFile,
+  singleTask,
   storeAdmission,
+  type TaskFile,
 } from '@fedtune/coordinator'
 import type { RunningCoordinator } from '@fedtune/coordinator/start'
 import { openStore, type Store, StoreError } from '@fedtune/coordinator/store'
@@ -565,7 +565,10 @@ export async function startMainCoordinator(
 }
 
 /** A task file's JSON named `name` on the real backbone in ../shared (one round unless overridden). */
-export async function realTaskJson(name: string, file: TaskFileOverrides = {}): Promise<Record<string, unknown>> {
+export async function realTaskJson(
+  name: string,
+  file: TaskFileOverrides = {},
+): Promise<Record<string, unknown>> {
   const { initBackend, readBackboneFolder } = await import('@fedtune/model/node')
   await initBackend()
   const { digest } = await readBackboneFolder(backboneDir)

@@ -1,4 +1,3 @@
-export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './http/app.ts'
 export {
   type OpenTask,
   singleTask,
@@ -7,6 +6,7 @@ export {
   type TaskPhase,
   unknownTask,
 } from './host/task-directory.ts'
+export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './http/app.ts'
 export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './http/web-page.ts'
 export {
   type Admission,

@@ -9,8 +9,8 @@ import { TaskHost } from './host/task-host.ts'
 import { type AppOptions, buildApp } from './http/app.ts'
 import { runRoutes } from './http/run-routes.ts'
 import { DEFAULT_WEB_DIR, JOIN_PATH, webPageProblem } from './http/web-page.ts'
-import type { RoundLog, RoundRecord } from './rounds/round-log.ts'
 import type { Federation } from './rounds/federation.ts'
+import type { RoundLog, RoundRecord } from './rounds/round-log.ts'
 import type { RoundObserver } from './rounds/round-observer.ts'
 import type { ConnectionLimits } from './sockets/connection-limits.ts'
 import { attachSockets, type InboundTap, raiseMessageBytes } from './sockets/socket-shell.ts'
@@ -44,7 +44,6 @@ export type HostOptions = {
   /** Watches rounds and their stages as they happen: bench:load measures the coordinator with it. */
   readonly observer?: RoundObserver
 }
-
 
 /** The coordinator started on one task file (`fedtune coordinator --task`), which it serves at once. */
 export type StartOptions = HostOptions & {
@@ -170,7 +169,8 @@ async function serve(
     `coordinator at ${address}: ${tasks.length === 0 ? 'no tasks yet (operators submit them: fedtune task submit)' : tasks.map((t) => `${t.name} (${t.phase})`).join(', ')}`,
   )
   // runs that became ready before the port opened
-  for (const t of tasks) if (t.phase === 'serving') describeRun(host.open(t.name, true) as LiveRun, print, webDir, address)
+  for (const t of tasks)
+    if (t.phase === 'serving') describeRun(host.open(t.name, true) as LiveRun, print, webDir, address)
   let closed: Promise<void> | undefined
   return {
     url: address,

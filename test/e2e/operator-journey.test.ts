@@ -34,7 +34,12 @@ const bin = join(repo, 'cli', 'bin', 'fedtune.js')
 const work = mkdtempSync(join(tmpdir(), 'fedtune-journey-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-type Coordinator = { child: ChildProcess; lines: string[]; line(pattern: RegExp): Promise<string>; exited: Promise<number> }
+type Coordinator = {
+  child: ChildProcess
+  lines: string[]
+  line(pattern: RegExp): Promise<string>
+  exited: Promise<number>
+}
 
 /** `fedtune coordinator` with no task file: it serves what operators submit, from its database. */
 function coordinator(args: string[]): Coordinator {
@@ -49,7 +54,9 @@ function coordinator(args: string[]): Coordinator {
   }
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', take)
   createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', take)
-  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : 0))))
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : 0))),
+  )
   return {
     child,
     lines,
@@ -59,7 +66,9 @@ function coordinator(args: string[]): Coordinator {
         const seen = lines.find((l) => pattern.test(l))
         if (seen !== undefined) return resolve(seen)
         waiting.push({ pattern, resolve })
-        void exited.then(() => reject(new Error(`the coordinator exited before printing ${pattern}:\n${lines.join('\n')}`)))
+        void exited.then(() =>
+          reject(new Error(`the coordinator exited before printing ${pattern}:\n${lines.join('\n')}`)),
+        )
       }),
   }
 }
@@ -90,7 +99,12 @@ class Hospital {
   /** Connects to `url` naming the task, says hello; resolves with the hello's answer. */
   join(url: string, task: string): Promise<{ ok: boolean; code?: string; reason?: string }> {
     this.socket?.disconnect()
-    const socket = connect(url, { transports: ['websocket'], parser: packedParser, reconnection: false, auth: { task } })
+    const socket = connect(url, {
+      transports: ['websocket'],
+      parser: packedParser,
+      reconnection: false,
+      auth: { task },
+    })
     this.socket = socket
     const answered = new Promise<{ ok: boolean; code?: string }>((resolve) => {
       this.#answered = resolve
@@ -118,7 +132,11 @@ class Hospital {
       const delta = new Float32Array(task.paramCount).fill(r.round)
       const metrics = { trainLoss: 0.1, valAccuracy: null, valAuc: null, valExamples: 0 }
       const send = () =>
-        socket.emit('update', { round: r.round, delta: encodeWeights(delta), examples: 1, labelCounts: [1, 0], metrics }, () => {})
+        socket.emit(
+          'update',
+          { round: r.round, delta: encodeWeights(delta), examples: 1, labelCounts: [1, 0], metrics },
+          () => {},
+        )
       if (this.#held?.round !== r.round) return send()
       this.#held.send = send
       this.#held.arrived()
@@ -156,12 +174,15 @@ describe('an operator’s journey, with the coordinator as its own process', () 
     const data = join(work, 'data')
     const database = join(data, 'db')
     // 1. the first admin, on the coordinator's host, before it starts (a PGlite folder is one process's)
-    const added = await runOperatorCommand(['add', '--role', 'admin', '--database', database, '--password-stdin', 'ada'], {
-      stdout: () => {},
-      stderr: (t) => process.stderr.write(t),
-      stdin: Readable.from([Buffer.from('ada has a long password\n')]),
-      env: {},
-    })
+    const added = await runOperatorCommand(
+      ['add', '--role', 'admin', '--database', database, '--password-stdin', 'ada'],
+      {
+        stdout: () => {},
+        stderr: (t) => process.stderr.write(t),
+        stdin: Readable.from([Buffer.from('ada has a long password\n')]),
+        env: {},
+      },
+    )
     expect(added).toBe(0)
 
     const first = coordinator(['--port', '0', '--data', data, '--cache', join(work, 'cache')])
@@ -173,7 +194,9 @@ describe('an operator’s journey, with the coordinator as its own process', () 
         headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       })
-      return { status: response.status, json: (await response.json().catch(() => null)) as any, response }
+      // biome-ignore lint/suspicious/noExplicitAny: the API's JSON, checked with toMatchObject
+      const json = (await response.json().catch(() => null)) as any
+      return { status: response.status, json, response }
     }
     const signIn = async (name: string, password: string) => {
       const { status, json, response } = await call('POST', '/api/session', {}, { name, password })
@@ -187,7 +210,15 @@ describe('an operator’s journey, with the coordinator as its own process', () 
 
     // 2. the admin signs in and creates an operator
     const admin = await signIn('ada', 'ada has a long password')
-    expect((await call('POST', '/api/operators', admin, { name: 'olga', role: 'operator', password: 'olga has a long password' })).status).toBe(201)
+    expect(
+      (
+        await call('POST', '/api/operators', admin, {
+          name: 'olga',
+          role: 'operator',
+          password: 'olga has a long password',
+        })
+      ).status,
+    ).toBe(201)
     // 3. the operator signs in and makes an API token for her scripts
     const olgaSession = await signIn('olga', 'olga has a long password')
     const token = await call('POST', '/api/tokens', olgaSession, { label: 'journey' })
@@ -198,7 +229,12 @@ describe('an operator’s journey, with the coordinator as its own process', () 
     const task = await realTaskJson('journey', {
       aggregation: { mode: 'plaintext-debug' },
       training: { rounds: 4 },
-      participation: { minParticipants: 2, participantsPerRound: 3, gatherSeconds: 1, roundDeadlineSeconds: 120 },
+      participation: {
+        minParticipants: 2,
+        participantsPerRound: 3,
+        gatherSeconds: 1,
+        roundDeadlineSeconds: 120,
+      },
       enrolment: { hospitals: 'approval' },
     })
     expect((await call('POST', '/api/tasks', olga, task)).status).toBe(201)
@@ -221,7 +257,10 @@ describe('an operator’s journey, with the coordinator as its own process', () 
     expect(await h2.join(url, 'journey')).toMatchObject({ ok: true })
     expect(await h3.join(url, 'journey')).toMatchObject({ ok: false, code: 'pending-approval' })
     const listed = (await call('GET', '/api/tasks/journey/participants', olga)).json.participants
-    expect(listed.find((p: { name: string }) => p.name === 'h3')).toMatchObject({ state: 'pending', fingerprint: h3.fingerprint })
+    expect(listed.find((p: { name: string }) => p.name === 'h3')).toMatchObject({
+      state: 'pending',
+      fingerprint: h3.fingerprint,
+    })
     expect((await call('POST', '/api/tasks/journey/participants/h3/approve', olga)).status).toBe(200)
     expect(await h3.join(url, 'journey')).toMatchObject({ ok: true })
     expect((await call('POST', '/api/tasks/journey/resume', olga)).json).toMatchObject({ state: 'running' })
@@ -230,7 +269,9 @@ describe('an operator’s journey, with the coordinator as its own process', () 
     // that round and every later one at once, and refused at its next hello
     const roundTwo = h1.hold(2)
     await Promise.all([h1.hears(1), h3.hears(1), roundTwo])
-    const revoked = await call('POST', '/api/tasks/journey/participants/h2/revoke', olga, { reason: 'left the study' })
+    const revoked = await call('POST', '/api/tasks/journey/participants/h2/revoke', olga, {
+      reason: 'left the study',
+    })
     expect(revoked).toMatchObject({ status: 200, json: { state: 'revoked' } })
     const revokedAt = Date.parse(revoked.json.decidedAt)
     expect(await h2.join(url, 'journey')).toMatchObject({ ok: false, code: 'revoked' })

@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:http'
 import { readFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { connectRefusal, packedParser } from '@fedtune/protocol'
@@ -20,6 +20,7 @@ import { bearerFor } from '../test-store.ts'
  * port is open while a run still prepares, and a connection to it hears that it is not ready.
  */
 
+// biome-ignore lint/suspicious/noExplicitAny: the API's JSON, which each test checks with toMatchObject
 type Api = (method: string, path: string, body?: unknown) => Promise<{ status: number; json: any }>
 
 /** The coordinator's API with the headers of `who`. */
@@ -87,7 +88,7 @@ describe('one coordinator, several tasks', () => {
     const inSecond = ['h1', 'h2'].map((name) => testParticipant(taskTarget(c, 'second'), name))
     const inMain = ['a', 'b'].map((name) => testParticipant(taskTarget(c, 'main'), name))
     for (const p of [...inSecond, ...inMain]) expect((await p.joined).ok).toBe(true)
-    expect(((await inSecond[0]?.joined) as { task: { name: string } }).task.name).toBe('second')
+    expect(await inSecond[0]?.joined).toMatchObject({ ok: true, task: { name: 'second' } })
 
     const secondRun = c.host.open('second', true)
     const [mainDone, secondDone] = await Promise.all([c.federation.done, secondRun.federation.done])
@@ -147,7 +148,10 @@ describe('one coordinator, several tasks', () => {
       json: { error: 'wrong-state', message: expect.stringMatching(/expected a round running/) },
     })
     expect(await operator('POST', '/api/tasks/main/extend', { seconds: -1 })).toMatchObject({ status: 400 })
-    expect(await operator('POST', '/api/tasks/main/pause')).toMatchObject({ status: 200, json: { state: 'paused' } })
+    expect(await operator('POST', '/api/tasks/main/pause')).toMatchObject({
+      status: 200,
+      json: { state: 'paused' },
+    })
     expect((await operator('GET', '/api/status?task=main')).json).toMatchObject({ paused: true, round: 0 })
 
     // paused: two participants join and no round starts

@@ -88,8 +88,7 @@ describe('garbage shares', () => {
     const refusal = {
       ok: false,
       code: 'excluded',
-      reason:
-        `garbler was excluded from task "test-task" (its share for h1 does not open); re-admission is the operator's decision`,
+      reason: `garbler was excluded from task "test-task" (its share for h1 does not open); re-admission is the operator's decision`,
     }
     expect(await helloAgain(h, 'garbler')).toEqual(refusal)
     expect(await helloAgain(h, 'garbler-again', seedOf('garbler'))).toEqual(refusal)

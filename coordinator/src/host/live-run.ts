@@ -192,7 +192,11 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
         `finished: task ${task.name}: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`,
       )
       if (f.reason === 'coordinator closed') return
-      const state = f.reason.startsWith('all ') ? 'finished' : f.reason.startsWith('only ') ? 'failed' : 'stopped'
+      const state = f.reason.startsWith('all ')
+        ? 'finished'
+        : f.reason.startsWith('only ')
+          ? 'failed'
+          : 'stopped'
       void endRun(store, run.id, state, f.reason).then(
         () => o.onEnded?.(state, f.reason),
         (error: Error) => {

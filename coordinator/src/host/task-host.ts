@@ -69,7 +69,8 @@ export class TaskHost implements TaskDirectory {
   async load(): Promise<void> {
     const { store } = this.#opts
     for (const task of await store.tasks.list<TaskFile>()) this.#hosted(task.name, task.file)
-    for (const run of await store.runs.unfinished<TaskFile>()) this.#begin(this.#hosted(run.task, run.settings), run)
+    for (const run of await store.runs.unfinished<TaskFile>())
+      this.#begin(this.#hosted(run.task, run.settings), run)
   }
 
   /**
@@ -277,8 +278,7 @@ export class TaskHost implements TaskDirectory {
     hosted.run = run
     hosted.live = null
     hosted.preparing = { what: 'loading the backbone', done: 0, total: 1 }
-    const outDir =
-      this.#opts.runFolder?.(run) ?? join(this.#opts.dataDir, 'runs', `${run.task}-${run.id}`)
+    const outDir = this.#opts.runFolder?.(run) ?? join(this.#opts.dataDir, 'runs', `${run.task}-${run.id}`)
     hosted.ready = (async () => {
       try {
         const live = await prepareRun({

@@ -48,7 +48,8 @@ export function runView(run: Run) {
  * (what `fedtune run export` writes out). Every action is audited, refused ones too.
  */
 export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, baseDir: string): void {
-  const bad = (reply: FastifyReply, message: string) => reply.code(400).send({ error: 'bad-request', message })
+  const bad = (reply: FastifyReply, message: string) =>
+    reply.code(400).send({ error: 'bad-request', message })
 
   app.post(
     '/api/tasks',
@@ -67,7 +68,9 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
           outcome: 'refused',
           detail: { problems: error.problems.length },
         })
-        return reply.code(400).send({ error: 'invalid-task', message: error.message, problems: error.problems })
+        return reply
+          .code(400)
+          .send({ error: 'invalid-task', message: error.message, problems: error.problems })
       }
       try {
         const outcome = await host.submit(file, who)
@@ -113,7 +116,13 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
       const { task } = params.value
       try {
         const run = await host.start(task, who)
-        await auditRequest({ store }, request, { actor: who, action: 'run.start', outcome: 'ok', task, run: run.id })
+        await auditRequest({ store }, request, {
+          actor: who,
+          action: 'run.start',
+          outcome: 'ok',
+          task,
+          run: run.id,
+        })
         return reply.code(202).send(runView(run))
       } catch (error) {
         return refused(request, reply, error, { actor: who, action: 'run.start', task })
@@ -188,7 +197,9 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
     }
     const run = await store.runs.get(Number(params.value.id))
     if (run === null) {
-      await reply.code(404).send({ error: 'not-found', message: `expected a run of this coordinator, got ${params.value.id}` })
+      await reply
+        .code(404)
+        .send({ error: 'not-found', message: `expected a run of this coordinator, got ${params.value.id}` })
       return undefined
     }
     return run
@@ -205,7 +216,10 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
     const run = await runOf(request, reply)
     if (run === undefined) return reply
     const rounds = await store.rounds.list<RoundRecord>(run.id)
-    return { run: run.id, rounds: rounds.map((r) => ({ ...r.record, committedAt: r.committedAt, head: r.headFile !== null })) }
+    return {
+      run: run.id,
+      rounds: rounds.map((r) => ({ ...r.record, committedAt: r.committedAt, head: r.headFile !== null })),
+    }
   })
 
   app.get('/api/runs/:id/rounds/:round/head', { config: { access: 'viewer' } }, async (request, reply) => {

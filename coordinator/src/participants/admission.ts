@@ -104,7 +104,8 @@ export function storeAdmission(opts: AdmissionOptions): Admission {
       }
       const holder = await store.participants.byKey(task, identityKey)
       // ... and so is its key, under any other name
-      if (holder !== null && (holder.state === 'revoked' || holder.state === 'excluded')) return refuseOut(holder)
+      if (holder !== null && (holder.state === 'revoked' || holder.state === 'excluded'))
+        return refuseOut(holder)
       if (holder !== null)
         return refuse(
           claim,

@@ -68,7 +68,10 @@ export function raiseMessageBytes(io: Server, paramCount: number): void {
     opts?: { maxHttpBufferSize?: number }
     ws?: { options?: { maxPayload?: number } }
   }
-  if (typeof engine.opts?.maxHttpBufferSize !== 'number' || typeof engine.ws?.options?.maxPayload !== 'number')
+  if (
+    typeof engine.opts?.maxHttpBufferSize !== 'number' ||
+    typeof engine.ws?.options?.maxPayload !== 'number'
+  )
     throw new Error(
       'raising the message bound: expected engine.io options.maxHttpBufferSize and ws options.maxPayload, got another engine.io; pin engine.io and ws or update socket-shell.ts',
     )
@@ -163,7 +166,9 @@ export function attachSockets(
     const open = taskOf.get(socket)
     const guard = guards.get(socket.conn)
     if (guard === undefined || open === undefined) {
-      log(`connection ${socket.id}: internal: no connection guard or task (socket.io built it another way); closed`)
+      log(
+        `connection ${socket.id}: internal: no connection guard or task (socket.io built it another way); closed`,
+      )
       socket.disconnect(true)
       return
     }
