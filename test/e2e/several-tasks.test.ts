@@ -1,6 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectRefusal, packedParser } from '@fedtune/protocol'
 import { io as connect } from 'socket.io-client'
@@ -9,6 +11,7 @@ import {
   type MainCoordinator,
   realTaskJson,
   startMainCoordinator,
+  type Target,
   taskTarget,
   testParticipant,
 } from '../harness.ts'
@@ -231,5 +234,69 @@ describe('one coordinator, several tasks', () => {
     await c.host.ready('remote')
     expect(await connectionTo(c, 'remote')).toBe('connected')
     expect((await operator('GET', '/api/task?task=remote')).json).toMatchObject({ name: 'remote' })
+  })
+
+  it('a coordinator closed with two runs under way carries both on when it starts again, losing no round', async () => {
+    const { startHost } = await import('@fedtune/coordinator/start')
+    const { parseTaskFile } = await import('@fedtune/coordinator')
+    const work = mkdtempSync(join(tmpdir(), 'fedtune-two-runs-'))
+    onTestFinished(() => rmSync(work, { recursive: true, force: true }))
+    const options = { port: 0, dataDir: work, cacheDir: join(work, 'cache'), quiet: true, print: () => {} }
+    const targetsOf = (running: Awaited<ReturnType<typeof startHost>>, task: string): Target => ({
+      url: running.url,
+      sockets: [],
+      task,
+      enrol: async (name, kind, identityKey) => {
+        await running.store.participants.enrolOpen({ task, name, kind, identityKey }).catch(() => undefined)
+      },
+    })
+    const tasks = ['one', 'two'] as const
+    const first = await startHost(options)
+    for (const name of tasks) {
+      const file = await realTaskJson(name, {
+        aggregation: PLAINTEXT,
+        training: { rounds: 3 },
+        participation: { minParticipants: 2, gatherSeconds: 0 },
+      })
+      await first.host.submit(parseTaskFile(file, work), 'olga')
+      await first.host.start(name, 'olga')
+      await first.host.ready(name)
+    }
+    const before = tasks.map((task) =>
+      ['p', 'q'].map((p) => testParticipant(targetsOf(first, task), `${task}-${p}`)),
+    )
+    for (const p of before.flat()) expect((await p.joined).ok).toBe(true)
+    // both runs have kept a round: it is announced only once kept
+    await Promise.all(
+      before.map((ps) => new Promise((resolve) => ps[0]?.socket.once('round-result', resolve))),
+    )
+    const kept = await Promise.all(
+      tasks.map(async (task) => (await first.store.runs.list({ task }))[0] as { id: number }),
+    )
+    const keptBefore = await Promise.all(
+      kept.map(async (run) => (await first.store.rounds.list(run.id)).length),
+    )
+    for (const p of before.flat()) p.socket.disconnect()
+    await first.close()
+
+    const second = await startHost(options)
+    onTestFinished(() => second.close())
+    await Promise.all(tasks.map((task) => second.host.ready(task)))
+    const after = tasks.map((task) =>
+      ['p', 'q'].map((p) => testParticipant(targetsOf(second, task), `${task}-${p}`)),
+    )
+    for (const p of after.flat()) expect((await p.joined).ok).toBe(true)
+    for (const [i, task] of tasks.entries()) {
+      expect(await second.host.open(task, true).federation.done).toMatchObject({ completed: 3 })
+      const rounds = await second.store.rounds.list(kept[i]?.id as number)
+      expect(rounds.map((r) => [r.round, r.status])).toEqual([
+        [1, 'aggregated'],
+        [2, 'aggregated'],
+        [3, 'aggregated'],
+      ])
+      expect(rounds.length).toBeGreaterThanOrEqual(keptBefore[i] as number)
+      expect((await second.store.runs.get(kept[i]?.id as number))?.state).toBe('finished')
+    }
+    for (const p of after.flat()) p.socket.disconnect()
   })
 })
