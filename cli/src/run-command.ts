@@ -118,7 +118,7 @@ export function runRunCommand(argv: string[], io: CommandIo = processIo()): Prom
       io.stdout(
         values.json
           ? `${JSON.stringify({ ...exported, out }, null, 2)}\n`
-          : `exported run ${run.id} of task ${escapeText(run.task, 64)} (${escapeText(run.state, 32)}): ${exported.rounds} rounds, ${exported.heads} heads to ${escapeText(out)}${open}\n`,
+          : `exported run ${run.id} of task ${escapeText(run.task, 64)} (${escapeText(run.state, 32)}): ${count(exported.rounds, 'round')}, ${count(exported.heads, 'head')} to ${escapeText(out)}${open}\n`,
       )
       return 0
     }
@@ -148,6 +148,8 @@ export function runRunCommand(argv: string[], io: CommandIo = processIo()): Prom
     return 0
   })
 }
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
 
 function latestRun(answer: { runs: readonly RunView[] }, task: string): number {
   const last = answer.runs.at(-1)

@@ -11,10 +11,11 @@ import type { Socket } from 'socket.io-client'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { CommandIo } from '../../cli/src/command-io.ts'
 import { runRunCommand } from '../../cli/src/run-command.ts'
+import { localTime } from '../../cli/src/run-views.ts'
 import { runRunsCommand } from '../../cli/src/runs-command.ts'
 import { runStatusCommand } from '../../cli/src/status-command.ts'
 import { runTaskCommand } from '../../cli/src/task-command.ts'
-import { type Target, testDatabase, testParticipant } from '../harness.ts'
+import { silentFrom, type Target, testDatabase, testParticipant } from '../harness.ts'
 import { bearerFor } from '../test-store.ts'
 
 /**
@@ -131,7 +132,11 @@ describe('fedtune task submit', () => {
       stdout: 'task control is unchanged: the coordinator has this file already\n',
       stderr: '',
     })
-    const json = await c.cli(runTaskCommand, ['submit', '--json', c.taskFile('control', { description: 'now described' })])
+    const json = await c.cli(runTaskCommand, [
+      'submit',
+      '--json',
+      c.taskFile('control', { description: 'now described' }),
+    ])
     expect(JSON.parse(json.stdout)).toEqual({ task: 'control', outcome: 'replaced' })
 
     const bad = c.taskFile('broken', { training: { rounds: 0 }, colour: 'red' })
@@ -146,7 +151,9 @@ describe('fedtune task submit', () => {
     // a viewer may read tasks, not submit them
     const viewer = await c.cli(runTaskCommand, ['submit', path], c.viewer)
     expect(viewer.code).toBe(1)
-    expect(viewer.stderr).toMatch(/answered 403 forbidden: POST \/api\/tasks needs the operator role or admin; "victor" is a viewer\n$/)
+    expect(viewer.stderr).toMatch(
+      /answered 403 forbidden: POST \/api\/tasks needs the operator role or admin; "victor" is a viewer\n$/,
+    )
   })
 })
 
@@ -189,7 +196,13 @@ describe('fedtune start, pause, resume, stop, abort and extend', () => {
     const paused = await c.cli(runStatusCommand, ['--task', 'control'])
     expect(paused.stdout).toContain('\npaused: no round starts until an operator resumes\n')
     const json = await c.cli(runStatusCommand, ['--task', 'control', '--json'])
-    expect(JSON.parse(json.stdout)).toMatchObject({ task: 'control', phase: 'waiting', paused: true, round: 0, rounds: 2 })
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      task: 'control',
+      phase: 'waiting',
+      paused: true,
+      round: 0,
+      rounds: 2,
+    })
 
     expect((await c.cli(runRunCommand, ['resume', '--task', 'control'])).stdout).toBe(
       'run 1 of task control: running\n',
@@ -208,7 +221,9 @@ describe('fedtune start, pause, resume, stop, abort and extend', () => {
     expect(JSON.parse((await c.cli(runRunsCommand, ['--task', 'control', '--json'])).stdout)).toMatchObject({
       runs: [{ id: 1, task: 'control', state: 'stopped', reason: 'stopped by olivia: enough' }],
     })
-    expect((await c.cli(runStatusCommand, [])).stdout).toMatch(/\ncontrol +ended +1 +stopped +stopped by olivia: enough\n/)
+    expect((await c.cli(runStatusCommand, [])).stdout).toMatch(
+      /\ncontrol +ended +1 +stopped +stopped by olivia: enough\n/,
+    )
   })
 
   it('abort and extend with no round running print the coordinator’s refusal (409), a viewer’s pause its 403, each exit 1', async () => {
@@ -220,10 +235,14 @@ describe('fedtune start, pause, resume, stop, abort and extend', () => {
 
     const abort = await c.cli(runRunCommand, ['abort', '--task', 'control', '--reason', 'bad data'])
     expect(abort.code).toBe(1)
-    expect(abort.stderr).toMatch(new RegExp(`^fedtune run: POST ${base}/abort answered 409 wrong-state: .*no round.*\\n$`))
+    expect(abort.stderr).toMatch(
+      new RegExp(`^fedtune run: POST ${base}/abort answered 409 wrong-state: .*no round.*\\n$`),
+    )
     const extend = await c.cli(runRunCommand, ['extend', '--task', 'control', '--seconds', '60'])
     expect(extend.code).toBe(1)
-    expect(extend.stderr).toMatch(new RegExp(`^fedtune run: POST ${base}/extend answered 409 wrong-state: .*no round.*\\n$`))
+    expect(extend.stderr).toMatch(
+      new RegExp(`^fedtune run: POST ${base}/extend answered 409 wrong-state: .*no round.*\\n$`),
+    )
 
     const viewer = await c.cli(runRunCommand, ['pause', '--task', 'control'], c.viewer)
     expect(viewer).toEqual({
@@ -232,29 +251,64 @@ describe('fedtune start, pause, resume, stop, abort and extend', () => {
       stderr: `fedtune run: POST ${base}/pause answered 403 forbidden: POST /api/tasks/:task/pause needs the operator role or admin; "victor" is a viewer\n`,
     })
     // the run is as it was
-    expect((await c.cli(runStatusCommand, ['--task', 'control'])).stdout).toMatch(/^task control: run 1 running,/)
+    expect((await c.cli(runStatusCommand, ['--task', 'control'])).stdout).toMatch(
+      /^task control: run 1 running,/,
+    )
 
     // what the command line gets wrong is a usage error (exit 2), before any request
     const noSeconds = await c.cli(runRunCommand, ['extend', '--task', 'control'])
     expect(noSeconds.code).toBe(2)
-    expect(noSeconds.stderr).toMatch(/^fedtune run: expected --seconds to be a whole number from 1 to 604800, got ""\n\nUsage:/)
+    expect(noSeconds.stderr).toMatch(
+      /^fedtune run: expected --seconds to be a whole number from 1 to 604800, got ""\n\nUsage:/,
+    )
     const noTask = await c.cli(runRunCommand, ['pause'])
     expect(noTask.code).toBe(2)
     expect(noTask.stderr).toMatch(/^fedtune run: --task is required\n/)
     const unknown = await c.cli(runStatusCommand, ['--task', 'nope'])
-    expect(unknown).toMatchObject({ code: 1, stderr: 'fedtune status: expected a task this coordinator hosts (control), got "nope"\n' })
+    expect(unknown).toMatchObject({
+      code: 1,
+      stderr: 'fedtune status: expected a task this coordinator hosts (control), got "nope"\n',
+    })
   })
 })
 
-describe('fedtune run export', () => {
-  it('writes a run that kept two rounds as the coordinator keeps a run folder: rounds.jsonl, every head, rounds.svg, run.json', async () => {
+describe('a round in progress, and fedtune run export', () => {
+  it('status shows the round live; extend moves its deadline, abort fails it; export writes the run as the coordinator keeps a run folder', async () => {
     const c = await coordinator()
     await c.cli(runTaskCommand, ['submit', c.taskFile('exported')])
     await c.cli(runRunCommand, ['start', '--task', 'exported'])
     const live = await serving(c.running, 'exported')
     const finished = c.running.host.whenIdle()
-    testParticipant(c.target('exported'), 'hospital-a')
-    testParticipant(c.target('exported'), 'hospital-b')
+    const a = testParticipant(c.target('exported'), 'hospital-a')
+    // hospital-b keeps round 1 waiting: it sends nothing in it
+    testParticipant(c.target('exported'), 'hospital-b', { alter: silentFrom(1, 'update') })
+    await a.acked(1, 'update')
+
+    const status = await c.cli(runStatusCommand, ['--task', 'exported'])
+    const { deadlineAt } = JSON.parse(
+      (await c.cli(runStatusCommand, ['--task', 'exported', '--json'])).stdout,
+    )
+    expect(status.stdout).toBe(
+      'task exported: run 1 running, round 1 of 2 in progress (plaintext-debug aggregation)\n' +
+        'online 2: hospital-a, hospital-b\n' +
+        'selected 2: hospital-a, hospital-b\n' +
+        'received 1: hospital-a\n' +
+        `deadline ${localTime(deadlineAt)}\n` +
+        'rounds kept: 0 aggregated, 0 failed\n',
+    )
+    expect(localTime(deadlineAt)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d$/)
+
+    expect((await c.cli(runRunCommand, ['extend', '--task', 'exported', '--seconds', '90'])).stdout).toBe(
+      'run 1 of task exported: running; the round in progress has 90 s more\n',
+    )
+    const later = JSON.parse((await c.cli(runStatusCommand, ['--task', 'exported', '--json'])).stdout)
+    expect(later.deadlineAt - deadlineAt).toBeGreaterThanOrEqual(90_000)
+    expect(
+      (await c.cli(runRunCommand, ['abort', '--task', 'exported', '--reason', 'hospital-b is stuck'])).stdout,
+    ).toBe(
+      'run 1 of task exported: running; the round in progress is aborted, the next one starts as usual\n',
+    )
+    // round 2 aggregates with both, and the run finishes
     await live.federation.done
     await finished
 
@@ -262,8 +316,8 @@ describe('fedtune run export', () => {
     const exported = await c.cli(runRunCommand, ['export', '--task', 'exported', '--out', out])
     expect(exported).toEqual({
       code: 0,
-      stdout: `exported run 1 of task exported (finished): 2 rounds, 2 heads to ${out}\n`,
-      stderr: 'heads 1/2 (50%)\nheads 2/2 (100%)\n',
+      stdout: `exported run 1 of task exported (finished): 2 rounds, 1 head to ${out}\n`,
+      stderr: 'heads 1/1 (100%)\n',
     })
 
     const headers = { authorization: `Bearer ${c.viewer}` }
@@ -275,16 +329,20 @@ describe('fedtune run export', () => {
     expect(kept.map((line) => JSON.parse(line))).toEqual(
       api.rounds.map(({ committedAt: _at, head: _head, ...record }) => record),
     )
-    expect(kept.map((line) => JSON.parse(line).status)).toEqual(['aggregated', 'aggregated'])
+    expect(kept.map((line) => JSON.parse(line))).toMatchObject([
+      { round: 1, status: 'failed', reason: expect.stringContaining('hospital-b is stuck') },
+      { round: 2, status: 'aggregated' },
+    ])
 
-    expect(readdirSync(join(out, 'heads')).sort()).toEqual(['round-0001.f32', 'round-0002.f32'])
-    for (const round of [1, 2]) {
-      const file = readFileSync(join(out, 'heads', `round-000${round}.f32`))
-      expect(file.byteLength).toBe(live.info.paramCount * 4)
-      const served = await fetch(`${c.running.url}/api/runs/1/rounds/${round}/head`, { headers })
-      expect(Buffer.from(await served.arrayBuffer()).equals(file)).toBe(true)
-    }
-    expect(readFileSync(join(out, 'rounds.svg'), 'utf8')).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[\s\S]*task exported: the global head per round[\s\S]*<\/svg>\n$/)
+    // the failed round has no head; the aggregated one's is the served one, paramCount float32s
+    expect(readdirSync(join(out, 'heads'))).toEqual(['round-0002.f32'])
+    const file = readFileSync(join(out, 'heads', 'round-0002.f32'))
+    expect(file.byteLength).toBe(live.info.paramCount * 4)
+    const served = await fetch(`${c.running.url}/api/runs/1/rounds/2/head`, { headers })
+    expect(Buffer.from(await served.arrayBuffer()).equals(file)).toBe(true)
+    expect(readFileSync(join(out, 'rounds.svg'), 'utf8')).toMatch(
+      /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[\s\S]*task exported: the global head per round[\s\S]*<\/svg>\n$/,
+    )
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))).toMatchObject({
       id: 1,
       task: 'exported',
