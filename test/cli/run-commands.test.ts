@@ -209,21 +209,31 @@ describe('fedtune start, pause, resume, stop, abort and extend', () => {
     )
     expect((await c.cli(runStatusCommand, ['--task', 'control'])).stdout).not.toContain('paused')
 
-    expect((await c.cli(runRunCommand, ['stop', '--task', 'control', '--reason', 'enough'])).stdout).toBe(
-      'run 1 of task control: stopped (stopped by olivia: enough)\n',
-    )
+    // what an operator wrote reaches the terminal escaped, never as a control sequence
+    const stop = await c.cli(runRunCommand, ['stop', '--task', 'control', '--reason', 'enough\u001b[2J'])
+    expect(stop.stdout).toBe('run 1 of task control: stopped (stopped by olivia: enough\\x1b[2J)\n')
     const runs = await c.cli(runRunsCommand, [])
     expect(runs.stdout.split('\n')).toEqual([
       expect.stringMatching(/^run +task +state +created +started +ended +reason$/),
-      expect.stringMatching(/^1 +control +stopped +\S+Z +\S+Z +\S+Z +stopped by olivia: enough$/),
+      expect.stringMatching(/^1 +control +stopped +\S+Z +\S+Z +\S+Z +stopped by olivia: enough\\x1b\[2J$/),
       '',
     ])
     expect(JSON.parse((await c.cli(runRunsCommand, ['--task', 'control', '--json'])).stdout)).toMatchObject({
-      runs: [{ id: 1, task: 'control', state: 'stopped', reason: 'stopped by olivia: enough' }],
+      runs: [{ id: 1, task: 'control', state: 'stopped', reason: 'stopped by olivia: enough\u001b[2J' }],
     })
-    expect((await c.cli(runStatusCommand, [])).stdout).toMatch(
-      /\ncontrol +ended +1 +stopped +stopped by olivia: enough\n/,
+    const tasks = await c.cli(runStatusCommand, [])
+    expect(tasks.stdout).toMatch(/\ncontrol +ended +1 +stopped +stopped by olivia: enough\\x1b\[2J\n/)
+    expect((await c.cli(runStatusCommand, ['--task', 'control'])).stdout).toBe(
+      'task control: ended, run 1 stopped (stopped by olivia: enough\\x1b[2J)\n',
     )
+    const shown = await c.cli(runTaskCommand, ['show', 'control'], c.viewer)
+    expect(shown.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^task control: submitted by olivia at \S+Z, ended$/),
+      expect.stringMatching(/^run +task +state +created +started +ended +reason$/),
+      expect.stringMatching(/^1 +control +stopped +.*enough\\x1b\[2J$/),
+      '',
+    ])
+    for (const out of [stop, runs, tasks, shown]) expect(out.stdout).not.toContain('\u001b')
   })
 
   it('abort and extend with no round running print the coordinator’s refusal (409), a viewer’s pause its 403, each exit 1', async () => {
@@ -349,6 +359,18 @@ describe('a round in progress, and fedtune run export', () => {
       state: 'finished',
       settings: { name: 'exported', training: { rounds: 2 }, aggregation: { mode: 'plaintext-debug' } },
     })
+
+    // the same as the coordinator's own folder of the run, but for the initial head (round 0), which
+    // the API does not serve; the records' keys are in the store's order, their values the same
+    const own = join(c.work, 'data', 'runs', 'exported-1')
+    const lines = (dir: string) =>
+      readFileSync(join(dir, 'rounds.jsonl'), 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line))
+    expect(lines(out)).toEqual(lines(own))
+    expect(readFileSync(join(own, 'heads', 'round-0002.f32')).equals(file)).toBe(true)
+    expect(readdirSync(join(own, 'heads'))).toEqual(['round-0000.f32', 'round-0002.f32'])
 
     // a folder holding files is refused unless --force, which replaces the run files and keeps the rest
     writeFileSync(join(out, 'notes.txt'), 'mine')
