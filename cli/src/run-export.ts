@@ -22,6 +22,7 @@ const HEAD_FILE = /^round-[0-9]{4,}\.f32$/
  * written by the coordinator's own RoundLog (one record a line, as kept), heads/round-NNNN.f32 for
  * every round with a head (raw float32, as served), and run.json (the run and its settings), last.
  * A folder that holds anything is refused unless `force`, which removes the files this writes first.
+ * A run.json says the folder is whole: a failure halfway leaves the rounds written so far without one.
  * The initial head (round 0) is not a kept round: the API does not serve it, so it is not written.
  */
 export async function exportRun(
@@ -30,9 +31,11 @@ export async function exportRun(
   dir: string,
   opts: { readonly force: boolean; readonly onHead?: (done: number, total: number) => void },
 ): Promise<ExportedRun> {
-  clearFolder(dir, opts.force)
+  const held = entriesOf(dir, opts.force)
   const run = await client.get<RunView & { settings: unknown }>(`/api/runs/${id}`)
   const { rounds } = await client.get<KeptRounds>(`/api/runs/${id}/rounds`)
+  // only once the run is known to exist: a mistyped --run with --force removes nothing
+  clear(dir, held)
   const log = new RoundLog(dir, [], `task ${run.task}: the global head per round`)
   const total = rounds.filter((r) => r.head).length
   let heads = 0
@@ -59,21 +62,26 @@ export async function exportRun(
   return { run, rounds: rounds.length, heads }
 }
 
-function clearFolder(dir: string, force: boolean): void {
+/** What the folder holds (nothing when new); refused when it holds anything, unless `force`. */
+function entriesOf(dir: string, force: boolean): readonly string[] {
   let entries: string[]
   try {
     entries = readdirSync(dir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
       throw new CommandError(`cannot use ${escapeText(dir)} as the run's folder: ${(error as Error).message}`)
-    mkdirSync(dir, { recursive: true })
-    return
+    return []
   }
-  if (entries.length === 0) return
-  if (!force)
+  if (entries.length > 0 && !force)
     throw new CommandError(
       `expected an empty or new folder, got ${escapeText(dir)} holding ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}; pass --force to replace the run files in it (rounds.jsonl, rounds.svg, run.json, heads/round-*.f32)`,
     )
+  return entries
+}
+
+/** Removes the run files a folder holds (only those: a run folder's other files stay). */
+function clear(dir: string, entries: readonly string[]): void {
+  mkdirSync(dir, { recursive: true })
   for (const file of RUN_FILES) rmSync(join(dir, file), { force: true })
   const headsDir = join(dir, 'heads')
   if (entries.includes('heads'))

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -384,12 +384,12 @@ describe('a round in progress, and fedtune run export', () => {
     expect(readFileSync(join(out, 'rounds.jsonl'), 'utf8').split('\n')).toHaveLength(3)
     expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('mine')
 
-    const none = join(c.work, 'empty')
-    mkdirSync(none)
-    const missing = await c.cli(runRunCommand, ['export', '--run', '7', '--out', none])
+    // a run that is not there removes nothing, --force or not
+    const missing = await c.cli(runRunCommand, ['export', '--run', '7', '--out', out, '--force'])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toBe(
       `fedtune run: GET ${c.running.url}/api/runs/7 answered 404 not-found: expected a run of this coordinator, got 7\n`,
     )
+    expect(readdirSync(out).sort()).toEqual(['heads', 'notes.txt', 'rounds.jsonl', 'rounds.svg', 'run.json'])
   })
 })
