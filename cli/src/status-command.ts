@@ -112,8 +112,9 @@ export function liveText(t: TaskListing, s: LiveStatus): string {
   lines.push(`online ${names(s.online)}${s.browsers.length > 0 ? ` (browsers ${names(s.browsers)})` : ''}`)
   if (s.phase === 'training') {
     lines.push(`selected ${names(s.selected)}`)
-    lines.push(`received ${names(s.received)}`)
-    if (s.secure !== null)
+    // a secure round's updates are masked: who the stage waits for, not who sent an update
+    if (s.secure === null) lines.push(`received ${names(s.received)}`)
+    else
       lines.push(`secure stage ${escapeText(s.secure.stage, 32)}, waiting for ${names(s.secure.waitingFor)}`)
   }
   if (s.deadlineAt !== null) lines.push(`deadline ${localTime(s.deadlineAt)}`)

@@ -282,6 +282,33 @@ describe('fedtune start, pause, resume, stop, abort and extend', () => {
   })
 })
 
+describe('fedtune status of a secure round', () => {
+  it('names the stage and whom it waits for', async () => {
+    const c = await coordinator()
+    const secure = {
+      participation: { minParticipants: 3, participantsPerRound: 3, gatherSeconds: 0 },
+      aggregation: { mode: 'secure' },
+    }
+    await c.cli(runTaskCommand, ['submit', c.taskFile('secure', secure)])
+    await c.cli(runRunCommand, ['start', '--task', 'secure'])
+    await serving(c.running, 'secure')
+    const [a, b] = ['hospital-a', 'hospital-b'].map((name) => testParticipant(c.target('secure'), name))
+    // hospital-c keeps the masked-input stage waiting: it sends nothing from there on
+    testParticipant(c.target('secure'), 'hospital-c', { alter: silentFrom(1, 'masked-input') })
+    await Promise.all([a?.acked(1, 'masked-input'), b?.acked(1, 'masked-input')])
+    const status = await c.cli(runStatusCommand, ['--task', 'secure'])
+    const { deadlineAt } = JSON.parse((await c.cli(runStatusCommand, ['--task', 'secure', '--json'])).stdout)
+    expect(status.stdout).toBe(
+      'task secure: run 1 running, round 1 of 2 in progress (secure aggregation)\n' +
+        'online 3: hospital-a, hospital-b, hospital-c\n' +
+        'selected 3: hospital-a, hospital-b, hospital-c\n' +
+        'secure stage masked-input, waiting for 1: hospital-c\n' +
+        `deadline ${localTime(deadlineAt)}\n` +
+        'rounds kept: 0 aggregated, 0 failed\n',
+    )
+  })
+})
+
 describe('a round in progress, and fedtune run export', () => {
   it('status shows the round live; extend moves its deadline, abort fails it; export writes the run as the coordinator keeps a run folder', async () => {
     const c = await coordinator()
