@@ -7,11 +7,14 @@ export class ApiError extends Error {
   override readonly name = 'ApiError'
   readonly status: number
   readonly code: string
+  /** The refusal's JSON body as sent (a task file's `problems` among it); null when there was none. */
+  readonly body: unknown
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, body: unknown = null) {
     super(message)
     this.status = status
     this.code = code
+    this.body = body
   }
 }
 
@@ -21,6 +24,8 @@ export type Query = Readonly<Record<string, string | number | undefined>>
 export type ApiClient = {
   readonly baseUrl: string
   get<T>(path: string, query?: Query): Promise<T>
+  /** A binary answer (a run's head): its bytes as sent; a refusal is still the coordinator's JSON. */
+  bytes(path: string): Promise<Uint8Array>
   send<T>(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>
 }
 
@@ -31,7 +36,13 @@ export function apiClient(opts: {
 }): ApiClient {
   const base = opts.baseUrl.replace(/\/+$/, '')
   const doFetch = opts.fetch ?? fetch
-  const call = async <T>(method: string, path: string, query: Query, body?: unknown): Promise<T> => {
+  const call = async (
+    method: string,
+    path: string,
+    query: Query,
+    body?: unknown,
+    binary = false,
+  ): Promise<unknown> => {
     const url = new URL(base + path)
     for (const [key, value] of Object.entries(query))
       if (value !== undefined) url.searchParams.set(key, String(value))
@@ -42,7 +53,7 @@ export function apiClient(opts: {
         method,
         headers: {
           authorization: `Bearer ${opts.token}`,
-          accept: 'application/json',
+          accept: binary ? 'application/octet-stream, application/json' : 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -51,6 +62,7 @@ export function apiClient(opts: {
       const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message
       throw new ApiError(0, 'unreachable', `${where}: could not reach the coordinator (${escapeText(cause)})`)
     }
+    if (binary && response.ok) return new Uint8Array(await response.arrayBuffer())
     const text = await response.text()
     const parsed = jsonOf(text)
     if (response.ok) {
@@ -60,7 +72,7 @@ export function apiClient(opts: {
           'not-json',
           `${where}: expected JSON, got ${escapeText(text, 200)} (${escapeText(parsed.why, 200)})`,
         )
-      return parsed.value as T
+      return parsed.value
     }
     // A refusal's body is { error, message } from the coordinator, or whatever a proxy in front said.
     const said = (parsed.ok ? parsed.value : null) as { error?: unknown; message?: unknown } | null
@@ -71,12 +83,15 @@ export function apiClient(opts: {
       response.status,
       code,
       `${where} answered ${response.status} ${escapeText(code, 64)}: ${escapeText(message)}${retry ? ` (retry after ${escapeText(retry, 32)} s)` : ''}`,
+      parsed.ok ? parsed.value : null,
     )
   }
   return {
     baseUrl: base,
-    get: (path, query = {}) => call('GET', path, query),
-    send: (method, path, body) => call(method, path, {}, body),
+    get: async <T>(path: string, query: Query = {}) => (await call('GET', path, query)) as T,
+    bytes: async (path) => (await call('GET', path, {}, undefined, true)) as Uint8Array,
+    send: async <T>(method: string, path: string, body?: unknown) =>
+      (await call(method, path, {}, body)) as T,
   }
 }
 

@@ -14,6 +14,16 @@ Commands:
   audit                    read the coordinator's audit log (admins; over the API)
   participant <list|approve|revoke|readmit|invite> --task <t> [<name>]
                            decide who takes part in a task (operators; over the API)
+  task submit <task.json>  send a task file to the coordinator (operators; over the API)
+  task show <task>         a task: who submitted it, its runs
+  status [--task <t>]      every task and its run, or one task's run as it happens
+  runs [--task <t>]        every run: its state, when it started and ended, and why
+  start --task <t>         start a run of a task (operators; also: fedtune run start)
+  pause|resume|stop --task <t>
+                           pause a run after its round, resume it, or end it for good
+  abort|extend --task <t>  fail the round in progress, or give it --seconds more
+  run export --run <id> --out <dir>
+                           write a run's rounds, heads and chart to a folder
 
 Run "fedtune <command> --help" for a command's options.
 `
@@ -37,6 +47,21 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./participant-command.ts')).runParticipantCommand(rest)
     case 'audit':
       return (await import('./audit-command.ts')).runAuditCommand(rest)
+    case 'task':
+      return (await import('./task-command.ts')).runTaskCommand(rest)
+    case 'status':
+      return (await import('./status-command.ts')).runStatusCommand(rest)
+    case 'runs':
+      return (await import('./runs-command.ts')).runRunsCommand(rest)
+    case 'run':
+      return (await import('./run-command.ts')).runRunCommand(rest)
+    case 'start':
+    case 'pause':
+    case 'resume':
+    case 'stop':
+    case 'abort':
+    case 'extend':
+      return (await import('./run-command.ts')).runRunCommand([command, ...rest])
     case undefined:
     case '-h':
     case '--help':

@@ -54,6 +54,11 @@ describe('every command explains itself', () => {
     [['data', 'split', '--help'], 'Usage: fedtune data split'],
     [['demo', '--help'], 'Usage: fedtune demo'],
     [['backbone', '--help'], 'Usage: fedtune backbone digest'],
+    [['task', '--help'], 'Usage: fedtune task <submit <task.json> | show <name>>'],
+    [['status', '--help'], 'Usage: fedtune status [--task <name>]'],
+    [['runs', '--help'], 'Usage: fedtune runs [--task <name>]'],
+    [['run', '--help'], 'fedtune run export (--run <id> | --task <name>) --out <dir>'],
+    [['pause', '--help'], 'Usage: fedtune run <start|pause|resume|stop|abort|extend> --task <name>'],
   ])('fedtune %j prints its usage', async (args, usage) => {
     const { code, stdout } = await fedtune(...args)
     expect(code).toBe(0)

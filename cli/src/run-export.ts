@@ -1,0 +1,89 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { RoundLog, type RoundRecord } from '@fedtune/coordinator/round-log'
+import { escapeText } from '@fedtune/protocol'
+import type { ApiClient } from './api-client.ts'
+import { CommandError } from './command-io.ts'
+import type { KeptRounds, RunView } from './run-views.ts'
+
+/** What `exportRun` wrote. */
+export type ExportedRun = {
+  readonly run: RunView & { readonly settings: unknown }
+  readonly rounds: number
+  readonly heads: number
+}
+
+/** The files of a run folder this writes; with `force`, only these are removed first. */
+const RUN_FILES = ['rounds.jsonl', 'rounds.svg', 'run.json']
+const HEAD_FILE = /^round-[0-9]{4,}\.f32$/
+
+/**
+ * Writes run `id` as the coordinator keeps a run's folder, from its API: rounds.jsonl and rounds.svg
+ * written by the coordinator's own RoundLog (one record a line, as kept), heads/round-NNNN.f32 for
+ * every round with a head (raw float32, as served), and run.json (the run and its settings), last.
+ * A folder that holds anything is refused unless `force`, which removes the files this writes first.
+ * A run.json says the folder is whole: a failure halfway leaves the rounds written so far without one.
+ * The initial head (round 0) is not a kept round: the API does not serve it, so it is not written.
+ */
+export async function exportRun(
+  client: ApiClient,
+  id: number,
+  dir: string,
+  opts: { readonly force: boolean; readonly onHead?: (done: number, total: number) => void },
+): Promise<ExportedRun> {
+  const held = entriesOf(dir, opts.force)
+  const run = await client.get<RunView & { settings: unknown }>(`/api/runs/${id}`)
+  const { rounds } = await client.get<KeptRounds>(`/api/runs/${id}/rounds`)
+  // only once the run is known to exist: a mistyped --run with --force removes nothing
+  clear(dir, held)
+  const log = new RoundLog(dir, [], `task ${run.task}: the global head per round`)
+  const total = rounds.filter((r) => r.head).length
+  let heads = 0
+  let size: number | undefined
+  for (const kept of rounds) {
+    const { committedAt: _committedAt, head, ...record } = kept
+    if (!Number.isSafeInteger(record.round) || record.round < 0)
+      throw new CommandError(
+        `run ${id}: expected each kept round to have a round number, got ${escapeText(JSON.stringify(record.round), 40)}`,
+      )
+    if (head) {
+      const bytes = await client.bytes(`/api/runs/${id}/rounds/${record.round}/head`)
+      size ??= bytes.byteLength
+      if (bytes.byteLength % 4 !== 0 || bytes.byteLength !== size)
+        throw new CommandError(
+          `run ${id}: expected the head after round ${record.round} to hold ${size} bytes of float32 like the first, got ${bytes.byteLength}`,
+        )
+      log.writeHead(record.round, new Float32Array(bytes.slice().buffer))
+      opts.onHead?.(++heads, total)
+    }
+    log.append(record as unknown as RoundRecord)
+  }
+  writeFileSync(join(dir, 'run.json'), `${JSON.stringify(run, null, 2)}\n`)
+  return { run, rounds: rounds.length, heads }
+}
+
+/** What the folder holds (nothing when new); refused when it holds anything, unless `force`. */
+function entriesOf(dir: string, force: boolean): readonly string[] {
+  let entries: string[]
+  try {
+    entries = readdirSync(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new CommandError(`cannot use ${escapeText(dir)} as the run's folder: ${(error as Error).message}`)
+    return []
+  }
+  if (entries.length > 0 && !force)
+    throw new CommandError(
+      `expected an empty or new folder, got ${escapeText(dir)} holding ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}; pass --force to replace the run files in it (rounds.jsonl, rounds.svg, run.json, heads/round-*.f32)`,
+    )
+  return entries
+}
+
+/** Removes the run files a folder holds (only those: a run folder's other files stay). */
+function clear(dir: string, entries: readonly string[]): void {
+  mkdirSync(dir, { recursive: true })
+  for (const file of RUN_FILES) rmSync(join(dir, file), { force: true })
+  const headsDir = join(dir, 'heads')
+  if (entries.includes('heads'))
+    for (const file of readdirSync(headsDir)) if (HEAD_FILE.test(file)) rmSync(join(headsDir, file))
+}
