@@ -49,7 +49,7 @@ function taskFile(overrides: Record<string, unknown>): string {
 describe('every command explains itself', () => {
   it.each([
     [['--help'], 'Usage: fedtune <command>'],
-    [['coordinator', '--help'], 'Usage: fedtune coordinator --task'],
+    [['coordinator', '--help'], 'Usage: fedtune coordinator [--task <task.json>]'],
     [['client', '--help'], 'Usage: fedtune client --coordinator'],
     [['data', 'split', '--help'], 'Usage: fedtune data split'],
     [['demo', '--help'], 'Usage: fedtune demo'],

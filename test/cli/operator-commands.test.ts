@@ -162,7 +162,7 @@ describe('fedtune audit', () => {
     const noUrl = testIo()
     expect(await runAuditCommand(['--limit', '0'], noUrl.io)).toBe(2)
     expect(noUrl.stderr()).toMatch(
-      /^fedtune audit: expected --limit to be a whole number from 1 to 1000, got "0"/,
+      /^fedtune audit: --limit: expected a whole number from 1 to 1000, got "0"/,
     )
   })
 
