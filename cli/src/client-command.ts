@@ -1,12 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  defaultName,
-  loadOrCreateIdentity,
-  Participant,
-  ParticipantError,
-} from '@fedtune/client-node'
+import { defaultName, loadOrCreateIdentity, Participant, ParticipantError } from '@fedtune/client-node'
 import { initBackend } from '@fedtune/model/node'
 import { escapeText, INVITE_CODE, keyFingerprint, TASK_NAME } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
@@ -152,7 +147,8 @@ function clientCommand(values: ReturnType<typeof parse>['values']): ClientComman
     name,
     task,
     invite: readInvite(values.invite, values['invite-file']),
-    valFraction: values['val-fraction'] === undefined ? 0.1 : fraction('--val-fraction', values['val-fraction']),
+    valFraction:
+      values['val-fraction'] === undefined ? 0.1 : fraction('--val-fraction', values['val-fraction']),
     allowPlaintext: values['allow-plaintext'] === true,
     auditDir: values.audit === undefined ? undefined : resolve(values.audit),
   }

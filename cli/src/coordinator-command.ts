@@ -67,7 +67,10 @@ const LIMIT_FLAGS = {
   'events-per-second': ['eventsPerSecond', positiveInteger],
   'event-burst': ['eventBurst', positiveInteger],
   'max-unknown-events': ['maxUnknownEvents', positiveInteger],
-} as const satisfies Record<string, readonly [keyof ConnectionLimits, (option: string, text: string) => number]>
+} as const satisfies Record<
+  string,
+  readonly [keyof ConnectionLimits, (option: string, text: string) => number]
+>
 
 /** What `fedtune coordinator` was asked for, its command line read and checked. */
 export type CoordinatorCommand = {
@@ -128,6 +131,7 @@ function parse(args: string[]) {
 }
 
 function coordinatorCommand(values: ReturnType<typeof parse>['values']): CoordinatorCommand {
+  const port = values.port === undefined ? 8080 : portNumber('--port', values.port)
   const limits: Partial<Record<keyof ConnectionLimits, number>> = {}
   for (const [flag, [key, read]] of Object.entries(LIMIT_FLAGS)) {
     const text = values[flag as keyof typeof LIMIT_FLAGS]
@@ -137,7 +141,7 @@ function coordinatorCommand(values: ReturnType<typeof parse>['values']): Coordin
   return {
     ...(values.task === undefined ? {} : { taskFile: values.task }),
     host: {
-      port: values.port === undefined ? 8080 : portNumber('--port', values.port),
+      port,
       host: values.host ?? '127.0.0.1',
       dataDir: resolve(values.data ?? '.fedtune'),
       ...(database === undefined

@@ -34,7 +34,10 @@ describe('fedtune client refuses a wrong command line before it connects', () =>
   it.each([
     [['--coordinator', 'coordinator:8080', '--data', work], '--coordinator: expected an http(s) URL'],
     [['--coordinator', 'http://127.0.0.1:9'], '--data: expected the folder of images'],
-    [[...required, '--name', 'a b'], '--name: expected letters, digits, ".", "_" or "-" (at most 64), got "a b"'],
+    [
+      [...required, '--name', 'a b'],
+      '--name: expected letters, digits, ".", "_" or "-" (at most 64), got "a b"',
+    ],
     [[...required, '--val-fraction', '1'], '--val-fraction: expected a number in [0, 1), got "1"'],
     [[...required, '--val-fraction', '1e-1'], '--val-fraction: expected a number in [0, 1), got "1e-1"'],
     [
