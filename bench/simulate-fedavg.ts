@@ -28,7 +28,7 @@ export type Simulation = {
   readonly server?: ServerOptimizer
   readonly rounds: number
   readonly seed: number
-  /** The hospital client's default (client-node/src/main.ts): 10 % held out locally, never trained on. */
+  /** The hospital client's default (cli/src/client-command.ts): 10 % held out locally, never trained on. */
   readonly valFraction?: number
   /** Called with the global head after every round, e.g. to trace validation accuracy. */
   readonly afterRound?: (round: number, weights: Float32Array) => void

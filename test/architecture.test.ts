@@ -58,7 +58,7 @@ describe('the architecture', () => {
 
   it('the coordinator’s sources sit in folders by part, with only the composition root and entry points at the top', () => {
     const top = readdirSync(join(repo, 'coordinator/src')).filter((f) => f.endsWith('.ts'))
-    expect(top.sort()).toEqual(['index.ts', 'main.ts', 'start.ts'])
+    expect(top.sort()).toEqual(['index.ts', 'start.ts'])
   })
 
   it('coordinator, client-node and client-web depend on none of each other', () => {

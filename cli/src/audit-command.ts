@@ -3,7 +3,7 @@ import type { AuditPage } from '@fedtune/coordinator/operators'
 import { escapeText } from '@fedtune/protocol'
 import { ApiError, apiClientFrom } from './api-client.ts'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
-import { positiveInteger } from './count-option.ts'
+import { positiveInteger } from './numbers.ts'
 
 const USAGE = `Usage: fedtune audit [options]
 

@@ -5,8 +5,10 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { readBackboneFolder } from '@fedtune/model/node'
+import { CommandError } from './command-io.ts'
 import { runDataCommand } from './data/index.ts'
 import { demoTask } from './demo-task.ts'
+import { portNumber, positiveInteger } from './numbers.ts'
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = join(REPO, 'cli', 'bin', 'fedtune.js')
@@ -70,19 +72,16 @@ export async function runDemo(argv: string[]): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  const hospitals = Number(values.hospitals)
-  const rounds = Number(values.rounds)
-  if (!Number.isInteger(hospitals) || hospitals < 1 || hospitals > 20) {
-    process.stderr.write(`fedtune demo: --hospitals: expected 1 to 20, got ${values.hospitals}\n`)
-    return 2
-  }
-  if (!Number.isInteger(rounds) || rounds < 1) {
-    process.stderr.write(`fedtune demo: --rounds: expected a positive integer, got ${values.rounds}\n`)
-    return 2
-  }
-  const port = Number(values.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`fedtune demo: --port: expected 0 to 65535, got ${values.port}\n`)
+  let hospitals: number
+  let rounds: number
+  let port: number
+  try {
+    hospitals = positiveInteger('--hospitals', String(values.hospitals), 20)
+    rounds = positiveInteger('--rounds', String(values.rounds))
+    port = portNumber('--port', String(values.port))
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error
+    process.stderr.write(`fedtune demo: ${error.message}\n`)
     return 2
   }
   const volunteers = values.volunteers === true

@@ -32,9 +32,9 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'coordinator':
-      return (await import('@fedtune/coordinator/main')).main(rest)
+      return (await import('./coordinator-command.ts')).runCoordinatorCommand(rest)
     case 'client':
-      return (await import('@fedtune/client-node/main')).main(rest)
+      return (await import('./client-command.ts')).runClientCommand(rest)
     case 'data':
       return runData(rest)
     case 'demo':

@@ -1,2 +1,3 @@
+export { loadOrCreateIdentity } from './identity.ts'
 export { defaultName, Participant, ParticipantError, type ParticipantOptions } from './participant.ts'
 export { type PreparedData, type PrepareOptions, prepare } from './prepare.ts'

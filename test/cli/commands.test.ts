@@ -70,7 +70,7 @@ describe('every command explains itself', () => {
     expect(help.stdout).toMatch(/--volunteers +also take one browser volunteer per round/)
     const port = await fedtune('demo', '--port', '70000')
     expect(port.code).toBe(2)
-    expect(port.stderr).toContain('--port: expected 0 to 65535, got 70000')
+    expect(port.stderr).toBe('fedtune demo: --port: expected an integer from 0 to 65535, got "70000"\n')
   })
 
   it('an unknown command or option is refused with the usage', async () => {

@@ -161,9 +161,7 @@ describe('fedtune audit', () => {
     )
     const noUrl = testIo()
     expect(await runAuditCommand(['--limit', '0'], noUrl.io)).toBe(2)
-    expect(noUrl.stderr()).toMatch(
-      /^fedtune audit: expected --limit to be a whole number from 1 to 1000, got "0"/,
-    )
+    expect(noUrl.stderr()).toMatch(/^fedtune audit: --limit: expected a whole number from 1 to 1000, got "0"/)
   })
 
   it("the API client names the request and the server's words, and an unreachable coordinator", async () => {

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { defaultName, loadOrCreateIdentity, Participant, ParticipantError } from '@fedtune/client-node'
 import { initBackend } from '@fedtune/model/node'
 import { escapeText, INVITE_CODE, keyFingerprint, TASK_NAME } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import { loadOrCreateIdentity } from './identity.ts'
-import { defaultName, Participant, ParticipantError } from './participant.ts'
+import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { fraction } from './numbers.ts'
 
 const USAGE = `Usage: fedtune client --coordinator <url> --data <folder> [options]
        (also installed as fedtune-client)
@@ -60,87 +61,120 @@ Example:
   fedtune client --coordinator http://127.0.0.1:8080 --data .fedtune/demo/data/hospital-1 --name hospital-1
 `
 
-export async function main(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>
+/** What `fedtune client` was asked for, its command line read and checked. */
+export type ClientCommand = {
+  readonly coordinatorUrl: string
+  readonly dataDir: string
+  readonly cacheDir: string
+  readonly name: string
+  readonly task: string | undefined
+  /** The enrolment code; never printed. */
+  readonly invite: string | undefined
+  readonly valFraction: number
+  readonly allowPlaintext: boolean
+  readonly auditDir: string | undefined
+}
+
+/**
+ * `fedtune client`: takes part until the coordinator finishes the run (exit 0), a failure (1), a
+ * wrong command line (2) or a refusal for good (3).
+ */
+export async function runClientCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  let values: ReturnType<typeof parse>['values']
   try {
-    ;({ values } = parseArgs({
-      args: argv,
-      options: {
-        coordinator: { type: 'string' },
-        data: { type: 'string' },
-        cache: { type: 'string' },
-        name: { type: 'string' },
-        task: { type: 'string' },
-        invite: { type: 'string' },
-        'invite-file': { type: 'string' },
-        'val-fraction': { type: 'string' },
-        'allow-plaintext': { type: 'boolean' },
-        audit: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }))
+    values = parse(argv).values
   } catch (error) {
-    process.stderr.write(`fedtune client: ${(error as Error).message}\n\n${USAGE}`)
+    io.stderr(`fedtune client: ${(error as Error).message}\n\n${USAGE}`)
     return 2
   }
   if (values.help) {
-    process.stdout.write(USAGE)
+    io.stdout(USAGE)
     return 0
   }
-  const fail = (message: string) => {
-    process.stderr.write(`fedtune client: ${message}\n`)
-    return 2
-  }
-  const coordinator = values.coordinator as string | undefined
-  const data = values.data as string | undefined
-  if (!coordinator || !/^https?:\/\/[^/]+/.test(coordinator))
-    return fail(
-      `--coordinator: expected an http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(coordinator ?? null)}`,
-    )
-  if (!data) return fail('--data: expected the folder of images (one subfolder per class)')
-  const name = (values.name as string | undefined) ?? defaultName()
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
-    return fail(`--name: expected letters, digits, ".", "_" or "-" (at most 64), got ${JSON.stringify(name)}`)
-  const task = values.task as string | undefined
-  if (task !== undefined && !TASK_NAME.test(task))
-    return fail(`--task: expected letters, digits, ".", "_" or "-" (at most 64), got ${JSON.stringify(task)}`)
-  const invite = readInvite(values.invite as string | undefined, values['invite-file'] as string | undefined)
-  if (typeof invite === 'object') return fail(invite.error)
-  const valFraction = values['val-fraction'] === undefined ? 0.1 : Number(values['val-fraction'])
-  if (!(valFraction >= 0 && valFraction < 1))
-    return fail(`--val-fraction: expected a number in [0, 1), got ${values['val-fraction']}`)
-
-  // Lines quote what the coordinator sent (task names, refusal reasons): one visible line each.
-  const print = (line: string) => process.stdout.write(`${escapeText(line, 2000)}\n`)
-  const backend = await initBackend()
-  print(`tensorflow backend: ${backend.backend} (${backend.detail})`)
-  const cacheDir = resolve((values.cache as string | undefined) ?? '.fedtune/cache')
-  let identity: ReturnType<typeof loadOrCreateIdentity>
   try {
-    identity = loadOrCreateIdentity(cacheDir, name)
+    return await takePart(clientCommand(values), io)
   } catch (error) {
-    return fail((error as Error).message)
+    if (!(error instanceof CommandError)) throw error
+    io.stderr(`fedtune client: ${error.message}\n`)
+    return error.exitCode
   }
-  const keyFile = `${cacheDir}/identity/${name}.ed25519`
-  // What the operator compares before approving this hospital (docs/protocol.md, "Tasks and enrolment").
-  print(
-    `identity key fingerprint: ${keyFingerprint(nodeCrypto.ed25519PublicKey(identity.seed))} (name ${name}; ${identity.created ? 'new key, ' : ''}${keyFile})`,
-  )
-  if (invite !== undefined) print('enrolment code: given (said at the first join only)')
-  const participant = new Participant({
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      coordinator: { type: 'string' },
+      data: { type: 'string' },
+      cache: { type: 'string' },
+      name: { type: 'string' },
+      task: { type: 'string' },
+      invite: { type: 'string' },
+      'invite-file': { type: 'string' },
+      'val-fraction': { type: 'string' },
+      'allow-plaintext': { type: 'boolean' },
+      audit: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+}
+
+function clientCommand(values: ReturnType<typeof parse>['values']): ClientCommand {
+  const { coordinator, data, task } = values
+  if (!coordinator || !/^https?:\/\/[^/]+/.test(coordinator))
+    throw new CommandError(
+      `--coordinator: expected an http(s) URL such as http://127.0.0.1:8080, got ${JSON.stringify(coordinator ?? null)}`,
+      2,
+    )
+  if (!data) throw new CommandError('--data: expected the folder of images (one subfolder per class)', 2)
+  const name = values.name ?? defaultName()
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+    throw new CommandError(
+      `--name: expected letters, digits, ".", "_" or "-" (at most 64), got ${JSON.stringify(name)}`,
+      2,
+    )
+  if (task !== undefined && !TASK_NAME.test(task))
+    throw new CommandError(
+      `--task: expected letters, digits, ".", "_" or "-" (at most 64), got ${JSON.stringify(task)}`,
+      2,
+    )
+  return {
     coordinatorUrl: coordinator,
     dataDir: resolve(data),
-    cacheDir,
+    cacheDir: resolve(values.cache ?? '.fedtune/cache'),
     name,
-    identitySeed: identity.seed,
     task,
-    invite,
-    keyFile,
+    invite: readInvite(values.invite, values['invite-file']),
+    valFraction:
+      values['val-fraction'] === undefined ? 0.1 : fraction('--val-fraction', values['val-fraction']),
     allowPlaintext: values['allow-plaintext'] === true,
-    auditDir: values.audit === undefined ? undefined : resolve(values.audit as string),
-    valFraction,
+    auditDir: values.audit === undefined ? undefined : resolve(values.audit),
+  }
+}
+
+/** Prints the backend and this participant's identity, then takes part until the run ends. */
+async function takePart(command: ClientCommand, io: CommandIo): Promise<number> {
+  // Lines quote what the coordinator sent (task names, refusal reasons): one visible line each.
+  const print = (line: string) => io.stdout(`${escapeText(line, 2000)}\n`)
+  const backend = await initBackend()
+  print(`tensorflow backend: ${backend.backend} (${backend.detail})`)
+  let identity: ReturnType<typeof loadOrCreateIdentity>
+  try {
+    identity = loadOrCreateIdentity(command.cacheDir, command.name)
+  } catch (error) {
+    throw new CommandError((error as Error).message, 2)
+  }
+  // What the operator compares before approving this hospital (docs/protocol.md, "Tasks and enrolment").
+  print(
+    `identity key fingerprint: ${keyFingerprint(nodeCrypto.ed25519PublicKey(identity.seed))} (name ${command.name}; ${identity.created ? 'new key, ' : ''}${identity.file})`,
+  )
+  if (command.invite !== undefined) print('enrolment code: given (said at the first join only)')
+  const participant = new Participant({
+    ...command,
+    identitySeed: identity.seed,
+    keyFile: identity.file,
     agent: `fedtune-client/0.1.0 ${backend.backend}`,
     print,
     progress: process.stderr,
@@ -153,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
     print(`the coordinator finished the run: ${finished.completed} of ${finished.rounds} rounds aggregated`)
     return 0
   } catch (error) {
-    process.stderr.write(`fedtune client: ${escapeText((error as Error).message, 2000)}\n`)
+    io.stderr(`fedtune client: ${escapeText((error as Error).message, 2000)}\n`)
     return error instanceof ParticipantError && error.final ? 3 : 1
   }
 }
@@ -162,26 +196,25 @@ export async function main(argv: string[]): Promise<number> {
  * The enrolment code from --invite or --invite-file (one of them), checked as the coordinator will
  * (`INVITE_CODE`); an error never quotes the code.
  */
-function readInvite(
-  code: string | undefined,
-  file: string | undefined,
-): string | undefined | { error: string } {
+function readInvite(code: string | undefined, file: string | undefined): string | undefined {
   if (code !== undefined && file !== undefined)
-    return { error: '--invite and --invite-file: expected one of them, got both' }
+    throw new CommandError('--invite and --invite-file: expected one of them, got both', 2)
   let text = code
   if (file !== undefined) {
     try {
       text = readFileSync(file, 'utf8').trim()
     } catch (error) {
-      return {
-        error: `--invite-file: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-      }
+      throw new CommandError(
+        `--invite-file: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        2,
+      )
     }
   }
   if (text === undefined) return undefined
   if (!INVITE_CODE.test(text))
-    return {
-      error: `${file === undefined ? '--invite' : `--invite-file ${file}`}: expected an enrolment code of 16 to 128 letters, digits, "_" or "-", got ${text.length} characters${/^[A-Za-z0-9_-]*$/.test(text) ? '' : ' with others among them'}`,
-    }
+    throw new CommandError(
+      `${file === undefined ? '--invite' : `--invite-file ${file}`}: expected an enrolment code of 16 to 128 letters, digits, "_" or "-", got ${text.length} characters${/^[A-Za-z0-9_-]*$/.test(text) ? '' : ' with others among them'}`,
+      2,
+    )
   return text
 }

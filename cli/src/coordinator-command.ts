@@ -1,12 +1,18 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import {
+  type ConnectionLimits,
+  DEFAULT_WEB_DIR,
+  DEFAULT_CONNECTION_LIMITS as LIMITS,
+  RunFolderError,
+  readTaskFile,
+  TaskFileError,
+} from '@fedtune/coordinator'
+import { type HostOptions, startCoordinator, startHost } from '@fedtune/coordinator/start'
+import { StoreError } from '@fedtune/coordinator/store'
 import { initBackend } from '@fedtune/model/node'
-import { DEFAULT_WEB_DIR } from './http/web-page.ts'
-import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS as LIMITS } from './sockets/connection-limits.ts'
-import { startCoordinator, startHost } from './start.ts'
-import { StoreError } from './store/index.ts'
-import { RunFolderError } from './store/run-folder.ts'
-import { readTaskFile, TaskFileError } from './tasks/task-file.ts'
+import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { portNumber, positiveInteger, positiveSeconds } from './numbers.ts'
 
 const USAGE = `Usage: fedtune coordinator [--task <task.json>] [options]
 
@@ -54,82 +60,87 @@ Example:
   fedtune coordinator --task .fedtune/demo/task.json --port 8080
 `
 
-/** Each limit's flag: its key in ConnectionLimits, and what one unit of the flag is in the key's unit. */
+/** Each limit's flag, its key in ConnectionLimits, and how the flag's text is read into the key's unit. */
 const LIMIT_FLAGS = {
-  'hello-timeout': ['helloTimeoutMs', 1000],
-  'max-connections-per-address': ['maxConnectionsPerAddress', 1],
-  'events-per-second': ['eventsPerSecond', 1],
-  'event-burst': ['eventBurst', 1],
-  'max-unknown-events': ['maxUnknownEvents', 1],
-} as const satisfies Record<string, readonly [keyof ConnectionLimits, number]>
-type LimitFlag = keyof typeof LIMIT_FLAGS
+  'hello-timeout': ['helloTimeoutMs', positiveSeconds],
+  'max-connections-per-address': ['maxConnectionsPerAddress', positiveInteger],
+  'events-per-second': ['eventsPerSecond', positiveInteger],
+  'event-burst': ['eventBurst', positiveInteger],
+  'max-unknown-events': ['maxUnknownEvents', positiveInteger],
+} as const satisfies Record<
+  string,
+  readonly [keyof ConnectionLimits, (option: string, text: string) => number]
+>
 
-export async function main(argv: string[]): Promise<number> {
-  let values: {
-    task?: string
-    port?: string
-    host?: string
-    out?: string
-    cache?: string
-    data?: string
-    database?: string
-    'new-run'?: boolean
-    web?: string
-    help?: boolean
-  } & Partial<Record<LimitFlag, string>>
+/** What `fedtune coordinator` was asked for, its command line read and checked. */
+export type CoordinatorCommand = {
+  /** The task file to submit and serve at once; without it, the tasks operators submit. */
+  readonly taskFile?: string
+  readonly host: HostOptions
+  readonly outDir?: string
+  readonly newRun: boolean
+}
+
+/** `fedtune coordinator`: serves until its runs end (with --task) or until SIGINT or SIGTERM. */
+export async function runCoordinatorCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  let values: ReturnType<typeof parse>['values']
   try {
-    ;({ values } = parseArgs({
-      args: argv,
-      options: {
-        task: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        out: { type: 'string' },
-        cache: { type: 'string' },
-        data: { type: 'string' },
-        database: { type: 'string' },
-        'new-run': { type: 'boolean' },
-        web: { type: 'string' },
-        ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((flag) => [flag, { type: 'string' } as const])),
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }))
+    values = parse(argv).values
   } catch (error) {
-    process.stderr.write(`fedtune coordinator: ${(error as Error).message}\n\n${USAGE}`)
+    io.stderr(`fedtune coordinator: ${(error as Error).message}\n\n${USAGE}`)
     return 2
   }
   if (values.help) {
-    process.stdout.write(USAGE)
+    io.stdout(USAGE)
     return 0
   }
-  const port = values.port === undefined ? 8080 : Number(values.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(
-      `fedtune coordinator: --port: expected an integer from 0 to 65535, got "${values.port}"\n`,
-    )
+  let command: CoordinatorCommand
+  try {
+    command = coordinatorCommand(values)
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error
+    io.stderr(`fedtune coordinator: ${error.message}\n`)
     return 2
   }
+  return serve(command, io)
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      task: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      out: { type: 'string' },
+      cache: { type: 'string' },
+      data: { type: 'string' },
+      database: { type: 'string' },
+      'new-run': { type: 'boolean' },
+      web: { type: 'string' },
+      'hello-timeout': { type: 'string' },
+      'max-connections-per-address': { type: 'string' },
+      'events-per-second': { type: 'string' },
+      'event-burst': { type: 'string' },
+      'max-unknown-events': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+}
+
+function coordinatorCommand(values: ReturnType<typeof parse>['values']): CoordinatorCommand {
+  const port = values.port === undefined ? 8080 : portNumber('--port', values.port)
   const limits: Partial<Record<keyof ConnectionLimits, number>> = {}
-  for (const [flag, [key, unit]] of Object.entries(LIMIT_FLAGS)) {
-    const raw = values[flag as LimitFlag]
-    if (raw === undefined) continue
-    const value = Number(raw) * unit
-    if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isInteger(value) || value < 1) {
-      process.stderr.write(
-        `fedtune coordinator: --${flag}: expected a positive ${unit === 1 ? 'whole number' : 'number of seconds (to the millisecond)'}, got "${raw}"\n`,
-      )
-      return 2
-    }
-    limits[key] = value
+  for (const [flag, [key, read]] of Object.entries(LIMIT_FLAGS)) {
+    const text = values[flag as keyof typeof LIMIT_FLAGS]
+    if (text !== undefined) limits[key] = read(`--${flag}`, text)
   }
-  try {
-    const task = values.task === undefined ? undefined : await readTaskFile(values.task)
-    const backend = await initBackend()
-    process.stdout.write(`tensorflow backend: ${backend.backend} (${backend.detail})\n`)
-    const database = values.database
-    const common = {
+  const { database } = values
+  return {
+    ...(values.task === undefined ? {} : { taskFile: values.task }),
+    host: {
       port,
       host: values.host ?? '127.0.0.1',
       dataDir: resolve(values.data ?? '.fedtune'),
@@ -139,10 +150,25 @@ export async function main(argv: string[]): Promise<number> {
       cacheDir: resolve(values.cache ?? '.fedtune/cache'),
       webDir: resolve(values.web ?? DEFAULT_WEB_DIR),
       limits,
-    }
+    },
+    ...(values.out === undefined ? {} : { outDir: resolve(values.out) }),
+    newRun: values['new-run'] ?? false,
+  }
+}
+
+/**
+ * Serves `command`. With a task file: exit 0 once its run has ended with a round aggregated and no
+ * other run is left, 1 if none was. Without one: serves until SIGINT or SIGTERM, then exit 0.
+ */
+async function serve(command: CoordinatorCommand, io: CommandIo): Promise<number> {
+  const host = { ...command.host, print: (line: string) => io.stdout(`${line}\n`) }
+  try {
+    const task = command.taskFile === undefined ? undefined : await readTaskFile(command.taskFile)
+    const backend = await initBackend()
+    io.stdout(`tensorflow backend: ${backend.backend} (${backend.detail})\n`)
     if (task === undefined) {
-      const running = await startHost(common)
-      process.stdout.write(`database: ${running.store.where}\n`)
+      const running = await startHost(host)
+      io.stdout(`database: ${running.store.where}\n`)
       await new Promise<void>((resolveStop) => {
         process.once('SIGINT', resolveStop)
         process.once('SIGTERM', resolveStop)
@@ -151,12 +177,12 @@ export async function main(argv: string[]): Promise<number> {
       return 0
     }
     const running = await startCoordinator({
-      ...common,
+      ...host,
       task,
-      ...(values.out === undefined ? {} : { outDir: resolve(values.out) }),
-      newRun: values['new-run'] ?? false,
+      ...(command.outDir === undefined ? {} : { outDir: command.outDir }),
+      newRun: command.newRun,
     })
-    process.stdout.write(
+    io.stdout(
       `run ${running.run.id} of task ${task.name}, kept in ${running.store.where}; its folder ${running.outDir}. Restarted, the coordinator carries it on by itself\n`,
     )
     const stop = () => void running.close()
@@ -172,7 +198,7 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof TaskFileError || error instanceof RunFolderError || error instanceof StoreError
         ? ''
         : 'error: '
-    process.stderr.write(`fedtune coordinator: ${prefix}${(error as Error).message}\n`)
+    io.stderr(`fedtune coordinator: ${prefix}${(error as Error).message}\n`)
     return 1
   }
 }

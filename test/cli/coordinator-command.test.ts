@@ -1,0 +1,70 @@
+import { Readable } from 'node:stream'
+import { DEFAULT_WEB_DIR } from '@fedtune/coordinator'
+import { describe, expect, it } from 'vitest'
+import type { CommandIo } from '../../cli/src/command-io.ts'
+import { runCoordinatorCommand } from '../../cli/src/coordinator-command.ts'
+
+/** The command's streams in memory. */
+function testIo() {
+  const out: string[] = []
+  const err: string[] = []
+  const io: CommandIo = {
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    stdin: Readable.from([]),
+    env: {},
+  }
+  return { io, stdout: () => out.join(''), stderr: () => err.join('') }
+}
+
+describe('fedtune coordinator --help', () => {
+  it('names the --web option and its default, client-web/dist of this repository', async () => {
+    const t = testIo()
+    expect(await runCoordinatorCommand(['--help'], t.io)).toBe(0)
+    expect(t.stdout()).toMatch(/^Usage: fedtune coordinator \[--task <task.json>\] \[options\]\n/)
+    expect(t.stdout()).toMatch(/--web <dir> +the browser participants' page/)
+    expect(t.stdout()).toContain(`(default ${DEFAULT_WEB_DIR})`)
+  })
+
+  it('lists every connection limit with its default', async () => {
+    const t = testIo()
+    expect(await runCoordinatorCommand(['-h'], t.io)).toBe(0)
+    expect(t.stdout()).toMatch(/--hello-timeout <s> .*\n.*\(default 10\)/)
+    expect(t.stdout()).toMatch(/--max-connections-per-address <n> .*\(default 32\)/)
+    expect(t.stdout()).toMatch(/--events-per-second <n> .*\(default 20\)/)
+    expect(t.stdout()).toMatch(/--event-burst <n> .*\(default 60\)/)
+    expect(t.stdout()).toMatch(/--max-unknown-events <n> [\s\S]*?\(default 20\)/)
+  })
+})
+
+describe('fedtune coordinator refuses a wrong command line before it opens anything', () => {
+  it.each([
+    [['--event-burst', '0'], '--event-burst: expected a positive whole number, got "0"'],
+    [['--max-unknown-events', '1e3'], '--max-unknown-events: expected a positive whole number, got "1e3"'],
+    [['--port', '08'], '--port: expected an integer from 0 to 65535, got "08"'],
+    [['--port', '65536'], '--port: expected an integer from 0 to 65535, got "65536"'],
+    [
+      ['--hello-timeout', '0.0005'],
+      '--hello-timeout: expected a positive number of seconds (to the millisecond), got "0.0005"',
+    ],
+  ])('%j: status 2 and one line naming the flag, what it expects and what arrived', async (argv, line) => {
+    const t = testIo()
+    expect(await runCoordinatorCommand(['--task', 'x.json', ...argv], t.io)).toBe(2)
+    expect(t.stderr()).toBe(`fedtune coordinator: ${line}\n`)
+    expect(t.stdout()).toBe('')
+  })
+
+  it('an unknown option or a positional argument: status 2 and the usage', async () => {
+    for (const argv of [['--rounds', '3'], ['task.json']]) {
+      const t = testIo()
+      expect(await runCoordinatorCommand(argv, t.io)).toBe(2)
+      expect(t.stderr()).toMatch(/^fedtune coordinator: .*\n\nUsage: fedtune coordinator /)
+    }
+  })
+
+  it('a task file that cannot be read: status 1, the file named', async () => {
+    const t = testIo()
+    expect(await runCoordinatorCommand(['--task', '/nonexistent/task.json', '--port', '0'], t.io)).toBe(1)
+    expect(t.stderr()).toMatch(/^fedtune coordinator: .*\/nonexistent\/task\.json/)
+  })
+})
