@@ -4,7 +4,7 @@ Federated, privacy-preserving fine-tuning of a small head on a frozen MobileNet 
 
 Commands:
   demo                     a coordinator and three hospitals federating on PneumoniaMNIST
-  coordinator --task <f>   serve a federation described by a task file
+  coordinator [--task <f>] serve the tasks operators submit, or start one task file's run at once
   client --coordinator <url> --data <folder>
                            take part as a hospital with a folder of images
   data split               turn a MedMNIST .npz into hospital folders and a held-out test set

@@ -4,7 +4,7 @@ import { escapeText } from '@fedtune/protocol'
 import { apiClientFrom } from './api-client.ts'
 import { API_OPTIONS, apiCommand, commandLine } from './api-command.ts'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
-import { positiveInteger } from './count-option.ts'
+import { positiveInteger } from './numbers.ts'
 import { exportRun } from './run-export.ts'
 import type { RunView } from './run-views.ts'
 
