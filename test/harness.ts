@@ -507,6 +507,7 @@ export type TaskFileOverrides = {
   readonly aggregation?: Record<string, unknown>
   readonly enrolment?: Record<string, unknown>
   readonly evaluation?: Record<string, unknown>
+  readonly head?: Record<string, unknown>
 }
 
 /**
@@ -575,7 +576,7 @@ export async function realTaskJson(
   return {
     name,
     backbone: { source: backboneDir, sha256: digest },
-    head: { labels: ['a', 'b'] },
+    head: file.head ?? { labels: ['a', 'b'] },
     training: { rounds: 1, ...file.training },
     ...(file.participation ? { participation: file.participation } : {}),
     ...(file.aggregation ? { aggregation: file.aggregation } : {}),

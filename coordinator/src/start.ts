@@ -136,8 +136,8 @@ async function serve(
       runFolder: (run) => (run.id === first?.id ? opts.outDir : undefined),
       onReady: (live) => {
         if (io) raiseMessageBytes(io, live.info.paramCount)
-        describeRun(live, print, webDir, address)
       },
+      onOpen: (live) => describeRun(live, print, webDir, address),
     })
     await host.load()
   } catch (error) {
@@ -170,7 +170,7 @@ async function serve(
   )
   // runs that became ready before the port opened
   for (const t of tasks)
-    if (t.phase === 'serving') describeRun(host.open(t.name, true) as LiveRun, print, webDir, address)
+    if (t.phase === 'serving') await describeRun(host.open(t.name, true) as LiveRun, print, webDir, address)
   let closed: Promise<void> | undefined
   return {
     url: address,
@@ -196,7 +196,12 @@ async function serve(
 }
 
 /** What the operator reads when a run opens to participants. */
-function describeRun(live: LiveRun, print: (line: string) => void, webDir: string, address: string): void {
+async function describeRun(
+  live: LiveRun,
+  print: (line: string) => void,
+  webDir: string,
+  address: string,
+): Promise<void> {
   if (address === '') return // said once the port is open
   const task = live.run.settings as TaskFile
   print(
@@ -208,14 +213,13 @@ function describeRun(live: LiveRun, print: (line: string) => void, webDir: strin
       ? `secure aggregation (SecAgg+): neighbourhoods of ${agg.neighbours}, threshold ${agg.threshold}, updates clipped to L2 ${agg.clipNorm}, fixed point 1/${agg.fixedPoint.scale}, at most ${agg.maxExamples} examples per participant`
       : 'WARNING: plaintext-debug aggregation: the coordinator sees every update in the clear. Never use this with real data.',
   )
-  if (task.participation.browsers.enabled)
-    void webPageProblem(webDir).then((problem) =>
-      print(
-        problem === null
-          ? `browser participants: up to ${task.participation.browsers.maxPerRound} per round, from the page at ${address}${JOIN_PATH}${task.name}`
-          : `browser participants: enabled, but ${JOIN_PATH} is unavailable: ${problem}`,
-      ),
-    )
+  if (!task.participation.browsers.enabled) return
+  const problem = await webPageProblem(webDir)
+  print(
+    problem === null
+      ? `browser participants: up to ${task.participation.browsers.maxPerRound} per round, from the page at ${address}${JOIN_PATH}/${task.name}`
+      : `browser participants: enabled, but ${JOIN_PATH} is unavailable: ${problem}`,
+  )
 }
 
 async function allDisconnected(io: Server, timeoutMs: number): Promise<void> {

@@ -145,7 +145,7 @@ describe('a coordinator whose task takes browser participants', () => {
       }
     }
     expect(printed).toEqual([
-      ['browser participants: up to 2 per round, from the page at URL/join'],
+      ['browser participants: up to 2 per round, from the page at URL/join/browsers'],
       [
         `browser participants: enabled, but /join is unavailable: the browser page is not built (${join(work, 'not-built', 'index.html')} is missing); run \`npm run build:web\` and reload`,
       ],

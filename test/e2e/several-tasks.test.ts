@@ -57,10 +57,13 @@ function connectionTo(c: MainCoordinator, task: string | undefined): Promise<unk
 const PLAINTEXT = { mode: 'plaintext-debug' }
 
 describe('one coordinator, several tasks', () => {
-  it('an operator submits a second task and starts it; each participant names its task, and both runs complete apart', async () => {
+  it('an operator submits a second task (with a larger head) and starts it; each participant names its task, and both runs complete apart', async () => {
     const c = await startMainCoordinator({ participation: { minParticipants: 2, gatherSeconds: 0 } })
     const operator = apiOf(c, await bearerFor(c.store, 'operator'))
+    // a hidden layer: an update of 82,114 parameters (328 KB), where main's are 2,562 (10 KB); the
+    // sockets, attached before this task was known, take messages as large as its head needs
     const second = await realTaskJson('second', {
+      head: { labels: ['a', 'b'], layers: [{ type: 'dense', units: 64, activation: 'relu' }] },
       aggregation: PLAINTEXT,
       training: { rounds: 2 },
       participation: { minParticipants: 2, gatherSeconds: 0 },
@@ -91,7 +94,10 @@ describe('one coordinator, several tasks', () => {
     const inSecond = ['h1', 'h2'].map((name) => testParticipant(taskTarget(c, 'second'), name))
     const inMain = ['a', 'b'].map((name) => testParticipant(taskTarget(c, 'main'), name))
     for (const p of [...inSecond, ...inMain]) expect((await p.joined).ok).toBe(true)
-    expect(await inSecond[0]?.joined).toMatchObject({ ok: true, task: { name: 'second' } })
+    expect(await inSecond[0]?.joined).toMatchObject({
+      ok: true,
+      task: { name: 'second', paramCount: 82_114 },
+    })
 
     const secondRun = c.host.open('second', true)
     const [mainDone, secondDone] = await Promise.all([c.federation.done, secondRun.federation.done])

@@ -26,6 +26,8 @@ export type TaskHostOptions = {
   readonly runFolder?: (run: Run) => string | undefined
   /** A run is about to open to participants (the socket shell raises its message bound to its head). */
   readonly onReady?: (live: LiveRun) => void
+  /** A run has opened to participants (what the operator reads: where, how). */
+  readonly onOpen?: (live: LiveRun) => Promise<void>
 }
 
 /** What an operator asks of a task's run. */
@@ -60,6 +62,8 @@ export class TaskHost implements TaskDirectory {
   readonly #tasks = new Map<string, Hosted>()
   readonly #idle: (() => void)[] = []
   #closed = false
+  /** The most parameters of any head prepared so far: what a socket message may need to carry. */
+  #largestHead = 1
 
   constructor(opts: TaskHostOptions) {
     this.#opts = opts
@@ -244,9 +248,7 @@ export class TaskHost implements TaskDirectory {
   }
 
   get maxParamCount(): number {
-    let max = 1
-    for (const hosted of this.#tasks.values()) max = Math.max(max, hosted.live?.info.paramCount ?? 1)
-    return max
+    return this.#largestHead
   }
 
   /** Stops every federation (their rounds being kept are kept first); the store stays open. */
@@ -302,25 +304,25 @@ export class TaskHost implements TaskDirectory {
           live.federation.stop('coordinator closed')
           return live
         }
+        this.#largestHead = Math.max(this.#largestHead, live.info.paramCount)
         this.#opts.onReady?.(live)
-        if (run.state === 'paused') {
+        if (run.state === 'paused')
           // paused before the restart: still paused, until an operator resumes it
           live.federation.pause('system')
-          hosted.live = live
-          hosted.preparing = null
-          return live
+        else {
+          hosted.run = await store.runs.setState(run.id, 'running')
+          await store.audit.append({
+            actor: 'system',
+            action: 'run.started',
+            outcome: 'ok',
+            task: run.task,
+            run: run.id,
+            detail: { round: live.federation.state.round },
+          })
         }
-        hosted.run = await store.runs.setState(run.id, 'running')
-        await store.audit.append({
-          actor: 'system',
-          action: 'run.started',
-          outcome: 'ok',
-          task: run.task,
-          run: run.id,
-          detail: { round: live.federation.state.round },
-        })
         hosted.live = live
         hosted.preparing = null
+        await this.#opts.onOpen?.(live)
         return live
       } catch (error) {
         const reason = `preparing the run failed: ${(error as Error).message}`
