@@ -161,7 +161,8 @@ export async function runDemo(argv: string[]): Promise<number> {
   ])
   const url = await new Promise<string>((resolveUrl, reject) => {
     coordinator.lines.on('line', (line: string) => {
-      const match = / at (https?:\/\/[^\s:]+:\d+):/.exec(line)
+      // the port opens at once; hospitals start once the task serves (its held-out set embedded)
+      const match = / serving at (https?:\/\/[^\s:]+:\d+):/.exec(line)
       if (match?.[1]) resolveUrl(match[1])
     })
     coordinator.child.once('exit', (code) =>
