@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RoundLog, type RoundRecord } from '@fedtune/coordinator/round-log'
 import { escapeText } from '@fedtune/protocol'
-import type { ApiClient } from './api-client.ts'
+import { type ApiClient, ApiError } from './api-client.ts'
 import { CommandError } from './command-io.ts'
 import type { KeptRounds, RunView } from './run-views.ts'
 
@@ -15,7 +15,7 @@ export type ExportedRun = {
 
 /** The files of a run folder this writes; with `force`, only these are removed first. */
 const RUN_FILES = ['rounds.jsonl', 'rounds.svg', 'run.json']
-const HEAD_FILE = /^round-[0-9]{4,}\.f32$/
+const HEAD_FILE = /^round-[0-9]{4,}(\.adam)?\.f32$/
 
 /**
  * Writes run `id` as the coordinator keeps a run's folder, from its API: rounds.jsonl and rounds.svg
@@ -23,7 +23,8 @@ const HEAD_FILE = /^round-[0-9]{4,}\.f32$/
  * every round with a head (raw float32, as served), and run.json (the run and its settings), last.
  * A folder that holds anything is refused unless `force`, which removes the files this writes first.
  * A run.json says the folder is whole: a failure halfway leaves the rounds written so far without one.
- * The initial head (round 0) is not a kept round: the API does not serve it, so it is not written.
+ * The initial head (round 0) comes from the run's folder on the coordinator, and so do FedAdam's
+ * moments beside each head (heads/round-NNNN.adam.f32), which a run carried on from needs.
  */
 export async function exportRun(
   client: ApiClient,
@@ -37,9 +38,27 @@ export async function exportRun(
   // only once the run is known to exist: a mistyped --run with --force removes nothing
   clear(dir, held)
   const log = new RoundLog(dir, [], `task ${run.task}: the global head per round`)
-  const total = rounds.filter((r) => r.head).length
+  const total = rounds.filter((r) => r.head).length + 1
   let heads = 0
   let size: number | undefined
+  const adam =
+    (run.settings as { training?: { server?: { optimizer?: string } } } | null)?.training?.server
+      ?.optimizer === 'adam'
+  /** A file the run may not have (404): its bytes, or null. */
+  const optional = async (path: string): Promise<Uint8Array | null> => {
+    try {
+      return await client.bytes(path)
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return null
+      throw error
+    }
+  }
+  const initial = await optional(`/api/runs/${id}/rounds/0/head`)
+  if (initial !== null) {
+    size = initial.byteLength
+    log.writeHead(0, new Float32Array(initial.slice().buffer))
+    opts.onHead?.(++heads, total)
+  }
   for (const kept of rounds) {
     const { committedAt: _committedAt, head, ...record } = kept
     if (!Number.isSafeInteger(record.round) || record.round < 0)
@@ -53,7 +72,18 @@ export async function exportRun(
         throw new CommandError(
           `run ${id}: expected the head after round ${record.round} to hold ${size} bytes of float32 like the first, got ${bytes.byteLength}`,
         )
-      log.writeHead(record.round, new Float32Array(bytes.slice().buffer))
+      const moments = adam ? await optional(`/api/runs/${id}/rounds/${record.round}/server-state`) : null
+      if (moments !== null && moments.byteLength !== 2 * bytes.byteLength)
+        throw new CommandError(
+          `run ${id}: expected FedAdam's moments after round ${record.round} to hold ${2 * bytes.byteLength} bytes, got ${moments.byteLength}`,
+        )
+      const both = moments && new Float32Array(moments.slice().buffer)
+      const half = bytes.byteLength / 4
+      log.writeHead(
+        record.round,
+        new Float32Array(bytes.slice().buffer),
+        both && { m: both.subarray(0, half), v: both.subarray(half) },
+      )
       opts.onHead?.(++heads, total)
     }
     log.append(record as unknown as RoundRecord)

@@ -269,7 +269,7 @@ describe('fedtune start, pause, resume, stop, abort and extend', () => {
     const noSeconds = await c.cli(runRunCommand, ['extend', '--task', 'control'])
     expect(noSeconds.code).toBe(2)
     expect(noSeconds.stderr).toMatch(
-      /^fedtune run: expected --seconds to be a whole number from 1 to 604800, got ""\n\nUsage:/,
+      /^fedtune run: --seconds: expected a whole number from 1 to 604800, got ""\n\nUsage:/,
     )
     const noTask = await c.cli(runRunCommand, ['pause'])
     expect(noTask.code).toBe(2)
@@ -353,8 +353,8 @@ describe('a round in progress, and fedtune run export', () => {
     const exported = await c.cli(runRunCommand, ['export', '--task', 'exported', '--out', out])
     expect(exported).toEqual({
       code: 0,
-      stdout: `exported run 1 of task exported (finished): 2 rounds, 1 head to ${out}\n`,
-      stderr: 'heads 1/1 (100%)\n',
+      stdout: `exported run 1 of task exported (finished): 2 rounds, 2 heads to ${out}\n`,
+      stderr: 'heads 1/2 (50%)\nheads 2/2 (100%)\n',
     })
 
     const headers = { authorization: `Bearer ${c.viewer}` }
@@ -371,8 +371,8 @@ describe('a round in progress, and fedtune run export', () => {
       { round: 2, status: 'aggregated' },
     ])
 
-    // the failed round has no head; the aggregated one's is the served one, paramCount float32s
-    expect(readdirSync(join(out, 'heads'))).toEqual(['round-0002.f32'])
+    // the failed round has no head; the initial one and the aggregated one's are the served ones, paramCount float32s
+    expect(readdirSync(join(out, 'heads'))).toEqual(['round-0000.f32', 'round-0002.f32'])
     const file = readFileSync(join(out, 'heads', 'round-0002.f32'))
     expect(file.byteLength).toBe(live.info.paramCount * 4)
     const served = await fetch(`${c.running.url}/api/runs/1/rounds/2/head`, { headers })
@@ -387,8 +387,8 @@ describe('a round in progress, and fedtune run export', () => {
       settings: { name: 'exported', training: { rounds: 2 }, aggregation: { mode: 'plaintext-debug' } },
     })
 
-    // the same as the coordinator's own folder of the run, but for the initial head (round 0), which
-    // the API does not serve; the records' keys are in the store's order, their values the same
+    // the same as the coordinator's own folder of the run (the records' keys are in the store's
+    // order, their values the same)
     const own = join(c.work, 'data', 'runs', 'exported-1')
     const lines = (dir: string) =>
       readFileSync(join(dir, 'rounds.jsonl'), 'utf8')
@@ -398,6 +398,17 @@ describe('a round in progress, and fedtune run export', () => {
     expect(lines(out)).toEqual(lines(own))
     expect(readFileSync(join(own, 'heads', 'round-0002.f32')).equals(file)).toBe(true)
     expect(readdirSync(join(own, 'heads'))).toEqual(['round-0000.f32', 'round-0002.f32'])
+    expect(
+      readFileSync(join(own, 'heads', 'round-0000.f32')).equals(
+        readFileSync(join(out, 'heads', 'round-0000.f32')),
+      ),
+    ).toBe(true)
+    // a FedAvg run keeps no optimizer state: none served, none written
+    const state = await fetch(`${c.running.url}/api/runs/1/rounds/2/server-state`, { headers })
+    expect(state.status).toBe(404)
+    expect(((await state.json()) as { message: string }).message).toMatch(
+      /none kept \(the run's server optimizer keeps no state\)/,
+    )
 
     // a folder holding files is refused unless --force, which replaces the run files and keeps the rest
     writeFileSync(join(out, 'notes.txt'), 'mine')

@@ -188,9 +188,16 @@ describe.each(engines)('on $name', (engine) => {
         state: 'preparing',
         reason: null,
         pauseRequested: false,
+        folder: null,
       })
       expect(run.createdAt).toBe('2026-03-05T09:00:00.000Z')
-      expect(await store.runs.get(run.id)).toEqual(run)
+      // where it keeps its heads, once it prepares; a run that does not exist is not-found
+      expect((await store.runs.setFolder(run.id, '/data/runs/runs-task-1')).folder).toBe(
+        '/data/runs/runs-task-1',
+      )
+      await refusal(store.runs.setFolder(999_999, '/x'), 'not-found')
+      await refusal(store.runs.setFolder(run.id, ''), 'invalid')
+      expect(await store.runs.get(run.id)).toEqual({ ...run, folder: '/data/runs/runs-task-1' })
       expect(await store.runs.get(999_999)).toBeNull()
       at('2026-03-05T09:01:00.000Z')
       expect((await store.runs.setState(run.id, 'waiting')).state).toBe('waiting')

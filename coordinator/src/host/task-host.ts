@@ -283,6 +283,7 @@ export class TaskHost implements TaskDirectory {
     const outDir = this.#opts.runFolder?.(run) ?? join(this.#opts.dataDir, 'runs', `${run.task}-${run.id}`)
     hosted.ready = (async () => {
       try {
+        hosted.run = await store.runs.setFolder(run.id, outDir)
         const live = await prepareRun({
           store,
           task: run.settings,

@@ -8,6 +8,7 @@ import { OPERATOR_BODY_LIMIT, parseWith } from '../operators/request-body.ts'
 import { signedInOf } from '../operators/signed-in.ts'
 import type { RoundRecord } from '../rounds/round-log.ts'
 import type { Run, Store } from '../store/index.ts'
+import { headFile, serverStateFile } from '../store/run-folder.ts'
 import { parseTaskFile, TaskFileError } from '../tasks/task-file.ts'
 
 /** The largest task file the API takes: a task file is settings, not data. */
@@ -222,25 +223,74 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
     }
   })
 
+  // The global head after a round: round 0 is the initial head, in the run's folder.
   app.get('/api/runs/:id/rounds/:round/head', { config: { access: 'viewer' } }, async (request, reply) => {
     const params = parseWith(HeadParams, request.params, 'expected /api/runs/<run>/rounds/<round>/head')
     if (!params.ok) return bad(reply, params.message)
     const id = Number(params.value.id)
     const round = Number(params.value.round)
-    const kept = await store.rounds.get(id, round)
-    if (kept === null || kept.headFile === null)
-      return reply.code(404).send({
-        error: 'not-found',
-        message: `run ${id} kept no head after round ${round} (${kept === null ? 'no such round' : 'the round failed'})`,
-      })
-    try {
-      return reply.type('application/octet-stream').send(await readFile(kept.headFile))
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-      return reply.code(410).send({
-        error: 'gone',
-        message: `run ${id}'s head after round ${round} was kept in a file that is no longer there; its round's row remains`,
-      })
+    let file: string
+    if (round === 0) {
+      const run = await store.runs.get(id)
+      if (run?.folder == null)
+        return reply.code(404).send({
+          error: 'not-found',
+          message: `run ${id} has no initial head (${run === null ? 'no such run' : 'it never prepared'})`,
+        })
+      file = headFile(run.folder, 0)
+    } else {
+      const kept = await store.rounds.get(id, round)
+      if (kept === null || kept.headFile === null)
+        return reply.code(404).send({
+          error: 'not-found',
+          message: `run ${id} kept no head after round ${round} (${kept === null ? 'no such round' : 'the round failed'})`,
+        })
+      file = kept.headFile
     }
+    return sendFile(reply, file, `run ${id}'s head after round ${round}`)
   })
+
+  // FedAdam's moments after an aggregated round (m then v, float32): what carrying a run on needs.
+  app.get(
+    '/api/runs/:id/rounds/:round/server-state',
+    { config: { access: 'viewer' } },
+    async (request, reply) => {
+      const params = parseWith(
+        HeadParams,
+        request.params,
+        'expected /api/runs/<run>/rounds/<round>/server-state',
+      )
+      if (!params.ok) return bad(reply, params.message)
+      const id = Number(params.value.id)
+      const round = Number(params.value.round)
+      const [run, kept] = await Promise.all([store.runs.get(id), store.rounds.get(id, round)])
+      if (run?.folder == null || kept === null || kept.headFile === null)
+        return reply.code(404).send({
+          error: 'not-found',
+          message: `run ${id} kept no optimizer state after round ${round} (${run === null ? 'no such run' : kept === null ? 'no such round' : 'no head after it'})`,
+        })
+      return sendFile(
+        reply,
+        serverStateFile(run.folder, round),
+        `run ${id}'s optimizer state after round ${round}`,
+      )
+    },
+  )
+}
+
+/** A run file, or 404 when the run has none (FedAvg keeps no optimizer state), 410 when it was removed. */
+async function sendFile(reply: FastifyReply, file: string, what: string) {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    return reply.code(file.endsWith('.adam.f32') ? 404 : 410).send({
+      error: file.endsWith('.adam.f32') ? 'not-found' : 'gone',
+      message: file.endsWith('.adam.f32')
+        ? `${what}: none kept (the run's server optimizer keeps no state)`
+        : `${what} was kept in a file that is no longer there; its round's row remains`,
+    })
+  }
+  return reply.type('application/octet-stream').send(bytes)
 }

@@ -1,10 +1,11 @@
 import { initial } from './migrations/0001-initial.ts'
+import { runFolder } from './migrations/0002-run-folder.ts'
 import type { Migration } from './migrations/migration.ts'
 import type { Sql } from './sql.ts'
 import { StoreError, storeErrorFrom } from './store-error.ts'
 
 /** Every migration, in order. A new one is appended with the next version; none is ever edited. */
-export const MIGRATIONS: readonly Migration[] = [initial]
+export const MIGRATIONS: readonly Migration[] = [initial, runFolder]
 
 /**
  * Any constant serves: two coordinators starting on one server queue on this lock, so one applies the

@@ -27,6 +27,8 @@ export type Run<Settings = unknown> = {
   readonly startedAt: string | null
   readonly endedAt: string | null
   readonly pauseRequested: boolean
+  /** Its files beside the database (heads, FedAdam's moments, a readable copy of its rounds); null before it prepared. */
+  readonly folder: string | null
 }
 
 type RunRow = {
@@ -39,6 +41,7 @@ type RunRow = {
   started_at: Date | null
   ended_at: Date | null
   pause_requested: boolean
+  folder: string | null
 }
 
 function runFrom<Settings>(row: RunRow): Run<Settings> {
@@ -52,6 +55,7 @@ function runFrom<Settings>(row: RunRow): Run<Settings> {
     startedAt: isoOrNull(row.started_at),
     endedAt: isoOrNull(row.ended_at),
     pauseRequested: row.pause_requested,
+    folder: row.folder,
   }
 }
 
@@ -68,6 +72,8 @@ export type Runs = {
    * ended_at and clears a pause request. A run already over is `wrong-state`; no such run is `not-found`.
    */
   setState(id: number, state: RunState, reason?: string | null): Promise<Run>
+  /** Records where the run keeps its files; no such run is `not-found`. */
+  setFolder(id: number, folder: string): Promise<Run>
   /** Asks the run to pause after its current round (or withdraws the request); `wrong-state` once it is over. */
   requestPause(id: number, requested: boolean): Promise<Run>
 }
@@ -126,6 +132,18 @@ export function runsOver(sql: Sql, now: StoreClock): Runs {
         throw storeErrorFrom(error, `setting run ${id} to ${state}`)
       }
       return whenOver(id, `setting the state to ${state}`)
+    },
+    async setFolder(id, folder) {
+      try {
+        const rows = await sql.query<RunRow>('update runs set folder = $2 where id = $1 returning *', [
+          id,
+          folder,
+        ])
+        if (rows[0] !== undefined) return runFrom(rows[0])
+      } catch (error) {
+        throw storeErrorFrom(error, `recording the folder of run ${id}`)
+      }
+      throw new StoreError('not-found', `recording the folder of run ${id}: no such run`)
     },
     async requestPause(id, requested) {
       const rows = await sql.query<RunRow>(
