@@ -20,9 +20,11 @@ import {
   RoundLog,
   type RoundRecord,
   type RoundRecorder,
+  runRoutes,
   singleTask,
   storeAdmission,
   type TaskFile,
+  TaskHost,
 } from '@fedtune/coordinator'
 import type { RunningCoordinator } from '@fedtune/coordinator/start'
 import { openStore, type Store, StoreError } from '@fedtune/coordinator/store'
@@ -421,8 +423,12 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     backbone: { dir: backboneDir, digest, files },
     neighbours: secure ? 3 : undefined,
   })
+  // the run routes over a host of the test's store (the test's own task is not one it serves: its
+  // actions answer 404), so that the route table holds every route the coordinator declares
+  const control = new TaskHost({ store, dataDir: dir, cacheDir: join(dir, 'cache'), print: () => {} })
   const app = buildApp({
     tasks,
+    ...(o.store ? { routes: (app: FastifyInstance) => runRoutes(app, store, control, dir) } : {}),
     webDir: o.web?.(dir),
     onError: (message) => httpErrors.push(message),
     ...(o.store ? { store: o.store } : {}),

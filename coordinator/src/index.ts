@@ -6,7 +6,9 @@ export {
   type TaskPhase,
   unknownTask,
 } from './host/task-directory.ts'
+export { HostError, type RunAction, TaskHost, type TaskHostOptions } from './host/task-host.ts'
 export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './http/app.ts'
+export { runRoutes, runView, TASK_FILE_BODY_LIMIT } from './http/run-routes.ts'
 export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './http/web-page.ts'
 export {
   type Admission,

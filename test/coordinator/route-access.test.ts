@@ -87,6 +87,18 @@ describe('the route table × {anonymous, viewer, operator, admin} × {session co
       ['GET', '/api/audit'],
     ] as const)
       expect(access(method, url)).toBe('admin')
+    // tasks and runs: operators act, viewers read
+    for (const url of [
+      '/api/tasks',
+      '/api/tasks/:task',
+      '/api/tasks/:task/runs',
+      '/api/runs',
+      '/api/runs/:id/rounds',
+    ])
+      expect(access('GET', url)).toBe('viewer')
+    for (const action of ['start', 'pause', 'resume', 'stop', 'abort', 'extend'])
+      expect(access('POST', `/api/tasks/:task/${action}`)).toBe('operator')
+    expect(access('POST', '/api/tasks')).toBe('operator')
     // HEAD routes come with every GET route, and are checked like it below.
     expect(routes.length).toBeGreaterThan(20)
   })
