@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { escapeText } from '@fedtune/protocol'
 import { ApiError, apiClientFrom } from './api-client.ts'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { textTable } from './text-table.ts'
 
 const USAGE = `Usage: fedtune participant <list|approve|revoke|readmit|invite> --task <task> [<name>] [options]
 
@@ -141,12 +142,5 @@ function table(participants: readonly View[]): string {
     p.online ? 'online' : '-',
     escapeText(p.reason ?? '', 120),
   ])
-  const header = ['name', 'kind', 'key fingerprint', 'state', 'via', 'online', 'reason']
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd()
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`
+  return textTable(['name', 'kind', 'key fingerprint', 'state', 'via', 'online', 'reason'], rows)
 }
