@@ -535,6 +535,9 @@ export async function startMainCoordinator(
     task,
     port: 0,
     outDir,
+    // a database of its own on the run's PostgreSQL server: cloned in milliseconds, where a fresh
+    // PGlite folder takes seconds to create and migrate
+    database: await testDatabase(),
     cacheDir: join(work, 'cache'),
     quiet: true,
     limits,

@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildPage } from '../../client-web/node/build-page.ts'
 import { launchChromium } from '../../client-web/node/chromium.ts'
+import { testDatabase } from '../harness.ts'
 
 /**
  * A volunteer in a real headless Chromium (Debian's, driven by playwright-core) takes part in
@@ -116,6 +117,8 @@ async function coordinator(
     task,
     port: 0,
     outDir: join(work, `run-${name}`),
+    // a database of its own on the run's PostgreSQL server, cloned in milliseconds
+    database: await testDatabase(),
     cacheDir: join(work, 'coordinator-cache'),
     quiet: true,
     print: (line) => {

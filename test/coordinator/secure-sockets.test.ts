@@ -375,6 +375,8 @@ describe('secure rounds over real sockets', () => {
       task,
       port: 0,
       outDir: join(work, 'run'),
+      // a database of its own on the run's PostgreSQL server, cloned in milliseconds
+      database: await testDatabase(),
       cacheDir: join(work, 'cache'),
       quiet: true,
       print: () => {},

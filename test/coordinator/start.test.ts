@@ -9,6 +9,7 @@ import { parseTaskFile } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testDatabase } from '../harness.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const backboneDir = join(repo, '..', 'shared', 'backbones', 'mobilenet_v2_0.35_224')
@@ -53,6 +54,8 @@ describe('a coordinator whose backbone lives at an http(s) URL', () => {
         task,
         port: 0,
         outDir: join(cacheDir, `run-${run}`),
+        // a database of its own on the run's PostgreSQL server, cloned in milliseconds
+        database: await testDatabase(),
         cacheDir,
         quiet: true,
         print: () => {},
@@ -90,6 +93,8 @@ describe('a coordinator whose backbone lives at an http(s) URL', () => {
       task,
       port: 0,
       outDir: join(cacheDir, 'run'),
+      // a database of its own on the run's PostgreSQL server, cloned in milliseconds
+      database: await testDatabase(),
       cacheDir,
       quiet: true,
       print: () => {},
@@ -130,6 +135,8 @@ describe('a coordinator whose task takes browser participants', () => {
         task,
         port: 0,
         outDir: join(work, `run-${i}`),
+        // a database of its own on the run's PostgreSQL server, cloned in milliseconds
+        database: await testDatabase(),
         cacheDir: join(work, 'cache'),
         quiet: true,
         print: (line) => lines.push(line),

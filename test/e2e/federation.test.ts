@@ -9,6 +9,7 @@ import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { PackedDecoder } from '@fedtune/protocol'
 import { runDataSplit } from 'fedtune/data'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testDatabase } from '../harness.ts'
 
 /**
  * The end-to-end run: a coordinator and three hospital client processes on real sockets,
@@ -109,6 +110,8 @@ beforeAll(async () => {
     task,
     port: 0,
     outDir: join(work, 'run'),
+    // a database of its own on the run's PostgreSQL server, cloned in milliseconds
+    database: await testDatabase(),
     cacheDir: join(work, 'coordinator-cache'),
     quiet: true,
     print: () => {},
