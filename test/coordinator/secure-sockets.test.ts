@@ -389,6 +389,8 @@ describe('secure rounds over real sockets', () => {
         parser: packedParser,
         reconnection: false,
       })
+      // listened for from the tick that creates the socket: it may come before the enrolment below is written
+      challengeOf(socket)
       const seed = seedOf(name)
       const secure = new SecureRoundDriver({
         crypto: nodeCrypto,

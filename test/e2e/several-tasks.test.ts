@@ -165,7 +165,8 @@ describe('one coordinator, several tasks', () => {
 
     // paused: two participants join and no round starts
     const a = testParticipant(c, 'a')
-    const b = testParticipant(c, 'b')
+    // b never sends its update: round 1 stays open (its deadline is 600 s) while it is extended and stopped
+    const b = testParticipant(c, 'b', { alter: () => undefined })
     expect((await a.joined).ok && (await b.joined).ok).toBe(true)
     expect(c.federation.state).toMatchObject({ phase: 'waiting', round: 0, paused: true })
 
