@@ -55,7 +55,9 @@ let routes: readonly DeclaredRoute[]
 
 beforeAll(async () => {
   store = await openTestStore()
-  h = await startTestCoordinator({ store })
+  // The walk below is hundreds of refusals from one address in a minute: each must be audited here,
+  // so the audit budget (a row each for the first 60, then a summary) is set past them.
+  h = await startTestCoordinator({ store, operators: { auditBudget: { perAddress: 100_000 } } })
   await h.app.ready()
   routes = declaredRoutes(h.app)
 })
@@ -628,5 +630,61 @@ describe('over a real listening socket, with real cookies', () => {
       payload: { name: 'secure-user', password: TEST_PASSWORD },
     })
     for (const c of answer.headers['set-cookie'] as string[]) expect(c).toMatch(/; Secure$/)
+  })
+})
+
+describe('a flood of refused requests', () => {
+  it('costs the audit log a row each for the first ones of an address in a window, then one summary row; other addresses keep theirs', async () => {
+    const flooded = await openTestStore()
+    let at = Date.parse('2026-12-02T10:00:00.000Z')
+    const c = await startTestCoordinator({
+      store: flooded,
+      operators: {
+        now: () => new Date(at),
+        auditBudget: { perAddress: 3, windowMs: 60_000, maxAddresses: 100 },
+      },
+    })
+    const anonymous = (remoteAddress: string) =>
+      c.app.inject({ method: 'GET', url: '/api/status', remoteAddress })
+    for (let i = 0; i < 50; i++) expect((await anonymous('198.51.100.9')).statusCode).toBe(401)
+    // another address is not silenced by the first one's flood
+    expect((await anonymous('198.51.100.10')).statusCode).toBe(401)
+    const rows = async (action: string) =>
+      (await flooded.audit.list({ action, limit: 1000 })).map((e) => [e.address, e.detail])
+    expect((await rows('access.refused')).map(([address]) => address)).toEqual([
+      '198.51.100.9',
+      '198.51.100.9',
+      '198.51.100.9',
+      '198.51.100.10',
+    ])
+    expect(await rows('access.refused.summary')).toEqual([])
+    // the window over, the next refusal writes the summary of the last one, and is audited itself
+    at += 60_000
+    await anonymous('198.51.100.9')
+    expect(await rows('access.refused.summary')).toEqual([
+      ['198.51.100.9', { refusals: 47, since: '2026-12-02T10:00:00.000Z' }],
+    ])
+    expect(await rows('access.refused')).toHaveLength(5)
+    // refusals past the budget in a window still open are summarized when the coordinator closes
+    for (let i = 0; i < 5; i++) await anonymous('198.51.100.9')
+    await c.app.close()
+    expect((await rows('access.refused.summary')).at(-1)).toEqual([
+      '198.51.100.9',
+      { refusals: 3, since: '2026-12-02T10:01:00.000Z' },
+    ])
+  })
+
+  it('remembers at most maxAddresses addresses, summarizing the one it drops', async () => {
+    const { AuditBudget } = await import('@fedtune/coordinator/operators')
+    const budget = new AuditBudget({ perAddress: 1, windowMs: 60_000, maxAddresses: 2 })
+    expect(budget.take('a', 0)).toEqual({ write: true, ended: [] })
+    expect(budget.take('a', 1)).toEqual({ write: false, ended: [] })
+    expect(budget.take('b', 2).write).toBe(true)
+    // a third address drops the oldest window, which had one refusal past the budget
+    expect(budget.take('c', 3)).toEqual({ write: true, ended: [{ address: 'a', count: 1, since: 0 }] })
+    expect(budget.size).toBe(2)
+    expect(() => new AuditBudget({ perAddress: 0 })).toThrow(
+      /perAddress to be a positive whole number, got 0/,
+    )
   })
 })

@@ -1,5 +1,6 @@
 /** Operators' accounts, roles, sessions, API tokens and audit routes (`@fedtune/coordinator/operators`). */
 export { ACCESS_LEVELS, type Access, allows } from './access.ts'
+export { AuditBudget, type AuditBudgetLimits, DEFAULT_AUDIT_BUDGET, type Suppressed } from './audit-budget.ts'
 export { AUDIT_PAGE_DEFAULT, type AuditPage } from './audit-routes.ts'
 export { CSRF_COOKIE, SESSION_COOKIE } from './cookies.ts'
 export { OPERATOR_NAME, operatorView } from './operator-routes.ts'

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Store } from '../store/open-store.ts'
 import { type Access, allows, changesState, isAccess } from './access.ts'
+import { AuditBudget, type AuditBudgetLimits, type Suppressed } from './audit-budget.ts'
 import { auditRoutes } from './audit-routes.ts'
 import { authenticate } from './authenticate.ts'
 import { operatorRoutes } from './operator-routes.ts'
@@ -36,6 +37,8 @@ export type OperatorsOptions = {
   readonly secureCookies?: boolean | 'auto'
   readonly sessionHours?: number
   readonly signInLimits?: SignInLimits
+  /** How many refused requests per address the audit log records one by one (the rest are summarized). */
+  readonly auditBudget?: Partial<AuditBudgetLimits>
 }
 
 /**
@@ -60,6 +63,31 @@ export function registerOperators(app: FastifyInstance, opts: OperatorsOptions):
   })
   const store = opts.store
   const now = opts.now ?? (() => new Date())
+  // A flood of refused requests costs the audit log one summary row per address and window, not a row each.
+  const budget = new AuditBudget(opts.auditBudget)
+  const summarize = async (ended: readonly Suppressed[]) => {
+    for (const s of ended)
+      await store?.audit.append({
+        actor: 'system',
+        address: s.address,
+        action: 'access.refused.summary',
+        outcome: 'refused',
+        detail: { refusals: s.count, since: new Date(s.since).toISOString() },
+      })
+  }
+  if (store !== null) {
+    const windowMs = opts.auditBudget?.windowMs ?? 60_000
+    const sweep = setInterval(
+      () => void summarize(budget.sweep(now().getTime())).catch(() => undefined),
+      windowMs,
+    )
+    sweep.unref()
+    app.addHook('onClose', async () => {
+      clearInterval(sweep)
+      // every window still open is over with the app: its refusals past the budget are written
+      await summarize(budget.sweep(Number.POSITIVE_INFINITY)).catch(() => undefined)
+    })
+  }
   app.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.access
     // No route matched (a 404), or one anyone may call.
@@ -78,6 +106,9 @@ export function registerOperators(app: FastifyInstance, opts: OperatorsOptions):
       request.signedIn = checked.signedIn
       return
     }
+    const { write, ended } = budget.take(request.ip, now().getTime())
+    await summarize(ended)
+    if (!write) return refuse(reply, checked.refusal)
     await auditRequest({ store }, request, {
       actor: checked.refusal.actor,
       action: 'access.refused',
