@@ -674,6 +674,41 @@ describe('a flood of refused requests', () => {
     ])
   })
 
+  it('failed and rate-limited sign-ins share the budget: a guessing script costs three rows and a summary', async () => {
+    const guessed = await openTestStore()
+    let at = Date.parse('2026-12-02T10:00:00.000Z')
+    const c = await startTestCoordinator({
+      store: guessed,
+      operators: {
+        now: () => new Date(at),
+        auditBudget: { perAddress: 3, windowMs: 60_000, maxAddresses: 100 },
+      },
+    })
+    const statuses = new Set<number>()
+    for (let i = 0; i < 20; i++) {
+      const answer = await c.app.inject({
+        method: 'POST',
+        url: '/api/session',
+        payload: { name: 'ada', password: `guess ${i}` },
+        remoteAddress: '203.0.113.5',
+      })
+      statuses.add(answer.statusCode)
+    }
+    // wrong passwords, then the limiter's 429s: refused either way
+    expect([...statuses].sort()).toEqual([401, 429])
+    expect(await guessed.audit.list({ action: 'session.sign-in', limit: 1000 })).toHaveLength(3)
+    at += 60_000
+    await c.app.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { name: 'ada', password: 'again' },
+      remoteAddress: '203.0.113.5',
+    })
+    expect((await guessed.audit.list({ action: 'access.refused.summary' })).map((e) => e.detail)).toEqual([
+      { refusals: 17, since: '2026-12-02T10:00:00.000Z' },
+    ])
+  })
+
   it('remembers at most maxAddresses addresses, summarizing the one it drops', async () => {
     const { AuditBudget } = await import('@fedtune/coordinator/operators')
     const budget = new AuditBudget({ perAddress: 1, windowMs: 60_000, maxAddresses: 2 })

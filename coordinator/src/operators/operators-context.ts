@@ -12,21 +12,26 @@ export type OperatorsContext = {
   readonly sessionMs: number
   /** Mark cookies Secure: always, never, or 'auto' when the request came over TLS (`request.protocol`). */
   readonly secureCookies: boolean | 'auto'
+  /** Audits a refused request within its address's audit budget (audit-budget.ts): past it, counted into a summary row. */
+  readonly auditRefused: (request: FastifyRequest, entry: AuditedRequest) => Promise<unknown>
+}
+
+/** What a request's audit row says besides its address. */
+export type AuditedRequest = {
+  readonly actor: string
+  readonly action: string
+  readonly outcome: AuditOutcome
+  readonly target?: string | null
+  readonly task?: string
+  readonly run?: number
+  readonly detail?: Readonly<Record<string, unknown>>
 }
 
 /** One line in the audit log about `request`: its address is the one fastify's trustProxy settled on. */
 export function auditRequest(
   ctx: Pick<OperatorsContext, 'store'>,
   request: FastifyRequest,
-  entry: {
-    readonly actor: string
-    readonly action: string
-    readonly outcome: AuditOutcome
-    readonly target?: string | null
-    readonly task?: string
-    readonly run?: number
-    readonly detail?: Readonly<Record<string, unknown>>
-  },
+  entry: AuditedRequest,
 ): Promise<unknown> {
   return ctx.store.audit.append({ ...entry, address: request.ip })
 }

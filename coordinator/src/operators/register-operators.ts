@@ -5,7 +5,7 @@ import { AuditBudget, type AuditBudgetLimits, type Suppressed } from './audit-bu
 import { auditRoutes } from './audit-routes.ts'
 import { authenticate } from './authenticate.ts'
 import { operatorRoutes } from './operator-routes.ts'
-import { auditRequest, type OperatorsContext } from './operators-context.ts'
+import { type AuditedRequest, auditRequest, type OperatorsContext } from './operators-context.ts'
 import { type Refusal, refusal } from './refusal.ts'
 import { matchesHash } from './secret-token.ts'
 import { sessionRoutes } from './session-routes.ts'
@@ -88,6 +88,11 @@ export function registerOperators(app: FastifyInstance, opts: OperatorsOptions):
       await summarize(budget.sweep(Number.POSITIVE_INFINITY)).catch(() => undefined)
     })
   }
+  const auditRefused = async (on: Store, request: FastifyRequest, entry: AuditedRequest) => {
+    const { write, ended } = budget.take(request.ip, now().getTime())
+    await summarize(ended)
+    if (write) await auditRequest({ store: on }, request, entry)
+  }
   app.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.access
     // No route matched (a 404), or one anyone may call.
@@ -106,10 +111,7 @@ export function registerOperators(app: FastifyInstance, opts: OperatorsOptions):
       request.signedIn = checked.signedIn
       return
     }
-    const { write, ended } = budget.take(request.ip, now().getTime())
-    await summarize(ended)
-    if (!write) return refuse(reply, checked.refusal)
-    await auditRequest({ store }, request, {
+    await auditRefused(store, request, {
       actor: checked.refusal.actor,
       action: 'access.refused',
       outcome: 'refused',
@@ -125,6 +127,7 @@ export function registerOperators(app: FastifyInstance, opts: OperatorsOptions):
     limiter: new SignInLimiter(opts.signInLimits ?? DEFAULT_SIGN_IN_LIMITS),
     sessionMs: (opts.sessionHours ?? DEFAULT_SESSION_HOURS) * 3_600_000,
     secureCookies: opts.secureCookies ?? 'auto',
+    auditRefused: (request, entry) => auditRefused(store, request, entry),
   }
   sessionRoutes(app, ctx)
   tokenRoutes(app, ctx)

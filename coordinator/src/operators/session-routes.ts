@@ -64,7 +64,7 @@ async function signIn(ctx: OperatorsContext, request: FastifyRequest, reply: Fas
   const now = ctx.now()
   const fail = async (reason: string) => {
     ctx.limiter.failed(request.ip, name, now.getTime())
-    await auditRequest(ctx, request, {
+    await ctx.auditRefused(request, {
       actor: ANONYMOUS,
       action: 'session.sign-in',
       outcome: 'refused',
@@ -75,7 +75,7 @@ async function signIn(ctx: OperatorsContext, request: FastifyRequest, reply: Fas
   const waitMs = ctx.limiter.retryAfterMs(request.ip, name, now.getTime())
   if (waitMs > 0) {
     const seconds = Math.ceil(waitMs / 1000)
-    await auditRequest(ctx, request, {
+    await ctx.auditRefused(request, {
       actor: ANONYMOUS,
       action: 'session.sign-in',
       outcome: 'refused',
