@@ -6,7 +6,15 @@ import { fileURLToPath } from 'node:url'
 import { parseTaskFile, type StageTiming } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
-import type { CoordinatorConfig, CoordinatorReport, RoundReport, StageReport } from './load-messages.ts'
+import { nodeCrypto } from '@fedtune/protocol/node'
+import {
+  benchName,
+  benchSeed,
+  type CoordinatorConfig,
+  type CoordinatorReport,
+  type RoundReport,
+  type StageReport,
+} from './load-messages.ts'
 
 /**
  * bench:load's coordinator: the real one (`startCoordinator`, as `fedtune coordinator` runs it) in
@@ -161,4 +169,12 @@ process.on('message', (raw) => {
     })
   }
 })
+// The task enrols hospitals by approval: the operator's approvals, made before anyone says hello.
+for (let index = 0; index < config.n; index++)
+  await coordinator.store.participants.enrolOpen({
+    task: task.name,
+    name: benchName(index),
+    kind: 'hospital',
+    identityKey: nodeCrypto.ed25519PublicKey(benchSeed(benchName(index))),
+  })
 report({ type: 'listening', url: coordinator.url, ...memory() })

@@ -1,3 +1,10 @@
+import { createHash } from 'node:crypto'
+
+/** Participant `index`'s name, and its identity key's seed: the participants sign with it, the coordinator enrols its public key. */
+export const benchName = (index: number): string => `p${index}`
+export const benchSeed = (name: string): Uint8Array =>
+  new Uint8Array(createHash('sha256').update(`bench-load ${name}`).digest())
+
 /** What bench/load.ts and its child processes tell each other over IPC. */
 
 export type CoordinatorConfig = {
@@ -54,8 +61,7 @@ export type CoordinatorReport =
 
 export type ParticipantsConfig = {
   readonly url: string
-  /** Names are `${prefix}${index}` for index in [from, from + count). */
-  readonly prefix: string
+  /** Names are `benchName(index)` for index in [from, from + count). */
   readonly from: number
   readonly count: number
   /** The share of participants that drop out of each round after sharing keys. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import {
   type ClientToServerEvents,
   encodeSecureContribution,
@@ -19,7 +18,7 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { io, type Socket } from 'socket.io-client'
-import type { ParticipantsConfig, ParticipantsReport } from './load-messages.ts'
+import { benchName, benchSeed, type ParticipantsConfig, type ParticipantsReport } from './load-messages.ts'
 
 /**
  * bench:load's participants: `count` of them in this process, each with its own websocket, its own
@@ -216,11 +215,11 @@ function onResult(member: Member, raw: unknown): void {
 
 const members: Member[] = Array.from({ length: config.count }, (_, i) => {
   const index = config.from + i
-  const name = `${config.prefix}${index}`
+  const name = benchName(index)
   const member: Member = {
     index,
     name,
-    seed: new Uint8Array(createHash('sha256').update(`bench-load ${name}`).digest()),
+    seed: benchSeed(name),
     socket: io(config.url, {
       transports: ['websocket'],
       parser: packedParser,

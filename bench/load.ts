@@ -256,7 +256,6 @@ async function withProcesses<T>(
     for (let from = 0; from < config.n; from += per) {
       const slice: ParticipantsConfig = {
         url: listening.url,
-        prefix: 'p',
         from,
         count: Math.min(per, config.n - from),
         dropout: config.dropout,

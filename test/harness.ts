@@ -423,12 +423,21 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     backbone: { dir: backboneDir, digest, files },
     neighbours: secure ? 3 : undefined,
   })
-  // the run routes over a host of the test's store (the test's own task is not one it serves: its
-  // actions answer 404), so that the route table holds every route the coordinator declares
-  const control = new TaskHost({ store, dataDir: dir, cacheDir: join(dir, 'cache'), print: () => {} })
   const app = buildApp({
     tasks,
-    ...(o.store ? { routes: (app: FastifyInstance) => runRoutes(app, store, control, dir) } : {}),
+    // the run routes over a host of the test's store (the test's own task is not one it serves: its
+    // actions answer 404), so that the route table holds every route the coordinator declares
+    ...(o.store
+      ? {
+          routes: (app: FastifyInstance) =>
+            runRoutes(
+              app,
+              store,
+              new TaskHost({ store, dataDir: dir, cacheDir: join(dir, 'cache'), print: () => {} }),
+              dir,
+            ),
+        }
+      : {}),
     webDir: o.web?.(dir),
     onError: (message) => httpErrors.push(message),
     ...(o.store ? { store: o.store } : {}),

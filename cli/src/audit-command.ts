@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util'
 import type { AuditPage } from '@fedtune/coordinator/operators'
 import { escapeText } from '@fedtune/protocol'
-import { ApiError, apiClientFrom } from './api-client.ts'
-import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { apiClientFrom } from './api-client.ts'
+import { apiCommand, commandLine } from './api-command.ts'
+import { type CommandIo, processIo } from './command-io.ts'
 import { positiveInteger } from './numbers.ts'
 
 const USAGE = `Usage: fedtune audit [options]
@@ -25,18 +26,8 @@ Options:
 `
 
 /** `fedtune audit`: the audit log over the API. */
-export async function runAuditCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
-  try {
-    return await auditCommand(argv, io)
-  } catch (error) {
-    if (error instanceof ApiError) {
-      io.stderr(`fedtune audit: ${error.message}\n`)
-      return 1
-    }
-    if (!(error instanceof CommandError)) throw error
-    io.stderr(`fedtune audit: ${error.message}\n${error.exitCode === 2 ? `\n${USAGE}` : ''}`)
-    return error.exitCode
-  }
+export function runAuditCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  return apiCommand('audit', USAGE, io, () => auditCommand(argv, io))
 }
 
 async function auditCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -44,12 +35,7 @@ async function auditCommand(argv: string[], io: CommandIo): Promise<number> {
     io.stdout(USAGE)
     return 0
   }
-  let values: ReturnType<typeof parse>['values']
-  try {
-    values = parse(argv).values
-  } catch (error) {
-    throw new CommandError((error as Error).message, 2)
-  }
+  const { values } = commandLine(() => parse(argv))
   const query = {
     run: values.run === undefined ? undefined : positiveInteger('--run', values.run),
     task: values.task,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { escapeText } from '@fedtune/protocol'
-import { ApiError, apiClientFrom } from './api-client.ts'
+import { apiClientFrom } from './api-client.ts'
+import { apiCommand, commandLine } from './api-command.ts'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
 import { textTable } from './text-table.ts'
 
@@ -38,18 +39,8 @@ type View = {
 }
 
 /** `fedtune participant …`: enrolment decisions over the API. */
-export async function runParticipantCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
-  try {
-    return await participantCommand(argv, io)
-  } catch (error) {
-    if (error instanceof ApiError) {
-      io.stderr(`fedtune participant: ${error.message}\n`)
-      return 1
-    }
-    if (!(error instanceof CommandError)) throw error
-    io.stderr(`fedtune participant: ${error.message}\n${error.exitCode === 2 ? `\n${USAGE}` : ''}`)
-    return error.exitCode
-  }
+export function runParticipantCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  return apiCommand('participant', USAGE, io, () => participantCommand(argv, io))
 }
 
 async function participantCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -57,13 +48,7 @@ async function participantCommand(argv: string[], io: CommandIo): Promise<number
     io.stdout(USAGE)
     return argv.length === 0 ? 2 : 0
   }
-  let parsed: ReturnType<typeof parse>
-  try {
-    parsed = parse(argv)
-  } catch (error) {
-    throw new CommandError((error as Error).message, 2)
-  }
-  const { values, positionals } = parsed
+  const { values, positionals } = commandLine(() => parse(argv))
   const [action, name, ...extra] = positionals
   if (!['list', 'approve', 'revoke', 'readmit', 'invite'].includes(action ?? ''))
     throw new CommandError(

@@ -7,6 +7,7 @@ import type { OpenTask, TaskDirectory } from '../host/task-directory.ts'
 import { type OperatorsOptions, registerOperators } from '../operators/register-operators.ts'
 import { roundChart } from '../rounds/round-chart.ts'
 import type { Store } from '../store/open-store.ts'
+import { headFile } from '../store/run-folder.ts'
 import { participantRoutes } from './participant-routes.ts'
 import { serveWebPage } from './web-page.ts'
 
@@ -207,7 +208,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         message: `expected a round from 0 to ${federation.state.round}, got ${round}`,
       })
     try {
-      const bytes = await readFile(join(log.dir, 'heads', `round-${String(round).padStart(4, '0')}.f32`))
+      const bytes = await readFile(headFile(log.dir, round))
       return reply.type('application/octet-stream').send(bytes)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
