@@ -1,0 +1,179 @@
+import type { Stage } from './secagg/messages.ts'
+
+/**
+ * The operator console's live feed: the coordinator pushes it over the socket.io namespace
+ * {@link CONSOLE_NAMESPACE} to signed-in operators (the session cookie in the handshake; no session,
+ * no connection). It carries only what the coordinator learns anyway: sums, survivors, timing, who
+ * is online. Never a participant's own update or metrics.
+ *
+ * Times are epoch milliseconds (numbers) for live values and ISO strings for records, as in the
+ * REST API. Names and agents are participant input: the coordinator escapes them before they are
+ * put here (escapeText), and the page renders them as text, never as HTML.
+ */
+export const CONSOLE_NAMESPACE = '/console'
+
+/** A round's stages as the console shows them: secure rounds, or a plaintext-debug round's `update`. */
+export type LiveStage = Stage | 'update'
+
+/** What a run is waiting for when it is not computing; null when it is not waiting. */
+export type RunWaiting =
+  /** Preparing: the backbone, the held-out set's embeddings. */
+  | { readonly kind: 'preparing'; readonly detail: string }
+  /** Fewer participants online than a round needs. */
+  | { readonly kind: 'participants'; readonly online: number; readonly needed: number }
+  /** Enough are online; the gather window lets more join before the round starts. */
+  | { readonly kind: 'gather'; readonly until: number }
+  /** A stage of the running round waits for these participants (the first 50; `more` others). */
+  | {
+      readonly kind: 'stage'
+      readonly stage: LiveStage
+      readonly waitingFor: readonly string[]
+      readonly more: number
+      readonly deadlineAt: number | null
+    }
+  /** Paused by an operator: no round starts until one resumes. */
+  | { readonly kind: 'resume'; readonly pausedBy: string | null }
+  /** The round's record is being written before the next round may start. */
+  | { readonly kind: 'commit' }
+
+export type ConsoleRunState =
+  | 'preparing'
+  | 'waiting'
+  | 'running'
+  | 'paused'
+  | 'finished'
+  | 'failed'
+  | 'stopped'
+
+/** One run as the runs list shows it. */
+export type ConsoleRun = {
+  readonly task: string
+  /** The run's id in the store (GET /api/runs/:id); null before it has one. */
+  readonly run: number | null
+  readonly state: ConsoleRunState
+  /** The round running or last run (0 before the first). */
+  readonly round: number
+  readonly rounds: number
+  readonly completed: number
+  readonly failed: number
+  readonly startedAt: string | null
+  readonly endedAt: string | null
+  /** Held-out metrics of the last aggregated round; null before one. */
+  readonly accuracy: number | null
+  readonly auc: number | null
+  readonly secure: boolean
+  readonly waiting: RunWaiting | null
+}
+
+/** The running round of one task, pushed on every stage change and at most every 250 ms while messages arrive. */
+export type LiveRound = {
+  readonly task: string
+  readonly round: number
+  readonly startedAt: number
+  readonly stage: LiveStage
+  readonly heard: number
+  readonly of: number
+  /** The first 50 of those the stage still waits for; `more` others. */
+  readonly waitingFor: readonly string[]
+  readonly more: number
+  readonly deadlineAt: number | null
+}
+
+/** One closed stage of a round, for the round timeline. */
+export type StageSpan = {
+  readonly stage: LiveStage
+  readonly startedAt: number
+  readonly durationMs: number
+  readonly heard: number
+  readonly of: number
+}
+
+/** A round that ended, as the timeline and the accuracy chart show it. */
+export type RoundEntry = {
+  readonly task: string
+  readonly round: number
+  readonly status: 'aggregated' | 'failed'
+  readonly reason: string | null
+  readonly startedAt: string
+  readonly durationMs: number
+  readonly selected: number
+  /** Whose inputs are in the sum (secure), or who contributed (plaintext-debug). */
+  readonly survivors: number
+  /** Who dropped, and in which stage they were last expected. */
+  readonly dropouts: readonly { readonly participant: string; readonly stage: LiveStage }[]
+  readonly stages: readonly StageSpan[]
+  /** Socket bytes of the round's participant messages, in to and out of the coordinator. */
+  readonly bytesIn: number
+  readonly bytesOut: number
+  readonly accuracy: number | null
+  readonly auc: number | null
+  /** The held-out accuracy of always answering the majority class: the line a head must beat. */
+  readonly majority: number | null
+  /** Participants a complaint named the culprit in this round, excluded from the rest of the run. */
+  readonly excluded: readonly string[]
+}
+
+/** One participant of a task, as the participants table shows it. */
+export type ConsoleParticipant = {
+  readonly task: string
+  readonly name: string
+  readonly kind: 'hospital' | 'browser'
+  /** keyFingerprint of its identity key. */
+  readonly fingerprint: string
+  readonly state: 'pending' | 'approved' | 'revoked' | 'excluded'
+  readonly online: boolean
+  readonly lastSeen: string | null
+  readonly rounds: number
+  readonly dropouts: number
+  readonly exclusions: number
+  readonly agent: string | null
+}
+
+/** An audit row, as GET /api/audit returns them. */
+export type ConsoleAuditEntry = {
+  readonly id: number
+  readonly at: string
+  readonly actor: string
+  readonly address: string | null
+  readonly action: string
+  readonly target: string | null
+  readonly task: string | null
+  readonly run: number | null
+  readonly outcome: 'ok' | 'refused' | 'failed'
+  readonly detail: Readonly<Record<string, unknown>>
+}
+
+/** What the coordinator sends when a console connects, and again after it reconnects. */
+export type ConsoleWelcome = {
+  readonly operator: { readonly name: string; readonly role: 'admin' | 'operator' | 'viewer' }
+  readonly runs: readonly ConsoleRun[]
+}
+
+/** What `watch` answers: everything the run page needs to draw, then live events keep it current. */
+export type ConsoleWatch = {
+  readonly run: ConsoleRun
+  readonly live: LiveRound | null
+  readonly timeline: readonly RoundEntry[]
+  readonly participants: readonly ConsoleParticipant[]
+}
+
+export type ConsoleWatchReply =
+  | ({ readonly ok: true } & ConsoleWatch)
+  | { readonly ok: false; readonly error: string; readonly message: string }
+
+/** coordinator → console. Every event but `welcome` concerns one task; runs concern every console. */
+export type ServerToConsoleEvents = {
+  welcome: (welcome: ConsoleWelcome) => void
+  run: (run: ConsoleRun) => void
+  /** Only to consoles watching that task. */
+  'round-live': (live: LiveRound) => void
+  'round-ended': (entry: RoundEntry) => void
+  participant: (participant: ConsoleParticipant) => void
+  /** Every new audit row, to every console. */
+  audit: (entry: ConsoleAuditEntry) => void
+}
+
+/** console → coordinator: which task's details to push (one at a time); the reply is its state now. */
+export type ConsoleToServerEvents = {
+  watch: (task: string, reply: (r: ConsoleWatchReply) => void) => void
+}
