@@ -11,7 +11,7 @@ import { runRoutes } from './http/run-routes.ts'
 import { DEFAULT_WEB_DIR, JOIN_PATH, webPageProblem } from './http/web-page.ts'
 import type { Federation } from './rounds/federation.ts'
 import type { RoundLog, RoundRecord } from './rounds/round-log.ts'
-import type { RoundObserver } from './rounds/round-observer.ts'
+import { allObservers, type RoundObserver } from './rounds/round-observer.ts'
 import type { ConnectionLimits } from './sockets/connection-limits.ts'
 import { attachSockets, type InboundTap, raiseMessageBytes } from './sockets/socket-shell.ts'
 import { openStore, type Run, type Store } from './store/index.ts'
@@ -132,7 +132,8 @@ async function serve(
       cacheDir: opts.cacheDir,
       print,
       bars: opts.quiet ? undefined : process.stderr,
-      observer: opts.observer,
+      // Every part that watches rounds adds its observer of a run here.
+      observerOf: () => allObservers([opts.observer]),
       runFolder: (run) => (run.id === first?.id ? opts.outDir : undefined),
       onReady: (live) => {
         if (io) raiseMessageBytes(io, live.info.paramCount)

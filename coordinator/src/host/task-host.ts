@@ -21,7 +21,8 @@ export type TaskHostOptions = {
   readonly cacheDir: string
   readonly print: (line: string) => void
   readonly bars?: NodeJS.WriteStream | undefined
-  readonly observer?: RoundObserver | undefined
+  /** Watches one run's rounds (the host asks once per run it prepares). */
+  readonly observerOf?: ((run: Run) => RoundObserver | undefined) | undefined
   /** A run's folder, when it is not the default one (`--out` for the task on the command line). */
   readonly runFolder?: (run: Run) => string | undefined
   /** A run is about to open to participants (the socket shell raises its message bound to its head). */
@@ -292,7 +293,7 @@ export class TaskHost implements TaskDirectory {
           cacheDir: this.#opts.cacheDir,
           print,
           bars: this.#opts.bars,
-          observer: this.#opts.observer,
+          observer: this.#opts.observerOf?.(run),
           onProgress: (what, done, total) => {
             hosted.preparing = { what, done, total }
           },

@@ -31,3 +31,19 @@ export type RoundObserver = {
   readonly stageRelayed?: (timing: StageTiming) => void
   readonly roundEnded?: (record: RoundRecord) => void
 }
+
+/** One observer calling each of `observers` in turn (absent ones skipped); a hook that throws stops the rest, as one would. */
+export function allObservers(observers: readonly (RoundObserver | undefined)[]): RoundObserver {
+  const present = observers.filter((o): o is RoundObserver => o !== undefined)
+  return {
+    roundStarted: (round, participants) => {
+      for (const o of present) o.roundStarted?.(round, participants)
+    },
+    stageRelayed: (timing) => {
+      for (const o of present) o.stageRelayed?.(timing)
+    },
+    roundEnded: (record) => {
+      for (const o of present) o.roundEnded?.(record)
+    },
+  }
+}
