@@ -26,7 +26,7 @@ import {
   type TaskFile,
   TaskHost,
 } from '@fedtune/coordinator'
-import type { RunningCoordinator } from '@fedtune/coordinator/start'
+import type { RunningCoordinator, StartOptions } from '@fedtune/coordinator/start'
 import { openStore, type Store, StoreError } from '@fedtune/coordinator/store'
 import {
   type Challenge,
@@ -532,6 +532,7 @@ export type TaskFileOverrides = {
 export async function startMainCoordinator(
   file: TaskFileOverrides = {},
   limits: Partial<ConnectionLimits> = {},
+  more: Pick<StartOptions, 'metrics'> = {},
 ): Promise<MainCoordinator> {
   // Loaded here, not at the top: tfjs costs the files that only need startTestCoordinator seconds.
   const { startCoordinator } = await import('@fedtune/coordinator/start')
@@ -550,6 +551,7 @@ export async function startMainCoordinator(
     cacheDir: join(work, 'cache'),
     quiet: true,
     limits,
+    ...more,
     print: (line) => {
       lines.push(line)
       for (const w of waiting.splice(0))

@@ -12,6 +12,7 @@ import { type HostOptions, startCoordinator, startHost } from '@fedtune/coordina
 import { StoreError } from '@fedtune/coordinator/store'
 import { initBackend } from '@fedtune/model/node'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { metricsAddress, metricsTokenFrom } from './metrics-flags.ts'
 import { portNumber, positiveInteger, positiveSeconds } from './numbers.ts'
 
 const USAGE = `Usage: fedtune coordinator [--task <task.json>] [options]
@@ -45,6 +46,13 @@ Options:
                     served at /join; browsers take part only in a task whose file turns
                     participation.browsers on
                                             (default ${DEFAULT_WEB_DIR})
+
+Metrics (Prometheus; docs/metrics.md). Without either, GET /metrics answers 404:
+  --metrics-token-file <file>     serve GET /metrics on the main port to requests with
+                                  "Authorization: Bearer <token>", the file's text (at least
+                                  16 characters)
+  --metrics-address <host:port>   serve only /metrics, without a token, on a port of its own;
+                                  bind it where only Prometheus reaches (127.0.0.1:9464)
 
 Connection limits (what one connection may cost; docs/protocol.md, "Limits"):
   --hello-timeout <s>               close a connection without a hello after this long
@@ -120,6 +128,8 @@ function parse(args: string[]) {
       database: { type: 'string' },
       'new-run': { type: 'boolean' },
       web: { type: 'string' },
+      'metrics-token-file': { type: 'string' },
+      'metrics-address': { type: 'string' },
       'hello-timeout': { type: 'string' },
       'max-connections-per-address': { type: 'string' },
       'events-per-second': { type: 'string' },
@@ -138,6 +148,12 @@ function coordinatorCommand(values: ReturnType<typeof parse>['values']): Coordin
     if (text !== undefined) limits[key] = read(`--${flag}`, text)
   }
   const { database } = values
+  const tokenFile = values['metrics-token-file']
+  const address = values['metrics-address']
+  const metrics = {
+    ...(tokenFile === undefined ? {} : { token: metricsTokenFrom('--metrics-token-file', tokenFile) }),
+    ...(address === undefined ? {} : { address: metricsAddress('--metrics-address', address) }),
+  }
   return {
     ...(values.task === undefined ? {} : { taskFile: values.task }),
     host: {
@@ -150,6 +166,7 @@ function coordinatorCommand(values: ReturnType<typeof parse>['values']): Coordin
       cacheDir: resolve(values.cache ?? '.fedtune/cache'),
       webDir: resolve(values.web ?? DEFAULT_WEB_DIR),
       limits,
+      metrics,
     },
     ...(values.out === undefined ? {} : { outDir: resolve(values.out) }),
     newRun: values['new-run'] ?? false,

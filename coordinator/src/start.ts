@@ -9,6 +9,13 @@ import { TaskHost } from './host/task-host.ts'
 import { type AppOptions, buildApp } from './http/app.ts'
 import { runRoutes } from './http/run-routes.ts'
 import { DEFAULT_WEB_DIR, JOIN_PATH, webPageProblem } from './http/web-page.ts'
+import { coordinatorMetrics } from './metrics/coordinator-metrics.ts'
+import type { MetricsOptions } from './metrics/metrics-options.ts'
+import { type MetricsServer, serveMetrics } from './metrics/metrics-server.ts'
+import { metricsTokenProblem } from './metrics/metrics-token.ts'
+import { onlineParticipants } from './metrics/online-participants.ts'
+import { roundMetrics } from './metrics/round-metrics.ts'
+import { countTraffic } from './metrics/socket-traffic.ts'
 import type { Federation } from './rounds/federation.ts'
 import type { RoundLog, RoundRecord } from './rounds/round-log.ts'
 import { allObservers, type RoundObserver } from './rounds/round-observer.ts'
@@ -43,6 +50,8 @@ export type HostOptions = {
   readonly limits?: Partial<ConnectionLimits>
   /** Watches rounds and their stages as they happen: bench:load measures the coordinator with it. */
   readonly observer?: RoundObserver
+  /** Prometheus metrics: GET /metrics on the main port for a token, or a port of their own (docs/metrics.md). */
+  readonly metrics?: MetricsOptions
 }
 
 /** The coordinator started on one task file (`fedtune coordinator --task`), which it serves at once. */
@@ -64,6 +73,8 @@ export type RunningHost = {
   readonly host: TaskHost
   readonly app: FastifyInstance
   readonly io: Server
+  /** Where `metrics.address` serves /metrics (the port chosen when 0 was asked for); null without one. */
+  readonly metricsUrl: string | null
   close(): Promise<void>
 }
 
@@ -121,6 +132,14 @@ async function serve(
   const dataDir = opts.dataDir ?? '.fedtune'
   const store = await openStore(opts.database ?? join(opts.outDir ?? dataDir, 'db'))
   const webDir = opts.webDir ?? DEFAULT_WEB_DIR
+  const token = opts.metrics?.token
+  const tokenProblem = token === undefined ? null : metricsTokenProblem(token)
+  if (tokenProblem !== null) {
+    await store.close()
+    throw new Error(`the metrics token: ${tokenProblem}`)
+  }
+  // read at each scrape, once the host exists
+  const metrics = coordinatorMetrics(() => onlineParticipants(host))
   let address = ''
   let io: Server | undefined
   let host: TaskHost
@@ -133,7 +152,7 @@ async function serve(
       print,
       bars: opts.quiet ? undefined : process.stderr,
       // Every part that watches rounds adds its observer of a run here.
-      observerOf: () => allObservers([opts.observer]),
+      observerOf: (run) => allObservers([opts.observer, roundMetrics(metrics, run.task)]),
       runFolder: (run) => (run.id === first?.id ? opts.outDir : undefined),
       onReady: (live) => {
         if (io) raiseMessageBytes(io, live.info.paramCount)
@@ -153,6 +172,8 @@ async function serve(
     ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
     onError: (message) => print(`error: ${message}`),
     ...(opts.httpTap ? { httpTap: opts.httpTap } : {}),
+    metrics: { metrics, token },
+    operators: { onSignInFailed: (reason) => metrics.signInFailures.inc({ reason }) },
   })
   io = attachSockets(app.server, {
     tasks: host,
@@ -162,9 +183,29 @@ async function serve(
     onWarning: (message) => print(`warning: ${escapeText(message)}`),
     onJoin: (p, agent) => print(`joined: ${escapeText(p, 80)} (${escapeText(agent, 200)})`),
     onLeave: (p, reason) => print(`left: ${escapeText(p, 80)} (${escapeText(reason, 200)})`),
+    onRefused: (code) => metrics.refused.inc({ code }),
   })
+  countTraffic(io, metrics)
   const server = io
   address = await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' })
+  let metricsServer: MetricsServer | null = null
+  if (opts.metrics?.address !== undefined) {
+    try {
+      metricsServer = await serveMetrics(metrics.registry, opts.metrics.address)
+    } catch (error) {
+      await host.close()
+      server.close()
+      await app.close()
+      await store.close()
+      throw new Error(
+        `serving the metrics at ${opts.metrics.address.host}:${opts.metrics.address.port}: ${(error as Error).message}`,
+      )
+    }
+    print(
+      `metrics at ${metricsServer.url} (no token: reachable by Prometheus alone, as the operator binds it)`,
+    )
+  }
+  if (token !== undefined) print(`metrics at ${address}/metrics for "Authorization: Bearer <metrics token>"`)
   const tasks = host.list()
   print(
     `coordinator at ${address}: ${tasks.length === 0 ? 'no tasks yet (operators submit them: fedtune task submit)' : tasks.map((t) => `${t.name} (${t.phase})`).join(', ')}`,
@@ -179,6 +220,7 @@ async function serve(
     host,
     app,
     io: server,
+    metricsUrl: metricsServer?.url ?? null,
     close() {
       closed ??= (async () => {
         const stopping = host.close()
@@ -187,6 +229,7 @@ async function serve(
         await allDisconnected(server, 3000)
         server.close()
         await app.close()
+        await metricsServer?.close()
         // a round being committed finishes first
         await stopping
         await store.close()

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, ProtocolError, TASK_NAME } from '@fedtune/protocol'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { OpenTask, TaskDirectory } from '../host/task-directory.ts'
+import { type MetricsExposure, metricsRoute } from '../metrics/metrics-route.ts'
 import { type OperatorsOptions, registerOperators } from '../operators/register-operators.ts'
 import { roundChart } from '../rounds/round-chart.ts'
 import type { Store } from '../store/open-store.ts'
@@ -41,6 +42,8 @@ export type AppOptions = {
   readonly trustProxy?: boolean | string | string[]
   /** Session length, cookie and sign-in settings, and the clock (see registerOperators). */
   readonly operators?: Omit<OperatorsOptions, 'store'>
+  /** The coordinator's metrics and the token that reads them at GET /metrics (without: 404 saying how). */
+  readonly metrics?: MetricsExposure
 }
 
 /** Participants fetch these without an account; what operators read needs one (operators/access.ts). */
@@ -58,6 +61,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({ logger: opts.logger ?? false, trustProxy: opts.trustProxy ?? false })
   // First: its onRoute hook must see every route, and refuses one that declares no access.
   registerOperators(app, { ...opts.operators, store: opts.store ?? null })
+  metricsRoute(app, opts.metrics)
   const { tasks } = opts
   const httpTap = opts.httpTap
   if (httpTap)

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { AuditOutcome } from '../store/audit.ts'
 import type { Store } from '../store/open-store.ts'
+import type { SignInFailure } from './sign-in-failure.ts'
 import type { SignInLimiter } from './sign-in-limiter.ts'
 
 /** What the operator routes share: the store, the clock, the sign-in limiter and the session settings. */
@@ -14,6 +15,8 @@ export type OperatorsContext = {
   readonly secureCookies: boolean | 'auto'
   /** Audits a refused request within its address's audit budget (audit-budget.ts): past it, counted into a summary row. */
   readonly auditRefused: (request: FastifyRequest, entry: AuditedRequest) => Promise<unknown>
+  /** Told of each refused sign-in, with why (for the coordinator's metrics). */
+  readonly onSignInFailed?: ((reason: SignInFailure) => void) | undefined
 }
 
 /** What a request's audit row says besides its address. */

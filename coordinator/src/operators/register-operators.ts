@@ -9,6 +9,7 @@ import { type AuditedRequest, auditRequest, type OperatorsContext } from './oper
 import { type Refusal, refusal } from './refusal.ts'
 import { matchesHash } from './secret-token.ts'
 import { sessionRoutes } from './session-routes.ts'
+import type { SignInFailure } from './sign-in-failure.ts'
 import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, type SignInLimits } from './sign-in-limiter.ts'
 import type { SignedIn } from './signed-in.ts'
 import { tokenRoutes } from './token-routes.ts'
@@ -20,6 +21,20 @@ export const DEFAULT_SESSION_HOURS = 12
 export type DeclaredRoute = { readonly method: string; readonly url: string; readonly access: Access }
 
 const routeTables = new WeakMap<FastifyInstance, readonly DeclaredRoute[]>()
+const refusalAudits = new WeakMap<
+  FastifyInstance,
+  (request: FastifyRequest, entry: AuditedRequest) => Promise<unknown>
+>()
+
+/**
+ * Audits a request refused by a route that guards itself (GET /metrics and its token) as the
+ * operators' refusals are, within the address's audit budget; undefined on an app without a store.
+ */
+export function refusalAuditOf(
+  app: FastifyInstance,
+): ((request: FastifyRequest, entry: AuditedRequest) => Promise<unknown>) | undefined {
+  return refusalAudits.get(app)
+}
 
 /** Every route registered on `app` (which registerOperators set up), with its declared access, in order. */
 export function declaredRoutes(app: FastifyInstance): readonly DeclaredRoute[] {
@@ -39,6 +54,8 @@ export type OperatorsOptions = {
   readonly signInLimits?: SignInLimits
   /** How many refused requests per address the audit log records one by one (the rest are summarized). */
   readonly auditBudget?: Partial<AuditBudgetLimits>
+  /** Told of each refused sign-in, with why (the coordinator's metrics count them). */
+  readonly onSignInFailed?: ((reason: SignInFailure) => void) | undefined
 }
 
 /**
@@ -121,6 +138,7 @@ export function registerOperators(app: FastifyInstance, opts: OperatorsOptions):
     return refuse(reply, checked.refusal)
   })
   if (store === null) return
+  refusalAudits.set(app, (request, entry) => auditRefused(store, request, entry))
   const ctx: OperatorsContext = {
     store,
     now,
@@ -128,6 +146,7 @@ export function registerOperators(app: FastifyInstance, opts: OperatorsOptions):
     sessionMs: (opts.sessionHours ?? DEFAULT_SESSION_HOURS) * 3_600_000,
     secureCookies: opts.secureCookies ?? 'auto',
     auditRefused: (request, entry) => auditRefused(store, request, entry),
+    onSignInFailed: opts.onSignInFailed,
   }
   sessionRoutes(app, ctx)
   tokenRoutes(app, ctx)

@@ -6,6 +6,7 @@ import { decoyHash, PASSWORD_MAX_LENGTH, verifyPassword } from './password.ts'
 import { ANONYMOUS } from './refusal.ts'
 import { OPERATOR_BODY_LIMIT, parseWith } from './request-body.ts'
 import { newSecret, secretHash } from './secret-token.ts'
+import type { SignInFailure } from './sign-in-failure.ts'
 import { signedInOf } from './signed-in.ts'
 
 const SignIn = z.strictObject({
@@ -62,8 +63,9 @@ async function signIn(ctx: OperatorsContext, request: FastifyRequest, reply: Fas
   if (!body.ok) return reply.code(400).send({ error: 'bad-request', message: body.message })
   const { name, password } = body.value
   const now = ctx.now()
-  const fail = async (reason: string) => {
+  const fail = async (reason: SignInFailure) => {
     ctx.limiter.failed(request.ip, name, now.getTime())
+    ctx.onSignInFailed?.(reason)
     await ctx.auditRefused(request, {
       actor: ANONYMOUS,
       action: 'session.sign-in',
@@ -75,6 +77,7 @@ async function signIn(ctx: OperatorsContext, request: FastifyRequest, reply: Fas
   const waitMs = ctx.limiter.retryAfterMs(request.ip, name, now.getTime())
   if (waitMs > 0) {
     const seconds = Math.ceil(waitMs / 1000)
+    ctx.onSignInFailed?.('rate-limited')
     await ctx.auditRefused(request, {
       actor: ANONYMOUS,
       action: 'session.sign-in',

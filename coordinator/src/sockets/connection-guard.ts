@@ -26,6 +26,7 @@ export class ConnectionGuard {
   readonly #conn: GuardedConnection
   readonly #log: (line: string) => void
   readonly #now: () => number
+  readonly #onRefused: ((code: ProtocolErrorCode) => void) | undefined
   #label: string
   #joined = false
   #bucket: Bucket
@@ -43,7 +44,10 @@ export class ConnectionGuard {
     readonly bounds: MessageBounds
     readonly log: (line: string) => void
     readonly now?: () => number
+    /** Told of the refusal that closes the connection (the coordinator's metrics count them). */
+    readonly onRefused?: ((code: ProtocolErrorCode) => void) | undefined
   }) {
+    this.#onRefused = opts.onRefused
     this.#bounds = opts.bounds
     this.#limits = opts.limits
     this.#conn = opts.conn
@@ -123,6 +127,7 @@ export class ConnectionGuard {
     const error = new ProtocolError(code, reason)
     if (this.#refusal !== null) return error
     this.#refusal = { ok: false, code, reason }
+    this.#onRefused?.(code)
     this.#clearTimer()
     this.#log(`${this.#label}: closing the connection: ${code}: ${escapeText(detail)}`)
     this.#notify?.(this.#refusal)

@@ -45,6 +45,11 @@ export type SocketShellOptions = {
   readonly onLeave?: (participant: string, reason: string) => void
   /** What one connection may cost (connection-limits.ts); each limit defaults when absent. */
   readonly limits?: Partial<ConnectionLimits> | undefined
+  /**
+   * Told of every refusal given, by code: an acknowledgement with ok false, a connection closed by
+   * its guard, a handshake refused (its task), an upgrade refused over the per-address cap.
+   */
+  readonly onRefused?: ((code: RefusalCode | 'too-many-connections') => void) | undefined
 }
 
 /**
@@ -111,6 +116,7 @@ export function attachSockets(
         overCap.set(address, refused)
         const reason = `too-many-connections: expected at most ${limits.maxConnectionsPerAddress} open connections from ${address}, got one more`
         if (refused === 1) log(escapeText(`${address}: refusing new connections: ${reason}`))
+        opts.onRefused?.('too-many-connections')
         return callback(reason, false)
       }
       req.socket.once('close', () => {
@@ -138,6 +144,7 @@ export function attachSockets(
         limits,
         bounds: beforeHello,
         log,
+        onRefused: opts.onRefused,
       })
       guards.set(conn, guard)
       handOver(guard)
@@ -153,6 +160,7 @@ export function attachSockets(
       next()
     } catch (error) {
       const refused = asRefusal(error)
+      opts.onRefused?.(refused.code)
       log(
         escapeText(
           `connection ${socket.id} from ${addressOf(socket.handshake.address)}: refused: ${refused.code}: ${refused.reason}`,
@@ -181,6 +189,15 @@ export function attachSockets(
     // Fresh for this connection: the hello must sign it (hello-proof.ts), so it cannot be replayed.
     const challenge: Challenge = { taskId: task.taskId, nonce: nodeCrypto.randomBytes(NONCE_BYTES) }
     const warn = (message: string) => guard.warn(message)
+    /** An acknowledgement that tells `onRefused` of a refusal it carries; contain() answers each message once. */
+    const counted = (ack: unknown): unknown => {
+      const onRefused = opts.onRefused
+      if (typeof ack !== 'function' || onRefused === undefined) return ack
+      return (reply: { ok: boolean; code?: RefusalCode }) => {
+        if (!reply.ok && reply.code !== undefined) onRefused(reply.code)
+        ack(reply)
+      }
+    }
     guard.onRefusal((refused) => socket.emit('refused', refused))
     // socket.io reports a packet its decoder refused as an 'error' on the socket (an EventEmitter,
     // which throws an 'error' nobody listens to); the guard has logged it already.
@@ -212,7 +229,10 @@ export function attachSockets(
     const on = (
       event: 'hello' | 'update' | 'secagg' | 'disconnect',
       handler: (raw: unknown, ack: unknown) => void,
-    ) => socket.on(event, contain(event, handler))
+    ) => {
+      const contained = contain(event, handler)
+      socket.on(event, (raw: unknown, ack: unknown) => contained(raw, counted(ack)))
+    }
     if (opts.tap) {
       const tap = opts.tap
       socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
