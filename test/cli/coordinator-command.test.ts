@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { DEFAULT_WEB_DIR } from '@fedtune/coordinator'
 import { describe, expect, it } from 'vitest'
@@ -35,6 +38,14 @@ describe('fedtune coordinator --help', () => {
     expect(t.stdout()).toMatch(/--event-burst <n> .*\(default 60\)/)
     expect(t.stdout()).toMatch(/--max-unknown-events <n> [\s\S]*?\(default 20\)/)
   })
+
+  it('names both ways of serving the metrics, and that without either /metrics answers 404', async () => {
+    const t = testIo()
+    expect(await runCoordinatorCommand(['--help'], t.io)).toBe(0)
+    expect(t.stdout()).toMatch(/Without either, GET \/metrics answers 404/)
+    expect(t.stdout()).toMatch(/--metrics-token-file <file> +serve GET \/metrics on the main port/)
+    expect(t.stdout()).toMatch(/--metrics-address <host:port> +serve only \/metrics, without a token/)
+  })
 })
 
 describe('fedtune coordinator refuses a wrong command line before it opens anything', () => {
@@ -44,6 +55,18 @@ describe('fedtune coordinator refuses a wrong command line before it opens anyth
     [['--port', '08'], '--port: expected an integer from 0 to 65535, got "08"'],
     [['--port', '65536'], '--port: expected an integer from 0 to 65535, got "65536"'],
     [
+      ['--metrics-address', 'localhost'],
+      '--metrics-address: expected host:port (127.0.0.1:9464, [::1]:9464), got "localhost"',
+    ],
+    [
+      ['--metrics-address', '127.0.0.1:99999'],
+      '--metrics-address: expected an integer from 0 to 65535, got "99999"',
+    ],
+    [
+      ['--metrics-token-file', '/nonexistent/metrics-token'],
+      "--metrics-token-file: cannot read /nonexistent/metrics-token: ENOENT: no such file or directory, open '/nonexistent/metrics-token'",
+    ],
+    [
       ['--hello-timeout', '0.0005'],
       '--hello-timeout: expected a positive number of seconds (to the millisecond), got "0.0005"',
     ],
@@ -52,6 +75,21 @@ describe('fedtune coordinator refuses a wrong command line before it opens anyth
     expect(await runCoordinatorCommand(['--task', 'x.json', ...argv], t.io)).toBe(2)
     expect(t.stderr()).toBe(`fedtune coordinator: ${line}\n`)
     expect(t.stdout()).toBe('')
+  })
+
+  it('a metrics token file whose token is too short: status 2, the file and the length named', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedtune-metrics-token-'))
+    try {
+      const file = join(dir, 'token')
+      writeFileSync(file, 'too-short\n')
+      const t = testIo()
+      expect(await runCoordinatorCommand(['--metrics-token-file', file], t.io)).toBe(2)
+      expect(t.stderr()).toBe(
+        `fedtune coordinator: --metrics-token-file: ${file}: expected a metrics token of at least 16 characters, got 9\n`,
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('an unknown option or a positional argument: status 2 and the usage', async () => {

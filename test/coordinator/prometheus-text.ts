@@ -78,10 +78,19 @@ function parseSample(line: string, where: string): Sample {
   const [text, timestamp] = rest
   if (text === undefined || rest.length > 2 || (timestamp !== undefined && !/^-?\d+$/.test(timestamp)))
     throw new Error(`${where}: expected a value and at most a timestamp`)
+  // Prometheus reads values as Go's ParseFloat does: NaN and ±Inf in any case (prom-client writes "Nan")
+  const special = text.toLowerCase()
   const value =
-    text === '+Inf' ? Number.POSITIVE_INFINITY : text === '-Inf' ? Number.NEGATIVE_INFINITY : Number(text)
-  if (Number.isNaN(value) && text !== 'NaN')
-    throw new Error(`${where}: expected a number, got ${JSON.stringify(text)}`)
+    special === 'nan'
+      ? Number.NaN
+      : /^[+]?inf(inity)?$/.test(special)
+        ? Number.POSITIVE_INFINITY
+        : /^-inf(inity)?$/.test(special)
+          ? Number.NEGATIVE_INFINITY
+          : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)
+            ? Number(text)
+            : undefined
+  if (value === undefined) throw new Error(`${where}: expected a number, got ${JSON.stringify(text)}`)
   return { name, labels, value }
 }
 

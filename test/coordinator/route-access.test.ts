@@ -101,6 +101,9 @@ describe('the route table × {anonymous, viewer, operator, admin} × {session co
     for (const action of ['start', 'pause', 'resume', 'stop', 'abort', 'extend'])
       expect(access('POST', `/api/tasks/:task/${action}`)).toBe('operator')
     expect(access('POST', '/api/tasks')).toBe('operator')
+    // Prometheus' scrape: public to the operators' check, as it guards itself with the metrics token
+    // (metrics/metrics-route.ts); without one configured, as here, it answers 404
+    expect(access('GET', '/metrics')).toBe('public')
     // HEAD routes come with every GET route, and are checked like it below.
     expect(routes.length).toBeGreaterThan(20)
   })
