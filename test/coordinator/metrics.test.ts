@@ -104,12 +104,17 @@ describe('GET /metrics on the main port', () => {
 
 // Before the run: once it is over, connections to its task are refused as task-finished.
 describe('refusals and failed sign-ins', () => {
-  it('an update before hello is refused as no-hello and counted under its code; so is a connection to an unknown task', async () => {
+  it('an update before hello (no-hello), a flood of unknown events (unknown-events), a connection to an unknown task (unknown-task): each counted under its code', async () => {
     const before = sampleValue(await scrape(), 'fedtune_refused_messages_total', { code: 'no-hello' }) ?? 0
     const socket = connectTo(c)
     const ack = await socket.timeout(10_000).emitWithAck('update', { round: 1 })
     expect(ack).toMatchObject({ ok: false, code: 'no-hello' })
     socket.disconnect()
+    // past the limit of events it may not send (20 by default), its guard closes the connection
+    const flooder = connectTo(c)
+    const closed = new Promise((resolve) => flooder.once('refused', resolve))
+    for (let i = 0; i < 21; i++) flooder.emit('what-is-this', i)
+    expect(await closed).toMatchObject({ code: 'unknown-events' })
     const unknown = connect(c.url, {
       transports: ['websocket'],
       reconnection: false,
@@ -123,6 +128,7 @@ describe('refusals and failed sign-ins', () => {
     expect(refusal).toMatchObject({ code: 'unknown-task' })
     const scraped = await scrape()
     expect(sampleValue(scraped, 'fedtune_refused_messages_total', { code: 'no-hello' })).toBe(before + 1)
+    expect(sampleValue(scraped, 'fedtune_refused_messages_total', { code: 'unknown-events' })).toBe(1)
     expect(
       sampleValue(scraped, 'fedtune_refused_messages_total', { code: 'unknown-task' }),
     ).toBeGreaterThanOrEqual(1)
