@@ -130,14 +130,12 @@ async function serve(
 ): Promise<RunningHost> {
   const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`))
   const dataDir = opts.dataDir ?? '.fedtune'
-  const store = await openStore(opts.database ?? join(opts.outDir ?? dataDir, 'db'))
-  const webDir = opts.webDir ?? DEFAULT_WEB_DIR
+  // refused before anything is opened
   const token = opts.metrics?.token
   const tokenProblem = token === undefined ? null : metricsTokenProblem(token)
-  if (tokenProblem !== null) {
-    await store.close()
-    throw new Error(`the metrics token: ${tokenProblem}`)
-  }
+  if (tokenProblem !== null) throw new Error(`the metrics token: ${tokenProblem}`)
+  const store = await openStore(opts.database ?? join(opts.outDir ?? dataDir, 'db'))
+  const webDir = opts.webDir ?? DEFAULT_WEB_DIR
   // read at each scrape, once the host exists
   const metrics = coordinatorMetrics(() => onlineParticipants(host))
   let address = ''

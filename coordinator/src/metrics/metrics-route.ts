@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { ANONYMOUS } from '../operators/refusal.ts'
 import { refusalAuditOf } from '../operators/register-operators.ts'
 import type { CoordinatorMetrics } from './coordinator-metrics.ts'
 import { bearerMatches } from './metrics-token.ts'
@@ -42,10 +43,10 @@ export function metricsRoute(app: FastifyInstance, exposure: MetricsExposure | u
     if (!bearerMatches(header, token)) {
       const code = header === undefined ? 'unauthenticated' : 'bad-credentials'
       await refusalAuditOf(app)?.(request, {
-        actor: 'anonymous',
+        actor: ANONYMOUS,
         action: 'access.refused',
         outcome: 'refused',
-        target: 'GET /metrics',
+        target: `${request.method} /metrics`,
         detail: { code, status: 401 },
       })
       return reply
