@@ -249,10 +249,22 @@ describe('a download that has no head to give says why', () => {
     expect(((await none.json()) as { message: string }).message).toBe(
       `run ${run.id} has no aggregated round yet: the run has completed 1 round (0 aggregated), and it is preparing`,
     )
-    const notYet = await get(`/api/runs/${run.id}/rounds/2/head`)
+    // round 2 kept, but its head file removed from the run's folder since
+    await c.store.rounds.commit(
+      run.id,
+      { ...(records[1] as RoundRecord) },
+      join(work, 'removed', 'round-0002.f32'),
+    )
+    const gone = await get(`/api/runs/${run.id}/model`)
+    expect(gone.status).toBe(410)
+    expect(await gone.json()).toEqual({
+      error: 'gone',
+      message: `run ${run.id}'s head after round 2 was kept in a file that is no longer there; its round's row remains`,
+    })
+    const notYet = await get(`/api/runs/${run.id}/rounds/3/head`)
     expect(notYet.status).toBe(404)
     expect(((await notYet.json()) as { message: string }).message).toBe(
-      'round 2 has not run yet; the run has completed 1 round (0 aggregated)',
+      'round 3 has not run yet; the run has completed 2 rounds (1 aggregated)',
     )
   })
 })

@@ -10,6 +10,14 @@ import type { TaskFile } from '../tasks/task-file.ts'
 import { modelCardOf } from './model-card-of.ts'
 import { storedZip } from './zip-store.ts'
 
+/** A model that cannot be built from what the coordinator kept: its backbone or head file is gone or changed. */
+export class ModelArchiveError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ModelArchiveError'
+  }
+}
+
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version
@@ -29,16 +37,32 @@ export async function modelArchive(o: {
   readonly now?: Date
 }): Promise<{ readonly bytes: Uint8Array; readonly filename: string }> {
   const { task, record } = o
-  const dir = /^https?:\/\//.test(task.backbone.source)
-    ? await fetchBackboneFromUrl(task.backbone.source, o.cacheDir, task.backbone.sha256)
-    : task.backbone.source
-  const backbone = await loadBackbone(dir, task.backbone.sha256)
+  let head: Uint8Array
+  try {
+    head = new Uint8Array(await readFile(o.headFile))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    throw new ModelArchiveError(
+      `run ${o.run.id}'s head after round ${record.round} was kept in a file that is no longer there; its round's row remains`,
+    )
+  }
+  let backbone: Awaited<ReturnType<typeof loadBackbone>>
+  try {
+    const dir = /^https?:\/\//.test(task.backbone.source)
+      ? await fetchBackboneFromUrl(task.backbone.source, o.cacheDir, task.backbone.sha256)
+      : task.backbone.source
+    backbone = await loadBackbone(dir, task.backbone.sha256)
+  } catch (error) {
+    throw new ModelArchiveError(
+      `run ${o.run.id}'s backbone ${task.backbone.source} cannot be loaded as the run used it: ${(error as Error).message}`,
+    )
+  }
   const spec = { layers: task.head.layers, labels: task.head.labels }
   let files: Awaited<ReturnType<typeof modelFiles>>
   let model: LayersModel | undefined
   try {
     const weights = decodeWeights(
-      new Uint8Array(await readFile(o.headFile)),
+      head,
       paramCount(spec, backbone.embeddingDim),
       `run ${o.run.id}'s head after round ${record.round}`,
     )

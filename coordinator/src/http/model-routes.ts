@@ -4,7 +4,7 @@ import { parseWith } from '../operators/request-body.ts'
 import type { RoundRecord } from '../rounds/round-record.ts'
 import type { Store } from '../store/index.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
-import { modelArchive } from './model-archive.ts'
+import { ModelArchiveError, modelArchive } from './model-archive.ts'
 import { roundHead } from './round-head.ts'
 
 const RunParams = z.strictObject({ id: z.string().regex(/^[1-9][0-9]{0,9}$/, 'expected a run number') })
@@ -41,14 +41,21 @@ export function modelRoutes(app: FastifyInstance, store: Store, cacheDir: string
       round,
     )
     if (!head.ok) return reply.code(head.status).send({ error: head.error, message: head.message })
-    const { bytes, filename } = await modelArchive({
-      run,
-      task: run.settings,
-      record: head.kept.record,
-      records: kept.map((k) => k.record),
-      headFile: head.kept.headFile as string,
-      cacheDir,
-    })
+    let archive: Awaited<ReturnType<typeof modelArchive>>
+    try {
+      archive = await modelArchive({
+        run,
+        task: run.settings,
+        record: head.kept.record,
+        records: kept.map((k) => k.record),
+        headFile: head.kept.headFile as string,
+        cacheDir,
+      })
+    } catch (error) {
+      if (!(error instanceof ModelArchiveError)) throw error
+      return reply.code(410).send({ error: 'gone', message: error.message })
+    }
+    const { bytes, filename } = archive
     return reply
       .type('application/zip')
       .header('content-disposition', `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
