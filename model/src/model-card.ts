@@ -1,3 +1,5 @@
+import { describe } from '@fedtune/protocol'
+
 /**
  * What a downloaded model is, beside its model.json: what it was trained for, on how much, how well
  * it did on the coordinator's held-out set, under which privacy settings, and how an image must be
@@ -108,13 +110,17 @@ export function parseModelCard(value: unknown, where: string): ModelCard {
 
 function shortJson(value: unknown): string {
   if (value === undefined) return 'nothing'
-  let text: string
-  try {
-    text = JSON.stringify(value) ?? String(value)
-  } catch {
-    text = String(value)
-  }
+  // a card is parsed JSON, which JSON.stringify writes back; anything else is only described
+  const text = isJsonData(value, 0) ? (JSON.stringify(value) ?? describe(value)) : describe(value)
   return text.length > 120 ? `${text.slice(0, 117)}...` : text
+}
+
+function isJsonData(value: unknown, depth: number): boolean {
+  if (depth > 20) return false
+  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true
+  if (Array.isArray(value)) return value.every((v) => isJsonData(v, depth + 1))
+  if (typeof value === 'object') return Object.values(value).every((v) => isJsonData(v, depth + 1))
+  return false
 }
 
 /** The folder's README.md: the card in a few lines, and how to load the model. */

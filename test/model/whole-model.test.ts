@@ -5,8 +5,11 @@ import {
   composeModel,
   embed,
   initHead,
+  MODEL_CARD_FORMAT,
   modelFiles,
+  parseModelCard,
   predictHead,
+  preprocessingFor,
   WEIGHTS_FILE,
 } from '@fedtune/model'
 import { decodeImage, initBackend, loadBackbone } from '@fedtune/model/node'
@@ -90,5 +93,31 @@ describe('storedZip', () => {
     expect([...read.keys()]).toEqual(['model.json', 'weights.bin', 'empty'])
     for (const f of files) expect(read.get(f.name)).toEqual(f.bytes)
     expect(storedZip(files)).toEqual(storedZip(files))
+  })
+})
+
+describe('parseModelCard', () => {
+  const card = { format: MODEL_CARD_FORMAT, labels: ['a', 'b'], preprocessing: preprocessingFor(224) }
+
+  it('takes a card with its format, labels and preprocessing', () => {
+    expect(parseModelCard(card, 'card.json').labels).toEqual(['a', 'b'])
+  })
+
+  it('names the field, what it expected and what it found', () => {
+    expect(() => parseModelCard([], 'card.json')).toThrow(
+      'card.json: the card: expected a JSON object, got []',
+    )
+    expect(() => parseModelCard({ ...card, format: 'other/2' }, 'card.json')).toThrow(
+      'card.json: format: expected "fedtune-model-card/1", got "other/2"',
+    )
+    expect(() => parseModelCard({ ...card, labels: ['a', 'a'] }, 'card.json')).toThrow(
+      'card.json: labels: expected at least two distinct non-empty class names, got ["a","a"]',
+    )
+    expect(() =>
+      parseModelCard({ ...card, preprocessing: { ...card.preprocessing, inputSize: 0 } }, 'card.json'),
+    ).toThrow('card.json: preprocessing.inputSize: expected an integer from 1 to 4096, got 0')
+    expect(() => parseModelCard({ ...card, preprocessing: undefined }, 'card.json')).toThrow(
+      'card.json: preprocessing: expected an object, got nothing',
+    )
   })
 })
