@@ -24,6 +24,10 @@ Commands:
   abort|extend --task <t>  fail the round in progress, or give it --seconds more
   run export --run <id> --out <dir>
                            write a run's rounds, heads and chart to a folder
+  model export --run <id> --out <dir>
+                           download a run's trained model (backbone + head, model card)
+  predict --model <dir> <images…>
+                           run a downloaded model on your PNG or JPEG images
 
 Run "fedtune <command> --help" for a command's options.
 `
@@ -55,6 +59,10 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./runs-command.ts')).runRunsCommand(rest)
     case 'run':
       return (await import('./run-command.ts')).runRunCommand(rest)
+    case 'model':
+      return (await import('./model-command.ts')).runModelCommand(rest)
+    case 'predict':
+      return (await import('./predict-command.ts')).runPredictCommand(rest)
     case 'start':
     case 'pause':
     case 'resume':

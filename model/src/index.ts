@@ -1,6 +1,8 @@
 export { accuracy } from './accuracy.ts'
 export { type Backbone, backboneFromArtifacts } from './backbone.ts'
 export { balancedClassWeights } from './class-weights.ts'
+export { classify } from './classify.ts'
+export { composeModel } from './compose-model.ts'
 export { type Dataset, subset } from './dataset.ts'
 export { embed } from './embed.ts'
 export { dropoutMask, type HeadBatch, headGradients, headLogits } from './head-gradients.ts'
@@ -9,6 +11,15 @@ export { initHead } from './init-head.ts'
 export { labelCounts } from './label-counts.ts'
 export { type LocalData, type LocalResult, localRound, secureContribution } from './local-round.ts'
 export { logitAdjustment, logitOffsets } from './logit-adjustment.ts'
+export { type ModelFiles, modelFiles, WEIGHTS_FILE } from './model-artifacts.ts'
+export {
+  MODEL_CARD_FORMAT,
+  type ModelCard,
+  modelCardReadme,
+  type Preprocessing,
+  parseModelCard,
+  preprocessingFor,
+} from './model-card.ts'
 export { isSafeRelative, parseModelJson, verifiedFilesHandler } from './model-json.ts'
 export type { Pixels } from './pixels.ts'
 export { predictHead } from './predict-head.ts'

@@ -59,6 +59,8 @@ describe('every command explains itself', () => {
     [['runs', '--help'], 'Usage: fedtune runs [--task <name>]'],
     [['run', '--help'], 'fedtune run export (--run <id> | --task <name>) --out <dir>'],
     [['pause', '--help'], 'Usage: fedtune run <start|pause|resume|stop|abort|extend> --task <name>'],
+    [['model', '--help'], 'Usage: fedtune model export --run <id> [--round <n>] --out <dir>'],
+    [['predict', '--help'], 'Usage: fedtune predict --model <dir> [--json] <images or folders…>'],
   ])('fedtune %j prints its usage', async (args, usage) => {
     const { code, stdout } = await fedtune(...args)
     expect(code).toBe(0)

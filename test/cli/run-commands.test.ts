@@ -10,6 +10,7 @@ import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import type { Socket } from 'socket.io-client'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { CommandIo } from '../../cli/src/command-io.ts'
+import { runModelCommand } from '../../cli/src/model-command.ts'
 import { runRunCommand } from '../../cli/src/run-command.ts'
 import { localTime } from '../../cli/src/run-views.ts'
 import { runRunsCommand } from '../../cli/src/runs-command.ts'
@@ -377,6 +378,36 @@ describe('a round in progress, and fedtune run export', () => {
     expect(file.byteLength).toBe(live.info.paramCount * 4)
     const served = await fetch(`${c.running.url}/api/runs/1/rounds/2/head`, { headers })
     expect(Buffer.from(await served.arrayBuffer()).equals(file)).toBe(true)
+    // round 1 was aborted: its head, and the model after it, say so (issue 13, item 2)
+    for (const path of ['/api/runs/1/rounds/1/head', '/api/runs/1/model?round=1']) {
+      const refused = await fetch(`${c.running.url}${path}`, { headers })
+      expect(refused.status, path).toBe(409)
+      expect(((await refused.json()) as { message: string }).message, path).toMatch(
+        /^round 1 failed: .*hospital-b is stuck.*; no head was produced$/,
+      )
+    }
+    const model = await c.cli(
+      runModelCommand,
+      ['export', '--run', '1', '--round', '1', '--out', join(c.work, 'model')],
+      c.viewer,
+    )
+    expect(model.code).toBe(1)
+    expect(model.stderr).toMatch(
+      /^fedtune model: GET .*\/api\/runs\/1\/model\?round=1 answered 409 no-head: round 1 failed: .*; no head was produced\n$/,
+    )
+    // the last aggregated round's model downloads, for a viewer
+    expect(
+      await c.cli(runModelCommand, ['export', '--run', '1', '--out', join(c.work, 'model')], c.viewer),
+    ).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('wrote the model of run 1 (task exported) after round 2'),
+    })
+    expect(readdirSync(join(c.work, 'model')).sort()).toEqual([
+      'README.md',
+      'model-card.json',
+      'model.json',
+      'weights.bin',
+    ])
     expect(readFileSync(join(out, 'rounds.svg'), 'utf8')).toMatch(
       /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[\s\S]*task exported: the global head per round[\s\S]*<\/svg>\n$/,
     )

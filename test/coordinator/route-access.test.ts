@@ -96,6 +96,7 @@ describe('the route table × {anonymous, viewer, operator, admin} × {session co
       '/api/tasks/:task/runs',
       '/api/runs',
       '/api/runs/:id/rounds',
+      '/api/runs/:id/model',
     ])
       expect(access('GET', url)).toBe('viewer')
     for (const action of ['start', 'pause', 'resume', 'stop', 'abort', 'extend'])

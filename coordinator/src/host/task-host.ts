@@ -70,6 +70,11 @@ export class TaskHost implements TaskDirectory {
     this.#opts = opts
   }
 
+  /** Downloaded backbones and cached embeddings: where the model route finds a run's backbone too. */
+  get cacheDir(): string {
+    return this.#opts.cacheDir
+  }
+
   /** Every submitted task, and every unfinished run started again (each prepares in the background). */
   async load(): Promise<void> {
     const { store } = this.#opts

@@ -10,6 +10,8 @@ import type { RoundRecord } from '../rounds/round-log.ts'
 import type { Run, Store } from '../store/index.ts'
 import { headFile, serverStateFile } from '../store/run-folder.ts'
 import { parseTaskFile, TaskFileError } from '../tasks/task-file.ts'
+import { modelRoutes } from './model-routes.ts'
+import { roundHead } from './round-head.ts'
 
 /** The largest task file the API takes: a task file is settings, not data. */
 export const TASK_FILE_BODY_LIMIT = 256 * 1024
@@ -239,16 +241,24 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
         })
       file = headFile(run.folder, 0)
     } else {
-      const kept = await store.rounds.get(id, round)
-      if (kept === null || kept.headFile === null)
-        return reply.code(404).send({
-          error: 'not-found',
-          message: `run ${id} kept no head after round ${round} (${kept === null ? 'no such round' : 'the round failed'})`,
-        })
-      file = kept.headFile
+      const run = await store.runs.get(id)
+      if (run === null)
+        return reply
+          .code(404)
+          .send({ error: 'not-found', message: `expected a run of this coordinator, got ${id}` })
+      const kept = await store.rounds.list<RoundRecord>(id)
+      const head = roundHead(
+        run,
+        kept.map((k) => ({ record: k.record, headFile: k.headFile })),
+        round,
+      )
+      if (!head.ok) return reply.code(head.status).send({ error: head.error, message: head.message })
+      file = head.kept.headFile as string
     }
     return sendFile(reply, file, `run ${id}'s head after round ${round}`)
   })
+
+  modelRoutes(app, store, host.cacheDir)
 
   // FedAdam's moments after an aggregated round (m then v, float32): what carrying a run on needs.
   app.get(

@@ -6,6 +6,7 @@ export { backboneCacheDir, downloadBackbone, fetchBackboneFromUrl } from './down
 export { embedFolder } from './embed-folder.ts'
 export { readFloat32File } from './float32-file.ts'
 export { ImageError } from './image-error.ts'
+export { loadModelFolder, MODEL_CARD_FILE } from './model-folder.ts'
 export { progressBar, progressTo } from './progress-bar.ts'
 export { scanImageFolder } from './scan-image-folder.ts'
 export { sha256Hex } from './sha256.ts'

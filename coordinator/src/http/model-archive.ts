@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { composeModel, modelCardReadme, modelFiles, WEIGHTS_FILE } from '@fedtune/model'
+import { fetchBackboneFromUrl, loadBackbone, MODEL_CARD_FILE } from '@fedtune/model/node'
+import { decodeWeights, paramCount } from '@fedtune/protocol'
+import type { LayersModel } from '@tensorflow/tfjs'
+import type { RoundRecord } from '../rounds/round-record.ts'
+import type { Run } from '../store/index.ts'
+import type { TaskFile } from '../tasks/task-file.ts'
+import { modelCardOf } from './model-card-of.ts'
+import { storedZip } from './zip-store.ts'
+
+/** A model that cannot be built from what the coordinator kept: its backbone or head file is gone or changed. */
+export class ModelArchiveError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ModelArchiveError'
+  }
+}
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
+
+/**
+ * The whole model after one round, as one zip: the run's backbone (checked against the task's
+ * digest) and that round's global head composed into one TF.js layers model (model.json,
+ * weights.bin), its model-card.json and a README.md. Built on request; every tensor is freed.
+ */
+export async function modelArchive(o: {
+  readonly run: Run
+  readonly task: TaskFile
+  readonly record: RoundRecord
+  readonly records: readonly RoundRecord[]
+  readonly headFile: string
+  readonly cacheDir: string
+  readonly now?: Date
+}): Promise<{ readonly bytes: Uint8Array; readonly filename: string }> {
+  const { task, record } = o
+  let head: Uint8Array
+  try {
+    head = new Uint8Array(await readFile(o.headFile))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    throw new ModelArchiveError(
+      `run ${o.run.id}'s head after round ${record.round} was kept in a file that is no longer there; its round's row remains`,
+    )
+  }
+  let backbone: Awaited<ReturnType<typeof loadBackbone>>
+  try {
+    const dir = /^https?:\/\//.test(task.backbone.source)
+      ? await fetchBackboneFromUrl(task.backbone.source, o.cacheDir, task.backbone.sha256)
+      : task.backbone.source
+    backbone = await loadBackbone(dir, task.backbone.sha256)
+  } catch (error) {
+    throw new ModelArchiveError(
+      `run ${o.run.id}'s backbone ${task.backbone.source} cannot be loaded as the run used it: ${(error as Error).message}`,
+    )
+  }
+  const spec = { layers: task.head.layers, labels: task.head.labels }
+  let files: Awaited<ReturnType<typeof modelFiles>>
+  let model: LayersModel | undefined
+  try {
+    const weights = decodeWeights(
+      head,
+      paramCount(spec, backbone.embeddingDim),
+      `run ${o.run.id}'s head after round ${record.round}`,
+    )
+    model = composeModel(backbone, spec, weights)
+    files = await modelFiles(model)
+  } finally {
+    // the model holds the backbone's layers and the head's: disposing it frees both
+    if (model) model.dispose()
+    else backbone.dispose()
+  }
+  const card = modelCardOf({
+    run: o.run,
+    task,
+    record,
+    records: o.records,
+    inputSize: backbone.inputSize,
+    embeddingDim: backbone.embeddingDim,
+    version: VERSION,
+    now: o.now ?? new Date(),
+  })
+  const text = (s: string) => new TextEncoder().encode(s)
+  return {
+    bytes: storedZip([
+      { name: 'model.json', bytes: text(JSON.stringify(files.modelJson)) },
+      { name: WEIGHTS_FILE, bytes: files.weights },
+      { name: MODEL_CARD_FILE, bytes: text(`${JSON.stringify(card, null, 2)}\n`) },
+      { name: 'README.md', bytes: text(modelCardReadme(card)) },
+    ]),
+    filename: `${task.name}-run${o.run.id}-round${record.round}-model.zip`,
+  }
+}

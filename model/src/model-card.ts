@@ -1,0 +1,155 @@
+import { describe } from '@fedtune/protocol'
+
+/**
+ * What a downloaded model is, beside its model.json: what it was trained for, on how much, how well
+ * it did on the coordinator's held-out set, under which privacy settings, and how an image must be
+ * prepared for it. `fedtune predict` reads `labels` and `preprocessing`; the rest is for people.
+ */
+export type ModelCard = {
+  readonly format: typeof MODEL_CARD_FORMAT
+  readonly task: { readonly id: string; readonly name: string; readonly description: string }
+  readonly run: {
+    readonly id: number
+    /** The round whose global head this model carries. */
+    readonly round: number
+    /** Aggregated rounds of the run up to and including `round`. */
+    readonly roundsCompleted: number
+    readonly roundsPlanned: number
+  }
+  /** Class names in the model's output order. */
+  readonly labels: readonly string[]
+  readonly output: string
+  readonly preprocessing: Preprocessing
+  /** Summed over the contributors of `round` (from its record); each contributor's own count is not known. */
+  readonly training: {
+    readonly examples: number
+    readonly contributors: number
+    readonly labelCounts: readonly number[] | null
+  }
+  /** The global head of `round` on the coordinator's held-out set; null when the task has none. */
+  readonly heldOut: {
+    readonly accuracy: number
+    readonly auc: number | null
+    readonly examples: number
+  } | null
+  readonly privacy: {
+    readonly aggregation: 'secure' | 'plaintext-debug'
+    readonly secureAggregation: {
+      readonly protocol: string
+      readonly neighbours: number
+      readonly threshold: number
+      readonly clipNorm: number
+      readonly maxExamples: number
+      readonly fixedPoint: Readonly<Record<string, number>>
+    } | null
+    readonly differentialPrivacy: 'none'
+  }
+  readonly backbone: {
+    readonly name: string
+    readonly source: string
+    readonly sha256: string
+    readonly embeddingDim: number
+  }
+  readonly head: { readonly layers: readonly unknown[] }
+  readonly fedtuneVersion: string
+  readonly createdAt: string
+}
+
+export const MODEL_CARD_FORMAT = 'fedtune-model-card/1'
+
+/** How an image becomes the model's input: what `preprocess` does, written down for other runtimes. */
+export type Preprocessing = {
+  readonly inputSize: number
+  readonly channels: 3
+  readonly layout: 'NHWC'
+  readonly color: string
+  readonly resize: string
+  readonly scaling: { readonly formula: 'x / 127.5 - 1'; readonly range: readonly [-1, 1] }
+}
+
+export function preprocessingFor(inputSize: number): Preprocessing {
+  return {
+    inputSize,
+    channels: 3,
+    layout: 'NHWC',
+    color: 'RGB; a gray image is repeated over R, G and B; alpha is dropped',
+    resize: `bilinear to ${inputSize}x${inputSize} with half-pixel centers (tf.image.resizeBilinear(x, [${inputSize}, ${inputSize}], false, true)), aspect ratio not kept`,
+    scaling: { formula: 'x / 127.5 - 1', range: [-1, 1] },
+  }
+}
+
+/**
+ * The card in a model folder, checked where `fedtune predict` relies on it (format, labels, input
+ * size); every problem names the field, what was expected and what was found.
+ */
+export function parseModelCard(value: unknown, where: string): ModelCard {
+  const fail = (field: string, expected: string, got: unknown): never => {
+    throw new Error(`${where}: ${field}: expected ${expected}, got ${shortJson(got)}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return fail('the card', 'a JSON object', value)
+  const card = value as Record<string, unknown>
+  if (card.format !== MODEL_CARD_FORMAT) fail('format', `"${MODEL_CARD_FORMAT}"`, card.format)
+  const labels = card.labels
+  if (
+    !Array.isArray(labels) ||
+    labels.length < 2 ||
+    !labels.every((l) => typeof l === 'string' && l.length > 0) ||
+    new Set(labels).size !== labels.length
+  )
+    fail('labels', 'at least two distinct non-empty class names', labels)
+  const pre = card.preprocessing as Record<string, unknown> | undefined
+  if (typeof pre !== 'object' || pre === null) fail('preprocessing', 'an object', pre)
+  const size = (pre as Record<string, unknown>).inputSize
+  if (!Number.isInteger(size) || (size as number) < 1 || (size as number) > 4096)
+    fail('preprocessing.inputSize', 'an integer from 1 to 4096', size)
+  const formula = ((pre as Record<string, unknown>).scaling as { formula?: unknown } | undefined)?.formula
+  if (formula !== 'x / 127.5 - 1') fail('preprocessing.scaling.formula', '"x / 127.5 - 1"', formula)
+  return value as ModelCard
+}
+
+function shortJson(value: unknown): string {
+  if (value === undefined) return 'nothing'
+  // a card is parsed JSON, which JSON.stringify writes back; anything else is only described
+  const text = isJsonData(value, 0) ? (JSON.stringify(value) ?? describe(value)) : describe(value)
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text
+}
+
+function isJsonData(value: unknown, depth: number): boolean {
+  if (depth > 20) return false
+  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true
+  if (Array.isArray(value)) return value.every((v) => isJsonData(v, depth + 1))
+  if (typeof value === 'object') return Object.values(value).every((v) => isJsonData(v, depth + 1))
+  return false
+}
+
+/** The folder's README.md: the card in a few lines, and how to load the model. */
+export function modelCardReadme(card: ModelCard): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`
+  const held = card.heldOut
+    ? `accuracy ${pct(card.heldOut.accuracy)}${card.heldOut.auc === null ? '' : `, AUC ${card.heldOut.auc.toFixed(3)}`} on ${card.heldOut.examples} held-out images`
+    : 'not measured (the task has no held-out set)'
+  const secure = card.privacy.secureAggregation
+  const privacy = secure
+    ? `secure aggregation (${secure.protocol}, k = ${secure.neighbours}, t = ${secure.threshold}, updates clipped to L2 norm ${secure.clipNorm}, at most ${secure.maxExamples} examples per participant, fixed point scale ${secure.fixedPoint.scale ?? '?'}); differential privacy: ${card.privacy.differentialPrivacy}`
+    : `plaintext-debug aggregation (the coordinator saw each update); differential privacy: ${card.privacy.differentialPrivacy}`
+  return `# ${card.task.name}: run ${card.run.id}, round ${card.run.round}
+
+${card.task.description ? `${card.task.description}\n\n` : ''}A TensorFlow.js layers model: the frozen backbone ${card.backbone.name} and the head the federation
+trained, as one model (image in, class probabilities out). Made by fedtune ${card.fedtuneVersion} at ${card.createdAt}.
+
+- Labels, in output order: ${card.labels.join(', ')}
+- Input: [n, ${card.preprocessing.inputSize}, ${card.preprocessing.inputSize}, 3], ${card.preprocessing.color};
+  resized ${card.preprocessing.resize}; scaled ${card.preprocessing.scaling.formula} (to [-1, 1]).
+- Trained: ${card.run.roundsCompleted} aggregated round(s) of ${card.run.roundsPlanned} planned; round ${card.run.round} summed ${card.training.examples} examples from ${card.training.contributors} contributor(s).
+- Held out: ${held}.
+- Privacy: ${privacy}.
+- Backbone: ${card.backbone.source} (sha256 ${card.backbone.sha256}).
+
+model-card.json holds all of it. To use it:
+
+    fedtune predict --model <this folder> <images or folders>
+
+or in JavaScript: \`tf.loadLayersModel\` on model.json, then \`model.predict\` on images prepared as above.
+`
+}

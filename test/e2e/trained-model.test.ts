@@ -1,0 +1,375 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { issueInvite, type RoundRecord } from '@fedtune/coordinator'
+import { accuracy, classify, type ModelCard, rocAuc } from '@fedtune/model'
+import { decodeImage, scanImageFolder } from '@fedtune/model/node'
+import * as tf from '@tensorflow/tfjs'
+import { runDataSplit } from 'fedtune/data'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CommandIo } from '../../cli/src/command-io.ts'
+import { readZip } from '../../cli/src/data/zip.ts'
+import { runPredictCommand } from '../../cli/src/predict-command.ts'
+import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
+import { bearerFor } from '../test-store.ts'
+
+/**
+ * Issue 13, item 2, "the model, ready to use": a real secure run of three hospital processes on
+ * PneumoniaMNIST chest X-rays; its model downloaded over HTTP is ONE TF.js layers model that
+ * tf.loadLayersModel loads in Node and that gets the coordinator's own held-out accuracy on the same
+ * images; `fedtune model export` and `fedtune predict` as processes; and the refusals.
+ */
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+const shared = join(repo, '..', 'shared')
+const bin = join(repo, 'cli', 'bin', 'fedtune.js')
+const HOSPITALS = 3
+const ROUNDS = 2
+const LABELS = ['normal', 'pneumonia']
+
+let c: MainCoordinator
+let work: string
+let data: string
+let viewer: string
+let records: RoundRecord[]
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'fedtune-model-'))
+  data = join(work, 'data')
+  await runDataSplit(
+    [
+      '--dataset',
+      join(shared, 'datasets', 'pneumoniamnist.npz'),
+      '--out',
+      data,
+      '--hospitals',
+      String(HOSPITALS),
+      '--per-hospital',
+      '40',
+      '--test-limit',
+      '60',
+      '--seed',
+      '7',
+    ],
+    { log: () => {} },
+  )
+  c = await startMainCoordinator({
+    head: { layers: [{ type: 'dense', units: 32, activation: 'relu' }], labels: LABELS, seed: 3 },
+    training: { rounds: ROUNDS, localEpochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 0.001 },
+    participation: {
+      minParticipants: HOSPITALS,
+      participantsPerRound: HOSPITALS,
+      roundDeadlineSeconds: 240,
+      joinTimeoutSeconds: 240,
+    },
+    evaluation: { data: join(data, 'test') },
+  })
+  const clients: ChildProcess[] = []
+  const exits: Promise<number>[] = []
+  for (let i = 1; i <= HOSPITALS; i++) {
+    const { code } = await issueInvite(c.store, {
+      task: 'main',
+      participant: `hospital-${i}`,
+      createdBy: 'test',
+    })
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'client',
+        '--coordinator',
+        c.url,
+        '--data',
+        join(data, `hospital-${i}`),
+        '--cache',
+        join(work, `cache-${i}`),
+        '--name',
+        `hospital-${i}`,
+        '--invite',
+        code,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    )
+    clients.push(child)
+    exits.push(new Promise((resolve) => child.once('exit', (code) => resolve(code ?? -1))))
+  }
+  await c.federation.done
+  expect(await Promise.all(exits)).toEqual([0, 0, 0])
+  records = [...c.records]
+  viewer = (await bearerFor(c.store, 'viewer', 'vera')).authorization
+}, 600_000)
+
+afterAll(async () => {
+  await c?.close()
+  if (work) rmSync(work, { recursive: true, force: true })
+})
+
+const get = (path: string) => fetch(`${c.url}${path}`, { headers: { authorization: viewer } })
+
+/** The model zip of `path`, unpacked into a new folder. */
+async function download(path: string): Promise<{ dir: string; response: Response }> {
+  const response = await get(path)
+  expect(response.status).toBe(200)
+  const files = readZip(new Uint8Array(await response.arrayBuffer()), path)
+  const dir = mkdtempSync(join(work, 'model-'))
+  for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes)
+  return { dir, response }
+}
+
+/** tf.loadLayersModel on a folder, through the smallest IOHandler that reads files: nothing of fedtune's. */
+function fileHandler(dir: string): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON
+      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const group = manifest[0] as tf.io.WeightsManifestConfig[number]
+        const bytes = await readFile(join(dir, group.paths[0] as string))
+        return [group.weights, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)]
+      })
+    },
+  }
+}
+
+async function heldOut() {
+  const { files } = await scanImageFolder(join(data, 'test'), LABELS)
+  const pixels = await Promise.all(files.map(async (f) => decodeImage(await readFile(f.path), f.path)))
+  return { files, pixels, labels: Int32Array.from(files, (f) => f.label) }
+}
+
+describe('GET /api/runs/:id/model', () => {
+  it('answers the last aggregated round as one zip to download: model.json, weights.bin, model-card.json, README.md', async () => {
+    expect(records.map((r) => r.status)).toEqual(['aggregated', 'aggregated'])
+    const response = await get(`/api/runs/${c.run.id}/model`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('application/zip')
+    expect(response.headers.get('content-disposition')).toBe(
+      `attachment; filename="main-run${c.run.id}-round2-model.zip"`,
+    )
+    const files = readZip(new Uint8Array(await response.arrayBuffer()), 'the download')
+    expect([...files.keys()]).toEqual(['model.json', 'weights.bin', 'model-card.json', 'README.md'])
+    const readme = new TextDecoder().decode(files.get('README.md'))
+    expect(readme).toContain('Labels, in output order: normal, pneumonia')
+    expect(readme).toContain('secure aggregation')
+  })
+
+  it('is one layers model that tf.loadLayersModel loads in Node and that gets the coordinator’s held-out accuracy and AUC on the same images', async () => {
+    const { dir } = await download(`/api/runs/${c.run.id}/model`)
+    const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as ModelCard
+    const before = tf.memory().numTensors
+    const model = await tf.loadLayersModel(fileHandler(dir))
+    try {
+      expect(model.inputs[0]?.shape).toEqual([null, 224, 224, 3])
+      expect(model.outputs[0]?.shape).toEqual([null, 2])
+      const { pixels, labels } = await heldOut()
+      // the card's preprocessing, which is the coordinator's: RGB, bilinear half-pixel resize, x / 127.5 - 1
+      const probs = classify(model, pixels, card.preprocessing.inputSize)
+      const last = records.at(-1)?.global
+      expect(last?.examples).toBe(pixels.length)
+      expect(accuracy(probs, labels, 2)).toBeCloseTo(last?.accuracy as number, 10)
+      expect(rocAuc(probs, labels, 2)).toBeCloseTo(last?.auc as number, 4)
+      expect(card.heldOut).toEqual(last)
+    } finally {
+      model.dispose()
+    }
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('comes with a card saying the task, rounds, labels, preprocessing, examples summed, held-out metrics and privacy settings', async () => {
+    const { dir } = await download(`/api/runs/${c.run.id}/model?round=1`)
+    const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as ModelCard
+    const first = records[0] as RoundRecord
+    const task = c.run.settings as { aggregation: Record<string, unknown>; backbone: { sha256: string } }
+    expect(card).toMatchObject({
+      format: 'fedtune-model-card/1',
+      task: { id: 'main', name: 'main' },
+      run: { id: c.run.id, round: 1, roundsCompleted: 1, roundsPlanned: ROUNDS },
+      labels: LABELS,
+      preprocessing: { inputSize: 224, channels: 3, scaling: { formula: 'x / 127.5 - 1', range: [-1, 1] } },
+      training: { examples: first.examples, contributors: HOSPITALS, labelCounts: first.labelCounts },
+      heldOut: first.global,
+      privacy: {
+        aggregation: 'secure',
+        secureAggregation: {
+          neighbours: task.aggregation.neighbours,
+          threshold: task.aggregation.threshold,
+          clipNorm: task.aggregation.clipNorm,
+          fixedPoint: task.aggregation.fixedPoint,
+        },
+        differentialPrivacy: 'none',
+      },
+      backbone: { name: 'mobilenet_v2_0.35_224', sha256: task.backbone.sha256, embeddingDim: 1280 },
+      fedtuneVersion: '0.1.0',
+    })
+    // each hospital keeps a share of its 40 images for its own validation: the rest is what it trained on
+    expect(first.examples).toBeGreaterThan(HOSPITALS * 30)
+    expect(first.examples).toBeLessThanOrEqual(HOSPITALS * 40)
+    expect(Date.parse(card.createdAt)).not.toBeNaN()
+  })
+})
+
+describe('a download that has no head to give says why', () => {
+  it('an unknown run, a round beyond the run, a failed round, a run with no aggregated round', async () => {
+    const unknown = await get('/api/runs/999999/model')
+    expect(unknown.status).toBe(404)
+    expect(await unknown.json()).toEqual({
+      error: 'not-found',
+      message: 'expected a run of this coordinator, got 999999',
+    })
+    const beyond = await get(`/api/runs/${c.run.id}/model?round=7`)
+    expect(beyond.status).toBe(404)
+    expect(((await beyond.json()) as { message: string }).message).toBe(
+      `round 7 never ran: run ${c.run.id} is finished after round 2; the run has completed 2 rounds (2 aggregated)`,
+    )
+    const zero = await get(`/api/runs/${c.run.id}/model?round=0`)
+    expect(zero.status).toBe(400)
+    expect(((await zero.json()) as { message: string }).message).toMatch(/round 0 is the untrained head/)
+
+    // A second run of the task whose round 1 failed, kept in the store as the coordinator keeps one.
+    const run = await c.store.runs.create({ task: 'main', settings: c.run.settings })
+    const failed = {
+      ...(records[0] as RoundRecord),
+      status: 'failed',
+      reason: 'only 1 of 3 participants sent an update (need 3)',
+      global: null,
+    } as const
+    await c.store.rounds.commit(run.id, failed, null)
+    for (const path of [`/api/runs/${run.id}/model?round=1`, `/api/runs/${run.id}/rounds/1/head`]) {
+      const answer = await get(path)
+      expect(answer.status, path).toBe(409)
+      expect(await answer.json(), path).toEqual({
+        error: 'no-head',
+        message: 'round 1 failed: only 1 of 3 participants sent an update (need 3); no head was produced',
+      })
+    }
+    const none = await get(`/api/runs/${run.id}/model`)
+    expect(none.status).toBe(409)
+    expect(((await none.json()) as { message: string }).message).toBe(
+      `run ${run.id} has no aggregated round yet: the run has completed 1 round (0 aggregated), and it is preparing`,
+    )
+    // round 2 kept, but its head file removed from the run's folder since
+    await c.store.rounds.commit(
+      run.id,
+      { ...(records[1] as RoundRecord) },
+      join(work, 'removed', 'round-0002.f32'),
+    )
+    const gone = await get(`/api/runs/${run.id}/model`)
+    expect(gone.status).toBe(410)
+    expect(await gone.json()).toEqual({
+      error: 'gone',
+      message: `run ${run.id}'s head after round 2 was kept in a file that is no longer there; its round's row remains`,
+    })
+    const notYet = await get(`/api/runs/${run.id}/rounds/3/head`)
+    expect(notYet.status).toBe(404)
+    expect(((await notYet.json()) as { message: string }).message).toBe(
+      'round 3 has not run yet; the run has completed 2 rounds (1 aggregated)',
+    )
+  })
+})
+
+async function fedtune(...args: string[]) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
+      cwd: repo,
+      env: { ...process.env, FEDTUNE_COORDINATOR: c.url, FEDTUNE_TOKEN: viewer.slice('Bearer '.length) },
+      timeout: 120_000,
+    })
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+describe('fedtune model export and fedtune predict, as processes', () => {
+  it('export writes the folder; predict prints one line per image, names the unreadable one and still predicts the others', async () => {
+    const out = join(work, 'exported')
+    const exported = await fedtune('model', 'export', '--run', String(c.run.id), '--out', out)
+    expect(exported.stderr).toBe('')
+    expect(exported.code).toBe(0)
+    expect(exported.stdout).toContain(`wrote the model of run ${c.run.id} (task main) after round 2`)
+    const { files } = await heldOut()
+    const images = files.slice(0, 3).map((f) => f.path)
+    const broken = join(work, 'broken.png')
+    writeFileSync(broken, 'not a picture')
+    const predicted = await fedtune('predict', '--model', out, ...images, broken)
+    expect(predicted.code).toBe(1)
+    const lines = predicted.stdout.trim().split('\n')
+    expect(lines).toHaveLength(3)
+    for (const [i, line] of lines.entries()) {
+      const [file, label, probability] = line.split('\t')
+      expect(file).toBe(images[i])
+      expect(LABELS).toContain(label)
+      expect(Number(probability)).toBeGreaterThanOrEqual(0.5)
+    }
+    expect(predicted.stderr).toContain('backend: wasm')
+    expect(predicted.stderr).toContain(`${broken}: expected a PNG or JPEG image`)
+    expect(predicted.stderr).toContain('3 images predicted by the model of run')
+
+    const json = await fedtune('predict', '--json', '--model', out, join(data, 'test'))
+    expect(json.code).toBe(0)
+    const answer = JSON.parse(json.stdout) as {
+      predictions: { file: string; label: string }[]
+      errors: unknown[]
+    }
+    expect(answer.predictions).toHaveLength(files.length)
+    expect(answer.errors).toEqual([])
+    const held = records.at(-1)?.global?.accuracy as number
+    const right = answer.predictions.filter((p, i) => LABELS.indexOf(p.label) === files[i]?.label).length
+    expect(right / files.length).toBeCloseTo(held, 10)
+  })
+})
+
+describe('fedtune predict refuses a model folder it cannot trust', () => {
+  const predict = async (...argv: string[]) => {
+    const out: string[] = []
+    const err: string[] = []
+    const io: CommandIo = {
+      stdout: (t) => void out.push(t),
+      stderr: (t) => void err.push(t),
+      stdin: process.stdin,
+      env: {},
+    }
+    const code = await runPredictCommand(argv, io, undefined)
+    return { code, stdout: out.join(''), stderr: err.join('') }
+  }
+
+  it('a folder without model.json', async () => {
+    const { dir } = await download(`/api/runs/${c.run.id}/model`)
+    rmSync(join(dir, 'model.json'))
+    const { files } = await heldOut()
+    const answer = await predict('--model', dir, (files[0] as { path: string }).path)
+    expect(answer.code).toBe(1)
+    expect(answer.stdout).toBe('')
+    expect(answer.stderr).toContain(`${join(dir, 'model.json')}: missing; expected the TF.js model here`)
+  })
+
+  it('a card whose labels do not match the model’s output size', async () => {
+    const { dir } = await download(`/api/runs/${c.run.id}/model`)
+    const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as Record<string, unknown>
+    writeFileSync(
+      join(dir, 'model-card.json'),
+      JSON.stringify({ ...card, labels: ['normal', 'pneumonia', 'covid'] }),
+    )
+    const { files } = await heldOut()
+    const answer = await predict('--model', dir, (files[0] as { path: string }).path)
+    expect(answer.code).toBe(1)
+    expect(answer.stderr).toContain(
+      'the model outputs [[null,2]], but model-card.json names 3 labels (normal, pneumonia, covid)',
+    )
+  })
+
+  it('a path that does not exist, and no images at all', async () => {
+    const { dir } = await download(`/api/runs/${c.run.id}/model`)
+    const missing = await predict('--model', dir, join(work, 'nowhere.png'))
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain(`${join(work, 'nowhere.png')}: cannot read it (ENOENT)`)
+    const empty = join(work, 'empty')
+    mkdirSync(empty)
+    const none = await predict('--model', dir, empty)
+    expect(none.code).toBe(1)
+    expect(none.stderr).toContain('no .png, .jpg or .jpeg files in')
+  })
+})

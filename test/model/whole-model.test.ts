@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs'
+import { storedZip } from '@fedtune/coordinator/zip-store'
+import {
+  classify,
+  composeModel,
+  embed,
+  initHead,
+  MODEL_CARD_FORMAT,
+  modelFiles,
+  parseModelCard,
+  predictHead,
+  preprocessingFor,
+  WEIGHTS_FILE,
+} from '@fedtune/model'
+import { decodeImage, initBackend, loadBackbone } from '@fedtune/model/node'
+import type { HeadSpec } from '@fedtune/protocol'
+import * as tf from '@tensorflow/tfjs'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { readZip } from '../../cli/src/data/zip.ts'
+import { catJpg, daisyJpg, v2Dir } from './shared.ts'
+
+/**
+ * The whole model (issue 13, item 2): the frozen backbone and a head as one TF.js layers model gives
+ * what the coordinator's two steps give (embed, then predictHead), survives saving and loading, and
+ * owns every tensor it makes.
+ */
+beforeAll(async () => {
+  await initBackend()
+})
+
+const spec: HeadSpec = {
+  layers: [
+    { type: 'dense', units: 16, activation: 'relu' },
+    { type: 'dropout', rate: 0.3 },
+  ],
+  labels: ['cat', 'daisy', 'other'],
+}
+const images = () => [catJpg, daisyJpg].map((f) => decodeImage(readFileSync(f), f))
+
+describe('composeModel', () => {
+  it('gives the probabilities of embed then predictHead, through model.json and weights.bin and back', async () => {
+    const before = tf.memory().numTensors
+    const backbone = await loadBackbone(v2Dir)
+    const weights = initHead(spec, backbone.embeddingDim, 11)
+    const twoSteps = predictHead(spec, backbone.embeddingDim, weights, embed(backbone, images()), 2)
+    const model = composeModel(backbone, spec, weights)
+    const files = await modelFiles(model)
+    model.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+
+    expect(files.modelJson.weightsManifest).toEqual([{ paths: [WEIGHTS_FILE], weights: expect.any(Array) }])
+    const names = files.modelJson.weightsManifest[0]?.weights.map((w) => w.name) ?? []
+    expect(names.filter((n) => n.startsWith('head_'))).toEqual([
+      'head_dense0/kernel',
+      'head_dense0/bias',
+      'head_output/kernel',
+      'head_output/bias',
+    ])
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: files.modelJson.modelTopology,
+        weightSpecs: files.modelJson.weightsManifest[0]?.weights,
+        weightData: files.weights.slice().buffer,
+      }),
+    )
+    const whole = classify(loaded, images(), 224)
+    loaded.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+    expect(whole).toHaveLength(6)
+    for (const [i, p] of whole.entries()) expect(p).toBeCloseTo(twoSteps[i] as number, 5)
+  })
+
+  it('refuses head weights of the wrong length, and leaves the backbone to its owner', async () => {
+    const backbone = await loadBackbone(v2Dir)
+    try {
+      expect(() => composeModel(backbone, spec, new Float32Array(10))).toThrow(
+        /head: expected \d+ weights for this head on 1280-d inputs, got 10/,
+      )
+    } finally {
+      backbone.dispose()
+    }
+  })
+})
+
+describe('storedZip', () => {
+  it('writes an archive the CLI’s zip reader reads back, file for file, CRC-checked', () => {
+    const files = [
+      { name: 'model.json', bytes: new TextEncoder().encode('{"a":1}') },
+      { name: 'weights.bin', bytes: Uint8Array.from({ length: 1000 }, (_, i) => i % 251) },
+      { name: 'empty', bytes: new Uint8Array(0) },
+    ]
+    const read = readZip(storedZip(files), 'the archive')
+    expect([...read.keys()]).toEqual(['model.json', 'weights.bin', 'empty'])
+    for (const f of files) expect(read.get(f.name)).toEqual(f.bytes)
+    expect(storedZip(files)).toEqual(storedZip(files))
+  })
+})
+
+describe('parseModelCard', () => {
+  const card = { format: MODEL_CARD_FORMAT, labels: ['a', 'b'], preprocessing: preprocessingFor(224) }
+
+  it('takes a card with its format, labels and preprocessing', () => {
+    expect(parseModelCard(card, 'card.json').labels).toEqual(['a', 'b'])
+  })
+
+  it('names the field, what it expected and what it found', () => {
+    expect(() => parseModelCard([], 'card.json')).toThrow(
+      'card.json: the card: expected a JSON object, got []',
+    )
+    expect(() => parseModelCard({ ...card, format: 'other/2' }, 'card.json')).toThrow(
+      'card.json: format: expected "fedtune-model-card/1", got "other/2"',
+    )
+    expect(() => parseModelCard({ ...card, labels: ['a', 'a'] }, 'card.json')).toThrow(
+      'card.json: labels: expected at least two distinct non-empty class names, got ["a","a"]',
+    )
+    expect(() =>
+      parseModelCard({ ...card, preprocessing: { ...card.preprocessing, inputSize: 0 } }, 'card.json'),
+    ).toThrow('card.json: preprocessing.inputSize: expected an integer from 1 to 4096, got 0')
+    expect(() => parseModelCard({ ...card, preprocessing: undefined }, 'card.json')).toThrow(
+      'card.json: preprocessing: expected an object, got nothing',
+    )
+  })
+})
