@@ -146,8 +146,11 @@ export async function runDemo(argv: string[]): Promise<number> {
   const cache = join(out, 'cache')
   console.log(`task file ${relative(process.cwd(), taskFile)}; run log in ${relative(process.cwd(), runDir)}`)
 
-  // The operator's part: an enrolment code per hospital, in the coordinator's database, before it starts.
-  const invites = await inviteHospitals(join(runDir, 'db'), String(task.name), hospitals)
+  // The operator's part: an enrolment code per hospital and an admin account, in the coordinator's
+  // database, before it starts.
+  const database = join(runDir, 'db')
+  const invites = await inviteHospitals(database, String(task.name), hospitals)
+  const admin = await demoAdmin(database)
   const coordinator = start('coordinator', [
     'coordinator',
     '--task',
@@ -173,6 +176,9 @@ export async function runDemo(argv: string[]): Promise<number> {
     process.stderr.write(`fedtune demo: ${url.message}\n`)
     return 1
   }
+  console.log(
+    `operator console: ${url}/console/ (sign in as ${admin.name}, password ${admin.password}; the demo's own account, in ${relative(process.cwd(), database)})`,
+  )
   if (volunteers)
     console.log(
       `volunteers: open ${url}/join/ in a browser on this machine and pick a folder such as ${join(dataDir, 'hospital-1')}`,
@@ -238,6 +244,21 @@ async function inviteHospitals(database: string, task: string, hospitals: number
     for (let i = 1; i <= hospitals; i++)
       codes.push((await issueInvite(store, { task, participant: `hospital-${i}`, createdBy: 'demo' })).code)
     return codes
+  } finally {
+    await store.close()
+  }
+}
+
+/** The demo's admin account, with a password made for this run (printed once, kept only as its hash). */
+async function demoAdmin(database: string): Promise<{ name: string; password: string }> {
+  const { hashPassword, newSecret } = await import('@fedtune/coordinator/operators')
+  const { openStore } = await import('@fedtune/coordinator/store')
+  const name = 'demo-admin'
+  const password = newSecret().slice(0, 20)
+  const store = await openStore(database)
+  try {
+    await store.operators.add({ name, role: 'admin', passwordHash: await hashPassword(password) })
+    return { name, password }
   } finally {
     await store.close()
   }
