@@ -34,6 +34,8 @@ Options:
   --concurrency <n>    handshakes in flight per participant process                       (default 25)
   --quick              n = 100 only, 2 rounds, 1,000 idle
   --cpu-prof           profile the coordinator (node --cpu-prof) into bench/out/profiles/
+  --node-arg <flag>    a Node flag for the coordinator's process, repeatable: --node-arg=--trace-gc, or
+                       --node-arg=--perf-basic-prof to name its JavaScript frames for Linux perf
   -h, --help
 `
 
@@ -147,6 +149,7 @@ async function main(): Promise<number> {
       concurrency: { type: 'string', default: '25' },
       quick: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      'node-arg': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -176,7 +179,10 @@ async function main(): Promise<number> {
   if (configs.length === 0) throw new Error(`--only: no configuration's label contains "${only}"`)
 
   mkdirSync(OUT, { recursive: true })
-  const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${OUT}profiles`] : []
+  const profile = [
+    ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${OUT}profiles`] : []),
+    ...values['node-arg'],
+  ]
   const started = performance.now()
   const results: RoundsResult[] = []
   let idleResult: IdleResult | undefined

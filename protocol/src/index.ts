@@ -61,4 +61,4 @@ export {
 } from './secure-update.ts'
 export { sha256 } from './sha256.ts'
 export { asBytes, decodeWeights, encodeWeights } from './weights.ts'
-export { PackedDecoder, PackedEncoder, packedParser } from './wire-parser.ts'
+export { PackedDecoder, PackedEncoder, packedParser, sharedPayload } from './wire-parser.ts'

@@ -16,6 +16,7 @@ import { ProtocolError } from './errors.ts'
  */
 
 const WORD = 4
+const ASCII = new TextDecoder()
 
 /** Writes ASCII `text` into `out` at `at`; Node's `Buffer#latin1Write` is a faster one (protocol/node). */
 export type WriteAscii = (out: Uint8Array, at: number, text: string) => void
@@ -69,16 +70,16 @@ export function unpackFrame(frame: Uint8Array): UnpackedFrame {
     return n
   }
   const h = length(0, 'the header')
-  let header = ''
-  for (let i = 0; i < h; i++) {
-    const c = frame[WORD + i] as number
+  for (let i = WORD; i < WORD + h; i++) {
+    const c = frame[i] as number
     if (c > 0x7f)
       throw new ProtocolError(
         'malformed',
-        `packed frame: expected an ASCII header, got byte 0x${c.toString(16)} at ${WORD + i}`,
+        `packed frame: expected an ASCII header, got byte 0x${c.toString(16)} at ${i}`,
       )
-    header += String.fromCharCode(c)
   }
+  // ASCII, checked: its UTF-8 decoding is itself, done natively rather than a character at a time.
+  const header = ASCII.decode(frame.subarray(WORD, WORD + h))
   const attachments: Uint8Array[] = []
   let at = WORD + h
   while (at < frame.byteLength) {

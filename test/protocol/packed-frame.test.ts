@@ -1,4 +1,11 @@
-import { PackedDecoder, PackedEncoder, ProtocolError, packFrame, unpackFrame } from '@fedtune/protocol'
+import {
+  PackedDecoder,
+  PackedEncoder,
+  ProtocolError,
+  packFrame,
+  sharedPayload,
+  unpackFrame,
+} from '@fedtune/protocol'
 import fc from 'fast-check'
 import { Encoder, type Packet, PacketType } from 'socket.io-parser'
 import { describe, expect, it } from 'vitest'
@@ -101,5 +108,46 @@ describe('a packed frame: one socket.io binary event in one websocket frame', ()
       }),
       { numRuns: 2000 },
     )
+  })
+})
+
+describe('a shared payload: one message for many participants', () => {
+  const round = () => ({ round: 3, weights: new Uint8Array([1, 2, 3, 4]), deadlineMs: 500 })
+
+  it('is encoded once: every socket is handed the same frame, which decodes to the payload', () => {
+    const encoder = new PackedEncoder()
+    const shared = sharedPayload(round())
+    const first = encoder.encode(packet(['round', shared]))
+    const again = encoder.encode(packet(['round', shared]))
+    expect(again[0]).toBe(first[0])
+    expect(decodeAll(first)).toEqual([packet(['round', round()])])
+  })
+
+  it('is frozen, since a change after its first send would reach no one', () => {
+    const shared = sharedPayload(round())
+    expect(Object.isFrozen(shared)).toBe(true)
+    expect(() => {
+      ;(shared as { round: number }).round = 4
+    }).toThrow(TypeError)
+  })
+
+  it('is encoded apart per event name and namespace, and a payload not marked shared every time', () => {
+    const encoder = new PackedEncoder()
+    const shared = sharedPayload(round())
+    const a = encoder.encode(packet(['round', shared]))[0]
+    const b = encoder.encode(packet(['other', shared]))[0]
+    const c = encoder.encode({ ...packet(['round', shared]), nsp: '/else' })[0]
+    expect(new Set([a, b, c]).size).toBe(3)
+    const plain = round()
+    expect(encoder.encode(packet(['round', plain]))[0]).not.toBe(encoder.encode(packet(['round', plain]))[0])
+  })
+
+  it('with an acknowledgement is encoded each time (each carries its own id)', () => {
+    const encoder = new PackedEncoder()
+    const shared = sharedPayload(round())
+    const [one] = encoder.encode(packet(['round', shared], 1))
+    const [two] = encoder.encode(packet(['round', shared], 2))
+    expect(decodeAll([one]).map((p) => p.id)).toEqual([1])
+    expect(decodeAll([two]).map((p) => p.id)).toEqual([2])
   })
 })

@@ -19,7 +19,7 @@ import { type Clock, realClock } from './clock.ts'
 import { CommitQueue } from './commit-queue.ts'
 import { commitUntilKept } from './commit-until-kept.ts'
 import { federationPrior } from './label-prior.ts'
-import type { Link } from './link.ts'
+import type { Link, OutgoingRound } from './link.ts'
 import {
   type Effect,
   initialState,
@@ -520,11 +520,14 @@ export class Federation {
           this.#opts.onWarning?.(
             `round ${round} runs in plaintext-debug mode: the coordinator sees every participant's update in the clear`,
           )
-        for (const p of effect.participants) this.#sendRound(p, round, bytes, secagg)
+        const start = this.#outgoingRound(round, bytes, secagg)
+        for (const p of effect.participants) this.#participants.send(p, (l) => l.sendRound(start))
         return
       }
       case 'send-round':
-        this.#sendRound(effect.participant, effect.round, encodeWeights(effect.weights), null)
+        this.#participants.send(effect.participant, (l) =>
+          l.sendRound(this.#outgoingRound(effect.round, encodeWeights(effect.weights), null)),
+        )
         return
       case 'update-ack':
         return
@@ -579,12 +582,13 @@ export class Federation {
     this.#warnIfFails('observing the round', () => this.#opts.observer?.roundEnded?.(record))
   }
 
-  #sendRound(participant: string, round: number, bytes: Uint8Array, secagg: SecureRoundSetup | null): void {
+  /** What a participant starting `round` now is sent: the same object for all who start it together. */
+  #outgoingRound(round: number, weights: Uint8Array, secagg: SecureRoundSetup | null): OutgoingRound {
     const seed = (this.#opts.config.seed + round * 7919) >>> 0
     const deadlineAt = this.#timers.deadlineOf(round) ?? this.#timers.now()
     const deadlineMs = Math.max(1, deadlineAt - this.#timers.now())
     const training = { ...this.#opts.training, prior: this.#prior(), seed }
-    this.#participants.send(participant, (l) => l.sendRound(round, bytes, training, deadlineMs, secagg))
+    return { round, weights, training, deadlineMs, secagg }
   }
 
   /** Opens the round's secure aggregation over the selected participants; null in plaintext-debug. */

@@ -1,14 +1,21 @@
 import type { Finished, RoundResult, SecureRoundSetup, TrainingSettings } from '@fedtune/protocol'
 
+/**
+ * A round's start as the federation hands it to links: one object for every participant the round
+ * starts with (same tick, same deadline), so the shell can encode it once for all of them.
+ */
+export type OutgoingRound = {
+  readonly round: number
+  /** The global head, encoded (encodeWeights). */
+  readonly weights: Uint8Array
+  readonly training: TrainingSettings
+  readonly deadlineMs: number
+  readonly secagg: SecureRoundSetup | null
+}
+
 /** How the federation reaches one participant; the socket shell provides it. */
 export type Link = {
-  sendRound(
-    round: number,
-    weights: Uint8Array,
-    training: TrainingSettings,
-    deadlineMs: number,
-    secagg: SecureRoundSetup | null,
-  ): void
+  sendRound(start: OutgoingRound): void
   sendSecagg(message: unknown): void
   sendResult(result: RoundResult): void
   sendFinished(finished: Finished): void

@@ -13,8 +13,8 @@ import {
   parseUpdate,
   type Refusal,
   type RefusalCode,
-  type SecureRoundSetup,
   type ServerToClientEvents,
+  sharedPayload,
   type UpdateAck,
   type WireRoundStart,
 } from '@fedtune/protocol'
@@ -22,6 +22,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import { Server } from 'socket.io'
 import type { OpenTask, TaskDirectory } from '../host/task-directory.ts'
 import type { Link } from '../rounds/federation.ts'
+import type { OutgoingRound } from '../rounds/link.ts'
 import { AddressCap, addressOf } from './address-cap.ts'
 import { boundedParser, handOver } from './bounded-parser.ts'
 import { ConnectionGuard, type GuardedConnection } from './connection-guard.ts'
@@ -286,17 +287,11 @@ export function attachSockets(
             participant = hello.participant
             guard.join(hello.participant, boundsOf(open))
             const joined: Link = {
-              sendRound: (round, weights, training, deadlineMs, secagg) =>
-                socket.emit('round', {
-                  round,
-                  weights,
-                  training,
-                  deadlineMs,
-                  secagg: secagg && wireSetup(secagg),
-                }),
+              sendRound: (start) => socket.emit('round', wireRound(start)),
               sendSecagg: (message) => socket.emit('secagg', message),
-              sendResult: (result) => socket.emit('round-result', result),
-              sendFinished: (finished) => socket.emit('finished', finished),
+              // One result and one end for everyone: encoded once.
+              sendResult: (result) => socket.emit('round-result', sharedPayload(result)),
+              sendFinished: (finished) => socket.emit('finished', sharedPayload(finished)),
               // The federation has logged why; the older participant sees the server disconnect it.
               close: () => socket.disconnect(true),
             }
@@ -363,13 +358,20 @@ function boundsOf(open: OpenTask): MessageBounds {
   return bounds
 }
 
-/** A round's setup goes to every participant in it: encoded once. */
-const wireSetups = new WeakMap<SecureRoundSetup, NonNullable<WireRoundStart['secagg']>>()
-function wireSetup(secagg: SecureRoundSetup): NonNullable<WireRoundStart['secagg']> {
-  let wire = wireSetups.get(secagg)
+/** A round's start goes to every participant in it: built and encoded once (sharedPayload). */
+const wireRounds = new WeakMap<OutgoingRound, WireRoundStart>()
+function wireRound(start: OutgoingRound): WireRoundStart {
+  let wire = wireRounds.get(start)
   if (wire === undefined) {
-    wire = { setup: encodeSecaggSetup(secagg.setup), fixedPoint: secagg.fixedPoint }
-    wireSetups.set(secagg, wire)
+    const { secagg } = start
+    wire = sharedPayload({
+      round: start.round,
+      weights: start.weights,
+      training: start.training,
+      deadlineMs: start.deadlineMs,
+      secagg: secagg && { setup: encodeSecaggSetup(secagg.setup), fixedPoint: secagg.fixedPoint },
+    })
+    wireRounds.set(start, wire)
   }
   return wire
 }
