@@ -7,6 +7,7 @@ import type { LiveRun } from './host/live-run.ts'
 import { runOf } from './host/run-rows.ts'
 import { TaskHost } from './host/task-host.ts'
 import { type AppOptions, buildApp } from './http/app.ts'
+import { DEFAULT_CONSOLE_DIR } from './http/console-page.ts'
 import { runRoutes } from './http/run-routes.ts'
 import { DEFAULT_WEB_DIR, JOIN_PATH, webPageProblem } from './http/web-page.ts'
 import type { Federation } from './rounds/federation.ts'
@@ -39,6 +40,8 @@ export type HostOptions = {
   readonly quiet?: boolean
   /** client-web's build output, served under /join; defaults to client-web/dist in this repository. */
   readonly webDir?: string
+  /** console's build output, served under /console; defaults to console/dist in this repository. */
+  readonly consoleDir?: string
   /** What one connection may cost (connection-limits.ts); each limit defaults when absent. */
   readonly limits?: Partial<ConnectionLimits>
   /** Watches rounds and their stages as they happen: bench:load measures the coordinator with it. */
@@ -149,6 +152,7 @@ async function serve(
     tasks: host,
     routes: (app) => runRoutes(app, store, host, process.cwd()),
     webDir,
+    consoleDir: opts.consoleDir ?? DEFAULT_CONSOLE_DIR,
     store,
     ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
     onError: (message) => print(`error: ${message}`),
