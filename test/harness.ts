@@ -535,6 +535,8 @@ export type TaskFileOverrides = {
 export async function startMainCoordinator(
   file: TaskFileOverrides = {},
   limits: Partial<ConnectionLimits> = {},
+  /** The operator console's build to serve at /console (the browser test builds its own). */
+  pages: { readonly consoleDir?: string } = {},
 ): Promise<MainCoordinator> {
   // Loaded here, not at the top: tfjs costs the files that only need startTestCoordinator seconds.
   const { startCoordinator } = await import('@fedtune/coordinator/start')
@@ -553,6 +555,7 @@ export async function startMainCoordinator(
     cacheDir: join(work, 'cache'),
     quiet: true,
     limits,
+    ...(pages.consoleDir === undefined ? {} : { consoleDir: pages.consoleDir }),
     print: (line) => {
       lines.push(line)
       for (const w of waiting.splice(0))

@@ -57,7 +57,13 @@ function Shell({ operator, signedOut }: { operator: Operator; signedOut: (why: s
       if (error instanceof ApiError && error.status === 401) return signedOut(error.message)
       setNotice(
         error instanceof ApiError
-          ? { kind: 'refused', text: error.message, problems: error.problems }
+          ? {
+              kind: 'refused',
+              // with the problems listed one by one, the message's first line ("task file: 5 problems") is enough
+              text:
+                error.problems.length > 0 ? (error.message.split('\n')[0] ?? error.message) : error.message,
+              problems: error.problems,
+            }
           : { kind: 'refused', text: (error as Error).message },
       )
     },
