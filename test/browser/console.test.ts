@@ -1,11 +1,23 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Federation } from '@fedtune/coordinator'
+import { runDataSplit } from 'fedtune/data'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../../client-web/node/chromium.ts'
 import { buildConsole } from '../../console/node/build-console.ts'
-import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
+import {
+  connectTo,
+  type MainCoordinator,
+  type SentStage,
+  sayHello,
+  silentFrom,
+  startMainCoordinator,
+  testParticipant,
+} from '../harness.ts'
 import { addOperator, TEST_PASSWORD } from '../test-store.ts'
 
 /**
@@ -15,6 +27,7 @@ import { addOperator, TEST_PASSWORD } from '../test-store.ts'
  * refused. Screenshots at 1280 px and at a phone's 390 px go to the folder printed at the start.
  */
 const work = mkdtempSync(join(tmpdir(), 'fedtune-console-'))
+const shared = join(fileURLToPath(new URL('../../', import.meta.url)), '..', 'shared')
 const shots = join(tmpdir(), 'fedtune-console-screenshots')
 
 let browser: Browser
@@ -24,12 +37,28 @@ let consoleDir: string
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true })
   console.info(`console screenshots: ${shots}`)
-  ;[consoleDir, browser] = await Promise.all([buildConsole(join(work, 'console')), launchChromium()])
+  const data = join(work, 'data')
+  // a small held-out set of real chest X-rays, so each round has a held-out ACC and AUC to chart
+  const split = runDataSplit(
+    [
+      ...['--dataset', join(shared, 'datasets', 'pneumoniamnist.npz'), '--out', data],
+      ...['--hospitals', '1', '--per-hospital', '4', '--test-limit', '24', '--seed', '5'],
+    ],
+    { log: () => {} },
+  )
+  ;[consoleDir, browser] = await Promise.all([buildConsole(join(work, 'console')), launchChromium(), split])
   // secure rounds of three hospitals; the run waits for them (and for operators) meanwhile
   c = await startMainCoordinator(
     {
-      participation: { minParticipants: 3, gatherSeconds: 0, roundDeadlineSeconds: 600 },
-      training: { rounds: 3 },
+      head: { labels: ['normal', 'pneumonia'] },
+      training: { rounds: 4 },
+      participation: {
+        minParticipants: 3,
+        participantsPerRound: 4,
+        gatherSeconds: 0,
+        roundDeadlineSeconds: 600,
+      },
+      evaluation: { data: join(data, 'test') },
     },
     {},
     { consoleDir },
@@ -85,7 +114,7 @@ describe('the operator console in Chromium', () => {
     const row = console_.locator('#runs tr[data-task="main"]')
     await row.waitFor()
     expect(await row.getAttribute('data-state')).toMatch(/^(waiting|running)$/)
-    expect(await row.locator('td').nth(2).textContent()).toBe('0/3')
+    expect(await row.locator('td').nth(2).textContent()).toBe('0/4')
     await shot(console_, 'runs-1280')
     await signed.close()
   })
@@ -215,6 +244,135 @@ describe('the operator console in Chromium', () => {
     expect(await page.getByRole('status').first().textContent()).toMatch(/stopped by ada: enough for today/)
     await shot(page, 'run-stopped-390')
     expect((await c.store.runs.get(c.run.id))?.state).toBe('stopped')
+    await context.close()
+  })
+
+  it('starts a new run and watches three hospitals live: stages advance, a chart point per round, a dropout with its stage; approves a pending hospital that joins the next round, revokes one mid-run, stops it', async () => {
+    const { context, page } = await signedIn('ada')
+    // every stage the run page shows, in order, as the live feed moved it (recorded in the page)
+    await context.addInitScript({
+      content: `window.__stages = [];
+        new MutationObserver(() => {
+          const live = document.getElementById('live')
+          const seen = live && live.dataset.round ? live.dataset.round + '/' + live.dataset.stage : null
+          if (seen && window.__stages.at(-1) !== seen) window.__stages.push(seen)
+        }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-stage', 'data-round'] })`,
+    })
+    await page.goto(`${c.url}/console#/run/main`)
+    await page.locator('#feed[data-status="live"]').waitFor()
+    await confirmed(page, 'Start', 'Start')
+    await page.locator('#run[data-state="waiting"], #run[data-state="running"]').waitFor()
+    const federation = (): Federation => c.host.open('main', true).federation
+
+    // paused before anyone joins: three hospitals come, no round starts until the resume
+    await confirmed(page, 'Pause after this round', 'Pause')
+    await page.locator('#run[data-state="paused"]').waitFor()
+    expect(await page.locator('#run-waiting').textContent()).toMatch(/resume/)
+    let h3Socket: { disconnect(): void } | undefined
+    // hospital-3 drops out of round 2 in its masked-input stage
+    const dropAt = (round: number, stage: SentStage) => (message: { stage: SentStage }, at: number) => {
+      if (at === round && message.stage === stage) {
+        h3Socket?.disconnect()
+        return undefined
+      }
+      return message
+    }
+    const hospitals = [
+      testParticipant(c, 'hospital-1'),
+      testParticipant(c, 'hospital-2'),
+      testParticipant(c, 'hospital-3', { alter: dropAt(2, 'masked-input') as never }),
+    ]
+    h3Socket = hospitals[2]?.socket
+    for (const h of hospitals) expect((await h.joined).ok).toBe(true)
+    expect(federation().state.round).toBe(0)
+    await confirmed(page, 'Resume', 'Resume')
+
+    // round 1 and 2 run; round 2 loses hospital-3 at masked input; then the run waits for a third
+    await page.locator('#timeline tr[data-round="2"]').waitFor({ timeout: 30_000 })
+    const dropout = page.locator('#timeline tr[data-round="2"] .dropouts [data-participant="hospital-3"]')
+    await dropout.waitFor()
+    expect(await dropout.getAttribute('data-stage')).toBe('masked-input')
+    expect(await dropout.textContent()).toBe('hospital-3 at masked input')
+    expect(await page.locator('#chart').getAttribute('data-points')).toBe('2')
+    const stages = (await page.evaluate('window.__stages')) as string[]
+    expect(stages).toEqual(expect.arrayContaining(['1/advertise', '1/unmask', '2/advertise']))
+    expect(stages.indexOf('1/advertise')).toBeLessThan(stages.indexOf('1/unmask'))
+    await page
+      .locator('#run-waiting')
+      .getByText(/participants to join/)
+      .waitFor()
+    await shot(page, 'run-live-1280')
+
+    // a fourth hospital says hello unknown: listed pending, approved from the page, and joins round 3
+    const pending = await sayHello(connectTo(c), { participant: 'hospital-4', enrol: false })
+    expect(pending).toMatchObject({ ok: false, code: 'pending-approval' })
+    const row = page.locator('#participants tr[data-participant="hospital-4"]')
+    await row.and(page.locator('[data-state="pending"]')).waitFor()
+    await row.getByRole('button', { name: 'Approve' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click()
+    await page.locator('#participants tr[data-participant="hospital-4"][data-state="approved"]').waitFor()
+    // it keeps round 4 waiting in share keys, so the run is mid-round when hospital-1 is revoked
+    const h4 = testParticipant(c, 'hospital-4', { alter: silentFrom(4, 'share-keys') })
+    expect((await h4.joined).ok).toBe(true)
+    await page.locator('#timeline tr[data-round="3"]').waitFor({ timeout: 30_000 })
+    await page
+      .locator('#live[data-round="4"][data-stage="share-keys"] .waiting-for')
+      .getByText(/hospital-4/)
+      .waitFor()
+    expect(await page.locator('#live').textContent()).toMatch(/to the deadline/)
+    expect(await page.locator('#chart').getAttribute('data-points')).toBe('3')
+    const run = (await c.store.runs.list({ task: 'main' })).at(-1)
+    const round3 = run && (await c.store.rounds.get(run.id, 3))
+    expect((round3?.record as { selected: string[] } | undefined)?.selected).toContain('hospital-4')
+
+    // hospital-1 revoked mid-round: out of it at once
+    const h1 = page.locator('#participants tr[data-participant="hospital-1"]')
+    await h1.getByRole('button', { name: 'Revoke' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click()
+    await page.locator('#participants tr[data-participant="hospital-1"][data-state="revoked"]').waitFor()
+    expect((await c.store.participants.byName('main', 'hospital-1'))?.state).toBe('revoked')
+
+    // the head after round 1, downloaded through the page
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#timeline tr[data-round="1"]').getByRole('button', { name: 'download' }).click(),
+    ])
+    const saved = join(work, 'head-1.bin')
+    await download.saveAs(saved)
+    expect((await readFile(saved)).byteLength).toBeGreaterThan(0)
+
+    await confirmed(page, 'Stop', 'Stop')
+    await page.locator('#run[data-state="stopped"]').waitFor()
+    await page.setViewportSize({ width: 390, height: 844 })
+    await shot(page, 'run-live-390')
+    await context.close()
+  }, 90_000)
+
+  it('filters the audit log by action and by operator', async () => {
+    const { context, page } = await signedIn('ada')
+    await page.goto(`${c.url}/console#/audit`)
+    await page.locator('#audit tbody tr').first().waitFor()
+    await page.locator('input[name="audit-action"]').fill('run.pause')
+    await page.getByRole('button', { name: 'Filter' }).click()
+    await expect
+      .poll(async () => [
+        ...new Set(
+          await page
+            .locator('#audit tbody tr')
+            .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action'))),
+        ),
+      ])
+      .toEqual(['run.pause'])
+    await page.locator('input[name="audit-action"]').fill('')
+    await page.locator('input[name="audit-actor"]').fill('vic')
+    await page.getByRole('button', { name: 'Filter' }).click()
+    await expect
+      .poll(() => page.locator('#audit tbody tr td:nth-child(2)').allTextContents())
+      .toContain('vic')
+    expect(new Set(await page.locator('#audit tbody tr td:nth-child(2)').allTextContents())).toEqual(
+      new Set(['vic']),
+    )
+    await shot(page, 'audit-1280')
     await context.close()
   })
 })
