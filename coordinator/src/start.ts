@@ -3,6 +3,8 @@ import { join } from 'node:path'
 import { escapeText } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
+import { ConsoleFeed } from './console/console-feed.ts'
+import { attachConsole, type ConsoleSockets } from './console/console-sockets.ts'
 import type { LiveRun } from './host/live-run.ts'
 import { runOf } from './host/run-rows.ts'
 import { TaskHost } from './host/task-host.ts'
@@ -67,6 +69,8 @@ export type RunningHost = {
   readonly host: TaskHost
   readonly app: FastifyInstance
   readonly io: Server
+  /** The operators' live console's socket server (console/console-sockets.ts). */
+  readonly consoles: ConsoleSockets
   close(): Promise<void>
 }
 
@@ -127,6 +131,17 @@ async function serve(
   let address = ''
   let io: Server | undefined
   let host: TaskHost
+  // The operators' live console (console/): fed by every run's observer, the sockets and the host.
+  const feed = new ConsoleFeed({
+    store,
+    host: {
+      list: () => host.list(),
+      open: (task, ended) => host.open(task, ended),
+      runOf: (task) => host.runOf(task),
+      preparingOf: (task) => host.preparingOf(task),
+    },
+    onWarning: (message) => print(`warning: ${escapeText(message)}`),
+  })
   try {
     const first = await before?.(store, print)
     host = new TaskHost({
@@ -136,7 +151,8 @@ async function serve(
       print,
       bars: opts.quiet ? undefined : process.stderr,
       // Every part that watches rounds adds its observer of a run here.
-      observerOf: () => allObservers([opts.observer]),
+      observerOf: (run) => allObservers([opts.observer, feed.observerOf(run)]),
+      onRunChanged: (task) => feed.runChanged(task),
       runFolder: (run) => (run.id === first?.id ? opts.outDir : undefined),
       onReady: (live) => {
         if (io) raiseMessageBytes(io, live.info.paramCount)
@@ -145,12 +161,14 @@ async function serve(
     })
     await host.load()
   } catch (error) {
+    feed.close()
     await store.close()
     throw error
   }
   const app = buildApp({
     tasks: host,
     routes: (app) => runRoutes(app, store, host, process.cwd()),
+    status: (task) => feed.status(task),
     webDir,
     consoleDir: opts.consoleDir ?? DEFAULT_CONSOLE_DIR,
     store,
@@ -166,6 +184,13 @@ async function serve(
     onWarning: (message) => print(`warning: ${escapeText(message)}`),
     onJoin: (p, agent) => print(`joined: ${escapeText(p, 80)} (${escapeText(agent, 200)})`),
     onLeave: (p, reason) => print(`left: ${escapeText(p, 80)} (${escapeText(reason, 200)})`),
+    onParticipant: (event) => feed.participant(event),
+  })
+  const consoles: ConsoleSockets = attachConsole(app.server, {
+    store,
+    feed,
+    trustProxy: opts.trustProxy !== undefined && opts.trustProxy !== false,
+    onWarning: (message) => print(`warning: ${escapeText(message)}`),
   })
   const server = io
   address = await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' })
@@ -183,12 +208,14 @@ async function serve(
     host,
     app,
     io: server,
+    consoles,
     close() {
       closed ??= (async () => {
         const stopping = host.close()
         // 'finished' is emitted, not yet written: participants leave once they read it, so wait for
         // them (briefly) rather than cut the connections with the message still buffered.
         await allDisconnected(server, 3000)
+        consoles.close()
         server.close()
         await app.close()
         // a round being committed finishes first

@@ -44,6 +44,8 @@ export type AppOptions = {
   readonly trustProxy?: boolean | string | string[]
   /** Session length, cookie and sign-in settings, and the clock (see registerOperators). */
   readonly operators?: Omit<OperatorsOptions, 'store'>
+  /** What GET /api/status adds about a task's run (the console feed's waiting, times, metrics, ETA). */
+  readonly status?: (task: string) => Readonly<Record<string, unknown>>
 }
 
 /** Participants fetch these without an account; what operators read needs one (operators/access.ts). */
@@ -184,6 +186,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       secure: federation.secureStage,
       completed: s.completed,
       failed: s.failed,
+      ...opts.status?.(federation.task.name),
     }
   })
 
