@@ -77,6 +77,7 @@ function Shell({ operator, signedOut }: { operator: Operator; signedOut: (why: s
         welcomed.current = true
       },
       status: (status, detail) => setFeedStatus({ status, detail }),
+      signedOut: (message) => signedOut(message),
     })
     feed.current = f
     return () => f.close()

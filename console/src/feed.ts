@@ -1,5 +1,7 @@
 import {
   CONSOLE_NAMESPACE,
+  CONSOLE_SOCKET_PATH,
+  type ConsoleRefusal,
   type ConsoleToServerEvents,
   type ConsoleWatchReply,
   type ConsoleWelcome,
@@ -8,15 +10,14 @@ import {
 import { io, type Socket } from 'socket.io-client'
 import type { FeedEvent } from './feed-state.ts'
 
-/** Where the coordinator's socket.io server for consoles listens (apart from the participants' one). */
-export const CONSOLE_SOCKET_PATH = '/console/socket.io'
-
 export type FeedStatus = 'connecting' | 'live' | 'offline'
 
 export type FeedHandlers = {
   readonly event: (event: FeedEvent) => void
   readonly welcome: (welcome: ConsoleWelcome) => void
   readonly status: (status: FeedStatus, detail: string) => void
+  /** The session ended (signed out elsewhere, expired, revoked): the page goes back to the sign-in. */
+  readonly signedOut: (message: string) => void
 }
 
 /**
@@ -36,7 +37,19 @@ export class Feed {
     handlers.status('connecting', '')
     socket.on('connect', () => handlers.status('live', ''))
     socket.on('disconnect', (reason) => handlers.status('offline', reason))
-    socket.on('connect_error', (error) => handlers.status('offline', error.message))
+    socket.on('connect_error', (error) => {
+      const refusal = (error as Error & { data?: ConsoleRefusal }).data
+      handlers.status('offline', refusal?.message ?? error.message)
+      // a session that is not usable will not become usable by retrying
+      if (refusal !== undefined && refusal.code !== 'foreign-origin') {
+        socket.close()
+        handlers.signedOut(refusal.message)
+      }
+    })
+    socket.on('signed-out', (refusal) => {
+      socket.close()
+      handlers.signedOut(refusal.message)
+    })
     socket.on('welcome', (welcome) => {
       handlers.welcome(welcome)
       handlers.event({ type: 'runs', runs: welcome.runs })

@@ -1,6 +1,6 @@
 import type { ConsoleParticipant, ConsoleRun, ConsoleWatch } from '@fedtune/protocol'
 import { download } from './download.ts'
-import { metric, roundText, waitingText, when } from './format.ts'
+import { metric, roundText, seconds, waitingText, when } from './format.ts'
 import { LiveRoundView } from './live-round.tsx'
 import { ParticipantsTable } from './participants-table.tsx'
 import { RoundChart } from './round-chart.tsx'
@@ -57,6 +57,18 @@ export function RunPage({
         <dd>
           {metric(run.accuracy)} / {metric(run.auc)}
         </dd>
+        {run.etaMs !== null && (
+          <>
+            <dt>time left</dt>
+            <dd>about {seconds(run.etaMs)}</dd>
+          </>
+        )}
+        {run.reason !== null && (
+          <>
+            <dt>reason</dt>
+            <dd id="run-reason">{run.reason}</dd>
+          </>
+        )}
         {waiting !== '' && (
           <>
             <dt>waits for</dt>

@@ -23,7 +23,7 @@ type Listing = {
   } | null
 }
 
-type Status = {
+type Status = Partial<Pick<ConsoleRun, 'state' | 'waiting' | 'startedAt' | 'accuracy' | 'auc' | 'etaMs'>> & {
   readonly round: number
   readonly rounds: number
   readonly completed: number
@@ -73,17 +73,19 @@ export async function runsSnapshot(): Promise<ConsoleRun[]> {
       return {
         task: t.name,
         run: t.run?.id ?? null,
-        state: t.run?.state ?? 'waiting',
+        state: status?.state ?? t.run?.state ?? 'idle',
         round: status?.round ?? 0,
         rounds: status?.rounds ?? 0,
         completed: status?.completed ?? 0,
         failed: status?.failed ?? 0,
-        startedAt: row?.startedAt ?? null,
+        startedAt: status?.startedAt ?? row?.startedAt ?? null,
         endedAt: row?.endedAt ?? null,
-        accuracy: null,
-        auc: null,
+        accuracy: status?.accuracy ?? null,
+        auc: status?.auc ?? null,
         secure: status?.aggregation === 'secure',
-        waiting: t.run?.state === 'paused' ? { kind: 'resume', pausedBy: null } : null,
+        waiting: status?.waiting ?? null,
+        etaMs: status?.etaMs ?? null,
+        reason: t.run?.reason ?? null,
       }
     }),
   )

@@ -51,7 +51,7 @@ beforeAll(async () => {
   c = await startMainCoordinator(
     {
       head: { labels: ['normal', 'pneumonia'] },
-      training: { rounds: 4 },
+      training: { rounds: 6 },
       participation: {
         minParticipants: 3,
         participantsPerRound: 4,
@@ -114,7 +114,7 @@ describe('the operator console in Chromium', () => {
     const row = console_.locator('#runs tr[data-task="main"]')
     await row.waitFor()
     expect(await row.getAttribute('data-state')).toMatch(/^(waiting|running)$/)
-    expect(await row.locator('td').nth(2).textContent()).toBe('0/4')
+    expect(await row.locator('td').nth(2).textContent()).toBe('0/6')
     await shot(console_, 'runs-1280')
     await signed.close()
   })
@@ -141,7 +141,8 @@ describe('the operator console in Chromium', () => {
     expect(c.federation.state.paused).toBe(true)
     await shot(page, 'run-paused-1280')
     await confirmed(page, 'Resume', 'Resume')
-    await page.locator('#run[data-state="running"]').waitFor()
+    // resumed: it waits for its participants again
+    await page.locator('#run[data-state="waiting"]').waitFor()
     expect(c.federation.state.paused).toBe(false)
 
     const audit = (await c.store.audit.list({ actor: 'ada' })).map((e) => [e.action, e.outcome])
@@ -249,19 +250,22 @@ describe('the operator console in Chromium', () => {
 
   it('starts a new run and watches three hospitals live: stages advance, a chart point per round, a dropout with its stage; approves a pending hospital that joins the next round, revokes one mid-run, stops it', async () => {
     const { context, page } = await signedIn('ada')
-    // every stage the run page shows, in order, as the live feed moved it (recorded in the page)
-    await context.addInitScript({
-      content: `window.__stages = [];
-        new MutationObserver(() => {
-          const live = document.getElementById('live')
-          const seen = live && live.dataset.round ? live.dataset.round + '/' + live.dataset.stage : null
-          if (seen && window.__stages.at(-1) !== seen) window.__stages.push(seen)
-        }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-stage', 'data-round'] })`,
-    })
     await page.goto(`${c.url}/console#/run/main`)
+    // every stage the run page shows, in order, as the live feed moved it (recorded in the page)
+    await page.evaluate(`window.__stages = [];
+      new MutationObserver(() => {
+        const live = document.getElementById('live')
+        const seen = live && live.dataset.round ? live.dataset.round + '/' + live.dataset.stage : null
+        if (seen && window.__stages.at(-1) !== seen) window.__stages.push(seen)
+      }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-stage', 'data-round'] })`)
     await page.locator('#feed[data-status="live"]').waitFor()
     await confirmed(page, 'Start', 'Start')
-    await page.locator('#run[data-state="waiting"], #run[data-state="running"]').waitFor()
+    // run 1 was stopped above: this is run 2
+    await page
+      .getByRole('status')
+      .getByText(/^Start: run 2 is /)
+      .waitFor()
+    await page.locator('#run[data-state="waiting"]').waitFor()
     const federation = (): Federation => c.host.open('main', true).federation
 
     // paused before anyone joins: three hospitals come, no round starts until the resume
@@ -287,20 +291,28 @@ describe('the operator console in Chromium', () => {
     expect(federation().state.round).toBe(0)
     await confirmed(page, 'Resume', 'Resume')
 
-    // round 1 and 2 run; round 2 loses hospital-3 at masked input; then the run waits for a third
+    // rounds 1 and 2 run; round 2 loses hospital-3 at masked input; then the run waits for a third
     await page.locator('#timeline tr[data-round="2"]').waitFor({ timeout: 30_000 })
     const dropout = page.locator('#timeline tr[data-round="2"] .dropouts [data-participant="hospital-3"]')
     await dropout.waitFor()
     expect(await dropout.getAttribute('data-stage')).toBe('masked-input')
     expect(await dropout.textContent()).toBe('hospital-3 at masked input')
-    expect(await page.locator('#chart').getAttribute('data-points')).toBe('2')
+    // a round needs three masked inputs: round 2 failed, and the chart marks it with its reason
+    expect(await page.locator('#timeline tr[data-round="2"]').getAttribute('data-status')).toBe('failed')
+    expect(await page.locator('#chart').getAttribute('data-points')).toBe('1')
+    expect(await page.locator('#chart').getAttribute('data-failed')).toBe('1')
+    expect(await page.locator('.chart .failed li').first().textContent()).toMatch(
+      /^Round 2 failed: secure aggregation failed: only 2 masked inputs arrived/,
+    )
+    // and has no head to download: the page says why
+    await page.locator('#timeline tr[data-round="2"]').getByRole('button', { name: 'download' }).click()
+    await page
+      .getByRole('alert')
+      .getByText(/kept no head after round 2 \(the round failed\)/)
+      .waitFor()
     const stages = (await page.evaluate('window.__stages')) as string[]
     expect(stages).toEqual(expect.arrayContaining(['1/advertise', '1/unmask', '2/advertise']))
     expect(stages.indexOf('1/advertise')).toBeLessThan(stages.indexOf('1/unmask'))
-    await page
-      .locator('#run-waiting')
-      .getByText(/participants to join/)
-      .waitFor()
     await shot(page, 'run-live-1280')
 
     // a fourth hospital says hello unknown: listed pending, approved from the page, and joins round 3
@@ -320,7 +332,7 @@ describe('the operator console in Chromium', () => {
       .getByText(/hospital-4/)
       .waitFor()
     expect(await page.locator('#live').textContent()).toMatch(/to the deadline/)
-    expect(await page.locator('#chart').getAttribute('data-points')).toBe('3')
+    expect(await page.locator('#chart').getAttribute('data-points')).toBe('2')
     const run = (await c.store.runs.list({ task: 'main' })).at(-1)
     const round3 = run && (await c.store.rounds.get(run.id, 3))
     expect((round3?.record as { selected: string[] } | undefined)?.selected).toContain('hospital-4')
@@ -331,6 +343,15 @@ describe('the operator console in Chromium', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click()
     await page.locator('#participants tr[data-participant="hospital-1"][data-state="revoked"]').waitFor()
     expect((await c.store.participants.byName('main', 'hospital-1'))?.state).toBe('revoked')
+
+    // round 4 aborted from the page: failed, and marked on the chart with its reason
+    await page.locator('input[name="reason"]').fill('hospital-4 is silent')
+    await confirmed(page, 'Abort round', 'Abort round')
+    await page.locator('#timeline tr[data-round="4"][data-status="failed"]').waitFor()
+    expect(await page.locator('#chart').getAttribute('data-failed')).toBe('2')
+    expect(await page.locator('.chart .failed li').nth(1).textContent()).toMatch(
+      /^Round 4 failed: .*hospital-4 is silent/,
+    )
 
     // the head after round 1, downloaded through the page
     const [download] = await Promise.all([
