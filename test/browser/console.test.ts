@@ -369,7 +369,7 @@ describe('the operator console in Chromium', () => {
     await context.close()
   }, 90_000)
 
-  it('filters the audit log by action and by operator', async () => {
+  it('filters the audit log by action and by operator; an invite code is shown once', async () => {
     const { context, page } = await signedIn('ada')
     await page.goto(`${c.url}/console#/audit`)
     await page.locator('#audit tbody tr').first().waitFor()
@@ -394,6 +394,17 @@ describe('the operator console in Chromium', () => {
       new Set(['vic']),
     )
     await shot(page, 'audit-1280')
+
+    // an invite's code is shown once, and is gone once noted
+    await page.goto(`${c.url}/console#/run/main`)
+    await page.locator('input[name="invite-name"]').fill('hospital-5')
+    await confirmed(page, 'Invite…', 'Invite')
+    const code = await page.locator('#invite-code').textContent()
+    expect(code).toMatch(/\S{16,}/)
+    await page.getByRole('button', { name: 'I have noted it' }).click()
+    expect(await page.locator('#invite-code').count()).toBe(0)
+    expect(await page.content()).not.toContain(code)
+    expect((await c.store.audit.list({ action: 'participant.invite' })).map((e) => e.outcome)).toEqual(['ok'])
     await context.close()
   })
 })
