@@ -1,7 +1,7 @@
 import { ApiError } from './api.ts'
 
 /**
- * Downloads `path` as `filename`: the coordinator's refusal (a round that produced no head, a model
+ * Downloads `path` as the file name the coordinator suggests, else `filename`: the coordinator's refusal (a round that produced no head, a model
  * not kept) becomes an ApiError with its message instead of a file of JSON.
  */
 export async function download(path: string, filename: string): Promise<void> {
@@ -22,9 +22,16 @@ export async function download(path: string, filename: string): Promise<void> {
   const url = URL.createObjectURL(await response.blob())
   const a = document.createElement('a')
   a.href = url
-  a.download = filename
+  a.download = suggested(response.headers.get('content-disposition')) ?? filename
   document.body.append(a)
   a.click()
   a.remove()
   setTimeout(() => URL.revokeObjectURL(url), 10_000)
+}
+
+/** The file name a Content-Disposition header suggests (`filename="…"`), kept to safe characters; null: none. */
+function suggested(header: string | null): string | null {
+  const name = header === null ? undefined : /filename="?([^";]+)"?/i.exec(header)?.[1]
+  const safe = name?.replace(/[^A-Za-z0-9._-]/g, '_')
+  return safe === undefined || safe === '' ? null : safe
 }

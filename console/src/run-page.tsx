@@ -91,7 +91,7 @@ export function RunPage({
                 id="download-model"
                 onClick={() =>
                   void ui.run(async () => {
-                    await download(`/api/runs/${id}/model`, `${run.task}-run${id}-model.zip`)
+                    await download(`/api/runs/${id}/model`, `${run.task}-run${id}-model`)
                     return `downloaded run ${id}'s whole model`
                   })
                 }

@@ -88,6 +88,21 @@ async function signedIn(name: string, width = 1280): Promise<{ context: BrowserC
   return { context, page }
 }
 
+let admin: Page | undefined
+
+/**
+ * The admin's page (signed in once: a sign-in costs an scrypt), freshly loaded at `hash`, `width` px
+ * wide, so no notice of an earlier test is on it.
+ */
+async function adminAt(hash: string, width = 1280): Promise<Page> {
+  admin ??= (await signedIn('ada')).page
+  await admin.setViewportSize({ width, height: width > 600 ? 900 : 844 })
+  await admin.goto('about:blank')
+  await admin.goto(`${c.url}/console${hash}`)
+  await admin.locator('#who').getByText('ada').waitFor()
+  return admin
+}
+
 /** Clicks an action's button, then the confirmation's. */
 async function confirmed(page: Page, button: string, confirm: string): Promise<void> {
   await page.getByRole('button', { name: button, exact: true }).click()
@@ -110,18 +125,16 @@ describe('the operator console in Chromium', () => {
     await expect.poll(() => page.getByRole('alert').textContent()).toBe('wrong name or password')
     await context.close()
 
-    const { context: signed, page: console_ } = await signedIn('ada')
+    const console_ = await adminAt('#/')
     const row = console_.locator('#runs tr[data-task="main"]')
     await row.waitFor()
     expect(await row.getAttribute('data-state')).toMatch(/^(waiting|running)$/)
     expect(await row.locator('td').nth(2).textContent()).toBe('0/6')
     await shot(console_, 'runs-1280')
-    await signed.close()
   })
 
   it('pauses, resumes and stops nothing without a confirmation, and shows the refusal of an action the state does not allow', async () => {
-    const { context, page } = await signedIn('ada')
-    await page.goto(`${c.url}/console#/run/main`)
+    const page = await adminAt('#/run/main')
     await page.locator('#run[data-task="main"]').waitFor()
 
     // resume while not paused: the coordinator's reason, in the page
@@ -153,11 +166,10 @@ describe('the operator console in Chromium', () => {
         ['run.resume', 'ok'],
       ]),
     )
-    await context.close()
   })
 
   it('a task file with errors lists every one of them in the page', async () => {
-    const { context, page } = await signedIn('ada', 390)
+    const page = await adminAt('#/', 390)
     const bad = { name: 'bad name!', training: { rounds: -1 }, surplus: true }
     await page.locator('input[name="task-file"]').setInputFiles({
       name: 'bad-task.json',
@@ -174,7 +186,6 @@ describe('the operator console in Chromium', () => {
     expect(listed.join('\n')).toMatch(/unknown field "surplus"/)
     expect(listed.join('\n')).toMatch(/^backbone: expected/m)
     await shot(page, 'task-errors-390')
-    await context.close()
   })
 
   it('a viewer sees every run but no control, and its forged requests are refused and audited', async () => {
@@ -236,8 +247,7 @@ describe('the operator console in Chromium', () => {
   })
 
   it('stops the run from the page, with a confirmation', async () => {
-    const { context, page } = await signedIn('ada', 390)
-    await page.goto(`${c.url}/console#/run/main`)
+    const page = await adminAt('#/run/main', 390)
     await page.locator('#run').waitFor()
     await page.locator('input[name="reason"]').fill('enough for today')
     await confirmed(page, 'Stop', 'Stop')
@@ -245,12 +255,10 @@ describe('the operator console in Chromium', () => {
     expect(await page.getByRole('status').first().textContent()).toMatch(/stopped by ada: enough for today/)
     await shot(page, 'run-stopped-390')
     expect((await c.store.runs.get(c.run.id))?.state).toBe('stopped')
-    await context.close()
   })
 
   it('starts a new run and watches three hospitals live: stages advance, a chart point per round, a dropout with its stage; approves a pending hospital that joins the next round, revokes one mid-run, stops it', async () => {
-    const { context, page } = await signedIn('ada')
-    await page.goto(`${c.url}/console#/run/main`)
+    const page = await adminAt('#/run/main')
     // every stage the run page shows, in order, as the live feed moved it (recorded in the page)
     await page.evaluate(`window.__stages = [];
       new MutationObserver(() => {
@@ -366,12 +374,10 @@ describe('the operator console in Chromium', () => {
     await page.locator('#run[data-state="stopped"]').waitFor()
     await page.setViewportSize({ width: 390, height: 844 })
     await shot(page, 'run-live-390')
-    await context.close()
   }, 90_000)
 
   it('filters the audit log by action and by operator; an invite code is shown once', async () => {
-    const { context, page } = await signedIn('ada')
-    await page.goto(`${c.url}/console#/audit`)
+    const page = await adminAt('#/audit')
     await page.locator('#audit tbody tr').first().waitFor()
     await page.locator('input[name="audit-action"]').fill('run.pause')
     await page.getByRole('button', { name: 'Filter' }).click()
@@ -405,6 +411,5 @@ describe('the operator console in Chromium', () => {
     expect(await page.locator('#invite-code').count()).toBe(0)
     expect(await page.content()).not.toContain(code)
     expect((await c.store.audit.list({ action: 'participant.invite' })).map((e) => e.outcome)).toEqual(['ok'])
-    await context.close()
   })
 })
