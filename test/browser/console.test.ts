@@ -31,6 +31,8 @@ const shared = join(fileURLToPath(new URL('../../', import.meta.url)), '..', 'sh
 const shots = join(tmpdir(), 'fedtune-console-screenshots')
 
 let browser: Browser
+/** What the pages logged as errors; the last test checks there were only the refusals it caused. */
+const pageErrors: string[] = []
 let c: MainCoordinator
 let consoleDir: string
 
@@ -79,6 +81,10 @@ async function signedIn(name: string, width = 1280): Promise<{ context: BrowserC
   const page = await context.newPage()
   page.on('pageerror', (error) => {
     throw error
+  })
+  // a script or style the page's CSP blocks, or any other error the page logs
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(`${name}: ${message.text()}`)
   })
   await page.goto(`${c.url}/console`)
   await page.getByLabel('Name').fill(name)
@@ -186,6 +192,7 @@ describe('the operator console in Chromium', () => {
     expect(listed.join('\n')).toMatch(/unknown field "surplus"/)
     expect(listed.join('\n')).toMatch(/^backbone: expected/m)
     await shot(page, 'task-errors-390')
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390)
   })
 
   it('a viewer sees every run but no control, and its forged requests are refused and audited', async () => {
@@ -254,6 +261,7 @@ describe('the operator console in Chromium', () => {
     await page.locator('#run[data-state="stopped"]').waitFor()
     expect(await page.getByRole('status').first().textContent()).toMatch(/stopped by ada: enough for today/)
     await shot(page, 'run-stopped-390')
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390)
     expect((await c.store.runs.get(c.run.id))?.state).toBe('stopped')
   })
 
@@ -340,6 +348,15 @@ describe('the operator console in Chromium', () => {
       .getByText(/hospital-4/)
       .waitFor()
     expect(await page.locator('#live').textContent()).toMatch(/to the deadline/)
+    // its deadline extended from the page
+    const before = federation().state.deadlineAt ?? 0
+    await page.locator('input[name="extend-seconds"]').fill('120')
+    await confirmed(page, 'Extend deadline', 'Extend')
+    await page
+      .getByRole('status')
+      .getByText(/^Extend: run 2 is running/)
+      .waitFor()
+    expect(federation().state.deadlineAt).toBeGreaterThanOrEqual(before + 120_000)
     expect(await page.locator('#chart').getAttribute('data-points')).toBe('2')
     const run = (await c.store.runs.list({ task: 'main' })).at(-1)
     const round3 = run && (await c.store.rounds.get(run.id, 3))
@@ -374,6 +391,7 @@ describe('the operator console in Chromium', () => {
     await page.locator('#run[data-state="stopped"]').waitFor()
     await page.setViewportSize({ width: 390, height: 844 })
     await shot(page, 'run-live-390')
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390)
   }, 90_000)
 
   it('filters the audit log by action and by operator; an invite code is shown once', async () => {
@@ -411,5 +429,13 @@ describe('the operator console in Chromium', () => {
     expect(await page.locator('#invite-code').count()).toBe(0)
     expect(await page.content()).not.toContain(code)
     expect((await c.store.audit.list({ action: 'participant.invite' })).map((e) => e.outcome)).toEqual(['ok'])
+  })
+
+  it('no page logged an error but the refusals the tests asked for', () => {
+    // the browser logs each refused request (401, 403, 404, 409) it made; nothing else may appear
+    const unexpected = pageErrors.filter(
+      (e) => !/Failed to load resource: the server responded with a status of (400|401|403|404|409)/.test(e),
+    )
+    expect(unexpected).toEqual([])
   })
 })
