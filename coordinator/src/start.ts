@@ -9,7 +9,7 @@ import type { LiveRun } from './host/live-run.ts'
 import { runOf } from './host/run-rows.ts'
 import { TaskHost } from './host/task-host.ts'
 import { type AppOptions, buildApp } from './http/app.ts'
-import { DEFAULT_CONSOLE_DIR } from './http/console-page.ts'
+import { CONSOLE_PATH, consolePageProblem, DEFAULT_CONSOLE_DIR } from './http/console-page.ts'
 import { runRoutes } from './http/run-routes.ts'
 import { DEFAULT_WEB_DIR, JOIN_PATH, webPageProblem } from './http/web-page.ts'
 import type { Federation } from './rounds/federation.ts'
@@ -197,6 +197,13 @@ async function serve(
   const tasks = host.list()
   print(
     `coordinator at ${address}: ${tasks.length === 0 ? 'no tasks yet (operators submit them: fedtune task submit)' : tasks.map((t) => `${t.name} (${t.phase})`).join(', ')}`,
+  )
+  const consoleDir = opts.consoleDir ?? DEFAULT_CONSOLE_DIR
+  const consoleProblem = await consolePageProblem(consoleDir)
+  print(
+    consoleProblem === null
+      ? `operator console at ${address}${CONSOLE_PATH}`
+      : `operator console unavailable: ${consoleProblem}`,
   )
   // runs that became ready before the port opened
   for (const t of tasks)

@@ -131,6 +131,7 @@ describe('the operator console in Chromium', () => {
     await expect.poll(() => page.getByRole('alert').textContent()).toBe('wrong name or password')
     await context.close()
 
+    expect(await c.line(/^operator console /)).toBe(`operator console at ${c.url}/console`)
     const console_ = await adminAt('#/')
     const row = console_.locator('#runs tr[data-task="main"]')
     await row.waitFor()
