@@ -8,7 +8,7 @@ const repo = fileURLToPath(new URL('../', import.meta.url))
 
 function sources(dir: string): string[] {
   return readdirSync(join(repo, dir), { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts'))
+    .filter((f) => f.endsWith('.ts') || f.endsWith('.tsx'))
     .map((f) => join(dir, f))
 }
 
@@ -43,7 +43,14 @@ function cycles(files: readonly string[]): string[][] {
 }
 
 describe('the architecture', () => {
-  for (const dir of ['protocol/src', 'coordinator/src', 'client-node/src', 'client-web/src', 'model/src']) {
+  for (const dir of [
+    'protocol/src',
+    'coordinator/src',
+    'client-node/src',
+    'client-web/src',
+    'console/src',
+    'model/src',
+  ]) {
     it(`${dir} has no import cycle, type-only imports included`, () => {
       expect(cycles(sources(dir)).map((c) => c.map((f) => relative(dir, f)).join(' → '))).toEqual([])
     })

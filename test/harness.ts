@@ -256,6 +256,8 @@ export type TestCoordinatorOverrides = {
   readonly resumed?: FederationOptions['resumed']
   /** Lays out a browser page under the temp folder `dir` (which holds `backbone/` and `run/`) and returns its folder (undefined: no page built). */
   readonly web?: (dir: string) => string | undefined
+  /** The operator console's folder, under the coordinator's temp folder (none: /console answers 503). */
+  readonly console?: (dir: string) => string | undefined
   /** Participants in the store before the coordinator starts: enrolled, and excluded earlier. */
   readonly enrolled?: ReadonlyMap<string, Uint8Array>
   readonly excluded?: ReadonlyMap<string, ExcludedEntry>
@@ -439,6 +441,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
         }
       : {}),
     webDir: o.web?.(dir),
+    consoleDir: o.console?.(dir),
     onError: (message) => httpErrors.push(message),
     ...(o.store ? { store: o.store } : {}),
     ...(o.operators ? { operators: o.operators } : {}),
@@ -532,7 +535,8 @@ export type TaskFileOverrides = {
 export async function startMainCoordinator(
   file: TaskFileOverrides = {},
   limits: Partial<ConnectionLimits> = {},
-  more: Pick<StartOptions, 'metrics'> = {},
+  /** Metrics, and the operator console's build to serve at /console (the browser test builds its own). */
+  more: Pick<StartOptions, 'metrics' | 'consoleDir'> = {},
 ): Promise<MainCoordinator> {
   // Loaded here, not at the top: tfjs costs the files that only need startTestCoordinator seconds.
   const { startCoordinator } = await import('@fedtune/coordinator/start')

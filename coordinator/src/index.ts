@@ -8,6 +8,12 @@ export {
 } from './host/task-directory.ts'
 export { HostError, type RunAction, TaskHost, type TaskHostOptions } from './host/task-host.ts'
 export { type AppOptions, backbonePath, buildApp, type ServedBackbone } from './http/app.ts'
+export {
+  CONSOLE_PATH,
+  consolePageProblem,
+  DEFAULT_CONSOLE_DIR,
+  serveConsolePage,
+} from './http/console-page.ts'
 export { runRoutes, runView, TASK_FILE_BODY_LIMIT } from './http/run-routes.ts'
 export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './http/web-page.ts'
 export {

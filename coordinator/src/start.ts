@@ -3,10 +3,13 @@ import { join } from 'node:path'
 import { escapeText } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
+import { ConsoleFeed } from './console/console-feed.ts'
+import { attachConsole, type ConsoleSockets } from './console/console-sockets.ts'
 import type { LiveRun } from './host/live-run.ts'
 import { runOf } from './host/run-rows.ts'
 import { TaskHost } from './host/task-host.ts'
 import { type AppOptions, buildApp } from './http/app.ts'
+import { CONSOLE_PATH, consolePageProblem, DEFAULT_CONSOLE_DIR } from './http/console-page.ts'
 import { runRoutes } from './http/run-routes.ts'
 import { DEFAULT_WEB_DIR, JOIN_PATH, webPageProblem } from './http/web-page.ts'
 import { coordinatorMetrics } from './metrics/coordinator-metrics.ts'
@@ -46,6 +49,8 @@ export type HostOptions = {
   readonly quiet?: boolean
   /** client-web's build output, served under /join; defaults to client-web/dist in this repository. */
   readonly webDir?: string
+  /** console's build output, served under /console; defaults to console/dist in this repository. */
+  readonly consoleDir?: string
   /** What one connection may cost (connection-limits.ts); each limit defaults when absent. */
   readonly limits?: Partial<ConnectionLimits>
   /** Watches rounds and their stages as they happen: bench:load measures the coordinator with it. */
@@ -75,6 +80,8 @@ export type RunningHost = {
   readonly io: Server
   /** Where `metrics.address` serves /metrics (the port chosen when 0 was asked for); null without one. */
   readonly metricsUrl: string | null
+  /** The operators' live console's socket server (console/console-sockets.ts). */
+  readonly consoles: ConsoleSockets
   close(): Promise<void>
 }
 
@@ -141,6 +148,17 @@ async function serve(
   let address = ''
   let io: Server | undefined
   let host: TaskHost
+  // The operators' live console (console/): fed by every run's observer, the sockets and the host.
+  const feed = new ConsoleFeed({
+    store,
+    host: {
+      list: () => host.list(),
+      open: (task, ended) => host.open(task, ended),
+      runOf: (task) => host.runOf(task),
+      preparingOf: (task) => host.preparingOf(task),
+    },
+    onWarning: (message) => print(`warning: ${escapeText(message)}`),
+  })
   try {
     const first = await before?.(store, print)
     host = new TaskHost({
@@ -150,7 +168,9 @@ async function serve(
       print,
       bars: opts.quiet ? undefined : process.stderr,
       // Every part that watches rounds adds its observer of a run here.
-      observerOf: (run) => allObservers([opts.observer, roundMetrics(metrics, run.task)]),
+      observerOf: (run) =>
+        allObservers([opts.observer, roundMetrics(metrics, run.task), feed.observerOf(run)]),
+      onRunChanged: (task) => feed.runChanged(task),
       runFolder: (run) => (run.id === first?.id ? opts.outDir : undefined),
       onReady: (live) => {
         if (io) raiseMessageBytes(io, live.info.paramCount)
@@ -159,13 +179,16 @@ async function serve(
     })
     await host.load()
   } catch (error) {
+    feed.close()
     await store.close()
     throw error
   }
   const app = buildApp({
     tasks: host,
     routes: (app) => runRoutes(app, store, host, process.cwd()),
+    status: (task) => feed.status(task),
     webDir,
+    consoleDir: opts.consoleDir ?? DEFAULT_CONSOLE_DIR,
     store,
     ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
     onError: (message) => print(`error: ${message}`),
@@ -182,6 +205,13 @@ async function serve(
     onJoin: (p, agent) => print(`joined: ${escapeText(p, 80)} (${escapeText(agent, 200)})`),
     onLeave: (p, reason) => print(`left: ${escapeText(p, 80)} (${escapeText(reason, 200)})`),
     onRefused: (code) => metrics.refused.inc({ code }),
+    onParticipant: (event) => feed.participant(event),
+  })
+  const consoles: ConsoleSockets = attachConsole(app.server, {
+    store,
+    feed,
+    trustProxy: opts.trustProxy !== undefined && opts.trustProxy !== false,
+    onWarning: (message) => print(`warning: ${escapeText(message)}`),
   })
   countTraffic(io, metrics)
   const server = io
@@ -208,6 +238,13 @@ async function serve(
   print(
     `coordinator at ${address}: ${tasks.length === 0 ? 'no tasks yet (operators submit them: fedtune task submit)' : tasks.map((t) => `${t.name} (${t.phase})`).join(', ')}`,
   )
+  const consoleDir = opts.consoleDir ?? DEFAULT_CONSOLE_DIR
+  const consoleProblem = await consolePageProblem(consoleDir)
+  print(
+    consoleProblem === null
+      ? `operator console at ${address}${CONSOLE_PATH}`
+      : `operator console unavailable: ${consoleProblem}`,
+  )
   // runs that became ready before the port opened
   for (const t of tasks)
     if (t.phase === 'serving') await describeRun(host.open(t.name, true) as LiveRun, print, webDir, address)
@@ -219,12 +256,14 @@ async function serve(
     app,
     io: server,
     metricsUrl: metricsServer?.url ?? null,
+    consoles,
     close() {
       closed ??= (async () => {
         const stopping = host.close()
         // 'finished' is emitted, not yet written: participants leave once they read it, so wait for
         // them (briefly) rather than cut the connections with the message still buffered.
         await allDisconnected(server, 3000)
+        consoles.close()
         server.close()
         await app.close()
         await metricsServer?.close()

@@ -12,6 +12,26 @@ import type { Stage } from './secagg/messages.ts'
  */
 export const CONSOLE_NAMESPACE = '/console'
 
+/**
+ * The console's socket.io path: a server of its own beside the participants' (`/socket.io`), so
+ * their hardened parser and limits stay as they are. A page connects with
+ * `io(CONSOLE_NAMESPACE, { path: CONSOLE_SOCKET_PATH })` from the coordinator's own origin.
+ */
+export const CONSOLE_SOCKET_PATH = '/console/socket.io'
+
+/** Why a console's connection was refused: the `connect_error`'s `data` (its message says the same). */
+export type ConsoleRefusal = {
+  readonly code:
+    | 'unauthenticated'
+    | 'bad-credentials'
+    | 'session-expired'
+    | 'session-revoked'
+    | 'token-revoked'
+    | 'foreign-origin'
+    | 'no-accounts'
+  readonly message: string
+}
+
 /** A round's stages as the console shows them: secure rounds, or a plaintext-debug round's `update`. */
 export type LiveStage = Stage | 'update'
 
@@ -37,13 +57,8 @@ export type RunWaiting =
   | { readonly kind: 'commit' }
 
 export type ConsoleRunState =
-  | 'preparing'
-  | 'waiting'
-  | 'running'
-  | 'paused'
-  | 'finished'
-  | 'failed'
-  | 'stopped'
+  /** A submitted task with no run yet. */
+  'idle' | 'preparing' | 'waiting' | 'running' | 'paused' | 'finished' | 'failed' | 'stopped'
 
 /** One run as the runs list shows it. */
 export type ConsoleRun = {
@@ -63,6 +78,10 @@ export type ConsoleRun = {
   readonly auc: number | null
   readonly secure: boolean
   readonly waiting: RunWaiting | null
+  /** What is left of the run at the mean round duration so far (ms); null before a round ended or once over. */
+  readonly etaMs: number | null
+  /** Why the run ended, failed or paused, as the run store says; null otherwise. */
+  readonly reason: string | null
 }
 
 /** The running round of one task, pushed on every stage change and at most every 250 ms while messages arrive. */
@@ -171,6 +190,8 @@ export type ServerToConsoleEvents = {
   participant: (participant: ConsoleParticipant) => void
   /** Every new audit row, to every console. */
   audit: (entry: ConsoleAuditEntry) => void
+  /** The console's session or token is no longer usable (signed out, expired, revoked); it is disconnected next. */
+  'signed-out': (refusal: ConsoleRefusal) => void
 }
 
 /** console → coordinator: which task's details to push (one at a time); the reply is its state now. */

@@ -17,6 +17,7 @@ describe('a run’s rounds, as the metrics count them', () => {
     stage,
     heard,
     of: 5,
+    missing: Array.from({ length: 5 - heard }, (_, i) => `p${i}`),
     openedAt: at,
     lastMessageAt: at + 100,
     closedAt: at + 500,

@@ -76,6 +76,10 @@ describe('the route table × {anonymous, viewer, operator, admin} × {session co
     const page = routes.filter((r) => r.url.startsWith('/join'))
     expect(page.length).toBeGreaterThan(0)
     for (const r of page) expect(r.access).toBe('public')
+    // the console's page holds no data: what it shows comes from routes that need a session
+    const console = routes.filter((r) => r.url.startsWith('/console'))
+    expect(console.map((r) => `${r.method} ${r.url}`)).toContain('GET /console')
+    for (const r of console) expect(r.access).toBe('public')
     expect(access('GET', '/api/task')).toBe('public')
     expect(access('POST', '/api/session')).toBe('public')
     // The volunteers' page shows the chart of the run; the records and heads are for operators.

@@ -15,7 +15,12 @@ import { commitRound, endRun, resumeFrom } from './run-rows.ts'
 import type { OpenTask } from './task-directory.ts'
 
 /** A task's run serving participants: its federation, log and backbone, and the folder of its heads. */
-export type LiveRun = OpenTask & { readonly run: Run; readonly outDir: string }
+export type LiveRun = OpenTask & {
+  readonly run: Run
+  readonly outDir: string
+  /** The held-out accuracy of always answering its most frequent class; null without a held-out set. */
+  readonly majority: number | null
+}
 
 export type PrepareRunOptions = {
   readonly store: Store
@@ -52,6 +57,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   const spec = { layers: task.head.layers, labels: task.head.labels }
   const params = paramCount(spec, backbone.embeddingDim)
   let evaluate: Evaluate | undefined
+  let majority: number | null = null
   try {
     if (task.evaluation) {
       const bar = progressTo('embedding held-out set', o.bars)
@@ -66,6 +72,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       bar.done(`${fromCache} from cache`)
       print(`held-out set ${task.evaluation.data}: ${dataset.n} images`)
       const classes = task.head.labels.length
+      majority = majorityAccuracy(dataset.y, classes)
       evaluate = (weights) => {
         const probs = predictHead(spec, backbone.embeddingDim, weights, dataset.x, dataset.n)
         return {
@@ -219,5 +226,14 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     neighbours: task.aggregation.mode === 'secure' ? task.aggregation.neighbours : undefined,
     run,
     outDir,
+    majority,
   }
+}
+
+/** The accuracy of always answering the most frequent of `classes` labels in `labels`: the line a head must beat. */
+export function majorityAccuracy(labels: Int32Array, classes: number): number | null {
+  if (labels.length === 0) return null
+  const counts = new Array<number>(classes).fill(0)
+  for (const y of labels) counts[y] = (counts[y] ?? 0) + 1
+  return Math.max(...counts) / labels.length
 }

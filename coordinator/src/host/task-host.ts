@@ -29,6 +29,8 @@ export type TaskHostOptions = {
   readonly onReady?: (live: LiveRun) => void
   /** A run has opened to participants (what the operator reads: where, how). */
   readonly onOpen?: (live: LiveRun) => Promise<void>
+  /** A task's run changed: created, preparing, open, paused, resumed, stopped, ended (the console pushes it). */
+  readonly onRunChanged?: (task: string) => void
 }
 
 /** What an operator asks of a task's run. */
@@ -118,6 +120,7 @@ export class TaskHost implements TaskDirectory {
     const run = await store.runs.create({ task, settings: hosted.file })
     await store.audit.append({ actor: by, action: 'run.created', outcome: 'ok', task, run: run.id })
     this.#begin(hosted, run)
+    this.#changed(task)
     return run
   }
 
@@ -184,7 +187,27 @@ export class TaskHost implements TaskDirectory {
         throw new HostError(error.code === 'invalid' ? 'invalid' : 'wrong-state', error.message)
       throw error
     }
+    this.#changed(task)
     return hosted.run ?? run
+  }
+
+  /** The task's latest run as the host knows it (null before any): its state, times and reason. */
+  runOf(task: string): Run | null {
+    return this.#tasks.get(task)?.run ?? null
+  }
+
+  /** Whether the task's run is preparing, and how far; null when it is not. */
+  preparingOf(task: string): { readonly what: string; readonly done: number; readonly total: number } | null {
+    const hosted = this.#tasks.get(task)
+    return hosted?.live === null ? (hosted.preparing ?? null) : null
+  }
+
+  #changed(task: string): void {
+    try {
+      this.#opts.onRunChanged?.(task)
+    } catch (error) {
+      this.#opts.print(`warning: telling the console of task ${task}: ${(error as Error).message}`)
+    }
   }
 
   /** Resolves once `task`'s run serves; rejects with the reason its preparation failed. */
@@ -303,8 +326,9 @@ export class TaskHost implements TaskDirectory {
             hosted.preparing = { what, done, total }
           },
           onEnded: (state, reason) => {
-            hosted.run = { ...run, state, reason }
+            hosted.run = { ...run, state, reason, endedAt: new Date().toISOString() }
             this.#checkIdle()
+            this.#changed(run.task)
           },
         })
         if (this.#closed) {
@@ -329,6 +353,7 @@ export class TaskHost implements TaskDirectory {
         }
         hosted.live = live
         hosted.preparing = null
+        this.#changed(run.task)
         await this.#opts.onOpen?.(live)
         return live
       } catch (error) {
@@ -337,6 +362,7 @@ export class TaskHost implements TaskDirectory {
         hosted.run = { ...run, state: 'failed', reason }
         await endRun(store, run.id, 'failed', reason).catch(() => undefined)
         this.#checkIdle()
+        this.#changed(run.task)
         throw error
       }
     })()

@@ -9,6 +9,7 @@ import { type OperatorsOptions, registerOperators } from '../operators/register-
 import { roundChart } from '../rounds/round-chart.ts'
 import type { Store } from '../store/open-store.ts'
 import { headFile } from '../store/run-folder.ts'
+import { serveConsolePage } from './console-page.ts'
 import { participantRoutes } from './participant-routes.ts'
 import { serveWebPage } from './web-page.ts'
 
@@ -25,6 +26,8 @@ export type AppOptions = {
    * (/join then answers 503 saying so).
    */
   readonly webDir?: string | undefined
+  /** console's build output, served under /console; undefined serves no page (/console answers 503). */
+  readonly consoleDir?: string | undefined
   /** A handler that failed (answered 500): for the operator's log, once per failure. */
   readonly onError?: (message: string) => void
   /** Sees every inbound HTTP request (method, URL, body bytes): for audits and the traffic test. */
@@ -44,6 +47,8 @@ export type AppOptions = {
   readonly operators?: Omit<OperatorsOptions, 'store'>
   /** The coordinator's metrics and the token that reads them at GET /metrics (without: 404 saying how). */
   readonly metrics?: MetricsExposure
+  /** What GET /api/status adds about a task's run (the console feed's waiting, times, metrics, ETA). */
+  readonly status?: (task: string) => Readonly<Record<string, unknown>>
 }
 
 /** Participants fetch these without an account; what operators read needs one (operators/access.ts). */
@@ -93,6 +98,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   if (opts.store) participantRoutes(app, opts.store, tasks)
   opts.routes?.(app)
   serveWebPage(app, opts.webDir)
+  serveConsolePage(app, opts.consoleDir)
 
   app.get<{ Params: { digest: string; '*': string } }>(
     '/backbone/:digest/*',
@@ -184,6 +190,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       secure: federation.secureStage,
       completed: s.completed,
       failed: s.failed,
+      ...opts.status?.(federation.task.name),
     }
   })
 

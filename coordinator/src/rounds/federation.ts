@@ -122,6 +122,8 @@ export class Federation {
   readonly #timers: RoundTimers
   readonly #commits = new CommitQueue()
   #open: OpenRound | undefined
+  /** Who paused the run (while it is paused), for the operators' console. */
+  #pausedBy: string | null = null
   #resolveDone!: (summary: Summary) => void
 
   constructor(opts: FederationOptions) {
@@ -160,6 +162,16 @@ export class Federation {
   /** Participants a complaint named the culprit of a secure round, out of the rest of the run. */
   get excluded(): ReadonlyMap<string, ExcludedEntry> {
     return this.#participants.excluded
+  }
+
+  /** Who paused the run, while it is paused; null otherwise. */
+  get pausedBy(): string | null {
+    return this.#state.paused ? this.#pausedBy : null
+  }
+
+  /** When the open gather window before a round ends (epoch ms); null when none is open. */
+  get gatherUntil(): number | null {
+    return this.#timers.gatherUntil
   }
 
   /** Whether a round's record is being committed (the run waits for it). */
@@ -287,6 +299,7 @@ export class Federation {
         'pausing the run: expected a run not paused, got one already paused',
       )
     this.dispatch({ type: 'pause' })
+    this.#pausedBy = by
     this.#control(
       'paused',
       by,

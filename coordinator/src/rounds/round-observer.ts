@@ -12,6 +12,8 @@ export type StageTiming = {
   /** How many of the round's `of` participants answered the stage. */
   readonly heard: number
   readonly of: number
+  /** Who the stage did not hear from, by name, sorted: dropouts (or silent) at this stage. */
+  readonly missing: readonly string[]
   /** The round's start for advertise; otherwise the previous stage's `relayedAt`. */
   readonly openedAt: number
   /** null when no message was accepted. */

@@ -16,6 +16,8 @@ export class RoundTimers {
   #join: (() => void) | undefined
   /** An earlier gather window's timer must not cut a later one short. */
   #gather: (() => void) | undefined
+  /** When the open gather window ends (epoch ms), or null with none open. */
+  #gatherUntil: number | null = null
 
   constructor(clock: Clock, contain: Contain) {
     this.#clock = clock
@@ -83,15 +85,23 @@ export class RoundTimers {
   /** Opens a gather window of `ms`, replacing any earlier one. */
   armGather(ms: number, fn: () => void): void {
     this.cancelGather()
+    this.#gatherUntil = this.#clock.now() + ms
     this.#gather = this.after('the gather window', ms, () => {
       this.#gather = undefined
+      this.#gatherUntil = null
       fn()
     })
+  }
+
+  /** When the open gather window ends (epoch ms); null when none is open. */
+  get gatherUntil(): number | null {
+    return this.#gatherUntil
   }
 
   cancelGather(): void {
     this.#gather?.()
     this.#gather = undefined
+    this.#gatherUntil = null
   }
 
   cancelAll(): void {

@@ -200,12 +200,13 @@ export class SecureRound {
     if (this.#over) return
     const stage = this.#server.stage
     const of = this.setup.identityKeys.length
-    const waiting = this.#server.waitingFor.length
+    const waiting = this.waitingFor
     const timing = {
       round: this.#opts.round,
       stage: stage as StageTiming['stage'],
-      heard: of - waiting,
+      heard: of - waiting.length,
       of,
+      missing: waiting,
       openedAt: this.#openedAt,
       lastMessageAt: this.#lastMessageAt,
       closedAt: this.#opts.clock.now(),

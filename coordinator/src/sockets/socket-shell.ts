@@ -28,6 +28,7 @@ import { boundedParser, handOver } from './bounded-parser.ts'
 import { ConnectionGuard, type GuardedConnection } from './connection-guard.ts'
 import { type ConnectionLimits, connectionLimits } from './connection-limits.ts'
 import { type MessageBounds, messageBounds } from './message-bounds.ts'
+import type { ParticipantEvent, Traffic } from './participant-event.ts'
 
 /** Everything a participant sent, as it arrived: for audits and for the traffic test. */
 export type InboundTap = (entry: {
@@ -51,6 +52,8 @@ export type SocketShellOptions = {
    * its guard, a handshake refused (its task), an upgrade refused over the per-address cap.
    */
   readonly onRefused?: ((code: RefusalCode | 'too-many-connections') => void) | undefined
+  /** A participant joined, had a message handled, left: for the operators' console. */
+  readonly onParticipant?: ((event: ParticipantEvent) => void) | undefined
 }
 
 /**
@@ -187,6 +190,17 @@ export function attachSockets(
     /** A hello being admitted: a second one on this connection meanwhile is refused. */
     let admitting = false
     const address = socket.handshake.address
+    const tcp = (
+      socket.conn as unknown as { request?: { socket?: { bytesRead?: number; bytesWritten?: number } } }
+    ).request?.socket
+    const traffic = (): Traffic => ({ in: tcp?.bytesRead ?? 0, out: tcp?.bytesWritten ?? 0 })
+    const tell = (event: ParticipantEvent) => {
+      try {
+        opts.onParticipant?.(event)
+      } catch (error) {
+        log(`telling the console of ${event.participant}: ${(error as Error).message}`)
+      }
+    }
     // Fresh for this connection: the hello must sign it (hello-proof.ts), so it cannot be replayed.
     const challenge: Challenge = { taskId: task.taskId, nonce: nodeCrypto.randomBytes(NONCE_BYTES) }
     const warn = (message: string) => guard.warn(message)
@@ -299,6 +313,14 @@ export function attachSockets(
             reply({ ok: true, task })
             opts.onJoin?.(hello.participant, escapeText(hello.agent, 200))
             federation.join(hello.participant, hello.kind, hello.identityKey, joined)
+            tell({
+              type: 'joined',
+              task: task.name,
+              participant: hello.participant,
+              kind: hello.kind,
+              agent: escapeText(hello.agent, 200),
+              traffic,
+            })
           })(raw, reply),
         (error: unknown) => {
           admitting = false
@@ -315,6 +337,7 @@ export function attachSockets(
       if (participant === null) return reply(refusal('no-hello', 'say hello before sending an update'))
       try {
         federation.update(participant, parseUpdate(raw, task.paramCount, task.head.labels.length), reply)
+        tell({ type: 'message', task: task.name, participant })
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error // not the sender's fault: contain() answers internal
         warn(`refused update: ${(error as Error).message}`)
@@ -328,6 +351,7 @@ export function attachSockets(
       if (participant === null) return reply(refusal('no-hello', 'say hello before a secagg message'))
       // Parsed by the round's SecaggServer, which knows the stage it expects.
       federation.secagg(participant, raw, reply)
+      tell({ type: 'message', task: task.name, participant })
     })
     // Unknown events never get here: the decoder counts and drops them (bounded-parser.ts).
 
@@ -335,6 +359,7 @@ export function attachSockets(
       if (participant !== null && link !== null) {
         opts.onLeave?.(participant, escapeText(String(reason), 200))
         federation.leave(participant, link)
+        tell({ type: 'left', task: task.name, participant, traffic: traffic() })
       }
     })
     socket.emit('challenge', challenge)

@@ -76,12 +76,46 @@ export type Audit = {
   }): Promise<AuditEntry>
   /** Entries in the order they were appended (or newest first), filtered, a page at a time. */
   list(filter?: AuditFilter): Promise<readonly AuditEntry[]>
+  /**
+   * Calls `listener` with every entry appended from now on, once it is kept (an entry appended in a
+   * transaction, once that commits); returns the unsubscribe. For the operators' live console.
+   */
+  subscribe(listener: AuditListener): () => void
+}
+
+export type AuditListener = (entry: AuditEntry) => void
+
+/** Who hears of appended entries: `listeners`, told through `tell` (held back until a transaction commits). */
+export type AuditHooks = {
+  readonly listeners: Set<AuditListener>
+  readonly tell: (entry: AuditEntry) => void
+}
+
+/** Hooks that tell every listener at once; a listener that throws costs only its own call. */
+export function auditHooks(): AuditHooks {
+  const listeners = new Set<AuditListener>()
+  return {
+    listeners,
+    tell: (entry) => {
+      for (const listener of listeners)
+        try {
+          listener(entry)
+        } catch (error) {
+          // a console that failed on an entry must not fail the append, which is kept already
+          process.emitWarning(`an audit listener failed on entry ${entry.id}: ${(error as Error).message}`)
+        }
+    },
+  }
 }
 
 export const AUDIT_PAGE_MAX = 1000
 
-export function auditOver(sql: Sql, now: StoreClock): Audit {
+export function auditOver(sql: Sql, now: StoreClock, hooks: AuditHooks = auditHooks()): Audit {
   return {
+    subscribe(listener) {
+      hooks.listeners.add(listener)
+      return () => hooks.listeners.delete(listener)
+    },
     async append(e) {
       try {
         const rows = await sql.query<AuditRow>(
@@ -99,7 +133,9 @@ export function auditOver(sql: Sql, now: StoreClock): Audit {
             json(e.detail ?? {}),
           ],
         )
-        return entryFrom(one(rows, `auditing ${e.action}`))
+        const entry = entryFrom(one(rows, `auditing ${e.action}`))
+        hooks.tell(entry)
+        return entry
       } catch (error) {
         throw storeErrorFrom(error, `appending "${e.action}" by "${e.actor}" to the audit log`)
       }

@@ -1,5 +1,5 @@
 import { type ApiTokens, apiTokensOver } from './api-tokens.ts'
-import { type Audit, auditOver } from './audit.ts'
+import { type Audit, type AuditEntry, type AuditHooks, auditHooks, auditOver } from './audit.ts'
 import type { StoreClock } from './clock.ts'
 import { type Invites, invitesOver } from './invites.ts'
 import { parseLocation, redactLocation } from './location.ts'
@@ -75,18 +75,27 @@ export async function openStore(location: string, opts: StoreOptions = {}): Prom
     throw error
   }
   const sql: Sql = connection
+  const hooks = auditHooks()
   return {
     engine: parsed.engine,
     where: parsed.engine === 'pglite' ? parsed.folder : redactLocation(parsed.url),
-    ...repositoriesOver(sql, now),
-    transaction: (fn) => sql.transaction((tx) => fn(repositoriesOver(tx, now))),
+    ...repositoriesOver(sql, now, hooks),
+    transaction: async (fn) => {
+      // entries appended in the transaction are told once it commits, never if it rolls back
+      const held: AuditEntry[] = []
+      const result = await sql.transaction((tx) =>
+        fn(repositoriesOver(tx, now, { listeners: hooks.listeners, tell: (e) => held.push(e) })),
+      )
+      for (const entry of held) hooks.tell(entry)
+      return result
+    },
     migrations: () => appliedMigrations(sql),
     sql,
     close: () => connection.close(),
   }
 }
 
-function repositoriesOver(sql: Sql, now: StoreClock): Repositories {
+function repositoriesOver(sql: Sql, now: StoreClock, hooks: AuditHooks): Repositories {
   return {
     operators: operatorsOver(sql, now),
     sessions: sessionsOver(sql, now),
@@ -96,6 +105,6 @@ function repositoriesOver(sql: Sql, now: StoreClock): Repositories {
     rounds: roundsOver(sql, now),
     participants: participantsOver(sql, now),
     invites: invitesOver(sql, now),
-    audit: auditOver(sql, now),
+    audit: auditOver(sql, now, hooks),
   }
 }
