@@ -211,7 +211,7 @@ async function serve(
         // 'finished' is emitted, not yet written: participants leave once they read it, so wait for
         // them (briefly) rather than cut the connections with the message still buffered.
         await allDisconnected(server, 3000)
-        consoles.close()
+        await consoles.close()
         server.close()
         await app.close()
         // a round being committed finishes first

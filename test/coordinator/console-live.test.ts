@@ -190,6 +190,16 @@ describe('the console namespace refuses a connection without a usable session', 
     expect((await own.next<ConsoleWelcome>('welcome')).operator).toEqual({ name: 'vera', role: 'viewer' })
   })
 
+  it('a flood of refused handshakes costs the audit log 60 rows per address a minute, not a row each', async () => {
+    const flood = await coordinator()
+    for (let i = 0; i < 64; i++) {
+      const refused = consoleTo(flood)
+      expect((await refusalOf(refused.socket)).data.code).toBe('unauthenticated')
+      refused.socket.disconnect()
+    }
+    expect(await flood.store.audit.list({ action: 'console.refused', limit: 1000 })).toHaveLength(60)
+  })
+
   it('a console whose session is signed out is told so and disconnected', async () => {
     const { cookie, csrf } = await sessionCookie(c.store, 'vera')
     const watcher = consoleTo(c, { cookie })
