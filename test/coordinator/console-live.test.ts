@@ -351,6 +351,17 @@ describe('run control reaches every console', () => {
       paused: true,
       waiting: { kind: 'resume', pausedBy: 'olga' },
     })
+    await c.app.inject({
+      method: 'POST',
+      url: '/api/tasks/main/stop',
+      headers: op,
+      payload: { reason: 'enough' },
+    })
+    expect(await viewer.next<ConsoleRun>('run', (r) => r.state === 'stopped')).toMatchObject({
+      reason: 'stopped by olga: enough',
+      waiting: null,
+      etaMs: null,
+    })
   })
 
   it('a stage waiting on a straggler: the live round and /api/status name it with the deadline; an abort over REST ends the round, audited', async () => {

@@ -76,6 +76,8 @@ export function attachConsole(server: HttpServer, opts: ConsoleSocketOptions): C
       serveClient: false,
       transports: ['websocket'],
       maxHttpBufferSize: CONSOLE_MESSAGE_BYTES,
+      // a refused handshake's connection (no namespace joined) is closed this soon, freeing its slot
+      connectTimeout: 5000,
       allowRequest: (req, callback) => {
         const address = addressOf(req.socket.remoteAddress)
         if (!cap.take(address))
