@@ -1,3 +1,13 @@
+export { originProblem } from './console/console-origin.ts'
+export { consoleParticipant, participantCounts } from './console/console-participant.ts'
+export { consoleRun, etaMs } from './console/console-run.ts'
+export { liveRound } from './console/live-round.ts'
+export { dropoutsOf, goneFrom, roundEntry, stageSpans } from './console/round-entry.ts'
+export { RoundTraffic } from './console/round-traffic.ts'
+export type { FederationView, RunView, StageView } from './console/run-view.ts'
+export { runWaiting } from './console/run-waiting.ts'
+export { Throttle } from './console/throttle.ts'
+export { majorityAccuracy } from './host/live-run.ts'
 export {
   type OpenTask,
   singleTask,

@@ -263,7 +263,7 @@ async function serve(
         // 'finished' is emitted, not yet written: participants leave once they read it, so wait for
         // them (briefly) rather than cut the connections with the message still buffered.
         await allDisconnected(server, 3000)
-        consoles.close()
+        await consoles.close()
         server.close()
         await app.close()
         await metricsServer?.close()

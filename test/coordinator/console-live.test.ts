@@ -8,16 +8,25 @@ import {
   CONSOLE_NAMESPACE,
   CONSOLE_SOCKET_PATH,
   type ConsoleAuditEntry,
+  type ConsoleParticipant,
   type ConsoleRun,
   type ConsoleWatchReply,
   type ConsoleWelcome,
+  keyFingerprint,
   type LiveRound,
   type RoundEntry,
 } from '@fedtune/protocol'
+import { nodeCrypto } from '@fedtune/protocol/node'
 import { runDataSplit } from 'fedtune/data'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type MainCoordinator, startMainCoordinator, testParticipant } from '../harness.ts'
+import {
+  type MainCoordinator,
+  seedOf,
+  silentFrom,
+  startMainCoordinator,
+  testParticipant,
+} from '../harness.ts'
 import { addOperator, bearerFor } from '../test-store.ts'
 
 /**
@@ -181,6 +190,16 @@ describe('the console namespace refuses a connection without a usable session', 
     expect((await own.next<ConsoleWelcome>('welcome')).operator).toEqual({ name: 'vera', role: 'viewer' })
   })
 
+  it('a flood of refused handshakes costs the audit log 60 rows per address a minute, not a row each', async () => {
+    const flood = await coordinator()
+    for (let i = 0; i < 64; i++) {
+      const refused = consoleTo(flood)
+      expect((await refusalOf(refused.socket)).data.code).toBe('unauthenticated')
+      refused.socket.disconnect()
+    }
+    expect(await flood.store.audit.list({ action: 'console.refused', limit: 1000 })).toHaveLength(60)
+  })
+
   it('a console whose session is signed out is told so and disconnected', async () => {
     const { cookie, csrf } = await sessionCookie(c.store, 'vera')
     const watcher = consoleTo(c, { cookie })
@@ -295,6 +314,8 @@ describe('a signed-in viewer watches a run', () => {
     expect(row('c')).toMatchObject({ rounds: 0, dropouts: 1, online: false, lastSeen: expect.any(String) })
     expect(row('a')?.fingerprint).toMatch(/\S/)
     expect(JSON.stringify(again)).not.toMatch(/delta|valAccuracy|trainLoss/)
+    // connected all along: the participants' socket.io server left the console's upgrade alone
+    expect(viewer.socket.connected).toBe(true)
   })
 })
 
@@ -330,5 +351,145 @@ describe('run control reaches every console', () => {
       paused: true,
       waiting: { kind: 'resume', pausedBy: 'olga' },
     })
+    await c.app.inject({
+      method: 'POST',
+      url: '/api/tasks/main/stop',
+      headers: op,
+      payload: { reason: 'enough' },
+    })
+    expect(await viewer.next<ConsoleRun>('run', (r) => r.state === 'stopped')).toMatchObject({
+      reason: 'stopped by olga: enough',
+      waiting: null,
+      etaMs: null,
+    })
+  })
+
+  it('a stage waiting on a straggler: the live round and /api/status name it with the deadline; an abort over REST ends the round, audited', async () => {
+    const c = await coordinator({
+      participation: { minParticipants: 2, participantsPerRound: 3, gatherSeconds: 3600 },
+      aggregation: { neighbours: 3, threshold: 2, stageDeadlineSeconds: 3600 },
+    })
+    const op = await bearerFor(c.store, 'operator', 'olga')
+    const viewer = consoleTo(c, await bearerFor(c.store, 'viewer'))
+    await viewer.next('welcome')
+    expect((await viewer.watch('main')).ok).toBe(true)
+    const hospitals = [
+      testParticipant(c, 'a'),
+      testParticipant(c, 'b'),
+      testParticipant(c, 'c', { alter: silentFrom(1, 'masked-input') }),
+    ]
+    for (const h of hospitals) expect((await h.joined).ok).toBe(true)
+    const live = await viewer.next<LiveRound>(
+      'round-live',
+      (l) => l.stage === 'masked-input' && l.heard === 2,
+    )
+    expect(live).toMatchObject({
+      round: 1,
+      of: 3,
+      waitingFor: ['c'],
+      more: 0,
+      deadlineAt: expect.any(Number),
+    })
+    const status = (await c.app.inject({ method: 'GET', url: '/api/status', headers: op })).json()
+    expect(status).toMatchObject({
+      state: 'running',
+      waiting: {
+        kind: 'stage',
+        stage: 'masked-input',
+        waitingFor: ['c'],
+        more: 0,
+        deadlineAt: live.deadlineAt,
+      },
+    })
+    const aborted = await c.app.inject({
+      method: 'POST',
+      url: '/api/tasks/main/abort',
+      headers: op,
+      payload: { reason: 'c is stuck' },
+    })
+    expect(aborted.statusCode).toBe(200)
+    expect(await viewer.next<RoundEntry>('round-ended', (e) => e.round === 1)).toMatchObject({
+      status: 'failed',
+      reason: 'aborted by olga: c is stuck',
+      accuracy: null,
+      dropouts: [],
+    })
+    expect(await viewer.next<ConsoleAuditEntry>('audit', (a) => a.action === 'run.abort')).toMatchObject({
+      actor: 'olga',
+      detail: { reason: 'c is stuck' },
+    })
+  })
+})
+
+describe('participants reach the consoles watching their task', () => {
+  it('an approval over REST pushes the participant approved, with its key fingerprint, to a console watching the task', async () => {
+    const c = await coordinator()
+    const op = await bearerFor(c.store, 'operator', 'olga')
+    const viewer = consoleTo(c, await bearerFor(c.store, 'viewer'))
+    await viewer.next('welcome')
+    const identityKey = nodeCrypto.ed25519PublicKey(seedOf('pending'))
+    await c.store.participants.request({ task: 'main', name: 'pending', kind: 'hospital', identityKey })
+    const watched = await viewer.watch('main')
+    if (!watched.ok) throw new Error(watched.message)
+    expect(watched.participants).toEqual([
+      {
+        task: 'main',
+        name: 'pending',
+        kind: 'hospital',
+        fingerprint: keyFingerprint(identityKey),
+        state: 'pending',
+        online: false,
+        lastSeen: null,
+        rounds: 0,
+        dropouts: 0,
+        exclusions: 0,
+        agent: null,
+      },
+    ])
+    const approved = await c.app.inject({
+      method: 'POST',
+      url: '/api/tasks/main/participants/pending/approve',
+      headers: op,
+    })
+    expect(approved.statusCode).toBe(200)
+    expect(await viewer.next<ConsoleParticipant>('participant', (p) => p.state === 'approved')).toMatchObject(
+      {
+        name: 'pending',
+        fingerprint: keyFingerprint(identityKey),
+      },
+    )
+  })
+})
+
+describe('the console socket takes nothing but watch', () => {
+  it('other events are counted and ignored, then the console is disconnected; watch is rate-limited', async () => {
+    const c = await coordinator()
+    const viewer = consoleTo(c, await bearerFor(c.store, 'viewer'))
+    await viewer.next('welcome')
+    const gone = new Promise<string>((resolve) => viewer.socket.once('disconnect', resolve))
+    for (let i = 0; i < 21; i++) viewer.socket.emit('pause', 'main')
+    expect(await gone).toBe('io server disconnect')
+    const watcher = consoleTo(c, await bearerFor(c.store, 'viewer', 'w2'))
+    await watcher.next('welcome')
+    const replies = await Promise.all(Array.from({ length: 12 }, () => watcher.watch('main')))
+    expect(replies.filter((r) => r.ok)).toHaveLength(10)
+    expect(replies.filter((r) => !r.ok)).toEqual(
+      Array.from({ length: 2 }, () => expect.objectContaining({ ok: false, error: 'rate-limited' })),
+    )
+  })
+
+  it('the console server’s default namespace serves nothing', async () => {
+    const c = await coordinator()
+    const headers = await bearerFor(c.store, 'viewer')
+    // the default namespace of the console server serves nothing
+    const bare = connect(c.url, {
+      path: CONSOLE_SOCKET_PATH,
+      transports: ['websocket'],
+      reconnection: false,
+      extraHeaders: headers,
+    })
+    c.sockets.push(bare)
+    const refused = await refusalOf(bare)
+    expect(refused.message).toMatch(/expected the namespace \/console/)
   })
 })

@@ -32,6 +32,8 @@ export type FeedHost = {
 
 /** Where the feed's events go: every console, or those watching a task (console-sockets.ts). */
 export type FeedOut = {
+  /** Whether any console watches `task`: what only watchers get is not even built otherwise. */
+  watched(task: string): boolean
   toAll<E extends 'run' | 'audit'>(event: E, ...args: Parameters<ServerToConsoleEvents[E]>): void
   toWatchers<E extends 'round-live' | 'round-ended' | 'participant'>(
     task: string,
@@ -226,12 +228,13 @@ export class ConsoleFeed {
   }
 
   #pushLive(task: string): void {
+    if (!this.#out?.watched(task)) return
     const live = this.#live(task)
     if (live !== null) this.#out?.toWatchers(task, 'round-live', live)
   }
 
   #pushParticipant(task: string, name: string): void {
-    if (this.#out === null) return
+    if (!this.#out?.watched(task)) return
     void this.#participant(task, name).then(
       (p) => {
         if (p !== null) this.#out?.toWatchers(task, 'participant', p)
@@ -243,7 +246,8 @@ export class ConsoleFeed {
 
   #live(task: string): LiveRound | null {
     const open = this.#open.get(task)
-    const stage = this.#openTask(task) && this.#stageOf(this.#openTask(task) as OpenTask)
+    const served = this.#openTask(task)
+    const stage = served && this.#stageOf(served)
     if (open === undefined || !stage) return null
     return liveRound(task, open.round, open.startedAt, open.of, stage, goneFrom(open.stages))
   }

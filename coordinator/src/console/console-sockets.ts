@@ -11,7 +11,7 @@ import {
   TASK_NAME,
 } from '@fedtune/protocol'
 import { type Namespace, Server, type Socket } from 'socket.io'
-import { AuditBudget } from '../operators/audit-budget.ts'
+import { AuditBudget, type Suppressed } from '../operators/audit-budget.ts'
 import { authenticate } from '../operators/authenticate.ts'
 import type { SignedIn } from '../operators/signed-in.ts'
 import { AddressCap, addressOf } from '../sockets/address-cap.ts'
@@ -36,7 +36,7 @@ export type ConsoleSocketOptions = {
 }
 
 /** The console's socket server, and how to close it (its connections, its timers; not the HTTP server). */
-export type ConsoleSockets = { readonly io: Server; close(): void }
+export type ConsoleSockets = { readonly io: Server; close(): Promise<void> }
 
 /** Events other than `watch` a console may send before it is disconnected (each is counted and ignored). */
 const STRAY_EVENTS = 20
@@ -76,6 +76,8 @@ export function attachConsole(server: HttpServer, opts: ConsoleSocketOptions): C
       serveClient: false,
       transports: ['websocket'],
       maxHttpBufferSize: CONSOLE_MESSAGE_BYTES,
+      // a refused handshake's connection (no namespace joined) is closed this soon, freeing its slot
+      connectTimeout: 5000,
       allowRequest: (req, callback) => {
         const address = addressOf(req.socket.remoteAddress)
         if (!cap.take(address))
@@ -97,8 +99,8 @@ export function attachConsole(server: HttpServer, opts: ConsoleSocketOptions): C
     ConsoleData
   > = io.of(CONSOLE_NAMESPACE)
 
-  const refused = async (address: string, refusal: ConsoleRefusal, actor: string) => {
-    const { write, ended } = budget.take(address, now().getTime())
+  /** Refusals past the budget: one summary row per address and window. */
+  const summarize = async (ended: readonly Suppressed[]) => {
     for (const s of ended)
       await store.audit.append({
         actor: 'system',
@@ -107,6 +109,10 @@ export function attachConsole(server: HttpServer, opts: ConsoleSocketOptions): C
         outcome: 'refused',
         detail: { refusals: s.count, since: new Date(s.since).toISOString() },
       })
+  }
+  const refused = async (address: string, refusal: ConsoleRefusal, actor: string) => {
+    const { write, ended } = budget.take(address, now().getTime())
+    await summarize(ended)
     if (write)
       await store.audit.append({
         actor,
@@ -187,11 +193,18 @@ export function attachConsole(server: HttpServer, opts: ConsoleSocketOptions): C
     socket.disconnect(true)
     return false
   }
+  const sweep = () =>
+    summarize(budget.sweep(now().getTime())).catch((error: Error) =>
+      warn(`console: summarizing refused connections: ${error.message}`),
+    )
   const recheckAll = () => {
     for (const socket of consoles.sockets.values())
       recheck(socket).catch((error: Error) => warn(`console: checking a session again: ${error.message}`))
   }
-  const every = setInterval(recheckAll, opts.recheckMs ?? 30_000)
+  const every = setInterval(() => {
+    recheckAll()
+    void sweep()
+  }, opts.recheckMs ?? 30_000)
   every.unref()
   // A sign-out, a disabled operator or a revoked token: the consoles it concerns are disconnected at once.
   const unsubscribe = store.audit.subscribe((entry) => {
@@ -249,18 +262,23 @@ export function attachConsole(server: HttpServer, opts: ConsoleSocketOptions): C
   })
 
   feed.attach({
+    watched: (task) => (consoles.adapter.rooms.get(room(task))?.size ?? 0) > 0,
     toAll: (event, ...args) => consoles.emit(event, ...args),
     toWatchers: (task, event, ...args) => consoles.to(room(task)).emit(event, ...args),
   })
   return {
     io,
-    close: () => {
+    close: async () => {
       clearInterval(every)
       unsubscribe()
       feed.close()
       // the participants' server closes the HTTP server; this one only its own connections
       for (const socket of consoles.sockets.values()) socket.disconnect(true)
       io.engine.close()
+      // every window still open is over: its refusals past the budget are written
+      await summarize(budget.sweep(Number.POSITIVE_INFINITY)).catch((error: Error) =>
+        warn(`console: summarizing refused connections: ${error.message}`),
+      )
     },
   }
 }

@@ -1,0 +1,397 @@
+import {
+  consoleRun,
+  dropoutsOf,
+  etaMs,
+  type FederationView,
+  liveRound,
+  majorityAccuracy,
+  originProblem,
+  participantCounts,
+  type RoundRecord,
+  RoundTraffic,
+  type RunView,
+  roundEntry,
+  runWaiting,
+  type StageTiming,
+  Throttle,
+} from '@fedtune/coordinator'
+import { describe, expect, it } from 'vitest'
+
+/**
+ * Issue 13: the console's model as pure functions of what the coordinator knows — what a run waits
+ * for, a run's row, a round's timeline entry, the live round, a participant's counters — so the
+ * socket part is a thin shell (console-live.test.ts drives it over real sockets).
+ */
+const federation = (over: Partial<FederationView> = {}): FederationView => ({
+  phase: 'waiting',
+  round: 0,
+  paused: false,
+  pausedBy: null,
+  committing: false,
+  online: 0,
+  needed: 2,
+  gathering: 'idle',
+  gatherUntil: null,
+  completed: 0,
+  failed: 0,
+  stage: null,
+  ...over,
+})
+
+const view = (over: Partial<RunView> = {}): RunView => ({
+  task: 't',
+  run: { id: 7, state: 'running', reason: null, startedAt: '2026-12-02T10:00:00.000Z', endedAt: null },
+  rounds: 10,
+  secure: true,
+  preparing: null,
+  federation: federation(),
+  last: null,
+  durations: [],
+  ...over,
+})
+
+const timing = (
+  stage: StageTiming['stage'],
+  openedAt: number,
+  missing: string[] = [],
+  of = 3,
+): StageTiming => ({
+  round: 1,
+  stage,
+  heard: of - missing.length,
+  of,
+  missing,
+  openedAt,
+  lastMessageAt: openedAt + 5,
+  closedAt: openedAt + 8,
+  relayedAt: openedAt + 10,
+})
+
+/** A secure round's record (a, b survived, c dropped); `survivors: null` makes it a plaintext or failed one. */
+const record = (
+  over: Partial<Omit<RoundRecord, 'survivors'>> & { readonly survivors?: readonly string[] | null } = {},
+): RoundRecord => {
+  const { survivors = ['a', 'b'], ...rest } = over
+  return {
+    round: 1,
+    status: 'aggregated',
+    reason: null,
+    startedAt: '2026-12-02T10:00:00.000Z',
+    durationMs: 40,
+    selected: ['a', 'b', 'c'],
+    contributions: [],
+    dropped: ['c'],
+    examples: 20,
+    global: { accuracy: 0.8, auc: 0.9, examples: 16 },
+    local: null,
+    ...rest,
+    ...(survivors === null ? {} : { survivors }),
+  }
+}
+
+describe('what a run waits for', () => {
+  it('preparing, with what and how far', () => {
+    expect(
+      runWaiting(
+        view({ federation: null, preparing: { what: 'embedding the held-out set', done: 3, total: 8 } }),
+      ),
+    ).toEqual({ kind: 'preparing', detail: 'embedding the held-out set: 3 of 8' })
+  })
+
+  it('participants to join, then the gather window', () => {
+    expect(runWaiting(view({ federation: federation({ online: 1 }) }))).toEqual({
+      kind: 'participants',
+      online: 1,
+      needed: 2,
+    })
+    expect(
+      runWaiting(view({ federation: federation({ online: 2, gathering: 'waiting', gatherUntil: 123 }) })),
+    ).toEqual({
+      kind: 'gather',
+      until: 123,
+    })
+  })
+
+  it("a stage's stragglers: the first 50 by name and how many more, with the deadline", () => {
+    const names = Array.from({ length: 60 }, (_, i) => `h${String(i).padStart(2, '0')}`).reverse()
+    const waiting = runWaiting(
+      view({
+        federation: federation({
+          phase: 'training',
+          round: 1,
+          stage: { stage: 'masked-input', waitingFor: names, deadlineAt: 999 },
+        }),
+      }),
+    )
+    expect(waiting).toMatchObject({ kind: 'stage', stage: 'masked-input', more: 10, deadlineAt: 999 })
+    if (waiting?.kind !== 'stage') throw new Error('expected a stage')
+    expect(waiting.waitingFor).toHaveLength(50)
+    expect(waiting.waitingFor[0]).toBe('h00')
+  })
+
+  it("an operator's resume once the round is over, and the record being kept before that", () => {
+    expect(
+      runWaiting(view({ federation: federation({ paused: true, pausedBy: 'olga', online: 3 }) })),
+    ).toEqual({
+      kind: 'resume',
+      pausedBy: 'olga',
+    })
+    expect(runWaiting(view({ federation: federation({ paused: true, committing: true }) }))).toEqual({
+      kind: 'commit',
+    })
+  })
+
+  it('nothing while a round computes between stages, nor once the run is over', () => {
+    expect(runWaiting(view({ federation: federation({ phase: 'training', online: 3 }) }))).toBeNull()
+    expect(
+      runWaiting(
+        view({ run: { id: 7, state: 'finished', reason: 'all 10 rounds', startedAt: null, endedAt: null } }),
+      ),
+    ).toBeNull()
+  })
+})
+
+describe("a run's row", () => {
+  it('its state follows the run store, the host and the pause', () => {
+    expect(consoleRun(view({ run: null, federation: null })).state).toBe('idle')
+    expect(consoleRun(view({ federation: null })).state).toBe('preparing')
+    expect(consoleRun(view({ federation: federation({ paused: true }) })).state).toBe('paused')
+    expect(consoleRun(view({ federation: federation({ phase: 'training' }) })).state).toBe('running')
+    const stopped = view({
+      run: { id: 7, state: 'stopped', reason: 'stopped by olga', startedAt: null, endedAt: 'x' },
+    })
+    expect(consoleRun(stopped)).toMatchObject({
+      state: 'stopped',
+      reason: 'stopped by olga',
+      waiting: null,
+      etaMs: null,
+    })
+  })
+
+  it('the ETA is the mean round duration times the rounds left; none before a round ended', () => {
+    expect(etaMs([], 5)).toBeNull()
+    expect(etaMs([1000, 3000], 4)).toBe(8000)
+    const run = consoleRun(
+      view({ durations: [1000, 3000], federation: federation({ completed: 1, failed: 1, round: 2 }) }),
+    )
+    expect(run).toMatchObject({ round: 2, completed: 1, failed: 1, etaMs: 16_000 })
+  })
+
+  it('the last held-out metrics', () => {
+    expect(consoleRun(view({ last: { accuracy: 0.75, auc: null } }))).toMatchObject({
+      accuracy: 0.75,
+      auc: null,
+    })
+  })
+})
+
+describe("a round's timeline entry", () => {
+  it('a secure round: each stage with its span and whom it heard, the dropout at the stage that missed it, bytes, the majority line', () => {
+    const stages = [
+      timing('advertise', 0),
+      timing('share-keys', 10),
+      timing('masked-input', 20, ['c']),
+      timing('unmask', 30),
+    ]
+    const entry = roundEntry('t', record(), { stages, traffic: { in: 500, out: 900 } }, 0.62)
+    expect(entry).toMatchObject({
+      task: 't',
+      round: 1,
+      status: 'aggregated',
+      selected: 3,
+      survivors: 2,
+      dropouts: [{ participant: 'c', stage: 'masked-input' }],
+      bytesIn: 500,
+      bytesOut: 900,
+      accuracy: 0.8,
+      auc: 0.9,
+      majority: 0.62,
+      excluded: [],
+    })
+    expect(entry.stages).toEqual([
+      { stage: 'advertise', startedAt: 0, durationMs: 10, heard: 3, of: 3 },
+      { stage: 'share-keys', startedAt: 10, durationMs: 10, heard: 3, of: 3 },
+      { stage: 'masked-input', startedAt: 20, durationMs: 10, heard: 2, of: 3 },
+      // unmask waits only for the survivors: c is not heard from there either
+      { stage: 'unmask', startedAt: 30, durationMs: 10, heard: 2, of: 3 },
+    ])
+  })
+
+  it('a failed round keeps its reason and no metrics; one an operator aborted has no dropouts but what its stages missed', () => {
+    const failed = record({
+      status: 'failed',
+      reason: 'aborted by olga: wrong images',
+      global: null,
+      survivors: null,
+      dropped: ['a', 'b', 'c'],
+    })
+    const entry = roundEntry(
+      't',
+      failed,
+      { stages: [timing('advertise', 0, ['b'])], traffic: { in: 1, out: 1 } },
+      0.5,
+    )
+    expect(entry).toMatchObject({ status: 'failed', reason: 'aborted by olga: wrong images', accuracy: null })
+    expect(entry.dropouts).toEqual([{ participant: 'b', stage: 'advertise' }])
+  })
+
+  it('a survivor missing whom no closed stage missed dropped in the stage open at the end; an excluded one is no dropout', () => {
+    const r = record({
+      selected: ['a', 'b', 'c', 'd'],
+      survivors: ['a'],
+      excluded: [{ participant: 'd', by: 'a', reason: 'bad share' }],
+    })
+    expect(dropoutsOf(r, [timing('advertise', 0, ['b'], 4)], true)).toEqual([
+      { participant: 'b', stage: 'advertise' },
+      { participant: 'c', stage: 'share-keys' },
+    ])
+    expect(roundEntry('t', r, undefined, null).excluded).toEqual(['d'])
+  })
+
+  it("a plaintext-debug round is one 'update' stage; its dropouts sent no update", () => {
+    const plain = record({
+      survivors: null,
+      selected: ['a', 'b'],
+      dropped: ['b'],
+      contributions: [
+        {
+          participant: 'a',
+          examples: 4,
+          metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+        },
+      ],
+    })
+    const entry = roundEntry('t', plain, undefined, null)
+    expect(entry.stages).toEqual([
+      { stage: 'update', startedAt: Date.parse(plain.startedAt), durationMs: 40, heard: 1, of: 2 },
+    ])
+    expect(entry).toMatchObject({
+      survivors: 1,
+      dropouts: [{ participant: 'b', stage: 'update' }],
+      bytesIn: 0,
+      bytesOut: 0,
+    })
+  })
+})
+
+describe('the live round', () => {
+  it('heard counts those an earlier stage missed as not heard; the first 50 awaited are named', () => {
+    const live = liveRound(
+      't',
+      3,
+      100,
+      4,
+      { stage: 'unmask', waitingFor: ['b'], deadlineAt: 500 },
+      new Set(['d']),
+    )
+    expect(live).toEqual({
+      task: 't',
+      round: 3,
+      startedAt: 100,
+      stage: 'unmask',
+      heard: 2,
+      of: 4,
+      waitingFor: ['b'],
+      more: 0,
+      deadlineAt: 500,
+    })
+  })
+})
+
+describe("a participant's counters", () => {
+  it('rounds in the sum, dropouts (not an operator’s abort), exclusions', () => {
+    const records = [
+      record(),
+      record({ round: 2, survivors: ['a', 'c'], dropped: ['b'] }),
+      record({
+        round: 3,
+        status: 'failed',
+        reason: 'aborted by olga: x',
+        survivors: null,
+        dropped: ['a', 'b', 'c'],
+      }),
+      record({
+        round: 4,
+        survivors: ['b'],
+        dropped: [],
+        excluded: [{ participant: 'c', by: 'b', reason: 'r' }],
+      }),
+    ]
+    expect(participantCounts(records, 'a')).toEqual({ rounds: 2, dropouts: 0, exclusions: 0 })
+    expect(participantCounts(records, 'b')).toEqual({ rounds: 2, dropouts: 1, exclusions: 0 })
+    expect(participantCounts(records, 'c')).toEqual({ rounds: 1, dropouts: 1, exclusions: 1 })
+  })
+})
+
+describe("a round's bytes", () => {
+  it('each connection from the round start (or its joining) to the round end (or its leaving)', () => {
+    const counters = new Map([
+      ['a', { in: 100, out: 1000 }],
+      ['b', { in: 50, out: 50 }],
+    ])
+    const read = (name: string) => () => counters.get(name) ?? { in: 0, out: 0 }
+    const traffic = new RoundTraffic()
+    traffic.joined('a', read('a'))
+    traffic.roundStarted()
+    traffic.joined('b', read('b'))
+    counters.set('b', { in: 80, out: 90 })
+    traffic.left('b', { in: 80, out: 90 })
+    counters.set('a', { in: 130, out: 1500 })
+    expect(traffic.roundEnded()).toEqual({ in: 30 + 30, out: 500 + 40 })
+    // read once: a round not started has none
+    expect(traffic.roundEnded()).toEqual({ in: 0, out: 0 })
+  })
+})
+
+describe("a console's origin", () => {
+  it("the coordinator's own origin or none (a script) may connect; another page may not", () => {
+    expect(originProblem({ origin: 'http://127.0.0.1:8080', host: '127.0.0.1:8080' }, false)).toBeNull()
+    expect(originProblem({ host: '127.0.0.1:8080' }, false)).toBeNull()
+    expect(originProblem({ origin: 'https://evil.example', host: '127.0.0.1:8080' }, false)).toMatch(
+      /got one from "https:\/\/evil\.example"/,
+    )
+    expect(originProblem({ origin: 'null', host: 'h' }, false)).toMatch(/no URL/)
+    // behind a believed proxy, the host the browser saw
+    const proxied = {
+      origin: 'https://fed.example',
+      host: '10.0.0.2:8080',
+      'x-forwarded-host': 'fed.example',
+    }
+    expect(originProblem(proxied, true)).toBeNull()
+    expect(originProblem(proxied, false)).not.toBeNull()
+  })
+})
+
+describe('the majority line', () => {
+  it('the share of the most frequent held-out class; none without labels', () => {
+    expect(majorityAccuracy(Int32Array.from([0, 1, 1, 1]), 2)).toBe(0.75)
+    expect(majorityAccuracy(new Int32Array(0), 2)).toBeNull()
+  })
+})
+
+describe('the live push throttle', () => {
+  it('the first push goes at once, pushes within the window fold into one at its end, a stage change goes at once', async () => {
+    const throttle = new Throttle(30)
+    const runs: string[] = []
+    let done!: () => void
+    const folded = new Promise<void>((resolve) => {
+      done = resolve
+    })
+    throttle.run('k', () => runs.push('first'))
+    await Promise.resolve()
+    expect(runs).toEqual(['first'])
+    throttle.run('k', () => runs.push('second'))
+    throttle.run('k', () => runs.push('folded into the second'))
+    throttle.run(
+      'k',
+      () => {
+        runs.push('stage')
+        done()
+      },
+      true,
+    )
+    await folded
+    expect(runs).toEqual(['first', 'stage'])
+    throttle.close()
+  })
+})
