@@ -1,3 +1,4 @@
+export { ConsoleFeed, type FeedHost, type FeedOut } from './console/console-feed.ts'
 export { originProblem } from './console/console-origin.ts'
 export { consoleParticipant, participantCounts } from './console/console-participant.ts'
 export { consoleRun, etaMs } from './console/console-run.ts'

@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Federation } from '@fedtune/coordinator'
+import type { Federation, RoundRecord } from '@fedtune/coordinator'
+import { accuracy, classify, type ModelCard } from '@fedtune/model'
+import * as tf from '@tensorflow/tfjs'
 import { runDataSplit } from 'fedtune/data'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -18,6 +20,7 @@ import {
   startMainCoordinator,
   testParticipant,
 } from '../harness.ts'
+import { fileHandler, labelledImages, unpackModel } from '../model-folder.ts'
 import { addOperator, TEST_PASSWORD } from '../test-store.ts'
 
 /**
@@ -325,7 +328,12 @@ describe('the operator console in Chromium', () => {
     await page.locator('#timeline tr[data-round="2"]').getByRole('button', { name: 'download' }).click()
     await page
       .getByRole('alert')
-      .getByText(/kept no head after round 2 \(the round failed\)/)
+      .getByText(/round 2 failed: secure aggregation failed: .*; no head was produced/)
+      .waitFor()
+    // with hospital-3 gone, the run waits for participants to join, and says so
+    await page
+      .locator('#run-waiting')
+      .getByText(/^participants to join \(2 of 3 online\)$/)
       .waitFor()
     const stages = (await page.evaluate('window.__stages')) as string[]
     expect(stages).toEqual(expect.arrayContaining(['1/advertise', '1/unmask', '2/advertise']))
@@ -387,6 +395,29 @@ describe('the operator console in Chromium', () => {
     const saved = join(work, 'head-1.bin')
     await download.saveAs(saved)
     expect((await readFile(saved)).byteLength).toBeGreaterThan(0)
+
+    // the whole model, downloaded through the page: loaded in Node as a user would, it gets the
+    // held-out accuracy the coordinator recorded for its round, on the same images
+    const [whole] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#download-model').click(),
+    ])
+    const zip = join(work, 'model.zip')
+    await whole.saveAs(zip)
+    const dir = unpackModel(await readFile(zip), join(work, 'model'))
+    const card = JSON.parse(await readFile(join(dir, 'model-card.json'), 'utf8')) as ModelCard
+    const stored = await c.store.rounds.get(card.run.id, card.run.round)
+    const kept = (stored?.record as RoundRecord | undefined)?.global
+    expect(kept?.examples).toBe(24)
+    expect(card.run.round).toBe(3)
+    const model = await tf.loadLayersModel(fileHandler(dir))
+    try {
+      const { pixels, labels } = await labelledImages(join(work, 'data', 'test'), ['normal', 'pneumonia'])
+      const probs = classify(model, pixels, card.preprocessing.inputSize)
+      expect(accuracy(probs, labels, 2)).toBeCloseTo(kept?.accuracy as number, 10)
+    } finally {
+      model.dispose()
+    }
 
     await confirmed(page, 'Stop', 'Stop')
     await page.locator('#run[data-state="stopped"]').waitFor()

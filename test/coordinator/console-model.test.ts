@@ -47,6 +47,7 @@ const view = (over: Partial<RunView> = {}): RunView => ({
   federation: federation(),
   last: null,
   durations: [],
+  kept: { round: 0, completed: 0, failed: 0 },
   ...over,
 })
 
@@ -320,6 +321,22 @@ describe("a participant's counters", () => {
     expect(participantCounts(records, 'a')).toEqual({ rounds: 2, dropouts: 0, exclusions: 0 })
     expect(participantCounts(records, 'b')).toEqual({ rounds: 2, dropouts: 1, exclusions: 0 })
     expect(participantCounts(records, 'c')).toEqual({ rounds: 1, dropouts: 1, exclusions: 1 })
+  })
+
+  it('in a failed secure round, only who left at a stage dropped out, not who answered every stage', () => {
+    // too few masked inputs: the record lists everyone outside the (empty) sum as dropped
+    const failed = record({
+      round: 2,
+      status: 'failed',
+      reason: 'secure aggregation failed: only 2 masked inputs arrived, 3 needed',
+      survivors: null,
+      dropped: ['a', 'b', 'c'],
+    })
+    const watched = (round: number) => (round === 2 ? ['c'] : undefined)
+    expect(participantCounts([failed], 'a', watched)).toEqual({ rounds: 0, dropouts: 0, exclusions: 0 })
+    expect(participantCounts([failed], 'c', watched)).toEqual({ rounds: 0, dropouts: 1, exclusions: 0 })
+    // a round not watched by this process (before a restart): the record is all there is
+    expect(participantCounts([failed], 'a')).toEqual({ rounds: 0, dropouts: 1, exclusions: 0 })
   })
 })
 

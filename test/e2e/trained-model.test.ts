@@ -1,13 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { issueInvite, type RoundRecord } from '@fedtune/coordinator'
 import { accuracy, classify, type ModelCard, rocAuc } from '@fedtune/model'
-import { decodeImage, scanImageFolder } from '@fedtune/model/node'
 import * as tf from '@tensorflow/tfjs'
 import { runDataSplit } from 'fedtune/data'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,6 +13,7 @@ import type { CommandIo } from '../../cli/src/command-io.ts'
 import { readZip } from '../../cli/src/data/zip.ts'
 import { runPredictCommand } from '../../cli/src/predict-command.ts'
 import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
+import { fileHandler, labelledImages, unpackModel } from '../model-folder.ts'
 import { bearerFor } from '../test-store.ts'
 
 /**
@@ -113,31 +112,15 @@ const get = (path: string) => fetch(`${c.url}${path}`, { headers: { authorizatio
 async function download(path: string): Promise<{ dir: string; response: Response }> {
   const response = await get(path)
   expect(response.status).toBe(200)
-  const files = readZip(new Uint8Array(await response.arrayBuffer()), path)
-  const dir = mkdtempSync(join(work, 'model-'))
-  for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes)
+  const dir = unpackModel(
+    new Uint8Array(await response.arrayBuffer()),
+    mkdtempSync(join(work, 'model-')),
+    path,
+  )
   return { dir, response }
 }
 
-/** tf.loadLayersModel on a folder, through the smallest IOHandler that reads files: nothing of fedtune's. */
-function fileHandler(dir: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON
-      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
-        const group = manifest[0] as tf.io.WeightsManifestConfig[number]
-        const bytes = await readFile(join(dir, group.paths[0] as string))
-        return [group.weights, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)]
-      })
-    },
-  }
-}
-
-async function heldOut() {
-  const { files } = await scanImageFolder(join(data, 'test'), LABELS)
-  const pixels = await Promise.all(files.map(async (f) => decodeImage(await readFile(f.path), f.path)))
-  return { files, pixels, labels: Int32Array.from(files, (f) => f.label) }
-}
+const heldOut = () => labelledImages(join(data, 'test'), LABELS)
 
 describe('GET /api/runs/:id/model', () => {
   it('answers the last aggregated round as one zip to download: model.json, weights.bin, model-card.json, README.md', async () => {

@@ -81,6 +81,8 @@ export class ConsoleFeed {
   /** Per task, per participant name. */
   readonly #seen = new Map<string, Map<string, Seen>>()
   readonly #unsubscribe: () => void
+  /** The kept records of runs this process does not serve (ended before it started), by run id. */
+  readonly #stored = new Map<number, readonly RoundRecord[] | 'loading'>()
 
   constructor(opts: ConsoleFeedOptions) {
     this.#opts = opts
@@ -132,7 +134,10 @@ export class ConsoleFeed {
         }
         entries.set(record.round, entry)
         this.#out?.toWatchers(task, 'round-ended', entry)
-        this.runChanged(task)
+        // This hook runs while the commit queue still holds the round (it lets go in a later
+        // microtask): the run's row is pushed once it has, else it would stay "writing the round".
+        const changed = setImmediate(() => this.runChanged(task))
+        changed.unref()
         for (const name of record.selected) this.#pushParticipant(task, name)
       },
     }
@@ -253,12 +258,40 @@ export class ConsoleFeed {
   }
 
   #timeline(task: string): RoundEntry[] {
-    const open = this.#openTask(task)
     const run = this.#opts.host.runOf(task)
-    if (open === null || run === null) return []
+    if (run === null) return []
     const entries = this.#entries.get(run.id)
     const majority = this.#majority(task)
-    return open.log.records.map((r) => entries?.get(r.round) ?? roundEntry(task, r, undefined, majority))
+    return this.#recordsOf(task, run.id).map(
+      (r) => entries?.get(r.round) ?? roundEntry(task, r, undefined, majority),
+    )
+  }
+
+  /**
+   * A run's records: its log while this process serves it, else the store's (a run that ended
+   * before a restart), read once in the background; the run is pushed again once they are in.
+   */
+  #recordsOf(task: string, runId: number): readonly RoundRecord[] {
+    const open = this.#openTask(task)
+    if (open !== null) return open.log.records
+    const stored = this.#stored.get(runId)
+    if (stored === 'loading') return []
+    if (stored !== undefined) return stored
+    this.#stored.set(runId, 'loading')
+    this.#opts.store.rounds.list(runId).then(
+      (rows) => {
+        this.#stored.set(
+          runId,
+          rows.map((row) => row.record as RoundRecord),
+        )
+        this.runChanged(task)
+      },
+      (error: Error) => {
+        this.#stored.delete(runId)
+        this.#opts.onWarning?.(`console: reading the rounds of run ${runId}: ${error.message}`)
+      },
+    )
+    return []
   }
 
   async #participants(task: string): Promise<ConsoleParticipant[]> {
@@ -272,6 +305,7 @@ export class ConsoleFeed {
         this.#seen.get(task)?.get(p.name),
         context.records,
         context.now,
+        context.droppedIn,
       ),
     )
   }
@@ -287,6 +321,7 @@ export class ConsoleFeed {
       this.#seen.get(task)?.get(name),
       c.records,
       c.now,
+      c.droppedIn,
     )
   }
 
@@ -297,6 +332,14 @@ export class ConsoleFeed {
       excluded: new Set<string>(open ? open.federation.excluded.keys() : []),
       records: open?.log.records ?? ([] as RoundRecord[]),
       now: new Date(this.#now()).toISOString(),
+      droppedIn: (round: number): readonly string[] | undefined => {
+        const run = this.#opts.host.runOf(task)
+        if (run === null) return undefined
+        return this.#entries
+          .get(run.id)
+          ?.get(round)
+          ?.dropouts.map((d) => d.participant)
+      },
     }
   }
 
@@ -349,7 +392,7 @@ export class ConsoleFeed {
     const run = host.runOf(task)
     const settings = run?.settings as TaskFile | undefined
     const open = run === null ? null : this.#openTask(task)
-    const records = open?.log.records ?? []
+    const records = run === null ? [] : this.#recordsOf(task, run.id)
     const lastAggregated = [...records].reverse().find((r) => r.status === 'aggregated' && r.global !== null)
     return {
       task,
@@ -368,6 +411,11 @@ export class ConsoleFeed {
         ? { accuracy: lastAggregated.global.accuracy, auc: lastAggregated.global.auc }
         : null,
       durations: records.map((r) => r.durationMs),
+      kept: {
+        round: records.at(-1)?.round ?? 0,
+        completed: records.filter((r) => r.status === 'aggregated').length,
+        failed: records.filter((r) => r.status === 'failed').length,
+      },
     }
   }
 

@@ -9,6 +9,12 @@ export type Seen = { readonly lastSeen: string; readonly agent: string }
 export function participantCounts(
   records: readonly RoundRecord[],
   name: string,
+  /**
+   * Who dropped out of a round, by the stage they left at, when the coordinator watched it (its
+   * timeline entry): a failed secure round's record lists everyone outside the sum as dropped,
+   * those who answered every stage too.
+   */
+  droppedIn: (round: number) => readonly string[] | undefined = () => undefined,
 ): { readonly rounds: number; readonly dropouts: number; readonly exclusions: number } {
   let rounds = 0
   let dropouts = 0
@@ -19,7 +25,8 @@ export function participantCounts(
       : r.contributions.some((c) => c.participant === name)
     if (inSum) rounds++
     // an operator's abort drops everyone from the round's sum; no one dropped out
-    else if (r.dropped.includes(name) && !(r.reason ?? '').startsWith('aborted by ')) dropouts++
+    else if ((droppedIn(r.round) ?? r.dropped).includes(name) && !(r.reason ?? '').startsWith('aborted by '))
+      dropouts++
     if (r.excluded?.some((e) => e.participant === name)) exclusions++
   }
   return { rounds, dropouts, exclusions }
@@ -34,6 +41,7 @@ export function consoleParticipant(
   records: readonly RoundRecord[],
   /** An online participant is seen now (ISO). */
   now: string,
+  droppedIn?: (round: number) => readonly string[] | undefined,
 ): ConsoleParticipant {
   return {
     task: stored.task,
@@ -43,7 +51,7 @@ export function consoleParticipant(
     state: excludedNow && stored.state === 'approved' ? 'excluded' : stored.state,
     online,
     lastSeen: online ? now : (seen?.lastSeen ?? null),
-    ...participantCounts(records, stored.name),
+    ...participantCounts(records, stored.name, droppedIn),
     agent: seen ? escapeText(seen.agent, 200) : null,
   }
 }

@@ -44,4 +44,6 @@ export type RunView = {
   readonly last: { readonly accuracy: number; readonly auc: number | null } | null
   /** How long each round that ended took (ms). */
   readonly durations: readonly number[]
+  /** From the kept records: the last round and how many aggregated and failed (a run this process does not serve). */
+  readonly kept: { readonly round: number; readonly completed: number; readonly failed: number }
 }
