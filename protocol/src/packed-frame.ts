@@ -16,7 +16,8 @@ import { ProtocolError } from './errors.ts'
  */
 
 const WORD = 4
-const ASCII = new TextDecoder()
+/** Characters per String.fromCharCode call: well under any engine's argument limit. */
+const CHUNK = 8192
 
 /** Writes ASCII `text` into `out` at `at`; Node's `Buffer#latin1Write` is a faster one (protocol/node). */
 export type WriteAscii = (out: Uint8Array, at: number, text: string) => void
@@ -78,8 +79,10 @@ export function unpackFrame(frame: Uint8Array): UnpackedFrame {
         `packed frame: expected an ASCII header, got byte 0x${c.toString(16)} at ${i}`,
       )
   }
-  // ASCII, checked: its UTF-8 decoding is itself, done natively rather than a character at a time.
-  const header = ASCII.decode(frame.subarray(WORD, WORD + h))
+  // ASCII, checked: each byte is its character, taken CHUNK at a time rather than one by one.
+  let header = ''
+  for (let at = WORD; at < WORD + h; at += CHUNK)
+    header += String.fromCharCode(...frame.subarray(at, Math.min(at + CHUNK, WORD + h)))
   const attachments: Uint8Array[] = []
   let at = WORD + h
   while (at < frame.byteLength) {
