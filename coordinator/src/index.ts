@@ -2,6 +2,7 @@ export { ConsoleFeed, type FeedHost, type FeedOut } from './console/console-feed
 export { originProblem } from './console/console-origin.ts'
 export { consoleParticipant, participantCounts } from './console/console-participant.ts'
 export { consoleRun, etaMs } from './console/console-run.ts'
+export { attachConsole, type ConsoleSocketOptions, type ConsoleSockets } from './console/console-sockets.ts'
 export { liveRound } from './console/live-round.ts'
 export { dropoutsOf, goneFrom, roundEntry, stageSpans } from './console/round-entry.ts'
 export { RoundTraffic } from './console/round-traffic.ts'
