@@ -26,3 +26,13 @@ export class CommandError extends Error {
     this.exitCode = exitCode
   }
 }
+
+/**
+ * A command that needs arguments, asked for its usage (`--help`, `-h`) or given none: prints it and
+ * returns the exit code (0 when asked, 2 when nothing was given); null when it should run.
+ */
+export function usageAsked(argv: readonly string[], usage: string, io: CommandIo): 0 | 2 | null {
+  if (!argv.includes('--help') && !argv.includes('-h') && argv.length > 0) return null
+  io.stdout(usage)
+  return argv.length === 0 ? 2 : 0
+}

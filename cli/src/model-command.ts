@@ -5,7 +5,7 @@ import { isSafeRelative, parseModelCard } from '@fedtune/model'
 import { escapeText } from '@fedtune/protocol'
 import { apiClientFrom } from './api-client.ts'
 import { API_OPTIONS, apiCommand, commandLine } from './api-command.ts'
-import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { CommandError, type CommandIo, processIo, usageAsked } from './command-io.ts'
 import { readZip } from './data/zip.ts'
 import { positiveInteger } from './numbers.ts'
 
@@ -33,10 +33,8 @@ const FILES = ['model.json', 'weights.bin', 'model-card.json', 'README.md']
 /** `fedtune model export`: GET /api/runs/:id/model, unzipped into a folder. */
 export function runModelCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
   return apiCommand('model', USAGE, io, async () => {
-    if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-      io.stdout(USAGE)
-      return argv.length === 0 ? 2 : 0
-    }
+    const usage = usageAsked(argv, USAGE, io)
+    if (usage !== null) return usage
     const { values, positionals } = commandLine(() =>
       parseArgs({
         args: argv,

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { escapeText } from '@fedtune/protocol'
 import { apiClientFrom } from './api-client.ts'
 import { apiCommand, commandLine } from './api-command.ts'
-import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { CommandError, type CommandIo, processIo, usageAsked } from './command-io.ts'
 import { textTable } from './text-table.ts'
 
 const USAGE = `Usage: fedtune participant <list|approve|revoke|readmit|invite> --task <task> [<name>] [options]
@@ -44,10 +44,8 @@ export function runParticipantCommand(argv: string[], io: CommandIo = processIo(
 }
 
 async function participantCommand(argv: string[], io: CommandIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-    io.stdout(USAGE)
-    return argv.length === 0 ? 2 : 0
-  }
+  const usage = usageAsked(argv, USAGE, io)
+  if (usage !== null) return usage
   const { values, positionals } = commandLine(() => parse(argv))
   const [action, name, ...extra] = positionals
   if (!['list', 'approve', 'revoke', 'readmit', 'invite'].includes(action ?? ''))

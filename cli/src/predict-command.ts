@@ -5,7 +5,7 @@ import { classify, type Pixels } from '@fedtune/model'
 import { decodeImage, initBackend, loadModelFolder, progressBar } from '@fedtune/model/node'
 import { escapeText } from '@fedtune/protocol'
 import { commandLine } from './api-command.ts'
-import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { CommandError, type CommandIo, processIo, usageAsked } from './command-io.ts'
 
 const USAGE = `Usage: fedtune predict --model <dir> [--json] <images or folders…>
 
@@ -49,10 +49,8 @@ export async function runPredictCommand(
 }
 
 async function predict(argv: string[], io: CommandIo, bars: NodeJS.WriteStream | undefined): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-    io.stdout(USAGE)
-    return argv.length === 0 ? 2 : 0
-  }
+  const usage = usageAsked(argv, USAGE, io)
+  if (usage !== null) return usage
   const { values, positionals } = commandLine(() =>
     parseArgs({
       args: argv,

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { escapeText } from '@fedtune/protocol'
 import { apiClientFrom } from './api-client.ts'
 import { API_OPTIONS, apiCommand, commandLine } from './api-command.ts'
-import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { CommandError, type CommandIo, processIo, usageAsked } from './command-io.ts'
 import { positiveInteger } from './numbers.ts'
 import { exportRun } from './run-export.ts'
 import type { RunView } from './run-views.ts'
@@ -49,10 +49,8 @@ type Action = (typeof ACTIONS)[number]
 /** `fedtune run <action>` and its aliases `fedtune start|pause|resume|stop|abort|extend`. */
 export function runRunCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
   return apiCommand('run', USAGE, io, async () => {
-    if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-      io.stdout(USAGE)
-      return argv.length === 0 ? 2 : 0
-    }
+    const usage = usageAsked(argv, USAGE, io)
+    if (usage !== null) return usage
     const { values, positionals } = commandLine(() =>
       parseArgs({
         args: argv,

@@ -4,7 +4,7 @@ import type { TaskFileProblem, TaskListing } from '@fedtune/coordinator'
 import { escapeText } from '@fedtune/protocol'
 import { ApiError, apiClientFrom } from './api-client.ts'
 import { API_OPTIONS, apiCommand, commandLine } from './api-command.ts'
-import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { CommandError, type CommandIo, processIo, usageAsked } from './command-io.ts'
 import type { RunView } from './run-views.ts'
 import { runsTable } from './runs-command.ts'
 
@@ -41,10 +41,8 @@ type TaskDetail = {
 /** `fedtune task …`: submitting and reading task files over the API. */
 export function runTaskCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
   return apiCommand('task', USAGE, io, async () => {
-    if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-      io.stdout(USAGE)
-      return argv.length === 0 ? 2 : 0
-    }
+    const usage = usageAsked(argv, USAGE, io)
+    if (usage !== null) return usage
     const { values, positionals } = commandLine(() =>
       parseArgs({ args: argv, strict: true, allowPositionals: true, options: API_OPTIONS }),
     )
