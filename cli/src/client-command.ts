@@ -20,10 +20,25 @@ keys is created on first run in <cache>/identity/<name>.ed25519; keep it.
 
 <folder> holds one subfolder per class, named as the task's labels, with PNG or JPEG images
 (grayscale or RGB, any size), e.g.  xrays/normal/*.png  xrays/pneumonia/*.jpg
+Folders inside a class folder are read too, and every file in them (hidden ones aside).
+
+An export not sorted by class is labelled by a labels file (--labels): CSV, UTF-8, with a header
+row naming a "path" (or "file") column and a "label" (or "class") column, in any order and any
+case; other columns (patient ids, dates) are ignored. Each row names one file by its path
+relative to <folder> ("/" or "\\" between folders; quoted if it holds a comma) and its label,
+one of the task's labels. For example
+  path,label,patient
+  P001/study1/IM0001.dcm,normal,P001
+  "P002/study 1, follow-up/IM0001.dcm",pneumonia,P002
+Files in <folder> that it does not list are left out (the count is printed). A missing file, an
+unknown label, a path listed twice or leading outside <folder> (absolute, "..", a symbolic
+link) is refused, every such row at once with its line number.
 
 Options:
   --coordinator <url>   the coordinator, e.g. http://coordinator.example:8080       (required)
   --data <folder>       the image folder                                            (required)
+  --labels <file>       a labels file (CSV: path, label) for the files in <folder>, instead
+                        of one subfolder per class
   --task <name>         the coordinator's task to join; may be left out when it has only one
   --invite-file <file>  a file holding the enrolment code the operator issued for this name
                         (fedtune participant invite); needed once, at the first join of a
@@ -65,6 +80,8 @@ Example:
 export type ClientCommand = {
   readonly coordinatorUrl: string
   readonly dataDir: string
+  /** A labels file for a flat export in dataDir; undefined for class subfolders. */
+  readonly labelsFile: string | undefined
   readonly cacheDir: string
   readonly name: string
   readonly task: string | undefined
@@ -108,6 +125,7 @@ function parse(args: string[]) {
     options: {
       coordinator: { type: 'string' },
       data: { type: 'string' },
+      labels: { type: 'string' },
       cache: { type: 'string' },
       name: { type: 'string' },
       task: { type: 'string' },
@@ -143,6 +161,7 @@ function clientCommand(values: ReturnType<typeof parse>['values']): ClientComman
   return {
     coordinatorUrl: coordinator,
     dataDir: resolve(data),
+    labelsFile: values.labels === undefined ? undefined : resolve(values.labels),
     cacheDir: resolve(values.cache ?? '.fedtune/cache'),
     name,
     task,

@@ -38,6 +38,8 @@ import { refusalAdvice } from './refusal-advice.ts'
 export type ParticipantOptions = {
   readonly coordinatorUrl: string
   readonly dataDir: string
+  /** A labels file (CSV: path, label) labelling a flat export in dataDir, instead of class subfolders. */
+  readonly labelsFile?: string | undefined
   readonly cacheDir: string
   readonly name: string
   readonly valFraction: number

@@ -1,5 +1,12 @@
 import { type Dataset, stratifiedSplit } from '@fedtune/model'
-import { downloadBackbone, embedFolder, loadBackbone, progressTo } from '@fedtune/model/node'
+import {
+  DataFolderError,
+  downloadBackbone,
+  embedFolder,
+  loadBackbone,
+  progressTo,
+  shownProblems,
+} from '@fedtune/model/node'
 import type { TaskInfo } from '@fedtune/protocol'
 
 export type PreparedData = {
@@ -13,6 +20,8 @@ export type PreparedData = {
 export type PrepareOptions = {
   readonly coordinatorUrl: string
   readonly dataDir: string
+  /** A labels file (CSV: path, label) labelling a flat export in dataDir, instead of class subfolders. */
+  readonly labelsFile?: string | undefined
   readonly cacheDir: string
   readonly valFraction: number
   readonly seed: number
@@ -39,12 +48,22 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
         `backbone: the task says ${task.backbone.embeddingDim}-d embeddings, the downloaded model gives ${backbone.embeddingDim}`,
       )
     const bar = progressTo('embedding images', opts.progress)
-    const { dataset, fromCache } = await embedFolder(backbone, opts.dataDir, {
+    const { dataset, fromCache, unlisted } = await embedFolder(backbone, opts.dataDir, {
       cacheDir: opts.cacheDir,
       labels: task.head.labels,
+      labelsFile: opts.labelsFile,
       onProgress: (done, n) => bar.update(done, n),
+    }).catch((error: unknown) => {
+      if (!(error instanceof DataFolderError)) throw error
+      // One printed line a problem, so that all of them reach the hospital whatever cuts long messages.
+      for (const problem of shownProblems(error.problems)) opts.print(`  ${problem}`)
+      throw new Error(`${error.summary}; the problems are listed above`)
     })
     bar.done(`${fromCache} from cache`)
+    if (opts.labelsFile !== undefined)
+      opts.print(
+        `labels from ${opts.labelsFile}${unlisted > 0 ? `; ${unlisted} other file${unlisted === 1 ? '' : 's'} in the folder, not listed there, left out` : ''}`,
+      )
     const { train, val } = stratifiedSplit(dataset, opts.valFraction, opts.seed)
     const counts = task.head.labels.map((_, c) => train.y.reduce((n, y) => n + (y === c ? 1 : 0), 0))
     opts.print(

@@ -3,12 +3,19 @@ export { type Backbone, backboneFromArtifacts } from './backbone.ts'
 export { balancedClassWeights } from './class-weights.ts'
 export { classify } from './classify.ts'
 export { composeModel } from './compose-model.ts'
+export { type CsvRecord, parseCsv } from './csv.ts'
 export { type Dataset, subset } from './dataset.ts'
 export { embed } from './embed.ts'
 export { dropoutMask, type HeadBatch, headGradients, headLogits } from './head-gradients.ts'
 export { flattenParams, headParams } from './head-params.ts'
 export { initHead } from './init-head.ts'
 export { labelCounts } from './label-counts.ts'
+export {
+  type LineProblem,
+  MANIFEST_FORMAT,
+  type ManifestEntry,
+  readLabelsManifest,
+} from './labels-manifest.ts'
 export { type LocalData, type LocalResult, localRound, secureContribution } from './local-round.ts'
 export { logitAdjustment, logitOffsets } from './logit-adjustment.ts'
 export { type ModelFiles, modelFiles, WEIGHTS_FILE } from './model-artifacts.ts'

@@ -1,7 +1,14 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { embedFolder, initBackend, loadBackbone, progressBar, scanImageFolder } from '@fedtune/model/node'
+import {
+  DataFolderError,
+  embedFolder,
+  initBackend,
+  loadBackbone,
+  progressBar,
+  scanImageFolder,
+} from '@fedtune/model/node'
 import * as tf from '@tensorflow/tfjs'
 import { PNG } from 'pngjs'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -25,6 +32,12 @@ function grayPng(seed: number): Buffer {
     image.data.set([v, v, v, 255], i * 4)
   }
   return PNG.sync.write(image, { colorType: 0 })
+}
+
+/** The temporary root with its symbolic links resolved (macOS puts tmpdir behind one). */
+async function realRoot(): Promise<string> {
+  const { realpath } = await import('node:fs/promises')
+  return realpath(root)
 }
 
 /** Creates `tree` (folder → file names) under a fresh temporary root. */
@@ -59,7 +72,7 @@ describe('scanImageFolder', () => {
 
   it('refuses an empty class folder', async () => {
     const dir = await makeTree({ normal: [], pneumonia: ['1.png'] })
-    await expect(scanImageFolder(dir)).rejects.toThrow(/normal: the class folder "normal" holds no images/)
+    await expect(scanImageFolder(dir)).rejects.toThrow(/normal: the class folder "normal" holds no files/)
   })
 
   it('refuses a subfolder that is not a class of the task, naming the allowed labels', async () => {
@@ -69,16 +82,75 @@ describe('scanImageFolder', () => {
     )
   })
 
-  it('refuses a file that is not an image, naming it', async () => {
-    const dir = await makeTree({ normal: ['1.png', 'notes.txt'] })
-    await expect(scanImageFolder(dir)).rejects.toThrow(/normal\/notes\.txt: not an image file/)
+  it('lists every file under a class folder at any depth, whatever its name ends with, sorted by path', async () => {
+    const dir = await makeTree({
+      normal: ['b.png', 'notes.txt'],
+      'normal/P002/study1': ['IM0002', 'IM0001.dcm', '.hidden'],
+      'normal/P001': ['IM0001'],
+      'normal/.trash/P003': ['IM0001.dcm'],
+      'pneumonia/P004/study 1': ['1.DCM'],
+    })
+    const { files } = await scanImageFolder(dir, ['normal', 'pneumonia'])
+    expect(files.map((f) => [path.relative(dir, f.path), f.label])).toEqual([
+      ['normal/P001/IM0001', 0],
+      ['normal/P002/study1/IM0001.dcm', 0],
+      ['normal/P002/study1/IM0002', 0],
+      ['normal/b.png', 0],
+      ['normal/notes.txt', 0],
+      ['pneumonia/P004/study 1/1.DCM', 1],
+    ])
   })
 
-  it('explains the expected layout when the images lie directly in the folder', async () => {
+  it('counts a class folder holding only empty folders and hidden files as empty', async () => {
+    const dir = await makeTree({ 'normal/P001/study1': ['.DS_Store'], pneumonia: ['1.png'] })
+    await expect(scanImageFolder(dir)).rejects.toThrow(/the class folder "normal" holds no files/)
+  })
+
+  it('follows a symbolic link inside the data folder, listing a file reached twice once and ending a link loop', async () => {
+    const dir = await makeTree({ normal: ['1.png'], 'pneumonia/P1': ['2.png'] })
+    await symlink(path.join(dir, 'pneumonia', 'P1'), path.join(dir, 'pneumonia', 'same-patient'))
+    await symlink('..', path.join(dir, 'pneumonia', 'P1', 'loop'))
+    await symlink('../../normal/1.png', path.join(dir, 'pneumonia', 'P1', 'link.png'))
+    const { files } = await scanImageFolder(dir, ['normal', 'pneumonia'])
+    expect(files.map((f) => [path.relative(dir, f.path), f.label])).toEqual([
+      ['normal/1.png', 0],
+      ['pneumonia/P1/2.png', 1],
+    ])
+  })
+
+  it('refuses every symbolic link leading outside the data folder or nowhere, in one error, and reads none', async () => {
+    const dir = await makeTree({ normal: ['1.png'], pneumonia: ['2.png'], outside: ['secret.png'] })
+    await rm(path.join(dir, 'outside'), { recursive: true })
+    await mkdir(path.join(root, 'outside'))
+    await writeFile(path.join(root, 'outside', 'secret.png'), grayPng(9))
+    await symlink(path.join(root, 'outside', 'secret.png'), path.join(dir, 'normal', 'a.png'))
+    await symlink('../../outside', path.join(dir, 'pneumonia', 'more'))
+    await symlink('gone.png', path.join(dir, 'pneumonia', 'broken.png'))
+    const error = await scanImageFolder(dir).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(DataFolderError)
+    const outside = path.join(await realRoot(), 'outside')
+    expect((error as DataFolderError).problems).toEqual([
+      `normal/a.png: a symbolic link leading outside the data folder (to ${outside}/secret.png)`,
+      'pneumonia/broken.png: a broken symbolic link (its target does not exist)',
+      `pneumonia/more: a symbolic link leading outside the data folder (to ${outside})`,
+    ])
+    expect((error as Error).message).toMatch(
+      /^.*\/data: 3 problems, nothing was read; only files inside the data folder are read: copy the files in, or remove the links\n {2}normal\/a\.png: /,
+    )
+  })
+
+  it('explains the expected layout, and the labels file, when the images lie directly in the folder', async () => {
     const dir = await makeTree({})
     await mkdir(dir)
     await writeFile(path.join(dir, 'scan.png'), grayPng(1))
-    await expect(scanImageFolder(dir)).rejects.toThrow(/no class subfolders.*one subfolder per class/)
+    await expect(scanImageFolder(dir)).rejects.toThrow(
+      /no class subfolders.*one subfolder per class.*or a labels file \(--labels\)/,
+    )
+  })
+
+  it('refuses a data folder that does not exist, saying so', async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'fedtune-images-'))
+    await expect(scanImageFolder(path.join(root, 'nope'))).rejects.toThrow(/nope: no such folder/)
   })
 })
 

@@ -11,7 +11,7 @@ import { scanImageFolder } from './scan-image-folder.ts'
 import { sha256Hex } from './sha256.ts'
 
 /**
- * Embeds every image under `dir` (class-per-subfolder) once. Each embedding is cached as
+ * Embeds every image under `dir` (class subfolders, or the files `labelsFile` lists: scanImageFolder) once. Each embedding is cached as
  * cacheDir/embeddings/<backbone digest>/<sha256 of the image file>.f32, written atomically as soon
  * as its batch is done, so a crash loses at most one batch, a rerun only reads files, and a
  * renamed or duplicated image is not embedded twice.
@@ -22,11 +22,15 @@ export async function embedFolder(
   opts: {
     readonly cacheDir: string
     readonly labels?: readonly string[]
+    /** A labels file (CSV) labelling a flat export, instead of class subfolders. */
+    readonly labelsFile?: string | undefined
     readonly batchSize?: number
     readonly onProgress?: (done: number, total: number) => void
   },
-): Promise<{ dataset: Dataset; classes: string[]; fromCache: number }> {
-  const { classes, files } = await scanImageFolder(dir, opts.labels)
+): Promise<{ dataset: Dataset; classes: string[]; fromCache: number; unlisted: number }> {
+  const { classes, files, unlisted } = await scanImageFolder(dir, opts.labels, {
+    labelsFile: opts.labelsFile,
+  })
   const dim = backbone.embeddingDim
   const cache = path.join(opts.cacheDir, 'embeddings', backbone.digest)
   const batchSize = opts.batchSize ?? 32
@@ -60,5 +64,5 @@ export async function embedFolder(
     done = Math.min(start + batchSize, files.length)
     opts.onProgress?.(done, files.length)
   }
-  return { dataset: { x, y, n: files.length, dim }, classes, fromCache }
+  return { dataset: { x, y, n: files.length, dim }, classes, fromCache, unlisted }
 }
