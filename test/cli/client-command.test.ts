@@ -31,6 +31,15 @@ describe('fedtune client refuses a wrong command line before it connects', () =>
     expect(t.stdout()).toMatch(/^Usage: fedtune client --coordinator <url> --data <folder> \[options\]\n/)
   })
 
+  it('documents --labels and the labels file: its columns, its paths, and what is refused', async () => {
+    const t = testIo()
+    expect(await runClientCommand(['--help'], t.io)).toBe(0)
+    expect(t.stdout()).toMatch(/--labels <file> +a labels file \(CSV: path, label\)/)
+    expect(t.stdout()).toContain('row naming a "path" (or "file") column and a "label" (or "class") column')
+    expect(t.stdout()).toContain('  path,label,patient\n  P001/study1/IM0001.dcm,normal,P001\n')
+    expect(t.stdout()).toContain('every such row at once with its line number')
+  })
+
   it.each([
     [['--coordinator', 'coordinator:8080', '--data', work], '--coordinator: expected an http(s) URL'],
     [['--coordinator', 'http://127.0.0.1:9'], '--data: expected the folder of images'],
