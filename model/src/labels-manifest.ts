@@ -115,7 +115,7 @@ function relativePath(raw: string): string | { problem: string } {
   if (raw === '') return { problem: 'empty path' }
   if (raw.includes('\0')) return { problem: `${JSON.stringify(raw)} holds a NUL character` }
   const slashed = raw.replaceAll('\\', '/')
-  if (slashed.startsWith('/') || /^[A-Za-z]:/.test(slashed))
+  if (slashed.startsWith('/') || /^[A-Za-z]:(\/|$)/.test(slashed))
     return {
       problem: `${JSON.stringify(raw)} is an absolute path; expected a path relative to the data folder`,
     }

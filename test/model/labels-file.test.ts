@@ -115,6 +115,23 @@ describe('scanImageFolder with a labels file', () => {
     expect(scanned.unlisted).toBe(0) // inside.dcm is the file alias.dcm lists
   })
 
+  it('reads a data folder reached through a symbolic link (a mounted export) as the folder it leads to', async () => {
+    const { dir, labelsFile } = await flatExport(['P1/a.dcm'], 'path,label\nP1/a.dcm,pneumonia\n')
+    const mounted = path.join(root, 'mounted')
+    await symlink(dir, mounted)
+    expect(await scanImageFolder(mounted, LABELS, { labelsFile })).toEqual({
+      classes: LABELS,
+      files: [{ path: path.join(mounted, 'P1', 'a.dcm'), label: 1 }],
+      unlisted: 0,
+    })
+    await mkdir(path.join(mounted, 'normal'))
+    await rm(path.join(mounted, 'P1'), { recursive: true })
+    await writeFile(path.join(mounted, 'normal', 'b.dcm'), 'b')
+    expect((await scanImageFolder(mounted, LABELS)).files).toEqual([
+      { path: path.join(mounted, 'normal', 'b.dcm'), label: 0 },
+    ])
+  })
+
   it('lists the first 50 problems one a line and counts the rest in one error', async () => {
     const rows = Array.from({ length: 70 }, (_, k) => `f${k}.dcm,covid`)
     const { dir, labelsFile } = await flatExport([], `path,label\n${rows.join('\n')}\n`)

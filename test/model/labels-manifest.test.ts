@@ -56,6 +56,12 @@ describe('readLabelsManifest', () => {
     expect(entries.map((e) => e.label)).toEqual([1, 0, 1])
   })
 
+  it('takes a name with a colon after its first letter for a file, not a Windows drive', () => {
+    expect(readLabelsManifest('path,label\na:b.dcm,normal\n', LABELS).entries).toEqual([
+      { line: 2, path: 'a:b.dcm', label: 0 },
+    ])
+  })
+
   it('normalizes "." and ".." that stay inside the folder, so one file spelled two ways is a duplicate', () => {
     const { entries, problems } = readLabelsManifest(
       'path,label\n./a/../b.png,normal\nb.png,normal\n',
