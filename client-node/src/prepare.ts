@@ -1,6 +1,7 @@
 import { type Dataset, stratifiedSplit } from '@fedtune/model'
 import { downloadBackbone, embedFolder, loadBackbone, progressTo } from '@fedtune/model/node'
 import type { TaskInfo } from '@fedtune/protocol'
+import type { Logger } from './log.ts'
 
 export type PreparedData = {
   readonly train: Dataset
@@ -16,7 +17,7 @@ export type PrepareOptions = {
   readonly cacheDir: string
   readonly valFraction: number
   readonly seed: number
-  readonly print: (line: string) => void
+  readonly log: Logger
   readonly progress: NodeJS.WriteStream | undefined
 }
 
@@ -47,7 +48,16 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
     bar.done(`${fromCache} from cache`)
     const { train, val } = stratifiedSplit(dataset, opts.valFraction, opts.seed)
     const counts = task.head.labels.map((_, c) => train.y.reduce((n, y) => n + (y === c ? 1 : 0), 0))
-    opts.print(
+    opts.log.info(
+      'data-ready',
+      {
+        data: opts.dataDir,
+        images: dataset.n,
+        fromCache,
+        train: train.n,
+        trainPerClass: counts,
+        validation: val.n,
+      },
       `data ${opts.dataDir}: ${dataset.n} images (${fromCache} embeddings from cache); training on ${train.n} (${task.head.labels
         .map((l, c) => `${l} ${counts[c]}`)
         .join(', ')}), validating on ${val.n}`,
