@@ -1,0 +1,65 @@
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { appendHistory, type HistoryEntry, historyFile, readHistory } from '@fedtune/client-node'
+import { afterAll, describe, expect, it } from 'vitest'
+import { historyTable } from '../../cli/src/client-history-command.ts'
+
+const work = mkdtempSync(join(tmpdir(), 'fedtune-history-'))
+afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+const entry = (round: number, more: Partial<HistoryEntry> = {}): HistoryEntry => ({
+  round,
+  time: '2026-12-02T10:00:00.000Z',
+  task: 'xray',
+  outcome: 'aggregated',
+  reason: null,
+  bytesSent: 10_342,
+  examples: 90,
+  global: { accuracy: 0.8, auc: 0.9, examples: 10 },
+  privacy: null,
+  ...more,
+})
+
+describe('the hospital’s round history', () => {
+  it('lives at <cache>/history/<task>/<name>.jsonl, one line per round, read back in order', () => {
+    const file = historyFile(join(work, 'a'), 'xray', 'hospital-1')
+    expect(file).toBe(join(work, 'a', 'history', 'xray', 'hospital-1.jsonl'))
+    appendHistory(file, entry(1))
+    appendHistory(file, entry(2, { outcome: 'dropped', reason: 'stopped', global: null }))
+    expect(readFileSync(file, 'utf8').split('\n')).toHaveLength(3)
+    expect(readHistory(file)).toEqual({
+      entries: [entry(1), entry(2, { outcome: 'dropped', reason: 'stopped', global: null })],
+      unreadable: 0,
+    })
+  })
+
+  it('a torn last line (a crash mid-write) is counted, not fatal, and the next entry starts a line of its own', () => {
+    const file = historyFile(join(work, 'b'), 'xray', 'h')
+    appendHistory(file, entry(1))
+    appendFileSync(file, JSON.stringify(entry(2)).slice(0, 40))
+    expect(readHistory(file)).toEqual({ entries: [entry(1)], unreadable: 1 })
+    appendHistory(file, entry(3))
+    expect(readHistory(file)).toEqual({ entries: [entry(1), entry(3)], unreadable: 1 })
+  })
+
+  it('a missing file is an empty history; a line that is JSON but not an entry is unreadable', () => {
+    expect(readHistory(join(work, 'none.jsonl'))).toEqual({ entries: [], unreadable: 0 })
+    const file = historyFile(join(work, 'c'), 'xray', 'h')
+    mkdirSync(dirname(file), { recursive: true })
+    appendFileSync(file, `${JSON.stringify({ ...entry(1), outcome: 'won' })}\n${JSON.stringify(entry(2))}\n`)
+    expect(readHistory(file)).toEqual({ entries: [entry(2)], unreadable: 1 })
+  })
+
+  it('prints as a table with the privacy budget reserved', () => {
+    expect(
+      historyTable([
+        entry(1),
+        entry(2, { outcome: 'failed', reason: 'too few', global: null, bytesSent: 12 }),
+      ]),
+    ).toBe(`round  outcome     sent     global ACC  global AUC  val images  privacy ε  time                      reason
+1      aggregated  10.3 kB  0.800       0.900       10          —          2026-12-02T10:00:00.000Z
+2      failed      12 B     -           -           -           —          2026-12-02T10:00:00.000Z  too few
+`)
+  })
+})
