@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -176,5 +176,31 @@ describe('a config file holds the client’s options, keyed by their long names'
     expect(() => config({ ...base, 'log-format': 'xml' }).command()).toThrow(
       '--log-format: expected text or json, got "xml"',
     )
+  })
+})
+
+describe('the documented systemd unit (docs/fedtune-client.service)', () => {
+  const unit = readFileSync(new URL('../../docs/fedtune-client.service', import.meta.url), 'utf8')
+  const setting = (key: string) => unit.match(new RegExp(`^${key}=(.*)$`, 'm'))?.[1]
+
+  it('starts the client from its config file and restarts it on failure, never on a final status', async () => {
+    expect(setting('ExecStart')).toBe(
+      '/usr/bin/env fedtune client --config /etc/fedtune/client.json --log-format json',
+    )
+    expect(setting('Restart')).toBe('on-failure')
+    expect(setting('RestartSec')).toMatch(/^\d+s$/)
+    // the statuses the usage calls final: a wrong command line (2), refused for good (3)
+    const t = testIo()
+    await runClientCommand(['--help'], t.io)
+    expect(t.stdout()).toContain('  2  a wrong command line\n  3  refused for good')
+    expect(setting('RestartPreventExitStatus')).toBe('2 3')
+  })
+
+  it('keeps the invite out of the config, and writes only to the cache', () => {
+    expect(setting('EnvironmentFile')).toBe('-/etc/fedtune/client.env')
+    expect(setting('User')).toBe('fedtune')
+    expect(setting('NoNewPrivileges')).toBe('yes')
+    expect(setting('ProtectSystem')).toBe('strict')
+    expect(setting('ReadWritePaths')).toBe('/var/lib/fedtune')
   })
 })
