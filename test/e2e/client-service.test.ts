@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { type HistoryEntry, historyFile, readHistory } from '@fedtune/client-node'
+import { issueInvite } from '@fedtune/coordinator'
 import { secureVectorLength } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { PNG } from 'pngjs'
@@ -77,13 +78,13 @@ type Client = {
 }
 
 /** `fedtune client --config <file> --log-format json` as a child process. */
-function client(config: Record<string, unknown>, ...args: string[]): Client {
+function client(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Client {
   const dir = mkdtempSync(join(work, 'etc-'))
   writeFileSync(join(dir, 'client.json'), JSON.stringify(config))
   const child = spawn(
     process.execPath,
-    [bin, 'client', '--config', join(dir, 'client.json'), '--log-format', 'json', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FEDTUNE_INVITE: '' } },
+    [bin, 'client', '--config', join(dir, 'client.json'), '--log-format', 'json'],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FEDTUNE_INVITE: '', ...env } },
   )
   const events: Record<string, unknown>[] = []
   const waiting: { event: string; resolve: (e: Record<string, unknown>) => void }[] = []
@@ -125,13 +126,24 @@ describe('the hospital client as a service', () => {
     const c = await startMainCoordinator({
       training: { rounds: 2, localEpochs: 1, batchSize: 8 },
       participation: { minParticipants: 2, participantsPerRound: 2, gatherSeconds: 0 },
+      enrolment: { hospitals: 'invite' },
     })
-    const cache = await approvedHospital(c, 'hospital-1')
-    const h = client({ coordinator: c.url, data, cache, name: 'hospital-1', 'val-fraction': 0.2 })
+    // enrolled by the code the operator issued, given in the environment as a systemd EnvironmentFile would
+    const code = (await issueInvite(c.store, { task: 'main', participant: 'hospital-1', createdBy: 'test' }))
+      .code
+    const cache = mkdtempSync(join(work, 'cache-hospital-1-'))
+    const h = client(
+      { coordinator: c.url, data, cache, name: 'hospital-1', 'val-fraction': 0.2 },
+      { FEDTUNE_INVITE: code },
+    )
     await h.event('joined')
     testParticipant(c, 'scripted')
-    const { code, stderr } = await h.exited
-    expect(code, stderr).toBe(0)
+    const exit = await h.exited
+    expect(exit.code, exit.stderr).toBe(0)
+    expect(h.events.find((e) => e.event === 'invite')).toMatchObject({
+      message: 'enrolment code: given (said at the first join only)',
+    })
+    expect(JSON.stringify(h.events)).not.toContain(code)
     expect(c.records.map((r) => r.status)).toEqual(['aggregated', 'aggregated'])
     // every line a JSON object with time, level, event and message; the round's events named
     for (const e of h.events) {
