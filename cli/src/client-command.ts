@@ -203,7 +203,60 @@ export function clientCommand(values: Values, env: NodeJS.ProcessEnv = {}): Clie
 async function takePart(command: ClientCommand, io: CommandIo): Promise<number> {
   // Lines quote what the coordinator sent (task names, refusal reasons): escaped by the logger.
   const log = createLogger(command.logFormat, io.stdout)
+  const signals = stopSignals()
+  const stopped = () => {
+    const { signal } = signals
+    log.info('stopped', { signal }, `stopped${signal ? ` by ${signal}` : ''}; a round in progress was left`)
+    return 0
+  }
+  try {
+    return await takePartUntilStopped(command, io, log, signals, stopped)
+  } finally {
+    signals.dispose()
+  }
+}
+
+/**
+ * SIGTERM and SIGINT, listened for from the start, so that a client stopped while it loads stops
+ * cleanly too; `onStop` runs at once when a signal came already.
+ */
+function stopSignals(): {
+  readonly signal: NodeJS.Signals | undefined
+  onStop(stop: () => void): void
+  dispose(): void
+} {
+  let signal: NodeJS.Signals | undefined
+  let onStop: (() => void) | undefined
+  const listener = (name: NodeJS.Signals) => {
+    signal = name
+    onStop?.()
+  }
+  process.once('SIGINT', listener)
+  process.once('SIGTERM', listener)
+  return {
+    get signal() {
+      return signal
+    },
+    onStop(stop) {
+      onStop = stop
+      if (signal !== undefined) stop()
+    },
+    dispose() {
+      process.off('SIGINT', listener)
+      process.off('SIGTERM', listener)
+    },
+  }
+}
+
+async function takePartUntilStopped(
+  command: ClientCommand,
+  io: CommandIo,
+  log: ReturnType<typeof createLogger>,
+  signals: ReturnType<typeof stopSignals>,
+  stopped: () => number,
+): Promise<number> {
   const backend = await initBackend()
+  if (signals.signal) return stopped()
   log.info(
     'started',
     { backend: backend.backend, detail: backend.detail },
@@ -233,19 +286,10 @@ async function takePart(command: ClientCommand, io: CommandIo): Promise<number> 
     // progress bars are for a terminal; a log collector gets the events alone
     progress: command.logFormat === 'json' ? undefined : process.stderr,
   })
-  let signal: string | undefined
-  const stop = (name: NodeJS.Signals) => {
-    signal = name
-    participant.close()
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  signals.onStop(() => participant.close())
   try {
     const end = await participant.done
-    if (end.how === 'stopped') {
-      log.info('stopped', { signal }, `stopped${signal ? ` by ${signal}` : ''}; a round in progress was left`)
-      return 0
-    }
+    if (end.how === 'stopped') return stopped()
     log.info(
       'finished',
       { rounds: end.rounds, completed: end.completed },
@@ -258,9 +302,6 @@ async function takePart(command: ClientCommand, io: CommandIo): Promise<number> 
     if (command.logFormat === 'json') log.error(final ? 'refused' : 'error', { final }, message)
     else io.stderr(`fedtune client: ${escapeText(message, 2000)}\n`)
     return final ? 3 : 1
-  } finally {
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
   }
 }
 

@@ -9,6 +9,7 @@ import {
   writeSync,
 } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { TASK_NAME } from '@fedtune/protocol'
 
 export type RoundOutcome = 'aggregated' | 'dropped' | 'failed'
 
@@ -41,8 +42,19 @@ export type HistoryEntry = {
   readonly privacy: number | null
 }
 
-/** <cache>/history/<task>/<name>.jsonl: task and name are checked names (TASK_NAME, --name). */
+/**
+ * <cache>/history/<task>/<name>.jsonl. The task's name comes from the coordinator: one outside
+ * TASK_NAME (a "../", say) is refused rather than let it name a path outside the cache.
+ */
 export function historyFile(cacheDir: string, task: string, name: string): string {
+  for (const [what, value] of [
+    ['task', task],
+    ['name', name],
+  ] as const)
+    if (!TASK_NAME.test(value))
+      throw new Error(
+        `history: expected a ${what} of letters, digits, ".", "_" or "-", got ${JSON.stringify(value).slice(0, 80)}`,
+      )
   return join(cacheDir, 'history', task, `${name}.jsonl`)
 }
 

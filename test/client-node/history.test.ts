@@ -34,6 +34,12 @@ describe('the hospital’s round history', () => {
     })
   })
 
+  it('a task name that would leave the cache is refused', () => {
+    expect(() => historyFile(work, '../../etc', 'h')).toThrow(
+      'history: expected a task of letters, digits, ".", "_" or "-", got "../../etc"',
+    )
+  })
+
   it('a torn last line (a crash mid-write) is counted, not fatal, and the next entry starts a line of its own', () => {
     const file = historyFile(join(work, 'b'), 'xray', 'h')
     appendHistory(file, entry(1))
