@@ -1,9 +1,12 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { Readable } from 'node:stream'
 import { appendHistory, type HistoryEntry, historyFile, readHistory } from '@fedtune/client-node'
 import { afterAll, describe, expect, it } from 'vitest'
+import { runClientCommand } from '../../cli/src/client-command.ts'
 import { historyTable } from '../../cli/src/client-history-command.ts'
+import type { CommandIo } from '../../cli/src/command-io.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'fedtune-history-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
@@ -67,5 +70,50 @@ describe('the hospital’s round history', () => {
 1      aggregated  10.3 kB  0.800       0.900       10          —          2026-12-02T10:00:00.000Z
 2      failed      12 B     -           -           -           —          2026-12-02T10:00:00.000Z  too few
 `)
+  })
+})
+
+describe('fedtune client history', () => {
+  function testIo() {
+    const out: string[] = []
+    const io: CommandIo = {
+      stdout: (t) => void out.push(t),
+      stderr: (t) => void out.push(t),
+      stdin: Readable.from([]),
+      env: {},
+    }
+    return { io, out: () => out.join('') }
+  }
+
+  it('finds the cache and name in the client’s config file, and says when nothing is kept', async () => {
+    const etc = join(work, 'etc')
+    mkdirSync(etc, { recursive: true })
+    writeFileSync(
+      join(etc, 'client.json'),
+      JSON.stringify({ coordinator: 'https://c.example', data: 'images', cache: 'cache', name: 'st-marys' }),
+    )
+    const t = testIo()
+    expect(await runClientCommand(['history', '--config', join(etc, 'client.json')], t.io)).toBe(0)
+    expect(t.out()).toBe(`no rounds kept for st-marys in ${join(etc, 'cache', 'history')}\n`)
+    appendHistory(historyFile(join(etc, 'cache'), 'xray', 'st-marys'), entry(1))
+    appendHistory(historyFile(join(etc, 'cache'), 'other', 'st-marys'), entry(1, { task: 'other' }))
+    const u = testIo()
+    expect(
+      await runClientCommand(['history', '--config', join(etc, 'client.json'), '--task', 'xray'], u.io),
+    ).toBe(0)
+    expect(u.out().split('\n').slice(0, 3)).toEqual([
+      `task xray, st-marys (${join(etc, 'cache', 'history', 'xray', 'st-marys.jsonl')})`,
+      expect.stringMatching(/^round +outcome/),
+      expect.stringMatching(/^1 +aggregated +10\.3 kB/),
+    ])
+    const all = testIo()
+    expect(await runClientCommand(['history', '--config', join(etc, 'client.json')], all.io)).toBe(0)
+    expect(all.out().match(/^task [^,]+/gm)).toEqual(['task other', 'task xray'])
+  })
+
+  it('a wrong option: status 2 and what was expected', async () => {
+    const t = testIo()
+    expect(await runClientCommand(['history', '--format', 'xml'], t.io)).toBe(2)
+    expect(t.out()).toBe('fedtune client history: --format: expected json or text, got "xml"\n')
   })
 })
