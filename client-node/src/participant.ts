@@ -179,7 +179,14 @@ export class Participant {
       // The coordinator counts us out of a secure round in flight and never resends it.
       this.#secure.end(null)
       for (const [round, tally] of this.#rounds)
-        if (tally.secure) this.#ended(round, 'dropped', `disconnected (${reason})`)
+        if (tally.secure)
+          this.#ended(
+            round,
+            'dropped',
+            tally.sent
+              ? `disconnected after sending (${reason}); its masked input may still be in the aggregate`
+              : `disconnected (${reason})`,
+          )
       if (reason !== 'io client disconnect')
         opts.log.warn('disconnected', { reason }, `disconnected (${reason}); reconnecting…`)
     })
@@ -461,6 +468,9 @@ export class Participant {
 
   /** A round given to this participant: counted from here to its result (history.ts). */
   #started(round: ReturnType<typeof parseRoundStart>, secure: boolean): void {
+    // a round whose result never reached us (missed while reconnecting) stops counting bytes here
+    for (const earlier of [...this.#rounds.keys()])
+      if (earlier < round.round) this.#ended(earlier, 'dropped', 'no result came before the next round')
     if (!this.#rounds.has(round.round))
       this.#rounds.set(round.round, { bytes: 0, sent: false, examples: null, global: null, secure })
     this.#opts.log.info(
