@@ -4,7 +4,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { Participant, prepare } from '@fedtune/client-node'
+import { createLogger, Participant, prepare } from '@fedtune/client-node'
 import { parseTaskFile, type RoundRecord } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { embedFolder, initBackend, loadBackbone, readBackboneFolder } from '@fedtune/model/node'
@@ -527,7 +527,7 @@ async function measureFederations(setup: Setup, rounds: number, images: number):
         cacheDir: cache(3),
         valFraction: 0.1,
         seed: 0,
-        print: () => {},
+        log: createLogger('text', () => {}),
         progress: undefined,
       })
       hospitals.push(hospital(c, 1, data, cache(1)), hospital(c, 2, data, cache(2)))
@@ -634,10 +634,10 @@ function hospital(c: RunningCoordinator, i: number, data: string, cacheDir: stri
     name: `hospital-${i}`,
     valFraction: 0.1,
     agent: 'bench',
-    // prepare() prints "data <folder>: …" once the backbone is loaded and the images are embedded.
-    print: (line) => {
+    // prepare() says "data <folder>: …" once the backbone is loaded and the images are embedded.
+    log: createLogger('text', (line) => {
       if (line.startsWith('data ')) ready(performance.now() - started)
-    },
+    }),
     progress: undefined,
     identitySeed: nodeCrypto.randomBytes(32),
     allowPlaintext: false,

@@ -1,14 +1,29 @@
-import { readFileSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { defaultName, loadOrCreateIdentity, Participant, ParticipantError } from '@fedtune/client-node'
+import {
+  checkDataFolder,
+  createLogger,
+  defaultName,
+  fetchTaskInfo,
+  type LogFormat,
+  loadOrCreateIdentity,
+  Participant,
+  ParticipantError,
+  roundSizes,
+} from '@fedtune/client-node'
 import { initBackend } from '@fedtune/model/node'
-import { escapeText, INVITE_CODE, keyFingerprint, TASK_NAME } from '@fedtune/protocol'
+import { escapeText, INVITE_CODE, keyFingerprint, TASK_NAME, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
+import { mergeOptions, type OptionValues, readConfigFile } from './client-config.ts'
+import { CLIENT_OPTIONS } from './client-options.ts'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
 import { fraction } from './numbers.ts'
 
 const USAGE = `Usage: fedtune client --coordinator <url> --data <folder> [options]
+       fedtune client --config <file> [options]
+       fedtune client --check [options]
+       fedtune client history [--config <file>] [--cache <folder>] [--name <name>] [--task <name>] [--format json]
        (also installed as fedtune-client)
 
 Takes part in a federation as a hospital: downloads the frozen backbone from the coordinator once
@@ -35,6 +50,18 @@ unknown label, a path listed twice or leading outside <folder> (absolute, "..", 
 link) is refused, every such row at once with its line number.
 
 Options:
+  --config <file>       every option below in a JSON file, keys the long option names, e.g.
+                        {"coordinator": "https://coordinator.example", "data": "/srv/xrays",
+                         "cache": "/var/lib/fedtune", "name": "hospital-1", "log-format": "json"};
+                        relative paths are relative to the file's folder; the command line
+                        overrides the file. The enrolment code never goes in it: use
+                        FEDTUNE_INVITE or "invite-file" (docs/hospital-client.md)
+  --check               check the data folder (decodes every image), the cache folder and the
+                        coordinator (its task, over HTTP), print what would be sent each round
+                        (sizes, never content) and exit without joining: 0 when all is well
+  --log-format <f>      text (default: lines for people) or json (one JSON object per line:
+                        time, level, event, round, …, message; no progress bars), for a
+                        hospital's log collector
   --coordinator <url>   the coordinator, e.g. http://coordinator.example:8080       (required)
   --data <folder>       the image folder                                            (required)
   --labels <file>       a labels file (CSV: path, label) for the files in <folder>, instead
@@ -44,7 +71,8 @@ Options:
                         (fedtune participant invite); needed once, at the first join of a
                         task that enrols by invite
   --invite <code>       the same code on the command line (visible to other users of this
-                        machine in the process list; prefer --invite-file). Never printed
+                        machine in the process list; prefer --invite-file). Never printed.
+                        Without either, the environment variable FEDTUNE_INVITE, if set
   --cache <folder>      backbone download and embedding cache        (default .fedtune/cache)
   --name <name>         this participant's stable name; a reconnect under the same name
                         resumes its place                (default hospital-<hostname>)
@@ -63,20 +91,32 @@ with a growing wait (1 s doubling up to a minute), until the operator runs
 Other refusals that may pass (a full task, a limit, the coordinator's own fault) are retried the
 same way; a refusal that retrying cannot change ends the client with status 3 and what to do.
 
+History: every round this client took part in is kept in <cache>/history/<task>/<name>.jsonl
+(what it sent, in bytes, the outcome, and the global head's accuracy and AUC on this hospital's
+own validation images); \`fedtune client history\` prints it.
+
+SIGTERM or SIGINT stops the client: a round in progress is left (the coordinator handles it as a
+dropout), the history is written, and the client exits 0, as --check does when all is well.
+
 Exit status:
   0  the coordinator finished the run
-  1  a failure here or on the way: unreadable images, a backbone that does not verify, a
-     malformed message from the coordinator
+  1  a failure here or on the way, or a problem --check found: unreadable images, a backbone
+     that does not verify, a malformed message from the coordinator
   2  a wrong command line
   3  refused for good: the coordinator refused this participant (wrong version, unknown or
      finished task, revoked, excluded, invite required or bad, identity key mismatch, …), or
      this client refused the coordinator's task (plaintext updates, a task that changed)
 
-Example:
+Examples:
   fedtune client --coordinator http://127.0.0.1:8080 --data .fedtune/demo/data/hospital-1 --name hospital-1
+  FEDTUNE_INVITE=… fedtune client --config /etc/fedtune/client.json --log-format json
+  fedtune client history --config /etc/fedtune/client.json
 `
 
-/** What `fedtune client` was asked for, its command line read and checked. */
+/** The environment variable the enrolment code may come in (a systemd EnvironmentFile, say). */
+export const INVITE_ENV = 'FEDTUNE_INVITE'
+
+/** What `fedtune client` was asked for, its command line (and config file) read and checked. */
 export type ClientCommand = {
   readonly coordinatorUrl: string
   readonly dataDir: string
@@ -90,14 +130,21 @@ export type ClientCommand = {
   readonly valFraction: number
   readonly allowPlaintext: boolean
   readonly auditDir: string | undefined
+  readonly logFormat: LogFormat
+  readonly check: boolean
 }
 
+type Values = ReturnType<typeof parse>['values']
+
 /**
- * `fedtune client`: takes part until the coordinator finishes the run (exit 0), a failure (1), a
- * wrong command line (2) or a refusal for good (3).
+ * `fedtune client`: takes part until the coordinator finishes the run or a signal stops it (exit 0),
+ * a failure (1), a wrong command line (2) or a refusal for good (3). `fedtune client history` prints
+ * this hospital's own record of its rounds (client-history-command.ts).
  */
 export async function runClientCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
-  let values: ReturnType<typeof parse>['values']
+  if (argv[0] === 'history')
+    return (await import('./client-history-command.ts')).runClientHistoryCommand(argv.slice(1), io)
+  let values: Values
   try {
     values = parse(argv).values
   } catch (error) {
@@ -109,7 +156,8 @@ export async function runClientCommand(argv: string[], io: CommandIo = processIo
     return 0
   }
   try {
-    return await takePart(clientCommand(values), io)
+    const command = clientCommand(withConfig(values), io.env)
+    return await (command.check ? check(command, io) : takePart(command, io))
   } catch (error) {
     if (!(error instanceof CommandError)) throw error
     io.stderr(`fedtune client: ${error.message}\n`)
@@ -118,28 +166,16 @@ export async function runClientCommand(argv: string[], io: CommandIo = processIo
 }
 
 function parse(args: string[]) {
-  return parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      coordinator: { type: 'string' },
-      data: { type: 'string' },
-      labels: { type: 'string' },
-      cache: { type: 'string' },
-      name: { type: 'string' },
-      task: { type: 'string' },
-      invite: { type: 'string' },
-      'invite-file': { type: 'string' },
-      'val-fraction': { type: 'string' },
-      'allow-plaintext': { type: 'boolean' },
-      audit: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
+  return parseArgs({ args, strict: true, allowPositionals: false, options: CLIENT_OPTIONS })
 }
 
-function clientCommand(values: ReturnType<typeof parse>['values']): ClientCommand {
+/** The command line's values over those of its --config file, if it names one. */
+export function withConfig(values: Values): Values {
+  if (values.config === undefined) return values
+  return mergeOptions(readConfigFile(values.config, CLIENT_OPTIONS), values as OptionValues) as Values
+}
+
+export function clientCommand(values: Values, env: NodeJS.ProcessEnv = {}): ClientCommand {
   const { coordinator, data, task } = values
   if (!coordinator || !/^https?:\/\/[^/]+/.test(coordinator))
     throw new CommandError(
@@ -158,6 +194,12 @@ function clientCommand(values: ReturnType<typeof parse>['values']): ClientComman
       `--task: expected letters, digits, ".", "_" or "-" (at most 64), got ${JSON.stringify(task)}`,
       2,
     )
+  const format = values['log-format'] ?? 'text'
+  if (format !== 'text' && format !== 'json')
+    throw new CommandError(
+      `--log-format: expected text or json, got ${escapeText(JSON.stringify(format), 100)}`,
+      2,
+    )
   return {
     coordinatorUrl: coordinator,
     dataDir: resolve(data),
@@ -165,20 +207,79 @@ function clientCommand(values: ReturnType<typeof parse>['values']): ClientComman
     cacheDir: resolve(values.cache ?? '.fedtune/cache'),
     name,
     task,
-    invite: readInvite(values.invite, values['invite-file']),
+    invite: readInvite(values.invite, values['invite-file'], env[INVITE_ENV]),
     valFraction:
       values['val-fraction'] === undefined ? 0.1 : fraction('--val-fraction', values['val-fraction']),
     allowPlaintext: values['allow-plaintext'] === true,
     auditDir: values.audit === undefined ? undefined : resolve(values.audit),
+    logFormat: format,
+    check: values.check === true,
   }
 }
 
-/** Prints the backend and this participant's identity, then takes part until the run ends. */
+/** Prints the backend and this participant's identity, then takes part until the run ends or a signal stops it. */
 async function takePart(command: ClientCommand, io: CommandIo): Promise<number> {
-  // Lines quote what the coordinator sent (task names, refusal reasons): one visible line each.
-  const print = (line: string) => io.stdout(`${escapeText(line, 2000)}\n`)
+  // Lines quote what the coordinator sent (task names, refusal reasons): escaped by the logger.
+  const log = createLogger(command.logFormat, io.stdout)
+  const signals = stopSignals()
+  const stopped = () => {
+    const { signal } = signals
+    log.info('stopped', { signal }, `stopped${signal ? ` by ${signal}` : ''}; a round in progress was left`)
+    return 0
+  }
+  try {
+    return await takePartUntilStopped(command, io, log, signals, stopped)
+  } finally {
+    signals.dispose()
+  }
+}
+
+/**
+ * SIGTERM and SIGINT, listened for from the start, so that a client stopped while it loads stops
+ * cleanly too; `onStop` runs at once when a signal came already.
+ */
+function stopSignals(): {
+  readonly signal: NodeJS.Signals | undefined
+  onStop(stop: () => void): void
+  dispose(): void
+} {
+  let signal: NodeJS.Signals | undefined
+  let onStop: (() => void) | undefined
+  const listener = (name: NodeJS.Signals) => {
+    signal = name
+    onStop?.()
+  }
+  process.once('SIGINT', listener)
+  process.once('SIGTERM', listener)
+  return {
+    get signal() {
+      return signal
+    },
+    onStop(stop) {
+      onStop = stop
+      if (signal !== undefined) stop()
+    },
+    dispose() {
+      process.off('SIGINT', listener)
+      process.off('SIGTERM', listener)
+    },
+  }
+}
+
+async function takePartUntilStopped(
+  command: ClientCommand,
+  io: CommandIo,
+  log: ReturnType<typeof createLogger>,
+  signals: ReturnType<typeof stopSignals>,
+  stopped: () => number,
+): Promise<number> {
   const backend = await initBackend()
-  print(`tensorflow backend: ${backend.backend} (${backend.detail})`)
+  if (signals.signal) return stopped()
+  log.info(
+    'started',
+    { backend: backend.backend, detail: backend.detail },
+    `tensorflow backend: ${backend.backend} (${backend.detail})`,
+  )
   let identity: ReturnType<typeof loadOrCreateIdentity>
   try {
     identity = loadOrCreateIdentity(command.cacheDir, command.name)
@@ -186,39 +287,151 @@ async function takePart(command: ClientCommand, io: CommandIo): Promise<number> 
     throw new CommandError((error as Error).message, 2)
   }
   // What the operator compares before approving this hospital (docs/protocol.md, "Tasks and enrolment").
-  print(
-    `identity key fingerprint: ${keyFingerprint(nodeCrypto.ed25519PublicKey(identity.seed))} (name ${command.name}; ${identity.created ? 'new key, ' : ''}${identity.file})`,
+  const fingerprint = keyFingerprint(nodeCrypto.ed25519PublicKey(identity.seed))
+  log.info(
+    'identity',
+    { name: command.name, fingerprint, keyFile: identity.file, created: identity.created },
+    `identity key fingerprint: ${fingerprint} (name ${command.name}; ${identity.created ? 'new key, ' : ''}${identity.file})`,
   )
-  if (command.invite !== undefined) print('enrolment code: given (said at the first join only)')
+  if (command.invite !== undefined)
+    log.info('invite', {}, 'enrolment code: given (said at the first join only)')
   const participant = new Participant({
     ...command,
     identitySeed: identity.seed,
     keyFile: identity.file,
     agent: `fedtune-client/0.1.0 ${backend.backend}`,
-    print,
-    progress: process.stderr,
+    log,
+    // progress bars are for a terminal; a log collector gets the events alone
+    progress: command.logFormat === 'json' ? undefined : process.stderr,
   })
-  const stop = () => participant.close()
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  signals.onStop(() => participant.close())
   try {
-    const finished = await participant.done
-    print(`the coordinator finished the run: ${finished.completed} of ${finished.rounds} rounds aggregated`)
+    const end = await participant.done
+    if (end.how === 'stopped') return stopped()
+    log.info(
+      'finished',
+      { rounds: end.rounds, completed: end.completed },
+      `the coordinator finished the run: ${end.completed} of ${end.rounds} rounds aggregated`,
+    )
     return 0
   } catch (error) {
-    io.stderr(`fedtune client: ${escapeText((error as Error).message, 2000)}\n`)
-    return error instanceof ParticipantError && error.final ? 3 : 1
+    const message = (error as Error).message
+    const final = error instanceof ParticipantError && error.final
+    if (command.logFormat === 'json') log.error(final ? 'refused' : 'error', { final }, message)
+    else io.stderr(`fedtune client: ${escapeText(message, 2000)}\n`)
+    return final ? 3 : 1
   }
 }
 
 /**
- * The enrolment code from --invite or --invite-file (one of them), checked as the coordinator will
- * (`INVITE_CODE`); an error never quotes the code.
+ * `--check`: the coordinator's task over HTTP (no socket, no hello: the coordinator sees no
+ * participant), the cache folder, every image decoded and counted per label, and what would be
+ * sent each round, as sizes. 0 when nothing is wrong, 1 with each problem said.
  */
-function readInvite(code: string | undefined, file: string | undefined): string | undefined {
+async function check(command: ClientCommand, io: CommandIo): Promise<number> {
+  const log = createLogger(command.logFormat, io.stdout)
+  const problems: string[] = []
+  let task: TaskInfo | undefined
+  try {
+    task = await fetchTaskInfo(command.coordinatorUrl, command.task)
+    log.info(
+      'check-coordinator',
+      {
+        coordinator: command.coordinatorUrl,
+        task: task.name,
+        rounds: task.rounds,
+        labels: task.head.labels,
+        parameters: task.paramCount,
+        aggregation: task.aggregation,
+      },
+      `coordinator ${command.coordinatorUrl}: task "${task.name}", ${task.rounds} rounds, labels ${task.head.labels.join(', ')}, head of ${task.paramCount} parameters, ${task.aggregation === 'secure' ? 'secure aggregation' : 'plaintext updates (plaintext-debug)'}`,
+    )
+    if (task.aggregation !== 'secure' && !command.allowPlaintext)
+      problems.push(
+        `the task asks for plaintext updates; this client refuses it without --allow-plaintext (debugging with data that is not private only)`,
+      )
+  } catch (error) {
+    problems.push(`coordinator: ${(error as Error).message}`)
+  }
+  try {
+    mkdirSync(command.cacheDir, { recursive: true })
+    accessSync(command.cacheDir, constants.W_OK)
+    log.info('check-cache', { cache: command.cacheDir }, `cache ${command.cacheDir}: writable`)
+  } catch (error) {
+    problems.push(
+      `cache ${command.cacheDir}: not writable by this user (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    )
+  }
+  try {
+    const found = await checkDataFolder(command.dataDir, task?.head.labels, command.labelsFile)
+    const total = found.perClass.reduce((a, b) => a + b, 0)
+    log.info(
+      'check-data',
+      {
+        data: command.dataDir,
+        images: total,
+        classes: found.classes,
+        perClass: found.perClass,
+        undecodable: found.undecodable.length,
+      },
+      `data ${command.dataDir}: ${total} images decode (${found.classes.map((c, i) => `${c} ${found.perClass[i]}`).join(', ')})${found.undecodable.length > 0 ? `; ${found.undecodable.length} do not` : ''}`,
+    )
+    for (const { reason } of found.undecodable.slice(0, 10)) problems.push(reason)
+    if (found.undecodable.length > 10)
+      problems.push(`… and ${found.undecodable.length - 10} more files that do not decode`)
+    if (total === 0) problems.push(`data ${command.dataDir}: no image decodes`)
+    const valShare = Math.round(total * command.valFraction)
+    if (total > 0 && command.valFraction > 0 && valShare === 0)
+      log.warn(
+        'check-data',
+        { data: command.dataDir },
+        `with --val-fraction ${command.valFraction} no image is held out: the history will have no local metrics`,
+      )
+  } catch (error) {
+    problems.push((error as Error).message)
+  }
+  if (task) {
+    const sizes = roundSizes(task)
+    for (const m of sizes.messages)
+      log.info(
+        'check-sizes',
+        { message: m.message, bytes: m.bytes, perNeighbour: m.perNeighbour },
+        `each round sends "${m.message}": ${m.bytes} bytes${m.perNeighbour ? ' per neighbour' : ''} (${m.holds})`,
+      )
+    log.info(
+      'check-sizes',
+      {},
+      'sizes are payloads before socket.io framing; no image, embedding or label of a single image is ever sent',
+    )
+  }
+  for (const problem of problems) log.error('check-problem', {}, problem)
+  log.info(
+    'check-done',
+    { problems: problems.length },
+    problems.length === 0
+      ? 'check passed: nothing was sent and the coordinator saw no participant'
+      : `check found ${problems.length} problem${problems.length === 1 ? '' : 's'}`,
+  )
+  return problems.length === 0 ? 0 : 1
+}
+
+/**
+ * The enrolment code from --invite, --invite-file or FEDTUNE_INVITE (one of them), checked as the
+ * coordinator will (`INVITE_CODE`); an error never quotes the code.
+ */
+function readInvite(
+  code: string | undefined,
+  file: string | undefined,
+  env: string | undefined,
+): string | undefined {
   if (code !== undefined && file !== undefined)
     throw new CommandError('--invite and --invite-file: expected one of them, got both', 2)
-  let text = code
+  if (env !== undefined && env !== '' && (code !== undefined || file !== undefined))
+    throw new CommandError(
+      `${code !== undefined ? '--invite' : '--invite-file'} and ${INVITE_ENV}: expected one enrolment code, got both; unset ${INVITE_ENV} or drop the option`,
+      2,
+    )
+  let text = code ?? (env === '' ? undefined : env?.trim())
   if (file !== undefined) {
     try {
       text = readFileSync(file, 'utf8').trim()
@@ -232,7 +445,7 @@ function readInvite(code: string | undefined, file: string | undefined): string 
   if (text === undefined) return undefined
   if (!INVITE_CODE.test(text))
     throw new CommandError(
-      `${file === undefined ? '--invite' : `--invite-file ${file}`}: expected an enrolment code of 16 to 128 letters, digits, "_" or "-", got ${text.length} characters${/^[A-Za-z0-9_-]*$/.test(text) ? '' : ' with others among them'}`,
+      `${file !== undefined ? `--invite-file ${file}` : code !== undefined ? '--invite' : INVITE_ENV}: expected an enrolment code of 16 to 128 letters, digits, "_" or "-", got ${text.length} characters${/^[A-Za-z0-9_-]*$/.test(text) ? '' : ' with others among them'}`,
       2,
     )
   return text

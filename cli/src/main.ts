@@ -6,7 +6,8 @@ Commands:
   demo                     a coordinator and three hospitals federating on PneumoniaMNIST
   coordinator [--task <f>] serve the tasks operators submit, or start one task file's run at once
   client --coordinator <url> --data <folder>
-                           take part as a hospital with a folder of images
+                           take part as a hospital with a folder of images (or --config <file>;
+                           --check first; "client history" for its own record of the rounds)
   data split               turn a MedMNIST .npz into hospital folders and a held-out test set
   backbone digest <dir>    print the SHA-256 digest a task file needs for a TF.js model folder
   operator add --role <role> <name>

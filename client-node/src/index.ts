@@ -1,3 +1,21 @@
+export { checkDataFolder, type DataCheck } from './data-check.ts'
+export {
+  appendHistory,
+  type HistoryEntry,
+  historyFile,
+  type LocalMetricsOfGlobal,
+  type RoundOutcome,
+  readHistory,
+} from './history.ts'
 export { loadOrCreateIdentity } from './identity.ts'
-export { defaultName, Participant, ParticipantError, type ParticipantOptions } from './participant.ts'
+export { createLogger, type LogFields, type LogFormat, type Logger, type LogLevel } from './log.ts'
+export {
+  defaultName,
+  Participant,
+  type ParticipantEnd,
+  ParticipantError,
+  type ParticipantOptions,
+} from './participant.ts'
 export { type PreparedData, type PrepareOptions, prepare } from './prepare.ts'
+export { type RoundSizes, roundSizes } from './round-sizes.ts'
+export { fetchTaskInfo } from './task-info.ts'

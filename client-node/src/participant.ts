@@ -1,7 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { type LocalResult, localRound, secureContribution } from '@fedtune/model'
+import {
+  accuracy,
+  type LocalResult,
+  localRound,
+  predictHead,
+  rocAuc,
+  secureContribution,
+} from '@fedtune/model'
 import { progressBar } from '@fedtune/model/node'
 import {
   CHALLENGE_WAIT_MS,
@@ -32,6 +39,8 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { io, type Socket } from 'socket.io-client'
+import { appendHistory, historyFile, type LocalMetricsOfGlobal, type RoundOutcome } from './history.ts'
+import type { Logger } from './log.ts'
 import { type PreparedData, prepare } from './prepare.ts'
 import { refusalAdvice } from './refusal-advice.ts'
 
@@ -44,7 +53,8 @@ export type ParticipantOptions = {
   readonly name: string
   readonly valFraction: number
   readonly agent: string
-  readonly print: (line: string) => void
+  /** Where every line goes (log.ts): text for people, json for a log collector. */
+  readonly log: Logger
   /** Where progress bars go; undefined for none. */
   readonly progress: NodeJS.WriteStream | undefined
   /** The 32-byte seed of this participant's Ed25519 identity (identity.ts). */
@@ -77,6 +87,19 @@ export class ParticipantError extends Error {
   }
 }
 
+/** How a participant ended without an error: the coordinator finished the run, or `close()` stopped it. */
+export type ParticipantEnd = ({ readonly how: 'finished' } & Finished) | { readonly how: 'stopped' }
+
+/** A round this participant was given, from its start to its result: what the history keeps. */
+type RoundTally = {
+  bytes: number
+  /** Whether its contribution (the update, or the masked input) went out. */
+  sent: boolean
+  examples: number | null
+  global: LocalMetricsOfGlobal | null
+  readonly secure: boolean
+}
+
 export function defaultName(): string {
   return `hospital-${hostname()
     .replace(/[^A-Za-z0-9._-]/g, '-')
@@ -89,7 +112,7 @@ export function defaultName(): string {
  * a round it still owes. An update already computed for a round is resent, never retrained.
  */
 export class Participant {
-  readonly done: Promise<Finished>
+  readonly done: Promise<ParticipantEnd>
   #opts: ParticipantOptions
   #socket: Socket<ServerToClientEvents, ClientToServerEvents>
   #task: TaskInfo | undefined
@@ -108,7 +131,9 @@ export class Participant {
   #results = new Map<number, LocalResult>()
   /** This hospital's side of the secure rounds (protocol/src/secure-round-driver.ts). */
   #secure: SecureRoundDriver
-  #resolve!: (f: Finished) => void
+  /** The rounds given to this participant and not yet ended, by number (history.ts). */
+  #rounds = new Map<number, RoundTally>()
+  #resolve!: (end: ParticipantEnd) => void
   #reject!: (e: Error) => void
 
   constructor(opts: ParticipantOptions) {
@@ -137,15 +162,35 @@ export class Participant {
       clearTimeout(this.#challengeTimer)
       this.#hello(raw)
     })
+    // What this socket emits, framing included, is counted to the rounds it is in (the history's
+    // bytesSent): every engine packet created, once per engine (a reconnect opens a new one).
+    this.#socket.io.on('open', () =>
+      this.#socket.io.engine.on('packetCreate', (packet: { type: string; data?: unknown }) =>
+        this.#count(packet),
+      ),
+    )
     this.#socket.on('connect', () => {
-      this.#challengeTimer = setTimeout(() => opts.print(NO_CHALLENGE_NOTICE), CHALLENGE_WAIT_MS)
+      this.#challengeTimer = setTimeout(
+        () => opts.log.warn('no-challenge', {}, NO_CHALLENGE_NOTICE),
+        CHALLENGE_WAIT_MS,
+      )
       this.#challengeTimer.unref()
     })
     this.#socket.on('disconnect', (reason) => {
       this.#joined = false
       // The coordinator counts us out of a secure round in flight and never resends it.
       this.#secure.end(null)
-      if (reason !== 'io client disconnect') opts.print(`disconnected (${reason}); reconnecting…`)
+      for (const [round, tally] of this.#rounds)
+        if (tally.secure)
+          this.#ended(
+            round,
+            'dropped',
+            tally.sent
+              ? `disconnected after sending (${reason}); its masked input may still be in the aggregate`
+              : `disconnected (${reason})`,
+          )
+      if (reason !== 'io client disconnect')
+        opts.log.warn('disconnected', { reason }, `disconnected (${reason}); reconnecting…`)
     })
     this.#socket.on('connect_error', (error) => {
       // A coordinator may refuse a connection before its challenge (socket.io middleware), the
@@ -154,13 +199,19 @@ export class Participant {
       try {
         refusal = connectRefusal(error)
       } catch (malformed) {
-        opts.print(
+        opts.log.warn(
+          'malformed',
+          { what: 'refusal' },
           `warning: a malformed refusal came with the connection error: ${(malformed as Error).message}`,
         )
       }
       if (refusal) return this.#helloOutcome(refusalOutcome(refusal.code, refusal.reason, this.#backoff()))
       if (this.#socket.active)
-        return opts.print(`cannot reach ${opts.coordinatorUrl} (${error.message}); retrying…`)
+        return opts.log.warn(
+          'unreachable',
+          { coordinator: opts.coordinatorUrl, reason: error.message },
+          `cannot reach ${opts.coordinatorUrl} (${error.message}); retrying…`,
+        )
       const afterMs = retryDelayMs(this.#retries, opts.random)
       this.#retry(
         'unknown',
@@ -174,7 +225,11 @@ export class Participant {
       try {
         refused = parseRefused(raw)
       } catch (error) {
-        return opts.print(`warning: ignored a malformed "refused" message: ${(error as Error).message}`)
+        return opts.log.warn(
+          'malformed',
+          { what: 'refused' },
+          `warning: ignored a malformed "refused" message: ${(error as Error).message}`,
+        )
       }
       this.#helloOutcome(refusalOutcome(refused.code, refused.reason, this.#backoff()))
     })
@@ -186,25 +241,99 @@ export class Participant {
         this.#secure.end(r.round)
         const global =
           r.accuracy === null ? '' : `: global ACC ${r.accuracy.toFixed(3)} AUC ${r.auc?.toFixed(3) ?? '-'}`
-        opts.print(`round ${r.round} ${r.status}${r.reason ? ` (${r.reason})` : ''}${global}`)
+        opts.log.info(
+          'round-result',
+          {
+            round: r.round,
+            status: r.status,
+            reason: r.reason ?? undefined,
+            participants: r.participants,
+            accuracy: r.accuracy,
+            auc: r.auc,
+          },
+          `round ${r.round} ${r.status}${r.reason ? ` (${r.reason})` : ''}${global}`,
+        )
+        const tally = this.#rounds.get(r.round)
+        if (tally)
+          this.#ended(
+            r.round,
+            r.status === 'failed' ? 'failed' : tally.sent ? 'aggregated' : 'dropped',
+            r.status === 'failed' ? r.reason : tally.sent ? null : 'our contribution was not sent in time',
+          )
       } catch (error) {
-        opts.print(`warning: ignored a malformed round result: ${(error as Error).message}`)
+        opts.log.warn(
+          'malformed',
+          { what: 'round-result' },
+          `warning: ignored a malformed round result: ${(error as Error).message}`,
+        )
       }
     })
     this.#socket.on('finished', (raw) => {
       try {
-        this.#finish(parseFinished(raw))
+        this.#finish({ how: 'finished', ...parseFinished(raw) })
       } catch (error) {
         this.#fail(new ParticipantError(`malformed "finished" message: ${(error as Error).message}`))
       }
     })
   }
 
+  /**
+   * Stops taking part (SIGTERM, SIGINT): a round in progress is left, which the coordinator handles
+   * as an ordinary dropout, and kept in the history as dropped; `done` resolves with 'stopped'.
+   */
   close(): void {
-    this.#closed = true
+    if (this.#closed) return
+    for (const round of [...this.#rounds.keys()]) this.#ended(round, 'dropped', 'stopped')
     clearTimeout(this.#challengeTimer)
-    clearTimeout(this.#retryTimer)
-    this.#socket.disconnect()
+    this.#finish({ how: 'stopped' })
+  }
+
+  /** Counts an emitted engine packet to the rounds in progress (pings and pongs too: they are traffic). */
+  #count(packet: { type: string; data?: unknown }): void {
+    if (this.#rounds.size === 0) return
+    const d = packet.data
+    const bytes =
+      1 +
+      (typeof d === 'string'
+        ? Buffer.byteLength(d)
+        : d instanceof ArrayBuffer || ArrayBuffer.isView(d)
+          ? d.byteLength
+          : 0)
+    for (const tally of this.#rounds.values()) tally.bytes += bytes
+  }
+
+  /** A round this participant was given ends: one line in its history (history.ts), then forgotten. */
+  #ended(round: number, outcome: RoundOutcome, reason: string | null): void {
+    const tally = this.#rounds.get(round)
+    const task = this.#task
+    if (!tally || !task) return
+    this.#rounds.delete(round)
+    if (outcome === 'dropped')
+      this.#opts.log.warn(
+        'dropped-out',
+        { round, reason: reason ?? undefined },
+        `round ${round}: this hospital dropped out${reason ? ` (${reason})` : ''}`,
+      )
+    try {
+      appendHistory(historyFile(this.#opts.cacheDir, task.name, this.#opts.name), {
+        round,
+        time: new Date().toISOString(),
+        task: task.name,
+        outcome,
+        reason,
+        bytesSent: tally.bytes,
+        examples: tally.examples,
+        global: tally.global,
+        privacy: null,
+      })
+    } catch (error) {
+      // The history is this hospital's record, not the federation's: losing a line is said, not fatal.
+      this.#opts.log.warn(
+        'history-not-written',
+        { round },
+        `round ${round}: could not write the history (${(error as Error).message})`,
+      )
+    }
   }
 
   #backoff(): { retries: number; random?: () => number } {
@@ -232,7 +361,7 @@ export class Participant {
 
   #helloOutcome(outcome: HelloOutcome): void {
     if (outcome.type === 'unanswered') {
-      this.#opts.print(outcome.message)
+      this.#opts.log.warn('unanswered', {}, outcome.message)
       return
     }
     if (outcome.type === 'retry') {
@@ -254,7 +383,15 @@ export class Participant {
     this.#joined = true
     this.#retries = 0
     this.#invite = undefined
-    this.#opts.print(
+    this.#opts.log.info(
+      'joined',
+      {
+        task: task.name,
+        name: this.#opts.name,
+        rounds: task.rounds,
+        parameters: task.paramCount,
+        aggregation: task.aggregation,
+      },
       `joined task "${task.name}" as ${this.#opts.name}: ${task.rounds} rounds, head of ${task.paramCount} parameters`,
     )
     this.#data ??= prepare(task, { ...this.#opts, seed: 0 })
@@ -276,12 +413,15 @@ export class Participant {
   #retry(code: string, message: string, afterMs: number): void {
     if (this.#closed) return
     this.#retries += 1
-    if (code !== 'pending-approval') this.#opts.print(message)
+    const log = this.#opts.log
+    if (code !== 'pending-approval') log.warn('refused', { code, retryInMs: afterMs }, message)
     else if (!this.#pendingSaid) {
       this.#pendingSaid = true
       const fingerprint = keyFingerprint(nodeCrypto.ed25519PublicKey(this.#opts.identitySeed))
-      this.#opts.print(message)
-      this.#opts.print(
+      log.warn('refused', { code, retryInMs: afterMs }, message)
+      log.info(
+        'waiting-approval',
+        { name: this.#opts.name, fingerprint },
         `waiting for an operator to approve ${this.#opts.name} with identity key fingerprint ${fingerprint}; ${refusalAdvice('pending-approval', this.#advice())}. Asking again with a growing wait, up to every minute`,
       )
     }
@@ -294,12 +434,18 @@ export class Participant {
 
   async #onRound(raw: unknown): Promise<void> {
     const task = this.#task
-    if (!task || !this.#data) return this.#opts.print('warning: a round arrived before the task; ignored')
+    const log = this.#opts.log
+    if (!task || !this.#data)
+      return log.warn('malformed', { what: 'round' }, 'warning: a round arrived before the task; ignored')
     let round: ReturnType<typeof parseRoundStart>
     try {
       round = parseRoundStart(raw, task.paramCount, task.head.labels.length)
     } catch (error) {
-      return this.#opts.print(`warning: ignored a malformed round: ${(error as Error).message}`)
+      return log.warn(
+        'malformed',
+        { what: 'round' },
+        `warning: ignored a malformed round: ${(error as Error).message}`,
+      )
     }
     if (round.secagg) return this.#onSecureRound(task, round)
     if (task.aggregation === 'secure')
@@ -310,6 +456,7 @@ export class Participant {
     if (ready) return this.#send(round.round, ready)
     if (this.#training.has(round.round)) return
     this.#training.add(round.round)
+    this.#started(round, false)
     try {
       const result = this.#train(task, await this.#data, round)
       this.#results.set(round.round, result)
@@ -321,7 +468,44 @@ export class Participant {
     }
   }
 
+  /** A round given to this participant: counted from here to its result (history.ts). */
+  #started(round: ReturnType<typeof parseRoundStart>, secure: boolean): void {
+    // a round whose result never reached us (missed while reconnecting) stops counting bytes here
+    for (const earlier of [...this.#rounds.keys()])
+      if (earlier < round.round) this.#ended(earlier, 'dropped', 'no result came before the next round')
+    if (!this.#rounds.has(round.round))
+      this.#rounds.set(round.round, { bytes: 0, sent: false, examples: null, global: null, secure })
+    this.#opts.log.info(
+      'round-start',
+      { round: round.round, secure, epochs: round.training.epochs },
+      `round ${round.round}: started${secure ? ' (secure aggregation)' : ''}, ${round.training.epochs} local epochs`,
+    )
+  }
+
+  /**
+   * The global head this round starts from (the previous round's aggregate, or the initial head in
+   * round 1) on this hospital's own validation split: what the federation's model is worth here.
+   */
+  #measureGlobal(task: TaskInfo, data: PreparedData, round: ReturnType<typeof parseRoundStart>): void {
+    if (data.val.n === 0) return
+    const classes = task.head.labels.length
+    const probs = predictHead(task.head, task.backbone.embeddingDim, round.weights, data.val.x, data.val.n)
+    const global = {
+      accuracy: accuracy(probs, data.val.y, classes),
+      auc: rocAuc(probs, data.val.y, classes),
+      examples: data.val.n,
+    }
+    const tally = this.#rounds.get(round.round)
+    if (tally) tally.global = global
+    this.#opts.log.info(
+      'global-metrics',
+      { round: round.round, ...global },
+      `round ${round.round}: the global head it starts from, on local validation: ACC ${global.accuracy.toFixed(3)} AUC ${global.auc?.toFixed(3) ?? '-'} (${global.examples} images)`,
+    )
+  }
+
   #train(task: TaskInfo, data: PreparedData, round: ReturnType<typeof parseRoundStart>): LocalResult {
+    this.#measureGlobal(task, data, round)
     const bar =
       this.#opts.progress &&
       progressBar(`round ${round.round} training`, round.training.epochs, this.#opts.progress)
@@ -330,7 +514,17 @@ export class Participant {
     )
     bar?.done()
     const m = result.metrics
-    this.#opts.print(
+    const tally = this.#rounds.get(round.round)
+    if (tally) tally.examples = result.examples
+    this.#opts.log.info(
+      'trained',
+      {
+        round: round.round,
+        examples: result.examples,
+        loss: m.trainLoss,
+        valAccuracy: m.valAccuracy,
+        valAuc: m.valAuc,
+      },
       `round ${round.round}: trained on ${result.examples} examples, loss ${m.trainLoss.toFixed(4)}, local val ACC ${m.valAccuracy?.toFixed(3) ?? '-'} AUC ${m.valAuc?.toFixed(3) ?? '-'}`,
     )
     return result
@@ -352,6 +546,7 @@ export class Participant {
       return input
     })
     if (!taking) return
+    this.#started(round, true)
     result = data
       ? data.then((d) => this.#train(task, d, round))
       : Promise.reject(new ParticipantError('no data'))
@@ -359,34 +554,69 @@ export class Participant {
   }
 
   #reportSecure(report: SecureRoundReport): void {
-    const print = this.#opts.print
-    if (report.type === 'notice') print(report.message)
+    const log = this.#opts.log
+    if (report.type === 'notice') log.info('secagg-notice', {}, report.message)
     else if (report.type === 'declined')
-      print(`round ${report.round}: cannot take part securely: ${report.message}`)
+      log.warn(
+        'declined',
+        { round: report.round },
+        `round ${report.round}: cannot take part securely: ${report.message}`,
+      )
     else if (report.type === 'refused')
-      print(
+      log.warn(
+        'secagg-refused',
+        { round: report.round, stage: report.stage ?? undefined },
         `round ${report.round}: refused the coordinator's ${report.stage ?? 'secagg'} message: ${report.message}`,
       )
     else if (report.type === 'complained')
-      print(
+      log.warn(
+        'complained',
+        { round: report.round, stage: report.stage ?? undefined },
         `round ${report.round}: a neighbour's keys or shares in the coordinator's ${report.stage ?? 'secagg'} relay could not be used; sent a signed complaint and left the round`,
       )
   }
 
   #emitSecagg(round: number, message: SecaggAnswer): void {
     this.#socket.timeout(60_000).emit('secagg', message, this.#reportAck(round, 'our secagg message'))
+    if (message.stage === 'masked-input') this.#sent(round)
+  }
+
+  /** This round's contribution went out (counted synchronously by the engine's packetCreate). */
+  #sent(round: number): void {
+    const tally = this.#rounds.get(round)
+    if (!tally || !this.#socket.connected) return
+    tally.sent = true
+    this.#opts.log.info(
+      'sent',
+      { round, bytes: tally.bytes },
+      `round ${round}: sent ${tally.secure ? 'the masked update' : 'the update'} (${tally.bytes} bytes so far this round)`,
+    )
   }
 
   /** What to print when the coordinator answers (or does not answer) one of our messages. */
   #reportAck(round: number, what: string): (err: Error | null, raw: unknown) => void {
     return (err, raw) => {
-      if (err) return this.#opts.print(`round ${round}: ${what} was not acknowledged (${err.message})`)
+      const log = this.#opts.log
+      if (err)
+        return log.warn(
+          'not-acknowledged',
+          { round },
+          `round ${round}: ${what} was not acknowledged (${err.message})`,
+        )
       try {
         const ack = parseUpdateAck(raw)
         if (!ack.ok)
-          this.#opts.print(`round ${round}: the coordinator refused ${what}: ${ack.reason} (${ack.code})`)
+          log.warn(
+            'update-refused',
+            { round, code: ack.code },
+            `round ${round}: the coordinator refused ${what}: ${ack.reason} (${ack.code})`,
+          )
       } catch (error) {
-        this.#opts.print(`round ${round}: malformed acknowledgement: ${(error as Error).message}`)
+        log.warn(
+          'malformed',
+          { round, what: 'ack' },
+          `round ${round}: malformed acknowledgement: ${(error as Error).message}`,
+        )
       }
     }
   }
@@ -401,13 +631,14 @@ export class Participant {
       metrics: result.metrics,
     }
     this.#socket.timeout(60_000).emit('update', update, this.#reportAck(round, 'our update'))
+    this.#sent(round)
   }
 
-  #finish(finished: Finished): void {
+  #finish(end: ParticipantEnd): void {
     this.#closed = true
     clearTimeout(this.#retryTimer)
     this.#socket.disconnect()
-    this.#resolve(finished)
+    this.#resolve(end)
   }
 
   #fail(error: Error): void {

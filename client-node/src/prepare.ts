@@ -8,6 +8,7 @@ import {
   shownProblems,
 } from '@fedtune/model/node'
 import type { TaskInfo } from '@fedtune/protocol'
+import type { Logger } from './log.ts'
 
 export type PreparedData = {
   readonly train: Dataset
@@ -25,7 +26,7 @@ export type PrepareOptions = {
   readonly cacheDir: string
   readonly valFraction: number
   readonly seed: number
-  readonly print: (line: string) => void
+  readonly log: Logger
   readonly progress: NodeJS.WriteStream | undefined
 }
 
@@ -56,17 +57,28 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
     }).catch((error: unknown) => {
       if (!(error instanceof DataFolderError)) throw error
       // One printed line a problem, so that all of them reach the hospital whatever cuts long messages.
-      for (const problem of shownProblems(error.problems)) opts.print(`  ${problem}`)
+      for (const problem of shownProblems(error.problems)) opts.log.error('data-problem', { problem }, `  ${problem}`)
       throw new Error(`${error.summary}; the problems are listed above`)
     })
     bar.done(`${fromCache} from cache`)
     if (opts.labelsFile !== undefined)
-      opts.print(
+      opts.log.info(
+        'labels',
+        { labels: opts.labelsFile, unlisted },
         `labels from ${opts.labelsFile}${unlisted > 0 ? `; ${unlisted} other file${unlisted === 1 ? '' : 's'} in the folder, not listed there, left out` : ''}`,
       )
     const { train, val } = stratifiedSplit(dataset, opts.valFraction, opts.seed)
     const counts = task.head.labels.map((_, c) => train.y.reduce((n, y) => n + (y === c ? 1 : 0), 0))
-    opts.print(
+    opts.log.info(
+      'data-ready',
+      {
+        data: opts.dataDir,
+        images: dataset.n,
+        fromCache,
+        train: train.n,
+        trainPerClass: counts,
+        validation: val.n,
+      },
       `data ${opts.dataDir}: ${dataset.n} images (${fromCache} embeddings from cache); training on ${train.n} (${task.head.labels
         .map((l, c) => `${l} ${counts[c]}`)
         .join(', ')}), validating on ${val.n}`,

@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises'
 import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Participant } from '@fedtune/client-node'
+import { createLogger, Participant } from '@fedtune/client-node'
 import { headFile, parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
@@ -147,7 +147,7 @@ async function hospital(c: RunningCoordinator, i: number): Promise<Participant> 
     name: `hospital-${i}`,
     valFraction: 0.1,
     agent: 'test',
-    print: () => {},
+    log: createLogger('text', () => {}),
     progress: undefined,
     identitySeed,
     allowPlaintext: false,

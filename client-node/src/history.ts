@@ -1,0 +1,147 @@
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from 'node:fs'
+import { dirname, join } from 'node:path'
+import { TASK_NAME } from '@fedtune/protocol'
+
+export type RoundOutcome = 'aggregated' | 'dropped' | 'failed'
+
+/** The global head's metrics on this hospital's own validation split. */
+export type LocalMetricsOfGlobal = {
+  readonly accuracy: number | null
+  readonly auc: number | null
+  readonly examples: number
+}
+
+/**
+ * One round this hospital took part in, as it saw it. Kept on this machine only: it is the
+ * hospital's own view, which the coordinator never has (its update and validation set stay here).
+ */
+export type HistoryEntry = {
+  readonly round: number
+  /** When the entry was written (ISO 8601). */
+  readonly time: string
+  readonly task: string
+  readonly outcome: RoundOutcome
+  /** Why, for a dropped or failed round. */
+  readonly reason: string | null
+  /** What this client's socket emitted during the round, framing included. */
+  readonly bytesSent: number
+  /** Local training examples (never sent in a secure round: only inside the masked sum). */
+  readonly examples: number | null
+  /** The global head this round started from (the previous round's aggregate), on the local validation split. */
+  readonly global: LocalMetricsOfGlobal | null
+  /** The privacy budget spent so far (ε); null until the task has differential privacy. */
+  readonly privacy: number | null
+}
+
+/**
+ * <cache>/history/<task>/<name>.jsonl. The task's name comes from the coordinator: one outside
+ * TASK_NAME (a "../", say) is refused rather than let it name a path outside the cache.
+ */
+export function historyFile(cacheDir: string, task: string, name: string): string {
+  for (const [what, value] of [
+    ['task', task],
+    ['name', name],
+  ] as const)
+    if (!TASK_NAME.test(value))
+      throw new Error(
+        `history: expected a ${what} of letters, digits, ".", "_" or "-", got ${JSON.stringify(value).slice(0, 80)}`,
+      )
+  return join(cacheDir, 'history', task, `${name}.jsonl`)
+}
+
+/**
+ * Appends one entry as one line and fsyncs it, so an entry either is on disk whole or, after a
+ * crash mid-write, is a torn last line that `readHistory` passes over. A torn line is first ended,
+ * so that the new entry starts a line of its own.
+ */
+export function appendHistory(file: string, entry: HistoryEntry): void {
+  mkdirSync(dirname(file), { recursive: true })
+  const fd = openSync(file, 'a+', 0o600)
+  try {
+    const size = fstatSync(fd).size
+    let prefix = ''
+    if (size > 0) {
+      const last = Buffer.alloc(1)
+      readSync(fd, last, 0, 1, size - 1)
+      if (last[0] !== 0x0a) prefix = '\n'
+    }
+    writeSync(fd, `${prefix}${JSON.stringify(entry)}\n`)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * The entries of a history file in order, and how many lines could not be read (a torn last line
+ * after a crash, or a line edited by hand); none for a file that does not exist yet.
+ */
+export function readHistory(file: string): { entries: HistoryEntry[]; unreadable: number } {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], unreadable: 0 }
+    throw error
+  }
+  const entries: HistoryEntry[] = []
+  let unreadable = 0
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue
+    const entry = parseEntry(line)
+    if (entry) entries.push(entry)
+    else unreadable += 1
+  }
+  return { entries, unreadable }
+}
+
+const OUTCOMES: readonly string[] = ['aggregated', 'dropped', 'failed']
+
+/** One line read back, checked field by field; null when it is not an entry. */
+function parseEntry(line: string): HistoryEntry | null {
+  let o: unknown
+  try {
+    o = JSON.parse(line)
+  } catch {
+    return null // a torn or hand-edited line: counted, not fatal
+  }
+  if (typeof o !== 'object' || o === null) return null
+  const e = o as Record<string, unknown>
+  const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+  const share = (v: unknown) => v === null || (typeof v === 'number' && v >= 0 && v <= 1)
+  if (!count(e.round) || typeof e.time !== 'string' || typeof e.task !== 'string') return null
+  if (typeof e.outcome !== 'string' || !OUTCOMES.includes(e.outcome)) return null
+  if (e.reason !== null && typeof e.reason !== 'string') return null
+  if (!count(e.bytesSent) || (e.examples !== null && !count(e.examples))) return null
+  if (e.privacy !== null && typeof e.privacy !== 'number') return null
+  let global: LocalMetricsOfGlobal | null = null
+  if (e.global !== null) {
+    const g = e.global as Record<string, unknown> | undefined
+    if (typeof g !== 'object' || !share(g.accuracy) || !share(g.auc) || !count(g.examples)) return null
+    global = {
+      accuracy: g.accuracy as number | null,
+      auc: g.auc as number | null,
+      examples: g.examples as number,
+    }
+  }
+  return {
+    round: e.round as number,
+    time: e.time,
+    task: e.task,
+    outcome: e.outcome as RoundOutcome,
+    reason: e.reason as string | null,
+    bytesSent: e.bytesSent as number,
+    examples: e.examples as number | null,
+    global,
+    privacy: e.privacy as number | null,
+  }
+}
