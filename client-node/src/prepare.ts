@@ -1,6 +1,7 @@
 import { type Dataset, stratifiedSplit } from '@fedtune/model'
 import { downloadBackbone, embedFolder, loadBackbone, progressTo } from '@fedtune/model/node'
 import type { TaskInfo } from '@fedtune/protocol'
+import { reportSkipped } from './skipped-files.ts'
 
 export type PreparedData = {
   readonly train: Dataset
@@ -39,12 +40,13 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
         `backbone: the task says ${task.backbone.embeddingDim}-d embeddings, the downloaded model gives ${backbone.embeddingDim}`,
       )
     const bar = progressTo('embedding images', opts.progress)
-    const { dataset, fromCache } = await embedFolder(backbone, opts.dataDir, {
+    const { dataset, fromCache, skipped } = await embedFolder(backbone, opts.dataDir, {
       cacheDir: opts.cacheDir,
       labels: task.head.labels,
       onProgress: (done, n) => bar.update(done, n),
     })
     bar.done(`${fromCache} from cache`)
+    for (const line of await reportSkipped(skipped, dataset.n + skipped.length, opts.cacheDir)) opts.print(line)
     const { train, val } = stratifiedSplit(dataset, opts.valFraction, opts.seed)
     const counts = task.head.labels.map((_, c) => train.y.reduce((n, y) => n + (y === c ? 1 : 0), 0))
     opts.print(

@@ -353,6 +353,6 @@ describe('fedtune predict refuses a model folder it cannot trust', () => {
     mkdirSync(empty)
     const none = await predict('--model', dir, empty)
     expect(none.code).toBe(1)
-    expect(none.stderr).toContain('no .png, .jpg or .jpeg files in')
+    expect(none.stderr).toContain('no .png, .jpg, .jpeg or .dcm files in')
   })
 })
