@@ -46,7 +46,8 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
       onProgress: (done, n) => bar.update(done, n),
     })
     bar.done(`${fromCache} from cache`)
-    for (const line of await reportSkipped(skipped, dataset.n + skipped.length, opts.cacheDir)) opts.print(line)
+    for (const line of await reportSkipped(skipped, dataset.n + skipped.length, opts.cacheDir))
+      opts.print(line)
     const { train, val } = stratifiedSplit(dataset, opts.valFraction, opts.seed)
     const counts = task.head.labels.map((_, c) => train.y.reduce((n, y) => n + (y === c ? 1 : 0), 0))
     opts.print(

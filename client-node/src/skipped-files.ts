@@ -26,8 +26,11 @@ export async function reportSkipped(
     file,
     new TextEncoder().encode(skipped.map((s) => `${oneLine(s.path)}\t${oneLine(s.reason)}\n`).join('')),
   )
-  const lines = [`skipped ${skipped.length} of ${total} files that could not be decoded (all listed in ${file}):`]
-  for (const s of skipped.slice(0, SKIPPED_SHOWN)) lines.push(`  ${escapeText(s.path, 200)}: ${escapeText(s.reason, 300)}`)
+  const lines = [
+    `skipped ${skipped.length} of ${total} files that could not be decoded (all listed in ${file}):`,
+  ]
+  for (const s of skipped.slice(0, SKIPPED_SHOWN))
+    lines.push(`  ${escapeText(s.path, 200)}: ${escapeText(s.reason, 300)}`)
   if (skipped.length > SKIPPED_SHOWN) lines.push(`  … and ${skipped.length - SKIPPED_SHOWN} more`)
   return lines
 }

@@ -73,7 +73,9 @@ describe('decodeImage', () => {
   it('refuses a file that is neither PNG, JPEG nor DICOM, naming the file and showing its first bytes', async () => {
     const call = () => decodeImage(new TextEncoder().encode('hello, world'), 'notes/scan.png')
     await expect(call()).rejects.toThrow(ImageError)
-    await expect(call()).rejects.toThrow(/notes\/scan\.png: expected a PNG, JPEG or DICOM image.*68 65 6c 6c 6f.*"hello, w"/)
+    await expect(call()).rejects.toThrow(
+      /notes\/scan\.png: expected a PNG, JPEG or DICOM image.*68 65 6c 6c 6f.*"hello, w"/,
+    )
   })
 
   it('refuses a truncated PNG with a message naming the file', async () => {

@@ -78,7 +78,13 @@ export async function embedFolder(
     throw new Error(
       `${dir}: none of its ${files.length} files could be decoded; the first: ${skipped[0]?.path}: ${skipped[0]?.reason}`,
     )
-  if (skipped.length === 0) return { dataset: { x, y: Int32Array.from(files, (f) => f.label), n: files.length, dim }, classes, fromCache, skipped }
+  if (skipped.length === 0)
+    return {
+      dataset: { x, y: Int32Array.from(files, (f) => f.label), n: files.length, dim },
+      classes,
+      fromCache,
+      skipped,
+    }
   const rows = files.flatMap((_, row) => (kept[row] ? [row] : []))
   const kx = new Float32Array(rows.length * dim)
   for (const [k, row] of rows.entries()) kx.set(x.subarray(row * dim, (row + 1) * dim), k * dim)

@@ -26,7 +26,10 @@ export async function decodeFrame(
     case 'jpeg-lossless':
       return { samples: codecSamples(decodeJpegLossless(bytes, image, file), image, file), rgb: false }
     case 'jpeg-ls':
-      return { samples: codecSamples(await wasm(() => decodeJpegLs(bytes), 'JPEG-LS', file), image, file), rgb: false }
+      return {
+        samples: codecSamples(await wasm(() => decodeJpegLs(bytes), 'JPEG-LS', file), image, file),
+        rgb: false,
+      }
     case 'jpeg-2000':
       return {
         samples: codecSamples(await wasm(() => decodeJpeg2000(bytes), 'JPEG 2000', file), image, file),
@@ -40,13 +43,20 @@ async function wasm(run: () => Promise<CodecFrame>, what: string, file: string):
     return await run()
   } catch (error) {
     // Emscripten codecs throw numbers or strings as well as Errors
-    throw new ImageError(file, `${what} pixel data cannot be decoded (${error instanceof Error ? error.message : String(error)})`)
+    throw new ImageError(
+      file,
+      `${what} pixel data cannot be decoded (${error instanceof Error ? error.message : String(error)})`,
+    )
   }
 }
 
 /** A codec's output checked against the header, then read as stored values (interleaved). */
 function codecSamples(frame: CodecFrame, image: DicomImage, file: string): Samples {
-  if (frame.width !== image.columns || frame.height !== image.rows || frame.components !== image.samplesPerPixel)
+  if (
+    frame.width !== image.columns ||
+    frame.height !== image.rows ||
+    frame.components !== image.samplesPerPixel
+  )
     throw new ImageError(
       file,
       `the compressed frame is ${frame.width}x${frame.height} with ${frame.components} component(s), but the header says ${image.columns}x${image.rows} with ${image.samplesPerPixel}`,
@@ -55,13 +65,19 @@ function codecSamples(frame: CodecFrame, image: DicomImage, file: string): Sampl
   const spp = frame.components
   const wide = frame.bitsPerSample > 8
   if (frame.bytes.byteLength !== pixels * spp * (wide ? 2 : 1))
-    throw new ImageError(file, `the codec returned ${frame.bytes.byteLength} bytes for ${pixels * spp} samples`)
+    throw new ImageError(
+      file,
+      `the codec returned ${frame.bytes.byteLength} bytes for ${pixels * spp} samples`,
+    )
   // the codecs write samples in the machine's byte order: little endian on every platform Node runs on
   const view = new DataView(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength)
   const raw = (i: number) => (wide ? view.getUint16(i * 2, true) : (frame.bytes[i] as number))
   const out = new Float64Array(pixels * spp)
   for (let p = 0; p < pixels; p++)
     for (let s = 0; s < spp; s++)
-      out[p * spp + s] = storedValue(raw(frame.interleaved || spp === 1 ? p * spp + s : s * pixels + p), image)
+      out[p * spp + s] = storedValue(
+        raw(frame.interleaved || spp === 1 ? p * spp + s : s * pixels + p),
+        image,
+      )
   return out
 }

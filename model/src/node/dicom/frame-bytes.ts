@@ -23,7 +23,10 @@ export function frameBytes(image: DicomImage, { dataSet, element }: PixelData, f
   const bytes = dataSet.byteArray
   if (image.syntax.encoding === 'native') {
     if (element.encapsulatedPixelData)
-      throw new ImageError(file, `pixel data is encapsulated, but the transfer syntax ${image.syntax.name} is native`)
+      throw new ImageError(
+        file,
+        `pixel data is encapsulated, but the transfer syntax ${image.syntax.name} is native`,
+      )
     const frame = nativeFrameLength(image)
     const total = frame * image.frames
     // PS3.5 §8.1.1: a native Pixel Data value has even length, so one byte of padding is allowed.
@@ -38,11 +41,20 @@ export function frameBytes(image: DicomImage, { dataSet, element }: PixelData, f
         `DICOM file is truncated: its pixel data needs ${total} bytes, only ${bytes.length - element.dataOffset} are there`,
       )
     const start = element.dataOffset + frame * FRAME_INDEX
+    if (image.syntax.bigEndian && image.bitsAllocated === 8 && element.vr === 'OW') {
+      // 8-bit samples in an OW value are byte-swapped in pairs in big endian (PS3.5 §7.3)
+      const out = new Uint8Array(frame)
+      for (let i = 0; i < frame; i++) out[i] = bytes[start + (i ^ 1)] as number
+      return out
+    }
     return new Uint8Array(bytes.buffer, bytes.byteOffset + start, frame)
   }
   const fragments = element.fragments ?? []
   if (!element.encapsulatedPixelData || fragments.length === 0)
-    throw new ImageError(file, `pixel data of ${image.syntax.name} must be encapsulated fragments, found none`)
+    throw new ImageError(
+      file,
+      `pixel data of ${image.syntax.name} must be encapsulated fragments, found none`,
+    )
   try {
     if (image.frames === 1)
       return dicomParser.readEncapsulatedPixelDataFromFragments(dataSet, element, 0, fragments.length)
@@ -58,7 +70,10 @@ export function frameBytes(image: DicomImage, { dataSet, element }: PixelData, f
         dicomParser.createJPEGBasicOffsetTable(dataSet, element),
       )
   } catch (error) {
-    throw new ImageError(file, `cannot find frame ${FRAME_INDEX + 1} in the pixel data fragments (${String(error)})`)
+    throw new ImageError(
+      file,
+      `cannot find frame ${FRAME_INDEX + 1} in the pixel data fragments (${String(error)})`,
+    )
   }
   throw new ImageError(
     file,

@@ -42,7 +42,11 @@ function voiFunction(samples: Samples, image: DicomImage, file: string): (x: num
       return (x) => (x <= c - width / 2 ? 0 : x > c + width / 2 ? 255 : ((x - c) / width + 0.5) * 255) // C.11.2.1.3.2
     // C.11.2.1.2.1: the linear function with its half-pixel offsets, for output range 0..255
     return (x) =>
-      x <= c - 0.5 - (width - 1) / 2 ? 0 : x > c - 0.5 + (width - 1) / 2 ? 255 : ((x - (c - 0.5)) / (width - 1) + 0.5) * 255
+      x <= c - 0.5 - (width - 1) / 2
+        ? 0
+        : x > c - 0.5 + (width - 1) / 2
+          ? 255
+          : ((x - (c - 0.5)) / (width - 1) + 0.5) * 255
   }
   let { min, max } = storedRange(image)
   if (image.bitsStored > 8) {
@@ -54,7 +58,10 @@ function voiFunction(samples: Samples, image: DicomImage, file: string): (x: num
     }
     // a uniform frame has no range to stretch; shown as anything it would be a silent blank image
     if (min === max)
-      throw new ImageError(file, `every pixel of the frame holds the same value (${min}) and there is no window: a blank image`)
+      throw new ImageError(
+        file,
+        `every pixel of the frame holds the same value (${min}) and there is no window: a blank image`,
+      )
   }
   const a = min * image.rescaleSlope + image.rescaleIntercept
   const b = max * image.rescaleSlope + image.rescaleIntercept

@@ -34,7 +34,10 @@ function jpegPrecision(bytes: Uint8Array): number | undefined {
 export function decodeJpegBaseline(bytes: Uint8Array, image: DicomImage, file: string): CodecFrame {
   const precision = jpegPrecision(bytes)
   if (precision !== undefined && precision !== 8)
-    throw new ImageError(file, `${precision}-bit lossy JPEG (extended process 4) is not supported; only 8-bit`)
+    throw new ImageError(
+      file,
+      `${precision}-bit lossy JPEG (extended process 4) is not supported; only 8-bit`,
+    )
   let decoded: { width: number; height: number; data: Uint8Array }
   try {
     decoded = jpeg.decode(bytes, {
@@ -49,7 +52,9 @@ export function decodeJpegBaseline(bytes: Uint8Array, image: DicomImage, file: s
   const pixels = decoded.width * decoded.height
   // jpeg-js always writes three channels; a gray frame has them equal
   const data =
-    image.samplesPerPixel === 1 ? Uint8Array.from({ length: pixels }, (_, i) => decoded.data[i * 3] as number) : decoded.data
+    image.samplesPerPixel === 1
+      ? Uint8Array.from({ length: pixels }, (_, i) => decoded.data[i * 3] as number)
+      : decoded.data
   return {
     width: decoded.width,
     height: decoded.height,

@@ -22,12 +22,18 @@ export function nativeSamples(bytes: Uint8Array, image: DicomImage): Samples {
     for (let pair = 0; pair < pixels / 2; pair++) {
       const cb = storedValue(raw(pair * 4 + 2), image)
       const cr = storedValue(raw(pair * 4 + 3), image)
-      out.set([storedValue(raw(pair * 4), image), cb, cr, storedValue(raw(pair * 4 + 1), image), cb, cr], pair * 6)
+      out.set(
+        [storedValue(raw(pair * 4), image), cb, cr, storedValue(raw(pair * 4 + 1), image), cb, cr],
+        pair * 6,
+      )
     }
     return out
   }
   for (let p = 0; p < pixels; p++)
     for (let s = 0; s < spp; s++)
-      out[p * spp + s] = storedValue(raw(image.planarConfiguration === 1 ? s * pixels + p : p * spp + s), image)
+      out[p * spp + s] = storedValue(
+        raw(image.planarConfiguration === 1 ? s * pixels + p : p * spp + s),
+        image,
+      )
   return out
 }

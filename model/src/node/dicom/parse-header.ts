@@ -28,7 +28,8 @@ export function parseHeader(bytes: Uint8Array, file: string): { image: DicomImag
     return fail(`DICOM file cannot be parsed, probably truncated (${parserMessage(error)})`)
   }
   const uid = dataSet.string('x00020010')
-  if (uid === undefined) return fail('DICOM file has no transfer syntax UID (0002,0010) in its meta information')
+  if (uid === undefined)
+    return fail('DICOM file has no transfer syntax UID (0002,0010) in its meta information')
   const syntax = transferSyntaxOf(uid)
   if ('unsupported' in syntax) return fail(syntax.unsupported)
   const element = dataSet.elements[PIXEL_DATA]
@@ -36,10 +37,16 @@ export function parseHeader(bytes: Uint8Array, file: string): { image: DicomImag
   if (element.hadUndefinedLength || element.length === 0xffffffff) {
     // untilTag stops at the element's header; its fragments (PS3.5 A.4) are read here, and nothing after them.
     try {
-      const stream = new dicomParser.ByteStream(dataSet.byteArrayParser, dataSet.byteArray, element.dataOffset)
+      const stream = new dicomParser.ByteStream(
+        dataSet.byteArrayParser,
+        dataSet.byteArray,
+        element.dataOffset,
+      )
       dicomParser.findEndOfEncapsulatedElement(stream, element, [])
     } catch (error) {
-      return fail(`DICOM file's compressed pixel data cannot be read, probably truncated (${parserMessage(error)})`)
+      return fail(
+        `DICOM file's compressed pixel data cannot be read, probably truncated (${parserMessage(error)})`,
+      )
     }
   }
   const us = (tag: string, what: string): number => {
@@ -54,7 +61,8 @@ export function parseHeader(bytes: Uint8Array, file: string): { image: DicomImag
   if (samplesPerPixel !== 1 && samplesPerPixel !== 3)
     fail(`DICOM image has ${samplesPerPixel} samples per pixel; expected 1 or 3`)
   const photometric = (dataSet.string('x00280004') ?? '').trim()
-  const expected = samplesPerPixel === 1 ? ['MONOCHROME1', 'MONOCHROME2'] : ['RGB', 'YBR_FULL', 'YBR_FULL_422']
+  const expected =
+    samplesPerPixel === 1 ? ['MONOCHROME1', 'MONOCHROME2'] : ['RGB', 'YBR_FULL', 'YBR_FULL_422']
   // JPEG 2000's component transforms and lossy YBR variants come out of the codec as RGB.
   const codecColor = syntax.encoding === 'jpeg-2000' || syntax.encoding === 'jpeg-baseline'
   const known =
@@ -78,7 +86,8 @@ export function parseHeader(bytes: Uint8Array, file: string): { image: DicomImag
     fail(`planar configuration ${planarConfiguration}; expected 0 or 1`)
   const framesText = dataSet.string('x00280008')
   const frames = framesText === undefined || framesText.trim() === '' ? 1 : Number(framesText)
-  if (!Number.isInteger(frames) || frames < 1) fail(`number of frames "${framesText}"; expected a positive integer`)
+  if (!Number.isInteger(frames) || frames < 1)
+    fail(`number of frames "${framesText}"; expected a positive integer`)
   const decimal = (tag: string, fallback: number, what: string): number => {
     const text = dataSet.string(tag)
     if (text === undefined || text.trim() === '') return fallback
@@ -138,7 +147,8 @@ function voiLutOf(dataSet: DataSet, fail: (reason: string) => never): VoiLut | u
   if (!item) return undefined
   const descriptor = item.elements.x00283002
   const lut = item.elements.x00283006
-  if (!descriptor || !lut) return fail('VOI LUT sequence item lacks its LUT descriptor (0028,3002) or data (0028,3006)')
+  if (!descriptor || !lut)
+    return fail('VOI LUT sequence item lacks its LUT descriptor (0028,3002) or data (0028,3006)')
   // The descriptor is US or SS by the VR, but its second value is signed when the input is (PS3.3 C.11.2.1.1.1).
   const rawCount = item.uint16('x00283002', 0) ?? 0
   const count = rawCount === 0 ? 65536 : rawCount
@@ -148,7 +158,9 @@ function voiLutOf(dataSet: DataSet, fail: (reason: string) => never): VoiLut | u
   if (bits < 8 || bits > 16) return fail(`VOI LUT descriptor says ${bits}-bit entries; expected 8 to 16`)
   const eight = lut.length === count && bits === 8
   if (!eight && lut.length !== count * 2)
-    return fail(`VOI LUT data holds ${lut.length} bytes; its descriptor says ${count} entries of ${bits} bits`)
+    return fail(
+      `VOI LUT data holds ${lut.length} bytes; its descriptor says ${count} entries of ${bits} bits`,
+    )
   // 16-bit words by the standard; some writers pack 8-bit entries one per byte
   const data = Array.from({ length: count }, (_, i) =>
     eight ? (item.byteArray[lut.dataOffset + i] as number) : (item.uint16('x00283006', i) as number),

@@ -28,21 +28,28 @@ export function decodeRle(bytes: Uint8Array, image: DicomImage, file: string): S
     unpackBits(bytes.subarray(start, end), plane, s + 1, fail)
     const sample = Math.floor(s / width)
     const scale = 256 ** (width - 1 - (s % width))
-    for (let p = 0; p < pixels; p++) raw[p * spp + sample] = (raw[p * spp + sample] as number) + (plane[p] as number) * scale
+    for (let p = 0; p < pixels; p++)
+      raw[p * spp + sample] = (raw[p * spp + sample] as number) + (plane[p] as number) * scale
   }
   for (let i = 0; i < raw.length; i++) raw[i] = storedValue(raw[i] as number, image)
   return raw
 }
 
 /** PackBits (PS3.5 G.3.1): n in 0..127 copies n+1 bytes; -127..-1 repeats the next byte 1-n times; -128 is a no-op. */
-function unpackBits(src: Uint8Array, out: Uint8Array, segment: number, fail: (reason: string) => never): void {
+function unpackBits(
+  src: Uint8Array,
+  out: Uint8Array,
+  segment: number,
+  fail: (reason: string) => never,
+): void {
   let i = 0
   let o = 0
   while (o < out.length) {
     if (i >= src.length) fail(`segment ${segment} ends after ${o} of ${out.length} bytes`)
     const n = ((src[i++] as number) << 24) >> 24
     if (n >= 0) {
-      if (i + n + 1 > src.length || o + n + 1 > out.length) fail(`segment ${segment} overruns its literal run`)
+      if (i + n + 1 > src.length || o + n + 1 > out.length)
+        fail(`segment ${segment} overruns its literal run`)
       out.set(src.subarray(i, i + n + 1), o)
       i += n + 1
       o += n + 1

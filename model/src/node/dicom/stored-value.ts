@@ -14,5 +14,7 @@ export function storedValue(raw: number, image: DicomImage): number {
 /** The smallest and largest value `bitsStored` bits can hold. */
 export function storedRange(image: DicomImage): { min: number; max: number } {
   const range = 2 ** image.bitsStored
-  return image.pixelRepresentation === 1 ? { min: -range / 2, max: range / 2 - 1 } : { min: 0, max: range - 1 }
+  return image.pixelRepresentation === 1
+    ? { min: -range / 2, max: range / 2 - 1 }
+    : { min: 0, max: range - 1 }
 }

@@ -1,11 +1,5 @@
 /** How a transfer syntax stores pixel data: which decoder, and whether it loses information. */
-export type PixelEncoding =
-  | 'native'
-  | 'rle'
-  | 'jpeg-baseline'
-  | 'jpeg-lossless'
-  | 'jpeg-ls'
-  | 'jpeg-2000'
+export type PixelEncoding = 'native' | 'rle' | 'jpeg-baseline' | 'jpeg-lossless' | 'jpeg-ls' | 'jpeg-2000'
 
 export type TransferSyntax = {
   readonly uid: string

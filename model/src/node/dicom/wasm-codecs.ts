@@ -44,7 +44,11 @@ function codec(module: string, name: 'JpegLSDecoder' | 'J2KDecoder'): Promise<Co
   return promise
 }
 
-async function run(module: string, name: 'JpegLSDecoder' | 'J2KDecoder', encoded: Uint8Array): Promise<CodecFrame> {
+async function run(
+  module: string,
+  name: 'JpegLSDecoder' | 'J2KDecoder',
+  encoded: Uint8Array,
+): Promise<CodecFrame> {
   const Decoder = await codec(module, name)
   const decoder = new Decoder()
   try {
