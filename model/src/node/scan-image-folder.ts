@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 
-const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg'])
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.dcm'])
 const LAYOUT =
   'expected one subfolder per class holding its images, e.g. <dir>/normal/*.png and <dir>/pneumonia/*.png'
 
