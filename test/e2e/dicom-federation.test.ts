@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -140,6 +140,10 @@ beforeAll(async () => {
   const dicom = join(work, 'dicom')
   for (const site of [...Array.from({ length: HOSPITALS }, (_, i) => `hospital-${i + 1}`), 'test'])
     await toDicom(join(png, site), join(dicom, site))
+  // one more file at hospital 1, truncated: skipped and reported, so the dataset is the PNGs' again
+  const first = join(dicom, 'hospital-1', 'normal')
+  const some = readdirSync(first).sort()[0] as string
+  writeFileSync(join(first, 'zz-cut.dcm'), read(join(first, some)).subarray(0, 400))
   await federate('png', png)
   await federate('dicom', dicom)
 }, 600_000)
@@ -149,12 +153,21 @@ afterAll(() => {
 })
 
 describe('a federation on DICOM folders', () => {
-  it('completes on both the PNG folders and their DICOM conversions, no file skipped', () => {
+  it('completes on both the PNG folders and their DICOM conversions', () => {
     for (const kind of ['png', 'dicom'] as const) {
       expect(outcome[kind].exits, outcome[kind].logs.join('\n----\n')).toEqual([0, 0])
       expect(outcome[kind].records.map((r) => r.status)).toEqual(['aggregated', 'aggregated'])
-      expect(outcome[kind].logs.join('\n')).not.toMatch(/skipped/)
     }
+    expect(outcome.png.logs.join('\n')).not.toMatch(/skipped/)
+  })
+
+  it('the hospital with a truncated DICOM file says it skipped it, why, and where the list is', () => {
+    const list = join(work, 'cache-dicom-1', 'skipped-files.tsv')
+    const log = outcome.dicom.logs.find((l) => l.includes('zz-cut.dcm')) ?? ''
+    expect(log).toContain(`skipped 1 of 17 files that could not be decoded (all listed in ${list}):`)
+    expect(log).toMatch(/zz-cut\.dcm: DICOM file .*truncated/)
+    expect(readFileSync(list, 'utf8')).toMatch(/^\S*zz-cut\.dcm\tDICOM file .*truncated.*\n$/)
+    expect(outcome.dicom.logs.filter((l) => l.includes('skipped'))).toHaveLength(1)
   })
 
   it('reaches the same held-out accuracy on DICOM as on the PNGs it came from, every round', () => {
