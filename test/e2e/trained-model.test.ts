@@ -288,7 +288,7 @@ describe('fedtune model export and fedtune predict, as processes', () => {
       expect(Number(probability)).toBeGreaterThanOrEqual(0.5)
     }
     expect(predicted.stderr).toContain('backend: wasm')
-    expect(predicted.stderr).toContain(`${broken}: expected a PNG or JPEG image`)
+    expect(predicted.stderr).toContain(`${broken}: expected a PNG, JPEG or DICOM image`)
     expect(predicted.stderr).toContain('3 images predicted by the model of run')
 
     const json = await fedtune('predict', '--json', '--model', out, join(data, 'test'))
