@@ -299,6 +299,15 @@ describe('bad input is refused with its reason, never a crash or a blank image',
     )
   })
 
+  it('a photometric interpretation it does not render (PALETTE COLOR)', async () => {
+    const file = modify(base[0] as string, v(base[0] as string, 'palette'), [
+      'PhotometricInterpretation=PALETTE COLOR',
+    ])
+    await expect(decodeImage(read(file), 'palette.dcm')).rejects.toThrow(
+      /palette\.dcm: unsupported photometric interpretation "PALETTE COLOR" with 1 sample\(s\) per pixel; expected MONOCHROME1 or MONOCHROME2/,
+    )
+  })
+
   it('a zero window width', async () => {
     const file = modify(base[0] as string, v(base[0] as string, 'w0'), ['WindowCenter=100', 'WindowWidth=0'])
     await expect(decodeImage(read(file), 'w0.dcm')).rejects.toThrow(/window width \(0028,1051\) is 0/)
