@@ -11,8 +11,9 @@ import {
   Participant,
   ParticipantError,
   roundSizes,
+  SKIPPED_SHOWN,
 } from '@fedtune/client-node'
-import { initBackend } from '@fedtune/model/node'
+import { DataFolderError, initBackend, shownProblems } from '@fedtune/model/node'
 import { escapeText, INVITE_CODE, keyFingerprint, TASK_NAME, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { mergeOptions, type OptionValues, readConfigFile } from './client-config.ts'
@@ -374,11 +375,17 @@ async function check(command: ClientCommand, io: CommandIo): Promise<number> {
         perClass: found.perClass,
         undecodable: found.undecodable.length,
       },
-      `data ${command.dataDir}: ${total} images decode (${found.classes.map((c, i) => `${c} ${found.perClass[i]}`).join(', ')})${found.undecodable.length > 0 ? `; ${found.undecodable.length} do not` : ''}`,
+      `data ${command.dataDir}: ${total} images decode (${found.classes.map((c, i) => `${c} ${found.perClass[i]}`).join(', ')})${found.undecodable.length > 0 ? `; ${found.undecodable.length} do not and would be skipped` : ''}`,
     )
-    for (const { reason } of found.undecodable.slice(0, 10)) problems.push(reason)
-    if (found.undecodable.length > 10)
-      problems.push(`… and ${found.undecodable.length - 10} more files that do not decode`)
+    // A run leaves these out and lists them (embedFolder): a warning here, as there, not a failure.
+    for (const { file, reason } of found.undecodable.slice(0, SKIPPED_SHOWN))
+      log.warn('check-skipped', { file }, `  would be skipped: ${reason}`)
+    if (found.undecodable.length > SKIPPED_SHOWN)
+      log.warn(
+        'check-skipped',
+        { more: found.undecodable.length - SKIPPED_SHOWN },
+        `  … and ${found.undecodable.length - SKIPPED_SHOWN} more files that do not decode`,
+      )
     if (total === 0) problems.push(`data ${command.dataDir}: no image decodes`)
     const valShare = Math.round(total * command.valFraction)
     if (total > 0 && command.valFraction > 0 && valShare === 0)
@@ -388,7 +395,8 @@ async function check(command: ClientCommand, io: CommandIo): Promise<number> {
         `with --val-fraction ${command.valFraction} no image is held out: the history will have no local metrics`,
       )
   } catch (error) {
-    problems.push((error as Error).message)
+    if (error instanceof DataFolderError) problems.push(error.summary, ...shownProblems(error.problems))
+    else problems.push((error as Error).message)
   }
   if (task) {
     const sizes = roundSizes(task)

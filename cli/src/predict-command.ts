@@ -9,8 +9,8 @@ import { CommandError, type CommandIo, processIo, usageAsked } from './command-i
 
 const USAGE = `Usage: fedtune predict --model <dir> [--json] <images or folders…>
 
-Runs a model folder written by "fedtune model export" on your images: each PNG or JPEG (folders are
-searched for .png, .jpg and .jpeg files, subfolders too) is prepared as the model card says (RGB,
+Runs a model folder written by "fedtune model export" on your images: each PNG, JPEG or DICOM file
+(recognised by content; folders are searched for .png, .jpg, .jpeg and .dcm files, subfolders too) is prepared as the model card says (RGB,
 bilinear resize to the model's input size, scaled to [-1, 1]) and classified. One line per image:
 the file, the predicted label and its probability. An image that cannot be read is reported and
 the others are still predicted (exit code 1 then). Runs on the TensorFlow.js wasm backend unless
@@ -22,7 +22,7 @@ Options:
   -h, --help             this text
 `
 
-const IMAGE = new Set(['.png', '.jpg', '.jpeg'])
+const IMAGE = new Set(['.png', '.jpg', '.jpeg', '.dcm'])
 /** Images decoded and classified at once: bounds memory whatever the number of files. */
 const BATCH = 32
 
@@ -64,7 +64,7 @@ async function predict(argv: string[], io: CommandIo, bars: NodeJS.WriteStream |
   const files = await imagesOf(positionals)
   if (files.length === 0)
     throw new CommandError(
-      `no .png, .jpg or .jpeg files in ${positionals.map((p) => escapeText(p, 80)).join(', ')}`,
+      `no .png, .jpg, .jpeg or .dcm files in ${positionals.map((p) => escapeText(p, 80)).join(', ')}`,
     )
   const backend = await initBackend()
   io.stderr(`backend: ${backend.detail}\n`)
@@ -83,7 +83,7 @@ async function predict(argv: string[], io: CommandIo, bars: NodeJS.WriteStream |
       const batch: { file: string; pixels: Pixels }[] = []
       for (const file of files.slice(start, start + BATCH)) {
         try {
-          batch.push({ file, pixels: decodeImage(new Uint8Array(await readFile(file)), file) })
+          batch.push({ file, pixels: await decodeImage(new Uint8Array(await readFile(file)), file) })
         } catch (error) {
           errors.push({ file, error: (error as Error).message })
           io.stderr(`fedtune predict: ${escapeText((error as Error).message, 300)}\n`)

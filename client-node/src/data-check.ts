@@ -6,7 +6,7 @@ export type DataCheck = {
   readonly classes: readonly string[]
   /** Images that decode, per class (in `classes` order). */
   readonly perClass: readonly number[]
-  /** Files that do not decode as a PNG or JPEG: the client would stop at the first of them. */
+  /** Files that do not decode as a PNG, JPEG or DICOM image: a run leaves them out (and lists them). */
   readonly undecodable: readonly { readonly file: string; readonly reason: string }[]
 }
 
@@ -26,7 +26,7 @@ export async function checkDataFolder(
   const undecodable: { file: string; reason: string }[] = []
   for (const { path, label } of files) {
     try {
-      decodeImage(new Uint8Array(await readFile(path)), path)
+      await decodeImage(new Uint8Array(await readFile(path)), path)
       perClass[label] = (perClass[label] as number) + 1
     } catch (error) {
       if (!(error instanceof ImageError)) throw error

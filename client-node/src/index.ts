@@ -19,3 +19,4 @@ export {
 export { type PreparedData, type PrepareOptions, prepare } from './prepare.ts'
 export { type RoundSizes, roundSizes } from './round-sizes.ts'
 export { fetchTaskInfo } from './task-info.ts'
+export { reportSkipped, SKIPPED_SHOWN, skippedListFile } from './skipped-files.ts'

@@ -9,6 +9,7 @@ import {
 } from '@fedtune/model/node'
 import type { TaskInfo } from '@fedtune/protocol'
 import type { Logger } from './log.ts'
+import { reportSkipped } from './skipped-files.ts'
 
 export type PreparedData = {
   readonly train: Dataset
@@ -49,7 +50,7 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
         `backbone: the task says ${task.backbone.embeddingDim}-d embeddings, the downloaded model gives ${backbone.embeddingDim}`,
       )
     const bar = progressTo('embedding images', opts.progress)
-    const { dataset, fromCache, unlisted } = await embedFolder(backbone, opts.dataDir, {
+    const { dataset, fromCache, unlisted, skipped } = await embedFolder(backbone, opts.dataDir, {
       cacheDir: opts.cacheDir,
       labels: task.head.labels,
       labelsFile: opts.labelsFile,
@@ -67,6 +68,8 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
         { labels: opts.labelsFile, unlisted },
         `labels from ${opts.labelsFile}${unlisted > 0 ? `; ${unlisted} other file${unlisted === 1 ? '' : 's'} in the folder, not listed there, left out` : ''}`,
       )
+    const lines = await reportSkipped(skipped, dataset.n + skipped.length, opts.cacheDir)
+    for (const line of lines) opts.log.warn('skipped-files', { skipped: skipped.length }, line)
     const { train, val } = stratifiedSplit(dataset, opts.valFraction, opts.seed)
     const counts = task.head.labels.map((_, c) => train.y.reduce((n, y) => n + (y === c ? 1 : 0), 0))
     opts.log.info(

@@ -197,15 +197,15 @@ describe('bad input at a hospital', () => {
     return new Uint8Array(PNG.sync.write(image))
   }
 
-  it('a file that is not an image stops that client with the file named; the coordinator carries on', async () => {
+  it('a folder none of whose files is an image stops that client with the first file named; the coordinator carries on', async () => {
     const dir = folder({
-      'normal/a.png': png(),
+      'normal/minutes.png': new TextEncoder().encode('not an image either'),
       'pneumonia/notes.png': new TextEncoder().encode('not an image'),
     })
     const { code, stderr } = await hospital(dir, 'h1')
     expect(code).toBe(1)
-    expect(stderr).toMatch(/notes\.png/)
-    expect(stderr).toMatch(/expected a PNG or JPEG image/)
+    expect(stderr).toMatch(/none of its 2 files could be decoded; the first: .*minutes\.png/)
+    expect(stderr).toMatch(/expected a PNG, JPEG or DICOM image/)
     expect(coordinator.federation.state.phase).toBe('waiting')
     expect([...coordinator.federation.state.online]).toEqual([])
   })

@@ -96,7 +96,7 @@ describe('fedtune client --check', () => {
     expect(existsSync(join(cache, 'identity'))).toBe(false)
   })
 
-  it('images that do not decode and a folder that is not a label: status 1 and every reason', async () => {
+  it('images that do not decode are named as a run would skip them; a folder that is not a label: status 1', async () => {
     const broken = folder('broken', {
       a: { '1.png': png(10), 'notes.png': 'not an image' },
       b: { '1.jpg': Buffer.from([0xff, 0xd8, 0xff, 0x00]) },
@@ -107,13 +107,25 @@ describe('fedtune client --check', () => {
         ['--check', '--coordinator', c.url, '--data', broken, '--cache', join(work, 'cache-broken')],
         t.io,
       ),
-    ).toBe(1)
-    expect(t.out()).toContain(`data ${broken}: 1 images decode (a 1, b 0); 2 do not\n`)
+    ).toBe(0)
+    expect(t.out()).toContain(`data ${broken}: 1 images decode (a 1, b 0); 2 do not and would be skipped\n`)
     expect(t.out()).toContain(
-      `${join(broken, 'a', 'notes.png')}: expected a PNG or JPEG image, but the file starts with`,
+      `  would be skipped: ${join(broken, 'a', 'notes.png')}: expected a PNG, JPEG or DICOM image, but the file starts with`,
     )
-    expect(t.out()).toContain(`${join(broken, 'b', '1.jpg')}: looks like a JPEG but cannot be decoded`)
-    expect(t.out()).toMatch(/check found 2 problems\n$/)
+    expect(t.out()).toContain(
+      `  would be skipped: ${join(broken, 'b', '1.jpg')}: looks like a JPEG but cannot be decoded`,
+    )
+
+    const none = folder('none', { a: { 'notes.png': 'not an image' } })
+    const n = testIo()
+    expect(
+      await runClientCommand(
+        ['--check', '--coordinator', c.url, '--data', none, '--cache', join(work, 'cache-none')],
+        n.io,
+      ),
+    ).toBe(1)
+    expect(n.out()).toContain(`data ${none}: no image decodes`)
+    expect(n.out()).toMatch(/check found 1 problem\n$/)
 
     const stray = folder('stray', { a: { '1.png': png(10) }, zebra: { '1.png': png(10) } })
     const u = testIo()

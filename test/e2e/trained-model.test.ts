@@ -288,7 +288,7 @@ describe('fedtune model export and fedtune predict, as processes', () => {
       expect(Number(probability)).toBeGreaterThanOrEqual(0.5)
     }
     expect(predicted.stderr).toContain('backend: wasm')
-    expect(predicted.stderr).toContain(`${broken}: expected a PNG or JPEG image`)
+    expect(predicted.stderr).toContain(`${broken}: expected a PNG, JPEG or DICOM image`)
     expect(predicted.stderr).toContain('3 images predicted by the model of run')
 
     const json = await fedtune('predict', '--json', '--model', out, join(data, 'test'))
@@ -353,6 +353,6 @@ describe('fedtune predict refuses a model folder it cannot trust', () => {
     mkdirSync(empty)
     const none = await predict('--model', dir, empty)
     expect(none.code).toBe(1)
-    expect(none.stderr).toContain('no .png, .jpg or .jpeg files in')
+    expect(none.stderr).toContain('no .png, .jpg, .jpeg or .dcm files in')
   })
 })

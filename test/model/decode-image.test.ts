@@ -20,20 +20,20 @@ function png(colorType: 0 | 2 | 4 | 6, bitDepth: 8 | 16 = 8, a0 = 255): Uint8Arr
 }
 
 describe('decodeImage', () => {
-  it('reads an RGB PNG as three channels with the exact samples', () => {
-    const p = decodeImage(png(2), 'rgb.png')
+  it('reads an RGB PNG as three channels with the exact samples', async () => {
+    const p = await decodeImage(png(2), 'rgb.png')
     expect(p).toMatchObject({ width: 2, height: 1, channels: 3 })
     expect([...p.data]).toEqual([10, 20, 30, 200, 150, 100])
   })
 
-  it('keeps the alpha channel of an RGBA PNG', () => {
-    const p = decodeImage(png(6, 8, 40), 'rgba.png')
+  it('keeps the alpha channel of an RGBA PNG', async () => {
+    const p = await decodeImage(png(6, 8, 40), 'rgba.png')
     expect(p.channels).toBe(4)
     expect([...p.data]).toEqual([10, 20, 30, 40, 200, 150, 100, 255])
   })
 
-  it('reads a grayscale PNG as one channel', () => {
-    const p = decodeImage(png(0), 'gray.png')
+  it('reads a grayscale PNG as one channel', async () => {
+    const p = await decodeImage(png(0), 'gray.png')
     expect(p.channels).toBe(1)
     expect(p.data.length).toBe(2)
     // pngjs converts RGB to gray by the mean of the channels.
@@ -41,43 +41,45 @@ describe('decodeImage', () => {
     expect(p.data[1]).toBe(150)
   })
 
-  it('reads gray with alpha as one channel, dropping the alpha', () => {
-    const p = decodeImage(png(4), 'gray-alpha.png')
+  it('reads gray with alpha as one channel, dropping the alpha', async () => {
+    const p = await decodeImage(png(4), 'gray-alpha.png')
     expect(p.channels).toBe(1)
     expect([...p.data]).toEqual([20, 150])
   })
 
-  it('scales a 16-bit PNG down to 8 bits', () => {
-    const p = decodeImage(png(2, 16), 'deep.png')
+  it('scales a 16-bit PNG down to 8 bits', async () => {
+    const p = await decodeImage(png(2, 16), 'deep.png')
     expect(p.channels).toBe(3)
     expect([...p.data]).toEqual([10, 20, 30, 200, 150, 100])
   })
 
-  it('reads a palette PNG as RGB', () => {
+  it('reads a palette PNG as RGB', async () => {
     // A hand-built 1x2 palette PNG: colour type 3, palette [(255,0,0), (0,0,255)], pixels 0 then 1.
     const bytes = paletteImage()
-    const p = decodeImage(bytes, 'palette.png')
+    const p = await decodeImage(bytes, 'palette.png')
     expect(p).toMatchObject({ width: 1, height: 2, channels: 3 })
     expect([...p.data]).toEqual([255, 0, 0, 0, 0, 255])
   })
 
   it('decodes a JPEG by its magic bytes, whatever its name', async () => {
     const bytes = new Uint8Array(await readFile(catJpg))
-    const p = decodeImage(bytes, 'cat.png')
+    const p = await decodeImage(bytes, 'cat.png')
     expect(p.channels).toBe(3)
     expect(p.width * p.height * 3).toBe(p.data.length)
     expect(p.width).toBeGreaterThan(100)
     expect(p.height).toBeGreaterThan(100)
   })
 
-  it('refuses a file that is neither PNG nor JPEG, naming the file and showing its first bytes', () => {
+  it('refuses a file that is neither PNG, JPEG nor DICOM, naming the file and showing its first bytes', async () => {
     const call = () => decodeImage(new TextEncoder().encode('hello, world'), 'notes/scan.png')
-    expect(call).toThrow(ImageError)
-    expect(call).toThrow(/notes\/scan\.png: expected a PNG or JPEG image.*68 65 6c 6c 6f.*"hello, w"/)
+    await expect(call()).rejects.toThrow(ImageError)
+    await expect(call()).rejects.toThrow(
+      /notes\/scan\.png: expected a PNG, JPEG or DICOM image.*68 65 6c 6c 6f.*"hello, w"/,
+    )
   })
 
-  it('refuses a truncated PNG with a message naming the file', () => {
-    expect(() => decodeImage(png(2).subarray(0, 30), 'cut.png')).toThrow(
+  it('refuses a truncated PNG with a message naming the file', async () => {
+    await expect(decodeImage(png(2).subarray(0, 30), 'cut.png')).rejects.toThrow(
       /cut\.png: looks like a PNG but cannot be decoded/,
     )
   })

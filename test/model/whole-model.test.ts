@@ -35,14 +35,14 @@ const spec: HeadSpec = {
   ],
   labels: ['cat', 'daisy', 'other'],
 }
-const images = () => [catJpg, daisyJpg].map((f) => decodeImage(readFileSync(f), f))
+const images = () => Promise.all([catJpg, daisyJpg].map((f) => decodeImage(readFileSync(f), f)))
 
 describe('composeModel', () => {
   it('gives the probabilities of embed then predictHead, through model.json and weights.bin and back', async () => {
     const before = tf.memory().numTensors
     const backbone = await loadBackbone(v2Dir)
     const weights = initHead(spec, backbone.embeddingDim, 11)
-    const twoSteps = predictHead(spec, backbone.embeddingDim, weights, embed(backbone, images()), 2)
+    const twoSteps = predictHead(spec, backbone.embeddingDim, weights, embed(backbone, await images()), 2)
     const model = composeModel(backbone, spec, weights)
     const files = await modelFiles(model)
     model.dispose()
@@ -63,7 +63,7 @@ describe('composeModel', () => {
         weightData: files.weights.slice().buffer,
       }),
     )
-    const whole = classify(loaded, images(), 224)
+    const whole = classify(loaded, await images(), 224)
     loaded.dispose()
     expect(tf.memory().numTensors).toBe(before)
     expect(whole).toHaveLength(6)

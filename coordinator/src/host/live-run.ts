@@ -61,7 +61,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   try {
     if (task.evaluation) {
       const bar = progressTo('embedding held-out set', o.bars)
-      const { dataset, fromCache } = await embedFolder(backbone, task.evaluation.data, {
+      const { dataset, fromCache, skipped } = await embedFolder(backbone, task.evaluation.data, {
         cacheDir: o.cacheDir,
         labels: task.head.labels,
         onProgress: (done, total) => {
@@ -70,7 +70,9 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
         },
       })
       bar.done(`${fromCache} from cache`)
-      print(`held-out set ${task.evaluation.data}: ${dataset.n} images`)
+      print(
+        `held-out set ${task.evaluation.data}: ${dataset.n} images${skipped.length > 0 ? `; skipped ${skipped.length} that could not be decoded, the first: ${skipped[0]?.path}: ${skipped[0]?.reason}` : ''}`,
+      )
       const classes = task.head.labels.length
       majority = majorityAccuracy(dataset.y, classes)
       evaluate = (weights) => {

@@ -1,22 +1,27 @@
 import jpeg from 'jpeg-js'
 import { PNG } from 'pngjs'
 import type { Pixels } from '../pixels.ts'
+import { decodeDicom } from './dicom/decode-dicom.ts'
+import { isDicom } from './dicom/is-dicom.ts'
 import { ImageError } from './image-error.ts'
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 const JPEG_MAGIC = [0xff, 0xd8, 0xff]
 
 /**
- * Decodes a PNG or JPEG, recognised by its first bytes rather than its name (exports from
- * hospital systems are often misnamed). PNGs of any colour type and depth come out 8-bit: gray
- * (with or without alpha) as 1 channel, colour as 3, colour with transparency as 4.
+ * Decodes a PNG, JPEG or DICOM Part 10 file, recognised by its first bytes rather than its name
+ * (exports from hospital systems are often misnamed or have no extension). PNGs of any colour
+ * type and depth come out 8-bit: gray (with or without alpha) as 1 channel, colour as 3, colour
+ * with transparency as 4; DICOM as docs/dicom.md says (gray 1 channel, colour 3). Async because
+ * some DICOM codecs are WebAssembly, instantiated on first use.
  */
-export function decodeImage(bytes: Uint8Array, name: string): Pixels {
+export async function decodeImage(bytes: Uint8Array, name: string): Promise<Pixels> {
   if (startsWith(bytes, PNG_MAGIC)) return decodePng(bytes, name)
   if (startsWith(bytes, JPEG_MAGIC)) return decodeJpeg(bytes, name)
+  if (isDicom(bytes)) return decodeDicom(bytes, name)
   throw new ImageError(
     name,
-    `${name}: expected a PNG or JPEG image, but the file starts with ${describeStart(bytes)}`,
+    `expected a PNG, JPEG or DICOM image, but the file starts with ${describeStart(bytes)}${bytes.length > 0 && bytes.length < 132 ? ` and is ${bytes.length} bytes long` : ''}`,
   )
 }
 
@@ -26,10 +31,7 @@ function decodePng(bytes: Uint8Array, name: string): Pixels {
     // pngjs normalises every colour type, palette and 16-bit depth to 8-bit RGBA.
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
   } catch (error) {
-    throw new ImageError(
-      name,
-      `${name}: looks like a PNG but cannot be decoded (${(error as Error).message})`,
-    )
+    throw new ImageError(name, `looks like a PNG but cannot be decoded (${(error as Error).message})`)
   }
   const { width, height, data } = png
   const count = width * height
@@ -54,10 +56,7 @@ function decodeJpeg(bytes: Uint8Array, name: string): Pixels {
     const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 })
     return { width: image.width, height: image.height, channels: 3, data: new Uint8Array(image.data) }
   } catch (error) {
-    throw new ImageError(
-      name,
-      `${name}: looks like a JPEG but cannot be decoded (${(error as Error).message})`,
-    )
+    throw new ImageError(name, `looks like a JPEG but cannot be decoded (${(error as Error).message})`)
   }
 }
 

@@ -7,14 +7,20 @@ import type { Pixels } from '../pixels.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 import { decodeImage } from './decode-image.ts'
 import { readFloat32File } from './float32-file.ts'
+import { ImageError } from './image-error.ts'
 import { scanImageFolder } from './scan-image-folder.ts'
 import { sha256Hex } from './sha256.ts'
+
+/** A file left out of the dataset because it could not be decoded, and why (ImageError's reason). */
+export type SkippedFile = { readonly path: string; readonly reason: string }
 
 /**
  * Embeds every image under `dir` (class subfolders, or the files `labelsFile` lists: scanImageFolder) once. Each embedding is cached as
  * cacheDir/embeddings/<backbone digest>/<sha256 of the image file>.f32, written atomically as soon
  * as its batch is done, so a crash loses at most one batch, a rerun only reads files, and a
- * renamed or duplicated image is not embedded twice.
+ * renamed or duplicated image is not embedded twice. A file that is not an image we can decode
+ * (an ImageError: truncated, unsupported, inconsistent) is left out and listed in `skipped`; if
+ * every file is, that is an error. Any other failure still throws.
  */
 export async function embedFolder(
   backbone: Backbone & { readonly digest: string },
@@ -27,7 +33,13 @@ export async function embedFolder(
     readonly batchSize?: number
     readonly onProgress?: (done: number, total: number) => void
   },
-): Promise<{ dataset: Dataset; classes: string[]; fromCache: number; unlisted: number }> {
+): Promise<{
+  dataset: Dataset
+  classes: string[]
+  fromCache: number
+  unlisted: number
+  skipped: SkippedFile[]
+}> {
   const { classes, files, unlisted } = await scanImageFolder(dir, opts.labels, {
     labelsFile: opts.labelsFile,
   })
@@ -35,7 +47,8 @@ export async function embedFolder(
   const cache = path.join(opts.cacheDir, 'embeddings', backbone.digest)
   const batchSize = opts.batchSize ?? 32
   const x = new Float32Array(files.length * dim)
-  const y = Int32Array.from(files, (f) => f.label)
+  const skipped: SkippedFile[] = []
+  const kept = new Array<boolean>(files.length).fill(true)
   let fromCache = 0
   let done = 0
   for (let start = 0; start < files.length; start += batchSize) {
@@ -48,7 +61,14 @@ export async function embedFolder(
       if (cached) {
         x.set(cached, row * dim)
         fromCache++
-      } else pending.push({ row, key, pixels: decodeImage(bytes, file) })
+      } else
+        try {
+          pending.push({ row, key, pixels: await decodeImage(bytes, file) })
+        } catch (error) {
+          if (!(error instanceof ImageError)) throw error
+          skipped.push({ path: file, reason: error.reason })
+          kept[row] = false
+        }
     }
     if (pending.length > 0) {
       const values = embed(
@@ -64,5 +84,21 @@ export async function embedFolder(
     done = Math.min(start + batchSize, files.length)
     opts.onProgress?.(done, files.length)
   }
-  return { dataset: { x, y, n: files.length, dim }, classes, fromCache, unlisted }
+  if (skipped.length === files.length)
+    throw new Error(
+      `${dir}: none of its ${files.length} files could be decoded; the first: ${skipped[0]?.path}: ${skipped[0]?.reason}`,
+    )
+  if (skipped.length === 0)
+    return {
+      dataset: { x, y: Int32Array.from(files, (f) => f.label), n: files.length, dim },
+      classes,
+      fromCache,
+      unlisted,
+      skipped,
+    }
+  const rows = files.flatMap((_, row) => (kept[row] ? [row] : []))
+  const kx = new Float32Array(rows.length * dim)
+  for (const [k, row] of rows.entries()) kx.set(x.subarray(row * dim, (row + 1) * dim), k * dim)
+  const ky = Int32Array.from(rows, (row) => (files[row] as { label: number }).label)
+  return { dataset: { x: kx, y: ky, n: rows.length, dim }, classes, fromCache, unlisted, skipped }
 }
