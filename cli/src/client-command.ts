@@ -1,11 +1,18 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { defaultName, loadOrCreateIdentity, Participant, ParticipantError } from '@fedtune/client-node'
+import {
+  type Connection,
+  defaultName,
+  loadOrCreateIdentity,
+  Participant,
+  ParticipantError,
+} from '@fedtune/client-node'
 import { initBackend } from '@fedtune/model/node'
 import { escapeText, INVITE_CODE, keyFingerprint, TASK_NAME } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { connectionOf } from './network-flags.ts'
 import { fraction } from './numbers.ts'
 
 const USAGE = `Usage: fedtune client --coordinator <url> --data <folder> [options]
@@ -41,6 +48,16 @@ Options:
                         not private. Without it such a task is refused
   -h, --help            this text
 
+TLS and proxies (docs/tls-and-proxies.md); the websocket and the backbone download alike:
+  --ca <pem>            trust only the CAs in this file for an https:// coordinator (a
+                        private CA); without it, Node's built-in CA list
+  --pin-sha256 <hex>    also require the coordinator's certificate to have this SHA-256
+                        fingerprint (64 hex digits, ':' between pairs allowed)
+  --proxy <url>         go through this HTTP(S) proxy (HTTP CONNECT); without it,
+                        HTTPS_PROXY (HTTP_PROXY for http://) unless NO_PROXY names the host
+A certificate that does not verify ends the client with status 3 and why; it never falls
+back to an unverified connection.
+
 At start the client prints its name and its identity key's fingerprint. When the task enrols
 hospitals by approval, read both to the coordinator's operator: the client waits, asking again
 with a growing wait (1 s doubling up to a minute), until the operator runs
@@ -73,6 +90,8 @@ export type ClientCommand = {
   readonly valFraction: number
   readonly allowPlaintext: boolean
   readonly auditDir: string | undefined
+  /** Trust and proxy for the websocket and the backbone download (--ca, --pin-sha256, --proxy, *_PROXY). */
+  readonly connection: Connection
 }
 
 /**
@@ -92,7 +111,7 @@ export async function runClientCommand(argv: string[], io: CommandIo = processIo
     return 0
   }
   try {
-    return await takePart(clientCommand(values), io)
+    return await takePart(clientCommand(values, io.env), io)
   } catch (error) {
     if (!(error instanceof CommandError)) throw error
     io.stderr(`fedtune client: ${error.message}\n`)
@@ -116,12 +135,15 @@ function parse(args: string[]) {
       'val-fraction': { type: 'string' },
       'allow-plaintext': { type: 'boolean' },
       audit: { type: 'string' },
+      ca: { type: 'string' },
+      'pin-sha256': { type: 'string' },
+      proxy: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
 }
 
-function clientCommand(values: ReturnType<typeof parse>['values']): ClientCommand {
+function clientCommand(values: ReturnType<typeof parse>['values'], env: NodeJS.ProcessEnv): ClientCommand {
   const { coordinator, data, task } = values
   if (!coordinator || !/^https?:\/\/[^/]+/.test(coordinator))
     throw new CommandError(
@@ -151,6 +173,7 @@ function clientCommand(values: ReturnType<typeof parse>['values']): ClientComman
       values['val-fraction'] === undefined ? 0.1 : fraction('--val-fraction', values['val-fraction']),
     allowPlaintext: values['allow-plaintext'] === true,
     auditDir: values.audit === undefined ? undefined : resolve(values.audit),
+    connection: connectionOf(values, coordinator, env),
   }
 }
 
@@ -171,6 +194,11 @@ async function takePart(command: ClientCommand, io: CommandIo): Promise<number> 
     `identity key fingerprint: ${keyFingerprint(nodeCrypto.ed25519PublicKey(identity.seed))} (name ${command.name}; ${identity.created ? 'new key, ' : ''}${identity.file})`,
   )
   if (command.invite !== undefined) print('enrolment code: given (said at the first join only)')
+  const { connection } = command
+  if (connection.proxy !== null || command.coordinatorUrl.startsWith('https:'))
+    print(
+      `coordinator ${command.coordinatorUrl}: certificate checked against ${connection.trust}; ${connection.proxy === null ? 'direct' : `through the proxy ${connection.proxy}`}`,
+    )
   const participant = new Participant({
     ...command,
     identitySeed: identity.seed,

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import type { Server as TlsServer } from 'node:tls'
 import { parseArgs } from 'node:util'
 import {
   type ConnectionLimits,
@@ -6,7 +7,10 @@ import {
   DEFAULT_CONNECTION_LIMITS as LIMITS,
   RunFolderError,
   readTaskFile,
+  readTlsPair,
   TaskFileError,
+  type TlsPair,
+  TlsPairError,
 } from '@fedtune/coordinator'
 import { type HostOptions, startCoordinator, startHost } from '@fedtune/coordinator/start'
 import { StoreError } from '@fedtune/coordinator/store'
@@ -46,6 +50,14 @@ Options:
                     served at /join; browsers take part only in a task whose file turns
                     participation.browsers on
                                             (default ${DEFAULT_WEB_DIR})
+
+TLS and proxies (docs/tls-and-proxies.md):
+  --tls-cert <pem>  serve HTTPS and WSS with this certificate (its chain after it)...
+  --tls-key <pem>   ...and its unencrypted private key; both or neither. Checked at
+                    start; SIGHUP reads both again (a renewed certificate, no restart)
+  --trust-proxy <addr,...>  believe X-Forwarded-For/-Proto/-Host from these addresses or
+                    CIDRs (a reverse proxy terminating TLS in front, e.g. 127.0.0.1);
+                    the audit log's addresses and the limits per address follow it
 
 Metrics (Prometheus; docs/metrics.md). Without either, GET /metrics answers 404:
   --metrics-token-file <file>     serve GET /metrics on the main port to requests with
@@ -87,6 +99,8 @@ export type CoordinatorCommand = {
   readonly host: HostOptions
   readonly outDir?: string
   readonly newRun: boolean
+  /** --tls-cert and --tls-key, read again on SIGHUP. */
+  readonly tlsFiles?: { readonly cert: string; readonly key: string }
 }
 
 /** `fedtune coordinator`: serves until its runs end (with --task) or until SIGINT or SIGTERM. */
@@ -127,6 +141,9 @@ function parse(args: string[]) {
       data: { type: 'string' },
       database: { type: 'string' },
       'new-run': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'trust-proxy': { type: 'string' },
       web: { type: 'string' },
       'metrics-token-file': { type: 'string' },
       'metrics-address': { type: 'string' },
@@ -154,9 +171,13 @@ function coordinatorCommand(values: ReturnType<typeof parse>['values']): Coordin
     ...(tokenFile === undefined ? {} : { token: metricsTokenFrom('--metrics-token-file', tokenFile) }),
     ...(address === undefined ? {} : { address: metricsAddress('--metrics-address', address) }),
   }
+  const tlsFiles = tlsFilesOf(values['tls-cert'], values['tls-key'])
+  const trustProxy = values['trust-proxy']
   return {
     ...(values.task === undefined ? {} : { taskFile: values.task }),
+    ...(tlsFiles === undefined ? {} : { tlsFiles }),
     host: {
+      ...(trustProxy === undefined ? {} : { trustProxy: trustedProxies(trustProxy) }),
       port,
       host: values.host ?? '127.0.0.1',
       dataDir: resolve(values.data ?? '.fedtune'),
@@ -173,18 +194,83 @@ function coordinatorCommand(values: ReturnType<typeof parse>['values']): Coordin
   }
 }
 
+function tlsFilesOf(
+  cert: string | undefined,
+  key: string | undefined,
+): CoordinatorCommand['tlsFiles'] | undefined {
+  if (cert === undefined && key === undefined) return undefined
+  if (cert === undefined || key === undefined)
+    throw new CommandError(
+      `--tls-cert and --tls-key: expected both (the certificate and its private key) or neither, got only ${cert === undefined ? '--tls-key' : '--tls-cert'}`,
+      2,
+    )
+  return { cert: resolve(cert), key: resolve(key) }
+}
+
+/** `--trust-proxy 127.0.0.1,10.0.0.0/8`: the addresses whose X-Forwarded-* headers are believed. */
+function trustedProxies(text: string): string[] {
+  const entries = text.split(',').map((entry) => entry.trim())
+  for (const entry of entries)
+    if (
+      !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry) &&
+      !['loopback', 'linklocal', 'uniquelocal'].includes(entry)
+    )
+      throw new CommandError(
+        `--trust-proxy: expected IP addresses or CIDRs separated by commas (e.g. 127.0.0.1,10.0.0.0/8), got ${JSON.stringify(entry)}`,
+        2,
+      )
+  return entries
+}
+
+/** The pair read (and checked) again: at start, and at every SIGHUP. */
+function tlsOf(
+  files: CoordinatorCommand['tlsFiles'],
+  io: CommandIo,
+): Pick<TlsPair, 'cert' | 'key'> | undefined {
+  if (files === undefined) return undefined
+  const pair = readTlsPair(files.cert, files.key)
+  for (const warning of pair.warnings) io.stdout(`warning: ${warning}\n`)
+  io.stdout(`TLS: certificate for ${pair.names.join(', ')}, valid until ${pair.validTo.toISOString()}\n`)
+  return { cert: pair.cert, key: pair.key }
+}
+
+/** SIGHUP: the renewed certificate and key serve new connections; a pair that does not check keeps the old one. */
+function reloadOnHangup(files: CoordinatorCommand['tlsFiles'], server: unknown, io: CommandIo): () => void {
+  if (files === undefined) return () => {}
+  const reload = () => {
+    try {
+      const pair = tlsOf(files, io)
+      if (pair) (server as TlsServer).setSecureContext({ cert: pair.cert, key: pair.key })
+      io.stdout('TLS: certificate and key reloaded\n')
+    } catch (error) {
+      io.stderr(
+        `fedtune coordinator: TLS reload refused, the previous certificate still serves: ${(error as Error).message}\n`,
+      )
+    }
+  }
+  process.on('SIGHUP', reload)
+  return () => process.off('SIGHUP', reload)
+}
+
 /**
  * Serves `command`. With a task file: exit 0 once its run has ended with a round aggregated and no
  * other run is left, 1 if none was. Without one: serves until SIGINT or SIGTERM, then exit 0.
  */
 async function serve(command: CoordinatorCommand, io: CommandIo): Promise<number> {
-  const host = { ...command.host, print: (line: string) => io.stdout(`${line}\n`) }
+  let stopReloading = () => {}
   try {
+    const tls = tlsOf(command.tlsFiles, io)
+    const host = {
+      ...command.host,
+      ...(tls === undefined ? {} : { tls }),
+      print: (line: string) => io.stdout(`${line}\n`),
+    }
     const task = command.taskFile === undefined ? undefined : await readTaskFile(command.taskFile)
     const backend = await initBackend()
     io.stdout(`tensorflow backend: ${backend.backend} (${backend.detail})\n`)
     if (task === undefined) {
       const running = await startHost(host)
+      stopReloading = reloadOnHangup(command.tlsFiles, running.app.server, io)
       io.stdout(`database: ${running.store.where}\n`)
       await new Promise<void>((resolveStop) => {
         process.once('SIGINT', resolveStop)
@@ -199,6 +285,7 @@ async function serve(command: CoordinatorCommand, io: CommandIo): Promise<number
       ...(command.outDir === undefined ? {} : { outDir: command.outDir }),
       newRun: command.newRun,
     })
+    stopReloading = reloadOnHangup(command.tlsFiles, running.app.server, io)
     io.stdout(
       `run ${running.run.id} of task ${task.name}, kept in ${running.store.where}; its folder ${running.outDir}. Restarted, the coordinator carries it on by itself\n`,
     )
@@ -212,10 +299,15 @@ async function serve(command: CoordinatorCommand, io: CommandIo): Promise<number
     return summary.completed > 0 ? 0 : 1
   } catch (error) {
     const prefix =
-      error instanceof TaskFileError || error instanceof RunFolderError || error instanceof StoreError
+      error instanceof TaskFileError ||
+      error instanceof RunFolderError ||
+      error instanceof StoreError ||
+      error instanceof TlsPairError
         ? ''
         : 'error: '
     io.stderr(`fedtune coordinator: ${prefix}${(error as Error).message}\n`)
     return 1
+  } finally {
+    stopReloading()
   }
 }

@@ -1,5 +1,5 @@
 import { type Dataset, stratifiedSplit } from '@fedtune/model'
-import { downloadBackbone, embedFolder, loadBackbone, progressTo } from '@fedtune/model/node'
+import { downloadBackbone, embedFolder, type FetchUrl, loadBackbone, progressTo } from '@fedtune/model/node'
 import type { TaskInfo } from '@fedtune/protocol'
 
 export type PreparedData = {
@@ -18,6 +18,8 @@ export type PrepareOptions = {
   readonly seed: number
   readonly print: (line: string) => void
   readonly progress: NodeJS.WriteStream | undefined
+  /** How the backbone is fetched: through the client's proxy, with its trust (connection.ts); global fetch without. */
+  readonly fetchUrl?: FetchUrl | undefined
 }
 
 /**
@@ -28,8 +30,12 @@ export type PrepareOptions = {
 export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<PreparedData> {
   const base = new URL(task.backbone.path, opts.coordinatorUrl).href
   const download = progressTo('downloading backbone (bytes)', opts.progress)
-  const dir = await downloadBackbone(base, task.backbone, opts.cacheDir, (done, total) =>
-    download.update(done, total),
+  const dir = await downloadBackbone(
+    base,
+    task.backbone,
+    opts.cacheDir,
+    (done, total) => download.update(done, total),
+    opts.fetchUrl,
   )
   download.done()
   const backbone = await loadBackbone(dir, task.backbone.digest)

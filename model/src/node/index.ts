@@ -2,7 +2,12 @@ export { writeFileAtomic } from './atomic-write.ts'
 export { loadBackbone, readBackboneFolder } from './backbone-folder.ts'
 export { type BackendChoice, initBackend } from './backend.ts'
 export { decodeImage } from './decode-image.ts'
-export { backboneCacheDir, downloadBackbone, fetchBackboneFromUrl } from './download-backbone.ts'
+export {
+  backboneCacheDir,
+  downloadBackbone,
+  type FetchUrl,
+  fetchBackboneFromUrl,
+} from './download-backbone.ts'
 export { embedFolder } from './embed-folder.ts'
 export { readFloat32File } from './float32-file.ts'
 export { ImageError } from './image-error.ts'
