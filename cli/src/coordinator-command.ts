@@ -1,5 +1,4 @@
 import { resolve } from 'node:path'
-import type { Server as TlsServer } from 'node:tls'
 import { parseArgs } from 'node:util'
 import {
   type ConnectionLimits,
@@ -7,9 +6,7 @@ import {
   DEFAULT_CONNECTION_LIMITS as LIMITS,
   RunFolderError,
   readTaskFile,
-  readTlsPair,
   TaskFileError,
-  type TlsPair,
   TlsPairError,
 } from '@fedtune/coordinator'
 import { type HostOptions, startCoordinator, startHost } from '@fedtune/coordinator/start'
@@ -18,6 +15,7 @@ import { initBackend } from '@fedtune/model/node'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
 import { metricsAddress, metricsTokenFrom } from './metrics-flags.ts'
 import { portNumber, positiveInteger, positiveSeconds } from './numbers.ts'
+import { reloadOnHangup, type TlsFiles, tlsFilesOf, tlsOf, trustedProxies } from './tls-flags.ts'
 
 const USAGE = `Usage: fedtune coordinator [--task <task.json>] [options]
 
@@ -100,7 +98,7 @@ export type CoordinatorCommand = {
   readonly outDir?: string
   readonly newRun: boolean
   /** --tls-cert and --tls-key, read again on SIGHUP. */
-  readonly tlsFiles?: { readonly cert: string; readonly key: string }
+  readonly tlsFiles?: TlsFiles
 }
 
 /** `fedtune coordinator`: serves until its runs end (with --task) or until SIGINT or SIGTERM. */
@@ -192,64 +190,6 @@ function coordinatorCommand(values: ReturnType<typeof parse>['values']): Coordin
     ...(values.out === undefined ? {} : { outDir: resolve(values.out) }),
     newRun: values['new-run'] ?? false,
   }
-}
-
-function tlsFilesOf(
-  cert: string | undefined,
-  key: string | undefined,
-): CoordinatorCommand['tlsFiles'] | undefined {
-  if (cert === undefined && key === undefined) return undefined
-  if (cert === undefined || key === undefined)
-    throw new CommandError(
-      `--tls-cert and --tls-key: expected both (the certificate and its private key) or neither, got only ${cert === undefined ? '--tls-key' : '--tls-cert'}`,
-      2,
-    )
-  return { cert: resolve(cert), key: resolve(key) }
-}
-
-/** `--trust-proxy 127.0.0.1,10.0.0.0/8`: the addresses whose X-Forwarded-* headers are believed. */
-function trustedProxies(text: string): string[] {
-  const entries = text.split(',').map((entry) => entry.trim())
-  for (const entry of entries)
-    if (
-      !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry) &&
-      !['loopback', 'linklocal', 'uniquelocal'].includes(entry)
-    )
-      throw new CommandError(
-        `--trust-proxy: expected IP addresses or CIDRs separated by commas (e.g. 127.0.0.1,10.0.0.0/8), got ${JSON.stringify(entry)}`,
-        2,
-      )
-  return entries
-}
-
-/** The pair read (and checked) again: at start, and at every SIGHUP. */
-function tlsOf(
-  files: CoordinatorCommand['tlsFiles'],
-  io: CommandIo,
-): Pick<TlsPair, 'cert' | 'key'> | undefined {
-  if (files === undefined) return undefined
-  const pair = readTlsPair(files.cert, files.key)
-  for (const warning of pair.warnings) io.stdout(`warning: ${warning}\n`)
-  io.stdout(`TLS: certificate for ${pair.names.join(', ')}, valid until ${pair.validTo.toISOString()}\n`)
-  return { cert: pair.cert, key: pair.key }
-}
-
-/** SIGHUP: the renewed certificate and key serve new connections; a pair that does not check keeps the old one. */
-function reloadOnHangup(files: CoordinatorCommand['tlsFiles'], server: unknown, io: CommandIo): () => void {
-  if (files === undefined) return () => {}
-  const reload = () => {
-    try {
-      const pair = tlsOf(files, io)
-      if (pair) (server as TlsServer).setSecureContext({ cert: pair.cert, key: pair.key })
-      io.stdout('TLS: certificate and key reloaded\n')
-    } catch (error) {
-      io.stderr(
-        `fedtune coordinator: TLS reload refused, the previous certificate still serves: ${(error as Error).message}\n`,
-      )
-    }
-  }
-  process.on('SIGHUP', reload)
-  return () => process.off('SIGHUP', reload)
 }
 
 /**
