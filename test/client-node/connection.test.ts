@@ -126,6 +126,21 @@ describe('a certificate for another name', () => {
   })
 })
 
+describe('an expired certificate', () => {
+  it('is refused as expired, for its operator to renew', async () => {
+    const expired = pki.issue('expired', ['127.0.0.1'], -1)
+    const other = await startTestCoordinator({ https: pemOf(expired) })
+    const connection = connectionTo(other.url, { ca: ca() }, {})
+    const outcome = await handshake(other, connection)
+    expect(outcome).toMatchObject({
+      failure: {
+        code: 'expired',
+        message: "the coordinator's certificate is expired (CERT_HAS_EXPIRED); its operator must renew it",
+      },
+    })
+  })
+})
+
 describe('through an HTTP proxy (tinyproxy)', () => {
   it('the websocket and the backbone download both go through its CONNECT tunnel, TLS end to end', async () => {
     const before = tunnels()

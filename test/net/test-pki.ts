@@ -17,8 +17,8 @@ export type TestPki = {
   readonly dir: string
   /** The CA's certificate, as `--ca` takes it. */
   readonly caFile: string
-  /** A certificate for `names` (DNS names and IP addresses) signed by this CA. */
-  issue(label: string, names: readonly string[]): TestCertificate
+  /** A certificate for `names` (DNS names and IP addresses) signed by this CA; `days` -1 makes one already expired. */
+  issue(label: string, names: readonly string[], days?: number): TestCertificate
   /** Removes the folder. */
   remove(): void
 }
@@ -63,7 +63,7 @@ export function testPki(name = 'fedtune test CA'): TestPki {
   return {
     dir,
     caFile: join(dir, 'ca.pem'),
-    issue(label, names) {
+    issue(label, names, days = 1) {
       const san = names.map((n) => (/^[0-9.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',')
       writeFileSync(
         join(dir, `${label}.ext`),
@@ -87,7 +87,7 @@ export function testPki(name = 'fedtune test CA'): TestPki {
           '-out',
           `${label}.pem`,
           '-days',
-          '1',
+          String(days),
           '-extfile',
           `${label}.ext`,
         ],
