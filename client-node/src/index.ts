@@ -5,6 +5,7 @@ export {
   NetworkSettingsError,
   parsePin,
   proxyFor,
+  stopsAt,
 } from './connection.ts'
 export { ConnectionError, type ConnectionErrorCode } from './connection-error.ts'
 export { loadOrCreateIdentity } from './identity.ts'

@@ -1,5 +1,16 @@
+import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { type Connection, type ConnectionError, connectionTo, parsePin, proxyFor } from '@fedtune/client-node'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import {
+  type Connection,
+  ConnectionError,
+  connectionTo,
+  parsePin,
+  proxyFor,
+  stopsAt,
+} from '@fedtune/client-node'
 import { concatBytes } from '@fedtune/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { challengeOf, connectTo, startTestCoordinator, type TestCoordinator } from '../harness.ts'
@@ -190,6 +201,49 @@ describe('through an HTTP proxy (tinyproxy)', () => {
       failure: { code: 'proxy-unreachable', message: `cannot reach the proxy ${nowhere} (ECONNREFUSED)` },
     })
   })
+})
+
+describe('what ends the client, and what it retries', () => {
+  it('an untrusted coordinator and a proxy refusing for a reason of its own end it; a proxy that cannot reach the coordinator is retried', () => {
+    for (const code of ['name-mismatch', 'untrusted', 'expired', 'pin-mismatch', 'tls'] as const)
+      expect(stopsAt(new ConnectionError(code, ''), true)).toBe(true)
+    expect(stopsAt(new ConnectionError('proxy-refused', '', 403), true)).toBe(true)
+    expect(stopsAt(new ConnectionError('proxy-refused', '', 407), false)).toBe(true)
+    expect(stopsAt(new ConnectionError('proxy-refused', '', 502), false)).toBe(false)
+    // a wrong --proxy ends it before its first join; a proxy lost mid-run is waited for
+    expect(stopsAt(new ConnectionError('proxy-unreachable', ''), false)).toBe(true)
+    expect(stopsAt(new ConnectionError('proxy-unreachable', ''), true)).toBe(false)
+  })
+
+  it('`fedtune client` whose proxy refuses the tunnel: status 1 and one line naming the proxy and its status', async () => {
+    const repo = fileURLToPath(new URL('../../', import.meta.url))
+    const refusedPort = port === 1 ? 2 : port - 1
+    const failed = await promisify(execFile)(
+      process.execPath,
+      [
+        join(repo, 'cli', 'bin', 'fedtune.js'),
+        'client',
+        '--coordinator',
+        `https://127.0.0.1:${refusedPort}`,
+        '--data',
+        pki.dir,
+        '--cache',
+        join(pki.dir, 'cache'),
+        '--ca',
+        pki.caFile,
+        '--proxy',
+        proxy.url,
+      ],
+      { cwd: repo, timeout: 30_000 },
+    ).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(failed.code).toBe(1)
+    expect(failed.stderr).toBe(
+      `fedtune client: the proxy ${proxy.url} refused the tunnel to 127.0.0.1:${refusedPort}: 403 Access violation\n`,
+    )
+  }, 30_000)
 })
 
 describe('the settings, read before any connection', () => {
