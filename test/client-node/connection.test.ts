@@ -178,6 +178,31 @@ describe('through an HTTP proxy (tinyproxy)', () => {
     expect(tunnels()).toBe(before + 1)
   })
 
+  it('a plain http:// coordinator goes through HTTP_PROXY by the same tunnel', async () => {
+    const plain = await startTestCoordinator()
+    const plainPort = Number(new URL(plain.url).port)
+    const own = await startTinyproxy([plainPort])
+    try {
+      const connection = connectionTo(
+        plain.url,
+        {},
+        { HTTP_PROXY: own.url, HTTPS_PROXY: 'http://127.0.0.1:9' },
+      )
+      expect(connection.proxy).toBe(own.url)
+      expect(await handshake(plain, connection)).toEqual({ challenged: true })
+      expect(await download(connection, `${plain.url}/backbone/${plain.digest}/model.json`)).toBe(
+        '{"format":"layers-model"}',
+      )
+      const logged = own
+        .log()
+        .split('\n')
+        .filter((l) => l.includes(`CONNECT 127.0.0.1:${plainPort} HTTP/1.1`))
+      expect(logged).toHaveLength(2)
+    } finally {
+      await own.stop()
+    }
+  })
+
   it('a tunnel the proxy refuses names the proxy, without its credentials, and its status', async () => {
     // tinyproxy allows CONNECT to the coordinator's port alone: any other gets 403
     const elsewhereUrl = `https://127.0.0.1:${port === 1 ? 2 : port - 1}`
