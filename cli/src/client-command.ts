@@ -68,11 +68,12 @@ same way; a refusal that retrying cannot change ends the client with status 3 an
 Exit status:
   0  the coordinator finished the run
   1  a failure here or on the way: unreadable images, a backbone that does not verify, a
-     malformed message from the coordinator
+     malformed message from the coordinator, a proxy that refuses the tunnel
   2  a wrong command line
   3  refused for good: the coordinator refused this participant (wrong version, unknown or
      finished task, revoked, excluded, invite required or bad, identity key mismatch, …), or
-     this client refused the coordinator's task (plaintext updates, a task that changed)
+     this client refused the coordinator (plaintext updates, a task that changed, a
+     certificate that does not verify: docs/tls-and-proxies.md)
 
 Example:
   fedtune client --coordinator http://127.0.0.1:8080 --data .fedtune/demo/data/hospital-1 --name hospital-1
