@@ -265,6 +265,8 @@ export type TestCoordinatorOverrides = {
   readonly store?: Store
   readonly operators?: AppOptions['operators']
   readonly trustProxy?: AppOptions['trustProxy']
+  /** Serve HTTPS and WSS with this certificate and key (PEM text). */
+  readonly https?: AppOptions['https']
 }
 
 /** Real timers, short enough that rounds run by themselves within a test. */
@@ -446,6 +448,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     ...(o.store ? { store: o.store } : {}),
     ...(o.operators ? { operators: o.operators } : {}),
     ...(o.trustProxy === undefined ? {} : { trustProxy: o.trustProxy }),
+    ...(o.https === undefined ? {} : { https: o.https }),
   })
   const io = attachSockets(app.server, {
     tasks,
@@ -535,8 +538,11 @@ export type TaskFileOverrides = {
 export async function startMainCoordinator(
   file: TaskFileOverrides = {},
   limits: Partial<ConnectionLimits> = {},
-  /** Metrics, and the operator console's build to serve at /console (the browser test builds its own). */
-  more: Pick<StartOptions, 'metrics' | 'consoleDir'> = {},
+  /**
+   * Metrics, the operator console's build to serve at /console (the browser test builds its own),
+   * TLS, and the proxies to believe.
+   */
+  more: Pick<StartOptions, 'metrics' | 'consoleDir' | 'tls' | 'trustProxy'> = {},
 ): Promise<MainCoordinator> {
   // Loaded here, not at the top: tfjs costs the files that only need startTestCoordinator seconds.
   const { startCoordinator } = await import('@fedtune/coordinator/start')

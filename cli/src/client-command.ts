@@ -2,6 +2,7 @@ import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
+  type Connection,
   checkDataFolder,
   createLogger,
   defaultName,
@@ -19,6 +20,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import { mergeOptions, type OptionValues, readConfigFile } from './client-config.ts'
 import { CLIENT_OPTIONS } from './client-options.ts'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
+import { connectionOf } from './network-flags.ts'
 import { fraction } from './numbers.ts'
 
 const USAGE = `Usage: fedtune client --coordinator <url> --data <folder> [options]
@@ -85,6 +87,16 @@ Options:
                         not private. Without it such a task is refused
   -h, --help            this text
 
+TLS and proxies (docs/tls-and-proxies.md); the websocket and the backbone download alike:
+  --ca <pem>            trust only the CAs in this file for an https:// coordinator (a
+                        private CA); without it, Node's built-in CA list
+  --pin-sha256 <hex>    also require the coordinator's certificate to have this SHA-256
+                        fingerprint (64 hex digits, ':' between pairs allowed)
+  --proxy <url>         go through this HTTP(S) proxy (HTTP CONNECT); without it,
+                        HTTPS_PROXY (HTTP_PROXY for http://) unless NO_PROXY names the host
+A certificate that does not verify ends the client with status 3 and why; it never falls
+back to an unverified connection.
+
 At start the client prints its name and its identity key's fingerprint. When the task enrols
 hospitals by approval, read both to the coordinator's operator: the client waits, asking again
 with a growing wait (1 s doubling up to a minute), until the operator runs
@@ -102,11 +114,13 @@ dropout), the history is written, and the client exits 0, as --check does when a
 Exit status:
   0  the coordinator finished the run
   1  a failure here or on the way, or a problem --check found: unreadable images, a backbone
-     that does not verify, a malformed message from the coordinator
+     that does not verify, a malformed message from the coordinator, a proxy that refuses the
+     tunnel
   2  a wrong command line
   3  refused for good: the coordinator refused this participant (wrong version, unknown or
      finished task, revoked, excluded, invite required or bad, identity key mismatch, …), or
-     this client refused the coordinator's task (plaintext updates, a task that changed)
+     this client refused the coordinator (plaintext updates, a task that changed, a
+     certificate that does not verify: docs/tls-and-proxies.md)
 
 Examples:
   fedtune client --coordinator http://127.0.0.1:8080 --data .fedtune/demo/data/hospital-1 --name hospital-1
@@ -133,6 +147,8 @@ export type ClientCommand = {
   readonly auditDir: string | undefined
   readonly logFormat: LogFormat
   readonly check: boolean
+  /** Trust and proxy for the websocket and the backbone download (--ca, --pin-sha256, --proxy, *_PROXY). */
+  readonly connection: Connection
 }
 
 type Values = ReturnType<typeof parse>['values']
@@ -215,6 +231,7 @@ export function clientCommand(values: Values, env: NodeJS.ProcessEnv = {}): Clie
     auditDir: values.audit === undefined ? undefined : resolve(values.audit),
     logFormat: format,
     check: values.check === true,
+    connection: connectionOf(values, coordinator, env),
   }
 }
 
@@ -296,6 +313,13 @@ async function takePartUntilStopped(
   )
   if (command.invite !== undefined)
     log.info('invite', {}, 'enrolment code: given (said at the first join only)')
+  const { connection } = command
+  if (connection.proxy !== null || command.coordinatorUrl.startsWith('https:'))
+    log.info(
+      'connection',
+      { trust: connection.trust, proxy: connection.proxy },
+      `coordinator ${command.coordinatorUrl}: certificate checked against ${connection.trust}; ${connection.proxy === null ? 'direct' : `through the proxy ${connection.proxy}`}`,
+    )
   const participant = new Participant({
     ...command,
     identitySeed: identity.seed,
@@ -334,7 +358,7 @@ async function check(command: ClientCommand, io: CommandIo): Promise<number> {
   const problems: string[] = []
   let task: TaskInfo | undefined
   try {
-    task = await fetchTaskInfo(command.coordinatorUrl, command.task)
+    task = await fetchTaskInfo(command.coordinatorUrl, command.task, command.connection.fetch)
     log.info(
       'check-coordinator',
       {

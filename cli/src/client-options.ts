@@ -24,5 +24,8 @@ export const CLIENT_OPTIONS = {
   'val-fraction': { type: 'string' },
   'allow-plaintext': { type: 'boolean' },
   audit: { type: 'string', path: true },
+  ca: { type: 'string', path: true },
+  'pin-sha256': { type: 'string' },
+  proxy: { type: 'string' },
   help: { type: 'boolean', short: 'h', notInFile: 'for the command line only' },
 } as const satisfies OptionTable

@@ -7,6 +7,7 @@ import {
   RunFolderError,
   readTaskFile,
   TaskFileError,
+  TlsPairError,
 } from '@fedtune/coordinator'
 import { type HostOptions, startCoordinator, startHost } from '@fedtune/coordinator/start'
 import { StoreError } from '@fedtune/coordinator/store'
@@ -14,6 +15,7 @@ import { initBackend } from '@fedtune/model/node'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
 import { metricsAddress, metricsTokenFrom } from './metrics-flags.ts'
 import { portNumber, positiveInteger, positiveSeconds } from './numbers.ts'
+import { reloadOnHangup, type TlsFiles, tlsFilesOf, tlsOf, trustedProxies } from './tls-flags.ts'
 
 const USAGE = `Usage: fedtune coordinator [--task <task.json>] [options]
 
@@ -46,6 +48,14 @@ Options:
                     served at /join; browsers take part only in a task whose file turns
                     participation.browsers on
                                             (default ${DEFAULT_WEB_DIR})
+
+TLS and proxies (docs/tls-and-proxies.md):
+  --tls-cert <pem>  serve HTTPS and WSS with this certificate (its chain after it)...
+  --tls-key <pem>   ...and its unencrypted private key; both or neither. Checked at
+                    start; SIGHUP reads both again (a renewed certificate, no restart)
+  --trust-proxy <addr,...>  believe X-Forwarded-For/-Proto/-Host from these addresses or
+                    CIDRs (a reverse proxy terminating TLS in front, e.g. 127.0.0.1);
+                    the audit log's addresses and the limits per address follow it
 
 Metrics (Prometheus; docs/metrics.md). Without either, GET /metrics answers 404:
   --metrics-token-file <file>     serve GET /metrics on the main port to requests with
@@ -87,6 +97,8 @@ export type CoordinatorCommand = {
   readonly host: HostOptions
   readonly outDir?: string
   readonly newRun: boolean
+  /** --tls-cert and --tls-key, read again on SIGHUP. */
+  readonly tlsFiles?: TlsFiles
 }
 
 /** `fedtune coordinator`: serves until its runs end (with --task) or until SIGINT or SIGTERM. */
@@ -127,6 +139,9 @@ function parse(args: string[]) {
       data: { type: 'string' },
       database: { type: 'string' },
       'new-run': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'trust-proxy': { type: 'string' },
       web: { type: 'string' },
       'metrics-token-file': { type: 'string' },
       'metrics-address': { type: 'string' },
@@ -154,9 +169,13 @@ function coordinatorCommand(values: ReturnType<typeof parse>['values']): Coordin
     ...(tokenFile === undefined ? {} : { token: metricsTokenFrom('--metrics-token-file', tokenFile) }),
     ...(address === undefined ? {} : { address: metricsAddress('--metrics-address', address) }),
   }
+  const tlsFiles = tlsFilesOf(values['tls-cert'], values['tls-key'])
+  const trustProxy = values['trust-proxy']
   return {
     ...(values.task === undefined ? {} : { taskFile: values.task }),
+    ...(tlsFiles === undefined ? {} : { tlsFiles }),
     host: {
+      ...(trustProxy === undefined ? {} : { trustProxy: trustedProxies(trustProxy) }),
       port,
       host: values.host ?? '127.0.0.1',
       dataDir: resolve(values.data ?? '.fedtune'),
@@ -178,13 +197,20 @@ function coordinatorCommand(values: ReturnType<typeof parse>['values']): Coordin
  * other run is left, 1 if none was. Without one: serves until SIGINT or SIGTERM, then exit 0.
  */
 async function serve(command: CoordinatorCommand, io: CommandIo): Promise<number> {
-  const host = { ...command.host, print: (line: string) => io.stdout(`${line}\n`) }
+  let stopReloading = () => {}
   try {
+    const tls = tlsOf(command.tlsFiles, io)
+    const host = {
+      ...command.host,
+      ...(tls === undefined ? {} : { tls }),
+      print: (line: string) => io.stdout(`${line}\n`),
+    }
     const task = command.taskFile === undefined ? undefined : await readTaskFile(command.taskFile)
     const backend = await initBackend()
     io.stdout(`tensorflow backend: ${backend.backend} (${backend.detail})\n`)
     if (task === undefined) {
       const running = await startHost(host)
+      stopReloading = reloadOnHangup(command.tlsFiles, running.app.server, io)
       io.stdout(`database: ${running.store.where}\n`)
       await new Promise<void>((resolveStop) => {
         process.once('SIGINT', resolveStop)
@@ -199,6 +225,7 @@ async function serve(command: CoordinatorCommand, io: CommandIo): Promise<number
       ...(command.outDir === undefined ? {} : { outDir: command.outDir }),
       newRun: command.newRun,
     })
+    stopReloading = reloadOnHangup(command.tlsFiles, running.app.server, io)
     io.stdout(
       `run ${running.run.id} of task ${task.name}, kept in ${running.store.where}; its folder ${running.outDir}. Restarted, the coordinator carries it on by itself\n`,
     )
@@ -212,10 +239,15 @@ async function serve(command: CoordinatorCommand, io: CommandIo): Promise<number
     return summary.completed > 0 ? 0 : 1
   } catch (error) {
     const prefix =
-      error instanceof TaskFileError || error instanceof RunFolderError || error instanceof StoreError
+      error instanceof TaskFileError ||
+      error instanceof RunFolderError ||
+      error instanceof StoreError ||
+      error instanceof TlsPairError
         ? ''
         : 'error: '
     io.stderr(`fedtune coordinator: ${prefix}${(error as Error).message}\n`)
     return 1
+  } finally {
+    stopReloading()
   }
 }

@@ -21,7 +21,11 @@ export async function checkDataFolder(
   labels?: readonly string[],
   labelsFile?: string,
 ): Promise<DataCheck> {
-  const { classes, files } = await scanImageFolder(dir, labels, labelsFile === undefined ? {} : { labelsFile })
+  const { classes, files } = await scanImageFolder(
+    dir,
+    labels,
+    labelsFile === undefined ? {} : { labelsFile },
+  )
   const perClass = classes.map(() => 0)
   const undecodable: { file: string; reason: string }[] = []
   for (const { path, label } of files) {

@@ -1,3 +1,13 @@
+export {
+  type Connection,
+  connectionTo,
+  type NetworkSettings,
+  NetworkSettingsError,
+  parsePin,
+  proxyFor,
+  stopsAt,
+} from './connection.ts'
+export { ConnectionError, type ConnectionErrorCode } from './connection-error.ts'
 export { checkDataFolder, type DataCheck } from './data-check.ts'
 export {
   appendHistory,
@@ -18,5 +28,5 @@ export {
 } from './participant.ts'
 export { type PreparedData, type PrepareOptions, prepare } from './prepare.ts'
 export { type RoundSizes, roundSizes } from './round-sizes.ts'
-export { fetchTaskInfo } from './task-info.ts'
 export { reportSkipped, SKIPPED_SHOWN, skippedListFile } from './skipped-files.ts'
+export { fetchTaskInfo } from './task-info.ts'

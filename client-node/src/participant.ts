@@ -39,6 +39,7 @@ import {
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { io, type Socket } from 'socket.io-client'
+import { type Connection, stopsAt } from './connection.ts'
 import { appendHistory, historyFile, type LocalMetricsOfGlobal, type RoundOutcome } from './history.ts'
 import type { Logger } from './log.ts'
 import { type PreparedData, prepare } from './prepare.ts'
@@ -71,6 +72,8 @@ export type ParticipantOptions = {
   readonly keyFile?: string | undefined
   /** The backoff's jitter, in [0, 1); `Math.random` unless a test says otherwise. */
   readonly random?: () => number
+  /** Trust and proxy for the websocket and the backbone download (connection.ts); direct, Node's CAs without. */
+  readonly connection?: Connection | undefined
 }
 
 export class ParticipantError extends Error {
@@ -156,6 +159,7 @@ export class Participant {
       ...(opts.task === undefined ? {} : { auth: { task: opts.task } }),
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
+      ...opts.connection?.socketOptions,
     })
     // After every (re)connect the coordinator sends a fresh challenge; the hello signs it.
     this.#socket.on('challenge', (raw) => {
@@ -193,6 +197,12 @@ export class Participant {
         opts.log.warn('disconnected', { reason }, `disconnected (${reason}); reconnecting…`)
     })
     this.#socket.on('connect_error', (error) => {
+      // A certificate that does not verify ends the client (exit 3), never a silent retry or fallback.
+      const failure = opts.connection?.failureOf(error) ?? null
+      if (failure !== null && stopsAt(failure, this.#task !== undefined))
+        return this.#fail(new ParticipantError(failure.message, { final: failure.untrustedCoordinator }))
+      if (failure !== null)
+        return opts.log.warn('connect-failed', { code: failure.code }, `${failure.message}; retrying…`)
       // A coordinator may refuse a connection before its challenge (socket.io middleware), the
       // refusal in the error's data; socket.io does not reconnect after that by itself.
       let refusal: ReturnType<typeof connectRefusal>
@@ -394,7 +404,7 @@ export class Participant {
       },
       `joined task "${task.name}" as ${this.#opts.name}: ${task.rounds} rounds, head of ${task.paramCount} parameters`,
     )
-    this.#data ??= prepare(task, { ...this.#opts, seed: 0 })
+    this.#data ??= prepare(task, { ...this.#opts, seed: 0, fetchUrl: this.#opts.connection?.fetch })
     this.#data.catch((error: Error) => this.#fail(error))
   }
 

@@ -3,6 +3,7 @@ import {
   DataFolderError,
   downloadBackbone,
   embedFolder,
+  type FetchUrl,
   loadBackbone,
   progressTo,
   shownProblems,
@@ -29,6 +30,8 @@ export type PrepareOptions = {
   readonly seed: number
   readonly log: Logger
   readonly progress: NodeJS.WriteStream | undefined
+  /** How the backbone is fetched: through the client's proxy, with its trust (connection.ts); global fetch without. */
+  readonly fetchUrl?: FetchUrl | undefined
 }
 
 /**
@@ -39,8 +42,12 @@ export type PrepareOptions = {
 export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<PreparedData> {
   const base = new URL(task.backbone.path, opts.coordinatorUrl).href
   const download = progressTo('downloading backbone (bytes)', opts.progress)
-  const dir = await downloadBackbone(base, task.backbone, opts.cacheDir, (done, total) =>
-    download.update(done, total),
+  const dir = await downloadBackbone(
+    base,
+    task.backbone,
+    opts.cacheDir,
+    (done, total) => download.update(done, total),
+    opts.fetchUrl,
   )
   download.done()
   const backbone = await loadBackbone(dir, task.backbone.digest)
@@ -58,7 +65,8 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
     }).catch((error: unknown) => {
       if (!(error instanceof DataFolderError)) throw error
       // One printed line a problem, so that all of them reach the hospital whatever cuts long messages.
-      for (const problem of shownProblems(error.problems)) opts.log.error('data-problem', { problem }, `  ${problem}`)
+      for (const problem of shownProblems(error.problems))
+        opts.log.error('data-problem', { problem }, `  ${problem}`)
       throw new Error(`${error.summary}; the problems are listed above`)
     })
     bar.done(`${fromCache} from cache`)

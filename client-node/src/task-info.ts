@@ -1,4 +1,9 @@
+import type { FetchUrl } from '@fedtune/model/node'
 import { parseTaskInfo, type TaskInfo } from '@fedtune/protocol'
+import { ConnectionError } from './connection-error.ts'
+
+/** The task description is small; a body beyond this is not a coordinator's answer. */
+const MAX_BODY_BYTES = 1 << 20
 
 /**
  * The task's public description from the coordinator's `GET /api/task` (the one the volunteers'
@@ -8,20 +13,38 @@ import { parseTaskInfo, type TaskInfo } from '@fedtune/protocol'
 export async function fetchTaskInfo(
   coordinatorUrl: string,
   task: string | undefined,
+  /** Through the client's proxy and with its trust (connection.ts); global fetch without. */
+  fetchUrl: FetchUrl = fetch,
   timeoutMs = 10_000,
 ): Promise<TaskInfo> {
   const url = new URL('/api/task', coordinatorUrl)
   if (task !== undefined) url.searchParams.set('task', task)
-  let response: Response
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(`cannot reach the coordinator at ${url.origin} (no answer in ${timeoutMs / 1000} s)`),
+        ),
+      timeoutMs,
+    )
+  })
+  let response: Awaited<ReturnType<FetchUrl>>
+  let text: string
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+    response = await Promise.race([fetchUrl(url.href), timeout])
+    text = await Promise.race([bodyText(response.body), timeout])
   } catch (error) {
+    if (error instanceof ConnectionError) throw error
     const cause = (error as { cause?: { code?: string; message?: string } }).cause
     throw new Error(
-      `cannot reach the coordinator at ${url.origin} (${cause?.code ?? cause?.message ?? (error as Error).message})`,
+      (error as Error).message.startsWith('cannot reach')
+        ? (error as Error).message
+        : `cannot reach the coordinator at ${url.origin} (${cause?.code ?? cause?.message ?? (error as Error).message})`,
     )
+  } finally {
+    clearTimeout(timer)
   }
-  const text = await response.text()
   if (!response.ok) {
     let message = text.slice(0, 500)
     try {
@@ -38,4 +61,16 @@ export async function fetchTaskInfo(
     throw new Error(`the coordinator's ${url.pathname} is not JSON: is ${url.origin} a fedtune coordinator?`)
   }
   return parseTaskInfo(body)
+}
+
+async function bodyText(body: AsyncIterable<Uint8Array> | null): Promise<string> {
+  if (body === null) return ''
+  const chunks: Uint8Array[] = []
+  let bytes = 0
+  for await (const chunk of body) {
+    bytes += chunk.byteLength
+    if (bytes > MAX_BODY_BYTES) throw new Error(`an answer beyond ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }

@@ -27,6 +27,7 @@ export {
   serveConsolePage,
 } from './http/console-page.ts'
 export { runRoutes, runView, TASK_FILE_BODY_LIMIT } from './http/run-routes.ts'
+export { certificateNames, readTlsPair, type TlsPair, TlsPairError } from './http/tls-pair.ts'
 export { DEFAULT_WEB_DIR, JOIN_PATH, serveWebPage, webPageProblem } from './http/web-page.ts'
 export {
   type Admission,

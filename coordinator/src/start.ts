@@ -11,6 +11,7 @@ import { TaskHost } from './host/task-host.ts'
 import { type AppOptions, buildApp } from './http/app.ts'
 import { CONSOLE_PATH, consolePageProblem, DEFAULT_CONSOLE_DIR } from './http/console-page.ts'
 import { runRoutes } from './http/run-routes.ts'
+import type { TlsPair } from './http/tls-pair.ts'
 import { DEFAULT_WEB_DIR, JOIN_PATH, webPageProblem } from './http/web-page.ts'
 import { coordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import type { MetricsOptions } from './metrics/metrics-options.ts'
@@ -57,6 +58,8 @@ export type HostOptions = {
   readonly observer?: RoundObserver
   /** Prometheus metrics: GET /metrics on the main port for a token, or a port of their own (docs/metrics.md). */
   readonly metrics?: MetricsOptions
+  /** Serve HTTPS and WSS with this certificate and key (readTlsPair); plain HTTP without (docs/tls-and-proxies.md). */
+  readonly tls?: Pick<TlsPair, 'cert' | 'key'>
 }
 
 /** The coordinator started on one task file (`fedtune coordinator --task`), which it serves at once. */
@@ -191,6 +194,7 @@ async function serve(
     consoleDir: opts.consoleDir ?? DEFAULT_CONSOLE_DIR,
     store,
     ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
+    ...(opts.tls === undefined ? {} : { https: opts.tls }),
     onError: (message) => print(`error: ${message}`),
     ...(opts.httpTap ? { httpTap: opts.httpTap } : {}),
     metrics: { metrics, token },

@@ -47,6 +47,8 @@ export type AppOptions = {
   readonly operators?: Omit<OperatorsOptions, 'store'>
   /** The coordinator's metrics and the token that reads them at GET /metrics (without: 404 saying how). */
   readonly metrics?: MetricsExposure
+  /** Serve HTTPS (and so WSS) with this certificate and key, PEM (http/tls-pair.ts); plain HTTP without. */
+  readonly https?: { readonly cert: string; readonly key: string }
   /** What GET /api/status adds about a task's run (the console feed's waiting, times, metrics, ETA). */
   readonly status?: (task: string) => Readonly<Record<string, unknown>>
 }
@@ -63,7 +65,12 @@ export { backbonePath } from './backbone-path.ts'
  * participants' page under /join.
  */
 export function buildApp(opts: AppOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false, trustProxy: opts.trustProxy ?? false })
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    trustProxy: opts.trustProxy ?? false,
+    // the same routes and sockets over TLS: socket.io attaches to whichever server this is
+    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
+  }) as unknown as FastifyInstance
   // First: its onRoute hook must see every route, and refuses one that declares no access.
   registerOperators(app, { ...opts.operators, store: opts.store ?? null })
   metricsRoute(app, opts.metrics)

@@ -9,6 +9,17 @@ import { sha256Hex } from './sha256.ts'
 type Progress = (doneBytes: number, totalBytes: number) => void
 
 /**
+ * A GET of one URL: the global `fetch` by default; the hospital client passes its own, which goes
+ * through its proxy and trusts what its --ca and --pin-sha256 say (client-node/src/connection.ts).
+ */
+export type FetchUrl = (url: string) => Promise<{
+  readonly ok: boolean
+  readonly status: number
+  readonly statusText: string
+  readonly body: AsyncIterable<Uint8Array> | null
+}>
+
+/**
  * Fetches the backbone files listed in `expected` from `url` (a base ending in '/') into
  * cacheDir/backbones/<digest>/, checking every file's SHA-256 before it is renamed into place.
  * Files already cached with the right hash are kept, so a second call makes no request and an
@@ -19,6 +30,7 @@ export async function downloadBackbone(
   expected: { digest: string; files: readonly BackboneFile[] },
   cacheDir: string,
   onProgress?: Progress,
+  fetchUrl: FetchUrl = fetch,
 ): Promise<string> {
   const listed = sha256Hex(backboneListing(expected.files))
   if (listed !== expected.digest)
@@ -36,10 +48,14 @@ export async function downloadBackbone(
       onProgress?.(done, total)
       continue
     }
-    const bytes = await fetchBytes(new URL(file.name, url).href, (n) => {
-      done += n
-      onProgress?.(done, total)
-    })
+    const bytes = await fetchBytes(
+      new URL(file.name, url).href,
+      (n) => {
+        done += n
+        onProgress?.(done, total)
+      },
+      fetchUrl,
+    )
     const actual = sha256Hex(bytes)
     if (actual !== file.sha256 || bytes.byteLength !== file.bytes)
       throw new Error(
@@ -72,10 +88,10 @@ export async function fetchBackboneFromUrl(
     done += n
     onProgress?.(done, 0)
   }
-  const modelBytes = await fetchBytes(base.href, count)
+  const modelBytes = await fetchBytes(base.href, count, fetch)
   const { weightFiles } = parseModelJson(modelBytes, modelJsonUrl)
   const bytes = new Map<string, Uint8Array>([['model.json', modelBytes]])
-  for (const name of weightFiles) bytes.set(name, await fetchBytes(new URL(name, base).href, count))
+  for (const name of weightFiles) bytes.set(name, await fetchBytes(new URL(name, base).href, count, fetch))
   const files = [...bytes].map(([name, b]) => ({ name, sha256: sha256Hex(b), bytes: b.byteLength }))
   const digest = sha256Hex(backboneListing(files))
   if (digest !== expectedDigest) throw new Error(digestMismatch(modelJsonUrl, expectedDigest, digest, files))
@@ -119,8 +135,12 @@ async function readIfExists(file: string): Promise<Uint8Array | null> {
   }
 }
 
-async function fetchBytes(url: string, onChunk: (bytes: number) => void): Promise<Uint8Array> {
-  const response = await fetch(url)
+async function fetchBytes(
+  url: string,
+  onChunk: (bytes: number) => void,
+  fetchUrl: FetchUrl,
+): Promise<Uint8Array> {
+  const response = await fetchUrl(url)
   if (!response.ok || response.body === null)
     throw new Error(`backbone: GET ${url} answered ${response.status} ${response.statusText}`)
   const chunks: Uint8Array[] = []

@@ -3,7 +3,12 @@ export { loadBackbone, readBackboneFolder } from './backbone-folder.ts'
 export { type BackendChoice, initBackend } from './backend.ts'
 export { DataFolderError, shownProblems } from './data-folder-error.ts'
 export { decodeImage } from './decode-image.ts'
-export { backboneCacheDir, downloadBackbone, fetchBackboneFromUrl } from './download-backbone.ts'
+export {
+  backboneCacheDir,
+  downloadBackbone,
+  type FetchUrl,
+  fetchBackboneFromUrl,
+} from './download-backbone.ts'
 export { embedFolder, type SkippedFile } from './embed-folder.ts'
 export { readFloat32File } from './float32-file.ts'
 export { ImageError } from './image-error.ts'
