@@ -20,6 +20,7 @@ import { build, type Plugin } from 'esbuild'
 import {
   type Lockfile,
   type Manifest,
+  pinnedTree,
   ReleaseError,
   type RuntimeDependency,
   releaseManifest,
@@ -117,7 +118,14 @@ process.exit(await ${c.run}(process.argv.slice(2)))
     chmodSync(script, 0o755)
     bin[name] = `bin/${name}.js`
   }
-  const manifest = releaseManifest({ cli, root, dependencies, bin, files: ['bin', 'dist', 'pages'] })
+  const manifest = releaseManifest({
+    cli,
+    root,
+    dependencies,
+    pins: pinnedTree(lock, dependencies),
+    bin,
+    files: ['bin', 'dist', 'pages', 'npm-shrinkwrap.json'],
+  })
   writeFileSync(join(STAGE, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
   writeFileSync(
     join(STAGE, 'npm-shrinkwrap.json'),

@@ -133,6 +133,8 @@ export function releaseManifest(o: {
   /** the repository's root manifest: license, engines */
   readonly root: Manifest
   readonly dependencies: readonly RuntimeDependency[]
+  /** further exact versions to require: pinnedTree's */
+  readonly pins?: Readonly<Record<string, string>>
   /** bin name -> the release's script, relative to the package */
   readonly bin: Readonly<Record<string, string>>
   readonly files: readonly string[]
@@ -150,9 +152,34 @@ export function releaseManifest(o: {
     bin: o.bin,
     files: o.files,
     engines: o.root.engines,
-    dependencies: pick(false),
+    dependencies: Object.fromEntries(
+      Object.entries({ ...o.pins, ...pick(false) }).sort(([a], [b]) => a.localeCompare(b)),
+    ),
     optionalDependencies: pick(true),
   }
+}
+
+/**
+ * Every package of the dependencies' required tree that sits at the top of its node_modules, at
+ * its lockfile version: the release requires them all, exactly. npm honours a package's
+ * npm-shrinkwrap.json only when it comes from a registry, not for a tarball installed from a file
+ * (npm/cli#5325): without these pins `npm install -g ./fedtune-<v>.tgz` resolves the transitive
+ * packages afresh within their ranges, to versions the tests never ran. With them npm places each
+ * at the top at the pinned version and every dependent whose range it satisfies shares it, as in the
+ * lockfile; only the few copies the lockfile nests deeper are resolved within their ranges.
+ */
+export function pinnedTree(lock: Lockfile, roots: readonly RuntimeDependency[]): Record<string, string> {
+  const { packages } = releaseShrinkwrap({}, lock, roots) as {
+    packages: Record<string, { version?: string; optional?: boolean }>
+  }
+  const pins: [string, string][] = []
+  for (const [at, entry] of Object.entries(packages)) {
+    const name = at.slice('node_modules/'.length)
+    if (at === '' || name.includes('/node_modules/') || entry.optional === true) continue
+    if (entry.version === undefined) throw new ReleaseError(`package-lock.json: expected a version for ${at}`)
+    pins.push([name, entry.version])
+  }
+  return Object.fromEntries(pins.sort(([a], [b]) => a.localeCompare(b)))
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   bundledWorkspaces,
   type Lockfile,
   type Manifest,
+  pinnedTree,
   ReleaseError,
   releaseManifest,
   releaseShrinkwrap,
@@ -215,6 +216,40 @@ describe("the release's npm-shrinkwrap.json", () => {
     expect(() => releaseShrinkwrap({ name: 'fedtune' }, { packages }, dependencies)).toThrow(
       /coordinator\/node_modules\/zod and node_modules\/zod would both be node_modules\/zod/,
     )
+  })
+})
+
+describe('the pins', () => {
+  it("require every required package at the top of the tree at the lockfile's version, since npm installs a file tarball without its shrinkwrap", () => {
+    const { workspaces, lock } = repository()
+    expect(pinnedTree(lock, runtimeDependencies('cli', workspaces, lock))).toEqual({
+      fastify: '5.1.2',
+      pino: '9.3.0',
+      pngjs: '7.0.0',
+      tweetnacl: '1.0.3',
+      zod: '4.1.0',
+    })
+  })
+
+  it("join the package.json's dependencies, whose own versions stay those derived", () => {
+    const { workspaces, lock } = repository()
+    const dependencies = runtimeDependencies('cli', workspaces, lock)
+    const manifest = releaseManifest({
+      cli: workspaces.get('cli') as Manifest,
+      root: {},
+      dependencies,
+      pins: { pino: '9.3.0', zod: '3.0.0' },
+      bin: {},
+      files: [],
+    })
+    expect(manifest.dependencies).toEqual({
+      fastify: '5.1.2',
+      pino: '9.3.0',
+      pngjs: '7.0.0',
+      tweetnacl: '1.0.3',
+      zod: '4.1.0',
+    })
+    expect(manifest.optionalDependencies).toEqual({ 'native-speed': '2.0.0' })
   })
 })
 
