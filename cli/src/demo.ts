@@ -2,16 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { installLayout } from '@fedtune/coordinator/install'
 import { readBackboneFolder } from '@fedtune/model/node'
 import { CommandError } from './command-io.ts'
 import { runDataCommand } from './data/index.ts'
 import { demoTask } from './demo-task.ts'
 import { portNumber, positiveInteger } from './numbers.ts'
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url))
-const BIN = join(REPO, 'cli', 'bin', 'fedtune.js')
+const BIN = installLayout.bin
 
 const USAGE = `Usage: fedtune demo [options]        (npm run demo)
 
@@ -55,7 +54,7 @@ export async function runDemo(argv: string[]): Promise<number> {
         alpha: { type: 'string', default: '0.5' },
         dataset: { type: 'string', default: 'pneumoniamnist' },
         backbone: { type: 'string', default: 'mobilenet_v2_0.35_224' },
-        shared: { type: 'string', default: resolve(REPO, '..', 'shared') },
+        shared: { type: 'string', default: installLayout.sharedDir },
         out: { type: 'string', default: '.fedtune/demo' },
         volunteers: { type: 'boolean', default: false },
         port: { type: 'string', default: '0' },

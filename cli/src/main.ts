@@ -30,7 +30,7 @@ Commands:
   predict --model <dir> <images…>
                            run a downloaded model on your PNG or JPEG images
 
-Run "fedtune <command> --help" for a command's options.
+Run "fedtune <command> --help" for a command's options; "fedtune --version" prints the version.
 `
 
 export async function main(argv: string[]): Promise<number> {
@@ -71,6 +71,12 @@ export async function main(argv: string[]): Promise<number> {
     case 'abort':
     case 'extend':
       return (await import('./run-command.ts')).runRunCommand([command, ...rest])
+    case '--version':
+    case '-v': {
+      const { fedtuneVersion } = await import('@fedtune/coordinator/install')
+      process.stdout.write(`fedtune ${fedtuneVersion()}\n`)
+      return 0
+    }
     case undefined:
     case '-h':
     case '--help':

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -65,6 +65,15 @@ describe('every command explains itself', () => {
     const { code, stdout } = await fedtune(...args)
     expect(code).toBe(0)
     expect(stdout).toContain(usage)
+  })
+
+  it('--version prints the version in cli/package.json, which the release package carries', async () => {
+    const { version } = JSON.parse(readFileSync(join(repo, 'cli', 'package.json'), 'utf8')) as {
+      version: string
+    }
+    const r = await fedtune('--version')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(`fedtune ${version}\n`)
   })
 
   it('the demo offers browser volunteers and refuses a port out of range', async () => {

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
+import { installLayout } from '../install/layout.ts'
 import { pageProblem, servePageFolder } from './page-folder.ts'
 
 /**
@@ -9,8 +9,8 @@ import { pageProblem, servePageFolder } from './page-folder.ts'
  */
 export const CONSOLE_PATH = '/console'
 
-/** console's build output in this repository, found from this file's own location. */
-export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../../console/dist', import.meta.url))
+/** console's build output: in this repository, or in the installed release package. */
+export const DEFAULT_CONSOLE_DIR = installLayout.consoleDir
 
 const PAGE = { what: 'the operator console', build: 'npm run build:console' } as const
 

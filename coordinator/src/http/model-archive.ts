@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { composeModel, modelCardReadme, modelFiles, WEIGHTS_FILE } from '@fedtune/model'
 import { fetchBackboneFromUrl, loadBackbone, MODEL_CARD_FILE } from '@fedtune/model/node'
 import { decodeWeights, paramCount } from '@fedtune/protocol'
 import type { LayersModel } from '@tensorflow/tfjs'
+import { fedtuneVersion } from '../install/version.ts'
 import type { RoundRecord } from '../rounds/round-record.ts'
 import type { Run } from '../store/index.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
@@ -17,10 +17,6 @@ export class ModelArchiveError extends Error {
     this.name = 'ModelArchiveError'
   }
 }
-
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version
 
 /**
  * The whole model after one round, as one zip: the run's backbone (checked against the task's
@@ -80,7 +76,7 @@ export async function modelArchive(o: {
     records: o.records,
     inputSize: backbone.inputSize,
     embeddingDim: backbone.embeddingDim,
-    version: VERSION,
+    version: fedtuneVersion(),
     now: o.now ?? new Date(),
   })
   const text = (s: string) => new TextEncoder().encode(s)

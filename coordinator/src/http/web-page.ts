@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
+import { installLayout } from '../install/layout.ts'
 import { pageProblem, servePageFolder } from './page-folder.ts'
 
 /**
@@ -10,8 +10,8 @@ import { pageProblem, servePageFolder } from './page-folder.ts'
  */
 export const JOIN_PATH = '/join'
 
-/** client-web's build output in this repository, found from this file's own location. */
-export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../client-web/dist', import.meta.url))
+/** client-web's build output: in this repository, or in the installed release package. */
+export const DEFAULT_WEB_DIR = installLayout.webDir
 
 const PAGE = { what: 'the browser page', build: 'npm run build:web' } as const
 
