@@ -40,7 +40,7 @@ export async function fetchTaskInfo(
     throw new Error(
       (error as Error).message.startsWith('cannot reach')
         ? (error as Error).message
-        : `cannot reach the coordinator at ${url.origin} (${cause?.code ?? cause?.message ?? (error as Error).message})`,
+        : `cannot reach the coordinator at ${url.origin} (${(error as NodeJS.ErrnoException).code ?? cause?.code ?? cause?.message ?? (error as Error).message})`,
     )
   } finally {
     clearTimeout(timer)

@@ -41,6 +41,10 @@ describe('a config file holds the client’s options, keyed by their long names'
     writeFileSync(invite, `${code}\n`)
     const { dir, command } = config({
       ...base,
+      labels: 'labels.csv',
+      ca: 'ca.pem',
+      'pin-sha256': 'AB'.repeat(32),
+      proxy: 'http://proxy.example:3128',
       cache: 'cache',
       name: 'hospital-7',
       task: 'xray',
@@ -50,9 +54,14 @@ describe('a config file holds the client’s options, keyed by their long names'
       audit: '/var/lib/fedtune/audit',
       'log-format': 'json',
     })
-    expect(command()).toEqual({
+    writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\n')
+    const { connection, ...rest } = command()
+    expect(connection.trust).toBe(`the CA file ${join(dir, 'ca.pem')}`)
+    expect(connection.proxy).toBe('http://proxy.example:3128')
+    expect(rest).toEqual({
       coordinatorUrl: 'https://coordinator.example',
       dataDir: join(dir, 'images'),
+      labelsFile: join(dir, 'labels.csv'),
       cacheDir: join(dir, 'cache'),
       name: 'hospital-7',
       task: 'xray',
@@ -123,7 +132,7 @@ describe('a config file holds the client’s options, keyed by their long names'
       '--config client.json: 6 problems:',
       '  "data": expected a path (relative to the file’s folder), got a list',
       '  "allow-plaintext": expected true or false, got string "yes"',
-      `  "epochs": not an option; expected one of log-format, coordinator, data, cache, name, task, invite-file, val-fraction, allow-plaintext, audit`,
+      `  "epochs": not an option; expected one of log-format, coordinator, data, labels, cache, name, task, invite-file, val-fraction, allow-plaintext, audit, ca, pin-sha256, proxy`,
       '  "config": a config file cannot name another config file',
       '  "help": for the command line only',
       '  "check": a check is asked for on the command line (fedtune client --check)',

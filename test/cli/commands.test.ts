@@ -224,7 +224,7 @@ describe('bad input at a hospital', () => {
     const { code, stderr } = await hospital(dir, 'h2')
     expect(code).toBe(1)
     expect(stderr).toMatch(/pneumonia/)
-    expect(stderr).toMatch(/the class folder "pneumonia" holds no images/)
+    expect(stderr).toMatch(/the class folder "pneumonia" holds no files/)
   })
 
   it('a class folder the task does not know is refused, naming the labels it expects', async () => {
