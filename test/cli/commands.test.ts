@@ -9,6 +9,7 @@ import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { PNG } from 'pngjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testDatabase } from '../harness.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const backboneDir = join(repo, '..', 'shared', 'backbones', 'mobilenet_v2_0.35_224')
@@ -46,7 +47,8 @@ function taskFile(overrides: Record<string, unknown>): string {
   return path
 }
 
-describe('every command explains itself', () => {
+// Each test here is a process of its own, started and awaited: they run side by side.
+describe.concurrent('every command explains itself', () => {
   it.each([
     [['--help'], 'Usage: fedtune <command>'],
     [['coordinator', '--help'], 'Usage: fedtune coordinator [--task <task.json>]'],
@@ -113,6 +115,12 @@ describe('bad input at the coordinator', () => {
       'coordinator',
       '--task',
       taskFile({ backbone: { source: backboneDir, sha256: wrong } }),
+      // its folders in the test's, its database a clone on the run's PostgreSQL server (no PGlite
+      // cluster to create, nothing left in the repository's .fedtune)
+      '--data',
+      join(work, 'mismatch'),
+      '--database',
+      await testDatabase(),
     )
     expect(code).toBe(1)
     expect(stderr).toContain(wrong)
@@ -143,6 +151,8 @@ describe('bad input at a hospital', () => {
       task,
       port: 0,
       outDir: join(work, 'run'),
+      // a database of its own on the run's PostgreSQL server, cloned in milliseconds
+      database: await testDatabase(),
       cacheDir: join(work, 'cache'),
       quiet: true,
       print: (line) => left.get(/^left: (\S+) /.exec(line)?.[1] ?? '')?.(),

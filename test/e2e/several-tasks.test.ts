@@ -15,7 +15,7 @@ import {
   taskTarget,
   testParticipant,
 } from '../harness.ts'
-import { bearerFor } from '../test-store.ts'
+import { bearerFor, testStoreFolder } from '../test-store.ts'
 
 /**
  * Issue 12, item 2: one coordinator hosts several tasks at once. Operators submit task files and
@@ -248,7 +248,17 @@ describe('one coordinator, several tasks', () => {
     const { parseTaskFile } = await import('@fedtune/coordinator')
     const work = mkdtempSync(join(tmpdir(), 'fedtune-two-runs-'))
     onTestFinished(() => rmSync(work, { recursive: true, force: true }))
-    const options = { port: 0, dataDir: work, cacheDir: join(work, 'cache'), quiet: true, print: () => {} }
+    // Both coordinators keep the runs in one PGlite folder: a copy of the run's migrated template
+    // (creating a cluster takes seconds, copying one a fraction of that).
+    const database = await testStoreFolder()
+    const options = {
+      port: 0,
+      dataDir: work,
+      database,
+      cacheDir: join(work, 'cache'),
+      quiet: true,
+      print: () => {},
+    }
     const targetsOf = (running: Awaited<ReturnType<typeof startHost>>, task: string): Target => ({
       url: running.url,
       sockets: [],

@@ -9,6 +9,7 @@ import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterAll, describe, expect, it } from 'vitest'
 import { seedOf } from '../harness.ts'
+import { testStoreFolder } from '../test-store.ts'
 
 /**
  * Issue 11, "one key, one name", across a restart. The enrolments were a JSON file that could be
@@ -38,18 +39,20 @@ describe('a coordinator’s enrolments after a restart', () => {
       },
       work,
     )
-    const outDir = join(work, 'run')
+    // A migrated PGlite folder, copied from the run's template (creating a cluster takes seconds).
+    const database = await testStoreFolder()
     const first = await startCoordinator({
       task,
       port: 0,
-      outDir,
+      outDir: join(work, 'run'),
+      database,
       cacheDir: join(work, 'cache'),
       quiet: true,
       print: () => {},
     })
     await first.close()
 
-    const store = await openStore(join(outDir, 'db'))
+    const store = await openStore(database)
     try {
       const shared = nodeCrypto.ed25519PublicKey(seedOf('shared'))
       await store.participants.enrolOpen({

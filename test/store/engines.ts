@@ -1,9 +1,8 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { openStore } from '@fedtune/coordinator/store'
-import { afterAll, beforeAll } from 'vitest'
-import { type PostgresServer, startPostgresServer } from './postgres-server.ts'
+import pg from 'pg'
+import { afterAll, inject } from 'vitest'
+import { testStoreFolder } from '../test-store.ts'
 
 /** One of the two engines the store runs on, handing out empty, migrated databases. */
 export type Engine = {
@@ -15,49 +14,42 @@ export type Engine = {
 }
 
 /**
- * Both engines for one test file: a PostgreSQL server started once for the file, and for PGlite a
- * migrated folder made once and copied per test (creating a PGlite cluster takes ~3 s, copying one ~0.1 s).
- * Everything is stopped and removed after the file.
+ * Both engines, on what the whole `vitest run` shares (test/global-postgres.ts, test/global-setup.ts):
+ * the run's PostgreSQL server, where each database is new, cloned from the migrated template for
+ * `fresh` and from PostgreSQL's own empty one for `empty`; and for PGlite a copy of the run's migrated
+ * template folder (creating a PGlite cluster takes seconds, copying one a fraction of that), or a
+ * folder that does not exist yet. A file's PGlite folders are removed after it.
  */
 export function useEngines(): readonly Engine[] {
-  const root = mkdtempSync(join(tmpdir(), 'fedtune-store-'))
-  let server: PostgresServer | null = null
-  let template: string | null = null
+  const root = mkdtempSync(join(inject('storeRoot'), 'engines-'))
+  afterAll(() => rmSync(root, { recursive: true, force: true }))
   let count = 0
-  beforeAll(async () => {
-    server = await startPostgresServer()
-    template = join(root, 'template')
-    const store = await openStore(template)
-    await store.close()
-  })
-  afterAll(() => {
+  const postgres = async (template: 'fedtune_template' | 'template1'): Promise<string> => {
+    const socket = inject('postgresSocket')
+    const url = (db: string) => `postgres://postgres@localhost/${db}?host=${encodeURIComponent(socket)}`
+    // unique across the run's worker processes, which share the server
+    const name = `e_${process.pid}_${++count}`
+    const admin = new pg.Client({ connectionString: url('postgres') })
+    await admin.connect()
     try {
-      server?.stop()
+      await admin.query(`create database ${name} template ${template}`)
     } finally {
-      rmSync(root, { recursive: true, force: true })
+      await admin.end()
     }
-  })
-  const started = (): PostgresServer => {
-    if (server === null) throw new Error('the PostgreSQL server starts in beforeAll')
-    return server
+    return url(name)
   }
   return [
     {
       name: 'pglite',
-      async fresh() {
-        if (template === null) throw new Error('the PGlite template is made in beforeAll')
-        const folder = join(root, `db-${++count}`)
-        cpSync(template, folder, { recursive: true })
-        return folder
-      },
+      fresh: () => testStoreFolder(),
       async empty() {
         return join(root, `db-${++count}`)
       },
     },
     {
       name: 'postgres',
-      fresh: () => started().createDatabase(`db_${++count}`),
-      empty: () => started().createDatabase(`db_${++count}`),
+      fresh: () => postgres('fedtune_template'),
+      empty: () => postgres('template1'),
     },
   ]
 }
