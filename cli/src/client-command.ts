@@ -89,7 +89,8 @@ Options:
 
 TLS and proxies (docs/tls-and-proxies.md); the websocket and the backbone download alike:
   --ca <pem>            trust only the CAs in this file for an https:// coordinator (a
-                        private CA); without it, Node's built-in CA list
+                        private CA); without it, Node's built-in CA list and the
+                        system's CA bundle (/etc/ssl/certs/ca-certificates.crt or the like)
   --pin-sha256 <hex>    also require the coordinator's certificate to have this SHA-256
                         fingerprint (64 hex digits, ':' between pairs allowed)
   --proxy <url>         go through this HTTP(S) proxy (HTTP CONNECT); without it,

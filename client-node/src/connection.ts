@@ -4,6 +4,7 @@ import tls, { type PeerCertificate } from 'node:tls'
 import type { FetchUrl } from '@fedtune/model/node'
 import { ConnectionError } from './connection-error.ts'
 import { redactedProxy, tunnellingAgent } from './proxy-tunnel.ts'
+import { systemCaBundle } from './system-ca.ts'
 
 /** What the user said about reaching the coordinator (`--ca`, `--pin-sha256`, `--proxy`), already read. */
 export type NetworkSettings = {
@@ -13,6 +14,8 @@ export type NetworkSettings = {
   readonly pinSha256?: string | undefined
   /** An http(s):// proxy, said on the command line; it wins over the environment. */
   readonly proxy?: string | undefined
+  /** Where the system's CA bundle may be, trusted beside Node's list when there is no `ca` (system-ca.ts). */
+  readonly systemCaFiles?: readonly string[] | undefined
 }
 
 /**
@@ -116,13 +119,23 @@ export function connectionTo(
       `${settings.ca === undefined ? '--pin-sha256' : '--ca'}: the coordinator ${origin.origin} is plain http://, which has no certificate to verify; use its https:// URL`,
     )
   const proxyUrl = proxyFor(origin, settings.proxy, env)
+  // Without --ca: Node's list and the system's bundle, where a hospital's IT puts its own CA.
+  const system = settings.ca === undefined ? systemCaBundle(settings.systemCaFiles) : undefined
   const trustedBy =
-    settings.ca === undefined
-      ? "Node's built-in CA list (NODE_EXTRA_CA_CERTS adds to it)"
-      : `the CA file ${settings.ca.file}`
+    settings.ca !== undefined
+      ? `the CA file ${settings.ca.file}`
+      : system === undefined
+        ? "Node's built-in CA list (NODE_EXTRA_CA_CERTS adds to it)"
+        : `Node's built-in CA list and the system's ${system.file} (NODE_EXTRA_CA_CERTS adds to them)`
+  const ca =
+    settings.ca !== undefined
+      ? settings.ca.pem
+      : system === undefined
+        ? undefined
+        : [...tls.rootCertificates, system.pem]
   const trust = {
     rejectUnauthorized: true,
-    ...(settings.ca === undefined ? {} : { ca: settings.ca.pem }),
+    ...(ca === undefined ? {} : { ca }),
     checkServerIdentity: (host: string, cert: PeerCertificate) =>
       checkCoordinator(host, cert, settings.pinSha256),
   }

@@ -29,4 +29,5 @@ export {
 export { type PreparedData, type PrepareOptions, prepare } from './prepare.ts'
 export { type RoundSizes, roundSizes } from './round-sizes.ts'
 export { reportSkipped, SKIPPED_SHOWN, skippedListFile } from './skipped-files.ts'
+export { SYSTEM_CA_FILES, systemCaBundle } from './system-ca.ts'
 export { fetchTaskInfo } from './task-info.ts'

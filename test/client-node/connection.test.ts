@@ -10,6 +10,7 @@ import {
   parsePin,
   proxyFor,
   stopsAt,
+  systemCaBundle,
 } from '@fedtune/client-node'
 import { concatBytes } from '@fedtune/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -92,7 +93,7 @@ describe('a coordinator whose certificate a CA file vouches for', () => {
   })
 
   it("is refused by a client on Node's built-in CA list, which says so and suggests --ca", async () => {
-    const connection = connectionTo(coordinator.url, {}, {})
+    const connection = connectionTo(coordinator.url, { systemCaFiles: [] }, {})
     const outcome = await handshake(coordinator, connection)
     expect(outcome).toMatchObject({ failure: { code: 'untrusted', untrustedCoordinator: true } })
     expect((outcome as { failure: Error }).failure.message).toBe(
@@ -101,6 +102,26 @@ describe('a coordinator whose certificate a CA file vouches for', () => {
     // the download refuses the same certificate with the same words
     await expect(connection.fetch(backboneUrl())).rejects.toThrow(
       /not signed by a CA in Node's built-in CA list/,
+    )
+  })
+
+  it('is trusted without --ca once its CA is in the system bundle, where a hospital IT puts it; a bundle file missing is passed over', async () => {
+    const connection = connectionTo(
+      coordinator.url,
+      { systemCaFiles: [join(pki.dir, 'no-such-bundle.crt'), pki.caFile] },
+      {},
+    )
+    expect(connection.trust).toBe(
+      `Node's built-in CA list and the system's ${pki.caFile} (NODE_EXTRA_CA_CERTS adds to them)`,
+    )
+    expect(await handshake(coordinator, connection)).toEqual({ challenged: true })
+    expect(await download(connection, backboneUrl())).toBe('{"format":"layers-model"}')
+    expect(systemCaBundle([join(pki.dir, 'no-such-bundle.crt')])).toBeUndefined()
+    // the default list holds Debian's bundle on this machine, whose CAs do not include the test's
+    expect(systemCaBundle()?.file).toBe('/etc/ssl/certs/ca-certificates.crt')
+    const system = connectionTo(coordinator.url, {}, {})
+    expect(((await handshake(coordinator, system)) as { failure: Error }).failure.message).toBe(
+      "the coordinator's certificate is not signed by a CA in Node's built-in CA list and the system's /etc/ssl/certs/ca-certificates.crt (NODE_EXTRA_CA_CERTS adds to them) (UNABLE_TO_VERIFY_LEAF_SIGNATURE); pass --ca <file> with the CA that issued it",
     )
   })
 

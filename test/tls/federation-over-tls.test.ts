@@ -138,11 +138,11 @@ describe('a coordinator serving HTTPS and WSS itself', () => {
     expect(tunnels.length).toBeGreaterThanOrEqual(2)
   }, 60_000)
 
-  it("a hospital on Node's built-in CA list stops at once: status 3 and one line saying to pass --ca", async () => {
+  it("a hospital on Node's built-in CA list and the system's bundle stops at once: status 3 and one line saying to pass --ca", async () => {
     const result = await hospital(coordinator.url, 'h2')
     expect(result.code).toBe(3)
     expect(result.stderr).toBe(
-      "fedtune client: the coordinator's certificate is not signed by a CA in Node's built-in CA list (NODE_EXTRA_CA_CERTS adds to it) (UNABLE_TO_VERIFY_LEAF_SIGNATURE); pass --ca <file> with the CA that issued it\n",
+      "fedtune client: the coordinator's certificate is not signed by a CA in Node's built-in CA list and the system's /etc/ssl/certs/ca-certificates.crt (NODE_EXTRA_CA_CERTS adds to them) (UNABLE_TO_VERIFY_LEAF_SIGNATURE); pass --ca <file> with the CA that issued it\n",
     )
   }, 30_000)
 
