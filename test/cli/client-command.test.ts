@@ -1,26 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runClientCommand } from '../../cli/src/client-command.ts'
-import type { CommandIo } from '../../cli/src/command-io.ts'
+import { testIo } from './test-io.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'fedtune-client-command-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 /** The command's streams in memory. */
-function testIo() {
-  const out: string[] = []
-  const err: string[] = []
-  const io: CommandIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    stdin: Readable.from([]),
-    env: {},
-  }
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') }
-}
 
 const required = ['--coordinator', 'http://127.0.0.1:9', '--data', work]
 

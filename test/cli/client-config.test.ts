@@ -1,29 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { clientCommand, runClientCommand, withConfig } from '../../cli/src/client-command.ts'
 import { configValues, mergeOptions } from '../../cli/src/client-config.ts'
 import { CLIENT_OPTIONS } from '../../cli/src/client-options.ts'
-import type { CommandIo } from '../../cli/src/command-io.ts'
+import { testIo } from './test-io.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'fedtune-client-config-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 const code = 'c'.repeat(24)
-
-function testIo(env: NodeJS.ProcessEnv = {}) {
-  const out: string[] = []
-  const err: string[] = []
-  const io: CommandIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    stdin: Readable.from([]),
-    env,
-  }
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') }
-}
 
 /** A config file in its own folder, and the command it makes with `argv` on top. */
 function config(json: unknown, argv: Record<string, string | boolean> = {}, env: NodeJS.ProcessEnv = {}) {

@@ -1,24 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { DEFAULT_WEB_DIR } from '@fedtune/coordinator'
 import { describe, expect, it } from 'vitest'
-import type { CommandIo } from '../../cli/src/command-io.ts'
 import { runCoordinatorCommand } from '../../cli/src/coordinator-command.ts'
+import { testIo } from './test-io.ts'
 
 /** The command's streams in memory. */
-function testIo() {
-  const out: string[] = []
-  const err: string[] = []
-  const io: CommandIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    stdin: Readable.from([]),
-    env: {},
-  }
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') }
-}
 
 describe('fedtune coordinator --help', () => {
   it('names the --web option and its default, client-web/dist of this repository', async () => {

@@ -12,14 +12,9 @@ import type { CommandIo } from '../../cli/src/command-io.ts'
 import { runOperatorCommand } from '../../cli/src/operator-command.ts'
 import { startTestCoordinator } from '../harness.ts'
 import { bearerFor, openTestStore, testStoreFolder } from '../test-store.ts'
+import { testIo } from './test-io.ts'
 
 /** A command's streams in memory: what it printed, and stdin holding `input` (or a terminal). */
-function testIo(stdin: CommandIo['stdin'] = Readable.from([]), env: NodeJS.ProcessEnv = {}) {
-  const out: string[] = []
-  const err: string[] = []
-  const io: CommandIo = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), stdin, env }
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') }
-}
 
 const piped = (text: string) => Readable.from([Buffer.from(text)])
 
@@ -40,7 +35,7 @@ function terminal(lines: readonly string[]): CommandIo['stdin'] {
 describe('fedtune operator add', () => {
   it('adds an admin straight to the database with the password from stdin, hashed, and audited as the system', async () => {
     const folder = await testStoreFolder()
-    const t = testIo(piped('a strong enough password\n'))
+    const t = testIo({ stdin: piped('a strong enough password\n') })
     const code = await runOperatorCommand(
       ['add', '--role', 'admin', '--database', folder, '--password-stdin', 'ada'],
       t.io,
@@ -63,12 +58,12 @@ describe('fedtune operator add', () => {
 
   it('asks twice at a terminal without echoing, and refuses two passwords that differ', async () => {
     const folder = await testStoreFolder()
-    const same = testIo(terminal(['typed at the prompt', 'typed at the prompt']))
+    const same = testIo({ stdin: terminal(['typed at the prompt', 'typed at the prompt']) })
     expect(await runOperatorCommand(['add', '--role', 'viewer', '--database', folder, 'vera'], same.io)).toBe(
       0,
     )
     expect(same.stderr()).toBe('password for vera: \nthe same password again: \n')
-    const differ = testIo(terminal(['typed at the prompt', 'typed differently']))
+    const differ = testIo({ stdin: terminal(['typed at the prompt', 'typed differently']) })
     expect(
       await runOperatorCommand(['add', '--role', 'viewer', '--database', folder, 'vic'], differ.io),
     ).toBe(1)
@@ -78,7 +73,7 @@ describe('fedtune operator add', () => {
   it('refuses a weak password, a taken name, an unknown role and a missing terminal, each saying why', async () => {
     const folder = await testStoreFolder()
     const add = async (args: string[], stdin: CommandIo['stdin'] = piped('a strong enough password')) => {
-      const t = testIo(stdin)
+      const t = testIo({ stdin: stdin })
       return {
         code: await runOperatorCommand(['add', '--database', folder, ...args], t.io),
         stderr: t.stderr(),
@@ -129,9 +124,11 @@ describe('fedtune audit', () => {
       /^\d+ +\S+Z +hospital\\x1b\[31m +- +participant\.hello +- +refused +\{"why":"x"\}$/,
     )
     expect(t.stdout()).not.toContain('\u001b')
-    const json = testIo(Readable.from([]), {
-      FEDTUNE_COORDINATOR: h.url,
-      FEDTUNE_TOKEN: admin.authorization.slice(7),
+    const json = testIo({
+      env: {
+        FEDTUNE_COORDINATOR: h.url,
+        FEDTUNE_TOKEN: admin.authorization.slice(7),
+      },
     })
     expect(await runAuditCommand(['--json', '--action', 'participant.hello', '--limit', '1'], json.io)).toBe(
       0,
@@ -146,15 +143,17 @@ describe('fedtune audit', () => {
     const store = await openTestStore()
     const h = await startTestCoordinator({ store })
     const viewer = await bearerFor(store, 'viewer', 'just-looking')
-    const refused = testIo(Readable.from([]), {
-      FEDTUNE_COORDINATOR: h.url,
-      FEDTUNE_TOKEN: viewer.authorization.slice(7),
+    const refused = testIo({
+      env: {
+        FEDTUNE_COORDINATOR: h.url,
+        FEDTUNE_TOKEN: viewer.authorization.slice(7),
+      },
     })
     expect(await runAuditCommand([], refused.io)).toBe(1)
     expect(refused.stderr()).toBe(
       `fedtune audit: GET ${h.url}/api/audit answered 403 forbidden: GET /api/audit needs the admin role; "just-looking" is a viewer\n`,
     )
-    const noToken = testIo(Readable.from([]), { FEDTUNE_COORDINATOR: h.url })
+    const noToken = testIo({ env: { FEDTUNE_COORDINATOR: h.url } })
     expect(await runAuditCommand([], noToken.io)).toBe(2)
     expect(noToken.stderr()).toMatch(
       /^fedtune audit: expected an API token: --token-file <file> or FEDTUNE_TOKEN/,

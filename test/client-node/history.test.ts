@@ -1,12 +1,11 @@
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { Readable } from 'node:stream'
 import { appendHistory, type HistoryEntry, historyFile, readHistory } from '@fedtune/client-node'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runClientCommand } from '../../cli/src/client-command.ts'
 import { historyTable } from '../../cli/src/client-history-command.ts'
-import type { CommandIo } from '../../cli/src/command-io.ts'
+import { testIo } from '../cli/test-io.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'fedtune-history-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
@@ -74,17 +73,6 @@ describe('the hospital’s round history', () => {
 })
 
 describe('fedtune client history', () => {
-  function testIo() {
-    const out: string[] = []
-    const io: CommandIo = {
-      stdout: (t) => void out.push(t),
-      stderr: (t) => void out.push(t),
-      stdin: Readable.from([]),
-      env: {},
-    }
-    return { io, out: () => out.join('') }
-  }
-
   it('finds the cache and name in the client’s config file, and says when nothing is kept', async () => {
     const etc = join(work, 'etc')
     mkdirSync(etc, { recursive: true })

@@ -3,14 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { secureVectorLength } from '@fedtune/protocol'
 import { PNG } from 'pngjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runClientCommand } from '../../cli/src/client-command.ts'
-import type { CommandIo } from '../../cli/src/command-io.ts'
+import { testIo } from '../cli/test-io.ts'
 import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
 
 /**
@@ -44,17 +43,6 @@ function folder(name: string, files: Record<string, Record<string, Buffer | stri
     for (const [file, bytes] of Object.entries(inside)) writeFileSync(join(dir, label, file), bytes)
   }
   return dir
-}
-
-function testIo() {
-  const out: string[] = []
-  const io: CommandIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void out.push(t),
-    stdin: Readable.from([]),
-    env: {},
-  }
-  return { io, out: () => out.join('') }
 }
 
 async function participantsSeen(): Promise<number> {

@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { type HistoryEntry, historyFile, readHistory } from '@fedtune/client-node'
 import { issueInvite } from '@fedtune/coordinator'
@@ -11,7 +10,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import { PNG } from 'pngjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runClientCommand } from '../../cli/src/client-command.ts'
-import type { CommandIo } from '../../cli/src/command-io.ts'
+import { testIo } from '../cli/test-io.ts'
 import { type MainCoordinator, seedOf, startMainCoordinator, testParticipant } from '../harness.ts'
 
 /**
@@ -41,17 +40,6 @@ function imageFolder(dir: string, perClass: number): string {
     }
   }
   return dir
-}
-
-function testIo() {
-  const out: string[] = []
-  const io: CommandIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void out.push(t),
-    stdin: Readable.from([]),
-    env: {},
-  }
-  return { io, stdout: () => out.join('') }
 }
 
 const data = imageFolder(join(work, 'images'), 10)
@@ -189,7 +177,7 @@ describe('the hospital client as a service', () => {
 
     const t = testIo()
     expect(await runClientCommand(['history', '--cache', cache, '--name', 'hospital-1'], t.io)).toBe(0)
-    const table = t.stdout().split('\n')
+    const table = t.out().split('\n')
     expect(table[0]).toBe(`task main, hospital-1 (${historyFile(cache, 'main', 'hospital-1')})`)
     expect(table[1]).toMatch(/^round +outcome +sent +global ACC +global AUC +val images +privacy ε +time/)
     expect(table[2]).toMatch(/^1 +aggregated +\d+\.\d kB +\d\.\d{3} +(\d\.\d{3}|-) +4 +— +20/)
@@ -198,7 +186,7 @@ describe('the hospital client as a service', () => {
     expect(
       await runClientCommand(['history', '--cache', cache, '--name', 'hospital-1', '--format', 'json'], j.io),
     ).toBe(0)
-    expect(JSON.parse(j.stdout()).tasks[0].entries).toEqual(entries)
+    expect(JSON.parse(j.out()).tasks[0].entries).toEqual(entries)
   })
 
   it('SIGTERM mid-round: the client exits 0 at once, the round completes without it, and its history says it dropped', async () => {

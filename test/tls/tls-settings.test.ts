@@ -3,14 +3,13 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { createServer, type Server } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { connect } from 'node:tls'
 import { readTlsPair } from '@fedtune/coordinator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runClientCommand } from '../../cli/src/client-command.ts'
-import type { CommandIo } from '../../cli/src/command-io.ts'
 import { runCoordinatorCommand } from '../../cli/src/coordinator-command.ts'
 import { reloadOnHangup } from '../../cli/src/tls-flags.ts'
+import { testIo } from '../cli/test-io.ts'
 import { type TestCertificate, type TestPki, testPki } from '../net/test-pki.ts'
 
 /**
@@ -33,18 +32,6 @@ afterAll(() => {
   pki?.remove()
   rmSync(work, { recursive: true, force: true })
 })
-
-function testIo() {
-  const out: string[] = []
-  const err: string[] = []
-  const io: CommandIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    stdin: Readable.from([]),
-    env: {},
-  }
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') }
-}
 
 describe('the coordinator’s certificate and key, read at start', () => {
   it('a matching pair: its names and expiry, no warning', () => {
