@@ -8,12 +8,12 @@ import { headFile, parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import { runDataSplit } from 'fedtune/data'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildPage } from '../../client-web/node/build-page.ts'
 import { launchChromium } from '../../client-web/node/chromium.ts'
 import { testDatabase } from '../harness.ts'
+import { splitPneumonia } from '../pneumonia-split.ts'
 
 /**
  * A volunteer in a real headless Chromium (Debian's, driven by playwright-core) takes part in
@@ -41,23 +41,7 @@ beforeAll(async () => {
   mkdirSync(output, { recursive: true })
   data = join(work, 'data')
   // Hospitals 1 and 2 are Node clients; "hospital-3"'s folder is the volunteer's pick.
-  await runDataSplit(
-    [
-      '--dataset',
-      join(shared, 'datasets', 'pneumoniamnist.npz'),
-      '--out',
-      data,
-      '--hospitals',
-      '3',
-      '--per-hospital',
-      '48',
-      '--test-limit',
-      '120',
-      '--seed',
-      '11',
-    ],
-    { log: () => {} },
-  )
+  await splitPneumonia(data, { hospitals: 3, perHospital: 48, testLimit: 120, seed: 11 })
   const backboneDir = join(shared, 'backbones', 'mobilenet_v2_0.35_224')
   backbone = { source: backboneDir, sha256: (await readBackboneFolder(backboneDir)).digest }
   await initBackend()

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { issueInvite } from '@fedtune/coordinator'
-import { runDataSplit } from 'fedtune/data'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
+import { splitPneumonia } from '../pneumonia-split.ts'
 
 /**
  * Issue 14, item 3, "labels from a manifest": a hospital whose export is not sorted by class (nested
@@ -15,7 +15,7 @@ import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
  * trains, every faulty row named by its line.
  */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
-const shared = join(repo, '..', 'shared')
+const _shared = join(repo, '..', 'shared')
 const bin = join(repo, 'cli', 'bin', 'fedtune.js')
 const LABELS = ['normal', 'pneumonia']
 
@@ -52,23 +52,7 @@ function client(i: number, ...more: string[]): Promise<{ code: number; stdout: s
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fedtune-client-labels-'))
   const data = join(work, 'data')
-  await runDataSplit(
-    [
-      '--dataset',
-      join(shared, 'datasets', 'pneumoniamnist.npz'),
-      '--out',
-      data,
-      '--hospitals',
-      '2',
-      '--per-hospital',
-      '12',
-      '--test-limit',
-      '4',
-      '--seed',
-      '5',
-    ],
-    { log: () => {} },
-  )
+  await splitPneumonia(data, { hospitals: 2, perHospital: 12, testLimit: 4, seed: 5 })
   // hospital-2's export: one folder per patient, files named as a PACS names them, labels in a CSV
   flat = join(work, 'flat')
   const rows: string[] = []

@@ -17,7 +17,6 @@ import {
   type RoundEntry,
 } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
-import { runDataSplit } from 'fedtune/data'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -27,6 +26,7 @@ import {
   startMainCoordinator,
   testParticipant,
 } from '../harness.ts'
+import { splitPneumonia } from '../pneumonia-split.ts'
 import { addOperator, bearerFor } from '../test-store.ts'
 
 /**
@@ -34,29 +34,13 @@ import { addOperator, bearerFor } from '../test-store.ts'
  * refused without a usable session (each refusal audited), that pushes runs, the running round's
  * stages, each round's timeline entry, participants and audit rows to signed-in operators.
  */
-const shared = fileURLToPath(new URL('../../../shared/', import.meta.url))
+const _shared = fileURLToPath(new URL('../../../shared/', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'fedtune-console-'))
 const data = join(work, 'data')
 const running: MainCoordinator[] = []
 
 beforeAll(async () => {
-  await runDataSplit(
-    [
-      '--dataset',
-      join(shared, 'datasets', 'pneumoniamnist.npz'),
-      '--out',
-      data,
-      '--hospitals',
-      '1',
-      '--per-hospital',
-      '4',
-      '--test-limit',
-      '16',
-      '--seed',
-      '3',
-    ],
-    { log: () => {} },
-  )
+  await splitPneumonia(data, { hospitals: 1, perHospital: 4, testLimit: 16, seed: 3 })
 }, 120_000)
 
 afterAll(async () => {

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { issueInvite, type RoundRecord } from '@fedtune/coordinator'
 import { decodeImage } from '@fedtune/model/node'
-import { runDataSplit } from 'fedtune/data'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startMainCoordinator } from '../harness.ts'
 import { bmp, read } from '../model/dicom/dcmtk.ts'
+import { splitPneumonia } from '../pneumonia-split.ts'
 
 /**
  * Issue 14, item 4: the same small federation on PneumoniaMNIST PNG folders and on their DICOM
@@ -17,7 +17,7 @@ import { bmp, read } from '../model/dicom/dcmtk.ts'
  * the same held-out accuracy, the coordinator's held-out set converted too.
  */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
-const shared = join(repo, '..', 'shared')
+const _shared = join(repo, '..', 'shared')
 const bin = join(repo, 'cli', 'bin', 'fedtune.js')
 const run = promisify(execFile)
 const HOSPITALS = 2
@@ -120,23 +120,7 @@ async function federate(kind: 'png' | 'dicom', data: string): Promise<void> {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fedtune-dicom-e2e-'))
   const png = join(work, 'png')
-  await runDataSplit(
-    [
-      '--dataset',
-      join(shared, 'datasets', 'pneumoniamnist.npz'),
-      '--out',
-      png,
-      '--hospitals',
-      String(HOSPITALS),
-      '--per-hospital',
-      '16',
-      '--test-limit',
-      '24',
-      '--seed',
-      '11',
-    ],
-    { log: () => {} },
-  )
+  await splitPneumonia(png, { hospitals: HOSPITALS, perHospital: 16, testLimit: 24, seed: 11 })
   const dicom = join(work, 'dicom')
   for (const site of [...Array.from({ length: HOSPITALS }, (_, i) => `hospital-${i + 1}`), 'test'])
     await toDicom(join(png, site), join(dicom, site))

@@ -7,9 +7,9 @@ import { issueInvite, parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { PackedDecoder } from '@fedtune/protocol'
-import { runDataSplit } from 'fedtune/data'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testDatabase } from '../harness.ts'
+import { splitPneumonia } from '../pneumonia-split.ts'
 
 /**
  * The end-to-end run: a coordinator and three hospital client processes on real sockets,
@@ -56,23 +56,7 @@ function cutMidRound2(sender: string | null): void {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fedtune-e2e-'))
   const data = join(work, 'data')
-  await runDataSplit(
-    [
-      '--dataset',
-      join(shared, 'datasets', 'pneumoniamnist.npz'),
-      '--out',
-      data,
-      '--hospitals',
-      String(HOSPITALS),
-      '--per-hospital',
-      '100',
-      '--test-limit',
-      '200',
-      '--seed',
-      '3',
-    ],
-    { log: () => {} },
-  )
+  await splitPneumonia(data, { hospitals: HOSPITALS, perHospital: 100, testLimit: 200, seed: 3 })
   const manifest = JSON.parse(readFileSync(join(data, 'split.json'), 'utf8')) as {
     test: { counts: Record<string, number> }
   }

@@ -7,13 +7,13 @@ import { promisify } from 'node:util'
 import { issueInvite, type RoundRecord } from '@fedtune/coordinator'
 import { accuracy, classify, type ModelCard, rocAuc } from '@fedtune/model'
 import * as tf from '@tensorflow/tfjs'
-import { runDataSplit } from 'fedtune/data'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CommandIo } from '../../cli/src/command-io.ts'
 import { readZip } from '../../cli/src/data/zip.ts'
 import { runPredictCommand } from '../../cli/src/predict-command.ts'
 import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
 import { fileHandler, labelledImages, unpackModel } from '../model-folder.ts'
+import { splitPneumonia } from '../pneumonia-split.ts'
 import { bearerFor } from '../test-store.ts'
 
 /**
@@ -23,7 +23,7 @@ import { bearerFor } from '../test-store.ts'
  * images; `fedtune model export` and `fedtune predict` as processes; and the refusals.
  */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
-const shared = join(repo, '..', 'shared')
+const _shared = join(repo, '..', 'shared')
 const bin = join(repo, 'cli', 'bin', 'fedtune.js')
 const HOSPITALS = 3
 const ROUNDS = 2
@@ -38,23 +38,7 @@ let records: RoundRecord[]
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fedtune-model-'))
   data = join(work, 'data')
-  await runDataSplit(
-    [
-      '--dataset',
-      join(shared, 'datasets', 'pneumoniamnist.npz'),
-      '--out',
-      data,
-      '--hospitals',
-      String(HOSPITALS),
-      '--per-hospital',
-      '40',
-      '--test-limit',
-      '60',
-      '--seed',
-      '7',
-    ],
-    { log: () => {} },
-  )
+  await splitPneumonia(data, { hospitals: HOSPITALS, perHospital: 40, testLimit: 60, seed: 7 })
   c = await startMainCoordinator({
     head: { layers: [{ type: 'dense', units: 32, activation: 'relu' }], labels: LABELS, seed: 3 },
     training: { rounds: ROUNDS, localEpochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 0.001 },
