@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,6 +13,12 @@ export type Nginx = {
   readonly port: number
   /** What nginx logged of its requests. */
   accessLog(): string
+  /**
+   * The access log once it holds a line matching `pattern`. nginx writes a request's line when the
+   * request ends, and a websocket's (101) only when nginx has closed both of its sides, which may be
+   * after the client has exited; so the log is read again as nginx writes it, up to `timeoutMs`.
+   */
+  accessLogWith(pattern: RegExp, timeoutMs?: number): Promise<string>
   stop(): Promise<void>
 }
 
@@ -72,6 +78,28 @@ export async function startNginx(o: {
     url: `https://localhost:${port}`,
     port,
     accessLog: () => readFileSync(join(dir, 'access.log'), 'utf8'),
+    accessLogWith: (pattern, timeoutMs = 15_000) =>
+      new Promise((resolve, reject) => {
+        const file = join(dir, 'access.log')
+        const check = () => {
+          const log = readFileSync(file, 'utf8')
+          if (!pattern.test(log)) return false
+          watcher.close()
+          clearTimeout(timer)
+          resolve(log)
+          return true
+        }
+        const watcher = watch(file, () => void check())
+        const timer = setTimeout(() => {
+          watcher.close()
+          reject(
+            new Error(
+              `nginx logged no line matching ${pattern} in ${timeoutMs} ms:\n${readFileSync(file, 'utf8')}`,
+            ),
+          )
+        }, timeoutMs)
+        check()
+      }),
     async stop() {
       await running.stop()
       rmSync(dir, { recursive: true, force: true })
