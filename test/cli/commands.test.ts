@@ -10,20 +10,15 @@ import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { PNG } from 'pngjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testDatabase } from '../harness.ts'
+import { fedtuneProcess } from './fedtune-process.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const backboneDir = join(repo, '..', 'shared', 'backbones', 'mobilenet_v2_0.35_224')
-const bin = join(repo, 'cli', 'bin', 'fedtune.js')
-const run = promisify(execFile)
+const _bin = join(repo, 'cli', 'bin', 'fedtune.js')
+const _run = promisify(execFile)
 
-async function fedtune(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: repo, timeout: 120_000 })
-    return { code: 0, stdout, stderr }
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
+function fedtune(...args: string[]) {
+  return fedtuneProcess(args)
 }
 
 const work = mkdtempSync(join(tmpdir(), 'fedtune-cli-'))

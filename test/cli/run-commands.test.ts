@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import type { RoundRecord } from '@fedtune/coordinator'
 import { type RunningHost, startHost } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
@@ -18,6 +16,7 @@ import { runStatusCommand } from '../../cli/src/status-command.ts'
 import { runTaskCommand } from '../../cli/src/task-command.ts'
 import { silentFrom, type Target, testDatabase, testParticipant } from '../harness.ts'
 import { bearerFor } from '../test-store.ts'
+import { fedtuneProcess } from './fedtune-process.ts'
 
 /**
  * Issue 12, item 6 ("scriptable") and `fedtune run export` of item 1: the operators' commands for
@@ -27,7 +26,7 @@ import { bearerFor } from '../test-store.ts'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const backboneDir = join(repo, '..', 'shared', 'backbones', 'mobilenet_v2_0.35_224')
-const bin = join(repo, 'cli', 'bin', 'fedtune.js')
+const _bin = join(repo, 'cli', 'bin', 'fedtune.js')
 let digest: string
 
 beforeAll(async () => {
@@ -102,18 +101,8 @@ async function coordinator() {
   return { running, work, lines, operator, viewer, cli, taskFile, target }
 }
 
-async function fedtune(env: NodeJS.ProcessEnv, ...args: string[]) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
-      cwd: repo,
-      env: { ...process.env, ...env },
-      timeout: 120_000,
-    })
-    return { code: 0, stdout, stderr }
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
+function fedtune(env: NodeJS.ProcessEnv, ...args: string[]) {
+  return fedtuneProcess(args, { env })
 }
 
 /** Resolves once `task`'s run serves participants. */

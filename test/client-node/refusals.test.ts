@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import { keyFingerprint } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterAll, describe, expect, it } from 'vitest'
+import { fedtuneProcess } from '../cli/fedtune-process.ts'
 import { seedOf, startTestCoordinator } from '../harness.ts'
 
 /**
@@ -14,22 +15,13 @@ import { seedOf, startTestCoordinator } from '../harness.ts'
  * ends the client with status 3 and says what was refused, why and what to do.
  */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
-const bin = join(repo, 'cli', 'bin', 'fedtune.js')
-const run = promisify(execFile)
+const _bin = join(repo, 'cli', 'bin', 'fedtune.js')
+const _run = promisify(execFile)
 const work = mkdtempSync(join(tmpdir(), 'fedtune-client-refusals-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-async function client(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, 'client', ...args], {
-      cwd: repo,
-      timeout: 120_000,
-    })
-    return { code: 0, stdout, stderr }
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
+function client(...args: string[]) {
+  return fedtuneProcess(['client', ...args])
 }
 
 /** A client with a fresh cache (so a new identity key) under `name`; its images are never read. */

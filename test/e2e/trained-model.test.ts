@@ -1,9 +1,8 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { issueInvite, type RoundRecord } from '@fedtune/coordinator'
 import { accuracy, classify, type ModelCard, rocAuc } from '@fedtune/model'
 import * as tf from '@tensorflow/tfjs'
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CommandIo } from '../../cli/src/command-io.ts'
 import { readZip } from '../../cli/src/data/zip.ts'
 import { runPredictCommand } from '../../cli/src/predict-command.ts'
+import { fedtuneProcess } from '../cli/fedtune-process.ts'
 import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
 import { fileHandler, labelledImages, unpackModel } from '../model-folder.ts'
 import { splitPneumonia } from '../pneumonia-split.ts'
@@ -236,18 +236,10 @@ describe('a download that has no head to give says why', () => {
   })
 })
 
-async function fedtune(...args: string[]) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
-      cwd: repo,
-      env: { ...process.env, FEDTUNE_COORDINATOR: c.url, FEDTUNE_TOKEN: viewer.slice('Bearer '.length) },
-      timeout: 120_000,
-    })
-    return { code: 0, stdout, stderr }
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
+function fedtune(...args: string[]) {
+  return fedtuneProcess(args, {
+    env: { FEDTUNE_COORDINATOR: c.url, FEDTUNE_TOKEN: viewer.slice('Bearer '.length) },
+  })
 }
 
 describe('fedtune model export and fedtune predict, as processes', () => {

@@ -8,6 +8,7 @@ import { issueInvite } from '@fedtune/coordinator'
 import { CONSOLE_NAMESPACE, CONSOLE_SOCKET_PATH } from '@fedtune/protocol'
 import { io } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fedtuneProcess } from '../cli/fedtune-process.ts'
 import { type MainCoordinator, startMainCoordinator, startTestCoordinator } from '../harness.ts'
 import { type TestCertificate, type TestPki, testPki } from '../net/test-pki.ts'
 import { startTinyproxy, type Tinyproxy } from '../net/tinyproxy.ts'
@@ -20,8 +21,8 @@ import { writeImageFolder } from './image-folder.ts'
  * that cannot verify the coordinator stops at once with one line saying why, status 3.
  */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
-const bin = join(repo, 'cli', 'bin', 'fedtune.js')
-const run = promisify(execFile)
+const _bin = join(repo, 'cli', 'bin', 'fedtune.js')
+const _run = promisify(execFile)
 let work: string
 let pki: TestPki
 let cert: TestCertificate
@@ -54,18 +55,11 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true })
 })
 
-async function client(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, 'client', ...args], {
-      cwd: repo,
-      timeout: 60_000,
-      env: { ...process.env, HTTPS_PROXY: '', https_proxy: '', NO_PROXY: '' },
-    })
-    return { code: 0, stdout, stderr }
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
+function client(...args: string[]) {
+  return fedtuneProcess(['client', ...args], {
+    timeoutMs: 60_000,
+    env: { HTTPS_PROXY: '', https_proxy: '', NO_PROXY: '' },
+  })
 }
 
 const hospital = (url: string, name: string, ...more: string[]) =>
