@@ -38,6 +38,7 @@ export {
 } from './participants/admission.ts'
 export type { ExcludedEntry, Exclusion } from './participants/exclusion.ts'
 export { INVITE_TTL_MS, issueInvite } from './participants/invite.ts'
+export { type BestRound, nextBest, patienceRunOut } from './rounds/best-round.ts'
 export { type Clock, realClock } from './rounds/clock.ts'
 export {
   type Evaluate,

@@ -18,6 +18,7 @@ export {
 } from './labels-manifest.ts'
 export { type LocalData, type LocalResult, localRound, secureContribution } from './local-round.ts'
 export { logitAdjustment, logitOffsets } from './logit-adjustment.ts'
+export * from './metrics/index.ts'
 export { type ModelFiles, modelFiles, WEIGHTS_FILE } from './model-artifacts.ts'
 export {
   MODEL_CARD_FORMAT,
@@ -30,6 +31,7 @@ export {
 export { isSafeRelative, parseModelJson, verifiedFilesHandler } from './model-json.ts'
 export type { Pixels } from './pixels.ts'
 export { predictHead } from './predict-head.ts'
+export { foldPrior, labelMix } from './prediction-prior.ts'
 export { preprocess } from './preprocess.ts'
 export { deriveSeed, permutation, seededRandom } from './prng.ts'
 export { rocAuc } from './roc-auc.ts'

@@ -2,6 +2,19 @@ export { backboneListing } from './backbone-listing.ts'
 export * from './console-feed.ts'
 export { describe } from './describe.ts'
 export { ProtocolError, type ProtocolErrorCode, REFUSAL_CODES, type RefusalCode } from './errors.ts'
+export {
+  addEvaluationCounts,
+  CONFIDENCE_BINS,
+  confidenceBin,
+  confidenceBinCentre,
+  type EvaluationCounts,
+  emptyEvaluationCounts,
+  evaluationCountsLength,
+  flattenEvaluationCounts,
+  parseEvaluationCounts,
+  SCORE_BINS,
+  scoreBin,
+} from './evaluation-counts.ts'
 export { applyWeightedSum, type Contribution, fedAvg, weightedSum } from './fedavg.ts'
 export {
   type HeadLayer,
