@@ -85,6 +85,12 @@ const record = (
     examples: 20,
     global: { accuracy: 0.8, auc: 0.9, examples: 16 },
     local: null,
+    validation: null,
+    test: null,
+    participants: null,
+    prior: null,
+    best: null,
+    warnings: [],
     ...rest,
     ...(survivors === null ? {} : { survivors }),
   }

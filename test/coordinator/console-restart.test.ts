@@ -27,6 +27,12 @@ const record = (round: number, status: 'aggregated' | 'failed', accuracy: number
   labelCounts: null,
   global: accuracy === null ? null : { accuracy, auc: 0.9, examples: 16 },
   local: null,
+  validation: null,
+  test: null,
+  participants: null,
+  prior: null,
+  best: null,
+  warnings: [],
 })
 
 describe('the console after a restart', () => {

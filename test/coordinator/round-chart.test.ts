@@ -13,6 +13,12 @@ const record = (round: number, accuracy: number | null): RoundRecord => ({
   examples: 10,
   global: accuracy === null ? null : { accuracy, auc: accuracy + 0.05, examples: 100 },
   local: accuracy === null ? null : { valAccuracy: accuracy - 0.05, valAuc: null, trainLoss: 0.3 },
+  validation: null,
+  test: null,
+  participants: null,
+  prior: null,
+  best: null,
+  warnings: [],
 })
 
 describe('the round chart', () => {

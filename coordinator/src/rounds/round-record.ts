@@ -1,5 +1,7 @@
+import type { ClinicalMetrics } from '@fedtune/model'
 import type { RoundResult } from '@fedtune/protocol'
 import type { Exclusion } from '../participants/exclusion.ts'
+import type { BestRound } from './best-round.ts'
 import type { ContributionRecord, Effect } from './round.ts'
 
 /** What the coordinator records about one round, one JSON line each in rounds.jsonl. */
@@ -21,6 +23,21 @@ export type RoundRecord = {
     readonly auc: number | null
     readonly examples: number
   } | null
+  /** The round's head on the coordinator's validation set (`evaluation.validation`), with the round's prior. */
+  readonly validation: ClinicalMetrics | null
+  /** The round's head on the coordinator's test set (`evaluation.test`), with the round's prior. */
+  readonly test: ClinicalMetrics | null
+  /**
+   * The global head the participants received at this round's start, on their own validation data:
+   * the pooled counts of the secure sum (no site's own figures), read as metrics.
+   */
+  readonly participants: ClinicalMetrics | null
+  /** The label mix the round's head predicts with (folded into its output bias); null: uniform. */
+  readonly prior: readonly number[] | null
+  /** The best round so far by the task's validation metric, this one included. */
+  readonly best: BestRound
+  /** What an operator should know about the round's head (e.g. it predicts one class for > 95 % of a set). */
+  readonly warnings: readonly string[]
   /** Example-weighted mean of the participants' own validation metrics. */
   readonly local: {
     readonly valAccuracy: number | null
@@ -43,6 +60,12 @@ export type RoundEnding = {
   readonly startedAt: number
   readonly endedAt: number
   readonly global: RoundRecord['global']
+  readonly validation?: ClinicalMetrics | null
+  readonly test?: ClinicalMetrics | null
+  readonly participants?: ClinicalMetrics | null
+  readonly prior?: readonly number[] | null
+  readonly best?: BestRound
+  readonly warnings?: readonly string[]
   /** What the round's complaints established (secure rounds). */
   readonly blame?:
     | { readonly excluded: readonly Exclusion[]; readonly disputed: readonly Exclusion[] }
@@ -65,6 +88,12 @@ export function buildRoundRecord(effect: RoundEnded, ending: RoundEnding): Round
     examples: aggregated ? effect.examples : 0,
     labelCounts: aggregated ? effect.labelCounts : null,
     global: aggregated ? ending.global : null,
+    validation: aggregated ? (ending.validation ?? null) : null,
+    test: aggregated ? (ending.test ?? null) : null,
+    participants: ending.participants ?? null,
+    prior: aggregated ? (ending.prior ?? null) : null,
+    best: ending.best ?? null,
+    warnings: ending.warnings ?? [],
     local: secure
       ? {
           valAccuracy: secure.valExamples > 0 ? secure.valCorrect / secure.valExamples : null,
