@@ -1,5 +1,6 @@
 import {
   type ClientToServerEvents,
+  emptyEvaluationCounts,
   encodeSecureContribution,
   type FixedPoint,
   PROTOCOL_VERSION,
@@ -117,8 +118,8 @@ function contribution(task: TaskInfo, fixedPoint: FixedPoint): Uint32Array {
         delta,
         examples: 10 * classes,
         labelCounts: Array(classes).fill(10),
-        valExamples: 20,
-        valCorrect: 15,
+        // the vector's length is what loads the coordinator; the counts' values do not matter here
+        evaluation: emptyEvaluationCounts(classes),
       },
       fixedPoint,
     )

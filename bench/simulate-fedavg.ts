@@ -9,6 +9,7 @@ import { type Dataset, initHead, labelCounts, stratifiedSplit, trainHead } from 
 import {
   addInto,
   decodeSecureSum,
+  emptyEvaluationCounts,
   encodeSecureContribution,
   fixedPointFor,
   type HeadSpec,
@@ -63,7 +64,9 @@ export function simulateFedAvg(sim: Simulation): Float32Array {
       const delta = new Float32Array(weights.length)
       for (let i = 0; i < weights.length; i++) delta[i] = (weights[i] as number) - (global[i] as number)
       const counts = siteCounts[site] as number[]
-      const contribution = { delta, examples: data.n, labelCounts: counts, valExamples: 0, valCorrect: 0 }
+      // no participant evaluation in the simulation: the coordinator-side figures are what it reports
+      const evaluation = emptyEvaluationCounts(classes)
+      const contribution = { delta, examples: data.n, labelCounts: counts, evaluation }
       addInto(masked, encodeSecureContribution(contribution, fixedPoint))
     }
     const sum = decodeSecureSum(masked, params, classes, fixedPoint)

@@ -30,9 +30,12 @@ import type { RunningCoordinator, StartOptions } from '@fedtune/coordinator/star
 import { openStore, type Store, StoreError } from '@fedtune/coordinator/store'
 import {
   type Challenge,
+  type EvaluationCounts,
+  emptyEvaluationCounts,
   encodeSecureContribution,
   type FixedPoint,
   fixedPointFor,
+  flattenEvaluationCounts,
   type HeadSpec,
   type HelloAck,
   helloHandshake,
@@ -753,7 +756,7 @@ type PlainUpdate = {
   readonly delta: Uint8Array
   readonly examples: number
   readonly labelCounts: readonly number[]
-  readonly metrics: { trainLoss: number; valAccuracy: null; valAuc: null; valExamples: number }
+  readonly metrics: { trainLoss: number; evaluation: readonly number[] }
 }
 export type SentStage = Sent['stage']
 
@@ -764,6 +767,8 @@ export type TestParticipantOptions = {
   /** Its training result: `delta` (zeros unless given) over `examples` (10 unless given), all of label a. */
   readonly delta?: Float32Array
   readonly examples?: number
+  /** Its counts of the received head on its validation data (none unless given). */
+  readonly evaluation?: EvaluationCounts
   /** Changes a relayed stage message before the driver sees it. */
   readonly heard?: (raw: { stage: string } & Record<string, unknown>) => unknown
   /** Changes what it sends in `round`; undefined keeps it silent instead. */
@@ -818,17 +823,16 @@ export function testParticipant(
     emit: (round, message) => void send(round, message),
     report: (report) => reports.push(report),
   })
-  const contribution = (paramCount: number) => ({
+  const contribution = (paramCount: number, classes: number) => ({
     delta: opts.delta ?? new Float32Array(paramCount),
     examples,
-    labelCounts: [examples, 0],
-    valExamples: 4,
-    valCorrect: 3,
+    labelCounts: [examples, ...new Array<number>(classes - 1).fill(0)],
+    evaluation: opts.evaluation ?? emptyEvaluationCounts(classes),
   })
   socket.on('round', (raw: unknown) => {
     if (task === undefined) throw new Error(`${name}: a round before its hello was answered`)
     const start = parseRoundStart(raw, task.paramCount, task.head.labels.length)
-    const result = contribution(task.paramCount)
+    const result = contribution(task.paramCount, task.head.labels.length)
     if (task.aggregation === 'secure')
       driver.start(task, start, async (fixedPoint) => encodeSecureContribution(result, fixedPoint))
     else
@@ -838,7 +842,7 @@ export function testParticipant(
         delta: new Uint8Array(result.delta.buffer.slice(0)),
         examples,
         labelCounts: result.labelCounts,
-        metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+        metrics: { trainLoss: 0, evaluation: flattenEvaluationCounts(result.evaluation) },
       })
   })
   socket.on('secagg', (raw: { stage: string } & Record<string, unknown>) => {

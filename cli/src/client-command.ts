@@ -106,8 +106,8 @@ Other refusals that may pass (a full task, a limit, the coordinator's own fault)
 same way; a refusal that retrying cannot change ends the client with status 3 and what to do.
 
 History: every round this client took part in is kept in <cache>/history/<task>/<name>.jsonl
-(what it sent, in bytes, the outcome, and the global head's accuracy and AUC on this hospital's
-own validation images); \`fedtune client history\` prints it.
+(what it sent, in bytes, the outcome, and the global head's accuracy, balanced accuracy, AUC and
+per-class recall on this hospital's own validation images); \`fedtune client history\` prints it.
 
 SIGTERM or SIGINT stops the client: a round in progress is left (the coordinator handles it as a
 dropout), the history is written, and the client exits 0, as --check does when all is well.

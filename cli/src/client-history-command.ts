@@ -116,12 +116,24 @@ function tasksIn(cacheDir: string, name: string): string[] {
 export function historyTable(entries: readonly HistoryEntry[]): string {
   const share = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(3))
   return textTable(
-    ['round', 'outcome', 'sent', 'global ACC', 'global AUC', 'val images', 'privacy ε', 'time', 'reason'],
+    [
+      'round',
+      'outcome',
+      'sent',
+      'global ACC',
+      'global BAL',
+      'global AUC',
+      'val images',
+      'privacy ε',
+      'time',
+      'reason',
+    ],
     entries.map((e) => [
       String(e.round),
       e.outcome,
       formatBytes(e.bytesSent),
       share(e.global?.accuracy),
+      share(e.global?.balancedAccuracy),
       share(e.global?.auc),
       e.global === null ? '-' : String(e.global.examples),
       e.privacy === null ? '—' : e.privacy.toFixed(2),

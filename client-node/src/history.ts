@@ -13,11 +13,16 @@ import { TASK_NAME } from '@fedtune/protocol'
 
 export type RoundOutcome = 'aggregated' | 'dropped' | 'failed'
 
-/** The global head's metrics on this hospital's own validation split. */
+/**
+ * The global head's metrics on this hospital's own validation split (with the round's prediction
+ * prior). `balancedAccuracy` and `recall` (one per class) are null in entries written before they were kept.
+ */
 export type LocalMetricsOfGlobal = {
   readonly accuracy: number | null
   readonly auc: number | null
   readonly examples: number
+  readonly balancedAccuracy: number | null
+  readonly recall: readonly (number | null)[] | null
 }
 
 /**
@@ -127,10 +132,16 @@ function parseEntry(line: string): HistoryEntry | null {
   if (e.global !== null) {
     const g = e.global as Record<string, unknown> | undefined
     if (typeof g !== 'object' || !share(g.accuracy) || !share(g.auc) || !count(g.examples)) return null
+    const balanced = g.balancedAccuracy ?? null
+    const recall = g.recall ?? null
+    if (!share(balanced)) return null
+    if (recall !== null && !(Array.isArray(recall) && recall.every(share))) return null
     global = {
       accuracy: g.accuracy as number | null,
       auc: g.auc as number | null,
       examples: g.examples as number,
+      balancedAccuracy: balanced as number | null,
+      recall: recall as (number | null)[] | null,
     }
   }
   return {

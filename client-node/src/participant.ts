@@ -2,11 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import {
-  accuracy,
+  binaryFigures,
+  type ClinicalMetrics,
+  dominantWarning,
   type LocalResult,
   localRound,
-  predictHead,
-  rocAuc,
+  metricsLine,
   secureContribution,
 } from '@fedtune/model'
 import { progressBar } from '@fedtune/model/node'
@@ -17,6 +18,7 @@ import {
   encodeSecureContribution,
   encodeWeights,
   type Finished,
+  flattenEvaluationCounts,
   formatWait,
   type HelloOutcome,
   helloHandshake,
@@ -494,48 +496,54 @@ export class Participant {
 
   /**
    * The global head this round starts from (the previous round's aggregate, or the initial head in
-   * round 1) on this hospital's own validation split: what the federation's model is worth here.
+   * round 1, with the round's prediction prior) on this hospital's own validation split: what the
+   * federation's model is worth here. Exact, printed and kept in the history; never sent (only its
+   * counts go into the secure sum).
    */
-  #measureGlobal(task: TaskInfo, data: PreparedData, round: ReturnType<typeof parseRoundStart>): void {
-    if (data.val.n === 0) return
-    const classes = task.head.labels.length
-    const probs = predictHead(task.head, task.backbone.embeddingDim, round.weights, data.val.x, data.val.n)
+  #reportReceived(task: TaskInfo, round: number, m: ClinicalMetrics | null): void {
+    if (m === null) return
+    const labels = task.head.labels
     const global = {
-      accuracy: accuracy(probs, data.val.y, classes),
-      auc: rocAuc(probs, data.val.y, classes),
-      examples: data.val.n,
+      accuracy: m.accuracy,
+      auc: m.auc,
+      examples: m.examples,
+      balancedAccuracy: m.balancedAccuracy,
+      recall: m.perClass.map((c) => c.recall),
     }
-    const tally = this.#rounds.get(round.round)
+    const tally = this.#rounds.get(round)
     if (tally) tally.global = global
+    const binary = binaryFigures(m)
     this.#opts.log.info(
       'global-metrics',
-      { round: round.round, ...global },
-      `round ${round.round}: the global head it starts from, on local validation: ACC ${global.accuracy.toFixed(3)} AUC ${global.auc?.toFixed(3) ?? '-'} (${global.examples} images)`,
+      {
+        round,
+        ...global,
+        ...(binary ?? {}),
+        ...(m.ordinal ? { qwk: m.ordinal.qwk, mae: m.ordinal.mae } : {}),
+      },
+      `round ${round}: the global head it starts from, on this hospital's ${m.examples} validation images: ${metricsLine(m, labels)}`,
     )
+    const dominant = dominantWarning(m, labels, `round ${round}: on this hospital's validation images`)
+    if (dominant) this.#opts.log.warn('one-class', { round }, dominant)
   }
 
   #train(task: TaskInfo, data: PreparedData, round: ReturnType<typeof parseRoundStart>): LocalResult {
-    this.#measureGlobal(task, data, round)
     const bar =
       this.#opts.progress &&
       progressBar(`round ${round.round} training`, round.training.epochs, this.#opts.progress)
-    const result = localRound(task.head, task.backbone.embeddingDim, data, round, (p) =>
-      p.batch === p.batches ? bar?.tick(1, `loss ${p.loss.toFixed(4)}`) : undefined,
-    )
+    // The task info does not say whether the labels are grades, so no QWK or MAE here.
+    const result = localRound(task.head, task.backbone.embeddingDim, data, round, {
+      onProgress: (p) => (p.batch === p.batches ? bar?.tick(1, `loss ${p.loss.toFixed(4)}`) : undefined),
+    })
     bar?.done()
+    this.#reportReceived(task, round.round, result.received)
     const m = result.metrics
     const tally = this.#rounds.get(round.round)
     if (tally) tally.examples = result.examples
     this.#opts.log.info(
       'trained',
-      {
-        round: round.round,
-        examples: result.examples,
-        loss: m.trainLoss,
-        valAccuracy: m.valAccuracy,
-        valAuc: m.valAuc,
-      },
-      `round ${round.round}: trained on ${result.examples} examples, loss ${m.trainLoss.toFixed(4)}, local val ACC ${m.valAccuracy?.toFixed(3) ?? '-'} AUC ${m.valAuc?.toFixed(3) ?? '-'}`,
+      { round: round.round, examples: result.examples, loss: m.trainLoss },
+      `round ${round.round}: trained on ${result.examples} examples, loss ${m.trainLoss.toFixed(4)}`,
     )
     return result
   }
@@ -638,7 +646,10 @@ export class Participant {
       delta: encodeWeights(result.delta),
       examples: result.examples,
       labelCounts: result.labelCounts,
-      metrics: result.metrics,
+      metrics: {
+        trainLoss: result.metrics.trainLoss,
+        evaluation: flattenEvaluationCounts(result.metrics.evaluation),
+      },
     }
     this.#socket.timeout(60_000).emit('update', update, this.#reportAck(round, 'our update'))
     this.#sent(round)
@@ -661,15 +672,15 @@ export class Participant {
 
 /**
  * The hospital's own record of what it contributed to a round: round-NNNN.json (examples, label
- * counts, validation counts), round-NNNN.delta.f32 (Δ as trained) and round-NNNN.input.u32 (the
+ * counts, the training loss and the received head's evaluation counts), round-NNNN.delta.f32 (Δ as trained) and round-NNNN.input.u32 (the
  * clipped, fixed-point vector that was masked). It never leaves this machine; it lets a hospital
  * audit its contributions, and the end-to-end test check the coordinator's sum against them.
  */
 function writeAudit(dir: string, round: number, result: LocalResult, input: Uint32Array): void {
   mkdirSync(dir, { recursive: true })
   const base = join(dir, `round-${String(round).padStart(4, '0')}`)
-  const { delta, examples, labelCounts, valCorrect, metrics } = result
-  writeFileSync(`${base}.json`, `${JSON.stringify({ round, examples, labelCounts, valCorrect, metrics })}\n`)
+  const { delta, examples, labelCounts, metrics } = result
+  writeFileSync(`${base}.json`, `${JSON.stringify({ round, examples, labelCounts, metrics })}\n`)
   writeFileSync(`${base}.delta.f32`, new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength))
   writeFileSync(`${base}.input.u32`, new Uint8Array(input.buffer, input.byteOffset, input.byteLength))
 }

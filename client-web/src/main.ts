@@ -1,4 +1,4 @@
-import { type Backbone, stratifiedSplit } from '@fedtune/model'
+import { type Backbone, dominantWarning, metricsLine, stratifiedSplit } from '@fedtune/model'
 import { formatWait, parseTaskInfo, type RoundResult, type TaskInfo } from '@fedtune/protocol'
 import { taskBackbone } from './backbone.ts'
 import { type BackendName, embedImages, initEmbeddingBackend } from './embedding.ts'
@@ -39,6 +39,7 @@ const ui = {
   detail: $<HTMLParagraphElement>('detail'),
   stage: $<HTMLParagraphElement>('stage'),
   embedded: $<HTMLParagraphElement>('embedded'),
+  yours: $<HTMLParagraphElement>('on-your-images'),
   rounds: $<HTMLTableSectionElement>('rounds').querySelector('tbody') as HTMLTableSectionElement,
   coordinator: $<HTMLParagraphElement>('coordinator'),
   chart: $<HTMLImageElement>('chart'),
@@ -318,8 +319,18 @@ function onWorker(m: FromWorker): void {
       `round ${m.round}: epoch ${m.epoch} of ${m.epochs}, loss ${m.loss.toFixed(4)}`,
     )
   else if (m.type === 'trained') {
-    const acc = m.metrics.valAccuracy === null ? '' : `, local val ACC ${m.metrics.valAccuracy.toFixed(3)}`
-    yourPart.set(m.round, `trained on ${m.examples}${acc}`)
+    const r = m.received
+    yourPart.set(
+      m.round,
+      `trained on ${m.examples}${r ? `; ACC ${r.accuracy.toFixed(3)} on your images` : ''}`,
+    )
+    // What the federation's model is worth on this volunteer's own images: computed here, never sent.
+    if (r && task) {
+      const labels = task.head.labels
+      const warning = dominantWarning(r, labels, 'on your images')
+      ui.yours.dataset.round = String(m.round)
+      ui.yours.textContent = `Round ${m.round}: the global model on your ${r.examples} held-out images: ${metricsLine(r, labels)}.${warning ? ` Note: ${warning}.` : ''}`
+    }
   }
 }
 

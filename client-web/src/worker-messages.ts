@@ -1,5 +1,5 @@
-import type { Dataset } from '@fedtune/model'
-import type { LocalMetrics, TaskInfo } from '@fedtune/protocol'
+import type { ClinicalMetrics, Dataset } from '@fedtune/model'
+import type { TaskInfo } from '@fedtune/protocol'
 
 /** What the page tells the training worker. Socket messages are relayed raw: the worker parses them. */
 export type ToWorker =
@@ -44,7 +44,9 @@ export type FromWorker =
       readonly type: 'trained'
       readonly round: number
       readonly examples: number
-      readonly metrics: LocalMetrics
+      readonly trainLoss: number
+      /** The global head this round started from, on the volunteer's held-out images (exact; never sent). */
+      readonly received: ClinicalMetrics | null
     }
   /** A line for the volunteer that changes nothing (a round left unfinished, a stray message ignored). */
   | { readonly type: 'notice'; readonly message: string }

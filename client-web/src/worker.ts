@@ -97,11 +97,19 @@ function onRound(raw: unknown): void {
       try {
         await backend
         stage(round.round, 'training')
-        const r = localRound(task.head, task.backbone.embeddingDim, data, round, (p) => {
-          if (p.batch === p.batches)
-            post({ type: 'progress', round: round.round, epoch: p.epoch, epochs: p.epochs, loss: p.loss })
+        const r = localRound(task.head, task.backbone.embeddingDim, data, round, {
+          onProgress: (p) => {
+            if (p.batch === p.batches)
+              post({ type: 'progress', round: round.round, epoch: p.epoch, epochs: p.epochs, loss: p.loss })
+          },
         })
-        post({ type: 'trained', round: round.round, examples: r.examples, metrics: r.metrics })
+        post({
+          type: 'trained',
+          round: round.round,
+          examples: r.examples,
+          trainLoss: r.metrics.trainLoss,
+          received: r.received,
+        })
         resolve(r)
       } catch (error) {
         post({ type: 'error', message: `round ${round.round}: training failed: ${(error as Error).message}` })

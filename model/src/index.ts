@@ -16,7 +16,13 @@ export {
   type ManifestEntry,
   readLabelsManifest,
 } from './labels-manifest.ts'
-export { type LocalData, type LocalResult, localRound, secureContribution } from './local-round.ts'
+export {
+  type LocalData,
+  type LocalResult,
+  type LocalRoundOptions,
+  localRound,
+  secureContribution,
+} from './local-round.ts'
 export { logitAdjustment, logitOffsets } from './logit-adjustment.ts'
 export * from './metrics/index.ts'
 export { type ModelFiles, modelFiles, WEIGHTS_FILE } from './model-artifacts.ts'
@@ -34,6 +40,7 @@ export { predictHead } from './predict-head.ts'
 export { foldPrior, labelMix } from './prediction-prior.ts'
 export { preprocess } from './preprocess.ts'
 export { deriveSeed, permutation, seededRandom } from './prng.ts'
+export { evaluateReceived, type ReceivedEvaluation } from './received-evaluation.ts'
 export { rocAuc } from './roc-auc.ts'
 export { stratifiedSplit } from './stratified-split.ts'
 export { type TrainProgress, trainHead } from './train-head.ts'

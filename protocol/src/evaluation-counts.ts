@@ -137,6 +137,30 @@ export function parseEvaluationCounts(
   return counts
 }
 
+/**
+ * Pooled counts as read out of a sum: the counts, or why they do not add up. A secure sum hides who
+ * sent what, so one participant's inconsistent counts make the pooled counts inconsistent without
+ * saying whose; the coordinator then records no pooled figures and says why, and the round (its
+ * update and label counts) stands.
+ */
+export type PooledEvaluation =
+  | { readonly ok: true; readonly counts: EvaluationCounts }
+  | { readonly ok: false; readonly reason: string }
+
+/** {@link parseEvaluationCounts} as a value: a refusal is an expected outcome of a sum, not an error. */
+export function readPooledEvaluation(
+  words: ArrayLike<number>,
+  classes: number,
+  where = 'pooled evaluation counts',
+): PooledEvaluation {
+  try {
+    return { ok: true, counts: parseEvaluationCounts(words, classes, where) }
+  } catch (error) {
+    if (error instanceof ProtocolError) return { ok: false, reason: error.message }
+    throw error
+  }
+}
+
 /** a + b, count by count (what secure aggregation's sum does to two participants' counts). */
 export function addEvaluationCounts(a: EvaluationCounts, b: EvaluationCounts): EvaluationCounts {
   const add = (x: readonly number[], y: readonly number[]) => x.map((v, i) => v + (y[i] as number))

@@ -11,7 +11,9 @@ export {
   emptyEvaluationCounts,
   evaluationCountsLength,
   flattenEvaluationCounts,
+  type PooledEvaluation,
   parseEvaluationCounts,
+  readPooledEvaluation,
   SCORE_BINS,
   scoreBin,
 } from './evaluation-counts.ts'

@@ -1,5 +1,6 @@
 import { describe } from './describe.ts'
 import { ProtocolError, REFUSAL_CODES, type RefusalCode } from './errors.ts'
+import { type EvaluationCounts, parseEvaluationCounts } from './evaluation-counts.ts'
 import { int, num, oneOf, optNum, record, str } from './fields.ts'
 import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
 import type { FixedPoint } from './secagg/fixed-point.ts'
@@ -10,8 +11,11 @@ import { asBytes, decodeWeights } from './weights.ts'
  * The wire between coordinator and participants (socket.io events). Plain readonly data, string
  * unions, no classes; every inbound message goes through exactly one parser below.
  */
-/** 3: a round's secure setup carries its identity keys packed in one field; signed complaints. */
-export const PROTOCOL_VERSION = 'fedtune/4'
+/**
+ * 5: participants evaluate the received global head; its counts travel in the secure vector (its
+ * layout changed) and in a plaintext update's metrics; a round says the prior to predict with.
+ */
+export const PROTOCOL_VERSION = 'fedtune/5'
 
 export type ParticipantKind = 'hospital' | 'browser'
 
@@ -148,6 +152,12 @@ export type RoundStart = {
   readonly deadlineMs: number
   /** The secure round's roster and parameters; null in a plaintext-debug task. */
   readonly secagg: SecureRoundSetup | null
+  /**
+   * The label mix the global head predicts with (one share per class, added as log π to its output
+   * bias, model/src/prediction-prior.ts): a participant evaluates the head it received with it.
+   * null: plain softmax.
+   */
+  readonly predictionPrior: readonly number[] | null
 }
 
 /** What a participant needs to take part in one secure round. */
@@ -156,11 +166,13 @@ export type SecureRoundSetup = {
   readonly fixedPoint: FixedPoint
 }
 
+/**
+ * What a plaintext-debug update says besides its delta: the training loss, and the same counts a
+ * secure round sums (the received global head on the participant's validation split).
+ */
 export type LocalMetrics = {
   readonly trainLoss: number
-  readonly valAccuracy: number | null
-  readonly valAuc: number | null
-  readonly valExamples: number
+  readonly evaluation: EvaluationCounts
 }
 
 /** participant → coordinator: only the head update, its example count and summary metrics. */
@@ -209,7 +221,11 @@ export type WireRoundStart = Omit<RoundStart, 'weights' | 'secagg'> & {
   readonly weights: Uint8Array
   readonly secagg: { readonly setup: WireSecaggSetup; readonly fixedPoint: FixedPoint } | null
 }
-export type WireUpdate = Omit<Update, 'delta'> & { readonly delta: Uint8Array }
+/** On the wire the counts are one list, in the layout of the secure vector (`flattenEvaluationCounts`). */
+export type WireUpdate = Omit<Update, 'delta' | 'metrics'> & {
+  readonly delta: Uint8Array
+  readonly metrics: { readonly trainLoss: number; readonly evaluation: readonly number[] }
+}
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const HEX64 = /^[0-9a-f]{64}$/
@@ -300,11 +316,16 @@ export function parseUpdate(value: unknown, expectedParams: number, classes: num
     labelCounts,
     metrics: {
       trainLoss: num(m, 'trainLoss', 'update.metrics', 0, 1e6),
-      valAccuracy: optNum(m, 'valAccuracy', 'update.metrics', 0, 1),
-      valAuc: optNum(m, 'valAuc', 'update.metrics', 0, 1),
-      valExamples: int(m, 'valExamples', 'update.metrics', 0, MAX_EXAMPLES),
+      evaluation: evaluationList(m.evaluation, classes, 'update.metrics.evaluation'),
     },
   }
+}
+
+/** The counts of a plaintext update: a list, then the checks every pooled sum gets. */
+function evaluationList(value: unknown, classes: number, what: string): EvaluationCounts {
+  if (!Array.isArray(value))
+    throw new ProtocolError('malformed', `${what}: expected a list of counts, got ${describe(value)}`)
+  return parseEvaluationCounts(Array.from(value as unknown[]) as number[], classes, what)
 }
 
 export function parseRoundStart(value: unknown, expectedParams: number, classes: number): RoundStart {
@@ -316,7 +337,29 @@ export function parseRoundStart(value: unknown, expectedParams: number, classes:
     training: parseTrainingSettings(t, 'round.training', classes),
     deadlineMs: int(o, 'deadlineMs', 'round', 1, 7 * 24 * 3600 * 1000),
     secagg: o.secagg === null ? null : parseSecureRoundSetup(o.secagg),
+    predictionPrior: parsePredictionPrior(o.predictionPrior, classes),
   }
+}
+
+/**
+ * null, or one share per class in (0, 1] (log π must be finite). They need not sum to 1: adding the
+ * same constant to every logit leaves the softmax as it is.
+ */
+function parsePredictionPrior(value: unknown, classes: number): number[] | null {
+  if (value === null) return null
+  if (!Array.isArray(value) || value.length !== classes)
+    throw new ProtocolError(
+      'malformed',
+      `round.predictionPrior: expected null or ${classes} class shares, got ${describe(value)}`,
+    )
+  return Array.from(value as unknown[], (p, i) => {
+    if (typeof p !== 'number' || !Number.isFinite(p) || !(p > 0 && p <= 1))
+      throw new ProtocolError(
+        'malformed',
+        `round.predictionPrior[${i}]: expected a share in (0, 1], got ${describe(p)}`,
+      )
+    return p
+  })
 }
 
 export function parseTrainingSettings(

@@ -1,19 +1,27 @@
 import { ProtocolError } from './errors.ts'
+import {
+  type EvaluationCounts,
+  evaluationCountsLength,
+  flattenEvaluationCounts,
+  type PooledEvaluation,
+  parseEvaluationCounts,
+  readPooledEvaluation,
+} from './evaluation-counts.ts'
 import { decodeWeightedSum, encodeWeighted, type FixedPoint } from './secagg/fixed-point.ts'
 
 /**
  * What one participant puts into the securely aggregated vector, and what the coordinator reads
- * out of the sum: [n·clip(Δ) (one word per head parameter), n, n per class…, validation examples,
- * correct validation predictions]. Everything the coordinator learns about a round is in this sum:
- * the weighted update and example count FedAvg needs, the federation's label mix, and the pooled
- * local validation accuracy; no participant's own numbers.
+ * out of the sum: [n·clip(Δ) (one word per head parameter), n, n per class…, evaluation counts
+ * (evaluation-counts.ts: the received global head on the participant's validation split)].
+ * Everything the coordinator learns about a round is in this sum: the weighted update and example
+ * count FedAvg needs, the federation's label mix, and the pooled counts of how the global head did
+ * on the participants' own data; no participant's own numbers.
  */
 export type SecureContribution = {
   readonly delta: Float32Array
   readonly examples: number
   readonly labelCounts: readonly number[]
-  readonly valExamples: number
-  readonly valCorrect: number
+  readonly evaluation: EvaluationCounts
 }
 
 export type SecureSum = {
@@ -21,22 +29,24 @@ export type SecureSum = {
   readonly weightedSum: Float64Array
   readonly examples: number
   readonly labelCounts: number[]
-  readonly valExamples: number
-  readonly valCorrect: number
+  /**
+   * The summed evaluation counts, or why they do not add up: one participant can send inconsistent
+   * counts, and must not be able to fail the round (or learn anything) by it.
+   */
+  readonly evaluation: PooledEvaluation
 }
 
 /** Words in the masked vector for a head of `params` parameters and `classes` labels. */
 export function secureVectorLength(params: number, classes: number): number {
-  return params + 1 + classes + 2
+  return params + 1 + classes + evaluationCountsLength(classes)
 }
 
 export function encodeSecureContribution(c: SecureContribution, fp: FixedPoint): Uint32Array {
-  if (c.valCorrect > c.valExamples)
-    throw new ProtocolError(
-      'malformed',
-      `secure contribution: ${c.valCorrect} correct of ${c.valExamples} validation examples`,
-    )
-  return encodeWeighted(c.delta, c.examples, [...c.labelCounts, c.valExamples, c.valCorrect], fp)
+  const classes = c.labelCounts.length
+  // A participant's own counts must add up: an inconsistent sum would then point at a liar, not a bug.
+  const counts = flattenEvaluationCounts(c.evaluation)
+  parseEvaluationCounts(counts, classes, 'secure contribution: evaluation counts')
+  return encodeWeighted(c.delta, c.examples, [...c.labelCounts, ...counts], fp)
 }
 
 export function decodeSecureSum(
@@ -58,7 +68,6 @@ export function decodeSecureSum(
     weightedSum: withTotal,
     examples,
     labelCounts: extra.slice(0, classes),
-    valExamples: extra[classes] as number,
-    valCorrect: extra[classes + 1] as number,
+    evaluation: readPooledEvaluation(extra.slice(classes), classes, 'the pooled evaluation counts'),
   }
 }

@@ -18,7 +18,7 @@ const entry = (round: number, more: Partial<HistoryEntry> = {}): HistoryEntry =>
   reason: null,
   bytesSent: 10_342,
   examples: 90,
-  global: { accuracy: 0.8, auc: 0.9, examples: 10 },
+  global: { accuracy: 0.8, auc: 0.9, examples: 10, balancedAccuracy: 0.75, recall: [0.9, 0.6] },
   privacy: null,
   ...more,
 })
@@ -65,10 +65,20 @@ describe('the hospital’s round history', () => {
         entry(1),
         entry(2, { outcome: 'failed', reason: 'too few', global: null, bytesSent: 12 }),
       ]),
-    ).toBe(`round  outcome     sent     global ACC  global AUC  val images  privacy ε  time                      reason
-1      aggregated  10.3 kB  0.800       0.900       10          —          2026-12-02T10:00:00.000Z
-2      failed      12 B     -           -           -           —          2026-12-02T10:00:00.000Z  too few
+    ).toBe(`round  outcome     sent     global ACC  global BAL  global AUC  val images  privacy ε  time                      reason
+1      aggregated  10.3 kB  0.800       0.750       0.900       10          —          2026-12-02T10:00:00.000Z
+2      failed      12 B     -           -           -           -           —          2026-12-02T10:00:00.000Z  too few
 `)
+  })
+
+  it('reads an entry written before balanced accuracy and recall were kept, with those as null', () => {
+    const file = historyFile(join(work, 'd'), 'xray', 'h')
+    mkdirSync(dirname(file), { recursive: true })
+    const old = { ...entry(1), global: { accuracy: 0.8, auc: 0.9, examples: 10 } }
+    appendFileSync(file, `${JSON.stringify(old)}\n`)
+    expect(readHistory(file).entries).toEqual([
+      entry(1, { global: { accuracy: 0.8, auc: 0.9, examples: 10, balancedAccuracy: null, recall: null } }),
+    ])
   })
 })
 

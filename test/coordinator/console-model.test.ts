@@ -84,7 +84,6 @@ const record = (
     dropped: ['c'],
     examples: 20,
     global: { accuracy: 0.8, auc: 0.9, examples: 16 },
-    local: null,
     validation: null,
     test: null,
     participants: null,
@@ -264,7 +263,7 @@ describe("a round's timeline entry", () => {
         {
           participant: 'a',
           examples: 4,
-          metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+          trainLoss: 0,
         },
       ],
     })

@@ -26,7 +26,6 @@ const record = (round: number, status: 'aggregated' | 'failed', accuracy: number
   examples: status === 'aggregated' ? 30 : 0,
   labelCounts: null,
   global: accuracy === null ? null : { accuracy, auc: 0.9, examples: 16 },
-  local: null,
   validation: null,
   test: null,
   participants: null,

@@ -8,7 +8,9 @@ import { headFile, issueInvite, type RoundRecord } from '@fedtune/coordinator'
 import { openStore } from '@fedtune/coordinator/store'
 import { readBackboneFolder } from '@fedtune/model/node'
 import {
+  emptyEvaluationCounts,
   encodeWeights,
+  flattenEvaluationCounts,
   PROTOCOL_VERSION,
   packedParser,
   parseChallenge,
@@ -129,7 +131,7 @@ async function killedAndRestarted(work: string, point: KillPoint): Promise<void>
     if (!task) return
     if (!killed && point === 'round 2 open, its update held' && r.round === 2) return kill()
     const delta = new Float32Array(task.paramCount).fill(r.round)
-    const metrics = { trainLoss: 0.1, valAccuracy: null, valAuc: null, valExamples: 0 }
+    const metrics = { trainLoss: 0.1, evaluation: flattenEvaluationCounts(emptyEvaluationCounts(2)) }
     socket.emit(
       'update',
       { round: r.round, delta: encodeWeights(delta), examples: 1, labelCounts: [1, 0], metrics },

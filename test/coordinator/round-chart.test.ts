@@ -1,5 +1,13 @@
 import { type RoundRecord, roundChart } from '@fedtune/coordinator'
+import { type ClinicalMetrics, evaluatePredictions } from '@fedtune/model'
 import { describe, expect, it } from 'vitest'
+
+/** Metrics of 20 examples of class 0, `accuracy` of them predicted right. */
+const withAccuracy = (accuracy: number): ClinicalMetrics => {
+  const right = Math.round(accuracy * 20)
+  const probs = Float32Array.from({ length: 40 }, (_, i) => (i >> 1 < right === (i % 2 === 0) ? 0.9 : 0.1))
+  return evaluatePredictions(probs, new Int32Array(20), 2)
+}
 
 const record = (round: number, accuracy: number | null): RoundRecord => ({
   round,
@@ -12,10 +20,9 @@ const record = (round: number, accuracy: number | null): RoundRecord => ({
   dropped: [],
   examples: 10,
   global: accuracy === null ? null : { accuracy, auc: accuracy + 0.05, examples: 100 },
-  local: accuracy === null ? null : { valAccuracy: accuracy - 0.05, valAuc: null, trainLoss: 0.3 },
   validation: null,
   test: null,
-  participants: null,
+  participants: accuracy === null ? null : withAccuracy(accuracy - 0.05),
   prior: null,
   best: null,
   warnings: [],

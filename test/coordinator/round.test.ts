@@ -9,7 +9,16 @@ import {
   selectParticipants,
   step,
 } from '@fedtune/coordinator'
-import type { ParticipantKind, Update } from '@fedtune/protocol'
+import { countEvaluation } from '@fedtune/model'
+import {
+  addEvaluationCounts,
+  type EvaluationCounts,
+  emptyEvaluationCounts,
+  flattenEvaluationCounts,
+  type ParticipantKind,
+  readPooledEvaluation,
+  type Update,
+} from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 
 const config: RoundConfig = {
@@ -33,14 +42,26 @@ function run(state: RoundState, ...events: RoundEvent[]): [RoundState, Effect[]]
   return [state, effects]
 }
 
-function update(round: number, delta: number[], examples: number, labelCounts = [examples, 0]): Update {
+function update(
+  round: number,
+  delta: number[],
+  examples: number,
+  labelCounts = [examples, 0],
+  evaluation: EvaluationCounts = emptyEvaluationCounts(2),
+): Update {
   return {
     round,
     delta: new Float32Array(delta),
     examples,
     labelCounts,
-    metrics: { trainLoss: 0.5, valAccuracy: 0.8, valAuc: 0.9, valExamples: 5 },
+    metrics: { trainLoss: 0.5, evaluation },
   }
+}
+
+/** The counts of a head that scores class 1 at `p1` on examples labelled `labels`. */
+function counts(labels: number[], p1: number[]): EvaluationCounts {
+  const probs = Float32Array.from(p1.flatMap((p) => [1 - p, p]))
+  return countEvaluation(probs, Int32Array.from(labels), 2)
 }
 
 const joined = (participant: string, kind: ParticipantKind = 'hospital'): RoundEvent => ({
@@ -258,18 +279,14 @@ describe('round logic', () => {
     let [state, effects] = run(initialState(secure, new Float32Array([0, 0])), joined('a'), joined('b'))
     ;[state, effects] = run(state, { type: 'update', participant: 'a', update: update(1, [1, 1], 1) })
     expect(effects).toMatchObject([{ type: 'update-ack', ok: false, code: 'secure-only' }])
-    const sum = {
-      weightedSum: Float64Array.from([4, -8, 4]),
-      examples: 4,
-      labelCounts: [1, 3],
-      valExamples: 2,
-      valCorrect: 1,
-    }
+    const evaluation = { ok: true, counts: counts([0, 1], [0.2, 0.3]) } as const
+    const sum = { weightedSum: Float64Array.from([4, -8, 4]), examples: 4, labelCounts: [1, 3], evaluation }
     ;[state, effects] = run(state, { type: 'secure-sum', round: 1, survivors: ['a', 'b'], sum })
     expect(Array.from(state.global)).toEqual([1, -2])
     expect(effects.find((e) => e.type === 'round-aggregated')).toMatchObject({
-      secure: { survivors: ['a', 'b'], valExamples: 2, valCorrect: 1 },
+      secure: { survivors: ['a', 'b'] },
       labelCounts: [1, 3],
+      evaluation,
     })
     ;[state, effects] = run(state, {
       type: 'secure-failed',
@@ -280,6 +297,40 @@ describe('round logic', () => {
       reason: 'secure aggregation failed: only 1 of 2 neighbours survived',
     })
     expect(state.phase).toBe('finished')
+  })
+
+  it("a plaintext round's evaluation is the sum of its updates' counts; the record keeps each one's training loss, not its counts", () => {
+    const a = counts([0, 0, 1], [0.1, 0.7, 0.9])
+    const b = counts([1, 1], [0.4, 0.8])
+    let [state] = run(initialState(config, new Float32Array([0, 0])), joined('a'), joined('b'))
+    let effects: Effect[]
+    ;[state, effects] = run(
+      state,
+      { type: 'update', participant: 'a', update: update(1, [1, 1], 3, [2, 1], a) },
+      { type: 'update', participant: 'b', update: update(1, [1, 1], 2, [0, 2], b) },
+    )
+    const aggregated = effects.find((e) => e.type === 'round-aggregated')
+    expect(aggregated).toMatchObject({ evaluation: { ok: true, counts: addEvaluationCounts(a, b) } })
+    expect(aggregated).toMatchObject({
+      contributions: [
+        { participant: 'a', examples: 3, trainLoss: 0.5 },
+        { participant: 'b', examples: 2, trainLoss: 0.5 },
+      ],
+    })
+  })
+
+  it('pooled counts that do not add up (a participant lied) still aggregate the round, saying why they are left out', () => {
+    const secure = { ...config, secure: true }
+    let [state] = run(initialState(secure, new Float32Array([0, 0])), joined('a'), joined('b'))
+    const words = flattenEvaluationCounts(counts([0, 1], [0.2, 0.9]))
+    words[0] = (words[0] as number) + 5 // five examples in the confusion matrix that no histogram has
+    const evaluation = readPooledEvaluation(words, 2)
+    expect(evaluation.ok).toBe(false)
+    const sum = { weightedSum: Float64Array.from([4, -8, 4]), examples: 4, labelCounts: [1, 3], evaluation }
+    let effects: Effect[]
+    ;[state, effects] = run(state, { type: 'secure-sum', round: 1, survivors: ['a', 'b'], sum })
+    expect(effects.find((e) => e.type === 'round-aggregated')).toMatchObject({ evaluation })
+    expect(Array.from(state.global)).toEqual([1, -2])
   })
 
   it('an error the shell hit fails the open round with its reason and starts the next; one for another round changes nothing', () => {

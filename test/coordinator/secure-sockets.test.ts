@@ -18,9 +18,11 @@ import { openStore, type Store } from '@fedtune/coordinator/store'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import {
   decodeWeights,
+  emptyEvaluationCounts,
   encodeSecureContribution,
   type FixedPoint,
   fixedPointFor,
+  flattenEvaluationCounts,
   type HeadSpec,
   type HelloAck,
   type ParticipantKind,
@@ -210,7 +212,7 @@ function secureClient(
     if (!ack.ok) throw new Error(`${name} was refused: ${ack.reason}`)
     secure.start(ack.task, parseRoundStart(raw, params, 2), async (fixed) =>
       encodeSecureContribution(
-        { delta, examples, labelCounts: [examples, 0], valExamples: 4, valCorrect: 3 },
+        { delta, examples, labelCounts: [examples, 0], evaluation: emptyEvaluationCounts(2) },
         fixed,
       ),
     )
@@ -310,7 +312,7 @@ describe('secure rounds over real sockets', () => {
       delta: new Uint8Array(params * 4),
       examples: 1,
       labelCounts: [1, 0],
-      metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+      metrics: { trainLoss: 0, evaluation: flattenEvaluationCounts(emptyEvaluationCounts(2)) },
     })) as UpdateAck
     expect(ack).toMatchObject({ ok: false })
   })
@@ -339,7 +341,7 @@ describe('secure rounds over real sockets', () => {
             delta: new Uint8Array(params * 4),
             examples: 1,
             labelCounts: [1, 0],
-            metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+            metrics: { trainLoss: 0, evaluation: flattenEvaluationCounts(emptyEvaluationCounts(2)) },
           },
           () => {},
         )
@@ -420,8 +422,7 @@ describe('secure rounds over real sockets', () => {
               delta: new Float32Array(inner),
               examples: 5,
               labelCounts: [2, 3],
-              valExamples: 0,
-              valCorrect: 0,
+              evaluation: emptyEvaluationCounts(2),
             },
             fixed,
           ),

@@ -3,7 +3,9 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { maxMessageBytes } from '@fedtune/coordinator'
 import {
+  emptyEvaluationCounts,
   encodeWeights,
+  flattenEvaluationCounts,
   type HeadSpec,
   type ParticipantKind,
   PROTOCOL_VERSION,
@@ -77,7 +79,7 @@ const send = (socket: Socket, round: number, delta: Uint8Array, examples = 10, l
     delta,
     examples,
     labelCounts,
-    metrics: { trainLoss: 0.3, valAccuracy: 0.9, valAuc: 0.95, valExamples: 3 },
+    metrics: { trainLoss: 0.3, evaluation: flattenEvaluationCounts(emptyEvaluationCounts(2)) },
   }) as Promise<UpdateAck>
 
 describe('coordinator over real sockets', () => {
@@ -290,7 +292,7 @@ describe('coordinator over real sockets', () => {
         delta: encodeWeights(new Float32Array(params)),
         examples: 1,
         labelCounts: [0, 1],
-        metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+        metrics: { trainLoss: 0, evaluation: flattenEvaluationCounts(emptyEvaluationCounts(2)) },
       },
       (ack: UpdateAck) => order.push(`ack ${ack.ok}`),
     )

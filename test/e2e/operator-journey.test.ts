@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url'
 import type { RoundRecord } from '@fedtune/coordinator'
 import { openStore } from '@fedtune/coordinator/store'
 import {
+  emptyEvaluationCounts,
   encodeWeights,
+  flattenEvaluationCounts,
   keyFingerprint,
   PROTOCOL_VERSION,
   packedParser,
@@ -130,7 +132,7 @@ class Hospital {
       const task = this.#task
       if (!task) return
       const delta = new Float32Array(task.paramCount).fill(r.round)
-      const metrics = { trainLoss: 0.1, valAccuracy: null, valAuc: null, valExamples: 0 }
+      const metrics = { trainLoss: 0.1, evaluation: flattenEvaluationCounts(emptyEvaluationCounts(2)) }
       const send = () =>
         socket.emit(
           'update',

@@ -1,6 +1,10 @@
 import {
+  confidenceBin,
   connectRefusal,
+  type EvaluationCounts,
+  emptyEvaluationCounts,
   encodeWeights,
+  flattenEvaluationCounts,
   type HeadSpec,
   PROTOCOL_VERSION,
   paramCount,
@@ -14,6 +18,8 @@ import {
   parseRoundStart,
   parseTaskInfo,
   parseUpdate,
+  SCORE_BINS,
+  scoreBin,
 } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 
@@ -169,20 +175,73 @@ describe('messages from outside', () => {
     expect(() => parseHello('hello')).toThrow('hello: expected an object, got "hello"')
   })
 
+  /** Counts of 12 validation examples of class 0, 9 predicted right with confidence 0.8, 3 wrong with 0.7. */
+  const twelve: EvaluationCounts = (() => {
+    const c = emptyEvaluationCounts(2)
+    const confusion = [9, 3, 0, 0]
+    const positives = [...c.positives]
+    const negatives = [...c.negatives]
+    positives[scoreBin(0.8)] = 9 // class 0's score on its own examples
+    positives[scoreBin(0.3)] = 3
+    negatives[SCORE_BINS + scoreBin(0.2)] = 9 // class 1's score on class-0 examples
+    negatives[SCORE_BINS + scoreBin(0.7)] = 3
+    const confidence = [...c.confidence]
+    const correct = [...c.correct]
+    confidence[confidenceBin(0.8)] = 9
+    confidence[confidenceBin(0.7)] = 3
+    correct[confidenceBin(0.8)] = 9
+    return { confusion, positives, negatives, confidence, correct }
+  })()
   const update = (delta: Uint8Array, extra: Record<string, unknown> = {}) => ({
     round: 3,
     delta,
     examples: 120,
     labelCounts: [100, 20],
-    metrics: { trainLoss: 0.4, valAccuracy: 0.9, valAuc: null, valExamples: 12 },
+    metrics: { trainLoss: 0.4, evaluation: flattenEvaluationCounts(twelve) },
     ...extra,
   })
+  const withCounts = (evaluation: unknown) =>
+    update(encodeWeights(new Float32Array(3)), { metrics: { trainLoss: 0.4, evaluation } })
 
   it('an update is decoded into its delta, example count and metrics', () => {
     const parsed = parseUpdate(update(encodeWeights(new Float32Array([1, 2, 3]))), 3, 2)
     expect(parsed.delta).toEqual(new Float32Array([1, 2, 3]))
     expect(parsed.examples).toBe(120)
-    expect(parsed.metrics.valAuc).toBeNull()
+    expect(parsed.metrics).toEqual({ trainLoss: 0.4, evaluation: twelve })
+  })
+
+  it("an update's evaluation counts are one list of the secure vector's layout; no counts (an empty validation split) are zeros", () => {
+    const none = flattenEvaluationCounts(emptyEvaluationCounts(2))
+    expect(parseUpdate(withCounts(none), 3, 2).metrics.evaluation).toEqual(emptyEvaluationCounts(2))
+    expect(() => parseUpdate(withCounts(twelve), 3, 2)).toThrow(
+      'update.metrics.evaluation: expected a list of counts, got an object with keys confusion, positives, negatives, confidence, correct',
+    )
+    expect(() => parseUpdate(withCounts(undefined), 3, 2)).toThrow(
+      'update.metrics.evaluation: expected a list of counts, got undefined',
+    )
+  })
+
+  it('an update whose counts are of the wrong length, not counts, or disagree among themselves is refused', () => {
+    const words = flattenEvaluationCounts(twelve)
+    expect(() => parseUpdate(withCounts(words.slice(1)), 3, 2)).toThrow(
+      `update.metrics.evaluation: expected ${words.length} counts for 2 classes, got ${words.length - 1}`,
+    )
+    expect(() =>
+      parseUpdate({ ...withCounts(words), examples: 120, labelCounts: [100, 20, 0] }, 3, 3),
+    ).toThrow(`update.metrics.evaluation: expected 513 counts for 3 classes, got ${words.length}`)
+    expect(() => parseUpdate(withCounts(words.map((w, i) => (i === 1 ? -3 : w))), 3, 2)).toThrow(
+      'update.metrics.evaluation: expected non-negative integer counts, got number -3 at 1',
+    )
+    expect(() => parseUpdate(withCounts(words.map((w, i) => (i === 1 ? 2.5 : w))), 3, 2)).toThrow(
+      'update.metrics.evaluation: expected non-negative integer counts, got number 2.5 at 1',
+    )
+    expect(() => parseUpdate(withCounts(words.map((w, i) => (i === 1 ? '3' : w))), 3, 2)).toThrow(
+      'update.metrics.evaluation: expected non-negative integer counts, got "3" at 1',
+    )
+    // 100 correct examples in the confusion matrix that no histogram counts
+    expect(() => parseUpdate(withCounts(words.map((w, i) => (i === 0 ? 109 : w))), 3, 2)).toThrow(
+      'update.metrics.evaluation: the confusion matrix counts 112 examples, the confidence histogram 12',
+    )
   })
 
   it('an update of the wrong size, with NaN or without examples is refused', () => {
@@ -230,6 +289,7 @@ describe('messages from outside', () => {
       },
       deadlineMs: 1000,
       secagg: null,
+      predictionPrior: null,
     }
     expect(parseRoundStart(round, 4, 2).training.optimizer).toBe('adam')
     expect(parseRoundStart(round, 4, 2).training.loss).toBe('logit-adjusted')
@@ -254,6 +314,57 @@ describe('messages from outside', () => {
     )
     expect(() => parseRoundStart(withPrior(undefined), 4, 2)).toThrow(
       'round.training.prior: expected null or 2 class probabilities, got undefined',
+    )
+  })
+
+  it('a round start says the prior its head predicts with: null, or one share in (0, 1] per class', () => {
+    const round = (predictionPrior: unknown) => ({
+      round: 1,
+      weights: encodeWeights(new Float32Array(4)),
+      training: {
+        epochs: 1,
+        batchSize: 32,
+        optimizer: 'adam',
+        learningRate: 0.001,
+        classWeights: 'balanced',
+        loss: 'logit-adjusted',
+        prior: null,
+        seed: 7,
+      },
+      deadlineMs: 1000,
+      secagg: null,
+      predictionPrior,
+    })
+    expect(parseRoundStart(round(null), 4, 2).predictionPrior).toBeNull()
+    expect(parseRoundStart(round([0.25, 0.75]), 4, 2).predictionPrior).toEqual([0.25, 0.75])
+    // log π shifts every logit alike when the shares do not sum to 1: the softmax is the same
+    expect(parseRoundStart(round([1, 1]), 4, 2).predictionPrior).toEqual([1, 1])
+    expect(() => parseRoundStart(round(undefined), 4, 2)).toThrow(
+      'round.predictionPrior: expected null or 2 class shares, got undefined',
+    )
+    expect(() => parseRoundStart(round([0.2, 0.3, 0.5]), 4, 2)).toThrow(
+      'round.predictionPrior: expected null or 2 class shares, got an array of 3 items',
+    )
+    expect(() => parseRoundStart(round({ 0: 0.5, 1: 0.5 }), 4, 2)).toThrow(
+      'round.predictionPrior: expected null or 2 class shares, got an object with keys 0, 1',
+    )
+    expect(() => parseRoundStart(round([0.5, 0]), 4, 2)).toThrow(
+      'round.predictionPrior[1]: expected a share in (0, 1], got number 0',
+    )
+    expect(() => parseRoundStart(round([-0.5, 0.5]), 4, 2)).toThrow(
+      'round.predictionPrior[0]: expected a share in (0, 1], got number -0.5',
+    )
+    expect(() => parseRoundStart(round([0.5, 1.5]), 4, 2)).toThrow(
+      'round.predictionPrior[1]: expected a share in (0, 1], got number 1.5',
+    )
+    expect(() => parseRoundStart(round([Number.NaN, 0.5]), 4, 2)).toThrow(
+      'round.predictionPrior[0]: expected a share in (0, 1], got number NaN',
+    )
+    expect(() => parseRoundStart(round([0.5, Number.POSITIVE_INFINITY]), 4, 2)).toThrow(
+      'round.predictionPrior[1]: expected a share in (0, 1], got number Infinity',
+    )
+    expect(() => parseRoundStart(round(['0.5', 0.5]), 4, 2)).toThrow(
+      'round.predictionPrior[0]: expected a share in (0, 1], got "0.5"',
     )
   })
 

@@ -1,4 +1,6 @@
 import {
+  emptyEvaluationCounts,
+  flattenEvaluationCounts,
   parseRoundStart,
   type RoundStart,
   roundContext,
@@ -99,7 +101,7 @@ describe('refusal codes', () => {
       delta: new Uint8Array(params * 4),
       examples: 10,
       labelCounts: [10, 0],
-      metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+      metrics: { trainLoss: 0, evaluation: flattenEvaluationCounts(emptyEvaluationCounts(2)) },
     })
     expect(await send(m.socket, 'update', update(start.round + 1))).toMatchObject({
       ok: false,

@@ -2,7 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { PROTOCOL_VERSION, packedParser } from '@fedtune/protocol'
+import {
+  emptyEvaluationCounts,
+  flattenEvaluationCounts,
+  PROTOCOL_VERSION,
+  packedParser,
+} from '@fedtune/protocol'
 import * as fc from 'fast-check'
 import type { Server } from 'socket.io'
 import { io as connect, type Socket } from 'socket.io-client'
@@ -172,7 +177,7 @@ const realMessages = [
     delta: new Uint8Array(params * 4),
     examples: 10,
     labelCounts: [10, 0],
-    metrics: { trainLoss: 0.5, valAccuracy: null, valAuc: null, valExamples: 0 },
+    metrics: { trainLoss: 0.5, evaluation: flattenEvaluationCounts(emptyEvaluationCounts(2)) },
   },
   {
     protocol: PROTOCOL_VERSION,

@@ -1,3 +1,4 @@
+import { emptyEvaluationCounts, flattenEvaluationCounts } from '@fedtune/protocol'
 import type { Socket } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
 import { connectTo, sayHello } from '../harness.ts'
@@ -35,7 +36,7 @@ describe('a socket handler that throws', () => {
               delta: new Uint8Array(federation.task.paramCount * 4),
               examples: 1,
               labelCounts: [1, 0],
-              metrics: { trainLoss: 0, valAccuracy: null, valAuc: null, valExamples: 0 },
+              metrics: { trainLoss: 0, evaluation: flattenEvaluationCounts(emptyEvaluationCounts(2)) },
             }
           : { taskId: 'attacked', round: 1, stage: 'advertise' }
       const ack = await socket.emitWithAck(event, message)

@@ -559,6 +559,7 @@ export class Federation {
         if (aggregated) this.#opts.recorder.writeHead(effect.round, effect.weights, effect.server)
         const record = buildRoundRecord(effect, {
           selected: before.selected,
+          labels: this.task.head.labels,
           startedAt: open?.startedAt ?? this.#timers.now(),
           endedAt: this.#timers.now(),
           global,
@@ -601,7 +602,7 @@ export class Federation {
     const deadlineAt = this.#timers.deadlineOf(round) ?? this.#timers.now()
     const deadlineMs = Math.max(1, deadlineAt - this.#timers.now())
     const training = { ...this.#opts.training, prior: this.#prior(), seed }
-    return { round, weights, training, deadlineMs, secagg }
+    return { round, weights, training, deadlineMs, secagg, predictionPrior: null }
   }
 
   /** Opens the round's secure aggregation over the selected participants; null in plaintext-debug. */

@@ -11,6 +11,8 @@ export type OutgoingRound = {
   readonly training: TrainingSettings
   readonly deadlineMs: number
   readonly secagg: SecureRoundSetup | null
+  /** The label mix the head predicts with (RoundStart.predictionPrior); null: plain softmax. */
+  readonly predictionPrior: readonly number[] | null
 }
 
 /** How the federation reaches one participant; the socket shell provides it. */

@@ -1,8 +1,8 @@
 import type { RoundRecord } from './round-record.ts'
 
 /**
- * The run at a glance: the global head's held-out accuracy and AUC and the participants' mean local
- * validation accuracy, per round, as a self-contained SVG (no script, no external assets) that any
+ * The run at a glance: the global head's held-out accuracy and AUC and the received head's pooled
+ * accuracy on the participants' validation data, per round, as a self-contained SVG (no script, no external assets) that any
  * browser or image viewer opens. Failed rounds are marked on the axis.
  */
 export function roundChart(records: readonly RoundRecord[], title: string): string {
@@ -24,7 +24,7 @@ export function roundChart(records: readonly RoundRecord[], title: string): stri
   }[] = [
     { label: 'held-out ACC', color: '#1f77b4', dash: '', pick: (r) => r.global?.accuracy },
     { label: 'held-out AUC', color: '#d62728', dash: '', pick: (r) => r.global?.auc },
-    { label: 'local val ACC', color: '#2ca02c', dash: '5 4', pick: (r) => r.local?.valAccuracy },
+    { label: 'participants ACC', color: '#2ca02c', dash: '5 4', pick: (r) => r.participants?.accuracy },
   ]
   // The axis starts a little below the lowest value (rounded down to 0.1), so changes stay visible.
   const values = records.flatMap((r) => series.map((s) => s.pick(r) ?? 1))

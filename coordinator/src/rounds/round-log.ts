@@ -5,7 +5,7 @@ import { roundChart } from './round-chart.ts'
 import type { RoundRecord } from './round-record.ts'
 import type { ServerState } from './server-optimizer.ts'
 
-export { localSummary, type RoundRecord } from './round-record.ts'
+export type { RoundRecord } from './round-record.ts'
 
 /**
  * Writes each round's record and the global head after it as soon as the round ends, so a crash
@@ -65,10 +65,9 @@ export function formatRecord(r: RoundRecord, rounds: number): string {
     : `in plaintext: ${r.contributions.length} participants, ${r.examples} examples`
   const dropped = r.dropped.length > 0 ? `, dropped: ${r.dropped.join(' ')}` : ''
   const global = r.global ? `  global ACC ${pct(r.global.accuracy)} AUC ${pct(r.global.auc)}` : ''
-  const local = !r.local
-    ? ''
-    : r.local.valAuc === null && r.survivors
-      ? `  pooled local val ACC ${pct(r.local.valAccuracy)}`
-      : `  local val ACC ${pct(r.local.valAccuracy)} AUC ${pct(r.local.valAuc)}`
-  return `${head}  aggregated (${who}${dropped})${global}${local}  ${(r.durationMs / 1000).toFixed(1)} s${blame}`
+  const p = r.participants
+  const participants = p
+    ? `  participants' val ACC ${pct(p.accuracy)} BAL ${pct(p.balancedAccuracy)} AUC ${pct(p.auc)} (${p.examples})`
+    : ''
+  return `${head}  aggregated (${who}${dropped})${global}${participants}  ${(r.durationMs / 1000).toFixed(1)} s${blame}`
 }

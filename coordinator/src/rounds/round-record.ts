@@ -1,4 +1,4 @@
-import type { ClinicalMetrics } from '@fedtune/model'
+import { type ClinicalMetrics, dominantWarning, pooledMetrics } from '@fedtune/model'
 import type { RoundResult } from '@fedtune/protocol'
 import type { Exclusion } from '../participants/exclusion.ts'
 import type { BestRound } from './best-round.ts'
@@ -38,12 +38,6 @@ export type RoundRecord = {
   readonly best: BestRound
   /** What an operator should know about the round's head (e.g. it predicts one class for > 95 % of a set). */
   readonly warnings: readonly string[]
-  /** Example-weighted mean of the participants' own validation metrics. */
-  readonly local: {
-    readonly valAccuracy: number | null
-    readonly valAuc: number | null
-    readonly trainLoss: number | null
-  } | null
   /** Secure rounds: the participants whose updates are in the sum (no one's own numbers are known). */
   readonly survivors?: readonly string[]
   /** Secure rounds: participants a complaint named the culprit, excluded from the rest of the run. */
@@ -57,12 +51,14 @@ type RoundEnded = Extract<Effect, { type: 'round-aggregated' | 'round-failed' }>
 /** What a round's record is built from, besides the effect that ended it. */
 export type RoundEnding = {
   readonly selected: readonly string[]
+  /** The task's class names, and whether their order is a grade order (QWK and MAE): how pooled counts read. */
+  readonly labels: readonly string[]
+  readonly ordinal?: boolean
   readonly startedAt: number
   readonly endedAt: number
   readonly global: RoundRecord['global']
   readonly validation?: ClinicalMetrics | null
   readonly test?: ClinicalMetrics | null
-  readonly participants?: ClinicalMetrics | null
   readonly prior?: readonly number[] | null
   readonly best?: BestRound
   readonly warnings?: readonly string[]
@@ -76,6 +72,7 @@ export type RoundEnding = {
 export function buildRoundRecord(effect: RoundEnded, ending: RoundEnding): RoundRecord {
   const aggregated = effect.type === 'round-aggregated'
   const secure = aggregated ? effect.secure : null
+  const pooled = aggregated ? participantsOf(effect.evaluation, ending) : { metrics: null, warnings: [] }
   return {
     round: effect.round,
     status: aggregated ? 'aggregated' : 'failed',
@@ -90,17 +87,10 @@ export function buildRoundRecord(effect: RoundEnded, ending: RoundEnding): Round
     global: aggregated ? ending.global : null,
     validation: aggregated ? (ending.validation ?? null) : null,
     test: aggregated ? (ending.test ?? null) : null,
-    participants: ending.participants ?? null,
+    participants: pooled.metrics,
     prior: aggregated ? (ending.prior ?? null) : null,
     best: ending.best ?? null,
-    warnings: ending.warnings ?? [],
-    local: secure
-      ? {
-          valAccuracy: secure.valExamples > 0 ? secure.valCorrect / secure.valExamples : null,
-          valAuc: null,
-          trainLoss: null,
-        }
-      : localSummary(effect.contributions),
+    warnings: [...(ending.warnings ?? []), ...pooled.warnings],
     ...(secure ? { survivors: secure.survivors } : {}),
     ...(ending.blame?.excluded.length ? { excluded: ending.blame.excluded } : {}),
     ...(ending.blame?.disputed.length ? { disputed: ending.blame.disputed } : {}),
@@ -119,23 +109,23 @@ export function roundResult(record: RoundRecord): RoundResult {
   }
 }
 
-/** The participants' own validation metrics, weighted by their examples (plaintext-debug rounds). */
-export function localSummary(contributions: readonly ContributionRecord[]): RoundRecord['local'] {
-  if (contributions.length === 0) return null
-  const mean = (pick: (c: ContributionRecord) => number | null) => {
-    let sum = 0
-    let weight = 0
-    for (const c of contributions) {
-      const v = pick(c)
-      if (v === null) continue
-      sum += v * c.examples
-      weight += c.examples
+/**
+ * The participants' pooled figures for the head they received: read from the summed counts, or
+ * none, with a warning that says why, when the counts do not add up (someone sent inconsistent ones;
+ * the sum cannot say who).
+ */
+function participantsOf(
+  evaluation: Extract<RoundEnded, { type: 'round-aggregated' }>['evaluation'],
+  ending: RoundEnding,
+): { metrics: ClinicalMetrics | null; warnings: string[] } {
+  if (!evaluation.ok)
+    return {
+      metrics: null,
+      warnings: [
+        `participants: their pooled evaluation counts do not add up (${evaluation.reason}); no pooled figures this round`,
+      ],
     }
-    return weight > 0 ? sum / weight : null
-  }
-  return {
-    valAccuracy: mean((c) => c.metrics.valAccuracy),
-    valAuc: mean((c) => c.metrics.valAuc),
-    trainLoss: mean((c) => c.metrics.trainLoss) ?? 0,
-  }
+  const metrics = pooledMetrics(evaluation.counts, ending.labels.length, { ordinal: ending.ordinal ?? false })
+  const dominant = metrics && dominantWarning(metrics, ending.labels, 'participants')
+  return { metrics, warnings: dominant ? [dominant] : [] }
 }

@@ -1,7 +1,8 @@
 import {
+  addEvaluationCounts,
   type Contribution,
-  type LocalMetrics,
   type ParticipantKind,
+  type PooledEvaluation,
   type RefusalCode,
   type SecureSum,
   type Update,
@@ -101,10 +102,11 @@ export type RoundEvent =
   | { readonly type: 'resume' }
   | { readonly type: 'abort'; readonly round: number; readonly by: string; readonly reason: string }
 
+/** A plaintext-debug update as the round's record keeps it (its evaluation counts go into the pooled sum). */
 export type ContributionRecord = {
   readonly participant: string
   readonly examples: number
-  readonly metrics: LocalMetrics
+  readonly trainLoss: number
 }
 
 export type Effect =
@@ -138,12 +140,13 @@ export type Effect =
       readonly labelCounts: readonly number[]
       readonly examples: number
       readonly contributions: readonly ContributionRecord[]
-      /** Secure rounds: who contributed to the sum, and the pooled local validation counts. */
-      readonly secure: {
-        readonly survivors: readonly string[]
-        readonly valExamples: number
-        readonly valCorrect: number
-      } | null
+      /**
+       * The received global head on the contributors' own validation data: their counts summed
+       * (securely, or in the clear in plaintext-debug), or why the sum does not add up.
+       */
+      readonly evaluation: PooledEvaluation
+      /** Secure rounds: who contributed to the sum. */
+      readonly secure: { readonly survivors: readonly string[] } | null
       readonly dropped: readonly string[]
     }
   | {
@@ -238,11 +241,15 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
           contributions: [],
           dropped,
         })
-      return aggregate(state, event.sum.weightedSum, event.sum.labelCounts, [], dropped, {
-        survivors: event.survivors,
-        valExamples: event.sum.valExamples,
-        valCorrect: event.sum.valCorrect,
-      })
+      return aggregate(
+        state,
+        event.sum.weightedSum,
+        event.sum.labelCounts,
+        event.sum.evaluation,
+        [],
+        dropped,
+        { survivors: event.survivors },
+      )
     }
     case 'secure-failed':
       if (state.phase !== 'training' || event.round !== state.round) return [state, []]
@@ -339,7 +346,7 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
   const contributions = [...state.received].map(([participant, u]) => ({
     participant,
     examples: u.examples,
-    metrics: u.metrics,
+    trainLoss: u.metrics.trainLoss,
   }))
   const dropped = state.selected.filter((p) => !state.received.has(p))
   if (state.received.size < state.config.minParticipants) {
@@ -353,11 +360,15 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
     delta: u.delta,
     examples: u.examples,
   }))
-  const labelCounts = sumLabelCounts([...state.received.values()])
+  const received = [...state.received.values()]
+  const labelCounts = sumLabelCounts(received)
+  // Each update's counts were checked at the edge (parseUpdate), so their sum adds up.
+  const evaluation = received.map((u) => u.metrics.evaluation).reduce((a, b) => addEvaluationCounts(a, b))
   return aggregate(
     state,
     weightedSum(state.global.length, updates),
     labelCounts,
+    { ok: true, counts: evaluation },
     contributions,
     dropped,
     null,
@@ -369,6 +380,7 @@ function aggregate(
   state: RoundState,
   sum: Float64Array,
   labelCounts: readonly number[],
+  evaluation: PooledEvaluation,
   contributions: readonly ContributionRecord[],
   dropped: readonly string[],
   secure: Extract<Effect, { type: 'round-aggregated' }>['secure'],
@@ -388,6 +400,7 @@ function aggregate(
     labelCounts,
     examples: total,
     contributions,
+    evaluation,
     secure,
     dropped,
   }

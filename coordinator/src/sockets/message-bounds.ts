@@ -1,4 +1,5 @@
 import {
+  evaluationCountsLength,
   MAX_NEIGHBOURHOOD,
   PUBLIC_KEY_BYTES,
   SECRET_BYTES,
@@ -18,7 +19,7 @@ export type SentStage = 'advertise' | 'share-keys' | 'masked-input' | 'unmask' |
 
 export type MessageBounds = {
   readonly hello: Bound
-  /** One float32 delta (a secure task refuses it with \`secure-only\`, after reading it). */
+  /** One float32 delta and its counts (a secure task refuses it with \`secure-only\`, after reading it). */
   readonly update: Bound
   /** Secure tasks only, per stage. */
   readonly secagg: Readonly<Record<SentStage, Bound>> | null
@@ -39,6 +40,8 @@ export type MessageShape = {
 const HEADER_CHARS = 1024
 /** One list entry's JSON: a name or id, a kind, a placeholder (`{"_placeholder":true,"num":254}`). */
 const ENTRY_CHARS = 256
+/** One evaluation count's JSON in a plaintext update: at most 9 digits (≤ 10^8 examples) and a comma. */
+const COUNT_CHARS = 12
 /** A complaint: the offending 32-byte field (or a sealed share) and a 64-byte signature, with room to spare. */
 const COMPLAINT_ATTACHMENTS = 4
 
@@ -56,7 +59,12 @@ export function messageBounds(shape: MessageShape): MessageBounds {
   return {
     // protocol, name, kind, agent (≤ 256 characters each) and two keys: identity (32) and proof (64)
     hello: bound(2, PUBLIC_KEY_BYTES + SIGNATURE_BYTES, 2),
-    update: bound(1, shape.paramCount * 4, shape.classes),
+    // the delta, one label count per class, and the evaluation counts (as JSON numbers)
+    update: bound(
+      1,
+      shape.paramCount * 4 + evaluationCountsLength(shape.classes) * COUNT_CHARS,
+      shape.classes,
+    ),
     secagg: shape.secure
       ? {
           advertise: bound(3, 2 * PUBLIC_KEY_BYTES + SIGNATURE_BYTES),

@@ -395,6 +395,7 @@ function wireRound(start: OutgoingRound): WireRoundStart {
       training: start.training,
       deadlineMs: start.deadlineMs,
       secagg: secagg && { setup: encodeSecaggSetup(secagg.setup), fixedPoint: secagg.fixedPoint },
+      predictionPrior: start.predictionPrior,
     })
     wireRounds.set(start, wire)
   }

@@ -9,4 +9,5 @@ export {
 } from './clinical-metrics.ts'
 export { countEvaluation } from './count-evaluation.ts'
 export { evaluatePredictions, expectedCalibrationError } from './evaluate-predictions.ts'
+export { binaryFigures, metricsLine } from './metrics-text.ts'
 export { pooledMetrics } from './pooled-metrics.ts'
