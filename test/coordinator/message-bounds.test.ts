@@ -8,6 +8,7 @@ import {
   spend,
 } from '@fedtune/coordinator'
 import {
+  evaluationCountsLength,
   MAX_NEIGHBOURHOOD,
   PUBLIC_KEY_BYTES,
   SECRET_BYTES,
@@ -32,8 +33,11 @@ describe('messageBounds: what each message can legitimately carry', () => {
     })
   })
 
-  it('update: one float32 delta of the head', () => {
-    expect(bounds.update).toEqual({ attachments: 1, bytes: HEADER + 2 * ENTRY + 328_450 * 4 })
+  it('update: one float32 delta of the head, and its evaluation counts as JSON numbers of up to 12 characters', () => {
+    expect(bounds.update).toEqual({
+      attachments: 1,
+      bytes: HEADER + 2 * ENTRY + 328_450 * 4 + evaluationCountsLength(2) * 12,
+    })
   })
 
   it('share-keys: at most k − 1 sealed shares; unmask: at most k shares', () => {

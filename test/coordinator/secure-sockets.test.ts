@@ -15,9 +15,12 @@ import {
 } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
 import { openStore, type Store } from '@fedtune/coordinator/store'
+import { countEvaluation, pooledMetrics } from '@fedtune/model'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import {
+  addEvaluationCounts,
   decodeWeights,
+  type EvaluationCounts,
   emptyEvaluationCounts,
   encodeSecureContribution,
   type FixedPoint,
@@ -56,6 +59,8 @@ type Harness = {
   federation: Federation
   sockets: Socket[]
   warnings: string[]
+  /** Where each round's record went. */
+  log: RoundLog
   store: Store
   /** Made here (closed after the test), not the test's. */
   ownStore: boolean
@@ -159,6 +164,7 @@ async function start(opts: {
     federation,
     sockets: [],
     warnings,
+    log,
     store,
     ownStore: opts.store === undefined,
     enrol: async (name, kind, identityKey) => {
@@ -180,6 +186,12 @@ function secureClient(
   examples: number,
   silentFrom?: 'share-keys' | 'masked-input' | 'unmask',
   kind: ParticipantKind = 'hospital',
+  opts: {
+    /** Its counts of the received head on its validation data; none unless given. */
+    readonly evaluation?: EvaluationCounts
+    /** Changes its encoded input before it is masked (a participant that lies about its counts). */
+    readonly tamper?: (input: Uint32Array) => void
+  } = {},
 ): {
   socket: Socket
   joined: Promise<HelloAck<ReceivedRefusalCode>>
@@ -210,18 +222,25 @@ function secureClient(
   socket.on('round', async (raw: unknown) => {
     const ack = await joined
     if (!ack.ok) throw new Error(`${name} was refused: ${ack.reason}`)
-    secure.start(ack.task, parseRoundStart(raw, params, 2), async (fixed) =>
-      encodeSecureContribution(
-        { delta, examples, labelCounts: [examples, 0], evaluation: emptyEvaluationCounts(2) },
+    secure.start(ack.task, parseRoundStart(raw, params, 2), async (fixed) => {
+      const evaluation = opts.evaluation ?? emptyEvaluationCounts(2)
+      const input = encodeSecureContribution(
+        { delta, examples, labelCounts: [examples, 0], evaluation },
         fixed,
-      ),
-    )
+      )
+      opts.tamper?.(input)
+      return input
+    })
   })
   socket.on('secagg', (raw: unknown) => void secure.relay(raw))
   return { socket, joined, advertised }
 }
 
 const filled = (v: number) => new Float32Array(params).fill(v)
+
+/** A site's counts of a head that scores class 1 at `p1` on examples labelled `labels`. */
+const counts = (labels: number[], p1: number[]) =>
+  countEvaluation(Float32Array.from(p1.flatMap((p) => [1 - p, p])), Int32Array.from(labels), 2)
 
 describe('secure rounds over real sockets', () => {
   it('aggregates the masked updates into exactly the FedAvg of what the participants put in', async () => {
@@ -236,6 +255,51 @@ describe('secure rounds over real sockets', () => {
       Array(params).fill(Math.fround((0.5 * 10 - 0.25 * 30 + 1 * 60) / 100)),
     )
     expect(record.labelCounts).toEqual([100, 0])
+  })
+
+  it("records the participants' figures for the head they received: the pooled metrics of the sum of their own counts", async () => {
+    const h = await start({ secure: true })
+    // each site's own counts of the received head (the initial one) on its validation split
+    const a = counts([0, 0, 1], [0.2, 0.6, 0.9])
+    const b = counts([1, 1, 0, 0], [0.7, 0.4, 0.1, 0.3])
+    const c = counts([0], [0.8])
+    secureClient(h, 'a', filled(0.5), 10, undefined, 'hospital', { evaluation: a })
+    secureClient(h, 'b', filled(-0.25), 30, undefined, 'hospital', { evaluation: b })
+    secureClient(h, 'c', filled(1), 60, undefined, 'hospital', { evaluation: c })
+    await h.federation.done
+    const [record] = h.log.records
+    const pooled = pooledMetrics(addEvaluationCounts(addEvaluationCounts(a, b), c), 2)
+    expect(record?.participants).toEqual(pooled)
+    expect(record?.participants).toMatchObject({ examples: 8, binned: true })
+    expect(record?.participants?.confusion).toEqual([
+      [3, 2],
+      [1, 2],
+    ])
+    expect(record?.warnings).toEqual([])
+  })
+
+  it('a participant that lies about its counts cannot fail the round: the update stands, the pooled figures are left out with a warning', async () => {
+    const h = await start({ secure: true })
+    const honest = counts([0, 1], [0.2, 0.9])
+    const confusionAt = params + 1 + 2
+    secureClient(h, 'a', filled(0.5), 10, undefined, 'hospital', { evaluation: honest })
+    secureClient(h, 'b', filled(-0.25), 30, undefined, 'hospital', { evaluation: honest })
+    secureClient(h, 'c', filled(1), 60, undefined, 'hospital', {
+      evaluation: honest,
+      tamper: (input) => {
+        input[confusionAt] = (input[confusionAt] as number) + 1000
+      },
+    })
+    const done = await h.federation.done
+    expect(done).toMatchObject({ completed: 1, failed: 0 })
+    expect(Array.from(h.federation.global)).toEqual(
+      Array(params).fill(Math.fround((0.5 * 10 - 0.25 * 30 + 1 * 60) / 100)),
+    )
+    const [record] = h.log.records
+    expect(record).toMatchObject({ status: 'aggregated', participants: null })
+    expect(record?.warnings).toEqual([
+      'participants: their pooled evaluation counts do not add up (the pooled evaluation counts: the confusion matrix counts 1006 examples, the confidence histogram 6); no pooled figures this round',
+    ])
   })
 
   it('survives a participant that drops after sharing its keys: its masks are rebuilt from shares', async () => {
@@ -352,6 +416,33 @@ describe('secure rounds over real sockets', () => {
     plain('y')
     await h.federation.done
     expect(h.warnings.filter((w) => /plaintext-debug/.test(w))).toHaveLength(2)
+  })
+
+  it("in plaintext-debug, the participants' figures are the pooled metrics of their updates' counts, and a one-class head is flagged", async () => {
+    const h = await start({ secure: false, rounds: 1, gatherMs: 0 })
+    const own = { x: counts([0, 1, 1], [0.9, 0.8, 0.7]), y: counts([0, 0], [0.6, 0.55]) }
+    for (const name of ['x', 'y'] as const) {
+      const socket = connectTo(h)
+      h.sockets.push(socket)
+      socket.on('round', (raw: { round: number }) => {
+        const update = {
+          round: raw.round,
+          delta: new Uint8Array(params * 4),
+          examples: 1,
+          labelCounts: [1, 0],
+          metrics: { trainLoss: 0.25, evaluation: flattenEvaluationCounts(own[name]) },
+        }
+        socket.emit('update', update, () => {})
+      })
+      void sayHello(socket, { participant: name })
+    }
+    await h.federation.done
+    const [record] = h.log.records
+    expect(record?.participants).toEqual(pooledMetrics(addEvaluationCounts(own.x, own.y), 2))
+    expect(record?.warnings).toEqual([
+      'participants: the head predicts "b" for 5 of 5 images (100.0 %); its accuracy says little',
+    ])
+    expect(record?.contributions.map((c) => c.trainLoss)).toEqual([0.25, 0.25])
   })
 
   it('a coordinator that closes after its last secure round still delivers "finished" to everyone', async () => {

@@ -1,9 +1,12 @@
 import {
   type Challenge,
   checkHelloProof,
+  confidenceBin,
+  emptyEvaluationCounts,
   encodeWeights,
   type FixedPoint,
   fixedPointFor,
+  flattenEvaluationCounts,
   type HeadSpec,
   PROTOCOL_VERSION,
   paramCount,
@@ -18,6 +21,8 @@ import {
   parseTaskInfo,
   parseUpdate,
   parseUpdateAck,
+  SCORE_BINS,
+  scoreBin,
   secureRoundContext,
   secureVectorLength,
   signHello,
@@ -97,14 +102,41 @@ const training = {
   seed: 42,
 }
 const weights = encodeWeights(new Float32Array(params).map((_, i) => (i % 7) / 10 - 0.3))
-const roundStart = { round: 3, weights, training, deadlineMs: 60_000, secagg }
-const plaintextRoundStart = { ...roundStart, secagg: null, training: { ...training, prior: null } }
+const roundStart = {
+  round: 3,
+  weights,
+  training,
+  deadlineMs: 60_000,
+  secagg,
+  predictionPrior: [0.5, 0.25, 0.25],
+}
+const plaintextRoundStart = {
+  ...roundStart,
+  secagg: null,
+  training: { ...training, prior: null },
+  predictionPrior: null,
+}
+/** Four validation examples of class 1, three predicted right: counts that add up. */
+const evaluation = (() => {
+  const c = emptyEvaluationCounts(classes)
+  const confusion = [0, 0, 0, 0, 3, 1, 0, 0, 0]
+  const positives = [...c.positives]
+  const negatives = [...c.negatives]
+  positives[SCORE_BINS + scoreBin(0.8)] = 4
+  negatives[scoreBin(0.1)] = 4
+  negatives[2 * SCORE_BINS + scoreBin(0.1)] = 4
+  const confidence = [...c.confidence]
+  const correct = [...c.correct]
+  confidence[confidenceBin(0.8)] = 4
+  correct[confidenceBin(0.8)] = 3
+  return flattenEvaluationCounts({ confusion, positives, negatives, confidence, correct })
+})()
 const update = {
   round: 3,
   delta: weights,
   examples: 10,
   labelCounts: [5, 3, 2],
-  metrics: { trainLoss: 0.7, valAccuracy: 0.8, valAuc: null, valExamples: 4 },
+  metrics: { trainLoss: 0.7, evaluation },
 }
 
 describe('fuzzing the coordinator side of the wire: every input is a typed value or a coded refusal', () => {
@@ -222,6 +254,10 @@ describe('what the fuzzing found, pinned', () => {
     expect(() => parseUpdate({ ...update, labelCounts: holes(3, 5, 5) }, params, classes)).toThrow(
       /update.labelCounts.2: expected an integer/,
     )
+    const gappy = holes(evaluation.length, ...evaluation.slice(0, 3))
+    expect(() =>
+      parseUpdate({ ...update, metrics: { trainLoss: 0.7, evaluation: gappy } }, params, classes),
+    ).toThrow('update.metrics.evaluation: expected non-negative integer counts, got undefined at 3')
     // the setup's identity keys travel packed in one byte string: a list, with holes or not, is refused
     expect(() =>
       parseSecaggSetup({ ...secagg.setup, identityKeys: holes(4, new Uint8Array(32), new Uint8Array(32)) }),
