@@ -157,7 +157,11 @@ describe('the hospital client as a service', () => {
       [1, 'aggregated'],
       [2, 'aggregated'],
     ])
-    expect(h.events.find((e) => e.event === 'global-metrics')).toMatchObject({ round: 1, examples: 4 })
+    // the received global head on this hospital's 4 validation images: exact figures, printed, never sent
+    const global = h.events.find((e) => e.event === 'global-metrics')
+    expect(global).toMatchObject({ round: 1, examples: 4 })
+    expect(global?.recall).toHaveLength(2)
+    expect(global?.message).toMatch(/ACC [\d.]+; balanced ACC [\d.]+; AUC [\d.-]+; recall .*; sensitivity/)
 
     const params = c.federation.task.paramCount
     const masked = secureVectorLength(params, 2) * 4
