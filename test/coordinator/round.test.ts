@@ -302,9 +302,8 @@ describe('round logic', () => {
   it("a plaintext round's evaluation is the sum of its updates' counts; the record keeps each one's training loss, not its counts", () => {
     const a = counts([0, 0, 1], [0.1, 0.7, 0.9])
     const b = counts([1, 1], [0.4, 0.8])
-    let [state] = run(initialState(config, new Float32Array([0, 0])), joined('a'), joined('b'))
-    let effects: Effect[]
-    ;[state, effects] = run(
+    const [state] = run(initialState(config, new Float32Array([0, 0])), joined('a'), joined('b'))
+    const [, effects] = run(
       state,
       { type: 'update', participant: 'a', update: update(1, [1, 1], 3, [2, 1], a) },
       { type: 'update', participant: 'b', update: update(1, [1, 1], 2, [0, 2], b) },
@@ -321,14 +320,13 @@ describe('round logic', () => {
 
   it('pooled counts that do not add up (a participant lied) still aggregate the round, saying why they are left out', () => {
     const secure = { ...config, secure: true }
-    let [state] = run(initialState(secure, new Float32Array([0, 0])), joined('a'), joined('b'))
+    const [started] = run(initialState(secure, new Float32Array([0, 0])), joined('a'), joined('b'))
     const words = flattenEvaluationCounts(counts([0, 1], [0.2, 0.9]))
     words[0] = (words[0] as number) + 5 // five examples in the confusion matrix that no histogram has
     const evaluation = readPooledEvaluation(words, 2)
     expect(evaluation.ok).toBe(false)
     const sum = { weightedSum: Float64Array.from([4, -8, 4]), examples: 4, labelCounts: [1, 3], evaluation }
-    let effects: Effect[]
-    ;[state, effects] = run(state, { type: 'secure-sum', round: 1, survivors: ['a', 'b'], sum })
+    const [state, effects] = run(started, { type: 'secure-sum', round: 1, survivors: ['a', 'b'], sum })
     expect(effects.find((e) => e.type === 'round-aggregated')).toMatchObject({ evaluation })
     expect(Array.from(state.global)).toEqual([1, -2])
   })

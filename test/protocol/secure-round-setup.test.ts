@@ -22,7 +22,8 @@ describe("a participant's check of a secure round's setup", () => {
   it('gives the round context when the setup is for this task, round and head', () => {
     const context = secureRoundContext(task, round({ setup: setup(), fixedPoint: {} }))
     expect(context.ids).toHaveLength(3)
-    expect(context.dim).toBe(15)
+    // 10 parameters, n, 2 label counts and the 380 evaluation counts of 2 classes
+    expect(context.dim).toBe(10 + 1 + 2 + 380)
   })
 
   it('refuses a round without secure aggregation: nothing goes out in the clear', () => {
@@ -34,8 +35,8 @@ describe("a participant's check of a secure round's setup", () => {
       /setup is for task task-b round 3, expected task task-a/,
     )
     expect(() => secureRoundContext(task, round({ setup: setup({ round: 4 }) }))).toThrow(/task-a round 4/)
-    expect(() => secureRoundContext(task, round({ setup: setup({ dim: 16 }) }))).toThrow(
-      /a secure vector of 16 words, expected 15/,
+    expect(() => secureRoundContext(task, round({ setup: setup({ dim: 15 }) }))).toThrow(
+      /a secure vector of 15 words, expected 393/,
     )
   })
 })
