@@ -5,8 +5,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { issueInvite, parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
+import { pooledMetrics } from '@fedtune/model'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
-import { PackedDecoder } from '@fedtune/protocol'
+import {
+  addEvaluationCounts,
+  type EvaluationCounts,
+  PackedDecoder,
+  secureVectorLength,
+} from '@fedtune/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testDatabase } from '../harness.ts'
 import { splitPneumonia } from '../pneumonia-split.ts'
@@ -190,14 +196,20 @@ function decodeInbound(): { events: { participant: string | null; name: string; 
 function audited(
   hospital: number,
   round: number,
-): { input: Uint32Array; delta: Float32Array; examples: number } {
+): { input: Uint32Array; delta: Float32Array; examples: number; evaluation: EvaluationCounts } {
   const base = join(work, `audit-${hospital}`, `round-${String(round).padStart(4, '0')}`)
   const words = readFileSync(`${base}.input.u32`)
   const floats = readFileSync(`${base}.delta.f32`)
   return {
     input: new Uint32Array(words.buffer.slice(words.byteOffset, words.byteOffset + words.byteLength)),
     delta: new Float32Array(floats.buffer.slice(floats.byteOffset, floats.byteOffset + floats.byteLength)),
-    examples: (JSON.parse(readFileSync(`${base}.json`, 'utf8')) as { examples: number }).examples,
+    ...(() => {
+      const kept = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as {
+        examples: number
+        metrics: { evaluation: EvaluationCounts }
+      }
+      return { examples: kept.examples, evaluation: kept.metrics.evaluation }
+    })(),
   }
 }
 
@@ -243,6 +255,17 @@ describe('a federation of three hospitals on PneumoniaMNIST', () => {
     expect(last?.global?.auc).toBeGreaterThan(0.8)
   })
 
+  it("each round's participants' figures are the pooled metrics of the surviving hospitals' own counts of the head they received", () => {
+    for (const record of coordinator.records) {
+      const survivors = (record.survivors ?? []).map((name) => Number(name.split('-')[1]))
+      const own = survivors.map((h) => audited(h, record.round).evaluation)
+      const pooled = own.reduce((a, b) => addEvaluationCounts(a, b))
+      expect(record.participants).toEqual(pooledMetrics(pooled, 2))
+      // every hospital holds out some of its images: the pooled figures count them all
+      expect(record.participants?.examples).toBeGreaterThan(0)
+    }
+  })
+
   it('each aggregate is FedAvg of what the surviving hospitals put in, exactly, and of their updates within quantization error', () => {
     let previous = head(0)
     for (const record of coordinator.records) {
@@ -276,7 +299,7 @@ describe('a federation of three hospitals on PneumoniaMNIST', () => {
 
   it('the coordinator received only keys, sealed shares and masked vectors: no update, image, pixel array or embedding', () => {
     const params = coordinator.federation.task.paramCount
-    const dim = params + 1 + 2 + 2
+    const dim = secureVectorLength(params, 2)
     expect(params).toBeGreaterThan(300_000)
     const names = new Set(decodeInbound().events.map((e) => e.name))
     expect([...names].sort()).toEqual(['hello', 'secagg'])

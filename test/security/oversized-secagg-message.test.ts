@@ -1,3 +1,4 @@
+import { secureVectorLength } from '@fedtune/protocol'
 import type { Socket } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
 import { connectTo, sayHello } from '../harness.ts'
@@ -77,7 +78,7 @@ describe('a joined participant sends a secagg message larger than any stage can 
       { taskId: 'attacked', round: 1, stage: 'masked-input', masked: new Uint8Array(70_000) },
       () => {},
     )
-    const dim = (coordinator.running.federation.task.paramCount + 2 + 3) * 4
+    const dim = secureVectorLength(coordinator.running.federation.task.paramCount, 2) * 4
     const refusal = await refused
     expect(refusal.code).toBe('too-large')
     expect(refusal.reason).toMatch(
