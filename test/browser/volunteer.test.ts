@@ -356,8 +356,12 @@ describe('a volunteer in headless Chromium', () => {
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
     )
     expect(rows.map((r) => r[0])).toEqual(['1', '2'])
+    // the global model on the volunteer's own held-out images, computed in its worker and never sent
+    expect(await page.textContent('#on-your-images')).toMatch(
+      /^Round 2: the global model on your \d+ held-out images: ACC [\d.]+; balanced ACC [\d.]+; AUC [\d.-]+; recall /,
+    )
     for (const [, yourPart, result, participants, acc, auc] of rows) {
-      expect(yourPart).toMatch(/^trained on \d+/)
+      expect(yourPart).toMatch(/^trained on \d+; ACC [\d.]+ on your images$/)
       expect(result).toBe('aggregated')
       expect(participants).toBe('3')
       expect(Number(acc)).toBeGreaterThan(0.5)
