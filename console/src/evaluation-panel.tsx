@@ -118,60 +118,65 @@ function ConfusionTable({
   perClass: readonly ClassFigures[]
 }) {
   return (
-    <div class="scroll">
-      <table id="confusion" class="confusion" data-set={set}>
-        <caption>
-          Confusion matrix of round {round}'s head on the {SET_NAMES[set]}: true class in rows, predicted
-          class in columns, each cell shaded by its share of the row; each class's figures beside its row
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">true \ predicted</th>
-            {labels.map((label) => (
-              <th scope="col" key={label}>
-                {label}
-              </th>
-            ))}
-            <th scope="col">images</th>
-            <th scope="col">recall</th>
-            <th scope="col">precision</th>
-            <th scope="col">F1</th>
-            <th scope="col">specificity</th>
-          </tr>
-        </thead>
-        <tbody>
-          {labels.map((label, t) => {
-            const row = confusion[t] ?? []
-            const total = row.reduce((sum, n) => sum + n, 0)
-            const c = perClass[t]
-            return (
-              <tr key={label} data-class={t}>
-                <th scope="row">{label}</th>
-                {labels.map((predicted, p) => {
-                  const count = row[p] ?? 0
-                  const share = total > 0 ? count / total : 0
-                  return (
-                    <td
-                      key={predicted}
-                      class={p === t ? 'count hit' : 'count'}
-                      data-predicted={p}
-                      title={`${count} of ${total} "${label}" images predicted "${predicted}" (${percent(total > 0 ? share : null)})`}
-                      style={{ backgroundColor: `rgb(31 111 235 / ${(share * 0.6).toFixed(3)})` }}
-                    >
-                      {count}
-                    </td>
-                  )
-                })}
-                <td>{c?.support ?? total}</td>
-                <td class="recall">{metric(c?.recall ?? null)}</td>
-                <td class="precision">{metric(c?.precision ?? null)}</td>
-                <td class="f1">{metric(c?.f1 ?? null)}</td>
-                <td class="specificity">{metric(c?.specificity ?? null)}</td>
-              </tr>
-            )
-          })}
-        </tbody>
-      </table>
-    </div>
+    <>
+      <p class="muted" id="confusion-note">
+        True class in rows, predicted class in columns, each cell shaded by its share of the row; each class's
+        figures beside its row.
+      </p>
+      <div class="scroll">
+        <table id="confusion" class="confusion" data-set={set} aria-describedby="confusion-note">
+          <caption>
+            Confusion matrix of round {round}'s head on the {SET_NAMES[set]}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">true \ predicted</th>
+              {labels.map((label) => (
+                <th scope="col" key={label}>
+                  {label}
+                </th>
+              ))}
+              <th scope="col">images</th>
+              <th scope="col">recall</th>
+              <th scope="col">precision</th>
+              <th scope="col">F1</th>
+              <th scope="col">specificity</th>
+            </tr>
+          </thead>
+          <tbody>
+            {labels.map((label, t) => {
+              const row = confusion[t] ?? []
+              const total = row.reduce((sum, n) => sum + n, 0)
+              const c = perClass[t]
+              return (
+                <tr key={label} data-class={t}>
+                  <th scope="row">{label}</th>
+                  {labels.map((predicted, p) => {
+                    const count = row[p] ?? 0
+                    const share = total > 0 ? count / total : 0
+                    return (
+                      <td
+                        key={predicted}
+                        class={p === t ? 'count hit' : 'count'}
+                        data-predicted={p}
+                        title={`${count} of ${total} "${label}" images predicted "${predicted}" (${percent(total > 0 ? share : null)})`}
+                        style={{ backgroundColor: `rgb(31 111 235 / ${(share * 0.6).toFixed(3)})` }}
+                      >
+                        {count}
+                      </td>
+                    )
+                  })}
+                  <td>{c?.support ?? total}</td>
+                  <td class="recall">{metric(c?.recall ?? null)}</td>
+                  <td class="precision">{metric(c?.precision ?? null)}</td>
+                  <td class="f1">{metric(c?.f1 ?? null)}</td>
+                  <td class="specificity">{metric(c?.specificity ?? null)}</td>
+                </tr>
+              )
+            })}
+          </tbody>
+        </table>
+      </div>
+    </>
   )
 }
