@@ -2,7 +2,7 @@ import type { BestRoundView, RoundEntry } from '@fedtune/protocol'
 import { useEffect, useRef } from 'preact/hooks'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
-import { metric } from './format.ts'
+import { BEST_METRIC_NAMES, metric } from './format.ts'
 
 const FAILED = '#c0392b'
 const BEST = '#1f7a3a'
@@ -181,12 +181,4 @@ export function RoundChart({
       )}
     </figure>
   )
-}
-
-/** A selection metric as the page names it. */
-export const BEST_METRIC_NAMES: Readonly<Record<BestRoundView['metric'], string>> = {
-  auc: 'AUC',
-  accuracy: 'ACC',
-  balancedAccuracy: 'balanced ACC',
-  qwk: 'QWK',
 }
