@@ -5,6 +5,7 @@ import type {
   ConsoleWatch,
   LiveRound,
   RoundEntry,
+  RoundEvaluation,
 } from '@fedtune/protocol'
 
 /** What the page knows: every run, and the details of the one it watches. Changed only by `apply`. */
@@ -24,6 +25,15 @@ export type FeedEvent =
   | { readonly type: 'round-ended'; readonly entry: RoundEntry }
   | { readonly type: 'participant'; readonly participant: ConsoleParticipant }
   | { readonly type: 'audit'; readonly entry: ConsoleAuditEntry }
+
+/** The newest evaluation in full the timeline holds: the run page's evaluation panel; null before one. */
+export function latestEvaluation(timeline: readonly RoundEntry[]): RoundEvaluation | null {
+  for (let i = timeline.length - 1; i >= 0; i--) {
+    const evaluation = timeline[i]?.evaluation
+    if (evaluation) return evaluation
+  }
+  return null
+}
 
 export const EMPTY: FeedState = { runs: new Map(), watched: null, audit: [] }
 
@@ -50,9 +60,13 @@ export function apply(state: FeedState, event: FeedEvent): FeedState {
     case 'round-ended': {
       const w = state.watched
       if (w === null || w.run.task !== event.entry.task) return state
-      const timeline = [...w.timeline.filter((e) => e.round !== event.entry.round), event.entry].sort(
-        (a, b) => a.round - b.round,
-      )
+      // only the newest evaluation in full is kept (each is a confusion matrix): the page shows that one
+      const earlier = w.timeline
+        .filter((e) => e.round !== event.entry.round)
+        .map((e) =>
+          event.entry.evaluation !== null && e.evaluation !== null ? { ...e, evaluation: null } : e,
+        )
+      const timeline = [...earlier, event.entry].sort((a, b) => a.round - b.round)
       const live = w.live?.round === event.entry.round ? null : w.live
       return { ...state, watched: { ...w, timeline, live } }
     }

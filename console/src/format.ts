@@ -1,4 +1,4 @@
-import type { ConsoleRun, LiveStage, RunWaiting } from '@fedtune/protocol'
+import type { BestRoundMetric, ConsoleRun, LiveStage, RunWaiting } from '@fedtune/protocol'
 
 /** A stage as the page names it. */
 export const STAGE_NAMES: Readonly<Record<LiveStage, string>> = {
@@ -58,4 +58,12 @@ export function when(iso: string | null): string {
   if (iso === null) return '—'
   const d = new Date(iso)
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { hour12: false })
+}
+
+/** A selection metric as the page names it. */
+export const BEST_METRIC_NAMES: Readonly<Record<BestRoundMetric, string>> = {
+  auc: 'AUC',
+  accuracy: 'ACC',
+  balancedAccuracy: 'balanced ACC',
+  qwk: 'QWK',
 }

@@ -1,6 +1,8 @@
 import type { ConsoleParticipant, ConsoleRun, ConsoleWatch } from '@fedtune/protocol'
 import { download } from './download.ts'
-import { metric, roundText, seconds, waitingText, when } from './format.ts'
+import { EvaluationPanel } from './evaluation-panel.tsx'
+import { latestEvaluation } from './feed-state.ts'
+import { BEST_METRIC_NAMES, metric, roundText, seconds, waitingText, when } from './format.ts'
 import { LiveRoundView } from './live-round.tsx'
 import { ParticipantsTable } from './participants-table.tsx'
 import { RoundChart } from './round-chart.tsx'
@@ -9,7 +11,7 @@ import { RunControls } from './run-controls.tsx'
 import { mayAct } from './session.ts'
 import type { Ui } from './ui.ts'
 
-/** One task's run, live: its state, controls, current round, chart, timeline and participants. */
+/** One task's run, live: its state, controls, current round, chart, latest evaluation, timeline and participants. */
 export function RunPage({
   run,
   watched,
@@ -57,6 +59,14 @@ export function RunPage({
         <dd>
           {metric(run.accuracy)} / {metric(run.auc)}
         </dd>
+        {run.best !== null && (
+          <>
+            <dt>best round</dt>
+            <dd id="run-best">
+              {run.best.round} (validation {BEST_METRIC_NAMES[run.best.metric]} {metric(run.best.value)})
+            </dd>
+          </>
+        )}
         {run.etaMs !== null && (
           <>
             <dt>time left</dt>
@@ -82,7 +92,8 @@ export function RunPage({
       ) : (
         <>
           <LiveRoundView run={run} live={watched.live} now={now} />
-          <RoundChart timeline={watched.timeline} rounds={run.rounds} />
+          <RoundChart timeline={watched.timeline} rounds={run.rounds} best={run.best} />
+          <EvaluationPanel evaluation={latestEvaluation(watched.timeline)} />
           <RoundTimeline run={run} timeline={watched.timeline} ui={ui} />
           {id !== null && (
             <p>

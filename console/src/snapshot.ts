@@ -35,6 +35,9 @@ type Status = Partial<Pick<ConsoleRun, 'state' | 'waiting' | 'startedAt' | 'accu
 
 type RunRow = { readonly id: number; readonly startedAt: string | null; readonly endedAt: string | null }
 
+/** A set's figures in a kept round (the coordinator's ClinicalMetrics; the rest is the live feed's). */
+type Figures = { readonly accuracy: number; readonly auc: number | null }
+
 /** What GET /api/runs/:id/rounds answers per round (the coordinator's RoundRecord and its head). */
 type KeptRound = {
   readonly round: number
@@ -46,7 +49,9 @@ type KeptRound = {
   readonly dropped: readonly string[]
   readonly survivors?: readonly string[]
   readonly contributions: readonly unknown[]
-  readonly global: { readonly accuracy: number; readonly auc: number | null } | null
+  readonly validation?: Figures | null
+  readonly test?: Figures | null
+  readonly participants?: Figures | null
   readonly excluded?: readonly { readonly participant: string }[]
 }
 
@@ -82,6 +87,7 @@ export async function runsSnapshot(): Promise<ConsoleRun[]> {
         endedAt: row?.endedAt ?? null,
         accuracy: status?.accuracy ?? null,
         auc: status?.auc ?? null,
+        best: null,
         secure: status?.aggregation === 'secure',
         waiting: status?.waiting ?? null,
         etaMs: status?.etaMs ?? null,
@@ -144,9 +150,18 @@ function entryOf(task: string, r: KeptRound): RoundEntry {
     stages: [],
     bytesIn: 0,
     bytesOut: 0,
-    accuracy: r.global?.accuracy ?? null,
-    auc: r.global?.auc ?? null,
+    accuracy: (r.test ?? r.validation)?.accuracy ?? null,
+    auc: (r.test ?? r.validation)?.auc ?? null,
+    validation: figures(r.validation),
+    test: figures(r.test),
+    participants: figures(r.participants),
     majority: null,
     excluded: r.excluded?.map((e) => e.participant) ?? [],
+    // the matrix and warnings come with the live feed, which replaces this picture once it connects
+    evaluation: null,
   }
+}
+
+function figures(m: Figures | null | undefined): RoundEntry['validation'] {
+  return m ? { accuracy: m.accuracy, auc: m.auc } : null
 }

@@ -73,9 +73,11 @@ export type ConsoleRun = {
   readonly failed: number
   readonly startedAt: string | null
   readonly endedAt: string | null
-  /** Held-out metrics of the last aggregated round; null before one. */
+  /** Held-out metrics of the last aggregated round (its test set's, else its validation set's); null before one. */
   readonly accuracy: number | null
   readonly auc: number | null
+  /** The best round so far by the task's validation metric; null before a round has a validation figure. */
+  readonly best: BestRoundView | null
   readonly secure: boolean
   readonly waiting: RunWaiting | null
   /** What is left of the run at the mean round duration so far (ms); null before a round ended or once over. */
@@ -124,12 +126,100 @@ export type RoundEntry = {
   /** Socket bytes of the round's participant messages, in to and out of the coordinator. */
   readonly bytesIn: number
   readonly bytesOut: number
+  /** The round's head on the test set, else on the validation set (what `accuracy` always meant: held-out). */
   readonly accuracy: number | null
   readonly auc: number | null
+  /** The round's head on the coordinator's validation set; null without one (or for a failed round). */
+  readonly validation: SetFigures | null
+  /** The round's head on the coordinator's test set; null without one. */
+  readonly test: SetFigures | null
+  /**
+   * The participants' pooled figures (their own validation data, through the secure sum) for the head
+   * they received at the round's start: the previous round's head, not this one's.
+   */
+  readonly participants: SetFigures | null
   /** The held-out accuracy of always answering the majority class: the line a head must beat. */
   readonly majority: number | null
   /** Participants a complaint named the culprit in this round, excluded from the rest of the run. */
   readonly excluded: readonly string[]
+  /**
+   * The round's evaluation in full (confusion matrix, per-class figures, warnings): only on the
+   * entry of the latest aggregated round a message carries (its `round-ended` push, the newest in a
+   * `watch` timeline), null on every other, so the feed stays bounded however long the run.
+   */
+  readonly evaluation: RoundEvaluation | null
+}
+
+/** The metrics a task may choose its best round by, on its validation set (higher is better). */
+export type BestRoundMetric = 'auc' | 'accuracy' | 'balancedAccuracy' | 'qwk'
+
+/** The best round so far: its number and its figure by the task's validation metric. */
+export type BestRoundView = {
+  readonly round: number
+  readonly metric: BestRoundMetric
+  readonly value: number
+}
+
+/**
+ * Where a round's figures come from: the coordinator's validation or test images, or the
+ * participants' pooled counts on their own validation data.
+ */
+export type EvaluationSet = 'validation' | 'test' | 'participants'
+
+/** A round's headline figures on one set, as the accuracy chart draws them. */
+export type SetFigures = { readonly accuracy: number; readonly auc: number | null }
+
+/** One class's figures, one-vs-rest; null where a figure's denominator is zero. */
+export type ClassFigures = {
+  /** Images of this class. */
+  readonly support: number
+  /** Images predicted as this class. */
+  readonly predicted: number
+  readonly precision: number | null
+  /** Sensitivity: of this class's images, the share predicted as it. */
+  readonly recall: number | null
+  readonly f1: number | null
+  readonly specificity: number | null
+}
+
+/** A head's figures on one set, as the evaluation panel lists them side by side. */
+export type SetSummary = {
+  readonly set: EvaluationSet
+  readonly examples: number
+  readonly accuracy: number
+  readonly balancedAccuracy: number
+  readonly auc: number | null
+  /** Expected calibration error over 15 bins of the top probability. */
+  readonly ece: number
+  /** AUC and ECE from histograms (the participants' pooled counts) rather than the scores themselves. */
+  readonly binned: boolean
+  /** Ordinal labels (grades): quadratic weighted kappa (null when undefined) and the mean absolute grade error. */
+  readonly ordinal: { readonly qwk: number | null; readonly mae: number } | null
+}
+
+/** A round's head on one set, class by class. */
+export type ConfusionView = {
+  readonly set: EvaluationSet
+  /** confusion[true][predicted]: C × C counts, C the task's label count. */
+  readonly confusion: readonly (readonly number[])[]
+  /** Per class, in label order. */
+  readonly perClass: readonly ClassFigures[]
+}
+
+/** The latest aggregated round's evaluation, as the run page's evaluation panel draws it. */
+export type RoundEvaluation = {
+  readonly round: number
+  /** The task's label names, in class order: the matrix's rows and columns. */
+  readonly labels: readonly string[]
+  /**
+   * The confusion matrix and per-class figures of one set: validation when the round was measured on
+   * it, else test, else the participants'; null when it was measured on none (a warning may say why).
+   */
+  readonly matrix: ConfusionView | null
+  /** Every set the round was measured on, in the order validation, test, participants. */
+  readonly sets: readonly SetSummary[]
+  /** What an operator should know about the round's head (e.g. it predicts one class for > 95 % of a set). */
+  readonly warnings: readonly string[]
 }
 
 /** One participant of a task, as the participants table shows it. */

@@ -1,6 +1,12 @@
-import type { ConsoleParticipant, ConsoleRun, LiveRound, RoundEntry } from '@fedtune/protocol'
+import type {
+  ConsoleParticipant,
+  ConsoleRun,
+  LiveRound,
+  RoundEntry,
+  RoundEvaluation,
+} from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
-import { apply, EMPTY, type FeedState } from '../../console/src/feed-state.ts'
+import { apply, EMPTY, type FeedState, latestEvaluation } from '../../console/src/feed-state.ts'
 import { waitingText } from '../../console/src/format.ts'
 
 /** The console page's state as the live feed moves it: a pure function of the events, in order. */
@@ -17,6 +23,7 @@ const run = (task: string, over: Partial<ConsoleRun> = {}): ConsoleRun => ({
   endedAt: null,
   accuracy: null,
   auc: null,
+  best: null,
   secure: true,
   waiting: null,
   etaMs: null,
@@ -51,8 +58,28 @@ const ended = (task: string, round: number, status: RoundEntry['status']): Round
   bytesOut: 20,
   accuracy: status === 'failed' ? null : 0.7,
   auc: null,
+  validation: null,
+  test: status === 'failed' ? null : { accuracy: 0.7, auc: null },
+  participants: null,
   majority: 0.6,
   excluded: [],
+  evaluation: null,
+})
+
+/** A round's evaluation in full, as the feed sends it on the latest aggregated round's entry. */
+const evaluation = (round: number): RoundEvaluation => ({
+  round,
+  labels: ['normal', 'pneumonia'],
+  matrix: {
+    set: 'validation',
+    confusion: [
+      [8, 2],
+      [1, 9],
+    ],
+    perClass: [],
+  },
+  sets: [],
+  warnings: [],
 })
 
 const participant = (task: string, name: string, state: ConsoleParticipant['state']): ConsoleParticipant => ({
@@ -101,6 +128,27 @@ describe('the console page’s feed state', () => {
       [2, 'failed'],
     ])
     expect(s.watched?.live).toBeNull()
+  })
+
+  it('only the newest evaluation in full is kept: a round that ends with one drops the earlier, a failed round keeps it', () => {
+    let s = watching('main')
+    s = apply(s, {
+      type: 'round-ended',
+      entry: { ...ended('main', 1, 'aggregated'), evaluation: evaluation(1) },
+    })
+    expect(latestEvaluation(s.watched?.timeline ?? [])?.round).toBe(1)
+    s = apply(s, {
+      type: 'round-ended',
+      entry: { ...ended('main', 2, 'aggregated'), evaluation: evaluation(2) },
+    })
+    expect(s.watched?.timeline.map((e) => e.evaluation?.round ?? null)).toEqual([null, 2])
+    s = apply(s, { type: 'round-ended', entry: ended('main', 3, 'failed') })
+    expect(s.watched?.timeline.map((e) => e.evaluation?.round ?? null)).toEqual([null, 2, null])
+    expect(latestEvaluation(s.watched?.timeline ?? [])?.matrix?.confusion).toEqual([
+      [8, 2],
+      [1, 9],
+    ])
+    expect(latestEvaluation([])).toBeNull()
   })
 
   it('a participant event updates its row, or adds it in name order', () => {

@@ -283,10 +283,21 @@ describe('a signed-in viewer watches a run', () => {
     const finished = await viewer.next<ConsoleRun>('run', (r) => r.state === 'finished')
     expect(finished).toMatchObject({ round: 2, completed: 2, failed: 0, waiting: null, etaMs: null })
     expect(finished.accuracy).toBe(second.accuracy)
+    // each round's push carries its evaluation in full: the held-out set's confusion matrix (16
+    // images), named by the task's labels, with each class's recall
+    for (const e of [first, second]) {
+      expect(e.test).toEqual({ accuracy: e.accuracy, auc: e.auc })
+      expect(e.evaluation).toMatchObject({ round: e.round, labels: ['normal', 'pneumonia'] })
+      expect(e.evaluation?.matrix?.set).toBe('test')
+      expect(e.evaluation?.matrix?.confusion.flat().reduce((a, b) => a + b, 0)).toBe(16)
+      expect(e.evaluation?.matrix?.perClass).toHaveLength(2)
+    }
     // the participants table: counters from the run's records, never anyone's own numbers
     const again = await viewer.watch('main')
     if (!again.ok) throw new Error(again.message)
     expect(again.timeline.map((e) => e.round)).toEqual([1, 2])
+    // the watch's timeline carries the matrix of its latest round only
+    expect(again.timeline.map((e) => e.evaluation?.round ?? null)).toEqual([null, 2])
     const row = (name: string) => again.participants.find((p) => p.name === name)
     expect(row('a')).toMatchObject({
       kind: 'hospital',

@@ -1,4 +1,6 @@
 import {
+  bestRoundMetric,
+  bestRoundView,
   consoleRun,
   dropoutsOf,
   etaMs,
@@ -11,10 +13,12 @@ import {
   RoundTraffic,
   type RunView,
   roundEntry,
+  roundEvaluation,
   runWaiting,
   type StageTiming,
   Throttle,
 } from '@fedtune/coordinator'
+import { countEvaluation, dominantWarning, evaluatePredictions, pooledMetrics } from '@fedtune/model'
 import { describe, expect, it } from 'vitest'
 
 /**
@@ -46,6 +50,7 @@ const view = (over: Partial<RunView> = {}): RunView => ({
   preparing: null,
   federation: federation(),
   last: null,
+  best: null,
   durations: [],
   kept: { round: 0, completed: 0, failed: 0 },
   ...over,
@@ -68,6 +73,15 @@ const timing = (
   relayedAt: openedAt + 10,
 })
 
+/** A head's metrics on `labels` (binary) from each image's probability of class 1, as the coordinator computes them. */
+const measured = (p1: readonly number[], labels: readonly number[], classes = 2) => {
+  const probs = Float32Array.from(p1.flatMap((p) => [1 - p, p]))
+  return evaluatePredictions(probs, Int32Array.from(labels), classes)
+}
+
+/** The test set of the rounds below: 4 of 5 right (ACC 0.8), every positive scored above every negative (AUC 1). */
+const TEST = measured([0.2, 0.3, 0.7, 0.9, 0.4], [0, 0, 1, 1, 1])
+
 /** A secure round's record (a, b survived, c dropped); `survivors: null` makes it a plaintext or failed one. */
 const record = (
   over: Partial<Omit<RoundRecord, 'survivors'>> & { readonly survivors?: readonly string[] | null } = {},
@@ -85,7 +99,7 @@ const record = (
     examples: 20,
     global: { accuracy: 0.8, auc: 0.9, examples: 16 },
     validation: null,
-    test: null,
+    test: TEST,
     participants: null,
     prior: null,
     best: null,
@@ -210,9 +224,13 @@ describe("a round's timeline entry", () => {
       bytesIn: 500,
       bytesOut: 900,
       accuracy: 0.8,
-      auc: 0.9,
+      auc: 1,
+      validation: null,
+      test: { accuracy: 0.8, auc: 1 },
+      participants: null,
       majority: 0.62,
       excluded: [],
+      evaluation: null,
     })
     expect(entry.stages).toEqual([
       { stage: 'advertise', startedAt: 0, durationMs: 10, heard: 3, of: 3 },
@@ -228,6 +246,7 @@ describe("a round's timeline entry", () => {
       status: 'failed',
       reason: 'aborted by olga: wrong images',
       global: null,
+      test: null,
       survivors: null,
       dropped: ['a', 'b', 'c'],
     })
@@ -276,6 +295,128 @@ describe("a round's timeline entry", () => {
       dropouts: [{ participant: 'b', stage: 'update' }],
       bytesIn: 0,
       bytesOut: 0,
+    })
+  })
+})
+
+describe("a round's evaluation, as the console shows it", () => {
+  const labels = ['normal', 'pneumonia']
+  // validation: 3 normal (2 right), 2 pneumonia (1 right)
+  const validation = measured([0.1, 0.3, 0.8, 0.6, 0.45], [0, 0, 0, 1, 1])
+  // the participants' pooled counts of the head they received: every image called pneumonia
+  const participants = pooledMetrics(
+    countEvaluation(Float32Array.from([0.2, 0.8, 0.3, 0.7, 0.1, 0.9]), Int32Array.from([0, 0, 1]), 2),
+    2,
+  )
+
+  it("the chart's figures per set on every entry; the held-out ACC/AUC are the test set's, else the validation set's", () => {
+    const both = roundEntry('t', record({ validation, participants }), undefined, null)
+    expect(both).toMatchObject({
+      accuracy: 0.8,
+      auc: 1,
+      validation: { accuracy: 0.6, auc: validation.auc },
+      test: { accuracy: 0.8, auc: 1 },
+      participants: { accuracy: 1 / 3, auc: participants?.auc ?? null },
+      evaluation: null,
+    })
+    expect(roundEntry('t', record({ validation, test: null }), undefined, null)).toMatchObject({
+      accuracy: 0.6,
+      test: null,
+    })
+    expect(roundEntry('t', record({ test: null }), undefined, null)).toMatchObject({
+      accuracy: null,
+      auc: null,
+      validation: null,
+      test: null,
+      participants: null,
+    })
+  })
+
+  it("the validation set's confusion matrix with the task's label names and each class's recall and precision; every set side by side; the warnings", () => {
+    const warning = dominantWarning(TEST, labels, 'test') ?? 'none'
+    const e = roundEvaluation(record({ round: 4, validation, participants, warnings: [warning] }), labels)
+    expect(e).toMatchObject({
+      round: 4,
+      labels,
+      matrix: {
+        set: 'validation',
+        confusion: [
+          [2, 1],
+          [1, 1],
+        ],
+      },
+      warnings: [warning],
+    })
+    expect(e?.matrix?.perClass.map((c) => [c.support, c.predicted, c.recall, c.precision])).toEqual([
+      [3, 3, 2 / 3, 2 / 3],
+      [2, 2, 1 / 2, 1 / 2],
+    ])
+    expect(e?.sets.map((x) => [x.set, x.examples, x.accuracy, x.binned])).toEqual([
+      ['validation', 5, 0.6, false],
+      ['test', 5, 0.8, false],
+      ['participants', 3, 1 / 3, true],
+    ])
+    expect(e?.sets[0]).toMatchObject({
+      balancedAccuracy: (2 / 3 + 1 / 2) / 2,
+      auc: validation.auc,
+      ece: validation.ece,
+      ordinal: null,
+    })
+  })
+
+  it("without a validation set the matrix is the test set's, without either the participants'; a class the task file does not name is named by its index", () => {
+    expect(roundEvaluation(record(), labels)?.matrix?.set).toBe('test')
+    const theirs = roundEvaluation(record({ test: null, participants }), ['normal'])
+    expect(theirs?.matrix).toMatchObject({
+      set: 'participants',
+      confusion: [
+        [0, 2],
+        [0, 1],
+      ],
+    })
+    expect(theirs?.labels).toEqual(['normal', 'class 1'])
+  })
+
+  it('a round measured on no set has no evaluation, unless a warning says why', () => {
+    expect(roundEvaluation(record({ test: null }), labels)).toBeNull()
+    const why =
+      "participants: the pooled counts are inconsistent (a participant's counts are wrong); not reported"
+    expect(roundEvaluation(record({ test: null, warnings: [why] }), labels)).toEqual({
+      round: 1,
+      labels,
+      matrix: null,
+      sets: [],
+      warnings: [why],
+    })
+  })
+
+  it('grades (ordinal labels): quadratic weighted kappa and the mean absolute grade error', () => {
+    const probs = Float32Array.from([0.8, 0.1, 0.1, 0.1, 0.8, 0.1, 0.8, 0.1, 0.1, 0.1, 0.1, 0.8])
+    const grades = evaluatePredictions(probs, Int32Array.from([0, 1, 2, 2]), 3, { ordinal: true })
+    const e = roundEvaluation(record({ validation: grades, test: null }), ['none', 'mild', 'severe'])
+    expect(e?.sets[0]?.ordinal).toEqual({ qwk: grades.ordinal?.qwk, mae: 0.5 })
+    expect(e?.matrix?.confusion).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+      [1, 0, 1],
+    ])
+  })
+
+  it("the best round is the newest record's, named by the task's validation metric (AUC unless it names another)", () => {
+    const records = [
+      record({ round: 1, best: { round: 1, value: 0.7 } }),
+      record({ round: 2, best: { round: 2, value: 0.75 } }),
+      record({ round: 3, status: 'failed', best: null }),
+    ]
+    expect(bestRoundView(records, 'auc')).toEqual({ round: 2, metric: 'auc', value: 0.75 })
+    expect(bestRoundView([record()], 'auc')).toBeNull()
+    expect(bestRoundMetric(undefined)).toBe('auc')
+    const qwk = { evaluation: { metric: 'qwk' } } as unknown as Parameters<typeof bestRoundMetric>[0]
+    expect(bestRoundMetric(qwk)).toBe('qwk')
+    expect(consoleRun(view({ best: { round: 2, metric: 'qwk', value: 0.41 } })).best).toEqual({
+      round: 2,
+      metric: 'qwk',
+      value: 0.41,
     })
   })
 })

@@ -1,5 +1,6 @@
 import { ConsoleFeed, type FeedHost, type FeedOut, type RoundRecord } from '@fedtune/coordinator'
-import type { ConsoleRun } from '@fedtune/protocol'
+import { type ClinicalMetrics, evaluatePredictions } from '@fedtune/model'
+import type { ConsoleRun, RoundEntry } from '@fedtune/protocol'
 import { ProtocolError } from '@fedtune/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openTestStore } from '../test-store.ts'
@@ -14,7 +15,16 @@ afterEach(async () => {
   for (const close of closing.splice(0)) await close()
 })
 
-const record = (round: number, status: 'aggregated' | 'failed', accuracy: number | null): RoundRecord => ({
+/** A head's metrics on a binary test set, from each image's probability of class 1. */
+const measured = (p1: readonly number[], labels: readonly number[]) =>
+  evaluatePredictions(Float32Array.from(p1.flatMap((p) => [1 - p, p])), Int32Array.from(labels), 2)
+
+const record = (
+  round: number,
+  status: 'aggregated' | 'failed',
+  test: ClinicalMetrics | null,
+  more: Partial<RoundRecord> = {},
+): RoundRecord => ({
   round,
   status,
   reason: status === 'failed' ? 'secure aggregation failed: only 2 masked inputs arrived' : null,
@@ -25,23 +35,37 @@ const record = (round: number, status: 'aggregated' | 'failed', accuracy: number
   dropped: [],
   examples: status === 'aggregated' ? 30 : 0,
   labelCounts: null,
-  global: accuracy === null ? null : { accuracy, auc: 0.9, examples: 16 },
+  global: null,
   validation: null,
-  test: null,
+  test,
   participants: null,
   prior: null,
   best: null,
   warnings: [],
+  ...more,
 })
+
+/** 3 of 4 right (ACC 0.75); 4 of 5 right (ACC 0.8), every positive above every negative (AUC 1). */
+const ROUND_1 = measured([0.2, 0.7, 0.8, 0.9], [0, 0, 1, 1])
+const ROUND_3 = measured([0.2, 0.3, 0.7, 0.9, 0.4], [0, 0, 1, 1, 1])
 
 describe('the console after a restart', () => {
   it('shows a run that ended before it with its rounds, counts and last accuracy, read from the store', async () => {
     const store = await openTestStore()
     await store.tasks.submit({ name: 'xray', file: {}, submittedBy: 'ada' })
-    const settings = { training: { rounds: 3 }, aggregation: { mode: 'secure' } }
+    const settings = {
+      head: { labels: ['normal', 'pneumonia'] },
+      training: { rounds: 3 },
+      aggregation: { mode: 'secure' },
+    }
     const run = await store.runs.create({ task: 'xray', settings })
     await store.runs.setState(run.id, 'running')
-    const kept = [record(1, 'aggregated', 0.75), record(2, 'failed', null), record(3, 'aggregated', 0.8125)]
+    const warning = 'test: the head predicts "normal" for 5 of 5 images (100.0 %); its accuracy says little'
+    const kept = [
+      record(1, 'aggregated', ROUND_1, { validation: ROUND_1, best: { round: 1, value: ROUND_1.auc ?? 0 } }),
+      record(2, 'failed', null, { best: { round: 1, value: ROUND_1.auc ?? 0 } }),
+      record(3, 'aggregated', ROUND_3, { best: { round: 1, value: ROUND_1.auc ?? 0 }, warnings: [warning] }),
+    ]
     for (const r of kept)
       await store.rounds.commit(run.id, r, r.status === 'aggregated' ? `h${r.round}` : null)
     const ended = await store.runs.setState(run.id, 'finished', 'all 3 rounds done')
@@ -78,17 +102,71 @@ describe('the console after a restart', () => {
       rounds: 3,
       completed: 2,
       failed: 1,
-      accuracy: 0.8125,
-      auc: 0.9,
+      accuracy: 0.8,
+      auc: 1,
+      best: { round: 1, metric: 'auc', value: ROUND_1.auc },
       waiting: null,
       etaMs: null,
     })
     expect(feed.runs()).toEqual([pushed.at(-1)])
     const watched = await feed.watch('xray')
-    expect(watched.ok && watched.timeline.map((e) => [e.round, e.status, e.accuracy])).toEqual([
+    if (!watched.ok) throw new Error(watched.message)
+    expect(watched.timeline.map((e) => [e.round, e.status, e.accuracy])).toEqual([
       [1, 'aggregated', 0.75],
       [2, 'failed', null],
-      [3, 'aggregated', 0.8125],
+      [3, 'aggregated', 0.8],
     ])
+    // the confusion matrix in full only for the latest aggregated round, named by the task's labels
+    expect(watched.timeline.map((e) => e.evaluation?.round ?? null)).toEqual([null, null, 3])
+    expect(watched.timeline[0]?.validation).toEqual({ accuracy: 0.75, auc: ROUND_1.auc })
+    expect(watched.timeline.at(-1)?.evaluation).toMatchObject({
+      labels: ['normal', 'pneumonia'],
+      matrix: {
+        set: 'test',
+        confusion: [
+          [2, 0],
+          [1, 2],
+        ],
+      },
+      warnings: [warning],
+    })
+  })
+
+  it('pushes an aggregated round that ends with its evaluation in full, a failed one without', async () => {
+    const store = await openTestStore()
+    await store.tasks.submit({ name: 'xray', file: {}, submittedBy: 'ada' })
+    const run = await store.runs.create({
+      task: 'xray',
+      settings: { head: { labels: ['normal', 'pneumonia'] } },
+    })
+    const host: FeedHost = {
+      list: () => [{ name: 'xray', phase: 'serving' }] as unknown as ReturnType<FeedHost['list']>,
+      open: (task) => {
+        throw new ProtocolError('unknown-task', `${task} serves no run in this process`)
+      },
+      runOf: (task) => (task === 'xray' ? run : null),
+      preparingOf: () => null,
+    }
+    const ended: RoundEntry[] = []
+    const feed = new ConsoleFeed({ store, host })
+    closing.push(async () => feed.close())
+    feed.attach({
+      watched: () => true,
+      toAll: () => {},
+      toWatchers: (_task, event, ...args) => {
+        if (event === 'round-ended') ended.push(args[0] as RoundEntry)
+      },
+    })
+    const observer = feed.observerOf(run)
+    observer.roundEnded?.(record(1, 'aggregated', ROUND_3))
+    observer.roundEnded?.(record(2, 'failed', null))
+    expect(ended.map((e) => e.evaluation?.matrix?.confusion ?? null)).toEqual([
+      [
+        [2, 0],
+        [1, 2],
+      ],
+      null,
+    ])
+    expect(ended[0]?.evaluation?.matrix?.perClass.map((c) => c.recall)).toEqual([1, 2 / 3])
   })
 })

@@ -14,10 +14,12 @@ import type { RoundRecord } from '../rounds/round-record.ts'
 import type { ParticipantEvent } from '../sockets/participant-event.ts'
 import type { Run, Store } from '../store/index.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
+import { bestRoundMetric, bestRoundView } from './best-round-view.ts'
 import { consoleParticipant, type Seen } from './console-participant.ts'
 import { consoleRun } from './console-run.ts'
 import { liveRound } from './live-round.ts'
 import { goneFrom, roundEntry } from './round-entry.ts'
+import { heldOutFigures, roundEvaluation } from './round-evaluation.ts'
 import { RoundTraffic } from './round-traffic.ts'
 import type { FederationView, RunView, StageView } from './run-view.ts'
 import { Throttle } from './throttle.ts'
@@ -133,7 +135,7 @@ export class ConsoleFeed {
           this.#entries.set(run.id, entries)
         }
         entries.set(record.round, entry)
-        this.#out?.toWatchers(task, 'round-ended', entry)
+        this.#out?.toWatchers(task, 'round-ended', this.#withEvaluation(task, entry, record))
         // This hook runs while the commit queue still holds the round (it lets go in a later
         // microtask): the run's row is pushed once it has, else it would stay "writing the round".
         const changed = setImmediate(() => this.runChanged(task))
@@ -262,9 +264,19 @@ export class ConsoleFeed {
     if (run === null) return []
     const entries = this.#entries.get(run.id)
     const majority = this.#majority(task)
-    return this.#recordsOf(task, run.id).map(
-      (r) => entries?.get(r.round) ?? roundEntry(task, r, undefined, majority),
-    )
+    const records = this.#recordsOf(task, run.id)
+    const latest = [...records].reverse().find((r) => r.status === 'aggregated')
+    return records.map((r) => {
+      const entry = entries?.get(r.round) ?? roundEntry(task, r, undefined, majority)
+      return r === latest ? this.#withEvaluation(task, entry, r) : entry
+    })
+  }
+
+  /** An aggregated round's entry with its evaluation in full (the task's label names on the matrix). */
+  #withEvaluation(task: string, entry: RoundEntry, record: RoundRecord): RoundEntry {
+    if (record.status !== 'aggregated') return entry
+    const settings = this.#opts.host.runOf(task)?.settings as Partial<TaskFile> | undefined
+    return { ...entry, evaluation: roundEvaluation(record, settings?.head?.labels ?? []) }
   }
 
   /**
@@ -393,7 +405,11 @@ export class ConsoleFeed {
     const settings = run?.settings as TaskFile | undefined
     const open = run === null ? null : this.#openTask(task)
     const records = run === null ? [] : this.#recordsOf(task, run.id)
-    const lastAggregated = [...records].reverse().find((r) => r.status === 'aggregated' && r.global !== null)
+    const last =
+      [...records]
+        .reverse()
+        .map((r) => (r.status === 'aggregated' ? heldOutFigures(r) : null))
+        .find((figures) => figures !== null) ?? null
     return {
       task,
       run: run && {
@@ -407,9 +423,8 @@ export class ConsoleFeed {
       secure: settings ? settings.aggregation.mode === 'secure' : true,
       preparing: host.preparingOf(task),
       federation: open && this.#federationView(open),
-      last: lastAggregated?.global
-        ? { accuracy: lastAggregated.global.accuracy, auc: lastAggregated.global.auc }
-        : null,
+      last,
+      best: bestRoundView(records, bestRoundMetric(settings)),
       durations: records.map((r) => r.durationMs),
       kept: {
         round: records.at(-1)?.round ?? 0,

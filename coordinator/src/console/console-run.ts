@@ -19,6 +19,7 @@ export function consoleRun(view: RunView): ConsoleRun {
     endedAt: view.run?.endedAt ?? null,
     accuracy: view.last?.accuracy ?? null,
     auc: view.last?.auc ?? null,
+    best: view.best,
     secure: view.secure,
     waiting: runWaiting(view),
     etaMs: over ? null : etaMs(view.durations, view.rounds - (f ? f.completed + f.failed : 0)),

@@ -2,6 +2,7 @@ import type { LiveStage, RoundEntry, StageSpan } from '@fedtune/protocol'
 import type { StageTiming } from '../rounds/round-observer.ts'
 import type { RoundRecord } from '../rounds/round-record.ts'
 import type { Traffic } from '../sockets/participant-event.ts'
+import { heldOutFigures, setFigures } from './round-evaluation.ts'
 
 const SECURE_STAGES: readonly LiveStage[] = ['advertise', 'share-keys', 'masked-input', 'unmask']
 
@@ -15,7 +16,9 @@ export type ObservedRound = {
  * A round that ended, for the timeline and the accuracy chart: a pure function of its record, what
  * the console observed of it (nothing for a round that ended before the coordinator started) and
  * the held-out set's majority-class accuracy. Only what the coordinator learns anyway: who is in
- * the sum, who dropped where, timing, bytes; never anyone's own update or metrics.
+ * the sum, who dropped where, timing, bytes, its head's figures on the coordinator's sets and the
+ * participants' pooled ones; never anyone's own update or metrics. Its `evaluation` is left null:
+ * the feed adds it to the latest aggregated round's entry only (round-evaluation.ts).
  */
 export function roundEntry(
   task: string,
@@ -25,6 +28,7 @@ export function roundEntry(
 ): RoundEntry {
   const secure = record.survivors !== undefined || (observed?.stages.length ?? 0) > 0
   const startedAt = Date.parse(record.startedAt)
+  const heldOut = heldOutFigures(record)
   return {
     task,
     round: record.round,
@@ -48,10 +52,14 @@ export function roundEntry(
         ],
     bytesIn: observed?.traffic.in ?? 0,
     bytesOut: observed?.traffic.out ?? 0,
-    accuracy: record.global?.accuracy ?? null,
-    auc: record.global?.auc ?? null,
+    accuracy: heldOut?.accuracy ?? null,
+    auc: heldOut?.auc ?? null,
+    validation: setFigures(record.validation),
+    test: setFigures(record.test),
+    participants: setFigures(record.participants),
     majority,
     excluded: (record.excluded ?? []).map((e) => e.participant),
+    evaluation: null,
   }
 }
 

@@ -1,4 +1,4 @@
-import type { LiveStage } from '@fedtune/protocol'
+import type { BestRoundView, LiveStage } from '@fedtune/protocol'
 
 /** The open stage of the running round: which, who it still waits for, and its deadline (epoch ms). */
 export type StageView = {
@@ -40,8 +40,10 @@ export type RunView = {
   readonly preparing: { readonly what: string; readonly done: number; readonly total: number } | null
   /** null before it serves. */
   readonly federation: FederationView | null
-  /** Held-out metrics of the last aggregated round; null before one. */
+  /** Held-out metrics of the last aggregated round (test, else validation); null before one. */
   readonly last: { readonly accuracy: number; readonly auc: number | null } | null
+  /** The best round so far by the task's validation metric, as the last kept record says; null before one. */
+  readonly best: BestRoundView | null
   /** How long each round that ended took (ms). */
   readonly durations: readonly number[]
   /** From the kept records: the last round and how many aggregated and failed (a run this process does not serve). */
