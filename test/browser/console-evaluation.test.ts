@@ -96,7 +96,6 @@ const record = (
   examples: status === 'aggregated' ? 60 : 0,
   labelCounts: status === 'aggregated' ? [30, 20, 10] : null,
   global: null,
-  local: null,
   validation: sets.validation ?? null,
   test: sets.test ?? null,
   participants: sets.participants ?? null,
