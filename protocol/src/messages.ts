@@ -144,6 +144,11 @@ export type RoundStart = {
   readonly round: number
   readonly weights: Float32Array
   readonly training: TrainingSettings
+  /**
+   * The label mix the head in `weights` predicts with (its round's; folded into its output bias
+   * when the participant evaluates it); null: plain softmax.
+   */
+  readonly predictionPrior: readonly number[] | null
   /** Milliseconds the participant has, from when it receives this message, to send its update. */
   readonly deadlineMs: number
   /** The secure round's roster and parameters; null in a plaintext-debug task. */
@@ -314,6 +319,10 @@ export function parseRoundStart(value: unknown, expectedParams: number, classes:
     round: int(o, 'round', 'round', 1, 1_000_000),
     weights: decodeWeights(o.weights, expectedParams, 'round.weights'),
     training: parseTrainingSettings(t, 'round.training', classes),
+    predictionPrior:
+      o.predictionPrior === null || o.predictionPrior === undefined
+        ? null
+        : parsePrior({ prior: o.predictionPrior }, 'round.predictionPrior', classes),
     deadlineMs: int(o, 'deadlineMs', 'round', 1, 7 * 24 * 3600 * 1000),
     secagg: o.secagg === null ? null : parseSecureRoundSetup(o.secagg),
   }

@@ -16,6 +16,7 @@ import {
   Throttle,
 } from '@fedtune/coordinator'
 import { describe, expect, it } from 'vitest'
+import { clinical } from '../clinical-fixture.ts'
 
 /**
  * Issue 13: the console's model as pure functions of what the coordinator knows — what a run waits
@@ -83,10 +84,9 @@ const record = (
     contributions: [],
     dropped: ['c'],
     examples: 20,
-    global: { accuracy: 0.8, auc: 0.9, examples: 16 },
     local: null,
     validation: null,
-    test: null,
+    test: clinical(0.8, 0.9),
     participants: null,
     prior: null,
     best: null,
@@ -228,7 +228,7 @@ describe("a round's timeline entry", () => {
     const failed = record({
       status: 'failed',
       reason: 'aborted by olga: wrong images',
-      global: null,
+      test: null,
       survivors: null,
       dropped: ['a', 'b', 'c'],
     })

@@ -2,6 +2,7 @@ import { ConsoleFeed, type FeedHost, type FeedOut, type RoundRecord } from '@fed
 import type { ConsoleRun } from '@fedtune/protocol'
 import { ProtocolError } from '@fedtune/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
+import { clinical } from '../clinical-fixture.ts'
 import { openTestStore } from '../test-store.ts'
 
 /**
@@ -25,10 +26,9 @@ const record = (round: number, status: 'aggregated' | 'failed', accuracy: number
   dropped: [],
   examples: status === 'aggregated' ? 30 : 0,
   labelCounts: null,
-  global: accuracy === null ? null : { accuracy, auc: 0.9, examples: 16 },
   local: null,
   validation: null,
-  test: null,
+  test: accuracy === null ? null : clinical(accuracy, 0.9),
   participants: null,
   prior: null,
   best: null,

@@ -59,7 +59,7 @@ const valid = {
     gatherSeconds: 5,
     browsers: { enabled: true, maxPerRound: 2 },
   },
-  evaluation: { data: 'data/test' },
+  evaluation: { validation: 'data/validation', test: 'data/test' },
   aggregation: {
     mode: 'secure',
     clipNorm: 10,

@@ -10,7 +10,7 @@ import {
 import type { LiveRun } from '../host/live-run.ts'
 import type { OpenTask, TaskListing } from '../host/task-directory.ts'
 import type { RoundObserver, StageTiming } from '../rounds/round-observer.ts'
-import type { RoundRecord } from '../rounds/round-record.ts'
+import { type RoundRecord, reportedSet } from '../rounds/round-record.ts'
 import type { ParticipantEvent } from '../sockets/participant-event.ts'
 import type { Run, Store } from '../store/index.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
@@ -393,7 +393,10 @@ export class ConsoleFeed {
     const settings = run?.settings as TaskFile | undefined
     const open = run === null ? null : this.#openTask(task)
     const records = run === null ? [] : this.#recordsOf(task, run.id)
-    const lastAggregated = [...records].reverse().find((r) => r.status === 'aggregated' && r.global !== null)
+    const shown = [...records]
+      .reverse()
+      .flatMap((r) => (r.status === 'aggregated' ? [reportedSet(r)] : []))
+      .find((m) => m !== null)
     return {
       task,
       run: run && {
@@ -407,9 +410,7 @@ export class ConsoleFeed {
       secure: settings ? settings.aggregation.mode === 'secure' : true,
       preparing: host.preparingOf(task),
       federation: open && this.#federationView(open),
-      last: lastAggregated?.global
-        ? { accuracy: lastAggregated.global.accuracy, auc: lastAggregated.global.auc }
-        : null,
+      last: shown ? { accuracy: shown.accuracy, auc: shown.auc } : null,
       durations: records.map((r) => r.durationMs),
       kept: {
         round: records.at(-1)?.round ?? 0,

@@ -1,6 +1,6 @@
 import type { LiveStage, RoundEntry, StageSpan } from '@fedtune/protocol'
 import type { StageTiming } from '../rounds/round-observer.ts'
-import type { RoundRecord } from '../rounds/round-record.ts'
+import { type RoundRecord, reportedSet } from '../rounds/round-record.ts'
 import type { Traffic } from '../sockets/participant-event.ts'
 
 const SECURE_STAGES: readonly LiveStage[] = ['advertise', 'share-keys', 'masked-input', 'unmask']
@@ -14,7 +14,7 @@ export type ObservedRound = {
 /**
  * A round that ended, for the timeline and the accuracy chart: a pure function of its record, what
  * the console observed of it (nothing for a round that ended before the coordinator started) and
- * the held-out set's majority-class accuracy. Only what the coordinator learns anyway: who is in
+ * the majority-class accuracy of the set whose figures it shows (test, else validation: reportedSet). Only what the coordinator learns anyway: who is in
  * the sum, who dropped where, timing, bytes; never anyone's own update or metrics.
  */
 export function roundEntry(
@@ -48,8 +48,8 @@ export function roundEntry(
         ],
     bytesIn: observed?.traffic.in ?? 0,
     bytesOut: observed?.traffic.out ?? 0,
-    accuracy: record.global?.accuracy ?? null,
-    auc: record.global?.auc ?? null,
+    accuracy: reportedSet(record)?.accuracy ?? null,
+    auc: reportedSet(record)?.auc ?? null,
     majority,
     excluded: (record.excluded ?? []).map((e) => e.participant),
   }

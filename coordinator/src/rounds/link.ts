@@ -9,6 +9,8 @@ export type OutgoingRound = {
   /** The global head, encoded (encodeWeights). */
   readonly weights: Uint8Array
   readonly training: TrainingSettings
+  /** The label mix the head predicts with (its round's); null: plain softmax. */
+  readonly predictionPrior: readonly number[] | null
   readonly deadlineMs: number
   readonly secagg: SecureRoundSetup | null
 }

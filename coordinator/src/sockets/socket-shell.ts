@@ -393,6 +393,7 @@ function wireRound(start: OutgoingRound): WireRoundStart {
       round: start.round,
       weights: start.weights,
       training: start.training,
+      predictionPrior: start.predictionPrior,
       deadlineMs: start.deadlineMs,
       secagg: secagg && { setup: encodeSecaggSetup(secagg.setup), fixedPoint: secagg.fixedPoint },
     })
