@@ -47,6 +47,7 @@ export {
   nextBest,
   patienceRunOut,
 } from './rounds/best-round.ts'
+export { type BestSummary, bestSummary, type Headline } from './rounds/best-summary.ts'
 export { type Clock, realClock } from './rounds/clock.ts'
 export {
   type Evaluate,

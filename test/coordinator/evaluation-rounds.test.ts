@@ -9,8 +9,10 @@ import {
 import { evaluatePredictions, labelMix } from '@fedtune/model'
 import type { HelloAck, ReceivedRefusalCode } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
+import { bestLine } from '../../cli/src/status-command.ts'
 import { clinical } from '../clinical-fixture.ts'
 import { startTestCoordinator, type TestCoordinatorOverrides, testParticipant } from '../harness.ts'
+import { storeWithViewer } from '../test-store.ts'
 
 /**
  * Issue 15, items 1–3, the coordinator's side: every aggregated round's head measured on the
@@ -87,6 +89,25 @@ describe('the best round and patience', () => {
     expect((await finished).completed).toBe(4)
     // round 4's result reached the participants before the end of the run
     expect(results).toEqual([1, 2, 3, 4])
+  })
+
+  it('the operators’ status names the best round, its validation figure and its test figures', async () => {
+    const { store, viewer } = await storeWithViewer()
+    const { h, joined } = await run(validationAuc([0.7, 0.9, 0.85]), { rounds: 3, store })
+    await joined
+    await h.federation.done
+    const status = (await h.app.inject({ method: 'GET', url: '/api/status', headers: viewer })).json()
+    const test = { examples: 30, accuracy: 0.6, balancedAccuracy: 0.6, auc: 0.61, qwk: null }
+    expect(status.best).toEqual({
+      round: 2,
+      metric: 'auc',
+      value: 0.9,
+      validation: { examples: 20, accuracy: 0.5, balancedAccuracy: 0.5, auc: 0.9, qwk: null },
+      test,
+    })
+    expect(bestLine(status.best)).toBe(
+      'best round 2 by validation AUC 0.900 (the exported model); test: ACC 0.600, balanced ACC 0.600, AUC 0.610 (30 images)',
+    )
   })
 
   it('patience counts from the start while no round has a validation figure; the metric may be another', async () => {

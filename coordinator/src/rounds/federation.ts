@@ -180,6 +180,11 @@ export class Federation {
     return this.#state.global
   }
 
+  /** The validation figure that picks the best round. */
+  get metric(): SelectionMetric {
+    return this.#opts.selection?.metric ?? 'auc'
+  }
+
   /** The best round so far by the task's validation metric; null before any validation figure. */
   get best(): BestRound {
     return this.#best
@@ -596,7 +601,7 @@ export class Federation {
           aggregated && this.#opts.evaluate
             ? this.#opts.evaluate(effect.weights, prior)
             : { validation: null, test: null }
-        const metric = this.#opts.selection?.metric ?? 'auc'
+        const metric = this.metric
         const best = nextBest(
           this.#best,
           effect.round,
