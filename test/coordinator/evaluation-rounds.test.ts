@@ -38,8 +38,8 @@ async function run(
     },
     ...o,
   })
-  const [a, b, c] = ['a', 'b', 'c'].map((name) => testParticipant(h, name))
-  return { h, a: a as ReturnType<typeof testParticipant>, priors, joined: joinAll(a!, b!, c!) }
+  const a = testParticipant(h, 'a')
+  return { h, a, priors, joined: joinAll(a, testParticipant(h, 'b'), testParticipant(h, 'c')) }
 }
 
 const validationAuc = (aucs: readonly number[]) => (round: number) => ({
