@@ -248,6 +248,12 @@ export type TestCoordinatorOverrides = {
   /** Wraps where rounds are kept (a test that makes keeping fail). */
   readonly recorder?: (recorder: RoundRecorder) => RoundRecorder
   readonly evaluate?: Evaluate
+  /** How the best round is chosen and when patience ends the run (default: validation AUC, no patience). */
+  readonly selection?: FederationOptions['selection']
+  /** The label mix a logit-adjusted head predicts with (default "federation"). */
+  readonly predictionPrior?: FederationOptions['predictionPrior']
+  /** The local loss (default: logit-adjusted with the federation's label prior, else cross-entropy). */
+  readonly loss?: 'logit-adjusted' | 'cross-entropy'
   /** Wraps who may join (a test that makes admission fail). */
   readonly admission?: (admission: Admission) => Admission
   /** How the task enrols (default: hospitals by approval, which the harness gives at each hello; volunteers open). */
@@ -365,12 +371,14 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
       // a federation-wide label prior goes with the logit-adjusted loss, as the task file requires
       training: {
         ...ONE_SGD_EPOCH,
-        loss: o.labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy',
+        loss: o.loss ?? (o.labelPrior === 'federation' ? 'logit-adjusted' : 'cross-entropy'),
       },
       roundDeadlineMs: o.roundDeadlineMs ?? MS.deadline,
       joinTimeoutMs: o.joinTimeoutMs ?? MS.join,
       recorder: o.recorder ? o.recorder(recorder) : recorder,
       evaluate: o.evaluate,
+      ...(o.selection ? { selection: o.selection } : {}),
+      ...(o.predictionPrior ? { predictionPrior: o.predictionPrior } : {}),
       ...(o.realTime ? {} : { clock }),
       secure: secure
         ? {

@@ -22,13 +22,14 @@ const USAGE = `Usage: fedtune coordinator [--task <task.json>] [options]
 Serves federations, one per task: hands each task's participants the frozen backbone and the head,
 runs the rounds through secure aggregation (SecAgg+: it learns only the sum of the masked
 updates), averages the sum with FedAvg weighted by example count (or FedAdam, per the task file),
-and evaluates the global head on the task's held-out set after every round. Everything it knows
+evaluates the global head on the task's validation and test sets after every round and keeps the
+best round by validation (stopping early with the task's patience). Everything it knows
 is in its database; restarted, it carries every unfinished run on by itself.
 
 With --task it submits that task file and starts its run at once, and exits when no run is left
 (every run it serves has ended). Without it, it serves the tasks operators submit (fedtune task
 submit, fedtune start) until it is stopped (SIGINT or SIGTERM). The port opens at once; a run
-whose backbone or held-out set is still being prepared answers its participants "not ready".
+whose backbone or validation and test sets are still being prepared answers its participants "not ready".
 
 Options:
   --task <file>     a task file (JSON; see docs/task-file.md) to serve at once

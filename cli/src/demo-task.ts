@@ -10,7 +10,9 @@ export function demoTask(spec: {
   readonly backboneDir: string
   readonly digest: string
   readonly labels: readonly string[]
-  readonly evaluationData: string
+  /** The coordinator's validation images (`fedtune data split` writes the official val split there); null without. */
+  readonly validation: string | null
+  readonly test: string
 }): Record<string, unknown> {
   const { dataset, hospitals, rounds, volunteers } = spec
   return {
@@ -35,7 +37,11 @@ export function demoTask(spec: {
       joinTimeoutSeconds: 900,
       ...(volunteers ? { browsers: { enabled: true, maxPerRound: 1 } } : {}),
     },
-    evaluation: { data: spec.evaluationData },
+    // The best round is chosen on validation (AUC, the default), reported on test.
+    evaluation: {
+      ...(spec.validation === null ? {} : { validation: spec.validation }),
+      test: spec.test,
+    },
     // The demo enrols its hospitals as an operator would: one invite each, issued before they start.
     enrolment: { hospitals: 'invite' },
   }

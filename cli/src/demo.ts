@@ -136,7 +136,9 @@ export async function runDemo(argv: string[]): Promise<number> {
     backboneDir,
     digest,
     labels: LABELS[dataset] ?? labelsFromFolder(dataDir),
-    evaluationData: join(dataDir, 'test'),
+    // a split made before `data split` wrote a validation folder has none: the demo then only tests
+    validation: existsSync(join(dataDir, 'validation')) ? join(dataDir, 'validation') : null,
+    test: join(dataDir, 'test'),
   })
   mkdirSync(out, { recursive: true })
   const taskFile = join(out, 'task.json')
@@ -216,13 +218,17 @@ export async function runDemo(argv: string[]): Promise<number> {
             round: number
             status: string
             examples: number
-            global: { accuracy: number; auc: number | null } | null
+            validation?: { accuracy: number; auc: number | null } | null
+            test?: { accuracy: number; auc: number | null } | null
+            best?: { round: number } | null
           },
       )
-    console.log('\nround  status      examples  test ACC  test AUC')
+    const best = records.at(-1)?.best?.round
+    const figure = (v: number | null | undefined) => (v === null || v === undefined ? '  -  ' : v.toFixed(3))
+    console.log('\nround  status      examples  val ACC  val AUC  test ACC  test AUC')
     for (const r of records)
       console.log(
-        `${String(r.round).padStart(5)}  ${r.status.padEnd(10)}  ${String(r.examples).padStart(8)}  ${r.global?.accuracy.toFixed(3) ?? '  -  '}     ${r.global?.auc?.toFixed(3) ?? '  -  '}`,
+        `${String(r.round).padStart(5)}  ${r.status.padEnd(10)}  ${String(r.examples).padStart(8)}  ${figure(r.validation?.accuracy)}    ${figure(r.validation?.auc)}    ${figure(r.test?.accuracy)}     ${figure(r.test?.auc)}${r.round === best ? '  ★ best (the exported model)' : ''}`,
       )
   }
   const failed = codes.filter((c) => c !== 0).length

@@ -14,12 +14,14 @@ const USAGE = `Usage: fedtune model export --run <id> [--round <n>] --out <dir> 
 Downloads a run's trained model from the coordinator (viewers and up) and unpacks it into <dir>:
 model.json and weights.bin (the frozen backbone and the federation's head as ONE TensorFlow.js
 layers model: tf.loadLayersModel loads it), model-card.json (task, rounds, labels in output order,
-preprocessing, examples, held-out accuracy and AUC, privacy settings) and README.md.
+preprocessing, examples, which round and why, its validation and test metrics, the prior it
+predicts with, privacy settings) and README.md. The head predicts with its round's prior folded in.
 Run it on images with: fedtune predict --model <dir> <images or folders>
 
 Options:
   --run <id>             the run (fedtune runs lists them)                    (required)
-  --round <n>            the model after round n (default: the last aggregated round)
+  --round <n>            the model after round n (default: the best round by the task's validation
+                         metric, else the last aggregated round)
   --out <dir>            the folder to write, new or empty                    (required)
   --force                write into a folder that holds files, replacing the model's files
   --coordinator <url>    the coordinator (default: FEDTUNE_COORDINATOR)
@@ -95,14 +97,16 @@ export function runModelCommand(argv: string[], io: CommandIo = processIo()): Pr
     }
     mkdirSync(out, { recursive: true })
     for (const [name, bytes] of files) writeFileSync(join(out, name), bytes)
-    const held0 = card.heldOut
-    const metrics = held0
-      ? `held-out accuracy ${(held0.accuracy * 100).toFixed(1)} %${held0.auc === null ? '' : `, AUC ${held0.auc.toFixed(3)}`} on ${held0.examples} images`
-      : 'no held-out set'
+    // cards of models exported before validation and test existed have neither
+    const set = card.test ? 'test' : 'validation'
+    const m = card.test ?? card.validation ?? null
+    const metrics = m
+      ? `${set} accuracy ${(m.accuracy * 100).toFixed(1)} %${m.auc === null ? '' : `, AUC ${m.auc.toFixed(3)}`} on ${m.examples} images`
+      : 'no validation or test set'
     io.stdout(
       values.json
         ? `${JSON.stringify(card, null, 2)}\n`
-        : `wrote the model of run ${card.run.id} (task ${escapeText(card.task.name, 64)}) after round ${card.run.round} to ${escapeText(out)}: ${card.labels.length} labels (${card.labels.map((l) => escapeText(l, 40)).join(', ')}), ${metrics}\nrun it: fedtune predict --model ${escapeText(out)} <images or folders>\n`,
+        : `wrote the model of run ${card.run.id} (task ${escapeText(card.task.name, 64)}) after round ${card.run.round} (${escapeText(card.chosen?.why ?? '', 200)}) to ${escapeText(out)}: ${card.labels.length} labels (${card.labels.map((l) => escapeText(l, 40)).join(', ')}), ${metrics}\nrun it: fedtune predict --model ${escapeText(out)} <images or folders>\n`,
     )
     return 0
   })

@@ -7,6 +7,7 @@ import { CommandError, type CommandIo, processIo, usageAsked } from './command-i
 import { positiveInteger } from './numbers.ts'
 import { exportRun } from './run-export.ts'
 import type { RunView } from './run-views.ts'
+import { bestLine } from './status-command.ts'
 
 const USAGE = `Usage: fedtune run <start|pause|resume|stop|abort|extend> --task <name> [options]
        fedtune run export (--run <id> | --task <name>) --out <dir> [--force] [options]
@@ -116,7 +117,7 @@ export function runRunCommand(argv: string[], io: CommandIo = processIo()): Prom
       io.stdout(
         values.json
           ? `${JSON.stringify({ ...exported, out }, null, 2)}\n`
-          : `exported run ${run.id} of task ${escapeText(run.task, 64)} (${escapeText(run.state, 32)}): ${count(exported.rounds, 'round')}, ${count(exported.heads, 'head')} to ${escapeText(out)}${open}\n`,
+          : `exported run ${run.id} of task ${escapeText(run.task, 64)} (${escapeText(run.state, 32)}): ${count(exported.rounds, 'round')}, ${count(exported.heads, 'head')} to ${escapeText(out)}${open}\n${exported.best ? `${bestLine(exported.best)}\n` : ''}`,
       )
       return 0
     }

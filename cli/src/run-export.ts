@@ -1,6 +1,8 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { type BestSummary, bestSummary } from '@fedtune/coordinator/best-summary'
 import { RoundLog, type RoundRecord } from '@fedtune/coordinator/round-log'
+import type { SelectionMetric } from '@fedtune/model'
 import { escapeText } from '@fedtune/protocol'
 import { type ApiClient, ApiError } from './api-client.ts'
 import { CommandError } from './command-io.ts'
@@ -11,6 +13,8 @@ export type ExportedRun = {
   readonly run: RunView & { readonly settings: unknown }
   readonly rounds: number
   readonly heads: number
+  /** The best round by the task's validation metric, with its test figures; null without one. */
+  readonly best: BestSummary | null
 }
 
 /** The files of a run folder this writes; with `force`, only these are removed first. */
@@ -89,7 +93,9 @@ export async function exportRun(
     log.append(record as unknown as RoundRecord)
   }
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify(run, null, 2)}\n`)
-  return { run, rounds: rounds.length, heads }
+  const metric =
+    (run.settings as { evaluation?: { metric?: SelectionMetric } } | null)?.evaluation?.metric ?? 'auc'
+  return { run, rounds: rounds.length, heads, best: bestSummary(log.records, metric) }
 }
 
 /** What the folder holds (nothing when new); refused when it holds anything, unless `force`. */

@@ -1,4 +1,4 @@
-import type { TaskListing } from '@fedtune/coordinator'
+import type { BestSummary, TaskListing } from '@fedtune/coordinator'
 
 /*
  * What the coordinator's run API answers (coordinator/src/http/run-routes.ts and app.ts), as the
@@ -37,6 +37,8 @@ export type LiveStatus = {
   readonly secure: { readonly stage: string; readonly waitingFor: readonly string[] } | null
   readonly completed: number
   readonly failed: number
+  /** The best round by the task's validation metric, with its test figures; null before any (or from an older coordinator). */
+  readonly best?: BestSummary | null
 }
 
 /** GET /api/runs/:id/rounds: each kept round's record, when it was kept, and whether it has a head. */

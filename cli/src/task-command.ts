@@ -16,8 +16,8 @@ The coordinator's tasks, over its API.
                          replaces the task's file (refused while the task has an unfinished run:
                          stop it first), the same file again changes nothing. A refused file's
                          problems are printed one a line. The file is read here and checked there:
-                         its paths (backbone.source, evaluation.data) are the coordinator's, and a
-                         relative one is resolved against the coordinator's working folder, not
+                         its paths (backbone.source, evaluation.validation and .test) are the
+                         coordinator's, and a relative one is resolved against the coordinator's working folder, not
                          this file's; write absolute paths or URLs.
   show <name>            who submitted the task and when, what it is doing, and its runs
 

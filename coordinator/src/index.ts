@@ -11,6 +11,7 @@ export { RoundTraffic } from './console/round-traffic.ts'
 export type { FederationView, RunView, StageView } from './console/run-view.ts'
 export { runWaiting } from './console/run-waiting.ts'
 export { Throttle } from './console/throttle.ts'
+export { missingLabelWarning, perLabel } from './host/evaluation-set.ts'
 export { majorityAccuracy } from './host/live-run.ts'
 export {
   type OpenTask,
@@ -40,15 +41,25 @@ export {
 } from './participants/admission.ts'
 export type { ExcludedEntry, Exclusion } from './participants/exclusion.ts'
 export { INVITE_TTL_MS, issueInvite } from './participants/invite.ts'
-export { type BestRound, nextBest, patienceRunOut } from './rounds/best-round.ts'
+export {
+  type BestRound,
+  EARLY_STOP,
+  earlyStop,
+  metricName,
+  nextBest,
+  patienceRunOut,
+} from './rounds/best-round.ts'
+export { type BestSummary, bestSummary, type Headline } from './rounds/best-summary.ts'
 export { type Clock, realClock } from './rounds/clock.ts'
 export {
   type Evaluate,
+  type EvaluatedSets,
   Federation,
   type FederationOptions,
   type FederationState,
   type Link,
   type RoundRecorder,
+  type Selection,
 } from './rounds/federation.ts'
 export { federationPrior } from './rounds/label-prior.ts'
 export {
@@ -62,6 +73,8 @@ export {
 export { roundChart } from './rounds/round-chart.ts'
 export { formatRecord, RoundLog, type RoundRecord } from './rounds/round-log.ts'
 export type { RoundObserver, StageTiming } from './rounds/round-observer.ts'
+export { roundPrior } from './rounds/round-prior.ts'
+export { reportedSet, roundResult } from './rounds/round-record.ts'
 export type { ControlEvent } from './rounds/run-control.ts'
 export { RunControlError } from './rounds/run-control-error.ts'
 export { type Places, selectable, selectParticipants } from './rounds/selection.ts'

@@ -1,8 +1,9 @@
 import { describe } from '@fedtune/protocol'
+import type { ClinicalMetrics } from './metrics/clinical-metrics.ts'
 
 /**
  * What a downloaded model is, beside its model.json: what it was trained for, on how much, how well
- * it did on the coordinator's held-out set, under which privacy settings, and how an image must be
+ * it did on the coordinator's validation and test sets, which round it is and why, under which privacy settings, and how an image must be
  * prepared for it. `fedtune predict` reads `labels` and `preprocessing`; the rest is for people.
  */
 export type ModelCard = {
@@ -26,12 +27,22 @@ export type ModelCard = {
     readonly contributors: number
     readonly labelCounts: readonly number[] | null
   }
-  /** The global head of `round` on the coordinator's held-out set; null when the task has none. */
-  readonly heldOut: {
-    readonly accuracy: number
-    readonly auc: number | null
-    readonly examples: number
-  } | null
+  /** Why this round's head: the best on the validation set, the last aggregated round (no validation figure), or the round asked for. */
+  readonly chosen: {
+    readonly by: 'best-validation' | 'last-round' | 'asked'
+    /** The validation figure that chose it (`by: 'best-validation'`), e.g. "auc". */
+    readonly metric: string | null
+    readonly why: string
+  }
+  /**
+   * The label mix the head predicts with, folded into its output bias (softmax(z + log π)); null:
+   * plain softmax. A logit-adjusted head without it predicts as if every label were equally common.
+   */
+  readonly prior: readonly number[] | null
+  /** The head of `round`, as exported (prior folded), on the coordinator's validation set; null without one. */
+  readonly validation: ClinicalMetrics | null
+  /** The same on the coordinator's test set: the figures to expect on new data; null without one. */
+  readonly test: ClinicalMetrics | null
   readonly privacy: {
     readonly aggregation: 'secure' | 'plaintext-debug'
     readonly secureAggregation: {
@@ -126,9 +137,13 @@ function isJsonData(value: unknown, depth: number): boolean {
 /** The folder's README.md: the card in a few lines, and how to load the model. */
 export function modelCardReadme(card: ModelCard): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)} %`
-  const held = card.heldOut
-    ? `accuracy ${pct(card.heldOut.accuracy)}${card.heldOut.auc === null ? '' : `, AUC ${card.heldOut.auc.toFixed(3)}`} on ${card.heldOut.examples} held-out images`
-    : 'not measured (the task has no held-out set)'
+  const measured = (m: ClinicalMetrics | null, set: string) =>
+    m
+      ? `accuracy ${pct(m.accuracy)}, balanced accuracy ${pct(m.balancedAccuracy)}${m.auc === null ? '' : `, AUC ${m.auc.toFixed(3)}`}${m.ordinal?.qwk == null ? '' : `, QWK ${m.ordinal.qwk.toFixed(3)}`} on ${m.examples} ${set} images; recall per label: ${m.perClass.map((c, i) => `${card.labels[i]} ${c.recall === null ? '-' : pct(c.recall)}`).join(', ')}`
+      : `not measured (the task has no ${set} set)`
+  const prior = card.prior
+    ? `the federation's label mix (${card.prior.map((p, i) => `${card.labels[i]} ${pct(p)}`).join(', ')}), folded into the head`
+    : 'none (plain softmax)'
   const secure = card.privacy.secureAggregation
   const privacy = secure
     ? `secure aggregation (${secure.protocol}, k = ${secure.neighbours}, t = ${secure.threshold}, updates clipped to L2 norm ${secure.clipNorm}, at most ${secure.maxExamples} examples per participant, fixed point scale ${secure.fixedPoint.scale ?? '?'}); differential privacy: ${card.privacy.differentialPrivacy}`
@@ -142,7 +157,10 @@ trained, as one model (image in, class probabilities out). Made by fedtune ${car
 - Input: [n, ${card.preprocessing.inputSize}, ${card.preprocessing.inputSize}, 3], ${card.preprocessing.color};
   resized ${card.preprocessing.resize}; scaled ${card.preprocessing.scaling.formula} (to [-1, 1]).
 - Trained: ${card.run.roundsCompleted} aggregated round(s) of ${card.run.roundsPlanned} planned; round ${card.run.round} summed ${card.training.examples} examples from ${card.training.contributors} contributor(s).
-- Held out: ${held}.
+- Chosen: round ${card.run.round}, ${card.chosen.why}.
+- Validation: ${measured(card.validation, 'validation')}.
+- Test: ${measured(card.test, 'test')}.
+- Predicts with prior: ${prior}.
 - Privacy: ${privacy}.
 - Backbone: ${card.backbone.source} (sha256 ${card.backbone.sha256}).
 

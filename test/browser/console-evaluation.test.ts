@@ -95,7 +95,6 @@ const record = (
   dropped: [],
   examples: status === 'aggregated' ? 60 : 0,
   labelCounts: status === 'aggregated' ? [30, 20, 10] : null,
-  global: null,
   validation: sets.validation ?? null,
   test: sets.test ?? null,
   participants: sets.participants ?? null,

@@ -63,7 +63,7 @@ beforeAll(async () => {
         gatherSeconds: 0,
         roundDeadlineSeconds: 600,
       },
-      evaluation: { data: join(data, 'test') },
+      evaluation: { test: join(data, 'test') },
     },
     {},
     { consoleDir },
@@ -416,7 +416,7 @@ describe('the operator console in Chromium', () => {
     const dir = unpackModel(await readFile(zip), join(work, 'model'))
     const card = JSON.parse(await readFile(join(dir, 'model-card.json'), 'utf8')) as ModelCard
     const stored = await c.store.rounds.get(card.run.id, card.run.round)
-    const kept = (stored?.record as RoundRecord | undefined)?.global
+    const kept = (stored?.record as RoundRecord | undefined)?.test
     expect(kept?.examples).toBe(24)
     expect(card.run.round).toBe(3)
     const model = await tf.loadLayersModel(fileHandler(dir))

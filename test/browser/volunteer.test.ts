@@ -93,7 +93,7 @@ async function coordinator(
         browsers: { enabled: browsers, maxPerRound: 1 },
       },
       aggregation: { stageDeadlineSeconds: 300 },
-      evaluation: { data: join(data, 'test') },
+      evaluation: { test: join(data, 'test') },
     },
     work,
   )

@@ -223,7 +223,7 @@ describe('a signed-in viewer watches a run', () => {
       training: { rounds: 2 },
       participation: { minParticipants: 2, participantsPerRound: 3, gatherSeconds: 1 },
       aggregation: { neighbours: 3, threshold: 2, stageDeadlineSeconds: 30 },
-      evaluation: { data: join(data, 'test') },
+      evaluation: { test: join(data, 'test') },
     })
     const viewer = consoleTo(c, await bearerFor(c.store, 'viewer'))
     await viewer.next('welcome')

@@ -97,7 +97,6 @@ const record = (
     contributions: [],
     dropped: ['c'],
     examples: 20,
-    global: { accuracy: 0.8, auc: 0.9, examples: 16 },
     validation: null,
     test: TEST,
     participants: null,
@@ -245,7 +244,6 @@ describe("a round's timeline entry", () => {
     const failed = record({
       status: 'failed',
       reason: 'aborted by olga: wrong images',
-      global: null,
       test: null,
       survivors: null,
       dropped: ['a', 'b', 'c'],

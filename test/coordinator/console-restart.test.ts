@@ -35,7 +35,6 @@ const record = (
   dropped: [],
   examples: status === 'aggregated' ? 30 : 0,
   labelCounts: null,
-  global: null,
   validation: null,
   test,
   participants: null,

@@ -1,6 +1,7 @@
 import { type RoundRecord, roundChart } from '@fedtune/coordinator'
 import { type ClinicalMetrics, evaluatePredictions } from '@fedtune/model'
 import { describe, expect, it } from 'vitest'
+import { clinical } from '../clinical-fixture.ts'
 
 /** Metrics of 20 examples of class 0, `accuracy` of them predicted right. */
 const withAccuracy = (accuracy: number): ClinicalMetrics => {
@@ -19,9 +20,8 @@ const record = (round: number, accuracy: number | null): RoundRecord => ({
   contributions: [],
   dropped: [],
   examples: 10,
-  global: accuracy === null ? null : { accuracy, auc: accuracy + 0.05, examples: 100 },
-  validation: null,
-  test: null,
+  validation: accuracy === null ? null : clinical(accuracy - 0.02, accuracy + 0.03, 50),
+  test: accuracy === null ? null : clinical(accuracy, accuracy + 0.05, 100),
   participants: accuracy === null ? null : withAccuracy(accuracy - 0.05),
   prior: null,
   best: null,
@@ -35,9 +35,19 @@ describe('the round chart', () => {
     const lines = [...svg.matchAll(/<polyline[^>]*points="([^"]+)"/g)].map(
       (m) => (m[1] as string).split(' ').length,
     )
-    expect(lines).toEqual([3, 3, 3])
+    // validation ACC and AUC, test ACC and AUC, the participants' pooled ACC
+    expect(lines).toEqual([3, 3, 3, 3, 3])
     expect(svg.match(/✕/g)).toHaveLength(1)
     expect(svg).toContain('task &lt;x&gt;')
+  })
+
+  it('marks the best round by validation, as the last record names it', () => {
+    const last = { ...record(3, 0.85), best: { round: 2, value: 0.9 } }
+    const svg = roundChart([record(1, 0.8), record(2, 0.9), last], 't')
+    const star = /<text x="([0-9.]+)"[^>]*>★ best<\/text>/.exec(svg)
+    const second = /<text x="([0-9.]+)"[^>]*>2<\/text>/.exec(svg)
+    expect(star?.[1]).toBe(second?.[1])
+    expect(roundChart([record(1, 0.8)], 't')).not.toContain('★')
   })
 
   it('puts a higher accuracy higher on the chart', () => {

@@ -13,7 +13,6 @@ const record = (participants: RoundRecord['participants']): RoundRecord => ({
   dropped: [],
   examples: 40,
   labelCounts: [20, 20],
-  global: null,
   validation: null,
   test: null,
   participants,

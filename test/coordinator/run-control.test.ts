@@ -183,7 +183,8 @@ describe('an operator aborts the current round', () => {
       reason: 'aborted by alice: a hospital sent the wrong images',
       examples: 0,
       labelCounts: null,
-      global: null,
+      validation: null,
+      test: null,
     })
     expect(first.survivors).toBeUndefined()
     expect(await told).toMatchObject({

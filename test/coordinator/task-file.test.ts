@@ -15,14 +15,21 @@ const valid = {
   },
   training: { rounds: 5, localEpochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001 },
   participation: { minParticipants: 3, participantsPerRound: 3, roundDeadlineSeconds: 60 },
-  evaluation: { data: 'data/test' },
+  evaluation: { validation: 'data/validation', test: 'data/test' },
 }
 
 describe('task file', () => {
   it('resolves relative paths against the task file’s folder and fills in defaults', () => {
     const task = parseTaskFile(valid, '/srv/tasks')
     expect(task.backbone.source).toBe('/srv/backbones/mobilenet')
-    expect(task.evaluation?.data).toBe('/srv/tasks/data/test')
+    expect(task.evaluation).toEqual({
+      validation: '/srv/tasks/data/validation',
+      test: '/srv/tasks/data/test',
+      metric: 'auc',
+      patience: null,
+      prior: 'federation',
+    })
+    expect(task.head.ordinal).toBe(false)
     expect(task.training.loss).toBe('logit-adjusted')
     expect(task.training.classWeights).toBe('none')
     expect(task.participation.joinTimeoutSeconds).toBe(3600)
@@ -155,6 +162,75 @@ describe('task file', () => {
     )
     expect(() => parseTaskFile({ ...valid, participation: { minParticipants: 1 } }, '/x')).toThrow(
       'task file: participation.minParticipants: expected at least 2 with secure aggregation (a sum of one update is that update), got number 1',
+    )
+  })
+
+  it('evaluation: validation chooses, test reports; the metric, patience and prior as given', () => {
+    const task = parseTaskFile(
+      {
+        ...valid,
+        head: { ...valid.head, ordinal: true },
+        evaluation: { validation: '/v', metric: 'qwk', patience: 20, prior: 'uniform' },
+      },
+      '/x',
+    )
+    expect(task.head.ordinal).toBe(true)
+    expect(task.evaluation).toEqual({
+      validation: '/v',
+      test: null,
+      metric: 'qwk',
+      patience: 20,
+      prior: 'uniform',
+    })
+    expect(parseTaskFile({ ...valid, evaluation: { test: 't' } }, '/x').evaluation).toMatchObject({
+      validation: null,
+      test: '/x/t',
+    })
+    const { evaluation: _, ...none } = valid
+    expect(parseTaskFile(none, '/x').evaluation).toBeNull()
+  })
+
+  it('refuses evaluation.data, saying it became test and validation', () => {
+    expect(() => parseTaskFile({ ...valid, evaluation: { data: 'data/test' } }, '/x')).toThrow(
+      'task file: evaluation: expected only validation, test, metric, patience and prior: "data" became "test" (the held-out images, reported) and "validation" (the images the best round is chosen on), got unknown field "data"',
+    )
+    expect(() => parseTaskFile({ ...valid, evaluation: { test: 't', colour: 1 } }, '/x')).toThrow(
+      'task file: evaluation: expected only known fields (validation, test, metric, patience, prior), got unknown field "colour"',
+    )
+  })
+
+  it('refuses an evaluation with neither set, patience without validation, and qwk for labels that are not grades', () => {
+    const evaluation =
+      (e: object, head: object = {}) =>
+      () =>
+        parseTaskFile({ ...valid, head: { ...valid.head, ...head }, evaluation: e }, '/x')
+    expect(evaluation({})).toThrow(
+      'task file: evaluation: expected a validation folder, a test folder or both, got neither',
+    )
+    expect(evaluation({ metric: 'accuracy' })).toThrow(
+      'task file: evaluation: expected a validation folder, a test folder or both, got neither',
+    )
+    expect(evaluation({ test: 't', patience: 20 })).toThrow(
+      'task file: evaluation.patience: expected no patience without evaluation.validation (patience counts rounds without a better validation figure), got number 20',
+    )
+    expect(evaluation({ validation: 'v', metric: 'qwk' })).toThrow(
+      'task file: evaluation.metric: expected "auc", "accuracy" or "balancedAccuracy": "qwk" is for ordinal labels (head.ordinal: true), got "qwk"',
+    )
+    expect(evaluation({ validation: 'v', metric: 'qwk' }, { ordinal: true })).not.toThrow()
+    expect(evaluation({ validation: 'v', metric: 'f1' })).toThrow(
+      'task file: evaluation.metric: expected one of "auc", "accuracy", "balancedAccuracy", "qwk", got "f1"',
+    )
+    expect(evaluation({ validation: 'v', patience: 0 })).toThrow(
+      'task file: evaluation.patience: expected an integer from 1 to 100000, got number 0',
+    )
+    expect(evaluation({ validation: 'v', prior: 'local' })).toThrow(
+      'task file: evaluation.prior: expected one of "federation", "uniform", got "local"',
+    )
+    expect(evaluation({ validation: '' })).toThrow(
+      'task file: evaluation.validation: expected a folder of validation images, one subfolder per label, got ""',
+    )
+    expect(evaluation({ test: 't' }, { ordinal: 'yes' })).toThrow(
+      'task file: head.ordinal: expected true or false, got "yes"',
     )
   })
 

@@ -49,8 +49,11 @@ describe('the published task file schema', () => {
     expect(open).toEqual([])
   })
 
-  it('the task file the demo writes is valid, with and without volunteers', () => {
-    for (const volunteers of [false, true]) {
+  it('the task file the demo writes is valid, with and without volunteers and a validation folder', () => {
+    for (const [volunteers, validation] of [
+      [false, '/srv/demo/data/validation'],
+      [true, null],
+    ] as const) {
       const task = demoTask({
         dataset: 'pneumoniamnist',
         hospitals: 3,
@@ -59,10 +62,19 @@ describe('the published task file schema', () => {
         backboneDir: '/srv/shared/backbones/mobilenet_v2_0.35_224',
         digest: 'ab'.repeat(32),
         labels: ['normal', 'pneumonia'],
-        evaluationData: '/srv/demo/data/test',
+        validation,
+        test: '/srv/demo/data/test',
       })
       expect(problems(task)).toEqual([])
-      expect(parseTaskFile(task, '/srv/demo').participation.browsers.enabled).toBe(volunteers)
+      const parsed = parseTaskFile(task, '/srv/demo')
+      expect(parsed.participation.browsers.enabled).toBe(volunteers)
+      expect(parsed.evaluation).toEqual({
+        validation,
+        test: '/srv/demo/data/test',
+        metric: 'auc',
+        patience: null,
+        prior: 'federation',
+      })
     }
   })
 

@@ -65,7 +65,7 @@ async function federate(kind: 'png' | 'dicom', data: string): Promise<void> {
       roundDeadlineSeconds: 240,
       joinTimeoutSeconds: 240,
     },
-    evaluation: { data: join(data, 'test') },
+    evaluation: { test: join(data, 'test') },
   })
   try {
     const exits: Promise<number>[] = []
@@ -155,8 +155,8 @@ describe('a federation on DICOM folders', () => {
   })
 
   it('reaches the same held-out accuracy on DICOM as on the PNGs it came from, every round', () => {
-    const png = outcome.png.records.map((r) => r.global)
-    const dicom = outcome.dicom.records.map((r) => r.global)
+    const png = outcome.png.records.map((r) => r.test)
+    const dicom = outcome.dicom.records.map((r) => r.test)
     expect(png.every((g) => g?.examples === 24)).toBe(true)
     expect(dicom).toEqual(png)
   })

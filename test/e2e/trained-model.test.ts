@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,8 +19,9 @@ import { bearerFor } from '../test-store.ts'
 /**
  * Issue 13, item 2, "the model, ready to use": a real secure run of three hospital processes on
  * PneumoniaMNIST chest X-rays; its model downloaded over HTTP is ONE TF.js layers model that
- * tf.loadLayersModel loads in Node and that gets the coordinator's own held-out accuracy on the same
- * images; `fedtune model export` and `fedtune predict` as processes; and the refusals.
+ * tf.loadLayersModel loads in Node and that gets the coordinator's own test accuracy on the same
+ * images (the best round's head by validation AUC, its prior folded in); `fedtune model export` and
+ * `fedtune predict` as processes; and the refusals.
  */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const _shared = join(repo, '..', 'shared')
@@ -38,7 +39,8 @@ let records: RoundRecord[]
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fedtune-model-'))
   data = join(work, 'data')
-  await splitPneumonia(data, { hospitals: HOSPITALS, perHospital: 40, testLimit: 60, seed: 7 })
+  await splitPneumonia(data, { hospitals: HOSPITALS, perHospital: 40, testLimit: 120, seed: 7 })
+  carveValidation(join(data, 'test'), join(data, 'validation'))
   c = await startMainCoordinator({
     head: { layers: [{ type: 'dense', units: 32, activation: 'relu' }], labels: LABELS, seed: 3 },
     training: { rounds: ROUNDS, localEpochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 0.001 },
@@ -48,7 +50,8 @@ beforeAll(async () => {
       roundDeadlineSeconds: 240,
       joinTimeoutSeconds: 240,
     },
-    evaluation: { data: join(data, 'test') },
+    // the default loss (logit-adjusted) and prior ("federation"): each head predicts with its round's label mix
+    evaluation: { validation: join(data, 'validation'), test: join(data, 'test') },
   })
   const clients: ChildProcess[] = []
   const exits: Promise<number>[] = []
@@ -106,14 +109,29 @@ async function download(path: string): Promise<{ dir: string; response: Response
 
 const heldOut = () => labelledImages(join(data, 'test'), LABELS)
 
+/** Every other image of each label of `test` moved to `validation`, as the coordinator's validation set. */
+function carveValidation(test: string, validation: string): void {
+  for (const label of LABELS) {
+    mkdirSync(join(validation, label), { recursive: true })
+    const files = readdirSync(join(test, label)).sort()
+    for (const [i, file] of files.entries())
+      if (i % 2 === 1) renameSync(join(test, label, file), join(validation, label, file))
+  }
+}
+
+/** The round the run's last record names the best by validation AUC: the model exported by default. */
+const bestRecord = () => records.find((r) => r.round === records.at(-1)?.best?.round) as RoundRecord
+
 describe('GET /api/runs/:id/model', () => {
-  it('answers the last aggregated round as one zip to download: model.json, weights.bin, model-card.json, README.md', async () => {
+  it('answers the best round by validation as one zip to download: model.json, weights.bin, model-card.json, README.md', async () => {
     expect(records.map((r) => r.status)).toEqual(['aggregated', 'aggregated'])
+    const best = bestRecord()
+    expect(best.validation?.auc).toBe(Math.max(...records.map((r) => r.validation?.auc ?? 0)))
     const response = await get(`/api/runs/${c.run.id}/model`)
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toBe('application/zip')
     expect(response.headers.get('content-disposition')).toBe(
-      `attachment; filename="main-run${c.run.id}-round2-model.zip"`,
+      `attachment; filename="main-run${c.run.id}-round${best.round}-model.zip"`,
     )
     const files = readZip(new Uint8Array(await response.arrayBuffer()), 'the download')
     expect([...files.keys()]).toEqual(['model.json', 'weights.bin', 'model-card.json', 'README.md'])
@@ -122,7 +140,7 @@ describe('GET /api/runs/:id/model', () => {
     expect(readme).toContain('secure aggregation')
   })
 
-  it('is one layers model that tf.loadLayersModel loads in Node and that gets the coordinator’s held-out accuracy and AUC on the same images', async () => {
+  it('is one layers model, its prior folded in, that tf.loadLayersModel loads in Node and that gets the coordinator’s test accuracy and AUC on the same images', async () => {
     const { dir } = await download(`/api/runs/${c.run.id}/model`)
     const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as ModelCard
     const before = tf.memory().numTensors
@@ -133,18 +151,27 @@ describe('GET /api/runs/:id/model', () => {
       const { pixels, labels } = await heldOut()
       // the card's preprocessing, which is the coordinator's: RGB, bilinear half-pixel resize, x / 127.5 - 1
       const probs = classify(model, pixels, card.preprocessing.inputSize)
-      const last = records.at(-1)?.global
-      expect(last?.examples).toBe(pixels.length)
-      expect(accuracy(probs, labels, 2)).toBeCloseTo(last?.accuracy as number, 10)
-      expect(rocAuc(probs, labels, 2)).toBeCloseTo(last?.auc as number, 4)
-      expect(card.heldOut).toEqual(last)
+      const best = bestRecord()
+      // the logit-adjusted head predicts with its round's label mix, as the coordinator measured it
+      expect(best.prior).toHaveLength(2)
+      expect(card.prior).toEqual(best.prior)
+      expect(best.test?.examples).toBe(pixels.length)
+      expect(accuracy(probs, labels, 2)).toBeCloseTo(best.test?.accuracy as number, 10)
+      expect(rocAuc(probs, labels, 2)).toBeCloseTo(best.test?.auc as number, 4)
+      expect(card.test).toEqual(best.test)
+      expect(card.validation).toEqual(best.validation)
+      expect(card.chosen).toEqual({
+        by: 'best-validation',
+        metric: 'auc',
+        why: `the best validation AUC (${best.validation?.auc?.toFixed(3)}) of the 2 rounds kept`,
+      })
     } finally {
       model.dispose()
     }
     expect(tf.memory().numTensors).toBe(before)
   })
 
-  it('comes with a card saying the task, rounds, labels, preprocessing, examples summed, held-out metrics and privacy settings', async () => {
+  it('comes with a card saying the task, rounds, labels, preprocessing, examples summed, validation and test metrics and privacy settings', async () => {
     const { dir } = await download(`/api/runs/${c.run.id}/model?round=1`)
     const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as ModelCard
     const first = records[0] as RoundRecord
@@ -156,7 +183,10 @@ describe('GET /api/runs/:id/model', () => {
       labels: LABELS,
       preprocessing: { inputSize: 224, channels: 3, scaling: { formula: 'x / 127.5 - 1', range: [-1, 1] } },
       training: { examples: first.examples, contributors: HOSPITALS, labelCounts: first.labelCounts },
-      heldOut: first.global,
+      chosen: { by: 'asked', metric: null },
+      prior: first.prior,
+      validation: first.validation,
+      test: first.test,
       privacy: {
         aggregation: 'secure',
         secureAggregation: {
@@ -200,7 +230,8 @@ describe('a download that has no head to give says why', () => {
       ...(records[0] as RoundRecord),
       status: 'failed',
       reason: 'only 1 of 3 participants sent an update (need 3)',
-      global: null,
+      validation: null,
+      test: null,
     } as const
     await c.store.rounds.commit(run.id, failed, null)
     for (const path of [`/api/runs/${run.id}/model?round=1`, `/api/runs/${run.id}/rounds/1/head`]) {
@@ -248,7 +279,9 @@ describe('fedtune model export and fedtune predict, as processes', () => {
     const exported = await fedtune('model', 'export', '--run', String(c.run.id), '--out', out)
     expect(exported.stderr).toBe('')
     expect(exported.code).toBe(0)
-    expect(exported.stdout).toContain(`wrote the model of run ${c.run.id} (task main) after round 2`)
+    expect(exported.stdout).toContain(
+      `wrote the model of run ${c.run.id} (task main) after round ${bestRecord().round} (the best validation AUC`,
+    )
     const { files } = await heldOut()
     const images = files.slice(0, 3).map((f) => f.path)
     const broken = join(work, 'broken.png')
@@ -275,7 +308,7 @@ describe('fedtune model export and fedtune predict, as processes', () => {
     }
     expect(answer.predictions).toHaveLength(files.length)
     expect(answer.errors).toEqual([])
-    const held = records.at(-1)?.global?.accuracy as number
+    const held = bestRecord().test?.accuracy as number
     const right = answer.predictions.filter((p, i) => LABELS.indexOf(p.label) === files[i]?.label).length
     expect(right / files.length).toBeCloseTo(held, 10)
   })

@@ -59,7 +59,7 @@ const valid = {
     gatherSeconds: 5,
     browsers: { enabled: true, maxPerRound: 2 },
   },
-  evaluation: { data: 'data/test' },
+  evaluation: { validation: 'data/validation', test: 'data/test' },
   aggregation: {
     mode: 'secure',
     clipNorm: 10,
@@ -181,6 +181,14 @@ describe('fuzzing the task file: every input is a task or a TaskFileError that s
 })
 
 describe('what the fuzzing found, pinned', () => {
+  it('a clipNorm of 5e-324 is refused at once, not a fixed point searched for forever', () => {
+    const started = process.cpuUsage()
+    expect(() => parseTaskFile({ ...minimal, aggregation: { clipNorm: 5e-324 } }, '/srv/tasks')).toThrow(
+      /clipNorm number 5e-324 is too small for a fixed point/,
+    )
+    expect(cpuMs(started)).toBeLessThan(CASE_BOUND_MS)
+  })
+
   it('a secure task of 100,000 participants at 90 % dropout is refused at once, not after two minutes of searching for k', () => {
     const started = process.cpuUsage()
     expect(() =>

@@ -80,7 +80,7 @@ describe('a throw at every point the coordinator runs code', () => {
       secure: false,
       evaluate: () => {
         if (failures-- > 0) throw new Error('evaluate failed')
-        return { accuracy: 1, auc: null, examples: 1 }
+        return { validation: null, test: null }
       },
     })
     const a = testParticipant(h, 'a')
@@ -135,7 +135,7 @@ describe('a throw at every point the coordinator runs code', () => {
     const h = await startTestCoordinator({
       evaluate: () => {
         if (failures-- > 0) throw new Error('evaluate failed')
-        return { accuracy: 1, auc: null, examples: 1 }
+        return { validation: null, test: null }
       },
     })
     await joinAll(testParticipant(h, 'a'), testParticipant(h, 'b'), testParticipant(h, 'c'))

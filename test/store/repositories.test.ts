@@ -234,7 +234,7 @@ describe.each(engines)('on $name', (engine) => {
         status,
         reason: status === 'failed' ? 'too few survivors' : null,
         selected: ['a', 'b'],
-        global: { accuracy: 0.5 + round / 100, auc: null, examples: 40 },
+        test: { accuracy: 0.5 + round / 100, auc: null, examples: 40 },
         labelCounts: [3, 0, 7],
         nested: { deep: [{ x: 1.25 }] },
       })

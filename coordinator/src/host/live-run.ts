@@ -1,16 +1,18 @@
 import { mkdirSync } from 'node:fs'
-import { accuracy, initHead, predictHead, rocAuc } from '@fedtune/model'
-import { embedFolder, fetchBackboneFromUrl, loadBackbone, progressTo } from '@fedtune/model/node'
+import { initHead } from '@fedtune/model'
+import { fetchBackboneFromUrl, loadBackbone } from '@fedtune/model/node'
 import { escapeText, paramCount, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { backbonePath } from '../http/backbone-path.ts'
 import { storeAdmission } from '../participants/admission.ts'
+import { EARLY_STOP } from '../rounds/best-round.ts'
 import { type Evaluate, Federation } from '../rounds/federation.ts'
 import { formatRecord, RoundLog } from '../rounds/round-log.ts'
 import type { RoundObserver } from '../rounds/round-observer.ts'
 import { type Run, type Store, StoreError } from '../store/index.ts'
 import { headFile } from '../store/run-folder.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
+import { type EvaluationSetName, embedEvaluationSet, evaluateOn } from './evaluation-set.ts'
 import { commitRound, endRun, resumeFrom } from './run-rows.ts'
 import type { OpenTask } from './task-directory.ts'
 
@@ -18,7 +20,7 @@ import type { OpenTask } from './task-directory.ts'
 export type LiveRun = OpenTask & {
   readonly run: Run
   readonly outDir: string
-  /** The held-out accuracy of always answering its most frequent class; null without a held-out set. */
+  /** The accuracy of always answering the most frequent class of the test set (else the validation set); null without either. */
   readonly majority: number | null
 }
 
@@ -28,7 +30,7 @@ export type PrepareRunOptions = {
   readonly run: Run
   /** The head after every round, and a readable copy of the rounds. */
   readonly outDir: string
-  /** Downloaded backbones and cached embeddings of the held-out set. */
+  /** Downloaded backbones and cached embeddings of the validation and test sets. */
   readonly cacheDir: string
   readonly print: (line: string) => void
   /** Progress bars (fetching, embedding); none when undefined. */
@@ -41,7 +43,7 @@ export type PrepareRunOptions = {
 }
 
 /**
- * Makes a task's run ready to serve: fetches and checks its backbone, embeds its held-out set,
+ * Makes a task's run ready to serve: fetches and checks its backbone, embeds its validation and test sets,
  * picks up its kept rounds (a restarted run carries on from its last one) and builds its federation,
  * which keeps every round in the store before it announces it.
  */
@@ -56,33 +58,38 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   )
   const spec = { layers: task.head.layers, labels: task.head.labels }
   const params = paramCount(spec, backbone.embeddingDim)
+  const warn = (message: string) => print(`warning: ${escapeText(message)}`)
   let evaluate: Evaluate | undefined
   let majority: number | null = null
   try {
     if (task.evaluation) {
-      const bar = progressTo('embedding held-out set', o.bars)
-      const { dataset, fromCache, skipped } = await embedFolder(backbone, task.evaluation.data, {
-        cacheDir: o.cacheDir,
-        labels: task.head.labels,
-        onProgress: (done, total) => {
-          bar.update(done, total)
-          o.onProgress?.('embedding the held-out set', done, total)
-        },
-      })
-      bar.done(`${fromCache} from cache`)
-      print(
-        `held-out set ${task.evaluation.data}: ${dataset.n} images${skipped.length > 0 ? `; skipped ${skipped.length} that could not be decoded, the first: ${skipped[0]?.path}: ${skipped[0]?.reason}` : ''}`,
-      )
+      const embedded = async (name: EvaluationSetName, dir: string | null) =>
+        dir === null
+          ? null
+          : await embedEvaluationSet({
+              backbone,
+              name,
+              dir,
+              labels: task.head.labels,
+              cacheDir: o.cacheDir,
+              bars: o.bars,
+              onProgress: o.onProgress,
+              print,
+              warn,
+            })
+      const validation = await embedded('validation', task.evaluation.validation)
+      const test = await embedded('test', task.evaluation.test)
       const classes = task.head.labels.length
-      majority = majorityAccuracy(dataset.y, classes)
-      evaluate = (weights) => {
-        const probs = predictHead(spec, backbone.embeddingDim, weights, dataset.x, dataset.n)
-        return {
-          accuracy: accuracy(probs, dataset.y, classes),
-          auc: rocAuc(probs, dataset.y, classes),
-          examples: dataset.n,
-        }
-      }
+      // the console's line a head must beat, on the set its chart shows (test, else validation)
+      const shown = test ?? validation
+      majority = shown && majorityAccuracy(shown.y, classes)
+      const options = { ordinal: task.head.ordinal }
+      const onValidation = validation && evaluateOn(spec, validation, options)
+      const onTest = test && evaluateOn(spec, test, options)
+      evaluate = (weights, prior) => ({
+        validation: onValidation?.(weights, prior) ?? null,
+        test: onTest?.(weights, prior) ?? null,
+      })
     }
   } finally {
     backbone.dispose()
@@ -117,7 +124,6 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     )
   }
   const log = new RoundLog(outDir, resumed?.records ?? [], `task ${task.name}: the global head per round`)
-  const warn = (message: string) => print(`warning: ${escapeText(message)}`)
   const federation = new Federation({
     task: info,
     config: {
@@ -195,17 +201,24 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       },
     },
     evaluate,
+    ordinal: task.head.ordinal,
+    selection: {
+      metric: task.evaluation?.metric ?? 'auc',
+      patience: task.evaluation?.patience ?? null,
+    },
+    predictionPrior: task.evaluation?.prior ?? 'federation',
     onRecord: (record) => print(escapeText(formatRecord(record, task.training.rounds), 2000)),
     onFinished: (f) => {
       print(
         `finished: task ${task.name}: ${f.reason}; ${f.completed} rounds aggregated, ${f.failed} failed; log in ${log.dir}`,
       )
       if (f.reason === 'coordinator closed') return
-      const state = f.reason.startsWith('all ')
-        ? 'finished'
-        : f.reason.startsWith('only ')
-          ? 'failed'
-          : 'stopped'
+      const state =
+        f.reason.startsWith('all ') || f.reason.startsWith(EARLY_STOP)
+          ? 'finished'
+          : f.reason.startsWith('only ')
+            ? 'failed'
+            : 'stopped'
       void endRun(store, run.id, state, f.reason).then(
         () => o.onEnded?.(state, f.reason),
         (error: Error) => {

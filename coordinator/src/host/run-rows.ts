@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import type { BestRound } from '../rounds/best-round.ts'
 import type { Progress } from '../rounds/round.ts'
 import type { RoundRecord } from '../rounds/round-log.ts'
 import { type Run, type Store, type StoredRound, StoreError } from '../store/index.ts'
@@ -12,6 +13,7 @@ import type { TaskFile } from '../tasks/task-file.ts'
 
 export type Resumed = Progress & {
   readonly global: Float32Array
+  readonly best: BestRound
   readonly records: readonly RoundRecord[]
 }
 
@@ -151,6 +153,8 @@ export function resumeFrom(
     completed: records.filter((r) => r.status === 'aggregated').length,
     failed: records.filter((r) => r.status === 'failed').length,
     global: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+    // every record carries the best round so far (records kept before it existed have none)
+    best: records.at(-1)?.best ?? null,
     records,
   }
 }

@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { OpenTask, TaskDirectory } from '../host/task-directory.ts'
 import { type MetricsExposure, metricsRoute } from '../metrics/metrics-route.ts'
 import { type OperatorsOptions, registerOperators } from '../operators/register-operators.ts'
+import { bestSummary } from '../rounds/best-summary.ts'
 import { roundChart } from '../rounds/round-chart.ts'
 import type { Store } from '../store/open-store.ts'
 import { headFile } from '../store/run-folder.ts'
@@ -197,6 +198,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       secure: federation.secureStage,
       completed: s.completed,
       failed: s.failed,
+      // the best round by the task's validation metric and its test figures: what to quote of the run
+      best: bestSummary(open.log.records, federation.metric),
       ...opts.status?.(federation.task.name),
     }
   })

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { composeModel, modelCardReadme, modelFiles, WEIGHTS_FILE } from '@fedtune/model'
+import { composeModel, foldPrior, modelCardReadme, modelFiles, WEIGHTS_FILE } from '@fedtune/model'
 import { fetchBackboneFromUrl, loadBackbone, MODEL_CARD_FILE } from '@fedtune/model/node'
 import { decodeWeights, paramCount } from '@fedtune/protocol'
 import type { LayersModel } from '@tensorflow/tfjs'
@@ -20,13 +20,15 @@ export class ModelArchiveError extends Error {
 
 /**
  * The whole model after one round, as one zip: the run's backbone (checked against the task's
- * digest) and that round's global head composed into one TF.js layers model (model.json,
+ * digest) and that round's global head, its prior folded in (round-prior.ts), composed into one TF.js layers model (model.json,
  * weights.bin), its model-card.json and a README.md. Built on request; every tensor is freed.
  */
 export async function modelArchive(o: {
   readonly run: Run
   readonly task: TaskFile
   readonly record: RoundRecord
+  /** Why this round's head (round-head.ts); the card says it. */
+  readonly chosen: 'asked' | 'best' | 'last'
   readonly records: readonly RoundRecord[]
   readonly headFile: string
   readonly cacheDir: string
@@ -57,11 +59,14 @@ export async function modelArchive(o: {
   let files: Awaited<ReturnType<typeof modelFiles>>
   let model: LayersModel | undefined
   try {
-    const weights = decodeWeights(
+    const raw = decodeWeights(
       head,
       paramCount(spec, backbone.embeddingDim),
       `run ${o.run.id}'s head after round ${record.round}`,
     )
+    // the model predicts as the coordinator measured it: with its round's prior in the output bias
+    const prior = record.prior ?? null
+    const weights = prior === null ? raw : foldPrior(spec, backbone.embeddingDim, raw, prior)
     model = composeModel(backbone, spec, weights)
     files = await modelFiles(model)
   } finally {
@@ -73,6 +78,7 @@ export async function modelArchive(o: {
     run: o.run,
     task,
     record,
+    chosen: o.chosen,
     records: o.records,
     inputSize: backbone.inputSize,
     embeddingDim: backbone.embeddingDim,

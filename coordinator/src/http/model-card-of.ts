@@ -1,4 +1,5 @@
 import { MODEL_CARD_FORMAT, type ModelCard, preprocessingFor } from '@fedtune/model'
+import { metricName } from '../rounds/best-round.ts'
 import type { RoundRecord } from '../rounds/round-record.ts'
 import type { Run } from '../store/index.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
@@ -8,6 +9,8 @@ export function modelCardOf(o: {
   readonly run: Run
   readonly task: TaskFile
   readonly record: RoundRecord
+  /** Why this round's head (round-head.ts). */
+  readonly chosen: 'asked' | 'best' | 'last'
   /** Every kept round of the run, to count the aggregated ones up to this one. */
   readonly records: readonly RoundRecord[]
   readonly inputSize: number
@@ -35,7 +38,11 @@ export function modelCardOf(o: {
       contributors: record.survivors ? record.survivors.length : record.contributions.length,
       labelCounts: record.labelCounts ?? null,
     },
-    heldOut: record.global,
+    chosen: chosenOf(o.chosen, record, o.records, task),
+    prior: record.prior ?? null,
+    // records kept before validation and test existed have neither
+    validation: record.validation ?? null,
+    test: record.test ?? null,
     privacy: {
       aggregation: a.mode,
       secureAggregation:
@@ -65,5 +72,36 @@ export function modelCardOf(o: {
     head: { layers: task.head.layers },
     fedtuneVersion: o.version,
     createdAt: o.now.toISOString(),
+  }
+}
+
+/** Why the card's round, in words an operator reads in the README. */
+function chosenOf(
+  chosen: 'asked' | 'best' | 'last',
+  record: RoundRecord,
+  records: readonly RoundRecord[],
+  task: TaskFile,
+): ModelCard['chosen'] {
+  // a run's settings kept before `metric` existed have none
+  const metric = task.evaluation?.metric ?? 'auc'
+  const name = `validation ${metricName(metric)}`
+  const best = records.at(-1)?.best ?? null
+  const kept = records.at(-1)?.round ?? record.round
+  if (chosen === 'best' && best !== null)
+    return {
+      by: 'best-validation',
+      metric,
+      why: `the best ${name} (${best.value.toFixed(3)}) of the ${kept} round${kept === 1 ? '' : 's'} kept`,
+    }
+  if (chosen === 'asked')
+    return {
+      by: 'asked',
+      metric: null,
+      why: `the round asked for${best === null ? '' : `; the best ${name} is round ${best.round}'s (${best.value.toFixed(3)})`}`,
+    }
+  return {
+    by: 'last-round',
+    metric: null,
+    why: `the last aggregated round (${task.evaluation?.validation ? `no round has a ${name} yet` : 'the task has no validation set to choose on'})`,
   }
 }

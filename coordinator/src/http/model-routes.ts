@@ -17,7 +17,8 @@ const ModelQuery = z.strictObject({
 
 /**
  * The trained model of a run, ready to use (issue 13, item 2): GET /api/runs/:id/model?round=n (by
- * default the last aggregated round) answers one zip, the folder `fedtune model export` unpacks and
+ * default the best round by the task's validation metric, else the last aggregated round; the
+ * round's prior folded into the head) answers one zip, the folder `fedtune model export` unpacks and
  * `fedtune predict` runs: model.json + weights.bin (backbone and head as one TF.js layers model),
  * model-card.json and README.md. A round without a head says why (round-head.ts).
  */
@@ -47,6 +48,7 @@ export function modelRoutes(app: FastifyInstance, store: Store, cacheDir: string
         run,
         task: run.settings,
         record: head.kept.record,
+        chosen: head.chosen,
         records: kept.map((k) => k.record),
         headFile: head.kept.headFile as string,
         cacheDir,

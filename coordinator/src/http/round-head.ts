@@ -6,11 +6,18 @@ export type KeptRound = { readonly record: RoundRecord; readonly headFile: strin
 
 /** The head of a round, or why there is none, as an HTTP answer says it. */
 export type RoundHead =
-  | { readonly ok: true; readonly round: number; readonly kept: KeptRound }
+  | {
+      readonly ok: true
+      readonly round: number
+      readonly kept: KeptRound
+      /** Why this round: asked for, the best by validation, or the last aggregated (no best round). */
+      readonly chosen: 'asked' | 'best' | 'last'
+    }
   | { readonly ok: false; readonly status: 404 | 409; readonly error: string; readonly message: string }
 
 /**
- * Which kept round's head to serve: `round`, or the last aggregated one when undefined. A round the
+ * Which kept round's head to serve: `round`, or when undefined the best round by the task's
+ * validation metric (the last record names it), else the last aggregated one. A round the
  * run has not reached, or never will, is 404; a failed one, or a run without an aggregated round
  * yet, is 409 with the reason the round's record gives.
  */
@@ -20,8 +27,12 @@ export function roundHead(run: Run, kept: readonly KeptRound[], round: number | 
   const over = ['stopped', 'finished', 'failed'].includes(run.state)
   const so = `the run has completed ${ran} round${ran === 1 ? '' : 's'} (${aggregated.length} aggregated)`
   if (round === undefined) {
+    // records kept before the best round existed have no `best`
+    const bestRound = kept.at(-1)?.record.best?.round
+    const best = aggregated.find((k) => k.record.round === bestRound)
+    if (best !== undefined) return { ok: true, round: best.record.round, kept: best, chosen: 'best' }
     const last = aggregated.at(-1)
-    if (last !== undefined) return { ok: true, round: last.record.round, kept: last }
+    if (last !== undefined) return { ok: true, round: last.record.round, kept: last, chosen: 'last' }
     return {
       ok: false,
       status: 409,
@@ -46,5 +57,5 @@ export function roundHead(run: Run, kept: readonly KeptRound[], round: number | 
       error: 'no-head',
       message: `round ${round} failed: ${found.record.reason ?? 'no reason recorded'}; no head was produced`,
     }
-  return { ok: true, round, kept: found }
+  return { ok: true, round, kept: found, chosen: 'asked' }
 }

@@ -1,3 +1,4 @@
+import { type ClinicalMetrics, dominantWarning, type SelectionMetric, selectionValue } from '@fedtune/model'
 import {
   decodeSecureSum,
   encodeWeights,
@@ -15,6 +16,7 @@ import {
 } from '@fedtune/protocol'
 import type { ExcludedEntry, Exclusion } from '../participants/exclusion.ts'
 import { type SecureParameters, SecureRound } from '../secure/secure-round.ts'
+import { type BestRound, earlyStop, nextBest, patienceRunOut } from './best-round.ts'
 import { type Clock, realClock } from './clock.ts'
 import { CommitQueue } from './commit-queue.ts'
 import { commitUntilKept } from './commit-until-kept.ts'
@@ -30,6 +32,7 @@ import {
   step,
 } from './round.ts'
 import type { RoundObserver } from './round-observer.ts'
+import { roundPrior } from './round-prior.ts'
 import { buildRoundRecord, type RoundRecord, roundResult } from './round-record.ts'
 import { RoundTimers } from './round-timers.ts'
 import type { ControlEvent } from './run-control.ts'
@@ -39,14 +42,28 @@ import type { ServerState } from './server-optimizer.ts'
 
 export type { Link } from './link.ts'
 
-export type Evaluate = (weights: Float32Array) => { accuracy: number; auc: number | null; examples: number }
+/** A round's head on the coordinator's validation and test sets (null for a set the task has not). */
+export type EvaluatedSets = {
+  readonly validation: ClinicalMetrics | null
+  readonly test: ClinicalMetrics | null
+}
+
+/** Measures a head on the coordinator's sets, predicting with `prior` folded in (null: plain softmax). */
+export type Evaluate = (weights: Float32Array, prior: readonly number[] | null) => EvaluatedSets
+
+/** How the best round is chosen, and when a run stops for want of a better one (the task's `evaluation`). */
+export type Selection = {
+  readonly metric: SelectionMetric
+  /** Rounds without a better validation figure after which the run ends; null: never. */
+  readonly patience: number | null
+}
 
 export type FederationOptions = {
   readonly task: TaskInfo
   readonly config: RoundConfig
   readonly initial: Float32Array
-  /** Where a resumed run stopped; its global head replaces `initial`. */
-  readonly resumed?: (Progress & { readonly global: Float32Array }) | undefined
+  /** Where a resumed run stopped; its global head replaces `initial`, its best round carries on. */
+  readonly resumed?: (Progress & { readonly global: Float32Array; readonly best?: BestRound }) | undefined
   readonly training: Omit<TrainingSettings, 'seed' | 'prior'>
   /**
    * 'federation': the logit-adjusted loss uses the label mix of the last aggregate (uniform before
@@ -58,6 +75,15 @@ export type FederationOptions = {
   /** Where each round's head and record go: the store (start.ts), or a test's. */
   readonly recorder: RoundRecorder
   readonly evaluate?: Evaluate | undefined
+  /** Whether the labels are grades (head.ordinal): the participants' pooled counts then read with QWK and MAE. */
+  readonly ordinal?: boolean
+  /** Default: the best round by validation AUC, no patience. */
+  readonly selection?: Selection
+  /**
+   * The label mix a logit-adjusted head predicts with (round-prior.ts): 'federation' (the default)
+   * or 'uniform'. Sent to participants with each round's head, used in the coordinator's evaluation.
+   */
+  readonly predictionPrior?: 'federation' | 'uniform'
   readonly clock?: Clock
   readonly onRecord?: (record: RoundRecord) => void
   readonly onFinished?: (finished: { reason: string; completed: number; failed: number }) => void
@@ -124,6 +150,8 @@ export class Federation {
   #open: OpenRound | undefined
   /** Who paused the run (while it is paused), for the operators' console. */
   #pausedBy: string | null = null
+  /** The best round so far by the validation metric (a resumed run's from its last record). */
+  #best: BestRound
   #resolveDone!: (summary: Summary) => void
 
   constructor(opts: FederationOptions) {
@@ -136,6 +164,7 @@ export class Federation {
     this.#state = opts.resumed
       ? initialState(opts.config, opts.resumed.global, opts.resumed)
       : initialState(opts.config, opts.initial)
+    this.#best = opts.resumed?.best ?? null
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve
     })
@@ -151,6 +180,21 @@ export class Federation {
 
   get global(): Float32Array {
     return this.#state.global
+  }
+
+  /** The validation figure that picks the best round. */
+  get metric(): SelectionMetric {
+    return this.#opts.selection?.metric ?? 'auc'
+  }
+
+  /** The best round so far by the task's validation metric; null before any validation figure. */
+  get best(): BestRound {
+    return this.#best
+  }
+
+  /** The label mix the global head predicts with (its round's), or null for plain softmax. */
+  get globalPrior(): number[] | null {
+    return this.#headPrior(this.#state.labelCounts)
   }
 
   /** The open secure round's stage and who it waits for; null between rounds or in plaintext-debug. */
@@ -554,17 +598,38 @@ export class Federation {
         open?.secure?.cancel()
         if (open) open.secure = undefined
         const aggregated = effect.type === 'round-aggregated'
-        const global = aggregated && this.#opts.evaluate ? this.#opts.evaluate(effect.weights) : null
+        const prior = aggregated ? this.#headPrior(effect.labelCounts) : null
+        const sets =
+          aggregated && this.#opts.evaluate
+            ? this.#opts.evaluate(effect.weights, prior)
+            : { validation: null, test: null }
+        const metric = this.metric
+        const best = nextBest(
+          this.#best,
+          effect.round,
+          sets.validation ? selectionValue(sets.validation, metric) : null,
+        )
+        const labels = this.task.head.labels
+        const warnings = [
+          sets.validation && dominantWarning(sets.validation, labels, 'validation'),
+          sets.test && dominantWarning(sets.test, labels, 'test'),
+        ].filter((w): w is string => w !== null)
         // Up to here an aggregated round can still fail instead (dispatch).
         if (aggregated) this.#opts.recorder.writeHead(effect.round, effect.weights, effect.server)
         const record = buildRoundRecord(effect, {
           selected: before.selected,
           labels: this.task.head.labels,
+          ordinal: this.#opts.ordinal ?? false,
           startedAt: open?.startedAt ?? this.#timers.now(),
           endedAt: this.#timers.now(),
-          global,
+          validation: sets.validation,
+          test: sets.test,
+          prior,
+          best,
+          warnings,
           blame: open?.blame,
         })
+        this.#best = best
         this.#open = undefined
         const warn = (message: string) => this.#opts.onWarning?.(message)
         this.#commits.hold(
@@ -572,6 +637,7 @@ export class Federation {
             this.#announce(record),
           ),
         )
+        this.#stopIfPatienceRanOut(effect.round)
         return
       }
       case 'finished': {
@@ -588,9 +654,22 @@ export class Federation {
     }
   }
 
-  /** A kept round, told: the operator's line, every participant's result, the observer. */
+  /**
+   * With `patience`, a run whose best round is that many rounds behind ends after this round (kept
+   * and announced first: the end waits behind its commit, and the next round's start after it never
+   * starts). The last planned round ends the run anyway.
+   */
+  #stopIfPatienceRanOut(round: number): void {
+    const selection = this.#opts.selection
+    if (!selection || this.#state.phase === 'finished') return
+    if (!patienceRunOut(this.#best, round, selection.patience)) return
+    this.dispatch({ type: 'stop', reason: earlyStop(this.#best, round, selection) })
+  }
+
+  /** A kept round, told: the operator's line and its warnings, every participant's result, the observer. */
   #announce(record: RoundRecord): void {
     this.#warnIfFails('reporting the round', () => this.#opts.onRecord?.(record))
+    for (const warning of record.warnings) this.#opts.onWarning?.(`round ${record.round}: ${warning}`)
     const result = roundResult(record)
     this.#participants.tellAll((link) => link.sendResult(result))
     this.#warnIfFails('observing the round', () => this.#opts.observer?.roundEnded?.(record))
@@ -602,7 +681,20 @@ export class Federation {
     const deadlineAt = this.#timers.deadlineOf(round) ?? this.#timers.now()
     const deadlineMs = Math.max(1, deadlineAt - this.#timers.now())
     const training = { ...this.#opts.training, prior: this.#prior(), seed }
-    return { round, weights, training, deadlineMs, secagg, predictionPrior: null }
+    // The head sent is the last aggregate's: it predicts with that round's label mix.
+    const predictionPrior = this.#headPrior(this.#state.labelCounts)
+    return { round, weights, training, predictionPrior, deadlineMs, secagg }
+  }
+
+  /** The prior a head aggregated from `labelCounts` predicts with (round-prior.ts). */
+  #headPrior(labelCounts: readonly number[] | null): number[] | null {
+    const { loss } = this.#opts.training
+    return roundPrior(
+      loss,
+      this.#opts.predictionPrior ?? 'federation',
+      labelCounts,
+      this.task.head.labels.length,
+    )
   }
 
   /** Opens the round's secure aggregation over the selected participants; null in plaintext-debug. */

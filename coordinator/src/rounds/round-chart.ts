@@ -1,9 +1,10 @@
 import type { RoundRecord } from './round-record.ts'
 
 /**
- * The run at a glance: the global head's held-out accuracy and AUC and the received head's pooled
- * accuracy on the participants' validation data, per round, as a self-contained SVG (no script, no external assets) that any
- * browser or image viewer opens. Failed rounds are marked on the axis.
+ * The run at a glance: the global head's accuracy and AUC on the coordinator's validation and test
+ * sets and the participants' pooled accuracy of the head they received, per round, as a self-contained SVG (no
+ * script, no external assets) that any browser or image viewer opens. Failed rounds are marked on
+ * the axis, the best round by validation with a star.
  */
 export function roundChart(records: readonly RoundRecord[], title: string): string {
   const width = 640
@@ -22,8 +23,10 @@ export function roundChart(records: readonly RoundRecord[], title: string): stri
     dash: string
     pick: (r: RoundRecord) => number | null | undefined
   }[] = [
-    { label: 'held-out ACC', color: '#1f77b4', dash: '', pick: (r) => r.global?.accuracy },
-    { label: 'held-out AUC', color: '#d62728', dash: '', pick: (r) => r.global?.auc },
+    { label: 'val ACC', color: '#9467bd', dash: '2 3', pick: (r) => r.validation?.accuracy },
+    { label: 'val AUC', color: '#ff7f0e', dash: '2 3', pick: (r) => r.validation?.auc },
+    { label: 'test ACC', color: '#1f77b4', dash: '', pick: (r) => r.test?.accuracy },
+    { label: 'test AUC', color: '#d62728', dash: '', pick: (r) => r.test?.auc },
     { label: 'participants ACC', color: '#2ca02c', dash: '5 4', pick: (r) => r.participants?.accuracy },
   ]
   // The axis starts a little below the lowest value (rounded down to 0.1), so changes stay visible.
@@ -49,6 +52,9 @@ export function roundChart(records: readonly RoundRecord[], title: string): stri
       parts.push(
         `<text x="${x(r.round)}" y="${top + plotH - 4}" text-anchor="middle" fill="#d62728">✕</text>`,
       )
+  const best = records.at(-1)?.best
+  if (best)
+    parts.push(`<text x="${x(best.round)}" y="${top - 4}" text-anchor="middle" fill="#9467bd">★ best</text>`)
   series.forEach((s, i) => {
     const points = records.flatMap((r) => {
       const v = s.pick(r)

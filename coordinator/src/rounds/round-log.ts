@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { ClinicalMetrics } from '@fedtune/model'
 import { headFile, serverStateFile } from '../store/run-folder.ts'
 import { roundChart } from './round-chart.ts'
 import type { RoundRecord } from './round-record.ts'
@@ -64,7 +65,13 @@ export function formatRecord(r: RoundRecord, rounds: number): string {
     ? `securely: ${r.survivors.length} participants, ${r.examples} examples`
     : `in plaintext: ${r.contributions.length} participants, ${r.examples} examples`
   const dropped = r.dropped.length > 0 ? `, dropped: ${r.dropped.join(' ')}` : ''
-  const global = r.global ? `  global ACC ${pct(r.global.accuracy)} AUC ${pct(r.global.auc)}` : ''
+  const figures = (name: string, m: ClinicalMetrics | null | undefined) =>
+    m
+      ? `  ${name} ACC ${pct(m.accuracy)} bACC ${pct(m.balancedAccuracy)} AUC ${pct(m.auc)}${m.ordinal ? ` QWK ${pct(m.ordinal.qwk)}` : ''}`
+      : ''
+  // the best round so far by the validation metric is this one
+  const best = r.best?.round === r.round && r.validation ? '  ★ best' : ''
+  const global = `${figures('val', r.validation)}${figures('test', r.test)}${best}`
   const p = r.participants
   const participants = p
     ? `  participants' val ACC ${pct(p.accuracy)} BAL ${pct(p.balancedAccuracy)} AUC ${pct(p.auc)} (${p.examples})`

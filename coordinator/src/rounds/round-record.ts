@@ -17,12 +17,6 @@ export type RoundRecord = {
   readonly examples: number
   /** Training examples per class over the round's contributors (null for a failed round). */
   readonly labelCounts?: readonly number[] | null
-  /** The global head on the coordinator's held-out set, when it has one. */
-  readonly global: {
-    readonly accuracy: number
-    readonly auc: number | null
-    readonly examples: number
-  } | null
   /** The round's head on the coordinator's validation set (`evaluation.validation`), with the round's prior. */
   readonly validation: ClinicalMetrics | null
   /** The round's head on the coordinator's test set (`evaluation.test`), with the round's prior. */
@@ -56,7 +50,6 @@ export type RoundEnding = {
   readonly ordinal?: boolean
   readonly startedAt: number
   readonly endedAt: number
-  readonly global: RoundRecord['global']
   readonly validation?: ClinicalMetrics | null
   readonly test?: ClinicalMetrics | null
   readonly prior?: readonly number[] | null
@@ -84,7 +77,6 @@ export function buildRoundRecord(effect: RoundEnded, ending: RoundEnding): Round
     dropped: effect.dropped,
     examples: aggregated ? effect.examples : 0,
     labelCounts: aggregated ? effect.labelCounts : null,
-    global: aggregated ? ending.global : null,
     validation: aggregated ? (ending.validation ?? null) : null,
     test: aggregated ? (ending.test ?? null) : null,
     participants: pooled.metrics,
@@ -97,16 +89,26 @@ export function buildRoundRecord(effect: RoundEnded, ending: RoundEnding): Round
   }
 }
 
-/** What every participant is told of a round once its record is kept. */
+/** What every participant is told of a round once its record is kept: the test figures (validation's without a test set). */
 export function roundResult(record: RoundRecord): RoundResult {
+  const shown = reportedSet(record)
   return {
     round: record.round,
     status: record.status,
     reason: record.reason,
     participants: record.survivors ? record.survivors.length : record.contributions.length,
-    accuracy: record.global?.accuracy ?? null,
-    auc: record.global?.auc ?? null,
+    accuracy: shown?.accuracy ?? null,
+    auc: shown?.auc ?? null,
   }
+}
+
+/**
+ * The figures a one-number view (a participant's result, the console's chart) shows of a round: its
+ * test set's, or its validation set's when the task has no test set; null without either.
+ */
+export function reportedSet(record: RoundRecord): ClinicalMetrics | null {
+  // records kept before validation and test existed have neither field
+  return record.test ?? record.validation ?? null
 }
 
 /**

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
+import type { SelectionMetric } from '@fedtune/model'
 import type { BrowserParticipation, FixedPoint, HeadSpec, TrainingSettings } from '@fedtune/protocol'
 import { escapeText } from '@fedtune/protocol'
 import { FEDAVG, type ServerOptimizer } from '../rounds/server-optimizer.ts'
@@ -24,7 +25,11 @@ export type TaskFile = {
     /** SHA-256 digest over the model's files (`fedtune backbone digest <folder>` prints it). */
     readonly sha256: string
   }
-  readonly head: HeadSpec & { readonly seed: number }
+  readonly head: HeadSpec & {
+    readonly seed: number
+    /** The labels are grades in this order: rounds are also measured by QWK and grade MAE. */
+    readonly ordinal: boolean
+  }
   readonly training: {
     readonly rounds: number
     readonly localEpochs: number
@@ -48,9 +53,24 @@ export type TaskFile = {
     /** Off unless the file turns it on; at most maxPerRound browsers train in one round. */
     readonly browsers: BrowserParticipation
   }
-  readonly evaluation: { readonly data: string } | null
+  /** The coordinator's own evaluation of every aggregated round's head; null without one. */
+  readonly evaluation: Evaluation | null
   readonly enrolment: Enrolment
   readonly aggregation: Aggregation
+}
+
+/** docs/task-file.md, Evaluation. At least one of validation and test. */
+export type Evaluation = {
+  /** Absolute folder of validation images (one subfolder per label): the best round is chosen on it. */
+  readonly validation: string | null
+  /** Absolute folder of held-out test images: measured every round, never used to choose. */
+  readonly test: string | null
+  /** The validation figure that picks the best round. */
+  readonly metric: SelectionMetric
+  /** Stop after this many rounds without a better validation figure; only with a validation set. */
+  readonly patience: number | null
+  /** The label mix a logit-adjusted head predicts with: the round's label mix, or uniform. */
+  readonly prior: 'federation' | 'uniform'
 }
 
 /** Who may take part and how they enrol (issue 12, item 4); docs/task-file.md, Enrolment. */
@@ -132,7 +152,7 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
       source: /^https?:\/\//.test(backbone.source) ? backbone.source : absolute(baseDir, backbone.source),
       sha256: backbone.sha256,
     },
-    head: { layers: head.layers, labels: head.labels, seed: head.seed },
+    head: { layers: head.layers, labels: head.labels, seed: head.seed, ordinal: head.ordinal },
     training: {
       rounds: training.rounds,
       localEpochs: training.localEpochs,
@@ -152,7 +172,16 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
       gatherSeconds: participation.gatherSeconds,
       browsers: participation.browsers,
     },
-    evaluation: evaluation === undefined ? null : { data: absolute(baseDir, evaluation.data) },
+    evaluation:
+      evaluation === undefined
+        ? null
+        : {
+            validation: evaluation.validation === undefined ? null : absolute(baseDir, evaluation.validation),
+            test: evaluation.test === undefined ? null : absolute(baseDir, evaluation.test),
+            metric: evaluation.metric,
+            patience: evaluation.patience ?? null,
+            prior: evaluation.prior,
+          },
     enrolment,
     aggregation: aggregationFrom(fields.aggregation, participantsPerRound, where),
   }

@@ -1,3 +1,4 @@
+import { SELECTION_METRICS } from '@fedtune/model'
 import {
   describe,
   type FixedPoint,
@@ -113,6 +114,10 @@ const head = object({
   seed: field(
     integer(0, 2 ** 32 - 1).default(0),
     "seeds the head's initialization, participant selection and local shuffling",
+  ),
+  ordinal: field(
+    z.boolean(expecting('true or false')).default(false),
+    'whether the labels are grades in order (e.g. diabetic retinopathy 0–4, in the order of `labels`): the rounds are then also measured by quadratic weighted kappa and the mean absolute grade error, and `evaluation.metric` may be `"qwk"`',
   ),
 })
 
@@ -272,6 +277,47 @@ const aggregation = z.discriminatedUnion('mode', [secureAggregation, plaintextAg
   error: (issue) => (issue.code === 'invalid_union' ? 'one of "secure", "plaintext-debug"' : 'an object'),
 })
 
+const folder = (what: string) =>
+  z
+    .string(expecting(`a folder of ${what}, one subfolder per label`))
+    .min(1, expecting(`a folder of ${what}, one subfolder per label`))
+
+const evaluationFields = {
+  validation: field(
+    folder('validation images').optional(),
+    "the coordinator's validation images (one subfolder per label, a label may have none): every aggregated round's head is measured on them, and the best round by `metric` is the one kept, exported and reported. `fedtune data split` writes a data set's official validation split here. Never a hospital's training images",
+    { type: 'folder', default: 'none' },
+  ),
+  test: field(
+    folder('held-out test images').optional(),
+    "held-out test images (one subfolder per label): every aggregated round's head is measured on them and the figures reported, never used to choose anything",
+    { type: 'folder', default: 'none' },
+  ),
+  metric: field(
+    oneOf(SELECTION_METRICS).default('auc'),
+    'the validation figure that picks the best round (higher is better): `auc` (ROC AUC, macro one-vs-rest for more than two labels), `accuracy`, `balancedAccuracy` (mean recall over the labels), `qwk` (quadratic weighted kappa; only with `head.ordinal`)',
+  ),
+  patience: field(
+    integer(1, 100_000).optional(),
+    "stop the run, as finished, after this many rounds without a better validation figure than the best round's; needs `validation`",
+    { default: 'none (run every round)' },
+  ),
+  prior: field(
+    oneOf(['federation', 'uniform']).default('federation'),
+    "the label mix a logit-adjusted head predicts with (folded into its output bias; in the coordinator's evaluation, the participants' and the exported model): `federation`, the round's label counts over its contributors (best accuracy on data mixed like the federation's), or `uniform`, every label equally likely (best balanced accuracy, better recall of rare labels). Ignored with `training.loss: \"cross-entropy\"`, whose head predicts with the training mix already",
+  ),
+}
+
+/** The validation and test sets; `data` (one held-out folder, before validation and test) is refused saying what it became. */
+const evaluation = z.strictObject(evaluationFields, {
+  error: (issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.includes('data')
+        ? 'only validation, test, metric, patience and prior: "data" became "test" (the held-out images, reported) and "validation" (the images the best round is chosen on)'
+        : `only known fields (${Object.keys(evaluationFields).join(', ')})`
+      : 'an object',
+})
+
 const fields = object({
   $schema: field(
     z.string(expecting('a string')).optional(),
@@ -314,15 +360,7 @@ const fields = object({
   head,
   training,
   participation: participation.prefault({}),
-  evaluation: object({
-    data: field(
-      z
-        .string(expecting('a folder of held-out images, one subfolder per label'))
-        .min(1, expecting('a folder of held-out images, one subfolder per label')),
-      'held-out images (one subfolder per label) the coordinator evaluates the global head on after each round (accuracy and ROC AUC, macro one-vs-rest for more than two classes)',
-      { type: 'folder', default: 'none' },
-    ),
-  }).optional(),
+  evaluation: evaluation.optional(),
   enrolment: enrolment.prefault({}),
   aggregation: aggregation.prefault({}),
 })
@@ -434,6 +472,43 @@ function acrossFields(task: TaskFileFields, ctx: z.RefinementCtx<TaskFileFields>
       params: { found: p.found },
       input,
     })
+
+  if (task.evaluation !== undefined && settled(['evaluation'])) {
+    const e = task.evaluation
+    // an evaluation with an unknown field (the old `data`) is refused for it, not also for what it lacks
+    const unknown = ctx.issues.some(
+      (issue) => issue.code === 'unrecognized_keys' && startsWith(issue.path ?? [], ['evaluation']),
+    )
+    if (e.validation === undefined && e.test === undefined && !unknown)
+      problem(
+        {
+          path: ['evaluation'],
+          expected: 'a validation folder, a test folder or both',
+          found: 'neither',
+        },
+        e,
+      )
+    else if (e.patience !== undefined && e.validation === undefined)
+      problem(
+        {
+          path: ['evaluation', 'patience'],
+          expected:
+            'no patience without evaluation.validation (patience counts rounds without a better validation figure)',
+          found: describe(e.patience),
+        },
+        e.patience,
+      )
+    if (e.metric === 'qwk' && settled(['head', 'ordinal']) && !task.head.ordinal)
+      problem(
+        {
+          path: ['evaluation', 'metric'],
+          expected:
+            '"auc", "accuracy" or "balancedAccuracy": "qwk" is for ordinal labels (head.ordinal: true)',
+          found: describe(e.metric),
+        },
+        e.metric,
+      )
+  }
 
   const minPath = ['participation', 'minParticipants']
   const perRoundPath = ['participation', 'participantsPerRound']

@@ -73,6 +73,13 @@ export function fixedPointFor(spec: {
       `fixedPointFor: ${participants} participants × ${maxExamples} examples = ${participants * maxExamples} does not fit the 32-bit example count`,
     )
   const bound = participants * maxExamples * clipNorm
+  // A clipNorm so small (5e-324) that HALF_RING / bound overflows would make the scale infinite, and
+  // the loops below never end.
+  if (!Number.isFinite(HALF_RING / bound))
+    throw new ProtocolError(
+      'invalid-spec',
+      `fixedPointFor: clipNorm ${describe(clipNorm)} is too small for a fixed point: no finite scale fits it`,
+    )
   // Start from log2 and correct for its rounding: the result is exact because scale is a power of two.
   let scale = 2 ** Math.floor(Math.log2(HALF_RING / bound))
   while (bound * scale >= HALF_RING) scale /= 2
