@@ -22,7 +22,7 @@ describe('task file', () => {
   it('resolves relative paths against the task file’s folder and fills in defaults', () => {
     const task = parseTaskFile(valid, '/srv/tasks')
     expect(task.backbone.source).toBe('/srv/backbones/mobilenet')
-    expect(task.evaluation?.data).toBe('/srv/tasks/data/test')
+    expect(task.evaluation?.test).toBe('/srv/tasks/data/test')
     expect(task.training.loss).toBe('logit-adjusted')
     expect(task.training.classWeights).toBe('none')
     expect(task.participation.joinTimeoutSeconds).toBe(3600)

@@ -9,6 +9,9 @@ export type Figures = {
   readonly balancedAccuracy: number | null
   readonly auc: number | null
   readonly qwk: number | null
+  /** Test ACC and balanced ACC of the same head predicting without its prior (= the above without one). */
+  readonly uniformAccuracy: number | null
+  readonly uniformBalancedAccuracy: number | null
   /** The chosen head's validation figure by the task's metric. */
   readonly validation: number | null
   /** The chosen round (or epoch), and how many ran; a mean for local-only. */
@@ -25,6 +28,8 @@ export function figuresOf(choice: HeadChoice, metric: SelectionMetric): Figures 
     balancedAccuracy: test?.balancedAccuracy ?? null,
     auc: test?.auc ?? null,
     qwk: test?.ordinal?.qwk ?? null,
+    uniformAccuracy: (choice.testUniform ?? test)?.accuracy ?? null,
+    uniformBalancedAccuracy: (choice.testUniform ?? test)?.balancedAccuracy ?? null,
     validation: choice.validation === null ? null : selectionValue(choice.validation, metric),
     chosen: choice.chosen,
     ran: choice.ran,
@@ -42,6 +47,8 @@ export function meanFigures(all: readonly Figures[]): Figures {
     balancedAccuracy: mean((f) => f.balancedAccuracy),
     auc: mean((f) => f.auc),
     qwk: mean((f) => f.qwk),
+    uniformAccuracy: mean((f) => f.uniformAccuracy),
+    uniformBalancedAccuracy: mean((f) => f.uniformBalancedAccuracy),
     validation: mean((f) => f.validation),
     chosen: mean((f) => f.chosen) ?? 0,
     ran: mean((f) => f.ran) ?? 0,

@@ -36,6 +36,11 @@ export type HeadChoice = {
   readonly ran: number
   readonly validation: ClinicalMetrics | null
   readonly test: ClinicalMetrics | null
+  /**
+   * The same head's test metrics predicting without the prior (uniform): the trade-off the task's
+   * `evaluation.prior` chooses. null when the head has no prior (then it is `test`).
+   */
+  readonly testUniform: ClinicalMetrics | null
   readonly prior: number[] | null
   readonly weights: Float32Array
 }

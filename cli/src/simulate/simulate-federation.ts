@@ -9,7 +9,7 @@ import {
   secureVectorLength,
   type TrainingSettings,
 } from '@fedtune/protocol'
-import { type HeadChoice, type HeldOut, predictionPrior, withPrior } from './held-out.ts'
+import { type HeadChoice, type HeldOut, predictionPrior } from './held-out.ts'
 import { validationChoice } from './validation-choice.ts'
 
 /** A federation's recipe: the task file's head and training, after parsing. */
@@ -86,7 +86,7 @@ export function simulateFederation(
     server = step.state
     federationCounts = sum.labelCounts
     const predictWith = predictionPrior(recipe.training.loss, heldOut.prior, sum.labelCounts, classes)
-    const { value, stop } = chooser.offer(round, withPrior(spec, inputDim, global, predictWith), predictWith)
+    const { value, stop } = chooser.offer(round, global, predictWith)
     onRound?.({ round, rounds: recipe.rounds, value })
     if (stop) break
   }

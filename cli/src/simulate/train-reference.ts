@@ -1,6 +1,6 @@
 import { type Dataset, initHead, labelCounts, trainHead } from '@fedtune/model'
 import type { HeadSpec, TrainingSettings } from '@fedtune/protocol'
-import { type HeadChoice, type HeldOut, predictionPrior, withPrior } from './held-out.ts'
+import { type HeadChoice, type HeldOut, predictionPrior } from './held-out.ts'
 import { validationChoice } from './validation-choice.ts'
 
 /**
@@ -55,7 +55,7 @@ export function trainReference(
     undefined,
     (epoch, weights) => {
       onEpoch?.({ epoch, epochs })
-      return chooser.offer(epoch, withPrior(spec, inputDim, weights, prior), prior).stop ? 'stop' : undefined
+      return chooser.offer(epoch, weights, prior).stop ? 'stop' : undefined
     },
   )
   return chooser.choice()

@@ -1,16 +1,24 @@
 import { type BestRound, nextBest, patienceRunOut } from '@fedtune/coordinator'
 import { type ClinicalMetrics, selectionValue } from '@fedtune/model'
 import type { HeadSpec } from '@fedtune/protocol'
-import { type HeadChoice, type HeldOut, scoreHead } from './held-out.ts'
+import { type HeadChoice, type HeldOut, scoreHead, withPrior } from './held-out.ts'
 
 export type ValidationChoice = {
   /**
-   * A candidate head after round (or epoch) `step`, its prior folded in. Returns its validation
-   * figure by the task's metric (null without a validation set) and whether patience ran out.
+   * A candidate head after round (or epoch) `step` and the prior it predicts with. Returns its
+   * validation figure by the task's metric (null without a validation set) and whether patience ran out.
    */
-  offer(step: number, weights: Float32Array, prior: number[] | null): { value: number | null; stop: boolean }
+  offer(step: number, raw: Float32Array, prior: number[] | null): { value: number | null; stop: boolean }
   /** The chosen head and its test metrics; throws when nothing was offered. */
   choice(): HeadChoice
+}
+
+type Kept = {
+  readonly step: number
+  readonly raw: Float32Array
+  readonly weights: Float32Array
+  readonly prior: number[] | null
+  readonly validation: ClinicalMetrics | null
 }
 
 /**
@@ -22,34 +30,32 @@ export type ValidationChoice = {
 export function validationChoice(spec: HeadSpec, inputDim: number, heldOut: HeldOut): ValidationChoice {
   let best: BestRound = null
   let ran = 0
-  let kept: {
-    step: number
-    weights: Float32Array
-    prior: number[] | null
-    validation: ClinicalMetrics | null
-  } | null = null
+  let kept: Kept | null = null
   return {
-    offer(step, weights, prior) {
+    offer(step, raw, prior) {
       ran = step
+      const weights = withPrior(spec, inputDim, raw, prior)
       if (heldOut.validation === null) {
-        kept = { step, weights, prior, validation: null }
+        kept = { step, raw, weights, prior, validation: null }
         return { value: null, stop: false }
       }
       const validation = scoreHead(spec, inputDim, weights, heldOut.validation, heldOut.ordinal)
       const value = validation === null ? null : selectionValue(validation, heldOut.metric)
       const next = nextBest(best, step, value)
       // The first step is kept even when its figure is undefined, so there is always a head to report.
-      if (next !== best || kept === null) kept = { step, weights, prior, validation }
+      if (next !== best || kept === null) kept = { step, raw, weights, prior, validation }
       best = next
       return { value, stop: patienceRunOut(best, step, heldOut.patience) }
     },
     choice() {
       if (kept === null) throw new Error('validationChoice: expected at least one head offered')
+      const { test, ordinal } = heldOut
       return {
         chosen: kept.step,
         ran,
         validation: kept.validation,
-        test: scoreHead(spec, inputDim, kept.weights, heldOut.test, heldOut.ordinal),
+        test: scoreHead(spec, inputDim, kept.weights, test, ordinal),
+        testUniform: kept.prior === null ? null : scoreHead(spec, inputDim, kept.raw, test, ordinal),
         prior: kept.prior,
         weights: kept.weights,
       }

@@ -59,9 +59,10 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   let evaluate: Evaluate | undefined
   let majority: number | null = null
   try {
-    if (task.evaluation) {
+    const heldOut = task.evaluation?.test ?? task.evaluation?.validation ?? null
+    if (heldOut !== null) {
       const bar = progressTo('embedding held-out set', o.bars)
-      const { dataset, fromCache, skipped } = await embedFolder(backbone, task.evaluation.data, {
+      const { dataset, fromCache, skipped } = await embedFolder(backbone, heldOut, {
         cacheDir: o.cacheDir,
         labels: task.head.labels,
         onProgress: (done, total) => {
@@ -71,7 +72,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       })
       bar.done(`${fromCache} from cache`)
       print(
-        `held-out set ${task.evaluation.data}: ${dataset.n} images${skipped.length > 0 ? `; skipped ${skipped.length} that could not be decoded, the first: ${skipped[0]?.path}: ${skipped[0]?.reason}` : ''}`,
+        `held-out set ${heldOut}: ${dataset.n} images${skipped.length > 0 ? `; skipped ${skipped.length} that could not be decoded, the first: ${skipped[0]?.path}: ${skipped[0]?.reason}` : ''}`,
       )
       const classes = task.head.labels.length
       majority = majorityAccuracy(dataset.y, classes)

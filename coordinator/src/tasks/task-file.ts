@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
+import type { SelectionMetric } from '@fedtune/model'
 import type { BrowserParticipation, FixedPoint, HeadSpec, TrainingSettings } from '@fedtune/protocol'
 import { escapeText } from '@fedtune/protocol'
 import { FEDAVG, type ServerOptimizer } from '../rounds/server-optimizer.ts'
@@ -24,7 +25,8 @@ export type TaskFile = {
     /** SHA-256 digest over the model's files (`fedtune backbone digest <folder>` prints it). */
     readonly sha256: string
   }
-  readonly head: HeadSpec & { readonly seed: number }
+  /** ordinal: the labels are grades, in order. */
+  readonly head: HeadSpec & { readonly seed: number; readonly ordinal: boolean }
   readonly training: {
     readonly rounds: number
     readonly localEpochs: number
@@ -48,7 +50,14 @@ export type TaskFile = {
     /** Off unless the file turns it on; at most maxPerRound browsers train in one round. */
     readonly browsers: BrowserParticipation
   }
-  readonly evaluation: { readonly data: string } | null
+  /** Absolute folders; at least one of validation and test. */
+  readonly evaluation: {
+    readonly validation: string | null
+    readonly test: string | null
+    readonly metric: SelectionMetric
+    readonly patience: number | null
+    readonly prior: 'federation' | 'uniform'
+  } | null
   readonly enrolment: Enrolment
   readonly aggregation: Aggregation
 }
@@ -132,7 +141,7 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
       source: /^https?:\/\//.test(backbone.source) ? backbone.source : absolute(baseDir, backbone.source),
       sha256: backbone.sha256,
     },
-    head: { layers: head.layers, labels: head.labels, seed: head.seed },
+    head: { layers: head.layers, labels: head.labels, seed: head.seed, ordinal: head.ordinal },
     training: {
       rounds: training.rounds,
       localEpochs: training.localEpochs,
@@ -152,7 +161,7 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
       gatherSeconds: participation.gatherSeconds,
       browsers: participation.browsers,
     },
-    evaluation: evaluation === undefined ? null : { data: absolute(baseDir, evaluation.data) },
+    evaluation: evaluationFrom(evaluation, baseDir),
     enrolment,
     aggregation: aggregationFrom(fields.aggregation, participantsPerRound, where),
   }
@@ -181,6 +190,15 @@ function aggregationFrom(
     stageDeadlineSeconds: a.stageDeadlineSeconds,
     fixedPoint: derived.value.fixedPoint,
   }
+}
+
+function evaluationFrom(e: TaskFileFields['evaluation'], baseDir: string): TaskFile['evaluation'] {
+  if (e === undefined) return null
+  const folder = (path: string | undefined) => (path === undefined ? null : absolute(baseDir, path))
+  const validation = folder(e.validation)
+  const test = folder(e.test ?? e.data)
+  if (validation === null && test === null) return null
+  return { validation, test, metric: e.metric, patience: e.patience ?? null, prior: e.prior }
 }
 
 function absolute(baseDir: string, path: string): string {

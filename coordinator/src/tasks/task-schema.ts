@@ -114,6 +114,10 @@ const head = object({
     integer(0, 2 ** 32 - 1).default(0),
     "seeds the head's initialization, participant selection and local shuffling",
   ),
+  ordinal: field(
+    z.boolean(expecting('true or false')).default(false),
+    'whether the labels are ordered grades (their order in `labels` is the grade order): the evaluation then adds quadratic weighted kappa and the mean absolute grade error',
+  ),
 })
 
 const sgdServer = object(
@@ -315,12 +319,43 @@ const fields = object({
   training,
   participation: participation.prefault({}),
   evaluation: object({
+    validation: field(
+      z
+        .string(expecting('a folder of validation images, one subfolder per label'))
+        .min(1, expecting('a folder of validation images, one subfolder per label'))
+        .optional(),
+      "the coordinator's validation images (one subfolder per label): every round's head is scored on them, and the best round by `metric` is the run's head",
+      { type: 'folder', default: 'none' },
+    ),
+    test: field(
+      z
+        .string(expecting('a folder of test images, one subfolder per label'))
+        .min(1, expecting('a folder of test images, one subfolder per label'))
+        .optional(),
+      'held-out test images (one subfolder per label): reported every round, never used to choose',
+      { type: 'folder', default: 'none' },
+    ),
+    // Until the coordinator reads validation and test itself, `data` is read as `test`.
     data: field(
       z
         .string(expecting('a folder of held-out images, one subfolder per label'))
-        .min(1, expecting('a folder of held-out images, one subfolder per label')),
-      'held-out images (one subfolder per label) the coordinator evaluates the global head on after each round (accuracy and ROC AUC, macro one-vs-rest for more than two classes)',
+        .min(1, expecting('a folder of held-out images, one subfolder per label'))
+        .optional(),
+      'the former name of `test`',
       { type: 'folder', default: 'none' },
+    ),
+    metric: field(
+      oneOf(['auc', 'accuracy', 'balancedAccuracy', 'qwk']).default('auc'),
+      'the validation figure that picks the best round (higher is better); `qwk` only with `head.ordinal`',
+    ),
+    patience: field(
+      integer(1, 100_000).optional(),
+      'stop after this many rounds without a better validation figure',
+      { default: 'none' },
+    ),
+    prior: field(
+      oneOf(['federation', 'uniform']).default('federation'),
+      "the label mix a logit-adjusted head predicts with: the federation's (accuracy on a population like the training data's) or uniform (balanced accuracy)",
     ),
   }).optional(),
   enrolment: enrolment.prefault({}),
