@@ -125,11 +125,8 @@ function parseOptions(argv: string[]): Options {
   }
 }
 
-async function simulate(
-  options: Options,
-  io: CommandIo,
-  bars: NodeJS.WriteStream | undefined,
-): Promise<void> {
+async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStream | null): Promise<void> {
+  const bars = stream ?? undefined
   const task = await readTask(options.task)
   const evaluation = task.evaluation
   if (evaluation === null)
