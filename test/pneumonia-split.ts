@@ -6,8 +6,9 @@ import { runDataSplit } from 'fedtune/data'
 export const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url))
 
 /**
- * `fedtune data split` of PneumoniaMNIST into `out`: hospital-<i>/<label>/*.png and test/<label>/*.png,
- * quietly: `hospitals` sites of `perHospital` images each (IID), the first `testLimit` test images.
+ * `fedtune data split` of PneumoniaMNIST into `out`: hospital-<i>/<label>/*.png, validation/<label>/*.png
+ * and test/<label>/*.png, quietly: `hospitals` sites of `perHospital` images each (IID), a seeded
+ * stratified `testLimit` of the test images and `valLimit` of the val images (default: all 524).
  */
 export function splitPneumonia(
   out: string,
@@ -15,6 +16,7 @@ export function splitPneumonia(
     readonly hospitals: number
     readonly perHospital: number
     readonly testLimit: number
+    readonly valLimit?: number
     readonly seed: number
   },
 ): Promise<void> {
@@ -32,6 +34,7 @@ export function splitPneumonia(
       String(split.testLimit),
       '--seed',
       String(split.seed),
+      ...(split.valLimit === undefined ? [] : ['--val-limit', String(split.valLimit)]),
     ],
     { log: () => {} },
   )

@@ -8,7 +8,10 @@ Commands:
   client --coordinator <url> --data <folder>
                            take part as a hospital with a folder of images (or --config <file>;
                            --check first; "client history" for its own record of the rounds)
-  data split               turn a MedMNIST .npz into hospital folders and a held-out test set
+  data split               turn a MedMNIST .npz into hospital folders and validation and test sets
+  simulate --task <f> --data <folder>
+                           run a task's federation in one process on hospital folders, beside
+                           the centralized and local-only references, and compare them
   backbone digest <dir>    print the SHA-256 digest a task file needs for a TF.js model folder
   operator add --role <role> <name>
                            add an operator account to the coordinator's database (on its host)
@@ -64,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./model-command.ts')).runModelCommand(rest)
     case 'predict':
       return (await import('./predict-command.ts')).runPredictCommand(rest)
+    case 'simulate':
+      return (await import('./simulate/simulate-command.ts')).runSimulateCommand(rest)
     case 'start':
     case 'pause':
     case 'resume':

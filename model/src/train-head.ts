@@ -33,6 +33,11 @@ export function trainHead(
   data: Dataset,
   settings: TrainingSettings,
   onProgress?: (p: TrainProgress) => void,
+  /**
+   * The weights after each epoch, e.g. to choose the epoch on validation (fedtune simulate's
+   * references); returning 'stop' ends training there.
+   */
+  onEpochEnd?: (epoch: number, weights: Float32Array) => 'stop' | undefined,
 ): { weights: Float32Array; loss: number } {
   const classes = spec.labels.length
   checkDataset(data, 'trainHead: data', inputDim, classes)
@@ -89,6 +94,7 @@ export function trainHead(
         })
       }
       epochLoss = lossSum / data.n
+      if (onEpochEnd?.(epoch + 1, flattenParams(params)) === 'stop') break
     }
     if (!Number.isFinite(epochLoss)) throw new Error(`trainHead: the training loss diverged (${epochLoss})`)
     return { weights: flattenParams(params), loss: epochLoss }

@@ -89,7 +89,7 @@ async function refusal(run: () => Promise<unknown>): Promise<DataError> {
 }
 
 describe('fedtune data split', () => {
-  it('writes capped hospital folders and test folder whose PNGs decode to the npz pixels, and a matching split.json', async () => {
+  it('writes capped hospital, validation and test folders whose PNGs decode to the npz pixels, and a matching split.json', async () => {
     const out = join(scratch, 'small')
     const lines = await split([
       '--dataset',
@@ -100,26 +100,34 @@ describe('fedtune data split', () => {
       '20',
       '--test-limit',
       '30',
+      '--val-limit',
+      '12',
     ])
 
     const written = await tree(out)
-    expect(Object.keys(written).sort()).toEqual(['hospital-1', 'hospital-2', 'hospital-3', 'test'])
-    expect(await expectPixelsMatch(out, pneumonia)).toBe(3 * 20 + 30)
+    expect(Object.keys(written).sort()).toEqual([
+      'hospital-1',
+      'hospital-2',
+      'hospital-3',
+      'test',
+      'validation',
+    ])
+    expect(await expectPixelsMatch(out, pneumonia)).toBe(3 * 20 + 12 + 30)
 
     const manifest = await readManifest(out)
     expect(manifest).toMatchObject({
-      format: 'fedtune-data-split/1',
+      format: 'fedtune-data-split/2',
       dataset: 'pneumoniamnist',
       sha256: createHash('sha256').update(pneumoniaBytes).digest('hex'),
       seed: 1,
       partition: 'iid',
       alpha: null,
-      includeVal: false,
       perHospital: 20,
+      valLimit: 12,
       testLimit: 30,
       classes: ['normal', 'pneumonia'],
     })
-    for (const site of [...manifest.hospitals, manifest.test]) {
+    for (const site of [...manifest.hospitals, manifest.validation, manifest.test]) {
       const sorted = (files: Readonly<Record<string, readonly string[]>>) =>
         Object.fromEntries(Object.entries(files).map(([c, names]) => [c, [...names].sort()]))
       expect(written[site.name]).toEqual(sorted(site.files))
@@ -128,9 +136,15 @@ describe('fedtune data split', () => {
     }
     expect(manifest.hospitals.map((h) => h.total)).toEqual([20, 20, 20])
     expect(manifest.test.total).toBe(30)
-    // Only train images reach hospitals unless --include-val; only test images reach the test folder.
+    expect(manifest.validation.total).toBe(12)
+    // Only train images reach hospitals, only val images the validation folder, only test images the test folder.
     expect(
       manifest.hospitals.flatMap((h) => Object.values(h.files).flat()).every((f) => f.startsWith('train-')),
+    ).toBe(true)
+    expect(
+      Object.values(manifest.validation.files)
+        .flat()
+        .every((f) => f.startsWith('val-')),
     ).toBe(true)
     expect(
       Object.values(manifest.test.files)
@@ -150,15 +164,22 @@ describe('fedtune data split', () => {
       'hospital-3',
     ])
     // 30 test images keep the test split's 234 : 390 shares: 11.25 → 11 normal, 18.75 → 19 pneumonia.
-    expect(table.at(-1)).toMatch(/^test\s+11\s+19\s+30$/)
+    expect(table.find((row) => row.startsWith('test'))).toMatch(/^test\s+11\s+19\s+30$/)
+    // 12 of the val split's 135 : 389: 3.1 → 3 normal, 8.9 → 9 pneumonia.
+    expect(table.find((row) => row.startsWith('validation'))).toMatch(/^validation\s+3\s+9\s+12$/)
+    expect(lines.at(-1)).toBe(
+      `In the task file: "evaluation": { "validation": "${join(out, 'validation')}", "test": "${join(out, 'test')}" }`,
+    )
     // 20 of ~1570 IID images at 26.6 % normal: 5 normal, 15 pneumonia in every hospital.
     for (const row of table.slice(1, 4)) expect(row).toMatch(/^hospital-\d\s+5\s+15\s+20$/)
   })
 
-  it('the full official test split keeps its 234 normal and 390 pneumonia images', async () => {
+  it('the full official val and test splits keep their 135 : 389 and 234 : 390 normal and pneumonia images', async () => {
     const out = join(scratch, 'full-test')
     await split(['--dataset', pneumoniaPath, '--out', out, '--per-hospital', '10'])
     const manifest = await readManifest(out)
+    expect(manifest.validation.counts).toEqual({ normal: 135, pneumonia: 389 })
+    expect((await readdir(join(out, 'validation', 'pneumonia'))).length).toBe(389)
     expect(manifest.test.counts).toEqual({ normal: 234, pneumonia: 390 })
     expect((await readdir(join(out, 'test', 'normal'))).length).toBe(234)
     expect((await readdir(join(out, 'test', 'pneumonia'))).length).toBe(390)
@@ -201,16 +222,14 @@ describe('fedtune data split', () => {
     expect(missing).toBeGreaterThan(0)
   })
 
-  it('--include-val adds the official val split to what the hospitals share', async () => {
+  it("--include-val is refused: the val split is the validation folder now, never a hospital's", async () => {
     const out = join(scratch, 'with-val')
-    const options = ['--dataset', pneumoniaPath, '--out', out, '--hospitals', '2', '--test-limit', '1']
-    await split([...options, '--include-val', '--per-hospital', '200'])
-    const files = (await readManifest(out)).hospitals.flatMap((h) => Object.values(h.files).flat())
-    // 524 of the 5232 pooled images are val: about 10 % of the 400 kept.
-    const val = files.filter((f) => f.startsWith('val-')).length
-    expect(val).toBeGreaterThan(15)
-    expect(val).toBeLessThan(70)
-    expect(await expectPixelsMatch(out, pneumonia)).toBe(2 * 200 + 1)
+    const error = await refusal(() => split(['--dataset', pneumoniaPath, '--out', out, '--include-val']))
+    expect(error.code).toBe('bad-option')
+    expect(error.message).toMatch(
+      /--include-val: no longer an option\. The official val split is now always written to <out>\/validation\/, the coordinator's validation set \(task file evaluation\.validation\)/,
+    )
+    expect(existsSync(out)).toBe(false)
   })
 
   it('RGB images (RetinaMNIST) are written as colour PNGs with the original bytes', async () => {
@@ -226,9 +245,11 @@ describe('fedtune data split', () => {
       '8',
       '--test-limit',
       '6',
+      '--val-limit',
+      '4',
     ])
     const retina = readMedmnist(readFileSync(retinaPath), 'retinamnist')
-    expect(await expectPixelsMatch(out, retina)).toBe(2 * 8 + 6)
+    expect(await expectPixelsMatch(out, retina)).toBe(2 * 8 + 4 + 6)
   })
 
   it('defaults to ../shared/datasets/pneumoniamnist.npz and .fedtune/data/<name>, both from the working directory', async () => {
@@ -265,18 +286,21 @@ describe('fedtune data split refuses to overwrite', () => {
   it('with --force replaces a previous split but keeps files it did not write', async () => {
     const out = join(scratch, 'replace')
     const small = ['--dataset', pneumoniaPath, '--out', out, '--per-hospital', '10', '--test-limit', '4']
-    await split([...small, '--hospitals', '4'])
+    await split([...small, '--hospitals', '4', '--val-limit', '6'])
     await writeFile(join(out, 'README.txt'), 'kept')
-    await split([...small, '--hospitals', '2', '--force'])
+    await split([...small, '--hospitals', '2', '--val-limit', '3', '--force'])
     const written = await tree(out)
-    expect(Object.keys(written).sort()).toEqual(['hospital-1', 'hospital-2', 'test'])
+    expect(Object.keys(written).sort()).toEqual(['hospital-1', 'hospital-2', 'test', 'validation'])
     expect(await readFile(join(out, 'README.txt'), 'utf8')).toBe('kept')
-    expect(await expectPixelsMatch(out, pneumonia)).toBe(2 * 10 + 4)
+    expect(await expectPixelsMatch(out, pneumonia)).toBe(2 * 10 + 3 + 4)
   })
 
   it('with --force stops, keeping the old split.json, when a hospital folder holds a file of someone else', async () => {
     const out = join(scratch, 'mixed')
-    const small = ['--dataset', pneumoniaPath, '--out', out, '--per-hospital', '10', '--test-limit', '4']
+    const small = [
+      ...['--dataset', pneumoniaPath, '--out', out, '--per-hospital', '10', '--test-limit', '4'],
+      ...['--val-limit', '2'],
+    ]
     await split(small)
     await writeFile(join(out, 'hospital-1', 'notes.txt'), 'mine')
     const error = await refusal(() => split([...small, '--force']))
@@ -285,14 +309,14 @@ describe('fedtune data split refuses to overwrite', () => {
     expect(existsSync(join(out, 'split.json'))).toBe(true)
     await rm(join(out, 'hospital-1', 'notes.txt'))
     await split([...small, '--force'])
-    expect(await expectPixelsMatch(out, pneumonia)).toBe(3 * 10 + 4)
+    expect(await expectPixelsMatch(out, pneumonia)).toBe(3 * 10 + 2 + 4)
   })
 
   it('with --force ignores a split.json that points outside the folder', async () => {
     const out = join(scratch, 'hostile')
     await mkdir(out)
     const hostile = {
-      format: 'fedtune-data-split/1',
+      format: 'fedtune-data-split/2',
       hospitals: [{ name: '../../etc', files: {} }],
       test: {},
     }
@@ -338,6 +362,7 @@ describe('fedtune data split options', () => {
       ['--test-limit', 'all'],
       /--test-limit: expected a whole number ≥ 1, got "all"/,
     ],
+    ['a zero validation limit', ['--val-limit', '0'], /--val-limit: expected a whole number ≥ 1, got "0"/],
     [
       'a missing dataset file',
       ['--dataset', 'no-such.npz'],
@@ -371,10 +396,14 @@ describe('fedtune data split options', () => {
       '--seed',
       '--per-hospital',
       '--test-limit',
-      '--include-val',
+      '--val-limit',
       '--force',
     ])
       expect(usage).toContain(option)
+    expect(usage).toMatch(
+      /<out>\/validation\/<class>\/val-<index>\.png +the official val split: the coordinator's validation/,
+    )
+    expect(usage).not.toContain('--include-val')
     expect(usage).toMatch(/default: 3\)/)
     expect(usage).toMatch(/Example:\n {2}fedtune data split/)
     expect(existsSync(join(scratch, 'never'))).toBe(false)

@@ -196,6 +196,25 @@ describe('trainHead', () => {
     expect(accuracy(predictHead(mlp, 6, trained.weights, test.x, test.n), test.y, 3)).toBeGreaterThan(0.9)
   })
 
+  it("hands over each epoch's weights, and 'stop' ends training after that epoch", () => {
+    const start = initHead(mlp, 6, 0)
+    const quick = { ...settings, epochs: 3 }
+    const seen: [number, Float32Array][] = []
+    const full = trainHead(mlp, 6, start, train, quick, undefined, (epoch, weights) => {
+      seen.push([epoch, weights])
+      return undefined
+    })
+    expect(seen.map(([epoch]) => epoch)).toEqual([1, 2, 3])
+    expect(seen[2]?.[1]).toEqual(full.weights)
+    const before = tf.memory().numTensors
+    const stopped = trainHead(mlp, 6, start, train, quick, undefined, (epoch) =>
+      epoch === 2 ? 'stop' : undefined,
+    )
+    expect(tf.memory().numTensors).toBe(before)
+    expect(stopped.weights).toEqual(seen[1]?.[1])
+    expect(stopped.weights).toEqual(trainHead(mlp, 6, start, train, { ...quick, epochs: 2 }).weights)
+  })
+
   it('is reproducible from the seed and changes with it', () => {
     const start = initHead(mlp, 6, 0)
     const quick = { ...settings, epochs: 2 }

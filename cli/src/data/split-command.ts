@@ -17,8 +17,8 @@ import { describeSite, imageFileName, planSplit } from './split-plan.ts'
 export type DataIo = { readonly log?: (line: string) => void; readonly cwd?: string }
 
 /**
- * `fedtune data split`: a MedMNIST .npz → `<out>/hospital-<i>/<class>/*.png`, `<out>/test/<class>/*.png`
- * and `<out>/split.json`. Throws DataError (with a message for people) on any bad option or input.
+ * `fedtune data split`: a MedMNIST .npz → `<out>/hospital-<i>/<class>/*.png`,
+ * `<out>/validation/<class>/*.png`, `<out>/test/<class>/*.png` and `<out>/split.json`. Throws DataError (with a message for people) on any bad option or input.
  */
 export async function runDataSplit(argv: readonly string[], io: DataIo = {}): Promise<void> {
   const log = io.log ?? ((line: string) => process.stdout.write(`${line}\n`))
@@ -39,6 +39,7 @@ export async function runDataSplit(argv: readonly string[], io: DataIo = {}): Pr
   const data = readMedmnist(bytes, options.name)
   const plan = planSplit(data, options)
   const hospitals = plan.hospitals.map((site) => describeSite(data, site))
+  const validation = describeSite(data, plan.validation)
   const test = describeSite(data, plan.test)
   const manifest: SplitManifest = {
     format: MANIFEST_FORMAT,
@@ -48,15 +49,21 @@ export async function runDataSplit(argv: readonly string[], io: DataIo = {}): Pr
     seed: options.seed,
     partition: options.partition,
     alpha: options.alpha,
-    includeVal: options.includeVal,
     perHospital: options.perHospital,
+    valLimit: options.valLimit,
     testLimit: options.testLimit,
     classes: data.classes,
     hospitals,
+    validation,
     test,
   }
 
-  await prepareOutFolder(options.out, options.force, [MANIFEST_FILE, 'test', ...hospitals.map((h) => h.name)])
+  await prepareOutFolder(options.out, options.force, [
+    MANIFEST_FILE,
+    'validation',
+    'test',
+    ...hospitals.map((h) => h.name),
+  ])
   await mkdir(options.out, { recursive: true })
   // The manifest goes first: if writing the images is interrupted, --force can still clean up after it.
   await writeFile(join(options.out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`)
@@ -65,6 +72,7 @@ export async function runDataSplit(argv: readonly string[], io: DataIo = {}): Pr
   )
   const sites: [SitePlan, SiteManifest][] = [
     ...plan.hospitals.map((site, i): [SitePlan, SiteManifest] => [site, hospitals[i] as SiteManifest]),
+    [plan.validation, validation],
     [plan.test, test],
   ]
   for (const [site, described] of sites) {
@@ -74,8 +82,12 @@ export async function runDataSplit(argv: readonly string[], io: DataIo = {}): Pr
   }
   const how = options.partition === 'iid' ? 'iid' : `dirichlet alpha ${options.alpha}`
   log('')
-  log(`Images per site (${how}, seed ${options.seed}${options.includeVal ? ', train+val pooled' : ''}):`)
-  log(countTable(data.classes, [...hospitals, test]))
+  log(`Images per site (${how}, seed ${options.seed}):`)
+  log(countTable(data.classes, [...hospitals, validation, test]))
+  log('')
+  log(
+    `In the task file: "evaluation": { "validation": "${join(options.out, 'validation')}", "test": "${join(options.out, 'test')}" }`,
+  )
 }
 
 /** Class folders are created only for classes the site has, so an empty folder never stands for "no data". */

@@ -1,10 +1,12 @@
 import { DataError } from './data-error.ts'
 import type { PartitionKind } from './split-options.ts'
 
-export const MANIFEST_FORMAT = 'fedtune-data-split/1'
+/** /2 added the validation folder (and dropped includeVal); /1 manifests are still read for --force. */
+export const MANIFEST_FORMAT = 'fedtune-data-split/2'
+const READABLE_FORMATS: readonly string[] = ['fedtune-data-split/1', MANIFEST_FORMAT]
 export const MANIFEST_FILE = 'split.json'
 
-/** One folder the split wrote (`hospital-<i>` or `test`): its images by class, as file names. */
+/** One folder the split wrote (`hospital-<i>`, `validation` or `test`): its images by class, as file names. */
 export type SiteManifest = {
   readonly name: string
   readonly total: number
@@ -26,11 +28,13 @@ export type SplitManifest = {
   readonly seed: number
   readonly partition: PartitionKind
   readonly alpha: number | null
-  readonly includeVal: boolean
   readonly perHospital: number | null
+  readonly valLimit: number | null
   readonly testLimit: number | null
   readonly classes: readonly string[]
   readonly hospitals: readonly SiteManifest[]
+  /** The official val split: the coordinator's validation set. */
+  readonly validation: SiteManifest
   readonly test: SiteManifest
 }
 
@@ -42,7 +46,7 @@ export type WrittenFiles = {
   }[]
 }
 
-const SITE = /^(hospital-[1-9]\d*|test)$/
+const SITE = /^(hospital-[1-9]\d*|validation|test)$/
 const CLASS = /^[a-z0-9][a-z0-9-]*$/
 const FILE = /^(train|val|test)-\d+\.png$/
 
@@ -59,9 +63,15 @@ export function parseWrittenFiles(value: unknown, source: string): WrittenFiles 
   }
   if (typeof value !== 'object' || value === null) return fail(`got ${typeof value}`)
   const record = value as Record<string, unknown>
-  if (record.format !== MANIFEST_FORMAT) return fail(`got format ${JSON.stringify(record.format)}`)
+  if (typeof record.format !== 'string' || !READABLE_FORMATS.includes(record.format))
+    return fail(`got format ${JSON.stringify(record.format)}`)
   if (!Array.isArray(record.hospitals)) return fail('got no hospitals list')
-  const sites: unknown[] = [...record.hospitals, record.test]
+  // A /1 manifest has no validation folder.
+  const sites: unknown[] = [
+    ...record.hospitals,
+    ...(record.format === MANIFEST_FORMAT ? [record.validation] : []),
+    record.test,
+  ]
   const folders = sites.map((site) => {
     if (typeof site !== 'object' || site === null) return fail('got a site that is not an object')
     const { name, files } = site as Record<string, unknown>

@@ -17,7 +17,7 @@ export type SplitOptions = {
   readonly seed: number
   readonly perHospital: number | null
   readonly testLimit: number | null
-  readonly includeVal: boolean
+  readonly valLimit: number | null
   readonly force: boolean
 }
 
@@ -26,11 +26,14 @@ export const DEFAULT_DATASET = '../shared/datasets/pneumoniamnist.npz'
 export const SPLIT_USAGE = `Usage: fedtune data split [options]
 
 Turns a MedMNIST .npz into hospital folders for a federated demo:
-  <out>/hospital-<i>/<class>/train-<index>.png   each hospital's training images
-  <out>/test/<class>/test-<index>.png            the official test split (the coordinator's held-out set)
+  <out>/hospital-<i>/<class>/train-<index>.png   each hospital's share of the official train split
+  <out>/validation/<class>/val-<index>.png       the official val split: the coordinator's validation
+                                                 set (task file evaluation.validation), which picks the
+                                                 best round
+  <out>/test/<class>/test-<index>.png            the official test split (evaluation.test), reported only
   <out>/split.json                               what was written: dataset, sha256, seed, counts, files
 <index> is the image's position in the official split, so every file can be traced back to the .npz.
-A hospital with no example of a class has no folder for it.
+A hospital with no example of a class has no folder for it. Hospitals never get val or test images.
 
 Options:
   --dataset <path.npz>     MedMNIST file (default: ${DEFAULT_DATASET}, from the current directory)
@@ -47,8 +50,7 @@ Options:
                            the hospital's class shares (default: no cap)
   --test-limit <n>         keep at most n test images, a seeded subset with the test split's
                            class shares (default: all)
-  --include-val            also partition the official val split among the hospitals (files
-                           val-<index>.png); without it the val split is not written (default: off)
+  --val-limit <n>          keep at most n validation images, likewise (default: all)
   --force                  replace a previous split in <out>: removes only the files its
                            split.json lists, then writes the new one
   -h, --help               show this text
@@ -75,6 +77,7 @@ export function parseSplitOptions(argv: readonly string[], cwd: string): SplitOp
         seed: { type: 'string' },
         'per-hospital': { type: 'string' },
         'test-limit': { type: 'string' },
+        'val-limit': { type: 'string' },
         'include-val': { type: 'boolean' },
         force: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -85,6 +88,11 @@ export function parseSplitOptions(argv: readonly string[], cwd: string): SplitOp
     throw new DataError('bad-option', `fedtune data split: ${reason} (see fedtune data split --help)`)
   }
   if (values.help === true) return null
+  if (values['include-val'] !== undefined)
+    throw new DataError(
+      'bad-option',
+      "--include-val: no longer an option. The official val split is now always written to <out>/validation/, the coordinator's validation set (task file evaluation.validation), which chooses the best round; hospitals train on the train split only. Drop --include-val (see fedtune data split --help)",
+    )
   const text = (key: string): string | undefined => {
     const value = values[key]
     return typeof value === 'string' ? value : undefined
@@ -128,7 +136,7 @@ export function parseSplitOptions(argv: readonly string[], cwd: string): SplitOp
     seed: parseWhole('--seed', text('seed') ?? '1', 0, MAX_SEED),
     perHospital: optional(text('per-hospital'), (v) => parseWhole('--per-hospital', v, 1)),
     testLimit: optional(text('test-limit'), (v) => parseWhole('--test-limit', v, 1)),
-    includeVal: values['include-val'] === true,
+    valLimit: optional(text('val-limit'), (v) => parseWhole('--val-limit', v, 1)),
     force: values.force === true,
   }
 }
@@ -150,7 +158,14 @@ function joinNegativeValues(argv: readonly string[]): string[] {
   return out
 }
 
-const VALUE_OPTIONS = new Set(['--hospitals', '--alpha', '--seed', '--per-hospital', '--test-limit'])
+const VALUE_OPTIONS = new Set([
+  '--hospitals',
+  '--alpha',
+  '--seed',
+  '--per-hospital',
+  '--test-limit',
+  '--val-limit',
+])
 
 function optional<T>(value: string | undefined, parse: (value: string) => T): T | null {
   return value === undefined ? null : parse(value)

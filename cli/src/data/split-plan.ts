@@ -7,28 +7,31 @@ import type { SplitOptions } from './split-options.ts'
 /** One image of the .npz: its official split and its position in it. */
 export type ImageRef = { readonly split: SplitName; readonly index: number }
 
-/** A folder to write (`hospital-<i>` or `test`) and the images that go in it. */
+/** A folder to write (`hospital-<i>`, `validation` or `test`) and the images that go in it. */
 export type SitePlan = { readonly name: string; readonly images: readonly ImageRef[] }
 
-export type SplitPlan = { readonly hospitals: readonly SitePlan[]; readonly test: SitePlan }
+export type SplitPlan = {
+  readonly hospitals: readonly SitePlan[]
+  readonly validation: SitePlan
+  readonly test: SitePlan
+}
 
 export type PlanOptions = Pick<
   SplitOptions,
-  'hospitals' | 'partition' | 'alpha' | 'seed' | 'perHospital' | 'testLimit' | 'includeVal'
+  'hospitals' | 'partition' | 'alpha' | 'seed' | 'perHospital' | 'testLimit' | 'valLimit'
 >
 
 /**
- * Decides which image goes where, without touching the disk. The pool that is partitioned is the
- * official train split, plus val with `includeVal`; the official test split stays whole (or a
- * seeded, class-stratified subset with `testLimit`) for the coordinator's held-out evaluation. The
- * caps draw from their own seeded streams and keep each site's class shares, so `perHospital`
- * shrinks the partition rather than changing it.
+ * Decides which image goes where, without touching the disk. The official train split is
+ * partitioned among the hospitals; the official val split becomes the coordinator's validation set
+ * and the test split its test set, each whole or a seeded, class-stratified subset (`valLimit`,
+ * `testLimit`), so choosing on validation never sees a test image. The caps draw from their own
+ * seeded streams and keep each site's class shares, so `perHospital` shrinks the partition rather
+ * than changing it.
  */
 export function planSplit(data: Medmnist, options: PlanOptions): SplitPlan {
   const pool: ImageRef[] = []
-  const poolSplits: readonly SplitName[] = options.includeVal ? ['train', 'val'] : ['train']
-  for (const split of poolSplits)
-    for (let index = 0; index < data.splits[split].count; index++) pool.push({ split, index })
+  for (let index = 0; index < data.splits.train.count; index++) pool.push({ split: 'train', index })
   const labels = pool.map(({ split, index }) => data.splits[split].labels[index] as number)
   const parts =
     options.partition === 'iid'
@@ -46,17 +49,27 @@ export function planSplit(data: Medmnist, options: PlanOptions): SplitPlan {
           )
     return { name: `hospital-${h + 1}`, images: kept.map((i) => pool[i] as ImageRef) }
   })
-  const testIndices = Array.from({ length: data.splits.test.count }, (_, i) => i)
-  const testKept =
-    options.testLimit === null
-      ? testIndices
-      : subsampleStratified(
-          testIndices,
-          data.splits.test.labels,
-          options.testLimit,
-          seededRandom(options.seed, 'test-limit'),
-        )
-  return { hospitals, test: { name: 'test', images: testKept.map((index) => ({ split: 'test', index })) } }
+  return {
+    hospitals,
+    validation: heldOutSite(data, 'validation', 'val', options.valLimit, options.seed),
+    test: heldOutSite(data, 'test', 'test', options.testLimit, options.seed),
+  }
+}
+
+/** A whole official split, or a seeded subset of `limit` with its class shares. */
+function heldOutSite(
+  data: Medmnist,
+  name: string,
+  split: Exclude<SplitName, 'train'>,
+  limit: number | null,
+  seed: number,
+): SitePlan {
+  const indices = Array.from({ length: data.splits[split].count }, (_, i) => i)
+  const kept =
+    limit === null
+      ? indices
+      : subsampleStratified(indices, data.splits[split].labels, limit, seededRandom(seed, `${split}-limit`))
+  return { name, images: kept.map((index) => ({ split, index })) }
 }
 
 /** The file an image is written to, relative to its site folder: `<class>/<split>-<index>.png`. */
