@@ -154,6 +154,8 @@ async function main(given: string | undefined): Promise<number> {
     '80',
     '--test-limit',
     '100',
+    '--val-limit',
+    '100',
     '--seed',
     '1',
   ])
@@ -171,7 +173,7 @@ async function main(given: string | undefined): Promise<number> {
       },
       training: { rounds: ROUNDS, localEpochs: 1, batchSize: 32, optimizer: 'adam', learningRate: 0.001 },
       participation: { minParticipants: HOSPITALS, roundDeadlineSeconds: 300, joinTimeoutSeconds: 300 },
-      evaluation: { data: join(work, 'data', 'test') },
+      evaluation: { validation: join(work, 'data', 'validation'), test: join(work, 'data', 'test') },
       enrolment: { hospitals: 'invite' },
     }),
   )
