@@ -256,7 +256,7 @@ async function main(given: string | undefined): Promise<number> {
   if (done.code !== 0) fail(`the coordinator exited with ${done.code}:\n${done.stderr}`)
   const rounds = [
     ...done.stdout.matchAll(
-      /round (\d+)\/(\d+) {2}aggregated \(securely: (\d+) participants.*global ACC (\d\.\d{3})/g,
+      /round (\d+)\/(\d+) {2}aggregated \(securely: (\d+) participants.*test ACC (\d\.\d{3})/g,
     ),
   ]
   const last = rounds.at(-1)
@@ -264,7 +264,7 @@ async function main(given: string | undefined): Promise<number> {
     fail(
       `expected ${ROUNDS} securely aggregated rounds of ${HOSPITALS} hospitals, the coordinator printed:\n${done.stdout}`,
     )
-  console.log(`federated ${ROUNDS} rounds in ${seconds(started)}: held-out accuracy ${last[4]}`)
+  console.log(`federated ${ROUNDS} rounds in ${seconds(started)}: test accuracy ${last[4]}`)
   rmSync(tmp, { recursive: true, force: true })
   return 0
 
