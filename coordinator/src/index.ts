@@ -110,6 +110,7 @@ export {
 } from './sockets/socket-shell.ts'
 export { type Bucket, fullBucket, spend } from './sockets/token-bucket.ts'
 export { headFile, RunFolderError, serverStateFile } from './store/run-folder.ts'
+export { localTraining } from './tasks/local-training.ts'
 export { fieldRows, taskFileJsonSchema, taskFileJsonSchemaText, withFieldTables } from './tasks/task-docs.ts'
 export {
   type Aggregation,

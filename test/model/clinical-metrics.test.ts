@@ -72,7 +72,7 @@ describe('clinical metrics from predictions', () => {
     const c = [3, 2, 1]
     let expected = 0
     for (let i = 0; i < 3; i++)
-      for (let j = 0; j < 3; j++) expected += (((i - j) ** 2 / 4) * r[i]! * c[j]!) / 6
+      for (let j = 0; j < 3; j++) expected += (((i - j) ** 2 / 4) * (r[i] as number) * (c[j] as number)) / 6
     expect(m.ordinal?.qwk).toBeCloseTo(1 - 0.5 / expected, 12)
     expect(m.ordinal?.mae).toBeCloseTo(2 / 6, 12)
   })

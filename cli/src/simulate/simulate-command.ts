@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { readTaskFile, type TaskFile, TaskFileError } from '@fedtune/coordinator'
+import { localTraining, readTaskFile, type TaskFile, TaskFileError } from '@fedtune/coordinator'
 import { type ClinicalMetrics, type Dataset, dominantWarning } from '@fedtune/model'
 import {
   DataFolderError,
@@ -195,14 +195,7 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
   const federation: FederationRecipe = {
     spec,
     inputDim,
-    training: {
-      epochs: task.training.localEpochs,
-      batchSize: task.training.batchSize,
-      optimizer: task.training.optimizer,
-      learningRate: task.training.learningRate,
-      classWeights: task.training.classWeights,
-      loss: task.training.loss,
-    },
+    training: localTraining(task.training),
     labelPrior: task.training.labelPrior,
     server: task.training.server,
     rounds: task.training.rounds,

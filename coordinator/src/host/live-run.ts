@@ -11,6 +11,7 @@ import { formatRecord, RoundLog } from '../rounds/round-log.ts'
 import type { RoundObserver } from '../rounds/round-observer.ts'
 import { type Run, type Store, StoreError } from '../store/index.ts'
 import { headFile } from '../store/run-folder.ts'
+import { localTraining } from '../tasks/local-training.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
 import { type EvaluationSetName, embedEvaluationSet, evaluateOn } from './evaluation-set.ts'
 import { commitRound, endRun, resumeFrom } from './run-rows.ts'
@@ -171,14 +172,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
         .catch((error: Error) => warn(`recording the exclusion of ${entry.participant}: ${error.message}`)),
     initial: initHead(spec, backbone.embeddingDim, task.head.seed),
     resumed: resumed ?? undefined,
-    training: {
-      epochs: task.training.localEpochs,
-      batchSize: task.training.batchSize,
-      optimizer: task.training.optimizer,
-      learningRate: task.training.learningRate,
-      classWeights: task.training.classWeights,
-      loss: task.training.loss,
-    },
+    training: localTraining(task.training),
     labelPrior: task.training.labelPrior,
     roundDeadlineMs: task.participation.roundDeadlineSeconds * 1000,
     joinTimeoutMs: task.participation.joinTimeoutSeconds * 1000,
