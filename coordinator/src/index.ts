@@ -73,7 +73,7 @@ export {
 export { roundChart } from './rounds/round-chart.ts'
 export { formatRecord, RoundLog, type RoundRecord } from './rounds/round-log.ts'
 export type { RoundObserver, StageTiming } from './rounds/round-observer.ts'
-export { roundPrior } from './rounds/round-prior.ts'
+export { type PredictionPrior, roundPrior, type TrainingPrior } from './rounds/round-prior.ts'
 export { reportedSet, roundResult } from './rounds/round-record.ts'
 export type { ControlEvent } from './rounds/run-control.ts'
 export { RunControlError } from './rounds/run-control-error.ts'
@@ -121,4 +121,5 @@ export {
   TaskFileError,
   type TaskFileProblem,
 } from './tasks/task-file.ts'
+export { taskPriors } from './tasks/task-priors.ts'
 export { type TaskFileFields, taskFileSchema } from './tasks/task-schema.ts'

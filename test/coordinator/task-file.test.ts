@@ -118,7 +118,7 @@ describe('task file', () => {
       'task file: training.server.optimizer: expected one of "sgd", "adam", got "adagrad"',
     )
     expect(training({ loss: 'cross-entropy', labelPrior: 'federation' })).toThrow(
-      'task file: training.labelPrior: expected "local" with training.loss "cross-entropy" ("federation" is the prior of the logit-adjusted loss), got "federation"',
+      'task file: training.labelPrior: expected "local" or none with training.loss "cross-entropy" (the prior is the logit-adjusted loss\'s), got "federation"',
     )
   })
 
@@ -224,7 +224,7 @@ describe('task file', () => {
       'task file: evaluation.patience: expected an integer from 1 to 100000, got number 0',
     )
     expect(evaluation({ validation: 'v', prior: 'local' })).toThrow(
-      'task file: evaluation.prior: expected one of "federation", "uniform", got "local"',
+      'task file: evaluation.prior: expected one of "federation", "validation", "uniform", got "local"',
     )
     expect(evaluation({ validation: '' })).toThrow(
       'task file: evaluation.validation: expected a folder of validation images, one subfolder per label, got ""',

@@ -1,10 +1,10 @@
+import { type PredictionPrior, roundPrior } from '@fedtune/coordinator'
 import {
   type ClinicalMetrics,
   type Dataset,
   evaluatePredictions,
   foldPrior,
   labelCounts,
-  labelMix,
   predictHead,
   type SelectionMetric,
 } from '@fedtune/model'
@@ -20,8 +20,8 @@ export type HeldOut = {
   readonly metric: SelectionMetric
   /** Stop after this many rounds (or epochs) without a better validation figure; null runs them all. */
   readonly patience: number | null
-  /** The label mix a logit-adjusted head predicts with: its training data's, or none (uniform). */
-  readonly prior: 'federation' | 'uniform'
+  /** The label mix a logit-adjusted head predicts with: its training data's, a fixed one, or none (uniform). */
+  readonly prior: PredictionPrior
   readonly ordinal: boolean
 }
 
@@ -46,9 +46,8 @@ export type HeadChoice = {
 }
 
 /**
- * The prior a head predicts with (docs: "The prior at prediction"): only a logit-adjusted head, and
- * only with `prior: "federation"`, gets the label mix of the data it was trained on, smoothed
- * (labelMix); otherwise it predicts with plain softmax.
+ * The prior a head predicts with (docs: "The prior at prediction"): the coordinator's rule
+ * (roundPrior), so a simulated head predicts as the real one would.
  */
 export function predictionPrior(
   loss: TrainingSettings['loss'],
@@ -56,8 +55,7 @@ export function predictionPrior(
   counts: readonly number[] | null,
   classes: number,
 ): number[] | null {
-  if (loss !== 'logit-adjusted' || prior !== 'federation') return null
-  return labelMix(counts, classes)
+  return roundPrior(loss, prior, counts, classes)
 }
 
 /** The label counts of a data set, for `predictionPrior`. */

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
-import { localTraining, readTaskFile, type TaskFile, TaskFileError } from '@fedtune/coordinator'
-import { type ClinicalMetrics, type Dataset, dominantWarning } from '@fedtune/model'
+import { localTraining, readTaskFile, type TaskFile, TaskFileError, taskPriors } from '@fedtune/coordinator'
+import { type ClinicalMetrics, type Dataset, dominantWarning, labelCounts } from '@fedtune/model'
 import {
   DataFolderError,
   embedFolder,
@@ -182,12 +182,13 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
   for (const s of empty) log(`${s.name}: no images; it takes no part`)
 
   const spec = { layers: task.head.layers, labels: task.head.labels }
+  const priors = taskPriors(task, validation && labelCounts(validation.y, spec.labels.length))
   const heldOut: HeldOut = {
     validation,
     test,
     metric: evaluation.metric,
     patience: evaluation.patience,
-    prior: evaluation.prior,
+    prior: priors.predictionPrior,
     ordinal: task.head.ordinal,
   }
   const aggregation =
@@ -196,7 +197,7 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
     spec,
     inputDim,
     training: localTraining(task.training),
-    labelPrior: task.training.labelPrior,
+    labelPrior: priors.labelPrior,
     server: task.training.server,
     rounds: task.training.rounds,
     seed: task.head.seed,

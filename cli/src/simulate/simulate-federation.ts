@@ -1,4 +1,10 @@
-import { federationPrior, type ServerOptimizer, type ServerState, serverStep } from '@fedtune/coordinator'
+import {
+  federationPrior,
+  type ServerOptimizer,
+  type ServerState,
+  serverStep,
+  type TrainingPrior,
+} from '@fedtune/coordinator'
 import { type Dataset, initHead, labelCounts, stratifiedSplit, trainHead } from '@fedtune/model'
 import {
   addInto,
@@ -19,7 +25,7 @@ export type FederationRecipe = {
   readonly inputDim: number
   /** The local training of one round (epochs = the task's localEpochs). */
   readonly training: Omit<TrainingSettings, 'seed' | 'prior'>
-  readonly labelPrior: 'local' | 'federation'
+  readonly labelPrior: TrainingPrior
   readonly server: ServerOptimizer
   readonly rounds: number
   /** The task's head.seed: the head's initialization and every round's seed. */
@@ -67,7 +73,12 @@ export function simulateFederation(
   const params = global.length
   for (let round = 1; round <= recipe.rounds; round++) {
     const seed = (recipe.seed + round * 7919) >>> 0
-    const prior = recipe.labelPrior === 'federation' ? federationPrior(federationCounts, classes) : null
+    const prior =
+      recipe.labelPrior === 'local'
+        ? null
+        : recipe.labelPrior === 'federation'
+          ? federationPrior(federationCounts, classes)
+          : [...recipe.labelPrior.fixed]
     const masked = new Uint32Array(secureVectorLength(params, classes))
     for (const [site, data] of train.entries()) {
       if (data.n === 0) continue

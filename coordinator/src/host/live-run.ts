@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { initHead } from '@fedtune/model'
+import { initHead, labelCounts } from '@fedtune/model'
 import { fetchBackboneFromUrl, loadBackbone } from '@fedtune/model/node'
 import { escapeText, paramCount, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
@@ -13,6 +13,7 @@ import { type Run, type Store, StoreError } from '../store/index.ts'
 import { headFile } from '../store/run-folder.ts'
 import { localTraining } from '../tasks/local-training.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
+import { taskPriors } from '../tasks/task-priors.ts'
 import { type EvaluationSetName, embedEvaluationSet, evaluateOn } from './evaluation-set.ts'
 import { commitRound, endRun, resumeFrom } from './run-rows.ts'
 import type { OpenTask } from './task-directory.ts'
@@ -62,6 +63,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   const warn = (message: string) => print(`warning: ${escapeText(message)}`)
   let evaluate: Evaluate | undefined
   let majority: number | null = null
+  let validationCounts: number[] | null = null
   try {
     if (task.evaluation) {
       const embedded = async (name: EvaluationSetName, dir: string | null) =>
@@ -81,6 +83,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       const validation = await embedded('validation', task.evaluation.validation)
       const test = await embedded('test', task.evaluation.test)
       const classes = task.head.labels.length
+      validationCounts = validation && labelCounts(validation.y, classes)
       // the console's line a head must beat, on the set its chart shows (test, else validation)
       const shown = test ?? validation
       majority = shown && majorityAccuracy(shown.y, classes)
@@ -124,6 +127,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       `continuing run ${run.id} of task ${task.name} after round ${resumed.round} (${resumed.completed} aggregated, ${resumed.failed} failed)`,
     )
   }
+  const priors = taskPriors(task, validationCounts)
   const log = new RoundLog(outDir, resumed?.records ?? [], `task ${task.name}: the global head per round`)
   const federation = new Federation({
     task: info,
@@ -173,7 +177,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     initial: initHead(spec, backbone.embeddingDim, task.head.seed),
     resumed: resumed ?? undefined,
     training: localTraining(task.training),
-    labelPrior: task.training.labelPrior,
+    labelPrior: priors.labelPrior,
     roundDeadlineMs: task.participation.roundDeadlineSeconds * 1000,
     joinTimeoutMs: task.participation.joinTimeoutSeconds * 1000,
     recorder: {
@@ -200,7 +204,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       metric: task.evaluation?.metric ?? 'auc',
       patience: task.evaluation?.patience ?? null,
     },
-    predictionPrior: task.evaluation?.prior ?? 'federation',
+    predictionPrior: priors.predictionPrior,
     onRecord: (record) => print(escapeText(formatRecord(record, task.training.rounds), 2000)),
     onFinished: (f) => {
       print(

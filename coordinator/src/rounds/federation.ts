@@ -32,7 +32,7 @@ import {
   step,
 } from './round.ts'
 import type { RoundObserver } from './round-observer.ts'
-import { roundPrior } from './round-prior.ts'
+import { type PredictionPrior, roundPrior, type TrainingPrior } from './round-prior.ts'
 import { buildRoundRecord, type RoundRecord, roundResult } from './round-record.ts'
 import { RoundTimers } from './round-timers.ts'
 import type { ControlEvent } from './run-control.ts'
@@ -67,9 +67,9 @@ export type FederationOptions = {
   readonly training: Omit<TrainingSettings, 'seed' | 'prior'>
   /**
    * 'federation': the logit-adjusted loss uses the label mix of the last aggregate (uniform before
-   * the first, when nothing is known yet); 'local': each participant's own.
+   * the first, when nothing is known yet); 'local': each participant's own; `{ fixed }`: that mix.
    */
-  readonly labelPrior: 'local' | 'federation'
+  readonly labelPrior: TrainingPrior
   readonly roundDeadlineMs: number
   readonly joinTimeoutMs: number
   /** Where each round's head and record go: the store (start.ts), or a test's. */
@@ -80,10 +80,11 @@ export type FederationOptions = {
   /** Default: the best round by validation AUC, no patience. */
   readonly selection?: Selection
   /**
-   * The label mix a logit-adjusted head predicts with (round-prior.ts): 'federation' (the default)
-   * or 'uniform'. Sent to participants with each round's head, used in the coordinator's evaluation.
+   * The label mix a logit-adjusted head predicts with (round-prior.ts): 'federation' (the default),
+   * 'uniform' or a fixed mix. Sent to participants with each round's head, used in the coordinator's
+   * evaluation.
    */
-  readonly predictionPrior?: 'federation' | 'uniform'
+  readonly predictionPrior?: PredictionPrior
   readonly clock?: Clock
   readonly onRecord?: (record: RoundRecord) => void
   readonly onFinished?: (finished: { reason: string; completed: number; failed: number }) => void
@@ -759,8 +760,10 @@ export class Federation {
   }
 
   #prior(): number[] | null {
-    if (this.#opts.labelPrior === 'local') return null
-    return federationPrior(this.#state.labelCounts, this.task.head.labels.length)
+    const prior = this.#opts.labelPrior
+    if (prior === 'local') return null
+    if (prior === 'federation') return federationPrior(this.#state.labelCounts, this.task.head.labels.length)
+    return [...prior.fixed]
   }
 }
 

@@ -38,8 +38,11 @@ export type TaskFile = {
     readonly learningRate: number
     readonly classWeights: TrainingSettings['classWeights']
     readonly loss: TrainingSettings['loss']
-    /** Which label mix the logit-adjusted loss uses: each participant's own, or the federation's. */
-    readonly labelPrior: 'local' | 'federation'
+    /**
+     * Which label mix the logit-adjusted loss uses: each participant's own, the federation's, the
+     * coordinator's validation set's, or uniform.
+     */
+    readonly labelPrior: LabelPrior
     /** What the coordinator does with the round's mean update: FedAvg (sgd, rate 1) or FedAdam. */
     readonly server: ServerOptimizer
   }
@@ -57,6 +60,8 @@ export type TaskFile = {
   readonly evaluation: Evaluation | null
   readonly enrolment: Enrolment
   readonly aggregation: Aggregation
+  /** Differential privacy; null: the task gives no differential-privacy guarantee (and says so). */
+  readonly privacy: TaskPrivacy | null
 }
 
 /** docs/task-file.md, Evaluation. At least one of validation and test. */
@@ -69,8 +74,25 @@ export type Evaluation = {
   readonly metric: SelectionMetric
   /** Stop after this many rounds without a better validation figure; only with a validation set. */
   readonly patience: number | null
-  /** The label mix a logit-adjusted head predicts with: the round's label mix, or uniform. */
-  readonly prior: 'federation' | 'uniform'
+  /** The label mix a logit-adjusted head predicts with: the round's, the validation set's, or uniform. */
+  readonly prior: 'federation' | 'validation' | 'uniform'
+}
+
+export type LabelPrior = 'local' | 'federation' | 'validation' | 'uniform'
+
+/**
+ * The task file's `privacy` (docs/privacy.md), defaults filled in. The noise multiplier, when the
+ * file leaves it out, is derived where the head's size is known (privacy-parameters.ts).
+ */
+export type TaskPrivacy = {
+  readonly unit: 'example' | 'participant'
+  readonly epsilon: number
+  readonly delta: number
+  readonly clipNorm: number
+  /** z as written; null: the smallest that keeps the run within ε. */
+  readonly noiseMultiplier: number | null
+  /** q of DP-SGD's Poisson sampling (unit "example"; 1 for "participant", where it does not apply). */
+  readonly samplingRate: number
 }
 
 /** Who may take part and how they enrol (issue 12, item 4); docs/task-file.md, Enrolment. */
@@ -143,7 +165,9 @@ export function parseTaskFile(value: unknown, baseDir: string, where = 'task fil
 }
 
 function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskFile {
-  const { backbone, head, training, participation, evaluation, enrolment } = fields
+  const { backbone, head, training, participation, evaluation, enrolment, privacy } = fields
+  // Under privacy the federation's label counts stay out of the sum: a public mix replaces theirs.
+  const publicPrior = evaluation?.validation !== undefined ? 'validation' : 'uniform'
   const participantsPerRound = participation.participantsPerRound ?? participation.minParticipants
   return {
     name: fields.name,
@@ -161,7 +185,7 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
       learningRate: training.learningRate,
       classWeights: training.classWeights ?? (training.loss === 'logit-adjusted' ? 'none' : 'balanced'),
       loss: training.loss,
-      labelPrior: training.labelPrior,
+      labelPrior: training.labelPrior ?? (privacy ? publicPrior : 'local'),
       server: training.server ?? FEDAVG,
     },
     participation: {
@@ -180,10 +204,21 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
             test: evaluation.test === undefined ? null : absolute(baseDir, evaluation.test),
             metric: evaluation.metric,
             patience: evaluation.patience ?? null,
-            prior: evaluation.prior,
+            prior: evaluation.prior ?? (privacy ? publicPrior : 'federation'),
           },
     enrolment,
     aggregation: aggregationFrom(fields.aggregation, participantsPerRound, where),
+    privacy:
+      privacy === undefined
+        ? null
+        : {
+            unit: privacy.unit,
+            epsilon: privacy.epsilon,
+            delta: privacy.delta,
+            clipNorm: privacy.clipNorm,
+            noiseMultiplier: privacy.noiseMultiplier ?? null,
+            samplingRate: privacy.samplingRate ?? 1,
+          },
   }
 }
 

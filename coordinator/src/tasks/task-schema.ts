@@ -4,6 +4,7 @@ import {
   type FixedPoint,
   fixedPointFor,
   MAX_DESCRIPTION,
+  PRIVACY_UNITS,
   ProtocolError,
   secaggParameters,
 } from '@fedtune/protocol'
@@ -151,8 +152,9 @@ const training = object({
     "the local loss. `logit-adjusted` trains on softmax(z + log π), π the participant's own label mix (Menon et al., ICLR 2021; the calibration FedLC, Zhang et al., ICML 2022, applies to federated label skew), and predicts with softmax(z): every hospital then learns the same classifier whatever its mix of labels, and a hospital holding one label leaves the head unchanged instead of pulling it to that label. Plain `cross-entropy` lets strongly skewed hospitals pull the average to their majority label; `npm run bench:accuracy` measures both",
   ),
   labelPrior: field(
-    oneOf(['local', 'federation']).default('local'),
-    'the π of the logit-adjusted loss: each participant\'s own label mix, or the federation\'s, which the coordinator sums from the label counts of the last aggregate (uniform before the first) and hands out with every round. With `"federation"` every participant\'s loss is a term of one federation-wide loss, which the label-skew recipe below needs. Only with `loss: "logit-adjusted"`',
+    oneOf(['local', 'federation', 'validation', 'uniform']).optional(),
+    'the π of the logit-adjusted loss: each participant\'s own label mix (`"local"`), the federation\'s (`"federation"`: the coordinator sums it from the label counts of the last aggregate, uniform before the first, and hands it out with every round, so every participant\'s loss is a term of one federation-wide loss, which the label-skew recipe below needs), the label mix of the coordinator\'s validation set (`"validation"`, needs `evaluation.validation`) or every label equally (`"uniform"`). Only with `loss: "logit-adjusted"`. Under `privacy` the federation\'s mix is not known (the counts stay out of the sum), and with `privacy.unit: "example"` a participant\'s own mix would make every example\'s loss depend on the others: then only `"validation"` or `"uniform"`',
+    { default: '`"local"`; under `privacy`, `"validation"` with a validation set, else `"uniform"`' },
   ),
   server: field(
     server.optional(),
@@ -303,8 +305,9 @@ const evaluationFields = {
     { default: 'none (run every round)' },
   ),
   prior: field(
-    oneOf(['federation', 'uniform']).default('federation'),
-    "the label mix a logit-adjusted head predicts with (folded into its output bias; in the coordinator's evaluation, the participants' and the exported model): `federation`, the round's label counts over its contributors (best accuracy on data mixed like the federation's), or `uniform`, every label equally likely (best balanced accuracy, better recall of rare labels). Ignored with `training.loss: \"cross-entropy\"`, whose head predicts with the training mix already",
+    oneOf(['federation', 'validation', 'uniform']).optional(),
+    "the label mix a logit-adjusted head predicts with (folded into its output bias; in the coordinator's evaluation, the participants' and the exported model): `federation`, the round's label counts over its contributors (best accuracy on data mixed like the federation's), `validation`, the label mix of the coordinator's validation set, or `uniform`, every label equally likely (best balanced accuracy, better recall of rare labels). Ignored with `training.loss: \"cross-entropy\"`, whose head predicts with the training mix already. Under `privacy` the federation's mix is not known (the counts stay out of the sum)",
+    { default: '`"federation"`; under `privacy`, `"validation"` with a validation set, else `"uniform"`' },
   ),
 }
 
@@ -316,6 +319,39 @@ const evaluation = z.strictObject(evaluationFields, {
         ? 'only validation, test, metric, patience and prior: "data" became "test" (the held-out images, reported) and "validation" (the images the best round is chosen on)'
         : `only known fields (${Object.keys(evaluationFields).join(', ')})`
       : 'an object',
+})
+
+const privacy = object({
+  unit: field(
+    oneOf(PRIVACY_UNITS),
+    '`"example"`: one patient\'s image is what is protected; each participant trains with DP-SGD (per-example clipping, Gaussian noise on every step, Poisson sampling), for hospitals. `"participant"`: a whole hospital or volunteer is protected; each clips its whole update and adds its share of discrete Gaussian noise inside the secure sum, before masking',
+  ),
+  epsilon: field(
+    above(0, 1000),
+    'the target ε over the whole run: no participant trains a round that would take it past, and the coordinator ends the run before one could',
+  ),
+  delta: field(
+    z
+      .number(expecting('a number in (0, 0.5]'))
+      .gt(0, expecting('a number in (0, 0.5]'))
+      .max(0.5, expecting('a number in (0, 0.5]'))
+      .default(1e-5),
+    'the target δ; must be below 1 / n (n the examples of a hospital for `"example"`, the participants of a round for `"participant"`)',
+  ),
+  clipNorm: field(
+    above(0, 1e6).default(1),
+    "C: the L2 bound of one example's gradient (`example`) or of one participant's whole update (`participant`)",
+  ),
+  noiseMultiplier: field(
+    above(0, 1e6).optional(),
+    "z: the noise's standard deviation over C. Without it the coordinator derives the smallest z that keeps the whole run (every round, the fewest survivors) within ε",
+    { default: 'derived from epsilon' },
+  ),
+  samplingRate: field(
+    above(0, 1).optional(),
+    'q (`example` only): each DP-SGD step includes each example independently with this probability (Poisson sampling); a round is localEpochs × round(1/q) steps',
+    { default: '1 (full batch)' },
+  ),
 })
 
 const fields = object({
@@ -363,6 +399,11 @@ const fields = object({
   evaluation: evaluation.optional(),
   enrolment: enrolment.prefault({}),
   aggregation: aggregation.prefault({}),
+  privacy: field(
+    privacy.optional(),
+    'differential privacy (docs/privacy.md): the unit protected, the target ε and δ, the clip norm and the noise. Without it the task gives no differential-privacy guarantee, and says so to every participant',
+    { default: 'none' },
+  ),
 })
 
 /** The fields as written, defaults filled in; task-file.ts derives the rest (paths, k, t, scale). */
@@ -540,19 +581,44 @@ function acrossFields(task: TaskFileFields, ctx: z.RefinementCtx<TaskFileFields>
 
   if (settled(['training', 'loss'], ['training', 'labelPrior'])) {
     const { loss, labelPrior } = task.training
-    if (labelPrior === 'federation' && loss !== 'logit-adjusted')
+    if (labelPrior !== undefined && labelPrior !== 'local' && loss !== 'logit-adjusted')
       problem(
         {
           path: ['training', 'labelPrior'],
-          expected: `"local" with training.loss "${loss}" ("federation" is the prior of the logit-adjusted loss)`,
+          expected: `"local" or none with training.loss "${loss}" (the prior is the logit-adjusted loss's)`,
           found: describe(labelPrior),
         },
         labelPrior,
       )
   }
+  const hasValidation = task.evaluation?.validation !== undefined
+  for (const [path, prior] of [
+    [['training', 'labelPrior'], task.training?.labelPrior],
+    [['evaluation', 'prior'], task.evaluation?.prior],
+  ] as const)
+    if (prior === 'validation' && settled(path, ['evaluation']) && !hasValidation)
+      problem(
+        {
+          path,
+          expected: '"validation" only with evaluation.validation (it is that set\'s label mix)',
+          found: describe(prior),
+        },
+        prior,
+      )
+  if (task.privacy !== undefined && settled(['privacy'])) privacyAcrossFields(task, settled, problem)
 
   if (!settled(['aggregation'])) return
   const a = task.aggregation
+  if (task.privacy?.unit === 'participant' && a.mode !== 'secure')
+    problem(
+      {
+        path: ['aggregation', 'mode'],
+        expected:
+          '"secure" with privacy.unit "participant": each participant adds only its share of the noise, which hides nothing outside the secure sum',
+        found: describe(a.mode),
+      },
+      a.mode,
+    )
   if (a.mode !== 'secure' || participantsPerRound < minParticipants) return
   if (minParticipants < 2) {
     problem(
@@ -567,6 +633,80 @@ function acrossFields(task: TaskFileFields, ctx: z.RefinementCtx<TaskFileFields>
   }
   const derived = secureParameters({ participantsPerRound, ...a })
   if (!derived.ok) for (const p of derived.problems) problem(p, undefined)
+}
+
+type Problem = (p: FieldProblem, input: unknown) => void
+
+/** What `privacy` rules out in the other fields: the counts stay out of the sum, and with unit "example" nothing data-dependent may shape the loss. */
+function privacyAcrossFields(
+  task: TaskFileFields,
+  settled: (...paths: Path[]) => boolean,
+  problem: Problem,
+): void {
+  const p = task.privacy
+  if (p === undefined) return
+  if (p.unit === 'participant' && p.samplingRate !== undefined)
+    problem(
+      {
+        path: ['privacy', 'samplingRate'],
+        expected:
+          'no samplingRate with unit "participant" (every selected participant takes part; it is DP-SGD\'s rate, for unit "example")',
+        found: describe(p.samplingRate),
+      },
+      p.samplingRate,
+    )
+  if (settled(['training', 'labelPrior'])) {
+    const labelPrior = task.training.labelPrior
+    const refused = p.unit === 'example' ? ['federation', 'local'] : ['federation']
+    if (labelPrior !== undefined && refused.includes(labelPrior))
+      problem(
+        {
+          path: ['training', 'labelPrior'],
+          expected:
+            p.unit === 'example'
+              ? '"validation" or "uniform" with privacy.unit "example": the federation\'s label counts stay out of a private sum, and a participant\'s own mix would make each example\'s loss depend on the others, which per-example clipping does not bound'
+              : '"local", "validation" or "uniform" with privacy: the federation\'s label counts stay out of a private sum',
+          found: describe(labelPrior),
+        },
+        labelPrior,
+      )
+  }
+  if (
+    p.unit === 'example' &&
+    settled(['training', 'classWeights']) &&
+    task.training.classWeights === 'balanced'
+  )
+    problem(
+      {
+        path: ['training', 'classWeights'],
+        expected:
+          '"none" with privacy.unit "example": balanced weights come from each participant\'s own label counts, so one example would change every other example\'s weight',
+        found: describe('balanced'),
+      },
+      'balanced',
+    )
+  if (settled(['evaluation']) && task.evaluation?.prior === 'federation')
+    problem(
+      {
+        path: ['evaluation', 'prior'],
+        expected:
+          '"validation" or "uniform" with privacy: the federation\'s label counts stay out of a private sum',
+        found: describe('federation'),
+      },
+      'federation',
+    )
+  if (p.unit === 'participant' && settled(['participation'])) {
+    const perRound = task.participation.participantsPerRound ?? task.participation.minParticipants
+    if (p.delta >= 1 / perRound)
+      problem(
+        {
+          path: ['privacy', 'delta'],
+          expected: `below 1 / participantsPerRound = ${describe(1 / perRound)} (a δ of 1/n lets a mechanism reveal one participant outright)`,
+          found: describe(p.delta),
+        },
+        p.delta,
+      )
+  }
 }
 
 function startsWith(path: readonly PropertyKey[], prefix: readonly PropertyKey[]): boolean {
