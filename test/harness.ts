@@ -311,6 +311,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     paramCount: taskParams,
     aggregation: secure ? 'secure' : 'plaintext-debug',
     browsers: { enabled: o.browsers !== undefined, maxPerRound: Math.max(1, o.browsers?.maxPerRound ?? 1) },
+    privacy: null,
   }
   const runDir = join(dir, 'run')
   const log = new RoundLog(runDir)

@@ -70,7 +70,9 @@ export {
 export { secureRoundContext } from './secure-round-setup.ts'
 export {
   decodeSecureSum,
+  encodeExamplePrivateContribution,
   encodeSecureContribution,
+  PRIVATE_NO_EVALUATION,
   type SecureContribution,
   type SecureSum,
   secureVectorLength,

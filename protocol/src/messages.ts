@@ -3,6 +3,7 @@ import { ProtocolError, REFUSAL_CODES, type RefusalCode } from './errors.ts'
 import { type EvaluationCounts, parseEvaluationCounts } from './evaluation-counts.ts'
 import { int, num, oneOf, optNum, record, str } from './fields.ts'
 import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
+import { type PrivacySettings, parsePrivacySettings } from './privacy/privacy-settings.ts'
 import type { FixedPoint } from './secagg/fixed-point.ts'
 import { parseSecaggSetup, type SecaggSetup, type WireSecaggSetup } from './secagg/messages.ts'
 import { asBytes, decodeWeights } from './weights.ts'
@@ -15,7 +16,7 @@ import { asBytes, decodeWeights } from './weights.ts'
  * 5: participants evaluate the received global head; its counts travel in the secure vector (its
  * layout changed) and in a plaintext update's metrics; a round says the prior to predict with.
  */
-export const PROTOCOL_VERSION = 'fedtune/5'
+export const PROTOCOL_VERSION = 'fedtune/6'
 
 export type ParticipantKind = 'hospital' | 'browser'
 
@@ -113,6 +114,11 @@ export type TaskInfo = {
    * at most how many of them train in one round; the other places go to hospitals.
    */
   readonly browsers: BrowserParticipation
+  /**
+   * The task's differential privacy, which the participant enforces itself (its own accountant, its
+   * own budget); null: the task gives no differential-privacy guarantee, and the participant says so.
+   */
+  readonly privacy: PrivacySettings | null
 }
 
 export type BrowserParticipation = { readonly enabled: boolean; readonly maxPerRound: number }
@@ -465,7 +471,15 @@ export function parseTaskInfo(value: unknown): TaskInfo {
     paramCount: count,
     aggregation: oneOf(o, 'aggregation', 'task', ['secure', 'plaintext-debug'] as const),
     browsers: { enabled: w.enabled, maxPerRound: int(w, 'maxPerRound', 'task.browsers', 1, 100_000) },
+    privacy: parsePrivacySettings(required(o, 'privacy', 'task'), 'task.privacy'),
   }
+}
+
+/** A field that must be present, though it may be null. */
+function required(o: Record<string, unknown>, key: string, what: string): unknown {
+  if (!(key in o))
+    throw new ProtocolError('malformed', `${what}.${key}: expected a value or null, got nothing`)
+  return o[key]
 }
 
 function parseSecureRoundSetup(value: unknown): SecureRoundSetup {

@@ -25,10 +25,15 @@ export type SecureContribution = {
 }
 
 export type SecureSum = {
-  /** [Σ n·clip(Δ), Σ n], the layout of `weightedSum` in fedavg.ts. */
+  /**
+   * [Σ n·clip(Δ), Σ n], the layout of `weightedSum` in fedavg.ts. In a private task every
+   * participant weighs 1: [Σ Δ (with the noise), survivors].
+   */
   readonly weightedSum: Float64Array
+  /** Σ n; in a private task the number of contributors. */
   readonly examples: number
-  readonly labelCounts: number[]
+  /** The federation's label counts; null in a private task, whose sum carries none. */
+  readonly labelCounts: number[] | null
   /**
    * The summed evaluation counts, or why they do not add up: one participant can send inconsistent
    * counts, and must not be able to fail the round (or learn anything) by it.
@@ -36,9 +41,26 @@ export type SecureSum = {
   readonly evaluation: PooledEvaluation
 }
 
-/** Words in the masked vector for a head of `params` parameters and `classes` labels. */
-export function secureVectorLength(params: number, classes: number): number {
-  return params + 1 + classes + evaluationCountsLength(classes)
+/**
+ * Words in the masked vector for a head of `params` parameters and `classes` labels. A private task's
+ * vector (`private: true`) is [Δ words…, 1]: no example, label or evaluation counts, which would
+ * reveal what differential privacy protects unless they had noise of their own.
+ */
+export function secureVectorLength(params: number, classes: number, private_ = false): number {
+  return private_ ? params + 1 : params + 1 + classes + evaluationCountsLength(classes)
+}
+
+/** Why a private round has no pooled evaluation: its sum carries no counts. */
+export const PRIVATE_NO_EVALUATION =
+  "a private task keeps the participants' evaluation counts out of the sum (they are measured on patients' data)"
+
+/**
+ * What a participant of a task with `privacy.unit: "example"` masks: its update (private already:
+ * trained with DP-SGD) clipped to the aggregation's bound and rounded, weight 1, and the word 1 that
+ * counts contributors: [round(clip(Δ)·scale)…, 1].
+ */
+export function encodeExamplePrivateContribution(delta: Float32Array, fp: FixedPoint): Uint32Array {
+  return encodeWeighted(delta, 1, [], fp)
 }
 
 export function encodeSecureContribution(c: SecureContribution, fp: FixedPoint): Uint32Array {
@@ -54,13 +76,23 @@ export function decodeSecureSum(
   params: number,
   classes: number,
   fp: FixedPoint,
+  private_ = false,
 ): SecureSum {
-  if (sum.length !== secureVectorLength(params, classes))
-    throw new ProtocolError(
-      'wrong-size',
-      `secure sum: expected ${secureVectorLength(params, classes)} words, got ${sum.length}`,
-    )
+  const length = secureVectorLength(params, classes, private_)
+  if (sum.length !== length)
+    throw new ProtocolError('wrong-size', `secure sum: expected ${length} words, got ${sum.length}`)
   const { weightedSum, examples, extra } = decodeWeightedSum(sum, params, fp)
+  if (private_) {
+    const withCount = new Float64Array(params + 1)
+    withCount.set(weightedSum)
+    withCount[params] = examples
+    return {
+      weightedSum: withCount,
+      examples,
+      labelCounts: null,
+      evaluation: { ok: false, reason: PRIVATE_NO_EVALUATION },
+    }
+  }
   const withTotal = new Float64Array(params + 1)
   withTotal.set(weightedSum)
   withTotal[params] = examples

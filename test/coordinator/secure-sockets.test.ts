@@ -106,6 +106,7 @@ async function start(opts: {
     paramCount: params,
     aggregation: opts.secure ? 'secure' : 'plaintext-debug',
     browsers: { enabled: opts.browsers !== undefined, maxPerRound: opts.browsers ?? 1 },
+    privacy: null,
   }
   const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-log-')))
   const warnings: string[] = []

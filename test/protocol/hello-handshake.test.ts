@@ -30,6 +30,7 @@ const task: TaskInfo = {
   paramCount: 10,
   aggregation: 'secure',
   browsers: { enabled: true, maxPerRound: 1 },
+  privacy: null,
 }
 const options = (over: Partial<HelloOptions> = {}): HelloOptions => ({
   crypto: nodeCrypto,
@@ -65,7 +66,7 @@ describe('the participant’s hello', () => {
     expect(handshake(challenge, options(), send)).toEqual({ type: 'joined', task })
     const [first] = sent
     expect(first?.waitMs).toBe(HELLO_ACK_WAIT_MS)
-    expect(first?.hello).toMatchObject({ protocol: 'fedtune/5', participant: 'hospital-a', kind: 'hospital' })
+    expect(first?.hello).toMatchObject({ protocol: 'fedtune/6', participant: 'hospital-a', kind: 'hospital' })
     expect(() => checkHelloProof(nodeCrypto, first?.hello as Hello, parseChallenge(challenge))).not.toThrow()
   })
 

@@ -384,6 +384,7 @@ describe('messages from outside', () => {
     paramCount: paramCount(spec, 1280),
     aggregation: 'secure',
     browsers: { enabled: true, maxPerRound: 2 },
+    privacy: null,
   }
 
   it('task info whose parameter count disagrees with its head is refused', () => {
@@ -424,6 +425,25 @@ describe('messages from outside', () => {
     expect(() =>
       parseHelloAck({ ok: true, task: { ...info, browsers: { enabled: false, maxPerRound: 0 } } }),
     ).toThrow('task.browsers.maxPerRound: expected an integer from 1 to 100000, got number 0')
+  })
+
+  it('task info states its privacy, or null for none; a missing statement is refused', () => {
+    expect(parseTaskInfo(info).privacy).toBeNull()
+    const privacy = {
+      unit: 'participant',
+      epsilon: 8,
+      delta: 1e-3,
+      clipNorm: 1,
+      noiseMultiplier: 1,
+      rounds: 5,
+      minParticipants: 3,
+    }
+    expect(parseTaskInfo({ ...info, privacy }).privacy).toEqual(privacy)
+    const { privacy: _, ...silent } = info
+    expect(() => parseTaskInfo(silent)).toThrow('task.privacy: expected a value or null, got nothing')
+    expect(() => parseTaskInfo({ ...info, privacy: { ...privacy, minParticipants: 1 } })).toThrow(
+      'task.privacy.minParticipants',
+    )
   })
 
   it('a hello ack that refuses a browser carries its code and reason', () => {

@@ -70,6 +70,7 @@ const task: TaskInfo = {
   paramCount: params,
   aggregation: 'secure',
   browsers: { enabled: true, maxPerRound: 2 },
+  privacy: null,
 }
 const seeds = [1, 2, 3].map((i) => new Uint8Array(32).fill(i))
 const challenge: Challenge = { taskId: task.taskId, nonce: new Uint8Array(32).fill(7) }

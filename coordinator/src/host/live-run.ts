@@ -115,6 +115,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     paramCount: params,
     aggregation: task.aggregation.mode,
     browsers: task.participation.browsers,
+    privacy: null,
   }
   mkdirSync(outDir, { recursive: true })
   const resumed = resumeFrom(outDir, await store.rounds.list(run.id), params)

@@ -137,7 +137,8 @@ export type Effect =
       readonly round: number
       readonly weights: Float32Array
       readonly server: ServerState
-      readonly labelCounts: readonly number[]
+      /** The contributors' label counts summed; null in a private task, whose sum carries none. */
+      readonly labelCounts: readonly number[] | null
       readonly examples: number
       readonly contributions: readonly ContributionRecord[]
       /**
@@ -379,7 +380,7 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
 function aggregate(
   state: RoundState,
   sum: Float64Array,
-  labelCounts: readonly number[],
+  labelCounts: readonly number[] | null,
   evaluation: PooledEvaluation,
   contributions: readonly ContributionRecord[],
   dropped: readonly string[],
