@@ -44,6 +44,18 @@ export function headLogits(spec: HeadSpec, params: readonly tf.Tensor[], x: tf.T
 }
 
 /**
+ * A dense layer's share of the backward pass: its input A and δ = ∂loss/∂(A·W + b), one row per
+ * example. The kernel's gradient is Aᵀδ and the bias's Σ_rows δ; example i's own kernel gradient is
+ * the outer product a_i ⊗ δ_i, which is what per-example clipping (per-example-clip.ts) reads.
+ */
+export type DenseDelta = {
+  /** Index of the layer's kernel in `params`; its bias is the next one. */
+  readonly param: number
+  readonly input: tf.Tensor2D
+  readonly delta: tf.Tensor2D
+}
+
+/**
  * Loss and gradients (same order and shapes as `params`) for one batch. `random` drives the
  * dropout masks; null turns dropout off. Call inside `tf.tidy`.
  */
@@ -53,6 +65,26 @@ export function headGradients(
   batch: HeadBatch,
   random: (() => number) | null,
 ): { loss: tf.Scalar; grads: tf.Tensor[] } {
+  const { loss, layers } = headBackward(spec, params, batch, random)
+  const grads: tf.Tensor[] = new Array(params.length)
+  for (const { param, input, delta } of layers) {
+    grads[param] = matMulTA(input, delta)
+    grads[param + 1] = tf.sum(delta, 0)
+  }
+  return { loss, grads }
+}
+
+/**
+ * The forward pass and the backward pass down to each dense layer's δ, output layer first. Every
+ * δ row is linear in that example's output δ w_i·(p_i − onehot_i): relu and dropout only mask it
+ * entrywise. Call inside `tf.tidy`.
+ */
+export function headBackward(
+  spec: HeadSpec,
+  params: readonly tf.Tensor[],
+  batch: HeadBatch,
+  random: (() => number) | null,
+): { loss: tf.Scalar; layers: DenseDelta[] } {
   type Step =
     | { kind: 'dense'; input: tf.Tensor2D; param: number; active: tf.Tensor2D | null }
     | { kind: 'dropout'; mask: tf.Tensor2D }
@@ -85,10 +117,9 @@ export function headGradients(
   const weight = tf.expandDims(batch.weight, 1)
   const loss = tf.neg(tf.sum(tf.mul(tf.mul(logProbs, batch.oneHot), weight))) as tf.Scalar
 
-  const grads: tf.Tensor[] = new Array(params.length)
+  const layers: DenseDelta[] = []
   let delta = tf.mul(tf.sub(tf.exp(logProbs), batch.oneHot), weight) as tf.Tensor2D
-  grads[out] = matMulTA(h, delta)
-  grads[out + 1] = tf.sum(delta, 0)
+  layers.push({ param: out, input: h, delta })
   let dh: tf.Tensor2D | null = steps.some((t) => t.kind === 'dense')
     ? matMulTB(delta, params[out] as tf.Tensor2D)
     : null
@@ -100,12 +131,11 @@ export function headGradients(
       continue
     }
     delta = step.active ? (tf.mul(dh, step.active) as tf.Tensor2D) : dh
-    grads[step.param] = matMulTA(step.input, delta)
-    grads[step.param + 1] = tf.sum(delta, 0)
+    layers.push({ param: step.param, input: step.input, delta })
     // The first layer's input is the embedding, which is frozen: no gradient needed.
     dh = steps.slice(0, s).some((t) => t.kind === 'dense')
       ? matMulTB(delta, params[step.param] as tf.Tensor2D)
       : null
   }
-  return { loss, grads }
+  return { loss, layers }
 }

@@ -6,7 +6,14 @@ export { composeModel } from './compose-model.ts'
 export { type CsvRecord, parseCsv } from './csv.ts'
 export { type Dataset, subset } from './dataset.ts'
 export { embed } from './embed.ts'
-export { dropoutMask, type HeadBatch, headGradients, headLogits } from './head-gradients.ts'
+export {
+  type DenseDelta,
+  dropoutMask,
+  type HeadBatch,
+  headBackward,
+  headGradients,
+  headLogits,
+} from './head-gradients.ts'
 export { flattenParams, headParams } from './head-params.ts'
 export { initHead } from './init-head.ts'
 export { labelCounts } from './label-counts.ts'
@@ -35,7 +42,13 @@ export {
   preprocessingFor,
 } from './model-card.ts'
 export { isSafeRelative, parseModelJson, verifiedFilesHandler } from './model-json.ts'
+export {
+  type ClippedGradientSum,
+  clippedGradientSum,
+  type ExampleBatch,
+} from './per-example-clip.ts'
 export type { Pixels } from './pixels.ts'
+export { poissonSample } from './poisson-sample.ts'
 export { predictHead } from './predict-head.ts'
 export { foldPrior, labelMix } from './prediction-prior.ts'
 export { preprocess } from './preprocess.ts'
@@ -44,3 +57,11 @@ export { evaluateReceived, type ReceivedEvaluation } from './received-evaluation
 export { rocAuc } from './roc-auc.ts'
 export { stratifiedSplit } from './stratified-split.ts'
 export { type TrainProgress, trainHead } from './train-head.ts'
+export {
+  checkDpSgd,
+  type DpSgdSettings,
+  dpSgdSteps,
+  type PrivateProgress,
+  type PrivateTraining,
+  trainHeadPrivately,
+} from './train-head-private.ts'

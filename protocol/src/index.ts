@@ -59,6 +59,7 @@ export {
   writeAsciiByChar,
 } from './packed-frame.ts'
 export * from './privacy/privacy-settings.ts'
+export * from './privacy/random-source.ts'
 export * from './secagg/index.ts'
 export {
   type MaskedInputSource,
