@@ -58,6 +58,7 @@ export {
   type WriteAscii,
   writeAsciiByChar,
 } from './packed-frame.ts'
+export * from './privacy/index.ts'
 export * from './secagg/index.ts'
 export {
   type MaskedInputSource,
