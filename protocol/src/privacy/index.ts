@@ -4,7 +4,10 @@
  * rounding, the 32-bit ring's overflow bound, and a participant's noised update. Pure integer code that
  * runs alike in Node and in browsers.
  */
+
+export * from './accountant.ts'
 export { bernoulli, bernoulliBig, bernoulliExp, bernoulliExpBig } from './bernoulli.ts'
+export * from './ddg-rdp.ts'
 export {
   type DiscreteGaussianSampler,
   discreteGaussian,
@@ -15,6 +18,7 @@ export {
 } from './discrete-gaussian.ts'
 export { discreteLaplace, MAX_LAPLACE_SCALE } from './discrete-laplace.ts'
 export { exactRational, type Rational } from './exact-rational.ts'
+export * from './noise-calibration.ts'
 export {
   type ExamplePrivacy,
   formatEpsilon,
@@ -47,6 +51,8 @@ export {
   randomizedRound,
   roundingNormBound,
 } from './randomized-rounding.ts'
+export * from './rdp-conversion.ts'
+export * from './rdp-orders.ts'
 export {
   type RingFitSpec,
   type RingPlan,
@@ -55,3 +61,4 @@ export {
   ringScale,
 } from './ring-fit.ts'
 export { seededSource } from './seeded-source.ts'
+export * from './subsampled-gaussian.ts'
