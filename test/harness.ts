@@ -230,6 +230,8 @@ export type TestCoordinatorOverrides = {
   readonly description?: string
   /** The head trained on the backbone's `embeddingDim` features; `head` over 8 unless given. */
   readonly head?: HeadSpec
+  /** Whether the head's labels are grades (`TaskInfo.ordinal`); false unless given. */
+  readonly ordinal?: boolean
   readonly embeddingDim?: number
   readonly labelPrior?: FederationOptions['labelPrior']
   readonly secure?: boolean
@@ -308,6 +310,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     rounds,
     backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim },
     head: taskHead,
+    ordinal: o.ordinal ?? false,
     paramCount: taskParams,
     aggregation: secure ? 'secure' : 'plaintext-debug',
     browsers: { enabled: o.browsers !== undefined, maxPerRound: Math.max(1, o.browsers?.maxPerRound ?? 1) },

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { isSafeRelative, parseModelCard } from '@fedtune/model'
+import { headlineFigures, isSafeRelative, MODEL_CARD_FORMAT, parseModelCard } from '@fedtune/model'
 import { escapeText } from '@fedtune/protocol'
 import { apiClientFrom } from './api-client.ts'
 import { API_OPTIONS, apiCommand, commandLine } from './api-command.ts'
@@ -97,16 +97,16 @@ export function runModelCommand(argv: string[], io: CommandIo = processIo()): Pr
     }
     mkdirSync(out, { recursive: true })
     for (const [name, bytes] of files) writeFileSync(join(out, name), bytes)
-    // cards of models exported before validation and test existed have neither
-    const set = card.test ? 'test' : 'validation'
-    const m = card.test ?? card.validation ?? null
+    // a card of the format before validation sets (an older coordinator's) does not say why its round
+    const why = card.format === MODEL_CARD_FORMAT ? ` (${escapeText(card.chosen.why, 200)})` : ''
+    const m = headlineFigures(card)
     const metrics = m
-      ? `${set} accuracy ${(m.accuracy * 100).toFixed(1)} %${m.auc === null ? '' : `, AUC ${m.auc.toFixed(3)}`} on ${m.examples} images`
+      ? `${m.set} accuracy ${(m.accuracy * 100).toFixed(1)} %${m.auc === null ? '' : `, AUC ${m.auc.toFixed(3)}`} on ${m.examples} images`
       : 'no validation or test set'
     io.stdout(
       values.json
         ? `${JSON.stringify(card, null, 2)}\n`
-        : `wrote the model of run ${card.run.id} (task ${escapeText(card.task.name, 64)}) after round ${card.run.round} (${escapeText(card.chosen?.why ?? '', 200)}) to ${escapeText(out)}: ${card.labels.length} labels (${card.labels.map((l) => escapeText(l, 40)).join(', ')}), ${metrics}\nrun it: fedtune predict --model ${escapeText(out)} <images or folders>\n`,
+        : `wrote the model of run ${card.run.id} (task ${escapeText(card.task.name, 64)}) after round ${card.run.round}${why} to ${escapeText(out)}: ${card.labels.length} labels (${card.labels.map((l) => escapeText(l, 40)).join(', ')}), ${metrics}\nrun it: fedtune predict --model ${escapeText(out)} <images or folders>\n`,
     )
     return 0
   })

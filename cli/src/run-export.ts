@@ -64,7 +64,8 @@ export async function exportRun(
     opts.onHead?.(++heads, total)
   }
   for (const kept of rounds) {
-    const { committedAt: _committedAt, head, ...record } = kept
+    // the record as the coordinator keeps it: the rest is said of it by the API
+    const { committedAt: _committedAt, head, evaluation: _evaluation, ...record } = kept
     if (!Number.isSafeInteger(record.round) || record.round < 0)
       throw new CommandError(
         `run ${id}: expected each kept round to have a round number, got ${escapeText(JSON.stringify(record.round), 40)}`,

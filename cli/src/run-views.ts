@@ -41,13 +41,17 @@ export type LiveStatus = {
   readonly best?: BestSummary | null
 }
 
-/** GET /api/runs/:id/rounds: each kept round's record, when it was kept, and whether it has a head. */
+/**
+ * GET /api/runs/:id/rounds: each kept round's record, when it was kept, whether it has a head, and
+ * its evaluation as the console draws it (derived from the record; absent from an older coordinator).
+ */
 export type KeptRounds = {
   readonly run: number
   readonly rounds: readonly (Record<string, unknown> & {
     readonly round: number
     readonly committedAt: string
     readonly head: boolean
+    readonly evaluation?: unknown
   })[]
 }
 

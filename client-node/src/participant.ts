@@ -531,8 +531,8 @@ export class Participant {
     const bar =
       this.#opts.progress &&
       progressBar(`round ${round.round} training`, round.training.epochs, this.#opts.progress)
-    // The task info does not say whether the labels are grades, so no QWK or MAE here.
     const result = localRound(task.head, task.backbone.embeddingDim, data, round, {
+      ordinal: task.ordinal,
       onProgress: (p) => (p.batch === p.batches ? bar?.tick(1, `loss ${p.loss.toFixed(4)}`) : undefined),
     })
     bar?.done()

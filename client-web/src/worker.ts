@@ -98,6 +98,7 @@ function onRound(raw: unknown): void {
         await backend
         stage(round.round, 'training')
         const r = localRound(task.head, task.backbone.embeddingDim, data, round, {
+          ordinal: task.ordinal,
           onProgress: (p) => {
             if (p.batch === p.batches)
               post({ type: 'progress', round: round.round, epoch: p.epoch, epochs: p.epochs, loss: p.loss })

@@ -1,4 +1,4 @@
-import type { ClassFigures, EvaluationSet, RoundEvaluation, SetSummary } from '@fedtune/protocol'
+import type { ClassMetrics, EvaluationSet, RoundEvaluation, SetSummary } from '@fedtune/protocol'
 import { metric } from './format.ts'
 
 /** A set as the page names it: whose images, and for the participants' what their figures measure. */
@@ -115,7 +115,7 @@ function ConfusionTable({
   labels: readonly string[]
   set: EvaluationSet
   confusion: readonly (readonly number[])[]
-  perClass: readonly ClassFigures[]
+  perClass: readonly ClassMetrics[]
 }) {
   return (
     <>

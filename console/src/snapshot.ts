@@ -1,11 +1,6 @@
-import type {
-  ConsoleParticipant,
-  ConsoleRun,
-  ConsoleRunState,
-  ConsoleWatch,
-  RoundEntry,
-} from '@fedtune/protocol'
+import type { ConsoleParticipant, ConsoleRun, ConsoleRunState, ConsoleWatch } from '@fedtune/protocol'
 import { get } from './api.ts'
+import { type KeptRound, keptTimeline } from './kept-timeline.ts'
 
 /**
  * The picture the REST API gives, read once when the page opens without its live feed (and after an
@@ -34,26 +29,6 @@ type Status = Partial<Pick<ConsoleRun, 'state' | 'waiting' | 'startedAt' | 'accu
 }
 
 type RunRow = { readonly id: number; readonly startedAt: string | null; readonly endedAt: string | null }
-
-/** A set's figures in a kept round (the coordinator's ClinicalMetrics; the rest is the live feed's). */
-type Figures = { readonly accuracy: number; readonly auc: number | null }
-
-/** What GET /api/runs/:id/rounds answers per round (the coordinator's RoundRecord and its head). */
-type KeptRound = {
-  readonly round: number
-  readonly status: 'aggregated' | 'failed'
-  readonly reason: string | null
-  readonly startedAt: string
-  readonly durationMs: number
-  readonly selected: readonly string[]
-  readonly dropped: readonly string[]
-  readonly survivors?: readonly string[]
-  readonly contributions: readonly unknown[]
-  readonly validation?: Figures | null
-  readonly test?: Figures | null
-  readonly participants?: Figures | null
-  readonly excluded?: readonly { readonly participant: string }[]
-}
 
 type RestParticipant = {
   readonly name: string
@@ -132,36 +107,5 @@ export async function watchSnapshot(run: ConsoleRun): Promise<ConsoleWatch> {
       ? Promise.resolve({ rounds: [] as KeptRound[] })
       : get<{ rounds: KeptRound[] }>(`/api/runs/${run.run}/rounds`),
   ])
-  return { run, live: null, timeline: kept.rounds.map((r) => entryOf(run.task, r)), participants }
-}
-
-function entryOf(task: string, r: KeptRound): RoundEntry {
-  return {
-    task,
-    round: r.round,
-    status: r.status,
-    reason: r.reason,
-    startedAt: r.startedAt,
-    durationMs: r.durationMs,
-    selected: r.selected.length,
-    survivors: r.survivors?.length ?? r.contributions.length,
-    // the record names who dropped, not in which stage: only the live feed knows that
-    dropouts: r.dropped.map((participant) => ({ participant, stage: 'update' as const })),
-    stages: [],
-    bytesIn: 0,
-    bytesOut: 0,
-    accuracy: (r.test ?? r.validation)?.accuracy ?? null,
-    auc: (r.test ?? r.validation)?.auc ?? null,
-    validation: figures(r.validation),
-    test: figures(r.test),
-    participants: figures(r.participants),
-    majority: null,
-    excluded: r.excluded?.map((e) => e.participant) ?? [],
-    // the matrix and warnings come with the live feed, which replaces this picture once it connects
-    evaluation: null,
-  }
-}
-
-function figures(m: Figures | null | undefined): RoundEntry['validation'] {
-  return m ? { accuracy: m.accuracy, auc: m.auc } : null
+  return { run, live: null, timeline: keptTimeline(run.task, kept.rounds), participants }
 }

@@ -11,7 +11,6 @@ export { RoundTraffic } from './console/round-traffic.ts'
 export type { FederationView, RunView, StageView } from './console/run-view.ts'
 export { runWaiting } from './console/run-waiting.ts'
 export { Throttle } from './console/throttle.ts'
-export { missingLabelWarning, perLabel } from './host/evaluation-set.ts'
 export { majorityAccuracy } from './host/live-run.ts'
 export {
   type OpenTask,

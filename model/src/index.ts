@@ -34,8 +34,12 @@ export { logitAdjustment, logitOffsets } from './logit-adjustment.ts'
 export * from './metrics/index.ts'
 export { type ModelFiles, modelFiles, WEIGHTS_FILE } from './model-artifacts.ts'
 export {
+  type AnyModelCard,
+  headlineFigures,
   MODEL_CARD_FORMAT,
+  MODEL_CARD_FORMAT_1,
   type ModelCard,
+  type ModelCardV1,
   modelCardReadme,
   type Preprocessing,
   parseModelCard,

@@ -66,7 +66,49 @@ export type ModelCard = {
   readonly createdAt: string
 }
 
-export const MODEL_CARD_FORMAT = 'fedtune-model-card/1'
+/**
+ * 2: the figures of the validation and test sets (ClinicalMetrics) where /1 had `heldOut`, the prior
+ * the head predicts with, and why this round's head was chosen.
+ */
+export const MODEL_CARD_FORMAT = 'fedtune-model-card/2'
+
+/** The card of a model exported before validation and test sets: one held-out set's accuracy and AUC. */
+export const MODEL_CARD_FORMAT_1 = 'fedtune-model-card/1'
+
+export type ModelCardV1 = Omit<ModelCard, 'format' | 'chosen' | 'prior' | 'validation' | 'test'> & {
+  readonly format: typeof MODEL_CARD_FORMAT_1
+  /** The global head of `round` on the coordinator's held-out set; null when the task had none. */
+  readonly heldOut: {
+    readonly accuracy: number
+    readonly auc: number | null
+    readonly examples: number
+  } | null
+}
+
+/** A card as read from a model folder: this format, or the one before, which `fedtune predict` still reads. */
+export type AnyModelCard = ModelCard | ModelCardV1
+
+/** A card's headline figures: a set's accuracy and AUC, and on how many images. */
+export type HeadlineFigures = {
+  readonly set: 'test' | 'validation' | 'held-out'
+  readonly accuracy: number
+  readonly auc: number | null
+  readonly examples: number
+}
+
+/**
+ * A card's headline figures, in either format: the test set's, else the validation set's (/2), or
+ * the held-out set's (/1); null when the model was measured on none.
+ */
+export function headlineFigures(card: AnyModelCard): HeadlineFigures | null {
+  if (card.format === MODEL_CARD_FORMAT_1) return card.heldOut && { set: 'held-out', ...pick(card.heldOut) }
+  if (card.test) return { set: 'test', ...pick(card.test) }
+  return card.validation && { set: 'validation', ...pick(card.validation) }
+}
+
+function pick(m: Omit<HeadlineFigures, 'set'>): Omit<HeadlineFigures, 'set'> {
+  return { accuracy: m.accuracy, auc: m.auc, examples: m.examples }
+}
 
 /** How an image becomes the model's input: what `preprocess` does, written down for other runtimes. */
 export type Preprocessing = {
@@ -91,16 +133,17 @@ export function preprocessingFor(inputSize: number): Preprocessing {
 
 /**
  * The card in a model folder, checked where `fedtune predict` relies on it (format, labels, input
- * size); every problem names the field, what was expected and what was found.
+ * size), which both formats share; every problem names the field, what was expected and what was found.
  */
-export function parseModelCard(value: unknown, where: string): ModelCard {
+export function parseModelCard(value: unknown, where: string): AnyModelCard {
   const fail = (field: string, expected: string, got: unknown): never => {
     throw new Error(`${where}: ${field}: expected ${expected}, got ${shortJson(got)}`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return fail('the card', 'a JSON object', value)
   const card = value as Record<string, unknown>
-  if (card.format !== MODEL_CARD_FORMAT) fail('format', `"${MODEL_CARD_FORMAT}"`, card.format)
+  if (card.format !== MODEL_CARD_FORMAT && card.format !== MODEL_CARD_FORMAT_1)
+    fail('format', `"${MODEL_CARD_FORMAT}" or "${MODEL_CARD_FORMAT_1}"`, card.format)
   const labels = card.labels
   if (
     !Array.isArray(labels) ||
@@ -116,7 +159,7 @@ export function parseModelCard(value: unknown, where: string): ModelCard {
     fail('preprocessing.inputSize', 'an integer from 1 to 4096', size)
   const formula = ((pre as Record<string, unknown>).scaling as { formula?: unknown } | undefined)?.formula
   if (formula !== 'x / 127.5 - 1') fail('preprocessing.scaling.formula', '"x / 127.5 - 1"', formula)
-  return value as ModelCard
+  return value as AnyModelCard
 }
 
 function shortJson(value: unknown): string {

@@ -1,3 +1,4 @@
+import type { ClassMetrics, ClinicalMetrics } from './clinical-metrics.ts'
 import type { Stage } from './secagg/messages.ts'
 
 /**
@@ -169,33 +170,11 @@ export type EvaluationSet = 'validation' | 'test' | 'participants'
 /** A round's headline figures on one set, as the accuracy chart draws them. */
 export type SetFigures = { readonly accuracy: number; readonly auc: number | null }
 
-/** One class's figures, one-vs-rest; null where a figure's denominator is zero. */
-export type ClassFigures = {
-  /** Images of this class. */
-  readonly support: number
-  /** Images predicted as this class. */
-  readonly predicted: number
-  readonly precision: number | null
-  /** Sensitivity: of this class's images, the share predicted as it. */
-  readonly recall: number | null
-  readonly f1: number | null
-  readonly specificity: number | null
-}
-
-/** A head's figures on one set, as the evaluation panel lists them side by side. */
-export type SetSummary = {
-  readonly set: EvaluationSet
-  readonly examples: number
-  readonly accuracy: number
-  readonly balancedAccuracy: number
-  readonly auc: number | null
-  /** Expected calibration error over 15 bins of the top probability. */
-  readonly ece: number
-  /** AUC and ECE from histograms (the participants' pooled counts) rather than the scores themselves. */
-  readonly binned: boolean
-  /** Ordinal labels (grades): quadratic weighted kappa (null when undefined) and the mean absolute grade error. */
-  readonly ordinal: { readonly qwk: number | null; readonly mae: number } | null
-}
+/** A head's figures on one set, as the evaluation panel lists them side by side (class by class: `ConfusionView`). */
+export type SetSummary = { readonly set: EvaluationSet } & Pick<
+  ClinicalMetrics,
+  'examples' | 'accuracy' | 'balancedAccuracy' | 'auc' | 'ece' | 'binned' | 'ordinal'
+>
 
 /** A round's head on one set, class by class. */
 export type ConfusionView = {
@@ -203,7 +182,7 @@ export type ConfusionView = {
   /** confusion[true][predicted]: C × C counts, C the task's label count. */
   readonly confusion: readonly (readonly number[])[]
   /** Per class, in label order. */
-  readonly perClass: readonly ClassFigures[]
+  readonly perClass: readonly ClassMetrics[]
 }
 
 /** The latest aggregated round's evaluation, as the run page's evaluation panel draws it. */

@@ -61,6 +61,13 @@ export function optNum(
   return obj[key] === null || obj[key] === undefined ? null : num(obj, key, what, min, max)
 }
 
+export function bool(obj: Record<string, unknown>, key: string, what: string): boolean {
+  const v = obj[key]
+  if (typeof v !== 'boolean')
+    throw new ProtocolError('malformed', `${what}.${key}: expected true or false, got ${describe(v)}`)
+  return v
+}
+
 export function oneOf<T extends string>(
   obj: Record<string, unknown>,
   key: string,

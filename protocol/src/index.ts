@@ -1,4 +1,5 @@
 export { backboneListing } from './backbone-listing.ts'
+export type { ClassMetrics, ClinicalMetrics } from './clinical-metrics.ts'
 export * from './console-feed.ts'
 export { describe } from './describe.ts'
 export { ProtocolError, type ProtocolErrorCode, REFUSAL_CODES, type RefusalCode } from './errors.ts'

@@ -1,7 +1,7 @@
 import { describe } from './describe.ts'
 import { ProtocolError, REFUSAL_CODES, type RefusalCode } from './errors.ts'
 import { type EvaluationCounts, parseEvaluationCounts } from './evaluation-counts.ts'
-import { int, num, oneOf, optNum, record, str } from './fields.ts'
+import { bool, int, num, oneOf, optNum, record, str } from './fields.ts'
 import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
 import { type PrivacySettings, parsePrivacySettings } from './privacy/privacy-settings.ts'
 import type { FixedPoint } from './secagg/fixed-point.ts'
@@ -103,6 +103,11 @@ export type TaskInfo = {
     readonly embeddingDim: number
   }
   readonly head: HeadSpec
+  /**
+   * Whether the labels are grades in order (the task file's `head.ordinal`): a participant's own
+   * evaluation of the head it receives then adds quadratic weighted kappa and the grade MAE.
+   */
+  readonly ordinal: boolean
   readonly paramCount: number
   /**
    * 'secure': updates are masked and only their sum is revealed (secagg/). 'plaintext-debug': the
@@ -450,11 +455,6 @@ export function parseTaskInfo(value: unknown): TaskInfo {
       `task.description: expected a string of at most ${MAX_DESCRIPTION} characters, got ${describe(description)}`,
     )
   const w = record(o.browsers, 'task.browsers')
-  if (typeof w.enabled !== 'boolean')
-    throw new ProtocolError(
-      'malformed',
-      `task.browsers.enabled: expected true or false, got ${describe(w.enabled)}`,
-    )
   return {
     taskId: str(o, 'taskId', 'task', NAME),
     name: str(o, 'name', 'task'),
@@ -468,9 +468,13 @@ export function parseTaskInfo(value: unknown): TaskInfo {
       embeddingDim,
     },
     head,
+    ordinal: bool(o, 'ordinal', 'task'),
     paramCount: count,
     aggregation: oneOf(o, 'aggregation', 'task', ['secure', 'plaintext-debug'] as const),
-    browsers: { enabled: w.enabled, maxPerRound: int(w, 'maxPerRound', 'task.browsers', 1, 100_000) },
+    browsers: {
+      enabled: bool(w, 'enabled', 'task.browsers'),
+      maxPerRound: int(w, 'maxPerRound', 'task.browsers', 1, 100_000),
+    },
     privacy: parsePrivacySettings(required(o, 'privacy', 'task'), 'task.privacy'),
   }
 }

@@ -163,15 +163,19 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true })
 })
 
-async function runPage(width: number): Promise<Page> {
+/** The run page signed in as a viewer; `feed: false` refuses its live feed's socket, so it reads REST only. */
+async function runPage(width: number, { feed = true } = {}): Promise<Page> {
   const context = await browser.newContext({ viewport: { width, height: 900 } })
+  // installed before the page opens its socket: an unrouted one would connect
+  if (!feed) await context.routeWebSocket(/\/console\/socket\.io\//, (ws) => ws.close())
   const page = await context.newPage()
   page.on('pageerror', (error) => {
     throw error
   })
   page.on('console', (message) => {
-    // the page asks the REST API once before the sign-in: those 401s are expected
-    if (message.type() === 'error' && !/status of 401/.test(message.text())) pageErrors.push(message.text())
+    // the page asks the REST API once before the sign-in: those 401s are expected; so is a refused feed
+    if (message.type() === 'error' && !/status of 401/.test(message.text()) && feed)
+      pageErrors.push(message.text())
   })
   await page.goto(`${c.url}/console`)
   await page.getByLabel('Name').fill('vic')
@@ -276,5 +280,25 @@ describe('the run page shows what evaluation measures', () => {
     await phone.screenshot({ path: join(shots, 'run-evaluation-390.png'), fullPage: true })
     await phone.context().close()
     expect(pageErrors).toEqual([])
+  }, 60_000)
+
+  it('shows the same matrix, recall and precision without its live feed, read over REST', async () => {
+    const page = await runPage(1280, { feed: false })
+    expect(await page.locator('#feed').getAttribute('data-status')).not.toBe('live')
+    expect(await page.getByRole('alert').filter({ hasText: 'Warning' }).textContent()).toContain(WARNING)
+    const matrix = page.getByRole('table', {
+      name: /^Confusion matrix of round 3's head on the validation set/,
+    })
+    const row = (grade: string) => matrix.getByRole('row', { name: new RegExp(`^${grade}\\b`) })
+    expect(await row('none').locator('td.count').allTextContents()).toEqual(['12', '0', '0'])
+    expect(await row('mild').locator('td.count').allTextContents()).toEqual(['5', '0', '0'])
+    expect(await row('none').locator('td.recall').textContent()).toBe('1.000')
+    expect(await row('mild').locator('td.recall').textContent()).toBe('0.000')
+    expect(await row('none').locator('td.precision').textContent()).toBe('0.600')
+    const sets = page.getByRole('table', { name: "Round 3's head on each set" })
+    expect(await sets.locator('tr[data-set="validation"] td.mae').textContent()).toBe(
+      ROUND_3.ordinal?.mae.toFixed(3),
+    )
+    await page.context().close()
   }, 60_000)
 })

@@ -349,12 +349,12 @@ describe('a round in progress, and fedtune run export', () => {
 
     const headers = { authorization: `Bearer ${c.viewer}` }
     const api = (await (await fetch(`${c.running.url}/api/runs/1/rounds`, { headers })).json()) as {
-      rounds: (RoundRecord & { committedAt: string; head: boolean })[]
+      rounds: (RoundRecord & { committedAt: string; head: boolean; evaluation: unknown })[]
     }
     const kept = readFileSync(join(out, 'rounds.jsonl'), 'utf8').split('\n')
     expect(kept.pop()).toBe('')
     expect(kept.map((line) => JSON.parse(line))).toEqual(
-      api.rounds.map(({ committedAt: _at, head: _head, ...record }) => record),
+      api.rounds.map(({ committedAt: _at, head: _head, evaluation: _evaluation, ...record }) => record),
     )
     expect(kept.map((line) => JSON.parse(line))).toMatchObject([
       { round: 1, status: 'failed', reason: expect.stringContaining('hospital-b is stuck') },

@@ -1,12 +1,6 @@
-import {
-  type EvaluatedSets,
-  earlyStop,
-  formatRecord,
-  missingLabelWarning,
-  roundPrior,
-  roundResult,
-} from '@fedtune/coordinator'
+import { type EvaluatedSets, earlyStop, formatRecord, roundPrior, roundResult } from '@fedtune/coordinator'
 import { evaluatePredictions, labelMix } from '@fedtune/model'
+import { missingLabelWarning } from '@fedtune/model/node'
 import type { HelloAck, ReceivedRefusalCode } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 import { bestLine } from '../../cli/src/status-command.ts'
@@ -232,12 +226,14 @@ describe('what each round records of the coordinator’s evaluation', () => {
 describe('an evaluation set with no image of a label', () => {
   it('is warned about with the count per label; a set with every label is not', () => {
     const labels = ['grade0', 'grade1', 'grade2']
-    expect(missingLabelWarning('validation', '/data/validation', Int32Array.from([0, 0, 2]), labels)).toBe(
+    expect(
+      missingLabelWarning('the validation set', '/data/validation', Int32Array.from([0, 0, 2]), labels),
+    ).toBe(
       'the validation set /data/validation has no image of "grade1" (images per label: grade0 2, grade1 0, grade2 1); its figures say nothing of that label',
     )
-    expect(missingLabelWarning('test', '/t', Int32Array.from([0, 0]), labels)).toBe(
+    expect(missingLabelWarning('the test set', '/t', Int32Array.from([0, 0]), labels)).toBe(
       'the test set /t has no image of "grade1", "grade2" (images per label: grade0 2, grade1 0, grade2 0); its figures say nothing of those labels',
     )
-    expect(missingLabelWarning('test', '/t', Int32Array.from([0, 1, 2]), labels)).toBeNull()
+    expect(missingLabelWarning('the test set', '/t', Int32Array.from([0, 1, 2]), labels)).toBeNull()
   })
 })

@@ -103,6 +103,7 @@ async function start(opts: {
     rounds,
     backbone: { digest, path: `/backbone/${digest}/`, files, inputSize: 224, embeddingDim: 8 },
     head,
+    ordinal: false,
     paramCount: params,
     aggregation: opts.secure ? 'secure' : 'plaintext-debug',
     browsers: { enabled: opts.browsers !== undefined, maxPerRound: opts.browsers ?? 1 },

@@ -177,7 +177,7 @@ describe('GET /api/runs/:id/model', () => {
     const first = records[0] as RoundRecord
     const task = c.run.settings as { aggregation: Record<string, unknown>; backbone: { sha256: string } }
     expect(card).toMatchObject({
-      format: 'fedtune-model-card/1',
+      format: 'fedtune-model-card/2',
       task: { id: 'main', name: 'main' },
       run: { id: c.run.id, round: 1, roundsCompleted: 1, roundsPlanned: ROUNDS },
       labels: LABELS,
@@ -363,5 +363,30 @@ describe('fedtune predict refuses a model folder it cannot trust', () => {
     const none = await predict('--model', dir, empty)
     expect(none.code).toBe(1)
     expect(none.stderr).toContain('no .png, .jpg, .jpeg or .dcm files in')
+  })
+})
+
+describe('fedtune predict reads a card of the format before', () => {
+  it('a model exported before validation and test sets (card format 1, one held-out set) still predicts', async () => {
+    const { dir } = await download(`/api/runs/${c.run.id}/model`)
+    const {
+      chosen: _chosen,
+      prior: _prior,
+      validation: _validation,
+      test,
+      ...rest
+    } = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as ModelCard
+    const figures = test && { accuracy: test.accuracy, auc: test.auc, examples: test.examples }
+    writeFileSync(
+      join(dir, 'model-card.json'),
+      JSON.stringify({ ...rest, format: 'fedtune-model-card/1', heldOut: figures }),
+    )
+    const { files } = await heldOut()
+    const out: string[] = []
+    const io: CommandIo = { stdout: (t) => void out.push(t), stderr: () => {}, stdin: process.stdin, env: {} }
+    expect(
+      await runPredictCommand(['--model', dir, (files[0] as { path: string }).path], io, undefined),
+    ).toBe(0)
+    expect(LABELS).toContain(out.join('').split('\t')[1])
   })
 })

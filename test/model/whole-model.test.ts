@@ -4,8 +4,12 @@ import {
   classify,
   composeModel,
   embed,
+  headlineFigures,
   initHead,
   MODEL_CARD_FORMAT,
+  MODEL_CARD_FORMAT_1,
+  type ModelCard,
+  type ModelCardV1,
   modelFiles,
   parseModelCard,
   predictHead,
@@ -17,6 +21,7 @@ import type { HeadSpec } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { readZip } from '../../cli/src/data/zip.ts'
+import { clinical } from '../clinical-fixture.ts'
 import { catJpg, daisyJpg, v2Dir } from './shared.ts'
 
 /**
@@ -100,7 +105,17 @@ describe('parseModelCard', () => {
   const card = { format: MODEL_CARD_FORMAT, labels: ['a', 'b'], preprocessing: preprocessingFor(224) }
 
   it('takes a card with its format, labels and preprocessing', () => {
+    expect(MODEL_CARD_FORMAT).toBe('fedtune-model-card/2')
     expect(parseModelCard(card, 'card.json').labels).toEqual(['a', 'b'])
+  })
+
+  it('still reads a card of format 1 (a model exported before validation and test sets): predict needs only its labels and preprocessing', () => {
+    const old = { ...card, format: MODEL_CARD_FORMAT_1, heldOut: { accuracy: 0.8, auc: 0.9, examples: 50 } }
+    expect(MODEL_CARD_FORMAT_1).toBe('fedtune-model-card/1')
+    expect(parseModelCard(old, 'card.json')).toMatchObject({
+      format: MODEL_CARD_FORMAT_1,
+      labels: ['a', 'b'],
+    })
   })
 
   it('names the field, what it expected and what it found', () => {
@@ -108,7 +123,7 @@ describe('parseModelCard', () => {
       'card.json: the card: expected a JSON object, got []',
     )
     expect(() => parseModelCard({ ...card, format: 'other/2' }, 'card.json')).toThrow(
-      'card.json: format: expected "fedtune-model-card/1", got "other/2"',
+      'card.json: format: expected "fedtune-model-card/2" or "fedtune-model-card/1", got "other/2"',
     )
     expect(() => parseModelCard({ ...card, labels: ['a', 'a'] }, 'card.json')).toThrow(
       'card.json: labels: expected at least two distinct non-empty class names, got ["a","a"]',
@@ -119,5 +134,40 @@ describe('parseModelCard', () => {
     expect(() => parseModelCard({ ...card, preprocessing: undefined }, 'card.json')).toThrow(
       'card.json: preprocessing: expected an object, got nothing',
     )
+  })
+})
+
+describe('headlineFigures', () => {
+  // only the fields it reads: the rest of a card does not bear on its figures
+  const v2 = (sets: Pick<ModelCard, 'validation' | 'test'>) =>
+    ({ format: MODEL_CARD_FORMAT, ...sets }) as ModelCard
+  const v1 = (heldOut: ModelCardV1['heldOut']) => ({ format: MODEL_CARD_FORMAT_1, heldOut }) as ModelCardV1
+
+  it("gives a card's test figures, else its validation figures, else none", () => {
+    expect(
+      headlineFigures(v2({ validation: clinical(0.7, 0.8, 20), test: clinical(0.75, null, 40) })),
+    ).toEqual({
+      set: 'test',
+      accuracy: 0.75,
+      auc: null,
+      examples: 40,
+    })
+    expect(headlineFigures(v2({ validation: clinical(0.7, 0.8, 20), test: null }))).toEqual({
+      set: 'validation',
+      accuracy: 0.7,
+      auc: 0.8,
+      examples: 20,
+    })
+    expect(headlineFigures(v2({ validation: null, test: null }))).toBeNull()
+  })
+
+  it('gives a format 1 card its held-out figures', () => {
+    expect(headlineFigures(v1({ accuracy: 0.8, auc: 0.9, examples: 50 }))).toEqual({
+      set: 'held-out',
+      accuracy: 0.8,
+      auc: 0.9,
+      examples: 50,
+    })
+    expect(headlineFigures(v1(null))).toBeNull()
   })
 })

@@ -27,6 +27,7 @@ const task: TaskInfo = {
     embeddingDim: 4,
   },
   head: { layers: [], labels: ['normal', 'pneumonia'] },
+  ordinal: false,
   paramCount: 10,
   aggregation: 'secure',
   browsers: { enabled: true, maxPerRound: 1 },

@@ -381,6 +381,7 @@ describe('messages from outside', () => {
       embeddingDim: 1280,
     },
     head: spec,
+    ordinal: false,
     paramCount: paramCount(spec, 1280),
     aggregation: 'secure',
     browsers: { enabled: true, maxPerRound: 2 },
@@ -443,6 +444,20 @@ describe('messages from outside', () => {
     expect(() => parseTaskInfo(silent)).toThrow('task.privacy: expected a value or null, got nothing')
     expect(() => parseTaskInfo({ ...info, privacy: { ...privacy, minParticipants: 1 } })).toThrow(
       'task.privacy.minParticipants',
+    )
+  })
+
+  it('task info says whether the labels are grades: true or false, never absent or anything else', () => {
+    expect(parseTaskInfo(info).ordinal).toBe(false)
+    expect(parseTaskInfo({ ...info, ordinal: true }).ordinal).toBe(true)
+    expect(() => parseTaskInfo({ ...info, ordinal: undefined })).toThrow(
+      'task.ordinal: expected true or false, got undefined',
+    )
+    expect(() => parseTaskInfo({ ...info, ordinal: 'true' })).toThrow(
+      'task.ordinal: expected true or false, got "true"',
+    )
+    expect(() => parseTaskInfo({ ...info, ordinal: 1 })).toThrow(
+      'task.ordinal: expected true or false, got number 1',
     )
   })
 

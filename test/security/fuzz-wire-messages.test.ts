@@ -67,6 +67,7 @@ const task: TaskInfo = {
     embeddingDim,
   },
   head,
+  ordinal: false,
   paramCount: params,
   aggregation: 'secure',
   browsers: { enabled: true, maxPerRound: 2 },

@@ -3,12 +3,10 @@ import { localTraining, readTaskFile, type TaskFile, TaskFileError, taskPriors }
 import { type ClinicalMetrics, type Dataset, dominantWarning, labelCounts } from '@fedtune/model'
 import {
   DataFolderError,
-  embedFolder,
-  fetchBackboneFromUrl,
+  embedLabelledSet,
   initBackend,
-  loadBackbone,
+  loadTaskBackbone,
   progressBar,
-  progressTo,
 } from '@fedtune/model/node'
 import { escapeText, fixedPointFor } from '@fedtune/protocol'
 import { commandLine } from '../api-command.ts'
@@ -139,27 +137,24 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
 
   const backend = await initBackend()
   log(`backend: ${backend.detail}`)
-  const dir = /^https?:\/\//.test(task.backbone.source)
-    ? await fetchBackboneFromUrl(task.backbone.source, options.cache, task.backbone.sha256)
-    : task.backbone.source
-  const backbone = await loadBackbone(dir, task.backbone.sha256)
+  const { backbone } = await loadTaskBackbone(task.backbone.source, task.backbone.sha256, options.cache)
   const inputDim = backbone.embeddingDim
-  const embedded = async (name: string, folder: string): Promise<Dataset> => {
-    const bar = progressTo(`embedding ${name}`, bars)
+  const warn = (message: string) => log(`warning: ${message}`)
+  /** A hospital's folder may lack a label; an evaluation set that does is warned about (`warn`). */
+  const embedded = async (what: string, dir: string, evaluationSet: boolean): Promise<Dataset> => {
     try {
-      const { dataset, fromCache, skipped } = await embedFolder(backbone, folder, {
-        cacheDir: options.cache,
+      return await embedLabelledSet({
+        backbone,
+        what,
+        dir,
         labels: task.head.labels,
-        onProgress: (done, total) => bar.update(done, total),
+        cacheDir: options.cache,
+        bars,
+        print: log,
+        warn: evaluationSet ? warn : undefined,
       })
-      bar.done(`${fromCache} from cache`)
-      if (skipped.length > 0)
-        log(
-          `${name}: skipped ${skipped.length} images that could not be decoded, the first: ${skipped[0]?.path}: ${skipped[0]?.reason}`,
-        )
-      return dataset
     } catch (error) {
-      if (error instanceof DataFolderError) throw new CommandError(`${name}: ${error.message}`)
+      if (error instanceof DataFolderError) throw new CommandError(`${what}: ${error.message}`)
       throw error
     }
   }
@@ -168,9 +163,12 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
   let test: Dataset | null
   try {
     sites = []
-    for (const f of folders) sites.push({ name: f.name, data: await embedded(f.name, f.path) })
-    validation = evaluation.validation === null ? null : await embedded('validation', evaluation.validation)
-    test = evaluation.test === null ? null : await embedded('test', evaluation.test)
+    for (const f of folders) sites.push({ name: f.name, data: await embedded(f.name, f.path, false) })
+    validation =
+      evaluation.validation === null
+        ? null
+        : await embedded('the validation set', evaluation.validation, true)
+    test = evaluation.test === null ? null : await embedded('the test set', evaluation.test, true)
   } finally {
     backbone.dispose()
   }

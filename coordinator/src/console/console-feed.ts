@@ -19,7 +19,7 @@ import { consoleParticipant, type Seen } from './console-participant.ts'
 import { consoleRun } from './console-run.ts'
 import { liveRound } from './live-round.ts'
 import { goneFrom, roundEntry } from './round-entry.ts'
-import { heldOutFigures, roundEvaluation } from './round-evaluation.ts'
+import { heldOutFigures, keptRoundEvaluation } from './round-evaluation.ts'
 import { RoundTraffic } from './round-traffic.ts'
 import type { FederationView, RunView, StageView } from './run-view.ts'
 import { Throttle } from './throttle.ts'
@@ -274,9 +274,7 @@ export class ConsoleFeed {
 
   /** An aggregated round's entry with its evaluation in full (the task's label names on the matrix). */
   #withEvaluation(task: string, entry: RoundEntry, record: RoundRecord): RoundEntry {
-    if (record.status !== 'aggregated') return entry
-    const settings = this.#opts.host.runOf(task)?.settings as Partial<TaskFile> | undefined
-    return { ...entry, evaluation: roundEvaluation(record, settings?.head?.labels ?? []) }
+    return { ...entry, evaluation: keptRoundEvaluation(record, this.#opts.host.runOf(task)?.settings) }
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { ClinicalMetrics } from '@fedtune/model'
 import type { EvaluationSet, RoundEvaluation, SetFigures, SetSummary } from '@fedtune/protocol'
 import type { RoundRecord } from '../rounds/round-record.ts'
+import type { TaskFile } from '../tasks/task-file.ts'
 
 /** The sets a round is measured on, in the order the console lists them and picks its matrix from. */
 const SETS: readonly EvaluationSet[] = ['validation', 'test', 'participants']
@@ -37,19 +38,23 @@ export function roundEvaluation(record: RoundRecord, labels: readonly string[]):
       ? {
           set: shown.set,
           confusion: shown.m.confusion.map((row) => [...row]),
-          perClass: shown.m.perClass.map((c) => ({
-            support: c.support,
-            predicted: c.predicted,
-            precision: c.precision,
-            recall: c.recall,
-            f1: c.f1,
-            specificity: c.specificity,
-          })),
+          // the same type (ClassMetrics), copied so the feed holds no reference into the record
+          perClass: shown.m.perClass.map((c) => ({ ...c })),
         }
       : null,
     sets: measured.map(({ set, m }) => setSummary(set, m)),
     warnings: [...warnings],
   }
+}
+
+/**
+ * A kept round's evaluation as the run page's panel shows it: an aggregated round's in full, its
+ * matrix named by the labels of the task file the run started with (`settings`); null for a failed
+ * round. The live feed and GET /api/runs/:id/rounds both give it, so the panel reads the same either way.
+ */
+export function keptRoundEvaluation(record: RoundRecord, settings: unknown): RoundEvaluation | null {
+  if (record.status !== 'aggregated') return null
+  return roundEvaluation(record, (settings as Partial<TaskFile> | undefined)?.head?.labels ?? [])
 }
 
 function setSummary(set: EvaluationSet, m: ClinicalMetrics): SetSummary {

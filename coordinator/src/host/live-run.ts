@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { initHead, labelCounts } from '@fedtune/model'
-import { fetchBackboneFromUrl, loadBackbone } from '@fedtune/model/node'
+import { embedLabelledSet, loadTaskBackbone } from '@fedtune/model/node'
 import { escapeText, paramCount, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { backbonePath } from '../http/backbone-path.ts'
@@ -14,7 +14,7 @@ import { headFile } from '../store/run-folder.ts'
 import { localTraining } from '../tasks/local-training.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
 import { taskPriors } from '../tasks/task-priors.ts'
-import { type EvaluationSetName, embedEvaluationSet, evaluateOn } from './evaluation-set.ts'
+import { evaluateOn } from './evaluation-set.ts'
 import { commitRound, endRun, resumeFrom } from './run-rows.ts'
 import type { OpenTask } from './task-directory.ts'
 
@@ -51,10 +51,7 @@ export type PrepareRunOptions = {
  */
 export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   const { task, store, run, outDir, print } = o
-  const dir = /^https?:\/\//.test(task.backbone.source)
-    ? await fetchBackboneFromUrl(task.backbone.source, o.cacheDir, task.backbone.sha256)
-    : task.backbone.source
-  const backbone = await loadBackbone(dir, task.backbone.sha256)
+  const { dir, backbone } = await loadTaskBackbone(task.backbone.source, task.backbone.sha256, o.cacheDir)
   print(
     `backbone ${task.backbone.source}: ${backbone.embeddingDim}-d embedding, input ${backbone.inputSize}px, digest ${backbone.digest.slice(0, 12)}…`,
   )
@@ -66,12 +63,12 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   let validationCounts: number[] | null = null
   try {
     if (task.evaluation) {
-      const embedded = async (name: EvaluationSetName, dir: string | null) =>
+      const embedded = async (name: 'validation' | 'test', dir: string | null) =>
         dir === null
           ? null
-          : await embedEvaluationSet({
+          : await embedLabelledSet({
               backbone,
-              name,
+              what: `the ${name} set`,
               dir,
               labels: task.head.labels,
               cacheDir: o.cacheDir,
@@ -112,6 +109,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       embeddingDim: backbone.embeddingDim,
     },
     head: spec,
+    ordinal: task.head.ordinal,
     paramCount: params,
     aggregation: task.aggregation.mode,
     browsers: task.participation.browsers,
@@ -200,7 +198,6 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       },
     },
     evaluate,
-    ordinal: task.head.ordinal,
     selection: {
       metric: task.evaluation?.metric ?? 'auc',
       patience: task.evaluation?.patience ?? null,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { composeModel, foldPrior, modelCardReadme, modelFiles, WEIGHTS_FILE } from '@fedtune/model'
-import { fetchBackboneFromUrl, loadBackbone, MODEL_CARD_FILE } from '@fedtune/model/node'
+import { loadTaskBackbone, MODEL_CARD_FILE } from '@fedtune/model/node'
 import { decodeWeights, paramCount } from '@fedtune/protocol'
 import type { LayersModel } from '@tensorflow/tfjs'
 import { fedtuneVersion } from '../install/version.ts'
@@ -44,12 +44,9 @@ export async function modelArchive(o: {
       `run ${o.run.id}'s head after round ${record.round} was kept in a file that is no longer there; its round's row remains`,
     )
   }
-  let backbone: Awaited<ReturnType<typeof loadBackbone>>
+  let backbone: Awaited<ReturnType<typeof loadTaskBackbone>>['backbone']
   try {
-    const dir = /^https?:\/\//.test(task.backbone.source)
-      ? await fetchBackboneFromUrl(task.backbone.source, o.cacheDir, task.backbone.sha256)
-      : task.backbone.source
-    backbone = await loadBackbone(dir, task.backbone.sha256)
+    backbone = (await loadTaskBackbone(task.backbone.source, task.backbone.sha256, o.cacheDir)).backbone
   } catch (error) {
     throw new ModelArchiveError(
       `run ${o.run.id}'s backbone ${task.backbone.source} cannot be loaded as the run used it: ${(error as Error).message}`,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { TASK_NAME } from '@fedtune/protocol'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { keptRoundEvaluation } from '../console/round-evaluation.ts'
 import { HostError, type RunAction, type TaskHost } from '../host/task-host.ts'
 import { auditRequest } from '../operators/operators-context.ts'
 import { OPERATOR_BODY_LIMIT, parseWith } from '../operators/request-body.ts'
@@ -214,14 +215,20 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
     return run && { ...runView(run), settings: run.settings }
   })
 
-  // Its rounds as kept: what the coordinator learned of each (sums, survivors, timing, metrics).
+  // Its rounds as kept: what the coordinator learned of each (sums, survivors, timing, metrics), and
+  // each aggregated round's evaluation as the console's panel draws it (without its live feed too).
   app.get('/api/runs/:id/rounds', { config: { access: 'viewer' } }, async (request, reply) => {
     const run = await runOf(request, reply)
     if (run === undefined) return reply
     const rounds = await store.rounds.list<RoundRecord>(run.id)
     return {
       run: run.id,
-      rounds: rounds.map((r) => ({ ...r.record, committedAt: r.committedAt, head: r.headFile !== null })),
+      rounds: rounds.map((r) => ({
+        ...r.record,
+        committedAt: r.committedAt,
+        head: r.headFile !== null,
+        evaluation: keptRoundEvaluation(r.record, run.settings),
+      })),
     }
   })
 

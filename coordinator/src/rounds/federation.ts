@@ -75,8 +75,6 @@ export type FederationOptions = {
   /** Where each round's head and record go: the store (start.ts), or a test's. */
   readonly recorder: RoundRecorder
   readonly evaluate?: Evaluate | undefined
-  /** Whether the labels are grades (head.ordinal): the participants' pooled counts then read with QWK and MAE. */
-  readonly ordinal?: boolean
   /** Default: the best round by validation AUC, no patience. */
   readonly selection?: Selection
   /**
@@ -620,7 +618,7 @@ export class Federation {
         const record = buildRoundRecord(effect, {
           selected: before.selected,
           labels: this.task.head.labels,
-          ordinal: this.#opts.ordinal ?? false,
+          ordinal: this.task.ordinal,
           startedAt: open?.startedAt ?? this.#timers.now(),
           endedAt: this.#timers.now(),
           validation: sets.validation,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { type ModelCard, parseModelCard } from '../model-card.ts'
+import { type AnyModelCard, parseModelCard } from '../model-card.ts'
 import { parseModelJson } from '../model-json.ts'
 
 export const MODEL_CARD_FILE = 'model-card.json'
@@ -12,7 +12,7 @@ export const MODEL_CARD_FILE = 'model-card.json'
  * error naming the file and what is wrong: a file missing, a card that is not one, a model whose
  * input or output does not match the card. The caller owns the model.
  */
-export async function loadModelFolder(dir: string): Promise<{ card: ModelCard; model: tf.LayersModel }> {
+export async function loadModelFolder(dir: string): Promise<{ card: AnyModelCard; model: tf.LayersModel }> {
   const cardFile = path.join(dir, MODEL_CARD_FILE)
   const jsonFile = path.join(dir, 'model.json')
   const card = parseModelCard(parseJson(await readNamed(cardFile, 'the model card'), cardFile), cardFile)
