@@ -136,7 +136,7 @@ describe('fedtune task submit', () => {
     expect(refused.stderr).toBe(
       `fedtune task: the coordinator refused the task file ${bad} (2 problems):\n` +
         '  training.rounds: expected an integer from 1 to 100000, got number 0\n' +
-        '  expected only known fields ($schema, name, description, backbone, head, training, participation, evaluation, enrolment, aggregation), got unknown field "colour"\n',
+        '  expected only known fields ($schema, name, description, backbone, head, training, participation, evaluation, enrolment, aggregation, privacy), got unknown field "colour"\n',
     )
     // a viewer may read tasks, not submit them
     const viewer = await c.cli(runTaskCommand, ['submit', path], c.viewer)
