@@ -28,6 +28,8 @@ const run = (task: string, over: Partial<ConsoleRun> = {}): ConsoleRun => ({
   waiting: null,
   etaMs: null,
   reason: null,
+  privacy: null,
+  privacyStatement: [],
   ...over,
 })
 
@@ -63,6 +65,7 @@ const ended = (task: string, round: number, status: RoundEntry['status']): Round
   participants: null,
   majority: 0.6,
   excluded: [],
+  epsilon: null,
   evaluation: null,
 })
 

@@ -53,6 +53,8 @@ const view = (over: Partial<RunView> = {}): RunView => ({
   best: null,
   durations: [],
   kept: { round: 0, completed: 0, failed: 0 },
+  privacy: null,
+  privacyStatement: [],
   ...over,
 })
 
