@@ -2,15 +2,7 @@ import type { ConsoleParticipant, ConsoleRun, ConsoleWatch } from '@fedtune/prot
 import { download } from './download.ts'
 import { EvaluationPanel } from './evaluation-panel.tsx'
 import { latestEvaluation } from './feed-state.ts'
-import {
-  BEST_METRIC_NAMES,
-  metric,
-  privacyText,
-  roundText,
-  seconds,
-  waitingText,
-  when,
-} from './format.ts'
+import { BEST_METRIC_NAMES, metric, privacyText, roundText, seconds, waitingText, when } from './format.ts'
 import { LiveRoundView } from './live-round.tsx'
 import { ParticipantsTable } from './participants-table.tsx'
 import { RoundChart } from './round-chart.tsx'

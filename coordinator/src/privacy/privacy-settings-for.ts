@@ -9,8 +9,8 @@ import {
   type RingPlan,
   ringScale,
 } from '@fedtune/protocol'
-import type { TaskFileProblem } from '../tasks/task-file-error.ts'
 import type { TaskFile, TaskPrivacy } from '../tasks/task-file.ts'
+import type { TaskFileProblem } from '../tasks/task-file-error.ts'
 import type { RoundPrivacy } from './round-privacy.ts'
 import { exampleNoise, participantVariance, type RoundMechanism, runAccountant } from './run-accountant.ts'
 
