@@ -4,8 +4,10 @@ import { join } from 'node:path'
 import { privacySettingsFor, runAccountant } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
 import { openStore } from '@fedtune/coordinator/store'
+import type { ModelCard } from '@fedtune/model'
 import { formatEpsilon, paramCount, privacyStatement, type TaskInfo } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
+import { readZip } from '../../cli/src/data/zip.ts'
 import {
   connectTo,
   realTaskFile,
@@ -14,6 +16,7 @@ import {
   testDatabase,
   testParticipant,
 } from '../harness.ts'
+import { bearerFor } from '../test-store.ts'
 
 /**
  * Issue 16 at the coordinator's start: a private task's noise is derived where the head's size is
@@ -86,6 +89,27 @@ describe('a coordinator started on a private task', () => {
       reason: expect.stringMatching(/^privacy budget: round 2 would take ε to \d\.\d\d > target \d\.\d\d/),
     })
     expect(c.lines.some((l) => l.startsWith('round 2/3'))).toBe(false)
+    // the exported model's card states what its head's round had spent
+    const zip = await c.app.inject({
+      method: 'GET',
+      url: `/api/runs/${c.run.id}/model`,
+      headers: await bearerFor(c.store, 'viewer'),
+    })
+    expect(zip.statusCode).toBe(200)
+    const files = readZip(new Uint8Array(zip.rawPayload), 'the model zip')
+    const card = JSON.parse(new TextDecoder().decode(files.get('model-card.json'))) as ModelCard
+    expect(card.privacy.differentialPrivacy).toEqual({
+      unit: 'example',
+      epsilon: accountant.epsilonAfter([2]),
+      delta: 1e-5,
+      target: epsilon,
+      clipNorm: 1,
+      noiseMultiplier: 2,
+    })
+    expect(card.privacy.secureAggregation).toMatchObject({ maxExamples: 1, clipNorm: 10 })
+    expect(new TextDecoder().decode(files.get('README.md'))).toContain(
+      `differential privacy: per example, ε = ${accountant.epsilonAfter([2]).toFixed(2)} at δ = 0.00001 spent up to this round`,
+    )
   })
 
   it('says plainly that a task without privacy gives no guarantee', async () => {
