@@ -22,6 +22,8 @@ export type KeptRound = {
   readonly excluded?: readonly { readonly participant: string }[]
   /** An aggregated round's evaluation as the panel draws it; null for a failed round. */
   readonly evaluation?: RoundEvaluation | null
+  /** A private task's ε spent through this round; absent or null without privacy. */
+  readonly privacy?: { readonly epsilon: number } | null
 }
 
 /**
@@ -56,6 +58,7 @@ function entryOf(task: string, r: KeptRound, evaluation: RoundEvaluation | null)
     participants: figures(r.participants),
     majority: null,
     excluded: r.excluded?.map((e) => e.participant) ?? [],
+    epsilon: r.privacy?.epsilon ?? null,
     evaluation,
   }
 }

@@ -26,6 +26,8 @@ type Status = Partial<Pick<ConsoleRun, 'state' | 'waiting' | 'startedAt' | 'accu
   readonly paused: boolean
   readonly aggregation: 'secure' | 'plaintext-debug'
   readonly online: readonly string[]
+  /** A private task's budget (absent from an older coordinator). */
+  readonly privacy?: ConsoleRun['privacy']
 }
 
 type RunRow = { readonly id: number; readonly startedAt: string | null; readonly endedAt: string | null }
@@ -67,6 +69,16 @@ export async function runsSnapshot(): Promise<ConsoleRun[]> {
         waiting: status?.waiting ?? null,
         etaMs: status?.etaMs ?? null,
         reason: t.run?.reason ?? null,
+        privacy: status?.privacy
+          ? {
+              unit: status.privacy.unit,
+              epsilon: status.privacy.epsilon,
+              target: status.privacy.target,
+              delta: status.privacy.delta,
+            }
+          : null,
+        // the statement comes with the live feed, which replaces this picture once it connects
+        privacyStatement: [],
       }
     }),
   )

@@ -35,6 +35,7 @@ export * from './metrics/index.ts'
 export { type ModelFiles, modelFiles, WEIGHTS_FILE } from './model-artifacts.ts'
 export {
   type AnyModelCard,
+  type DifferentialPrivacyCard,
   headlineFigures,
   MODEL_CARD_FORMAT,
   MODEL_CARD_FORMAT_1,
