@@ -58,8 +58,8 @@ export {
   type WriteAscii,
   writeAsciiByChar,
 } from './packed-frame.ts'
+export * from './privacy/index.ts'
 export * from './privacy/privacy-settings.ts'
-export * from './privacy/random-source.ts'
 export * from './secagg/index.ts'
 export {
   type MaskedInputSource,
