@@ -12,6 +12,8 @@ Commands:
   simulate --task <f> --data <folder>
                            run a task's federation in one process on hospital folders, beside
                            the centralized and local-only references, and compare them
+  privacy epsilon|plan     the ε a DP-SGD schedule spends (--noise --sampling --steps --delta),
+                           or the noise multiplier a budget ε needs (--epsilon instead of --noise)
   backbone digest <dir>    print the SHA-256 digest a task file needs for a TF.js model folder
   operator add --role <role> <name>
                            add an operator account to the coordinator's database (on its host)
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
       return runData(rest)
     case 'demo':
       return (await import('./demo.ts')).runDemo(rest)
+    case 'privacy':
+      return (await import('./privacy-command.ts')).runPrivacyCommand(rest)
     case 'backbone':
       return (await import('./backbone-command.ts')).runBackboneCommand(rest)
     case 'operator':

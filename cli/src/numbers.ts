@@ -4,8 +4,9 @@ import { CommandError } from './command-io.ts'
 /*
  * Every number a command line takes, read one way: canonical decimal digits only. No sign, exponent,
  * hex, blank or leading zero, so "1e3", "0x10", " 5" and "08" are refused instead of read as a value
- * the user did not write (Number() would take all four). A refusal is a usage error (exit 2) that
- * names the option, what it expected and what arrived, escaped.
+ * the user did not write (Number() would take all four). The one exception is {@link realNumber}, for
+ * quantities like δ = 1e-5 that are written in scientific notation. A refusal is a usage error
+ * (exit 2) that names the option, what it expected and what arrived, escaped.
  */
 
 const largest = Number.MAX_SAFE_INTEGER
@@ -38,6 +39,24 @@ export function positiveSeconds(option: string, text: string): number {
 export function fraction(option: string, text: string): number {
   if (!/^0(\.[0-9]{1,15})?$/.test(text)) refuse(option, 'a number in [0, 1)', text)
   return Number(text)
+}
+
+/** A real number in decimal ("0.25", "3") or scientific notation ("1e-5", "2.5E-3"): no sign, blank or hex. */
+const REAL = /^(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]{1,3})?$/
+
+/**
+ * A real number that `accept` takes, `expected` saying which ("a number in (0, 1)"); refused when it
+ * is not written as {@link REAL} says, is not finite ("1e999"), or `accept` refuses it.
+ */
+export function realNumber(
+  option: string,
+  text: string,
+  expected: string,
+  accept: (value: number) => boolean,
+): number {
+  const value = REAL.test(text) ? Number(text) : Number.NaN
+  if (!Number.isFinite(value) || !accept(value)) refuse(option, expected, text)
+  return value
 }
 
 function refuse(option: string, expected: string, text: string): never {

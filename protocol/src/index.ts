@@ -58,8 +58,14 @@ export {
   type WriteAscii,
   writeAsciiByChar,
 } from './packed-frame.ts'
+export * from './privacy/accountant.ts'
+export * from './privacy/ddg-rdp.ts'
 export * from './privacy/index.ts'
+export * from './privacy/noise-calibration.ts'
 export * from './privacy/privacy-settings.ts'
+export * from './privacy/rdp-conversion.ts'
+export * from './privacy/rdp-orders.ts'
+export * from './privacy/subsampled-gaussian.ts'
 export * from './secagg/index.ts'
 export {
   type MaskedInputSource,

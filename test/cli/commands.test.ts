@@ -51,6 +51,7 @@ describe.concurrent('every command explains itself', () => {
     [['data', 'split', '--help'], 'Usage: fedtune data split'],
     [['demo', '--help'], 'Usage: fedtune demo'],
     [['backbone', '--help'], 'Usage: fedtune backbone digest'],
+    [['privacy', '--help'], 'Usage: fedtune privacy epsilon --noise <z>'],
     [['task', '--help'], 'Usage: fedtune task <submit <task.json> | show <name>>'],
     [['status', '--help'], 'Usage: fedtune status [--task <name>]'],
     [['runs', '--help'], 'Usage: fedtune runs [--task <name>]'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { CommandError } from '../../cli/src/command-io.ts'
-import { fraction, portNumber, positiveInteger, positiveSeconds } from '../../cli/src/numbers.ts'
+import { fraction, portNumber, positiveInteger, positiveSeconds, realNumber } from '../../cli/src/numbers.ts'
 
 /** What a parser throws for `text`: the CommandError's exit code and message. */
 function refusal(parse: (option: string, text: string) => number, text: string) {
@@ -69,6 +69,36 @@ describe('numbers on a command line are canonical decimal digits, nothing else',
       expect(refusal(fraction, text).message).toBe(
         `--n: expected a number in [0, 1), got ${JSON.stringify(text)}`,
       )
+  })
+
+  it('a real number may be written in scientific notation, for figures like δ = 1e-5, and nothing looser', () => {
+    const positive = (option: string, text: string) => realNumber(option, text, 'a number > 0', (v) => v > 0)
+    expect(positive('--d', '1e-5')).toBe(1e-5)
+    expect(positive('--d', '2.5E-3')).toBe(0.0025)
+    expect(positive('--d', '0.00001')).toBe(1e-5)
+    expect(positive('--d', '3')).toBe(3)
+    expect(positive('--d', '1e+2')).toBe(100)
+    for (const text of [
+      '',
+      '-1',
+      '0',
+      '1e999',
+      '.5',
+      '5.',
+      '1e',
+      'e5',
+      '0x10',
+      ' 1',
+      '1 ',
+      '08',
+      'Infinity',
+      'NaN',
+      '1e-5e3',
+    ])
+      expect(refusal(positive, text)).toEqual({
+        exitCode: 2,
+        message: `--n: expected a number > 0, got ${JSON.stringify(text)}`,
+      })
   })
 
   it('what arrived is escaped: a control character or an escape sequence cannot reach the terminal as is', () => {
