@@ -62,6 +62,8 @@ export * from './privacy/accountant.ts'
 export * from './privacy/ddg-rdp.ts'
 export * from './privacy/index.ts'
 export * from './privacy/noise-calibration.ts'
+export * from './privacy/participant-budget.ts'
+export * from './privacy/participant-noise.ts'
 export * from './privacy/privacy-settings.ts'
 export * from './privacy/rdp-conversion.ts'
 export * from './privacy/rdp-orders.ts'
@@ -78,6 +80,8 @@ export { secureRoundContext } from './secure-round-setup.ts'
 export {
   decodeSecureSum,
   encodeExamplePrivateContribution,
+  encodeParticipantPrivateContribution,
+  encodeRoundContribution,
   encodeSecureContribution,
   PRIVATE_NO_EVALUATION,
   type SecureContribution,
