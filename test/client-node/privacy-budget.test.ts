@@ -168,9 +168,8 @@ const example: ExamplePrivacy = {
 /** `k` rounds of `task` in the hospital's ledger, as a client that trained them would have kept them. */
 function kept(cache: string, name: string, task: TaskInfo, events: SpentRound['event'][]): void {
   const file = privacyLedgerFile(cache, task.taskId, name)
-  events.forEach((event, i) =>
-    appendSpentRound(file, { task: task.taskId, round: i + 1, time: '2026-12-03T10:00:00.000Z', event }),
-  )
+  for (const [i, event] of events.entries())
+    appendSpentRound(file, { task: task.taskId, round: i + 1, time: '2026-12-03T10:00:00.000Z', event })
 }
 
 describe('the hospital client and the task’s privacy', () => {
