@@ -5,7 +5,6 @@ import {
   binaryFigures,
   type ClinicalMetrics,
   dominantWarning,
-  dpSgdSteps,
   type LocalResult,
   localRound,
   metricsLine,
@@ -14,14 +13,12 @@ import {
 import { progressBar } from '@fedtune/model/node'
 import {
   type BudgetDecision,
-  budgetDecision,
   CHALLENGE_WAIT_MS,
   type ClientToServerEvents,
   connectRefusal,
   cryptoRandom,
   encodeRoundContribution,
   encodeWeights,
-  epsilonOf,
   type Finished,
   type FixedPoint,
   flattenEvaluationCounts,
@@ -42,12 +39,10 @@ import {
   type RandomSource,
   refusalOutcome,
   retryDelayMs,
-  roundPrivacyEvent,
   type SecaggAnswer,
   SecureRoundDriver,
   type SecureRoundReport,
   type ServerToClientEvents,
-  type SpentRound,
   spentLine,
   type TaskInfo,
   type WireUpdate,
@@ -58,7 +53,7 @@ import { type Connection, stopsAt } from './connection.ts'
 import { appendHistory, historyFile, type LocalMetricsOfGlobal, type RoundOutcome } from './history.ts'
 import type { LogFields, Logger } from './log.ts'
 import { type PreparedData, prepare } from './prepare.ts'
-import { appendSpentRound, privacyLedgerFile, readPrivacyLedger } from './privacy-ledger.ts'
+import { checkRound, openPrivacyBudget, type PrivacyBudget, releaseRound } from './privacy-budget.ts'
 import { refusalAdvice } from './refusal-advice.ts'
 
 export type ParticipantOptions = {
@@ -126,15 +121,6 @@ type RoundTally = {
   readonly secure: boolean
 }
 
-/** A private task's budget at this participant: the ledger's file and what it holds. */
-type Budget = {
-  readonly privacy: PrivacySettings
-  readonly file: string
-  readonly spent: SpentRound[]
-  /** ε of `spent` at the task's δ, kept current as rounds are added. */
-  epsilon: number
-}
-
 export function defaultName(): string {
   return `hospital-${hostname()
     .replace(/[^A-Za-z0-9._-]/g, '-')
@@ -169,7 +155,7 @@ export class Participant {
   /** The rounds given to this participant and not yet ended, by number (history.ts). */
   #rounds = new Map<number, RoundTally>()
   /** The task's privacy budget here, read from the ledger at the first join; null without privacy. */
-  #budget: Budget | null = null
+  #budget: PrivacyBudget | null = null
   #resolve!: (end: ParticipantEnd) => void
   #reject!: (e: Error) => void
 
@@ -466,11 +452,9 @@ export class Participant {
         line,
       )
     if (privacy === null) return true
-    let budget: Budget
+    let budget: PrivacyBudget
     try {
-      const file = privacyLedgerFile(this.#opts.cacheDir, task.taskId, this.#opts.name)
-      const spent = readPrivacyLedger(file)
-      budget = { privacy, file, spent, epsilon: epsilonOf(events(spent), privacy.delta) }
+      budget = openPrivacyBudget(task, privacy, this.#opts.cacheDir, this.#opts.name)
     } catch (error) {
       this.#fail(error as Error)
       return false
@@ -488,14 +472,8 @@ export class Participant {
       },
       `privacy budget: ${spentLine(budget.epsilon, privacy)}, ${trained === 0 ? 'no round trained yet' : `${trained} round${trained === 1 ? '' : 's'} trained before (${budget.file})`}`,
     )
-    if (privacy.unit !== 'example') return true
-    const next = roundPrivacyEvent(privacy, {
-      steps: privacy.stepsPerRound,
-      scale: 1,
-      dimension: task.paramCount,
-    })
-    const decision = budgetDecision(privacy, events(budget.spent), next, 'another round')
-    if (decision.train) return true
+    const decision = checkRound(budget, null, 'another round')
+    if (decision === null || decision.train) return true
     this.#leave(decision)
     return false
   }
@@ -688,7 +666,7 @@ export class Participant {
     const data = this.#data
     let random: RandomSource | undefined
     if (this.#budget !== null) {
-      const source = this.#privateRound(this.#budget, task, round)
+      const source = this.#privateRound(this.#budget, round)
       if (source === null) return
       random = source
     }
@@ -719,20 +697,15 @@ export class Participant {
    * participant leaves the run), and the cryptographic source its noise draws from (else the round
    * fails here, untrained). The source, or null when the round is not taken.
    */
-  #privateRound(
-    budget: Budget,
-    task: TaskInfo,
-    round: ReturnType<typeof parseRoundStart>,
-  ): RandomSource | null {
+  #privateRound(budget: PrivacyBudget, round: ReturnType<typeof parseRoundStart>): RandomSource | null {
     try {
-      const decision = budgetDecision(
-        budget.privacy,
-        events(budget.spent),
-        this.#roundEvent(task, round.training.epochs, round.secagg?.fixedPoint.scale ?? 0),
+      const decision = checkRound(
+        budget,
+        { epochs: round.training.epochs, scale: round.secagg?.fixedPoint.scale ?? 0 },
         `round ${round.round}`,
       )
-      if (decision.train) return cryptoRandom()
-      this.#leave(decision)
+      if (decision?.train) return cryptoRandom()
+      if (decision) this.#leave(decision)
     } catch (error) {
       this.#fail(
         new ParticipantError(`round ${round.round}: cannot take part privately: ${(error as Error).message}`),
@@ -741,17 +714,10 @@ export class Participant {
     return null
   }
 
-  /** A round of this task as its accountant sees it (the steps its epochs take, the round's scale). */
-  #roundEvent(task: TaskInfo, epochs: number, scale: number) {
-    const privacy = task.privacy as PrivacySettings
-    const steps = privacy.unit === 'example' ? dpSgdSteps(epochs, privacy.samplingRate) : 0
-    return roundPrivacyEvent(privacy, { steps, scale, dimension: task.paramCount })
-  }
-
   /**
    * The vector this round masks. Under privacy the round is kept in the ledger first (fsynced: a
-   * crash from here on can only over-count), then ε spent is said, then it is encoded without counts
-   * (and noised, unit "participant"); a ledger that cannot be written sends nothing.
+   * crash from here on can only over-count), then it is encoded without counts (and noised, unit
+   * "participant"), then ε spent is said; a ledger that cannot be written sends nothing.
    */
   #maskedInput(
     task: TaskInfo,
@@ -761,35 +727,20 @@ export class Participant {
     random: RandomSource | undefined,
   ): Uint32Array {
     const budget = this.#budget
-    if (budget !== null) {
-      const { privacy } = budget
-      const event = roundPrivacyEvent(privacy, {
-        steps: r.privateSteps ?? 0,
-        scale: fixedPoint.scale,
-        dimension: task.paramCount,
-      })
-      const spent: SpentRound = { task: task.taskId, round, time: new Date().toISOString(), event }
-      appendSpentRound(budget.file, spent)
-      budget.spent.push(spent)
-      budget.epsilon = epsilonOf(events(budget.spent), privacy.delta)
+    let input: Uint32Array
+    if (budget === null || random === undefined)
+      input = encodeRoundContribution(secureContribution(r), task.privacy, fixedPoint)
+    else {
+      const released = releaseRound(budget, round, r, fixedPoint, random)
+      input = released.input
+      const { epsilon, privacy, spent } = released.budget
+      this.#budget = released.budget
       this.#opts.log.info(
         'privacy-spent',
-        {
-          round,
-          epsilon: budget.epsilon,
-          target: privacy.epsilon,
-          delta: privacy.delta,
-          rounds: budget.spent.length,
-        },
-        `round ${round}: ${spentLine(budget.epsilon, privacy)}`,
+        { round, epsilon, target: privacy.epsilon, delta: privacy.delta, rounds: spent.length },
+        `round ${round}: ${spentLine(epsilon, privacy)}`,
       )
     }
-    const input = encodeRoundContribution(
-      secureContribution(r),
-      task.privacy,
-      fixedPoint,
-      random === undefined ? cryptoRandom : () => random,
-    )
     if (this.#opts.auditDir) writeAudit(this.#opts.auditDir, round, r, input)
     return input
   }
@@ -901,11 +852,6 @@ function privacyFields(privacy: PrivacySettings | null): LogFields {
   return privacy.unit === 'example'
     ? { ...common, samplingRate: privacy.samplingRate, stepsPerRound: privacy.stepsPerRound }
     : { ...common, minParticipants: privacy.minParticipants }
-}
-
-/** The accountant's events of the rounds kept. */
-function events(spent: readonly SpentRound[]) {
-  return spent.map((s) => s.event)
 }
 
 /**

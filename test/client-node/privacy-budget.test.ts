@@ -4,9 +4,19 @@ import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { appendSpentRound, privacyLedgerFile, readPrivacyLedger } from '@fedtune/client-node'
 import {
+  appendSpentRound,
+  checkRound,
+  openPrivacyBudget,
+  privacyLedgerFile,
+  readPrivacyLedger,
+  releaseRound,
+} from '@fedtune/client-node'
+import type { LocalResult } from '@fedtune/model'
+import {
+  decodeSecureSum,
   type ExamplePrivacy,
+  emptyEvaluationCounts,
   encodeSecaggSetup,
   encodeWeights,
   epsilonOf,
@@ -17,9 +27,11 @@ import {
   type PrivacySettings,
   packedParser,
   paramCount,
+  type RandomSource,
   ringScale,
   roundPrivacyEvent,
   type SpentRound,
+  seededSource,
   type TaskInfo,
   type WireRoundStart,
 } from '@fedtune/protocol'
@@ -263,5 +275,85 @@ describe('the hospital client and the task’s privacy', () => {
     } finally {
       await coordinator.close()
     }
+  })
+})
+
+describe('this hospital’s budget for a task', () => {
+  const task = taskInfo('in-process', participant)
+  const scale = 2 ** 20
+  const fixedPoint = { clipNorm: participant.clipNorm, scale, maxExamples: 1 }
+  const result: LocalResult = {
+    delta: new Float32Array(params).fill(0.01),
+    examples: 36,
+    labelCounts: [10, 26],
+    metrics: { trainLoss: 0.5, evaluation: emptyEvaluationCounts(2) },
+    received: null,
+    privateSteps: null,
+  }
+  /** A seeded source that counts its draws. */
+  const counted = () => {
+    const source = seededSource(5)
+    const counter = { draws: 0 }
+    const random: RandomSource = {
+      nextUint32: () => {
+        counter.draws++
+        return source.nextUint32()
+      },
+    }
+    return { random, counter }
+  }
+
+  it('keeps a round in the ledger before it hands out the vector to mask: the update and its noise, no counts', () => {
+    const cache = join(work, 'in-process-a')
+    const budget = openPrivacyBudget(task, participant, cache, 'h')
+    expect(budget).toMatchObject({ spent: [], epsilon: 0 })
+    const { random } = counted()
+    const { input, budget: after } = releaseRound(budget, 1, result, fixedPoint, random, () => new Date(0))
+    const file = privacyLedgerFile(cache, 'in-process', 'h')
+    const event = roundPrivacyEvent(participant, { steps: 0, scale, dimension: params })
+    expect(readPrivacyLedger(file)).toEqual([
+      { task: 'in-process', round: 1, time: '1970-01-01T00:00:00.000Z', event },
+    ])
+    expect(after.epsilon).toBe(epsilonOf([event], participant.delta))
+    // a restart reads the same budget
+    expect(openPrivacyBudget(task, participant, cache, 'h')).toEqual(after)
+    expect(input).toHaveLength(params + 1)
+    expect(input[params]).toBe(1)
+    const decoded = decodeSecureSum(input, params, 2, fixedPoint, true).weightedSum
+    // Δ plus one participant's share of the noise: σ_i = z·C·s/√m grid units, 0.325 here
+    const words = Array.from(decoded.subarray(0, params))
+    expect(words.some((w) => Math.abs(w - 0.01) > 0.01)).toBe(true)
+    expect(words.every((w) => Math.abs(w - 0.01) < 6 * 0.325)).toBe(true)
+  })
+
+  it('sends nothing when the round cannot be kept: no noise drawn, no vector', () => {
+    const cache = join(work, 'in-process-b')
+    const budget = openPrivacyBudget(task, participant, cache, 'h')
+    // the ledger's folder is a file: nothing can be written under it
+    appendSpentRound(join(cache, 'privacy', 'in-process'), {
+      task: 'x',
+      round: 1,
+      time: 'now',
+      event: { kind: 'subsampled-gaussian', steps: 1, samplingRate: 1, noiseMultiplier: 1 },
+    })
+    const { random, counter } = counted()
+    expect(() => releaseRound(budget, 1, result, fixedPoint, random)).toThrow(/EEXIST|ENOTDIR/)
+    expect(counter.draws).toBe(0)
+  })
+
+  it('decides a round of unit "example" at the join (its steps are public), of unit "participant" only with the round’s scale', () => {
+    const cache = join(work, 'in-process-c')
+    expect(checkRound(openPrivacyBudget(task, participant, cache, 'h'), null, 'another round')).toBeNull()
+    const forExample = openPrivacyBudget(taskInfo('in-process', example), example, cache, 'h')
+    expect(checkRound(forExample, null, 'another round')).toMatchObject({ train: true, rounds: 0 })
+    const decision = checkRound(
+      openPrivacyBudget(task, participant, cache, 'h'),
+      { epochs: 1, scale },
+      'round 1',
+    )
+    expect(decision).toMatchObject({
+      train: true,
+      after: epsilonOf([roundPrivacyEvent(participant, { steps: 0, scale, dimension: params })], 1e-5),
+    })
   })
 })
