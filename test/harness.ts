@@ -17,6 +17,7 @@ import {
   Federation,
   type FederationOptions,
   issueInvite,
+  type PrivateRun,
   RoundLog,
   type RoundRecord,
   type RoundRecorder,
@@ -32,6 +33,7 @@ import {
   type Challenge,
   type EvaluationCounts,
   emptyEvaluationCounts,
+  encodeExamplePrivateContribution,
   encodeSecureContribution,
   type FixedPoint,
   fixedPointFor,
@@ -276,6 +278,11 @@ export type TestCoordinatorOverrides = {
   readonly trustProxy?: AppOptions['trustProxy']
   /** Serve HTTPS and WSS with this certificate and key (PEM text). */
   readonly https?: AppOptions['https']
+  /**
+   * A private task (privacySettingsFor's answer): its settings go to participants, its budget to
+   * the rounds, its fixed point (when it has one) to the secure sum.
+   */
+  readonly privacy?: PrivateRun
 }
 
 /** Real timers, short enough that rounds run by themselves within a test. */
@@ -311,7 +318,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     paramCount: taskParams,
     aggregation: secure ? 'secure' : 'plaintext-debug',
     browsers: { enabled: o.browsers !== undefined, maxPerRound: Math.max(1, o.browsers?.maxPerRound ?? 1) },
-    privacy: null,
+    privacy: o.privacy?.settings ?? null,
   }
   const runDir = join(dir, 'run')
   const log = new RoundLog(runDir)
@@ -365,6 +372,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
         server: FEDAVG,
         secure,
         gatherMs: o.gatherMs ?? MS.gather,
+        privacy: o.privacy?.budget ?? null,
       },
       initial: new Float32Array(taskParams),
       resumed: o.resumed,
@@ -389,7 +397,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
               stageDeadlineMs: o.stageDeadlineMs ?? MS.stage,
               minSurvivors: minParticipants,
             },
-            fixedPoint,
+            fixedPoint: o.privacy?.fixedPoint ?? fixedPoint,
             crypto: o.crypto ?? nodeCrypto,
           }
         : null,
@@ -541,6 +549,7 @@ export type TaskFileOverrides = {
   readonly enrolment?: Record<string, unknown>
   readonly evaluation?: Record<string, unknown>
   readonly head?: Record<string, unknown>
+  readonly privacy?: Record<string, unknown>
 }
 
 /**
@@ -624,6 +633,7 @@ export async function realTaskJson(
     ...(file.aggregation ? { aggregation: file.aggregation } : {}),
     ...(file.enrolment ? { enrolment: file.enrolment } : {}),
     ...(file.evaluation ? { evaluation: file.evaluation } : {}),
+    ...(file.privacy ? { privacy: file.privacy } : {}),
   }
 }
 
@@ -842,8 +852,12 @@ export function testParticipant(
     if (task === undefined) throw new Error(`${name}: a round before its hello was answered`)
     const start = parseRoundStart(raw, task.paramCount, task.head.labels.length)
     const result = contribution(task.paramCount, task.head.labels.length)
-    if (task.aggregation === 'secure')
-      driver.start(task, start, async (fixedPoint) => encodeSecureContribution(result, fixedPoint))
+    // a private task's participant masks [Δ…, 1]: no counts (its noise is its own affair, not the sum's)
+    const encode = (fixedPoint: FixedPoint) =>
+      task?.privacy
+        ? encodeExamplePrivateContribution(result.delta, fixedPoint)
+        : encodeSecureContribution(result, fixedPoint)
+    if (task.aggregation === 'secure') driver.start(task, start, async (fixedPoint) => encode(fixedPoint))
     else
       void send(start.round, {
         stage: 'update',

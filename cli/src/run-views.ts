@@ -39,6 +39,17 @@ export type LiveStatus = {
   readonly failed: number
   /** The best round by the task's validation metric, with its test figures; null before any (or from an older coordinator). */
   readonly best?: BestSummary | null
+  /**
+   * A private task's budget: ε spent over the rounds accounted, of the target, at δ; null without
+   * privacy (absent from an older coordinator).
+   */
+  readonly privacy?: {
+    readonly unit: 'example' | 'participant'
+    readonly epsilon: number
+    readonly delta: number
+    readonly target: number
+    readonly rounds: number
+  } | null
 }
 
 /** GET /api/runs/:id/rounds: each kept round's record, when it was kept, and whether it has a head. */

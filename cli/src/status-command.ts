@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import type { BestSummary, TaskListing } from '@fedtune/coordinator'
 import { metricName } from '@fedtune/coordinator/best-round'
-import { escapeText } from '@fedtune/protocol'
+import { escapeText, formatEpsilon } from '@fedtune/protocol'
 import { apiClientFrom } from './api-client.ts'
 import { API_OPTIONS, apiCommand, commandLine } from './api-command.ts'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
@@ -14,7 +14,7 @@ What the coordinator is doing (any operator, viewers too). Without --task: every
 phase (idle, preparing, serving, ended), its latest run and that run's state, and how far a run
 that prepares has come. With --task: that task's run as it happens: the round, whether it is
 paused, who is online, selected and has answered, the secure stage and whom it waits for, and the
-round's deadline in this machine's time zone.
+round's deadline in this machine's time zone; for a private task, the ε spent of its target.
 
 Options:
   --task <name>          one task's live run
@@ -121,7 +121,14 @@ export function liveText(t: TaskListing, s: LiveStatus): string {
   if (s.deadlineAt !== null) lines.push(`deadline ${localTime(s.deadlineAt)}`)
   lines.push(`rounds kept: ${s.completed} aggregated, ${s.failed} failed`)
   if (s.best) lines.push(bestLine(s.best))
+  if (s.privacy) lines.push(privacyLine(s.privacy))
+  else if (s.privacy === null) lines.push('privacy: none (this task gives no differential-privacy guarantee)')
   return `${lines.join('\n')}\n`
+}
+
+/** "privacy: ε 1.23 of 3.00 spent (δ = 1e-5, per example) over 4 rounds". */
+export function privacyLine(p: NonNullable<LiveStatus['privacy']>): string {
+  return `privacy: ε ${formatEpsilon(p.epsilon)} of ${formatEpsilon(p.target)} spent (δ = ${p.delta.toExponential(0)}, per ${p.unit}) over ${p.rounds} rounds accounted`
 }
 
 /** "best round 12 by validation AUC 0.913; test: ACC 0.861, balanced ACC 0.850, AUC 0.930 (624 images)". */

@@ -1,4 +1,11 @@
-import type { BestRoundMetric, ConsoleRun, LiveStage, RunWaiting } from '@fedtune/protocol'
+import {
+  type BestRoundMetric,
+  type ConsolePrivacy,
+  type ConsoleRun,
+  formatEpsilon,
+  type LiveStage,
+  type RunWaiting,
+} from '@fedtune/protocol'
 
 /** A stage as the page names it. */
 export const STAGE_NAMES: Readonly<Record<LiveStage, string>> = {
@@ -52,6 +59,15 @@ export function bytes(n: number): string {
 }
 
 export const metric = (value: number | null) => (value === null ? '—' : value.toFixed(3))
+
+/** ε as every party prints it (two decimals); '—' for none. */
+export const epsilon = (value: number | null) => (value === null ? '—' : formatEpsilon(value))
+
+/** A run's budget in a line: "ε 1.23 of 3.00 spent (δ = 1e-5, per example)", or that there is none. */
+export function privacyText(p: ConsolePrivacy | null): string {
+  if (p === null) return 'none: this task gives no differential-privacy guarantee'
+  return `ε ${formatEpsilon(p.epsilon)} of ${formatEpsilon(p.target)} spent (δ = ${p.delta.toExponential(0)}, per ${p.unit})`
+}
 
 /** An ISO time as local date and time, to the second; '—' for none. */
 export function when(iso: string | null): string {

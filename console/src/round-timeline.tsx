@@ -1,9 +1,12 @@
 import type { ConsoleRun, RoundEntry } from '@fedtune/protocol'
 import { download } from './download.ts'
-import { bytes, duration, metric, STAGE_NAMES, when } from './format.ts'
+import { bytes, duration, epsilon, metric, STAGE_NAMES, when } from './format.ts'
 import type { Ui } from './ui.ts'
 
-/** Every round that ended: its stages' durations, who took part and who dropped (at which stage), bytes, metrics. */
+/**
+ * Every round that ended: its stages' durations, who took part and who dropped (at which stage),
+ * bytes, metrics, and a private task's ε spent up to it.
+ */
 export function RoundTimeline({
   run,
   timeline,
@@ -14,6 +17,8 @@ export function RoundTimeline({
   ui: Ui
 }) {
   const id = run.run
+  const private_ = run.privacy !== null
+  const columns = private_ ? 11 : 10
   return (
     <div class="scroll">
       <table id="timeline">
@@ -29,13 +34,14 @@ export function RoundTimeline({
             <th>in / out</th>
             <th>ACC</th>
             <th>AUC</th>
+            {private_ && <th>ε</th>}
             <th>head</th>
           </tr>
         </thead>
         <tbody>
           {timeline.length === 0 && (
             <tr>
-              <td colSpan={10} class="muted">
+              <td colSpan={columns} class="muted">
                 No round has ended yet.
               </td>
             </tr>
@@ -76,6 +82,7 @@ export function RoundTimeline({
               </td>
               <td>{metric(e.accuracy)}</td>
               <td>{metric(e.auc)}</td>
+              {private_ && <td class="epsilon">{epsilon(e.epsilon)}</td>}
               <td>
                 {id === null ? (
                   '—'

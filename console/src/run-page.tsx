@@ -2,7 +2,7 @@ import type { ConsoleParticipant, ConsoleRun, ConsoleWatch } from '@fedtune/prot
 import { download } from './download.ts'
 import { EvaluationPanel } from './evaluation-panel.tsx'
 import { latestEvaluation } from './feed-state.ts'
-import { BEST_METRIC_NAMES, metric, roundText, seconds, waitingText, when } from './format.ts'
+import { BEST_METRIC_NAMES, metric, privacyText, roundText, seconds, waitingText, when } from './format.ts'
 import { LiveRoundView } from './live-round.tsx'
 import { ParticipantsTable } from './participants-table.tsx'
 import { RoundChart } from './round-chart.tsx'
@@ -53,6 +53,20 @@ export function RunPage({
         <dd id="run-round">{roundText(run)}</dd>
         <dt>aggregation</dt>
         <dd>{run.secure ? 'secure (SecAgg+)' : 'plaintext-debug'}</dd>
+        <dt>privacy</dt>
+        <dd id="run-privacy">
+          {privacyText(run.privacy)}
+          {run.privacy !== null && (
+            // how much of the budget is spent: the run ends before a round that could pass it
+            <meter
+              class="budget"
+              min={0}
+              max={run.privacy.target}
+              high={run.privacy.target * 0.8}
+              value={Math.min(run.privacy.epsilon, run.privacy.target)}
+            />
+          )}
+        </dd>
         <dt>started</dt>
         <dd>{when(run.startedAt)}</dd>
         <dt>ACC / AUC</dt>
@@ -86,6 +100,14 @@ export function RunPage({
           </>
         )}
       </dl>
+      {run.privacyStatement.length > 0 && (
+        <details id="privacy-statement" class="statement">
+          <summary>What every participant is told before it joins</summary>
+          {run.privacyStatement.map((line) => (
+            <p key={line}>{line}</p>
+          ))}
+        </details>
+      )}
       {mayAct(ui.role) && <RunControls run={run} ui={ui} />}
       {watched === null ? (
         <p class="muted">Loading the run…</p>

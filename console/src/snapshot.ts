@@ -31,6 +31,8 @@ type Status = Partial<Pick<ConsoleRun, 'state' | 'waiting' | 'startedAt' | 'accu
   readonly paused: boolean
   readonly aggregation: 'secure' | 'plaintext-debug'
   readonly online: readonly string[]
+  /** A private task's budget (absent from an older coordinator). */
+  readonly privacy?: ConsoleRun['privacy']
 }
 
 type RunRow = { readonly id: number; readonly startedAt: string | null; readonly endedAt: string | null }
@@ -53,6 +55,7 @@ type KeptRound = {
   readonly test?: Figures | null
   readonly participants?: Figures | null
   readonly excluded?: readonly { readonly participant: string }[]
+  readonly privacy?: { readonly epsilon: number } | null
 }
 
 type RestParticipant = {
@@ -92,6 +95,16 @@ export async function runsSnapshot(): Promise<ConsoleRun[]> {
         waiting: status?.waiting ?? null,
         etaMs: status?.etaMs ?? null,
         reason: t.run?.reason ?? null,
+        privacy: status?.privacy
+          ? {
+              unit: status.privacy.unit,
+              epsilon: status.privacy.epsilon,
+              target: status.privacy.target,
+              delta: status.privacy.delta,
+            }
+          : null,
+        // the statement comes with the live feed, which replaces this picture once it connects
+        privacyStatement: [],
       }
     }),
   )
@@ -157,6 +170,7 @@ function entryOf(task: string, r: KeptRound): RoundEntry {
     participants: figures(r.participants),
     majority: null,
     excluded: r.excluded?.map((e) => e.participant) ?? [],
+    epsilon: r.privacy?.epsilon ?? null,
     // the matrix and warnings come with the live feed, which replaces this picture once it connects
     evaluation: null,
   }

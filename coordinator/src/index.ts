@@ -8,6 +8,7 @@ export { liveRound } from './console/live-round.ts'
 export { dropoutsOf, goneFrom, roundEntry, stageSpans } from './console/round-entry.ts'
 export { heldOutFigures, roundEvaluation, setFigures } from './console/round-evaluation.ts'
 export { RoundTraffic } from './console/round-traffic.ts'
+export { runPrivacy } from './console/run-privacy.ts'
 export type { FederationView, RunView, StageView } from './console/run-view.ts'
 export { runWaiting } from './console/run-waiting.ts'
 export { Throttle } from './console/throttle.ts'
@@ -41,6 +42,23 @@ export {
 } from './participants/admission.ts'
 export type { ExcludedEntry, Exclusion } from './participants/exclusion.ts'
 export { INVITE_TTL_MS, issueInvite } from './participants/invite.ts'
+export { accountedRounds } from './privacy/accounted-rounds.ts'
+export { privacyChange } from './privacy/privacy-change.ts'
+export { type PrivateRun, privacySettingsFor, RING_WRAP_BOUND } from './privacy/privacy-settings-for.ts'
+export {
+  budgetExceeded,
+  PRIVACY_BUDGET,
+  type PrivacyRecord,
+  privacyRecord,
+  type RoundPrivacy,
+} from './privacy/round-privacy.ts'
+export {
+  exampleNoise,
+  type NoiseFound,
+  participantVariance,
+  type RoundMechanism,
+  runAccountant,
+} from './privacy/run-accountant.ts'
 export {
   type BestRound,
   EARLY_STOP,

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { escapeText } from '@fedtune/protocol'
+import { escapeText, formatEpsilon, privacyStatement } from '@fedtune/protocol'
 import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
 import { ConsoleFeed } from './console/console-feed.ts'
@@ -293,11 +293,20 @@ async function describeRun(
     `task "${task.name}" (run ${live.run.id}) serving at ${address}: head of ${live.info.paramCount} parameters, ${task.training.rounds} rounds, waiting for ${task.participation.minParticipants} participants`,
   )
   const agg = task.aggregation
+  const fp = live.fixedPoint
+  const privacy = live.info.privacy
   print(
-    agg.mode === 'secure'
-      ? `secure aggregation (SecAgg+): neighbourhoods of ${agg.neighbours}, threshold ${agg.threshold}, updates clipped to L2 ${agg.clipNorm}, fixed point 1/${agg.fixedPoint.scale}, at most ${agg.maxExamples} examples per participant`
+    agg.mode === 'secure' && fp !== null
+      ? `secure aggregation (SecAgg+): neighbourhoods of ${agg.neighbours}, threshold ${agg.threshold}, updates clipped to L2 ${fp.clipNorm}, fixed point 1/${fp.scale}, ${privacy === null ? `at most ${fp.maxExamples} examples per participant` : 'every participant weighs 1'}`
       : 'WARNING: plaintext-debug aggregation: the coordinator sees every update in the clear. Never use this with real data.',
   )
+  // what every participant is told before it joins, and where the budget stands
+  for (const line of privacyStatement(privacy)) print(`privacy: ${line}`)
+  const spent = live.federation.privacy
+  if (spent !== null)
+    print(
+      `privacy budget: ε ${formatEpsilon(spent.epsilon)} of ${formatEpsilon(spent.target)} spent (δ = ${spent.delta.toExponential(0)}) over ${spent.rounds} rounds accounted; the run ends before a round that could pass it`,
+    )
   if (!task.participation.browsers.enabled) return
   const problem = await webPageProblem(webDir)
   print(

@@ -34,6 +34,7 @@ export { logitAdjustment, logitOffsets } from './logit-adjustment.ts'
 export * from './metrics/index.ts'
 export { type ModelFiles, modelFiles, WEIGHTS_FILE } from './model-artifacts.ts'
 export {
+  type DifferentialPrivacyCard,
   MODEL_CARD_FORMAT,
   type ModelCard,
   modelCardReadme,

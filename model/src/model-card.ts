@@ -53,7 +53,8 @@ export type ModelCard = {
       readonly maxExamples: number
       readonly fixedPoint: Readonly<Record<string, number>>
     } | null
-    readonly differentialPrivacy: 'none'
+    /** 'none': the task gave no differential-privacy guarantee. */
+    readonly differentialPrivacy: 'none' | DifferentialPrivacyCard
   }
   readonly backbone: {
     readonly name: string
@@ -64,6 +65,21 @@ export type ModelCard = {
   readonly head: { readonly layers: readonly unknown[] }
   readonly fedtuneVersion: string
   readonly createdAt: string
+}
+
+/** A private task's guarantee for this head: what the run had spent when its round ended. */
+export type DifferentialPrivacyCard = {
+  /** What is protected: one example (a patient's image) or one participant (a whole site). */
+  readonly unit: 'example' | 'participant'
+  /** ε spent by the run up to and including this head's round (the coordinator's account), at `delta`. */
+  readonly epsilon: number
+  readonly delta: number
+  /** The run's target ε. */
+  readonly target: number
+  /** C: the clip of one example's gradient (example) or one participant's update (participant). */
+  readonly clipNorm: number
+  /** z: the noise's standard deviation over C. */
+  readonly noiseMultiplier: number
 }
 
 export const MODEL_CARD_FORMAT = 'fedtune-model-card/1'
@@ -145,9 +161,14 @@ export function modelCardReadme(card: ModelCard): string {
     ? `the federation's label mix (${card.prior.map((p, i) => `${card.labels[i]} ${pct(p)}`).join(', ')}), folded into the head`
     : 'none (plain softmax)'
   const secure = card.privacy.secureAggregation
+  const dp = card.privacy.differentialPrivacy
+  const differential =
+    dp === 'none'
+      ? 'none'
+      : `per ${dp.unit}, ε = ${dp.epsilon.toFixed(2)} at δ = ${dp.delta} spent up to this round (the run's target ε = ${dp.target}; C = ${dp.clipNorm}, z = ${Number(dp.noiseMultiplier.toPrecision(4))})`
   const privacy = secure
-    ? `secure aggregation (${secure.protocol}, k = ${secure.neighbours}, t = ${secure.threshold}, updates clipped to L2 norm ${secure.clipNorm}, at most ${secure.maxExamples} examples per participant, fixed point scale ${secure.fixedPoint.scale ?? '?'}); differential privacy: ${card.privacy.differentialPrivacy}`
-    : `plaintext-debug aggregation (the coordinator saw each update); differential privacy: ${card.privacy.differentialPrivacy}`
+    ? `secure aggregation (${secure.protocol}, k = ${secure.neighbours}, t = ${secure.threshold}, updates clipped to L2 norm ${secure.clipNorm}, at most ${secure.maxExamples} examples per participant, fixed point scale ${secure.fixedPoint.scale ?? '?'}); differential privacy: ${differential}`
+    : `plaintext-debug aggregation (the coordinator saw each update); differential privacy: ${differential}`
   return `# ${card.task.name}: run ${card.run.id}, round ${card.run.round}
 
 ${card.task.description ? `${card.task.description}\n\n` : ''}A TensorFlow.js layers model: the frozen backbone ${card.backbone.name} and the head the federation

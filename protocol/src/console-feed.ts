@@ -84,6 +84,23 @@ export type ConsoleRun = {
   readonly etaMs: number | null
   /** Why the run ended, failed or paused, as the run store says; null otherwise. */
   readonly reason: string | null
+  /** A private task's budget: ε spent so far of the target; null without privacy. */
+  readonly privacy: ConsolePrivacy | null
+  /**
+   * The privacy statement every participant is shown before it joins (privacyStatement), the plain
+   * "no differential-privacy guarantee" for a task without privacy; empty for a private run this
+   * coordinator does not serve (its noise, derived when it started, is not known).
+   */
+  readonly privacyStatement: readonly string[]
+}
+
+/** A private task's budget as the console shows it. */
+export type ConsolePrivacy = {
+  readonly unit: 'example' | 'participant'
+  /** ε spent by the run so far (the rounds the coordinator accounted), at `delta`. */
+  readonly epsilon: number
+  readonly target: number
+  readonly delta: number
 }
 
 /** The running round of one task, pushed on every stage change and at most every 250 ms while messages arrive. */
@@ -142,6 +159,8 @@ export type RoundEntry = {
   readonly majority: number | null
   /** Participants a complaint named the culprit in this round, excluded from the rest of the run. */
   readonly excluded: readonly string[]
+  /** A private task's ε spent by the run up to and including this round; null without privacy. */
+  readonly epsilon: number | null
   /**
    * The round's evaluation in full (confusion matrix, per-class figures, warnings): only on the
    * entry of the latest aggregated round a message carries (its `round-ended` push, the newest in a

@@ -202,6 +202,12 @@ export type RoundResult = {
   readonly participants: number
   readonly accuracy: number | null
   readonly auc: number | null
+  /**
+   * A private task's ε spent so far by the coordinator's account (public facts: the rounds that
+   * released a sum and their survivors), at the task's δ; null without privacy. A participant's own
+   * accountant is what binds it; this is the federation's figure beside it.
+   */
+  readonly epsilon: number | null
 }
 
 export type Finished = { readonly rounds: number; readonly completed: number }
@@ -512,6 +518,8 @@ export function parseRoundResult(value: unknown): RoundResult {
     participants: int(o, 'participants', 'round-result', 0, MAX_EXAMPLES),
     accuracy: optNum(o, 'accuracy', 'round-result', 0, 1),
     auc: optNum(o, 'auc', 'round-result', 0, 1),
+    // absent from coordinators before fedtune/6's privacy: read as none
+    epsilon: optNum(o, 'epsilon', 'round-result', 0, 1e6),
   }
 }
 

@@ -6,7 +6,7 @@ import { secureVectorLength } from './secure-update.ts'
 /**
  * A participant's check of a secure round's setup against the task it joined, before it takes
  * part: the setup must be for this task and this round, over a vector of exactly the length this
- * task's head gives. Returns the round's context (neighbourhoods, threshold); throws a
+ * task's head gives (and its privacy: a private task sums no counts). Returns the round's context (neighbourhoods, threshold); throws a
  * ProtocolError that says what differs. A round without a setup is refused: a participant in a
  * secure task never sends anything in the clear.
  */
@@ -23,7 +23,8 @@ export function secureRoundContext(task: TaskInfo, round: RoundStart): SecaggCon
       'malformed',
       `round ${round.round}: the secure setup is for task ${setup.taskId} round ${setup.round}, expected task ${task.taskId}`,
     )
-  const expected = secureVectorLength(task.paramCount, task.head.labels.length)
+  // a private task's vector is [Δ…, 1]: its counts stay out of the sum
+  const expected = secureVectorLength(task.paramCount, task.head.labels.length, task.privacy !== null)
   if (setup.dim !== expected)
     throw new ProtocolError(
       'wrong-size',

@@ -7,7 +7,7 @@ import type {
 } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 import { apply, EMPTY, type FeedState, latestEvaluation } from '../../console/src/feed-state.ts'
-import { waitingText } from '../../console/src/format.ts'
+import { privacyText, waitingText } from '../../console/src/format.ts'
 
 /** The console page's state as the live feed moves it: a pure function of the events, in order. */
 
@@ -28,6 +28,8 @@ const run = (task: string, over: Partial<ConsoleRun> = {}): ConsoleRun => ({
   waiting: null,
   etaMs: null,
   reason: null,
+  privacy: null,
+  privacyStatement: [],
   ...over,
 })
 
@@ -63,6 +65,7 @@ const ended = (task: string, round: number, status: RoundEntry['status']): Round
   participants: null,
   majority: 0.6,
   excluded: [],
+  epsilon: null,
   evaluation: null,
 })
 
@@ -192,5 +195,14 @@ describe('what a run waits for, in words', () => {
       ),
     ).toBe("masked input's stragglers: b, 2 more, 2 min 30 s to the deadline")
     expect(waitingText({ kind: 'resume', pausedBy: 'ada' }, 0)).toBe("an operator's resume (paused by ada)")
+  })
+})
+
+describe('the privacy fact of a run', () => {
+  it('says the ε spent of the target, or plainly that there is no guarantee', () => {
+    expect(privacyText({ unit: 'example', epsilon: 1.234, target: 3, delta: 1e-5 })).toBe(
+      'ε 1.23 of 3.00 spent (δ = 1e-5, per example)',
+    )
+    expect(privacyText(null)).toBe('none: this task gives no differential-privacy guarantee')
   })
 })

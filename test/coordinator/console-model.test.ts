@@ -14,11 +14,13 @@ import {
   type RunView,
   roundEntry,
   roundEvaluation,
+  runPrivacy,
   runWaiting,
   type StageTiming,
   Throttle,
 } from '@fedtune/coordinator'
 import { countEvaluation, dominantWarning, evaluatePredictions, pooledMetrics } from '@fedtune/model'
+import { type PrivacySettings, privacyStatement } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 
 /**
@@ -53,6 +55,8 @@ const view = (over: Partial<RunView> = {}): RunView => ({
   best: null,
   durations: [],
   kept: { round: 0, completed: 0, failed: 0 },
+  privacy: null,
+  privacyStatement: [],
   ...over,
 })
 
@@ -554,5 +558,63 @@ describe('the live push throttle', () => {
     await folded
     expect(runs).toEqual(['first', 'stage'])
     throttle.close()
+  })
+})
+
+describe("a run's privacy, as the console shows it", () => {
+  const settings: PrivacySettings = {
+    unit: 'example',
+    epsilon: 3,
+    delta: 1e-5,
+    clipNorm: 1,
+    noiseMultiplier: 1.1,
+    rounds: 10,
+    samplingRate: 0.1,
+    stepsPerRound: 10,
+  }
+  const spent = { unit: 'example', epsilon: 1.25, target: 3, delta: 1e-5 } as const
+  const task = {
+    unit: 'example',
+    epsilon: 3,
+    delta: 1e-5,
+    clipNorm: 1,
+    noiseMultiplier: null,
+    samplingRate: 0.1,
+  } as const
+
+  it('a serving run: its budget now and the statement its participants are shown', () => {
+    expect(runPrivacy({ task, served: { settings, spent }, records: [] })).toEqual({
+      privacy: spent,
+      privacyStatement: privacyStatement(settings),
+    })
+    const shown = consoleRun(view({ privacy: spent, privacyStatement: privacyStatement(settings) }))
+    expect(shown.privacy).toEqual(spent)
+    expect(shown.privacyStatement[0]).toMatch(/^Differential privacy for each example/)
+  })
+
+  it('a run it does not serve: the last kept round’s ε of the file’s target, no statement (its z was derived then)', () => {
+    const privacy = { unit: 'example', epsilon: 0.8, delta: 1e-5, target: 3, survivors: 2 } as const
+    const records = [record({ round: 1, privacy }), record({ round: 2, status: 'failed', privacy: null })]
+    expect(runPrivacy({ task, served: null, records })).toEqual({
+      privacy: { unit: 'example', epsilon: 0.8, target: 3, delta: 1e-5 },
+      privacyStatement: [],
+    })
+    expect(runPrivacy({ task, served: null, records: [] }).privacy?.epsilon).toBe(0)
+  })
+
+  it('a task without privacy says it gives no guarantee', () => {
+    expect(runPrivacy({ task: null, served: null, records: [] })).toEqual({
+      privacy: null,
+      privacyStatement: privacyStatement(null),
+    })
+    expect(
+      runPrivacy({ task: null, served: { settings: null, spent: null }, records: [] }).privacyStatement[0],
+    ).toBe('This task gives no differential-privacy guarantee.')
+  })
+
+  it('each round’s entry carries the ε spent up to it', () => {
+    const privacy = { unit: 'participant', epsilon: 2.5, delta: 1e-5, target: 8, survivors: 3 } as const
+    expect(roundEntry('t', record({ privacy }), undefined, null).epsilon).toBe(2.5)
+    expect(roundEntry('t', record(), undefined, null).epsilon).toBeNull()
   })
 })

@@ -102,6 +102,7 @@ describe('the round logic under run control', () => {
       reason: 'aborted by alice: wrong data',
       contributions: [],
       dropped: ['a', 'b'],
+      privacy: null,
     })
     expect(types(effects)).toEqual(['round-failed', 'start-round'])
     expect(state).toMatchObject({ phase: 'training', round: 2, failed: 1 })

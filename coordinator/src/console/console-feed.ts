@@ -1,5 +1,6 @@
 import {
   type ConsoleParticipant,
+  type ConsolePrivacy,
   type ConsoleRun,
   type ConsoleWatchReply,
   type LiveRound,
@@ -21,6 +22,7 @@ import { liveRound } from './live-round.ts'
 import { goneFrom, roundEntry } from './round-entry.ts'
 import { heldOutFigures, roundEvaluation } from './round-evaluation.ts'
 import { RoundTraffic } from './round-traffic.ts'
+import { runPrivacy } from './run-privacy.ts'
 import type { FederationView, RunView, StageView } from './run-view.ts'
 import { Throttle } from './throttle.ts'
 
@@ -431,6 +433,11 @@ export class ConsoleFeed {
         completed: records.filter((r) => r.status === 'aggregated').length,
         failed: records.filter((r) => r.status === 'failed').length,
       },
+      ...runPrivacy({
+        task: settings === undefined ? undefined : (settings.privacy ?? null),
+        served: open && { settings: open.info.privacy, spent: spentOf(open) },
+        records,
+      }),
     }
   }
 
@@ -452,4 +459,10 @@ export class ConsoleFeed {
       stage: this.#stageOf(open),
     }
   }
+}
+
+/** A serving run's budget as it stands: ε spent over the rounds accounted, of the target. */
+function spentOf(open: OpenTask): ConsolePrivacy | null {
+  const spent = open.federation.privacy
+  return spent && { unit: spent.unit, epsilon: spent.epsilon, target: spent.target, delta: spent.delta }
 }

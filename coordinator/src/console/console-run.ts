@@ -24,6 +24,8 @@ export function consoleRun(view: RunView): ConsoleRun {
     waiting: runWaiting(view),
     etaMs: over ? null : etaMs(view.durations, view.rounds - (f ? f.completed + f.failed : 0)),
     reason: view.run?.reason ?? null,
+    privacy: view.privacy,
+    privacyStatement: view.privacyStatement,
   }
 }
 

@@ -59,6 +59,7 @@ export function roundEntry(
     participants: setFigures(record.participants),
     majority,
     excluded: (record.excluded ?? []).map((e) => e.participant),
+    epsilon: record.privacy?.epsilon ?? null,
     evaluation: null,
   }
 }

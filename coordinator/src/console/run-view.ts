@@ -1,4 +1,4 @@
-import type { BestRoundView, LiveStage } from '@fedtune/protocol'
+import type { BestRoundView, ConsolePrivacy, LiveStage } from '@fedtune/protocol'
 
 /** The open stage of the running round: which, who it still waits for, and its deadline (epoch ms). */
 export type StageView = {
@@ -48,4 +48,8 @@ export type RunView = {
   readonly durations: readonly number[]
   /** From the kept records: the last round and how many aggregated and failed (a run this process does not serve). */
   readonly kept: { readonly round: number; readonly completed: number; readonly failed: number }
+  /** A private task's budget as it stands (ε spent of the target); null without privacy. */
+  readonly privacy: ConsolePrivacy | null
+  /** The privacy statement participants are shown (console-run.ts's ConsoleRun.privacyStatement). */
+  readonly privacyStatement: readonly string[]
 }

@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs'
 import { initHead, labelCounts } from '@fedtune/model'
 import { fetchBackboneFromUrl, loadBackbone } from '@fedtune/model/node'
-import { escapeText, paramCount, type TaskInfo } from '@fedtune/protocol'
+import { escapeText, type FixedPoint, paramCount, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { backbonePath } from '../http/backbone-path.ts'
 import { storeAdmission } from '../participants/admission.ts'
+import { type PrivateRun, privacySettingsFor } from '../privacy/privacy-settings-for.ts'
+import { PRIVACY_BUDGET } from '../privacy/round-privacy.ts'
 import { EARLY_STOP } from '../rounds/best-round.ts'
 import { type Evaluate, Federation } from '../rounds/federation.ts'
 import { formatRecord, RoundLog } from '../rounds/round-log.ts'
@@ -12,7 +14,7 @@ import type { RoundObserver } from '../rounds/round-observer.ts'
 import { type Run, type Store, StoreError } from '../store/index.ts'
 import { headFile } from '../store/run-folder.ts'
 import { localTraining } from '../tasks/local-training.ts'
-import type { TaskFile } from '../tasks/task-file.ts'
+import { type TaskFile, TaskFileError } from '../tasks/task-file.ts'
 import { taskPriors } from '../tasks/task-priors.ts'
 import { type EvaluationSetName, embedEvaluationSet, evaluateOn } from './evaluation-set.ts'
 import { commitRound, endRun, resumeFrom } from './run-rows.ts'
@@ -24,6 +26,8 @@ export type LiveRun = OpenTask & {
   readonly outDir: string
   /** The accuracy of always answering the most frequent class of the test set (else the validation set); null without either. */
   readonly majority: number | null
+  /** The secure sum's fixed point (a private task's own); null in plaintext-debug. */
+  readonly fixedPoint: FixedPoint | null
 }
 
 export type PrepareRunOptions = {
@@ -61,6 +65,16 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   const spec = { layers: task.head.layers, labels: task.head.labels }
   const params = paramCount(spec, backbone.embeddingDim)
   const warn = (message: string) => print(`warning: ${escapeText(message)}`)
+  let private_: PrivateRun | null = null
+  if (task.privacy !== null) {
+    // the noise the budget needs and whether the ring holds it depend on the head's size: known now
+    const found = privacySettingsFor({ ...task, privacy: task.privacy }, params)
+    if (!found.ok) {
+      backbone.dispose()
+      throw new TaskFileError(`task ${task.name}`, found.problems)
+    }
+    private_ = found.value
+  }
   let evaluate: Evaluate | undefined
   let majority: number | null = null
   let validationCounts: number[] | null = null
@@ -115,8 +129,10 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     paramCount: params,
     aggregation: task.aggregation.mode,
     browsers: task.participation.browsers,
-    privacy: null,
+    privacy: private_?.settings ?? null,
   }
+  const fixedPoint =
+    task.aggregation.mode === 'secure' ? (private_?.fixedPoint ?? task.aggregation.fixedPoint) : null
   mkdirSync(outDir, { recursive: true })
   const resumed = resumeFrom(outDir, await store.rounds.list(run.id), params)
   if (resumed) {
@@ -141,9 +157,10 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       server: task.training.server,
       secure: task.aggregation.mode === 'secure',
       gatherMs: task.participation.gatherSeconds * 1000,
+      privacy: private_?.budget ?? null,
     },
     secure:
-      task.aggregation.mode === 'secure'
+      task.aggregation.mode === 'secure' && fixedPoint !== null
         ? {
             parameters: {
               neighbours: task.aggregation.neighbours,
@@ -151,7 +168,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
               stageDeadlineMs: task.aggregation.stageDeadlineSeconds * 1000,
               minSurvivors: task.participation.minParticipants,
             },
-            fixedPoint: task.aggregation.fixedPoint,
+            fixedPoint,
             crypto: nodeCrypto,
           }
         : null,
@@ -213,7 +230,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       )
       if (f.reason === 'coordinator closed') return
       const state =
-        f.reason.startsWith('all ') || f.reason.startsWith(EARLY_STOP)
+        f.reason.startsWith('all ') || f.reason.startsWith(EARLY_STOP) || f.reason.startsWith(PRIVACY_BUDGET)
           ? 'finished'
           : f.reason.startsWith('only ')
             ? 'failed'
@@ -241,6 +258,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     run,
     outDir,
     majority,
+    fixedPoint,
   }
 }
 

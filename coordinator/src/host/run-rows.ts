@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { accountedRounds } from '../privacy/accounted-rounds.ts'
+import { privacyChange } from '../privacy/privacy-change.ts'
 import type { BestRound } from '../rounds/best-round.ts'
 import type { Progress } from '../rounds/round.ts'
 import type { RoundRecord } from '../rounds/round-log.ts'
@@ -36,6 +38,12 @@ export async function runOf(
   const unfinished = (await store.runs.unfinished<TaskFile>()).filter((r) => r.task === task.name)
   for (const run of unfinished) {
     if (canonical(run.settings) === canonical(file) && !newRun) return run
+    // ε was spent under the run's privacy: carrying it on under other settings would misstate it
+    const change = privacyChange(run.settings.privacy, file.privacy)
+    if (!newRun && change !== null)
+      throw new RunFolderError(
+        `task "${task.name}" has an unfinished run (${run.id}) whose privacy this task file changes (${change}); a run's privacy cannot change mid-run: restore the file's privacy section, or pass --new-run to stop that run and start a new one`,
+      )
     if (!newRun)
       throw new RunFolderError(
         `task "${task.name}" has an unfinished run (${run.id}) with other settings than this task file (${settingsDiff(run.settings, file).join(', ')}); pass --new-run to stop it and start a new one, or restore the file`,
@@ -150,6 +158,8 @@ export function resumeFrom(
     round: records.at(-1)?.round ?? 0,
     server,
     labelCounts: last?.labelCounts ?? null,
+    // a private run's budget goes on from what its kept rounds spent
+    accounted: accountedRounds(records),
     completed: records.filter((r) => r.status === 'aggregated').length,
     failed: records.filter((r) => r.status === 'failed').length,
     global: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),

@@ -200,6 +200,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       failed: s.failed,
       // the best round by the task's validation metric and its test figures: what to quote of the run
       best: bestSummary(open.log.records, federation.metric),
+      // a private task's budget: ε spent so far (the rounds accounted) of the target, at δ; null: no privacy
+      privacy: federation.privacy,
       ...opts.status?.(federation.task.name),
     }
   })

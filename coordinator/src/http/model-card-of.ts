@@ -1,4 +1,11 @@
-import { MODEL_CARD_FORMAT, type ModelCard, preprocessingFor } from '@fedtune/model'
+import {
+  type DifferentialPrivacyCard,
+  MODEL_CARD_FORMAT,
+  type ModelCard,
+  preprocessingFor,
+} from '@fedtune/model'
+import { type FixedPoint, paramCount } from '@fedtune/protocol'
+import { privacySettingsFor } from '../privacy/privacy-settings-for.ts'
 import { metricName } from '../rounds/best-round.ts'
 import type { RoundRecord } from '../rounds/round-record.ts'
 import type { Run } from '../store/index.ts'
@@ -21,6 +28,7 @@ export function modelCardOf(o: {
   const { run, task, record } = o
   const source = task.backbone.source
   const a = task.aggregation
+  const dp = differentialPrivacyOf(o)
   return {
     format: MODEL_CARD_FORMAT,
     task: { id: task.name, name: task.name, description: task.description },
@@ -51,12 +59,12 @@ export function modelCardOf(o: {
               protocol: 'SecAgg+ (Bell et al., CCS 2020) over pairwise masks (Bonawitz et al., CCS 2017)',
               neighbours: a.neighbours,
               threshold: a.threshold,
-              clipNorm: a.clipNorm,
-              maxExamples: a.maxExamples,
-              fixedPoint: { ...a.fixedPoint },
+              clipNorm: dp.fixedPoint?.clipNorm ?? a.clipNorm,
+              maxExamples: dp.fixedPoint?.maxExamples ?? a.maxExamples,
+              fixedPoint: { ...(dp.fixedPoint ?? a.fixedPoint) },
             }
           : null,
-      differentialPrivacy: 'none',
+      differentialPrivacy: dp.card,
     },
     backbone: {
       name:
@@ -72,6 +80,40 @@ export function modelCardOf(o: {
     head: { layers: task.head.layers },
     fedtuneVersion: o.version,
     createdAt: o.now.toISOString(),
+  }
+}
+
+/**
+ * A private task's guarantee for the head of `record`'s round (the ε its run had spent then) and its
+ * secure sum's fixed point, as its run served them (privacySettingsFor gives the same again for
+ * the same task and head); 'none' and the task file's fixed point without privacy.
+ */
+function differentialPrivacyOf(o: {
+  readonly task: TaskFile
+  readonly record: RoundRecord
+  readonly embeddingDim: number
+}): { readonly card: 'none' | DifferentialPrivacyCard; readonly fixedPoint: FixedPoint | null } {
+  const { task, record } = o
+  if (task.privacy === null) return { card: 'none', fixedPoint: null }
+  const params = paramCount({ layers: task.head.layers, labels: task.head.labels }, o.embeddingDim)
+  const served = privacySettingsFor({ ...task, privacy: task.privacy }, params)
+  if (!served.ok)
+    throw new Error(
+      `the task's privacy cannot be served with this head: ${served.problems.map((p) => `${p.path}: expected ${p.expected}, got ${p.found}`).join('; ')}`,
+    )
+  if (!record.privacy)
+    throw new Error(`round ${record.round} of a private task has no privacy account in its record`)
+  const { settings, fixedPoint } = served.value
+  return {
+    card: {
+      unit: settings.unit,
+      epsilon: record.privacy.epsilon,
+      delta: settings.delta,
+      target: settings.epsilon,
+      clipNorm: settings.clipNorm,
+      noiseMultiplier: settings.noiseMultiplier,
+    },
+    fixedPoint,
   }
 }
 

@@ -8,6 +8,7 @@ import {
   ProtocolError,
   type SecaggCrypto,
   type SecureRoundSetup,
+  type SecureSum,
   secureVectorLength,
   type TaskInfo,
   type TrainingSettings,
@@ -117,6 +118,8 @@ type OpenRound = {
   secure: SecureRound | undefined
   /** What its complaints established, for its record. */
   blame: { readonly excluded: readonly Exclusion[]; readonly disputed: readonly Exclusion[] } | undefined
+  /** What the shell noticed of its sum that the operator should know (its record's warnings). */
+  readonly warnings: string[]
 }
 
 type Summary = { reason: string; completed: number; failed: number }
@@ -162,6 +165,11 @@ export class Federation {
     this.#timers = new RoundTimers(opts.clock ?? realClock, (what, fn, round) =>
       this.#contain(what, fn, round),
     )
+    // The participants enforce what TaskInfo.privacy says; the rounds account what config.privacy says.
+    if ((opts.task.privacy === null) !== ((opts.config.privacy ?? null) === null))
+      throw new Error(
+        `a federation's task and rounds must agree on privacy: the task says ${opts.task.privacy === null ? 'none' : opts.task.privacy.unit}, the rounds' budget ${opts.config.privacy ? opts.config.privacy.unit : 'none'}`,
+      )
     this.#state = opts.resumed
       ? initialState(opts.config, opts.resumed.global, opts.resumed)
       : initialState(opts.config, opts.initial)
@@ -191,6 +199,29 @@ export class Federation {
   /** The best round so far by the task's validation metric; null before any validation figure. */
   get best(): BestRound {
     return this.#best
+  }
+
+  /**
+   * A private task's budget as it stands: ε spent so far (over the rounds accounted) of the target,
+   * at δ; null without privacy.
+   */
+  get privacy(): {
+    readonly unit: 'example' | 'participant'
+    readonly epsilon: number
+    readonly delta: number
+    readonly target: number
+    readonly rounds: number
+  } | null {
+    const privacy = this.#state.config.privacy ?? null
+    if (privacy === null) return null
+    const { accounted } = this.#state
+    return {
+      unit: privacy.unit,
+      epsilon: privacy.epsilonAfter(accounted),
+      delta: privacy.delta,
+      target: privacy.target,
+      rounds: accounted.length,
+    }
   }
 
   /** The label mix the global head predicts with (its round's), or null for plain softmax. */
@@ -568,7 +599,7 @@ export class Federation {
         this.#timers.disarmJoin()
         this.#timers.cancelGather()
         const startedAt = this.#timers.now()
-        this.#open = { round, startedAt, secure: undefined, blame: undefined }
+        this.#open = { round, startedAt, secure: undefined, blame: undefined, warnings: [] }
         this.#timers.armDeadline(round, startedAt, this.#opts.roundDeadlineMs, () =>
           this.dispatch({ type: 'deadline', round }),
         )
@@ -627,7 +658,7 @@ export class Federation {
           test: sets.test,
           prior,
           best,
-          warnings,
+          warnings: [...(open?.warnings ?? []), ...warnings],
           blame: open?.blame,
         })
         this.#best = best
@@ -707,11 +738,13 @@ export class Federation {
       throw new Error(`opening round ${round}'s secure aggregation: expected it started, got none`)
     const roster = new Map(participants.map((p) => [p, this.#participants.identityOf(p)]))
     const classes = this.task.head.labels.length
+    // A private task's vector is [Δ…, 1]: no counts (secure-update.ts).
+    const private_ = this.task.privacy !== null
     const secureRound = new SecureRound({
       taskId: this.task.taskId,
       round,
       roster,
-      dim: secureVectorLength(this.task.paramCount, classes),
+      dim: secureVectorLength(this.task.paramCount, classes, private_),
       parameters: secure.parameters,
       maskedInputDeadlineMs: this.#timers.deadlineOf(round) as number,
       crypto: secure.crypto,
@@ -749,7 +782,14 @@ export class Federation {
             open.secure = undefined
             if (!outcome.ok)
               return void this.dispatch({ type: 'secure-failed', round, reason: outcome.reason })
-            const sum = decodeSecureSum(outcome.sum, this.task.paramCount, classes, secure.fixedPoint)
+            const decoded = decodeSecureSum(
+              outcome.sum,
+              this.task.paramCount,
+              classes,
+              secure.fixedPoint,
+              private_,
+            )
+            const sum = private_ ? this.#survivorsMean(decoded, outcome.survivors.length, open) : decoded
             this.dispatch({ type: 'secure-sum', round, survivors: outcome.survivors, sum })
           },
           round,
@@ -757,6 +797,21 @@ export class Federation {
     })
     open.secure = secureRound
     return { setup: secureRound.setup, fixedPoint: secure.fixedPoint }
+  }
+
+  /**
+   * A private sum weighs every survivor 1: its mean divides by the survivors' count, which the
+   * secure aggregation established (public), never by the count word inside the sum, which any
+   * survivor could have changed. A count word that disagrees is a warning in the round's record.
+   */
+  #survivorsMean(sum: SecureSum, survivors: number, open: OpenRound): SecureSum {
+    if (sum.examples !== survivors)
+      open.warnings.push(
+        `the sum's count word says ${sum.examples} contributors, secure aggregation ${survivors} survivors: a survivor sent a count other than 1; the mean divides by ${survivors}`,
+      )
+    const weightedSum = new Float64Array(sum.weightedSum)
+    weightedSum[this.task.paramCount] = survivors
+    return { ...sum, weightedSum, examples: survivors }
   }
 
   #prior(): number[] | null {

@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ClinicalMetrics } from '@fedtune/model'
+import { formatEpsilon } from '@fedtune/protocol'
 import { headFile, serverStateFile } from '../store/run-folder.ts'
 import { roundChart } from './round-chart.ts'
 import type { RoundRecord } from './round-record.ts'
@@ -60,10 +61,16 @@ export function formatRecord(r: RoundRecord, rounds: number): string {
     ...(r.excluded ?? []).map((e) => `  excluded ${e.participant} (complaint by ${e.by}: ${e.reason})`),
     ...(r.disputed ?? []).map((e) => `  disputed ${e.participant} (with ${e.by})`),
   ].join('')
-  if (r.status === 'failed') return `${head}  FAILED  ${r.reason ?? ''}${blame}`
+  // a private round's budget: ε spent so far of the target
+  const epsilon = r.privacy
+    ? `  ε ${formatEpsilon(r.privacy.epsilon)}/${formatEpsilon(r.privacy.target)}`
+    : ''
+  if (r.status === 'failed') return `${head}  FAILED  ${r.reason ?? ''}${epsilon}${blame}`
+  // a private sum counts no examples
+  const examples = r.privacy ? '' : `, ${r.examples} examples`
   const who = r.survivors
-    ? `securely: ${r.survivors.length} participants, ${r.examples} examples`
-    : `in plaintext: ${r.contributions.length} participants, ${r.examples} examples`
+    ? `securely: ${r.survivors.length} participants${examples}`
+    : `in plaintext: ${r.contributions.length} participants${examples}`
   const dropped = r.dropped.length > 0 ? `, dropped: ${r.dropped.join(' ')}` : ''
   const figures = (name: string, m: ClinicalMetrics | null | undefined) =>
     m
@@ -76,5 +83,5 @@ export function formatRecord(r: RoundRecord, rounds: number): string {
   const participants = p
     ? `  participants' val ACC ${pct(p.accuracy)} BAL ${pct(p.balancedAccuracy)} AUC ${pct(p.auc)} (${p.examples})`
     : ''
-  return `${head}  aggregated (${who}${dropped})${global}${participants}  ${(r.durationMs / 1000).toFixed(1)} s${blame}`
+  return `${head}  aggregated (${who}${dropped})${global}${participants}${epsilon}  ${(r.durationMs / 1000).toFixed(1)} s${blame}`
 }

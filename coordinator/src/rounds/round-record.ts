@@ -1,6 +1,7 @@
 import { type ClinicalMetrics, dominantWarning, pooledMetrics } from '@fedtune/model'
-import type { RoundResult } from '@fedtune/protocol'
+import { PRIVATE_NO_EVALUATION, type RoundResult } from '@fedtune/protocol'
 import type { Exclusion } from '../participants/exclusion.ts'
+import type { PrivacyRecord } from '../privacy/round-privacy.ts'
 import type { BestRound } from './best-round.ts'
 import type { ContributionRecord, Effect } from './round.ts'
 
@@ -14,6 +15,7 @@ export type RoundRecord = {
   readonly selected: readonly string[]
   readonly contributions: readonly ContributionRecord[]
   readonly dropped: readonly string[]
+  /** Training examples over the round's contributors; 0 in a private task, whose sum counts none. */
   readonly examples: number
   /** Training examples per class over the round's contributors (null for a failed round). */
   readonly labelCounts?: readonly number[] | null
@@ -26,6 +28,17 @@ export type RoundRecord = {
    * the pooled counts of the secure sum (no site's own figures), read as metrics.
    */
   readonly participants: ClinicalMetrics | null
+  /**
+   * Why an aggregated round has no `participants` figures: its sum's counts do not add up, or (a
+   * private task) they were never in it. Absent when there are figures, or for a failed round.
+   */
+  readonly participantsReason?: string
+  /**
+   * A private task's budget after this round: ε spent by the run up to and including it, of the
+   * target, at δ, and how many participants' updates it released. null without privacy (absent in
+   * records kept before privacy existed).
+   */
+  readonly privacy?: PrivacyRecord | null
   /** The label mix the round's head predicts with (folded into its output bias); null: uniform. */
   readonly prior: readonly number[] | null
   /** The best round so far by the task's validation metric, this one included. */
@@ -65,7 +78,9 @@ export type RoundEnding = {
 export function buildRoundRecord(effect: RoundEnded, ending: RoundEnding): RoundRecord {
   const aggregated = effect.type === 'round-aggregated'
   const secure = aggregated ? effect.secure : null
-  const pooled = aggregated ? participantsOf(effect.evaluation, ending) : { metrics: null, warnings: [] }
+  const pooled = aggregated
+    ? participantsOf(effect.evaluation, ending)
+    : { metrics: null, reason: null, warnings: [] }
   return {
     round: effect.round,
     status: aggregated ? 'aggregated' : 'failed',
@@ -80,6 +95,8 @@ export function buildRoundRecord(effect: RoundEnded, ending: RoundEnding): Round
     validation: aggregated ? (ending.validation ?? null) : null,
     test: aggregated ? (ending.test ?? null) : null,
     participants: pooled.metrics,
+    ...(pooled.reason === null ? {} : { participantsReason: pooled.reason }),
+    privacy: effect.privacy,
     prior: aggregated ? (ending.prior ?? null) : null,
     best: ending.best ?? null,
     warnings: [...(ending.warnings ?? []), ...pooled.warnings],
@@ -99,6 +116,7 @@ export function roundResult(record: RoundRecord): RoundResult {
     participants: record.survivors ? record.survivors.length : record.contributions.length,
     accuracy: shown?.accuracy ?? null,
     auc: shown?.auc ?? null,
+    epsilon: record.privacy?.epsilon ?? null,
   }
 }
 
@@ -113,21 +131,25 @@ export function reportedSet(record: RoundRecord): ClinicalMetrics | null {
 
 /**
  * The participants' pooled figures for the head they received: read from the summed counts, or
- * none, with a warning that says why, when the counts do not add up (someone sent inconsistent ones;
- * the sum cannot say who).
+ * none and why: a private task's sum carries no counts (said once, in the record), or the counts do
+ * not add up (someone sent inconsistent ones; the sum cannot say who), which is also a warning.
  */
 function participantsOf(
   evaluation: Extract<RoundEnded, { type: 'round-aggregated' }>['evaluation'],
   ending: RoundEnding,
-): { metrics: ClinicalMetrics | null; warnings: string[] } {
+): { metrics: ClinicalMetrics | null; reason: string | null; warnings: string[] } {
   if (!evaluation.ok)
     return {
       metrics: null,
-      warnings: [
-        `participants: their pooled evaluation counts do not add up (${evaluation.reason}); no pooled figures this round`,
-      ],
+      reason: evaluation.reason,
+      warnings:
+        evaluation.reason === PRIVATE_NO_EVALUATION
+          ? []
+          : [
+              `participants: their pooled evaluation counts do not add up (${evaluation.reason}); no pooled figures this round`,
+            ],
     }
   const metrics = pooledMetrics(evaluation.counts, ending.labels.length, { ordinal: ending.ordinal ?? false })
   const dominant = metrics && dominantWarning(metrics, ending.labels, 'participants')
-  return { metrics, warnings: dominant ? [dominant] : [] }
+  return { metrics, reason: null, warnings: dominant ? [dominant] : [] }
 }

@@ -3,11 +3,18 @@ import {
   type Contribution,
   type ParticipantKind,
   type PooledEvaluation,
+  PRIVATE_NO_EVALUATION,
   type RefusalCode,
   type SecureSum,
   type Update,
   weightedSum,
 } from '@fedtune/protocol'
+import {
+  budgetExceeded,
+  type PrivacyRecord,
+  privacyRecord,
+  type RoundPrivacy,
+} from '../privacy/round-privacy.ts'
 import { selectable, selectParticipants } from './selection.ts'
 import { type ServerOptimizer, type ServerState, serverStep } from './server-optimizer.ts'
 
@@ -39,6 +46,13 @@ export type RoundConfig = {
    * to whoever connected first.
    */
   readonly gatherMs: number
+  /**
+   * A private task's budget (privacy/round-privacy.ts); none or null: the task gives no
+   * differential-privacy guarantee. With it every participant weighs 1 (the mean of the survivors'
+   * updates), no label or evaluation counts are summed, every round's record says the ε spent, and
+   * a round that could take ε past the target in the worst case does not start: the run finishes.
+   */
+  readonly privacy?: RoundPrivacy | null
 }
 
 export type Phase = 'waiting' | 'training' | 'finished'
@@ -67,6 +81,11 @@ export type RoundState = {
    * `phase`: a paused run is 'training' until its current round ends, then 'waiting'.
    */
   readonly paused: boolean
+  /**
+   * A private task's accountant input: the survivors of each round that released updates (public
+   * facts), in order. Empty in a task without privacy.
+   */
+  readonly accounted: readonly number[]
 }
 
 /** Where a run stands between rounds: all that `--resume` needs besides the config. */
@@ -76,6 +95,8 @@ export type Progress = {
   readonly failed: number
   readonly server: ServerState
   readonly labelCounts: readonly number[] | null
+  /** The survivors of each round that released updates (RoundState.accounted); none before. */
+  readonly accounted?: readonly number[]
 }
 
 export type RoundEvent =
@@ -149,20 +170,26 @@ export type Effect =
       /** Secure rounds: who contributed to the sum. */
       readonly secure: { readonly survivors: readonly string[] } | null
       readonly dropped: readonly string[]
+      /** A private task's ε spent up to this round; null without privacy. */
+      readonly privacy: PrivacyRecord | null
     }
-  | {
-      readonly type: 'round-failed'
-      readonly round: number
-      readonly reason: string
-      readonly contributions: readonly ContributionRecord[]
-      readonly dropped: readonly string[]
-    }
+  | (RoundFailed & { readonly privacy: PrivacyRecord | null })
   | {
       readonly type: 'finished'
       readonly reason: string
       readonly completed: number
       readonly failed: number
     }
+
+type RoundFailed = {
+  readonly type: 'round-failed'
+  readonly round: number
+  readonly reason: string
+  readonly contributions: readonly ContributionRecord[]
+  readonly dropped: readonly string[]
+}
+
+type RoundAggregated = Omit<Extract<Effect, { type: 'round-aggregated' }>, 'privacy'>
 
 const FRESH: Progress = { round: 0, completed: 0, failed: 0, server: null, labelCounts: null }
 
@@ -182,6 +209,7 @@ export function initialState(config: RoundConfig, global: Float32Array, progress
     failed: progress.failed,
     gathering: 'idle',
     paused: false,
+    accounted: progress.accounted ?? [],
   }
 }
 
@@ -357,11 +385,23 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
         : `too few updates: ${state.received.size} of ${state.config.minParticipants}`
     return closeRound(state, { type: 'round-failed', round: state.round, reason, contributions, dropped })
   }
-  const updates: Contribution[] = [...state.received.values()].map((u) => ({
-    delta: u.delta,
-    examples: u.examples,
-  }))
   const received = [...state.received.values()]
+  // A private task's participants weigh alike and its counts stay out: as in its secure sum.
+  const private_ = isPrivate(state)
+  const updates: Contribution[] = received.map((u) => ({
+    delta: u.delta,
+    examples: private_ ? 1 : u.examples,
+  }))
+  if (private_)
+    return aggregate(
+      state,
+      weightedSum(state.global.length, updates),
+      null,
+      { ok: false, reason: PRIVATE_NO_EVALUATION },
+      contributions,
+      dropped,
+      null,
+    )
   const labelCounts = sumLabelCounts(received)
   // Each update's counts were checked at the edge (parseUpdate), so their sum adds up.
   const evaluation = received.map((u) => u.metrics.evaluation).reduce((a, b) => addEvaluationCounts(a, b))
@@ -376,7 +416,14 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
   )
 }
 
-/** Applies the server optimizer to the round's [Σ n·Δ, Σ n] and closes the round. */
+function isPrivate(state: RoundState): boolean {
+  return (state.config.privacy ?? null) !== null
+}
+
+/**
+ * Applies the server optimizer to the round's [Σ n·Δ, Σ n] and closes the round. In a private task
+ * every n is 1: the sum is [Σ Δ, survivors], and the record counts no examples.
+ */
 function aggregate(
   state: RoundState,
   sum: Float64Array,
@@ -393,13 +440,13 @@ function aggregate(
     state.global,
     sum.map((x) => x / total),
   )
-  const effect: Effect = {
+  const effect: RoundAggregated = {
     type: 'round-aggregated',
     round: state.round,
     weights,
     server,
     labelCounts,
-    examples: total,
+    examples: isPrivate(state) ? 0 : total,
     contributions,
     evaluation,
     secure,
@@ -411,15 +458,41 @@ function aggregate(
   )
 }
 
-/** Records the round's end (a failure counts as a round) and starts the next or finishes. */
-function closeRound(state: RoundState, effect: Effect): [RoundState, Effect[]] {
-  const failed = effect.type === 'round-failed' ? state.failed + 1 : state.failed
-  const next: RoundState = { ...state, failed, phase: 'waiting', selected: [], received: new Map() }
+/**
+ * Records the round's end (a failure counts as a round) and starts the next or finishes. A private
+ * task accounts what the round released: an aggregated round's survivors, or the updates a
+ * plaintext-debug round received before it failed (the coordinator saw them); a secure round that
+ * failed released nothing.
+ */
+function closeRound(state: RoundState, ended: RoundAggregated | RoundFailed): [RoundState, Effect[]] {
+  const failed = ended.type === 'round-failed' ? state.failed + 1 : state.failed
+  const privacy = state.config.privacy ?? null
+  const released =
+    ended.type === 'round-aggregated'
+      ? (ended.secure?.survivors.length ?? ended.contributions.length)
+      : ended.contributions.length
+  const effect: Effect = {
+    ...ended,
+    privacy: privacy && privacyRecord(privacy, state.accounted, released),
+  }
+  const accounted = privacy && released > 0 ? [...state.accounted, released] : state.accounted
+  const next: RoundState = {
+    ...state,
+    failed,
+    accounted,
+    phase: 'waiting',
+    selected: [],
+    received: new Map(),
+  }
   if (next.round >= next.config.rounds) return finish(next, [effect], `all ${next.config.rounds} rounds done`)
   return maybeStart(next, [effect])
 }
 
 function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]] {
+  // Before anything else: a run whose next round could pass its budget is over, paused or not.
+  const privacy = state.config.privacy ?? null
+  const spent = privacy && budgetExceeded(privacy, state.accounted, state.round + 1)
+  if (spent) return finish(state, effects, spent)
   if (state.paused) return [state, effects]
   const { minParticipants, participantsPerRound, maxBrowsersPerRound, gatherMs } = state.config
   // Browsers past the per-round cap cannot fill a place, so they do not count towards starting.

@@ -1,0 +1,229 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  accountedRounds,
+  formatRecord,
+  type PrivateRun,
+  parseTaskFile,
+  privacySettingsFor,
+  runAccountant,
+} from '@fedtune/coordinator'
+import { openStore } from '@fedtune/coordinator/store'
+import {
+  formatEpsilon,
+  type HelloAck,
+  PRIVATE_NO_EVALUATION,
+  parseRoundResult,
+  type ReceivedRefusalCode,
+  type RoundResult,
+} from '@fedtune/protocol'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import {
+  filled,
+  head,
+  params,
+  sorted,
+  startTestCoordinator,
+  testDatabase,
+  testParticipant,
+} from '../harness.ts'
+import { bearerFor } from '../test-store.ts'
+
+/**
+ * Issue 16 over real sockets: a private task's secure sum carries [Δ…, 1] and no counts, its mean is
+ * over the survivors whatever examples each had, every round's record and result say the ε spent,
+ * and the run ends as finished before a round that could take ε past the target.
+ */
+const joinAll = (...clients: { joined: Promise<HelloAck<ReceivedRefusalCode>> }[]) =>
+  Promise.all(clients.map((c) => c.joined))
+
+/** The harness's task (head a/b over 8 features) with `privacy`, served as the coordinator would. */
+function privateRun(privacy: Record<string, unknown>, more: Record<string, unknown> = {}): PrivateRun {
+  const file = parseTaskFile(
+    {
+      name: 'test-task',
+      backbone: { source: '/unused', sha256: 'ab'.repeat(32) },
+      head: { labels: [...head.labels] },
+      training: { rounds: 5 },
+      participation: { minParticipants: 2, participantsPerRound: 3 },
+      privacy,
+      ...more,
+    },
+    '/srv',
+  )
+  if (file.privacy === null) throw new Error('expected a private task')
+  const found = privacySettingsFor({ ...file, privacy: file.privacy }, params)
+  if (!found.ok) throw new Error(JSON.stringify(found.problems))
+  return found.value
+}
+
+/** The head a round wrote into the run folder. */
+function headAfter(runDir: string, round: number): Float32Array {
+  const bytes = readFileSync(join(runDir, 'heads', `round-${String(round).padStart(4, '0')}.f32`))
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+}
+
+/** The first `count` round results participant `p` hears. */
+function results(
+  p: { socket: { on(event: string, fn: (raw: unknown) => void): void } },
+  count: number,
+): Promise<RoundResult[]> {
+  const heard: RoundResult[] = []
+  return new Promise((resolve) =>
+    p.socket.on('round-result', (raw) => {
+      heard.push(parseRoundResult(raw))
+      if (heard.length === count) resolve(heard)
+    }),
+  )
+}
+
+describe('a private secure round', () => {
+  it('moves the head by the mean of the survivors’ updates, however many examples each claims, with no counts and ε recorded', async () => {
+    const privacy = privateRun({ unit: 'example', epsilon: 8, noiseMultiplier: 1.1 })
+    const h = await startTestCoordinator({ rounds: 1, privacy })
+    const a = testParticipant(h, 'a', { delta: filled(0.3), examples: 10 })
+    const b = testParticipant(h, 'b', { delta: filled(0.6), examples: 1000 })
+    const c = testParticipant(h, 'c', { delta: filled(-0.3), examples: 1 })
+    const heard = results(a, 1)
+    await joinAll(a, b, c)
+    const record = sorted(await h.recorded(1))
+    expect(record).toMatchObject({
+      status: 'aggregated',
+      survivors: ['a', 'b', 'c'],
+      examples: 0,
+      labelCounts: null,
+      participants: null,
+      participantsReason: PRIVATE_NO_EVALUATION,
+      warnings: [],
+      privacy: {
+        unit: 'example',
+        epsilon: privacy.budget.epsilonAfter([3]),
+        delta: 1e-5,
+        target: 8,
+        survivors: 3,
+      },
+    })
+    // (0.3 + 0.6 − 0.3) / 3, to the fixed point's resolution: uniform, not weighted by 10:1000:1
+    for (const w of headAfter(h.runDir, 1)) expect(w).toBeCloseTo(0.2, 6)
+    expect(await h.federation.done).toMatchObject({ reason: 'all 1 rounds done' })
+    expect(await heard).toEqual([
+      expect.objectContaining({ round: 1, status: 'aggregated', epsilon: record.privacy?.epsilon }),
+    ])
+  })
+
+  it('divides by the survivors when a count word disagrees, and says so in the round’s warnings', async () => {
+    const privacy = privateRun({ unit: 'example', epsilon: 8, noiseMultiplier: 1.1 })
+    const h = await startTestCoordinator({ rounds: 1, privacy })
+    // c adds 1 to the count word of its masked vector: masks cancel in the sum, the 1 stays
+    const liar = testParticipant(h, 'c', {
+      delta: filled(0.3),
+      alter: (message) => {
+        if (message.stage !== 'masked-input') return message
+        const masked = new Uint8Array(message.masked)
+        const view = new DataView(masked.buffer)
+        view.setUint32(masked.length - 4, view.getUint32(masked.length - 4, true) + 1, true)
+        return { ...message, masked }
+      },
+    })
+    await joinAll(
+      testParticipant(h, 'a', { delta: filled(0.3) }),
+      testParticipant(h, 'b', { delta: filled(0.3) }),
+      liar,
+    )
+    const record = await h.recorded(1)
+    expect(record.warnings).toEqual([
+      "the sum's count word says 4 contributors, secure aggregation 3 survivors: a survivor sent a count other than 1; the mean divides by 3",
+    ])
+    for (const w of headAfter(h.runDir, 1)) expect(w).toBeCloseTo(0.3, 6)
+  })
+})
+
+describe('the coordinator’s budget', () => {
+  it('records ε after every round and ends the run, finished, before a round that could pass the target', async () => {
+    // z = 2, full batch, one step a round: a target between two and three rounds' ε
+    const accountant = runAccountant(
+      {
+        unit: 'example',
+        epsilon: 1,
+        delta: 1e-5,
+        clipNorm: 1,
+        noiseMultiplier: 2,
+        rounds: 5,
+        samplingRate: 1,
+        stepsPerRound: 1,
+      },
+      { unit: 'example', samplingRate: 1, noiseMultiplier: 2, stepsPerRound: 1 },
+    )
+    const target = (accountant.epsilonAfter([2, 2]) + accountant.epsilonAfter([2, 2, 2])) / 2
+    const privacy = privateRun(
+      { unit: 'example', epsilon: Number(target.toFixed(6)), noiseMultiplier: 2 },
+      { aggregation: { mode: 'plaintext-debug' } },
+    )
+    // the operators' store on the run's PostgreSQL server, with a viewer for /api/status
+    const store = await openStore(await testDatabase())
+    onTestFinished(() => store.close())
+    const viewer = await bearerFor(store, 'viewer')
+    const h = await startTestCoordinator({ secure: false, rounds: 5, gatherMs: 0, privacy, store })
+    const a = testParticipant(h, 'a', { delta: filled(0.1) })
+    const heard = results(a, 2)
+    await joinAll(a, testParticipant(h, 'b', { delta: filled(0.3) }))
+    const first = await h.recorded(1)
+    const second = await h.recorded(2)
+    expect([first.privacy, second.privacy]).toEqual([
+      {
+        unit: 'example',
+        epsilon: accountant.epsilonAfter([2]),
+        delta: 1e-5,
+        target: privacy.settings.epsilon,
+        survivors: 2,
+      },
+      {
+        unit: 'example',
+        epsilon: accountant.epsilonAfter([2, 2]),
+        delta: 1e-5,
+        target: privacy.settings.epsilon,
+        survivors: 2,
+      },
+    ])
+    const done = await h.federation.done
+    expect(done).toEqual({
+      reason: `privacy budget: round 3 would take ε to ${accountant.epsilonAfter([2, 2, 2]).toFixed(2)} > target ${privacy.settings.epsilon.toFixed(2)} (δ = 1e-5, 2 rounds accounted so far)`,
+      completed: 2,
+      failed: 0,
+    })
+    expect(h.federation.state).toMatchObject({ phase: 'finished', round: 2 })
+    expect(h.federation.privacy).toEqual({
+      unit: 'example',
+      epsilon: accountant.epsilonAfter([2, 2]),
+      delta: 1e-5,
+      target: privacy.settings.epsilon,
+      rounds: 2,
+    })
+    // the operator's views: the status API and the log line
+    expect((await h.app.inject({ method: 'GET', url: '/api/status', headers: viewer })).json()).toMatchObject(
+      {
+        phase: 'finished',
+        privacy: { unit: 'example', epsilon: accountant.epsilonAfter([2, 2]), rounds: 2 },
+      },
+    )
+    expect(formatRecord(second, 5)).toContain(
+      `  ε ${formatEpsilon(accountant.epsilonAfter([2, 2]))}/${formatEpsilon(privacy.settings.epsilon)}`,
+    )
+    // a restart rebuilds the same account from the kept rounds
+    expect(accountedRounds(h.records)).toEqual([2, 2])
+    expect((await heard).map((r) => r.epsilon)).toEqual([first.privacy?.epsilon, second.privacy?.epsilon])
+    // the plaintext mean is uniform too: (0.1 + 0.3) / 2 a round
+    expect(h.federation.global[0]).toBeCloseTo(0.4, 6)
+  })
+
+  it('a run without privacy records none and tells participants no ε', async () => {
+    const h = await startTestCoordinator({ secure: false, rounds: 1, gatherMs: 0 })
+    const a = testParticipant(h, 'a')
+    const heard = results(a, 1)
+    await joinAll(a, testParticipant(h, 'b'))
+    expect(await h.recorded(1)).toMatchObject({ privacy: null })
+    await h.federation.done
+    expect(await heard).toEqual([expect.objectContaining({ epsilon: null })])
+    expect(h.federation.privacy).toBeNull()
+  })
+})
