@@ -24,7 +24,11 @@ export function secureRoundContext(task: TaskInfo, round: RoundStart): SecaggCon
       `round ${round.round}: the secure setup is for task ${setup.taskId} round ${setup.round}, expected task ${task.taskId}`,
     )
   // a private task's vector is [Δ…, 1]: its counts stay out of the sum
-  const expected = secureVectorLength(task.paramCount, task.head.labels.length, task.privacy !== null)
+  const expected = secureVectorLength(
+    task.paramCount,
+    task.head.labels.length,
+    (task.privacy ?? null) !== null,
+  )
   if (setup.dim !== expected)
     throw new ProtocolError(
       'wrong-size',

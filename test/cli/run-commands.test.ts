@@ -12,7 +12,7 @@ import { runModelCommand } from '../../cli/src/model-command.ts'
 import { runRunCommand } from '../../cli/src/run-command.ts'
 import { localTime } from '../../cli/src/run-views.ts'
 import { runRunsCommand } from '../../cli/src/runs-command.ts'
-import { runStatusCommand } from '../../cli/src/status-command.ts'
+import { liveText, runStatusCommand } from '../../cli/src/status-command.ts'
 import { runTaskCommand } from '../../cli/src/task-command.ts'
 import { silentFrom, type Target, testDatabase, testParticipant } from '../harness.ts'
 import { bearerFor } from '../test-store.ts'
@@ -136,7 +136,7 @@ describe('fedtune task submit', () => {
     expect(refused.stderr).toBe(
       `fedtune task: the coordinator refused the task file ${bad} (2 problems):\n` +
         '  training.rounds: expected an integer from 1 to 100000, got number 0\n' +
-        '  expected only known fields ($schema, name, description, backbone, head, training, participation, evaluation, enrolment, aggregation), got unknown field "colour"\n',
+        '  expected only known fields ($schema, name, description, backbone, head, training, participation, evaluation, enrolment, aggregation, privacy), got unknown field "colour"\n',
     )
     // a viewer may read tasks, not submit them
     const viewer = await c.cli(runTaskCommand, ['submit', path], c.viewer)
@@ -177,7 +177,8 @@ describe('fedtune start, pause, resume, stop, abort and extend', () => {
     expect(live.stdout).toBe(
       'task control: run 1 running, waiting to start round 1 of 2 (plaintext-debug aggregation)\n' +
         'online 0\n' +
-        'rounds kept: 0 aggregated, 0 failed\n',
+        'rounds kept: 0 aggregated, 0 failed\n' +
+        'privacy: none (this task gives no differential-privacy guarantee)\n',
     )
 
     expect((await c.cli(runRunCommand, ['pause', '--task', 'control'])).stdout).toBe(
@@ -294,7 +295,8 @@ describe('fedtune status of a secure round', () => {
         'selected 3: hospital-a, hospital-b, hospital-c\n' +
         'secure stage masked-input, waiting for 1: hospital-c\n' +
         `deadline ${localTime(deadlineAt)}\n` +
-        'rounds kept: 0 aggregated, 0 failed\n',
+        'rounds kept: 0 aggregated, 0 failed\n' +
+        'privacy: none (this task gives no differential-privacy guarantee)\n',
     )
   })
 })
@@ -321,7 +323,8 @@ describe('a round in progress, and fedtune run export', () => {
         'selected 2: hospital-a, hospital-b\n' +
         'received 1: hospital-a\n' +
         `deadline ${localTime(deadlineAt)}\n` +
-        'rounds kept: 0 aggregated, 0 failed\n',
+        'rounds kept: 0 aggregated, 0 failed\n' +
+        'privacy: none (this task gives no differential-privacy guarantee)\n',
     )
     expect(localTime(deadlineAt)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d$/)
 
@@ -449,5 +452,39 @@ describe('a round in progress, and fedtune run export', () => {
       `fedtune run: GET ${c.running.url}/api/runs/7 answered 404 not-found: expected a run of this coordinator, got 7\n`,
     )
     expect(readdirSync(out).sort()).toEqual(['heads', 'notes.txt', 'rounds.jsonl', 'rounds.svg', 'run.json'])
+  })
+})
+
+describe('fedtune status of a private task', () => {
+  it('says the ε the run has spent of its target', () => {
+    const listing = {
+      name: 'private',
+      phase: 'serving',
+      run: { id: 3, state: 'running', reason: null },
+      preparing: null,
+    } as const
+    const status = {
+      task: 'private',
+      phase: 'waiting',
+      paused: false,
+      round: 4,
+      deadlineAt: null,
+      rounds: 20,
+      online: [],
+      browsers: [],
+      selected: [],
+      received: [],
+      aggregation: 'secure',
+      secure: null,
+      completed: 4,
+      failed: 0,
+      privacy: { unit: 'example', epsilon: 1.234, delta: 1e-5, target: 3, rounds: 4 },
+    } as const
+    expect(liveText(listing, status).split('\n').at(-2)).toBe(
+      'privacy: ε 1.23 of 3.00 spent (δ = 1e-5, per example) over 4 rounds accounted',
+    )
+    // a coordinator from before privacy says nothing of it
+    const { privacy: _, ...older } = status
+    expect(liveText(listing, older)).not.toContain('privacy')
   })
 })

@@ -26,6 +26,15 @@ describe("a participant's check of a secure round's setup", () => {
     expect(context.dim).toBe(10 + 1 + 2 + 380)
   })
 
+  it('expects a private task’s vector to be [Δ…, 1]: no counts in its sum', () => {
+    const private_ = { ...task, privacy: { unit: 'example' } } as unknown as TaskInfo
+    const context = secureRoundContext(private_, round({ setup: setup({ dim: 11 }), fixedPoint: {} }))
+    expect(context.dim).toBe(10 + 1)
+    expect(() => secureRoundContext(private_, round({ setup: setup(), fixedPoint: {} }))).toThrow(
+      /a secure vector of 393 words, expected 11/,
+    )
+  })
+
   it('refuses a round without secure aggregation: nothing goes out in the clear', () => {
     expect(() => secureRoundContext(task, round(null))).toThrow(/round 3 came without secure aggregation/)
   })

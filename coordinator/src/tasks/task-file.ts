@@ -82,7 +82,7 @@ export type LabelPrior = 'local' | 'federation' | 'validation' | 'uniform'
 
 /**
  * The task file's `privacy` (docs/privacy.md), defaults filled in. The noise multiplier, when the
- * file leaves it out, is derived where the head's size is known (privacy-parameters.ts).
+ * file leaves it out, is derived where the head's size is known (privacy/privacy-settings-for.ts).
  */
 export type TaskPrivacy = {
   readonly unit: 'example' | 'participant'
