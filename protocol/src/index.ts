@@ -72,6 +72,8 @@ export { secureRoundContext } from './secure-round-setup.ts'
 export {
   decodeSecureSum,
   encodeExamplePrivateContribution,
+  encodeParticipantPrivateContribution,
+  encodeRoundContribution,
   encodeSecureContribution,
   PRIVATE_NO_EVALUATION,
   type SecureContribution,

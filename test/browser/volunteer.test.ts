@@ -7,6 +7,7 @@ import { createLogger, Participant } from '@fedtune/client-node'
 import { headFile, parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
+import { formatEpsilon } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -76,6 +77,7 @@ async function coordinator(
   browsers = true,
   host?: string,
   gatherSeconds = 3,
+  privacy?: Record<string, unknown>,
 ): Promise<RunningCoordinator> {
   const task = parseTaskFile(
     {
@@ -94,6 +96,7 @@ async function coordinator(
       },
       aggregation: { stageDeadlineSeconds: 300 },
       evaluation: { test: join(data, 'test') },
+      ...(privacy ? { privacy } : {}),
     },
     work,
   )
@@ -395,6 +398,34 @@ describe('a volunteer in headless Chromium', () => {
     await page.click('#stop')
     await page.waitForSelector('#status[data-state="stopped"]')
     expect(await databases(page)).not.toContain('fedtune-volunteer')
+    await page.close()
+  }, 600_000)
+
+  it('under participant-level privacy: keeps each round in its store before sending, and shows ε spent as the coordinator accounts it', async () => {
+    const c = await coordinator('volunteer-private', 3, true, undefined, 3, {
+      unit: 'participant',
+      epsilon: 8,
+      delta: 1e-5,
+      clipNorm: 0.5,
+    })
+    const page = await volunteer(c)
+    await hospital(c, 1)
+    await hospital(c, 2)
+    await page.waitForSelector('#rounds tr[data-round="2"]', { timeout: 540_000 })
+    const rows = await page.$$eval('#rounds tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    )
+    const epsilons = c.records.map((r) => formatEpsilon(r.privacy?.epsilon ?? Number.NaN))
+    expect(c.records.map((r) => r.survivors?.length)).toEqual([3, 3])
+    // the volunteer's own account (three survivors at worst, as the task's minimum) is the coordinator's
+    expect(rows.map((r) => r[1])).toEqual(
+      epsilons.map((e) => expect.stringMatching(new RegExp(`; ε spent ${e} of 8\\.00 \\(δ 1e-5\\)$`))),
+    )
+    expect(await page.textContent('#privacy-budget')).toBe(
+      `After round 2: ε spent ${epsilons[1]} of 8.00 (δ 1e-5).`,
+    )
+    // kept in the page's store, one event a round, before each masked input went out
+    expect(await storedKeys(page)).toContain('privacy:volunteer-private')
     await page.close()
   }, 600_000)
 

@@ -185,11 +185,15 @@ describe('the documented systemd unit (docs/fedtune-client.service)', () => {
     )
     expect(setting('Restart')).toBe('on-failure')
     expect(setting('RestartSec')).toMatch(/^\d+s$/)
-    // the statuses the usage calls final: a wrong command line (2), refused for good (3)
+    // the statuses the usage calls final: a wrong command line (2), refused for good (3), the
+    // privacy budget spent (4)
     const t = testIo()
     await runClientCommand(['--help'], t.io)
     expect(t.stdout()).toContain('  2  a wrong command line\n  3  refused for good')
-    expect(setting('RestartPreventExitStatus')).toBe('2 3')
+    expect(t.stdout()).toMatch(
+      /\n {2}4 {2}left the run: the next round would take this hospital past the task's privacy budget/,
+    )
+    expect(setting('RestartPreventExitStatus')).toBe('2 3 4')
   })
 
   it('keeps the invite out of the config, and writes only to the cache', () => {

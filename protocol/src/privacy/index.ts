@@ -19,6 +19,8 @@ export {
 export { discreteLaplace, MAX_LAPLACE_SCALE } from './discrete-laplace.ts'
 export { exactRational, type Rational } from './exact-rational.ts'
 export * from './noise-calibration.ts'
+export * from './participant-budget.ts'
+export * from './participant-noise.ts'
 export {
   type ExamplePrivacy,
   formatEpsilon,
