@@ -15,7 +15,14 @@ import {
   SKIPPED_SHOWN,
 } from '@fedtune/client-node'
 import { DataFolderError, initBackend, shownProblems } from '@fedtune/model/node'
-import { escapeText, INVITE_CODE, keyFingerprint, TASK_NAME, type TaskInfo } from '@fedtune/protocol'
+import {
+  escapeText,
+  INVITE_CODE,
+  keyFingerprint,
+  privacyStatement,
+  TASK_NAME,
+  type TaskInfo,
+} from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { mergeOptions, type OptionValues, readConfigFile } from './client-config.ts'
 import { CLIENT_OPTIONS } from './client-options.ts'
@@ -109,6 +116,13 @@ History: every round this client took part in is kept in <cache>/history/<task>/
 (what it sent, in bytes, the outcome, and the global head's accuracy, balanced accuracy, AUC and
 per-class recall on this hospital's own validation images); \`fedtune client history\` prints it.
 
+Differential privacy: before its first round the client prints the task's privacy statement (or
+that the task gives no differential-privacy guarantee). Under privacy it keeps its own budget: every
+round whose update it sends is first written to <cache>/privacy/<task>/<name>.jsonl (a restart
+never resets it); after each round it prints "ε spent … of … (δ …)", and before a round that would
+take it past the task's target ε it says so with the figures and leaves the run (exit status 4).
+With privacy.unit "example" it refuses a task whose δ is not below 1/n for its n training images.
+
 SIGTERM or SIGINT stops the client: a round in progress is left (the coordinator handles it as a
 dropout), the history is written, and the client exits 0, as --check does when all is well.
 
@@ -121,7 +135,9 @@ Exit status:
   3  refused for good: the coordinator refused this participant (wrong version, unknown or
      finished task, revoked, excluded, invite required or bad, identity key mismatch, …), or
      this client refused the coordinator (plaintext updates, a task that changed, a
-     certificate that does not verify: docs/tls-and-proxies.md)
+     certificate that does not verify: docs/tls-and-proxies.md, a privacy δ not below 1/n)
+  4  left the run: the next round would take this hospital past the task's privacy budget
+     (docs/privacy.md); restarting cannot change that
 
 Examples:
   fedtune client --coordinator http://127.0.0.1:8080 --data .fedtune/demo/data/hospital-1 --name hospital-1
@@ -156,7 +172,7 @@ type Values = ReturnType<typeof parse>['values']
 
 /**
  * `fedtune client`: takes part until the coordinator finishes the run or a signal stops it (exit 0),
- * a failure (1), a wrong command line (2) or a refusal for good (3). `fedtune client history` prints
+ * a failure (1), a wrong command line (2), a refusal for good (3) or its privacy budget spent (4). `fedtune client history` prints
  * this hospital's own record of its rounds (client-history-command.ts).
  */
 export async function runClientCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
@@ -334,6 +350,14 @@ async function takePartUntilStopped(
   try {
     const end = await participant.done
     if (end.how === 'stopped') return stopped()
+    if (end.how === 'budget-spent') {
+      log.info(
+        'left',
+        { exitStatus: 4 },
+        "left the run: this hospital's privacy budget for the task does not allow another round (exit status 4)",
+      )
+      return 4
+    }
     log.info(
       'finished',
       { rounds: end.rounds, completed: end.completed },
@@ -424,6 +448,9 @@ async function check(command: ClientCommand, io: CommandIo): Promise<number> {
     else problems.push((error as Error).message)
   }
   if (task) {
+    const statement = privacyStatement(task.privacy)
+    for (const [i, line] of statement.entries())
+      log.info('check-privacy', { part: i + 1, of: statement.length }, line)
     const sizes = roundSizes(task)
     for (const m of sizes.messages)
       log.info(

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { defaultName, type HistoryEntry, historyFile, readHistory } from '@fedtune/client-node'
-import { escapeText, TASK_NAME } from '@fedtune/protocol'
+import { escapeText, formatEpsilon, TASK_NAME } from '@fedtune/protocol'
 import { readConfigFile } from './client-config.ts'
 import { CLIENT_OPTIONS } from './client-options.ts'
 import { CommandError, type CommandIo } from './command-io.ts'
@@ -13,8 +13,10 @@ const USAGE = `Usage: fedtune client history [--config <file>] [--cache <folder>
 Prints this hospital's own record of the rounds its client took part in, kept on this machine in
 <cache>/history/<task>/<name>.jsonl: the outcome (aggregated, dropped, failed), the bytes its
 socket sent in the round, and the global head it started from (the previous round's aggregate)
-measured on this hospital's own validation images. The privacy budget column stays "—" until the
-task trains with differential privacy. Nothing here was ever sent to the coordinator.
+measured on this hospital's own validation images, and the privacy budget ε this hospital had spent
+on the task by the round's end ("—" for a task without differential privacy; the rounds it is
+composed from are in <cache>/privacy/<task>/<name>.jsonl). Nothing here was ever sent to the
+coordinator.
 
 Options:
   --config <file>   the client's config file: its cache and name (and task) are used
@@ -136,7 +138,7 @@ export function historyTable(entries: readonly HistoryEntry[]): string {
       share(e.global?.balancedAccuracy),
       share(e.global?.auc),
       e.global === null ? '-' : String(e.global.examples),
-      e.privacy === null ? '—' : e.privacy.toFixed(2),
+      e.privacy === null ? '—' : formatEpsilon(e.privacy),
       escapeText(e.time, 40),
       e.reason === null ? '' : escapeText(e.reason, 80),
     ]),

@@ -43,7 +43,10 @@ export type HistoryEntry = {
   readonly examples: number | null
   /** The global head this round started from (the previous round's aggregate), on the local validation split. */
   readonly global: LocalMetricsOfGlobal | null
-  /** The privacy budget spent so far (ε); null until the task has differential privacy. */
+  /**
+   * ε this hospital had spent on the task by the end of the round (its own accountant at the task's
+   * δ, from its privacy ledger: privacy-ledger.ts); null for a task without differential privacy.
+   */
   readonly privacy: number | null
 }
 

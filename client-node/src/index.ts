@@ -27,6 +27,7 @@ export {
   type ParticipantOptions,
 } from './participant.ts'
 export { type PreparedData, type PrepareOptions, prepare } from './prepare.ts'
+export { appendSpentRound, privacyLedgerFile, readPrivacyLedger } from './privacy-ledger.ts'
 export { type RoundSizes, roundSizes } from './round-sizes.ts'
 export { reportSkipped, SKIPPED_SHOWN, skippedListFile } from './skipped-files.ts'
 export { SYSTEM_CA_FILES, systemCaBundle } from './system-ca.ts'

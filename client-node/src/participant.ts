@@ -5,6 +5,7 @@ import {
   binaryFigures,
   type ClinicalMetrics,
   dominantWarning,
+  dpSgdSteps,
   type LocalResult,
   localRound,
   metricsLine,
@@ -12,30 +13,42 @@ import {
 } from '@fedtune/model'
 import { progressBar } from '@fedtune/model/node'
 import {
+  type BudgetDecision,
+  budgetDecision,
   CHALLENGE_WAIT_MS,
   type ClientToServerEvents,
   connectRefusal,
-  encodeSecureContribution,
+  cryptoRandom,
+  encodeRoundContribution,
   encodeWeights,
+  epsilonOf,
   type Finished,
+  type FixedPoint,
   flattenEvaluationCounts,
   formatWait,
   type HelloOutcome,
   helloHandshake,
   keyFingerprint,
+  localDeltaProblem,
   NO_CHALLENGE_NOTICE,
+  type PrivacySettings,
   packedParser,
   parseFinished,
   parseRefused,
   parseRoundResult,
   parseRoundStart,
   parseUpdateAck,
+  privacyStatement,
+  type RandomSource,
   refusalOutcome,
   retryDelayMs,
+  roundPrivacyEvent,
   type SecaggAnswer,
   SecureRoundDriver,
   type SecureRoundReport,
   type ServerToClientEvents,
+  type SpentRound,
+  spentLine,
   type TaskInfo,
   type WireUpdate,
 } from '@fedtune/protocol'
@@ -43,8 +56,9 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import { io, type Socket } from 'socket.io-client'
 import { type Connection, stopsAt } from './connection.ts'
 import { appendHistory, historyFile, type LocalMetricsOfGlobal, type RoundOutcome } from './history.ts'
-import type { Logger } from './log.ts'
+import type { LogFields, Logger } from './log.ts'
 import { type PreparedData, prepare } from './prepare.ts'
+import { appendSpentRound, privacyLedgerFile, readPrivacyLedger } from './privacy-ledger.ts'
 import { refusalAdvice } from './refusal-advice.ts'
 
 export type ParticipantOptions = {
@@ -92,8 +106,15 @@ export class ParticipantError extends Error {
   }
 }
 
-/** How a participant ended without an error: the coordinator finished the run, or `close()` stopped it. */
-export type ParticipantEnd = ({ readonly how: 'finished' } & Finished) | { readonly how: 'stopped' }
+/**
+ * How a participant ended without an error: the coordinator finished the run, `close()` stopped it,
+ * or it left because the next round would take it past the task's privacy budget (`reason` says by
+ * how much; `fedtune client` exits 4).
+ */
+export type ParticipantEnd =
+  | ({ readonly how: 'finished' } & Finished)
+  | { readonly how: 'stopped' }
+  | { readonly how: 'budget-spent'; readonly reason: string; readonly decision: BudgetDecision }
 
 /** A round this participant was given, from its start to its result: what the history keeps. */
 type RoundTally = {
@@ -103,6 +124,15 @@ type RoundTally = {
   examples: number | null
   global: LocalMetricsOfGlobal | null
   readonly secure: boolean
+}
+
+/** A private task's budget at this participant: the ledger's file and what it holds. */
+type Budget = {
+  readonly privacy: PrivacySettings
+  readonly file: string
+  readonly spent: SpentRound[]
+  /** ε of `spent` at the task's δ, kept current as rounds are added. */
+  epsilon: number
 }
 
 export function defaultName(): string {
@@ -138,6 +168,8 @@ export class Participant {
   #secure: SecureRoundDriver
   /** The rounds given to this participant and not yet ended, by number (history.ts). */
   #rounds = new Map<number, RoundTally>()
+  /** The task's privacy budget here, read from the ledger at the first join; null without privacy. */
+  #budget: Budget | null = null
   #resolve!: (end: ParticipantEnd) => void
   #reject!: (e: Error) => void
 
@@ -336,7 +368,7 @@ export class Participant {
         bytesSent: tally.bytes,
         examples: tally.examples,
         global: tally.global,
-        privacy: null,
+        privacy: this.#budget?.epsilon ?? null,
       })
     } catch (error) {
       // The history is this hospital's record, not the federation's: losing a line is said, not fatal.
@@ -391,6 +423,7 @@ export class Participant {
       return
     }
     const { task } = outcome
+    const first = this.#task === undefined
     this.#task ??= task
     this.#joined = true
     this.#retries = 0
@@ -406,8 +439,86 @@ export class Participant {
       },
       `joined task "${task.name}" as ${this.#opts.name}: ${task.rounds} rounds, head of ${task.paramCount} parameters`,
     )
-    this.#data ??= prepare(task, { ...this.#opts, seed: 0, fetchUrl: this.#opts.connection?.fetch })
+    if (first && !this.#takePrivacy(task)) return
+    this.#data ??= prepare(task, { ...this.#opts, seed: 0, fetchUrl: this.#opts.connection?.fetch }).then(
+      (data) => this.#checkLocalDelta(task, data),
+    )
     this.#data.catch((error: Error) => this.#fail(error))
+  }
+
+  /**
+   * Before anything else of the task: its privacy statement (also when it has none: then it says
+   * so), and under privacy the budget this hospital has spent on it (its ledger, kept across
+   * restarts). Whether this participant goes on: not when its ledger cannot be read, nor when the
+   * budget cannot take even one more round (known at once for unit "example"; for unit
+   * "participant" the round's fixed point is needed, so that is checked when a round comes).
+   */
+  #takePrivacy(task: TaskInfo): boolean {
+    const log = this.#opts.log
+    const { privacy } = task
+    const statement = privacyStatement(privacy)
+    for (const [i, line] of statement.entries())
+      log.info(
+        'privacy-statement',
+        i === 0
+          ? { part: 1, of: statement.length, ...privacyFields(privacy) }
+          : { part: i + 1, of: statement.length },
+        line,
+      )
+    if (privacy === null) return true
+    let budget: Budget
+    try {
+      const file = privacyLedgerFile(this.#opts.cacheDir, task.taskId, this.#opts.name)
+      const spent = readPrivacyLedger(file)
+      budget = { privacy, file, spent, epsilon: epsilonOf(events(spent), privacy.delta) }
+    } catch (error) {
+      this.#fail(error as Error)
+      return false
+    }
+    this.#budget = budget
+    const trained = budget.spent.length
+    log.info(
+      'privacy-budget',
+      {
+        rounds: trained,
+        epsilon: budget.epsilon,
+        target: privacy.epsilon,
+        delta: privacy.delta,
+        ledger: budget.file,
+      },
+      `privacy budget: ${spentLine(budget.epsilon, privacy)}, ${trained === 0 ? 'no round trained yet' : `${trained} round${trained === 1 ? '' : 's'} trained before (${budget.file})`}`,
+    )
+    if (privacy.unit !== 'example') return true
+    const next = roundPrivacyEvent(privacy, {
+      steps: privacy.stepsPerRound,
+      scale: 1,
+      dimension: task.paramCount,
+    })
+    const decision = budgetDecision(privacy, events(budget.spent), next, 'another round')
+    if (decision.train) return true
+    this.#leave(decision)
+    return false
+  }
+
+  /** Unit "example" promises nothing with δ ≥ 1/n for this hospital's n: it refuses the task for good. */
+  #checkLocalDelta(task: TaskInfo, data: PreparedData): PreparedData {
+    const problem = task.privacy && localDeltaProblem(task.privacy, data.train.n)
+    if (problem) throw new ParticipantError(`refusing the task: ${problem}`, { final: true })
+    return data
+  }
+
+  /**
+   * The next round would take this hospital past the task's privacy budget: it says so with the
+   * figures and leaves the run (the coordinator counts it out like any participant that goes).
+   */
+  #leave(decision: BudgetDecision & { train: false }): void {
+    const { rounds, spent, after, target, delta } = decision
+    this.#opts.log.warn(
+      'privacy-budget-spent',
+      { rounds, epsilon: spent, after, target, delta },
+      `${decision.reason}: leaving the run`,
+    )
+    this.#finish({ how: 'budget-spent', reason: decision.reason, decision })
   }
 
   #advice() {
@@ -463,6 +574,13 @@ export class Participant {
     if (task.aggregation === 'secure')
       return this.#fail(
         new ParticipantError(`round ${round.round} came without secure aggregation in a secure task`),
+      )
+    if (task.privacy !== null)
+      return this.#fail(
+        new ParticipantError(
+          `round ${round.round} asks for a plaintext update in a task with differential privacy: a plaintext update carries this hospital's example and label counts, which the privacy statement keeps out; refusing`,
+          { final: true },
+        ),
       )
     const ready = this.#results.get(round.round)
     if (ready) return this.#send(round.round, ready)
@@ -527,23 +645,36 @@ export class Participant {
     if (dominant) this.#opts.log.warn('one-class', { round }, dominant)
   }
 
-  #train(task: TaskInfo, data: PreparedData, round: ReturnType<typeof parseRoundStart>): LocalResult {
+  #train(
+    task: TaskInfo,
+    data: PreparedData,
+    round: ReturnType<typeof parseRoundStart>,
+    random?: RandomSource,
+  ): LocalResult {
     const bar =
       this.#opts.progress &&
       progressBar(`round ${round.round} training`, round.training.epochs, this.#opts.progress)
     const result = localRound(task.head, task.backbone.embeddingDim, data, round, {
       ordinal: task.ordinal,
       onProgress: (p) => (p.batch === p.batches ? bar?.tick(1, `loss ${p.loss.toFixed(4)}`) : undefined),
+      privacy: task.privacy,
+      ...(random ? { random: () => random } : {}),
     })
     bar?.done()
     this.#reportReceived(task, round.round, result.received)
     const m = result.metrics
     const tally = this.#rounds.get(round.round)
     if (tally) tally.examples = result.examples
+    const steps = result.privateSteps
     this.#opts.log.info(
       'trained',
-      { round: round.round, examples: result.examples, loss: m.trainLoss },
-      `round ${round.round}: trained on ${result.examples} examples, loss ${m.trainLoss.toFixed(4)}`,
+      {
+        round: round.round,
+        examples: result.examples,
+        loss: m.trainLoss,
+        ...(steps === null ? {} : { steps }),
+      },
+      `round ${round.round}: trained on ${result.examples} examples${steps === null ? '' : ` with DP-SGD (${steps} steps)`}, loss ${Number.isFinite(m.trainLoss) ? m.trainLoss.toFixed(4) : '– (no example sampled in the last epoch)'}`,
     )
     return result
   }
@@ -555,20 +686,112 @@ export class Participant {
    */
   #onSecureRound(task: TaskInfo, round: ReturnType<typeof parseRoundStart>): void {
     const data = this.#data
+    let random: RandomSource | undefined
+    if (this.#budget !== null) {
+      const source = this.#privateRound(this.#budget, task, round)
+      if (source === null) return
+      random = source
+    }
     // Set once the round is taken, before any relay can ask for the masked input.
     let result: Promise<LocalResult> | undefined
     const taking = this.#secure.start(task, round, async (fixedPoint) => {
       const r = await (result as Promise<LocalResult>)
-      const input = encodeSecureContribution(secureContribution(r), fixedPoint)
-      if (this.#opts.auditDir) writeAudit(this.#opts.auditDir, round.round, r, input)
-      return input
+      try {
+        return this.#maskedInput(task, round.round, r, fixedPoint, random)
+      } catch (error) {
+        const failure = new ParticipantError(
+          `round ${round.round}: nothing was sent: ${(error as Error).message}`,
+        )
+        this.#fail(failure)
+        throw failure
+      }
     })
     if (!taking) return
     this.#started(round, true)
     result = data
-      ? data.then((d) => this.#train(task, d, round))
+      ? data.then((d) => this.#train(task, d, round, random))
       : Promise.reject(new ParticipantError('no data'))
     result.catch((error: Error) => this.#fail(error))
+  }
+
+  /**
+   * Under privacy, before a round is taken: whether it stays within the budget (else this
+   * participant leaves the run), and the cryptographic source its noise draws from (else the round
+   * fails here, untrained). The source, or null when the round is not taken.
+   */
+  #privateRound(
+    budget: Budget,
+    task: TaskInfo,
+    round: ReturnType<typeof parseRoundStart>,
+  ): RandomSource | null {
+    try {
+      const decision = budgetDecision(
+        budget.privacy,
+        events(budget.spent),
+        this.#roundEvent(task, round.training.epochs, round.secagg?.fixedPoint.scale ?? 0),
+        `round ${round.round}`,
+      )
+      if (decision.train) return cryptoRandom()
+      this.#leave(decision)
+    } catch (error) {
+      this.#fail(
+        new ParticipantError(`round ${round.round}: cannot take part privately: ${(error as Error).message}`),
+      )
+    }
+    return null
+  }
+
+  /** A round of this task as its accountant sees it (the steps its epochs take, the round's scale). */
+  #roundEvent(task: TaskInfo, epochs: number, scale: number) {
+    const privacy = task.privacy as PrivacySettings
+    const steps = privacy.unit === 'example' ? dpSgdSteps(epochs, privacy.samplingRate) : 0
+    return roundPrivacyEvent(privacy, { steps, scale, dimension: task.paramCount })
+  }
+
+  /**
+   * The vector this round masks. Under privacy the round is kept in the ledger first (fsynced: a
+   * crash from here on can only over-count), then ε spent is said, then it is encoded without counts
+   * (and noised, unit "participant"); a ledger that cannot be written sends nothing.
+   */
+  #maskedInput(
+    task: TaskInfo,
+    round: number,
+    r: LocalResult,
+    fixedPoint: FixedPoint,
+    random: RandomSource | undefined,
+  ): Uint32Array {
+    const budget = this.#budget
+    if (budget !== null) {
+      const { privacy } = budget
+      const event = roundPrivacyEvent(privacy, {
+        steps: r.privateSteps ?? 0,
+        scale: fixedPoint.scale,
+        dimension: task.paramCount,
+      })
+      const spent: SpentRound = { task: task.taskId, round, time: new Date().toISOString(), event }
+      appendSpentRound(budget.file, spent)
+      budget.spent.push(spent)
+      budget.epsilon = epsilonOf(events(budget.spent), privacy.delta)
+      this.#opts.log.info(
+        'privacy-spent',
+        {
+          round,
+          epsilon: budget.epsilon,
+          target: privacy.epsilon,
+          delta: privacy.delta,
+          rounds: budget.spent.length,
+        },
+        `round ${round}: ${spentLine(budget.epsilon, privacy)}`,
+      )
+    }
+    const input = encodeRoundContribution(
+      secureContribution(r),
+      task.privacy,
+      fixedPoint,
+      random === undefined ? cryptoRandom : () => random,
+    )
+    if (this.#opts.auditDir) writeAudit(this.#opts.auditDir, round, r, input)
+    return input
   }
 
   #reportSecure(report: SecureRoundReport): void {
@@ -668,6 +891,21 @@ export class Participant {
     this.#socket.disconnect()
     this.#reject(error)
   }
+}
+
+/** The task's privacy as flat log fields ({ unit: null } without). */
+function privacyFields(privacy: PrivacySettings | null): LogFields {
+  if (privacy === null) return { unit: null }
+  const { unit, epsilon, delta, clipNorm, noiseMultiplier, rounds } = privacy
+  const common = { unit, epsilon, delta, clipNorm, noiseMultiplier, rounds }
+  return privacy.unit === 'example'
+    ? { ...common, samplingRate: privacy.samplingRate, stepsPerRound: privacy.stepsPerRound }
+    : { ...common, minParticipants: privacy.minParticipants }
+}
+
+/** The accountant's events of the rounds kept. */
+function events(spent: readonly SpentRound[]) {
+  return spent.map((s) => s.event)
 }
 
 /**

@@ -59,9 +59,12 @@ export function roundSizes(task: TaskInfo): RoundSizes {
       },
       {
         message: 'masked-input',
-        bytes: secureVectorLength(task.paramCount, classes) * 4,
+        bytes: secureVectorLength(task.paramCount, classes, task.privacy !== null) * 4,
         perNeighbour: false,
-        holds: `${task.paramCount} weighted update words, the example count, ${classes} per-class counts and 2 validation counts, masked: uniform noise to the coordinator until summed`,
+        holds:
+          task.privacy === null
+            ? `${task.paramCount} weighted update words, the example count, ${classes} per-class counts and 2 validation counts, masked: uniform noise to the coordinator until summed`
+            : `${task.paramCount} update words ${task.privacy.unit === 'example' ? 'trained with DP-SGD' : 'with their share of the privacy noise'} and the word 1, no counts, masked: uniform noise to the coordinator until summed`,
       },
       {
         message: 'unmask',

@@ -1,11 +1,26 @@
 import { type Backbone, dominantWarning, metricsLine, stratifiedSplit } from '@fedtune/model'
-import { formatWait, parseTaskInfo, type RoundResult, type TaskInfo } from '@fedtune/protocol'
+import {
+  budgetDecision,
+  epsilonOf,
+  formatDelta,
+  formatEpsilon,
+  formatWait,
+  type PrivacySettings,
+  parseTaskInfo,
+  privacyStatement,
+  type RoundResult,
+  roundPrivacyEvent,
+  type SpentRound,
+  spentLine,
+  type TaskInfo,
+} from '@fedtune/protocol'
 import { taskBackbone } from './backbone.ts'
 import { type BackendName, embedImages, initEmbeddingBackend } from './embedding.ts'
 import { volunteerIdentity } from './identity.ts'
 import { joinAddress, taskInfoUrl } from './join-address.ts'
 import { countByLabel, type LabelledFile, labelFolder } from './label-folder.ts'
 import { VolunteerSession } from './session.ts'
+import { keepSpentRounds, loadSpentRounds } from './spent-rounds.ts'
 import { deleteEverything } from './store.ts'
 import type { FromWorker } from './worker-messages.ts'
 
@@ -24,6 +39,10 @@ const ui = {
   title: $<HTMLHeadingElement>('task-title'),
   description: $<HTMLParagraphElement>('task-description'),
   facts: $<HTMLDListElement>('task-facts'),
+  privacy: $<HTMLDivElement>('privacy'),
+  statement: $<HTMLUListElement>('privacy-statement'),
+  leavesCounts: $<HTMLLIElement>('leaves-counts'),
+  budget: $<HTMLParagraphElement>('privacy-budget'),
   needs: $<HTMLParagraphElement>('data-needs'),
   folder: $<HTMLInputElement>('folder'),
   files: $<HTMLInputElement>('files'),
@@ -54,6 +73,8 @@ type State =
   | 'retrying'
   | 'in-round'
   | 'finished'
+  /** The next round would take this browser past the task's privacy budget: it left the run. */
+  | 'budget-spent'
   | 'stopped'
   | 'error'
 
@@ -121,8 +142,20 @@ async function showTask(): Promise<void> {
         ? 'secure aggregation (the coordinator learns only the sum)'
         : 'PLAINTEXT (debug mode)',
     ],
+    [
+      'Differential privacy',
+      t.privacy === null
+        ? 'none: this task gives no differential-privacy guarantee'
+        : `ε = ${formatEpsilon(t.privacy.epsilon)}, δ = ${formatDelta(t.privacy.delta)} for each ${t.privacy.unit === 'example' ? 'image' : 'participant'}`,
+    ],
   ]
   ui.facts.replaceChildren(...facts.flatMap(([k, v]) => [el('dt', k), el('dd', v)]))
+  // Said before the opt-in: what the task promises (or that it promises nothing), in plain words.
+  ui.privacy.dataset.unit = t.privacy?.unit ?? 'none'
+  ui.statement.replaceChildren(...privacyStatement(t.privacy).map((line) => el('li', line)))
+  if (t.privacy !== null)
+    ui.leavesCounts.textContent =
+      'No count at all: under this task’s differential privacy neither how many images you trained on, nor how many per class, nor how many of your held-out images the model got right is sent, not even masked.'
   ui.needs.textContent = `PNG or JPEG images of the classes ${t.head.labels.map((l) => `"${l}"`).join(' and ')}: either a folder with one subfolder per class named exactly so, or files chosen per class.`
   ui.label.replaceChildren(
     ...t.head.labels.map((l, i) => {
@@ -214,6 +247,12 @@ async function join(): Promise<void> {
   ui.stop.disabled = false
   ui.optIn.disabled = true
   try {
+    // Under privacy, first what this browser spent on the task before (its record survives reloads).
+    const spent = t.privacy === null ? [] : await loadSpentRounds(t.taskId)
+    if (t.privacy !== null && !budgetAllowsJoining(t, t.privacy, spent)) {
+      updateControls()
+      return
+    }
     setStatus('loading-backbone', 'Fetching the backbone…')
     updateControls()
     const { backend, note } = await initEmbeddingBackend(forcedBackend())
@@ -263,6 +302,12 @@ async function join(): Promise<void> {
       agent: `fedtune-web/0.1.0 ${backend}`,
       taskName,
       invite,
+      spent,
+      keep: async (round) => {
+        spent.push(round)
+        await keepSpentRounds(t.taskId, spent)
+        if (t.privacy !== null) showBudget(t.privacy, spent, round.round)
+      },
       on: {
         joined: () => {
           if (ui.status.dataset.state === 'retrying')
@@ -293,6 +338,15 @@ async function join(): Promise<void> {
           setStatus('error', error.message)
           updateControls()
         },
+        budgetSpent: (round, reason) => {
+          session = undefined
+          yourPart.set(round, 'refused: privacy budget')
+          setStatus(
+            'budget-spent',
+            `Round ${round}: ${reason}. This browser left the run; its record stays here until you stop.`,
+          )
+          updateControls()
+        },
       },
     })
   } catch (error) {
@@ -303,6 +357,44 @@ async function join(): Promise<void> {
     ui.optIn.disabled = false
   }
   updateControls()
+}
+
+/**
+ * Shows what this browser spent on the task before, and whether its budget can take another round:
+ * known at once for unit "example" (each round's steps are public); for unit "participant" each
+ * round's fixed point is needed, so the worker checks that when a round comes.
+ */
+function budgetAllowsJoining(t: TaskInfo, privacy: PrivacySettings, spent: readonly SpentRound[]): boolean {
+  showBudget(privacy, spent, null)
+  if (privacy.unit !== 'example') return true
+  const next = roundPrivacyEvent(privacy, { steps: privacy.stepsPerRound, scale: 1, dimension: t.paramCount })
+  const decision = budgetDecision(
+    privacy,
+    spent.map((s) => s.event),
+    next,
+    'another round',
+  )
+  if (decision.train) return true
+  setStatus('budget-spent', `${decision.reason}. This browser does not take part again.`)
+  return false
+}
+
+/** "ε spent 1.23 of 3.00 (δ 1e-5)" for this browser on the task, after `round` (null: before joining). */
+function showBudget(privacy: PrivacySettings, spent: readonly SpentRound[], round: number | null): void {
+  const line = spentLine(
+    epsilonOf(
+      spent.map((s) => s.event),
+      privacy.delta,
+    ),
+    privacy,
+  )
+  ui.budget.hidden = false
+  ui.budget.dataset.round = round === null ? '' : String(round)
+  ui.budget.textContent =
+    round === null
+      ? `Your privacy budget for this task: ${line}, ${spent.length} round${spent.length === 1 ? '' : 's'} trained before.`
+      : `After round ${round}: ${line}.`
+  if (round !== null) yourPart.set(round, `${yourPart.get(round) ?? 'trained'}; ${line}`)
 }
 
 function onWorker(m: FromWorker): void {
@@ -370,8 +462,8 @@ async function stop(): Promise<void> {
     setStatus(
       'stopped',
       deleted === 'deleted'
-        ? 'Stopped. Everything this page stored (the backbone and this browser’s key) is deleted; your images were never stored.'
-        : 'Stopped. Another tab of this page still has its stored data open: the browser deletes it (the backbone and this browser’s key) as soon as that tab is closed. Your images were never stored.',
+        ? 'Stopped. Everything this page stored (the backbone, this browser’s key and its privacy budget record) is deleted; your images were never stored.'
+        : 'Stopped. Another tab of this page still has its stored data open: the browser deletes it (the backbone, this browser’s key and its privacy budget record) as soon as that tab is closed. Your images were never stored.',
     )
   } catch (error) {
     setStatus('error', `Stopped, but deleting the stored data failed: ${(error as Error).message}`)

@@ -18,6 +18,7 @@ import {
   refusalOutcome,
   retryDelayMs,
   type ServerToClientEvents,
+  type SpentRound,
   type TaskInfo,
 } from '@fedtune/protocol'
 import { io, type Socket } from 'socket.io-client'
@@ -36,6 +37,11 @@ export type SessionEvents = {
   readonly waiting: (line: string, afterMs: number) => void
   /** The end of this volunteer's part: refused, or the worker failed. */
   readonly failed: (error: Error) => void
+  /**
+   * The end of this volunteer's part because round `round` would take it past the task's privacy
+   * budget (`reason` has the figures): the session has left the run.
+   */
+  readonly budgetSpent: (round: number, reason: string) => void
 }
 
 export type SessionOptions = {
@@ -48,6 +54,13 @@ export type SessionOptions = {
   readonly taskName: string | undefined
   /** The invite link's enrolment code, said on every hello until the first join. */
   readonly invite: string | undefined
+  /** Under the task's privacy, the rounds this browser released before (its ledger); [] without. */
+  readonly spent: readonly SpentRound[]
+  /**
+   * Keeps a round the worker is about to release (its privacy ledger, in IndexedDB); resolves once
+   * kept. The masked input goes out only then; a rejection sends nothing and ends the session.
+   */
+  readonly keep: (spent: SpentRound) => Promise<void>
   readonly on: SessionEvents
 }
 
@@ -81,6 +94,7 @@ export class VolunteerSession {
       identitySeed: opts.identity.seed,
       train: opts.train,
       val: opts.val,
+      spent: opts.spent,
     })
     this.#socket = io(location.origin, {
       transports: ['websocket'],
@@ -232,7 +246,20 @@ export class VolunteerSession {
       })
     if (message.type === 'error') this.#fail(new Error(message.message))
     else if (message.type === 'notice') this.#opts.on.notice(message.message)
-    else this.#opts.on.worker(message)
+    else if (message.type === 'spend') this.#keep(message.spent)
+    else if (message.type === 'budget-spent') {
+      // Leaves the run: the coordinator counts this browser out like any volunteer that goes.
+      this.stop()
+      this.#opts.on.budgetSpent(message.round, message.reason)
+    } else this.#opts.on.worker(message)
+  }
+
+  /** The page keeps the round, then tells the worker, which only then sends its masked input. */
+  #keep(spent: SpentRound): void {
+    this.#opts.keep(spent).then(
+      () => this.#toWorker({ type: 'kept', round: spent.round, error: null }),
+      (error: Error) => this.#toWorker({ type: 'kept', round: spent.round, error: error.message }),
+    )
   }
 
   #toWorker(message: ToWorker): void {

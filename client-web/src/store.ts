@@ -1,7 +1,8 @@
 /**
  * Everything the page keeps between visits, in one IndexedDB database, so that "stop" can delete
- * all of it in one call: this browser's identity key and the verified backbone files. Images and
- * embeddings are never stored; they live in memory until the page closes or the volunteer stops.
+ * all of it in one call: this browser's identity key, the verified backbone files and, for a task
+ * with differential privacy, the rounds it released (spent-rounds.ts: its privacy budget). Images
+ * and embeddings are never stored; they live in memory until the page closes or the volunteer stops.
  */
 const DATABASE = 'fedtune-volunteer'
 const STORE = 'kv'

@@ -59,7 +59,16 @@ export {
   type WriteAscii,
   writeAsciiByChar,
 } from './packed-frame.ts'
+export * from './privacy/accountant.ts'
+export * from './privacy/ddg-rdp.ts'
 export * from './privacy/index.ts'
+export * from './privacy/noise-calibration.ts'
+export * from './privacy/participant-budget.ts'
+export * from './privacy/participant-noise.ts'
+export * from './privacy/privacy-settings.ts'
+export * from './privacy/rdp-conversion.ts'
+export * from './privacy/rdp-orders.ts'
+export * from './privacy/subsampled-gaussian.ts'
 export * from './secagg/index.ts'
 export {
   type MaskedInputSource,
@@ -72,6 +81,8 @@ export { secureRoundContext } from './secure-round-setup.ts'
 export {
   decodeSecureSum,
   encodeExamplePrivateContribution,
+  encodeParticipantPrivateContribution,
+  encodeRoundContribution,
   encodeSecureContribution,
   PRIVATE_NO_EVALUATION,
   type SecureContribution,

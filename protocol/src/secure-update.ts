@@ -7,6 +7,10 @@ import {
   parseEvaluationCounts,
   readPooledEvaluation,
 } from './evaluation-counts.ts'
+import { participantNoise } from './privacy/participant-noise.ts'
+import type { ParticipantPrivacy, PrivacySettings } from './privacy/privacy-settings.ts'
+import { privateUpdateWords } from './privacy/private-update.ts'
+import { cryptoRandom, type RandomSource } from './privacy/random-source.ts'
 import { decodeWeightedSum, encodeWeighted, type FixedPoint } from './secagg/fixed-point.ts'
 
 /**
@@ -61,6 +65,53 @@ export const PRIVATE_NO_EVALUATION =
  */
 export function encodeExamplePrivateContribution(delta: Float32Array, fp: FixedPoint): Uint32Array {
   return encodeWeighted(delta, 1, [], fp)
+}
+
+/**
+ * What a participant of a task with `privacy.unit: "participant"` masks: its update clipped to the
+ * task's C, scaled by the round's fixed-point scale s, conditionally rounded and noised with its share
+ * of the distributed discrete Gaussian, σ_i² from {@link participantNoise} (Kairouz, Liu & Steinke,
+ * ICML 2021, Algorithm 1), all before masking; weight 1 and the word 1 that counts contributors:
+ * [rounded Δ + noise…, 1]. The noise draws from `random`, the platform's cryptographic source unless
+ * a test says otherwise: without one this throws and nothing is encoded, so no un-noised update can
+ * leave. The coordinator reads the sum as `decodeSecureSum(…, true)` does: Σ (Δ + noise) / s.
+ */
+export function encodeParticipantPrivateContribution(
+  delta: Float32Array,
+  privacy: ParticipantPrivacy,
+  fp: FixedPoint,
+  random: RandomSource = cryptoRandom(),
+): Uint32Array {
+  // The coordinator's fixed point for such a round clips to C with weight 1 (docs/privacy.md); another
+  // one means it decodes or sizes the ring for something else than what is sent.
+  if (fp.clipNorm !== privacy.clipNorm || fp.maxExamples !== 1)
+    throw new ProtocolError(
+      'invalid-spec',
+      `participant-level privacy: expected the round's fixed point to clip to the task's C = ${privacy.clipNorm} with maxExamples 1, got clipNorm ${fp.clipNorm} and maxExamples ${fp.maxExamples}`,
+    )
+  const { sigmaSquared } = participantNoise(privacy, fp.scale, delta.length)
+  const words = privateUpdateWords(delta, { clip: privacy.clipNorm, scale: fp.scale, sigmaSquared }, random)
+  const out = new Uint32Array(words.length + 1)
+  out.set(words)
+  out[words.length] = 1
+  return out
+}
+
+/**
+ * The vector a participant masks in a secure round, by the task's privacy: the plain layout
+ * (update weighted by its example count, label and evaluation counts) without privacy, and under it
+ * [Δ…, 1], no counts, the update private already (DP-SGD, unit "example") or noised here (unit
+ * "participant", from `random()`, which is only called then).
+ */
+export function encodeRoundContribution(
+  c: SecureContribution,
+  privacy: PrivacySettings | null,
+  fp: FixedPoint,
+  random: () => RandomSource = cryptoRandom,
+): Uint32Array {
+  if (privacy === null) return encodeSecureContribution(c, fp)
+  if (privacy.unit === 'example') return encodeExamplePrivateContribution(c.delta, fp)
+  return encodeParticipantPrivateContribution(c.delta, privacy, fp, random())
 }
 
 export function encodeSecureContribution(c: SecureContribution, fp: FixedPoint): Uint32Array {

@@ -71,6 +71,15 @@ describe('the hospital’s round history', () => {
 `)
   })
 
+  it('under privacy each round says the ε the hospital had spent by its end, as every party writes ε', () => {
+    const file = historyFile(join(work, 'e'), 'xray', 'h')
+    appendHistory(file, entry(1, { privacy: 1.2345 }))
+    appendHistory(file, entry(2, { privacy: 12.345 }))
+    expect(readHistory(file).entries.map((e) => e.privacy)).toEqual([1.2345, 12.345])
+    const rows = historyTable(readHistory(file).entries).trimEnd().split('\n')
+    expect(rows.map((l) => l.split(/ {2,}/)[7])).toEqual(['privacy ε', '1.23', '12.3'])
+  })
+
   it('reads an entry written before balanced accuracy and recall were kept, with those as null', () => {
     const file = historyFile(join(work, 'd'), 'xray', 'h')
     mkdirSync(dirname(file), { recursive: true })

@@ -76,6 +76,8 @@ describe('fedtune client --check', () => {
     )
     expect(stdout).toContain(`data ${data}: 3 images decode (a 2, b 1)\n`)
     expect(stdout).toContain(`each round sends "masked-input": ${secureVectorLength(params, 2) * 4} bytes (`)
+    // what a hospital reads before deciding to join: this task promises no differential privacy
+    expect(stdout).toContain('\nThis task gives no differential-privacy guarantee.\n')
     expect(stdout).toContain('each round sends "advertise": 128 bytes (')
     expect(stdout).toContain('each round sends "share-keys": 137 bytes per neighbour (')
     expect(stdout).toMatch(/check passed: nothing was sent and the coordinator saw no participant\n$/)

@@ -1,6 +1,7 @@
 import {
   countEvaluation,
   type Dataset,
+  dpSgdSteps,
   evaluatePredictions,
   localRound,
   metricsLine,
@@ -9,13 +10,16 @@ import {
 } from '@fedtune/model'
 import { initBackend } from '@fedtune/model/node'
 import {
+  type ExamplePrivacy,
   emptyEvaluationCounts,
   type HeadSpec,
+  type ParticipantPrivacy,
   type RoundStart,
+  seededSource,
   type TrainingSettings,
 } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 
 beforeAll(async () => {
   await initBackend()
@@ -102,5 +106,72 @@ describe('a participant’s round', () => {
     expect(result.metrics.evaluation).toEqual(emptyEvaluationCounts(2))
     expect(result.received).toBeNull()
     expect(result.examples).toBe(12)
+  })
+})
+
+describe('a participant’s round under the task’s privacy', () => {
+  const example: ExamplePrivacy = {
+    unit: 'example',
+    epsilon: 3,
+    delta: 1e-5,
+    clipNorm: 1,
+    noiseMultiplier: 1.1,
+    rounds: 5,
+    samplingRate: 0.25,
+    stepsPerRound: dpSgdSteps(2, 0.25),
+  }
+  const participant: ParticipantPrivacy = {
+    unit: 'participant',
+    epsilon: 8,
+    delta: 1e-5,
+    clipNorm: 1,
+    noiseMultiplier: 1,
+    rounds: 5,
+    minParticipants: 3,
+  }
+  const short = (weights: Float32Array): RoundStart => ({
+    ...round(weights),
+    training: { ...training, epochs: 2 },
+  })
+
+  it('unit "example": trains with DP-SGD from the source it is given, dpSgdSteps(epochs, q) steps, no tensor left', () => {
+    const before = tf.memory().numTensors
+    const random = vi.fn(() => seededSource(3))
+    const result = localRound(spec, inputDim, { train, val }, short(saysPneumonia), {
+      privacy: example,
+      random,
+    })
+    expect(tf.memory().numTensors).toBe(before)
+    expect(random).toHaveBeenCalledOnce()
+    expect(result.privateSteps).toBe(dpSgdSteps(2, 0.25))
+    expect(result.delta.every(Number.isFinite)).toBe(true)
+    // the same seeded source gives the same private update: the noise and sampling come from it alone
+    const again = localRound(spec, inputDim, { train, val }, short(saysPneumonia), {
+      privacy: example,
+      random: () => seededSource(3),
+    })
+    expect(again.delta).toEqual(result.delta)
+    // the site still sees the received head on its own images; the counts stay local (what is sent is the encoder's choice)
+    expect(result.received).toMatchObject({ examples: 5 })
+    expect(result.examples).toBe(12)
+  })
+
+  it('unit "example": without a random source the round fails untrained', () => {
+    expect(() =>
+      localRound(spec, inputDim, { train, val }, short(saysPneumonia), {
+        privacy: example,
+        random: () => {
+          throw new Error('no crypto.getRandomValues')
+        },
+      }),
+    ).toThrow('no crypto.getRandomValues')
+  })
+
+  it('unit "participant": trains as usual (the noise is added when the update is encoded)', () => {
+    const plain = localRound(spec, inputDim, { train, val }, short(saysPneumonia))
+    const result = localRound(spec, inputDim, { train, val }, short(saysPneumonia), { privacy: participant })
+    expect(result.privateSteps).toBeNull()
+    expect(plain.privateSteps).toBeNull()
+    expect(result.delta).toEqual(plain.delta)
   })
 })
