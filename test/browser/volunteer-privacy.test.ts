@@ -41,6 +41,7 @@ function taskInfo(name: string, privacy: PrivacySettings | null): TaskInfo {
     name,
     description: 'Chest X-rays: tell pneumonia from normal.',
     rounds: 20,
+    ordinal: false,
     backbone: {
       digest: createHash('sha256').update(`${file}  model.json\n`).digest('hex'),
       path: '/backbone/x/',

@@ -49,6 +49,7 @@ function taskInfo(name: string, privacy: PrivacySettings | null): TaskInfo {
     name,
     description: '',
     rounds: 20,
+    ordinal: false,
     backbone: {
       digest,
       path: `/backbone/${digest}/`,
