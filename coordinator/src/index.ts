@@ -40,6 +40,8 @@ export {
 } from './participants/admission.ts'
 export type { ExcludedEntry, Exclusion } from './participants/exclusion.ts'
 export { INVITE_TTL_MS, issueInvite } from './participants/invite.ts'
+export { type PrivateRun, privacySettingsFor } from './privacy/privacy-settings-for.ts'
+export type { RoundPrivacy } from './privacy/round-privacy.ts'
 export {
   type BestRound,
   EARLY_STOP,
@@ -119,6 +121,7 @@ export {
   type TaskFile,
   TaskFileError,
   type TaskFileProblem,
+  type TaskPrivacy,
 } from './tasks/task-file.ts'
 export { taskPriors } from './tasks/task-priors.ts'
 export { type TaskFileFields, taskFileSchema } from './tasks/task-schema.ts'
