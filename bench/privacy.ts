@@ -38,7 +38,8 @@ Writes bench/out/privacy.md and privacy.json after every row.
 Options:
   --seeds <n>      seeds per row (head init, partition, DP noise)                     (default 10)
   --first-seed <n> start at this seed; files are then privacy-seeds-<first>-<last>.*   (default 1)
-  --only <text>    only rows whose "data set · setting" contains this text, e.g. "pneumonia", "ε=3"
+  --only <text>    only rows whose "data set · setting" contains this text, e.g. "pneumonia", "ε=3";
+                   the files then carry it in their name (privacy-pneumonia.md)
   --tune           instead: the validation grid on PneumoniaMNIST seed 1 that chose the rounds and C
   -h, --help
 
@@ -134,7 +135,9 @@ async function main(): Promise<number> {
   backbone.dispose()
   if (values.tune) return tune(DATA_SETS[0] as DataSet, data.get(DATA_SETS[0] as DataSet) as Splits)
 
-  const name = firstSeed === 1 ? 'privacy' : `privacy-seeds-${firstSeed}-${lastSeed}`
+  // A partial run (--only, later seeds) writes its own files, so runs side by side never overwrite each other.
+  const only = values.only === undefined ? '' : `-${values.only.replace(/[^\p{L}\p{N}.=]+/gu, '_')}`
+  const name = `${firstSeed === 1 ? 'privacy' : `privacy-seeds-${firstSeed}-${lastSeed}`}${only}`
   const out = new URL('bench/out/', REPO)
   await mkdir(out, { recursive: true })
   const started = Date.now()
