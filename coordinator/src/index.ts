@@ -137,6 +137,7 @@ export {
   type TaskFile,
   TaskFileError,
   type TaskFileProblem,
+  type TaskPrivacy,
 } from './tasks/task-file.ts'
 export { taskPriors } from './tasks/task-priors.ts'
 export { type TaskFileFields, taskFileSchema } from './tasks/task-schema.ts'

@@ -24,7 +24,12 @@ afterAll(async () => {
 })
 
 /** A task file over the split, written beside it; `evaluation` as given. */
-async function taskFile(name: string, evaluation: unknown, head: object = {}): Promise<string> {
+async function taskFile(
+  name: string,
+  evaluation: unknown,
+  head: object = {},
+  more: object = {},
+): Promise<string> {
   const path = join(scratch, `${name}.json`)
   const task = {
     name,
@@ -32,6 +37,7 @@ async function taskFile(name: string, evaluation: unknown, head: object = {}): P
     head: { layers: [], labels: ['normal', 'pneumonia'], seed: 2, ...head },
     training: { rounds: 6 },
     ...(evaluation === undefined ? {} : { evaluation }),
+    ...more,
   }
   await writeFile(path, JSON.stringify(task))
   return path
@@ -130,6 +136,53 @@ describe('fedtune simulate', () => {
     expect(t.stdout()).toMatch(/test ACC\s+balanced ACC\s+AUC\s+QWK\s+chosen/)
     expect(t.stdout()).toMatch(/federated, 3 hospitals .* last of 6/)
     expect(t.stdout()).toMatch(/local-only \(mean over 3 hospitals\) .* last of 2/)
+  }, 180_000)
+
+  it('runs a private task under its privacy: the statement, ε spent, the centralized DP-SGD reference', async () => {
+    const privacy = { unit: 'example', epsilon: 5, delta: 1e-3, clipNorm: 1 }
+    const task = await taskFile(
+      'private',
+      { ...both(), metric: 'auc' },
+      {},
+      {
+        training: { rounds: 4, optimizer: 'sgd', learningRate: 1, batchSize: 65536 },
+        participation: { participantsPerRound: 3, minParticipants: 3 },
+        privacy,
+      },
+    )
+    const args = [
+      '--task',
+      task,
+      '--data',
+      data,
+      '--cache',
+      join(scratch, 'cache'),
+      '--reference-epochs',
+      '2',
+    ]
+    const t = testIo()
+    expect(await runSimulateCommand(args, t.io, null)).toBe(0)
+    const out = t.stdout()
+    expect(out).toMatch(
+      /Differential privacy for each example .*\(ε = 5\.00, δ = 1e-3\) over at most 4 rounds/,
+    )
+    expect(out).toMatch(/chosen\s+ε spent/)
+    expect(out).toMatch(/federated, 3 hospitals .* round \d of 4\s+\d\.\d\d$/m)
+    expect(out).toMatch(/centralized \(all hospitals pooled, no DP\) .* epoch \d of 2\s+–$/m)
+    expect(out).toMatch(/centralized DP-SGD \(pooled; same C, q, z, steps\) .* round \d of 4\s+\d\.\d\d$/m)
+    expect(out).toMatch(/^federated: ε \d\.\d\d of 5\.00 \(δ 1e-3\) over 4 rounds, z [\d.]+, C 1$/m)
+
+    const j = testIo()
+    expect(await runSimulateCommand([...args, '--json'], j.io, null)).toBe(0)
+    const report = JSON.parse(j.stdout())
+    expect(report.privacy).toMatchObject({ unit: 'example', epsilon: 5, rounds: 4, stepsPerRound: 1 })
+    expect(report.federated.privacy.rounds).toBe(4)
+    expect(report.federated.privacy.epsilon).toBeLessThanOrEqual(5)
+    expect(report.centralizedPrivate.privacy.epsilon).toBe(report.federated.privacy.epsilon)
+    // The same seed, the same noise: a private simulation is reproducible.
+    const again = testIo()
+    expect(await runSimulateCommand([...args, '--json'], again.io, null)).toBe(0)
+    expect(JSON.parse(again.stdout()).federated).toEqual(report.federated)
   }, 180_000)
 })
 

@@ -1,4 +1,5 @@
 import { type ClinicalMetrics, type SelectionMetric, selectionValue } from '@fedtune/model'
+import { formatEpsilon } from '@fedtune/protocol'
 import { textTable } from '../text-table.ts'
 import type { HeadChoice } from './held-out.ts'
 import type { SimulationReport } from './simulation.ts'
@@ -19,7 +20,14 @@ export type Figures = {
   readonly ran: number
 }
 
-export type ComparisonRow = { readonly setting: string; readonly figures: Figures }
+export type ComparisonRow = {
+  readonly setting: string
+  readonly figures: Figures
+  /** What `chosen` counts: federated rounds, or a reference's epochs. */
+  readonly steps: 'round' | 'epoch'
+  /** ε spent by a private row (its rounds' accountant), null for the rest. */
+  readonly epsilon: number | null
+}
 
 export function figuresOf(choice: HeadChoice, metric: SelectionMetric): Figures {
   const test: ClinicalMetrics | null = choice.test
@@ -55,19 +63,47 @@ export function meanFigures(all: readonly Figures[]): Figures {
   }
 }
 
-/** The federation, the centralized reference and the local-only mean, in that order. */
+/**
+ * The federation, the centralized reference (and under example-level privacy the centralized
+ * DP-SGD one beside it) and the local-only mean, in that order.
+ */
 export function comparisonRows(
   report: SimulationReport,
   metric: SelectionMetric,
   hospitals: number,
 ): ComparisonRow[] {
+  const plain = (setting: string, figures: Figures): ComparisonRow => ({
+    setting,
+    figures,
+    steps: 'epoch',
+    epsilon: null,
+  })
+  const federated = report.federated
   return [
-    { setting: `federated, ${hospitals} hospitals`, figures: figuresOf(report.federated, metric) },
-    { setting: 'centralized (all hospitals pooled)', figures: figuresOf(report.centralized, metric) },
     {
-      setting: `local-only (mean over ${report.localOnly.length} hospitals)`,
-      figures: meanFigures(report.localOnly.map((l) => figuresOf(l.choice, metric))),
+      setting: `federated, ${hospitals} hospitals`,
+      figures: figuresOf(federated, metric),
+      steps: 'round',
+      epsilon: federated.privacy?.epsilon ?? null,
     },
+    plain(
+      `centralized (all hospitals pooled${federated.privacy ? ', no DP' : ''})`,
+      figuresOf(report.centralized, metric),
+    ),
+    ...(report.centralizedPrivate
+      ? [
+          {
+            setting: 'centralized DP-SGD (pooled; same C, q, z, steps)',
+            figures: figuresOf(report.centralizedPrivate, metric),
+            steps: 'round' as const,
+            epsilon: report.centralizedPrivate.privacy?.epsilon ?? null,
+          },
+        ]
+      : []),
+    plain(
+      `local-only (mean over ${report.localOnly.length} hospitals${federated.privacy ? ', no DP' : ''})`,
+      meanFigures(report.localOnly.map((l) => figuresOf(l.choice, metric))),
+    ),
   ]
 }
 
@@ -96,15 +132,18 @@ export function comparisonTable(
     ...(options.ordinal ? ['QWK'] : []),
     ...(options.validation ? [`val ${METRIC_NAMES[options.metric]}`] : []),
     'chosen',
+    ...(rows.some((r) => r.epsilon !== null) ? ['ε spent'] : []),
   ]
-  const body = rows.map((row, i) => [
+  const private_ = rows.some((r) => r.epsilon !== null)
+  const body = rows.map((row) => [
     row.setting,
     fixed(row.figures.accuracy),
     fixed(row.figures.balancedAccuracy),
     fixed(row.figures.auc),
     ...(options.ordinal ? [fixed(row.figures.qwk)] : []),
     ...(options.validation ? [fixed(row.figures.validation)] : []),
-    step(row.figures, i === 0 ? 'round' : 'epoch'),
+    step(row.figures, row.steps),
+    ...(private_ ? [row.epsilon === null ? '–' : formatEpsilon(row.epsilon)] : []),
   ])
   return textTable(header, body)
 }

@@ -8,13 +8,14 @@ import {
   loadTaskBackbone,
   progressBar,
 } from '@fedtune/model/node'
-import { escapeText, fixedPointFor } from '@fedtune/protocol'
+import { escapeText, fixedPointFor, localDeltaProblem, paramCount, privacyStatement } from '@fedtune/protocol'
 import { commandLine } from '../api-command.ts'
 import { CommandError, type CommandIo, processIo, usageAsked } from '../command-io.ts'
 import { comparisonRows, comparisonTable, METRIC_NAMES } from './comparison.ts'
 import type { HeadChoice, HeldOut } from './held-out.ts'
 import { DATA_LAYOUT, hospitalFolders } from './hospital-folders.ts'
-import type { FederationRecipe } from './simulate-federation.ts'
+import { type FederationRecipe, trainingPart } from './simulate-federation.ts'
+import { type SimulatedPrivacy, simulatedPrivacy, spentText } from './simulated-privacy.ts'
 import { runSimulation, type Site } from './simulation.ts'
 import type { ReferenceRecipe } from './train-reference.ts'
 
@@ -31,6 +32,19 @@ and the local-only reference (each hospital alone, mean over hospitals), each tr
 figures of each chosen head: ACC, balanced ACC, AUC (QWK with head.ordinal).
 
 Every hospital takes part in every round (participantsPerRound is not simulated), with no dropouts.
+
+A task with a privacy section is simulated under it, with the coordinator's own settings (z derived
+from ε over training.rounds when the file leaves it out, the fixed point, the refusals): unit
+"example", each hospital trains with DP-SGD and sends its update with weight 1; unit "participant",
+each hospital clips its update to C and adds its share of the distributed discrete Gaussian before
+the sum. The mean is uniform over hospitals, and the run stops before a round that would take ε past
+the target (the coordinator's rule); the table and the JSON say the ε spent. minParticipants is the
+task's: each hospital's share of the noise is for that many. Beside the non-private centralized
+reference, unit "example" adds the centralized DP-SGD one: all hospitals' training data pooled and
+trained by the task's own recipe with the same C, q, z, steps per round and rounds (so the same ε),
+its noise divided by the pooled n. The noise comes from ChaCha20 seeded by head.seed, the hospital
+and the round, so a simulation is reproducible; real participants draw theirs from the platform's
+cryptographic source, and anyone who knows a seed could subtract seeded noise.
 
 Layout of --data:
   ${DATA_LAYOUT}
@@ -191,6 +205,18 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
   }
   const aggregation =
     task.aggregation.mode === 'secure' ? task.aggregation : { clipNorm: 10, maxExamples: 100_000 }
+  const working = sites.filter((s) => s.data.n > 0)
+  const taskPrivacy = task.privacy
+  const privacy: SimulatedPrivacy | null =
+    taskPrivacy === null
+      ? null
+      : simulatedPrivacy({ ...task, privacy: taskPrivacy }, paramCount(spec, inputDim))
+  // A hospital would refuse the task at the join (client-node): δ must be below 1/n of its training part.
+  for (const s of working) {
+    const problem =
+      privacy && localDeltaProblem(privacy.settings, trainingPart(s.data, options.valFraction).n)
+    if (problem) throw new CommandError(`${s.name} would refuse this task: ${problem}`)
+  }
   const federation: FederationRecipe = {
     spec,
     inputDim,
@@ -206,6 +232,7 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
       clipNorm: aggregation.clipNorm,
     }),
     valFraction: options.valFraction,
+    privacy,
   }
   const reference: ReferenceRecipe = {
     spec,
@@ -215,8 +242,8 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
     epochs: options.referenceEpochs,
     seed: task.head.seed,
   }
-  const working = sites.filter((s) => s.data.n > 0)
-  const total = task.training.rounds + options.referenceEpochs * (1 + working.length)
+  const privateReference = privacy?.settings.unit === 'example' ? task.training.rounds : 0
+  const total = task.training.rounds + privateReference + options.referenceEpochs * (1 + working.length)
   const bar = bars ? progressBar('simulating', total, bars) : undefined
   const reported = new Map<string, number>()
   const report = runSimulation({
@@ -251,8 +278,13 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
           test: test?.n ?? null,
           metric: evaluation.metric,
           rows,
-          federated: choiceJson(report.federated),
+          privacy: privacy?.settings ?? null,
+          federated: { ...choiceJson(report.federated), privacy: report.federated.privacy },
           centralized: choiceJson(report.centralized),
+          centralizedPrivate: report.centralizedPrivate && {
+            ...choiceJson(report.centralizedPrivate),
+            privacy: report.centralizedPrivate.privacy,
+          },
           localOnly: report.localOnly.map((l) => ({ hospital: l.site, ...choiceJson(l.choice) })),
           warnings,
         },
@@ -272,6 +304,7 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
       : `Each head chosen on validation ${METRIC_NAMES[evaluation.metric]}${evaluation.patience === null ? '' : `, patience ${evaluation.patience}`}; figures are on test.\n`,
   )
   if (test === null) io.stdout('No evaluation.test: the test columns are empty.\n')
+  io.stdout(`${privacyStatement(privacy?.settings ?? null).join('\n')}\n`)
   io.stdout('\n')
   io.stdout(
     comparisonTable(rows, {
@@ -280,6 +313,11 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
       validation: validation !== null,
     }),
   )
+  const spent = [
+    ['federated', report.federated.privacy],
+    ['centralized DP-SGD', report.centralizedPrivate?.privacy ?? null],
+  ] as const
+  for (const [name, p] of spent) if (p) io.stdout(`${name}: ${spentText(p)}\n`)
   for (const w of warnings) io.stdout(`warning: ${w}\n`)
 }
 

@@ -1,12 +1,18 @@
 import type { Dataset } from '@fedtune/model'
 import type { HeadChoice, HeldOut } from './held-out.ts'
-import { type FederationRecipe, simulateFederation, trainingPart } from './simulate-federation.ts'
+import {
+  type FederatedChoice,
+  type FederationRecipe,
+  type RoundProgress,
+  simulateFederation,
+  trainingPart,
+} from './simulate-federation.ts'
 import { type ReferenceRecipe, trainReference } from './train-reference.ts'
 
 export type Site = { readonly name: string; readonly data: Dataset }
 
 export type SimulationProgress = {
-  readonly stage: 'federated' | 'centralized' | 'local-only'
+  readonly stage: 'federated' | 'centralized' | 'centralized with DP' | 'local-only'
   /** Rounds or epochs done of this stage. */
   readonly done: number
   readonly total: number
@@ -15,9 +21,11 @@ export type SimulationProgress = {
 }
 
 export type SimulationReport = {
-  readonly federated: HeadChoice
+  readonly federated: FederatedChoice
   /** All hospitals' training data pooled in one place. */
   readonly centralized: HeadChoice
+  /** Under example-level privacy: the same DP-SGD on the pooled data (`privateReference`); else null. */
+  readonly centralizedPrivate: FederatedChoice | null
   /** Each hospital on its own data alone. */
   readonly localOnly: readonly { readonly site: string; readonly choice: HeadChoice }[]
 }
@@ -48,6 +56,15 @@ export function runSimulation(input: {
     heldOut,
     ({ epoch, epochs }) => onProgress?.({ stage: 'centralized', done: epoch, total: epochs }),
   )
+  const centralizedPrivate =
+    federation.privacy?.settings.unit === 'example'
+      ? privateReference(
+          federation,
+          parts.map((p) => p.data),
+          heldOut,
+          ({ round, rounds }) => onProgress?.({ stage: 'centralized with DP', done: round, total: rounds }),
+        )
+      : null
   const localOnly = parts
     .filter((p) => p.data.n > 0)
     .map(({ site, data }) => ({
@@ -56,7 +73,27 @@ export function runSimulation(input: {
         onProgress?.({ stage: 'local-only', done: epoch, total: epochs, site }),
       ),
     }))
-  return { federated, centralized, localOnly }
+  return { federated, centralized, centralizedPrivate, localOnly }
+}
+
+/**
+ * The centralized reference under example-level DP: every hospital's training part pooled in one
+ * place and trained by the federation's own recipe as a federation of one, so with DP-SGD at the
+ * same C, q and z (z depends on ε, δ, q and the steps, not on n), the same steps per round and the
+ * same rounds, hence the same ε at the same δ; the noise σ = z·C on each step's sum is divided by
+ * q·n of the pool, so it weighs less than at any one hospital. The server's optimizer applies to its
+ * update as to the federation's mean. Its validation choice and budget rule are the federation's.
+ */
+export function privateReference(
+  federation: FederationRecipe,
+  parts: readonly Dataset[],
+  heldOut: HeldOut,
+  onRound?: (p: RoundProgress) => void,
+): FederatedChoice {
+  if (federation.privacy?.settings.unit !== 'example')
+    throw new Error('privateReference: expected a federation with example-level privacy')
+  // The parts are held out already: the pool trains on all of them.
+  return simulateFederation({ ...federation, valFraction: 0 }, [pool(parts)], heldOut, onRound)
 }
 
 /** The data sets one after the other: the centralized reference's training set. */
