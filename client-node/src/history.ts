@@ -1,15 +1,4 @@
-import {
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  writeSync,
-} from 'node:fs'
-import { dirname, join } from 'node:path'
-import { TASK_NAME } from '@fedtune/protocol'
+import { appendJsonLine, readTextIfAny, taskCacheFile } from './jsonl-file.js'
 
 export type RoundOutcome = 'aggregated' | 'dropped' | 'failed'
 
@@ -55,15 +44,7 @@ export type HistoryEntry = {
  * TASK_NAME (a "../", say) is refused rather than let it name a path outside the cache.
  */
 export function historyFile(cacheDir: string, task: string, name: string): string {
-  for (const [what, value] of [
-    ['task', task],
-    ['name', name],
-  ] as const)
-    if (!TASK_NAME.test(value))
-      throw new Error(
-        `history: expected a ${what} of letters, digits, ".", "_" or "-", got ${JSON.stringify(value).slice(0, 80)}`,
-      )
-  return join(cacheDir, 'history', task, `${name}.jsonl`)
+  return taskCacheFile(cacheDir, 'history', 'history', task, name)
 }
 
 /**
@@ -72,21 +53,7 @@ export function historyFile(cacheDir: string, task: string, name: string): strin
  * so that the new entry starts a line of its own.
  */
 export function appendHistory(file: string, entry: HistoryEntry): void {
-  mkdirSync(dirname(file), { recursive: true })
-  const fd = openSync(file, 'a+', 0o600)
-  try {
-    const size = fstatSync(fd).size
-    let prefix = ''
-    if (size > 0) {
-      const last = Buffer.alloc(1)
-      readSync(fd, last, 0, 1, size - 1)
-      if (last[0] !== 0x0a) prefix = '\n'
-    }
-    writeSync(fd, `${prefix}${JSON.stringify(entry)}\n`)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
+  appendJsonLine(file, entry, 'end')
 }
 
 /**
@@ -94,13 +61,8 @@ export function appendHistory(file: string, entry: HistoryEntry): void {
  * after a crash, or a line edited by hand); none for a file that does not exist yet.
  */
 export function readHistory(file: string): { entries: HistoryEntry[]; unreadable: number } {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], unreadable: 0 }
-    throw error
-  }
+  const text = readTextIfAny(file)
+  if (text === null) return { entries: [], unreadable: 0 }
   const entries: HistoryEntry[] = []
   let unreadable = 0
   for (const line of text.split('\n')) {

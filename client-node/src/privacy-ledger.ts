@@ -1,16 +1,5 @@
-import {
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  writeSync,
-} from 'node:fs'
-import { dirname, join } from 'node:path'
-import { parseSpentRound, type SpentRound, TASK_NAME } from '@fedtune/protocol'
+import { parseSpentRound, type SpentRound } from '@fedtune/protocol'
+import { appendJsonLine, readTextIfAny, taskCacheFile } from './jsonl-file.js'
 
 /**
  * The hospital's privacy ledger for one task: every round whose update it released under the task's
@@ -22,15 +11,7 @@ import { parseSpentRound, type SpentRound, TASK_NAME } from '@fedtune/protocol'
 
 /** <cache>/privacy/<task>/<name>.jsonl, beside the history; names outside TASK_NAME are refused. */
 export function privacyLedgerFile(cacheDir: string, task: string, name: string): string {
-  for (const [what, value] of [
-    ['task', task],
-    ['name', name],
-  ] as const)
-    if (!TASK_NAME.test(value))
-      throw new Error(
-        `privacy ledger: expected a ${what} of letters, digits, ".", "_" or "-", got ${JSON.stringify(value).slice(0, 80)}`,
-      )
-  return join(cacheDir, 'privacy', task, `${name}.jsonl`)
+  return taskCacheFile(cacheDir, 'privacy', 'privacy ledger', task, name)
 }
 
 /**
@@ -39,30 +20,7 @@ export function privacyLedgerFile(cacheDir: string, task: string, name: string):
  * is a whole round. Throws when it cannot keep it, and then the update must not go out.
  */
 export function appendSpentRound(file: string, spent: SpentRound): void {
-  mkdirSync(dirname(file), { recursive: true })
-  const fd = openSync(file, 'a+', 0o600)
-  try {
-    const size = fstatSync(fd).size
-    const whole = wholeLinesEnd(fd, size)
-    if (whole < size) ftruncateSync(fd, whole)
-    writeSync(fd, `${JSON.stringify(spent)}\n`)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** The offset just past the file's last line end (0 with none). */
-function wholeLinesEnd(fd: number, size: number): number {
-  const chunk = Buffer.alloc(4096)
-  for (let end = size; end > 0; ) {
-    const start = Math.max(0, end - chunk.length)
-    const read = readSync(fd, chunk, 0, end - start, start)
-    const at = chunk.subarray(0, read).lastIndexOf(0x0a)
-    if (at >= 0) return start + at + 1
-    end = start
-  }
-  return 0
+  appendJsonLine(file, spent, 'cut')
 }
 
 /**
@@ -72,13 +30,8 @@ function wholeLinesEnd(fd: number, size: number): number {
  * break the guarantee.
  */
 export function readPrivacyLedger(file: string): SpentRound[] {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw error
-  }
+  const text = readTextIfAny(file)
+  if (text === null) return []
   const lines = text.split('\n')
   lines.pop() // '' after the last line end, or a line cut short
   return lines.map((line, i) => {
