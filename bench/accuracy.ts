@@ -22,6 +22,8 @@ import {
 import { embeddedSplits, npzPixels } from './embedding-cache.ts'
 import { embeddingThroughput } from './embedding-throughput.ts'
 import { markdownTable, meanSd } from './markdown-table.ts'
+import { FEDADAM, GRADIENT } from './recipe.ts'
+import { seedRange } from './seed-range.ts'
 
 const USAGE = `Usage: npm run bench:accuracy -- [options]
 
@@ -70,28 +72,13 @@ const DATA_SETS: readonly DataSet[] = [
 ]
 
 /**
- * The one recipe, the same for every set (no per-set tuning): the label-skew recipe of the README
- * and docs/task-file.md. Each hospital sends Δ = −∇L_k, one plain SGD step at rate 1 over all its
+ * The one recipe (bench/recipe.ts's GRADIENT and FEDADAM), the same for every set (no per-set tuning),
+ * run for at most FEDADAM_ROUNDS rounds: the label-skew recipe of the README and docs/task-file.md. Each hospital sends Δ = −∇L_k, one plain SGD step at rate 1 over all its
  * data (a batch larger than any site), on the logit-adjusted loss with the federation's label mix
  * as prior; the coordinator applies Adam to the example-weighted mean (Reddi et al., ICLR 2021).
  * The head predicts with the federation's label mix folded in, and the round is chosen on
  * validation AUC (the task default metric), with patience.
  */
-const GRADIENT: Omit<TrainingSettings, 'seed' | 'prior'> = {
-  epochs: 1,
-  batchSize: 65536,
-  optimizer: 'sgd',
-  learningRate: 1,
-  classWeights: 'none',
-  loss: 'logit-adjusted',
-}
-const FEDADAM: ServerOptimizer = {
-  optimizer: 'adam',
-  learningRate: 0.01,
-  beta1: 0.9,
-  beta2: 0.99,
-  epsilon: 1e-3,
-}
 const FEDADAM_ROUNDS = 200
 /** The task file's defaults (coordinator/src/tasks/task-schema.ts): FedAvg of one local Adam epoch. */
 const DEFAULTS: Omit<TrainingSettings, 'seed' | 'prior'> = {
@@ -149,13 +136,7 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  const seeds = Number(values.seeds)
-  if (!Number.isInteger(seeds) || seeds < 1)
-    throw new Error(`--seeds: expected a positive integer, got ${values.seeds}`)
-  const firstSeed = Number(values['first-seed'])
-  if (!Number.isInteger(firstSeed) || firstSeed < 1)
-    throw new Error(`--first-seed: expected a positive integer, got ${values['first-seed']}`)
-  const lastSeed = firstSeed + seeds - 1
+  const { firstSeed, lastSeed } = seedRange(values)
   const name = firstSeed === 1 ? 'accuracy' : `accuracy-seeds-${firstSeed}-${lastSeed}`
   const only = values.only
   const backend = await initBackend()

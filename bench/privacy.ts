@@ -2,10 +2,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { parseTaskFile, type ServerOptimizer, type TaskFile, type TaskPrivacy } from '@fedtune/coordinator'
+import { parseTaskFile, type TaskFile, type TaskPrivacy } from '@fedtune/coordinator'
 import { type Dataset, labelCounts, labelMix, subset } from '@fedtune/model'
 import { initBackend, loadBackbone } from '@fedtune/model/node'
-import { fixedPointFor, type HeadSpec, paramCount, type TrainingSettings } from '@fedtune/protocol'
+import { fixedPointFor, type HeadSpec, paramCount } from '@fedtune/protocol'
 import { partitionIid } from 'fedtune/data'
 import {
   type FederatedChoice,
@@ -21,6 +21,8 @@ import {
 } from 'fedtune/simulate'
 import { embeddedSplits } from './embedding-cache.ts'
 import { markdownTable, meanSd } from './markdown-table.ts'
+import { FEDADAM, GRADIENT } from './recipe.ts'
+import { seedRange } from './seed-range.ts'
 
 const USAGE = `Usage: npm run bench:privacy -- [options]
 
@@ -62,22 +64,7 @@ const DATA_SETS: readonly DataSet[] = [
   { file: 'retinamnist', name: 'RetinaMNIST', ordinal: true },
 ]
 
-/** bench/accuracy.ts's recipe: one full-batch SGD step at rate 1 a round (Δ = −∇L), FedAdam on the mean. */
-const GRADIENT: Omit<TrainingSettings, 'seed' | 'prior'> = {
-  epochs: 1,
-  batchSize: 65536,
-  optimizer: 'sgd',
-  learningRate: 1,
-  classWeights: 'none',
-  loss: 'logit-adjusted',
-}
-const FEDADAM: ServerOptimizer & { readonly optimizer: 'adam' } = {
-  optimizer: 'adam',
-  learningRate: 0.01,
-  beta1: 0.9,
-  beta2: 0.99,
-  epsilon: 1e-3,
-}
+/** bench/accuracy.ts's recipe (bench/recipe.ts) without privacy runs this many rounds at most, with patience. */
 const PLAIN_ROUNDS = 200
 const PATIENCE = 30
 
@@ -116,13 +103,7 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  const seeds = Number(values.seeds)
-  if (!Number.isInteger(seeds) || seeds < 1)
-    throw new Error(`--seeds: expected a positive integer, got ${values.seeds}`)
-  const firstSeed = Number(values['first-seed'])
-  if (!Number.isInteger(firstSeed) || firstSeed < 1)
-    throw new Error(`--first-seed: expected a positive integer, got ${values['first-seed']}`)
-  const lastSeed = firstSeed + seeds - 1
+  const { firstSeed, lastSeed } = seedRange(values)
   const backend = await initBackend()
   const backbone = await loadBackbone(fileURLToPath(new URL(`backbones/${BACKBONE}`, SHARED)))
   const cache = fileURLToPath(new URL('.fedtune/bench/embeddings', REPO))
