@@ -392,24 +392,18 @@ function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState,
     delta: u.delta,
     examples: private_ ? 1 : u.examples,
   }))
-  if (private_)
-    return aggregate(
-      state,
-      weightedSum(state.global.length, updates),
-      null,
-      { ok: false, reason: PRIVATE_NO_EVALUATION },
-      contributions,
-      dropped,
-      null,
-    )
-  const labelCounts = sumLabelCounts(received)
   // Each update's counts were checked at the edge (parseUpdate), so their sum adds up.
-  const evaluation = received.map((u) => u.metrics.evaluation).reduce((a, b) => addEvaluationCounts(a, b))
+  const evaluation: PooledEvaluation = private_
+    ? { ok: false, reason: PRIVATE_NO_EVALUATION }
+    : {
+        ok: true,
+        counts: received.map((u) => u.metrics.evaluation).reduce((a, b) => addEvaluationCounts(a, b)),
+      }
   return aggregate(
     state,
     weightedSum(state.global.length, updates),
-    labelCounts,
-    { ok: true, counts: evaluation },
+    private_ ? null : sumLabelCounts(received),
+    evaluation,
     contributions,
     dropped,
     null,
