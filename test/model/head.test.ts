@@ -13,19 +13,12 @@ import { initBackend } from '@fedtune/model/node'
 import { type HeadSpec, paramCount, type TrainingSettings } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { threeClassMlp as mlp } from './head-specs.ts'
 
 beforeAll(async () => {
   await initBackend()
 })
 
-const mlp: HeadSpec = {
-  layers: [
-    { type: 'dense', units: 8, activation: 'relu' },
-    { type: 'dropout', rate: 0.25 },
-    { type: 'dense', units: 5, activation: 'linear' },
-  ],
-  labels: ['a', 'b', 'c'],
-}
 const settings: TrainingSettings = {
   epochs: 30,
   batchSize: 16,

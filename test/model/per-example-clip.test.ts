@@ -13,20 +13,12 @@ import type { HeadSpec } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { blobs, norm } from './dp-fixtures.ts'
+import { threeClassMlp as hidden, threeClassLogistic as logistic } from './head-specs.ts'
 
 beforeAll(async () => {
   await initBackend()
 })
 
-const hidden: HeadSpec = {
-  layers: [
-    { type: 'dense', units: 8, activation: 'relu' },
-    { type: 'dropout', rate: 0.25 },
-    { type: 'dense', units: 5, activation: 'linear' },
-  ],
-  labels: ['a', 'b', 'c'],
-}
-const logistic: HeadSpec = { layers: [], labels: ['a', 'b', 'c'] }
 const dim = 4
 const data = blobs(9, dim, 5)
 const offset = logitOffsets([0.6, 0.3, 0.1], 3)

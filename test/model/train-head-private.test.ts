@@ -17,20 +17,12 @@ import type { HeadSpec, TrainingSettings } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { blobs, norm, seededSource } from './dp-fixtures.ts'
+import { threeClassLogistic as logistic, threeClassMlp as mlp } from './head-specs.ts'
 
 beforeAll(async () => {
   await initBackend()
 })
 
-const mlp: HeadSpec = {
-  layers: [
-    { type: 'dense', units: 8, activation: 'relu' },
-    { type: 'dropout', rate: 0.25 },
-    { type: 'dense', units: 5, activation: 'linear' },
-  ],
-  labels: ['a', 'b', 'c'],
-}
-const logistic: HeadSpec = { layers: [], labels: ['a', 'b', 'c'] }
 const settings: TrainingSettings = {
   epochs: 1,
   batchSize: 16,
