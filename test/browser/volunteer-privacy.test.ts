@@ -5,10 +5,8 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { extname, join, normalize } from 'node:path'
 import {
-  type ExamplePrivacy,
   epsilonOf,
   formatEpsilon,
-  type ParticipantPrivacy,
   type PrivacySettings,
   privacyStatement,
   roundPrivacyEvent,
@@ -19,6 +17,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildPage } from '../../client-web/node/build-page.ts'
 import { launchChromium } from '../../client-web/node/chromium.ts'
+import { examplePrivacy as example, participantPrivacy as participant } from '../privacy-fixture.ts'
 
 /**
  * The volunteers' page and a task's differential privacy, in a real headless Chromium: the page as
@@ -55,25 +54,6 @@ function taskInfo(name: string, privacy: PrivacySettings | null): TaskInfo {
     browsers: { enabled: true, maxPerRound: 1 },
     privacy,
   }
-}
-const participant: ParticipantPrivacy = {
-  unit: 'participant',
-  epsilon: 8,
-  delta: 1e-5,
-  clipNorm: 0.5,
-  noiseMultiplier: 1.3,
-  rounds: 20,
-  minParticipants: 4,
-}
-const example: ExamplePrivacy = {
-  unit: 'example',
-  epsilon: 3,
-  delta: 1e-5,
-  clipNorm: 1,
-  noiseMultiplier: 1.1,
-  rounds: 20,
-  samplingRate: 0.05,
-  stepsPerRound: 20,
 }
 const tasks = new Map<string, TaskInfo>(
   [taskInfo('plain', null), taskInfo('volunteers', participant), taskInfo('images', example)].map((t) => [

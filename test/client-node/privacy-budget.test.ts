@@ -15,7 +15,6 @@ import {
 import type { LocalResult } from '@fedtune/model'
 import {
   decodeSecureSum,
-  type ExamplePrivacy,
   emptyEvaluationCounts,
   encodeSecaggSetup,
   encodeWeights,
@@ -23,7 +22,6 @@ import {
   formatEpsilon,
   type HeadSpec,
   NONCE_BYTES,
-  type ParticipantPrivacy,
   type PrivacySettings,
   packedParser,
   paramCount,
@@ -38,6 +36,7 @@ import {
 import { Server } from 'socket.io'
 import { afterAll, describe, expect, it } from 'vitest'
 import { fedtuneProcess } from '../cli/fedtune-process.ts'
+import { examplePrivacy as example, participantPrivacy as participant } from '../privacy-fixture.ts'
 
 /**
  * `fedtune client` against a coordinator that says just enough of the protocol on a real socket (port
@@ -156,26 +155,6 @@ function client(url: string, cache: string, name: string, ...more: string[]) {
     name,
     ...more,
   ])
-}
-
-const participant: ParticipantPrivacy = {
-  unit: 'participant',
-  epsilon: 8,
-  delta: 1e-5,
-  clipNorm: 0.5,
-  noiseMultiplier: 1.3,
-  rounds: 20,
-  minParticipants: 4,
-}
-const example: ExamplePrivacy = {
-  unit: 'example',
-  epsilon: 3,
-  delta: 1e-5,
-  clipNorm: 1,
-  noiseMultiplier: 1.1,
-  rounds: 20,
-  samplingRate: 0.05,
-  stepsPerRound: 20,
 }
 
 /** `k` rounds of `task` in the hospital's ledger, as a client that trained them would have kept them. */

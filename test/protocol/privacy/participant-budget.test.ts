@@ -7,7 +7,6 @@ import {
   epsilonSpent,
   formatDelta,
   localDeltaProblem,
-  type ParticipantPrivacy,
   type PrivacyEvent,
   parseSpentRound,
   participantNoise,
@@ -17,26 +16,9 @@ import {
   spentLine,
 } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
+import { examplePrivacy, participantPrivacy as participant } from '../../privacy-fixture.ts'
 
-const example: ExamplePrivacy = {
-  unit: 'example',
-  epsilon: 3,
-  delta: 1e-5,
-  clipNorm: 1,
-  noiseMultiplier: 1.1,
-  rounds: 10,
-  samplingRate: 0.05,
-  stepsPerRound: 40,
-}
-const participant: ParticipantPrivacy = {
-  unit: 'participant',
-  epsilon: 8,
-  delta: 1e-5,
-  clipNorm: 0.5,
-  noiseMultiplier: 1.3,
-  rounds: 20,
-  minParticipants: 4,
-}
+const example: ExamplePrivacy = { ...examplePrivacy, rounds: 10, stepsPerRound: 40 }
 const dimension = 3000
 const scale = ringScale({
   participants: 10,

@@ -1,12 +1,12 @@
 import {
   addInto,
   decodeSecureSum,
+  type ExamplePrivacy,
   emptyEvaluationCounts,
   encodeParticipantPrivateContribution,
   encodeRoundContribution,
   type FixedPoint,
   fixedPointFor,
-  type ParticipantPrivacy,
   participantNoise,
   type RandomSource,
   ringScale,
@@ -15,20 +15,12 @@ import {
   seededSource,
 } from '@fedtune/protocol'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { examplePrivacy, participantPrivacy as privacy } from '../../privacy-fixture.ts'
 
 afterEach(() => {
   vi.unstubAllGlobals()
 })
 
-const privacy: ParticipantPrivacy = {
-  unit: 'participant',
-  epsilon: 8,
-  delta: 1e-5,
-  clipNorm: 0.5,
-  noiseMultiplier: 1.3,
-  rounds: 20,
-  minParticipants: 4,
-}
 const dimension = 3000
 /** The coordinator's ring plan for such a round (ring-fit.ts): 10 participants, at least 4 survive. */
 const plan = ringScale({
@@ -167,16 +159,7 @@ describe('what a participant masks, by the task’s privacy', () => {
   })
 
   it('unit "example": Δ (private already) with weight 1 and the word 1, no counts and no noise drawn', () => {
-    const example = {
-      unit: 'example',
-      epsilon: 3,
-      delta: 1e-5,
-      clipNorm: 1,
-      noiseMultiplier: 1.1,
-      rounds: 5,
-      samplingRate: 0.1,
-      stepsPerRound: 10,
-    } as const
+    const example: ExamplePrivacy = { ...examplePrivacy, rounds: 5, samplingRate: 0.1, stepsPerRound: 10 }
     const words = encodeRoundContribution(contribution, example, privateFp, never)
     expect(Array.from(words)).toEqual([
       ...Array.from(delta, (x) => (Math.round(x * privateFp.scale) + 2 ** 32) % 2 ** 32),
