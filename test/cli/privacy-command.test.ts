@@ -8,9 +8,22 @@ function privacy(...args: string[]) {
   return { code, stdout: t.stdout(), stderr: t.stderr() }
 }
 
+type EpsilonQuestion = { noise: string; sampling: string; steps: string; delta: string }
+type PlanQuestion = { epsilon: string; delta: string; sampling: string; steps: string }
+
+/** One `--<name> <value>` a figure, in the order given. */
+const flags = (figures: Record<string, string>) =>
+  Object.entries(figures).flatMap(([name, value]) => [`--${name}`, value])
+
+/** `fedtune privacy epsilon` with these figures, then any more arguments (`--json`). */
+const epsilon = (q: EpsilonQuestion, ...more: string[]) => privacy('epsilon', ...flags(q), ...more)
+
+/** `fedtune privacy plan` with these figures, then any more arguments (`--json`). */
+const plan = (q: PlanQuestion, ...more: string[]) => privacy('plan', ...flags(q), ...more)
+
 describe('fedtune privacy epsilon', () => {
   it('prints the ε that DP-SGD spends and the order that gives it', () => {
-    const r = privacy('epsilon', '--noise', '1', '--sampling', '0.01', '--steps', '1000', '--delta', '1e-5')
+    const r = epsilon({ noise: '1', sampling: '0.01', steps: '1000', delta: '1e-5' })
     expect(r).toEqual({
       code: 0,
       stdout:
@@ -20,57 +33,16 @@ describe('fedtune privacy epsilon', () => {
   })
 
   it('reads δ in decimal or scientific notation alike, and gives the issue’s full-batch figures', () => {
-    const decimal = privacy(
-      'epsilon',
-      '--noise',
-      '5',
-      '--sampling',
-      '1',
-      '--steps',
-      '100',
-      '--delta',
-      '0.00001',
-    )
-    const scientific = privacy(
-      'epsilon',
-      '--noise',
-      '5',
-      '--sampling',
-      '1',
-      '--steps',
-      '100',
-      '--delta',
-      '1E-5',
-    )
+    const decimal = epsilon({ noise: '5', sampling: '1', steps: '100', delta: '0.00001' })
+    const scientific = epsilon({ noise: '5', sampling: '1', steps: '100', delta: '1E-5' })
     expect(decimal.stdout).toBe(scientific.stdout)
     expect(decimal.stdout).toContain('ε = 10.726 at δ = 0.00001 (Rényi order 3.3)')
-    const one = privacy(
-      'epsilon',
-      '--noise',
-      '4.530877117',
-      '--sampling',
-      '1',
-      '--steps',
-      '1',
-      '--delta',
-      '1e-6',
-    )
+    const one = epsilon({ noise: '4.530877117', sampling: '1', steps: '1', delta: '1e-6' })
     expect(one.stdout).toContain('ε = 1.0000 at δ = 0.000001 (Rényi order 22)\n1 step at sampling rate 1')
   })
 
   it('--json gives every figure as a number', () => {
-    const r = privacy(
-      'epsilon',
-      '--noise',
-      '1',
-      '--sampling',
-      '0.01',
-      '--steps',
-      '1000',
-      '--delta',
-      '1e-5',
-      '--json',
-    )
+    const r = epsilon({ noise: '1', sampling: '0.01', steps: '1000', delta: '1e-5' }, '--json')
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout) as Record<string, number>
     expect(out).toEqual({
@@ -86,7 +58,7 @@ describe('fedtune privacy epsilon', () => {
 
 describe('fedtune privacy plan', () => {
   it('prints the smallest noise multiplier that keeps the steps within ε, rounded up', () => {
-    const r = privacy('plan', '--epsilon', '2', '--delta', '1e-5', '--sampling', '0.01', '--steps', '1000')
+    const r = plan({ epsilon: '2', delta: '1e-5', sampling: '0.01', steps: '1000' })
     expect(r).toEqual({
       code: 0,
       stdout:
@@ -95,33 +67,12 @@ describe('fedtune privacy plan', () => {
       stderr: '',
     })
     // The printed z, used as printed, still meets the budget.
-    const check = privacy(
-      'epsilon',
-      '--noise',
-      '1.02230',
-      '--sampling',
-      '0.01',
-      '--steps',
-      '1000',
-      '--delta',
-      '1e-5',
-      '--json',
-    )
+    const check = epsilon({ noise: '1.02230', sampling: '0.01', steps: '1000', delta: '1e-5' }, '--json')
     expect((JSON.parse(check.stdout) as { epsilon: number }).epsilon).toBeLessThanOrEqual(2)
   })
 
   it('says impossible with the figures, exit 1, when no noise up to 1000 is enough', () => {
-    const r = privacy(
-      'plan',
-      '--epsilon',
-      '0.001',
-      '--delta',
-      '1e-5',
-      '--sampling',
-      '0.01',
-      '--steps',
-      '1000',
-    )
+    const r = plan({ epsilon: '0.001', delta: '1e-5', sampling: '0.01', steps: '1000' })
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe(
@@ -131,18 +82,7 @@ describe('fedtune privacy plan', () => {
   })
 
   it('--json answers ok: false with the ε at the most noise allowed', () => {
-    const r = privacy(
-      'plan',
-      '--epsilon',
-      '0.001',
-      '--delta',
-      '1e-5',
-      '--sampling',
-      '0.01',
-      '--steps',
-      '1000',
-      '--json',
-    )
+    const r = plan({ epsilon: '0.001', delta: '1e-5', sampling: '0.01', steps: '1000' }, '--json')
     expect(r.code).toBe(1)
     expect(JSON.parse(r.stdout)).toMatchObject({
       ok: false,
