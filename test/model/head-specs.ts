@@ -1,6 +1,6 @@
-import type { HeadSpec } from '@fedtune/protocol'
+import type { HeadSpec, TrainingSettings } from '@fedtune/protocol'
 
-/** The small three-class heads the model's tests train: an MLP with dropout and a plain logistic head. */
+/** The small three-class heads the model's tests train, and how: an MLP with dropout and a plain logistic head. */
 export const threeClassMlp: HeadSpec = {
   layers: [
     { type: 'dense', units: 8, activation: 'relu' },
@@ -10,3 +10,15 @@ export const threeClassMlp: HeadSpec = {
   labels: ['a', 'b', 'c'],
 }
 export const threeClassLogistic: HeadSpec = { layers: [], labels: ['a', 'b', 'c'] }
+
+/** Adam at rate 0.01 on the cross-entropy, batches of 16, no prior: one epoch, seed 3 (spread to change them). */
+export const adamSettings: TrainingSettings = {
+  epochs: 1,
+  batchSize: 16,
+  optimizer: 'adam',
+  learningRate: 0.01,
+  classWeights: 'none',
+  loss: 'cross-entropy',
+  prior: null,
+  seed: 3,
+}

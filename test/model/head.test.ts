@@ -13,22 +13,13 @@ import { initBackend } from '@fedtune/model/node'
 import { type HeadSpec, paramCount, type TrainingSettings } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { threeClassMlp as mlp } from './head-specs.ts'
+import { adamSettings, threeClassMlp as mlp } from './head-specs.ts'
 
 beforeAll(async () => {
   await initBackend()
 })
 
-const settings: TrainingSettings = {
-  epochs: 30,
-  batchSize: 16,
-  optimizer: 'adam',
-  learningRate: 0.01,
-  classWeights: 'none',
-  loss: 'cross-entropy',
-  prior: null,
-  seed: 3,
-}
+const settings: TrainingSettings = { ...adamSettings, epochs: 30 }
 
 /** Three Gaussian blobs in `dim` dimensions, class c centred at +2 on coordinate c. */
 function blobs(n: number, dim: number, seed: number, counts?: number[]): Dataset {

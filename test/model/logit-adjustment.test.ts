@@ -11,6 +11,7 @@ import { initBackend } from '@fedtune/model/node'
 import type { HeadSpec, TrainingSettings } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { adamSettings } from './head-specs.ts'
 
 beforeAll(async () => {
   await initBackend()
@@ -20,16 +21,7 @@ const head: HeadSpec = {
   layers: [{ type: 'dense', units: 8, activation: 'relu' }],
   labels: ['normal', 'pneumonia'],
 }
-const settings: TrainingSettings = {
-  epochs: 20,
-  batchSize: 16,
-  optimizer: 'adam',
-  learningRate: 0.01,
-  classWeights: 'none',
-  loss: 'cross-entropy',
-  prior: null,
-  seed: 1,
-}
+const settings: TrainingSettings = { ...adamSettings, epochs: 20, seed: 1 }
 
 /** Two overlapping Gaussian classes in 4 dimensions, class c centred at ±1 on every coordinate. */
 function twoClasses(counts: readonly [number, number], seed: number): Dataset {

@@ -17,22 +17,16 @@ import type { HeadSpec, TrainingSettings } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { blobs, norm, seededSource } from './dp-fixtures.ts'
-import { threeClassLogistic as logistic, threeClassMlp as mlp } from './head-specs.ts'
+import {
+  threeClassLogistic as logistic,
+  threeClassMlp as mlp,
+  adamSettings as settings,
+} from './head-specs.ts'
 
 beforeAll(async () => {
   await initBackend()
 })
 
-const settings: TrainingSettings = {
-  epochs: 1,
-  batchSize: 16,
-  optimizer: 'adam',
-  learningRate: 0.01,
-  classWeights: 'none',
-  loss: 'cross-entropy',
-  prior: null,
-  seed: 3,
-}
 /** One plain gradient step of size 1: the weights move by exactly −(the noisy gradient). */
 const oneStep: TrainingSettings = { ...settings, optimizer: 'sgd', learningRate: 1 }
 const train = blobs(300, 6, 1)
