@@ -127,15 +127,7 @@ describe('a coordinator started on a private task', () => {
         work,
       )
       const database = await testDatabase()
-      const start = startCoordinator({
-        task,
-        port: 0,
-        outDir: join(work, 'run'),
-        database,
-        cacheDir: join(work, 'cache'),
-        quiet: true,
-        print: () => {},
-      })
+      const start = startQuietly(task, work, database)
       await expect(start).rejects.toThrow(
         /^task impossible: privacy\.epsilon: expected an ε that 10000 rounds of 1 DP-SGD steps at q = 1 can meet with a noise multiplier up to 1000 \(even that spends ε = 0\.\d\d at δ = 0\.00001\).*, got number 0\.01$/,
       )
@@ -171,16 +163,7 @@ describe('a restarted coordinator', () => {
       } finally {
         await store.close()
       }
-      const restart = (task: typeof before) =>
-        startCoordinator({
-          task,
-          port: 0,
-          outDir: join(work, 'run'),
-          database,
-          cacheDir: join(work, 'cache'),
-          quiet: true,
-          print: () => {},
-        })
+      const restart = (task: typeof before) => startQuietly(task, work, database)
       await expect(restart(after)).rejects.toThrow(
         /^task "changed" has an unfinished run \(\d+\) whose privacy this task file changes/,
       )
@@ -196,6 +179,20 @@ describe('a restarted coordinator', () => {
     }
   })
 })
+
+/** A coordinator on `task` and `database` that prints nothing, its run and cache under `work`. */
+function startQuietly(task: StartOptions['task'], work: string, database: string) {
+  return startCoordinator({
+    task,
+    port: 0,
+    outDir: join(work, 'run'),
+    database,
+    cacheDir: join(work, 'cache'),
+    quiet: true,
+    print: () => {},
+  })
+}
+type StartOptions = Parameters<typeof startCoordinator>[0]
 
 /** `text` as a literal in a regular expression. */
 function literal(text: string): string {
