@@ -1,12 +1,7 @@
-import {
-  gaussianRdp,
-  ProtocolError,
-  rdpToDelta,
-  rdpToEpsilon,
-  subsampledGaussianRdp,
-} from '@fedtune/protocol'
+import { gaussianRdp, rdpToDelta, rdpToEpsilon, subsampledGaussianRdp } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 import { logErfc } from '../../../protocol/src/privacy/log-space.ts'
+import { protocolRefusal } from './protocol-refusal.ts'
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
@@ -98,28 +93,19 @@ describe('Rényi DP to (ε, δ) (Canonne, Kamath & Steinke 2020, Prop. 12, as dp
   })
 
   it('refuses δ outside (0, 1), a curve of the wrong length and NaN, saying what arrived', () => {
-    const refusal = (f: () => unknown) => {
-      try {
-        f()
-      } catch (error) {
-        expect(error).toBeInstanceOf(ProtocolError)
-        return (error as Error).message
-      }
-      throw new Error('expected a refusal')
-    }
-    expect(refusal(() => rdpToEpsilon([2], [1], 0))).toBe(
+    expect(protocolRefusal(() => rdpToEpsilon([2], [1], 0))).toBe(
       'privacy: delta: expected a number in (0, 1), got 0',
     )
-    expect(refusal(() => rdpToEpsilon([2], [1], 1))).toBe(
+    expect(protocolRefusal(() => rdpToEpsilon([2], [1], 1))).toBe(
       'privacy: delta: expected a number in (0, 1), got 1',
     )
-    expect(refusal(() => rdpToEpsilon([2, 3], [1], 1e-5))).toBe(
+    expect(protocolRefusal(() => rdpToEpsilon([2, 3], [1], 1e-5))).toBe(
       'privacy: rdp: expected one value per order (2), got 1 values',
     )
-    expect(refusal(() => rdpToEpsilon([2], [Number.NaN], 1e-5))).toBe(
+    expect(protocolRefusal(() => rdpToEpsilon([2], [Number.NaN], 1e-5))).toBe(
       'privacy: rdp: expected numbers (+∞ allowed), got NaN',
     )
-    expect(refusal(() => rdpToDelta([2], [1], -1))).toBe(
+    expect(protocolRefusal(() => rdpToDelta([2], [1], -1))).toBe(
       'privacy: epsilon: expected a finite number ≥ 0, got -1',
     )
   })

@@ -1,5 +1,6 @@
-import { DEFAULT_RDP_ORDERS, gaussianRdp, ProtocolError, subsampledGaussianRdp } from '@fedtune/protocol'
+import { DEFAULT_RDP_ORDERS, gaussianRdp, subsampledGaussianRdp } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
+import { protocolRefusal } from './protocol-refusal.ts'
 import { logMomentByQuadrature } from './renyi-quadrature.ts'
 
 /** log A_α from the closed forms: RDP·(α − 1). */
@@ -138,27 +139,18 @@ describe('Rényi DP of the Poisson-subsampled Gaussian', () => {
   })
 
   it('refuses a sampling rate outside [0, 1], a negative noise and orders at or below 1, naming them', () => {
-    const refusal = (f: () => unknown) => {
-      try {
-        f()
-      } catch (error) {
-        expect(error).toBeInstanceOf(ProtocolError)
-        return (error as Error).message
-      }
-      throw new Error('expected a refusal')
-    }
-    expect(refusal(() => subsampledGaussianRdp({ samplingRate: 1.5, noiseMultiplier: 1 }))).toBe(
+    expect(protocolRefusal(() => subsampledGaussianRdp({ samplingRate: 1.5, noiseMultiplier: 1 }))).toBe(
       'privacy: samplingRate: expected a number in [0, 1], got 1.5',
     )
-    expect(refusal(() => subsampledGaussianRdp({ samplingRate: Number.NaN, noiseMultiplier: 1 }))).toContain(
-      'samplingRate',
-    )
-    expect(refusal(() => subsampledGaussianRdp({ samplingRate: 0.1, noiseMultiplier: -1 }))).toBe(
+    expect(
+      protocolRefusal(() => subsampledGaussianRdp({ samplingRate: Number.NaN, noiseMultiplier: 1 })),
+    ).toContain('samplingRate')
+    expect(protocolRefusal(() => subsampledGaussianRdp({ samplingRate: 0.1, noiseMultiplier: -1 }))).toBe(
       'privacy: noiseMultiplier: expected a finite number ≥ 0, got -1',
     )
-    expect(refusal(() => gaussianRdp(1, [1]))).toBe(
+    expect(protocolRefusal(() => gaussianRdp(1, [1]))).toBe(
       'privacy: orders: expected finite Rényi orders above 1, got 1',
     )
-    expect(refusal(() => gaussianRdp(1, []))).toContain('a non-empty list of Rényi orders')
+    expect(protocolRefusal(() => gaussianRdp(1, []))).toContain('a non-empty list of Rényi orders')
   })
 })
