@@ -1,3 +1,4 @@
+import { runAccountant } from '@fedtune/coordinator'
 import type { ExamplePrivacy, ParticipantPrivacy } from '@fedtune/protocol'
 
 /**
@@ -24,4 +25,24 @@ export const examplePrivacy: ExamplePrivacy = {
   rounds: 20,
   samplingRate: 0.05,
   stepsPerRound: 20,
+}
+
+/**
+ * The coordinator's accountant for a run of `rounds` rounds under example-level DP at z = 2, full
+ * batch (q = 1), one step a round: a test sets its target ε between what some rounds spend.
+ */
+export function fullBatchAccountant(rounds: number): ReturnType<typeof runAccountant> {
+  return runAccountant(
+    {
+      unit: 'example',
+      epsilon: 1,
+      delta: 1e-5,
+      clipNorm: 1,
+      noiseMultiplier: 2,
+      rounds,
+      samplingRate: 1,
+      stepsPerRound: 1,
+    },
+    { unit: 'example', samplingRate: 1, noiseMultiplier: 2, stepsPerRound: 1 },
+  )
 }

@@ -6,7 +6,6 @@ import {
   type PrivateRun,
   parseTaskFile,
   privacySettingsFor,
-  runAccountant,
 } from '@fedtune/coordinator'
 import { openStore } from '@fedtune/coordinator/store'
 import {
@@ -27,6 +26,7 @@ import {
   testDatabase,
   testParticipant,
 } from '../harness.ts'
+import { fullBatchAccountant } from '../privacy-fixture.ts'
 import { bearerFor } from '../test-store.ts'
 
 /**
@@ -141,19 +141,7 @@ describe('a private secure round', () => {
 describe('the coordinator’s budget', () => {
   it('records ε after every round and ends the run, finished, before a round that could pass the target', async () => {
     // z = 2, full batch, one step a round: a target between two and three rounds' ε
-    const accountant = runAccountant(
-      {
-        unit: 'example',
-        epsilon: 1,
-        delta: 1e-5,
-        clipNorm: 1,
-        noiseMultiplier: 2,
-        rounds: 5,
-        samplingRate: 1,
-        stepsPerRound: 1,
-      },
-      { unit: 'example', samplingRate: 1, noiseMultiplier: 2, stepsPerRound: 1 },
-    )
+    const accountant = fullBatchAccountant(5)
     const target = (accountant.epsilonAfter([2, 2]) + accountant.epsilonAfter([2, 2, 2])) / 2
     const privacy = privateRun(
       { unit: 'example', epsilon: Number(target.toFixed(6)), noiseMultiplier: 2 },

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { privacySettingsFor, runAccountant } from '@fedtune/coordinator'
+import { privacySettingsFor } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
 import { openStore } from '@fedtune/coordinator/store'
 import type { ModelCard } from '@fedtune/model'
@@ -16,6 +16,7 @@ import {
   testDatabase,
   testParticipant,
 } from '../harness.ts'
+import { fullBatchAccountant } from '../privacy-fixture.ts'
 import { bearerFor } from '../test-store.ts'
 
 /**
@@ -60,19 +61,7 @@ describe('a coordinator started on a private task', () => {
 
   it('ends the run as finished, saying why, before a round that could pass the budget', async () => {
     // z = 2, full batch, one step a round: the target lies between one round's ε and two rounds'
-    const accountant = runAccountant(
-      {
-        unit: 'example',
-        epsilon: 1,
-        delta: 1e-5,
-        clipNorm: 1,
-        noiseMultiplier: 2,
-        rounds: 3,
-        samplingRate: 1,
-        stepsPerRound: 1,
-      },
-      { unit: 'example', samplingRate: 1, noiseMultiplier: 2, stepsPerRound: 1 },
-    )
+    const accountant = fullBatchAccountant(3)
     const epsilon = Number(((accountant.epsilonAfter([2]) + accountant.epsilonAfter([2, 2])) / 2).toFixed(4))
     const c = await startMainCoordinator({
       training: { rounds: 3 },
