@@ -41,11 +41,22 @@ export function participantNoise(
       `participantNoise: expected a positive finite fixed-point scale, got ${scale}`,
     )
   const { noiseMultiplier: z, clipNorm: c, minParticipants: m } = privacy
-  // Written as ringScale (ring-fit.ts) writes it, z·(c·s), so the coordinator's ring plan and this agree
-  // to the last bit; s is a power of two there, which makes the product exact in either order anyway.
-  const wanted = (z * (c * scale)) ** 2 / m
   return {
-    sigmaSquared: wanted <= 2 ** 52 ? roundVarianceUp(wanted) : wanted,
+    sigmaSquared: noiseShareVariance(z, c * scale, m),
     l2Sensitivity: roundingNormBound({ clip: c, scale, dimension }),
   }
+}
+
+/**
+ * σ_i² of one share: (z·(c·s))² / m, rounded up by `roundVarianceUp` up to 2^52 (above, every double
+ * is an integer already). The one place the formula is written: the participant's noise (above) and
+ * the coordinator's ring plan (ring-fit.ts) both call it, so they agree to the last bit.
+ */
+export function noiseShareVariance(
+  noiseMultiplier: number,
+  clipTimesScale: number,
+  minParticipants: number,
+): number {
+  const wanted = (noiseMultiplier * clipTimesScale) ** 2 / minParticipants
+  return wanted <= 2 ** 52 ? roundVarianceUp(wanted) : wanted
 }

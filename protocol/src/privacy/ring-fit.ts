@@ -1,6 +1,7 @@
 import { describe } from '../describe.ts'
 import { ProtocolError } from '../errors.ts'
-import { MAX_SIGMA_SQUARED, roundVarianceUp } from './discrete-gaussian.ts'
+import { MAX_SIGMA_SQUARED } from './discrete-gaussian.ts'
+import { noiseShareVariance } from './participant-noise.ts'
 import { roundingNormBound } from './randomized-rounding.ts'
 
 /**
@@ -122,10 +123,9 @@ export function ringScale(spec: RingPlanSpec): RingPlan {
     const scale = 2 ** k
     const cs = clip * scale
     if (participants * cs >= HALF_RING || cs > 2 ** 50) continue
-    const wanted = (noiseMultiplier * cs) ** 2 / minParticipants
-    if (wanted > MAX_SIGMA_SQUARED) continue
     // Past 2^52 every double is an integer, and the sampler takes its bigint path whatever the value.
-    const sigmaSquared = wanted <= 2 ** 52 ? roundVarianceUp(wanted) : wanted
+    const sigmaSquared = noiseShareVariance(noiseMultiplier, cs, minParticipants)
+    if (sigmaSquared > MAX_SIGMA_SQUARED) continue
     const fit = {
       participants,
       clip,
