@@ -13,7 +13,8 @@ Commands:
                            run a task's federation in one process on hospital folders, beside
                            the centralized and local-only references, and compare them
   privacy epsilon|plan     the ε a DP-SGD schedule spends (--noise --sampling --steps --delta),
-                           or the noise multiplier a budget ε needs (--epsilon instead of --noise)
+                           or the noise multiplier a budget ε needs (--epsilon instead of --noise);
+                           plan --task <f> [--examples <n>]: a task's noise and ε path
   backbone digest <dir>    print the SHA-256 digest a task file needs for a TF.js model folder
   operator add --role <role> <name>
                            add an operator account to the coordinator's database (on its host)

@@ -43,7 +43,12 @@ export type { ExcludedEntry, Exclusion } from './participants/exclusion.ts'
 export { INVITE_TTL_MS, issueInvite } from './participants/invite.ts'
 export { accountedRounds } from './privacy/accounted-rounds.ts'
 export { privacyChange } from './privacy/privacy-change.ts'
-export { type PrivateRun, privacySettingsFor, RING_WRAP_BOUND } from './privacy/privacy-settings-for.ts'
+export {
+  examplePrivacyFor,
+  type PrivateRun,
+  privacySettingsFor,
+  RING_WRAP_BOUND,
+} from './privacy/privacy-settings-for.ts'
 export {
   budgetExceeded,
   PRIVACY_BUDGET,

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { runPrivacyCommand } from '../../cli/src/privacy-command.ts'
 import { testIo } from './test-io.ts'
 
-function privacy(...args: string[]) {
+async function privacy(...args: string[]) {
   const t = testIo()
-  const code = runPrivacyCommand(args, t.io)
+  const code = await runPrivacyCommand(args, t.io)
   return { code, stdout: t.stdout(), stderr: t.stderr() }
 }
 
@@ -21,9 +21,9 @@ const epsilon = (q: EpsilonQuestion, ...more: string[]) => privacy('epsilon', ..
 /** `fedtune privacy plan` with these figures, then any more arguments (`--json`). */
 const plan = (q: PlanQuestion, ...more: string[]) => privacy('plan', ...flags(q), ...more)
 
-describe('fedtune privacy epsilon', () => {
-  it('prints the ε that DP-SGD spends and the order that gives it', () => {
-    const r = epsilon({ noise: '1', sampling: '0.01', steps: '1000', delta: '1e-5' })
+describe('fedtune privacy epsilon', async () => {
+  it('prints the ε that DP-SGD spends and the order that gives it', async () => {
+    const r = await epsilon({ noise: '1', sampling: '0.01', steps: '1000', delta: '1e-5' })
     expect(r).toEqual({
       code: 0,
       stdout:
@@ -32,17 +32,17 @@ describe('fedtune privacy epsilon', () => {
     })
   })
 
-  it('reads δ in decimal or scientific notation alike, and gives the issue’s full-batch figures', () => {
-    const decimal = epsilon({ noise: '5', sampling: '1', steps: '100', delta: '0.00001' })
-    const scientific = epsilon({ noise: '5', sampling: '1', steps: '100', delta: '1E-5' })
+  it('reads δ in decimal or scientific notation alike, and gives the issue’s full-batch figures', async () => {
+    const decimal = await epsilon({ noise: '5', sampling: '1', steps: '100', delta: '0.00001' })
+    const scientific = await epsilon({ noise: '5', sampling: '1', steps: '100', delta: '1E-5' })
     expect(decimal.stdout).toBe(scientific.stdout)
     expect(decimal.stdout).toContain('ε = 10.726 at δ = 0.00001 (Rényi order 3.3)')
-    const one = epsilon({ noise: '4.530877117', sampling: '1', steps: '1', delta: '1e-6' })
+    const one = await epsilon({ noise: '4.530877117', sampling: '1', steps: '1', delta: '1e-6' })
     expect(one.stdout).toContain('ε = 1.0000 at δ = 0.000001 (Rényi order 22)\n1 step at sampling rate 1')
   })
 
-  it('--json gives every figure as a number', () => {
-    const r = epsilon({ noise: '1', sampling: '0.01', steps: '1000', delta: '1e-5' }, '--json')
+  it('--json gives every figure as a number', async () => {
+    const r = await epsilon({ noise: '1', sampling: '0.01', steps: '1000', delta: '1e-5' }, '--json')
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout) as Record<string, number>
     expect(out).toEqual({
@@ -56,9 +56,9 @@ describe('fedtune privacy epsilon', () => {
   })
 })
 
-describe('fedtune privacy plan', () => {
-  it('prints the smallest noise multiplier that keeps the steps within ε, rounded up', () => {
-    const r = plan({ epsilon: '2', delta: '1e-5', sampling: '0.01', steps: '1000' })
+describe('fedtune privacy plan', async () => {
+  it('prints the smallest noise multiplier that keeps the steps within ε, rounded up', async () => {
+    const r = await plan({ epsilon: '2', delta: '1e-5', sampling: '0.01', steps: '1000' })
     expect(r).toEqual({
       code: 0,
       stdout:
@@ -67,12 +67,15 @@ describe('fedtune privacy plan', () => {
       stderr: '',
     })
     // The printed z, used as printed, still meets the budget.
-    const check = epsilon({ noise: '1.02230', sampling: '0.01', steps: '1000', delta: '1e-5' }, '--json')
+    const check = await epsilon(
+      { noise: '1.02230', sampling: '0.01', steps: '1000', delta: '1e-5' },
+      '--json',
+    )
     expect((JSON.parse(check.stdout) as { epsilon: number }).epsilon).toBeLessThanOrEqual(2)
   })
 
-  it('says impossible with the figures, exit 1, when no noise up to 1000 is enough', () => {
-    const r = plan({ epsilon: '0.001', delta: '1e-5', sampling: '0.01', steps: '1000' })
+  it('says impossible with the figures, exit 1, when no noise up to 1000 is enough', async () => {
+    const r = await plan({ epsilon: '0.001', delta: '1e-5', sampling: '0.01', steps: '1000' })
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe(
@@ -81,8 +84,8 @@ describe('fedtune privacy plan', () => {
     )
   })
 
-  it('--json answers ok: false with the ε at the most noise allowed', () => {
-    const r = plan({ epsilon: '0.001', delta: '1e-5', sampling: '0.01', steps: '1000' }, '--json')
+  it('--json answers ok: false with the ε at the most noise allowed', async () => {
+    const r = await plan({ epsilon: '0.001', delta: '1e-5', sampling: '0.01', steps: '1000' }, '--json')
     expect(r.code).toBe(1)
     expect(JSON.parse(r.stdout)).toMatchObject({
       ok: false,
@@ -93,7 +96,7 @@ describe('fedtune privacy plan', () => {
   })
 })
 
-describe('fedtune privacy refuses what it cannot account', () => {
+describe('fedtune privacy refuses what it cannot account', async () => {
   it.each([
     [
       ['epsilon', '--noise', '1', '--sampling', '0.01', '--steps', '10', '--delta', '1'],
@@ -146,8 +149,8 @@ describe('fedtune privacy refuses what it cannot account', () => {
     ],
     [['spend', '--noise', '1'], 'expected epsilon or plan, got "spend"'],
     [['epsilon', '--nois', '1'], "Unknown option '--nois'"],
-  ])('%j → exit 2: %s, then the usage', (args, message) => {
-    const r = privacy(...args)
+  ])('%j → exit 2: %s, then the usage', async (args, message) => {
+    const r = await privacy(...args)
     expect(r.code).toBe(2)
     expect(r.stdout).toBe('')
     expect(r.stderr).toContain(`fedtune privacy: ${message}`)
@@ -156,11 +159,11 @@ describe('fedtune privacy refuses what it cannot account', () => {
     )
   })
 
-  it('--help prints the usage and exits 0; nothing at all prints it and exits 2', () => {
-    const help = privacy('--help')
+  it('--help prints the usage and exits 0; nothing at all prints it and exits 2', async () => {
+    const help = await privacy('--help')
     expect(help.code).toBe(0)
     expect(help.stdout).toContain('fedtune privacy plan --epsilon <ε> --delta <δ> --sampling <q> --steps <t>')
-    expect(privacy('plan', '-h').code).toBe(0)
-    expect(privacy().code).toBe(2)
+    expect((await privacy('plan', '-h')).code).toBe(0)
+    expect((await privacy()).code).toBe(2)
   })
 })

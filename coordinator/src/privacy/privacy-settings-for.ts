@@ -55,7 +55,7 @@ export function privacySettingsFor(
 ):
   | { readonly ok: true; readonly value: PrivateRun }
   | { readonly ok: false; readonly problems: readonly TaskFileProblem[] } {
-  return task.privacy.unit === 'example' ? exampleRun(task) : participantRun(task, paramCount)
+  return task.privacy.unit === 'example' ? examplePrivacyFor(task) : participantRun(task, paramCount)
 }
 
 type Outcome = ReturnType<typeof privacySettingsFor>
@@ -64,8 +64,15 @@ function refused(path: string, expected: string, found: string): Outcome {
   return { ok: false, problems: [{ path, expected, found }] }
 }
 
-function exampleRun(task: Private): Outcome {
+/**
+ * {@link privacySettingsFor} of a task with unit "example", which needs no head size: DP-SGD's noise
+ * is per example, its steps and z depend only on q, the rounds and the local epochs. What
+ * `fedtune privacy plan --task` shows a hospital before any backbone is loaded.
+ */
+export function examplePrivacyFor(task: Private): Outcome {
   const p = task.privacy
+  if (p.unit !== 'example')
+    throw new Error(`examplePrivacyFor: expected a task with privacy unit "example", got "${p.unit}"`)
   const { rounds, localEpochs } = task.training
   const q = p.samplingRate
   const stepsPerRound = dpSgdSteps(localEpochs, q)
