@@ -38,6 +38,7 @@ import {
   privacyStatement,
   type RandomSource,
   refusalOutcome,
+  reportedEpsilon,
   retryDelayMs,
   type SecaggAnswer,
   SecureRoundDriver,
@@ -283,6 +284,7 @@ export class Participant {
           },
           `round ${r.round} ${r.status}${r.reason ? ` (${r.reason})` : ''}${global}`,
         )
+        this.#reportEpsilon(r.round, r.epsilon)
         const tally = this.#rounds.get(r.round)
         if (tally)
           this.#ended(
@@ -330,6 +332,26 @@ export class Participant {
           ? d.byteLength
           : 0)
     for (const tally of this.#rounds.values()) tally.bytes += bytes
+  }
+
+  /**
+   * Under privacy, after every round: this hospital's ledger's ε beside the coordinator's, and a
+   * loud warning when the coordinator's is higher over rounds this hospital all released.
+   */
+  #reportEpsilon(round: number, coordinator: number | null): void {
+    const budget = this.#budget
+    if (budget === null || coordinator === null) return
+    const { line, warning } = reportedEpsilon({
+      round,
+      coordinator,
+      own: budget.epsilon,
+      released: budget.spent.map((s) => s.round),
+      privacy: budget.privacy,
+      holder: 'this hospital',
+    })
+    this.#opts.log.info('privacy-reported', { round, epsilon: budget.epsilon, coordinator }, line)
+    if (warning)
+      this.#opts.log.warn('privacy-excess', { round, epsilon: budget.epsilon, coordinator }, warning)
   }
 
   /** A round this participant was given ends: one line in its history (history.ts), then forgotten. */

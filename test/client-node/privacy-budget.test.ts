@@ -19,6 +19,7 @@ import {
   encodeSecaggSetup,
   encodeWeights,
   epsilonOf,
+  type Finished,
   formatEpsilon,
   type HeadSpec,
   NONCE_BYTES,
@@ -26,6 +27,7 @@ import {
   packedParser,
   paramCount,
   type RandomSource,
+  type RoundResult,
   ringScale,
   roundPrivacyEvent,
   type SpentRound,
@@ -109,13 +111,15 @@ function secureRound(task: TaskInfo, round: number, clipNorm: number, scale: num
 }
 
 /**
- * The coordinator's side, scripted: every hello is let in with `task`, and `round` (if any) follows.
+ * The coordinator's side, scripted: every hello is let in with `task`, and `round` (if any) follows,
+ * then `told` (if any): round results, and the run's end.
  * `backbone`: what a backbone download gets, held open (the client never gets past it) or a 404.
  */
 async function scriptedCoordinator(
   task: TaskInfo,
   round: WireRoundStart | null,
   backbone: 'held' | 'missing',
+  told: { readonly results: readonly RoundResult[]; readonly finished: Finished } | null = null,
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const held: ServerResponse[] = []
   const http = createServer((_request, response) => {
@@ -128,6 +132,10 @@ async function scriptedCoordinator(
     socket.on('hello', (_hello: unknown, ack: (reply: unknown) => void) => {
       ack({ ok: true, task })
       if (round) socket.emit('round', round)
+      if (told) {
+        for (const result of told.results) socket.emit('round-result', result)
+        socket.emit('finished', told.finished)
+      }
     })
   })
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
@@ -252,6 +260,49 @@ describe('the hospital client and the task’s privacy', () => {
       // it left before fetching the backbone: no download failure, no error
       expect(events.some((e) => e.level === 'error')).toBe(false)
       expect(code).toBe(4)
+    } finally {
+      await coordinator.close()
+    }
+  })
+})
+
+describe('the coordinator’s ε beside this hospital’s', () => {
+  it('after a round both are printed, labelled, and a coordinator that reports more over rounds the hospital all released is warned about loudly', async () => {
+    const task = taskInfo('reported', participant)
+    const cache = join(work, 'cache-reported')
+    const round = roundPrivacyEvent(participant, { steps: 0, scale: 2 ** 20, dimension: params })
+    // this hospital released rounds 1 and 2 (kept in its ledger)
+    kept(cache, 'hospital-r', task, [round, round])
+    const own = epsilonOf([round, round], participant.delta)
+    const result = (n: number, epsilon: number): RoundResult => ({
+      round: n,
+      status: 'aggregated',
+      reason: null,
+      participants: 5,
+      accuracy: null,
+      auc: null,
+      epsilon,
+    })
+    // round 2: the coordinator says 1 more than the ledger over rounds 1 and 2, which it all released;
+    // round 3 (not released here) may well cost the federation more
+    const coordinator = await scriptedCoordinator(task, null, 'held', {
+      results: [result(2, own + 1), result(3, own + 2)],
+      finished: { rounds: 3, completed: 3 },
+    })
+    try {
+      const { stdout, stderr } = await client(coordinator.url, cache, 'hospital-r')
+      for (const [n, reported] of [
+        [2, own + 1],
+        [3, own + 2],
+      ] as const)
+        expect(stdout).toContain(
+          `round ${n}: ε spent ${formatEpsilon(own)} of 8.00 (δ 1e-5) by this hospital's ledger (2 rounds it released, each at the worst case of 4 survivors) · the coordinator reports ε ${formatEpsilon(reported)} (every round the federation released, with its survivors)\n`,
+        )
+      expect(stdout.match(/WARNING/g)).toHaveLength(1)
+      expect(stdout).toContain(
+        `WARNING: round 2: the coordinator reports ε ${formatEpsilon(own + 1)} spent, more than this hospital's ledger's ε ${formatEpsilon(own)}, although this hospital released an update in each of the 2 rounds: its ledger may have missed a release`,
+      )
+      expect(stderr).toBe('')
     } finally {
       await coordinator.close()
     }

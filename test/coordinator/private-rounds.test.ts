@@ -6,6 +6,7 @@ import {
   type PrivateRun,
   parseTaskFile,
   privacySettingsFor,
+  type RoundRecord,
 } from '@fedtune/coordinator'
 import { openStore } from '@fedtune/coordinator/store'
 import {
@@ -139,6 +140,66 @@ describe('a private secure round', () => {
 })
 
 describe('the coordinator’s budget', () => {
+  it('counts a secure round that fails after its sum was unmasked, with its survivors: in the record, the log line, the status and a restart', async () => {
+    const privacy = privateRun({ unit: 'example', epsilon: 8, noiseMultiplier: 1.1 })
+    const store = await openStore(await testDatabase())
+    onTestFinished(() => store.close())
+    const viewer = await bearerFor(store, 'viewer')
+    // the sum of round 1 is unmasked and averaged, then its head cannot be kept: the round fails
+    const h = await startTestCoordinator({
+      rounds: 2,
+      privacy,
+      store,
+      recorder: (recorder) => ({
+        writeHead(round, weights, server) {
+          if (round === 1) throw new Error('disk full')
+          recorder.writeHead(round, weights, server)
+        },
+        commit: (record) => recorder.commit(record),
+      }),
+    })
+    const a = testParticipant(h, 'a', { delta: filled(0.3) })
+    const heard = results(a, 2)
+    await joinAll(
+      a,
+      testParticipant(h, 'b', { delta: filled(0.3) }),
+      testParticipant(h, 'c', { delta: filled(0.3) }),
+    )
+    const first = await h.recorded(1)
+    expect(first).toMatchObject({
+      status: 'failed',
+      reason: 'closing round 1 failed: disk full',
+      privacy: { unit: 'example', epsilon: privacy.budget.epsilonAfter([3]), survivors: 3 },
+    })
+    expect(formatRecord(first, 2)).toContain(
+      `FAILED  closing round 1 failed: disk full  ε ${formatEpsilon(privacy.budget.epsilonAfter([3]))}/8.00`,
+    )
+    const second = await h.recorded(2)
+    expect(second).toMatchObject({
+      status: 'aggregated',
+      privacy: { epsilon: privacy.budget.epsilonAfter([3, 3]), survivors: 3 },
+    })
+    await h.federation.done
+    expect(h.federation.privacy).toMatchObject({ epsilon: privacy.budget.epsilonAfter([3, 3]), rounds: 2 })
+    expect((await h.app.inject({ method: 'GET', url: '/api/status', headers: viewer })).json()).toMatchObject(
+      { privacy: { epsilon: privacy.budget.epsilonAfter([3, 3]), rounds: 2 } },
+    )
+    expect((await heard).map((r) => r.epsilon)).toEqual([
+      privacy.budget.epsilonAfter([3]),
+      privacy.budget.epsilonAfter([3, 3]),
+    ])
+    // rounds.svg charts both rounds' ε, the failed one's included
+    const chart = readFileSync(join(h.runDir, 'rounds.svg'), 'utf8')
+    expect([...chart.matchAll(/<title>([^<]+)<\/title>/g)].map((m) => m[1])).toEqual([
+      `round 1: ε ${formatEpsilon(privacy.budget.epsilonAfter([3]))} of 8.00`,
+      `round 2: ε ${formatEpsilon(privacy.budget.epsilonAfter([3, 3]))} of 8.00`,
+    ])
+    // a restart (--resume) rebuilds the account from the kept rounds, the failed one included
+    expect(accountedRounds((await store.rounds.list<RoundRecord>(h.runId)).map((r) => r.record))).toEqual([
+      3, 3,
+    ])
+  })
+
   it('records ε after every round and ends the run, finished, before a round that could pass the target', async () => {
     // z = 2, full batch, one step a round: a target between two and three rounds' ε
     const accountant = fullBatchAccountant(5)

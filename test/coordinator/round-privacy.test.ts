@@ -186,7 +186,7 @@ describe('a private task’s rounds', () => {
     })
   })
 
-  it('a secure round that fails released nothing and costs nothing; a plaintext one that saw updates is accounted', () => {
+  it('a secure round that fails before its unmask stage released nothing and costs nothing; a plaintext one that saw updates is accounted', () => {
     const [secure, secureEffects] = run(
       initialState(config(PARTICIPANT, { secure: true }), new Float32Array([0, 0])),
       joined('a'),
@@ -209,6 +209,28 @@ describe('a private task’s rounds', () => {
       { type: 'round-failed', privacy: { epsilon: EXAMPLE.epsilonAfter([1]), survivors: 1 } },
     ])
     expect(plain.accounted).toEqual([1])
+  })
+
+  it('a secure round whose unmasking was asked for is accounted with those survivors however it fails: unmask, aggregation or keeping its head', () => {
+    for (const failure of [
+      { type: 'secure-failed', round: 1, reason: 'a second t-subset gives another secret' },
+      { type: 'error', round: 1, reason: 'closing round 1 failed: disk full' },
+      { type: 'abort', round: 1, by: 'alice', reason: 'too slow' },
+    ] as const) {
+      const [state, effects] = run(
+        initialState(config(PARTICIPANT, { secure: true }), new Float32Array([0, 0])),
+        joined('a'),
+        joined('b'),
+        joined('c'),
+        { type: 'secure-unmasking', round: 1, survivors: 3 },
+        failure,
+      )
+      expect(ended(effects)).toMatchObject([
+        { type: 'round-failed', privacy: { epsilon: PARTICIPANT.epsilonAfter([3]), survivors: 3 } },
+      ])
+      expect(state.accounted).toEqual([3])
+      expect(state.unmasking).toBe(0)
+    }
   })
 
   it('a resumed run carries its spent budget on, and ends at once when its next round cannot fit', () => {

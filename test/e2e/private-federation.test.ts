@@ -100,9 +100,15 @@ describe('a federation under participant-level differential privacy', () => {
         expect(said).toContain(`round ${round}: ε spent ${formatEpsilon(mine)} of 8.00 (δ 1e-5)`)
         // the coordinator accounts the same rounds from public facts: three survivors, the task's minimum
         expect(records[round - 1]?.privacy?.epsilon).toBeCloseTo(mine, 9)
+        // and after the round each hospital shows the coordinator's figure beside its own
+        expect(said).toContain(
+          `round ${round}: ε spent ${formatEpsilon(mine)} of 8.00 (δ 1e-5) by this hospital's ledger (${round} round${round === 1 ? '' : 's'} it released, each at the worst case of 3 survivors) · the coordinator reports ε ${formatEpsilon(records[round - 1]?.privacy?.epsilon ?? Number.NaN)} (every round the federation released, with its survivors)`,
+        )
       }
     }
     for (const record of records) expect(record?.survivors).toHaveLength(3)
+    // the two accountants agree: no hospital warns that the coordinator spent more
+    expect([...lines.values()].flat().filter((l) => l.includes('WARNING'))).toEqual([])
   }, 600_000)
 })
 

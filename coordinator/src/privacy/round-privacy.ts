@@ -28,8 +28,9 @@ export type PrivacyRecord = {
   readonly delta: number
   readonly target: number
   /**
-   * How many participants' updates this round released (the survivors of an aggregated round, the
-   * updates a plaintext-debug round received); 0: it released nothing and cost nothing.
+   * How many participants' updates this round released (the survivors of an aggregated round, or
+   * of a secure round that failed once their unmasking was asked for; the updates a plaintext-debug
+   * round received); 0: it released nothing and cost nothing.
    */
   readonly survivors: number
 }

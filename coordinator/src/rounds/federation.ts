@@ -758,6 +758,15 @@ export class Federation {
         )
         this.#opts.observer?.stageRelayed?.(timing)
       },
+      onUnmasking: (survivors) =>
+        this.#contain(
+          `round ${round}'s unmasking`,
+          () => {
+            if (open.secure === secureRound)
+              this.dispatch({ type: 'secure-unmasking', round, survivors: survivors.length })
+          },
+          round,
+        ),
       onBlame: (blame) =>
         this.#contain(
           `round ${round}'s blame`,

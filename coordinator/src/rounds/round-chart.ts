@@ -1,10 +1,12 @@
+import { EPSILON_PANEL_HEIGHT, epsilonPanel } from './epsilon-panel.ts'
 import type { RoundRecord } from './round-record.ts'
 
 /**
  * The run at a glance: the global head's accuracy and AUC on the coordinator's validation and test
  * sets and the participants' pooled accuracy of the head they received, per round, as a self-contained SVG (no
  * script, no external assets) that any browser or image viewer opens. Failed rounds are marked on
- * the axis, the best round by validation with a star.
+ * the axis, the best round by validation with a star. A private run has a panel below: ε spent per
+ * round against the target (epsilon-panel.ts).
  */
 export function roundChart(records: readonly RoundRecord[], title: string): string {
   const width = 640
@@ -33,9 +35,11 @@ export function roundChart(records: readonly RoundRecord[], title: string): stri
   const values = records.flatMap((r) => series.map((s) => s.pick(r) ?? 1))
   const low = Math.max(0, Math.floor((Math.min(1, ...values) - 0.02) * 10) / 10)
   const y = (v: number) => top + ((1 - v) / (1 - low)) * plotH
+  const epsilon = epsilonPanel(records, { top: height + 20, left, plotW, x })
+  const total = epsilon ? height + EPSILON_PANEL_HEIGHT : height
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${total}" viewBox="0 0 ${width} ${total}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${total}" fill="white"/>`,
     `<text x="${left}" y="20" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
   ]
   const tick = 1 - low > 0.5 ? 0.25 : 1 - low > 0.2 ? 0.1 : 0.05
@@ -74,6 +78,7 @@ export function roundChart(records: readonly RoundRecord[], title: string): stri
     )
     parts.push(`<text x="${left + plotW + 36}" y="${ly + 4}">${s.label}</text>`)
   })
+  if (epsilon) parts.push(...epsilon)
   parts.push('</svg>')
   return `${parts.join('\n')}\n`
 }

@@ -86,6 +86,12 @@ export type RoundState = {
    * facts), in order. Empty in a task without privacy.
    */
   readonly accounted: readonly number[]
+  /**
+   * The open secure round asked for the unmasking of these many survivors' masked inputs: from
+   * then on their sum may be revealed, so the round is accounted with them however it ends. 0
+   * before the unmask stage (and in plaintext-debug).
+   */
+  readonly unmasking: number
 }
 
 /** Where a run stands between rounds: all that `--resume` needs besides the config. */
@@ -110,6 +116,11 @@ export type RoundEvent =
       readonly survivors: readonly string[]
       readonly sum: SecureSum
     }
+  /**
+   * A secure round's masked-input stage closed and the unmasking of `survivors` masked inputs was
+   * asked for: the sum may be revealed from here on (a privacy event, whatever follows).
+   */
+  | { readonly type: 'secure-unmasking'; readonly round: number; readonly survivors: number }
   /** A secure round that could not produce a sum (too few survivors at some stage), and why. */
   | { readonly type: 'secure-failed'; readonly round: number; readonly reason: string }
   | { readonly type: 'deadline'; readonly round: number }
@@ -210,6 +221,7 @@ export function initialState(config: RoundConfig, global: Float32Array, progress
     gathering: 'idle',
     paused: false,
     accounted: progress.accounted ?? [],
+    unmasking: 0,
   }
 }
 
@@ -280,6 +292,9 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
         { survivors: event.survivors },
       )
     }
+    case 'secure-unmasking':
+      if (state.phase !== 'training' || event.round !== state.round) return [state, []]
+      return [{ ...state, unmasking: event.survivors }, []]
     case 'secure-failed':
       if (state.phase !== 'training' || event.round !== state.round) return [state, []]
       return closeRound(state, {
@@ -454,9 +469,11 @@ function aggregate(
 
 /**
  * Records the round's end (a failure counts as a round) and starts the next or finishes. A private
- * task accounts what the round released: an aggregated round's survivors, or the updates a
- * plaintext-debug round received before it failed (the coordinator saw them); a secure round that
- * failed released nothing.
+ * task accounts what the round released: an aggregated round's survivors; a failed round's
+ * survivors whose unmasking was asked for (their sum may have been revealed: a failure in or after
+ * the unmask stage, or in aggregating the sum, or in keeping the head) or the updates a
+ * plaintext-debug round received (the coordinator saw them); a secure round that failed before
+ * its unmask stage released nothing.
  */
 function closeRound(state: RoundState, ended: RoundAggregated | RoundFailed): [RoundState, Effect[]] {
   const failed = ended.type === 'round-failed' ? state.failed + 1 : state.failed
@@ -464,7 +481,7 @@ function closeRound(state: RoundState, ended: RoundAggregated | RoundFailed): [R
   const released =
     ended.type === 'round-aggregated'
       ? (ended.secure?.survivors.length ?? ended.contributions.length)
-      : ended.contributions.length
+      : Math.max(ended.contributions.length, state.unmasking)
   const effect: Effect = {
     ...ended,
     privacy: privacy && privacyRecord(privacy, state.accounted, released),
@@ -474,6 +491,7 @@ function closeRound(state: RoundState, ended: RoundAggregated | RoundFailed): [R
     ...state,
     failed,
     accounted,
+    unmasking: 0,
     phase: 'waiting',
     selected: [],
     received: new Map(),

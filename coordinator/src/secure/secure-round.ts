@@ -51,6 +51,11 @@ export type SecureRoundOptions = {
       | { readonly ok: true; readonly sum: Uint32Array; readonly survivors: readonly string[] }
       | { readonly ok: false; readonly reason: string },
   ) => void
+  /**
+   * The masked-input stage closed and the unmasking of these survivors' inputs is about to be asked
+   * for: from here the coordinator may learn their sum, whatever happens next (privacy accounting).
+   */
+  readonly onUnmasking?: (survivors: readonly string[]) => void
   /** A stage relayed its messages (unmask: unmasked the sum, or failed): for the log and metrics. */
   readonly onStage?: (timing: StageTiming) => void
   /**
@@ -257,6 +262,9 @@ export class SecureRound {
       })
       return
     }
+    // Told before any share is asked for: a round that fails from here on counts as released.
+    if (stage === 'masked-input')
+      this.#opts.onUnmasking?.([...outcome.messages.keys()].map((id) => this.#nameOf.get(id) as string))
     for (const [id, message] of outcome.messages) this.#opts.send(this.#nameOf.get(id) as string, message)
     relayed()
     this.#openedAt = this.#opts.clock.now()

@@ -55,6 +55,7 @@ export {
 } from './randomized-rounding.ts'
 export * from './rdp-conversion.ts'
 export * from './rdp-orders.ts'
+export { type EpsilonReport, reportedEpsilon } from './reported-epsilon.ts'
 export {
   type RingFitSpec,
   type RingPlan,
