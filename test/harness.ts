@@ -26,6 +26,7 @@ import {
   storeAdmission,
   type TaskFile,
   TaskHost,
+  writeUnmaskingMark,
 } from '@fedtune/coordinator'
 import type { RunningCoordinator, StartOptions } from '@fedtune/coordinator/start'
 import { openStore, type Store, StoreError } from '@fedtune/coordinator/store'
@@ -345,6 +346,8 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
       await store.rounds.commit(run.id, record, null)
       log.append(record)
     },
+    // as the coordinator keeps it: in the run folder, before any share is asked for
+    markUnmasking: (mark) => writeUnmaskingMark(runDir, mark),
   }
   const clock = steerableClock()
   const warnings: string[] = []

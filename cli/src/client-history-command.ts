@@ -13,10 +13,11 @@ const USAGE = `Usage: fedtune client history [--config <file>] [--cache <folder>
 Prints this hospital's own record of the rounds its client took part in, kept on this machine in
 <cache>/history/<task>/<name>.jsonl: the outcome (aggregated, dropped, failed), the bytes its
 socket sent in the round, and the global head it started from (the previous round's aggregate)
-measured on this hospital's own validation images, and the privacy budget ε this hospital had spent
-on the task by the round's end ("—" for a task without differential privacy; the rounds it is
-composed from are in <cache>/privacy/<task>/<name>.jsonl). Nothing here was ever sent to the
-coordinator.
+measured on this hospital's own validation images, and the privacy budget ε spent on the task by
+the round's end: "ε ledger" by this hospital's own ledger (the rounds it released, composed from
+<cache>/privacy/<task>/<name>.jsonl), "ε coordinator" as the coordinator reported it in the round's
+result (every round the federation released, with its survivors; "-" when no result came); "—" for
+a task without differential privacy. Nothing here was ever sent to the coordinator.
 
 Options:
   --config <file>   the client's config file: its cache and name (and task) are used
@@ -114,7 +115,10 @@ function tasksIn(cacheDir: string, name: string): string[] {
   return dirs.filter((t) => readHistory(historyFile(cacheDir, t, name)).entries.length > 0).sort()
 }
 
-/** One row per round; the global head's metrics are those of the head the round started from. */
+/**
+ * One row per round; the global head's metrics are those of the head the round started from, ε the
+ * round's end's by this hospital's ledger and by the coordinator's report, side by side.
+ */
 export function historyTable(entries: readonly HistoryEntry[]): string {
   const share = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(3))
   return textTable(
@@ -126,7 +130,8 @@ export function historyTable(entries: readonly HistoryEntry[]): string {
       'global BAL',
       'global AUC',
       'val images',
-      'privacy ε',
+      'ε ledger',
+      'ε coordinator',
       'time',
       'reason',
     ],
@@ -139,6 +144,7 @@ export function historyTable(entries: readonly HistoryEntry[]): string {
       share(e.global?.auc),
       e.global === null ? '-' : String(e.global.examples),
       e.privacy === null ? '—' : formatEpsilon(e.privacy),
+      e.privacy === null ? '—' : e.coordinatorEpsilon === null ? '-' : formatEpsilon(e.coordinatorEpsilon),
       escapeText(e.time, 40),
       e.reason === null ? '' : escapeText(e.reason, 80),
     ]),

@@ -37,6 +37,13 @@ export type HistoryEntry = {
    * δ, from its privacy ledger: privacy-ledger.ts); null for a task without differential privacy.
    */
   readonly privacy: number | null
+  /**
+   * ε the coordinator reported spent by the federation after the round (its `round-result`'s
+   * `epsilon`: every round the federation released, with its survivors), beside `privacy`, this
+   * hospital's own; null without privacy, for a round that ended without a result (this hospital
+   * stopped), and in entries written before it was kept.
+   */
+  readonly coordinatorEpsilon: number | null
 }
 
 /**
@@ -93,6 +100,8 @@ function parseEntry(line: string): HistoryEntry | null {
   if (e.reason !== null && typeof e.reason !== 'string') return null
   if (!count(e.bytesSent) || (e.examples !== null && !count(e.examples))) return null
   if (e.privacy !== null && typeof e.privacy !== 'number') return null
+  const coordinatorEpsilon = e.coordinatorEpsilon ?? null
+  if (coordinatorEpsilon !== null && typeof coordinatorEpsilon !== 'number') return null
   let global: LocalMetricsOfGlobal | null = null
   if (e.global !== null) {
     const g = e.global as Record<string, unknown> | undefined
@@ -119,5 +128,6 @@ function parseEntry(line: string): HistoryEntry | null {
     examples: e.examples as number | null,
     global,
     privacy: e.privacy as number | null,
+    coordinatorEpsilon,
   }
 }

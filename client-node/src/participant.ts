@@ -291,6 +291,7 @@ export class Participant {
             r.round,
             r.status === 'failed' ? 'failed' : tally.sent ? 'aggregated' : 'dropped',
             r.status === 'failed' ? r.reason : tally.sent ? null : 'our contribution was not sent in time',
+            r.epsilon,
           )
       } catch (error) {
         opts.log.warn(
@@ -354,8 +355,16 @@ export class Participant {
       this.#opts.log.warn('privacy-excess', { round, epsilon: budget.epsilon, coordinator }, warning)
   }
 
-  /** A round this participant was given ends: one line in its history (history.ts), then forgotten. */
-  #ended(round: number, outcome: RoundOutcome, reason: string | null): void {
+  /**
+   * A round this participant was given ends: one line in its history (history.ts), with the ε the
+   * coordinator reported for it (null: no result came), then forgotten.
+   */
+  #ended(
+    round: number,
+    outcome: RoundOutcome,
+    reason: string | null,
+    coordinatorEpsilon: number | null = null,
+  ): void {
     const tally = this.#rounds.get(round)
     const task = this.#task
     if (!tally || !task) return
@@ -377,6 +386,7 @@ export class Participant {
         examples: tally.examples,
         global: tally.global,
         privacy: this.#budget?.epsilon ?? null,
+        coordinatorEpsilon: this.#budget ? coordinatorEpsilon : null,
       })
     } catch (error) {
       // The history is this hospital's record, not the federation's: losing a line is said, not fatal.

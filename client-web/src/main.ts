@@ -19,6 +19,7 @@ import { type BackendName, embedImages, initEmbeddingBackend } from './embedding
 import { volunteerIdentity } from './identity.ts'
 import { joinAddress, taskInfoUrl } from './join-address.ts'
 import { countByLabel, type LabelledFile, labelFolder } from './label-folder.ts'
+import { roundEpsilon } from './round-epsilon.ts'
 import { VolunteerSession } from './session.ts'
 import { keepSpentRounds, loadSpentRounds } from './spent-rounds.ts'
 import { deleteEverything } from './store.ts'
@@ -43,6 +44,8 @@ const ui = {
   statement: $<HTMLUListElement>('privacy-statement'),
   leavesCounts: $<HTMLLIElement>('leaves-counts'),
   budget: $<HTMLParagraphElement>('privacy-budget'),
+  reported: $<HTMLParagraphElement>('privacy-reported'),
+  excess: $<HTMLParagraphElement>('privacy-excess'),
   needs: $<HTMLParagraphElement>('data-needs'),
   folder: $<HTMLInputElement>('folder'),
   files: $<HTMLInputElement>('files'),
@@ -321,7 +324,7 @@ async function join(): Promise<void> {
           ui.detail.textContent = line
         },
         worker: onWorker,
-        result: onResult,
+        result: (r) => onResult(r, t.privacy, spent),
         finished: (f) => {
           session = undefined
           setStatus(
@@ -426,7 +429,7 @@ function onWorker(m: FromWorker): void {
   }
 }
 
-function onResult(r: RoundResult): void {
+function onResult(r: RoundResult, privacy: PrivacySettings | null, spent: readonly SpentRound[]): void {
   const row = document.createElement('tr')
   row.dataset.round = String(r.round)
   row.dataset.status = r.status
@@ -437,12 +440,31 @@ function onResult(r: RoundResult): void {
     el('td', String(r.participants)),
     el('td', r.accuracy === null ? '–' : r.accuracy.toFixed(3)),
     el('td', r.auc === null ? '–' : r.auc.toFixed(3)),
+    el('td', r.epsilon === null ? '–' : formatEpsilon(r.epsilon)),
   )
   ui.rounds.append(row)
+  showReported(r, privacy, spent)
   // The coordinator's own chart of the run (the global head on its held-out set), fetched anew.
   ui.chart.src = `/api/rounds.svg?after=${r.round}`
   ui.chart.hidden = false
   setStatus('waiting', `Round ${r.round} ${r.status}; waiting for the next round.`)
+}
+
+/**
+ * Under privacy, after each round's result: this browser's ε beside the coordinator's, and a loud
+ * warning when the coordinator's is the higher although this browser released every round so far.
+ * A warning stays shown (the latest one) so that a volunteer who looks later still sees it.
+ */
+function showReported(r: RoundResult, privacy: PrivacySettings | null, spent: readonly SpentRound[]): void {
+  const report = roundEpsilon(r, privacy, spent)
+  if (report === null) return
+  ui.reported.hidden = false
+  ui.reported.dataset.round = String(r.round)
+  ui.reported.textContent = report.line
+  if (report.warning === null) return
+  ui.excess.hidden = false
+  ui.excess.dataset.round = String(r.round)
+  ui.excess.textContent = report.warning
 }
 
 async function stop(): Promise<void> {

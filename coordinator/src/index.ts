@@ -64,6 +64,13 @@ export {
   runAccountant,
 } from './privacy/run-accountant.ts'
 export {
+  lostRoundRecord,
+  readUnmaskingMark,
+  type UnmaskingMark,
+  unmaskingMarkFile,
+  writeUnmaskingMark,
+} from './privacy/unmasking-mark.ts'
+export {
   type BestRound,
   EARLY_STOP,
   earlyStop,

@@ -204,6 +204,11 @@ export type RoundResult = {
   readonly round: number
   readonly status: 'aggregated' | 'failed'
   readonly reason: string | null
+  /**
+   * How many participants' updates the round released: its secure sum's survivors or plaintext
+   * contributors; a private task's failed round, the survivors its ε was accounted with (0: it
+   * released nothing).
+   */
   readonly participants: number
   readonly accuracy: number | null
   readonly auc: number | null

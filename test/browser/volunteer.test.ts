@@ -424,6 +424,12 @@ describe('a volunteer in headless Chromium', () => {
     expect(await page.textContent('#privacy-budget')).toBe(
       `After round 2: ε spent ${epsilons[1]} of 8.00 (δ 1e-5).`,
     )
+    // beside it, after each result, the coordinator's ε in the hospital client's words; they agree: no warning
+    expect(rows.map((r) => r[6])).toEqual(epsilons)
+    expect(await page.textContent('#privacy-reported')).toBe(
+      `round 2: ε spent ${epsilons[1]} of 8.00 (δ 1e-5) by this browser's ledger (2 rounds it released, each at the worst case of 3 survivors) · the coordinator reports ε ${epsilons[1]} (every round the federation released, with its survivors)`,
+    )
+    expect(await page.isHidden('#privacy-excess')).toBe(true)
     // kept in the page's store, one event a round, before each masked input went out
     expect(await storedKeys(page)).toContain('privacy:volunteer-private')
     await page.close()

@@ -20,6 +20,7 @@ const entry = (round: number, more: Partial<HistoryEntry> = {}): HistoryEntry =>
   examples: 90,
   global: { accuracy: 0.8, auc: 0.9, examples: 10, balancedAccuracy: 0.75, recall: [0.9, 0.6] },
   privacy: null,
+  coordinatorEpsilon: null,
   ...more,
 })
 
@@ -65,19 +66,41 @@ describe('the hospital’s round history', () => {
         entry(1),
         entry(2, { outcome: 'failed', reason: 'too few', global: null, bytesSent: 12 }),
       ]),
-    ).toBe(`round  outcome     sent     global ACC  global BAL  global AUC  val images  privacy ε  time                      reason
-1      aggregated  10.3 kB  0.800       0.750       0.900       10          —          2026-12-02T10:00:00.000Z
-2      failed      12 B     -           -           -           -           —          2026-12-02T10:00:00.000Z  too few
+    ).toBe(`round  outcome     sent     global ACC  global BAL  global AUC  val images  ε ledger  ε coordinator  time                      reason
+1      aggregated  10.3 kB  0.800       0.750       0.900       10          —         —              2026-12-02T10:00:00.000Z
+2      failed      12 B     -           -           -           -           —         —              2026-12-02T10:00:00.000Z  too few
 `)
   })
 
-  it('under privacy each round says the ε the hospital had spent by its end, as every party writes ε', () => {
+  it('under privacy each round says the ε spent by its end by the hospital’s ledger and by the coordinator’s report, side by side', () => {
     const file = historyFile(join(work, 'e'), 'xray', 'h')
-    appendHistory(file, entry(1, { privacy: 1.2345 }))
-    appendHistory(file, entry(2, { privacy: 12.345 }))
-    expect(readHistory(file).entries.map((e) => e.privacy)).toEqual([1.2345, 12.345])
+    appendHistory(file, entry(1, { privacy: 1.2345, coordinatorEpsilon: 1.1987 }))
+    appendHistory(file, entry(2, { privacy: 12.345, coordinatorEpsilon: 13.02 }))
+    // no result came (the hospital stopped mid-round): the coordinator said nothing of it
+    appendHistory(file, entry(3, { outcome: 'dropped', reason: 'stopped', privacy: 12.345 }))
+    expect(readHistory(file).entries.map((e) => [e.privacy, e.coordinatorEpsilon])).toEqual([
+      [1.2345, 1.1987],
+      [12.345, 13.02],
+      [12.345, null],
+    ])
     const rows = historyTable(readHistory(file).entries).trimEnd().split('\n')
-    expect(rows.map((l) => l.split(/ {2,}/)[7])).toEqual(['privacy ε', '1.23', '12.3'])
+    expect(rows.map((l) => l.split(/ {2,}/).slice(7, 9))).toEqual([
+      ['ε ledger', 'ε coordinator'],
+      ['1.23', '1.20'],
+      ['12.3', '13.0'],
+      ['12.3', '-'],
+    ])
+  })
+
+  it('reads an entry written before the coordinator’s ε was kept, with it as null', () => {
+    const file = historyFile(join(work, 'f'), 'xray', 'h')
+    mkdirSync(dirname(file), { recursive: true })
+    const { coordinatorEpsilon: _, ...old } = entry(1, { privacy: 2.5 })
+    appendFileSync(
+      file,
+      `${JSON.stringify(old)}\n${JSON.stringify({ ...old, coordinatorEpsilon: 'high' })}\n`,
+    )
+    expect(readHistory(file)).toEqual({ entries: [entry(1, { privacy: 2.5 })], unreadable: 1 })
   })
 
   it('reads an entry written before balanced accuracy and recall were kept, with those as null', () => {

@@ -3,13 +3,16 @@ import { join } from 'node:path'
 import {
   accountedRounds,
   formatRecord,
+  lostRoundRecord,
   type PrivateRun,
   parseTaskFile,
   privacySettingsFor,
   type RoundRecord,
+  readUnmaskingMark,
 } from '@fedtune/coordinator'
 import { openStore } from '@fedtune/coordinator/store'
 import {
+  type Finished,
   formatEpsilon,
   type HelloAck,
   PRIVATE_NO_EVALUATION,
@@ -22,8 +25,10 @@ import {
   filled,
   head,
   params,
+  silentFrom,
   sorted,
   startTestCoordinator,
+  type TestParticipant,
   testDatabase,
   testParticipant,
 } from '../harness.ts'
@@ -184,9 +189,10 @@ describe('the coordinator’s budget', () => {
     expect((await h.app.inject({ method: 'GET', url: '/api/status', headers: viewer })).json()).toMatchObject(
       { privacy: { epsilon: privacy.budget.epsilonAfter([3, 3]), rounds: 2 } },
     )
-    expect((await heard).map((r) => r.epsilon)).toEqual([
-      privacy.budget.epsilonAfter([3]),
-      privacy.budget.epsilonAfter([3, 3]),
+    // the failed round tells what its record says: ε with it, and the 3 whose sum it released
+    expect((await heard).map((r) => [r.status, r.participants, r.epsilon])).toEqual([
+      ['failed', 3, privacy.budget.epsilonAfter([3])],
+      ['aggregated', 3, privacy.budget.epsilonAfter([3, 3])],
     ])
     // rounds.svg charts both rounds' ε, the failed one's included
     const chart = readFileSync(join(h.runDir, 'rounds.svg'), 'utf8')
@@ -198,6 +204,92 @@ describe('the coordinator’s budget', () => {
     expect(accountedRounds((await store.rounds.list<RoundRecord>(h.runId)).map((r) => r.record))).toEqual([
       3, 3,
     ])
+  })
+
+  it('counts a secure round the run is stopped in during its unmask stage: recorded, told, in the status and for a restart', async () => {
+    const privacy = privateRun({ unit: 'example', epsilon: 8, noiseMultiplier: 1.1 })
+    const store = await openStore(await testDatabase())
+    onTestFinished(() => store.close())
+    const viewer = await bearerFor(store, 'viewer')
+    const h = await startTestCoordinator({ rounds: 2, privacy, store })
+    // all three send their masked inputs, then hold back their unmasking shares
+    const holding = { delta: filled(0.3), alter: silentFrom(1, 'unmask') }
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => testParticipant(h, name, holding)) as [
+      TestParticipant,
+      TestParticipant,
+      TestParticipant,
+    ]
+    const asked = new Promise<void>((resolve) =>
+      a.socket.on('secagg', (raw: { stage: string }) => raw.stage === 'unmask' && resolve()),
+    )
+    const heard = results(a, 1)
+    const finished = new Promise<Finished>((resolve) => a.socket.once('finished', resolve))
+    await joinAll(a, b, c)
+    await asked
+    expect(h.federation.secureStage).toMatchObject({ stage: 'unmask' })
+    // kept on disk before any share was asked for: had the coordinator crashed here, a restart
+    // would keep the round as failed and account it (privacy/unmasking-mark.ts)
+    const mark = readUnmaskingMark(h.runDir)
+    expect(mark).toMatchObject({ round: 1, survivors: 3 })
+    expect([...(mark?.selected ?? [])].sort()).toEqual(['a', 'b', 'c'])
+    expect(lostRoundRecord(mark, [], privacy.budget, Date.now())?.privacy).toMatchObject({
+      epsilon: privacy.budget.epsilonAfter([3]),
+      survivors: 3,
+    })
+    h.federation.stop('stopped by alice', 'alice')
+    expect(await h.federation.done).toEqual({ reason: 'stopped by alice', completed: 0, failed: 1 })
+    const epsilon = privacy.budget.epsilonAfter([3])
+    expect(await h.recorded(1)).toMatchObject({
+      status: 'failed',
+      reason:
+        "the run stopped during the round's unmask stage (stopped by alice); its 3 survivors are accounted",
+      privacy: { unit: 'example', epsilon, survivors: 3 },
+    })
+    // told before the end, as any kept round
+    expect(await heard).toEqual([
+      expect.objectContaining({ round: 1, status: 'failed', participants: 3, epsilon }),
+    ])
+    expect(await finished).toEqual({ rounds: 1, completed: 0 })
+    expect([a, b, c].flatMap((p) => p.sent).filter((s) => s.stage === 'unmask')).toEqual([])
+    expect(h.federation.privacy).toMatchObject({ epsilon, rounds: 1 })
+    expect((await h.app.inject({ method: 'GET', url: '/api/status', headers: viewer })).json()).toMatchObject(
+      { privacy: { epsilon, rounds: 1 } },
+    )
+    // kept in the store: a restart (--resume after the coordinator closed) accounts it again, once
+    const kept = (await store.rounds.list<RoundRecord>(h.runId)).map((r) => r.record)
+    expect(accountedRounds(kept)).toEqual([3])
+    expect(lostRoundRecord(mark, kept, privacy.budget, Date.now())).toBeNull()
+  })
+
+  it('a round whose unmasking mark cannot be kept fails before any share is asked for, and costs nothing', async () => {
+    const privacy = privateRun({ unit: 'example', epsilon: 8, noiseMultiplier: 1.1 })
+    const h = await startTestCoordinator({
+      rounds: 1,
+      privacy,
+      recorder: (recorder) => ({
+        writeHead: (round, weights, server) => recorder.writeHead(round, weights, server),
+        commit: (record) => recorder.commit(record),
+        markUnmasking() {
+          throw new Error('disk full')
+        },
+      }),
+    })
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => testParticipant(h, name, { delta: filled(0.3) })) as [
+      TestParticipant,
+      TestParticipant,
+      TestParticipant,
+    ]
+    const asked: string[] = []
+    a.socket.on('secagg', (raw: { stage: string }) => asked.push(raw.stage))
+    await joinAll(a, b, c)
+    expect(await h.recorded(1)).toMatchObject({
+      status: 'failed',
+      reason: "round 1's unmasking failed: disk full",
+      privacy: { epsilon: 0, survivors: 0 },
+    })
+    await h.federation.done
+    expect(asked).not.toContain('unmask')
+    expect(h.federation.privacy).toMatchObject({ epsilon: 0, rounds: 0 })
   })
 
   it('records ε after every round and ends the run, finished, before a round that could pass the target', async () => {

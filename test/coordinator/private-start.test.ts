@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { privacySettingsFor } from '@fedtune/coordinator'
+import { privacySettingsFor, type RoundRecord, writeUnmaskingMark } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
 import { openStore } from '@fedtune/coordinator/store'
 import type { ModelCard } from '@fedtune/model'
@@ -134,6 +134,56 @@ describe('a coordinator started on a private task', () => {
 })
 
 describe('a restarted coordinator', () => {
+  it('keeps as failed, and accounts, a round whose unmasking the last coordinator asked for before it crashed', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'fedtune-private-'))
+    try {
+      const task = await realTaskFile('crashed', { privacy: { unit: 'example', epsilon: 3 } }, work)
+      const database = await testDatabase()
+      // the first coordinator opens the run (its initial head on disk), asks round 1's survivors
+      // to unmask (its mark on disk) and dies before the round is kept
+      const first = await startQuietly(task, work, database)
+      const runId = (await first.store.runs.list({ task: 'crashed' }))[0]?.id as number
+      await first.close()
+      writeUnmaskingMark(join(work, 'run'), {
+        round: 1,
+        survivors: 3,
+        selected: ['a', 'b', 'c'],
+        startedAt: 1000,
+      })
+      const c = await startQuietly(task, work, database)
+      try {
+        const [kept] = await c.store.rounds.list<RoundRecord>(runId)
+        const reason =
+          "the coordinator stopped during the round's unmask stage (it did not close: a crash or a kill); its 3 survivors are accounted"
+        expect(kept?.record).toMatchObject({
+          round: 1,
+          status: 'failed',
+          reason,
+          selected: ['a', 'b', 'c'],
+          privacy: { unit: 'example', survivors: 3 },
+        })
+        const epsilon = kept?.record.privacy?.epsilon
+        expect(epsilon).toBeGreaterThan(0)
+        // the run goes on after it, its budget with it
+        expect(c.federation.state).toMatchObject({ round: 1, failed: 1, accounted: [3] })
+        expect(c.federation.privacy).toMatchObject({ epsilon, rounds: 1 })
+        expect(readFileSync(join(work, 'run', 'rounds.jsonl'), 'utf8')).toContain(reason)
+      } finally {
+        await c.close()
+      }
+      // once kept, the mark counts no more: a second restart adds nothing
+      const again = await startQuietly(task, work, database)
+      try {
+        expect((await again.store.rounds.list(runId)).map((r) => r.round)).toEqual([1])
+        expect(again.federation.privacy).toMatchObject({ rounds: 1 })
+      } finally {
+        await again.close()
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true })
+    }
+  })
+
   it('refuses to carry a run on under a task file whose privacy changed, saying old and new', async () => {
     const work = mkdtempSync(join(tmpdir(), 'fedtune-private-'))
     try {

@@ -233,6 +233,61 @@ describe('a private task’s rounds', () => {
     }
   })
 
+  it('a stop during a round that released something records it as failed and accounts it before the run finishes; one that released nothing is not recorded', () => {
+    const secure = initialState(config(PARTICIPANT, { secure: true }), new Float32Array([0, 0]))
+    const [unmasking, unmaskingEffects] = run(
+      secure,
+      joined('a'),
+      joined('b'),
+      joined('c'),
+      { type: 'secure-unmasking', round: 1, survivors: 3 },
+      { type: 'stop', reason: 'coordinator closed' },
+    )
+    expect(unmaskingEffects.slice(-2)).toEqual([
+      expect.objectContaining({
+        type: 'round-failed',
+        round: 1,
+        reason:
+          "the run stopped during the round's unmask stage (coordinator closed); its 3 survivors are accounted",
+        privacy: expect.objectContaining({ epsilon: PARTICIPANT.epsilonAfter([3]), survivors: 3 }),
+      }),
+      { type: 'finished', reason: 'coordinator closed', completed: 0, failed: 1 },
+    ])
+    expect(unmasking).toMatchObject({ phase: 'finished', round: 1, accounted: [3] })
+
+    const [plain, plainEffects] = run(
+      initialState(config(EXAMPLE), new Float32Array([0, 0])),
+      joined('a'),
+      joined('b'),
+      { type: 'update', participant: 'a', update: update(1, [1, 1], 1) },
+      { type: 'stop', reason: 'stopped by alice' },
+    )
+    expect(ended(plainEffects)).toMatchObject([
+      {
+        type: 'round-failed',
+        reason: 'the run stopped with 1 updates received (stopped by alice); they are accounted',
+        contributions: [{ participant: 'a' }],
+        dropped: ['b'],
+        privacy: { epsilon: EXAMPLE.epsilonAfter([1]), survivors: 1 },
+      },
+    ])
+    expect(plain.accounted).toEqual([1])
+
+    // before the unmask stage nothing was revealed: the round ends unrecorded, as without privacy
+    const [early, earlyEffects] = run(secure, joined('a'), joined('b'), joined('c'), {
+      type: 'stop',
+      reason: 'stopped by alice',
+    })
+    expect(earlyEffects.at(-1)).toEqual({
+      type: 'finished',
+      reason: 'stopped by alice',
+      completed: 0,
+      failed: 0,
+    })
+    expect(ended(earlyEffects)).toEqual([])
+    expect(early.accounted).toEqual([])
+  })
+
   it('a resumed run carries its spent budget on, and ends at once when its next round cannot fit', () => {
     const budget = between(EXAMPLE, [2, 2], [2, 2, 2])
     const resumed = initialState(config(budget), new Float32Array([0, 0]), {

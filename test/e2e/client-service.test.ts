@@ -186,9 +186,9 @@ describe('the hospital client as a service', () => {
     const table = t.out().split('\n')
     expect(table[0]).toBe(`task main, hospital-1 (${historyFile(cache, 'main', 'hospital-1')})`)
     expect(table[1]).toMatch(
-      /^round +outcome +sent +global ACC +global BAL +global AUC +val images +privacy ε +time/,
+      /^round +outcome +sent +global ACC +global BAL +global AUC +val images +ε ledger +ε coordinator +time/,
     )
-    expect(table[2]).toMatch(/^1 +aggregated +\d+\.\d kB +\d\.\d{3} +\d\.\d{3} +(\d\.\d{3}|-) +4 +— +20/)
+    expect(table[2]).toMatch(/^1 +aggregated +\d+\.\d kB +\d\.\d{3} +\d\.\d{3} +(\d\.\d{3}|-) +4 +— +— +20/)
     expect(table[3]).toMatch(/^2 +aggregated /)
     const j = testIo()
     expect(

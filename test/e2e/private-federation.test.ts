@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   createLogger,
+  historyFile,
   Participant,
   type ParticipantEnd,
   privacyLedgerFile,
+  readHistory,
   readPrivacyLedger,
 } from '@fedtune/client-node'
 import { epsilonOf, formatEpsilon, privacyStatement } from '@fedtune/protocol'
@@ -105,6 +107,18 @@ describe('a federation under participant-level differential privacy', () => {
           `round ${round}: ε spent ${formatEpsilon(mine)} of 8.00 (δ 1e-5) by this hospital's ledger (${round} round${round === 1 ? '' : 's'} it released, each at the worst case of 3 survivors) · the coordinator reports ε ${formatEpsilon(records[round - 1]?.privacy?.epsilon ?? Number.NaN)} (every round the federation released, with its survivors)`,
         )
       }
+      // its history keeps both figures per round: its ledger's and the coordinator's report
+      const history = readHistory(historyFile(join(work, `cache-participant-${i + 1}`), task.taskId, name))
+      expect(history.entries.map((e) => [e.round, e.privacy, e.coordinatorEpsilon])).toEqual(
+        [1, 2].map((round) => [
+          round,
+          epsilonOf(
+            kept.slice(0, round).map((k) => k.event),
+            privacy.delta,
+          ),
+          records[round - 1]?.privacy?.epsilon,
+        ]),
+      )
     }
     for (const record of records) expect(record?.survivors).toHaveLength(3)
     // the two accountants agree: no hospital warns that the coordinator spent more

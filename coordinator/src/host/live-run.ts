@@ -7,10 +7,12 @@ import { backbonePath } from '../http/backbone-path.ts'
 import { storeAdmission } from '../participants/admission.ts'
 import { type PrivateRun, privacySettingsFor } from '../privacy/privacy-settings-for.ts'
 import { PRIVACY_BUDGET } from '../privacy/round-privacy.ts'
+import { lostRoundRecord, readUnmaskingMark, writeUnmaskingMark } from '../privacy/unmasking-mark.ts'
 import { EARLY_STOP } from '../rounds/best-round.ts'
 import { type Evaluate, Federation } from '../rounds/federation.ts'
 import { formatRecord, RoundLog } from '../rounds/round-log.ts'
 import type { RoundObserver } from '../rounds/round-observer.ts'
+import type { RoundRecord } from '../rounds/round-record.ts'
 import { type Run, type Store, StoreError } from '../store/index.ts'
 import { headFile } from '../store/run-folder.ts'
 import { localTraining } from '../tasks/local-training.ts'
@@ -132,7 +134,22 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   const fixedPoint =
     task.aggregation.mode === 'secure' ? (private_?.fixedPoint ?? task.aggregation.fixedPoint) : null
   mkdirSync(outDir, { recursive: true })
-  const resumed = resumeFrom(outDir, await store.rounds.list(run.id), params)
+  let kept = await store.rounds.list<RoundRecord>(run.id)
+  // a private round the last coordinator asked to unmask, then lost (a crash): kept now, failed and accounted
+  const lost =
+    private_ &&
+    lostRoundRecord(
+      readUnmaskingMark(outDir),
+      kept.map((r) => r.record),
+      private_.budget,
+      Date.now(),
+    )
+  if (lost) {
+    await commitRound(store, run.id, lost, null)
+    kept = await store.rounds.list<RoundRecord>(run.id)
+    warn(`run ${run.id}: round ${lost.round} kept as failed: ${lost.reason}`)
+  }
+  const resumed = resumeFrom(outDir, kept, params)
   if (resumed) {
     if (task.training.server.optimizer === 'adam' && resumed.completed > 0 && !resumed.server)
       print(
@@ -143,7 +160,12 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     )
   }
   const priors = taskPriors(task, validationCounts)
-  const log = new RoundLog(outDir, resumed?.records ?? [], `task ${task.name}: the global head per round`)
+  const log = new RoundLog(
+    outDir,
+    (resumed?.records ?? []).filter((r) => r.round !== lost?.round),
+    `task ${task.name}: the global head per round`,
+  )
+  if (lost) log.append(lost)
   const federation = new Federation({
     task: info,
     config: {
@@ -198,6 +220,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     joinTimeoutMs: task.participation.joinTimeoutSeconds * 1000,
     recorder: {
       writeHead: (round, weights, server) => log.writeHead(round, weights, server ?? null),
+      markUnmasking: (mark) => writeUnmaskingMark(outDir, mark),
       commit: async (record) => {
         await commitRound(
           store,

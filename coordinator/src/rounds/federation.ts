@@ -16,6 +16,7 @@ import {
   type UpdateAck,
 } from '@fedtune/protocol'
 import type { ExcludedEntry, Exclusion } from '../participants/exclusion.ts'
+import type { UnmaskingMark } from '../privacy/unmasking-mark.ts'
 import { type SecureParameters, SecureRound } from '../secure/secure-round.ts'
 import { type BestRound, earlyStop, nextBest, patienceRunOut } from './best-round.ts'
 import { type Clock, realClock } from './clock.ts'
@@ -130,6 +131,13 @@ type Summary = { reason: string; completed: number; failed: number }
 export type RoundRecorder = {
   writeHead(round: number, weights: Float32Array, server?: ServerState): void
   commit(record: RoundRecord): Promise<void>
+  /**
+   * Keeps, durably, that a private secure round's unmasking is about to be asked for, so that a
+   * coordinator that crashes before the round's record is kept still accounts it when it carries
+   * the run on (privacy/unmasking-mark.ts). Throwing fails the round before any share is asked.
+   * A recorder without it (tests) cannot account such a round after a crash.
+   */
+  markUnmasking?(mark: UnmaskingMark): void
 }
 
 /** At most this far ahead may an operator push a deadline: what a round announcement can carry (protocol's `deadlineMs`). */
@@ -345,8 +353,11 @@ export class Federation {
 
   /**
    * Ends the run. A round in progress ends with it unrecorded (its secure aggregation torn down,
-   * nothing unmasked); a round being committed is kept and announced first, and a round that was to
-   * start after it does not. `by`, an operator, is reported to `onControl`.
+   * nothing unmasked), unless a private task's round released something by then (its unmasking was
+   * asked for, or the coordinator holds plaintext updates): that one is recorded as failed, with ε
+   * accounted for it, and announced before the end (round.ts, `stop`). A round being committed is
+   * kept and announced first, and a round that was to start after it does not. `by`, an operator,
+   * is reported to `onControl`.
    */
   stop(reason: string, by?: string): void {
     const { phase, round } = this.#state
@@ -762,8 +773,16 @@ export class Federation {
         this.#contain(
           `round ${round}'s unmasking`,
           () => {
-            if (open.secure === secureRound)
-              this.dispatch({ type: 'secure-unmasking', round, survivors: survivors.length })
+            if (open.secure !== secureRound) return
+            // on disk before any share is asked for: a crash from here on still accounts the round
+            if (private_)
+              this.#opts.recorder.markUnmasking?.({
+                round,
+                survivors: survivors.length,
+                selected: this.#state.selected,
+                startedAt: open.startedAt,
+              })
+            this.dispatch({ type: 'secure-unmasking', round, survivors: survivors.length })
           },
           round,
         ),

@@ -106,14 +106,22 @@ export function buildRoundRecord(effect: RoundEnded, ending: RoundEnding): Round
   }
 }
 
-/** What every participant is told of a round once its record is kept: the test figures (validation's without a test set). */
+/**
+ * What every participant is told of a round once its record is kept: the test figures (validation's
+ * without a test set), and how many participants' updates the round released (`participants`): the
+ * survivors of its secure sum, its plaintext contributors, or, for a private round that failed after
+ * releasing (its unmasking asked for, or stopped then), the survivors its ε was accounted with.
+ */
 export function roundResult(record: RoundRecord): RoundResult {
   const shown = reportedSet(record)
   return {
     round: record.round,
     status: record.status,
     reason: record.reason,
-    participants: record.survivors ? record.survivors.length : record.contributions.length,
+    participants: Math.max(
+      record.survivors ? record.survivors.length : record.contributions.length,
+      record.privacy?.survivors ?? 0,
+    ),
     accuracy: shown?.accuracy ?? null,
     auc: shown?.auc ?? null,
     epsilon: record.privacy?.epsilon ?? null,

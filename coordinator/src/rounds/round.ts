@@ -341,8 +341,48 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       if (state.phase !== 'waiting' || state.paused) return [state, []]
       return finish(state, [], `only ${joinedSummary(state)} joined in time`)
     case 'stop':
-      return finish(state, [], event.reason)
+      return stop(state, event.reason)
   }
+}
+
+/**
+ * The run ends; a round in progress ends with it, unrecorded, unless a private task's round has
+ * released something by then: the unmasking of its survivors' masked inputs was asked for (secure),
+ * or the coordinator holds updates in the clear (plaintext-debug). That round may have revealed what
+ * it holds, so it is recorded as failed and accounted as closeRound accounts it: a stop (an
+ * operator's, or the coordinator closing before a `--resume`) never forgets ε that may be spent.
+ */
+function stop(state: RoundState, reason: string): [RoundState, Effect[]] {
+  if (state.phase !== 'training' || !isPrivate(state) || released(state) === 0)
+    return finish(state, [], reason)
+  const contributions = contributionsOf(state)
+  const [closed, effect] = endedRound(state, {
+    type: 'round-failed',
+    round: state.round,
+    reason:
+      state.unmasking > 0
+        ? `the run stopped during the round's unmask stage (${reason}); its ${state.unmasking} survivors are accounted`
+        : `the run stopped with ${contributions.length} updates received (${reason}); they are accounted`,
+    contributions,
+    dropped: state.selected.filter((p) => !state.received.has(p)),
+  })
+  return finish(closed, [effect], reason)
+}
+
+/**
+ * How many participants' updates the open round has released so far: the survivors whose
+ * unmasking was asked for (secure), or the updates received (plaintext-debug).
+ */
+function released(state: RoundState): number {
+  return Math.max(state.received.size, state.unmasking)
+}
+
+function contributionsOf(state: RoundState): ContributionRecord[] {
+  return [...state.received].map(([participant, u]) => ({
+    participant,
+    examples: u.examples,
+    trainLoss: u.metrics.trainLoss,
+  }))
 }
 
 function acceptUpdate(state: RoundState, participant: string, update: Update): [RoundState, Effect[]] {
@@ -387,11 +427,7 @@ function maybeFinishEarly(state: RoundState): [RoundState, Effect[]] {
 }
 
 function endRound(state: RoundState, why: 'complete' | 'deadline'): [RoundState, Effect[]] {
-  const contributions = [...state.received].map(([participant, u]) => ({
-    participant,
-    examples: u.examples,
-    trainLoss: u.metrics.trainLoss,
-  }))
+  const contributions = contributionsOf(state)
   const dropped = state.selected.filter((p) => !state.received.has(p))
   if (state.received.size < state.config.minParticipants) {
     const reason =
@@ -476,17 +512,24 @@ function aggregate(
  * its unmask stage released nothing.
  */
 function closeRound(state: RoundState, ended: RoundAggregated | RoundFailed): [RoundState, Effect[]] {
+  const [next, effect] = endedRound(state, ended)
+  if (next.round >= next.config.rounds) return finish(next, [effect], `all ${next.config.rounds} rounds done`)
+  return maybeStart(next, [effect])
+}
+
+/** The round's end as closeRound records and accounts it, before anything starts or finishes. */
+function endedRound(state: RoundState, ended: RoundAggregated | RoundFailed): [RoundState, Effect] {
   const failed = ended.type === 'round-failed' ? state.failed + 1 : state.failed
   const privacy = state.config.privacy ?? null
-  const released =
+  const releasing =
     ended.type === 'round-aggregated'
       ? (ended.secure?.survivors.length ?? ended.contributions.length)
       : Math.max(ended.contributions.length, state.unmasking)
   const effect: Effect = {
     ...ended,
-    privacy: privacy && privacyRecord(privacy, state.accounted, released),
+    privacy: privacy && privacyRecord(privacy, state.accounted, releasing),
   }
-  const accounted = privacy && released > 0 ? [...state.accounted, released] : state.accounted
+  const accounted = privacy && releasing > 0 ? [...state.accounted, releasing] : state.accounted
   const next: RoundState = {
     ...state,
     failed,
@@ -496,8 +539,7 @@ function closeRound(state: RoundState, ended: RoundAggregated | RoundFailed): [R
     selected: [],
     received: new Map(),
   }
-  if (next.round >= next.config.rounds) return finish(next, [effect], `all ${next.config.rounds} rounds done`)
-  return maybeStart(next, [effect])
+  return [next, effect]
 }
 
 function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]] {

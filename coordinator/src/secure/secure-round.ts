@@ -263,8 +263,11 @@ export class SecureRound {
       return
     }
     // Told before any share is asked for: a round that fails from here on counts as released.
-    if (stage === 'masked-input')
+    if (stage === 'masked-input') {
       this.#opts.onUnmasking?.([...outcome.messages.keys()].map((id) => this.#nameOf.get(id) as string))
+      // the shell failed the round as it was told (its mark could not be kept): no share is asked
+      if (this.#over) return
+    }
     for (const [id, message] of outcome.messages) this.#opts.send(this.#nameOf.get(id) as string, message)
     relayed()
     this.#openedAt = this.#opts.clock.now()
