@@ -196,7 +196,8 @@ export function revealedShareRecords(shares: readonly RevealedShare[]): Uint8Arr
 }
 
 /** The records of a relay of advertisements, each field a copy; ids strictly ascending. */
-export function readAdvertisements(bytes: Uint8Array, what: string): AdvertisementEntry[] {
+export function readAdvertisements(received: Uint8Array, what: string): AdvertisementEntry[] {
+  const bytes = plain(received)
   recordCount(bytes, ADVERTISEMENT_RECORD_BYTES, MAX_NEIGHBOURHOOD, what)
   return recordIds(bytes, ADVERTISEMENT_RECORD_BYTES, what).map((id, i) => {
     const at = i * ADVERTISEMENT_RECORD_BYTES + ID_BYTES
@@ -210,7 +211,8 @@ export function readAdvertisements(bytes: Uint8Array, what: string): Advertiseme
 }
 
 /** The records of sealed shares sent (or relayed: `to` is then the sender), ciphertexts copied. */
-export function readSealedShares(bytes: Uint8Array, what: string): SealedShare[] {
+export function readSealedShares(received: Uint8Array, what: string): SealedShare[] {
+  const bytes = plain(received)
   recordCount(bytes, SHARE_RECORD_BYTES, MAX_NEIGHBOURHOOD, what)
   return recordIds(bytes, SHARE_RECORD_BYTES, what).map((to, i) => ({
     to,
@@ -222,7 +224,8 @@ export function readIncomingShares(bytes: Uint8Array, what: string): IncomingSha
   return readSealedShares(bytes, what).map((s) => ({ from: s.to, ciphertext: s.ciphertext }))
 }
 
-export function readRevealedShares(bytes: Uint8Array, what: string): RevealedShare[] {
+export function readRevealedShares(received: Uint8Array, what: string): RevealedShare[] {
+  const bytes = plain(received)
   recordCount(bytes, REVEALED_RECORD_BYTES, MAX_NEIGHBOURHOOD, what)
   return recordIds(bytes, REVEALED_RECORD_BYTES, what).map((of, i) => {
     const at = i * REVEALED_RECORD_BYTES + ID_BYTES
@@ -232,6 +235,14 @@ export function readRevealedShares(bytes: Uint8Array, what: string): RevealedSha
       share: bytes.slice(at + 1, at + 1 + SECRET_BYTES),
     }
   })
+}
+
+/**
+ * `bytes` as a plain Uint8Array over the same memory: its `slice` copies, where a Node Buffer's
+ * (which socket.io delivers in Node) would return a view of the socket's buffer.
+ */
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 function fixed(bytes: Uint8Array, length: number, what: string): Uint8Array {

@@ -102,3 +102,14 @@ describe('secure-stage records: a list in one binary field, ids ascending', () =
     expect(indexOfSorted([A, C], B)).toBe(-1)
   })
 })
+
+describe('reading records as Node delivers them', () => {
+  it('copies each field out of a Buffer, so later changes to the socket’s buffer cannot reach it', () => {
+    const ad = { id: A, cPublic: random(32), sPublic: random(32), signature: random(64) }
+    const received = Buffer.from(advertisementRecords([ad]))
+    const [read] = readAdvertisements(received, 'relay')
+    received.fill(0)
+    expect(read?.cPublic).toEqual(ad.cPublic)
+    expect(read?.cPublic).not.toBeInstanceOf(Buffer)
+  })
+})
