@@ -49,6 +49,7 @@ import {
   parseHelloAck,
   parseRoundStart,
   type ReceivedRefusalCode,
+  readAdvertisements,
   type SecaggAnswer,
   type SecaggCrypto,
   SecureRoundDriver,
@@ -875,8 +876,8 @@ export function testParticipant(
       })
   })
   socket.on('secagg', (raw: { stage: string } & Record<string, unknown>) => {
-    if (raw.stage === 'advertise' && Array.isArray(raw.advertisements))
-      relayed.push((raw.advertisements as { id: string }[]).map((a) => a.id))
+    if (raw.stage === 'advertise' && raw.advertisements instanceof Uint8Array)
+      relayed.push(readAdvertisements(raw.advertisements, 'relay').map((a) => a.id))
     void driver.relay(opts.heard ? opts.heard(raw) : raw)
   })
   const joined = sayHello(socket, {

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Server } from 'socket.io'
 import { ConsoleFeed } from './console/console-feed.ts'
 import { attachConsole, type ConsoleSockets } from './console/console-sockets.ts'
+import { letHeapGrow } from './host/heap-growth.ts'
 import type { LiveRun } from './host/live-run.ts'
 import { runOf } from './host/run-rows.ts'
 import { TaskHost } from './host/task-host.ts'
@@ -139,6 +140,7 @@ async function serve(
   before?: (store: Store, print: (line: string) => void) => Promise<Run>,
 ): Promise<RunningHost> {
   const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`))
+  letHeapGrow()
   const dataDir = opts.dataDir ?? '.fedtune'
   // refused before anything is opened
   const token = opts.metrics?.token

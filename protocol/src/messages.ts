@@ -15,8 +15,10 @@ import { asBytes, decodeWeights } from './weights.ts'
 /**
  * 5: participants evaluate the received global head; its counts travel in the secure vector (its
  * layout changed) and in a plaintext update's metrics; a round says the prior to predict with.
+ * 6: a task states its privacy. 7: a secure stage's lists (relayed advertisements and sealed
+ * shares, revealed shares) travel as fixed records in one binary field (secagg/stage-records.ts).
  */
-export const PROTOCOL_VERSION = 'fedtune/6'
+export const PROTOCOL_VERSION = 'fedtune/7'
 
 export type ParticipantKind = 'hospital' | 'browser'
 

@@ -11,8 +11,10 @@ import {
   evaluationCountsLength,
   MAX_NEIGHBOURHOOD,
   PUBLIC_KEY_BYTES,
+  REVEALED_RECORD_BYTES,
   SECRET_BYTES,
   SHARE_CIPHERTEXT_BYTES,
+  SHARE_RECORD_BYTES,
   SIGNATURE_BYTES,
   secureVectorLength,
 } from '@fedtune/protocol'
@@ -40,12 +42,11 @@ describe('messageBounds: what each message can legitimately carry', () => {
     })
   })
 
-  it('share-keys: at most k − 1 sealed shares; unmask: at most k shares', () => {
-    expect(bounds.secagg?.['share-keys']).toEqual({
-      attachments: 40,
-      bytes: HEADER + 40 * ENTRY + 40 * SHARE_CIPHERTEXT_BYTES,
-    })
-    expect(bounds.secagg?.unmask).toEqual({ attachments: 41, bytes: HEADER + 41 * ENTRY + 41 * SECRET_BYTES })
+  it('share-keys: k − 1 records of an id and a sealed share in one field; unmask: k records of an id, a kind and a share', () => {
+    expect(SHARE_RECORD_BYTES).toBe(16 + SHARE_CIPHERTEXT_BYTES)
+    expect(REVEALED_RECORD_BYTES).toBe(16 + 1 + SECRET_BYTES)
+    expect(bounds.secagg?.['share-keys']).toEqual({ attachments: 1, bytes: HEADER + 40 * SHARE_RECORD_BYTES })
+    expect(bounds.secagg?.unmask).toEqual({ attachments: 1, bytes: HEADER + 41 * REVEALED_RECORD_BYTES })
   })
 
   it('masked-input: one vector of secureVectorLength words; advertise: two public keys and a signature', () => {
@@ -67,8 +68,8 @@ describe('messageBounds: what each message can legitimately carry', () => {
   })
 
   it('without k, the largest neighbourhood bounds the secure stages; a plaintext task has no secagg bounds', () => {
-    expect(messageBounds({ ...shape, neighbours: undefined }).secagg?.unmask.attachments).toBe(
-      MAX_NEIGHBOURHOOD,
+    expect(messageBounds({ ...shape, neighbours: undefined }).secagg?.unmask.bytes).toBe(
+      HEADER + MAX_NEIGHBOURHOOD * REVEALED_RECORD_BYTES,
     )
     expect(messageBounds({ ...shape, secure: false }).secagg).toBeNull()
   })
@@ -82,7 +83,7 @@ describe('messageBounds: what each message can legitimately carry', () => {
     expect(boundOf(bounds, true, 'secagg', 'toString')).toBe(bounds.other)
     expect(boundOf(bounds, true, 'secagg', 7)).toBe(bounds.other)
     expect(largestBound(bounds, false)).toBe(bounds.hello)
-    expect(largestBound(bounds, true)).toEqual({ attachments: 41, bytes: bounds.update.bytes })
+    expect(largestBound(bounds, true)).toEqual({ attachments: 4, bytes: bounds.update.bytes })
   })
 })
 

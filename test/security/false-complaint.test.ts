@@ -1,3 +1,4 @@
+import { SHARE_RECORD_BYTES } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 import { filled, helloAgain, REAL_TIME, startTestCoordinator, testParticipant } from '../harness.ts'
 
@@ -9,11 +10,12 @@ import { filled, helloAgain, REAL_TIME, startTestCoordinator, testParticipant } 
 /** The relayed shares with the first one spoiled, so the participant's own code complains about its sender. */
 const spoilFirst = (raw: { stage: string } & Record<string, unknown>) => {
   if (raw.stage !== 'share-keys') return raw
-  const [first, ...rest] = raw.shares as { from: string; ciphertext: Uint8Array }[]
-  if (first === undefined) return raw
-  const ciphertext = new Uint8Array(first.ciphertext)
-  ciphertext[60] = (ciphertext[60] as number) ^ 1
-  return { ...raw, shares: [{ ...first, ciphertext }, ...rest] }
+  const records = raw.shares as Uint8Array
+  if (records.length < SHARE_RECORD_BYTES) return raw
+  // byte 60 of the first record's ciphertext, past its 16-byte sender id
+  const shares = Uint8Array.from(records)
+  shares[16 + 60] = (shares[16 + 60] as number) ^ 1
+  return { ...raw, shares }
 }
 
 describe('false complaints', () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { readSealedShares, sealedShareRecords } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { describe, expect, it } from 'vitest'
 import { filled, helloAgain, REAL_TIME, seedOf, startTestCoordinator, testParticipant } from '../harness.ts'
@@ -12,8 +13,11 @@ import { filled, helloAgain, REAL_TIME, seedOf, startTestCoordinator, testPartic
 /** The sealed shares with every ciphertext replaced by random bytes of the same length. */
 const garble = (message: { stage: string } & Record<string, unknown>) => {
   if (message.stage !== 'share-keys') return message
-  const shares = message.shares as { to: string; ciphertext: Uint8Array }[]
-  return { ...message, shares: shares.map((s) => ({ ...s, ciphertext: randomBytes(s.ciphertext.length) })) }
+  const shares = readSealedShares(message.shares as Uint8Array, 'sealed')
+  return {
+    ...message,
+    shares: sealedShareRecords(shares.map((s) => ({ ...s, ciphertext: randomBytes(s.ciphertext.length) }))),
+  }
 }
 
 describe('garbage shares', () => {

@@ -35,7 +35,7 @@ describe('a joined participant sends a secagg message larger than any stage can 
     )
     const refusal = await refused
     expect(refusal.code).toBe('too-large')
-    // k = neighbourhood size of this task: share-keys carries one sealed share per neighbour but itself
+    // share-keys carries its sealed shares as records in one field: 60 attachments are refused at the header
     expect(refusal.reason).toMatch(
       /^secagg "share-keys": expected at most \d+ attachments, got 60 announced$/,
     )

@@ -7,6 +7,8 @@ import {
   flattenEvaluationCounts,
   PROTOCOL_VERSION,
   packedParser,
+  revealedShareRecords,
+  sealedShareRecords,
 } from '@fedtune/protocol'
 import * as fc from 'fast-check'
 import type { Server } from 'socket.io'
@@ -163,14 +165,14 @@ const realMessages = [
     taskId,
     round: 1,
     stage: 'share-keys',
-    shares: [{ to: 'ab'.repeat(16), ciphertext: new Uint8Array(137) }],
+    shares: sealedShareRecords([{ to: 'ab'.repeat(16), ciphertext: new Uint8Array(137) }]),
   },
   { taskId, round: 1, stage: 'masked-input', masked: new Uint8Array((params + 5) * 4) },
   {
     taskId,
     round: 1,
     stage: 'unmask',
-    shares: [{ of: 'ab'.repeat(16), kind: 'self-mask', share: new Uint8Array(32) }],
+    shares: revealedShareRecords([{ of: 'ab'.repeat(16), kind: 'self-mask', share: new Uint8Array(32) }]),
   },
   {
     round: 1,

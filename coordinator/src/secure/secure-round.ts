@@ -7,6 +7,7 @@ import {
   SecaggServer,
   type SecaggSetup,
   type StageOutcome,
+  sharedPayload,
 } from '@fedtune/protocol'
 import type { Exclusion } from '../participants/exclusion.ts'
 import type { Clock } from '../rounds/clock.ts'
@@ -268,6 +269,9 @@ export class SecureRound {
       // the shell failed the round as it was told (its mark could not be kept): no share is asked
       if (this.#over) return
     }
+    // One message for everyone (the unmask request): encoded once for all their sockets.
+    const values = new Set(outcome.messages.values())
+    if (values.size === 1) sharedPayload(values.values().next().value as object)
     for (const [id, message] of outcome.messages) this.#opts.send(this.#nameOf.get(id) as string, message)
     relayed()
     this.#openedAt = this.#opts.clock.now()

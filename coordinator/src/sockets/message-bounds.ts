@@ -2,8 +2,9 @@ import {
   evaluationCountsLength,
   MAX_NEIGHBOURHOOD,
   PUBLIC_KEY_BYTES,
-  SECRET_BYTES,
+  REVEALED_RECORD_BYTES,
   SHARE_CIPHERTEXT_BYTES,
+  SHARE_RECORD_BYTES,
   SIGNATURE_BYTES,
   secureVectorLength,
 } from '@fedtune/protocol'
@@ -68,12 +69,12 @@ export function messageBounds(shape: MessageShape): MessageBounds {
     secagg: shape.secure
       ? {
           advertise: bound(3, 2 * PUBLIC_KEY_BYTES + SIGNATURE_BYTES),
-          // one sealed share pair for each neighbour but itself
-          'share-keys': bound(k - 1, (k - 1) * SHARE_CIPHERTEXT_BYTES, k - 1),
+          // one record (id and sealed share pair) for each neighbour but itself, in one field
+          'share-keys': bound(1, (k - 1) * SHARE_RECORD_BYTES),
           // y_u: one word per entry of the secure vector
           'masked-input': bound(1, secureVectorLength(shape.paramCount, shape.classes) * 4),
-          // one share per neighbour, itself included
-          unmask: bound(k, k * SECRET_BYTES, k),
+          // one record (id, kind, share) per neighbour, itself included, in one field
+          unmask: bound(1, k * REVEALED_RECORD_BYTES),
           complaint: bound(COMPLAINT_ATTACHMENTS, COMPLAINT_ATTACHMENTS * SHARE_CIPHERTEXT_BYTES, 2),
         }
       : null,

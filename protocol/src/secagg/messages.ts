@@ -5,6 +5,7 @@ import { asBytes } from '../weights.ts'
 import { MAX_DIM, MAX_NEIGHBOURHOOD, type RoundContextOptions } from './context.ts'
 import { idBytes, idFromBytes, PARTICIPANT_ID } from './identity.ts'
 import type { RoundLabel } from './masking.ts'
+import { ID_BYTES, kindAt, kindByte, recordCount, recordIds, writeRecords } from './stage-records.ts'
 import { LITTLE_ENDIAN, littleEndianWords } from './words.ts'
 
 /**
@@ -43,20 +44,40 @@ export type SignedKeys = {
 /** Stage 1, participant → coordinator. */
 export type Advertisement = StageHeader<'advertise'> & SignedKeys
 
-/** Stage 1, coordinator → participant: the advertisements of its neighbours that advertised (U1). */
-export type NeighbourAdvertisements = StageHeader<'advertise'> & {
-  readonly advertisements: readonly (SignedKeys & { readonly id: string })[]
+/** One neighbour's advertisement as a participant reads it from a relay. */
+export type AdvertisementEntry = SignedKeys & { readonly id: string }
+
+/**
+ * Stage 1, coordinator → participant: the advertisements of its neighbours that advertised (U1),
+ * itself included, as records of id ‖ cPublic ‖ sPublic ‖ signature (stage-records.ts).
+ */
+export type NeighbourAdvertisements = StageHeader<'advertise'> & { readonly advertisements: Uint8Array }
+
+/** A relay of advertisements as parsed: one entry per record. */
+export type ReceivedAdvertisements = StageHeader<'advertise'> & {
+  readonly advertisements: readonly AdvertisementEntry[]
 }
 
-/** Stage 2, participant → coordinator: one sealed share pair per neighbour in U1 but itself. */
-export type SealedShares = StageHeader<'share-keys'> & {
-  readonly shares: readonly { readonly to: string; readonly ciphertext: Uint8Array }[]
-}
+/** A sealed share pair for neighbour `to`. */
+export type SealedShare = { readonly to: string; readonly ciphertext: Uint8Array }
 
-/** Stage 2, coordinator → participant: the sealed shares addressed to it by neighbours in U2. */
-export type IncomingShares = StageHeader<'share-keys'> & {
-  readonly shares: readonly { readonly from: string; readonly ciphertext: Uint8Array }[]
-}
+/**
+ * Stage 2, participant → coordinator: one sealed share pair per neighbour in U1 but itself, as
+ * records of the recipient's id ‖ the ciphertext, in the order of the ids.
+ */
+export type SealedShares = StageHeader<'share-keys'> & { readonly shares: Uint8Array }
+
+/** A sealed share pair from neighbour `from`. */
+export type IncomingShare = { readonly from: string; readonly ciphertext: Uint8Array }
+
+/**
+ * Stage 2, coordinator → participant: the sealed shares addressed to it by neighbours in U2, as
+ * records of the sender's id ‖ the ciphertext, in the order of the ids.
+ */
+export type IncomingShares = StageHeader<'share-keys'> & { readonly shares: Uint8Array }
+
+/** A relay of sealed shares as parsed: one entry per record. */
+export type ReceivedShares = StageHeader<'share-keys'> & { readonly shares: readonly IncomingShare[] }
 
 /** Stage 3, participant → coordinator: y_u as `dim` little-endian uint32 words. */
 export type MaskedInput = StageHeader<'masked-input'> & { readonly masked: Uint8Array }
@@ -86,10 +107,14 @@ export function survivorsOf(ids: readonly string[], bits: Uint8Array): Set<strin
 /** 'self-mask': a share of b_v (v survived); 'mask-key': a share of s_sk_v (v dropped). */
 export type ShareKind = 'self-mask' | 'mask-key'
 
-/** Stage 4, participant → coordinator. */
-export type UnmaskResponse = StageHeader<'unmask'> & {
-  readonly shares: readonly { readonly of: string; readonly kind: ShareKind; readonly share: Uint8Array }[]
-}
+/** One revealed share: of neighbour `of`, of the kind asked. */
+export type RevealedShare = { readonly of: string; readonly kind: ShareKind; readonly share: Uint8Array }
+
+/**
+ * Stage 4, participant → coordinator: one share per neighbour in U2 (itself included), as records
+ * of the neighbour's id ‖ the kind (0 self-mask, 1 mask-key) ‖ the 32-byte share, in the order of the ids.
+ */
+export type UnmaskResponse = StageHeader<'unmask'> & { readonly shares: Uint8Array }
 
 /** Why a participant complains about a neighbour (complaint.ts). */
 export type ComplaintKind = 'share-does-not-open' | 'small-order-key'
@@ -131,6 +156,100 @@ export type SharePlaintext = {
 export const SHARE_PLAINTEXT_BYTES = 16 + 16 + 1 + 2 * SECRET_BYTES
 /** nacl.secretbox: 24-byte nonce and 16-byte tag around the plaintext. */
 export const SHARE_CIPHERTEXT_BYTES = 24 + 16 + SHARE_PLAINTEXT_BYTES
+
+/** A relayed advertisement's record: id (16) ‖ cPublic (32) ‖ sPublic (32) ‖ signature (64). */
+export const ADVERTISEMENT_RECORD_BYTES = ID_BYTES + 2 * PUBLIC_KEY_BYTES + SIGNATURE_BYTES
+/** A sealed share's record: the other participant's id (16) ‖ the ciphertext (137). */
+export const SHARE_RECORD_BYTES = ID_BYTES + SHARE_CIPHERTEXT_BYTES
+/** A revealed share's record: the id of whose share it is (16) ‖ kind (1) ‖ the share (32). */
+export const REVEALED_RECORD_BYTES = ID_BYTES + 1 + SECRET_BYTES
+
+export function advertisementRecords(entries: readonly AdvertisementEntry[]): Uint8Array {
+  return writeRecords(entries, ADVERTISEMENT_RECORD_BYTES, (out, at, a) => {
+    out.set(fixed(a.cPublic, PUBLIC_KEY_BYTES, 'cPublic'), at)
+    out.set(fixed(a.sPublic, PUBLIC_KEY_BYTES, 'sPublic'), at + PUBLIC_KEY_BYTES)
+    out.set(fixed(a.signature, SIGNATURE_BYTES, 'signature'), at + 2 * PUBLIC_KEY_BYTES)
+  })
+}
+
+export function sealedShareRecords(shares: readonly SealedShare[]): Uint8Array {
+  return writeRecords(
+    shares.map((s) => ({ id: s.to, ciphertext: s.ciphertext })),
+    SHARE_RECORD_BYTES,
+    (out, at, s) => out.set(fixed(s.ciphertext, SHARE_CIPHERTEXT_BYTES, 'ciphertext'), at),
+  )
+}
+
+export function incomingShareRecords(shares: readonly IncomingShare[]): Uint8Array {
+  return sealedShareRecords(shares.map((s) => ({ to: s.from, ciphertext: s.ciphertext })))
+}
+
+export function revealedShareRecords(shares: readonly RevealedShare[]): Uint8Array {
+  return writeRecords(
+    shares.map((s) => ({ id: s.of, kind: s.kind, share: s.share })),
+    REVEALED_RECORD_BYTES,
+    (out, at, s) => {
+      out[at] = kindByte(s.kind)
+      out.set(fixed(s.share, SECRET_BYTES, 'share'), at + 1)
+    },
+  )
+}
+
+/** The records of a relay of advertisements, each field a copy; ids strictly ascending. */
+export function readAdvertisements(received: Uint8Array, what: string): AdvertisementEntry[] {
+  const bytes = plain(received)
+  recordCount(bytes, ADVERTISEMENT_RECORD_BYTES, MAX_NEIGHBOURHOOD, what)
+  return recordIds(bytes, ADVERTISEMENT_RECORD_BYTES, what).map((id, i) => {
+    const at = i * ADVERTISEMENT_RECORD_BYTES + ID_BYTES
+    return {
+      id,
+      cPublic: bytes.slice(at, at + PUBLIC_KEY_BYTES),
+      sPublic: bytes.slice(at + PUBLIC_KEY_BYTES, at + 2 * PUBLIC_KEY_BYTES),
+      signature: bytes.slice(at + 2 * PUBLIC_KEY_BYTES, at + ADVERTISEMENT_RECORD_BYTES - ID_BYTES),
+    }
+  })
+}
+
+/** The records of sealed shares sent (or relayed: `to` is then the sender), ciphertexts copied. */
+export function readSealedShares(received: Uint8Array, what: string): SealedShare[] {
+  const bytes = plain(received)
+  recordCount(bytes, SHARE_RECORD_BYTES, MAX_NEIGHBOURHOOD, what)
+  return recordIds(bytes, SHARE_RECORD_BYTES, what).map((to, i) => ({
+    to,
+    ciphertext: bytes.slice(i * SHARE_RECORD_BYTES + ID_BYTES, (i + 1) * SHARE_RECORD_BYTES),
+  }))
+}
+
+export function readIncomingShares(bytes: Uint8Array, what: string): IncomingShare[] {
+  return readSealedShares(bytes, what).map((s) => ({ from: s.to, ciphertext: s.ciphertext }))
+}
+
+export function readRevealedShares(received: Uint8Array, what: string): RevealedShare[] {
+  const bytes = plain(received)
+  recordCount(bytes, REVEALED_RECORD_BYTES, MAX_NEIGHBOURHOOD, what)
+  return recordIds(bytes, REVEALED_RECORD_BYTES, what).map((of, i) => {
+    const at = i * REVEALED_RECORD_BYTES + ID_BYTES
+    return {
+      of,
+      kind: kindAt(bytes, at, `${what}[${i}]`),
+      share: bytes.slice(at + 1, at + 1 + SECRET_BYTES),
+    }
+  })
+}
+
+/**
+ * `bytes` as a plain Uint8Array over the same memory: its `slice` copies, where a Node Buffer's
+ * (which socket.io delivers in Node) would return a view of the socket's buffer.
+ */
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+function fixed(bytes: Uint8Array, length: number, what: string): Uint8Array {
+  if (bytes.byteLength !== length)
+    throw new ProtocolError('wrong-size', `record ${what}: expected ${length} bytes, got ${bytes.byteLength}`)
+  return bytes
+}
 
 /** The coordinator's announcement of a round (roster and parameters), from which both sides build the context. */
 export type SecaggSetup = RoundContextOptions
@@ -224,43 +343,35 @@ export function parseAdvertisement(value: unknown, round: RoundLabel): Advertise
   return { ...stageOf(round, 'advertise'), ...signedKeys(o, 'advertise') }
 }
 
-export function parseNeighbourAdvertisements(value: unknown, round: RoundLabel): NeighbourAdvertisements {
+export function parseNeighbourAdvertisements(value: unknown, round: RoundLabel): ReceivedAdvertisements {
   const o = header(value, 'advertisements', round, 'advertise')
-  const seen = new Set<string>()
-  const advertisements = list(o, 'advertisements', 'advertisements', MAX_NEIGHBOURHOOD).map((a, i) => {
-    const what = `advertisements.advertisements[${i}]`
-    const entry = record(a, what)
-    return { id: unique(seen, str(entry, 'id', what, PARTICIPANT_ID), what), ...signedKeys(entry, what) }
-  })
-  return { ...stageOf(round, 'advertise'), advertisements }
+  return {
+    ...stageOf(round, 'advertise'),
+    advertisements: readAdvertisements(
+      binary(o.advertisements, 'advertisements.advertisements'),
+      'advertisements.advertisements',
+    ),
+  }
 }
 
+/**
+ * A participant's sealed shares as the coordinator keeps them: the records, copied, a whole number
+ * of them and at most a neighbourhood's; which ids they must name, in which order, is the
+ * coordinator's to check (it knows the participant's neighbours in U1).
+ */
 export function parseSealedShares(value: unknown, round: RoundLabel): SealedShares {
   const o = header(value, 'share-keys', round, 'share-keys')
-  const seen = new Set<string>()
-  const shares = list(o, 'shares', 'share-keys', MAX_NEIGHBOURHOOD).map((s, i) => {
-    const what = `share-keys.shares[${i}]`
-    const entry = record(s, what)
-    return {
-      to: unique(seen, str(entry, 'to', what, PARTICIPANT_ID), what),
-      ciphertext: bytesOf(entry.ciphertext, `${what}.ciphertext`, SHARE_CIPHERTEXT_BYTES),
-    }
-  })
+  const shares = new Uint8Array(binary(o.shares, 'share-keys.shares'))
+  recordCount(shares, SHARE_RECORD_BYTES, MAX_NEIGHBOURHOOD, 'share-keys.shares')
   return { ...stageOf(round, 'share-keys'), shares }
 }
 
-export function parseIncomingShares(value: unknown, round: RoundLabel): IncomingShares {
+export function parseIncomingShares(value: unknown, round: RoundLabel): ReceivedShares {
   const o = header(value, 'incoming shares', round, 'share-keys')
-  const seen = new Set<string>()
-  const shares = list(o, 'shares', 'incoming shares', MAX_NEIGHBOURHOOD).map((s, i) => {
-    const what = `incoming shares.shares[${i}]`
-    const entry = record(s, what)
-    return {
-      from: unique(seen, str(entry, 'from', what, PARTICIPANT_ID), what),
-      ciphertext: bytesOf(entry.ciphertext, `${what}.ciphertext`, SHARE_CIPHERTEXT_BYTES),
-    }
-  })
-  return { ...stageOf(round, 'share-keys'), shares }
+  return {
+    ...stageOf(round, 'share-keys'),
+    shares: readIncomingShares(binary(o.shares, 'incoming shares.shares'), 'incoming shares.shares'),
+  }
 }
 
 /**
@@ -289,24 +400,16 @@ export function parseUnmaskRequest(
   return { ...stageOf(round, 'unmask'), survived }
 }
 
+/**
+ * A participant's revealed shares as the coordinator keeps them: the records, copied, a whole
+ * number of them, each of a known kind; which ids and kinds they must name is the coordinator's to
+ * check (what it asked of this participant).
+ */
 export function parseUnmaskResponse(value: unknown, round: RoundLabel): UnmaskResponse {
   const o = header(value, 'unmask', round, 'unmask')
-  const seen = new Set<string>()
-  const shares = list(o, 'shares', 'unmask', MAX_NEIGHBOURHOOD).map((s, i) => {
-    const what = `unmask.shares[${i}]`
-    const entry = record(s, what)
-    const kind = entry.kind
-    if (kind !== 'self-mask' && kind !== 'mask-key')
-      throw new ProtocolError(
-        'malformed',
-        `${what}.kind: expected "self-mask" or "mask-key", got ${describe(kind)}`,
-      )
-    return {
-      of: unique(seen, str(entry, 'of', what, PARTICIPANT_ID), what),
-      kind: kind as ShareKind,
-      share: bytesOf(entry.share, `${what}.share`, SECRET_BYTES),
-    }
-  })
+  const shares = new Uint8Array(binary(o.shares, 'unmask.shares'))
+  const count = recordCount(shares, REVEALED_RECORD_BYTES, MAX_NEIGHBOURHOOD, 'unmask.shares')
+  for (let i = 0; i < count; i++) kindAt(shares, i * REVEALED_RECORD_BYTES + ID_BYTES, `unmask.shares[${i}]`)
   return { ...stageOf(round, 'unmask'), shares }
 }
 
@@ -429,19 +532,10 @@ function checkedBytes(value: unknown, what: string, length: number): Uint8Array 
   return bytes
 }
 
-function list(o: Record<string, unknown>, key: string, what: string, max: number): unknown[] {
-  const v = o[key]
-  if (!Array.isArray(v) || v.length > max)
-    throw new ProtocolError(
-      'malformed',
-      `${what}.${key}: expected a list of at most ${max} items, got ${describe(v)}`,
-    )
-  // A copy in which a hole is undefined (and refused by the caller); map would skip it.
-  return Array.from(v)
-}
-
-function unique(seen: Set<string>, id: string, what: string): string {
-  if (seen.has(id)) throw new ProtocolError('malformed', `${what}: ${id} is named twice`)
-  seen.add(id)
-  return id
+/** A binary field of any length (its records' count is checked by the caller), as received. */
+function binary(value: unknown, what: string): Uint8Array {
+  const bytes = asBytes(value)
+  if (bytes === undefined)
+    throw new ProtocolError('malformed', `${what}: expected records as binary data, got ${describe(value)}`)
+  return bytes
 }

@@ -14,9 +14,11 @@ import {
   parseIncomingShares,
   parseNeighbourAdvertisements,
   parseUnmaskRequest,
+  revealedShareRecords,
   SECRET_BYTES,
   type SealedShares,
   type ShareKind,
+  sealedShareRecords,
   survivorsOf,
   type UnmaskResponse,
 } from './messages.ts'
@@ -208,7 +210,7 @@ export class SecaggParticipant {
     this.#shareKeys = keyOf
     this.#b = b
     this.#stage = 'shared'
-    return { taskId: ctx.taskId, round: ctx.round, stage: 'share-keys', shares }
+    return { taskId: ctx.taskId, round: ctx.round, stage: 'share-keys', shares: sealedShareRecords(shares) }
   }
 
   /**
@@ -335,7 +337,9 @@ export class SecaggParticipant {
     for (const share of shares) this.#revealed.set(share.of, share.kind)
     this.#stage = 'done'
     this.#forget()
-    return { taskId: ctx.taskId, round: ctx.round, stage: 'unmask', shares }
+    const records = revealedShareRecords(shares)
+    for (const { share } of shares) share.fill(0)
+    return { taskId: ctx.taskId, round: ctx.round, stage: 'unmask', shares: records }
   }
 
   /**

@@ -3,17 +3,23 @@ import { complaintTranscript, openPairShare, shareX } from './complaint.ts'
 import type { SecaggContext } from './context.ts'
 import type { Mask, SecaggCrypto } from './crypto.ts'
 import { addInto } from './fixed-point.ts'
+import { idBytes } from './identity.ts'
 import { agreePairMaskKeys, applyMasks, pairSign, selfMaskKey } from './masking.ts'
 import {
+  ADVERTISEMENT_RECORD_BYTES,
   type ComplaintKind,
   type IncomingShares,
   isComplaint,
   type NeighbourAdvertisements,
+  PUBLIC_KEY_BYTES,
   parseAdvertisement,
   parseComplaint,
   parseMaskedInput,
   parseSealedShares,
   parseUnmaskResponse,
+  REVEALED_RECORD_BYTES,
+  SECRET_BYTES,
+  SHARE_RECORD_BYTES,
   type ShareKind,
   type SignedKeys,
   type Stage,
@@ -22,6 +28,7 @@ import {
 } from './messages.ts'
 import { survivorGroups } from './neighbours.ts'
 import { type Share, shamirCombine } from './shamir.ts'
+import { ID_BYTES, idAt, idsAsSent, indexOfSorted, KIND_OF_BYTE, kindByte } from './stage-records.ts'
 import { transcript } from './transcript.ts'
 import { isSmallOrderX25519 } from './x25519-strict.ts'
 
@@ -78,13 +85,19 @@ export class SecaggServer {
   #failure = ''
   /** Who may send in the current stage: everyone, then U1, U2, U3. */
   #expected: ReadonlySet<string>
-  readonly #advertisements = new Map<string, SignedKeys>()
-  readonly #sealed = new Map<string, ReadonlyMap<string, Uint8Array>>()
+  /** Each advertisement as its relay record (id ‖ cPublic ‖ sPublic ‖ signature), a view of `#advertised`. */
+  readonly #advertisements = new Map<string, Uint8Array>()
+  /** Every advertisement's record, at its participant's place in the round's ids. */
+  readonly #advertised: Uint8Array
+  readonly #place: ReadonlyMap<string, number>
+  /** Each sender's sealed-share records (copied as they came), and the recipients they name, in order. */
+  readonly #sealed = new Map<string, Records>()
   /** Who sent a masked input; the inputs themselves are only added into #sum, so memory is O(dim), not O(n·dim). */
   readonly #masked = new Set<string>()
   /** Σ y_u over the masked inputs received so far, mod 2^32. */
   readonly #sum: Uint32Array
-  readonly #revealed = new Map<string, ReadonlyMap<string, Uint8Array>>()
+  /** Each answer's revealed-share records, and whose shares they are, in order. */
+  readonly #revealed = new Map<string, Records>()
   /** U1 ⊇ U2 ⊇ U3: who advertised, who shared keys, who sent a masked input (sorted sets). */
   #u1: ReadonlySet<string> = new Set()
   #u2: ReadonlySet<string> = new Set()
@@ -100,6 +113,8 @@ export class SecaggServer {
     this.#context = context
     this.#expected = new Set(context.ids)
     this.#sum = new Uint32Array(context.dim)
+    this.#advertised = new Uint8Array(context.ids.length * ADVERTISEMENT_RECORD_BYTES)
+    this.#place = new Map(context.ids.map((id, i) => [id, i]))
   }
 
   get stage(): ServerStage {
@@ -180,10 +195,11 @@ export class SecaggServer {
     const { taskId, round } = this.#context
     const messages = new Map<string, NeighbourAdvertisements>()
     for (const u of this.#u1) {
-      const advertisements = this.#neighboursIn(u, this.#u1).map((v) => ({
-        id: v,
-        ...(this.#advertisements.get(v) as SignedKeys),
-      }))
+      const neighbours = this.#neighboursIn(u, this.#u1)
+      const advertisements = new Uint8Array(neighbours.length * ADVERTISEMENT_RECORD_BYTES)
+      neighbours.forEach((v, i) => {
+        advertisements.set(this.#advertisements.get(v) as Uint8Array, i * ADVERTISEMENT_RECORD_BYTES)
+      })
       messages.set(u, { taskId, round, stage: 'advertise', advertisements })
     }
     this.#next('share-keys', this.#u1)
@@ -199,10 +215,14 @@ export class SecaggServer {
     if (failure) return this.#fail(failure)
     const { taskId, round } = this.#context
     const messages = new Map<string, IncomingShares>()
+    const idOf = new Map([...this.#u2].map((v) => [v, idBytes(v)]))
     for (const u of this.#u2) {
-      const shares = this.#neighboursIn(u, this.#u2)
-        .filter((v) => v !== u)
-        .map((v) => ({ from: v, ciphertext: this.#sealed.get(v)?.get(u) as Uint8Array }))
+      const senders = this.#neighboursIn(u, this.#u2).filter((v) => v !== u)
+      const shares = new Uint8Array(senders.length * SHARE_RECORD_BYTES)
+      senders.forEach((v, i) => {
+        shares.set(idOf.get(v) as Uint8Array, i * SHARE_RECORD_BYTES)
+        shares.set(this.#sealedBy(v, u), i * SHARE_RECORD_BYTES + ID_BYTES)
+      })
       messages.set(u, { taskId, round, stage: 'share-keys', shares })
     }
     this.#next('masked-input', this.#u2)
@@ -257,6 +277,7 @@ export class SecaggServer {
     } finally {
       for (const { key } of masks) key.fill(0)
       for (const { sSecret } of dropped) sSecret.fill(0)
+      for (const { records } of this.#revealed.values()) records.fill(0)
     }
     this.#stage = 'done'
     return { ok: true, sum: this.#sum, survivors: [...this.#u3] }
@@ -286,7 +307,7 @@ export class SecaggServer {
       const sSecret = this.#reconstruct(v, 'mask-key')
       if (typeof sSecret === 'string') return sSecret
       dropped.push({ v, sSecret, survivors })
-      const sPublic = (this.#advertisements.get(v) as SignedKeys).sPublic
+      const sPublic = this.#keysOf(v).sPublic
       if (!equal(this.#crypto.x25519Base(sSecret), sPublic))
         return `the mask key reconstructed for ${v} does not match its advertised public key`
     }
@@ -299,7 +320,7 @@ export class SecaggServer {
             ctx,
             sSecret,
             v,
-            survivors.map((w) => ({ id: w, publicKey: (this.#advertisements.get(w) as SignedKeys).sPublic })),
+            survivors.map((w) => ({ id: w, publicKey: this.#keysOf(w).sPublic })),
           ),
         ),
       )
@@ -351,19 +372,46 @@ export class SecaggServer {
           'bad-key',
           `advertise: expected an X25519 ${what} of large order from ${from}, got ${hexOf(key)}, a point of small order (every key agreed with it is all zero)`,
         )
-    this.#advertisements.set(from, { cPublic: a.cPublic, sPublic: a.sPublic, signature: a.signature })
+    const at = (this.#place.get(from) as number) * ADVERTISEMENT_RECORD_BYTES
+    const record = this.#advertised.subarray(at, at + ADVERTISEMENT_RECORD_BYTES)
+    record.set(idBytes(from))
+    record.set(a.cPublic, ID_BYTES)
+    record.set(a.sPublic, ID_BYTES + PUBLIC_KEY_BYTES)
+    record.set(a.signature, ID_BYTES + 2 * PUBLIC_KEY_BYTES)
+    this.#advertisements.set(from, record)
   }
 
+  /** v's advertised keys, as views of its record. */
+  #keysOf(v: string): SignedKeys {
+    const record = this.#advertisements.get(v) as Uint8Array
+    return {
+      cPublic: record.subarray(ID_BYTES, ID_BYTES + PUBLIC_KEY_BYTES),
+      sPublic: record.subarray(ID_BYTES + PUBLIC_KEY_BYTES, ID_BYTES + 2 * PUBLIC_KEY_BYTES),
+      signature: record.subarray(ID_BYTES + 2 * PUBLIC_KEY_BYTES),
+    }
+  }
+
+  /** The ciphertext v sealed for u, as relayed (a view of v's records). */
+  #sealedBy(v: string, u: string): Uint8Array {
+    const { records, ids } = this.#sealed.get(v) as Records
+    const i = indexOfSorted(ids, u)
+    if (i < 0) throw new Error(`secagg server: ${v} sealed no share for ${u}`)
+    return records.subarray(i * SHARE_RECORD_BYTES + ID_BYTES, (i + 1) * SHARE_RECORD_BYTES)
+  }
+
+  /** Checked record by record against the neighbours `from` shares with, in their order, without a list of objects. */
   #receiveSealedShares(from: string, value: unknown): void {
-    const message = parseSealedShares(value, this.#context)
+    const { shares } = parseSealedShares(value, this.#context)
     const expected = this.#neighboursIn(from, this.#u1).filter((v) => v !== from)
-    const got = message.shares.map((s) => s.to)
-    if (got.length !== expected.length || !expected.every((v) => got.includes(v)))
+    const count = shares.byteLength / SHARE_RECORD_BYTES
+    if (count !== expected.length || !expected.every((v, i) => idAt(shares, i * SHARE_RECORD_BYTES, v))) {
+      const got = idsAsSent(shares, SHARE_RECORD_BYTES)
       throw new ProtocolError(
         'malformed',
-        `share-keys: expected shares for ${from}'s neighbours that advertised (${expected.length}: ${expected.join(', ')}), got ${got.length}: ${got.join(', ')}`,
+        `share-keys: expected shares for ${from}'s neighbours that advertised, in the order of their ids (${expected.length}: ${expected.join(', ')}), got ${got.length}: ${got.join(', ')}`,
       )
-    this.#sealed.set(from, new Map(message.shares.map((s) => [s.to, s.ciphertext])))
+    }
+    this.#sealed.set(from, { records: shares, ids: expected })
   }
 
   /**
@@ -414,7 +462,7 @@ export class SecaggServer {
 
   #judgeShare(u: string, v: string, key: Uint8Array): { upheld: boolean; reason: string } {
     const ctx = this.#context
-    const relayed = this.#sealed.get(v)?.get(u) as Uint8Array
+    const relayed = this.#sealedBy(v, u)
     const theirs = openPairShare(key, relayed, { from: v, to: u, x: shareX(ctx, v, u) })
     if (typeof theirs !== 'string') {
       theirs.maskKeyShare.fill(0)
@@ -424,7 +472,7 @@ export class SecaggServer {
         reason: `complained falsely that ${v}'s share does not open: it opens under the key ${u} showed`,
       }
     }
-    const own = openPairShare(key, this.#sealed.get(u)?.get(v) as Uint8Array, {
+    const own = openPairShare(key, this.#sealedBy(u, v), {
       from: u,
       to: v,
       x: shareX(ctx, u, v),
@@ -443,7 +491,7 @@ export class SecaggServer {
   }
 
   #judgeKeys(u: string, v: string): { upheld: boolean; reason: string } {
-    const a = this.#advertisements.get(v) as SignedKeys
+    const a = this.#keysOf(v)
     const weak = [a.cPublic, a.sPublic].some(isSmallOrderX25519)
     return weak
       ? { upheld: true, reason: `advertised a small-order X25519 key (signed, relayed to ${u})` }
@@ -485,18 +533,26 @@ export class SecaggServer {
   }
 
   #receiveUnmaskResponse(from: string, value: unknown): void {
-    const message = parseUnmaskResponse(value, this.#context)
-    // What the request asked of `from`: a share of each of its neighbours in U2, by U3.
-    const asked = new Map<string, ShareKind>(
-      this.#neighboursIn(from, this.#u2).map((v) => [v, this.#masked.has(v) ? 'self-mask' : 'mask-key']),
-    )
-    const wrong = message.shares.filter((s) => asked.get(s.of) !== s.kind)
-    if (wrong.length > 0 || message.shares.length !== asked.size)
+    const { shares } = parseUnmaskResponse(value, this.#context)
+    // What the request asked of `from`: a share of each of its neighbours in U2, by U3, in id order.
+    const asked = this.#neighboursIn(from, this.#u2)
+    const kindOf = (v: string): ShareKind => (this.#masked.has(v) ? 'self-mask' : 'mask-key')
+    const count = shares.byteLength / REVEALED_RECORD_BYTES
+    const fits = (v: string, i: number) =>
+      idAt(shares, i * REVEALED_RECORD_BYTES, v) &&
+      shares[i * REVEALED_RECORD_BYTES + ID_BYTES] === kindByte(kindOf(v))
+    if (count !== asked.length || !asked.every(fits)) {
+      const got = idsAsSent(shares, REVEALED_RECORD_BYTES).map((of, i) => ({
+        of,
+        kind: KIND_OF_BYTE[shares[i * REVEALED_RECORD_BYTES + ID_BYTES] as number],
+      }))
+      const wrong = got.filter((s) => !asked.includes(s.of) || kindOf(s.of) !== s.kind)
       throw new ProtocolError(
         'malformed',
-        `unmask: expected ${asked.size} shares as requested of ${from}, got ${message.shares.length}${wrong.length > 0 ? `, ${wrong.length} of them not requested (first: the ${wrong[0]?.kind} share of ${wrong[0]?.of})` : ''}`,
+        `unmask: expected ${asked.length} shares as requested of ${from}, in the order of their ids, got ${got.length}${wrong.length > 0 ? `, ${wrong.length} of them not requested (first: the ${wrong[0]?.kind} share of ${wrong[0]?.of})` : ''}`,
       )
-    this.#revealed.set(from, new Map(message.shares.map((s) => [s.of, s.share])))
+    }
+    this.#revealed.set(from, { records: shares, ids: asked })
   }
 
   /** v's secret of `kind` from the shares its surviving neighbours revealed, or why it cannot be had. */
@@ -504,9 +560,12 @@ export class SecaggServer {
     const t = this.#context.threshold
     const neighbourhood = this.#context.neighbours.get(v) as readonly string[]
     const shares: Share[] = []
-    for (const w of neighbourhood) {
-      const y = this.#revealed.get(w)?.get(v)
-      if (y !== undefined) shares.push({ x: neighbourhood.indexOf(w) + 1, y })
+    for (const [x, w] of neighbourhood.entries()) {
+      const revealed = this.#revealed.get(w)
+      const i = revealed === undefined ? -1 : indexOfSorted(revealed.ids, v)
+      if (revealed === undefined || i < 0) continue
+      const at = i * REVEALED_RECORD_BYTES + ID_BYTES + 1
+      shares.push({ x: x + 1, y: revealed.records.subarray(at, at + SECRET_BYTES) })
     }
     const what = kind === 'self-mask' ? 'self-mask seed' : 'mask key'
     if (shares.length < t)
@@ -561,6 +620,9 @@ export class SecaggServer {
     return { ok: false, reason }
   }
 }
+
+/** One participant's records as kept, and the ids they name, in order (their bisection index). */
+type Records = { readonly records: Uint8Array; readonly ids: readonly string[] }
 
 /** A dropped participant whose pair masks with its surviving neighbours must be removed. */
 type Dropped = { readonly v: string; readonly sSecret: Uint8Array; readonly survivors: readonly string[] }

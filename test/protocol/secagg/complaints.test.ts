@@ -2,17 +2,23 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../../../protocol/src/errors.ts'
 import {
+  advertisementRecords,
   type Complaint,
   encodeSharePlaintext,
   type IncomingShares,
+  incomingShareRecords,
   isSmallOrderX25519,
   type MaskedInput,
   type NeighbourAdvertisements,
   naclCrypto,
   parseComplaint,
+  readAdvertisements,
+  readIncomingShares,
+  readSealedShares,
   type SealedShares,
   SecaggParticipant,
   SecaggServer,
+  sealedShareRecords,
   sealShare,
   shareX,
   signComplaint,
@@ -103,7 +109,11 @@ function garbageFor(sealed: SealedShares, to: (id: string) => boolean, seed = 'g
   const random = seededRandom(seed)
   return {
     ...sealed,
-    shares: sealed.shares.map((s) => (to(s.to) ? { ...s, ciphertext: random(s.ciphertext.length) } : s)),
+    shares: sealedShareRecords(
+      readSealedShares(sealed.shares, 'sealed').map((s) =>
+        to(s.to) ? { ...s, ciphertext: random(s.ciphertext.length) } : s,
+      ),
+    ),
   }
 }
 
@@ -186,7 +196,11 @@ describe('a false complaint', () => {
     const relay = relays.get(f.id) as IncomingShares
     const pretend = {
       ...relay,
-      shares: relay.shares.map((s) => (s.from === h.id ? { ...s, ciphertext: flip(s.ciphertext, 50) } : s)),
+      shares: incomingShareRecords(
+        readIncomingShares(relay.shares, 'relay').map((s) =>
+          s.from === h.id ? { ...s, ciphertext: flip(s.ciphertext, 50) } : s,
+        ),
+      ),
     }
     const complaint = (await r.answer(f, pretend)) as Complaint
     expect(complaint.against).toBe(h.id)
@@ -268,7 +282,10 @@ describe('a dispute', () => {
         selfMaskShare: new Uint8Array(32),
       })
       const ciphertext = sealShare(madeUp, plaintext, seededRandom('nonce'))
-      return { ...sealed, shares: sealed.shares.map((s) => (s.to === h.id ? { ...s, ciphertext } : s)) }
+      const shares = readSealedShares(sealed.shares, 'sealed').map((s) =>
+        s.to === h.id ? { ...s, ciphertext } : s,
+      )
+      return { ...sealed, shares: sealedShareRecords(shares) }
     })
     r.server.receive(h.id, overTheWire(await r.answer(h, relays.get(h.id))))
     expect(r.server.blame.culprits.map((b) => b.participant)).toEqual([g.id])
@@ -466,14 +483,17 @@ describe('small-order keys', () => {
     const relays = r.advertise()
     const relay = relays.get(h.id) as NeighbourAdvertisements
     const cPublic = new Uint8Array(32)
-    const sPublic = relay.advertisements.find((a) => a.id === g.id)?.sPublic as Uint8Array
+    const advertisements = readAdvertisements(relay.advertisements, 'relay')
+    const sPublic = advertisements.find((a) => a.id === g.id)?.sPublic as Uint8Array
     const signature = r.crypto.sign(
       r.seedOf.get(g.id) as Uint8Array,
       transcript('advertise', 'chest-xray', 7, g.id, cPublic, sPublic),
     )
     const weak = {
       ...relay,
-      advertisements: relay.advertisements.map((a) => (a.id === g.id ? { ...a, cPublic, signature } : a)),
+      advertisements: advertisementRecords(
+        advertisements.map((a) => (a.id === g.id ? { ...a, cPublic, signature } : a)),
+      ),
     }
     const answer = await h.shareKeys(overTheWire(weak))
     expect(answer).toMatchObject({

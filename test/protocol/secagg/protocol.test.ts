@@ -5,7 +5,9 @@ import {
   naclCrypto,
   parseSecaggSetup,
   participantId,
+  readSealedShares,
   roundContext,
+  type SealedShares,
   SHARE_CIPHERTEXT_BYTES,
 } from '../../../protocol/src/secagg/index.ts'
 import { overTheWire, plainSum, runRound, seeded, setupRound, structuredInputs } from './round.ts'
@@ -59,7 +61,7 @@ describe('a secure-aggregation round without dropouts', () => {
     expect(run.outcome.ok).toBe(true)
     for (const { from, stage, message } of run.received)
       if (stage === 'share-keys') {
-        const to = (message as { shares: { to: string; ciphertext: Uint8Array }[] }).shares
+        const to = readSealedShares((message as SealedShares).shares, 'sealed')
         expect(to.map((s) => s.to)).toEqual(context.neighbours.get(from)?.filter((v) => v !== from))
         for (const s of to) expect(s.ciphertext).toHaveLength(SHARE_CIPHERTEXT_BYTES)
       }

@@ -1,27 +1,42 @@
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { describe, expect, it } from 'vitest'
 import {
+  type AdvertisementEntry,
+  advertisementRecords,
   applyMask,
   encodeWords,
+  type IncomingShare,
+  incomingShareRecords,
   type NeighbourAdvertisements,
   naclCrypto,
   pairMaskKey,
   pairSign,
   parseMaskedInput,
   parseUnmaskResponse,
+  readAdvertisements,
+  readIncomingShares,
+  readRevealedShares,
+  readSealedShares,
+  revealedShareRecords,
   ringOrder,
   roundContext,
   type SealedShares,
   type SecaggCrypto,
   SecaggParticipant,
   SecaggServer,
+  SHARE_RECORD_BYTES,
   type Share,
+  sealedShareRecords,
   selfMaskKey,
   shamirCombine,
   survivorBits,
   type UnmaskRequest,
 } from '../../../protocol/src/secagg/index.ts'
 import { overTheWire, plainSum, runRound, seeded, setupRound, structuredInputs } from './round.ts'
+
+/** A relay's advertisements as entries, to tamper with. */
+const adsOf = (relay: NeighbourAdvertisements): AdvertisementEntry[] =>
+  readAdvertisements(relay.advertisements, 'relay')
 
 /** Pearson's χ² of byte frequencies against uniform (255 degrees of freedom: mean 255, sd 22.6). */
 function chiSquare(bytes: Uint8Array): number {
@@ -87,7 +102,7 @@ describe('what the coordinator receives', () => {
   it('the sealed shares look uniform too', async () => {
     const ciphertexts = (await recorded).received
       .filter((r) => r.stage === 'share-keys')
-      .flatMap((r) => (r.message as { shares: { ciphertext: Uint8Array }[] }).shares.map((s) => s.ciphertext))
+      .flatMap((r) => readSealedShares((r.message as SealedShares).shares, 'sealed').map((s) => s.ciphertext))
     const all = new Uint8Array(ciphertexts.reduce((sum, c) => sum + c.length, 0))
     let at = 0
     for (const c of ciphertexts) {
@@ -111,7 +126,7 @@ describe('what the coordinator receives', () => {
       const neighbourhood = setup.context.neighbours.get(v) as string[]
       const shares: Share[] = []
       for (const [w, response] of responses) {
-        const s = response.shares.find((s) => s.of === v && s.kind === kind)
+        const s = readRevealedShares(response.shares, 'unmask').find((s) => s.of === v && s.kind === kind)
         if (s) shares.push({ x: neighbourhood.indexOf(w) + 1, y: s.share })
       }
       return shamirCombine(shares, setup.context.threshold)
@@ -240,30 +255,33 @@ describe('signatures', () => {
     const genuine = relays.get(a.id) as NeighbourAdvertisements
     const swapped = {
       ...genuine,
-      advertisements: genuine.advertisements.map((x) =>
-        x.id === b.id ? { ...x, cPublic: flip(x.cPublic) } : x,
+      advertisements: advertisementRecords(
+        adsOf(genuine).map((x) => (x.id === b.id ? { ...x, cPublic: flip(x.cPublic) } : x)),
       ),
     }
     await expect(a.shareKeys(swapped)).rejects.toThrow(
       `advertisements: the signature of ${b.id} does not verify against its identity key`,
     )
     expect(a.stage).toBe('advertised')
-    expect(((await a.shareKeys(genuine)) as SealedShares).shares).toHaveLength(2)
+    expect(readSealedShares(((await a.shareKeys(genuine)) as SealedShares).shares, 'sealed')).toHaveLength(2)
   })
 
   it('a participant refuses a relay that leaves out or replaces its own keys', async () => {
     const { a, c, advertise } = three()
     const genuine = advertise().get(a.id) as NeighbourAdvertisements
-    const withoutOwn = { ...genuine, advertisements: genuine.advertisements.filter((x) => x.id !== a.id) }
+    const withoutOwn = {
+      ...genuine,
+      advertisements: advertisementRecords(adsOf(genuine).filter((x) => x.id !== a.id)),
+    }
     await expect(a.shareKeys(withoutOwn)).rejects.toThrow(
       "advertisements: expected this participant's own keys among them",
     )
     const notNeighbour = {
       ...genuine,
-      advertisements: [
-        ...genuine.advertisements.filter((x) => x.id !== c.id),
-        { ...genuine.advertisements[0], id: 'f'.repeat(32) },
-      ],
+      advertisements: advertisementRecords([
+        ...adsOf(genuine).filter((x) => x.id !== c.id),
+        { ...(adsOf(genuine)[0] as AdvertisementEntry), id: 'f'.repeat(32) },
+      ]),
     }
     await expect(a.shareKeys(notNeighbour)).rejects.toThrow(
       `advertisements: ${'f'.repeat(32)} is not a neighbour of ${a.id}`,
@@ -273,7 +291,10 @@ describe('signatures', () => {
   it('a participant refuses to share keys with fewer than t neighbours', async () => {
     const { a, advertise } = three()
     const genuine = advertise().get(a.id) as NeighbourAdvertisements
-    const alone = { ...genuine, advertisements: genuine.advertisements.filter((x) => x.id === a.id) }
+    const alone = {
+      ...genuine,
+      advertisements: advertisementRecords(adsOf(genuine).filter((x) => x.id === a.id)),
+    }
     await expect(a.shareKeys(alone)).rejects.toThrow(
       'secagg participant: expected at least t = 2 neighbours advertised (U1), itself included, got 1',
     )
@@ -287,7 +308,11 @@ describe('sealed shares', () => {
     if (relay === undefined) throw new Error('no relay')
     const tampered = {
       ...relay,
-      shares: relay.shares.map((s) => (s.from === b.id ? { ...s, ciphertext: flip(s.ciphertext, 60) } : s)),
+      shares: incomingShareRecords(
+        readIncomingShares(relay.shares, 'relay').map((s) =>
+          s.from === b.id ? { ...s, ciphertext: flip(s.ciphertext, 60) } : s,
+        ),
+      ),
     }
     const answer = await a.maskedInput(tampered, inputs[0] as Uint32Array)
     expect(answer).toMatchObject({ stage: 'complaint', against: b.id, kind: 'share-does-not-open' })
@@ -298,18 +323,18 @@ describe('sealed shares', () => {
     const { a, shareKeys, inputs } = three()
     const relay = (await shareKeys()).get(a.id)
     if (relay === undefined) throw new Error('no relay')
-    const [first, second] = relay.shares
+    const [first, second] = readIncomingShares(relay.shares, 'relay') as [IncomingShare, IncomingShare]
     const crossed = {
       ...relay,
-      shares: [
-        { ...first, from: second?.from },
-        { ...second, from: first?.from },
-      ],
+      shares: incomingShareRecords([
+        { from: first.from, ciphertext: second.ciphertext },
+        { from: second.from, ciphertext: first.ciphertext },
+      ]),
     }
     expect(await a.maskedInput(crossed, inputs[0] as Uint32Array)).toMatchObject({
       stage: 'complaint',
-      // The first entry now claims to come from the second's sender: that is whom it names.
-      against: second?.from,
+      // The first record now carries the second sender's ciphertext as its own sender's: it names its own.
+      against: first.from,
       kind: 'share-does-not-open',
     })
   })
@@ -318,15 +343,19 @@ describe('sealed shares', () => {
     const { server, a, advertise } = three()
     const relays = advertise()
     const sealed = (await a.shareKeys(relays.get(a.id))) as SealedShares
-    expect(() => server.receive(a.id, { ...sealed, shares: sealed.shares.slice(1) })).toThrow(
+    const records = readSealedShares(sealed.shares, 'sealed')
+    expect(() => server.receive(a.id, { ...sealed, shares: sealedShareRecords(records.slice(1)) })).toThrow(
       /share-keys: expected shares for/,
     )
-    const short = {
-      ...sealed,
-      shares: sealed.shares.map((s) => ({ ...s, ciphertext: s.ciphertext.subarray(1) })),
-    }
+    const reversed = new Uint8Array(sealed.shares.length)
+    reversed.set(sealed.shares.subarray(SHARE_RECORD_BYTES), 0)
+    reversed.set(sealed.shares.subarray(0, SHARE_RECORD_BYTES), sealed.shares.length - SHARE_RECORD_BYTES)
+    expect(() => server.receive(a.id, { ...sealed, shares: reversed })).toThrow(
+      /share-keys: expected shares for .* in the order of their ids/,
+    )
+    const short = { ...sealed, shares: sealed.shares.subarray(1) }
     expect(() => server.receive(a.id, short)).toThrow(
-      'share-keys.shares[0].ciphertext: expected 137 bytes, got 136',
+      `share-keys.shares: expected whole records of 153 bytes, got ${2 * 153 - 1} bytes`,
     )
   })
 })
@@ -478,7 +507,7 @@ describe('never both shares of one peer', () => {
   it('a participant that revealed a self-mask share refuses to reveal the mask-key share of the same peer', async () => {
     const { a, b, c, request, survived } = await atUnmask()
     const reply = a.unmask(request)
-    expect(reply.shares.find((s) => s.of === b.id)?.kind).toBe('self-mask')
+    expect(readRevealedShares(reply.shares, 'unmask').find((s) => s.of === b.id)?.kind).toBe('self-mask')
     expect(() => a.unmask({ ...request, survived: survived(a, c) })).toThrow(
       `unmask request: asks for the mask-key share of ${b.id}, whose self-mask share was already revealed`,
     )
@@ -501,10 +530,19 @@ describe('never both shares of one peer', () => {
     const reply = a.unmask(request)
     const wrongKind = {
       ...reply,
-      shares: reply.shares.map((s) => (s.of === b.id ? { ...s, kind: 'mask-key' } : s)),
+      shares: revealedShareRecords(
+        readRevealedShares(reply.shares, 'unmask').map((s) =>
+          s.of === b.id ? { ...s, kind: 'mask-key' as const } : s,
+        ),
+      ),
     }
     expect(() => server.receive(a.id, wrongKind)).toThrow(
-      `unmask: expected 3 shares as requested of ${a.id}, got 3, 1 of them not requested (first: the mask-key share of ${b.id})`,
+      `unmask: expected 3 shares as requested of ${a.id}, in the order of their ids, got 3, 1 of them not requested (first: the mask-key share of ${b.id})`,
+    )
+    const badKind = Uint8Array.from(reply.shares)
+    badKind[16] = 7
+    expect(() => server.receive(a.id, { ...reply, shares: badKind })).toThrow(
+      'unmask.shares[0].kind: expected 0 (self-mask) or 1 (mask-key), got 7',
     )
     server.receive(a.id, reply)
   })

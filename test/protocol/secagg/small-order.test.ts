@@ -10,6 +10,7 @@ import {
   signatureScalarIsCanonical,
 } from '../../../protocol/src/secagg/ed25519-strict.ts'
 import {
+  advertisementRecords,
   type CurveSubtle,
   isSmallOrderX25519,
   type NeighbourAdvertisements,
@@ -284,10 +285,14 @@ describe('a participant given a small-order key among its neighbours’ advertis
           taskId: context.taskId,
           round: context.round,
           stage: 'advertise',
-          advertisements: [ads[0], ads[1], weak].map((a) => {
-            const { id, cPublic, sPublic, signature } = a as (typeof ads)[number]
-            return { id, cPublic, sPublic, signature }
-          }),
+          advertisements: advertisementRecords(
+            [ads[0], ads[1], weak]
+              .map((a) => {
+                const { id, cPublic, sPublic, signature } = a as (typeof ads)[number]
+                return { id, cPublic, sPublic, signature }
+              })
+              .sort((x, y) => (x.id < y.id ? -1 : 1)),
+          ),
         }
         const answer = await (parties[0] as SecaggParticipant).shareKeys(relay)
         expect(answer).toMatchObject({ stage: 'complaint', against: ids[2], kind: 'small-order-key' })
