@@ -11,6 +11,8 @@ import {
   addEvaluationCounts,
   type EvaluationCounts,
   PackedDecoder,
+  REVEALED_RECORD_BYTES,
+  SHARE_RECORD_BYTES,
   secureVectorLength,
 } from '@fedtune/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -306,9 +308,17 @@ describe('a federation of three hospitals on PneumoniaMNIST', () => {
     const binaries = inboundBinaries()
     const masked = binaries.filter((b) => b.stage === 'masked-input')
     expect(masked.length).toBeGreaterThanOrEqual((HOSPITALS - 1) * ROUNDS)
+    // since fedtune/7 a stage's list is one field of fixed records: sealed shares (one per neighbour)
+    // and revealed shares (at most two per round member); everything else is a key or a signature
     for (const b of binaries)
       if (b.stage === 'masked-input') expect(b.bytes.byteLength).toBe(dim * 4)
-      else expect(b.bytes.byteLength).toBeLessThanOrEqual(137) // keys 32, signatures 64, sealed shares 137
+      else if (b.stage === 'share-keys') {
+        expect(b.bytes.byteLength % SHARE_RECORD_BYTES).toBe(0)
+        expect(b.bytes.byteLength).toBeLessThanOrEqual((HOSPITALS - 1) * SHARE_RECORD_BYTES)
+      } else if (b.stage === 'unmask') {
+        expect(b.bytes.byteLength % REVEALED_RECORD_BYTES).toBe(0)
+        expect(b.bytes.byteLength).toBeLessThanOrEqual(HOSPITALS * REVEALED_RECORD_BYTES)
+      } else expect(b.bytes.byteLength).toBeLessThanOrEqual(64) // keys 32, signatures 64
     // a masked vector looks uniform: every byte value about equally often (chi-square, 255 d.f.)
     for (const { bytes } of masked) {
       const counts = new Array<number>(256).fill(0)
