@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RoundRecord } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
+import { openStore } from '@fedtune/coordinator/store'
 import {
   centreDataset,
   classify,
@@ -16,6 +17,8 @@ import { decodeWeights, paramCount, type TaskInfo } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import type { Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { apiClient } from '../../cli/src/api-client.ts'
+import { exportRun } from '../../cli/src/run-export.ts'
 import {
   connectTo,
   enrolIn,
@@ -103,6 +106,25 @@ describe('a private task with a validation set', () => {
 
       // their aggregated round, then its model
       await c.running.host.whenIdle()
+      const viewer = await bearerFor(c.store, 'viewer')
+      const served = await c.app.inject({
+        method: 'GET',
+        url: `/api/runs/${c.run.id}/input-centre`,
+        headers: viewer,
+      })
+      expect(served.statusCode).toBe(200)
+      expect(served.json()).toEqual({ centre: joined.inputCentre })
+      // `fedtune run export` keeps it beside the raw heads, which were trained after it
+      const exported = join(work, 'exported')
+      await exportRun(
+        apiClient({ baseUrl: c.url, token: viewer.authorization.replace(/^Bearer /, '') }),
+        c.run.id,
+        exported,
+        { force: false },
+      )
+      expect(JSON.parse(readFileSync(join(exported, 'input-centre.json'), 'utf8'))).toEqual({
+        centre: joined.inputCentre,
+      })
       const record = c.records.find((r) => r.round === 1 && r.status === 'aggregated') as RoundRecord
       expect(record).toBeDefined()
       const zip = await c.app.inject({
@@ -155,6 +177,15 @@ describe('a private task with a validation set', () => {
       try {
         expect((await taskOf(c, 'hospital-x')).inputCentre).toBeNull()
         expect(readdirSync(c.outDir)).not.toContain('input-centre.json')
+        const served = await c.app.inject({
+          method: 'GET',
+          url: `/api/runs/${c.run.id}/input-centre`,
+          headers: await bearerFor(c.store, 'viewer'),
+        })
+        expect(served.statusCode).toBe(404)
+        expect(served.json().message).toBe(
+          `run ${c.run.id} has no input centre (its head sees the embeddings as they are)`,
+        )
       } finally {
         await c.close()
       }
@@ -206,6 +237,54 @@ describe('a restarted coordinator', () => {
     } finally {
       for (const s of sockets.splice(0)) s.disconnect()
       await again.close()
+    }
+  }, 120_000)
+})
+
+describe('a run kept before head.inputCentre existed', () => {
+  it('carries on uncentred under a task file saying "none", and is another setting under one asking for the validation mean', async () => {
+    const folder = mkdtempSync(join(work, 'older-'))
+    const centred = await realTaskFile('older', { ...privateTask, evaluation: { validation } }, folder)
+    const uncentred = { ...centred, head: { ...centred.head, inputCentre: 'none' as const } }
+    const database = await testDatabase()
+    const store = await openStore(database)
+    let runId: number
+    try {
+      // the settings as an older coordinator kept them: no head.inputCentre
+      const { inputCentre: _, ...oldHead } = centred.head
+      const settings = JSON.parse(JSON.stringify({ ...centred, head: oldHead }))
+      await store.tasks.submit({ name: 'older', file: settings, submittedBy: 'test' })
+      runId = (await store.runs.create({ task: 'older', settings })).id
+    } finally {
+      await store.close()
+    }
+    const start = (task: typeof centred) =>
+      startCoordinator({
+        task,
+        port: 0,
+        outDir: join(folder, 'run'),
+        database,
+        cacheDir: join(folder, 'cache'),
+        quiet: true,
+        print: () => {},
+      })
+    await expect(start(centred)).rejects.toThrow(
+      new RegExp(
+        `^task "older" has an unfinished run \\(${runId}\\) with other settings than this task file \\(head`,
+      ),
+    )
+    const c = await start(uncentred)
+    const sockets: Socket[] = []
+    try {
+      expect(c.run.id).toBe(runId)
+      const joined = await taskOf(
+        { url: c.url, sockets, enrol: (name, kind, key) => enrolIn(c.store, 'older', name, kind, key) },
+        'h',
+      )
+      expect(joined.inputCentre).toBeNull()
+    } finally {
+      for (const s of sockets.splice(0)) s.disconnect()
+      await c.close()
     }
   }, 120_000)
 })

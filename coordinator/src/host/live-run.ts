@@ -52,7 +52,8 @@ export type PrepareRunOptions = {
 }
 
 /**
- * Makes a task's run ready to serve: fetches and checks its backbone, embeds its validation and test sets,
+ * Makes a task's run ready to serve: fetches and checks its backbone, embeds its validation and test sets
+ * (centred on the run's input centre, run-input-centre.ts),
  * picks up its kept rounds (a restarted run carries on from its last one) and builds its federation,
  * which keeps every round in the store before it announces it.
  */
@@ -108,8 +109,8 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
           `input centre: the validation set's mean embedding (norm ${norm(inputCentre).toFixed(2)}), subtracted before the head here and by every participant`,
         )
       const validation = rawValidation && centreDataset(rawValidation, inputCentre)
-      const raw = await embedded('test', task.evaluation.test)
-      const test = raw && centreDataset(raw, inputCentre)
+      const rawTest = await embedded('test', task.evaluation.test)
+      const test = rawTest && centreDataset(rawTest, inputCentre)
       const classes = task.head.labels.length
       validationCounts = validation && labelCounts(validation.y, classes)
       // the console's line a head must beat, on the set its chart shows (test, else validation)
