@@ -3,7 +3,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseTaskFile, type TaskFile, type TaskPrivacy } from '@fedtune/coordinator'
-import { type Dataset, labelCounts, labelMix, subset } from '@fedtune/model'
+import { centreDataset, type Dataset, labelCounts, labelMix, meanEmbedding, subset } from '@fedtune/model'
 import { initBackend, loadBackbone } from '@fedtune/model/node'
 import { fixedPointFor, type HeadSpec, paramCount } from '@fedtune/protocol'
 import { partitionIid } from 'fedtune/data'
@@ -83,6 +83,8 @@ type ExampleRecipe = {
   readonly localEpochs: number
   readonly localLearningRate: number
   readonly server: typeof FEDADAM
+  /** The task file's `head.inputCentre`: every split's embeddings minus the validation set's mean, or as they are. */
+  readonly inputCentre: 'validation' | 'none'
 }
 
 /** The participant-level recipe: rounds and the clip C of each volunteer's whole update. */
@@ -104,20 +106,25 @@ type ParticipantRecipe = { readonly rounds: number; readonly clipNorm: number }
  * q = 1, C = 10, 200 rounds, FedAdam 0.01 / 0.9 / 0.99 / 1e-3: no cell beat it by more than 0.003,
  * far less than the seeds differ (0.92 vs 0.89). D: the embeddings centred on the validation set's
  * mean (public, so free of privacy cost) gave 0.926 / 0.976 at ε = 3 and 0.914 / 0.966 at ε = 1
- * (C 1; uncentred ε = 1: 0.877 / 0.942): the one large gain, but the head would have to subtract
- * the mean in training, evaluation and export alike, which it cannot yet, so it is not adopted here.
+ * (C 1; uncentred ε = 1: 0.877 / 0.942): the one large gain. fedtune now centres a private task's
+ * inputs by default (`head.inputCentre: "validation"`: participants, the coordinator's evaluation,
+ * simulate and the exported model alike), so the recipe is A–C's with centred inputs and D's C = 1;
+ * grid A–C keeps the uncentred C = 10 recipe it was run with (UNCENTRED).
  *
  * PARTICIPANT: `--tune participant --seeds 1`, rounds {10, 25, 50, 100, 200} × C {0.1, 1, 10} at
  * ε = 8: validation AUC grew with the rounds up to 100 (0.974 at C = 0.1; 200 rounds: 0.963).
  */
 const EXAMPLE: ExampleRecipe = {
   rounds: 200,
-  clipNorm: 10,
+  clipNorm: 1,
   samplingRate: 1,
   localEpochs: 1,
   localLearningRate: 1,
   server: FEDADAM,
+  inputCentre: 'validation',
 }
+/** The recipe grid A–C explored around (see EXAMPLE): raw embeddings, C = 10. */
+const UNCENTRED: ExampleRecipe = { ...EXAMPLE, clipNorm: 10, inputCentre: 'none' }
 const PARTICIPANT: ParticipantRecipe = { rounds: 100, clipNorm: 0.1 }
 
 type Kind = 'plain' | 'example' | 'centralized-dp' | 'participant' | 'plain-volunteers'
@@ -229,12 +236,13 @@ function privateTask(
     readonly samplingRate?: number
     readonly localEpochs?: number
   },
+  inputCentre: 'validation' | 'none' = 'none',
 ): TaskFile & { readonly privacy: TaskPrivacy } {
   const task = parseTaskFile(
     {
       name: 'bench-privacy',
       backbone: { source: BACKBONE, sha256: '0'.repeat(64) },
-      head: { labels: [...classes] },
+      head: { labels: [...classes], inputCentre },
       training: {
         rounds,
         localEpochs: privacy.localEpochs ?? 1,
@@ -271,16 +279,18 @@ function rowsOf(
   const params = paramCount(spec, inputDim)
   // Under privacy the label counts stay out of the sum: the validation set's mix is the public prior.
   const validationMix = labelMix(labelCounts(data.val.y, classes), classes) as number[]
-  const heldOut = (prior: HeldOut['prior']): HeldOut => ({
-    validation: data.val,
-    test: data.test,
+  // the example rows' splits as fedtune centres them (`head.inputCentre`), the others' as embedded
+  const exampleData = exampleRecipe.inputCentre === 'validation' ? centred(data) : data
+  const heldOut = (prior: HeldOut['prior'], from: Splits = data): HeldOut => ({
+    validation: from.val,
+    test: from.test,
     metric: 'auc',
     patience: PATIENCE,
     prior,
     ordinal: dataSet.ordinal,
   })
-  const sites = (count: number, seed: number): Dataset[] =>
-    partitionIid(data.train.y, count, seed).map((rows) => subset(data.train, rows))
+  const sites = (count: number, seed: number, from: Splits = data): Dataset[] =>
+    partitionIid(from.train.y, count, seed).map((rows) => subset(from.train, rows))
   const recipe = (rounds: number, participants: number, seed: number, priv: boolean): FederationRecipe => ({
     spec,
     inputDim,
@@ -307,14 +317,20 @@ function rowsOf(
     (seed: number): Outcome => {
       const e = exampleRecipe
       const privacy = simulatedPrivacy(
-        privateTask(data.classes, e.rounds, HOSPITALS, {
-          unit: 'example',
-          epsilon,
-          delta: DELTA,
-          clipNorm: e.clipNorm,
-          samplingRate: e.samplingRate,
-          localEpochs: e.localEpochs,
-        }),
+        privateTask(
+          data.classes,
+          e.rounds,
+          HOSPITALS,
+          {
+            unit: 'example',
+            epsilon,
+            delta: DELTA,
+            clipNorm: e.clipNorm,
+            samplingRate: e.samplingRate,
+            localEpochs: e.localEpochs,
+          },
+          e.inputCentre,
+        ),
         params,
       )
       const base = recipe(e.rounds, HOSPITALS, seed, true)
@@ -324,8 +340,8 @@ function rowsOf(
         server: e.server,
         privacy,
       }
-      const parts = sites(HOSPITALS, seed)
-      const held = heldOut({ fixed: validationMix })
+      const parts = sites(HOSPITALS, seed, exampleData)
+      const held = heldOut({ fixed: validationMix }, exampleData)
       return outcome(
         centralized
           ? privateReference(
@@ -370,7 +386,7 @@ function rowsOf(
         run: example(epsilon, false),
       },
       {
-        setting: `centralized DP-SGD ε=${epsilon} (pooled, same q, C, z, steps)`,
+        setting: `centralized DP-SGD ε=${epsilon} (pooled, same q, C, z, steps, centring)`,
         kind: 'centralized-dp',
         epsilon,
         run: example(epsilon, true),
@@ -413,13 +429,12 @@ function exampleGrid(): Cell[] {
       row: (dataSet, splits) => rowsOf(dataSet, splits).find((r) => r.kind === 'plain') as Row,
     },
   ]
-  const add = (
-    epsilon: number,
-    change: Partial<ExampleRecipe>,
-    server: Partial<typeof FEDADAM> = {},
-    centre = false,
-  ) => {
-    const recipe = { ...EXAMPLE, ...change, server: { ...EXAMPLE.server, ...change.server, ...server } }
+  const add = (epsilon: number, change: Partial<ExampleRecipe>, server: Partial<typeof FEDADAM> = {}) => {
+    const recipe = {
+      ...UNCENTRED,
+      ...change,
+      server: { ...UNCENTRED.server, ...change.server, ...server },
+    }
     const label = [
       `ε=${epsilon}`,
       `rounds ${recipe.rounds}`,
@@ -430,14 +445,12 @@ function exampleGrid(): Cell[] {
       `server lr ${recipe.server.learningRate}`,
       `β ${recipe.server.beta1}/${recipe.server.beta2}`,
       `τ ${recipe.server.epsilon}`,
-      ...(centre ? ['inputs centred'] : []),
+      ...(recipe.inputCentre === 'validation' ? ['inputs centred'] : []),
     ].join(' · ')
     cells.push({
       label,
       row: (dataSet, splits) =>
-        rowsOf(dataSet, centre ? centred(splits) : splits, recipe).find(
-          (r) => r.kind === 'example' && r.epsilon === epsilon,
-        ) as Row,
+        rowsOf(dataSet, splits, recipe).find((r) => r.kind === 'example' && r.epsilon === epsilon) as Row,
     })
   }
   // A: rounds × C × the server's rate, q = 1.
@@ -453,30 +466,26 @@ function exampleGrid(): Cell[] {
   for (const samplingRate of [0.1, 0.3])
     for (const localLearningRate of [0.003, 0.01])
       for (const rounds of [50, 200]) add(3, { rounds, clipNorm: 3, samplingRate, localLearningRate })
-  // D: ε = 1 at the chosen recipe; then every split's embeddings minus the validation set's mean
-  // (public to the coordinator): not adoptable here, the head would have to subtract it in training,
-  // evaluation and export alike, but it measures what centring would give (README, Differential privacy).
+  // D: ε = 1 at A–C's recipe; then every split's embeddings minus the validation set's mean (public
+  // to the coordinator; `head.inputCentre: "validation"`), which chose EXAMPLE's C = 1.
   add(1, {})
   for (const epsilon of [3, 1])
-    for (const clipNorm of [1, 3, 10]) add(epsilon, { rounds: 200, clipNorm }, {}, true)
+    for (const clipNorm of [1, 3, 10]) add(epsilon, { rounds: 200, clipNorm, inputCentre: 'validation' })
   return cells
 }
 
 /**
- * The splits' embeddings minus the validation set's mean embedding: an experiment of `--tune` only
- * (the mean comes from the coordinator's public validation set, so it costs no privacy).
+ * The splits' embeddings minus the validation set's mean embedding, as fedtune centres a task's
+ * inputs (`head.inputCentre: "validation"`; public to the coordinator, so it costs no privacy).
  */
 function centred(splits: Splits): Splits {
-  const { val } = splits
-  const mean = new Float32Array(val.dim)
-  for (let i = 0; i < val.n; i++)
-    for (let j = 0; j < val.dim; j++)
-      mean[j] = (mean[j] as number) + (val.x[i * val.dim + j] as number) / val.n
-  const minus = (d: Dataset): Dataset => ({
-    ...d,
-    x: d.x.map((v, k) => v - (mean[k % d.dim] as number)),
-  })
-  return { ...splits, train: minus(splits.train), val: minus(val), test: minus(splits.test) }
+  const mean = meanEmbedding(splits.val)
+  return {
+    ...splits,
+    train: centreDataset(splits.train, mean),
+    val: centreDataset(splits.val, mean),
+    test: centreDataset(splits.test, mean),
+  }
 }
 
 /** The grid that chose PARTICIPANT: rounds and C at ε = 8. */
@@ -596,7 +605,8 @@ function report(results: readonly Result[], seeds: string, backend: string, minu
     '(a seed draws the head init, the partition and the DP noise, from seeded ChaCha20 sources).',
     `No DP: bench/accuracy.ts's recipe, FedAdam (rate 0.01) on federated full-batch gradients of the logit-adjusted loss under the federation's label mix, up to ${PLAIN_ROUNDS} rounds.`,
     `Example-level DP: the same recipe with each hospital's full-batch step made DP-SGD (q = 1, one step a round: per-example clip C = ${EXAMPLE.clipNorm}, Gaussian noise z·C on the sum, divided by n),`,
-    `${EXAMPLE.rounds} rounds fixed in advance, z the smallest meeting ε over them at δ = 1e-5; both priors the validation set's label mix, classWeights none; the update is summed with weight 1, the mean is uniform.`,
+    `${EXAMPLE.rounds} rounds fixed in advance, z the smallest meeting ε over them at δ = 1e-5; both priors the validation set's label mix, classWeights none; the update is summed with weight 1, the mean is uniform;`,
+    `inputs centred on the validation set's mean embedding (head.inputCentre "${EXAMPLE.inputCentre}"; public to the coordinator, no privacy spent), in training, evaluation and the centralized reference alike. The participant rows use raw embeddings.`,
     "Centralized DP-SGD: the hospitals' training parts pooled and trained by the same recipe as a federation of one, with the same q, C, z and steps (hence the same ε); its noise is divided by the pooled n.",
     `Participant-level DP: PneumoniaMNIST's training split ${VOLUNTEERS} ways IID, minParticipants ${VOLUNTEERS}, each volunteer's Δ clipped to C = ${PARTICIPANT.clipNorm}, the distributed discrete Gaussian added in the ring before masking,`,
     `${PARTICIPANT.rounds} rounds fixed in advance, z derived by the coordinator's privacySettingsFor (ring scale, rounding's sensitivity). The recipes were chosen on PneumoniaMNIST validation by \`--tune example\` (seeds 1 and 2) and \`--tune participant\` (seed 1).`,

@@ -163,7 +163,7 @@ export type Target = {
 }
 
 /** The task's name in the test's store: enrolled (approved) with `identityKey`, unless the name or key is taken. */
-async function enrolIn(
+export async function enrolIn(
   store: Store,
   task: string,
   name: string,
@@ -287,6 +287,8 @@ export type TestCoordinatorOverrides = {
    * the rounds, its fixed point (when it has one) to the secure sum.
    */
   readonly privacy?: PrivateRun
+  /** The task's input centre (one number per embedding dimension), sent to participants; none by default. */
+  readonly inputCentre?: readonly number[]
 }
 
 /** Real timers, short enough that rounds run by themselves within a test. */
@@ -324,6 +326,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     aggregation: secure ? 'secure' : 'plaintext-debug',
     browsers: { enabled: o.browsers !== undefined, maxPerRound: Math.max(1, o.browsers?.maxPerRound ?? 1) },
     privacy: o.privacy?.settings ?? null,
+    inputCentre: o.inputCentre ?? null,
   }
   const runDir = join(dir, 'run')
   const log = new RoundLog(runDir)

@@ -18,7 +18,7 @@ export type ExportedRun = {
 }
 
 /** The files of a run folder this writes; with `force`, only these are removed first. */
-const RUN_FILES = ['rounds.jsonl', 'rounds.svg', 'run.json']
+const RUN_FILES = ['rounds.jsonl', 'rounds.svg', 'run.json', 'input-centre.json']
 const HEAD_FILE = /^round-[0-9]{4,}(\.adam)?\.f32$/
 
 /**
@@ -28,7 +28,8 @@ const HEAD_FILE = /^round-[0-9]{4,}(\.adam)?\.f32$/
  * A folder that holds anything is refused unless `force`, which removes the files this writes first.
  * A run.json says the folder is whole: a failure halfway leaves the rounds written so far without one.
  * The initial head (round 0) comes from the run's folder on the coordinator, and so do FedAdam's
- * moments beside each head (heads/round-NNNN.adam.f32), which a run carried on from needs.
+ * moments beside each head (heads/round-NNNN.adam.f32), which a run carried on from needs, and
+ * its input centre (input-centre.json) when its heads were trained on centred embeddings.
  */
 export async function exportRun(
   client: ApiClient,
@@ -57,6 +58,9 @@ export async function exportRun(
       throw error
     }
   }
+  // the embedding its heads' inputs were centred on (head.inputCentre), when they were
+  const centre = await optional(`/api/runs/${id}/input-centre`)
+  if (centre !== null) writeFileSync(join(dir, 'input-centre.json'), centre)
   const initial = await optional(`/api/runs/${id}/rounds/0/head`)
   if (initial !== null) {
     size = initial.byteLength

@@ -1,4 +1,4 @@
-import { type Dataset, stratifiedSplit } from '@fedtune/model'
+import { centreDataset, type Dataset, stratifiedSplit } from '@fedtune/model'
 import {
   DataFolderError,
   downloadBackbone,
@@ -78,7 +78,12 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
       )
     const lines = await reportSkipped(skipped, dataset.n + skipped.length, opts.cacheDir)
     for (const line of lines) opts.log.warn('skipped-files', { skipped: skipped.length }, line)
-    const { train, val } = stratifiedSplit(dataset, opts.valFraction, opts.seed)
+    // the task's input centre (the coordinator's validation mean), subtracted before the head sees anything
+    const { train, val } = stratifiedSplit(
+      centreDataset(dataset, task.inputCentre),
+      opts.valFraction,
+      opts.seed,
+    )
     const counts = task.head.labels.map((_, c) => train.y.reduce((n, y) => n + (y === c ? 1 : 0), 0))
     opts.log.info(
       'data-ready',

@@ -1,4 +1,4 @@
-import { type Backbone, dominantWarning, metricsLine, stratifiedSplit } from '@fedtune/model'
+import { type Backbone, centreDataset, dominantWarning, metricsLine, stratifiedSplit } from '@fedtune/model'
 import {
   budgetDecision,
   epsilonOf,
@@ -289,7 +289,8 @@ async function join(): Promise<void> {
     ui.embedded.textContent = `Embedded ${data.n} images in ${seconds.toFixed(1)} s (${(data.n / seconds).toFixed(1)} images/s) with the backbone on ${backend}${note ? `: ${note}` : ''}.`
     backbone.dispose()
     backbone = undefined
-    const { train, val } = stratifiedSplit(data, VAL_FRACTION, 0)
+    // the task's input centre (the coordinator's validation mean), subtracted before the head sees anything
+    const { train, val } = stratifiedSplit(centreDataset(data, t.inputCentre), VAL_FRACTION, 0)
     abort.signal.throwIfAborted()
     const identity = await volunteerIdentity()
     abort.signal.throwIfAborted()

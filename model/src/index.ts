@@ -16,6 +16,7 @@ export {
 } from './head-gradients.ts'
 export { flattenParams, headParams } from './head-params.ts'
 export { initHead } from './init-head.ts'
+export { centreDataset, foldCentre, meanEmbedding } from './input-centre.ts'
 export { labelCounts } from './label-counts.ts'
 export {
   type LineProblem,

@@ -62,7 +62,15 @@ export type ModelCard = {
     readonly sha256: string
     readonly embeddingDim: number
   }
-  readonly head: { readonly layers: readonly unknown[] }
+  readonly head: {
+    readonly layers: readonly unknown[]
+    /**
+     * The head was trained on embeddings centred on this (the coordinator's validation set's mean,
+     * `head.inputCentre`), and the centre is folded into its first dense layer's bias (b − Wᵀμ): the
+     * model takes images as they are. Absent or null: trained on the embeddings as they are.
+     */
+    readonly inputCentre?: { readonly on: 'validation'; readonly norm: number; readonly folded: true } | null
+  }
   readonly fedtuneVersion: string
   readonly createdAt: string
 }
@@ -225,7 +233,12 @@ trained, as one model (image in, class probabilities out). Made by fedtune ${car
 - Validation: ${measured(card.validation, 'validation')}.
 - Test: ${measured(card.test, 'test')}.
 - Predicts with prior: ${prior}.
-- Privacy: ${privacy}.
+${
+  card.head.inputCentre
+    ? `- Inputs: the head was trained on embeddings centred on the validation set's mean embedding (norm ${card.head.inputCentre.norm.toFixed(2)}); the centre is folded into its first layer's bias, so the model takes images as above, with no extra step.
+`
+    : ''
+}- Privacy: ${privacy}.
 - Backbone: ${card.backbone.source} (sha256 ${card.backbone.sha256}).
 
 model-card.json holds all of it. To use it:

@@ -139,6 +139,12 @@ export function joinDecision(raw: unknown, opts: HelloOptions): HelloOutcome {
       'task-changed',
       `the coordinator changed its task while we were away (from "${before.taskId}" to "${task.taskId}", backbone ${before.backbone.digest.slice(0, 12)}… to ${task.backbone.digest.slice(0, 12)}…); start again to join the new one`,
     )
+  // the participant's embeddings were centred on the centre it joined with: another would need them again
+  if (before && !sameCentre(before.inputCentre, task.inputCentre))
+    return stopped(
+      'task-changed',
+      `the coordinator changed its task's input centre while we were away (a new run of "${task.taskId}"); start again to join it`,
+    )
   if (task.aggregation !== 'secure' && !opts.allowPlaintext)
     return stopped(
       'plaintext',
@@ -181,4 +187,9 @@ export function formatWait(ms: number): string {
 
 function stopped(why: HelloStop, message: string): HelloOutcome {
   return { type: 'stopped', why, message }
+}
+
+function sameCentre(a: readonly number[] | null, b: readonly number[] | null): boolean {
+  if (a === null || b === null) return a === b
+  return a.length === b.length && a.every((v, i) => v === b[i])
 }

@@ -15,8 +15,10 @@ import { asBytes, decodeWeights } from './weights.ts'
 /**
  * 5: participants evaluate the received global head; its counts travel in the secure vector (its
  * layout changed) and in a plaintext update's metrics; a round says the prior to predict with.
- * 6: a task states its privacy. 7: a secure stage's lists (relayed advertisements and sealed
- * shares, revealed shares) travel as fixed records in one binary field (secagg/stage-records.ts).
+ * 6: TaskInfo states its privacy; a private task's secure vector is [Δ…, 1].
+ * 7: a secure stage's lists (relayed advertisements and sealed shares, revealed shares) travel as
+ * fixed records in one binary field (secagg/stage-records.ts); TaskInfo carries the input centre
+ * (the mean embedding subtracted before the head), or null.
  */
 export const PROTOCOL_VERSION = 'fedtune/7'
 
@@ -126,6 +128,12 @@ export type TaskInfo = {
    * own budget); null: the task gives no differential-privacy guarantee, and the participant says so.
    */
   readonly privacy: PrivacySettings | null
+  /**
+   * The embedding every participant subtracts before the head, in training and in evaluation (the
+   * mean of the coordinator's validation embeddings, `head.inputCentre`: "validation"); one number per
+   * embedding dimension. null: the head sees the backbone's embeddings as they are.
+   */
+  readonly inputCentre: readonly number[] | null
 }
 
 export type BrowserParticipation = { readonly enabled: boolean; readonly maxPerRound: number }
@@ -489,7 +497,26 @@ export function parseTaskInfo(value: unknown): TaskInfo {
       maxPerRound: int(w, 'maxPerRound', 'task.browsers', 1, 100_000),
     },
     privacy: parsePrivacySettings(required(o, 'privacy', 'task'), 'task.privacy'),
+    inputCentre: parseInputCentre(required(o, 'inputCentre', 'task'), embeddingDim),
   }
+}
+
+/** null, or exactly `dim` finite numbers (the embedding subtracted before the head). */
+function parseInputCentre(value: unknown, dim: number): readonly number[] | null {
+  if (value === null) return null
+  if (!Array.isArray(value) || value.length !== dim)
+    throw new ProtocolError(
+      'malformed',
+      `task.inputCentre: expected null or ${dim} numbers (the embedding's dimension), got ${Array.isArray(value) ? `${value.length} values` : describe(value)}`,
+    )
+  return Array.from(value as unknown[], (v, i) => {
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new ProtocolError(
+        'malformed',
+        `task.inputCentre[${i}]: expected a finite number, got ${describe(v)}`,
+      )
+    return v
+  })
 }
 
 /** A field that must be present, though it may be null. */

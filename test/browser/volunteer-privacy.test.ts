@@ -53,6 +53,7 @@ function taskInfo(name: string, privacy: PrivacySettings | null): TaskInfo {
     aggregation: 'secure',
     browsers: { enabled: true, maxPerRound: 1 },
     privacy,
+    inputCentre: null,
   }
 }
 const tasks = new Map<string, TaskInfo>(

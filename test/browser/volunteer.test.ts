@@ -42,7 +42,7 @@ beforeAll(async () => {
   mkdirSync(output, { recursive: true })
   data = join(work, 'data')
   // Hospitals 1 and 2 are Node clients; "hospital-3"'s folder is the volunteer's pick.
-  await splitPneumonia(data, { hospitals: 3, perHospital: 48, testLimit: 120, seed: 11 })
+  await splitPneumonia(data, { hospitals: 3, perHospital: 48, testLimit: 120, valLimit: 40, seed: 11 })
   const backboneDir = join(shared, 'backbones', 'mobilenet_v2_0.35_224')
   backbone = { source: backboneDir, sha256: (await readBackboneFolder(backboneDir)).digest }
   await initBackend()
@@ -95,7 +95,8 @@ async function coordinator(
         browsers: { enabled: browsers, maxPerRound: 1 },
       },
       aggregation: { stageDeadlineSeconds: 300 },
-      evaluation: { test: join(data, 'test') },
+      // a private task with a validation set centres every embedding on its mean, the page's too
+      evaluation: { test: join(data, 'test'), ...(privacy ? { validation: join(data, 'validation') } : {}) },
       ...(privacy ? { privacy } : {}),
     },
     work,
@@ -408,6 +409,7 @@ describe('a volunteer in headless Chromium', () => {
       delta: 1e-5,
       clipNorm: 0.5,
     })
+    expect(c.federation.task.inputCentre).toHaveLength(c.federation.task.backbone.embeddingDim)
     const page = await volunteer(c)
     await hospital(c, 1)
     await hospital(c, 2)

@@ -75,6 +75,7 @@ function taskInfo(name: string, privacy: PrivacySettings | null): TaskInfo {
     aggregation: 'secure',
     browsers: { enabled: false, maxPerRound: 1 },
     privacy,
+    inputCentre: null,
   }
 }
 

@@ -108,6 +108,7 @@ async function start(opts: {
     aggregation: opts.secure ? 'secure' : 'plaintext-debug',
     browsers: { enabled: opts.browsers !== undefined, maxPerRound: opts.browsers ?? 1 },
     privacy: null,
+    inputCentre: null,
   }
   const log = new RoundLog(mkdtempSync(join(tmpdir(), 'fedtune-log-')))
   const warnings: string[] = []

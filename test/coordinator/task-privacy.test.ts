@@ -40,6 +40,35 @@ describe('task file: privacy', () => {
     ).toMatchObject({ unit: 'participant', delta: 1e-3, clipNorm: 0.5, noiseMultiplier: 1.2 })
   })
 
+  it('centres the head’s inputs on the validation set’s mean embedding by default, and not without privacy or a validation set', () => {
+    expect(read(withPrivacy({ unit: 'example', epsilon: 3 })).head.inputCentre).toBe('validation')
+    expect(read(base).head.inputCentre).toBe('none')
+    const noValidation = withPrivacy(
+      { unit: 'participant', epsilon: 3, delta: 1e-3 },
+      { evaluation: { test: 'data/test' } },
+    )
+    expect(read(noValidation).head.inputCentre).toBe('none')
+    // asked for explicitly either way
+    const head = (inputCentre: string) => ({ head: { ...base.head, inputCentre } })
+    expect(read(withPrivacy({ unit: 'example', epsilon: 3 }, head('none'))).head.inputCentre).toBe('none')
+    expect(read({ ...base, ...head('validation') }).head.inputCentre).toBe('validation')
+  })
+
+  it('refuses an input centre on the validation set without one, and an unknown centre, saying what it expected', () => {
+    expect(
+      refusal({
+        ...base,
+        head: { ...base.head, inputCentre: 'validation' },
+        evaluation: { test: 'data/test' },
+      }),
+    ).toBe(
+      'task file: head.inputCentre: expected "validation" only with evaluation.validation (it is that set\'s mean embedding), or "none", got "validation"',
+    )
+    expect(refusal({ ...base, head: { ...base.head, inputCentre: 'test' } })).toBe(
+      'task file: head.inputCentre: expected one of "validation", "none", got "test"',
+    )
+  })
+
   it('switches the priors to public mixes: the validation set’s, else uniform', () => {
     const task = read(withPrivacy({ unit: 'example', epsilon: 3 }))
     expect(task.training.labelPrior).toBe('validation')

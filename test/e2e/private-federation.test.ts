@@ -140,6 +140,8 @@ describe('a federation under example-level differential privacy', () => {
     expect(ends.map((e) => e.how)).toEqual(['finished', 'finished'])
     const privacy = c.federation.task.privacy
     if (privacy?.unit !== 'example') throw new Error('expected example-level privacy')
+    // a private task with a validation set: the hospitals got its mean embedding and trained on centred inputs
+    expect(c.federation.task.inputCentre).toHaveLength(c.federation.task.backbone.embeddingDim)
     for (const [i, name] of ['hospital-1', 'hospital-2'].entries()) {
       const kept = readPrivacyLedger(privacyLedgerFile(join(work, `cache-example-${i + 1}`), 'main', name))
       expect(kept.map((k) => k.event)).toEqual(

@@ -20,7 +20,7 @@ import { bearerFor } from '../test-store.ts'
  * Issue 13, item 2, "the model, ready to use": a real secure run of three hospital processes on
  * PneumoniaMNIST chest X-rays; its model downloaded over HTTP is ONE TF.js layers model that
  * tf.loadLayersModel loads in Node and that gets the coordinator's own test accuracy on the same
- * images (the best round's head by validation AUC, its prior folded in); `fedtune model export` and
+ * images (the best round's head by validation AUC, its prior and its input centre folded in); `fedtune model export` and
  * `fedtune predict` as processes; and the refusals.
  */
 const repo = fileURLToPath(new URL('../../', import.meta.url))
@@ -42,7 +42,14 @@ beforeAll(async () => {
   await splitPneumonia(data, { hospitals: HOSPITALS, perHospital: 40, testLimit: 120, seed: 7 })
   carveValidation(join(data, 'test'), join(data, 'validation'))
   c = await startMainCoordinator({
-    head: { layers: [{ type: 'dense', units: 32, activation: 'relu' }], labels: LABELS, seed: 3 },
+    // inputs centred on the validation set's mean embedding: the hospitals get it with the task, the
+    // export folds it into the hidden layer's bias, and the model must still match the coordinator
+    head: {
+      layers: [{ type: 'dense', units: 32, activation: 'relu' }],
+      labels: LABELS,
+      seed: 3,
+      inputCentre: 'validation',
+    },
     training: { rounds: ROUNDS, localEpochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 0.001 },
     participation: {
       minParticipants: HOSPITALS,
@@ -198,6 +205,7 @@ describe('GET /api/runs/:id/model', () => {
         differentialPrivacy: 'none',
       },
       backbone: { name: 'mobilenet_v2_0.35_224', sha256: task.backbone.sha256, embeddingDim: 1280 },
+      head: { inputCentre: { on: 'validation', folded: true } },
       fedtuneVersion: '0.1.0',
     })
     // each hospital keeps a share of its 40 images for its own validation: the rest is what it trained on

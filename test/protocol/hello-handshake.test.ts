@@ -32,6 +32,7 @@ const task: TaskInfo = {
   aggregation: 'secure',
   browsers: { enabled: true, maxPerRound: 1 },
   privacy: null,
+  inputCentre: null,
 }
 const options = (over: Partial<HelloOptions> = {}): HelloOptions => ({
   crypto: nodeCrypto,
@@ -182,6 +183,32 @@ describe('the participant’s hello', () => {
     }
     const same = handshake(challenge, options({ joined: task }), answering({ ok: true, task }).send)
     expect(same).toEqual({ type: 'joined', task })
+  })
+
+  it('after a reconnect, another input centre (a new run, its embeddings centred otherwise) stops the participant', () => {
+    const dim = task.backbone.embeddingDim
+    const centre = Array.from({ length: dim }, (_, i) => i / 4)
+    const moved = centre.map((v, i) => (i === 3 ? v + 0.5 : v))
+    for (const [before, after] of [
+      [null, centre],
+      [centre, null],
+      [centre, moved],
+    ] as const) {
+      const outcome = handshake(
+        challenge,
+        options({ joined: { ...task, inputCentre: before } }),
+        answering({ ok: true, task: { ...task, inputCentre: after } }).send,
+      )
+      expect(outcome).toMatchObject({
+        type: 'stopped',
+        why: 'task-changed',
+        message: expect.stringContaining("changed its task's input centre"),
+      })
+    }
+    const centred = { ...task, inputCentre: centre }
+    expect(
+      handshake(challenge, options({ joined: centred }), answering({ ok: true, task: centred }).send),
+    ).toMatchObject({ type: 'joined', task: { inputCentre: centre } })
   })
 
   it('a plaintext task is refused unless the participant allows it; a volunteer never does', () => {

@@ -386,7 +386,26 @@ describe('messages from outside', () => {
     aggregation: 'secure',
     browsers: { enabled: true, maxPerRound: 2 },
     privacy: null,
+    inputCentre: null,
   }
+
+  it('task info carries its input centre (fedtune/7): null, or one finite number per embedding dimension', () => {
+    expect(parseTaskInfo(info).inputCentre).toBeNull()
+    const centre = Array.from({ length: 1280 }, (_, i) => i / 100 - 3)
+    expect(parseTaskInfo({ ...info, inputCentre: centre }).inputCentre).toEqual(centre)
+    const { inputCentre: _, ...without } = info
+    expect(() => parseTaskInfo(without)).toThrow('task.inputCentre: expected a value or null, got nothing')
+    expect(() => parseTaskInfo({ ...info, inputCentre: centre.slice(1) })).toThrow(
+      "task.inputCentre: expected null or 1280 numbers (the embedding's dimension), got 1279 values",
+    )
+    expect(() => parseTaskInfo({ ...info, inputCentre: 'mean' })).toThrow(
+      'task.inputCentre: expected null or 1280 numbers (the embedding\'s dimension), got "mean"',
+    )
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, '1'])
+      expect(() =>
+        parseTaskInfo({ ...info, inputCentre: centre.map((v, i) => (i === 7 ? bad : v)) }),
+      ).toThrow(/^task\.inputCentre\[7\]: expected a finite number, got /)
+  })
 
   it('task info whose parameter count disagrees with its head is refused', () => {
     expect(parseTaskInfo(info).paramCount).toBe(328450)

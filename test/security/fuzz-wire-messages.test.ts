@@ -72,6 +72,7 @@ const task: TaskInfo = {
   aggregation: 'secure',
   browsers: { enabled: true, maxPerRound: 2 },
   privacy: null,
+  inputCentre: null,
 }
 const seeds = [1, 2, 3].map((i) => new Uint8Array(32).fill(i))
 const challenge: Challenge = { taskId: task.taskId, nonce: new Uint8Array(32).fill(7) }

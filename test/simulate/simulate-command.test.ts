@@ -171,6 +171,10 @@ describe('fedtune simulate', () => {
     expect(out).toMatch(/centralized \(all hospitals pooled, no DP\) .* epoch \d of 2\s+–$/m)
     expect(out).toMatch(/centralized DP-SGD \(pooled; same C, q, z, steps\) .* round \d of 4\s+\d\.\d\d$/m)
     expect(out).toMatch(/^federated: ε \d\.\d\d of 5\.00 \(δ 1e-3\) over 4 rounds, z [\d.]+, C 1$/m)
+    // a private task with a validation set centres every embedding on that set's mean, as the coordinator does
+    expect(t.stderr()).toContain(
+      "input centre: the validation set's mean embedding, subtracted before the head everywhere",
+    )
 
     const j = testIo()
     expect(await runSimulateCommand([...args, '--json'], j.io, null)).toBe(0)

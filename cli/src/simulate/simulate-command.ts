@@ -1,6 +1,13 @@
 import { parseArgs } from 'node:util'
 import { localTraining, readTaskFile, type TaskFile, TaskFileError, taskPriors } from '@fedtune/coordinator'
-import { type ClinicalMetrics, type Dataset, dominantWarning, labelCounts } from '@fedtune/model'
+import {
+  type ClinicalMetrics,
+  centreDataset,
+  type Dataset,
+  dominantWarning,
+  labelCounts,
+  meanEmbedding,
+} from '@fedtune/model'
 import {
   DataFolderError,
   embedLabelledSet,
@@ -185,6 +192,17 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
     test = evaluation.test === null ? null : await embedded('the test set', evaluation.test, true)
   } finally {
     backbone.dispose()
+  }
+  // as the coordinator does: μ from the validation set, subtracted from every embedding before the head
+  const centre =
+    task.head.inputCentre === 'validation' && validation && validation.n > 0
+      ? meanEmbedding(validation)
+      : null
+  if (centre !== null) {
+    log("input centre: the validation set's mean embedding, subtracted before the head everywhere")
+    sites = sites.map((s) => ({ ...s, data: centreDataset(s.data, centre) }))
+    validation = validation && centreDataset(validation, centre)
+    test = test && centreDataset(test, centre)
   }
   const empty = sites.filter((s) => s.data.n === 0)
   if (empty.length === sites.length)

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { initHead, labelCounts } from '@fedtune/model'
+import { centreDataset, initHead, labelCounts } from '@fedtune/model'
 import { embedLabelledSet, loadTaskBackbone } from '@fedtune/model/node'
 import { escapeText, type FixedPoint, paramCount, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
@@ -19,6 +19,7 @@ import { localTraining } from '../tasks/local-training.ts'
 import { type TaskFile, TaskFileError } from '../tasks/task-file.ts'
 import { taskPriors } from '../tasks/task-priors.ts'
 import { evaluateOn } from './evaluation-set.ts'
+import { runInputCentre } from './run-input-centre.ts'
 import { commitRound, endRun, resumeFrom } from './run-rows.ts'
 import type { OpenTask } from './task-directory.ts'
 
@@ -51,7 +52,8 @@ export type PrepareRunOptions = {
 }
 
 /**
- * Makes a task's run ready to serve: fetches and checks its backbone, embeds its validation and test sets,
+ * Makes a task's run ready to serve: fetches and checks its backbone, embeds its validation and test sets
+ * (centred on the run's input centre, run-input-centre.ts),
  * picks up its kept rounds (a restarted run carries on from its last one) and builds its federation,
  * which keeps every round in the store before it announces it.
  */
@@ -77,6 +79,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   let evaluate: Evaluate | undefined
   let majority: number | null = null
   let validationCounts: number[] | null = null
+  let inputCentre: Float32Array | null = null
   try {
     if (task.evaluation) {
       const embedded = async (name: 'validation' | 'test', dir: string | null) =>
@@ -93,8 +96,21 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
               print,
               warn,
             })
-      const validation = await embedded('validation', task.evaluation.validation)
-      const test = await embedded('test', task.evaluation.test)
+      const rawValidation = await embedded('validation', task.evaluation.validation)
+      // μ once per run, kept in its folder: a resumed run goes on with the centre it started with
+      inputCentre = await runInputCentre({
+        dir: outDir,
+        mode: task.head.inputCentre,
+        validation: rawValidation,
+        warn,
+      })
+      if (inputCentre !== null)
+        print(
+          `input centre: the validation set's mean embedding (norm ${norm(inputCentre).toFixed(2)}), subtracted before the head here and by every participant`,
+        )
+      const validation = rawValidation && centreDataset(rawValidation, inputCentre)
+      const rawTest = await embedded('test', task.evaluation.test)
+      const test = rawTest && centreDataset(rawTest, inputCentre)
       const classes = task.head.labels.length
       validationCounts = validation && labelCounts(validation.y, classes)
       // the console's line a head must beat, on the set its chart shows (test, else validation)
@@ -130,6 +146,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     aggregation: task.aggregation.mode,
     browsers: task.participation.browsers,
     privacy: private_?.settings ?? null,
+    inputCentre: inputCentre && Array.from(inputCentre),
   }
   const fixedPoint =
     task.aggregation.mode === 'secure' ? (private_?.fixedPoint ?? task.aggregation.fixedPoint) : null
@@ -280,6 +297,10 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     majority,
     fixedPoint,
   }
+}
+
+function norm(v: Float32Array): number {
+  return Math.sqrt(v.reduce((sum, x) => sum + x * x, 0))
 }
 
 /** The accuracy of always answering the most frequent of `classes` labels in `labels`: the line a head must beat. */

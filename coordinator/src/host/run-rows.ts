@@ -37,7 +37,7 @@ export async function runOf(
     await store.tasks.replace(task.name, file, 'coordinator')
   const unfinished = (await store.runs.unfinished<TaskFile>()).filter((r) => r.task === task.name)
   for (const run of unfinished) {
-    if (canonical(run.settings) === canonical(file) && !newRun) return run
+    if (canonical(settingsOf(run)) === canonical(file) && !newRun) return run
     // ε was spent under the run's privacy: carrying it on under other settings would misstate it
     const change = privacyChange(run.settings.privacy, file.privacy)
     if (!newRun && change !== null)
@@ -46,7 +46,7 @@ export async function runOf(
       )
     if (!newRun)
       throw new RunFolderError(
-        `task "${task.name}" has an unfinished run (${run.id}) with other settings than this task file (${settingsDiff(run.settings, file).join(', ')}); pass --new-run to stop it and start a new one, or restore the file`,
+        `task "${task.name}" has an unfinished run (${run.id}) with other settings than this task file (${settingsDiff(settingsOf(run), file).join(', ')}); pass --new-run to stop it and start a new one, or restore the file`,
       )
     await endRun(store, run.id, 'stopped', 'replaced by a new run with other settings')
     print(`stopped run ${run.id} of task ${task.name}: replaced by a new run`)
@@ -60,6 +60,17 @@ export async function runOf(
     run: run.id,
   })
   return run
+}
+
+/**
+ * A run's settings as this version reads them: a run kept before `head.inputCentre` existed ran on
+ * raw embeddings, so it reads as "none" (a task file asking for "validation" is then another setting).
+ */
+function settingsOf(run: Run<TaskFile>): TaskFile {
+  const head: Partial<TaskFile['head']> & Omit<TaskFile['head'], 'inputCentre'> = run.settings.head
+  return head.inputCentre === undefined
+    ? { ...run.settings, head: { ...head, inputCentre: 'none' } }
+    : run.settings
 }
 
 /** JSON with every object's keys sorted: the database's jsonb keeps its own key order. */

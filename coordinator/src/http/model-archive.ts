@@ -1,11 +1,20 @@
 import { readFile } from 'node:fs/promises'
-import { composeModel, foldPrior, modelCardReadme, modelFiles, WEIGHTS_FILE } from '@fedtune/model'
+import {
+  composeModel,
+  foldCentre,
+  foldPrior,
+  modelCardReadme,
+  modelFiles,
+  WEIGHTS_FILE,
+} from '@fedtune/model'
 import { loadTaskBackbone, MODEL_CARD_FILE } from '@fedtune/model/node'
 import { decodeWeights, paramCount } from '@fedtune/protocol'
 import type { LayersModel } from '@tensorflow/tfjs'
+import { readInputCentre } from '../host/run-input-centre.ts'
 import { fedtuneVersion } from '../install/version.ts'
 import type { RoundRecord } from '../rounds/round-record.ts'
 import type { Run } from '../store/index.ts'
+import { RunFolderError } from '../store/run-folder.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
 import { modelCardOf } from './model-card-of.ts'
 import { storedZip } from './zip-store.ts'
@@ -44,6 +53,20 @@ export async function modelArchive(o: {
       `run ${o.run.id}'s head after round ${record.round} was kept in a file that is no longer there; its round's row remains`,
     )
   }
+  // the run's centre, as its rounds used it (run-input-centre.ts); folded into the head below
+  let centre: Float32Array | null = null
+  if (task.head.inputCentre === 'validation') {
+    try {
+      centre = o.run.folder === null ? null : await readInputCentre(o.run.folder)
+    } catch (error) {
+      if (!(error instanceof RunFolderError)) throw error
+      throw new ModelArchiveError(`run ${o.run.id}'s input centre: ${error.message}`)
+    }
+    if (centre === null)
+      throw new ModelArchiveError(
+        `run ${o.run.id} centred its head's inputs on its validation set's mean, kept in its folder, which no longer holds it`,
+      )
+  }
   let backbone: Awaited<ReturnType<typeof loadTaskBackbone>>['backbone']
   try {
     backbone = (await loadTaskBackbone(task.backbone.source, task.backbone.sha256, o.cacheDir)).backbone
@@ -63,7 +86,9 @@ export async function modelArchive(o: {
     )
     // the model predicts as the coordinator measured it: with its round's prior in the output bias
     const prior = record.prior ?? null
-    const weights = prior === null ? raw : foldPrior(spec, backbone.embeddingDim, raw, prior)
+    // and on raw embeddings as the head did on centred ones: b − Wᵀμ in its first layer
+    const uncentred = centre === null ? raw : foldCentre(spec, backbone.embeddingDim, raw, centre)
+    const weights = prior === null ? uncentred : foldPrior(spec, backbone.embeddingDim, uncentred, prior)
     model = composeModel(backbone, spec, weights)
     files = await modelFiles(model)
   } finally {
@@ -79,6 +104,7 @@ export async function modelArchive(o: {
     records: o.records,
     inputSize: backbone.inputSize,
     embeddingDim: backbone.embeddingDim,
+    inputCentre: centre,
     version: fedtuneVersion(),
     now: o.now ?? new Date(),
   })

@@ -22,6 +22,8 @@ export function modelCardOf(o: {
   readonly records: readonly RoundRecord[]
   readonly inputSize: number
   readonly embeddingDim: number
+  /** The run's input centre, folded into the exported head; null when its head saw raw embeddings. */
+  readonly inputCentre: Float32Array | null
   readonly version: string
   readonly now: Date
 }): ModelCard {
@@ -77,7 +79,16 @@ export function modelCardOf(o: {
       sha256: task.backbone.sha256,
       embeddingDim: o.embeddingDim,
     },
-    head: { layers: task.head.layers },
+    head: {
+      layers: task.head.layers,
+      inputCentre:
+        o.inputCentre &&
+        ({
+          on: 'validation',
+          norm: Math.sqrt(o.inputCentre.reduce((sum, x) => sum + x * x, 0)),
+          folded: true,
+        } as const),
+    },
     fedtuneVersion: o.version,
     createdAt: o.now.toISOString(),
   }

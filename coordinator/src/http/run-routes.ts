@@ -3,6 +3,7 @@ import { TASK_NAME } from '@fedtune/protocol'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { keptRoundEvaluation } from '../console/round-evaluation.ts'
+import { readInputCentre } from '../host/run-input-centre.ts'
 import { HostError, type RunAction, type TaskHost } from '../host/task-host.ts'
 import { auditRequest } from '../operators/operators-context.ts'
 import { OPERATOR_BODY_LIMIT, parseWith } from '../operators/request-body.ts'
@@ -266,6 +267,21 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
   })
 
   modelRoutes(app, store, host.cacheDir)
+
+  // The run's input centre (head.inputCentre), as its folder keeps it: what its raw heads were trained after.
+  app.get('/api/runs/:id/input-centre', { config: { access: 'viewer' } }, async (request, reply) => {
+    const params = parseWith(RunParams, request.params, 'expected /api/runs/<run>/input-centre')
+    if (!params.ok) return bad(reply, params.message)
+    const id = Number(params.value.id)
+    const run = await store.runs.get(id)
+    const centre = run?.folder == null ? null : await readInputCentre(run.folder)
+    if (centre === null)
+      return reply.code(404).send({
+        error: 'not-found',
+        message: `run ${id} has no input centre (${run === null ? 'no such run' : 'its head sees the embeddings as they are'})`,
+      })
+    return reply.send({ centre: Array.from(centre) })
+  })
 
   // FedAdam's moments after an aggregated round (m then v, float32): what carrying a run on needs.
   app.get(

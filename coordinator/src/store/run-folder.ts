@@ -21,3 +21,8 @@ export function headFile(dir: string, round: number): string {
 export function serverStateFile(dir: string, round: number): string {
   return join(dir, 'heads', `round-${String(round).padStart(4, '0')}.adam.f32`)
 }
+
+/** The run's input centre (the validation set's mean embedding, `head.inputCentre`), JSON `{ "centre": [...] }`. */
+export function inputCentreFile(dir: string): string {
+  return join(dir, 'input-centre.json')
+}

@@ -29,6 +29,8 @@ export type TaskFile = {
     readonly seed: number
     /** The labels are grades in this order: rounds are also measured by QWK and grade MAE. */
     readonly ordinal: boolean
+    /** What the head's inputs are centred on: the validation set's mean embedding, or nothing. */
+    readonly inputCentre: 'validation' | 'none'
   }
   readonly training: {
     readonly rounds: number
@@ -176,7 +178,15 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
       source: /^https?:\/\//.test(backbone.source) ? backbone.source : absolute(baseDir, backbone.source),
       sha256: backbone.sha256,
     },
-    head: { layers: head.layers, labels: head.labels, seed: head.seed, ordinal: head.ordinal },
+    head: {
+      layers: head.layers,
+      labels: head.labels,
+      seed: head.seed,
+      ordinal: head.ordinal,
+      // centred inputs clip little under DP; the validation set's mean is public to the coordinator
+      inputCentre:
+        head.inputCentre ?? (privacy && evaluation?.validation !== undefined ? 'validation' : 'none'),
+    },
     training: {
       rounds: training.rounds,
       localEpochs: training.localEpochs,

@@ -120,6 +120,11 @@ const head = object({
     z.boolean(expecting('true or false')).default(false),
     'whether the labels are grades in order (e.g. diabetic retinopathy 0–4, in the order of `labels`): the rounds are then also measured by quadratic weighted kappa and the mean absolute grade error, and `evaluation.metric` may be `"qwk"`',
   ),
+  inputCentre: field(
+    oneOf(['validation', 'none']).optional(),
+    'what the head\'s inputs are centred on: `"validation"`, the mean embedding of the coordinator\'s validation set (needs `evaluation.validation`; public to the coordinator, so it costs no privacy), computed once at a run\'s start, kept with the run and sent to every participant, which subtracts it from every embedding before the head in training and evaluation; the exported model folds it into its first layer\'s bias. Backbone embeddings share a large mean, so centred ones give small per-example gradients and a DP clip norm clips little (docs/privacy.md). `"none"`: the embeddings as the backbone gives them',
+    { default: '`"validation"` under `privacy` with a validation set, else `"none"`' },
+  ),
 })
 
 const sgdServer = object(
@@ -605,6 +610,20 @@ function acrossFields(task: TaskFileFields, ctx: z.RefinementCtx<TaskFileFields>
         },
         prior,
       )
+  if (
+    task.head?.inputCentre === 'validation' &&
+    settled(['head', 'inputCentre'], ['evaluation']) &&
+    !hasValidation
+  )
+    problem(
+      {
+        path: ['head', 'inputCentre'],
+        expected:
+          '"validation" only with evaluation.validation (it is that set\'s mean embedding), or "none"',
+        found: describe(task.head.inputCentre),
+      },
+      task.head.inputCentre,
+    )
   if (task.privacy !== undefined && settled(['privacy'])) privacyAcrossFields(task, settled, problem)
 
   if (!settled(['aggregation'])) return
