@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { centreDataset, initHead, labelCounts } from '@fedtune/model'
 import { embedLabelledSet, loadTaskBackbone } from '@fedtune/model/node'
-import { escapeText, type FixedPoint, paramCount, type TaskInfo } from '@fedtune/protocol'
+import { escapeText, type FixedPoint, l2Norm, paramCount, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { backbonePath } from '../http/backbone-path.ts'
 import { storeAdmission } from '../participants/admission.ts'
@@ -106,7 +106,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       })
       if (inputCentre !== null)
         print(
-          `input centre: the validation set's mean embedding (norm ${norm(inputCentre).toFixed(2)}), subtracted before the head here and by every participant`,
+          `input centre: the validation set's mean embedding (norm ${l2Norm(inputCentre).toFixed(2)}), subtracted before the head here and by every participant`,
         )
       const validation = rawValidation && centreDataset(rawValidation, inputCentre)
       const rawTest = await embedded('test', task.evaluation.test)
@@ -297,10 +297,6 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
     majority,
     fixedPoint,
   }
-}
-
-function norm(v: Float32Array): number {
-  return Math.sqrt(v.reduce((sum, x) => sum + x * x, 0))
 }
 
 /** The accuracy of always answering the most frequent of `classes` labels in `labels`: the line a head must beat. */

@@ -4,7 +4,7 @@ import {
   type ModelCard,
   preprocessingFor,
 } from '@fedtune/model'
-import { type FixedPoint, paramCount } from '@fedtune/protocol'
+import { type FixedPoint, l2Norm, paramCount } from '@fedtune/protocol'
 import { privacySettingsFor } from '../privacy/privacy-settings-for.ts'
 import { metricName } from '../rounds/best-round.ts'
 import type { RoundRecord } from '../rounds/round-record.ts'
@@ -85,7 +85,7 @@ export function modelCardOf(o: {
         o.inputCentre &&
         ({
           on: 'validation',
-          norm: Math.sqrt(o.inputCentre.reduce((sum, x) => sum + x * x, 0)),
+          norm: l2Norm(o.inputCentre),
           folded: true,
         } as const),
     },
