@@ -3,7 +3,17 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseTaskFile, type TaskFile, type TaskPrivacy } from '@fedtune/coordinator'
-import { centreDataset, type Dataset, labelCounts, labelMix, meanEmbedding, subset } from '@fedtune/model'
+import {
+  centreDataset,
+  type Dataset,
+  labelCounts,
+  labelMix,
+  maxProjection,
+  meanEmbedding,
+  principalComponents,
+  projectDataset,
+  subset,
+} from '@fedtune/model'
 import { initBackend, loadBackbone } from '@fedtune/model/node'
 import { fixedPointFor, type HeadSpec, paramCount } from '@fedtune/protocol'
 import { partitionIid } from 'fedtune/data'
@@ -45,7 +55,11 @@ Options:
   --tune <grid>    instead: the validation grid on PneumoniaMNIST that chose the recipe of the "example"
                    or "participant" rows: each cell's validation ACC and AUC per seed and their mean,
                    never a test figure (--only: the cells whose label contains the text; the example
-                   grid took about 30 min for 2 seeds, the participant grid was run with --seeds 1)
+                   grid took about 30 min for 2 seeds, the participant grid was run with --seeds 1);
+                   "projection": centred inputs alone against their projection on the validation
+                   set's top k principal components (tried, not adopted: README), on every set's
+                   validation split (about 20 min for 5 seeds)
+  --set <text>     with --tune projection: only the sets whose file name contains this text
   -h, --help
 
 Noise is drawn from seeded ChaCha20 sources (fedtune simulate's), so a seed reproduces its figures;
@@ -85,6 +99,8 @@ type ExampleRecipe = {
   readonly server: typeof FEDADAM
   /** The task file's `head.inputCentre`: every split's embeddings minus the validation set's mean, or as they are. */
   readonly inputCentre: 'validation' | 'none'
+  /** Grid E only (not a task-file field): the centred embeddings on the validation set's top k principal components, or as they are. */
+  readonly inputProjection: number | 'none'
 }
 
 /** The participant-level recipe: rounds and the clip C of each volunteer's whole update. */
@@ -110,6 +126,11 @@ type ParticipantRecipe = { readonly rounds: number; readonly clipNorm: number }
  * inputs by default (`head.inputCentre: "validation"`: participants, the coordinator's evaluation,
  * simulate and the exported model alike), so the recipe is A–C's with centred inputs and D's C = 1;
  * grid A–C keeps the uncentred C = 10 recipe it was run with (UNCENTRED).
+ * E, `--tune projection --seeds 5` (2026-12-03), on every set's validation split: the centred
+ * inputs projected on the validation set's top k principal components (k 4 to 64, and 128, 256
+ * on Pneumonia; C 1 or 0.5) at ε = 3 and 1 against centring alone: no k beat centring alone on
+ * validation AUC by more than the seeds differ on any set or ε (README, "Projecting the centred
+ * inputs"), so the recipe keeps `inputProjection: 'none'` and fedtune's task file has no such field.
  *
  * PARTICIPANT: `--tune participant --seeds 1`, rounds {10, 25, 50, 100, 200} × C {0.1, 1, 10} at
  * ε = 8: validation AUC grew with the rounds up to 100 (0.974 at C = 0.1; 200 rounds: 0.963).
@@ -122,6 +143,7 @@ const EXAMPLE: ExampleRecipe = {
   localLearningRate: 1,
   server: FEDADAM,
   inputCentre: 'validation',
+  inputProjection: 'none',
 }
 /** The recipe grid A–C explored around (see EXAMPLE): raw embeddings, C = 10. */
 const UNCENTRED: ExampleRecipe = { ...EXAMPLE, clipNorm: 10, inputCentre: 'none' }
@@ -151,6 +173,7 @@ async function main(): Promise<number> {
       'first-seed': { type: 'string', default: '1' },
       only: { type: 'string' },
       tune: { type: 'string' },
+      set: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -173,11 +196,17 @@ async function main(): Promise<number> {
     )
   backbone.dispose()
   if (values.tune !== undefined) {
-    if (values.tune !== 'example' && values.tune !== 'participant')
-      throw new Error(`--tune: expected "example" or "participant", got "${values.tune}"`)
+    const grid = values.tune
+    if (grid !== 'example' && grid !== 'participant' && grid !== 'projection')
+      throw new Error(`--tune: expected "example", "participant" or "projection", got "${grid}"`)
     const seeds = Array.from({ length: lastSeed - firstSeed + 1 }, (_, k) => firstSeed + k)
-    const pneumonia = DATA_SETS[0] as DataSet
-    return tune(values.tune, pneumonia, data.get(pneumonia) as Splits, seeds, values.only)
+    // the projection grid runs on every set (--set picks some); the others chose on PneumoniaMNIST
+    const sets =
+      grid === 'projection'
+        ? DATA_SETS.filter((d) => values.set === undefined || d.file.includes(values.set))
+        : [DATA_SETS[0] as DataSet]
+    for (const d of sets) tune(grid, d, data.get(d) as Splits, seeds, values.only)
+    return 0
   }
 
   // A partial run (--only, later seeds) writes its own files, so runs side by side never overwrite each other.
@@ -275,12 +304,11 @@ function rowsOf(
 ): Row[] {
   const classes = data.classes.length
   const spec: HeadSpec = { layers: [], labels: [...data.classes] }
-  const inputDim = data.train.dim
-  const params = paramCount(spec, inputDim)
   // Under privacy the label counts stay out of the sum: the validation set's mix is the public prior.
   const validationMix = labelMix(labelCounts(data.val.y, classes), classes) as number[]
-  // the example rows' splits as fedtune centres them (`head.inputCentre`), the others' as embedded
-  const exampleData = exampleRecipe.inputCentre === 'validation' ? centred(data) : data
+  // the example rows' splits as fedtune centres them (`head.inputCentre`; grid E also projects
+  // them), the others' as embedded
+  const exampleData = prepared(data, exampleRecipe)
   const heldOut = (prior: HeldOut['prior'], from: Splits = data): HeldOut => ({
     validation: from.val,
     test: from.test,
@@ -291,7 +319,13 @@ function rowsOf(
   })
   const sites = (count: number, seed: number, from: Splits = data): Dataset[] =>
     partitionIid(from.train.y, count, seed).map((rows) => subset(from.train, rows))
-  const recipe = (rounds: number, participants: number, seed: number, priv: boolean): FederationRecipe => ({
+  const recipe = (
+    rounds: number,
+    participants: number,
+    seed: number,
+    priv: boolean,
+    inputDim = data.train.dim,
+  ): FederationRecipe => ({
     spec,
     inputDim,
     training: GRADIENT,
@@ -331,9 +365,9 @@ function rowsOf(
           },
           e.inputCentre,
         ),
-        params,
+        paramCount(spec, exampleData.train.dim),
       )
-      const base = recipe(e.rounds, HOSPITALS, seed, true)
+      const base = recipe(e.rounds, HOSPITALS, seed, true, exampleData.train.dim)
       const federation: FederationRecipe = {
         ...base,
         training: { ...base.training, epochs: e.localEpochs, learningRate: e.localLearningRate },
@@ -362,7 +396,7 @@ function rowsOf(
           delta: DELTA,
           clipNorm: participantRecipe.clipNorm,
         }),
-        params,
+        paramCount(spec, data.train.dim),
       )
       const federation = { ...recipe(participantRecipe.rounds, VOLUNTEERS, seed, true), privacy }
       return outcome(
@@ -419,7 +453,12 @@ function outcome(choice: FederatedChoice): Outcome {
 }
 
 /** A cell of a `--tune` grid: one private row with its recipe, named by what it changes. */
-type Cell = { readonly label: string; readonly row: (data: DataSet, splits: Splits) => Row }
+type Cell = {
+  readonly label: string
+  readonly row: (data: DataSet, splits: Splits) => Row
+  /** Whether the cell applies to these splits (a projection needs more validation embeddings than components). */
+  readonly fits?: (splits: Splits) => boolean
+}
 
 /** The grid that chose EXAMPLE (see there): example-level cells at ε = 3 and 1. */
 function exampleGrid(): Cell[] {
@@ -475,17 +514,55 @@ function exampleGrid(): Cell[] {
 }
 
 /**
- * The splits' embeddings minus the validation set's mean embedding, as fedtune centres a task's
- * inputs (`head.inputCentre: "validation"`; public to the coordinator, so it costs no privacy).
+ * The splits as fedtune prepares a task's inputs: minus the validation set's mean embedding
+ * (`head.inputCentre: "validation"`), then, in grid E only, on the validation set's top k
+ * principal components; both from the validation set, public to the coordinator, so they
+ * cost no privacy.
  */
-function centred(splits: Splits): Splits {
-  const mean = meanEmbedding(splits.val)
-  return {
-    ...splits,
-    train: centreDataset(splits.train, mean),
-    val: centreDataset(splits.val, mean),
-    test: centreDataset(splits.test, mean),
+function prepared(splits: Splits, recipe: ExampleRecipe): Splits {
+  if (recipe.inputCentre === 'none' && recipe.inputProjection === 'none') return splits
+  const mean = recipe.inputCentre === 'validation' ? meanEmbedding(splits.val) : null
+  const val = centreDataset(splits.val, mean)
+  const projection =
+    recipe.inputProjection === 'none' ? null : principalComponents(val, recipe.inputProjection)
+  const map = (d: Dataset) => projectDataset(centreDataset(d, mean), projection)
+  return { ...splits, train: map(splits.train), val: map(splits.val), test: map(splits.test) }
+}
+
+/**
+ * Grid E, the projection on every set's validation split (issue 16): centred inputs alone
+ * (EXAMPLE) against the centred inputs on the validation set's top k principal components, at ε = 3
+ * and 1, and C 1 or 0.5 (projection shortens the inputs, so C may clip more or less).
+ */
+function projectionGrid(): Cell[] {
+  const cells: Cell[] = [
+    {
+      label: 'no DP (the reference)',
+      row: (dataSet, splits) => rowsOf(dataSet, splits).find((r) => r.kind === 'plain') as Row,
+    },
+  ]
+  // what the projection costs without noise: the recipe without DP on the prepared inputs
+  for (const inputProjection of ['none', 8, 16, 64, 256] as const) {
+    const recipe: ExampleRecipe = { ...EXAMPLE, inputProjection }
+    cells.push({
+      label: `no DP · projection ${inputProjection}`,
+      fits: (splits) => inputProjection === 'none' || inputProjection <= maxProjection(splits.val),
+      row: (dataSet, splits) =>
+        rowsOf(dataSet, prepared(splits, recipe)).find((r) => r.kind === 'plain') as Row,
+    })
   }
+  for (const epsilon of [3, 1])
+    for (const inputProjection of ['none', 4, 8, 16, 32, 64, 128, 256] as const)
+      for (const clipNorm of inputProjection === 'none' ? [1] : [1, 0.5]) {
+        const recipe: ExampleRecipe = { ...EXAMPLE, clipNorm, inputProjection }
+        cells.push({
+          label: `ε=${epsilon} · projection ${inputProjection} · C ${clipNorm}`,
+          fits: (splits) => inputProjection === 'none' || inputProjection <= maxProjection(splits.val),
+          row: (dataSet, splits) =>
+            rowsOf(dataSet, splits, recipe).find((r) => r.kind === 'example' && r.epsilon === epsilon) as Row,
+        })
+      }
+  return cells
 }
 
 /** The grid that chose PARTICIPANT: rounds and C at ε = 8. */
@@ -508,14 +585,15 @@ function participantGrid(): Cell[] {
  * per seed and their mean.
  */
 function tune(
-  grid: 'example' | 'participant',
+  grid: 'example' | 'participant' | 'projection',
   dataSet: DataSet,
   data: Splits,
   seeds: readonly number[],
   only: string | undefined,
 ): number {
-  const cells = (grid === 'example' ? exampleGrid() : participantGrid()).filter(
-    (c) => only === undefined || c.label.includes(only),
+  const grids = { example: exampleGrid, participant: participantGrid, projection: projectionGrid }
+  const cells = grids[grid]().filter(
+    (c) => (only === undefined || c.label.includes(only)) && (c.fits?.(data) ?? true),
   )
   if (cells.length === 0) throw new Error(`--only: no ${grid} cell's label contains "${only}"`)
   // The test split is emptied, so no figure of it is even computed.

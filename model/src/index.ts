@@ -17,6 +17,12 @@ export {
 export { flattenParams, headParams } from './head-params.ts'
 export { initHead } from './init-head.ts'
 export { centreDataset, foldCentre, meanEmbedding } from './input-centre.ts'
+export {
+  type InputProjection,
+  maxProjection,
+  principalComponents,
+  projectDataset,
+} from './input-projection.ts'
 export { labelCounts } from './label-counts.ts'
 export {
   type LineProblem,
