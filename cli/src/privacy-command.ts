@@ -8,6 +8,7 @@ import { epsilonText, noiseText } from './privacy-figures.ts'
 const USAGE = `Usage: fedtune privacy epsilon --noise <z> --sampling <q> --steps <t> --delta <δ>
        fedtune privacy plan --epsilon <ε> --delta <δ> --sampling <q> --steps <t>
        fedtune privacy plan --task <task.json> [--examples <n>] [--cache <dir>]
+                            [--parameters <n> | --embedding-dim <d>]
 
 The privacy accountant for DP-SGD: every example joins a step's batch independently with chance q
 (Poisson sampling), each gradient is clipped to norm C, and Gaussian noise of z·C is added to the
@@ -21,7 +22,7 @@ after 25, 50, 75 and 100 % of the rounds. Unit "example" is planned for one hosp
 is its training example count n (the noise on the mean gradient is z·C/(q·n); δ must be below 1/n,
 as the hospital client requires). Unit "participant" needs no n (--examples is refused); the noise
 and the 32-bit ring depend on the head's size, so the task's backbone is loaded to learn it, as the
-coordinator does at start. Refused with the coordinator's numbers when no z up to 1000 meets ε.
+coordinator does at start, unless --parameters or --embedding-dim gives it. Refused with the coordinator's numbers when no z up to 1000 meets ε.
 A task without "privacy" gives no differential-privacy guarantee: exit status 2.
 
 Options:
@@ -34,6 +35,10 @@ Options:
   --examples <n>     plan --task, unit "example": the hospital's training examples
   --cache <dir>      plan --task, unit "participant": where a backbone given by URL is downloaded
                      (default .fedtune/cache, as the coordinator's)
+  --parameters <n>   plan --task, unit "participant": the head's parameter count (the coordinator
+                     prints it at start), instead of loading the backbone
+  --embedding-dim <d>  plan --task, unit "participant": the backbone's embedding size, from which
+                     the task's head gives its parameter count, instead of loading the backbone
   --json             one JSON object instead of sentences
   -h, --help         this text
 `
@@ -47,6 +52,8 @@ const OPTIONS = {
   task: { type: 'string' },
   examples: { type: 'string' },
   cache: { type: 'string' },
+  parameters: { type: 'string' },
+  'embedding-dim': { type: 'string' },
   json: { type: 'boolean' },
 } as const
 
@@ -108,7 +115,7 @@ async function privacyCommand(argv: string[], io: CommandIo): Promise<number> {
 }
 
 /** The options of `plan --task` only. */
-const TASK_OPTIONS = ['examples', 'cache'] as const
+const TASK_OPTIONS = ['examples', 'cache', 'parameters', 'embedding-dim'] as const
 /** The options of `plan` that state the budget and schedule, which `--task` reads from the task instead. */
 const FLAG_OPTIONS = ['epsilon', 'delta', 'sampling', 'steps'] as const
 

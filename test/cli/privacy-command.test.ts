@@ -163,6 +163,7 @@ describe('fedtune privacy refuses what it cannot account', async () => {
     const help = await privacy('--help')
     expect(help.code).toBe(0)
     expect(help.stdout).toContain('fedtune privacy plan --epsilon <ε> --delta <δ> --sampling <q> --steps <t>')
+    expect(help.stdout).toContain('[--parameters <n> | --embedding-dim <d>]')
     expect((await privacy('plan', '-h')).code).toBe(0)
     expect((await privacy()).code).toBe(2)
   })

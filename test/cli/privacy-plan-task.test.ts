@@ -171,6 +171,16 @@ describe('fedtune privacy plan --task refuses', () => {
     expect(r.stderr).toContain('Usage: fedtune privacy epsilon')
   })
 
+  it('unit "example" refuses --parameters and --embedding-dim: its noise and ε do not depend on the head’s size', async () => {
+    for (const flag of ['--parameters', '--embedding-dim']) {
+      const r = await privacy('plan', '--task', file, '--examples', '5000', flag, '1280')
+      expect(r.code).toBe(2)
+      expect(r.stderr).toContain(
+        `fedtune privacy: ${flag} does not apply to task "pneumonia": it protects each example (unit "example"), whose noise and ε do not depend on the head's size\n`,
+      )
+    }
+  })
+
   it('a δ not below 1/n for the hospital’s n, with the numbers, as the hospital client does: exit 1', async () => {
     const file = exampleTask({ unit: 'example', epsilon: 3, delta: 0.001, samplingRate: 0.05 })
     const r = await privacy('plan', '--task', file, '--examples', '2000')
@@ -361,8 +371,9 @@ describe('fedtune privacy plan --task, unit "participant"', () => {
     )
   })
 
-  it('a backbone that is not there: exit 1, saying the head’s size needs it', async () => {
-    const file = taskFile({
+  /** The same task on a backbone that is not there. */
+  const withoutBackbone = () =>
+    taskFile({
       name: 'hospitals',
       backbone: { source: './no-backbone-here', sha256: 'ab'.repeat(32) },
       head: { labels: ['a', 'b'] },
@@ -370,10 +381,50 @@ describe('fedtune privacy plan --task, unit "participant"', () => {
       participation: { minParticipants: 3, participantsPerRound: 5 },
       privacy: { unit: 'participant', epsilon: 8, clipNorm: 0.5 },
     })
-    const r = await privacy('plan', '--task', file)
+
+  it('a backbone that is not there: exit 1, saying the head’s size needs it and which options give it instead', async () => {
+    const r = await privacy('plan', '--task', withoutBackbone())
     expect(r.code).toBe(1)
     expect(r.stderr).toContain(
       "fedtune privacy: the head's size depends on the backbone's embedding, and the task's backbone",
+    )
+    expect(r.stderr).toContain(
+      "; without it, give --parameters <n> (the head's parameter count, which the coordinator prints at start) or --embedding-dim <d> (the backbone's embedding size)\n",
+    )
+  })
+
+  it('--parameters or --embedding-dim gives the head’s size without the backbone: the plan the loaded backbone gives', async () => {
+    const file = withoutBackbone()
+    const params = paramCount({ layers: [], labels: ['a', 'b'] }, 1280)
+    const byDim = await privacy('plan', '--task', file, '--embedding-dim', '1280', '--json')
+    expect(byDim.stderr).toBe('')
+    expect(byDim.code).toBe(0)
+    const byParameters = await privacy('plan', '--task', file, '--parameters', String(params), '--json')
+    expect(byParameters.code).toBe(0)
+    const loaded = await privacy('plan', '--task', (await participantTask()).file, '--json')
+    expect(loaded.code).toBe(0)
+    expect(JSON.parse(byDim.stdout)).toMatchObject({ ok: true, paramCount: params })
+    expect(JSON.parse(byDim.stdout)).toEqual(JSON.parse(loaded.stdout))
+    expect(JSON.parse(byParameters.stdout)).toEqual(JSON.parse(loaded.stdout))
+    // the head's size sets the ring's fit: a larger head, another plan
+    const larger = await privacy('plan', '--task', file, '--parameters', String(params * 1000), '--json')
+    expect(JSON.parse(larger.stdout)).toMatchObject({ paramCount: params * 1000 })
+  })
+
+  it('the head’s size given twice, or as no positive whole number, or with --cache: exit 2, saying why', async () => {
+    const file = withoutBackbone()
+    const both = await privacy('plan', '--task', file, '--parameters', '2562', '--embedding-dim', '1280')
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain(
+      "fedtune privacy: --parameters and --embedding-dim both give the head's size: give one of them\n",
+    )
+    const zero = await privacy('plan', '--task', file, '--embedding-dim', '0')
+    expect(zero.code).toBe(2)
+    expect(zero.stderr).toContain('--embedding-dim')
+    const cache = await privacy('plan', '--task', file, '--parameters', '2562', '--cache', dir)
+    expect(cache.code).toBe(2)
+    expect(cache.stderr).toContain(
+      'fedtune privacy: --cache goes with loading the backbone, which --parameters replaces\n',
     )
   })
 })

@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { headFile, issueInvite, type RoundRecord } from '@fedtune/coordinator'
 import { openStore } from '@fedtune/coordinator/store'
 import { readBackboneFolder } from '@fedtune/model/node'
@@ -21,6 +18,7 @@ import { nodeCrypto } from '@fedtune/protocol/node'
 import { io as connect } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
 import { testStoreFolder } from '../test-store.ts'
+import { backboneDir, coordinatorProcess } from './coordinator-process.ts'
 
 /**
  * Issue 12, item 1: a coordinator killed with SIGKILL at any point of a round loses no round it
@@ -28,31 +26,6 @@ import { testStoreFolder } from '../test-store.ts'
  * <out>/db) is the source of truth, each round's head is on disk before its row commits, and
  * participants hear a round's result only once it is kept.
  */
-const repo = fileURLToPath(new URL('../../', import.meta.url))
-const bin = join(repo, 'cli', 'bin', 'fedtune.js')
-const backboneDir = join(repo, '..', 'shared', 'backbones', 'mobilenet_v2_0.35_224')
-
-type Coordinator = { child: ChildProcess; url: Promise<string>; exited: Promise<number>; lines: string[] }
-
-function coordinator(args: string[]): Coordinator {
-  const child = spawn(process.execPath, [bin, 'coordinator', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const lines: string[] = []
-  const url = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      lines.push(line)
-      // the port opens at once; the run serves once its backbone is loaded
-      const match = / serving at (http:\/\/[^\s]+):/.exec(line)
-      if (match?.[1]) resolve(match[1])
-    })
-    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => lines.push(line))
-    child.once('exit', () => reject(new Error(`the coordinator exited: ${lines.join('\n')}`)))
-  })
-  const exited = new Promise<number>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : 0))),
-  )
-  return { child, url, exited, lines }
-}
-
 /** Where the first coordinator is killed, as the one participant sees the run. */
 type KillPoint = 'round 2 open, its update held' | 'round 1 result heard' | 'round 2 update acknowledged'
 
@@ -100,7 +73,7 @@ async function killedAndRestarted(work: string, point: KillPoint): Promise<void>
   await setup.close()
 
   const args = ['--task', taskFile, '--port', '0', '--out', out]
-  const first = coordinator(args)
+  const first = coordinatorProcess(args)
   const url = await first.url
   const port = new URL(url).port
 
@@ -160,7 +133,7 @@ async function killedAndRestarted(work: string, point: KillPoint): Promise<void>
   const announcedBeforeKill = [...heard]
 
   // The same command: the coordinator finds the task's unfinished run in its database and carries it on.
-  const second = coordinator(['--task', taskFile, '--port', port, '--out', out])
+  const second = coordinatorProcess(['--task', taskFile, '--port', port, '--out', out])
   await second.url
   socket.connect()
   expect(await second.exited).toBe(0)

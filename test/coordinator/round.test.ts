@@ -124,6 +124,24 @@ describe('round logic', () => {
     expect(effects.find((e) => e.type === 'round-aggregated')).toMatchObject({ server: state.server })
   })
 
+  it('a resumed run whose last round is kept already finishes, at a join or at its join timeout, and starts no round past its rounds', () => {
+    // a coordinator killed after keeping round 2 of 2 (or while unmasking it) before it closed the run
+    const resumed = initialState(config, new Float32Array(1), {
+      round: 2,
+      completed: 1,
+      failed: 1,
+      server: null,
+      labelCounts: null,
+    })
+    const finished = { type: 'finished', reason: 'all 2 rounds done', completed: 1, failed: 1 }
+    const [joinedState, atJoin] = run(resumed, joined('a'), joined('b'), joined('c'))
+    expect(joinedState.phase).toBe('finished')
+    expect(atJoin).toEqual([finished])
+    const [timedOut, atTimeout] = run(resumed, { type: 'join-timeout' })
+    expect(timedOut.phase).toBe('finished')
+    expect(atTimeout).toEqual([finished])
+  })
+
   it('a deadline with too few updates fails the round visibly and the run goes on', () => {
     const [state, effects] = run(
       initialState(config, new Float32Array(1)),

@@ -339,6 +339,7 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
     case 'join-timeout':
       // A paused run waits for its operator, however long: only 'stop' ends it.
       if (state.phase !== 'waiting' || state.paused) return [state, []]
+      if (state.round >= state.config.rounds) return finish(state, [], allDone(state))
       return finish(state, [], `only ${joinedSummary(state)} joined in time`)
     case 'stop':
       return stop(state, event.reason)
@@ -513,7 +514,6 @@ function aggregate(
  */
 function closeRound(state: RoundState, ended: RoundAggregated | RoundFailed): [RoundState, Effect[]] {
   const [next, effect] = endedRound(state, ended)
-  if (next.round >= next.config.rounds) return finish(next, [effect], `all ${next.config.rounds} rounds done`)
   return maybeStart(next, [effect])
 }
 
@@ -543,6 +543,9 @@ function endedRound(state: RoundState, ended: RoundAggregated | RoundFailed): [R
 }
 
 function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]] {
+  // A resumed run can have kept its last round already (a coordinator killed before it closed the
+  // run, or during the last private round's unmask stage): it is over, never a round past its rounds.
+  if (state.round >= state.config.rounds) return finish(state, effects, allDone(state))
   // Before anything else: a run whose next round could pass its budget is over, paused or not.
   const privacy = state.config.privacy ?? null
   const spent = privacy && budgetExceeded(privacy, state.accounted, state.round + 1)
@@ -574,6 +577,8 @@ function maybeStart(state: RoundState, effects: Effect[]): [RoundState, Effect[]
   }
   return [next, [...effects, { type: 'start-round', round, participants, weights: state.global }]]
 }
+
+const allDone = (state: RoundState) => `all ${state.config.rounds} rounds done`
 
 function finish(state: RoundState, effects: Effect[], reason: string): [RoundState, Effect[]] {
   const next: RoundState = { ...state, phase: 'finished', selected: [], received: new Map() }
