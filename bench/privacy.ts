@@ -3,7 +3,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseTaskFile, type TaskFile, type TaskPrivacy } from '@fedtune/coordinator'
-import { centreDataset, type Dataset, labelCounts, labelMix, meanEmbedding, subset } from '@fedtune/model'
+import { type Dataset, labelCounts, labelMix, subset } from '@fedtune/model'
 import { initBackend, loadBackbone } from '@fedtune/model/node'
 import { fixedPointFor, type HeadSpec, paramCount } from '@fedtune/protocol'
 import { partitionIid } from 'fedtune/data'
@@ -19,6 +19,7 @@ import {
   simulateFederation,
   trainingPart,
 } from 'fedtune/simulate'
+import { centredSplits } from './centred-splits.ts'
 import { embeddedSplits } from './embedding-cache.ts'
 import { markdownTable, meanSd } from './markdown-table.ts'
 import { FEDADAM, GRADIENT } from './recipe.ts'
@@ -280,7 +281,7 @@ function rowsOf(
   // Under privacy the label counts stay out of the sum: the validation set's mix is the public prior.
   const validationMix = labelMix(labelCounts(data.val.y, classes), classes) as number[]
   // the example rows' splits as fedtune centres them (`head.inputCentre`), the others' as embedded
-  const exampleData = exampleRecipe.inputCentre === 'validation' ? centred(data) : data
+  const exampleData = exampleRecipe.inputCentre === 'validation' ? centredSplits(data) : data
   const heldOut = (prior: HeldOut['prior'], from: Splits = data): HeldOut => ({
     validation: from.val,
     test: from.test,
@@ -472,20 +473,6 @@ function exampleGrid(): Cell[] {
   for (const epsilon of [3, 1])
     for (const clipNorm of [1, 3, 10]) add(epsilon, { rounds: 200, clipNorm, inputCentre: 'validation' })
   return cells
-}
-
-/**
- * The splits' embeddings minus the validation set's mean embedding, as fedtune centres a task's
- * inputs (`head.inputCentre: "validation"`; public to the coordinator, so it costs no privacy).
- */
-function centred(splits: Splits): Splits {
-  const mean = meanEmbedding(splits.val)
-  return {
-    ...splits,
-    train: centreDataset(splits.train, mean),
-    val: centreDataset(splits.val, mean),
-    test: centreDataset(splits.test, mean),
-  }
 }
 
 /** The grid that chose PARTICIPANT: rounds and C at ε = 8. */
