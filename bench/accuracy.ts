@@ -1,9 +1,9 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type Dataset, subset } from '@fedtune/model'
-import { initBackend, loadBackbone } from '@fedtune/model/node'
+import { initBackend, loadBackbone, writeFileAtomic } from '@fedtune/model/node'
 import type { HeadSpec, TrainingSettings } from '@fedtune/protocol'
 import { partitionDirichlet, partitionIid, readMedmnist } from 'fedtune/data'
 import {
@@ -154,7 +154,7 @@ async function main(): Promise<number> {
   await mkdir(out, { recursive: true })
   const write = async (throughput: string | null) => {
     const minutes = ((Date.now() - started) / 60000).toFixed(1)
-    await writeFile(
+    await writeText(
       new URL(`${name}.md`, out),
       report(results, `${firstSeed}..${lastSeed}`, backend.backend, minutes, throughput),
     )
@@ -166,7 +166,7 @@ async function main(): Promise<number> {
       seeds: r.seeds,
       seconds: r.seconds,
     }))
-    await writeFile(new URL(`${name}.json`, out), `${JSON.stringify(raw, null, 1)}\n`)
+    await writeText(new URL(`${name}.json`, out), `${JSON.stringify(raw, null, 1)}\n`)
   }
 
   let matched = 0
@@ -199,6 +199,11 @@ async function main(): Promise<number> {
   await write(throughput)
   process.stdout.write(await readFile(new URL(`${name}.md`, out), 'utf8'))
   return 0
+}
+
+/** A report file, written whole or not at all, so a run stopped mid-write keeps the last full one. */
+function writeText(file: URL, text: string): Promise<void> {
+  return writeFileAtomic(fileURLToPath(file), new TextEncoder().encode(text))
 }
 
 /** The file name's part for `--only <text>`: "-" and the text with anything but letters, digits, "." and "=" as "_". */
@@ -276,8 +281,8 @@ async function tune(
       }
       const minutes = ((Date.now() - started) / 60000).toFixed(1)
       // Every half's figures, so partial runs (--only) can be combined into one table without running again.
-      await writeFile(new URL(`${name}.json`, out), `${JSON.stringify(results, null, 1)}\n`)
-      await writeFile(
+      await writeText(new URL(`${name}.json`, out), `${JSON.stringify(results, null, 1)}\n`)
+      await writeText(
         new URL(`${name}.md`, out),
         tuneReport(results, [
           "## The recipe's validation grid (npm run bench:accuracy -- --tune)",
