@@ -1,11 +1,10 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { ServerOptimizer } from '@fedtune/coordinator'
 import { type Dataset, subset } from '@fedtune/model'
-import { initBackend, loadBackbone } from '@fedtune/model/node'
-import { fixedPointFor, type HeadSpec, type TrainingSettings } from '@fedtune/protocol'
+import { initBackend, loadBackbone, writeFileAtomic } from '@fedtune/model/node'
+import type { HeadSpec, TrainingSettings } from '@fedtune/protocol'
 import { partitionDirichlet, partitionIid, readMedmnist } from 'fedtune/data'
 import {
   type FederationRecipe,
@@ -19,18 +18,21 @@ import {
   trainingPart,
   trainReference,
 } from 'fedtune/simulate'
+import { TUNE_GRID, type TuneResult, tuneFigures, tuneReport } from './accuracy-tune.ts'
+import { centredSplits } from './centred-splits.ts'
 import { embeddedSplits, npzPixels } from './embedding-cache.ts'
 import { embeddingThroughput } from './embedding-throughput.ts'
 import { markdownTable, meanSd } from './markdown-table.ts'
-import { FEDADAM, GRADIENT } from './recipe.ts'
+import { type AccuracyRecipe, federationOf, RECIPE } from './recipe.ts'
 import { seedRange } from './seed-range.ts'
 
 const USAGE = `Usage: npm run bench:accuracy -- [options]
 
 Test accuracy and AUC of the head chosen on validation, on the official splits of PneumoniaMNIST,
 BreastMNIST and RetinaMNIST, through both backbones in ../shared/backbones, with fedtune simulate's
-library: one recipe for every set (FedAdam on federated gradients, the federation's label mix as
-the prior, the best round on validation AUC), the task file's defaults (FedAvg) beside it, over
+library: one recipe for every set (FedAdam on federated gradients of embeddings centred on the
+validation mean, the federation's label mix as the prior, the best round on validation AUC; chosen
+by --tune), the task file's defaults (FedAvg) beside it, over
 5 hospitals IID and Dirichlet α=0.5 and α=0.1; the centralized and the local-only references.
 Writes bench/out/accuracy.md (and every seed's figures in accuracy.json) after every row, so a
 long run reports as it goes.
@@ -40,7 +42,12 @@ Options:
   --first-seed <n> start at this seed, to add seeds to an earlier run; the files are then named
                    accuracy-seeds-<first>-<last>.md/.json                                (default 1)
   --only <text>    run only the rows whose "data set · backbone · setting" contains this text,
-                   e.g. "retina", "v1_0.75", "α=0.1"
+                   e.g. "retina", "v1_0.75", "α=0.1"; the files then carry it in their name
+                   (accuracy-retina.md)
+  --tune           instead: the validation grid that chose the recipe (bench/accuracy-tune.ts), the
+                   recipe's rows only, each seed choosing on one half of the official val split and
+                   measured on the other, both ways; never a test figure. Writes bench/out/accuracy-tune.md
+                   (default --seeds 2; --only filters its "data set · backbone · partition" keys)
   --skip-throughput
   -h, --help
 `
@@ -72,14 +79,14 @@ const DATA_SETS: readonly DataSet[] = [
 ]
 
 /**
- * The one recipe (bench/recipe.ts's GRADIENT and FEDADAM), the same for every set (no per-set tuning),
- * run for at most FEDADAM_ROUNDS rounds: the label-skew recipe of the README and docs/task-file.md. Each hospital sends Δ = −∇L_k, one plain SGD step at rate 1 over all its
- * data (a batch larger than any site), on the logit-adjusted loss with the federation's label mix
- * as prior; the coordinator applies Adam to the example-weighted mean (Reddi et al., ICLR 2021).
- * The head predicts with the federation's label mix folded in, and the round is chosen on
- * validation AUC (the task default metric), with patience.
+ * The one recipe (bench/recipe.ts's RECIPE), the same for every set (no per-set tuning), chosen on
+ * validation by `--tune`: the label-skew recipe of the README and docs/task-file.md. Each hospital
+ * sends Δ = −∇L_k, one plain SGD step at rate 1 over all its data (a batch larger than any site), on
+ * the logit-adjusted loss with the federation's label mix as prior; the coordinator applies Adam to
+ * the example-weighted mean (Reddi et al., ICLR 2021). The head predicts with the federation's label
+ * mix folded in, and the round is chosen on validation by the recipe's metric, with patience; that
+ * choice (and the recipe's input centre) applies to every row of a set.
  */
-const FEDADAM_ROUNDS = 200
 /** The task file's defaults (coordinator/src/tasks/task-schema.ts): FedAvg of one local Adam epoch. */
 const DEFAULTS: Omit<TrainingSettings, 'seed' | 'prior'> = {
   epochs: 1,
@@ -90,8 +97,6 @@ const DEFAULTS: Omit<TrainingSettings, 'seed' | 'prior'> = {
   loss: 'logit-adjusted',
 }
 const FEDAVG_ROUNDS = 60
-/** Rounds (epochs) without a better validation AUC after which a run stops: the same everywhere. */
-const PATIENCE = 30
 const REFERENCE_EPOCHS = 30
 
 type Partitioning = {
@@ -125,9 +130,10 @@ type Result = {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      seeds: { type: 'string', default: '10' },
+      seeds: { type: 'string' },
       'first-seed': { type: 'string', default: '1' },
       only: { type: 'string' },
+      tune: { type: 'boolean', default: false },
       'skip-throughput': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -136,17 +142,19 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  const { firstSeed, lastSeed } = seedRange(values)
-  const name = firstSeed === 1 ? 'accuracy' : `accuracy-seeds-${firstSeed}-${lastSeed}`
+  const { firstSeed, lastSeed } = seedRange({ ...values, seeds: values.seeds ?? (values.tune ? '2' : '10') })
   const only = values.only
   const backend = await initBackend()
+  if (values.tune) return tune(firstSeed, lastSeed, only, backend.backend)
+  // A partial run (--only, later seeds) writes its own files, so runs side by side never overwrite each other.
+  const name = `${firstSeed === 1 ? 'accuracy' : `accuracy-seeds-${firstSeed}-${lastSeed}`}${suffix(only)}`
   const started = Date.now()
   const results: Result[] = []
   const out = new URL('bench/out/', REPO)
   await mkdir(out, { recursive: true })
   const write = async (throughput: string | null) => {
     const minutes = ((Date.now() - started) / 60000).toFixed(1)
-    await writeFile(
+    await writeText(
       new URL(`${name}.md`, out),
       report(results, `${firstSeed}..${lastSeed}`, backend.backend, minutes, throughput),
     )
@@ -158,24 +166,20 @@ async function main(): Promise<number> {
       seeds: r.seeds,
       seconds: r.seconds,
     }))
-    await writeFile(new URL(`${name}.json`, out), `${JSON.stringify(raw, null, 1)}\n`)
+    await writeText(new URL(`${name}.json`, out), `${JSON.stringify(raw, null, 1)}\n`)
   }
 
   let matched = 0
   // Backbone first: the faster one's table is complete before the slower one starts embedding.
   for (const backboneName of BACKBONES) {
     for (const dataSet of DATA_SETS) {
-      const npz = fileURLToPath(new URL(`datasets/${dataSet.file}.npz`, SHARED))
       const rows = bind(dataSet, null)
       const wanted = rows.filter(
         (row) => only === undefined || key(dataSet, backboneName, row).includes(only),
       )
       if (wanted.length === 0) continue
       matched += wanted.length
-      const backbone = await loadBackbone(fileURLToPath(new URL(`backbones/${backboneName}`, SHARED)))
-      const cache = fileURLToPath(new URL('.fedtune/bench/embeddings', REPO))
-      const data = await embeddedSplits(backbone, npz, cache)
-      backbone.dispose()
+      const data = await splitsOf(dataSet, backboneName)
       const bound = bind(dataSet, data)
       for (const row of bound.filter((r) => wanted.some((w) => w.setting === r.setting))) {
         const result: Result = { dataSet, backbone: backboneName, row, seeds: [], seconds: [] }
@@ -197,49 +201,154 @@ async function main(): Promise<number> {
   return 0
 }
 
+/** A report file, written whole or not at all, so a run stopped mid-write keeps the last full one. */
+function writeText(file: URL, text: string): Promise<void> {
+  return writeFileAtomic(fileURLToPath(file), new TextEncoder().encode(text))
+}
+
+/** The file name's part for `--only <text>`: "-" and the text with anything but letters, digits, "." and "=" as "_". */
+function suffix(only: string | undefined): string {
+  return only === undefined ? '' : `-${only.replace(/[^\p{L}\p{N}.=]+/gu, '_')}`
+}
+
+/** The embedded official splits of `dataSet` through `backboneName` (from the cache when there). */
+async function splitsOf(dataSet: DataSet, backboneName: string) {
+  const npz = fileURLToPath(new URL(`datasets/${dataSet.file}.npz`, SHARED))
+  const backbone = await loadBackbone(fileURLToPath(new URL(`backbones/${backboneName}`, SHARED)))
+  try {
+    return await embeddedSplits(backbone, npz, fileURLToPath(new URL('.fedtune/bench/embeddings', REPO)))
+  } finally {
+    backbone.dispose()
+  }
+}
+
+/**
+ * `--tune`: every cell of TUNE_GRID as the recipe's federated rows (5 hospitals, IID and Dirichlet
+ * α=0.5 and 0.1) on every set and backbone, choosing on one half of the official val split and
+ * measured on the other (accuracy-tune.ts); the test split is emptied so no figure of it exists.
+ * Writes bench/out/accuracy-tune.md after every set.
+ */
+async function tune(
+  firstSeed: number,
+  lastSeed: number,
+  only: string | undefined,
+  backend: string,
+): Promise<number> {
+  const out = new URL('bench/out/', REPO)
+  await mkdir(out, { recursive: true })
+  const name = `accuracy-tune${firstSeed === 1 ? '' : `-seeds-${firstSeed}-${lastSeed}`}${suffix(only)}`
+  const started = Date.now()
+  const results: TuneResult[] = []
+  let matched = 0
+  for (const backboneName of BACKBONES)
+    for (const dataSet of DATA_SETS) {
+      const keyOf = (partitioning: Partitioning, cell: string) =>
+        `${dataSet.name.toLowerCase()} · ${backboneName} · ${partitioning.name} · ${cell}`
+      const wanted = TUNE_GRID.flatMap((cell) =>
+        PARTITIONS.filter((p) => only === undefined || keyOf(p, cell.label).includes(only)).map(
+          (partitioning) => ({ cell, partitioning }),
+        ),
+      )
+      if (wanted.length === 0) continue
+      matched += wanted.length
+      const splits = await splitsOf(dataSet, backboneName)
+      for (const { cell, partitioning } of wanted) {
+        const t = performance.now()
+        const figures = []
+        for (let seed = firstSeed; seed <= lastSeed; seed++) {
+          const sites = partitioning.split(splits.train.y, seed).map((rows) => subset(splits.train, rows))
+          figures.push(
+            ...tuneFigures(cell.recipe, {
+              labels: splits.classes,
+              val: splits.val,
+              sites,
+              ordinal: dataSet.ordinal,
+              seed,
+            }),
+          )
+        }
+        results.push({
+          cell: cell.label,
+          column: `${dataSet.name} ${backboneName === BACKBONES[0] ? 'V2' : 'V1'}`,
+          partition: partitioning.name,
+          figures,
+        })
+        const acc = figures.map((f) => f.accuracy ?? Number.NaN)
+        const auc = figures.map((f) => f.auc ?? Number.NaN)
+        process.stderr.write(
+          `${keyOf(partitioning, cell.label)}  val ACC ${meanSd(acc)}  AUC ${meanSd(auc)}  ${((performance.now() - t) / 1000 / (lastSeed - firstSeed + 1)).toFixed(0)} s/seed\n`,
+        )
+      }
+      const minutes = ((Date.now() - started) / 60000).toFixed(1)
+      // Every half's figures, so partial runs (--only) can be combined into one table without running again.
+      await writeText(new URL(`${name}.json`, out), `${JSON.stringify(results, null, 1)}\n`)
+      await writeText(
+        new URL(`${name}.md`, out),
+        tuneReport(results, [
+          "## The recipe's validation grid (npm run bench:accuracy -- --tune)",
+          '',
+          `Each cell is a recipe variant run as the recipe's federated rows (${HOSPITALS} hospitals, ${PARTITIONS.map((p) => p.name).join(', ')}) on the official training split; seeds ${firstSeed}..${lastSeed}.`,
+          "Every seed's official val split is cut into two stratified halves: the run chooses its round on one half and is measured on the other, both ways, so",
+          'no figure is the maximum its own choice picked. The test split is never read. A column is a data set and backbone (V2: MobileNetV2-0.35, V1: MobileNetV1-0.75);',
+          'a figure is the mean over partitions, seeds and halves of ACC / AUC, @ the mean chosen round. Score (the rule fixed before the grid ran): the mean over columns',
+          'of (ACC + AUC) / 2; the recipe is replaced only by a variant that scores higher.',
+          `Run on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'} (${backend}), shared with other jobs; took ${minutes} min.`,
+        ]),
+      )
+    }
+  if (matched === 0) throw new Error(`--only: no "data set · backbone · partition · cell" contains "${only}"`)
+  process.stdout.write(await readFile(new URL(`${name}.md`, out), 'utf8'))
+  return 0
+}
+
 function key(dataSet: DataSet, backbone: string, row: { readonly setting: string }): string {
   return `${dataSet.name.toLowerCase()} · ${backbone} · ${row.setting}`
 }
 
-/** A data set's rows with their runs over `data` (null: only the settings are read, for --only). */
+/**
+ * A data set's rows with their runs over `data` (null: only the settings are read, for --only),
+ * under `recipe`: its rounds, server, head and input centre for the recipe's rows and the references
+ * (which train the recipe's head, so "within a point of centralized" compares like with like); its
+ * choice (metric, patience) for every row. The FedAvg rows are the task file's defaults: logistic
+ * regression on the embeddings as they are.
+ */
 function bind(
   dataSet: DataSet,
   data: { train: Dataset; val: Dataset; test: Dataset; classes: readonly string[] } | null,
+  recipe: AccuracyRecipe = RECIPE,
 ): Row[] {
-  const need = () => {
+  const raw = () => {
     if (data === null) throw new Error('bench: a row ran before its data was embedded')
     return data
   }
-  const spec = (): HeadSpec => ({ layers: [], labels: [...need().classes] })
-  const heldOut = (): HeldOut => ({
-    validation: need().val,
-    test: need().test,
-    metric: 'auc',
-    patience: PATIENCE,
+  let centred: typeof data = null
+  /** The splits a row sees: the recipe's (centred when it centres), or the task defaults' (raw). */
+  const need = (view: 'recipe' | 'defaults' = 'recipe') => {
+    if (view === 'defaults') return raw()
+    centred ??= prepared(raw(), recipe)
+    return centred
+  }
+  const { metric } = recipe
+  const heldOut = (view: 'recipe' | 'defaults' = 'recipe'): HeldOut => ({
+    validation: need(view).val,
+    test: need(view).test,
+    metric,
+    patience: recipe.patience,
     prior: 'federation',
     ordinal: dataSet.ordinal,
   })
-  const sites = (partitioning: Partitioning, seed: number): Dataset[] =>
-    partitioning.split(need().train.y, seed).map((rows) => subset(need().train, rows))
-  const federation = (
-    training: Omit<TrainingSettings, 'seed' | 'prior'>,
-    labelPrior: 'local' | 'federation',
-    server: ServerOptimizer,
-    rounds: number,
+  const sites = (
+    partitioning: Partitioning,
     seed: number,
-  ): FederationRecipe => ({
-    spec: spec(),
-    inputDim: need().train.dim,
-    training,
-    labelPrior,
-    server,
-    rounds,
-    seed,
-    fixedPoint: fixedPointFor({ participants: HOSPITALS, maxExamples: 100_000, clipNorm: 10 }),
-    valFraction: 0.1,
-  })
+    view: 'recipe' | 'defaults' = 'recipe',
+  ): Dataset[] => partitioning.split(need(view).train.y, seed).map((rows) => subset(need(view).train, rows))
+  const federation = (
+    run: Pick<AccuracyRecipe, 'training' | 'server' | 'rounds' | 'layers'>,
+    labelPrior: 'local' | 'federation',
+    seed: number,
+  ): FederationRecipe => federationOf(run, labelPrior, need().classes, need().train.dim, HOSPITALS, seed)
   const reference = (seed: number): ReferenceRecipe => ({
-    spec: spec(),
+    spec: { layers: recipe.layers, labels: [...need().classes] } satisfies HeadSpec,
     inputDim: need().train.dim,
     loss: 'logit-adjusted',
     classWeights: 'none',
@@ -254,7 +363,7 @@ function bind(
       // The pool of the IID hospitals' training parts: every image but the clients' 10 % hold-outs.
       run: (seed) => {
         const parts = sites(PARTITIONS[0] as Partitioning, seed).map((site) => trainingPart(site, 0.1))
-        return figuresOf(trainReference(reference(seed), pool(parts), heldOut()), 'auc')
+        return figuresOf(trainReference(reference(seed), pool(parts), heldOut()), metric)
       },
     },
   ]
@@ -266,12 +375,8 @@ function bind(
         partition: partitioning.name,
         run: (seed) =>
           figuresOf(
-            simulateFederation(
-              federation(GRADIENT, 'federation', FEDADAM, FEDADAM_ROUNDS, seed),
-              sites(partitioning, seed),
-              heldOut(),
-            ),
-            'auc',
+            simulateFederation(federation(recipe, 'federation', seed), sites(partitioning, seed), heldOut()),
+            metric,
           ),
       },
       {
@@ -281,11 +386,20 @@ function bind(
         run: (seed) =>
           figuresOf(
             simulateFederation(
-              federation(DEFAULTS, 'local', { optimizer: 'sgd', learningRate: 1 }, FEDAVG_ROUNDS, seed),
-              sites(partitioning, seed),
-              heldOut(),
+              federation(
+                {
+                  training: DEFAULTS,
+                  server: { optimizer: 'sgd', learningRate: 1 },
+                  rounds: FEDAVG_ROUNDS,
+                  layers: [],
+                },
+                'local',
+                seed,
+              ),
+              sites(partitioning, seed, 'defaults'),
+              heldOut('defaults'),
             ),
-            'auc',
+            metric,
           ),
       },
       {
@@ -295,13 +409,24 @@ function bind(
         run: (seed) =>
           meanFigures(
             sites(partitioning, seed).map((site) =>
-              figuresOf(trainReference(reference(seed), trainingPart(site, 0.1), heldOut()), 'auc'),
+              figuresOf(trainReference(reference(seed), trainingPart(site, 0.1), heldOut()), metric),
             ),
           ),
       },
     )
   }
   return rows
+}
+
+/**
+ * The splits as the recipe's head sees them: minus the validation set's mean embedding when it
+ * centres its inputs (the coordinator's `head.inputCentre: "validation"`, as `fedtune simulate` does).
+ */
+function prepared<T extends { train: Dataset; val: Dataset; test: Dataset }>(
+  splits: T,
+  recipe: AccuracyRecipe,
+): T {
+  return recipe.inputCentre === 'none' ? splits : centredSplits(splits)
 }
 
 const seedsOf = (r: Result, pick: (f: Figures) => number | null): number[] =>
@@ -369,14 +494,14 @@ function report(
     '',
     targetsTable(results),
     '',
-    `Official test splits; every figure is of the head chosen on the official val split (AUC), mean ± sd over seeds ${seeds}`,
+    `Official test splits; every figure is of the head chosen on the official val split (${RECIPE.metric}, patience ${RECIPE.patience}), mean ± sd over seeds ${seeds}`,
     "(the seeds column says how many ran); a seed draws the head's initialization, the partition over",
-    `${HOSPITALS} hospitals and the shuffling. Head: logistic regression on the frozen backbone's embedding.`,
+    `${HOSPITALS} hospitals and the shuffling. Head: ${headText(RECIPE)} on the frozen backbone's embedding${RECIPE.inputCentre === 'validation' ? ' centred on the val split\'s mean embedding (head.inputCentre "validation"; the recipe\'s rows and the references)' : ''}.`,
     "Federated rows are `fedtune simulate`: the clients' code in one process (the 10 % hold-out, trainHead, Δ,",
     "the fixed-point secure vector, the server step); the head predicts with the federation's label mix folded in.",
-    `The recipe (one for every set): FedAdam (rate ${FEDADAM.learningRate}, β1 0.9, β2 0.99, τ 10⁻³) on federated full-batch gradients of the`,
-    `logit-adjusted loss under the federation's label mix, ${FEDADAM_ROUNDS} rounds, patience ${PATIENCE}. FedAvg: the task file's defaults`,
-    `(1 local epoch of Adam 0.001, batch 32, logit-adjusted loss under each hospital's own mix), ${FEDAVG_ROUNDS} rounds, patience ${PATIENCE}.`,
+    `The recipe (one for every set, chosen on validation by \`--tune\`): ${serverText(RECIPE)} on federated full-batch gradients of the`,
+    `logit-adjusted loss under the federation's label mix, up to ${RECIPE.rounds} rounds. FedAvg: the task file's defaults`,
+    `(logistic regression, 1 local epoch of Adam 0.001, batch 32, logit-adjusted loss under each hospital's own mix), ${FEDAVG_ROUNDS} rounds.`,
     `Centralized and local-only: Adam 0.001, batch 32, logit-adjusted loss, up to ${REFERENCE_EPOCHS} epochs chosen on val, their own label mix as prior,`,
     "on the same training images as the federation (each hospital's data minus the client's hold-out).",
     '"uniform prior": the same heads predicting without the label mix (evaluation.prior "uniform").',
@@ -385,6 +510,21 @@ function report(
     ...sections,
     ...(throughput ? ['## Embedding throughput', '', throughput, ''] : []),
   ].join('\n')
+}
+
+function headText(recipe: AccuracyRecipe): string {
+  if (recipe.layers.length === 0) return 'logistic regression'
+  const hidden = recipe.layers.map((l) =>
+    l.type === 'dense' ? `dense ${l.units} ${l.activation}` : `dropout ${l.rate}`,
+  )
+  return `${hidden.join(', ')}, then softmax`
+}
+
+function serverText(recipe: AccuracyRecipe): string {
+  const s = recipe.server
+  return s.optimizer === 'adam'
+    ? `FedAdam (rate ${s.learningRate}, β1 ${s.beta1}, β2 ${s.beta2}, τ ${s.epsilon})`
+    : `FedAvg at server rate ${s.learningRate}`
 }
 
 /**

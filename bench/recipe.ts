@@ -1,5 +1,7 @@
 import type { ServerOptimizer } from '@fedtune/coordinator'
-import type { TrainingSettings } from '@fedtune/protocol'
+import type { SelectionMetric } from '@fedtune/model'
+import { fixedPointFor, type HeadLayer, type TrainingSettings } from '@fedtune/protocol'
+import type { FederationRecipe } from 'fedtune/simulate'
 
 /**
  * The benches' one recipe (bench/accuracy.ts, and bench/privacy.ts without privacy): each hospital
@@ -20,4 +22,53 @@ export const FEDADAM: ServerOptimizer & { readonly optimizer: 'adam' } = {
   beta1: 0.9,
   beta2: 0.99,
   epsilon: 1e-3,
+}
+
+/**
+ * What bench/accuracy.ts runs as "the recipe", as a task file would say it: the local step and the
+ * server (training, aggregation.server), the rounds, the head's hidden layers and input centre, and
+ * how the run's head is chosen (evaluation.metric, evaluation.patience). The choice and the centre
+ * apply to every row of a data set, references included, as they would in `fedtune simulate`.
+ */
+export type AccuracyRecipe = {
+  readonly training: Omit<TrainingSettings, 'seed' | 'prior'>
+  readonly server: ServerOptimizer
+  readonly rounds: number
+  readonly patience: number
+  readonly metric: SelectionMetric
+  readonly layers: readonly HeadLayer[]
+  readonly inputCentre: 'validation' | 'none'
+}
+
+export const RECIPE: AccuracyRecipe = {
+  training: GRADIENT,
+  server: FEDADAM,
+  rounds: 200,
+  patience: 30,
+  metric: 'auc',
+  layers: [],
+  // Chosen on validation by `npm run bench:accuracy -- --tune` (bench/accuracy-tune.ts).
+  inputCentre: 'validation',
+}
+
+/** A federation of `recipe` over `hospitals` sites: what a task file with it would run. */
+export function federationOf(
+  recipe: Pick<AccuracyRecipe, 'training' | 'server' | 'rounds' | 'layers'>,
+  labelPrior: 'local' | 'federation',
+  labels: readonly string[],
+  inputDim: number,
+  hospitals: number,
+  seed: number,
+): FederationRecipe {
+  return {
+    spec: { layers: recipe.layers, labels },
+    inputDim,
+    training: recipe.training,
+    labelPrior,
+    server: recipe.server,
+    rounds: recipe.rounds,
+    seed,
+    fixedPoint: fixedPointFor({ participants: hospitals, maxExamples: 100_000, clipNorm: 10 }),
+    valFraction: 0.1,
+  }
 }
