@@ -32,7 +32,7 @@ import {
 import { centredSplits } from './centred-splits.ts'
 import { embeddedSplits } from './embedding-cache.ts'
 import { markdownTable, meanSd } from './markdown-table.ts'
-import { FEDADAM, GRADIENT } from './recipe.ts'
+import { FEDADAM, GRADIENT, RECIPE } from './recipe.ts'
 import { seedRange } from './seed-range.ts'
 
 const USAGE = `Usage: npm run bench:privacy -- [options]
@@ -83,9 +83,8 @@ const DATA_SETS: readonly DataSet[] = [
 ]
 
 /**
- * The no-DP rows: bench/accuracy.ts's recipe (bench/recipe.ts's GRADIENT and FEDADAM) on the
- * embeddings as they are (the accuracy recipe now centres them; these rows were run before it did),
- * this many rounds at most, with patience.
+ * The no-DP rows: bench/accuracy.ts's recipe (bench/recipe.ts's RECIPE: GRADIENT, FEDADAM and its
+ * input centre), this many rounds at most, with patience.
  */
 const PLAIN_ROUNDS = 200
 const PATIENCE = 30
@@ -324,6 +323,8 @@ function rowsOf(
   // the example rows' splits as fedtune centres them (`head.inputCentre`; grid E also projects
   // them), the others' as embedded
   const exampleData = prepared(data, exampleRecipe)
+  // the no-DP rows' splits as the accuracy recipe prepares them
+  const plainData = prepared(data, { inputCentre: RECIPE.inputCentre, inputProjection: 'none' })
   const heldOut = (prior: HeldOut['prior'], from: Splits = data): HeldOut => ({
     validation: from.val,
     test: from.test,
@@ -357,8 +358,8 @@ function rowsOf(
       outcome(
         simulateFederation(
           recipe(PLAIN_ROUNDS, participants, seed, false),
-          sites(participants, seed),
-          heldOut('federation'),
+          sites(participants, seed, plainData),
+          heldOut('federation', plainData),
         ),
       )
   const example =
@@ -549,8 +550,7 @@ function prepared(splits: Splits, recipe: Pick<ExampleRecipe, 'inputCentre' | 'i
     return recipe.inputCentre === 'validation' ? centredSplits(splits) : splits
   const mean = recipe.inputCentre === 'validation' ? meanEmbedding(splits.val) : null
   const val = centreDataset(splits.val, mean)
-  const projection =
-    recipe.inputProjection === 'none' ? null : principalComponents(val, recipe.inputProjection)
+  const projection = principalComponents(val, recipe.inputProjection)
   const map = (d: Dataset) => projectDataset(centreDataset(d, mean), projection)
   return { ...splits, train: map(splits.train), val: map(splits.val), test: map(splits.test) }
 }
@@ -720,10 +720,10 @@ function report(results: readonly Result[], seeds: string, backend: string, minu
     '',
     `Official test splits, ${BACKBONE} embeddings, the head chosen on the official val split (AUC, patience ${PATIENCE}); mean ± sd over seeds ${seeds}`,
     '(a seed draws the head init, the partition and the DP noise, from seeded ChaCha20 sources).',
-    `No DP: bench/accuracy.ts's recipe on raw embeddings, FedAdam (rate 0.01) on federated full-batch gradients of the logit-adjusted loss under the federation's label mix, up to ${PLAIN_ROUNDS} rounds.`,
+    `No DP: bench/accuracy.ts's recipe (inputs centred as RECIPE says: ${RECIPE.inputCentre}), FedAdam (rate 0.01) on federated full-batch gradients of the logit-adjusted loss under the federation's label mix, up to ${PLAIN_ROUNDS} rounds.`,
     `Example-level DP: the same recipe with each hospital's full-batch step made DP-SGD (q = 1, one step a round: per-example clip C = ${EXAMPLE.clipNorm}, Gaussian noise z·C on the sum, divided by n),`,
     `${EXAMPLE.rounds} rounds fixed in advance, z the smallest meeting ε over them at δ = 1e-5; both priors the validation set's label mix, classWeights none; the update is summed with weight 1, the mean is uniform;`,
-    `inputs centred on the validation set's mean embedding (head.inputCentre "${EXAMPLE.inputCentre}"; public to the coordinator, no privacy spent), in training, evaluation and the centralized reference alike; the participant rows too (head.inputCentre "${PARTICIPANT.inputCentre}"). The no-DP rows use raw embeddings.`,
+    `inputs centred on the validation set's mean embedding (head.inputCentre "${EXAMPLE.inputCentre}"; public to the coordinator, no privacy spent), in training, evaluation and the centralized reference alike; the participant rows too (head.inputCentre "${PARTICIPANT.inputCentre}").`,
     "Centralized DP-SGD: the hospitals' training parts pooled and trained by the same recipe as a federation of one, with the same q, C, z and steps (hence the same ε); its noise is divided by the pooled n.",
     `Participant-level DP: PneumoniaMNIST's training split ${VOLUNTEERS} ways IID, minParticipants ${VOLUNTEERS}, each volunteer's Δ clipped to C = ${PARTICIPANT.clipNorm}, the distributed discrete Gaussian added in the ring before masking,`,
     `${PARTICIPANT.rounds} rounds fixed in advance, z derived by the coordinator's privacySettingsFor (ring scale, rounding's sensitivity). The recipes were chosen on PneumoniaMNIST validation by \`--tune example\` (seeds 1 and 2) and \`--tune participant\` (rounds and C seed 1; centring seeds 1 and 2).`,
