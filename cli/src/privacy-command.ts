@@ -22,7 +22,8 @@ after 25, 50, 75 and 100 % of the rounds. Unit "example" is planned for one hosp
 is its training example count n (the noise on the mean gradient is z·C/(q·n); δ must be below 1/n,
 as the hospital client requires). Unit "participant" needs no n (--examples is refused); the noise
 and the 32-bit ring depend on the head's size, so the task's backbone is loaded to learn it, as the
-coordinator does at start, unless --parameters or --embedding-dim gives it. Refused with the coordinator's numbers when no z up to 1000 meets ε.
+coordinator does at start, unless --parameters or --embedding-dim gives it. Refused with the
+coordinator's numbers when no z up to 1000 meets ε.
 A task without "privacy" gives no differential-privacy guarantee: exit status 2.
 
 Options:

@@ -37,9 +37,9 @@ export async function planFromTask(
       io,
     )
   const private_ = { ...task, privacy: task.privacy }
-  const given = headSizeGiven(values)
-  if (given !== null && values.parameters !== undefined && values['embedding-dim'] !== undefined)
+  if (values.parameters !== undefined && values['embedding-dim'] !== undefined)
     throw new CommandError("--parameters and --embedding-dim both give the head's size: give one of them", 2)
+  const given = headSizeGiven(values)
   let outcome: PlanOutcome
   if (task.privacy.unit === 'example') {
     if (given !== null)

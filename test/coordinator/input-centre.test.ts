@@ -65,6 +65,24 @@ const privateTask = {
   privacy: { unit: 'example', epsilon: 3 },
 }
 
+/** The coordinator of `task` over `folder`'s run and cache and `database`: the same each time it is (re)started. */
+function coordinatorOf(
+  folder: string,
+  database: string,
+  task: Parameters<typeof startCoordinator>[0]['task'],
+  print: (line: string) => void = () => {},
+) {
+  return startCoordinator({
+    task,
+    port: 0,
+    outDir: join(folder, 'run'),
+    database,
+    cacheDir: join(folder, 'cache'),
+    quiet: true,
+    print,
+  })
+}
+
 /** The task `c` tells a participant in its hello ack. */
 async function taskOf(target: Target, participant: string): Promise<TaskInfo> {
   let joined: TaskInfo | undefined
@@ -199,16 +217,7 @@ describe('a restarted coordinator', () => {
     const task = await realTaskFile('centred', { ...privateTask, evaluation: { validation } }, folder)
     const database = await testDatabase()
     const sockets: Socket[] = []
-    const start = (lines: string[]) =>
-      startCoordinator({
-        task,
-        port: 0,
-        outDir: join(folder, 'run'),
-        database,
-        cacheDir: join(folder, 'cache'),
-        quiet: true,
-        print: (line) => void lines.push(line),
-      })
+    const start = (lines: string[]) => coordinatorOf(folder, database, task, (line) => void lines.push(line))
     const target = (c: Awaited<ReturnType<typeof start>>): Target => ({
       url: c.url,
       sockets,
@@ -258,16 +267,7 @@ describe('a run kept before head.inputCentre existed', () => {
     } finally {
       await store.close()
     }
-    const start = (task: typeof centred) =>
-      startCoordinator({
-        task,
-        port: 0,
-        outDir: join(folder, 'run'),
-        database,
-        cacheDir: join(folder, 'cache'),
-        quiet: true,
-        print: () => {},
-      })
+    const start = (task: typeof centred) => coordinatorOf(folder, database, task)
     await expect(start(centred)).rejects.toThrow(
       new RegExp(
         `^task "older" has an unfinished run \\(${runId}\\) with other settings than this task file \\(head`,

@@ -1,4 +1,4 @@
-import { formatEpsilon } from '@fedtune/protocol'
+import { distinctEpsilons } from '@fedtune/protocol'
 
 /**
  * What the round logic knows of a private task's budget (docs/privacy.md, "The coordinator's
@@ -65,16 +65,6 @@ export function budgetExceeded(
 ): string | null {
   const worst = privacy.epsilonAfter([...accounted, privacy.worstSurvivors])
   if (worst <= privacy.target) return null
-  const [after, target] = distinct(worst, privacy.target)
+  const [after, target] = distinctEpsilons(worst, privacy.target)
   return `${PRIVACY_BUDGET}: round ${round} would take ε to ${after} > target ${target} (δ = ${privacy.delta.toExponential(0)}, ${accounted.length} rounds accounted so far)`
-}
-
-/** Two ε values printed so that a reader sees they differ (ε just past the target needs more digits). */
-function distinct(a: number, b: number): [string, string] {
-  for (const digits of [0, 4, 6, 10]) {
-    const x = digits === 0 ? formatEpsilon(a) : a.toFixed(digits)
-    const y = digits === 0 ? formatEpsilon(b) : b.toFixed(digits)
-    if (x !== y) return [x, y]
-  }
-  return [String(a), String(b)]
 }

@@ -22,6 +22,7 @@ export * from './noise-calibration.ts'
 export * from './participant-budget.ts'
 export * from './participant-noise.ts'
 export {
+  distinctEpsilons,
   type ExamplePrivacy,
   formatEpsilon,
   type ParticipantPrivacy,

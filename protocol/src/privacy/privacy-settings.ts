@@ -79,6 +79,19 @@ export function formatEpsilon(epsilon: number): string {
 }
 
 /**
+ * Two ε values printed so that a reader sees they differ: as `formatEpsilon` does, or with more
+ * digits where that would print them alike (an ε just past a target, two accountants' figures).
+ */
+export function distinctEpsilons(a: number, b: number): [string, string] {
+  for (const digits of [null, 4, 6, 10]) {
+    const x = digits === null ? formatEpsilon(a) : a.toFixed(digits)
+    const y = digits === null ? formatEpsilon(b) : b.toFixed(digits)
+    if (x !== y) return [x, y]
+  }
+  return [String(a), String(b)]
+}
+
+/**
  * The privacy statement: what a participant is promised before it joins, in plain words. The
  * hospital client prints it before its first round, the volunteers' page shows it before the opt-in
  * and the console shows it with the run. Without `privacy` it says plainly that there is no

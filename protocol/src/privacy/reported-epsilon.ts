@@ -1,5 +1,5 @@
 import { formatDelta } from './participant-budget.ts'
-import { formatEpsilon, type PrivacySettings } from './privacy-settings.ts'
+import { distinctEpsilons, formatEpsilon, type PrivacySettings } from './privacy-settings.ts'
 
 /** What a participant says after a private round: both figures, and a warning when they cannot both be right. */
 export type EpsilonReport = { readonly line: string; readonly warning: string | null }
@@ -35,19 +35,9 @@ export function reportedEpsilon(report: {
   // equal accountants over equal rounds agree to rounding: only a real excess warns
   const everyRound = new Set(report.released.filter((r) => r <= round)).size === round
   if (!everyRound || coordinator <= own * (1 + 1e-6)) return { line, warning: null }
-  const [theirs, ours] = distinct(coordinator, own)
+  const [theirs, ours] = distinctEpsilons(coordinator, own)
   return {
     line,
     warning: `WARNING: round ${round}: the coordinator reports ε ${theirs} spent, more than ${holder}'s ledger's ε ${ours}, although ${holder} released an update in each of the ${round} rounds: its ledger may have missed a release, or the two accountants disagree, so ${holder} may have spent more than it counts. Its budget is enforced by its own ledger: check the ledger and ask the coordinator's operator.`,
   }
-}
-
-/** Two ε values printed so that a reader sees they differ. */
-function distinct(a: number, b: number): [string, string] {
-  for (const digits of [2, 4, 6, 10]) {
-    const x = digits === 2 ? formatEpsilon(a) : a.toFixed(digits)
-    const y = digits === 2 ? formatEpsilon(b) : b.toFixed(digits)
-    if (x !== y) return [x, y]
-  }
-  return [String(a), String(b)]
 }
