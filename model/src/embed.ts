@@ -1,3 +1,4 @@
+import { type ImageView, ORIGINAL_ONLY } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import type { Backbone } from './backbone.ts'
 import type { Pixels } from './pixels.ts'
@@ -9,19 +10,47 @@ import { preprocess } from './preprocess.ts'
  */
 const CHUNK = 32
 
-/** Embeddings of `images`, row-major n·D. */
-export function embed(backbone: Backbone, images: readonly Pixels[]): Float32Array {
+/**
+ * Embeddings of `images`, row-major n·D: with several `views` (protocol/src/image-views.ts), the
+ * mean of the backbone's embeddings of each view, summed in the views' order then divided by their
+ * count. A view flips the backbone's input batch [n, s, s, 3] (after the resize, which is symmetric).
+ */
+export function embed(
+  backbone: Backbone,
+  images: readonly Pixels[],
+  views: readonly ImageView[] = ORIGINAL_ONLY,
+): Float32Array {
+  if (views.length === 0) throw new Error('embed: expected at least one view')
   const dim = backbone.embeddingDim
   const out = new Float32Array(images.length * dim)
   for (let start = 0; start < images.length; start += CHUNK) {
     const chunk = images.slice(start, start + CHUNK)
     const values = tf.tidy(() => {
-      const y = backbone.model.predict(preprocess(chunk, backbone.inputSize)) as tf.Tensor
-      return y.dataSync()
+      const input = preprocess(chunk, backbone.inputSize)
+      let sum: tf.Tensor | null = null
+      for (const view of views) {
+        const y = backbone.model.predict(viewOf(input, view)) as tf.Tensor
+        sum = sum === null ? y : tf.add(sum, y)
+      }
+      return (views.length === 1 ? (sum as tf.Tensor) : tf.div(sum as tf.Tensor, views.length)).dataSync()
     })
     if (values.length !== chunk.length * dim)
       throw new Error(`embed: expected ${chunk.length}x${dim} values from the backbone, got ${values.length}`)
     out.set(values, start * dim)
   }
   return out
+}
+
+/** One view of an input batch [n, height, width, 3]. */
+export function viewOf(batch: tf.Tensor4D, view: ImageView): tf.Tensor4D {
+  switch (view) {
+    case 'original':
+      return batch
+    case 'horizontal-flip':
+      return tf.reverse(batch, 2)
+    case 'vertical-flip':
+      return tf.reverse(batch, 1)
+    case 'rotate-180':
+      return tf.reverse(batch, [1, 2])
+  }
 }

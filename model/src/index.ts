@@ -5,7 +5,7 @@ export { classify } from './classify.ts'
 export { composeModel } from './compose-model.ts'
 export { type CsvRecord, parseCsv } from './csv.ts'
 export { type Dataset, subset } from './dataset.ts'
-export { embed } from './embed.ts'
+export { embed, viewOf } from './embed.ts'
 export {
   type DenseDelta,
   dropoutMask,

@@ -48,6 +48,7 @@ export {
   NO_CHALLENGE_NOTICE,
   signHello,
 } from './hello-proof.ts'
+export { IMAGE_VIEWS, type ImageView, ORIGINAL_ONLY, parseImageViews, sameViews } from './image-views.ts'
 export { RETRY_FIRST_MS, RETRY_MAX_MS, refusalIsFinal, retryDelayMs } from './join-retry.ts'
 export { keyFingerprint } from './key-fingerprint.ts'
 export { escapeText } from './log-text.ts'

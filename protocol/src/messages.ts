@@ -3,6 +3,7 @@ import { ProtocolError, REFUSAL_CODES, type RefusalCode } from './errors.ts'
 import { type EvaluationCounts, parseEvaluationCounts } from './evaluation-counts.ts'
 import { bool, int, num, oneOf, optNum, record, str } from './fields.ts'
 import { type HeadSpec, paramCount, parseHeadSpec } from './head-spec.ts'
+import { type ImageView, parseImageViews } from './image-views.ts'
 import { type PrivacySettings, parsePrivacySettings } from './privacy/privacy-settings.ts'
 import type { FixedPoint } from './secagg/fixed-point.ts'
 import { parseSecaggSetup, type SecaggSetup, type WireSecaggSetup } from './secagg/messages.ts'
@@ -19,8 +20,10 @@ import { asBytes, decodeWeights } from './weights.ts'
  * 7: a secure stage's lists (relayed advertisements and sealed shares, revealed shares) travel as
  * fixed records in one binary field (secagg/stage-records.ts); TaskInfo carries the input centre
  * (the mean embedding subtracted before the head), or null.
+ * 8: TaskInfo's backbone lists the image views whose embeddings are averaged (`views`; image-views.ts):
+ * a participant that embedded only the original would train on other inputs than the coordinator's.
  */
-export const PROTOCOL_VERSION = 'fedtune/7'
+export const PROTOCOL_VERSION = 'fedtune/8'
 
 export type ParticipantKind = 'hospital' | 'browser'
 
@@ -105,6 +108,11 @@ export type TaskInfo = {
     readonly files: readonly BackboneFile[]
     readonly inputSize: number
     readonly embeddingDim: number
+    /**
+     * The views of each image the backbone embeds, averaged into the head's input (the task file's
+     * `backbone.views`; image-views.ts): ["original"] unless the task says otherwise.
+     */
+    readonly views: readonly ImageView[]
   }
   readonly head: HeadSpec
   /**
@@ -487,6 +495,7 @@ export function parseTaskInfo(value: unknown): TaskInfo {
       files,
       inputSize: int(b, 'inputSize', 'task.backbone', 8, 4096),
       embeddingDim,
+      views: parseImageViews(b.views, 'task.backbone.views'),
     },
     head,
     ordinal: bool(o, 'ordinal', 'task'),

@@ -47,6 +47,7 @@ function taskInfo(name: string, privacy: PrivacySettings | null): TaskInfo {
       files: [{ name: 'model.json', sha256: file, bytes: 10 }],
       inputSize: 224,
       embeddingDim: 8,
+      views: ['original'],
     },
     head,
     paramCount: 18,

@@ -69,6 +69,7 @@ function taskInfo(name: string, privacy: PrivacySettings | null): TaskInfo {
       files: [{ name: 'model.json', sha256: file, bytes: 10 }],
       inputSize: 224,
       embeddingDim,
+      views: ['original'],
     },
     head,
     paramCount: params,

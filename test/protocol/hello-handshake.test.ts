@@ -25,6 +25,7 @@ const task: TaskInfo = {
     files: [{ name: 'model.json', sha256: 'b'.repeat(64), bytes: 10 }],
     inputSize: 224,
     embeddingDim: 4,
+    views: ['original'],
   },
   head: { layers: [], labels: ['normal', 'pneumonia'] },
   ordinal: false,
@@ -68,7 +69,7 @@ describe('the participant’s hello', () => {
     expect(handshake(challenge, options(), send)).toEqual({ type: 'joined', task })
     const [first] = sent
     expect(first?.waitMs).toBe(HELLO_ACK_WAIT_MS)
-    expect(first?.hello).toMatchObject({ protocol: 'fedtune/7', participant: 'hospital-a', kind: 'hospital' })
+    expect(first?.hello).toMatchObject({ protocol: 'fedtune/8', participant: 'hospital-a', kind: 'hospital' })
     expect(() => checkHelloProof(nodeCrypto, first?.hello as Hello, parseChallenge(challenge))).not.toThrow()
   })
 

@@ -379,6 +379,7 @@ describe('messages from outside', () => {
       files: [{ name: 'model.json', sha256: 'b'.repeat(64), bytes: 10 }],
       inputSize: 224,
       embeddingDim: 1280,
+      views: ['original'],
     },
     head: spec,
     ordinal: false,
@@ -388,6 +389,30 @@ describe('messages from outside', () => {
     privacy: null,
     inputCentre: null,
   }
+
+  it('task info lists the image views its embeddings average (fedtune/8): distinct, known, in order', () => {
+    expect(parseTaskInfo(info).backbone.views).toEqual(['original'])
+    const four = ['original', 'horizontal-flip', 'vertical-flip', 'rotate-180']
+    expect(parseTaskInfo({ ...info, backbone: { ...info.backbone, views: four } }).backbone.views).toEqual(
+      four,
+    )
+    const { views: _, ...without } = info.backbone
+    const expected =
+      'task.backbone.views: expected a non-empty list of distinct views from "original", "horizontal-flip", "vertical-flip", "rotate-180", in that order'
+    expect(() => parseTaskInfo({ ...info, backbone: without })).toThrow(`${expected}, got undefined`)
+    for (const views of [
+      [],
+      ['horizontal-flip', 'original'],
+      ['original', 'original'],
+      four.concat('original'),
+    ])
+      expect(() => parseTaskInfo({ ...info, backbone: { ...info.backbone, views } })).toThrow(expected)
+    expect(() =>
+      parseTaskInfo({ ...info, backbone: { ...info.backbone, views: ['original', 'rotate-90'] } }),
+    ).toThrow(
+      'task.backbone.views[1]: expected one of "original", "horizontal-flip", "vertical-flip", "rotate-180", got "rotate-90"',
+    )
+  })
 
   it('task info carries its input centre (fedtune/7): null, or one finite number per embedding dimension', () => {
     expect(parseTaskInfo(info).inputCentre).toBeNull()

@@ -65,6 +65,7 @@ const task: TaskInfo = {
     ],
     inputSize: 224,
     embeddingDim,
+    views: ['original'],
   },
   head,
   ordinal: false,

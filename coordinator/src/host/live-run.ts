@@ -139,6 +139,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
       files: backbone.files,
       inputSize: backbone.inputSize,
       embeddingDim: backbone.embeddingDim,
+      views: task.backbone.views,
     },
     head: spec,
     ordinal: task.head.ordinal,

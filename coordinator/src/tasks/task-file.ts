@@ -1,7 +1,13 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import type { SelectionMetric } from '@fedtune/model'
-import type { BrowserParticipation, FixedPoint, HeadSpec, TrainingSettings } from '@fedtune/protocol'
+import type {
+  BrowserParticipation,
+  FixedPoint,
+  HeadSpec,
+  ImageView,
+  TrainingSettings,
+} from '@fedtune/protocol'
 import { escapeText } from '@fedtune/protocol'
 import { FEDAVG, type ServerOptimizer } from '../rounds/server-optimizer.ts'
 import { expectedText, problemsOf, TaskFileError } from './task-file-error.ts'
@@ -24,6 +30,8 @@ export type TaskFile = {
     readonly source: string
     /** SHA-256 digest over the model's files (`fedtune backbone digest <folder>` prints it). */
     readonly sha256: string
+    /** The views of each image whose embeddings are averaged (protocol/src/image-views.ts). */
+    readonly views: readonly ImageView[]
   }
   readonly head: HeadSpec & {
     readonly seed: number
@@ -177,6 +185,7 @@ function taskFrom(fields: TaskFileFields, baseDir: string, where: string): TaskF
     backbone: {
       source: /^https?:\/\//.test(backbone.source) ? backbone.source : absolute(baseDir, backbone.source),
       sha256: backbone.sha256,
+      views: backbone.views,
     },
     head: {
       layers: head.layers,

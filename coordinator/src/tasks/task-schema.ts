@@ -3,6 +3,7 @@ import {
   describe,
   type FixedPoint,
   fixedPointFor,
+  IMAGE_VIEWS,
   MAX_DESCRIPTION,
   PRIVACY_UNITS,
   ProtocolError,
@@ -55,6 +56,8 @@ function between(min: number, max: number) {
   const e = expecting(`a number from ${min} to ${max}`)
   return z.number(e).min(min, e).max(max, e)
 }
+
+const VIEWS_EXPECTED = `a non-empty list of distinct views from ${IMAGE_VIEWS.map((v) => `"${v}"`).join(', ')}, in that order`
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, expecting(`one of ${values.map((v) => `"${v}"`).join(', ')}`))
@@ -396,6 +399,23 @@ const fields = object({
         ),
       "the backbone's digest: SHA-256 of the `sha256sum`-style listing of its files, `model.json` first, then the weight files in the order `model.json` lists them. `fedtune backbone digest <folder>` prints it. A mismatch stops the coordinator, and every participant checks it again",
       { type: '64 hex digits' },
+    ),
+    views: field(
+      z
+        .array(oneOf(IMAGE_VIEWS), expecting(VIEWS_EXPECTED))
+        .min(1, expecting(VIEWS_EXPECTED))
+        .refine(
+          (views) =>
+            views.every(
+              (v, i) =>
+                i === 0 ||
+                IMAGE_VIEWS.indexOf(v) > IMAGE_VIEWS.indexOf(views[i - 1] as (typeof IMAGE_VIEWS)[number]),
+            ),
+          expecting(VIEWS_EXPECTED),
+        )
+        .default(['original']),
+      'the views of each image the backbone embeds; the head reads the mean of their embeddings, in training, evaluation and the exported model. `["original"]`: one pass per image. `["original", "horizontal-flip", "vertical-flip", "rotate-180"]`: four passes (embedding takes four times as long, once per image: embeddings are cached), and the head reads the same input for an image and its mirror images (README, "Accuracy": chosen on validation for the recipe)',
+      { type: 'list of views' },
     ),
   }),
   head,
