@@ -6,35 +6,60 @@ import { type AccuracyRecipe, federationOf, RECIPE } from './recipe.ts'
 /** A variant of the recipe in `npm run bench:accuracy -- --tune`, named by what it changes. */
 export type TuneCell = { readonly label: string; readonly recipe: AccuracyRecipe }
 
-/** The recipe the grid was run around (2026-12-03): RECIPE before it, with the embeddings as they are. */
-const BEFORE: AccuracyRecipe = { ...RECIPE, inputCentre: 'none' }
+/** The recipe the first grid was run around (2026-12-03): RECIPE before it, with the embeddings as they are. */
+const BEFORE: AccuracyRecipe = { ...RECIPE, inputCentre: 'none', views: ['original'] }
+
+/** The recipe the second grid was run around: the first grid's winner (centred inputs), one view. */
+const CENTRED: AccuracyRecipe = { ...RECIPE, inputCentre: 'validation', views: ['original'] }
 
 /**
- * The recipe variants the grid compares, fixed before it ran: the recipe as it was first, then one
- * change at a time (the choosing metric, centred inputs, a longer run, the server's rate, a hidden
- * layer) and the two first changes together. `--tune --seeds 2` (seeds 1 and 2, 2026-12-03) scored
- * "inputs centred on the validation mean" highest, 0.8116 against 0.7972 (next: 400 rounds, 0.8022):
- * Breast +4.7 and +6.3 points ACC, +0.036 and +0.016 AUC (MobileNetV2, V1); Retina V2 +2.0 points
- * ACC, −0.015 AUC, V1 +0.6, −0.006; Pneumonia level. So RECIPE centres its inputs.
+ * The validation grids, each fixed before it ran; the first cell of each is the recipe it was run
+ * around, and a variant replaces the recipe only if it scores higher.
+ *
+ * "centring" (`--tune --grid centring`, seeds 1 and 2, 2026-12-03): the recipe as it was first, then
+ * one change at a time (the choosing metric, centred inputs, a longer run, the server's rate, a hidden
+ * layer) and the two first changes together. It scored "inputs centred on the validation mean"
+ * highest, 0.8116 against 0.7972 (next: 400 rounds, 0.8022): Breast +4.7 and +6.3 points ACC, +0.036
+ * and +0.016 AUC (MobileNetV2, V1); Retina V2 +2.0 points ACC, −0.015 AUC, V1 +0.6, −0.006; Pneumonia
+ * level. So RECIPE centres its inputs.
+ *
+ * "views" (`--tune`, the default grid): that recipe, then its inputs averaged over the image and its
+ * mirror image, and over all four flips (task.backbone.views; README, "Accuracy").
  */
-export const TUNE_GRID: readonly TuneCell[] = [
-  { label: 'the recipe before (AUC choice, raw inputs, rate 0.01, 200 rounds, patience 30)', recipe: BEFORE },
-  { label: 'chosen on validation ACC', recipe: { ...BEFORE, metric: 'accuracy' } },
-  { label: 'inputs centred on the validation mean', recipe: { ...BEFORE, inputCentre: 'validation' } },
-  {
-    label: 'centred, chosen on ACC',
-    recipe: { ...BEFORE, inputCentre: 'validation', metric: 'accuracy' },
-  },
-  { label: '400 rounds, patience 60', recipe: { ...BEFORE, rounds: 400, patience: 60 } },
-  {
-    label: 'server rate 0.03',
-    recipe: { ...BEFORE, server: { ...BEFORE.server, learningRate: 0.03 } },
-  },
-  {
-    label: 'hidden layer (dense 64, relu)',
-    recipe: { ...BEFORE, layers: [{ type: 'dense', units: 64, activation: 'relu' }] },
-  },
-]
+export const TUNE_GRIDS: Readonly<Record<string, readonly TuneCell[]>> = {
+  views: [
+    { label: 'the recipe (centred inputs, one view)', recipe: CENTRED },
+    {
+      label: 'views: original + horizontal flip',
+      recipe: { ...CENTRED, views: ['original', 'horizontal-flip'] },
+    },
+    {
+      label: 'views: all four flips',
+      recipe: { ...CENTRED, views: ['original', 'horizontal-flip', 'vertical-flip', 'rotate-180'] },
+    },
+  ],
+  centring: [
+    {
+      label: 'the recipe before (AUC choice, raw inputs, rate 0.01, 200 rounds, patience 30)',
+      recipe: BEFORE,
+    },
+    { label: 'chosen on validation ACC', recipe: { ...BEFORE, metric: 'accuracy' } },
+    { label: 'inputs centred on the validation mean', recipe: { ...BEFORE, inputCentre: 'validation' } },
+    {
+      label: 'centred, chosen on ACC',
+      recipe: { ...BEFORE, inputCentre: 'validation', metric: 'accuracy' },
+    },
+    { label: '400 rounds, patience 60', recipe: { ...BEFORE, rounds: 400, patience: 60 } },
+    {
+      label: 'server rate 0.03',
+      recipe: { ...BEFORE, server: { ...BEFORE.server, learningRate: 0.03 } },
+    },
+    {
+      label: 'hidden layer (dense 64, relu)',
+      recipe: { ...BEFORE, layers: [{ type: 'dense', units: 64, activation: 'relu' }] },
+    },
+  ],
+}
 
 /** ACC and AUC of a head chosen on one validation half, measured on the other. */
 export type HalfFigures = {
@@ -124,10 +149,14 @@ export function cellScore(results: readonly TuneResult[], cell: string): number 
 }
 
 /** The grid's table: one row per cell, validation ACC / AUC per data set × backbone, and the score. */
-export function tuneReport(results: readonly TuneResult[], header: readonly string[]): string {
-  const cells = TUNE_GRID.map((c) => c.label).filter((label) => results.some((r) => r.cell === label))
+export function tuneReport(
+  grid: readonly TuneCell[],
+  results: readonly TuneResult[],
+  header: readonly string[],
+): string {
+  const cells = grid.map((c) => c.label).filter((label) => results.some((r) => r.cell === label))
   const columns = [...new Set(results.map((r) => r.column))]
-  const base = cellScore(results, TUNE_GRID[0]?.label ?? '')
+  const base = cellScore(results, grid[0]?.label ?? '')
   const rows = cells.map((cell) => {
     const score = cellScore(results, cell)
     return [

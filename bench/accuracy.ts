@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type Dataset, subset } from '@fedtune/model'
 import { initBackend, loadBackbone, writeFileAtomic } from '@fedtune/model/node'
-import type { HeadSpec, TrainingSettings } from '@fedtune/protocol'
+import { type HeadSpec, type ImageView, ORIGINAL_ONLY, type TrainingSettings } from '@fedtune/protocol'
 import { partitionDirichlet, partitionIid, readMedmnist } from 'fedtune/data'
 import {
   type FederationRecipe,
@@ -18,7 +18,7 @@ import {
   trainingPart,
   trainReference,
 } from 'fedtune/simulate'
-import { TUNE_GRID, type TuneResult, tuneFigures, tuneReport } from './accuracy-tune.ts'
+import { TUNE_GRIDS, type TuneCell, type TuneResult, tuneFigures, tuneReport } from './accuracy-tune.ts'
 import { centredSplits } from './centred-splits.ts'
 import { embeddedSplits, npzPixels } from './embedding-cache.ts'
 import { embeddingThroughput } from './embedding-throughput.ts'
@@ -111,6 +111,8 @@ const PARTITIONS: readonly Partitioning[] = [
   })),
 ]
 
+type Splits = { train: Dataset; val: Dataset; test: Dataset; classes: readonly string[] }
+
 type Row = {
   readonly setting: string
   /** Which row of its partition: the summary against the targets reads the recipe's and centralized. */
@@ -134,6 +136,7 @@ async function main(): Promise<number> {
       'first-seed': { type: 'string', default: '1' },
       only: { type: 'string' },
       tune: { type: 'boolean', default: false },
+      grid: { type: 'string', default: 'views' },
       'skip-throughput': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -145,7 +148,12 @@ async function main(): Promise<number> {
   const { firstSeed, lastSeed } = seedRange({ ...values, seeds: values.seeds ?? (values.tune ? '2' : '10') })
   const only = values.only
   const backend = await initBackend()
-  if (values.tune) return tune(firstSeed, lastSeed, only, backend.backend)
+  if (values.tune) {
+    const grid = TUNE_GRIDS[values.grid]
+    if (grid === undefined)
+      throw new Error(`--grid: expected one of ${Object.keys(TUNE_GRIDS).join(', ')}, got "${values.grid}"`)
+    return tune(grid, values.grid, firstSeed, lastSeed, only, backend.backend)
+  }
   // A partial run (--only, later seeds) writes its own files, so runs side by side never overwrite each other.
   const name = `${firstSeed === 1 ? 'accuracy' : `accuracy-seeds-${firstSeed}-${lastSeed}`}${suffix(only)}`
   const started = Date.now()
@@ -179,7 +187,10 @@ async function main(): Promise<number> {
       )
       if (wanted.length === 0) continue
       matched += wanted.length
-      const data = await splitsOf(dataSet, backboneName)
+      const data = {
+        recipe: await splitsOf(dataSet, backboneName, RECIPE.views),
+        defaults: await splitsOf(dataSet, backboneName, ORIGINAL_ONLY),
+      }
       const bound = bind(dataSet, data)
       for (const row of bound.filter((r) => wanted.some((w) => w.setting === r.setting))) {
         const result: Result = { dataSet, backbone: backboneName, row, seeds: [], seconds: [] }
@@ -212,23 +223,30 @@ function suffix(only: string | undefined): string {
 }
 
 /** The embedded official splits of `dataSet` through `backboneName` (from the cache when there). */
-async function splitsOf(dataSet: DataSet, backboneName: string) {
+async function splitsOf(dataSet: DataSet, backboneName: string, views: readonly ImageView[]) {
   const npz = fileURLToPath(new URL(`datasets/${dataSet.file}.npz`, SHARED))
   const backbone = await loadBackbone(fileURLToPath(new URL(`backbones/${backboneName}`, SHARED)))
   try {
-    return await embeddedSplits(backbone, npz, fileURLToPath(new URL('.fedtune/bench/embeddings', REPO)))
+    return await embeddedSplits(
+      backbone,
+      npz,
+      fileURLToPath(new URL('.fedtune/bench/embeddings', REPO)),
+      views,
+    )
   } finally {
     backbone.dispose()
   }
 }
 
 /**
- * `--tune`: every cell of TUNE_GRID as the recipe's federated rows (5 hospitals, IID and Dirichlet
+ * `--tune [--grid <name>]`: every cell of a grid of TUNE_GRIDS as the recipe's federated rows (5 hospitals, IID and Dirichlet
  * α=0.5 and 0.1) on every set and backbone, choosing on one half of the official val split and
  * measured on the other (accuracy-tune.ts); the test split is emptied so no figure of it exists.
  * Writes bench/out/accuracy-tune.md after every set.
  */
 async function tune(
+  grid: readonly TuneCell[],
+  gridName: string,
   firstSeed: number,
   lastSeed: number,
   only: string | undefined,
@@ -236,7 +254,7 @@ async function tune(
 ): Promise<number> {
   const out = new URL('bench/out/', REPO)
   await mkdir(out, { recursive: true })
-  const name = `accuracy-tune${firstSeed === 1 ? '' : `-seeds-${firstSeed}-${lastSeed}`}${suffix(only)}`
+  const name = `accuracy-tune${gridName === 'centring' ? '' : `-${gridName}`}${firstSeed === 1 ? '' : `-seeds-${firstSeed}-${lastSeed}`}${suffix(only)}`
   const started = Date.now()
   const results: TuneResult[] = []
   let matched = 0
@@ -244,15 +262,15 @@ async function tune(
     for (const dataSet of DATA_SETS) {
       const keyOf = (partitioning: Partitioning, cell: string) =>
         `${dataSet.name.toLowerCase()} · ${backboneName} · ${partitioning.name} · ${cell}`
-      const wanted = TUNE_GRID.flatMap((cell) =>
+      const wanted = grid.flatMap((cell) =>
         PARTITIONS.filter((p) => only === undefined || keyOf(p, cell.label).includes(only)).map(
           (partitioning) => ({ cell, partitioning }),
         ),
       )
       if (wanted.length === 0) continue
       matched += wanted.length
-      const splits = await splitsOf(dataSet, backboneName)
       for (const { cell, partitioning } of wanted) {
+        const splits = await splitsOf(dataSet, backboneName, cell.recipe.views)
         const t = performance.now()
         const figures = []
         for (let seed = firstSeed; seed <= lastSeed; seed++) {
@@ -284,7 +302,7 @@ async function tune(
       await writeText(new URL(`${name}.json`, out), `${JSON.stringify(results, null, 1)}\n`)
       await writeText(
         new URL(`${name}.md`, out),
-        tuneReport(results, [
+        tuneReport(grid, results, [
           "## The recipe's validation grid (npm run bench:accuracy -- --tune)",
           '',
           `Each cell is a recipe variant run as the recipe's federated rows (${HOSPITALS} hospitals, ${PARTITIONS.map((p) => p.name).join(', ')}) on the official training split; seeds ${firstSeed}..${lastSeed}.`,
@@ -307,25 +325,25 @@ function key(dataSet: DataSet, backbone: string, row: { readonly setting: string
 
 /**
  * A data set's rows with their runs over `data` (null: only the settings are read, for --only),
- * under `recipe`: its rounds, server, head and input centre for the recipe's rows and the references
- * (which train the recipe's head, so "within a point of centralized" compares like with like); its
- * choice (metric, patience) for every row. The FedAvg rows are the task file's defaults: logistic
- * regression on the embeddings as they are.
+ * under `recipe`: its rounds, server, head, views and input centre for the recipe's rows and the
+ * references (which train the recipe's head on the recipe's embeddings, so "within a point of
+ * centralized" compares like with like); its choice (metric, patience) for every row. The FedAvg rows
+ * are the task file's defaults: logistic regression on the embeddings of the original image as they are.
  */
 function bind(
   dataSet: DataSet,
-  data: { train: Dataset; val: Dataset; test: Dataset; classes: readonly string[] } | null,
+  data: { readonly recipe: Splits; readonly defaults: Splits } | null,
   recipe: AccuracyRecipe = RECIPE,
 ): Row[] {
   const raw = () => {
     if (data === null) throw new Error('bench: a row ran before its data was embedded')
     return data
   }
-  let centred: typeof data = null
-  /** The splits a row sees: the recipe's (centred when it centres), or the task defaults' (raw). */
+  let centred: Splits | null = null
+  /** The splits a row sees: the recipe's (its views, centred when it centres), or the task defaults' (raw). */
   const need = (view: 'recipe' | 'defaults' = 'recipe') => {
-    if (view === 'defaults') return raw()
-    centred ??= prepared(raw(), recipe)
+    if (view === 'defaults') return raw().defaults
+    centred ??= prepared(raw().recipe, recipe)
     return centred
   }
   const { metric } = recipe

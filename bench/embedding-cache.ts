@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { type Backbone, type Dataset, embed, type Pixels } from '@fedtune/model'
 import { progressBar, readFloat32File, sha256Hex, writeFileAtomic } from '@fedtune/model/node'
+import { type ImageView, ORIGINAL_ONLY } from '@fedtune/protocol'
 import { type ImageSplit, readMedmnist, type SplitName } from 'fedtune/data'
 
 export type EmbeddedSplits = Readonly<Record<SplitName, Dataset>> & {
@@ -12,14 +13,19 @@ export type EmbeddedSplits = Readonly<Record<SplitName, Dataset>> & {
 
 /**
  * The official train/val/test splits of a MedMNIST .npz as backbone embeddings, through the same
- * `preprocess`/`embed` the clients use. Cached as <cacheDir>/<backbone digest>/<npz sha256>/<split>.f32,
- * so a changed backbone or data file can never be served stale embeddings; each split is written
- * atomically as soon as it is done, so an interrupted run keeps the finished splits.
+ * `preprocess`/`embed` the clients use; with several `views` (task.backbone.views), the mean of each
+ * view's embedding. Each view is cached as <cacheDir>/<backbone digest>/<npz sha256>/<split>.f32 (the
+ * original) or <split>.<view>.f32, so a changed backbone or data file can never be served stale
+ * embeddings and a views list reuses every view already embedded; each split is written atomically as
+ * soon as it is done, so an interrupted run keeps the finished splits. The mean is taken as `embed`
+ * takes it (float32 sums in the views' order, then one division), so it is the embedding a client
+ * with those views computes.
  */
 export async function embeddedSplits(
   backbone: Backbone & { readonly digest: string },
   npzPath: string,
   cacheDir: string,
+  views: readonly ImageView[] = ORIGINAL_ONLY,
 ): Promise<EmbeddedSplits> {
   const bytes = new Uint8Array(await readFile(npzPath))
   const data = readMedmnist(bytes, path.basename(npzPath, '.npz'))
@@ -29,28 +35,43 @@ export async function embeddedSplits(
   let fromCache = 0
   for (const name of ['train', 'val', 'test'] as const) {
     const split = data.splits[name]
-    const file = path.join(folder, `${name}.f32`)
-    let x = await readFloat32File(file, split.count * dim)
-    if (x) fromCache++
-    else {
-      x = embedSplit(backbone, split, name)
-      await writeFileAtomic(file, new Uint8Array(x.buffer, x.byteOffset, x.byteLength))
+    const perView: Float32Array[] = []
+    for (const view of views) {
+      const file = path.join(folder, view === 'original' ? `${name}.f32` : `${name}.${view}.f32`)
+      let x = await readFloat32File(file, split.count * dim)
+      if (x) fromCache++
+      else {
+        x = embedSplit(backbone, split, name, view)
+        await writeFileAtomic(file, new Uint8Array(x.buffer, x.byteOffset, x.byteLength))
+      }
+      perView.push(x)
     }
-    out[name] = { x, y: Int32Array.from(split.labels), n: split.count, dim }
+    out[name] = { x: meanOfViews(perView), y: Int32Array.from(split.labels), n: split.count, dim }
   }
   return { ...out, classes: data.classes, fromCache }
+}
+
+/** The element-wise mean of the views' embeddings as `embed` computes it: float32 sums in order, one division. */
+export function meanOfViews(perView: readonly Float32Array[]): Float32Array {
+  const [first, ...rest] = perView
+  if (first === undefined) throw new Error('meanOfViews: expected at least one view')
+  if (rest.length === 0) return first
+  const sum = Float32Array.from(first)
+  for (const x of rest) for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (x[i] as number)
+  for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) / perView.length
+  return sum
 }
 
 /** Images per `embed` call: one progress tick each, and `embed` batches within it. */
 const CHUNK = 64
 
-function embedSplit(backbone: Backbone, split: ImageSplit, name: string): Float32Array {
+function embedSplit(backbone: Backbone, split: ImageSplit, name: string, view: ImageView): Float32Array {
   const dim = backbone.embeddingDim
   const x = new Float32Array(split.count * dim)
-  const bar = progressBar(`embedding ${name}`, split.count)
+  const bar = progressBar(`embedding ${name}${view === 'original' ? '' : ` (${view})`}`, split.count)
   for (let start = 0; start < split.count; start += CHUNK) {
     const images = npzPixels(split, start, Math.min(start + CHUNK, split.count))
-    x.set(embed(backbone, images), start * dim)
+    x.set(embed(backbone, images, [view]), start * dim)
     bar.tick(images.length)
   }
   bar.done(`${split.count} images`)

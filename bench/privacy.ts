@@ -206,7 +206,13 @@ async function main(): Promise<number> {
   for (const d of DATA_SETS)
     data.set(
       d,
-      await embeddedSplits(backbone, fileURLToPath(new URL(`datasets/${d.file}.npz`, SHARED)), cache),
+      // the accuracy recipe's views (task.backbone.views), as every row's hospitals would embed
+      await embeddedSplits(
+        backbone,
+        fileURLToPath(new URL(`datasets/${d.file}.npz`, SHARED)),
+        cache,
+        RECIPE.views,
+      ),
     )
   backbone.dispose()
   if (values.tune !== undefined) {

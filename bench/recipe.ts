@@ -1,6 +1,6 @@
 import type { ServerOptimizer } from '@fedtune/coordinator'
 import type { SelectionMetric } from '@fedtune/model'
-import { fixedPointFor, type HeadLayer, type TrainingSettings } from '@fedtune/protocol'
+import { fixedPointFor, type HeadLayer, type ImageView, type TrainingSettings } from '@fedtune/protocol'
 import type { FederationRecipe } from 'fedtune/simulate'
 
 /**
@@ -38,6 +38,8 @@ export type AccuracyRecipe = {
   readonly metric: SelectionMetric
   readonly layers: readonly HeadLayer[]
   readonly inputCentre: 'validation' | 'none'
+  /** The views of each image whose embeddings the head reads, averaged (task.backbone.views). */
+  readonly views: readonly ImageView[]
 }
 
 export const RECIPE: AccuracyRecipe = {
@@ -49,6 +51,7 @@ export const RECIPE: AccuracyRecipe = {
   layers: [],
   // Chosen on validation by `npm run bench:accuracy -- --tune` (bench/accuracy-tune.ts).
   inputCentre: 'validation',
+  views: ['original'],
 }
 
 /** A federation of `recipe` over `hospitals` sites: what a task file with it would run. */
