@@ -560,6 +560,8 @@ export type MainCoordinator = RunningCoordinator &
 
 /** What a test's task file says beyond its name, backbone and head. */
 export type TaskFileOverrides = {
+  /** Besides source and sha256, which are the test backbone's (views, say). */
+  readonly backbone?: Record<string, unknown>
   readonly training?: Record<string, unknown>
   readonly participation?: Record<string, unknown>
   readonly aggregation?: Record<string, unknown>
@@ -643,7 +645,7 @@ export async function realTaskJson(
   const { digest } = await readBackboneFolder(backboneDir)
   return {
     name,
-    backbone: { source: backboneDir, sha256: digest },
+    backbone: { source: backboneDir, sha256: digest, ...file.backbone },
     head: file.head ?? { labels: ['a', 'b'] },
     training: { rounds: 1, ...file.training },
     ...(file.participation ? { participation: file.participation } : {}),

@@ -1,4 +1,4 @@
-import { centreDataset, type Dataset, stratifiedSplit } from '@fedtune/model'
+import { centreDataset, type Dataset, stratifiedSplit, viewsNote } from '@fedtune/model'
 import {
   DataFolderError,
   downloadBackbone,
@@ -36,8 +36,8 @@ export type PrepareOptions = {
 
 /**
  * Everything a hospital does once per task: fetch and verify the backbone, embed its images with
- * it (cached by backbone digest and file content), and hold out a local validation split. Images
- * and embeddings stay here; only the head update ever leaves.
+ * it in the task's views (cached by backbone digest, views and file content), and hold out a local
+ * validation split. Images and embeddings stay here; only the head update ever leaves.
  */
 export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<PreparedData> {
   const base = new URL(task.backbone.path, opts.coordinatorUrl).href
@@ -56,11 +56,15 @@ export async function prepare(task: TaskInfo, opts: PrepareOptions): Promise<Pre
       throw new Error(
         `backbone: the task says ${task.backbone.embeddingDim}-d embeddings, the downloaded model gives ${backbone.embeddingDim}`,
       )
+    const views = task.backbone.views
+    const note = viewsNote(views)
+    if (note !== null) opts.log.info('views', { views }, note)
     const bar = progressTo('embedding images', opts.progress)
     const { dataset, fromCache, unlisted, skipped } = await embedFolder(backbone, opts.dataDir, {
       cacheDir: opts.cacheDir,
       labels: task.head.labels,
       labelsFile: opts.labelsFile,
+      views,
       onProgress: (done, n) => bar.update(done, n),
     }).catch((error: unknown) => {
       if (!(error instanceof DataFolderError)) throw error

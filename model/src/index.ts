@@ -77,3 +77,4 @@ export {
   type PrivateTraining,
   trainHeadPrivately,
 } from './train-head-private.ts'
+export { viewsNote } from './views-note.ts'

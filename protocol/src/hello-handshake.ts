@@ -1,4 +1,5 @@
 import { signHello } from './hello-proof.ts'
+import { sameViews } from './image-views.ts'
 import { refusalIsFinal, retryDelayMs } from './join-retry.ts'
 import {
   type Hello,
@@ -144,6 +145,12 @@ export function joinDecision(raw: unknown, opts: HelloOptions): HelloOutcome {
     return stopped(
       'task-changed',
       `the coordinator changed its task's input centre while we were away (a new run of "${task.taskId}"); start again to join it`,
+    )
+  // its embeddings are the mean over the views it joined with: others would need every image embedded again
+  if (before && !sameViews(before.backbone.views, task.backbone.views))
+    return stopped(
+      'task-changed',
+      `the coordinator changed its task's image views while we were away (from ${before.backbone.views.join(', ')} to ${task.backbone.views.join(', ')}: a new run of "${task.taskId}"); start again to join it`,
     )
   if (task.aggregation !== 'secure' && !opts.allowPlaintext)
     return stopped(

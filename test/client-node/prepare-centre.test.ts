@@ -1,18 +1,19 @@
-import { readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogger, prepare } from '@fedtune/client-node'
 import { type Dataset, meanEmbedding } from '@fedtune/model'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
-import { paramCount, type TaskInfo } from '@fedtune/protocol'
+import { type ImageView, paramCount, type TaskInfo } from '@fedtune/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SHARED, splitPneumonia } from '../pneumonia-split.ts'
 
 /**
  * A hospital centres its embeddings on the task's input centre right after embedding them, before
  * its split: every example it trains on (DP-SGD included) and every one it evaluates on is its
- * embedding minus the centre the coordinator sent, and the cached embeddings stay raw.
+ * embedding minus the centre the coordinator sent, and the cached embeddings stay raw. A task with
+ * several views (`backbone.views`) is embedded in them, as the coordinator embeds its own sets.
  */
 const backboneDir = join(SHARED, 'backbones', 'mobilenet_v2_0.35_224')
 const LABELS = ['normal', 'pneumonia']
@@ -26,7 +27,11 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
-async function taskInfo(inputCentre: readonly number[] | null, dim: number): Promise<TaskInfo> {
+async function taskInfo(
+  inputCentre: readonly number[] | null,
+  dim: number,
+  views: readonly ImageView[] = ['original'],
+): Promise<TaskInfo> {
   const { files, digest } = await readBackboneFolder(backboneDir)
   const head = { layers: [], labels: LABELS }
   return {
@@ -40,7 +45,7 @@ async function taskInfo(inputCentre: readonly number[] | null, dim: number): Pro
       files,
       inputSize: 224,
       embeddingDim: dim,
-      views: ['original'],
+      views,
     },
     head,
     ordinal: false,
@@ -65,14 +70,14 @@ const fromFolder = async (url: string) => {
   }
 }
 
-async function prepared(task: TaskInfo) {
+async function prepared(task: TaskInfo, lines: string[] = []) {
   return prepare(task, {
     coordinatorUrl: 'http://coordinator.invalid/',
     dataDir: join(work, 'data', 'hospital-1'),
     cacheDir: join(work, 'cache'),
     valFraction: 0.25,
     seed: 1,
-    log: createLogger('text', () => {}),
+    log: createLogger('text', (line) => void lines.push(line)),
     progress: undefined,
     fetchUrl: fromFolder,
   })
@@ -101,5 +106,30 @@ describe('a hospital preparing its data', () => {
     // centred on its own training mean, the training part's mean is now about zero
     expect(Math.hypot(...meanEmbedding(centred.train))).toBeLessThan(1e-3)
     expect(Math.hypot(...centre)).toBeGreaterThan(5)
+  }, 120_000)
+})
+
+describe('a hospital preparing its data for a task with several views', () => {
+  it('embeds each image in the task’s views, says so once before embedding, and caches the averages apart from the original’s', async () => {
+    const dim = 1280
+    const plain = await prepared(await taskInfo(null, dim))
+    const lines: string[] = []
+    const views = ['original', 'horizontal-flip'] as const
+    const task = await taskInfo(null, dim, views)
+    const flipped = await prepared(task, lines)
+    expect(lines.filter((l) => /views/.test(l))).toEqual([
+      'each image is embedded in 2 views (original, horizontal-flip): 2 backbone passes per image, averaged into one embedding\n',
+    ])
+    expect(lines.findIndex((l) => /views/.test(l))).toBeLessThan(lines.findIndex((l) => /^data /.test(l)))
+    const digestDir = join(work, 'cache', 'embeddings', task.backbone.digest)
+    expect(readdirSync(join(digestDir, 'views-original+horizontal-flip'))).toHaveLength(12)
+    // the same split of the same images, each row another (averaged) embedding
+    expect([...flipped.train.y]).toEqual([...plain.train.y])
+    for (const [i, row] of rows(flipped.train).entries()) expect(row).not.toEqual(rows(plain.train)[i])
+    // a rerun reads them back from that cache
+    const again: string[] = []
+    const reread = await prepared(task, again)
+    expect(reread.train.x).toEqual(flipped.train.x)
+    expect(again.some((l) => /\(12 embeddings from cache\)/.test(l))).toBe(true)
   }, 120_000)
 })

@@ -288,3 +288,68 @@ describe('a run kept before head.inputCentre existed', () => {
     }
   }, 120_000)
 })
+
+describe('a task with several views', () => {
+  it('embeds its validation set in those views: the centre it sends is the mean of the view-averaged embeddings', async () => {
+    const views = ['original', 'horizontal-flip'] as const
+    const c = await startMainCoordinator({
+      backbone: { views },
+      head: { labels: LABELS, inputCentre: 'validation' },
+      evaluation: { validation },
+    })
+    const backbone = await loadBackbone(join(SHARED, 'backbones', 'mobilenet_v2_0.35_224'))
+    try {
+      const cacheDir = join(work, 'cache-views')
+      const averaged = (await embedFolder(backbone, validation, { cacheDir, labels: LABELS, views })).dataset
+      const original = (await embedFolder(backbone, validation, { cacheDir, labels: LABELS })).dataset
+      const joined = await taskOf(c, 'hospital-v')
+      expect(joined.backbone.views).toEqual(views)
+      const centre = joined.inputCentre ?? []
+      expect(centre).toHaveLength(backbone.embeddingDim)
+      for (const [j, v] of meanEmbedding(averaged).entries()) expect(centre[j]).toBeCloseTo(v, 4)
+      const fromOriginal = meanEmbedding(original)
+      expect(Math.max(...centre.map((v, j) => Math.abs(v - (fromOriginal[j] as number))))).toBeGreaterThan(
+        1e-3,
+      )
+      expect(await c.line(/^each image is embedded in/)).toBe(
+        'each image is embedded in 2 views (original, horizontal-flip): 2 backbone passes per image, averaged into one embedding',
+      )
+    } finally {
+      backbone.dispose()
+      await c.close()
+    }
+  }, 120_000)
+})
+
+describe('a run kept before backbone.views existed', () => {
+  it('carries on under a task file with the default views, and tells its participants the original alone', async () => {
+    const folder = mkdtempSync(join(work, 'viewless-'))
+    const task = await realTaskFile('viewless', { head: { labels: LABELS } }, folder)
+    expect(task.backbone.views).toEqual(['original'])
+    const database = await testDatabase()
+    const store = await openStore(database)
+    let runId: number
+    try {
+      // the settings as an older coordinator kept them: no backbone.views
+      const { views: _, ...oldBackbone } = task.backbone
+      const settings = JSON.parse(JSON.stringify({ ...task, backbone: oldBackbone }))
+      await store.tasks.submit({ name: 'viewless', file: settings, submittedBy: 'test' })
+      runId = (await store.runs.create({ task: 'viewless', settings })).id
+    } finally {
+      await store.close()
+    }
+    const c = await coordinatorOf(folder, database, task)
+    const sockets: Socket[] = []
+    try {
+      expect(c.run.id).toBe(runId)
+      const joined = await taskOf(
+        { url: c.url, sockets, enrol: (name, kind, key) => enrolIn(c.store, 'viewless', name, kind, key) },
+        'h',
+      )
+      expect(joined.backbone.views).toEqual(['original'])
+    } finally {
+      for (const s of sockets.splice(0)) s.disconnect()
+      await c.close()
+    }
+  }, 120_000)
+})

@@ -1,14 +1,19 @@
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { embed } from '@fedtune/model'
 import {
   DataFolderError,
+  decodeImage,
+  embeddingCacheDir,
   embedFolder,
   initBackend,
   loadBackbone,
   progressBar,
   scanImageFolder,
+  viewsKey,
 } from '@fedtune/model/node'
+import { IMAGE_VIEWS } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { PNG } from 'pngjs'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -183,6 +188,54 @@ describe('embedFolder', () => {
       backbone.dispose()
     }
   })
+})
+
+describe('embedFolder in several views', () => {
+  it('keys the cache of a list of views by a readable folder, and the original alone by the backbone’s folder as before', () => {
+    expect(viewsKey(['original'])).toBeNull()
+    expect(viewsKey(['original', 'horizontal-flip'])).toBe('views-original+horizontal-flip')
+    expect(viewsKey(IMAGE_VIEWS)).toBe('views-original+horizontal-flip+vertical-flip+rotate-180')
+    expect(embeddingCacheDir('/c', 'abc', ['original'])).toBe(path.join('/c', 'embeddings', 'abc'))
+    expect(embeddingCacheDir('/c', 'abc', ['horizontal-flip'])).toBe(
+      path.join('/c', 'embeddings', 'abc', 'views-horizontal-flip'),
+    )
+    expect(() => viewsKey([])).toThrow('viewsKey: expected at least one view')
+  })
+
+  it('caches the averaged embeddings under the views’ key, serves a rerun from there, and never shares files with the original alone', async () => {
+    const dir = await makeTree({ normal: ['1.png', '2.png'], pneumonia: ['3.png'] })
+    const cacheDir = path.join(root, 'cache')
+    const labels = ['normal', 'pneumonia']
+    const views = ['original', 'horizontal-flip'] as const
+    const backbone = await loadBackbone(v2Dir)
+    try {
+      const plain = await embedFolder(backbone, dir, { cacheDir, labels })
+      const first = await embedFolder(backbone, dir, { cacheDir, labels, views })
+      // the original alone's files do not serve another list of views
+      expect(first.fromCache).toBe(0)
+      const digestDir = path.join(cacheDir, 'embeddings', backbone.digest)
+      const entries = await readdir(digestDir)
+      expect(entries.filter((f) => f.endsWith('.f32'))).toHaveLength(3)
+      expect(entries.filter((f) => !f.endsWith('.f32'))).toEqual(['views-original+horizontal-flip'])
+      expect(await readdir(path.join(digestDir, 'views-original+horizontal-flip'))).toHaveLength(3)
+      // what is cached is the mean over the views, as embed() takes it
+      const file = path.join(dir, 'normal', '1.png')
+      const direct = embed(backbone, [await decodeImage(new Uint8Array(await readFile(file)), file)], views)
+      const row = first.dataset.x.subarray(0, backbone.embeddingDim)
+      expect(direct.reduce((m, v, j) => Math.max(m, Math.abs(v - (row[j] as number))), 0)).toBeLessThan(1e-4)
+      expect(first.dataset.x).not.toEqual(plain.dataset.x)
+
+      const second = await embedFolder(backbone, dir, { cacheDir, labels, views })
+      expect(second.fromCache).toBe(3)
+      expect(second.dataset.x).toEqual(first.dataset.x)
+      // and the original alone still reads its own files
+      const again = await embedFolder(backbone, dir, { cacheDir, labels })
+      expect(again.fromCache).toBe(3)
+      expect(again.dataset.x).toEqual(plain.dataset.x)
+    } finally {
+      backbone.dispose()
+    }
+  }, 60_000)
 })
 
 describe('progressBar', () => {

@@ -212,6 +212,28 @@ describe('the participant’s hello', () => {
     ).toMatchObject({ type: 'joined', task: { inputCentre: centre } })
   })
 
+  it('after a reconnect, other image views (a new run, its embeddings averaged otherwise) stop the participant', () => {
+    const flips = { ...task, backbone: { ...task.backbone, views: ['original', 'horizontal-flip'] as const } }
+    for (const [before, after] of [
+      [task, flips],
+      [flips, task],
+    ] as const) {
+      const outcome = handshake(
+        challenge,
+        options({ joined: before }),
+        answering({ ok: true, task: after }).send,
+      )
+      expect(outcome).toMatchObject({
+        type: 'stopped',
+        why: 'task-changed',
+        message: expect.stringContaining("changed its task's image views"),
+      })
+    }
+    expect(
+      handshake(challenge, options({ joined: flips }), answering({ ok: true, task: flips }).send),
+    ).toMatchObject({ type: 'joined', task: { backbone: { views: ['original', 'horizontal-flip'] } } })
+  })
+
   it('a plaintext task is refused unless the participant allows it; a volunteer never does', () => {
     const plaintext = { ...task, aggregation: 'plaintext-debug' as const }
     const { send } = answering({ ok: true, task: plaintext })

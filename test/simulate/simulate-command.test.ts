@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
@@ -187,6 +187,31 @@ describe('fedtune simulate', () => {
     const again = testIo()
     expect(await runSimulateCommand([...args, '--json'], again.io, null)).toBe(0)
     expect(JSON.parse(again.stdout()).federated).toEqual(report.federated)
+  }, 180_000)
+})
+
+describe('fedtune simulate with several views', () => {
+  it('embeds every hospital and evaluation set in the task’s views, says so once, and caches them apart', async () => {
+    const task = await taskFile(
+      'views',
+      both(),
+      {},
+      {
+        backbone: { source: backboneDir, sha256: digest, views: ['original', 'horizontal-flip'] },
+        training: { rounds: 1 },
+      },
+    )
+    const t = testIo()
+    const cache = join(scratch, 'cache-views')
+    const args = ['--task', task, '--data', data, '--cache', cache, '--reference-epochs', '1']
+    expect(await runSimulateCommand(args, t.io, null)).toBe(0)
+    expect(t.stderr().match(/^each image is embedded in .*$/gm)).toEqual([
+      'each image is embedded in 2 views (original, horizontal-flip): 2 backbone passes per image, averaged into one embedding',
+    ])
+    // 3 hospitals of 16, 20 validation and 24 test images, averaged over both views; none alone
+    const digestDir = join(cache, 'embeddings', digest)
+    expect(await readdir(digestDir)).toEqual(['views-original+horizontal-flip'])
+    expect(await readdir(join(digestDir, 'views-original+horizontal-flip'))).toHaveLength(92)
   }, 180_000)
 })
 

@@ -7,6 +7,7 @@ import {
   dominantWarning,
   labelCounts,
   meanEmbedding,
+  viewsNote,
 } from '@fedtune/model'
 import {
   DataFolderError,
@@ -29,10 +30,11 @@ import type { ReferenceRecipe } from './train-reference.ts'
 export const SIMULATE_USAGE = `Usage: fedtune simulate --task <task.json> --data <folder> [options]
 
 Runs a task's whole federation in one process on your own split data, before deploying it: every
-hospital's folder and the task's evaluation folders are embedded with the task's backbone (cached),
-then the federation runs with the real client's and coordinator's code (the client's 10 % hold-out,
-local training, the fixed-point secure vector, the server step, the best round on the validation
-set by evaluation.metric with evaluation.patience, the prior at prediction by evaluation.prior).
+hospital's folder and the task's evaluation folders are embedded with the task's backbone in its
+backbone.views (cached), then the federation runs with the real client's and coordinator's code
+(the client's 10 % hold-out, local training, the fixed-point secure vector, the server step, the
+best round on the validation set by evaluation.metric with evaluation.patience, the prior at
+prediction by evaluation.prior).
 Beside it, on the same embeddings: the centralized reference (all hospitals' training data pooled)
 and the local-only reference (each hospital alone, mean over hospitals), each trained with Adam
 0.001, batch 32, the task's loss, the epoch chosen on validation the same way. Prints the test
@@ -161,6 +163,8 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
   const { backbone } = await loadTaskBackbone(task.backbone.source, task.backbone.sha256, options.cache)
   const inputDim = backbone.embeddingDim
   const warn = (message: string) => log(`warning: ${message}`)
+  const note = viewsNote(task.backbone.views)
+  if (note !== null) log(note)
   /** A hospital's folder may lack a label; an evaluation set that does is warned about (`warn`). */
   const embedded = async (what: string, dir: string, evaluationSet: boolean): Promise<Dataset> => {
     try {
@@ -170,6 +174,7 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
         dir,
         labels: task.head.labels,
         cacheDir: options.cache,
+        views: task.backbone.views,
         bars,
         print: log,
         warn: evaluationSet ? warn : undefined,

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { centreDataset, initHead, labelCounts } from '@fedtune/model'
+import { centreDataset, initHead, labelCounts, viewsNote } from '@fedtune/model'
 import { embedLabelledSet, loadTaskBackbone } from '@fedtune/model/node'
 import { escapeText, type FixedPoint, l2Norm, paramCount, type TaskInfo } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
@@ -53,7 +53,8 @@ export type PrepareRunOptions = {
 
 /**
  * Makes a task's run ready to serve: fetches and checks its backbone, embeds its validation and test sets
- * (centred on the run's input centre, run-input-centre.ts),
+ * in the task's views (`backbone.views`, as every participant does; centred on the run's input centre,
+ * run-input-centre.ts, the mean of those view-averaged embeddings),
  * picks up its kept rounds (a restarted run carries on from its last one) and builds its federation,
  * which keeps every round in the store before it announces it.
  */
@@ -82,6 +83,8 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
   let inputCentre: Float32Array | null = null
   try {
     if (task.evaluation) {
+      const note = viewsNote(task.backbone.views)
+      if (note !== null) print(note)
       const embedded = async (name: 'validation' | 'test', dir: string | null) =>
         dir === null
           ? null
@@ -91,6 +94,7 @@ export async function prepareRun(o: PrepareRunOptions): Promise<LiveRun> {
               dir,
               labels: task.head.labels,
               cacheDir: o.cacheDir,
+              views: task.backbone.views,
               bars: o.bars,
               onProgress: o.onProgress,
               print,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { ORIGINAL_ONLY } from '@fedtune/protocol'
 import { accountedRounds } from '../privacy/accounted-rounds.ts'
 import { privacyChange } from '../privacy/privacy-change.ts'
 import type { BestRound } from '../rounds/best-round.ts'
@@ -64,13 +65,17 @@ export async function runOf(
 
 /**
  * A run's settings as this version reads them: a run kept before `head.inputCentre` existed ran on
- * raw embeddings, so it reads as "none" (a task file asking for "validation" is then another setting).
+ * raw embeddings, so it reads as "none" (a task file asking for "validation" is then another setting);
+ * one kept before `backbone.views` existed embedded the original alone, so it reads as ["original"].
  */
-function settingsOf(run: Run<TaskFile>): TaskFile {
+export function settingsOf(run: Run<TaskFile>): TaskFile {
   const head: Partial<TaskFile['head']> & Omit<TaskFile['head'], 'inputCentre'> = run.settings.head
-  return head.inputCentre === undefined
-    ? { ...run.settings, head: { ...head, inputCentre: 'none' } }
-    : run.settings
+  const backbone: Partial<TaskFile['backbone']> & Omit<TaskFile['backbone'], 'views'> = run.settings.backbone
+  return {
+    ...run.settings,
+    backbone: backbone.views === undefined ? { ...backbone, views: ORIGINAL_ONLY } : run.settings.backbone,
+    head: head.inputCentre === undefined ? { ...head, inputCentre: 'none' } : run.settings.head,
+  }
 }
 
 /** JSON with every object's keys sorted: the database's jsonb keeps its own key order. */

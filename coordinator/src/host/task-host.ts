@@ -5,7 +5,7 @@ import { RunControlError } from '../rounds/run-control-error.ts'
 import { ENDED_RUN_STATES, type Run, type Store } from '../store/index.ts'
 import type { TaskFile } from '../tasks/task-file.ts'
 import { type LiveRun, prepareRun } from './live-run.ts'
-import { canonical, endRun } from './run-rows.ts'
+import { canonical, endRun, settingsOf } from './run-rows.ts'
 import {
   type OpenTask,
   type ServedBackbone,
@@ -305,7 +305,8 @@ export class TaskHost implements TaskDirectory {
   /** Prepares `run` of the task and opens it to participants; a failed preparation fails the run, saying why. */
   #begin(hosted: Hosted, run: Run<TaskFile>): void {
     const { store, print } = this.#opts
-    hosted.file = run.settings
+    const settings = settingsOf(run)
+    hosted.file = settings
     hosted.run = run
     hosted.live = null
     hosted.preparing = { what: 'loading the backbone', done: 0, total: 1 }
@@ -315,7 +316,7 @@ export class TaskHost implements TaskDirectory {
         hosted.run = await store.runs.setFolder(run.id, outDir)
         const live = await prepareRun({
           store,
-          task: run.settings,
+          task: settings,
           run,
           outDir,
           cacheDir: this.#opts.cacheDir,

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { type ImageView, ORIGINAL_ONLY } from '@fedtune/protocol'
 import type { Backbone } from '../backbone.ts'
 import type { Dataset } from '../dataset.ts'
 import { embed } from '../embed.ts'
 import type { Pixels } from '../pixels.ts'
 import { writeFileAtomic } from './atomic-write.ts'
 import { decodeImage } from './decode-image.ts'
+import { embeddingCacheDir } from './embedding-cache.ts'
 import { readFloat32File } from './float32-file.ts'
 import { ImageError } from './image-error.ts'
 import { scanImageFolder } from './scan-image-folder.ts'
@@ -15,10 +17,12 @@ import { sha256Hex } from './sha256.ts'
 export type SkippedFile = { readonly path: string; readonly reason: string }
 
 /**
- * Embeds every image under `dir` (class subfolders, or the files `labelsFile` lists: scanImageFolder) once. Each embedding is cached as
- * cacheDir/embeddings/<backbone digest>/<sha256 of the image file>.f32, written atomically as soon
- * as its batch is done, so a crash loses at most one batch, a rerun only reads files, and a
- * renamed or duplicated image is not embedded twice. A file that is not an image we can decode
+ * Embeds every image under `dir` (class subfolders, or the files `labelsFile` lists: scanImageFolder)
+ * once, in `views` (the mean of their embeddings; the original alone by default). Each embedding is
+ * cached as <embeddingCacheDir: cacheDir/embeddings/<backbone digest>[/<views key>]>/<sha256 of the
+ * image file>.f32, written atomically as soon as its batch is done, so a crash loses at most one
+ * batch, a rerun only reads files, a list of views never reads another's, and a renamed or
+ * duplicated image is not embedded twice. A file that is not an image we can decode
  * (an ImageError: truncated, unsupported, inconsistent) is left out and listed in `skipped`; if
  * every file is, that is an error. Any other failure still throws.
  */
@@ -31,6 +35,8 @@ export async function embedFolder(
     /** A labels file (CSV) labelling a flat export, instead of class subfolders. */
     readonly labelsFile?: string | undefined
     readonly batchSize?: number
+    /** The views whose embeddings are averaged (the task's `backbone.views`). */
+    readonly views?: readonly ImageView[] | undefined
     readonly onProgress?: (done: number, total: number) => void
   },
 ): Promise<{
@@ -44,7 +50,8 @@ export async function embedFolder(
     labelsFile: opts.labelsFile,
   })
   const dim = backbone.embeddingDim
-  const cache = path.join(opts.cacheDir, 'embeddings', backbone.digest)
+  const views = opts.views ?? ORIGINAL_ONLY
+  const cache = embeddingCacheDir(opts.cacheDir, backbone.digest, views)
   const batchSize = opts.batchSize ?? 32
   const x = new Float32Array(files.length * dim)
   const skipped: SkippedFile[] = []
@@ -74,6 +81,7 @@ export async function embedFolder(
       const values = embed(
         backbone,
         pending.map((p) => p.pixels),
+        views,
       )
       for (const [k, p] of pending.entries()) {
         const vector = values.subarray(k * dim, (k + 1) * dim)

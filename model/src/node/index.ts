@@ -10,6 +10,7 @@ export {
   fetchBackboneFromUrl,
 } from './download-backbone.ts'
 export { embedFolder, type SkippedFile } from './embed-folder.ts'
+export { embeddingCacheDir, viewsKey } from './embedding-cache.ts'
 export { readFloat32File } from './float32-file.ts'
 export { ImageError } from './image-error.ts'
 export { embedLabelledSet, missingLabelWarning, perLabel } from './labelled-set.ts'

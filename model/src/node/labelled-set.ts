@@ -1,3 +1,4 @@
+import type { ImageView } from '@fedtune/protocol'
 import type { Backbone } from '../backbone.ts'
 import type { Dataset } from '../dataset.ts'
 import { embedFolder } from './embed-folder.ts'
@@ -7,8 +8,9 @@ import { progressTo } from './progress-bar.ts'
  * Embeds a labelled image folder (one subfolder per label; one the task does not know is refused
  * by scanImageFolder) with a progress bar, and says (`print`) what it holds: its images per label
  * and, if any, how many could not be decoded and the first of them. `what` names it ("the
- * validation set", "hospital-2"). With `warn` (an evaluation set, not a hospital's data, which may
- * well lack a label) a label with no image is warned about, with the counts. The coordinator's
+ * validation set", "hospital-2"); `views` are the task's `backbone.views` (embedFolder). With `warn`
+ * (an evaluation set, not a hospital's data, which may well lack a label) a label with no image is
+ * warned about, with the counts. The coordinator's
  * evaluation sets and `fedtune simulate`'s hospitals and sets are embedded by this one function.
  */
 export async function embedLabelledSet(o: {
@@ -17,6 +19,8 @@ export async function embedLabelledSet(o: {
   readonly dir: string
   readonly labels: readonly string[]
   readonly cacheDir: string
+  /** The views whose embeddings are averaged: the task's `backbone.views`, required so no caller forgets them. */
+  readonly views: readonly ImageView[]
   readonly bars: NodeJS.WriteStream | undefined
   readonly onProgress?: ((what: string, done: number, total: number) => void) | undefined
   readonly print: (line: string) => void
@@ -26,6 +30,7 @@ export async function embedLabelledSet(o: {
   const { dataset, fromCache, skipped } = await embedFolder(o.backbone, o.dir, {
     cacheDir: o.cacheDir,
     labels: o.labels,
+    views: o.views,
     onProgress: (done, total) => {
       bar.update(done, total)
       o.onProgress?.(`embedding ${o.what}`, done, total)
