@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { classify, type Pixels } from '@fedtune/model'
+import { classify, disposeModel, type Pixels } from '@fedtune/model'
 import { decodeImage, initBackend, loadModelFolder, progressBar } from '@fedtune/model/node'
 import { escapeText } from '@fedtune/protocol'
 import { commandLine } from './api-command.ts'
@@ -114,7 +114,8 @@ async function predict(argv: string[], io: CommandIo, bars: NodeJS.WriteStream |
     }
     bar?.done()
   } finally {
-    model.dispose()
+    // a model with views calls the backbone's layers once per view: freed for every call
+    disposeModel(model)
   }
   if (values.json)
     io.stdout(

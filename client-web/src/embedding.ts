@@ -1,4 +1,5 @@
 import { type Backbone, type Dataset, embed } from '@fedtune/model'
+import type { ImageView } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { decodeImage } from './images.ts'
 import type { LabelledFile } from './label-folder.ts'
@@ -59,10 +60,12 @@ const STEP = 8
 /**
  * The chosen images as a Dataset of embeddings: decoded, then passed through the frozen backbone
  * STEP at a time, yielding to the page between steps so the progress bar moves and Stop responds.
- * `signal` aborts between steps.
+ * Each embedding is the mean over the task's `views` of the image (as the Node client's, model's
+ * embed). `signal` aborts between steps.
  */
 export async function embedImages(
   backbone: Backbone,
+  views: readonly ImageView[],
   images: readonly LabelledFile[],
   onProgress: (done: number, total: number) => void,
   signal: AbortSignal,
@@ -74,7 +77,7 @@ export async function embedImages(
     signal.throwIfAborted()
     const step = images.slice(start, start + STEP)
     const pixels = await Promise.all(step.map(({ file }) => decodeImage(file)))
-    x.set(embed(backbone, pixels), start * dim)
+    x.set(embed(backbone, pixels, views), start * dim)
     step.forEach(({ label }, i) => {
       y[start + i] = label
     })

@@ -23,6 +23,7 @@ import { roundEpsilon } from './round-epsilon.ts'
 import { VolunteerSession } from './session.ts'
 import { keepSpentRounds, loadSpentRounds } from './spent-rounds.ts'
 import { deleteEverything } from './store.ts'
+import { viewsLine } from './views-line.ts'
 import type { FromWorker } from './worker-messages.ts'
 
 /**
@@ -132,6 +133,7 @@ async function showTask(): Promise<void> {
   const t = task
   ui.title.textContent = `Task: ${t.name}`
   ui.description.textContent = t.description || 'The coordinator gave no description of this task.'
+  const views = viewsLine(t.backbone.views)
   const facts: [string, string][] = [
     ['Classes', t.head.labels.join(', ')],
     ['Rounds', String(t.rounds)],
@@ -139,6 +141,7 @@ async function showTask(): Promise<void> {
       'Model',
       `a frozen image backbone (${(t.backbone.files.reduce((s, f) => s + f.bytes, 0) / 1e6).toFixed(1)} MB, downloaded once and checked against its SHA-256) and a small head of ${t.paramCount.toLocaleString('en')} parameters that is trained`,
     ],
+    ...(views === null ? [] : [['Views', views] as [string, string]]),
     [
       'Aggregation',
       t.aggregation === 'secure'
@@ -280,6 +283,7 @@ async function join(): Promise<void> {
     const started = performance.now()
     const data = await embedImages(
       backbone,
+      t.backbone.views,
       chosen,
       (done, total) => setProgress(done, total, `${done} of ${total} images`),
       abort.signal,

@@ -5,6 +5,7 @@ export { classify } from './classify.ts'
 export { composeModel } from './compose-model.ts'
 export { type CsvRecord, parseCsv } from './csv.ts'
 export { type Dataset, subset } from './dataset.ts'
+export { disposeModel } from './dispose-model.ts'
 export { embed, viewOf } from './embed.ts'
 export {
   type DenseDelta,
@@ -42,6 +43,7 @@ export * from './metrics/index.ts'
 export { type ModelFiles, modelFiles, WEIGHTS_FILE } from './model-artifacts.ts'
 export {
   type AnyModelCard,
+  cardViews,
   type DifferentialPrivacyCard,
   headlineFigures,
   MODEL_CARD_FORMAT,

@@ -1,4 +1,4 @@
-import { describe } from '@fedtune/protocol'
+import { describe, type ImageView, ORIGINAL_ONLY } from '@fedtune/protocol'
 import type { ClinicalMetrics } from './metrics/clinical-metrics.ts'
 
 /**
@@ -61,6 +61,12 @@ export type ModelCard = {
     readonly source: string
     readonly sha256: string
     readonly embeddingDim: number
+    /**
+     * The views of each image whose embeddings the head reads the mean of (the task's
+     * `backbone.views`; protocol/src/image-views.ts), computed inside the model: it takes images as
+     * they are. Absent (every card before views, and a task of the original alone): ["original"].
+     */
+    readonly views?: readonly ImageView[]
   }
   readonly head: {
     readonly layers: readonly unknown[]
@@ -132,6 +138,11 @@ export function headlineFigures(card: AnyModelCard): HeadlineFigures | null {
 
 function pick(m: Omit<HeadlineFigures, 'set'>): Omit<HeadlineFigures, 'set'> {
   return { accuracy: m.accuracy, auc: m.auc, examples: m.examples }
+}
+
+/** The views a card's model averages over: ["original"] for a card that names none. */
+export function cardViews(card: AnyModelCard): readonly ImageView[] {
+  return card.backbone?.views ?? ORIGINAL_ONLY
 }
 
 /** How an image becomes the model's input: what `preprocess` does, written down for other runtimes. */
@@ -236,6 +247,11 @@ trained, as one model (image in, class probabilities out). Made by fedtune ${car
 ${
   card.head.inputCentre
     ? `- Inputs: the head was trained on embeddings centred on the validation set's mean embedding (norm ${card.head.inputCentre.norm.toFixed(2)}); the centre is folded into its first layer's bias, so the model takes images as above, with no extra step.
+`
+    : ''
+}${
+  cardViews(card).length > 1
+    ? `- Views: the head reads the mean of the backbone's embeddings of ${cardViews(card).join(', ')} of each image; the model computes every view itself, so it takes images as above, with no extra step.
 `
     : ''
 }- Privacy: ${privacy}.

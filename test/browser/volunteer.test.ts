@@ -7,7 +7,7 @@ import { createLogger, Participant } from '@fedtune/client-node'
 import { headFile, parseTaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
-import { formatEpsilon } from '@fedtune/protocol'
+import { formatEpsilon, type ImageView } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -78,12 +78,13 @@ async function coordinator(
   host?: string,
   gatherSeconds = 3,
   privacy?: Record<string, unknown>,
+  views?: readonly ImageView[],
 ): Promise<RunningCoordinator> {
   const task = parseTaskFile(
     {
       name,
       description: 'Chest X-rays (PneumoniaMNIST): tell pneumonia from normal.',
-      backbone,
+      backbone: views === undefined ? backbone : { ...backbone, views },
       head: { layers: [], labels: ['normal', 'pneumonia'], seed: 7 },
       training: { rounds: 2, localEpochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 0.01 },
       participation: {
@@ -219,6 +220,8 @@ describe('the volunteer page, before anything runs', () => {
       /What leaves this browser.*masked.*What never leaves.*Your images/s,
     )
     expect(await page.textContent('#data-needs')).toContain('"normal" and "pneumonia"')
+    // one view, the original: one pass of the backbone per image, nothing to say about it
+    expect(await page.textContent('#task-facts')).not.toContain('Views')
     // Files labelled per batch: a few normals, then a few pneumonias.
     const folder = (label: string) => join(data, 'hospital-3', label)
     const some = async (label: string) =>
@@ -329,6 +332,18 @@ describe('the volunteer page, before anything runs', () => {
     await page.setInputFiles('#folder', join(data, 'hospital-3'))
     await page.check('#opt-in')
     expect(await page.isDisabled('#join')).toBe(true)
+    await page.close()
+  }, 120_000)
+
+  it('says, where it describes the work, that each image is embedded once per view of the task', async () => {
+    const views: ImageView[] = ['original', 'horizontal-flip', 'vertical-flip', 'rotate-180']
+    const c = await coordinator('volunteer-views', 3, true, undefined, 3, undefined, views)
+    const page = await browser.newPage()
+    await page.goto(`${c.url}/join/`)
+    await expect.poll(() => page.textContent('#task-title')).toBe('Task: volunteer-views')
+    expect(await page.textContent('#task-facts')).toContain(
+      'Viewseach image is embedded 4 times (as it is, mirrored left to right, upside down and turned half a turn) and the head learns from the mean of those embeddings',
+    )
     await page.close()
   }, 120_000)
 

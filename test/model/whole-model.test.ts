@@ -3,6 +3,7 @@ import { storedZip } from '@fedtune/coordinator/zip-store'
 import {
   classify,
   composeModel,
+  disposeModel,
   embed,
   headlineFigures,
   initHead,
@@ -73,6 +74,67 @@ describe('composeModel', () => {
     expect(tf.memory().numTensors).toBe(before)
     expect(whole).toHaveLength(6)
     for (const [i, p] of whole.entries()) expect(p).toBeCloseTo(twoSteps[i] as number, 5)
+  })
+
+  it("with views, the head reads the mean of the views' embeddings: one flat model of standard layers, through model.json and back, gives predictHead on embed(…, views)", async () => {
+    const views = ['original', 'horizontal-flip', 'vertical-flip', 'rotate-180'] as const
+    const before = tf.memory().numTensors
+    const backbone = await loadBackbone(v2Dir)
+    const weights = initHead(spec, backbone.embeddingDim, 11)
+    const embeddings = embed(backbone, await images(), views)
+    // the views change the embedding: a model of the original alone would not pass this test
+    expect(embeddings).not.toEqual(embed(backbone, await images()))
+    const twoSteps = predictHead(spec, backbone.embeddingDim, weights, embeddings, 2)
+    const model = composeModel(backbone, spec, weights, views)
+    const files = await modelFiles(model)
+    disposeModel(model)
+    expect(tf.memory().numTensors).toBe(before)
+
+    const topology = files.modelJson.modelTopology as {
+      config: { layers: { class_name: string; name: string; inbound_nodes: unknown[] }[] }
+    }
+    const layers = topology.config.layers
+    // flat: no nested model; the backbone's layers are called once per view (one inbound node each)
+    expect(layers.filter((l) => l.class_name === 'Model' || l.class_name === 'Functional')).toEqual([])
+    const conv = layers.find((l) => l.class_name === 'Conv2D')
+    expect(conv?.inbound_nodes).toHaveLength(4)
+    expect(layers.find((l) => l.name === 'view_mean')?.class_name).toBe('Average')
+    // one frozen reversal kernel (s×s) beside the backbone's and the head's weights
+    const names = files.modelJson.weightsManifest[0]?.weights.map((w) => w.name) ?? []
+    expect(names.filter((n) => n.startsWith('view_'))).toEqual(['view_reverse/kernel'])
+
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: files.modelJson.modelTopology,
+        weightSpecs: files.modelJson.weightsManifest[0]?.weights,
+        weightData: files.weights.slice().buffer,
+      }),
+    )
+    const whole = classify(loaded, await images(), 224)
+    disposeModel(loaded)
+    expect(tf.memory().numTensors).toBe(before)
+    expect(whole).toHaveLength(6)
+    for (const [i, p] of whole.entries()) expect(Math.abs(p - (twoSteps[i] as number))).toBeLessThan(1e-4)
+  })
+
+  it('a flip in the model is exact: the view layers give tf.reverse of the input, bit for bit', async () => {
+    const backbone = await loadBackbone(v2Dir)
+    const model = composeModel(backbone, spec, initHead(spec, backbone.embeddingDim, 11), [
+      'original',
+      'rotate-180',
+    ])
+    try {
+      const input = model.inputs[0] as tf.SymbolicTensor
+      const flipped = model.getLayer('view_permute3').output as tf.SymbolicTensor
+      const views = tf.model({ inputs: input, outputs: flipped })
+      tf.tidy(() => {
+        const x = tf.randomUniform([2, 224, 224, 3], -1, 1, 'float32', 5)
+        const got = views.predict(x) as tf.Tensor
+        expect(got.dataSync()).toEqual(tf.reverse(x, [1, 2]).dataSync())
+      })
+    } finally {
+      disposeModel(model)
+    }
   })
 
   it('refuses head weights of the wrong length, and leaves the backbone to its owner', async () => {

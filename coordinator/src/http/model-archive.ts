@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import {
   composeModel,
+  disposeModel,
   foldCentre,
   foldPrior,
   modelCardReadme,
@@ -30,7 +31,7 @@ export class ModelArchiveError extends Error {
 /**
  * The whole model after one round, as one zip: the run's backbone (checked against the task's
  * digest) and that round's global head, its prior folded in (round-prior.ts), composed into one TF.js layers model (model.json,
- * weights.bin), its model-card.json and a README.md. Built on request; every tensor is freed.
+ * weights.bin) that averages the task's views of each image, its model-card.json and a README.md. Built on request; every tensor is freed.
  */
 export async function modelArchive(o: {
   readonly run: Run
@@ -89,11 +90,12 @@ export async function modelArchive(o: {
     // and on raw embeddings as the head did on centred ones: b − Wᵀμ in its first layer
     const uncentred = centre === null ? raw : foldCentre(spec, backbone.embeddingDim, raw, centre)
     const weights = prior === null ? uncentred : foldPrior(spec, backbone.embeddingDim, uncentred, prior)
-    model = composeModel(backbone, spec, weights)
+    // the head on the mean of the views' embeddings, as the run's participants embedded its inputs
+    model = composeModel(backbone, spec, weights, task.backbone.views)
     files = await modelFiles(model)
   } finally {
-    // the model holds the backbone's layers and the head's: disposing it frees both
-    if (model) model.dispose()
+    // the model holds the backbone's layers (called once per view) and the head's: this frees both
+    if (model) disposeModel(model)
     else backbone.dispose()
   }
   const card = modelCardOf({

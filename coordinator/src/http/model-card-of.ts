@@ -4,7 +4,7 @@ import {
   type ModelCard,
   preprocessingFor,
 } from '@fedtune/model'
-import { type FixedPoint, l2Norm, paramCount } from '@fedtune/protocol'
+import { type FixedPoint, l2Norm, ORIGINAL_ONLY, paramCount, sameViews } from '@fedtune/protocol'
 import { privacySettingsFor } from '../privacy/privacy-settings-for.ts'
 import { metricName } from '../rounds/best-round.ts'
 import type { RoundRecord } from '../rounds/round-record.ts'
@@ -78,6 +78,8 @@ export function modelCardOf(o: {
       source,
       sha256: task.backbone.sha256,
       embeddingDim: o.embeddingDim,
+      // the original alone is what a card without views means: its card stays as it was
+      ...(sameViews(task.backbone.views, ORIGINAL_ONLY) ? {} : { views: task.backbone.views }),
     },
     head: {
       layers: task.head.layers,
