@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { settingsOf } from '../host/run-rows.ts'
 import { parseWith } from '../operators/request-body.ts'
 import type { RoundRecord } from '../rounds/round-record.ts'
 import type { Store } from '../store/index.ts'
@@ -46,7 +47,8 @@ export function modelRoutes(app: FastifyInstance, store: Store, cacheDir: string
     try {
       archive = await modelArchive({
         run,
-        task: run.settings,
+        // a run kept before backbone.views existed reads as the original alone
+        task: settingsOf(run),
         record: head.kept.record,
         chosen: head.chosen,
         records: kept.map((k) => k.record),

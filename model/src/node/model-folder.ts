@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
+import { disposeModel } from '../dispose-model.ts'
 import { type AnyModelCard, parseModelCard } from '../model-card.ts'
 import { parseModelJson } from '../model-json.ts'
 
@@ -32,7 +33,7 @@ export async function loadModelFolder(dir: string): Promise<{ card: AnyModelCard
       )
     return { card, model }
   } catch (error) {
-    model.dispose()
+    disposeModel(model)
     throw error
   }
 }
