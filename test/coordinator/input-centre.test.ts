@@ -4,16 +4,9 @@ import { join } from 'node:path'
 import type { RoundRecord } from '@fedtune/coordinator'
 import { startCoordinator } from '@fedtune/coordinator/start'
 import { openStore } from '@fedtune/coordinator/store'
-import {
-  centreDataset,
-  classify,
-  foldPrior,
-  type ModelCard,
-  meanEmbedding,
-  predictHead,
-} from '@fedtune/model'
+import { centreDataset, classify, type ModelCard, meanEmbedding, predictHead } from '@fedtune/model'
 import { embedFolder, loadBackbone } from '@fedtune/model/node'
-import { decodeWeights, paramCount, type TaskInfo } from '@fedtune/protocol'
+import type { TaskInfo } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import type { Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -29,9 +22,10 @@ import {
   testDatabase,
   testParticipant,
 } from '../harness.ts'
-import { fileHandler, labelledImages, unpackModel } from '../model-folder.ts'
+import { fileHandler, labelledImages } from '../model-folder.ts'
 import { SHARED, splitPneumonia } from '../pneumonia-split.ts'
 import { bearerFor } from '../test-store.ts'
+import { downloadRunModel, roundHeadAsMeasured } from './run-model.ts'
 
 /**
  * `head.inputCentre`: a private task with a validation set centres its head's inputs on that set's
@@ -145,13 +139,7 @@ describe('a private task with a validation set', () => {
       })
       const record = c.records.find((r) => r.round === 1 && r.status === 'aggregated') as RoundRecord
       expect(record).toBeDefined()
-      const zip = await c.app.inject({
-        method: 'GET',
-        url: `/api/runs/${c.run.id}/model?round=1`,
-        headers: await bearerFor(c.store, 'viewer'),
-      })
-      expect(zip.statusCode).toBe(200)
-      const dir = unpackModel(new Uint8Array(zip.rawPayload), join(work, 'model'))
+      const dir = await downloadRunModel(c, 1, join(work, 'model'))
       const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as ModelCard
       expect(card.head.inputCentre).toMatchObject({ on: 'validation', folded: true })
       expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain(
@@ -161,12 +149,7 @@ describe('a private task with a validation set', () => {
       // the run's own head on centred embeddings, its round's prior folded in as the coordinator measures it
       const spec = { layers: [], labels: LABELS }
       const dim = backbone.embeddingDim
-      const head = decodeWeights(
-        new Uint8Array(readFileSync(join(c.outDir, 'heads', 'round-0001.f32'))),
-        paramCount(spec, dim),
-        'round 1',
-      )
-      const weights = record.prior ? foldPrior(spec, dim, head, record.prior) : head
+      const weights = roundHeadAsMeasured(c, record, spec, dim)
       const centred = centreDataset(raw, Float32Array.from(joined.inputCentre ?? []))
       const want = predictHead(spec, dim, weights, centred.x, centred.n)
       // the exported model on the raw images, with no extra step

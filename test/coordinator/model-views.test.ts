@@ -8,20 +8,19 @@ import {
   classify,
   disposeModel,
   embed,
-  foldPrior,
   type ModelCard,
   parseModelCard,
   predictHead,
 } from '@fedtune/model'
 import { decodeImage, loadBackbone } from '@fedtune/model/node'
-import { decodeWeights, type ImageView, paramCount } from '@fedtune/protocol'
+import type { ImageView } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import type { Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { enrolIn, realTaskFile, type Target, testDatabase, testParticipant } from '../harness.ts'
 import { catJpg, daisyJpg, v2Dir } from '../model/shared.ts'
-import { fileHandler, unpackModel } from '../model-folder.ts'
-import { bearerFor } from '../test-store.ts'
+import { fileHandler } from '../model-folder.ts'
+import { downloadRunModel, roundHeadAsMeasured } from './run-model.ts'
 
 /**
  * `backbone.views` in the exported model: GET /api/runs/:id/model of a task that averages an
@@ -75,13 +74,7 @@ describe('the model of a task with views', () => {
       await c.host.whenIdle()
       const record = c.records.find((r) => r.round === 1 && r.status === 'aggregated') as RoundRecord
       expect(record).toBeDefined()
-      const zip = await c.app.inject({
-        method: 'GET',
-        url: `/api/runs/${c.run.id}/model?round=1`,
-        headers: await bearerFor(c.store, 'viewer'),
-      })
-      expect(zip.statusCode).toBe(200)
-      const dir = unpackModel(new Uint8Array(zip.rawPayload), join(work, 'model'))
+      const dir = await downloadRunModel(c, 1, join(work, 'model'))
       const card = parseModelCard(
         JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')),
         'model-card.json',
@@ -95,12 +88,7 @@ describe('the model of a task with views', () => {
       // the run's head, its round's prior folded in as the export does, on embed(…, views)
       const spec = { layers: [], labels: LABELS }
       const dim = backbone.embeddingDim
-      const head = decodeWeights(
-        new Uint8Array(readFileSync(join(c.outDir, 'heads', 'round-0001.f32'))),
-        paramCount(spec, dim),
-        'round 1',
-      )
-      const weights = record.prior ? foldPrior(spec, dim, head, record.prior) : head
+      const weights = roundHeadAsMeasured(c, record, spec, dim)
       const pixels = await Promise.all([catJpg, daisyJpg].map((f) => decodeImage(readFileSync(f), f)))
       const want = predictHead(spec, dim, weights, embed(backbone, pixels, VIEWS), pixels.length)
       // a model of the original alone would predict otherwise

@@ -11,6 +11,7 @@ import {
   MODEL_CARD_FORMAT_1,
   type ModelCard,
   type ModelCardV1,
+  type ModelFiles,
   modelFiles,
   parseModelCard,
   predictHead,
@@ -62,13 +63,7 @@ describe('composeModel', () => {
       'head_output/kernel',
       'head_output/bias',
     ])
-    const loaded = await tf.loadLayersModel(
-      tf.io.fromMemory({
-        modelTopology: files.modelJson.modelTopology,
-        weightSpecs: files.modelJson.weightsManifest[0]?.weights,
-        weightData: files.weights.slice().buffer,
-      }),
-    )
+    const loaded = await reloaded(files)
     const whole = classify(loaded, await images(), 224)
     loaded.dispose()
     expect(tf.memory().numTensors).toBe(before)
@@ -103,13 +98,7 @@ describe('composeModel', () => {
     const names = files.modelJson.weightsManifest[0]?.weights.map((w) => w.name) ?? []
     expect(names.filter((n) => n.startsWith('view_'))).toEqual(['view_reverse/kernel'])
 
-    const loaded = await tf.loadLayersModel(
-      tf.io.fromMemory({
-        modelTopology: files.modelJson.modelTopology,
-        weightSpecs: files.modelJson.weightsManifest[0]?.weights,
-        weightData: files.weights.slice().buffer,
-      }),
-    )
+    const loaded = await reloaded(files)
     const whole = classify(loaded, await images(), 224)
     disposeModel(loaded)
     expect(tf.memory().numTensors).toBe(before)
@@ -233,3 +222,14 @@ describe('headlineFigures', () => {
     expect(headlineFigures(v1(null))).toBeNull()
   })
 })
+
+/** The model files read back as a user would, with `tf.loadLayersModel`. */
+function reloaded(files: ModelFiles): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: files.modelJson.modelTopology,
+      weightSpecs: files.modelJson.weightsManifest[0]?.weights,
+      weightData: files.weights.slice().buffer,
+    }),
+  )
+}
