@@ -30,8 +30,8 @@ const USAGE = `Usage: npm run bench:accuracy -- [options]
 
 Test accuracy and AUC of the head chosen on validation, on the official splits of PneumoniaMNIST,
 BreastMNIST and RetinaMNIST, through both backbones in ../shared/backbones, with fedtune simulate's
-library: one recipe for every set (FedAdam on federated gradients of embeddings centred on the
-validation mean, the federation's label mix as the prior, the best round on validation AUC; chosen
+library: one recipe for every set (FedAdam on federated gradients of embeddings averaged over an
+image's four flips and centred on the validation mean, the federation's label mix as the prior, the best round on validation AUC; chosen
 by --tune), the task file's defaults (FedAvg) beside it, over
 5 hospitals IID and Dirichlet α=0.5 and α=0.1; the centralized and the local-only references.
 Writes bench/out/accuracy.md (and every seed's figures in accuracy.json) after every row, so a
@@ -514,7 +514,7 @@ function report(
     '',
     `Official test splits; every figure is of the head chosen on the official val split (${RECIPE.metric}, patience ${RECIPE.patience}), mean ± sd over seeds ${seeds}`,
     "(the seeds column says how many ran); a seed draws the head's initialization, the partition over",
-    `${HOSPITALS} hospitals and the shuffling. Head: ${headText(RECIPE)} on the frozen backbone's embedding${RECIPE.inputCentre === 'validation' ? ' centred on the val split\'s mean embedding (head.inputCentre "validation"; the recipe\'s rows and the references)' : ''}.`,
+    `${HOSPITALS} hospitals and the shuffling. Head: ${headText(RECIPE)} on the frozen backbone's embedding${RECIPE.views.length > 1 ? ` averaged over the views ${RECIPE.views.join(', ')} (task.backbone.views; the recipe's rows and the references; FedAvg: the original alone)` : ''}${RECIPE.inputCentre === 'validation' ? ' centred on the val split\'s mean embedding (head.inputCentre "validation"; the recipe\'s rows and the references)' : ''}.`,
     "Federated rows are `fedtune simulate`: the clients' code in one process (the 10 % hold-out, trainHead, Δ,",
     "the fixed-point secure vector, the server step); the head predicts with the federation's label mix folded in.",
     `The recipe (one for every set, chosen on validation by \`--tune\`): ${serverText(RECIPE)} on federated full-batch gradients of the`,

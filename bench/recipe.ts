@@ -51,7 +51,8 @@ export const RECIPE: AccuracyRecipe = {
   layers: [],
   // Chosen on validation by `npm run bench:accuracy -- --tune` (bench/accuracy-tune.ts).
   inputCentre: 'validation',
-  views: ['original'],
+  // Chosen on validation by `--tune` (the "views" grid, bench/accuracy-tune.ts): task.backbone.views.
+  views: ['original', 'horizontal-flip', 'vertical-flip', 'rotate-180'],
 }
 
 /** A federation of `recipe` over `hospitals` sites: what a task file with it would run. */
