@@ -46,8 +46,11 @@ Options:
                    (accuracy-retina.md)
   --tune           instead: the validation grid that chose the recipe (bench/accuracy-tune.ts), the
                    recipe's rows only, each seed choosing on one half of the official val split and
-                   measured on the other, both ways; never a test figure. Writes bench/out/accuracy-tune.md
+                   measured on the other, both ways; never a test figure. Writes bench/out/accuracy-tune*.md
                    (default --seeds 2; --only filters its "data set · backbone · partition" keys)
+  --grid <name>    with --tune: which grid, "views" (one view, the mirror, four flips: the latest,
+                   writes accuracy-tune-views.md) or "centring" (the first: centring, the choosing
+                   metric, rounds, the server's rate, a hidden layer)          (default views)
   --skip-throughput
   -h, --help
 `
