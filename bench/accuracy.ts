@@ -48,9 +48,10 @@ Options:
                    recipe's rows only, each seed choosing on one half of the official val split and
                    measured on the other, both ways; never a test figure. Writes bench/out/accuracy-tune*.md
                    (default --seeds 2; --only filters its "data set · backbone · partition" keys)
-  --grid <name>    with --tune: which grid, "views" (one view, the mirror, four flips: the latest,
-                   writes accuracy-tune-views.md) or "centring" (the first: centring, the choosing
-                   metric, rounds, the server's rate, a hidden layer)          (default views)
+  --grid <name>    with --tune: which grid: "views" (one view, the mirror, four flips; writes
+                   accuracy-tune-views.md), "centring" (the first: centring, the choosing metric,
+                   rounds, the server's rate, a hidden layer) or "regularize" (after the views:
+                   input dropout, 400 rounds)                                  (default views)
   --skip-throughput
   -h, --help
 `
