@@ -48,7 +48,8 @@ export const RECIPE: AccuracyRecipe = {
   rounds: 200,
   patience: 30,
   metric: 'auc',
-  layers: [],
+  // Chosen on validation by `--tune --grid regularize` (bench/accuracy-tune.ts): dropout on the inputs.
+  layers: [{ type: 'dropout', rate: 0.2 }],
   // Chosen on validation by `npm run bench:accuracy -- --tune` (bench/accuracy-tune.ts).
   inputCentre: 'validation',
   // Chosen on validation by `--tune` (the "views" grid, bench/accuracy-tune.ts): task.backbone.views.
