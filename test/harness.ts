@@ -492,6 +492,8 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     onWarning: warn,
   }) as unknown as Server
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  // as the task host does once a run is wired and listening
+  federation.open()
   const sockets: Socket[] = []
   let closed: Promise<void> | undefined
   return closedWithTest<TestCoordinator>({

@@ -292,6 +292,36 @@ describe('the coordinator’s budget', () => {
     expect(h.federation.privacy).toMatchObject({ epsilon: 0, rounds: 0 })
   })
 
+  it('a restarted run whose kept rounds leave no budget for another ends as it opens, waiting for nobody', async () => {
+    const accountant = fullBatchAccountant(5)
+    const target = (accountant.epsilonAfter([2, 2]) + accountant.epsilonAfter([2, 2, 2])) / 2
+    const privacy = privateRun(
+      { unit: 'example', epsilon: Number(target.toFixed(6)), noiseMultiplier: 2 },
+      { aggregation: { mode: 'plaintext-debug' } },
+    )
+    const h = await startTestCoordinator({
+      secure: false,
+      rounds: 5,
+      gatherMs: 0,
+      privacy,
+      resumed: {
+        round: 2,
+        completed: 2,
+        failed: 0,
+        server: null,
+        labelCounts: null,
+        accounted: [2, 2],
+        global: new Float32Array(params),
+      },
+    })
+    expect(await h.federation.done).toEqual({
+      reason: `privacy budget: round 3 would take ε to ${accountant.epsilonAfter([2, 2, 2]).toFixed(2)} > target ${privacy.settings.epsilon.toFixed(2)} (δ = 1e-5, 2 rounds accounted so far)`,
+      completed: 2,
+      failed: 0,
+    })
+    expect(h.federation.state).toMatchObject({ phase: 'finished', round: 2 })
+  })
+
   it('records ε after every round and ends the run, finished, before a round that could pass the target', async () => {
     // z = 2, full batch, one step a round: a target between two and three rounds' ε
     const accountant = fullBatchAccountant(5)

@@ -124,7 +124,7 @@ describe('round logic', () => {
     expect(effects.find((e) => e.type === 'round-aggregated')).toMatchObject({ server: state.server })
   })
 
-  it('a resumed run whose last round is kept already finishes, at a join or at its join timeout, and starts no round past its rounds', () => {
+  it('a resumed run whose last round is kept already finishes as soon as it opens, and starts no round past its rounds', () => {
     // a coordinator killed after keeping round 2 of 2 (or while unmasking it) before it closed the run
     const resumed = initialState(config, new Float32Array(1), {
       round: 2,
@@ -134,12 +134,24 @@ describe('round logic', () => {
       labelCounts: null,
     })
     const finished = { type: 'finished', reason: 'all 2 rounds done', completed: 1, failed: 1 }
+    const [opened, atOpen] = run(resumed, { type: 'opened' })
+    expect(opened.phase).toBe('finished')
+    expect(atOpen).toEqual([finished])
+    // and if it were not told it is open, a join or the join timeout would end it the same way
     const [joinedState, atJoin] = run(resumed, joined('a'), joined('b'), joined('c'))
     expect(joinedState.phase).toBe('finished')
     expect(atJoin).toEqual([finished])
     const [timedOut, atTimeout] = run(resumed, { type: 'join-timeout' })
     expect(timedOut.phase).toBe('finished')
     expect(atTimeout).toEqual([finished])
+  })
+
+  it('opening a run with rounds left changes nothing: it waits for participants as before', () => {
+    const fresh = initialState(config, new Float32Array(1))
+    const [state, effects] = run(fresh, { type: 'opened' })
+    expect(effects).toEqual([])
+    expect(state.phase).toBe('waiting')
+    expect(state.round).toBe(0)
   })
 
   it('a deadline with too few updates fails the round visibly and the run goes on', () => {

@@ -356,6 +356,7 @@ export class TaskHost implements TaskDirectory {
         hosted.preparing = null
         this.#changed(run.task)
         await this.#opts.onOpen?.(live)
+        live.federation.open()
         return live
       } catch (error) {
         const reason = `preparing the run failed: ${(error as Error).message}`

@@ -262,6 +262,15 @@ export class Federation {
   }
 
   /**
+   * The run is open to participants, once its host has wired it: a resumed run with nothing left
+   * to do (its last round kept, or a privacy budget that cannot take the next) ends now, said as
+   * any end is, instead of at the first join or the join timeout.
+   */
+  open(): void {
+    this.dispatch({ type: 'opened' })
+  }
+
+  /**
    * A participant said hello. A second hello under the same name (and so the same key) replaces
    * the older connection, which is closed: never two links for one name. Its kind decides which
    * places of a round it may take (RoundConfig.maxBrowsersPerRound).

@@ -106,6 +106,11 @@ export type Progress = {
 }
 
 export type RoundEvent =
+  /**
+   * The run is open to participants (once, after it is prepared): a resumed run that has kept its
+   * last round, or whose budget cannot take another, ends here rather than at the first join.
+   */
+  | { readonly type: 'opened' }
   | { readonly type: 'joined'; readonly participant: string; readonly kind: ParticipantKind }
   | { readonly type: 'left'; readonly participant: string }
   | { readonly type: 'update'; readonly participant: string; readonly update: Update }
@@ -232,6 +237,8 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
     return [state, []]
   }
   switch (event.type) {
+    case 'opened':
+      return state.phase === 'waiting' ? maybeStart(state, []) : [state, []]
     case 'joined': {
       const online = new Map(state.online).set(event.participant, event.kind)
       const next = { ...state, online }
