@@ -144,6 +144,17 @@ describe('a private secure round', () => {
   })
 })
 
+/** z = 2, full batch, one step a round, in plaintext-debug: a target between two and three rounds' ε. */
+function twoRoundsOfBudget() {
+  const accountant = fullBatchAccountant(5)
+  const target = (accountant.epsilonAfter([2, 2]) + accountant.epsilonAfter([2, 2, 2])) / 2
+  const privacy = privateRun(
+    { unit: 'example', epsilon: Number(target.toFixed(6)), noiseMultiplier: 2 },
+    { aggregation: { mode: 'plaintext-debug' } },
+  )
+  return { accountant, privacy }
+}
+
 describe('the coordinator’s budget', () => {
   it('counts a secure round that fails after its sum was unmasked, with its survivors: in the record, the log line, the status and a restart', async () => {
     const privacy = privateRun({ unit: 'example', epsilon: 8, noiseMultiplier: 1.1 })
@@ -293,12 +304,7 @@ describe('the coordinator’s budget', () => {
   })
 
   it('a restarted run whose kept rounds leave no budget for another ends as it opens, waiting for nobody', async () => {
-    const accountant = fullBatchAccountant(5)
-    const target = (accountant.epsilonAfter([2, 2]) + accountant.epsilonAfter([2, 2, 2])) / 2
-    const privacy = privateRun(
-      { unit: 'example', epsilon: Number(target.toFixed(6)), noiseMultiplier: 2 },
-      { aggregation: { mode: 'plaintext-debug' } },
-    )
+    const { accountant, privacy } = twoRoundsOfBudget()
     const h = await startTestCoordinator({
       secure: false,
       rounds: 5,
@@ -323,13 +329,7 @@ describe('the coordinator’s budget', () => {
   })
 
   it('records ε after every round and ends the run, finished, before a round that could pass the target', async () => {
-    // z = 2, full batch, one step a round: a target between two and three rounds' ε
-    const accountant = fullBatchAccountant(5)
-    const target = (accountant.epsilonAfter([2, 2]) + accountant.epsilonAfter([2, 2, 2])) / 2
-    const privacy = privateRun(
-      { unit: 'example', epsilon: Number(target.toFixed(6)), noiseMultiplier: 2 },
-      { aggregation: { mode: 'plaintext-debug' } },
-    )
+    const { accountant, privacy } = twoRoundsOfBudget()
     // the operators' store on the run's PostgreSQL server, with a viewer for /api/status
     const store = await openStore(await testDatabase())
     onTestFinished(() => store.close())

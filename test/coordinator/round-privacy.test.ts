@@ -288,7 +288,7 @@ describe('a private task’s rounds', () => {
     expect(early.accounted).toEqual([])
   })
 
-  it('a resumed run carries its spent budget on, and ends at once when its next round cannot fit', () => {
+  it('a resumed run carries its spent budget on, and ends as it opens when its next round cannot fit', () => {
     const budget = between(EXAMPLE, [2, 2], [2, 2, 2])
     const resumed = initialState(config(budget), new Float32Array([0, 0]), {
       round: 2,
@@ -298,11 +298,13 @@ describe('a private task’s rounds', () => {
       labelCounts: null,
       accounted: [2, 2],
     })
-    const [state, effects] = run(resumed, joined('a'))
+    const [state, effects] = run(resumed, { type: 'opened' })
     expect(state.phase).toBe('finished')
     expect(effects).toMatchObject([
       { type: 'finished', reason: expect.stringMatching(/^privacy budget: round 3 would take ε/) },
     ])
+    // the same at a join, for a run that was not told it is open
+    expect(run(resumed, joined('a'))[1]).toEqual(effects)
   })
 
   it('a task without privacy accounts nothing and records none', () => {
