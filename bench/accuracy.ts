@@ -50,8 +50,9 @@ Options:
                    (default --seeds 2; --only filters its "data set · backbone · partition" keys)
   --grid <name>    with --tune: which grid: "views" (one view, the mirror, four flips; writes
                    accuracy-tune-views.md), "centring" (the first: centring, the choosing metric,
-                   rounds, the server's rate, a hidden layer) or "regularize" (after the views:
-                   input dropout, 400 rounds)                                  (default views)
+                   rounds, the server's rate, a hidden layer), "regularize" (after the views:
+                   input dropout, 400 rounds) or "decay" (after input dropout: its rate, the
+                   server's weight decay)                                      (default views)
   --skip-throughput
   -h, --help
 `

@@ -39,6 +39,27 @@ describe('server optimizer', () => {
     expect((step.weights[1] as number) / (step.weights[0] as number)).toBeCloseTo(1, 2)
   })
 
+  it('with weight decay λ, shrinks the weights by 1 − η·λ apart from the moments (AdamW), biases included', () => {
+    const global = new Float32Array([2, -1])
+    const plain = serverStep(adam, null, global, [0.2, -0.001])
+    const decayed = serverStep({ ...adam, weightDecay: 0.5 }, null, global, [0.2, -0.001])
+    // η = 0.1, λ = 0.5: each weight keeps 0.95 of itself, then the same Adam step
+    for (const i of [0, 1])
+      expect(decayed.weights[i]).toBeCloseTo((plain.weights[i] as number) - 0.05 * (global[i] as number), 6)
+    expect(Array.from(decayed.state?.m ?? [])).toEqual(Array.from(plain.state?.m ?? []))
+    // no update at all: the weights decay geometrically towards 0
+    let w = serverStep({ ...adam, weightDecay: 0.5 }, null, global, [0, 0]).weights
+    expect(Array.from(w)).toEqual([Math.fround(1.9), Math.fround(-0.95)])
+    w = serverStep({ ...adam, weightDecay: 0 }, null, w, [0, 0]).weights
+    expect(Array.from(w)).toEqual([Math.fround(1.9), Math.fround(-0.95)])
+  })
+
+  it('refuses a weight decay that would flip the weights (η·λ ≥ 1) rather than stepping with it', () => {
+    expect(() => serverStep({ ...adam, weightDecay: 10 }, null, new Float32Array(2), [0, 0])).toThrow(
+      /0 ≤ η·λ < 1, got λ = 10 at η = 0.1/,
+    )
+  })
+
   it('refuses moments of another size rather than stepping with them', () => {
     const state = { m: new Float32Array(3), v: new Float32Array(3) }
     expect(() => serverStep(adam, state, new Float32Array(2), [0, 0])).toThrow(/moments of 2 values, got 3/)

@@ -104,8 +104,32 @@ describe('task file', () => {
     expect(training({})).toMatchObject({ labelPrior: 'local', server: { optimizer: 'sgd', learningRate: 1 } })
     expect(training({ labelPrior: 'federation', server: { optimizer: 'adam' } })).toMatchObject({
       labelPrior: 'federation',
-      server: { optimizer: 'adam', learningRate: 0.01, beta1: 0.9, beta2: 0.99, epsilon: 1e-3 },
+      server: {
+        optimizer: 'adam',
+        learningRate: 0.01,
+        beta1: 0.9,
+        beta2: 0.99,
+        epsilon: 1e-3,
+        weightDecay: 0,
+      },
     })
+    expect(training({ server: { optimizer: 'adam', weightDecay: 0.5 } }).server).toMatchObject({
+      weightDecay: 0.5,
+    })
+  })
+
+  it('refuses a weight decay that would flip or zero the weights each round, with η·λ', () => {
+    const training = (t: object) => () =>
+      parseTaskFile({ ...valid, training: { ...valid.training, ...t } }, '/x')
+    expect(training({ server: { optimizer: 'adam', learningRate: 0.1, weightDecay: 10 } })).toThrow(
+      'task file: training.server.weightDecay: expected a weight decay λ with η·λ below 1, so below 10 at η = 0.1 (else each round would flip or zero the weights), got number 10',
+    )
+    expect(training({ server: { optimizer: 'adam', weightDecay: -1 } })).toThrow(
+      'task file: training.server.weightDecay: expected a number from 0 to 1000, got number -1',
+    )
+    expect(training({ server: { optimizer: 'sgd', weightDecay: 0.1 } })).toThrow(
+      /unknown field "weightDecay"/,
+    )
   })
 
   it('refuses Adam’s settings on an sgd server, and a federation prior without the loss that uses it', () => {

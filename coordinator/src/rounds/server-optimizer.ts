@@ -10,6 +10,9 @@
  *   rate 1 over all its data): the sum is then the gradient of the federation-wide loss however the
  *   labels are spread over sites, which local epochs of FedAvg cannot survive when each hospital
  *   holds nearly one class (bench/accuracy.ts, Dirichlet α=0.1).
+ *   With `weightDecay` λ the step is decoupled from the moments, as AdamW's (Loshchilov & Hutter,
+ *   ICLR 2019): w ← (1 − η·λ)·w + η·m/(√v + τ), every parameter, biases included. It costs no
+ *   privacy: the coordinator applies it to what it already holds.
  */
 export type ServerOptimizer =
   | { readonly optimizer: 'sgd'; readonly learningRate: number }
@@ -20,6 +23,8 @@ export type ServerOptimizer =
       readonly beta2: number
       /** τ in the paper: the adaptivity floor (10⁻³ there). */
       readonly epsilon: number
+      /** λ, decoupled weight decay; none or 0: plain FedAdam. η·λ < 1. */
+      readonly weightDecay?: number
     }
 
 export const FEDAVG: ServerOptimizer = { optimizer: 'sgd', learningRate: 1 }
@@ -43,6 +48,11 @@ export function serverStep(
     return { weights, state: null }
   }
   const { beta1, beta2, epsilon, learningRate } = opt
+  const keep = 1 - learningRate * (opt.weightDecay ?? 0)
+  if (!(keep > 0 && keep <= 1))
+    throw new Error(
+      `serverStep: expected a weight decay λ with 0 ≤ η·λ < 1, got λ = ${opt.weightDecay} at η = ${learningRate}`,
+    )
   const m = state ? Float32Array.from(state.m) : new Float32Array(n)
   const v = state ? Float32Array.from(state.v) : new Float32Array(n)
   if (m.length !== n || v.length !== n)
@@ -53,7 +63,7 @@ export function serverStep(
     const vi = beta2 * (v[i] as number) + (1 - beta2) * d * d
     m[i] = mi
     v[i] = vi
-    weights[i] = (global[i] as number) + (learningRate * mi) / (Math.sqrt(vi) + epsilon)
+    weights[i] = keep * (global[i] as number) + (learningRate * mi) / (Math.sqrt(vi) + epsilon)
   }
   return { weights, state: { m, v } }
 }

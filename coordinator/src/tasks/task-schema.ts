@@ -143,6 +143,16 @@ const adamServer = object({
   beta1: field(above(0, 0.999999).default(0.9), 'β1, the decay of the first moment'),
   beta2: field(above(0, 0.999999).default(0.99), 'β2, the decay of the second moment'),
   epsilon: field(above(0, 1).default(1e-3), 'τ, the adaptivity floor'),
+  weightDecay: field(
+    between(0, 1000).default(0),
+    'λ, decoupled weight decay (AdamW, Loshchilov & Hutter, ICLR 2019): each round w ← (1 − η·λ)·w + η·m/(√v + τ), every parameter, biases included; it costs no privacy (the coordinator applies it to what it holds). η·λ must stay below 1. `0`: plain FedAdam. The recipe does not use it (README, "Accuracy": tried on validation)',
+  ),
+}).refine((adam) => adam.learningRate * adam.weightDecay < 1, {
+  path: ['weightDecay'],
+  error: (issue) => {
+    const adam = issue.input as { learningRate: number }
+    return `a weight decay λ with η·λ below 1, so below ${1 / adam.learningRate} at η = ${adam.learningRate} (else each round would flip or zero the weights)`
+  },
 })
 const server = z.discriminatedUnion('optimizer', [sgdServer, adamServer], {
   error: (issue) => (issue.code === 'invalid_union' ? 'one of "sgd", "adam"' : 'an object'),
@@ -166,7 +176,7 @@ const training = object({
   ),
   server: field(
     server.optional(),
-    'what the coordinator does with the round\'s example-weighted mean update Δ̄. `sgd` at rate 1 is FedAvg: w ← w + Δ̄. `{ "optimizer": "adam", "learningRate": 0.01, "beta1": 0.9, "beta2": 0.99, "epsilon": 0.001 }` (the defaults shown) is FedAdam (Reddi et al., ICLR 2021): Adam on the pseudo-gradient −Δ̄, its moments saved with each round\'s head so a restarted coordinator continues them',
+    'what the coordinator does with the round\'s example-weighted mean update Δ̄. `sgd` at rate 1 is FedAvg: w ← w + Δ̄. `{ "optimizer": "adam", "learningRate": 0.01, "beta1": 0.9, "beta2": 0.99, "epsilon": 0.001 }` (the defaults shown) is FedAdam (Reddi et al., ICLR 2021): Adam on the pseudo-gradient −Δ̄, its moments saved with each round\'s head so a restarted coordinator continues them. Adam\'s `"weightDecay": λ` (default 0) adds decoupled weight decay (AdamW): w ← (1 − η·λ)·w + η·m/(√v + τ) each round, every parameter, with η·λ below 1',
     { row: true, type: 'object', default: '`{ "optimizer": "sgd", "learningRate": 1 }`' },
   ),
   // The logit-adjusted loss already takes each site's label mix out of the logits; balanced class
