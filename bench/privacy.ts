@@ -323,7 +323,9 @@ function rowsOf(
   participantRecipe: ParticipantRecipe = PARTICIPANT,
 ): Row[] {
   const classes = data.classes.length
-  const spec: HeadSpec = { layers: [], labels: [...data.classes] }
+  // the accuracy recipe's head (its input dropout included): DP-SGD draws each example's dropout
+  // mask as trainHead does, and dropout adds no parameter, so z and ε are as without it
+  const spec: HeadSpec = { layers: RECIPE.layers, labels: [...data.classes] }
   // Under privacy the label counts stay out of the sum: the validation set's mix is the public prior.
   const validationMix = labelMix(labelCounts(data.val.y, classes), classes) as number[]
   // the example rows' splits as fedtune centres them (`head.inputCentre`; grid E also projects
@@ -726,6 +728,7 @@ function report(results: readonly Result[], seeds: string, backend: string, minu
     '',
     `Official test splits, ${BACKBONE} embeddings, the head chosen on the official val split (AUC, patience ${PATIENCE}); mean ± sd over seeds ${seeds}`,
     '(a seed draws the head init, the partition and the DP noise, from seeded ChaCha20 sources).',
+    `Every row's head is RECIPE's (${RECIPE.layers.length === 0 ? 'no hidden layers' : RECIPE.layers.map((l) => (l.type === 'dropout' ? `dropout ${l.rate}` : `dense ${l.units}`)).join(', ')}) on the mean embedding of RECIPE's views (${RECIPE.views.join(', ')}).`,
     `No DP: bench/accuracy.ts's recipe (inputs centred as RECIPE says: ${RECIPE.inputCentre}), FedAdam (rate 0.01) on federated full-batch gradients of the logit-adjusted loss under the federation's label mix, up to ${PLAIN_ROUNDS} rounds.`,
     `Example-level DP: the same recipe with each hospital's full-batch step made DP-SGD (q = 1, one step a round: per-example clip C = ${EXAMPLE.clipNorm}, Gaussian noise z·C on the sum, divided by n),`,
     `${EXAMPLE.rounds} rounds fixed in advance, z the smallest meeting ε over them at δ = 1e-5; both priors the validation set's label mix, classWeights none; the update is summed with weight 1, the mean is uniform;`,
