@@ -20,7 +20,7 @@ import {
 } from 'fedtune/simulate'
 import { TUNE_GRIDS, type TuneCell, type TuneResult, tuneFigures, tuneReport } from './accuracy-tune.ts'
 import { centredSplits } from './centred-splits.ts'
-import { embeddedSplits, npzPixels } from './embedding-cache.ts'
+import { concatenated, type EmbeddedSplits, embeddedSplits, npzPixels } from './embedding-cache.ts'
 import { embeddingThroughput } from './embedding-throughput.ts'
 import { markdownTable, meanSd } from './markdown-table.ts'
 import { type AccuracyRecipe, federationOf, RECIPE } from './recipe.ts'
@@ -51,8 +51,10 @@ Options:
   --grid <name>    with --tune: which grid: "views" (one view, the mirror, four flips; writes
                    accuracy-tune-views.md), "centring" (the first: centring, the choosing metric,
                    rounds, the server's rate, a hidden layer), "regularize" (after the views:
-                   input dropout, 400 rounds) or "decay" (after input dropout: its rate, the
-                   server's weight decay)                                      (default views)
+                   input dropout, 400 rounds), "decay" (after input dropout: its rate, the
+                   server's weight decay) or "backbones" (the recipe alone, with a third column:
+                   both backbones' embeddings side by side, which no task can say yet)
+                                                                               (default views)
   --skip-throughput
   -h, --help
 `
@@ -60,6 +62,10 @@ Options:
 const REPO = new URL('../', import.meta.url)
 const SHARED = new URL('../../shared/', import.meta.url)
 const BACKBONES = ['mobilenet_v2_0.35_224', 'mobilenet_v1_0.75_224'] as const
+/** The "backbones" grid's third column: both backbones' embeddings side by side (no task can say this yet). */
+const BOTH = `${BACKBONES[0]}+${BACKBONES[1]}`
+const columnName = (backbone: string) =>
+  backbone === BACKBONES[0] ? 'V2' : backbone === BACKBONES[1] ? 'V1' : 'V2+V1'
 const HOSPITALS = 5
 
 type DataSet = {
@@ -227,8 +233,20 @@ function suffix(only: string | undefined): string {
   return only === undefined ? '' : `-${only.replace(/[^\p{L}\p{N}.=]+/gu, '_')}`
 }
 
-/** The embedded official splits of `dataSet` through `backboneName` (from the cache when there). */
-async function splitsOf(dataSet: DataSet, backboneName: string, views: readonly ImageView[]) {
+/**
+ * The embedded official splits of `dataSet` through `backboneName` (from the cache when there);
+ * through each of "a+b"'s backbones, side by side.
+ */
+async function splitsOf(
+  dataSet: DataSet,
+  backboneName: string,
+  views: readonly ImageView[],
+): Promise<EmbeddedSplits> {
+  if (backboneName.includes('+')) {
+    const parts: EmbeddedSplits[] = []
+    for (const part of backboneName.split('+')) parts.push(await splitsOf(dataSet, part, views))
+    return concatenated(parts)
+  }
   const npz = fileURLToPath(new URL(`datasets/${dataSet.file}.npz`, SHARED))
   const backbone = await loadBackbone(fileURLToPath(new URL(`backbones/${backboneName}`, SHARED)))
   try {
@@ -263,7 +281,9 @@ async function tune(
   const started = Date.now()
   const results: TuneResult[] = []
   let matched = 0
-  for (const backboneName of BACKBONES)
+  // the "backbones" grid adds a column: both backbones' embeddings side by side
+  const backbones = gridName === 'backbones' ? [...BACKBONES, BOTH] : BACKBONES
+  for (const backboneName of backbones)
     for (const dataSet of DATA_SETS) {
       const keyOf = (partitioning: Partitioning, cell: string) =>
         `${dataSet.name.toLowerCase()} · ${backboneName} · ${partitioning.name} · ${cell}`
@@ -292,7 +312,7 @@ async function tune(
         }
         results.push({
           cell: cell.label,
-          column: `${dataSet.name} ${backboneName === BACKBONES[0] ? 'V2' : 'V1'}`,
+          column: `${dataSet.name} ${columnName(backboneName)}`,
           partition: partitioning.name,
           figures,
         })

@@ -51,6 +51,40 @@ export async function embeddedSplits(
   return { ...out, classes: data.classes, fromCache }
 }
 
+/**
+ * Each example's embeddings from several backbones side by side (`a`'s dim, then `b`'s): one input of
+ * dim a + b, for the validation grid's "both backbones" column. The examples must be the same, in
+ * the same order (the same split of the same data set).
+ */
+export function concatenated(parts: readonly EmbeddedSplits[]): EmbeddedSplits {
+  const [first] = parts
+  if (first === undefined) throw new Error('concatenated: expected at least one set of splits')
+  const join = (name: SplitName): Dataset => {
+    const sets = parts.map((p) => p[name])
+    const n = first[name].n
+    for (const d of sets)
+      if (d.n !== n || d.y.some((y, i) => y !== first[name].y[i]))
+        throw new Error(`concatenated: the ${name} splits hold other examples (${n} against ${d.n})`)
+    const dim = sets.reduce((sum, d) => sum + d.dim, 0)
+    const x = new Float32Array(n * dim)
+    for (let i = 0; i < n; i++) {
+      let at = i * dim
+      for (const d of sets) {
+        x.set(d.x.subarray(i * d.dim, (i + 1) * d.dim), at)
+        at += d.dim
+      }
+    }
+    return { x, y: first[name].y, n, dim }
+  }
+  return {
+    train: join('train'),
+    val: join('val'),
+    test: join('test'),
+    classes: first.classes,
+    fromCache: Math.min(...parts.map((p) => p.fromCache)),
+  }
+}
+
 /** The element-wise mean of the views' embeddings as `embed` computes it: float32 sums in order, one division. */
 export function meanOfViews(perView: readonly Float32Array[]): Float32Array {
   const [first, ...rest] = perView
