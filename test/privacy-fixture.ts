@@ -1,4 +1,4 @@
-import { runAccountant } from '@fedtune/coordinator'
+import { type Progress, runAccountant } from '@fedtune/coordinator'
 import type { ExamplePrivacy, ParticipantPrivacy } from '@fedtune/protocol'
 
 /**
@@ -45,4 +45,14 @@ export function fullBatchAccountant(rounds: number): ReturnType<typeof runAccoun
     },
     { unit: 'example', samplingRate: 1, noiseMultiplier: 2, stepsPerRound: 1 },
   )
+}
+
+/** Where a restarted private run stands after two rounds, each released by two survivors. */
+export const twoRoundsKept: Progress = {
+  round: 2,
+  completed: 2,
+  failed: 0,
+  server: null,
+  labelCounts: null,
+  accounted: [2, 2],
 }

@@ -94,6 +94,7 @@ export { federationPrior } from './rounds/label-prior.ts'
 export {
   type Effect,
   initialState,
+  type Progress,
   type RoundConfig,
   type RoundEvent,
   type RoundState,

@@ -32,7 +32,7 @@ import {
   testDatabase,
   testParticipant,
 } from '../harness.ts'
-import { fullBatchAccountant } from '../privacy-fixture.ts'
+import { fullBatchAccountant, twoRoundsKept } from '../privacy-fixture.ts'
 import { bearerFor } from '../test-store.ts'
 
 /**
@@ -310,15 +310,7 @@ describe('the coordinator’s budget', () => {
       rounds: 5,
       gatherMs: 0,
       privacy,
-      resumed: {
-        round: 2,
-        completed: 2,
-        failed: 0,
-        server: null,
-        labelCounts: null,
-        accounted: [2, 2],
-        global: new Float32Array(params),
-      },
+      resumed: { ...twoRoundsKept, global: new Float32Array(params) },
     })
     expect(await h.federation.done).toEqual({
       reason: `privacy budget: round 3 would take ε to ${accountant.epsilonAfter([2, 2, 2]).toFixed(2)} > target ${privacy.settings.epsilon.toFixed(2)} (δ = 1e-5, 2 rounds accounted so far)`,

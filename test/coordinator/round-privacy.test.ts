@@ -11,6 +11,7 @@ import {
 } from '@fedtune/coordinator'
 import { emptyEvaluationCounts, PRIVATE_NO_EVALUATION, type SecureSum, type Update } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
+import { twoRoundsKept } from '../privacy-fixture.ts'
 
 /**
  * Issue 16, item 4: the coordinator's accountant in the round logic. From public facts only (which
@@ -290,14 +291,7 @@ describe('a private task’s rounds', () => {
 
   it('a resumed run carries its spent budget on, and ends as it opens when its next round cannot fit', () => {
     const budget = between(EXAMPLE, [2, 2], [2, 2, 2])
-    const resumed = initialState(config(budget), new Float32Array([0, 0]), {
-      round: 2,
-      completed: 2,
-      failed: 0,
-      server: null,
-      labelCounts: null,
-      accounted: [2, 2],
-    })
+    const resumed = initialState(config(budget), new Float32Array([0, 0]), twoRoundsKept)
     const [state, effects] = run(resumed, { type: 'opened' })
     expect(state.phase).toBe('finished')
     expect(effects).toMatchObject([
