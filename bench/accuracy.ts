@@ -23,7 +23,7 @@ import { centredSplits } from './centred-splits.ts'
 import { concatenated, type EmbeddedSplits, embeddedSplits, npzPixels } from './embedding-cache.ts'
 import { embeddingThroughput } from './embedding-throughput.ts'
 import { markdownTable, meanSd } from './markdown-table.ts'
-import { type AccuracyRecipe, federationOf, RECIPE } from './recipe.ts'
+import { type AccuracyRecipe, federationOf, headText, RECIPE } from './recipe.ts'
 import { seedRange } from './seed-range.ts'
 
 const USAGE = `Usage: npm run bench:accuracy -- [options]
@@ -553,14 +553,6 @@ function report(
     ...sections,
     ...(throughput ? ['## Embedding throughput', '', throughput, ''] : []),
   ].join('\n')
-}
-
-function headText(recipe: AccuracyRecipe): string {
-  if (recipe.layers.length === 0) return 'logistic regression'
-  const hidden = recipe.layers.map((l) =>
-    l.type === 'dense' ? `dense ${l.units} ${l.activation}` : `dropout ${l.rate}`,
-  )
-  return `${hidden.join(', ')}, then softmax`
 }
 
 function serverText(recipe: AccuracyRecipe): string {

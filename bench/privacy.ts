@@ -32,7 +32,7 @@ import {
 import { centredSplits } from './centred-splits.ts'
 import { embeddedSplits } from './embedding-cache.ts'
 import { markdownTable, meanSd } from './markdown-table.ts'
-import { FEDADAM, GRADIENT, RECIPE } from './recipe.ts'
+import { FEDADAM, GRADIENT, headText, RECIPE } from './recipe.ts'
 import { seedRange } from './seed-range.ts'
 
 const USAGE = `Usage: npm run bench:privacy -- [options]
@@ -728,7 +728,7 @@ function report(results: readonly Result[], seeds: string, backend: string, minu
     '',
     `Official test splits, ${BACKBONE} embeddings, the head chosen on the official val split (AUC, patience ${PATIENCE}); mean ± sd over seeds ${seeds}`,
     '(a seed draws the head init, the partition and the DP noise, from seeded ChaCha20 sources).',
-    `Every row's head is RECIPE's (${RECIPE.layers.length === 0 ? 'no hidden layers' : RECIPE.layers.map((l) => (l.type === 'dropout' ? `dropout ${l.rate}` : `dense ${l.units}`)).join(', ')}) on the mean embedding of RECIPE's views (${RECIPE.views.join(', ')}).`,
+    `Every row's head is RECIPE's, ${headText(RECIPE)}, on the mean embedding of RECIPE's views (${RECIPE.views.join(', ')}).`,
     `No DP: bench/accuracy.ts's recipe (inputs centred as RECIPE says: ${RECIPE.inputCentre}), FedAdam (rate 0.01) on federated full-batch gradients of the logit-adjusted loss under the federation's label mix, up to ${PLAIN_ROUNDS} rounds.`,
     `Example-level DP: the same recipe with each hospital's full-batch step made DP-SGD (q = 1, one step a round: per-example clip C = ${EXAMPLE.clipNorm}, Gaussian noise z·C on the sum, divided by n),`,
     `${EXAMPLE.rounds} rounds fixed in advance, z the smallest meeting ε over them at δ = 1e-5; both priors the validation set's label mix, classWeights none; the update is summed with weight 1, the mean is uniform;`,

@@ -56,6 +56,15 @@ export const RECIPE: AccuracyRecipe = {
   views: ['original', 'horizontal-flip', 'vertical-flip', 'rotate-180'],
 }
 
+/** A recipe's head in a report: its hidden layers, then softmax (or logistic regression without any). */
+export function headText(recipe: Pick<AccuracyRecipe, 'layers'>): string {
+  if (recipe.layers.length === 0) return 'logistic regression'
+  const hidden = recipe.layers.map((l) =>
+    l.type === 'dense' ? `dense ${l.units} ${l.activation}` : `dropout ${l.rate}`,
+  )
+  return `${hidden.join(', ')}, then softmax`
+}
+
 /** A federation of `recipe` over `hospitals` sites: what a task file with it would run. */
 export function federationOf(
   recipe: Pick<AccuracyRecipe, 'training' | 'server' | 'rounds' | 'layers'>,
