@@ -67,6 +67,7 @@ let current: {
   round: number
   startedAt: number
   cpuAtStart: number
+  systemAtStart: number
   cpuMark: number
   rssMax: number
   stages: StageReport[]
@@ -75,6 +76,7 @@ const cpuMs = () => {
   const { user, system } = process.cpuUsage()
   return (user + system) / 1000
 }
+const systemMs = () => process.cpuUsage().system / 1000
 const delay = monitorEventLoopDelay({ resolution: 5 })
 const rssSampler = setInterval(() => {
   if (current) current.rssMax = Math.max(current.rssMax, process.memoryUsage.rss())
@@ -99,6 +101,7 @@ const coordinator = await startCoordinator({
         round,
         startedAt: performance.now(),
         cpuAtStart: cpu,
+        systemAtStart: systemMs(),
         cpuMark: cpu,
         rssMax: process.memoryUsage.rss(),
         stages: [],
@@ -132,6 +135,7 @@ const coordinator = await startCoordinator({
         survivors: record.survivors?.length ?? 0,
         wallMs: performance.now() - current.startedAt,
         cpuMs: cpu - current.cpuAtStart,
+        systemCpuMs: systemMs() - current.systemAtStart,
         stages: current.stages,
         resultCpuMs: cpu - current.cpuMark,
         rssMaxBytes: Math.max(current.rssMax, process.memoryUsage.rss()),

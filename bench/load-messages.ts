@@ -32,7 +32,14 @@ export type RoundReport = {
   readonly survivors: number
   /** From the round's start to its result sent to every participant. */
   readonly wallMs: number
+  /** The coordinator's CPU time over the round, user and kernel (process.cpuUsage). */
   readonly cpuMs: number
+  /**
+   * The kernel's part of it: mostly socket reads and writes. On loopback the kernel delivers each
+   * write to the receiving participant's socket in the writer's time, so this also holds work a
+   * real network would charge to the participants' machines.
+   */
+  readonly systemCpuMs: number
   readonly stages: readonly StageReport[]
   /** After the unmasked sum: decoding it, the server step, the round log, the results sent. */
   readonly resultCpuMs: number

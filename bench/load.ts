@@ -296,7 +296,7 @@ async function measureRounds(run: Run): Promise<RoundsResult> {
       }
       reports.push(round)
       process.stderr.write(
-        `  round ${round.round}: ${round.status}${round.reason ? ` (${round.reason})` : ''}, ${ms(round.wallMs)} wall, coordinator CPU ${ms(round.cpuMs)}\n`,
+        `  round ${round.round}: ${round.status}${round.reason ? ` (${round.reason})` : ''}, ${ms(round.wallMs)} wall, coordinator CPU ${ms(round.cpuMs)} (kernel ${ms(round.systemCpuMs)})\n`,
       )
     }
     return { config: run.config, joinMs, rounds: reports, problems }
@@ -365,6 +365,7 @@ function render(
         '',
         '',
         '',
+        '',
       ]
     return [
       `${config.n}`,
@@ -372,7 +373,7 @@ function render(
       `${ok.length}`,
       `${m((r) => r.survivors)}`,
       ms(m((r) => r.wallMs)),
-      ms(m((r) => r.cpuMs)),
+      `${ms(m((r) => r.cpuMs))} (${ms(m((r) => r.systemCpuMs))})`,
       [...STAGES.map((s) => ms(stageMedian(ok, s, 'cpuMs'))), ms(m((r) => r.resultCpuMs))].join(' / '),
       STAGES.map((s) => ms(stageMedian(ok, s, 'lastInToRelayMs'))).join(' / '),
       mb(m((r) => r.rssMaxBytes)),
@@ -387,7 +388,7 @@ function render(
       'rounds',
       'survivors',
       'wall / round',
-      'coordinator CPU / round',
+      'coordinator CPU / round (of it, kernel)',
       'CPU per stage: advertise / share-keys / masked-input / unmask / result',
       'last in → relay out: advertise / share-keys / masked-input / unmask',
       'RSS (peak)',
@@ -465,7 +466,10 @@ function render(
     `they rejoin after the round. ${meta.rounds} rounds per row, the first a warm-up: medians of the others.`,
     'The participants share the two cores with the coordinator, so the wall time is theirs and its; the',
     "coordinator's CPU time (process.cpuUsage: its main thread, mask threads and I/O), event-loop delay",
-    '(monitorEventLoopDelay, 5 ms resolution, over the round) and RSS are its own. CPU per stage runs from',
+    "(monitorEventLoopDelay, 5 ms resolution, over the round) and RSS are its own. In brackets, the kernel's",
+    'part of its CPU (system time), mostly socket writes and reads: on loopback the kernel delivers each',
+    "write to the participant's socket in the writer's time, work a network would put on the receiver.",
+    'CPU per stage runs from',
     'the previous stage\'s relay to this one\'s; "result" is after the unmasked sum: decoding, the server',
     'step, writing the head and round log, sending the result. "last in → relay out": from the stage\'s',
     "last accepted message to the next stage's messages handed to the sockets (unmask: to the unmasked sum).",
