@@ -52,8 +52,9 @@ Options:
                    accuracy-tune-views.md), "centring" (the first: centring, the choosing metric,
                    rounds, the server's rate, a hidden layer), "regularize" (after the views:
                    input dropout, 400 rounds), "decay" (after input dropout: its rate, the
-                   server's weight decay) or "backbones" (the recipe alone, with a third column:
-                   both backbones' embeddings side by side, which no task can say yet)
+                   server's weight decay), "backbones" (the recipe alone, with a third column:
+                   both backbones' embeddings side by side, which no task can say yet) or
+                   "turns" (after the rate: all eight views, the quarter turns and diagonals too)
                                                                                (default views)
   --skip-throughput
   -h, --help

@@ -6,6 +6,10 @@ const SAID: Record<ImageView, string> = {
   'horizontal-flip': 'mirrored left to right',
   'vertical-flip': 'upside down',
   'rotate-180': 'turned half a turn',
+  transpose: 'mirrored in its diagonal',
+  'rotate-90': 'turned a quarter turn clockwise',
+  'rotate-270': 'turned a quarter turn anticlockwise',
+  transverse: 'mirrored in its other diagonal',
 }
 
 /**

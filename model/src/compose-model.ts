@@ -82,7 +82,8 @@ function embeddingOf(backbone: Backbone, views: readonly ImageView[]): tf.Symbol
  * A view of the input batch [n, s, s, 3] from standard layers, exactly: reversing an axis is a
  * dense layer without bias whose kernel is the s×s anti-identity (each output one input times 1 plus
  * zeros, so no rounding), applied to the last axis after a Permute brings the flipped axis there and
- * undone by the same Permute (a swap). One frozen reversal layer serves every flip.
+ * undone by the same Permute (a swap). One frozen reversal layer serves every flip. A transpose is a
+ * Permute of height and width; the quarter turns and the other diagonal are flips of it.
  */
 function flipLayers(
   size: number,
@@ -102,6 +103,9 @@ function flipLayers(
     built = true
     return back.apply(reversed) as tf.SymbolicTensor
   }
+  // the main diagonal's mirror image: height and width swapped, the input square
+  const transpose = (x: tf.SymbolicTensor) =>
+    tf.layers.permute({ dims: [2, 1, 3], name: `view_permute${permutes++}` }).apply(x) as tf.SymbolicTensor
   return (input, view) => {
     switch (view) {
       case 'horizontal-flip':
@@ -110,6 +114,14 @@ function flipLayers(
         return along(input, swapHeight)
       case 'rotate-180':
         return along(along(input, swapHeight), swapWidth)
+      case 'transpose':
+        return transpose(input)
+      case 'rotate-90':
+        return along(transpose(input), swapWidth)
+      case 'rotate-270':
+        return along(transpose(input), swapHeight)
+      case 'transverse':
+        return along(along(transpose(input), swapHeight), swapWidth)
     }
   }
 }

@@ -13,7 +13,8 @@ const CHUNK = 32
 /**
  * Embeddings of `images`, row-major n·D: with several `views` (protocol/src/image-views.ts), the
  * mean of the backbone's embeddings of each view, summed in the views' order then divided by their
- * count. A view flips the backbone's input batch [n, s, s, 3] (after the resize, which is symmetric).
+ * count. A view flips, turns or transposes the backbone's square input batch [n, s, s, 3] (after the
+resize, which is symmetric).
  */
 export function embed(
   backbone: Backbone,
@@ -52,5 +53,13 @@ export function viewOf(batch: tf.Tensor4D, view: ImageView): tf.Tensor4D {
       return tf.reverse(batch, 1)
     case 'rotate-180':
       return tf.reverse(batch, [1, 2])
+    case 'transpose':
+      return tf.transpose(batch, [0, 2, 1, 3])
+    case 'rotate-90':
+      return tf.reverse(tf.transpose(batch, [0, 2, 1, 3]), 2)
+    case 'rotate-270':
+      return tf.reverse(tf.transpose(batch, [0, 2, 1, 3]), 1)
+    case 'transverse':
+      return tf.reverse(tf.transpose(batch, [0, 2, 1, 3]), [1, 2])
   }
 }

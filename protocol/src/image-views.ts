@@ -4,12 +4,26 @@ import { ProtocolError } from './errors.ts'
 /**
  * The views of an image the backbone sees, whose embeddings are averaged into the one the head
  * reads (`backbone.views` in the task file): the image as it is, mirrored left–right, upside down,
- * and both (a half turn). Each view is applied to the backbone's input, after the resize (which is
- * symmetric, so it equals flipping the source image). The averaged embedding is the same for an
- * image and its mirror image when both flips are in the list: a head reads what the image shows, not
- * which way it faces. Listed in this order; an embedding is the mean taken in this order.
+ * and both (a half turn); then the same four of its transpose (mirrored in the main diagonal, top
+ * left to bottom right): the transpose, turned a quarter turn clockwise (the transpose mirrored
+ * left–right), a quarter turn anticlockwise (the transpose upside down), and mirrored in the other
+ * diagonal (the transpose turned a half turn). All eight are the symmetries of a square. Each view
+ * is applied to the backbone's square input, after the resize (which is symmetric, so it equals
+ * transforming the source image). The averaged embedding is the same for an image and its mirror
+ * image when both flips are in the list, and for every turn and mirror image of it with all eight:
+ * a head reads what the image shows, not which way it faces. Listed in this order; an embedding is
+ * the mean taken in this order.
  */
-export const IMAGE_VIEWS = ['original', 'horizontal-flip', 'vertical-flip', 'rotate-180'] as const
+export const IMAGE_VIEWS = [
+  'original',
+  'horizontal-flip',
+  'vertical-flip',
+  'rotate-180',
+  'transpose',
+  'rotate-90',
+  'rotate-270',
+  'transverse',
+] as const
 
 export type ImageView = (typeof IMAGE_VIEWS)[number]
 

@@ -42,6 +42,27 @@ function flipped(p: Pixels, flipX: boolean, flipY: boolean): Pixels {
   return { ...p, data }
 }
 
+/** Square `p` with its pixels moved: the pixel at (x, y) is the source's at `from(x, y)`. */
+function moved(p: Pixels, from: (x: number, y: number) => readonly [number, number]): Pixels {
+  const data = new Uint8Array(p.data.length)
+  for (let y = 0; y < p.height; y++)
+    for (let x = 0; x < p.width; x++) {
+      const [sx, sy] = from(x, y)
+      const at = (sy * p.width + sx) * p.channels
+      data.set(p.data.subarray(at, at + p.channels), (y * p.width + x) * p.channels)
+    }
+  return { ...p, data }
+}
+
+const LAST = 223
+/** The transpose's four views, written as where each pixel comes from. */
+const TURNS = [
+  ['transpose', (x: number, y: number) => [y, x] as const],
+  ['rotate-90', (x: number, y: number) => [y, LAST - x] as const],
+  ['rotate-270', (x: number, y: number) => [LAST - y, x] as const],
+  ['transverse', (x: number, y: number) => [LAST - y, LAST - x] as const],
+] as const
+
 const maxDifference = (a: Float32Array, b: Float32Array) =>
   a.reduce((m, v, i) => Math.max(m, Math.abs(v - (b[i] as number))), 0)
 
@@ -68,9 +89,41 @@ describe('embedding an image in several views', () => {
       expect(v).toBeCloseTo(((original[j] as number) + (mirrored[j] as number)) / 2, 5)
   }, 60_000)
 
-  it('gives the same embedding, up to rounding, to an image mirrored either way or turned a half turn when all four views are averaged', () => {
+  it('turns an image a quarter turn clockwise (rotate-90) or anticlockwise (rotate-270), or mirrors it in its diagonal (transpose) or the other one (transverse): each view embeds as the image so moved, pixel by pixel', () => {
+    const image = lopsided()
+    const top = moved(image, TURNS[1][1])
+    // clockwise: the top-left corner goes to the top right
+    expect(Array.from(top.data.subarray(LAST * 3, LAST * 3 + 3))).toEqual(
+      Array.from(image.data.subarray(0, 3)),
+    )
+    for (const [view, from] of TURNS)
+      expect(embed(backbone, [image], [view]), view).toEqual(embed(backbone, [moved(image, from)]))
+  }, 60_000)
+
+  it('gives the same embedding, up to rounding, to every turn and mirror image of an image when all eight views are averaged', () => {
     const image = lopsided()
     const all = embed(backbone, [image], IMAGE_VIEWS)
+    const scale = Math.max(...all.map(Math.abs))
+    const others = [
+      flipped(image, true, false),
+      flipped(image, false, true),
+      flipped(image, true, true),
+      ...TURNS.map(([, from]) => moved(image, from)),
+    ]
+    for (const other of others)
+      expect(maxDifference(all, embed(backbone, [other], IMAGE_VIEWS))).toBeLessThan(1e-5 * scale)
+    // the four flips alone are not enough for a quarter turn
+    const four = IMAGE_VIEWS.slice(0, 4)
+    const turned = moved(image, TURNS[1][1])
+    expect(maxDifference(embed(backbone, [image], four), embed(backbone, [turned], four))).toBeGreaterThan(
+      1e-3,
+    )
+  }, 60_000)
+
+  it('gives the same embedding, up to rounding, to an image mirrored either way or turned a half turn when all four views are averaged', () => {
+    const image = lopsided()
+    const four = IMAGE_VIEWS.slice(0, 4)
+    const all = embed(backbone, [image], four)
     const scale = Math.max(...all.map(Math.abs))
     for (const [flipX, flipY] of [
       [true, false],
@@ -78,7 +131,7 @@ describe('embedding an image in several views', () => {
       [true, true],
     ] as const) {
       // the same four embeddings, summed in another order: equal up to float rounding
-      const other = embed(backbone, [flipped(image, flipX, flipY)], IMAGE_VIEWS)
+      const other = embed(backbone, [flipped(image, flipX, flipY)], four)
       expect(maxDifference(all, other)).toBeLessThan(1e-5 * scale)
     }
     expect(maxDifference(all, embed(backbone, [image]))).toBeGreaterThan(1e-3)

@@ -16,10 +16,11 @@ import {
   parseModelCard,
   predictHead,
   preprocessingFor,
+  viewOf,
   WEIGHTS_FILE,
 } from '@fedtune/model'
 import { decodeImage, initBackend, loadBackbone } from '@fedtune/model/node'
-import type { HeadSpec } from '@fedtune/protocol'
+import { type HeadSpec, IMAGE_VIEWS } from '@fedtune/protocol'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { readZip } from '../../cli/src/data/zip.ts'
@@ -71,40 +72,45 @@ describe('composeModel', () => {
     for (const [i, p] of whole.entries()) expect(p).toBeCloseTo(twoSteps[i] as number, 5)
   })
 
-  it("with views, the head reads the mean of the views' embeddings: one flat model of standard layers, through model.json and back, gives predictHead on embed(…, views)", async () => {
-    const views = ['original', 'horizontal-flip', 'vertical-flip', 'rotate-180'] as const
-    const before = tf.memory().numTensors
-    const backbone = await loadBackbone(v2Dir)
-    const weights = initHead(spec, backbone.embeddingDim, 11)
-    const embeddings = embed(backbone, await images(), views)
-    // the views change the embedding: a model of the original alone would not pass this test
-    expect(embeddings).not.toEqual(embed(backbone, await images()))
-    const twoSteps = predictHead(spec, backbone.embeddingDim, weights, embeddings, 2)
-    const model = composeModel(backbone, spec, weights, views)
-    const files = await modelFiles(model)
-    disposeModel(model)
-    expect(tf.memory().numTensors).toBe(before)
+  it.each([
+    ['the four flips', IMAGE_VIEWS.slice(0, 4)],
+    ['all eight views', IMAGE_VIEWS],
+  ])(
+    "with %s, the head reads the mean of the views' embeddings: one flat model of standard layers, through model.json and back, gives predictHead on embed(…, views)",
+    async (_, views) => {
+      const before = tf.memory().numTensors
+      const backbone = await loadBackbone(v2Dir)
+      const weights = initHead(spec, backbone.embeddingDim, 11)
+      const embeddings = embed(backbone, await images(), views)
+      // the views change the embedding: a model of the original alone would not pass this test
+      expect(embeddings).not.toEqual(embed(backbone, await images()))
+      const twoSteps = predictHead(spec, backbone.embeddingDim, weights, embeddings, 2)
+      const model = composeModel(backbone, spec, weights, views)
+      const files = await modelFiles(model)
+      disposeModel(model)
+      expect(tf.memory().numTensors).toBe(before)
 
-    const topology = files.modelJson.modelTopology as {
-      config: { layers: { class_name: string; name: string; inbound_nodes: unknown[] }[] }
-    }
-    const layers = topology.config.layers
-    // flat: no nested model; the backbone's layers are called once per view (one inbound node each)
-    expect(layers.filter((l) => l.class_name === 'Model' || l.class_name === 'Functional')).toEqual([])
-    const conv = layers.find((l) => l.class_name === 'Conv2D')
-    expect(conv?.inbound_nodes).toHaveLength(4)
-    expect(layers.find((l) => l.name === 'view_mean')?.class_name).toBe('Average')
-    // one frozen reversal kernel (s×s) beside the backbone's and the head's weights
-    const names = files.modelJson.weightsManifest[0]?.weights.map((w) => w.name) ?? []
-    expect(names.filter((n) => n.startsWith('view_'))).toEqual(['view_reverse/kernel'])
+      const topology = files.modelJson.modelTopology as {
+        config: { layers: { class_name: string; name: string; inbound_nodes: unknown[] }[] }
+      }
+      const layers = topology.config.layers
+      // flat: no nested model; the backbone's layers are called once per view (one inbound node each)
+      expect(layers.filter((l) => l.class_name === 'Model' || l.class_name === 'Functional')).toEqual([])
+      const conv = layers.find((l) => l.class_name === 'Conv2D')
+      expect(conv?.inbound_nodes).toHaveLength(views.length)
+      expect(layers.find((l) => l.name === 'view_mean')?.class_name).toBe('Average')
+      // one frozen reversal kernel (s×s) beside the backbone's and the head's weights
+      const names = files.modelJson.weightsManifest[0]?.weights.map((w) => w.name) ?? []
+      expect(names.filter((n) => n.startsWith('view_'))).toEqual(['view_reverse/kernel'])
 
-    const loaded = await reloaded(files)
-    const whole = classify(loaded, await images(), 224)
-    disposeModel(loaded)
-    expect(tf.memory().numTensors).toBe(before)
-    expect(whole).toHaveLength(6)
-    for (const [i, p] of whole.entries()) expect(Math.abs(p - (twoSteps[i] as number))).toBeLessThan(1e-4)
-  })
+      const loaded = await reloaded(files)
+      const whole = classify(loaded, await images(), 224)
+      disposeModel(loaded)
+      expect(tf.memory().numTensors).toBe(before)
+      expect(whole).toHaveLength(6)
+      for (const [i, p] of whole.entries()) expect(Math.abs(p - (twoSteps[i] as number))).toBeLessThan(1e-4)
+    },
+  )
 
   it('a flip in the model is exact: the view layers give tf.reverse of the input, bit for bit', async () => {
     const backbone = await loadBackbone(v2Dir)
@@ -123,6 +129,34 @@ describe('composeModel', () => {
       })
     } finally {
       disposeModel(model)
+    }
+  })
+
+  it('a transpose, a quarter turn or the other diagonal in the model is exact: the view layers give viewOf of the input, bit for bit', async () => {
+    // each view's last layer: a transpose is one Permute, each flip of it two more
+    for (const [view, last] of [
+      ['transpose', 'view_permute0'],
+      ['rotate-90', 'view_permute2'],
+      ['rotate-270', 'view_permute2'],
+      ['transverse', 'view_permute4'],
+    ] as const) {
+      const backbone = await loadBackbone(v2Dir)
+      const model = composeModel(backbone, spec, initHead(spec, backbone.embeddingDim, 11), [
+        'original',
+        view,
+      ])
+      try {
+        const input = model.inputs[0] as tf.SymbolicTensor
+        const turned = model.getLayer(last).output as tf.SymbolicTensor
+        const views = tf.model({ inputs: input, outputs: turned })
+        tf.tidy(() => {
+          const x = tf.randomUniform([2, 224, 224, 3], -1, 1, 'float32', 7) as tf.Tensor4D
+          const got = views.predict(x) as tf.Tensor
+          expect(got.dataSync(), view).toEqual(viewOf(x, view).dataSync())
+        })
+      } finally {
+        disposeModel(model)
+      }
     }
   })
 

@@ -398,7 +398,7 @@ describe('messages from outside', () => {
     )
     const { views: _, ...without } = info.backbone
     const expected =
-      'task.backbone.views: expected a non-empty list of distinct views from "original", "horizontal-flip", "vertical-flip", "rotate-180", in that order'
+      'task.backbone.views: expected a non-empty list of distinct views from "original", "horizontal-flip", "vertical-flip", "rotate-180", "transpose", "rotate-90", "rotate-270", "transverse", in that order'
     expect(() => parseTaskInfo({ ...info, backbone: without })).toThrow(`${expected}, got undefined`)
     for (const views of [
       [],
@@ -407,10 +407,20 @@ describe('messages from outside', () => {
       four.concat('original'),
     ])
       expect(() => parseTaskInfo({ ...info, backbone: { ...info.backbone, views } })).toThrow(expected)
+    const eight = [...four, 'transpose', 'rotate-90', 'rotate-270', 'transverse']
+    expect(parseTaskInfo({ ...info, backbone: { ...info.backbone, views: eight } }).backbone.views).toEqual(
+      eight,
+    )
     expect(() =>
-      parseTaskInfo({ ...info, backbone: { ...info.backbone, views: ['original', 'rotate-90'] } }),
+      parseTaskInfo({
+        ...info,
+        backbone: { ...info.backbone, views: ['original', 'rotate-90', 'transpose'] },
+      }),
+    ).toThrow(expected)
+    expect(() =>
+      parseTaskInfo({ ...info, backbone: { ...info.backbone, views: ['original', 'rotate-45'] } }),
     ).toThrow(
-      'task.backbone.views[1]: expected one of "original", "horizontal-flip", "vertical-flip", "rotate-180", got "rotate-90"',
+      'task.backbone.views[1]: expected one of "original", "horizontal-flip", "vertical-flip", "rotate-180", "transpose", "rotate-90", "rotate-270", "transverse", got "rotate-45"',
     )
   })
 
