@@ -14,7 +14,7 @@ const CHUNK = 32
  * Embeddings of `images`, row-major n·D: with several `views` (protocol/src/image-views.ts), the
  * mean of the backbone's embeddings of each view, summed in the views' order then divided by their
  * count. A view flips, turns or transposes the backbone's square input batch [n, s, s, 3] (after the
-resize, which is symmetric).
+ * resize, which is symmetric).
  */
 export function embed(
   backbone: Backbone,
@@ -55,11 +55,12 @@ export function viewOf(batch: tf.Tensor4D, view: ImageView): tf.Tensor4D {
       return tf.reverse(batch, [1, 2])
     case 'transpose':
       return tf.transpose(batch, [0, 2, 1, 3])
+    // the transpose's flips, as compose-model.ts builds them
     case 'rotate-90':
-      return tf.reverse(tf.transpose(batch, [0, 2, 1, 3]), 2)
+      return viewOf(viewOf(batch, 'transpose'), 'horizontal-flip')
     case 'rotate-270':
-      return tf.reverse(tf.transpose(batch, [0, 2, 1, 3]), 1)
+      return viewOf(viewOf(batch, 'transpose'), 'vertical-flip')
     case 'transverse':
-      return tf.reverse(tf.transpose(batch, [0, 2, 1, 3]), [1, 2])
+      return viewOf(viewOf(batch, 'transpose'), 'rotate-180')
   }
 }
