@@ -1,6 +1,12 @@
 import type { ServerOptimizer } from '@fedtune/coordinator'
 import type { SelectionMetric } from '@fedtune/model'
-import { fixedPointFor, type HeadLayer, type ImageView, type TrainingSettings } from '@fedtune/protocol'
+import {
+  fixedPointFor,
+  type HeadLayer,
+  IMAGE_VIEWS,
+  type ImageView,
+  type TrainingSettings,
+} from '@fedtune/protocol'
 import type { FederationRecipe } from 'fedtune/simulate'
 
 /**
@@ -53,8 +59,9 @@ export const RECIPE: AccuracyRecipe = {
   layers: [{ type: 'dropout', rate: 0.1 }],
   // Chosen on validation by `npm run bench:accuracy -- --tune` (bench/accuracy-tune.ts).
   inputCentre: 'validation',
-  // Chosen on validation by `--tune` (the "views" grid, bench/accuracy-tune.ts): task.backbone.views.
-  views: ['original', 'horizontal-flip', 'vertical-flip', 'rotate-180'],
+  // Chosen on validation (bench/accuracy-tune.ts): four flips over one view by `--tune` (the
+  // "views" grid), then all eight quarter turns and mirror images by `--tune --grid turns`.
+  views: IMAGE_VIEWS,
 }
 
 /** A recipe's head in a report: its hidden layers, then softmax (or logistic regression without any). */

@@ -424,7 +424,7 @@ const fields = object({
           expecting(VIEWS_EXPECTED),
         )
         .default(['original']),
-      'the views of each image the backbone embeds; the head reads the mean of their embeddings, in training, evaluation and the exported model. `["original"]`: one pass per image. `["original", "horizontal-flip", "vertical-flip", "rotate-180"]`: four passes (embedding takes four times as long, once per image: embeddings are cached), and the head reads the same input for an image and its mirror images (README, "Accuracy": chosen on validation for the recipe). All eight (those four, then `transpose`, `rotate-90`, `rotate-270`, `transverse`: the same flips of the image mirrored in its diagonal): eight passes, and the same input for every quarter turn and mirror image',
+      'the views of each image the backbone embeds; the head reads the mean of their embeddings, in training, evaluation and the exported model. `["original"]`: one pass per image. `["original", "horizontal-flip", "vertical-flip", "rotate-180"]`: four passes (embedding takes four times as long, once per image: embeddings are cached), and the head reads the same input for an image and its mirror images. All eight (those four, then `transpose`, `rotate-90`, `rotate-270`, `transverse`: the same flips of the image mirrored in its diagonal): eight passes, and the same input for every quarter turn and mirror image (README, "Accuracy": chosen on validation for the recipe, over four flips and one view)',
       { type: 'list of views' },
     ),
   }),
