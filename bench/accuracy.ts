@@ -31,9 +31,10 @@ const USAGE = `Usage: npm run bench:accuracy -- [options]
 Test accuracy and AUC of the head chosen on validation, on the official splits of PneumoniaMNIST,
 BreastMNIST and RetinaMNIST, through both backbones in ../shared/backbones, with fedtune simulate's
 library: one recipe for every set (FedAdam on federated gradients of embeddings averaged over an
-image's four flips and centred on the validation mean, the federation's label mix as the prior, the best round on validation AUC; chosen
-by --tune), the task file's defaults (FedAvg) beside it, over
-5 hospitals IID and Dirichlet α=0.5 and α=0.1; the centralized and the local-only references.
+image's eight quarter turns and mirror images and centred on the validation mean, input dropout
+0.1, the federation's label mix as the prior, the best round on validation AUC; chosen by --tune),
+the task file's defaults (FedAvg) beside it, over 5 hospitals IID and Dirichlet α=0.5 and α=0.1;
+the centralized and the local-only references.
 Writes bench/out/accuracy.md (and every seed's figures in accuracy.json) after every row, so a
 long run reports as it goes.
 
