@@ -783,7 +783,7 @@ function report(results: readonly Result[], seeds: string, backend: string, minu
     `inputs centred on the validation set's mean embedding (head.inputCentre "${EXAMPLE.inputCentre}"; public to the coordinator, no privacy spent), in training, evaluation and the centralized reference alike; the participant rows too (head.inputCentre "${PARTICIPANT.inputCentre}").`,
     "Centralized DP-SGD: the hospitals' training parts pooled and trained by the same recipe as a federation of one, with the same q, C, z and steps (hence the same ε); its noise is divided by the pooled n.",
     `Participant-level DP: PneumoniaMNIST's training split ${VOLUNTEERS} ways IID, minParticipants ${VOLUNTEERS}, each volunteer's Δ clipped to C = ${PARTICIPANT.clipNorm}, the distributed discrete Gaussian added in the ring before masking,`,
-    `${PARTICIPANT.rounds} rounds fixed in advance, z derived by the coordinator's privacySettingsFor (ring scale, rounding's sensitivity). The recipes were chosen on PneumoniaMNIST validation by \`--tune example\` (seeds 1 and 2) and \`--tune participant\` (rounds and C seed 1; centring seeds 1 and 2).`,
+    `${PARTICIPANT.rounds} rounds fixed in advance, z derived by the coordinator's privacySettingsFor (ring scale, rounding's sensitivity). The recipes were chosen on PneumoniaMNIST validation by \`--tune example\` (seeds 1 and 2) and \`--tune participant\` (rounds and C seed 1; centring seeds 1 and 2), the example rounds on every set's by \`--tune rounds\` (seeds 1–5).`,
     "ε spent: the coordinator's accountant over the rounds run (patience may stop a run before its rounds, spending less).",
     `Run on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'} (${backend}), shared with other jobs; took ${minutes} min.`,
     '',
