@@ -1,0 +1,156 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { packedParser } from '@fedtune/protocol'
+import { Server, type Socket } from 'socket.io'
+import { io } from 'socket.io-client'
+import { median } from './stats.ts'
+
+const USAGE = `Usage: npm run bench:load-floor -- [options]
+
+What socket.io alone costs a server for one secure round's traffic: the floor under bench:load's
+coordinator CPU. A bare socket.io server (fedtune's packed parser, websocket transport) and n
+clients in 4 other processes go through four stages with the sizes of a secure round at d = 12,810,
+k = 41: a 51 KB start to everyone, then each client sends a message (128 B, 6,120 B, 51,292 B,
+2,050 B) that the server acknowledges, and when all n have, the server relays one message to each
+(5,576 B, 6,120 B, 64 B). Nothing is parsed, checked, stored or summed. Prints the server's CPU time
+per round (process.cpuUsage, all its threads; in brackets the kernel's part) and per stage.
+
+Options:
+  --n <n>        clients                                 (default 1000)
+  --rounds <n>   rounds; the first is a warm-up, not counted   (default 4)
+  -h, --help
+`
+
+const PROCS = 4
+/** Bytes a client sends in each stage, and what the server relays when the stage closes (0: nothing). */
+const SENT = [128, 40 * 153, 12_823 * 4, 41 * 50] as const
+const RELAYED = [41 * 136, 40 * 153, 64, 0] as const
+const START_BYTES = 12_823 * 4
+
+type FloorRound = { readonly cpuMs: number; readonly systemMs: number; readonly stagesMs: readonly number[] }
+
+const role = process.argv[2]
+if (role === 'server') await server(Number(process.argv[3]), Number(process.argv[4]))
+else if (role === 'clients') clients(Number(process.argv[3]), Number(process.argv[4]))
+else process.exitCode = await main()
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string', default: '1000' },
+      rounds: { type: 'string', default: '4' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  const n = Number(values.n)
+  const rounds = Number(values.rounds)
+  if (!Number.isInteger(n) || n < PROCS || n % PROCS !== 0)
+    throw new Error(`--n: expected a multiple of ${PROCS}, got "${values.n}"`)
+  if (!Number.isInteger(rounds) || rounds < 2)
+    throw new Error(`--rounds: expected 2 or more, got "${values.rounds}"`)
+  const file = fileURLToPath(import.meta.url)
+  const children: ChildProcess[] = []
+  const server = fork(file, ['server', String(n), String(rounds)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  children.push(server)
+  const results: FloorRound[] = []
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.on('exit', (code) =>
+        results.length === rounds ? resolve() : reject(new Error(`server exited (${code})`)),
+      )
+      server.on('message', (m: { port?: number; round?: FloorRound }) => {
+        if (m.port !== undefined)
+          for (let p = 0; p < PROCS; p++)
+            children.push(fork(file, ['clients', String(m.port), String(n / PROCS)], { stdio: 'inherit' }))
+        if (m.round !== undefined) results.push(m.round)
+      })
+    })
+  } finally {
+    for (const child of children) child.kill()
+  }
+  const counted = results.slice(1)
+  const ms = (v: number) => `${Math.round(v)} ms`
+  process.stdout.write(
+    `socket.io floor, n = ${n}, ${counted.length} counted rounds (medians): server CPU ${ms(median(counted.map((r) => r.cpuMs)))} a round ` +
+      `(kernel ${ms(median(counted.map((r) => r.systemMs)))}); per stage ${[0, 1, 2, 3].map((s) => ms(median(counted.map((r) => r.stagesMs[s] ?? 0)))).join(' / ')}\n` +
+      `each round: ${results.map((r, i) => `${i === 0 ? 'warm-up ' : ''}${ms(r.cpuMs)}`).join(', ')}\n`,
+  )
+  return 0
+}
+
+async function server(n: number, rounds: number): Promise<void> {
+  const http = createServer()
+  const ioServer = new Server(http, {
+    parser: packedParser,
+    transports: ['websocket'],
+    maxHttpBufferSize: 1e6,
+    serveClient: false,
+  })
+  const sockets: Socket[] = []
+  let round = 0
+  let stage = 0
+  let heard = 0
+  let startedAt = process.cpuUsage()
+  let mark = 0
+  let stagesMs: number[] = []
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage()
+    return (user + system) / 1000
+  }
+  const start = () => {
+    round++
+    stage = 0
+    heard = 0
+    stagesMs = []
+    startedAt = process.cpuUsage()
+    mark = cpuMs()
+    const weights = new Uint8Array(START_BYTES)
+    for (const s of sockets) s.emit('start', { round, weights })
+  }
+  ioServer.on('connection', (socket) => {
+    sockets.push(socket)
+    socket.on('message', (_message: unknown, ack: unknown) => {
+      if (typeof ack === 'function') ack({ ok: true })
+      if (++heard < n) return
+      heard = 0
+      const size = RELAYED[stage] ?? 0
+      if (size > 0) for (const s of sockets) s.emit('relay', { stage, bytes: new Uint8Array(size) })
+      const now = cpuMs()
+      stagesMs.push(now - mark)
+      mark = now
+      if (++stage < SENT.length) return
+      const used = process.cpuUsage(startedAt)
+      process.send?.({
+        round: { cpuMs: (used.user + used.system) / 1000, systemMs: used.system / 1000, stagesMs },
+      })
+      if (round < rounds) setTimeout(start, 500)
+      else setTimeout(() => process.exit(0), 100)
+    })
+    if (sockets.length === n) setTimeout(start, 1000)
+  })
+  http.listen(0, '127.0.0.1', () => process.send?.({ port: (http.address() as AddressInfo).port }))
+}
+
+function clients(port: number, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const socket = io(`http://127.0.0.1:${port}`, {
+      parser: packedParser,
+      transports: ['websocket'],
+      reconnection: false,
+    })
+    const send = (stage: number) =>
+      socket.timeout(60_000).emit('message', { stage, bytes: new Uint8Array(SENT[stage] ?? 0) }, () => {})
+    socket.on('start', () => send(0))
+    socket.on('relay', (m: { stage: number }) => send(m.stage + 1))
+    // the last stage has no relay: the client goes quiet until the next start
+  }
+}
