@@ -220,8 +220,10 @@ async function main(): Promise<number> {
   const backend = await initBackend()
   const backbone = await loadBackbone(fileURLToPath(new URL(`backbones/${BACKBONE}`, SHARED)))
   const cache = fileURLToPath(new URL('.fedtune/bench/embeddings', REPO))
+  if (values.tune !== undefined && !isGrid(values.tune))
+    throw new Error(`--tune: expected one of ${Object.keys(GRIDS).join(', ')}, got "${values.tune}"`)
   // --set with a grid run on every set: only those sets are embedded (or read from the cache)
-  const everySet = values.tune === 'projection' || values.tune === 'rounds' || values.tune === 'clip-rate'
+  const everySet = values.tune !== undefined && EVERY_SET_GRIDS.has(values.tune)
   const wanted = DATA_SETS.filter((d) => !everySet || values.set === undefined || d.file.includes(values.set))
   const data = new Map<DataSet, Splits>()
   for (const d of wanted)
@@ -237,19 +239,8 @@ async function main(): Promise<number> {
     )
   backbone.dispose()
   if (values.tune !== undefined) {
-    const grid = values.tune
-    if (
-      grid !== 'example' &&
-      grid !== 'participant' &&
-      grid !== 'projection' &&
-      grid !== 'rounds' &&
-      grid !== 'clip-rate'
-    )
-      throw new Error(
-        `--tune: expected "example", "participant", "projection", "rounds" or "clip-rate", got "${grid}"`,
-      )
+    const grid = values.tune as Grid
     const seeds = Array.from({ length: lastSeed - firstSeed + 1 }, (_, k) => firstSeed + k)
-    // the projection, rounds and clip-rate grids run on every set (--set picks some); the others chose on PneumoniaMNIST
     const sets = everySet ? wanted : [DATA_SETS[0] as DataSet]
     for (const d of sets) tune(grid, d, data.get(d) as Splits, seeds, values.only)
     return 0
@@ -718,25 +709,34 @@ function participantGrid(): Cell[] {
   return cells
 }
 
+/** The `--tune` grids by name. */
+const GRIDS = {
+  example: exampleGrid,
+  participant: participantGrid,
+  projection: projectionGrid,
+  rounds: roundsGrid,
+  'clip-rate': clipRateGrid,
+} as const
+type Grid = keyof typeof GRIDS
+/** The grids run on every set's validation split (`--set` picks some); the others chose on PneumoniaMNIST. */
+const EVERY_SET_GRIDS: ReadonlySet<string> = new Set<Grid>(['projection', 'rounds', 'clip-rate'])
+
+function isGrid(name: string): name is Grid {
+  return Object.hasOwn(GRIDS, name)
+}
+
 /**
  * A validation grid on PneumoniaMNIST: validation ACC and AUC of the head chosen on validation AUC,
  * per seed and their mean.
  */
 function tune(
-  grid: 'example' | 'participant' | 'projection' | 'rounds' | 'clip-rate',
+  grid: Grid,
   dataSet: DataSet,
   data: Splits,
   seeds: readonly number[],
   only: string | undefined,
 ): number {
-  const grids = {
-    example: exampleGrid,
-    participant: participantGrid,
-    projection: projectionGrid,
-    rounds: roundsGrid,
-    'clip-rate': clipRateGrid,
-  }
-  const cells = grids[grid]().filter(
+  const cells = GRIDS[grid]().filter(
     (c) => (only === undefined || c.label.includes(only)) && (c.fits?.(data) ?? true),
   )
   if (cells.length === 0) throw new Error(`--only: no ${grid} cell's label contains "${only}"`)
