@@ -242,7 +242,11 @@ async function main(): Promise<number> {
     const grid = values.tune as Grid
     const seeds = Array.from({ length: lastSeed - firstSeed + 1 }, (_, k) => firstSeed + k)
     const sets = everySet ? wanted : [DATA_SETS[0] as DataSet]
-    for (const d of sets) tune(grid, d, data.get(d) as Splits, seeds, values.only)
+    const scores = new Map<string, number[]>()
+    for (const d of sets)
+      for (const [label, perSeed] of tune(grid, d, data.get(d) as Splits, seeds, values.only))
+        scores.set(`${d.name}\u0000${label}`, perSeed)
+    process.stdout.write(pairedSummary(scores))
     return 0
   }
 
@@ -735,7 +739,8 @@ function tune(
   data: Splits,
   seeds: readonly number[],
   only: string | undefined,
-): number {
+): Map<string, number[]> {
+  const scores = new Map<string, number[]>()
   const cells = GRIDS[grid]().filter(
     (c) => (only === undefined || c.label.includes(only)) && (c.fits?.(data) ?? true),
   )
@@ -759,11 +764,52 @@ function tune(
         (o) => `${o.validationAccuracy?.toFixed(3)}/${o.figures.validation?.toFixed(3)}@${o.figures.chosen}`,
       )
       .join(' ')
+    scores.set(
+      cell.label,
+      outcomes.map((o) => ((o.validationAccuracy ?? Number.NaN) + (o.figures.validation ?? Number.NaN)) / 2),
+    )
     process.stdout.write(
       `${cell.label}: validation ACC ${mean((o) => o.validationAccuracy)} AUC ${mean((o) => o.figures.validation)} (per seed ACC/AUC@round ${each}; ran ${mean((o) => o.figures.ran)}), z ${outcomes[0]?.privacy?.noiseMultiplier.toFixed(3)}, ${((performance.now() - t) / 1000 / seeds.length).toFixed(0)} s/seed\n`,
     )
   }
-  return 0
+  return scores
+}
+
+/**
+ * The rule every grid since G runs under, computed: a variant's score is the mean over data sets and
+ * ε of (validation ACC + AUC) / 2, per seed; the first variant is the recipe, and another replaces it
+ * only if its gain, paired seed by seed, is more than twice its standard error. A variant is a cell's
+ * label after its "ε=… · " (cells without one, the no-DP reference, are left out); `scores` holds each
+ * data set and cell's per-seed (ACC + AUC) / 2, keyed "<set>\0<label>".
+ */
+function pairedSummary(scores: ReadonlyMap<string, readonly number[]>): string {
+  const variants = new Map<string, (readonly number[])[]>()
+  for (const [key, perSeed] of scores) {
+    const match = /^ε=[^ ]+ · (.+)$/.exec(key.slice(key.indexOf('\u0000') + 1))
+    if (match === null) continue
+    const cells = variants.get(match[1] as string) ?? []
+    cells.push(perSeed)
+    variants.set(match[1] as string, cells)
+  }
+  const perSeed = (cells: readonly (readonly number[])[]) =>
+    (cells[0] ?? []).map((_, seed) => avg(cells.map((c) => c[seed] as number)))
+  const [recipe, ...others] = [...variants]
+  if (recipe === undefined) return ''
+  const base = perSeed(recipe[1])
+  const lines = [`paired over ${base.length} seeds, against "${recipe[0]}" (score ${avg(base).toFixed(5)}):`]
+  for (const [variant, cells] of others) {
+    if (cells.length !== recipe[1].length) {
+      lines.push(`  ${variant}: ${cells.length} of ${recipe[1].length} cells ran; not compared`)
+      continue
+    }
+    const gains = perSeed(cells).map((s, seed) => s - (base[seed] as number))
+    const mean = avg(gains)
+    const se = Math.sqrt(gains.reduce((a, g) => a + (g - mean) ** 2, 0) / (gains.length - 1) / gains.length)
+    lines.push(
+      `  ${variant}: score ${avg(perSeed(cells)).toFixed(5)}, gain ${mean >= 0 ? '+' : ''}${mean.toFixed(5)} ± ${se.toFixed(5)} SE (higher on ${gains.filter((g) => g > 0).length} of ${gains.length} seeds): ${mean > 2 * se ? 'replaces the recipe (gain > 2 SE)' : 'does not replace it'}`,
+    )
+  }
+  return `${lines.join('\n')}\n`
 }
 
 const pick = (r: Result, f: (o: Outcome) => number | null) =>
