@@ -10,6 +10,7 @@ import {
   type ReceivedRefusalCode,
   type TaskInfo,
 } from './messages.ts'
+import type { PrivacySettings } from './privacy/privacy-settings.ts'
 import type { SecaggCrypto } from './secagg/crypto.ts'
 
 /**
@@ -152,6 +153,13 @@ export function joinDecision(raw: unknown, opts: HelloOptions): HelloOutcome {
       'task-changed',
       `the coordinator changed its task's image views while we were away (from ${before.backbone.views.join(', ')} to ${task.backbone.views.join(', ')}: a new run of "${task.taskId}"); start again to join it`,
     )
+  // its budget was opened, and its noise is drawn, for the privacy it joined with (a participant keeps
+  // its first task's settings): another ε, δ, C, z or unit is another run's promise
+  if (before && privacyText(before.privacy) !== privacyText(task.privacy))
+    return stopped(
+      'task-changed',
+      `the coordinator changed its task's privacy while we were away (from ${privacyText(before.privacy)} to ${privacyText(task.privacy)}: a new run of "${task.taskId}"); start again to join it under the new terms`,
+    )
   if (task.aggregation !== 'secure' && !opts.allowPlaintext)
     return stopped(
       'plaintext',
@@ -194,6 +202,15 @@ export function formatWait(ms: number): string {
 
 function stopped(why: HelloStop, message: string): HelloOutcome {
   return { type: 'stopped', why, message }
+}
+
+/** A task's privacy, every setting a participant enforces, as one line (numbers in full, so equal text is equal settings). */
+function privacyText(p: PrivacySettings | null): string {
+  if (p === null) return 'no differential privacy'
+  const common = `${p.unit}-level ε ${p.epsilon}, δ ${p.delta}, C ${p.clipNorm}, z ${p.noiseMultiplier}, ${p.rounds} rounds`
+  return p.unit === 'example'
+    ? `${common}, q ${p.samplingRate}, ${p.stepsPerRound} steps a round`
+    : `${common}, noise for ${p.minParticipants} participants`
 }
 
 function sameCentre(a: readonly number[] | null, b: readonly number[] | null): boolean {

@@ -234,6 +234,70 @@ describe('the participant’s hello', () => {
     ).toMatchObject({ type: 'joined', task: { backbone: { views: ['original', 'horizontal-flip'] } } })
   })
 
+  it('after a reconnect, other privacy settings (a new run, another promise) stop the participant', () => {
+    const example = {
+      unit: 'example' as const,
+      epsilon: 3,
+      delta: 1e-5,
+      clipNorm: 1,
+      noiseMultiplier: 14.9,
+      rounds: 100,
+      samplingRate: 1,
+      stepsPerRound: 1,
+    }
+    const participant = {
+      unit: 'participant' as const,
+      epsilon: 8,
+      delta: 1e-5,
+      clipNorm: 0.1,
+      noiseMultiplier: 0.9,
+      rounds: 100,
+      minParticipants: 20,
+    }
+    const private_ = { ...task, privacy: example }
+    for (const [before, after] of [
+      [null, example],
+      [example, null],
+      [example, { ...example, epsilon: 8 }],
+      [example, { ...example, noiseMultiplier: 10.5 }],
+      [example, { ...example, delta: 1e-6 }],
+      [example, { ...example, clipNorm: 2 }],
+      [example, { ...example, rounds: 200 }],
+      [example, { ...example, samplingRate: 0.5, stepsPerRound: 2 }],
+      [participant, { ...participant, minParticipants: 10 }],
+      [participant, { ...example }],
+    ] as const) {
+      const outcome = handshake(
+        challenge,
+        options({ joined: { ...task, privacy: before } }),
+        answering({ ok: true, task: { ...task, privacy: after } }).send,
+      )
+      expect(outcome).toMatchObject({
+        type: 'stopped',
+        why: 'task-changed',
+        message: expect.stringContaining("changed its task's privacy"),
+      })
+    }
+    const outcome = handshake(
+      challenge,
+      options({ joined: private_ }),
+      answering({ ok: true, task: { ...task, privacy: { ...example, epsilon: 8 } } }).send,
+    )
+    expect(outcome).toMatchObject({
+      message: expect.stringContaining(
+        'from example-level ε 3, δ 0.00001, C 1, z 14.9, 100 rounds, q 1, 1 steps a round to example-level ε 8,',
+      ),
+    })
+    // the same settings again (a resumed run): it goes on, its budget with it
+    expect(
+      handshake(
+        challenge,
+        options({ joined: private_ }),
+        answering({ ok: true, task: { ...private_ } }).send,
+      ),
+    ).toMatchObject({ type: 'joined', task: { privacy: { epsilon: 3 } } })
+  })
+
   it('a plaintext task is refused unless the participant allows it; a volunteer never does', () => {
     const plaintext = { ...task, aggregation: 'plaintext-debug' as const }
     const { send } = answering({ ok: true, task: plaintext })

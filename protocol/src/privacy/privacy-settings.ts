@@ -121,6 +121,7 @@ export function privacyStatement(privacy: PrivacySettings | null): string[] {
     `Each participant clips its whole update to ${noise} and adds discrete Gaussian noise in the secure sum before masking, its share so that any ${privacy.minParticipants} survivors together carry noise of standard deviation z·C: the coordinator never sees a sum without it.`,
     'Each participant accounts its own ε (worst case: the fewest survivors) and refuses a round that would take it past the target; the coordinator ends the run before one could.',
     `${secure} The updates carry no example or label counts: every participant weighs the same.`,
+    'What is published (the sum, the trained head) is covered by the same ε; whether one participant took part, and all its data with it, changes it by at most what the noise hides.',
   ]
 }
 

@@ -66,4 +66,15 @@ describe('the privacy statement', () => {
     expect(whole).toContain('any 10 survivors together carry noise of standard deviation z·C')
     expect(whole).toContain('the coordinator never sees a sum without it')
   })
+
+  it('says, for each unit, what the coordinator learns and what the published sum and head reveal', () => {
+    const one = privacyStatement(parsePrivacySettings(example)).join(' ')
+    const whole = privacyStatement(parsePrivacySettings(participant)).join(' ')
+    for (const text of [one, whole]) {
+      expect(text).toContain('the coordinator learns only the sum of a round’s updates')
+      expect(text).toContain('What is published (the sum, the trained head) is covered by the same ε')
+    }
+    expect(one).toContain('one patient’s presence changes it by at most what the noise hides')
+    expect(whole).toContain('whether one participant took part, and all its data with it')
+  })
 })
