@@ -133,6 +133,26 @@ describe('one coordinator, several tasks', () => {
     expect(bad.json.problems.map((p: { path: string }) => p.path)).toEqual(
       expect.arrayContaining(['backbone.source', 'head.labels']),
     )
+    // a budget no noise can keep (ε 0.01 over 10,000 rounds) is refused as it is submitted, with the numbers
+    const impossible = await operator(
+      'POST',
+      '/api/tasks',
+      await realTaskJson('impossible', {
+        training: { rounds: 10_000 },
+        privacy: { unit: 'example', epsilon: 0.01 },
+      }),
+    )
+    expect(impossible).toMatchObject({ status: 400, json: { error: 'invalid-task' } })
+    expect(impossible.json.problems).toEqual([
+      {
+        path: 'privacy.epsilon',
+        expected: expect.stringMatching(
+          /^an ε that 10000 rounds of 1 DP-SGD steps at q = 1 can meet with a noise multiplier up to 1000 \(even that spends ε = 0\.\d\d at δ = 0\.00001\)/,
+        ),
+        found: 'number 0.01',
+      },
+    ])
+    expect(await c.store.tasks.get('impossible')).toBeNull()
     // main's run is unfinished: its file stays until it is stopped
     const changed = await realTaskJson('main', { training: { rounds: 5 } })
     expect(await operator('POST', '/api/tasks', changed)).toMatchObject({
@@ -140,7 +160,7 @@ describe('one coordinator, several tasks', () => {
       json: { error: 'wrong-state', message: expect.stringContaining('has an unfinished run') },
     })
     const audit = await c.store.audit.list({ action: 'task.submit' })
-    expect(audit.map((e) => e.outcome)).toEqual(['refused', 'refused'])
+    expect(audit.map((e) => e.outcome)).toEqual(['refused', 'refused', 'refused'])
   })
 
   it('operators pause after the current round, resume, abort, extend and stop a run; a viewer may not; each step audited', async () => {
