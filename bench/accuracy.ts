@@ -57,6 +57,8 @@ Options:
                    both backbones' embeddings side by side, which no task can say yet) or
                    "turns" (after the rate: all eight views, the quarter turns and diagonals too)
                                                                                (default views)
+  --hospitals <n>  hospitals in the federated rows (and their names: "…, 1 hospitals, IID"); 1 is the
+                   recipe's own pooled run, the same optimizer on all the data          (default 5)
   --skip-throughput
   -h, --help
 `
@@ -68,7 +70,8 @@ const BACKBONES = ['mobilenet_v2_0.35_224', 'mobilenet_v1_0.75_224'] as const
 const BOTH = `${BACKBONES[0]}+${BACKBONES[1]}`
 const columnName = (backbone: string) =>
   backbone === BACKBONES[0] ? 'V2' : backbone === BACKBONES[1] ? 'V1' : 'V2+V1'
-const HOSPITALS = 5
+/** Hospitals in every federated row: 5, or `--hospitals` (1: the recipe's own pooled run). */
+let hospitals = 5
 
 type DataSet = {
   readonly file: string
@@ -117,10 +120,10 @@ type Partitioning = {
   readonly split: (labels: Int32Array, seed: number) => number[][]
 }
 const PARTITIONS: readonly Partitioning[] = [
-  { name: 'IID', split: (y, seed) => partitionIid(y, HOSPITALS, seed) },
+  { name: 'IID', split: (y, seed) => partitionIid(y, hospitals, seed) },
   ...[0.5, 0.1].map((alpha) => ({
     name: `Dirichlet α=${alpha}`,
-    split: (y: Int32Array, seed: number) => partitionDirichlet(y, HOSPITALS, alpha, seed),
+    split: (y: Int32Array, seed: number) => partitionDirichlet(y, hospitals, alpha, seed),
   })),
 ]
 
@@ -151,6 +154,7 @@ async function main(): Promise<number> {
       tune: { type: 'boolean', default: false },
       grid: { type: 'string', default: 'views' },
       'skip-throughput': { type: 'boolean', default: false },
+      hospitals: { type: 'string', default: '5' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -159,6 +163,11 @@ async function main(): Promise<number> {
     return 0
   }
   const { firstSeed, lastSeed } = seedRange({ ...values, seeds: values.seeds ?? (values.tune ? '2' : '10') })
+  hospitals = Number(values.hospitals)
+  if (!Number.isInteger(hospitals) || hospitals < 1 || hospitals > 100)
+    throw new Error(`--hospitals: expected a whole number from 1 to 100, got "${values.hospitals}"`)
+  if (values.tune && hospitals !== 5)
+    throw new Error('--hospitals: the validation grids ran with 5 hospitals; --tune takes no other count')
   const only = values.only
   const backend = await initBackend()
   if (values.tune) {
@@ -332,7 +341,7 @@ async function tune(
         tuneReport(grid, results, [
           "## The recipe's validation grid (npm run bench:accuracy -- --tune)",
           '',
-          `Each cell is a recipe variant run as the recipe's federated rows (${HOSPITALS} hospitals, ${PARTITIONS.map((p) => p.name).join(', ')}) on the official training split; seeds ${firstSeed}..${lastSeed}.`,
+          `Each cell is a recipe variant run as the recipe's federated rows (${hospitals} hospitals, ${PARTITIONS.map((p) => p.name).join(', ')}) on the official training split; seeds ${firstSeed}..${lastSeed}.`,
           "Every seed's official val split is cut into two stratified halves: the run chooses its round on one half and is measured on the other, both ways, so",
           'no figure is the maximum its own choice picked. The test split is never read. A column is a data set and backbone (V2: MobileNetV2-0.35, V1: MobileNetV1-0.75);',
           'a figure is the mean over partitions, seeds and halves of ACC / AUC, @ the mean chosen round. Score (the rule fixed before the grid ran): the mean over columns',
@@ -391,7 +400,7 @@ function bind(
     run: Pick<AccuracyRecipe, 'training' | 'server' | 'rounds' | 'layers'>,
     labelPrior: 'local' | 'federation',
     seed: number,
-  ): FederationRecipe => federationOf(run, labelPrior, need().classes, need().train.dim, HOSPITALS, seed)
+  ): FederationRecipe => federationOf(run, labelPrior, need().classes, need().train.dim, hospitals, seed)
   const reference = (seed: number): ReferenceRecipe => ({
     spec: { layers: recipe.layers, labels: [...need().classes] } satisfies HeadSpec,
     inputDim: need().train.dim,
@@ -415,7 +424,7 @@ function bind(
   for (const partitioning of PARTITIONS) {
     rows.push(
       {
-        setting: `FedAdam on federated gradients (the recipe), ${HOSPITALS} hospitals, ${partitioning.name}`,
+        setting: `FedAdam on federated gradients (the recipe), ${hospitals} hospitals, ${partitioning.name}`,
         kind: 'fedadam',
         partition: partitioning.name,
         run: (seed) =>
@@ -425,7 +434,7 @@ function bind(
           ),
       },
       {
-        setting: `FedAvg, task defaults, ${HOSPITALS} hospitals, ${partitioning.name}`,
+        setting: `FedAvg, task defaults, ${hospitals} hospitals, ${partitioning.name}`,
         kind: 'fedavg',
         partition: partitioning.name,
         run: (seed) =>
@@ -541,7 +550,7 @@ function report(
     '',
     `Official test splits; every figure is of the head chosen on the official val split (${RECIPE.metric}, patience ${RECIPE.patience}), mean ± sd over seeds ${seeds}`,
     "(the seeds column says how many ran); a seed draws the head's initialization, the partition over",
-    `${HOSPITALS} hospitals and the shuffling. Head: ${headText(RECIPE)} on the frozen backbone's embedding${RECIPE.views.length > 1 ? ` averaged over the views ${RECIPE.views.join(', ')} (task.backbone.views; the recipe's rows and the references; FedAvg: the original alone)` : ''}${RECIPE.inputCentre === 'validation' ? ' centred on the val split\'s mean embedding (head.inputCentre "validation"; the recipe\'s rows and the references)' : ''}.`,
+    `${hospitals} hospitals and the shuffling. Head: ${headText(RECIPE)} on the frozen backbone's embedding${RECIPE.views.length > 1 ? ` averaged over the views ${RECIPE.views.join(', ')} (task.backbone.views; the recipe's rows and the references; FedAvg: the original alone)` : ''}${RECIPE.inputCentre === 'validation' ? ' centred on the val split\'s mean embedding (head.inputCentre "validation"; the recipe\'s rows and the references)' : ''}.`,
     "Federated rows are `fedtune simulate`: the clients' code in one process (the 10 % hold-out, trainHead, Δ,",
     "the fixed-point secure vector, the server step); the head predicts with the federation's label mix folded in.",
     `The recipe (one for every set, chosen on validation by \`--tune\`): ${serverText(RECIPE)} on federated full-batch gradients of the`,
