@@ -802,11 +802,12 @@ function pairedSummary(scores: ReadonlyMap<string, readonly number[]>): string {
       lines.push(`  ${variant}: ${cells.length} of ${recipe[1].length} cells ran; not compared`)
       continue
     }
-    const gains = perSeed(cells).map((s, seed) => s - (base[seed] as number))
+    const scores = perSeed(cells)
+    const gains = scores.map((s, seed) => s - (base[seed] as number))
     const mean = avg(gains)
     const se = Math.sqrt(gains.reduce((a, g) => a + (g - mean) ** 2, 0) / (gains.length - 1) / gains.length)
     lines.push(
-      `  ${variant}: score ${avg(perSeed(cells)).toFixed(5)}, gain ${mean >= 0 ? '+' : ''}${mean.toFixed(5)} ± ${se.toFixed(5)} SE (higher on ${gains.filter((g) => g > 0).length} of ${gains.length} seeds): ${mean > 2 * se ? 'replaces the recipe (gain > 2 SE)' : 'does not replace it'}`,
+      `  ${variant}: score ${avg(scores).toFixed(5)}, gain ${mean >= 0 ? '+' : ''}${mean.toFixed(5)} ± ${se.toFixed(5)} SE (higher on ${gains.filter((g) => g > 0).length} of ${gains.length} seeds): ${mean > 2 * se ? 'replaces the recipe (gain > 2 SE)' : 'does not replace it'}`,
     )
   }
   return `${lines.join('\n')}\n`
