@@ -46,6 +46,7 @@ export { privacyChange } from './privacy/privacy-change.ts'
 export {
   examplePrivacyFor,
   type PrivateRun,
+  privacyAtSubmit,
   privacySettingsFor,
   RING_WRAP_BOUND,
 } from './privacy/privacy-settings-for.ts'

@@ -1,4 +1,10 @@
-import { parseTaskFile, privacySettingsFor, RING_WRAP_BOUND, runAccountant } from '@fedtune/coordinator'
+import {
+  parseTaskFile,
+  privacyAtSubmit,
+  privacySettingsFor,
+  RING_WRAP_BOUND,
+  runAccountant,
+} from '@fedtune/coordinator'
 import { dpSgdSteps } from '@fedtune/model'
 import { ringOverflowProbability, ringScale } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
@@ -156,5 +162,61 @@ describe('privacySettingsFor, unit "participant"', () => {
     const [problem] = refused({ unit: 'participant', epsilon: 0.01 }, { training: { rounds: 10_000 } })
     expect(problem?.path).toBe('privacy.epsilon')
     expect(problem?.expected).toMatch(/^an ε that 10000 rounds .* noise multiplier up to 1000/)
+  })
+})
+
+describe('privacyAtSubmit: what a submitted task is refused for before its backbone is loaded', () => {
+  it('unit "example": everything its run start would refuse, with the same problems', () => {
+    const impossible = task({ unit: 'example', epsilon: 0.01 }, { training: { rounds: 10_000 } })
+    expect(privacyAtSubmit(impossible)).toEqual(privacySettingsFor(impossible, 2562))
+    expect(privacyAtSubmit(task({ unit: 'example', epsilon: 3 }))).toMatchObject({ ok: true })
+  })
+
+  it('unit "participant": a target ε the rounds cannot meet, with the problem its run start gives', () => {
+    const impossible = task({ unit: 'participant', epsilon: 0.01 }, { training: { rounds: 10_000 } })
+    const found = privacyAtSubmit(impossible)
+    expect(found).toEqual({
+      ok: false,
+      problems: refused({ unit: 'participant', epsilon: 0.01 }, { training: { rounds: 10_000 } }),
+    })
+  })
+
+  it('unit "participant": a file\'s z with which one round of even the continuous Gaussian spends more than ε', () => {
+    const found = privacyAtSubmit(task({ unit: 'participant', epsilon: 1, noiseMultiplier: 0.5 }))
+    if (found.ok) throw new Error('expected the task to be refused')
+    expect(found.problems).toEqual([
+      {
+        path: 'privacy.noiseMultiplier',
+        expected: expect.stringMatching(
+          /^a noise multiplier with which at least one round fits ε = 1 \(one round at z = 0\.5 spends at least ε = \d+\.\d+ at δ = 0\.00001, the continuous Gaussian's, whatever the head\)/,
+        ),
+        found: 'number 0.5',
+      },
+    ])
+    // and its run would refuse it too, at every head size
+    for (const params of [4, 2562, 1_000_000])
+      expect(refused({ unit: 'participant', epsilon: 1, noiseMultiplier: 0.5 }, {}, params)[0]?.path).toBe(
+        'privacy.noiseMultiplier',
+      )
+  })
+
+  it('never refuses a participant task its run would serve: every refusal at submit is one at start, whatever the head', () => {
+    let refusedAtSubmit = 0
+    for (const epsilon of [0.05, 0.3, 1, 3, 8])
+      for (const rounds of [1, 20, 500, 5000])
+        for (const noiseMultiplier of [null, 0.3, 1, 3, 10]) {
+          const privacy = {
+            unit: 'participant',
+            epsilon,
+            ...(noiseMultiplier === null ? {} : { noiseMultiplier }),
+          }
+          const t = task(privacy, { training: { rounds } })
+          if (privacyAtSubmit(t).ok) continue
+          refusedAtSubmit++
+          for (const params of [4, 2562, 100_000]) expect(privacySettingsFor(t, params).ok).toBe(false)
+        }
+    // the sweep reaches both outcomes
+    expect(refusedAtSubmit).toBeGreaterThan(10)
+    expect(refusedAtSubmit).toBeLessThan(100)
   })
 })

@@ -153,6 +153,27 @@ describe('one coordinator, several tasks', () => {
       },
     ])
     expect(await c.store.tasks.get('impossible')).toBeNull()
+    // of unit "participant", a z with which one round spends more than ε whatever the head's size
+    const tooLittle = await operator(
+      'POST',
+      '/api/tasks',
+      await realTaskJson('too-little', {
+        training: { rounds: 10 },
+        participation: { minParticipants: 3 },
+        privacy: { unit: 'participant', epsilon: 1, noiseMultiplier: 0.5 },
+      }),
+    )
+    expect(tooLittle).toMatchObject({ status: 400, json: { error: 'invalid-task' } })
+    expect(tooLittle.json.problems).toEqual([
+      {
+        path: 'privacy.noiseMultiplier',
+        expected: expect.stringMatching(
+          /^a noise multiplier with which at least one round fits ε = 1 \(one round at z = 0\.5 spends at least ε = /,
+        ),
+        found: 'number 0.5',
+      },
+    ])
+    expect(await c.store.tasks.get('too-little')).toBeNull()
     // main's run is unfinished: its file stays until it is stopped
     const changed = await realTaskJson('main', { training: { rounds: 5 } })
     expect(await operator('POST', '/api/tasks', changed)).toMatchObject({
@@ -160,7 +181,7 @@ describe('one coordinator, several tasks', () => {
       json: { error: 'wrong-state', message: expect.stringContaining('has an unfinished run') },
     })
     const audit = await c.store.audit.list({ action: 'task.submit' })
-    expect(audit.map((e) => e.outcome)).toEqual(['refused', 'refused', 'refused'])
+    expect(audit.map((e) => e.outcome)).toEqual(['refused', 'refused', 'refused', 'refused'])
   })
 
   it('operators pause after the current round, resume, abort, extend and stop a run; a viewer may not; each step audited', async () => {

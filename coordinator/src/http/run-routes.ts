@@ -8,7 +8,7 @@ import { HostError, type RunAction, type TaskHost } from '../host/task-host.ts'
 import { auditRequest } from '../operators/operators-context.ts'
 import { OPERATOR_BODY_LIMIT, parseWith } from '../operators/request-body.ts'
 import { signedInOf } from '../operators/signed-in.ts'
-import { examplePrivacyFor } from '../privacy/privacy-settings-for.ts'
+import { privacyAtSubmit } from '../privacy/privacy-settings-for.ts'
 import type { RoundRecord } from '../rounds/round-log.ts'
 import type { Run, Store } from '../store/index.ts'
 import { headFile, serverStateFile } from '../store/run-folder.ts'
@@ -66,10 +66,11 @@ export function runRoutes(app: FastifyInstance, store: Store, host: TaskHost, ba
       try {
         // relative paths in a submitted file are the coordinator's, from its working folder
         file = parseTaskFile(request.body, baseDir, 'task file')
-        // an impossible budget is refused now, not when a run of it starts (unit "participant" needs the head's size, so its run checks it)
+        // an impossible budget is refused now, not when a run of it starts (of unit "participant",
+        // what needs the head's size is checked when its run loads the backbone)
         const privacy = file.privacy
-        if (privacy?.unit === 'example') {
-          const found = examplePrivacyFor({ ...file, privacy })
+        if (privacy) {
+          const found = privacyAtSubmit({ ...file, privacy })
           if (!found.ok) throw new TaskFileError('task file', found.problems)
         }
       } catch (error) {

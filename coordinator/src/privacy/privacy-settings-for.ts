@@ -1,6 +1,7 @@
 import { dpSgdSteps } from '@fedtune/model'
 import {
   describe,
+  epsilonOf,
   type FixedPoint,
   fixedPointFor,
   formatEpsilon,
@@ -129,6 +130,40 @@ export function examplePrivacyFor(task: Private): Outcome {
     `${stepsPerRound} DP-SGD steps at q = ${q}`,
     p.noiseMultiplier === null,
   )
+}
+
+/**
+ * What a submitted task's privacy can be refused for before any backbone is loaded, with the
+ * numbers its run's start would give (POST /api/tasks; `privacySettingsFor` checks the rest then).
+ * Unit "example": everything ({@link examplePrivacyFor}). Unit "participant": what holds whatever
+ * the head's size, because the distributed discrete Gaussian spends at least what the continuous
+ * Gaussian at the same z and sensitivity C does (its RDP adds the discretization's terms to
+ * α/(2z²), and its sensitivity is the rounding's bound, at least C): a target ε that no z up to
+ * the accountant's largest meets over the rounds, or a file's z with which one round of even the
+ * continuous Gaussian spends more than ε. The ring's fit and the rounding's share need the size.
+ */
+export function privacyAtSubmit(
+  task: Private,
+): { readonly ok: true } | { readonly ok: false; readonly problems: readonly TaskFileProblem[] } {
+  const p = task.privacy
+  if (p.unit === 'example') return examplePrivacyFor(task)
+  const { rounds } = task.training
+  if (p.noiseMultiplier === null) {
+    const first = exampleNoise({ epsilon: p.epsilon, delta: p.delta, samplingRate: 1, steps: rounds })
+    return first.ok ? { ok: true } : impossible(task, first.maxNoiseMultiplier, first.epsilonAtMax)
+  }
+  const z = p.noiseMultiplier
+  const least = epsilonOf(
+    [{ kind: 'subsampled-gaussian', steps: 1, samplingRate: 1, noiseMultiplier: z }],
+    p.delta,
+  )
+  if (least > p.epsilon)
+    return refused(
+      'privacy.noiseMultiplier',
+      `a noise multiplier with which at least one round fits ε = ${p.epsilon} (one round at z = ${round4(z)} spends at least ε = ${formatEpsilon(least)} at δ = ${p.delta}, the continuous Gaussian's, whatever the head); leave it out to derive the smallest that fits every round`,
+      describe(z),
+    )
+  return { ok: true }
 }
 
 function participantRun(task: Private, paramCount: number): Outcome {
