@@ -21,6 +21,8 @@ Commands:
   audit                    read the coordinator's audit log (admins; over the API)
   participant <list|approve|revoke|readmit|invite> --task <t> [<name>]
                            decide who takes part in a task (operators; over the API)
+  task init --data <folder> --backbone <folder>
+                           write a checked task file for hospital folders, with a measured recipe
   task submit <task.json>  send a task file to the coordinator (operators; over the API)
   task show <task>         a task: who submitted it, its runs
   status [--task <t>]      every task and its run, or one task's run as it happens

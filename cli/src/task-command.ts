@@ -9,8 +9,10 @@ import type { RunView } from './run-views.ts'
 import { runsTable } from './runs-command.ts'
 
 const USAGE = `Usage: fedtune task <submit <task.json> | show <name>> [options]
+       fedtune task init --data <folder> --backbone <folder> [options]
 
-The coordinator's tasks, over its API.
+The coordinator's tasks, over its API; "task init" writes a task file here ("fedtune task init
+--help" for its options).
 
   submit <task.json>     send a task file (operators): a new task is created, a changed file
                          replaces the task's file (refused while the task has an unfinished run:
@@ -40,6 +42,8 @@ type TaskDetail = {
 
 /** `fedtune task …`: submitting and reading task files over the API. */
 export function runTaskCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  // local, and it loads the backbone reader: imported only when asked for
+  if (argv[0] === 'init') return import('./task-init.ts').then((m) => m.runTaskInit(argv.slice(1), io))
   return apiCommand('task', USAGE, io, async () => {
     const usage = usageAsked(argv, USAGE, io)
     if (usage !== null) return usage

@@ -53,6 +53,7 @@ describe.concurrent('every command explains itself', () => {
     [['backbone', '--help'], 'Usage: fedtune backbone digest'],
     [['privacy', '--help'], 'Usage: fedtune privacy epsilon --noise <z>'],
     [['task', '--help'], 'Usage: fedtune task <submit <task.json> | show <name>>'],
+    [['task', 'init', '--help'], 'Usage: fedtune task init --data <folder> --backbone <folder>'],
     [['status', '--help'], 'Usage: fedtune status [--task <name>]'],
     [['runs', '--help'], 'Usage: fedtune runs [--task <name>]'],
     [['run', '--help'], 'fedtune run export (--run <id> | --task <name>) --out <dir>'],
