@@ -348,10 +348,11 @@ async function join(): Promise<void> {
         },
         budgetSpent: (round, reason) => {
           session = undefined
-          yourPart.set(round, 'refused: privacy budget')
+          // No result of this round will reach the page: its row says why this browser is not in it.
+          leftRound(round)
           setStatus(
             'budget-spent',
-            `Round ${round}: ${reason}. This browser left the run; its record stays here until you stop.`,
+            `${reason.charAt(0).toUpperCase()}${reason.slice(1)}. This browser left the run; its record stays here until you stop.`,
           )
           updateControls()
         },
@@ -432,6 +433,23 @@ function onWorker(m: FromWorker): void {
       ui.yours.textContent = `Round ${m.round}: the global model on your ${r.examples} held-out images: ${metricsLine(r, labels)}.${warning ? ` Note: ${warning}.` : ''}`
     }
   }
+}
+
+/** The round this browser refused for its privacy budget and left in: it sees no result of it. */
+function leftRound(round: number): void {
+  const row = document.createElement('tr')
+  row.dataset.round = String(round)
+  row.dataset.status = 'left'
+  row.append(
+    el('td', String(round)),
+    el('td', 'refused: privacy budget'),
+    el('td', 'this browser left before it ended'),
+    el('td', '–'),
+    el('td', '–'),
+    el('td', '–'),
+    el('td', '–'),
+  )
+  ui.rounds.append(row)
 }
 
 function onResult(r: RoundResult, privacy: PrivacySettings | null, spent: readonly SpentRound[]): void {

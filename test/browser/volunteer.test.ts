@@ -4,10 +4,17 @@ import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLogger, Participant } from '@fedtune/client-node'
-import { headFile, parseTaskFile } from '@fedtune/coordinator'
+import { headFile, parseTaskFile, privacySettingsFor, type TaskFile } from '@fedtune/coordinator'
 import { type RunningCoordinator, startCoordinator } from '@fedtune/coordinator/start'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
-import { formatEpsilon, type ImageView } from '@fedtune/protocol'
+import {
+  epsilonOf,
+  formatEpsilon,
+  type ImageView,
+  type PrivacyEvent,
+  roundPrivacyEvent,
+  type SpentRound,
+} from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -206,6 +213,64 @@ function storedKeys(page: Page): Promise<string[]> {
           }
         }
       }),
+  )
+}
+
+/** The value under `key` in the page's IndexedDB store (client-web/src/store.ts); undefined if none. */
+function storedValue(page: Page, key: string): Promise<unknown> {
+  return page.evaluate(
+    (k) =>
+      new Promise<unknown>((resolve, reject) => {
+        type Request<T> = { result: T; onsuccess: () => void; onerror: () => void }
+        type Db = {
+          transaction(s: string): { objectStore(s: string): { get(k: string): Request<unknown> } }
+          close(): void
+        }
+        const idb = (globalThis as unknown as { indexedDB: { open(name: string): Request<Db> } }).indexedDB
+        const open = idb.open('fedtune-volunteer')
+        open.onerror = reject
+        open.onsuccess = () => {
+          const get = open.result.transaction('kv').objectStore('kv').get(k)
+          get.onerror = reject
+          get.onsuccess = () => {
+            open.result.close()
+            resolve(get.result)
+          }
+        }
+      }),
+    key,
+  )
+}
+
+/** Puts `value` under `key` in the page's store, as an earlier visit of the page would have. */
+function putStored(page: Page, key: string, value: unknown): Promise<void> {
+  return page.evaluate(
+    ([k, v]) =>
+      new Promise<void>((resolve, reject) => {
+        type Db = {
+          createObjectStore(s: string): unknown
+          transaction(
+            s: string,
+            m: string,
+          ): { objectStore(s: string): { put(v: unknown, k: string): unknown }; oncomplete: () => void }
+          close(): void
+        }
+        type Open = { result: Db; onupgradeneeded: () => void; onsuccess: () => void; onerror: () => void }
+        const idb = (globalThis as unknown as { indexedDB: { open(name: string, version: number): Open } })
+          .indexedDB
+        const open = idb.open('fedtune-volunteer', 1)
+        open.onupgradeneeded = () => open.result.createObjectStore('kv')
+        open.onerror = reject
+        open.onsuccess = () => {
+          const tx = open.result.transaction('kv', 'readwrite')
+          tx.objectStore('kv').put(v, k)
+          tx.oncomplete = () => {
+            open.result.close()
+            resolve()
+          }
+        }
+      }),
+    [key, value] as const,
   )
 }
 
@@ -449,6 +514,128 @@ describe('a volunteer in headless Chromium', () => {
     expect(await page.isHidden('#privacy-excess')).toBe(true)
     // kept in the page's store, one event a round, before each masked input went out
     expect(await storedKeys(page)).toContain('privacy:volunteer-private')
+    await page.close()
+  }, 600_000)
+
+  it('under participant-level privacy: takes part in a round, refuses the next one its budget cannot take, says so with the figures and leaves; the hospitals finish the run', async () => {
+    // Two survivors may aggregate a round, so the hospitals go on without the volunteer; a gather
+    // window that does not pass makes round 1 wait for all three, and round 2 starts with all three.
+    const c = await coordinator('volunteer-budget', 2, true, undefined, 3600, {
+      unit: 'participant',
+      epsilon: 8,
+      delta: 1e-5,
+      clipNorm: 0.5,
+    })
+    const [round1, round2] = [recorded('volunteer-budget', 1), recorded('volunteer-budget', 2)]
+    const info = c.federation.task
+    // What the run serves, by the coordinator's own function: z, and the ring's scale each round carries.
+    const file = c.run.settings as TaskFile
+    if (file.privacy === null) throw new Error('expected a private task')
+    const served = privacySettingsFor({ ...file, privacy: file.privacy }, info.paramCount)
+    if (!served.ok || served.value.fixedPoint === null)
+      throw new Error('expected a served secure private task')
+    const privacy = served.value.settings
+    expect(info.privacy).toEqual(privacy)
+    // One round as the browser's accountant counts it: the worst case of minParticipants survivors.
+    const event: PrivacyEvent = roundPrivacyEvent(privacy, {
+      steps: 0,
+      scale: served.value.fixedPoint.scale,
+      dimension: info.paramCount,
+    })
+    const epsilonAfter = (rounds: number) => epsilonOf(Array(rounds).fill(event), privacy.delta)
+    let fits = 0
+    while (epsilonAfter(fits + 1) <= privacy.epsilon) fits++
+    // z is derived so that the task's 2 rounds fit, in this worst case too
+    expect(fits).toBeGreaterThanOrEqual(2)
+    // An earlier visit kept all but one of them: this browser's budget has room for one round more.
+    const earlier: SpentRound[] = Array.from({ length: fits - 1 }, (_, i) => ({
+      task: info.taskId,
+      round: i + 1,
+      time: '2026-12-01T10:00:00.000Z',
+      event,
+    }))
+    const page = await browser.newPage()
+    // Every frame the page sends, seen on its way to the coordinator (installed before the socket opens).
+    const sent: string[] = []
+    await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+      const server = ws.connectToServer()
+      ws.onMessage((message) => {
+        // a binary event's JSON header travels in ASCII (docs/protocol.md, "Framing")
+        sent.push(typeof message === 'string' ? message : message.toString('latin1'))
+        server.send(message)
+      })
+      server.onMessage((message) => ws.send(message))
+    })
+    await page.goto(`${c.url}/join/`)
+    await putStored(page, `privacy:${info.taskId}`, earlier)
+    await joinOn(page, c)
+    expect(await page.textContent('#privacy-budget')).toContain(
+      `ε spent ${formatEpsilon(epsilonAfter(fits - 1))} of 8.00 (δ 1e-5), ${fits - 1} round`,
+    )
+    await hospital(c, 1)
+    await hospital(c, 2)
+
+    // Whatever ends its part (a run it finished, an error) ends the wait, not only the one expected.
+    await page.waitForSelector(
+      '#status:is([data-state="budget-spent"], [data-state="finished"], [data-state="error"])',
+      { timeout: 300_000 },
+    )
+    await page.screenshot({ path: join(output, 'budget-spent.png'), fullPage: true })
+    expect(await page.getAttribute('#status', 'data-state')).toBe('budget-spent')
+    expect(await page.textContent('#status')).toBe(
+      `Round 2 would take this participant's privacy budget to ε ${formatEpsilon(epsilonAfter(fits + 1))}, past the task's target ε 8.00 (δ 1e-5); ${fits} rounds trained so far spent ε ${formatEpsilon(epsilonAfter(fits))}. This browser left the run; its record stays here until you stop.`,
+    )
+    // It had taken part before: round 1's result is on the page, with the part it trained and its ε,
+    const rows = await page.$$eval('#rounds tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+    )
+    expect(rows.map((r) => r.slice(0, 4))).toEqual([
+      [
+        '1',
+        expect.stringMatching(
+          new RegExp(
+            `^trained on \\d+; ACC [\\d.]+ on your images; ε spent ${formatEpsilon(epsilonAfter(fits))} of 8\\.00 \\(δ 1e-5\\)$`,
+          ),
+        ),
+        'aggregated',
+        '3',
+      ],
+      // and the round it refused, whose result it no longer waits for
+      ['2', 'refused: privacy budget', 'this browser left before it ended', '–'],
+    ])
+    expect(await page.textContent('#privacy-budget')).toBe(
+      `After round 1: ε spent ${formatEpsilon(epsilonAfter(fits))} of 8.00 (δ 1e-5).`,
+    )
+    // Left for good: no way to join again until a stop, which would delete the record.
+    expect(await page.isDisabled('#join')).toBe(true)
+    expect(await page.isEnabled('#stop')).toBe(true)
+    // The page's ledger: the earlier visit's rounds and round 1, kept before its masked input went out; no round 2.
+    expect(await storedValue(page, `privacy:${info.taskId}`)).toEqual([
+      ...earlier,
+      { task: info.taskId, round: 1, time: expect.any(String), event },
+    ])
+
+    // The coordinator: round 1 with the volunteer among its survivors; round 2 without it, from the hospitals.
+    await round1
+    await round2
+    const [first, second] = c.records
+    const volunteerName = first?.survivors?.find((n) => n.startsWith('volunteer-'))
+    expect(volunteerName).toBeDefined()
+    expect(first).toMatchObject({ status: 'aggregated', privacy: { survivors: 3 } })
+    expect(first?.survivors).toHaveLength(3)
+    expect(second?.status).toBe('aggregated')
+    expect(second?.selected).toContain(volunteerName)
+    expect(second?.dropped).toContain(volunteerName)
+    expect([...(second?.survivors ?? [])].sort()).toEqual(['hospital-1', 'hospital-2'])
+    expect(second?.privacy?.survivors).toBe(2)
+    // Its secure-aggregation messages: all four stages of round 1, nothing at all of round 2.
+    const stages = sent.flatMap((frame) => {
+      const stage = /"stage":"([a-z-]+)"/.exec(frame)?.[1]
+      return stage === undefined ? [] : [`${/"round":(\d+)/.exec(frame)?.[1]} ${stage}`]
+    })
+    expect(stages).toEqual(['1 advertise', '1 share-keys', '1 masked-input', '1 unmask'])
+    // The run ends as it would have with the volunteer: both rounds done.
+    expect(await c.federation.done).toMatchObject({ completed: 2, failed: 0 })
     await page.close()
   }, 600_000)
 
