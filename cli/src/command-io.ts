@@ -36,3 +36,29 @@ export function usageAsked(argv: readonly string[], usage: string, io: CommandIo
   io.stdout(usage)
   return argv.length === 0 ? 2 : 0
 }
+
+/**
+ * A command that runs here, not over the API: its usage when asked (`usageAsked`), else `run`; a
+ * CommandError is printed as `fedtune <name>: …` (with a pointer to --help for a wrong command line)
+ * and becomes the exit code.
+ */
+export async function localCommand(
+  name: string,
+  usage: string,
+  argv: readonly string[],
+  io: CommandIo,
+  run: () => Promise<void>,
+): Promise<number> {
+  try {
+    const asked = usageAsked(argv, usage, io)
+    if (asked !== null) return asked
+    await run()
+    return 0
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error
+    io.stderr(
+      `fedtune ${name}: ${error.message}\n${error.exitCode === 2 ? `(see fedtune ${name} --help)\n` : ''}`,
+    )
+    return error.exitCode
+  }
+}

@@ -5,7 +5,7 @@ import { parseTaskFile, TaskFileError } from '@fedtune/coordinator'
 import { readBackboneFolder } from '@fedtune/model/node'
 import { escapeText, IMAGE_VIEWS, TASK_NAME } from '@fedtune/protocol'
 import { commandLine } from './api-command.ts'
-import { CommandError, type CommandIo, processIo, usageAsked } from './command-io.ts'
+import { CommandError, type CommandIo, localCommand, processIo } from './command-io.ts'
 import { MANIFEST_FILE } from './data/split-manifest.ts'
 import { DATA_LAYOUT, hospitalFolders } from './simulate/hospital-folders.ts'
 import { RECIPES, type RecipeName, recipeSections } from './task-recipe.ts'
@@ -57,19 +57,8 @@ type Options = {
 }
 
 /** `fedtune task init`: a checked task file for a data folder and a backbone, with a measured recipe. */
-export async function runTaskInit(argv: string[], io: CommandIo = processIo()): Promise<number> {
-  try {
-    const usage = usageAsked(argv, TASK_INIT_USAGE, io)
-    if (usage !== null) return usage
-    await init(parseOptions(argv), io)
-    return 0
-  } catch (error) {
-    if (!(error instanceof CommandError)) throw error
-    io.stderr(
-      `fedtune task init: ${error.message}\n${error.exitCode === 2 ? '(see fedtune task init --help)\n' : ''}`,
-    )
-    return error.exitCode
-  }
+export function runTaskInit(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  return localCommand('task init', TASK_INIT_USAGE, argv, io, () => init(parseOptions(argv), io))
 }
 
 function parseOptions(argv: string[]): Options {

@@ -26,6 +26,11 @@ beforeAll(async () => {
 }, 120_000)
 afterAll(() => rm(scratch, { recursive: true, force: true }))
 
+/** `fedtune task init` on the split and the test backbone, writing `out`, with `more` options. */
+function initSplit(out: string, ...more: string[]) {
+  return init(['--data', data, '--backbone', backbone, '--out', out, ...more])
+}
+
 async function init(args: string[]) {
   const t = testIo()
   const code = await runTaskCommand(['init', ...args], t.io)
@@ -35,7 +40,7 @@ async function init(args: string[]) {
 describe('fedtune task init', () => {
   it('writes the README’s recipe for a data split: the backbone’s digest, the split’s labels and evaluation folders', async () => {
     const out = join(scratch, 'recipe.json')
-    const { code, stdout, stderr } = await init(['--data', data, '--backbone', backbone, '--out', out])
+    const { code, stdout, stderr } = await initSplit(out)
     expect(stderr).toBe('')
     expect(code).toBe(0)
     expect(stdout).toMatch(
@@ -68,18 +73,7 @@ describe('fedtune task init', () => {
 
   it('writes a file fedtune simulate runs on the same folders', async () => {
     const out = join(scratch, 'short.json')
-    const made = await init([
-      '--data',
-      data,
-      '--backbone',
-      backbone,
-      '--out',
-      out,
-      '--views',
-      '1',
-      '--rounds',
-      '4',
-    ])
+    const made = await initSplit(out, '--views', '1', '--rounds', '4')
     expect(made.code).toBe(0)
     expect(made.stdout).toMatch(/the federated-gradients recipe, 1 view, 4 rounds$/m)
     const t = testIo()
@@ -98,12 +92,7 @@ describe('fedtune task init', () => {
 
   it('--recipe fedavg: the task file’s defaults, one view, 60 rounds; --labels, --ordinal and --name as given', async () => {
     const out = join(scratch, 'fedavg.json')
-    const { code } = await init([
-      '--data',
-      data,
-      '--backbone',
-      backbone,
-      '--out',
+    const { code } = await initSplit(
       out,
       '--recipe',
       'fedavg',
@@ -112,7 +101,7 @@ describe('fedtune task init', () => {
       '--ordinal',
       '--name',
       'grades',
-    ])
+    )
     expect(code).toBe(0)
     const written = JSON.parse(await readFile(out, 'utf8'))
     expect(written.training).toEqual({ rounds: 60 })
@@ -144,11 +133,11 @@ describe('fedtune task init', () => {
     it('to replace a file without --force, and leaves it as it was', async () => {
       const out = join(scratch, 'kept.json')
       await writeFile(out, '{"mine": true}\n')
-      const { code, stderr } = await init(['--data', data, '--backbone', backbone, '--out', out])
+      const { code, stderr } = await initSplit(out)
       expect(code).toBe(1)
       expect(stderr).toMatch(/kept\.json exists; --force replaces it, or choose another --out/)
       expect(await readFile(out, 'utf8')).toBe('{"mine": true}\n')
-      expect((await init(['--data', data, '--backbone', backbone, '--out', out, '--force'])).code).toBe(0)
+      expect((await initSplit(out, '--force')).code).toBe(0)
       expect(JSON.parse(await readFile(out, 'utf8')).name).toBe('chest-xrays')
     })
 

@@ -18,7 +18,7 @@ import {
 } from '@fedtune/model/node'
 import { escapeText, fixedPointFor, localDeltaProblem, paramCount, privacyStatement } from '@fedtune/protocol'
 import { commandLine } from '../api-command.ts'
-import { CommandError, type CommandIo, processIo, usageAsked } from '../command-io.ts'
+import { CommandError, type CommandIo, localCommand, processIo } from '../command-io.ts'
 import { comparisonRows, comparisonTable, METRIC_NAMES } from './comparison.ts'
 import type { HeadChoice, HeldOut } from './held-out.ts'
 import { DATA_LAYOUT, hospitalFolders } from './hospital-folders.ts'
@@ -90,18 +90,7 @@ export async function runSimulateCommand(
   /** Progress bars; null draws none (a test). */
   bars: NodeJS.WriteStream | null = process.stderr,
 ): Promise<number> {
-  try {
-    const usage = usageAsked(argv, SIMULATE_USAGE, io)
-    if (usage !== null) return usage
-    await simulate(parseOptions(argv), io, bars)
-    return 0
-  } catch (error) {
-    if (!(error instanceof CommandError)) throw error
-    io.stderr(
-      `fedtune simulate: ${error.message}\n${error.exitCode === 2 ? '(see fedtune simulate --help)\n' : ''}`,
-    )
-    return error.exitCode
-  }
+  return localCommand('simulate', SIMULATE_USAGE, argv, io, () => simulate(parseOptions(argv), io, bars))
 }
 
 function parseOptions(argv: string[]): Options {
