@@ -1,14 +1,17 @@
-import { readBackboneFolder } from '@fedtune/model/node'
+import { readBackboneFolder, readBackboneUrl } from '@fedtune/model/node'
 
-const USAGE = `Usage: fedtune backbone digest <folder>
+const USAGE = `Usage: fedtune backbone digest <folder | http(s) URL of a model.json>
 
-Prints the SHA-256 digest of a TensorFlow.js layers model folder (model.json and its weight files):
-the value a task file's backbone.sha256 needs. It is the SHA-256 of the sha256sum-style listing of
-the files, model.json first, then the weight files in the order model.json lists them, so
+Prints the SHA-256 digest of a TensorFlow.js layers model (model.json and its weight files): the
+value a task file's backbone.sha256 needs. It is the SHA-256 of the sha256sum-style listing of
+the files, model.json first, then the weight files in the order model.json lists them, so for a
+folder
 
   (cd <folder> && sha256sum model.json <weight files…>) | sha256sum
 
-gives the same value by hand.
+gives the same value by hand. A URL's model.json and weight files (relative to it) are fetched
+once and kept nowhere: the digest says what that server gave this time, which every participant
+then checks it gives them too.
 `
 
 export async function runBackboneCommand(argv: string[]): Promise<number> {
@@ -22,11 +25,15 @@ export async function runBackboneCommand(argv: string[]): Promise<number> {
       process.stdout.write(USAGE)
       return 0
     }
-    process.stderr.write(`fedtune backbone: expected "digest <folder>", got "${argv.join(' ')}"\n\n${USAGE}`)
+    process.stderr.write(
+      `fedtune backbone: expected "digest <folder or URL>", got "${argv.join(' ')}"\n\n${USAGE}`,
+    )
     return 2
   }
   try {
-    const { digest, files } = await readBackboneFolder(dir)
+    const { digest, files } = /^https?:\/\//i.test(dir)
+      ? await readBackboneUrl(dir)
+      : await readBackboneFolder(dir)
     for (const f of files) process.stdout.write(`${f.sha256}  ${f.name}\n`)
     process.stdout.write(`digest: ${digest}\n`)
     return 0

@@ -15,13 +15,14 @@ Commands:
   privacy epsilon|plan     the ε a DP-SGD schedule spends (--noise --sampling --steps --delta),
                            or the noise multiplier a budget ε needs (--epsilon instead of --noise);
                            plan --task <f> [--examples <n>]: a task's noise and ε path
-  backbone digest <dir>    print the SHA-256 digest a task file needs for a TF.js model folder
+  backbone digest <dir|url>
+                           print the SHA-256 digest a task file needs for a TF.js model
   operator add --role <role> <name>
                            add an operator account to the coordinator's database (on its host)
   audit                    read the coordinator's audit log (admins; over the API)
   participant <list|approve|revoke|readmit|invite> --task <t> [<name>]
                            decide who takes part in a task (operators; over the API)
-  task init --data <folder> --backbone <folder>
+  task init --data <folder> --backbone <folder|url>
                            write a checked task file for hospital folders, with a measured recipe
   task submit <task.json>  send a task file to the coordinator (operators; over the API)
   task show <task>         a task: who submitted it, its runs

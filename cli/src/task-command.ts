@@ -9,7 +9,7 @@ import type { RunView } from './run-views.ts'
 import { runsTable } from './runs-command.ts'
 
 const USAGE = `Usage: fedtune task <submit <task.json> | show <name>> [options]
-       fedtune task init --data <folder> --backbone <folder> [options]
+       fedtune task init --data <folder> --backbone <folder|url> [options]
 
 The coordinator's tasks, over its API; "task init" writes a task file here ("fedtune task init
 --help" for its options).

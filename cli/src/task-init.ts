@@ -2,7 +2,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseTaskFile, TaskFileError } from '@fedtune/coordinator'
-import { readBackboneFolder } from '@fedtune/model/node'
+import { readBackboneFolder, readBackboneUrl } from '@fedtune/model/node'
 import { escapeText, IMAGE_VIEWS, TASK_NAME } from '@fedtune/protocol'
 import { commandLine } from './api-command.ts'
 import { CommandError, type CommandIo, localCommand, processIo } from './command-io.ts'
@@ -10,7 +10,7 @@ import { MANIFEST_FILE } from './data/split-manifest.ts'
 import { DATA_LAYOUT, hospitalFolders } from './simulate/hospital-folders.ts'
 import { RECIPES, type RecipeName, recipeSections } from './task-recipe.ts'
 
-export const TASK_INIT_USAGE = `Usage: fedtune task init --data <folder> --backbone <folder> [options]
+export const TASK_INIT_USAGE = `Usage: fedtune task init --data <folder> --backbone <folder|url> [options]
 
 Writes a task file for a consortium's data: the backbone's digest, the labels and the evaluation
 folders read from disk, and a measured recipe for the rest. The file is checked as the coordinator
@@ -20,7 +20,9 @@ reads it before it is written. Try it on the data with "fedtune simulate", then 
   --data <folder>        ${DATA_LAYOUT}, with validation/ and test/ beside them
                          as "fedtune data split" writes them (both optional, validation/ advised:
                          the recipe chooses its round and centres its inputs on it)
-  --backbone <folder>    a TensorFlow.js layers model folder (model.json and its weight files)
+  --backbone <folder|url>
+                         a TensorFlow.js layers model: a folder (model.json and its weight
+                         files) or the http(s) URL of its model.json, fetched once for its digest
   --out <file>           where to write the task file                       (default task.json)
   --name <name>          the task's name, [A-Za-z0-9._-], up to 64 (default: the data folder's)
   --labels <a,b,…>       the labels in this order (default: split.json's classes, as "fedtune
@@ -40,7 +42,8 @@ reads it before it is written. Try it on the data with "fedtune simulate", then 
   --force                replace --out if it exists
   -h, --help             this text
 
-Paths in the file are absolute, so it reads the same from any folder on this machine.
+Paths in the file are absolute (a URL stays as given), so it reads the same from any folder on
+this machine.
 `
 
 type Options = {
@@ -83,7 +86,10 @@ function parseOptions(argv: string[]): Options {
   )
   if (values.data === undefined) throw new CommandError(`--data <folder> is required: ${DATA_LAYOUT}`, 2)
   if (values.backbone === undefined)
-    throw new CommandError('--backbone <folder> is required: a TensorFlow.js layers model folder', 2)
+    throw new CommandError(
+      '--backbone <folder|url> is required: a TensorFlow.js layers model folder, or the URL of its model.json',
+      2,
+    )
   const recipe = values.recipe ?? 'federated-gradients'
   if (!(RECIPES as readonly string[]).includes(recipe))
     throw new CommandError(`--recipe: expected ${RECIPES.join(' or ')}, got ${JSON.stringify(recipe)}`, 2)
@@ -153,9 +159,12 @@ async function init(options: Options, io: CommandIo): Promise<void> {
     throw new CommandError(
       `expected at least two label folders in the hospital folders of ${escapeText(options.data, 200)}, found ${labels.length === 0 ? 'none' : JSON.stringify(escapeText(labels[0] ?? '', 40))}; expected ${DATA_LAYOUT}`,
     )
+  // a folder is written as an absolute path; a URL as given, and fetched once here for its digest
+  const url = /^https?:\/\//i.test(options.backbone)
+  const source = url ? options.backbone : resolve(options.backbone)
   let digest: string
   try {
-    digest = (await readBackboneFolder(resolve(options.backbone))).digest
+    digest = (url ? await readBackboneUrl(source) : await readBackboneFolder(source)).digest
   } catch (error) {
     throw new CommandError(`--backbone: ${escapeText((error as Error).message, 300)}`)
   }
@@ -178,7 +187,7 @@ async function init(options: Options, io: CommandIo): Promise<void> {
         0,
         2000,
       ),
-    backbone: { source: resolve(options.backbone), sha256: digest, views },
+    backbone: { source, sha256: digest, views },
     head,
     training: { ...recipe.training, ...(options.rounds === undefined ? {} : { rounds: options.rounds }) },
     participation: {

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -53,7 +56,7 @@ describe.concurrent('every command explains itself', () => {
     [['backbone', '--help'], 'Usage: fedtune backbone digest'],
     [['privacy', '--help'], 'Usage: fedtune privacy epsilon --noise <z>'],
     [['task', '--help'], 'Usage: fedtune task <submit <task.json> | show <name>>'],
-    [['task', 'init', '--help'], 'Usage: fedtune task init --data <folder> --backbone <folder>'],
+    [['task', 'init', '--help'], 'Usage: fedtune task init --data <folder> --backbone <folder|url>'],
     [['status', '--help'], 'Usage: fedtune status [--task <name>]'],
     [['runs', '--help'], 'Usage: fedtune runs [--task <name>]'],
     [['run', '--help'], 'fedtune run export (--run <id> | --task <name>) --out <dir>'],
@@ -96,6 +99,25 @@ describe.concurrent('every command explains itself', () => {
     const { code, stdout } = await fedtune('backbone', 'digest', backboneDir)
     expect(code).toBe(0)
     expect(stdout).toContain(`digest: ${digest}`)
+  })
+
+  it('backbone digest of a model.json URL fetches it and its weights and prints the same digest', async () => {
+    const server = createServer((req, res) => {
+      readFile(join(backboneDir, new URL(req.url ?? '/', 'http://x').pathname.slice(1))).then(
+        (bytes) => res.writeHead(200).end(bytes),
+        () => res.writeHead(404).end(),
+      )
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`
+      const { code, stdout } = await fedtune('backbone', 'digest', url)
+      expect(code).toBe(0)
+      expect(stdout).toMatch(/^[0-9a-f]{64} {2}model\.json$/m)
+      expect(stdout).toContain(`digest: ${digest}`)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
 

@@ -1,4 +1,6 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { localTraining, readTaskFile } from '@fedtune/coordinator'
@@ -129,6 +131,39 @@ describe('fedtune task init', () => {
     expect(task.participation).toMatchObject({ participantsPerRound: 2, minParticipants: 2 })
   })
 
+  it('names a backbone by its model.json URL as given, with the digest of what the URL serves', async () => {
+    const server = createServer((req, res) => {
+      const name = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/models\/v2\//, '')
+      readFile(join(backbone, name)).then(
+        (bytes) => res.writeHead(200).end(bytes),
+        () => res.writeHead(404).end(),
+      )
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/models/v2/model.json`
+      const out = join(scratch, 'by-url.json')
+      const made = await init(['--data', data, '--backbone', url, '--out', out])
+      expect(made.stderr).toBe('')
+      expect(made.code).toBe(0)
+      const task = await readTaskFile(out)
+      expect(task.backbone.source).toBe(url)
+      expect(task.backbone.sha256).toBe((await readBackboneFolder(backbone)).digest)
+      const missing = await init([
+        '--data',
+        data,
+        '--backbone',
+        url.replace('model.json', 'none.json'),
+        '--out',
+        join(scratch, 'x.json'),
+      ])
+      expect(missing.code).toBe(1)
+      expect(missing.stderr).toMatch(/^fedtune task init: --backbone: .*404/)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
   describe('refuses, saying what it expected', () => {
     it('to replace a file without --force, and leaves it as it was', async () => {
       const out = join(scratch, 'kept.json')
@@ -189,7 +224,7 @@ describe('fedtune task init', () => {
       const missing = await init(['--data', data])
       expect(missing).toMatchObject({
         code: 2,
-        stderr: expect.stringMatching(/--backbone <folder> is required/),
+        stderr: expect.stringMatching(/--backbone <folder\|url> is required/),
       })
     })
 

@@ -3,7 +3,12 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { downloadBackbone, fetchBackboneFromUrl, readBackboneFolder } from '@fedtune/model/node'
+import {
+  downloadBackbone,
+  fetchBackboneFromUrl,
+  readBackboneFolder,
+  readBackboneUrl,
+} from '@fedtune/model/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { v2Dir } from './shared.ts'
 
@@ -98,6 +103,26 @@ describe('fetchBackboneFromUrl', () => {
     const wrong = 'd'.repeat(64)
     await expect(fetchBackboneFromUrl(`${base}model.json`, await freshCache(), wrong)).rejects.toThrow(
       new RegExp(`expected digest ${wrong}, got ${digest}`),
+    )
+  })
+})
+
+describe('readBackboneUrl (fedtune backbone digest <url>, fedtune task init)', () => {
+  it('fetches model.json and its weights relative to it, keeps nothing, and gives the folder’s digest and files', async () => {
+    const folder = await readBackboneFolder(v2Dir)
+    const progress: number[] = []
+    const read = await readBackboneUrl(`${base}model.json`, (done) => progress.push(done))
+    expect(read).toEqual(folder)
+    expect(requests).toEqual(['model.json', 'weights.bin'])
+    expect(progress.at(-1)).toBe(folder.files.reduce((sum, f) => sum + f.bytes, 0))
+  })
+
+  it('gives another digest for other bytes, and refuses a URL that is not http(s)', async () => {
+    const folder = await readBackboneFolder(v2Dir)
+    tamper = true
+    expect((await readBackboneUrl(`${base}model.json`)).digest).not.toBe(folder.digest)
+    await expect(readBackboneUrl('file:///etc/model.json')).rejects.toThrow(
+      /expected an http\(s\) URL of a model\.json, got file:\/\/\/etc\/model\.json/,
     )
   })
 })

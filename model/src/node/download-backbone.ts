@@ -83,22 +83,43 @@ export async function fetchBackboneFromUrl(
   const dir = backboneCacheDir(cacheDir, expectedDigest)
   const cached = await cachedDigest(dir)
   if (cached === expectedDigest) return dir
+  const { bytes, weightFiles, files, digest } = await fetchBackboneFiles(base, onProgress)
+  if (digest !== expectedDigest) throw new Error(digestMismatch(modelJsonUrl, expectedDigest, digest, files))
+  // Weights first, model.json last: a folder with a model.json is then complete.
+  for (const name of [...weightFiles, 'model.json'])
+    await writeFileAtomic(path.join(dir, name), bytes.get(name) as Uint8Array)
+  return dir
+}
+
+/**
+ * The backbone at a model.json URL, fetched with the weight files it lists (relative to it) and
+ * kept nowhere: its files' hashes and its digest, what `fedtune backbone digest <url>` prints and a
+ * task file's backbone.sha256 must say. Whoever runs it trusts what the URL served this once.
+ */
+export async function readBackboneUrl(
+  modelJsonUrl: string,
+  onProgress?: Progress,
+): Promise<{ files: BackboneFile[]; digest: string }> {
+  const base = new URL(modelJsonUrl)
+  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+    throw new Error(`backbone: expected an http(s) URL of a model.json, got ${modelJsonUrl}`)
+  const { files, digest } = await fetchBackboneFiles(base, onProgress)
+  return { files, digest }
+}
+
+/** model.json at `base` and its weight files, in memory, with their listing's digest. */
+async function fetchBackboneFiles(base: URL, onProgress?: Progress) {
   let done = 0
   const count = (n: number) => {
     done += n
     onProgress?.(done, 0)
   }
   const modelBytes = await fetchBytes(base.href, count, fetch)
-  const { weightFiles } = parseModelJson(modelBytes, modelJsonUrl)
+  const { weightFiles } = parseModelJson(modelBytes, base.href)
   const bytes = new Map<string, Uint8Array>([['model.json', modelBytes]])
   for (const name of weightFiles) bytes.set(name, await fetchBytes(new URL(name, base).href, count, fetch))
   const files = [...bytes].map(([name, b]) => ({ name, sha256: sha256Hex(b), bytes: b.byteLength }))
-  const digest = sha256Hex(backboneListing(files))
-  if (digest !== expectedDigest) throw new Error(digestMismatch(modelJsonUrl, expectedDigest, digest, files))
-  // Weights first, model.json last: a folder with a model.json is then complete.
-  for (const name of [...weightFiles, 'model.json'])
-    await writeFileAtomic(path.join(dir, name), bytes.get(name) as Uint8Array)
-  return dir
+  return { bytes, weightFiles, files, digest: sha256Hex(backboneListing(files)) }
 }
 
 export function backboneCacheDir(cacheDir: string, digest: string): string {

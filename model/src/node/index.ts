@@ -8,6 +8,7 @@ export {
   downloadBackbone,
   type FetchUrl,
   fetchBackboneFromUrl,
+  readBackboneUrl,
 } from './download-backbone.ts'
 export { embedFolder, type SkippedFile } from './embed-folder.ts'
 export { embeddingCacheDir, viewsKey } from './embedding-cache.ts'
