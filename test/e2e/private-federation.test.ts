@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import {
   createLogger,
   historyFile,
@@ -10,6 +12,7 @@ import {
   readHistory,
   readPrivacyLedger,
 } from '@fedtune/client-node'
+import { issueInvite } from '@fedtune/coordinator'
 import { epsilonOf, formatEpsilon, privacyStatement } from '@fedtune/protocol'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -123,6 +126,65 @@ describe('a federation under participant-level differential privacy', () => {
     for (const record of records) expect(record?.survivors).toHaveLength(3)
     // the two accountants agree: no hospital warns that the coordinator spent more
     expect([...lines.values()].flat().filter((l) => l.includes('WARNING'))).toEqual([])
+  }, 600_000)
+})
+
+describe('a hospital that cannot draw its noise', () => {
+  it('on a platform without a cryptographic random source fails the round loudly, untrained, sends nothing and keeps nothing; the others aggregate', async () => {
+    const c = await startMainCoordinator({
+      head: { labels: ['normal', 'pneumonia'] },
+      training: { rounds: 1, localEpochs: 1, batchSize: 16, optimizer: 'adam', learningRate: 0.01 },
+      // round 1 waits for all three, then two survivors are enough
+      participation: { minParticipants: 2, participantsPerRound: 3, gatherSeconds: 600 },
+      privacy: { unit: 'participant', epsilon: 8, delta: 1e-5, clipNorm: 0.5 },
+    })
+    const { hospitals } = await hospitalsOf(c, [1, 2], 'no-random')
+    // hospital 3 is `fedtune client` in a process whose globalThis.crypto has no getRandomValues
+    const repo = fileURLToPath(new URL('../../', import.meta.url))
+    const invite = await issueInvite(c.store, { task: 'main', participant: 'hospital-3', createdBy: 'test' })
+    const cache = join(work, 'cache-no-random-3')
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        new URL('./without-random-source.mjs', import.meta.url).href,
+        join(repo, 'cli', 'bin', 'fedtune.js'),
+        'client',
+        '--coordinator',
+        c.url,
+        '--data',
+        join(data, 'hospital-3'),
+        '--cache',
+        cache,
+        '--name',
+        'hospital-3',
+        '--invite',
+        invite.code,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let said = ''
+    child.stdout.on('data', (b: Buffer) => {
+      said += b.toString()
+    })
+    child.stderr.on('data', (b: Buffer) => {
+      said += b.toString()
+    })
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    const ends = await Promise.all(hospitals.map((h) => h.done))
+    expect(ends.map((e) => e.how)).toEqual(['finished', 'finished'])
+    expect(await exit).not.toBe(0)
+    expect(said).toMatch(
+      /round 1: cannot take part privately: privacy noise needs a cryptographic random source \(crypto\.getRandomValues\), and this platform has none: refusing to add noise from a weaker one/,
+    )
+    expect(said).not.toMatch(/round 1: trained on/)
+    const [record] = c.records
+    expect(record).toMatchObject({ round: 1, status: 'aggregated' })
+    expect(record?.selected).toContain('hospital-3')
+    expect(record?.survivors).toEqual(['hospital-1', 'hospital-2'])
+    // and it kept no round in its ledger: it released nothing
+    const ledger = privacyLedgerFile(cache, c.federation.task.taskId, 'hospital-3')
+    expect(existsSync(ledger) ? readPrivacyLedger(ledger) : []).toEqual([])
   }, 600_000)
 })
 
