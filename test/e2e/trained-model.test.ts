@@ -215,6 +215,58 @@ describe('GET /api/runs/:id/model', () => {
   })
 })
 
+describe('which round a download gives', () => {
+  it('the best round by validation when a later one is worse, the round asked for, and the last one when no round has a validation figure', async () => {
+    const kept = await c.store.rounds.list<RoundRecord>(c.run.id)
+    const [one, two] = kept
+    if (one?.headFile == null || two?.headFile == null) throw new Error('expected two kept heads')
+    const modelOf = async (run: number, query = '') => {
+      const { dir, response } = await download(`/api/runs/${run}/model${query}`)
+      return {
+        file: response.headers.get('content-disposition'),
+        card: JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as ModelCard,
+        weights: readFileSync(join(dir, 'weights.bin')),
+      }
+    }
+    // a run whose validation peaked at round 1 and fell at round 2: the records say so, as the coordinator keeps them
+    // (its folder is the first run's: the input centre the exported model folds in is kept there)
+    const folder = (await c.store.runs.get(c.run.id))?.folder
+    if (folder == null) throw new Error('expected the first run to have a folder')
+    const peaked = await c.store.runs.create({ task: 'main', settings: c.run.settings })
+    await c.store.runs.setFolder(peaked.id, folder)
+    const best = { round: 1, value: 0.95 }
+    await c.store.rounds.commit(peaked.id, { ...one.record, best }, one.headFile)
+    await c.store.rounds.commit(peaked.id, { ...two.record, best }, two.headFile)
+    const chosen = await modelOf(peaked.id)
+    expect(chosen.file).toBe(`attachment; filename="main-run${peaked.id}-round1-model.zip"`)
+    expect(chosen.card.run.round).toBe(1)
+    expect(chosen.card.chosen).toEqual({
+      by: 'best-validation',
+      metric: 'auc',
+      why: 'the best validation AUC (0.950) of the 2 rounds kept',
+    })
+    const first = await modelOf(peaked.id, '?round=1')
+    const last = await modelOf(peaked.id, '?round=2')
+    // the default is round 1's head, byte for byte, not the last round's
+    expect(chosen.weights.equals(first.weights)).toBe(true)
+    expect(chosen.weights.equals(last.weights)).toBe(false)
+    expect(last.card.chosen).toEqual({
+      by: 'asked',
+      metric: null,
+      why: "the round asked for; the best validation AUC is round 1's (0.950)",
+    })
+    // a run none of whose rounds had a validation figure: its last aggregated round
+    const unmeasured = await c.store.runs.create({ task: 'main', settings: c.run.settings })
+    await c.store.runs.setFolder(unmeasured.id, folder)
+    await c.store.rounds.commit(unmeasured.id, { ...one.record, best: null }, one.headFile)
+    await c.store.rounds.commit(unmeasured.id, { ...two.record, best: null }, two.headFile)
+    const fallback = await modelOf(unmeasured.id)
+    expect(fallback.file).toBe(`attachment; filename="main-run${unmeasured.id}-round2-model.zip"`)
+    expect(fallback.card.chosen).toMatchObject({ by: 'last-round', metric: null })
+    expect(fallback.weights.equals(last.weights)).toBe(true)
+  })
+})
+
 describe('a download that has no head to give says why', () => {
   it('an unknown run, a round beyond the run, a failed round, a run with no aggregated round', async () => {
     const unknown = await get('/api/runs/999999/model')
