@@ -216,6 +216,12 @@ describe('fedtune simulate with several views', () => {
 })
 
 describe('fedtune simulate refuses', () => {
+  beforeAll(async () => {
+    // the split's hospitals alone, without its validation and test folders
+    for (const site of ['hospital-1', 'hospital-2', 'hospital-3'])
+      await cp(join(data, site), join(scratch, 'hospitals-only', site), { recursive: true })
+  })
+
   async function refusal(argv: string[]): Promise<string> {
     const t = testIo()
     const code = await runSimulateCommand(argv, t.io, null)
@@ -265,6 +271,39 @@ describe('fedtune simulate refuses', () => {
       /--reference-epochs: expected a whole number from 1 to 10000, got "0"/,
     )
   })
+
+  it('an evaluation folder with a class the task does not know; one with no image of a class is warned about with the counts', async () => {
+    // a copy of the test set with a third class folder, and one without any pneumonia image
+    const odd = join(scratch, 'odd-test')
+    await cp(join(data, 'test'), odd, { recursive: true })
+    await cp(join(data, 'test', 'normal'), join(odd, 'covid'), { recursive: true })
+    const unknown = await taskFile('unknown-class', { validation: join(data, 'validation'), test: odd })
+    expect(await refusal(['--task', unknown, '--data', join(scratch, 'hospitals-only')])).toMatch(
+      /the test set: .*"covid"/,
+    )
+    const partial = join(scratch, 'normal-only')
+    await cp(join(data, 'test', 'normal'), join(partial, 'normal'), { recursive: true })
+    const warned = await taskFile('missing-class', { validation: join(data, 'validation'), test: partial })
+    const t = testIo()
+    const code = await runSimulateCommand(
+      [
+        '--task',
+        warned,
+        '--data',
+        join(scratch, 'hospitals-only'),
+        '--cache',
+        join(scratch, 'cache'),
+        '--reference-epochs',
+        '1',
+      ],
+      t.io,
+      null,
+    )
+    expect(code).toBe(0)
+    expect(t.stderr()).toMatch(
+      /warning: the test set .* has no image of "pneumonia" \(images per label: normal \d+, pneumonia 0\)/,
+    )
+  }, 180_000)
 
   it("a task file that does not parse, with the reader's message", async () => {
     const path = join(scratch, 'broken.json')

@@ -11,6 +11,7 @@ import {
 } from '@fedtune/model'
 import {
   DataFolderError,
+  DataLayoutError,
   embedLabelledSet,
   initBackend,
   loadTaskBackbone,
@@ -169,7 +170,8 @@ async function simulate(options: Options, io: CommandIo, stream: NodeJS.WriteStr
         warn: evaluationSet ? warn : undefined,
       })
     } catch (error) {
-      if (error instanceof DataFolderError) throw new CommandError(`${what}: ${error.message}`)
+      if (error instanceof DataFolderError || error instanceof DataLayoutError)
+        throw new CommandError(`${what}: ${error.message}`)
       throw error
     }
   }

@@ -29,3 +29,16 @@ export function shownProblems(problems: readonly string[]): string[] {
   if (problems.length > PROBLEMS_SHOWN) shown.push(`… and ${problems.length - PROBLEMS_SHOWN} more`)
   return shown
 }
+
+/**
+ * A data folder or labels file laid out otherwise than expected, found before any image is read (no
+ * class subfolders, a class the task does not know, files beside the class folders, a labels file
+ * that is not one), or a folder none of whose images decode: one problem, said whole in the message.
+ * A command turns it into its refusal; anything else thrown while reading data is a bug.
+ */
+export class DataLayoutError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'DataLayoutError'
+  }
+}

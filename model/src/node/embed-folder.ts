@@ -6,6 +6,7 @@ import type { Dataset } from '../dataset.ts'
 import { embed } from '../embed.ts'
 import type { Pixels } from '../pixels.ts'
 import { writeFileAtomic } from './atomic-write.ts'
+import { DataLayoutError } from './data-folder-error.ts'
 import { decodeImage } from './decode-image.ts'
 import { embeddingCacheDir } from './embedding-cache.ts'
 import { readFloat32File } from './float32-file.ts'
@@ -93,7 +94,7 @@ export async function embedFolder(
     opts.onProgress?.(done, files.length)
   }
   if (skipped.length === files.length)
-    throw new Error(
+    throw new DataLayoutError(
       `${dir}: none of its ${files.length} files could be decoded; the first: ${skipped[0]?.path}: ${skipped[0]?.reason}`,
     )
   if (skipped.length === 0)

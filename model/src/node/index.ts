@@ -1,7 +1,7 @@
 export { writeFileAtomic } from './atomic-write.ts'
 export { loadBackbone, readBackboneFolder } from './backbone-folder.ts'
 export { type BackendChoice, initBackend } from './backend.ts'
-export { DataFolderError, shownProblems } from './data-folder-error.ts'
+export { DataFolderError, DataLayoutError, shownProblems } from './data-folder-error.ts'
 export { decodeImage } from './decode-image.ts'
 export {
   backboneCacheDir,

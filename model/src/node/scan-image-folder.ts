@@ -1,6 +1,6 @@
 import { readdir, realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { DataFolderError } from './data-folder-error.ts'
+import { DataFolderError, DataLayoutError } from './data-folder-error.ts'
 import { listFiles } from './list-files.ts'
 import { scanLabelsFile } from './scan-labels-file.ts'
 
@@ -46,15 +46,15 @@ export async function scanImageFolder(
     else if (e.isFile() || e.isSymbolicLink()) strays.push(e.name)
   }
   folders.sort()
-  if (folders.length === 0) throw new Error(`${dir}: no class subfolders found; ${LAYOUT}`)
+  if (folders.length === 0) throw new DataLayoutError(`${dir}: no class subfolders found; ${LAYOUT}`)
   if (strays.length > 0)
-    throw new Error(
+    throw new DataLayoutError(
       `${dir}: found files outside the class subfolders (${strays.sort().slice(0, 3).join(', ')}); ${LAYOUT}`,
     )
   const classes = labels ? [...labels] : folders
   for (const folder of folders)
     if (!classes.includes(folder))
-      throw new Error(
+      throw new DataLayoutError(
         `${path.join(dir, folder)}: "${folder}" is not a class of this task; expected subfolders named ${classes.map((c) => `"${c}"`).join(', ')}, or a labels file (--labels) for an export not sorted by class`,
       )
   const { files: listed, refused } = await listFiles(dir, root)
@@ -68,7 +68,7 @@ export async function scanImageFolder(
   for (const folder of folders) {
     const inFolder = listed.filter((f) => f.relative.startsWith(`${folder}/`))
     if (inFolder.length === 0)
-      throw new Error(`${path.join(dir, folder)}: the class folder "${folder}" holds no files`)
+      throw new DataLayoutError(`${path.join(dir, folder)}: the class folder "${folder}" holds no files`)
     for (const f of inFolder) files.push({ path: f.path, label: classes.indexOf(folder) })
   }
   return { classes, files, unlisted: 0 }
@@ -82,9 +82,9 @@ async function dataFolder(dir: string): Promise<string> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error
-    throw new Error(`${dir}: no such folder; expected the data folder`)
+    throw new DataLayoutError(`${dir}: no such folder; expected the data folder`)
   }
-  throw new Error(`${dir}: a file, expected the data folder`)
+  throw new DataLayoutError(`${dir}: a file, expected the data folder`)
 }
 
 async function isFolderLink(file: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { lstat, readFile, realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { type LineProblem, MANIFEST_FORMAT, readLabelsManifest } from '../labels-manifest.ts'
-import { DataFolderError } from './data-folder-error.ts'
+import { DataFolderError, DataLayoutError } from './data-folder-error.ts'
 import { isInside, listFiles } from './list-files.ts'
 
 /**
@@ -68,7 +68,9 @@ export async function scanLabelsFile(
       found.sort((a, b) => a.line - b.line).map((p) => `line ${p.line}: ${p.message}`),
     )
   if (files.length === 0)
-    throw new Error(`${labelsFile}: lists no files; expected ${MANIFEST_FORMAT}, then one row per file`)
+    throw new DataLayoutError(
+      `${labelsFile}: lists no files; expected ${MANIFEST_FORMAT}, then one row per file`,
+    )
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   const self = await realpath(labelsFile)
   const all = await listFiles(dir, root)
@@ -81,21 +83,22 @@ async function readLabelsText(file: string): Promise<string> {
   let size: number
   try {
     const s = await stat(file)
-    if (!s.isFile()) throw new Error(`${file}: not a file; expected a labels file, ${MANIFEST_FORMAT}`)
+    if (!s.isFile())
+      throw new DataLayoutError(`${file}: not a file; expected a labels file, ${MANIFEST_FORMAT}`)
     size = s.size
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error
-    throw new Error(`${file}: no such labels file`)
+    throw new DataLayoutError(`${file}: no such labels file`)
   }
   if (size > MAX_LABELS_FILE_BYTES)
-    throw new Error(
+    throw new DataLayoutError(
       `${file}: ${(size / 2 ** 20).toFixed(1)} MiB, more than the ${MAX_LABELS_FILE_BYTES / 2 ** 20} MiB a labels file may hold (a row per file: a path and a label); is it the right file?`,
     )
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file))
   } catch (error) {
     if (!(error instanceof TypeError)) throw error
-    throw new Error(`${file}: not UTF-8 text; save it from the spreadsheet as "CSV UTF-8"`)
+    throw new DataLayoutError(`${file}: not UTF-8 text; save it from the spreadsheet as "CSV UTF-8"`)
   }
 }
