@@ -51,7 +51,8 @@ Writes bench/out/privacy.md and privacy.json after every row.
 Options:
   --seeds <n>      seeds per row (head init, partition, DP noise)          (default 10; with --tune 2)
   --first-seed <n> start at this seed; files are then privacy-seeds-<first>-<last>.*   (default 1)
-  --only <text>    only rows whose "data set · setting" contains this text, e.g. "pneumonia", "ε=3";
+  --only <text>    only rows whose "data set · setting" contains this text, case aside, e.g.
+                   "pneumonia", "ε=3" (a set's name embeds only that set);
                    the files then carry it in their name (privacy-pneumonia.md)
   --tune <grid>    instead: the validation grid on PneumoniaMNIST that chose the recipe of the "example"
                    or "participant" rows: each cell's validation ACC and AUC per seed and their mean,
@@ -224,7 +225,14 @@ async function main(): Promise<number> {
     throw new Error(`--tune: expected one of ${Object.keys(GRIDS).join(', ')}, got "${values.tune}"`)
   // --set with a grid run on every set: only those sets are embedded (or read from the cache)
   const everySet = values.tune !== undefined && EVERY_SET_GRIDS.has(values.tune)
-  const wanted = DATA_SETS.filter((d) => !everySet || values.set === undefined || d.file.includes(values.set))
+  // --only naming a set (e.g. "breast"): only that set's rows can match, so only it is embedded
+  const onlyText = values.tune === undefined ? values.only?.toLowerCase() : undefined
+  const named = DATA_SETS.filter((d) => onlyText?.includes(d.file.replace(/mnist$/, '')))
+  const wanted = DATA_SETS.filter(
+    (d) =>
+      (!everySet || values.set === undefined || d.file.includes(values.set)) &&
+      (named.length === 0 || named.includes(d)),
+  )
   const data = new Map<DataSet, Splits>()
   for (const d of wanted)
     data.set(
@@ -273,12 +281,11 @@ async function main(): Promise<number> {
   }
   let matched = 0
   for (const dataSet of DATA_SETS) {
-    const rows = rowsOf(dataSet, data.get(dataSet) as Splits)
-    for (const row of rows) {
-      if (
-        values.only !== undefined &&
-        !`${dataSet.name.toLowerCase()} · ${row.setting}`.includes(values.only)
-      )
+    const splits = data.get(dataSet)
+    if (splits === undefined) continue
+    for (const row of rowsOf(dataSet, splits)) {
+      // case aside: "breast", "BreastMNIST · example-level DP ε=3" and "dp ε=3" all match
+      if (onlyText !== undefined && !`${dataSet.name} · ${row.setting}`.toLowerCase().includes(onlyText))
         continue
       matched++
       const result: Result = { dataSet, row, outcomes: [], seconds: [] }
@@ -925,4 +932,8 @@ function targets(results: readonly Result[]): string {
   return markdownTable(['target', 'test ACC', 'difference'], rows)
 }
 
-process.exitCode = await main()
+process.exitCode = await main().catch((error: Error) => {
+  // said in one line: tfjs's wasm module would otherwise print its own source around the throw
+  process.stderr.write(`bench:privacy: ${error.message}\n`)
+  return 2
+})
