@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../../client-web/node/chromium.ts'
 import { buildConsole } from '../../console/node/build-console.ts'
 import { realTaskFile, testDatabase } from '../harness.ts'
-import { addOperator, TEST_PASSWORD } from '../test-store.ts'
+import { addOperator } from '../test-store.ts'
+import { signIn } from './console-sign-in.ts'
 
 /**
  * Issue 15, item 3 in the operator console, in a real headless Chromium: a coordinator restarted
@@ -177,11 +178,7 @@ async function runPage(width: number, { feed = true } = {}): Promise<Page> {
     if (message.type() === 'error' && !/status of 401/.test(message.text()) && feed)
       pageErrors.push(message.text())
   })
-  await page.goto(`${c.url}/console`)
-  await page.getByLabel('Name').fill('vic')
-  await page.getByLabel('Password').fill(TEST_PASSWORD)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.locator('#who').getByText('vic').waitFor()
+  await signIn(page, c.url, 'vic')
   await page.goto(`${c.url}/console#/run/grades`)
   await page.locator('#evaluation[data-round="3"]').waitFor()
   return page

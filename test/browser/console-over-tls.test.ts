@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../../client-web/node/chromium.ts'
 import { type MainCoordinator, startMainCoordinator } from '../harness.ts'
 import { type TestPki, testPki } from '../net/test-pki.ts'
-import { addOperator, TEST_PASSWORD } from '../test-store.ts'
+import { addOperator } from '../test-store.ts'
+import { signIn } from './console-sign-in.ts'
 
 /**
  * The operator console in Chromium from a coordinator serving HTTPS itself: the page, the sign-in
@@ -48,11 +49,7 @@ describe('the operator console over HTTPS and WSS', () => {
     expect(c.url).toMatch(/^https:/)
     const context = await browser.newContext()
     const page = await context.newPage()
-    await page.goto(`${c.url}/console`)
-    await page.getByLabel('Name').fill('vic')
-    await page.getByLabel('Password').fill(TEST_PASSWORD)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.locator('#who').getByText('vic').waitFor()
+    await signIn(page, c.url, 'vic')
     const cookies = await context.cookies()
     expect(cookies.length).toBeGreaterThan(0)
     expect(cookies.every((cookie) => cookie.secure)).toBe(true)

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../../client-web/node/chromium.ts'
 import { buildConsole } from '../../console/node/build-console.ts'
 import { realTaskFile, testDatabase } from '../harness.ts'
-import { addOperator, TEST_PASSWORD } from '../test-store.ts'
+import { addOperator } from '../test-store.ts'
+import { signIn } from './console-sign-in.ts'
 
 /**
  * Issue 16, items 4 and 5 in the operator console, in a real headless Chromium: a private task's run
@@ -82,11 +83,7 @@ describe('the run page of a private task', () => {
     page.on('pageerror', (error) => {
       throw error
     })
-    await page.goto(`${c.url}/console`)
-    await page.getByLabel('Name').fill('vic')
-    await page.getByLabel('Password').fill(TEST_PASSWORD)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.locator('#who').getByText('vic').waitFor()
+    await signIn(page, c.url, 'vic')
     await page.goto(`${c.url}/console#/run/private`)
     await page.locator('#timeline tr[data-round="1"]').waitFor()
     await page.screenshot({ path: join(shots, 'console-privacy.png'), fullPage: true })

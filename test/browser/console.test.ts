@@ -21,7 +21,8 @@ import {
   testParticipant,
 } from '../harness.ts'
 import { fileHandler, labelledImages, unpackModel } from '../model-folder.ts'
-import { addOperator, TEST_PASSWORD } from '../test-store.ts'
+import { addOperator } from '../test-store.ts'
+import { signIn } from './console-sign-in.ts'
 
 /**
  * The operator console in a real headless Chromium (Debian's, driven by playwright-core), served by a
@@ -89,11 +90,7 @@ async function signedIn(name: string, width = 1280): Promise<{ context: BrowserC
   page.on('console', (message) => {
     if (message.type() === 'error') pageErrors.push(`${name}: ${message.text()}`)
   })
-  await page.goto(`${c.url}/console`)
-  await page.getByLabel('Name').fill(name)
-  await page.getByLabel('Password').fill(TEST_PASSWORD)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.locator('#who').getByText(name).waitFor()
+  await signIn(page, c.url, name)
   return { context, page }
 }
 
