@@ -6,6 +6,7 @@ import { readBackboneFolder, readBackboneUrl } from '@fedtune/model/node'
 import { escapeText, IMAGE_VIEWS, TASK_NAME } from '@fedtune/protocol'
 import { commandLine } from './api-command.ts'
 import { CommandError, type CommandIo, localCommand, processIo } from './command-io.ts'
+import { ORDINAL_DATASETS } from './data/medmnist.ts'
 import { MANIFEST_FILE } from './data/split-manifest.ts'
 import { DATA_LAYOUT, hospitalFolders } from './simulate/hospital-folders.ts'
 import { RECIPES, type RecipeName, recipeSections } from './task-recipe.ts'
@@ -144,10 +145,9 @@ async function init(options: Options, io: CommandIo): Promise<void> {
   const evaluationFolders = [validation, test].filter((f): f is string => f !== null)
   // The label folders found anywhere: every hospital's, the validation's and the test's.
   const found = await labelFolders(data)
+  const split = await splitManifest(data)
   const labels =
-    options.labels ??
-    (await splitClasses(data)) ??
-    [...found].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    options.labels ?? split?.classes ?? [...found].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
   const hospitals = await hospitalFolders(data, labels, evaluationFolders)
   const unknown = [...found].filter((l) => !labels.includes(l))
   if (unknown.length > 0)
@@ -219,6 +219,11 @@ async function init(options: Options, io: CommandIo): Promise<void> {
       ? `warning: no validation/ folder in ${escapeText(options.data, 200)}: the run keeps its last round's head and does not centre its inputs (fedtune data split writes one; the recipe chose both on validation)`
       : `the best round by validation AUC is kept${recipe.choice.patience === undefined ? '' : `; the run stops after ${recipe.choice.patience} rounds without a better one`}`,
     ...(test === null ? ['no test/ folder: no held-out figures are reported'] : []),
+    ...(split?.ordinal && !options.ordinal
+      ? [
+          'note: split.json says these labels are grades in order; --ordinal adds QWK and the grade MAE to every round (and lets evaluation.metric be "qwk")',
+        ]
+      : []),
     'no privacy section: the task gives no differential-privacy guarantee (docs/privacy.md adds one)',
     'next: try it in one process, then run it (or send it to a coordinator: fedtune task submit)',
     `  fedtune simulate --task ${shown} --data ${escapeText(options.data, 200)}`,
@@ -251,21 +256,23 @@ async function labelFolders(data: string): Promise<Set<string>> {
 }
 
 /**
- * The class names of a `fedtune data split` folder, in the data set's order (its grade order for
- * RetinaMNIST), from its split.json; null without one, or if it does not hold a list of names.
+ * What a `fedtune data split` folder's split.json says of its data set: the class names in the
+ * data set's order (its grade order for RetinaMNIST), and whether they are grades; null without a
+ * split.json, or if it does not hold a list of distinct names.
  */
-async function splitClasses(data: string): Promise<string[] | null> {
+async function splitManifest(data: string): Promise<{ classes: string[]; ordinal: boolean } | null> {
   let value: unknown
   try {
     value = JSON.parse(await readFile(join(data, MANIFEST_FILE), 'utf8'))
   } catch {
     return null
   }
-  const classes = (value as { classes?: unknown } | null)?.classes
+  const { classes, dataset } = (value ?? {}) as { classes?: unknown; dataset?: unknown }
   if (!Array.isArray(classes) || classes.length < 2 || classes.length > 1000) return null
   if (!classes.every((c): c is string => typeof c === 'string' && /^[a-z0-9][a-z0-9-]{0,63}$/.test(c)))
     return null
-  return new Set(classes).size === classes.length ? classes : null
+  if (new Set(classes).size !== classes.length) return null
+  return { classes, ordinal: typeof dataset === 'string' && ORDINAL_DATASETS.has(dataset) }
 }
 
 /** The data folder's name as a task name: other characters become "-", at most 64. */

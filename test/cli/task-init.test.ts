@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { localTraining, readTaskFile } from '@fedtune/coordinator'
 import { readBackboneFolder } from '@fedtune/model/node'
 import { IMAGE_VIEWS } from '@fedtune/protocol'
+import { runDataSplit } from 'fedtune/data'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RECIPE } from '../../bench/recipe.ts'
 import { runSimulateCommand } from '../../cli/src/simulate/simulate-command.ts'
@@ -163,6 +164,60 @@ describe('fedtune task init', () => {
       await new Promise((resolve) => server.close(resolve))
     }
   })
+
+  it('takes a split’s labels in its data set’s order, and says when split.json knows they are grades', async () => {
+    const retina = join(scratch, 'retina')
+    await runDataSplit(
+      [
+        '--dataset',
+        join(SHARED, 'datasets', 'retinamnist.npz'),
+        '--out',
+        retina,
+        '--hospitals',
+        '2',
+        '--per-hospital',
+        '30',
+        '--test-limit',
+        '10',
+        '--val-limit',
+        '10',
+      ],
+      { log: () => {} },
+    )
+    const grades = ['grade-0', 'grade-1', 'grade-2', 'grade-3', 'grade-4']
+    const plain = await init([
+      '--data',
+      retina,
+      '--backbone',
+      backbone,
+      '--out',
+      join(scratch, 'retina.json'),
+    ])
+    expect(plain.code).toBe(0)
+    expect(plain.stdout).toMatch(
+      /^note: split\.json says these labels are grades in order; --ordinal adds QWK/m,
+    )
+    expect((await readTaskFile(join(scratch, 'retina.json'))).head).toMatchObject({
+      labels: grades,
+      ordinal: false,
+    })
+    const ordinal = await init([
+      '--data',
+      retina,
+      '--backbone',
+      backbone,
+      '--ordinal',
+      '--out',
+      join(scratch, 'retina-ordinal.json'),
+    ])
+    expect(ordinal.stdout).not.toMatch(/^note:/m)
+    expect((await readTaskFile(join(scratch, 'retina-ordinal.json'))).head).toMatchObject({
+      labels: grades,
+      ordinal: true,
+    })
+    // a pneumonia split says nothing of grades
+    expect((await initSplit(join(scratch, 'pneumonia.json'))).stdout).not.toMatch(/^note:/m)
+  }, 120_000)
 
   describe('refuses, saying what it expected', () => {
     it('to replace a file without --force, and leaves it as it was', async () => {

@@ -29,6 +29,9 @@ const KNOWN_CLASSES: Readonly<Record<string, readonly string[]>> = {
   retinamnist: ['grade-0', 'grade-1', 'grade-2', 'grade-3', 'grade-4'],
 }
 
+/** The data sets whose labels are grades in order (MedMNIST v2's "ordinal regression" task). */
+export const ORDINAL_DATASETS: ReadonlySet<string> = new Set(['retinamnist'])
+
 /**
  * Reads a MedMNIST `.npz`: `<split>_images` of shape (N, H, W) or (N, H, W, 3) and `<split>_labels`
  * of shape (N, 1) or (N,) for train, val and test. `name` (the file name without `.npz`) picks the
