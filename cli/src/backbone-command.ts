@@ -1,4 +1,4 @@
-import { readBackboneFolder, readBackboneUrl } from '@fedtune/model/node'
+import { readBackboneSource } from '@fedtune/model/node'
 
 const USAGE = `Usage: fedtune backbone digest <folder | http(s) URL of a model.json>
 
@@ -31,9 +31,7 @@ export async function runBackboneCommand(argv: string[]): Promise<number> {
     return 2
   }
   try {
-    const { digest, files } = /^https?:\/\//i.test(dir)
-      ? await readBackboneUrl(dir)
-      : await readBackboneFolder(dir)
+    const { digest, files } = await readBackboneSource(dir)
     for (const f of files) process.stdout.write(`${f.sha256}  ${f.name}\n`)
     process.stdout.write(`digest: ${digest}\n`)
     return 0

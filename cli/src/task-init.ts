@@ -2,12 +2,13 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseTaskFile, TaskFileError } from '@fedtune/coordinator'
-import { readBackboneFolder, readBackboneUrl } from '@fedtune/model/node'
+import { isBackboneUrl, readBackboneSource } from '@fedtune/model/node'
 import { escapeText, IMAGE_VIEWS, TASK_NAME } from '@fedtune/protocol'
 import { commandLine } from './api-command.ts'
 import { CommandError, type CommandIo, localCommand, processIo } from './command-io.ts'
 import { ORDINAL_DATASETS } from './data/medmnist.ts'
 import { MANIFEST_FILE } from './data/split-manifest.ts'
+import { positiveInteger } from './numbers.ts'
 import { DATA_LAYOUT, hospitalFolders } from './simulate/hospital-folders.ts'
 import { RECIPES, type RecipeName, recipeSections } from './task-recipe.ts'
 
@@ -97,17 +98,6 @@ function parseOptions(argv: string[]): Options {
   const views = values.views
   if (views !== undefined && !['1', '4', '8'].includes(views))
     throw new CommandError(`--views: expected 1, 4 or 8, got ${JSON.stringify(views)}`, 2)
-  const rounds = values.rounds
-  if (rounds !== undefined && !/^[1-9][0-9]{0,5}$/.test(rounds))
-    throw new CommandError(
-      `--rounds: expected a whole number from 1 to 100000, got ${JSON.stringify(rounds)}`,
-      2,
-    )
-  if (rounds !== undefined && Number(rounds) > 100_000)
-    throw new CommandError(
-      `--rounds: expected a whole number from 1 to 100000, got ${JSON.stringify(rounds)}`,
-      2,
-    )
   const labels = values.labels?.split(',').map((l) => l.trim())
   if (
     labels !== undefined &&
@@ -128,7 +118,7 @@ function parseOptions(argv: string[]): Options {
     ordinal: values.ordinal === true,
     recipe: recipe as RecipeName,
     views: views === undefined ? undefined : (Number(views) as 1 | 4 | 8),
-    rounds: rounds === undefined ? undefined : Number(rounds),
+    rounds: values.rounds === undefined ? undefined : positiveInteger('--rounds', values.rounds, 100_000),
     force: values.force === true,
   }
 }
@@ -160,11 +150,10 @@ async function init(options: Options, io: CommandIo): Promise<void> {
       `expected at least two label folders in the hospital folders of ${escapeText(options.data, 200)}, found ${labels.length === 0 ? 'none' : JSON.stringify(escapeText(labels[0] ?? '', 40))}; expected ${DATA_LAYOUT}`,
     )
   // a folder is written as an absolute path; a URL as given, and fetched once here for its digest
-  const url = /^https?:\/\//i.test(options.backbone)
-  const source = url ? options.backbone : resolve(options.backbone)
+  const source = isBackboneUrl(options.backbone) ? options.backbone : resolve(options.backbone)
   let digest: string
   try {
-    digest = (url ? await readBackboneUrl(source) : await readBackboneFolder(source)).digest
+    digest = (await readBackboneSource(source)).digest
   } catch (error) {
     throw new CommandError(`--backbone: ${escapeText((error as Error).message, 300)}`)
   }

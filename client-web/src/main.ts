@@ -437,35 +437,34 @@ function onWorker(m: FromWorker): void {
 
 /** The round this browser refused for its privacy budget and left in: it sees no result of it. */
 function leftRound(round: number): void {
+  appendRound(round, 'left', [
+    'refused: privacy budget',
+    'this browser left before it ended',
+    '–',
+    '–',
+    '–',
+    '–',
+  ])
+}
+
+/** A row of the rounds table: the round, then its cells in the table's order (your part, result, …). */
+function appendRound(round: number, status: string, cells: readonly string[]): void {
   const row = document.createElement('tr')
   row.dataset.round = String(round)
-  row.dataset.status = 'left'
-  row.append(
-    el('td', String(round)),
-    el('td', 'refused: privacy budget'),
-    el('td', 'this browser left before it ended'),
-    el('td', '–'),
-    el('td', '–'),
-    el('td', '–'),
-    el('td', '–'),
-  )
+  row.dataset.status = status
+  row.append(el('td', String(round)), ...cells.map((text) => el('td', text)))
   ui.rounds.append(row)
 }
 
 function onResult(r: RoundResult, privacy: PrivacySettings | null, spent: readonly SpentRound[]): void {
-  const row = document.createElement('tr')
-  row.dataset.round = String(r.round)
-  row.dataset.status = r.status
-  row.append(
-    el('td', String(r.round)),
-    el('td', yourPart.get(r.round) ?? 'not selected'),
-    el('td', r.status === 'aggregated' ? 'aggregated' : `failed: ${r.reason ?? ''}`),
-    el('td', String(r.participants)),
-    el('td', r.accuracy === null ? '–' : r.accuracy.toFixed(3)),
-    el('td', r.auc === null ? '–' : r.auc.toFixed(3)),
-    el('td', r.epsilon === null ? '–' : formatEpsilon(r.epsilon)),
-  )
-  ui.rounds.append(row)
+  appendRound(r.round, r.status, [
+    yourPart.get(r.round) ?? 'not selected',
+    r.status === 'aggregated' ? 'aggregated' : `failed: ${r.reason ?? ''}`,
+    String(r.participants),
+    r.accuracy === null ? '–' : r.accuracy.toFixed(3),
+    r.auc === null ? '–' : r.auc.toFixed(3),
+    r.epsilon === null ? '–' : formatEpsilon(r.epsilon),
+  ])
   showReported(r, privacy, spent)
   // The coordinator's own chart of the run (the global head on its held-out set), fetched anew.
   ui.chart.src = `/api/rounds.svg?after=${r.round}`
