@@ -93,6 +93,7 @@ const coordinator = await startCoordinator({
   // Every bench connection comes from 127.0.0.1: only the per-address cap is raised; the hello
   // timeout and the rate limits stay the defaults a real coordinator runs with.
   limits: { maxConnectionsPerAddress: 10_000 },
+  ...(config.readPacingMs === undefined ? {} : { pacing: { turnMs: config.readPacingMs } }),
   print: (line) => process.stdout.write(`${line}\n`),
   observer: {
     roundStarted(round) {

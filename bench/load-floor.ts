@@ -20,6 +20,8 @@ per round (process.cpuUsage, all its threads; in brackets the kernel's part) and
 
 Options:
   --n <n>        clients                                 (default 1000)
+  --spread <ms>  each client waits a random 0–ms before each message, as participants busy with
+                 their crypto do, so messages arrive spread over the stage  (default 0: at once)
   --rounds <n>   rounds; the first is a warm-up, not counted   (default 4)
   -h, --help
 `
@@ -34,7 +36,8 @@ type FloorRound = { readonly cpuMs: number; readonly systemMs: number; readonly 
 
 const role = process.argv[2]
 if (role === 'server') await server(Number(process.argv[3]), Number(process.argv[4]))
-else if (role === 'clients') clients(Number(process.argv[3]), Number(process.argv[4]))
+else if (role === 'clients')
+  clients(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]))
 else process.exitCode = await main()
 
 async function main(): Promise<number> {
@@ -42,6 +45,7 @@ async function main(): Promise<number> {
     options: {
       n: { type: 'string', default: '1000' },
       rounds: { type: 'string', default: '4' },
+      spread: { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -55,6 +59,9 @@ async function main(): Promise<number> {
     throw new Error(`--n: expected a multiple of ${PROCS}, got "${values.n}"`)
   if (!Number.isInteger(rounds) || rounds < 2)
     throw new Error(`--rounds: expected 2 or more, got "${values.rounds}"`)
+  const spread = Number(values.spread)
+  if (!Number.isInteger(spread) || spread < 0)
+    throw new Error(`--spread: expected milliseconds ≥ 0, got "${values.spread}"`)
   const file = fileURLToPath(import.meta.url)
   const children: ChildProcess[] = []
   const server = fork(file, ['server', String(n), String(rounds)], {
@@ -70,7 +77,11 @@ async function main(): Promise<number> {
       server.on('message', (m: { port?: number; round?: FloorRound }) => {
         if (m.port !== undefined)
           for (let p = 0; p < PROCS; p++)
-            children.push(fork(file, ['clients', String(m.port), String(n / PROCS)], { stdio: 'inherit' }))
+            children.push(
+              fork(file, ['clients', String(m.port), String(n / PROCS), String(spread)], {
+                stdio: 'inherit',
+              }),
+            )
         if (m.round !== undefined) results.push(m.round)
       })
     })
@@ -140,15 +151,17 @@ async function server(n: number, rounds: number): Promise<void> {
   http.listen(0, '127.0.0.1', () => process.send?.({ port: (http.address() as AddressInfo).port }))
 }
 
-function clients(port: number, count: number): void {
+function clients(port: number, count: number, spread: number): void {
   for (let i = 0; i < count; i++) {
     const socket = io(`http://127.0.0.1:${port}`, {
       parser: packedParser,
       transports: ['websocket'],
       reconnection: false,
     })
-    const send = (stage: number) =>
+    const emit = (stage: number) =>
       socket.timeout(60_000).emit('message', { stage, bytes: new Uint8Array(SENT[stage] ?? 0) }, () => {})
+    const send = (stage: number) =>
+      spread === 0 ? emit(stage) : setTimeout(() => emit(stage), Math.random() * spread)
     socket.on('start', () => send(0))
     socket.on('relay', (m: { stage: number }) => send(m.stage + 1))
     // the last stage has no relay: the client goes quiet until the next start

@@ -13,6 +13,8 @@ export type CoordinatorConfig = {
   readonly dropout: number
   readonly rounds: number
   readonly idle: boolean
+  /** The coordinator's read pacing, in ms a turn (--read-pacing); its default when absent. */
+  readonly readPacingMs?: number
 }
 
 export type StageReport = {

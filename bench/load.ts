@@ -1,4 +1,4 @@
-import { type ChildProcess, fork } from 'node:child_process'
+import { type ChildProcess, execFileSync, fork } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -36,6 +36,11 @@ Options:
   --cpu-prof           profile the coordinator (node --cpu-prof) into bench/out/profiles/
   --node-arg <flag>    a Node flag for the coordinator's process, repeatable: --node-arg=--trace-gc, or
                        --node-arg=--perf-basic-prof to name its JavaScript frames for Linux perf
+  --read-pacing <ms>   the coordinator's read pacing (fedtune coordinator --read-pacing; 0: off)
+                                                                        (default: the coordinator's)
+  --pin                the coordinator on core 0, the participants on the others (Linux taskset): it
+                       then shares no core with them, as on a real deployment, and its CPU time is
+                       steadier from run to run (the participants' wall time is longer)
   -h, --help
 `
 
@@ -150,6 +155,8 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
       'node-arg': { type: 'string', multiple: true, default: [] },
+      pin: { type: 'boolean', default: false },
+      'read-pacing': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -167,6 +174,10 @@ async function main(): Promise<number> {
   const idle = values.quick ? 1000 : int('idle', values.idle, 1)
   const procs = int('procs', values.procs, 1)
   const concurrency = int('concurrency', values.concurrency, 1)
+  const pacingText = values['read-pacing']
+  const readPacingMs = pacingText === undefined ? undefined : int('read-pacing', pacingText, 0)
+  if (values.pin && cpus().length < 2)
+    throw new Error(`--pin: expected 2 or more cores, one for the coordinator, got ${cpus().length}`)
 
   const all: Config[] = [
     ...(values.quick ? [100] : [100, 1000]).flatMap((n) =>
@@ -188,7 +199,7 @@ async function main(): Promise<number> {
   let idleResult: IdleResult | undefined
   const failures: string[] = []
   for (const config of configs) {
-    const run = { config, rounds, procs, concurrency, profile }
+    const run = { config, rounds, procs, concurrency, profile, pin: values.pin, readPacingMs }
     try {
       if (config.idle) {
         idleResult = await measureIdle(run)
@@ -222,6 +233,25 @@ type Run = {
   readonly procs: number
   readonly concurrency: number
   readonly profile: readonly string[]
+  readonly pin: boolean
+  readonly readPacingMs: number | undefined
+}
+
+/**
+ * Pins a process, and every thread it starts later, to `cores` (taskset's list: "0", "1-3"), when
+ * asked (--pin): the coordinator alone on core 0, the participants on the rest.
+ */
+function pinTo(child: { readonly process: ChildProcess }, cores: string, pin: boolean): void {
+  if (!pin) return
+  const pid = child.process.pid
+  if (pid === undefined) throw new Error('--pin: a child process has no pid')
+  try {
+    execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cores, String(pid)], { stdio: 'ignore' })
+  } catch (error) {
+    throw new Error(
+      `--pin: expected taskset (util-linux) to pin ${pid} to cores ${cores}: ${(error as Error).message}`,
+    )
+  }
 }
 
 /** The coordinator and its participant processes for one configuration; all stopped in `finally`. */
@@ -242,6 +272,7 @@ async function withProcesses<T>(
     dropout: config.dropout,
     rounds: config.idle ? 1 : run.rounds,
     idle: config.idle,
+    ...(run.readPacingMs === undefined ? {} : { readPacingMs: run.readPacingMs }),
   }
   const coordinator = new Child<CoordinatorReport>(
     COORDINATOR,
@@ -258,6 +289,7 @@ async function withProcesses<T>(
   }
   try {
     const listening = await coordinator.next(is('listening'), 120_000, 'the coordinator to listen')
+    pinTo(coordinator, '0', run.pin)
     const per = Math.ceil(config.n / run.procs)
     for (let from = 0; from < config.n; from += per) {
       const slice: ParticipantsConfig = {
@@ -267,7 +299,9 @@ async function withProcesses<T>(
         dropout: config.dropout,
         concurrency: run.concurrency,
       }
-      participants.push(new Child<ParticipantsReport>(PARTICIPANTS, slice, [], 'inherit'))
+      const child = new Child<ParticipantsReport>(PARTICIPANTS, slice, [], 'inherit')
+      participants.push(child)
+      pinTo(child, `1-${cpus().length - 1}`, run.pin)
     }
     const joinStarted = performance.now()
     for (const p of participants)

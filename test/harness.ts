@@ -18,6 +18,8 @@ import {
   type FederationOptions,
   issueInvite,
   type PrivateRun,
+  type ReadPacer,
+  type ReadPacing,
   RoundLog,
   type RoundRecord,
   type RoundRecorder,
@@ -289,6 +291,10 @@ export type TestCoordinatorOverrides = {
   readonly privacy?: PrivateRun
   /** The task's input centre (one number per embedding dimension), sent to participants; none by default. */
   readonly inputCentre?: readonly number[]
+  /** The socket shell's read pacing (sockets/read-pacer.ts); its default when absent. */
+  readonly pacing?: Partial<ReadPacing>
+  /** Handed the socket shell's pacer, to see how long it blocked. */
+  readonly onPacer?: (pacer: ReadPacer) => void
 }
 
 /** Real timers, short enough that rounds run by themselves within a test. */
@@ -490,6 +496,8 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
   const io = attachSockets(app.server, {
     tasks,
     onWarning: warn,
+    pacing: o.pacing,
+    onPacer: o.onPacer,
   }) as unknown as Server
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   // as the task host does once a run is wired and listening

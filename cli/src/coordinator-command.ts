@@ -4,6 +4,8 @@ import {
   type ConnectionLimits,
   DEFAULT_WEB_DIR,
   DEFAULT_CONNECTION_LIMITS as LIMITS,
+  MAX_TURN_MS,
+  DEFAULT_READ_PACING as PACING,
   RunFolderError,
   readTaskFile,
   TaskFileError,
@@ -14,7 +16,7 @@ import { StoreError } from '@fedtune/coordinator/store'
 import { initBackend } from '@fedtune/model/node'
 import { CommandError, type CommandIo, processIo } from './command-io.ts'
 import { metricsAddress, metricsTokenFrom } from './metrics-flags.ts'
-import { portNumber, positiveInteger, positiveSeconds } from './numbers.ts'
+import { portNumber, positiveInteger, positiveSeconds, wholeNumber } from './numbers.ts'
 import { reloadOnHangup, type TlsFiles, tlsFilesOf, tlsOf, trustedProxies } from './tls-flags.ts'
 
 const USAGE = `Usage: fedtune coordinator [--task <task.json>] [options]
@@ -73,6 +75,11 @@ Connection limits (what one connection may cost; docs/protocol.md, "Limits"):
   --event-burst <n>                 ...in bursts of at most                (default ${LIMITS.eventBurst})
   --max-unknown-events <n>          unknown events (or any before hello) before the
                                     connection is closed                  (default ${LIMITS.maxUnknownEvents})
+  --read-pacing <ms>                while ${PACING.busyPerSecond} or more participants' messages arrive a
+                                    second, make each event-loop turn last at least this
+                                    long, so one wake-up reads many: less CPU for up to
+                                    this much latency; 0 turns it off (README, "Load")
+                                                                   (default ${PACING.turnMs})
   -h, --help        this text
 
 Example:
@@ -151,6 +158,7 @@ function parse(args: string[]) {
       'events-per-second': { type: 'string' },
       'event-burst': { type: 'string' },
       'max-unknown-events': { type: 'string' },
+      'read-pacing': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -186,6 +194,18 @@ function coordinatorCommand(values: ReturnType<typeof parse>['values']): Coordin
       cacheDir: resolve(values.cache ?? '.fedtune/cache'),
       webDir: resolve(values.web ?? DEFAULT_WEB_DIR),
       limits,
+      ...(values['read-pacing'] === undefined
+        ? {}
+        : {
+            pacing: {
+              turnMs: wholeNumber(
+                '--read-pacing',
+                values['read-pacing'],
+                MAX_TURN_MS,
+                `milliseconds from 0 (off) to ${MAX_TURN_MS}`,
+              ),
+            },
+          }),
       metrics,
     },
     ...(values.out === undefined ? {} : { outDir: resolve(values.out) }),

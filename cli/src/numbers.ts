@@ -26,6 +26,18 @@ export function positiveInteger(option: string, text: string, max = largest): nu
   return value
 }
 
+/** A whole number from 0 to `max` ("0", "20"; not "020", "1e2"). */
+export function wholeNumber(
+  option: string,
+  text: string,
+  max: number,
+  what = `a whole number from 0 to ${max}`,
+): number {
+  const value = /^(0|[1-9][0-9]{0,15})$/.test(text) ? Number(text) : Number.NaN
+  if (!Number.isSafeInteger(value) || value > max) refuse(option, what, text)
+  return value
+}
+
 /** A positive number of seconds to the millisecond ("10", "0.5", "2.125"), returned in milliseconds. */
 export function positiveSeconds(option: string, text: string): number {
   const match = /^(0|[1-9][0-9]{0,11})(?:\.([0-9]{1,3}))?$/.exec(text)

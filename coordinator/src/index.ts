@@ -133,6 +133,14 @@ export {
   type SentStage,
 } from './sockets/message-bounds.ts'
 export {
+  DEFAULT_READ_PACING,
+  MAX_TURN_MS,
+  type PacerHost,
+  ReadPacer,
+  type ReadPacing,
+  readPacing,
+} from './sockets/read-pacer.ts'
+export {
   attachSockets,
   type InboundTap,
   maxMessageBytes,

@@ -25,6 +25,7 @@ import type { Federation } from './rounds/federation.ts'
 import type { RoundLog, RoundRecord } from './rounds/round-log.ts'
 import { allObservers, type RoundObserver } from './rounds/round-observer.ts'
 import type { ConnectionLimits } from './sockets/connection-limits.ts'
+import type { ReadPacing } from './sockets/read-pacer.ts'
 import { attachSockets, type InboundTap, raiseMessageBytes } from './sockets/socket-shell.ts'
 import { openStore, type Run, type Store } from './store/index.ts'
 import type { TaskFile } from './tasks/task-file.ts'
@@ -55,6 +56,8 @@ export type HostOptions = {
   readonly consoleDir?: string
   /** What one connection may cost (connection-limits.ts); each limit defaults when absent. */
   readonly limits?: Partial<ConnectionLimits>
+  /** How the event loop batches participants' messages while they pour in (sockets/read-pacer.ts). */
+  readonly pacing?: Partial<ReadPacing>
   /** Watches rounds and their stages as they happen: bench:load measures the coordinator with it. */
   readonly observer?: RoundObserver
   /** Prometheus metrics: GET /metrics on the main port for a token, or a port of their own (docs/metrics.md). */
@@ -206,6 +209,7 @@ async function serve(
     tasks: host,
     tap: opts.tap,
     limits: opts.limits,
+    pacing: opts.pacing,
     // the shell escapes what participants sent; escaping again here changes nothing and keeps it so
     onWarning: (message) => print(`warning: ${escapeText(message)}`),
     onJoin: (p, agent) => print(`joined: ${escapeText(p, 80)} (${escapeText(agent, 200)})`),

@@ -27,6 +27,13 @@ describe('fedtune coordinator --help', () => {
     expect(t.stdout()).toMatch(/--max-unknown-events <n> [\s\S]*?\(default 20\)/)
   })
 
+  it('names the read pacing, when it starts, that 0 turns it off, and its default', async () => {
+    const t = testIo()
+    expect(await runCoordinatorCommand(['--help'], t.io)).toBe(0)
+    expect(t.stdout()).toMatch(/--read-pacing <ms> +while 200 or more participants' messages arrive a/)
+    expect(t.stdout()).toMatch(/0 turns it off[\s\S]*?\(default 20\)/)
+  })
+
   it('names both ways of serving the metrics, and that without either /metrics answers 404', async () => {
     const t = testIo()
     expect(await runCoordinatorCommand(['--help'], t.io)).toBe(0)
@@ -41,6 +48,9 @@ describe('fedtune coordinator refuses a wrong command line before it opens anyth
     [['--event-burst', '0'], '--event-burst: expected a positive whole number, got "0"'],
     [['--max-unknown-events', '1e3'], '--max-unknown-events: expected a positive whole number, got "1e3"'],
     [['--port', '08'], '--port: expected an integer from 0 to 65535, got "08"'],
+    [['--read-pacing', '101'], '--read-pacing: expected milliseconds from 0 (off) to 100, got "101"'],
+    [['--read-pacing', '020'], '--read-pacing: expected milliseconds from 0 (off) to 100, got "020"'],
+    [['--read-pacing', '2.5'], '--read-pacing: expected milliseconds from 0 (off) to 100, got "2.5"'],
     [['--port', '65536'], '--port: expected an integer from 0 to 65535, got "65536"'],
     [
       ['--metrics-address', 'localhost'],

@@ -29,6 +29,7 @@ import { ConnectionGuard, type GuardedConnection } from './connection-guard.ts'
 import { type ConnectionLimits, connectionLimits } from './connection-limits.ts'
 import { type MessageBounds, messageBounds } from './message-bounds.ts'
 import type { ParticipantEvent, Traffic } from './participant-event.ts'
+import { ReadPacer, type ReadPacing, readPacing } from './read-pacer.ts'
 
 /** Everything a participant sent, as it arrived: for audits and for the traffic test. */
 export type InboundTap = (entry: {
@@ -47,6 +48,10 @@ export type SocketShellOptions = {
   readonly onLeave?: (participant: string, reason: string) => void
   /** What one connection may cost (connection-limits.ts); each limit defaults when absent. */
   readonly limits?: Partial<ConnectionLimits> | undefined
+  /** How the event loop batches participants' messages while they pour in (read-pacer.ts). */
+  readonly pacing?: Partial<ReadPacing> | undefined
+  /** The pacer made from `pacing`, for a caller that reports how long it blocked. */
+  readonly onPacer?: ((pacer: ReadPacer) => void) | undefined
   /**
    * Told of every refusal given, by code: an acknowledgement with ok false, a connection closed by
    * its guard, a handshake refused (its task), an upgrade refused over the per-address cap.
@@ -99,6 +104,8 @@ export function attachSockets(
 ): Server<ClientToServerEvents, ServerToClientEvents> {
   const { tasks } = opts
   const limits = connectionLimits(opts.limits)
+  const pacer = new ReadPacer(readPacing(opts.pacing))
+  opts.onPacer?.(pacer)
   // Before its hello a connection may send only a hello, whose bound no task changes; after it,
   // its task's messages get their own bounds (boundsOf).
   const beforeHello = messageBounds({ paramCount: 1, classes: 2, secure: false })
@@ -141,7 +148,13 @@ export function attachSockets(
   // Before socket.io's own listener, which builds this connection's decoder (bounded-parser.ts).
   io.engine.prependListener(
     'connection',
-    (conn: GuardedConnection & { id: string; request: { socket: { remoteAddress?: string } } }) => {
+    (
+      conn: GuardedConnection & {
+        id: string
+        request: { socket: { remoteAddress?: string } }
+        on(event: 'packet', listener: (packet: { type: string }) => void): unknown
+      },
+    ) => {
       const guard = new ConnectionGuard({
         conn,
         label: `connection ${conn.id} from ${addressOf(conn.request.socket.remoteAddress)}`,
@@ -152,6 +165,9 @@ export function attachSockets(
       })
       guards.set(conn, guard)
       handOver(guard)
+      conn.on('packet', (packet: { type: string }) => {
+        if (packet.type === 'message') pacer.read()
+      })
     },
   )
 
