@@ -162,6 +162,20 @@ describe('read pacing over real sockets', () => {
     }
   }
 
+  it('a storm of hellos is not paced: only joined participants count, so reconnecting is not slowed', async () => {
+    let pacer: ReadPacer | undefined
+    // 12 are needed: the ten below join and wait, no round starts
+    const h = await startTestCoordinator({
+      minParticipants: 12,
+      participantsPerRound: 12,
+      pacing: { turnMs: 20, busyPerSecond: 1 },
+      onPacer: (p) => (pacer = p),
+    })
+    const joined = Array.from({ length: 10 }, (_, i) => testParticipant(h, `p${i}`).joined)
+    for (const ack of await Promise.all(joined)) expect(ack).toMatchObject({ ok: true })
+    expect(pacer?.blocked).toEqual({ ms: 0, times: 0 })
+  })
+
   it('paced at every message, a secure federation aggregates the same heads as unpaced', async () => {
     const paced = await federate({ turnMs: 20, busyPerSecond: 1 })
     const unpaced = await federate({ turnMs: 0, busyPerSecond: 1 })

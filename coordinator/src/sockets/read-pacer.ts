@@ -10,7 +10,9 @@
  * blocks the loop for the rest, and the messages that arrive meanwhile wait in the kernel's socket
  * buffers to be read together in the next turn, one wake-up for many. A turn that worked longer
  * than `turnMs` does not wait, and neither does a small federation: pacing starts only while at
- * least `busyPerSecond` messages arrive a second, so three hospitals never wait.
+ * least `busyPerSecond` messages arrive a second, so three hospitals never wait. Only joined
+ * participants' messages count (socket-shell.ts): a storm of hellos, each waiting on the store over
+ * several turns, is never slowed.
  *
  * The price is latency, bounded: a message waits at most `turnMs` before it is read, and a timer
  * fires at most `turnMs` later than it would have (the event-loop delay's p50 rises to about

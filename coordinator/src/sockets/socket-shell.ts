@@ -165,8 +165,10 @@ export function attachSockets(
       })
       guards.set(conn, guard)
       handOver(guard)
+      // Only a joined participant's messages: a storm of hellos (everyone reconnecting) is not
+      // slowed, since each hello waits on the store over several turns.
       conn.on('packet', (packet: { type: string }) => {
-        if (packet.type === 'message') pacer.read()
+        if (packet.type === 'message' && guard.joined) pacer.read()
       })
     },
   )
