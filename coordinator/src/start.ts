@@ -25,7 +25,7 @@ import type { Federation } from './rounds/federation.ts'
 import type { RoundLog, RoundRecord } from './rounds/round-log.ts'
 import { allObservers, type RoundObserver } from './rounds/round-observer.ts'
 import type { ConnectionLimits } from './sockets/connection-limits.ts'
-import type { ReadPacing } from './sockets/read-pacer.ts'
+import type { ReadPacer, ReadPacing } from './sockets/read-pacer.ts'
 import { attachSockets, type InboundTap, raiseMessageBytes } from './sockets/socket-shell.ts'
 import { openStore, type Run, type Store } from './store/index.ts'
 import type { TaskFile } from './tasks/task-file.ts'
@@ -152,7 +152,11 @@ async function serve(
   const store = await openStore(opts.database ?? join(opts.outDir ?? dataDir, 'db'))
   const webDir = opts.webDir ?? DEFAULT_WEB_DIR
   // read at each scrape, once the host exists
-  const metrics = coordinatorMetrics(() => onlineParticipants(host))
+  let pacer: ReadPacer | undefined
+  const metrics = coordinatorMetrics(
+    () => onlineParticipants(host),
+    () => pacer?.blocked.ms ?? 0,
+  )
   let address = ''
   let io: Server | undefined
   let host: TaskHost
@@ -210,6 +214,9 @@ async function serve(
     tap: opts.tap,
     limits: opts.limits,
     pacing: opts.pacing,
+    onPacer: (made) => {
+      pacer = made
+    },
     // the shell escapes what participants sent; escaping again here changes nothing and keeps it so
     onWarning: (message) => print(`warning: ${escapeText(message)}`),
     onJoin: (p, agent) => print(`joined: ${escapeText(p, 80)} (${escapeText(agent, 200)})`),

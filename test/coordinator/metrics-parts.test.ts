@@ -56,6 +56,21 @@ describe('a run’s rounds, as the metrics count them', () => {
     expect(at('fedtune_participants_online', { task: 'chest', kind: 'hospital' })).toBe(4)
   })
 
+  it('the read pacing: the time it held the event loop, read from the pacer at each scrape, in seconds', async () => {
+    let heldMs = 0
+    const metrics = coordinatorMetrics(
+      () => [],
+      () => heldMs,
+    )
+    const held = async () =>
+      sampleValue(parseExposition(await metrics.registry.metrics()), 'fedtune_read_pacing_seconds_total', {})
+    expect(await held()).toBe(0)
+    heldMs = 1500
+    expect(await held()).toBe(1.5)
+    heldMs = 1750
+    expect(await held()).toBe(1.75)
+  })
+
   it('two coordinators in one process keep their counts apart', async () => {
     const one = coordinatorMetrics(() => [])
     const two = coordinatorMetrics(() => [])

@@ -89,6 +89,7 @@ describe('GET /metrics on the main port', () => {
       ['fedtune_refused_messages_total', 'counter'],
       ['fedtune_sign_in_failures_total', 'counter'],
       ['fedtune_http_requests_total', 'counter'],
+      ['fedtune_read_pacing_seconds_total', 'counter'],
     ] as const)
       expect(scraped.families.get(name), name).toMatchObject({ type, help: expect.stringMatching(/\S/) })
     // the earlier refusals, by route and status

@@ -27,6 +27,7 @@ export type CoordinatorMetrics = {
   readonly refused: Counter<'code'>
   readonly signInFailures: Counter<'reason'>
   readonly httpRequests: Counter<'method' | 'route' | 'status'>
+  readonly readPacing: Counter
 }
 
 /** Seconds: a round waits for its participants' training (minutes), a stage for their answers. */
@@ -42,7 +43,11 @@ export const STAGES: readonly Stage[] = ['advertise', 'share-keys', 'masked-inpu
  * Every metric a coordinator exposes at /metrics (docs/metrics.md lists them): the process's own
  * (prom-client's default metrics) and fedtune's. `online` is asked at each scrape.
  */
-export function coordinatorMetrics(online: () => Iterable<OnlineCount>): CoordinatorMetrics {
+export function coordinatorMetrics(
+  online: () => Iterable<OnlineCount>,
+  /** Milliseconds the read pacing has held the event loop so far (sockets/read-pacer.ts). */
+  paced: () => number = () => 0,
+): CoordinatorMetrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
@@ -114,6 +119,15 @@ export function coordinatorMetrics(online: () => Iterable<OnlineCount>): Coordin
       help: 'HTTP requests answered on the main port, by method, route pattern and status code.',
       labelNames: ['method', 'route', 'status'],
       registers,
+    }),
+    readPacing: new Counter({
+      name: 'fedtune_read_pacing_seconds_total',
+      help: 'Time the read pacing held the event loop so that participants’ messages are read many a wake-up (fedtune coordinator --read-pacing).',
+      registers,
+      collect() {
+        this.reset()
+        this.inc(paced() / 1000)
+      },
     }),
   }
 }
