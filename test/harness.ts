@@ -645,6 +645,30 @@ export async function startMainCoordinator(
   })
 }
 
+/**
+ * `startCoordinator` on `task` and `database` that prints nothing, its run and cache under `work`
+ * (`more` adds or overrides options): a test that restarts a coordinator on the same folders.
+ */
+export async function startQuietCoordinator(
+  task: StartOptions['task'],
+  work: string,
+  database: string,
+  more: Partial<StartOptions> = {},
+): Promise<RunningCoordinator> {
+  // Loaded here, not at the top: tfjs costs the files that only need startTestCoordinator seconds.
+  const { startCoordinator } = await import('@fedtune/coordinator/start')
+  return startCoordinator({
+    task,
+    port: 0,
+    outDir: join(work, 'run'),
+    database,
+    cacheDir: join(work, 'cache'),
+    quiet: true,
+    print: () => {},
+    ...more,
+  })
+}
+
 /** A task file's JSON named `name` on the real backbone in ../shared (one round unless overridden). */
 export async function realTaskJson(
   name: string,

@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../../client-web/node/chromium.ts'
 import { buildConsole } from '../../console/node/build-console.ts'
-import { realTaskFile, testDatabase } from '../harness.ts'
+import { realTaskFile, startQuietCoordinator, testDatabase } from '../harness.ts'
 import { addOperator } from '../test-store.ts'
 import { signIn } from './console-sign-in.ts'
 
@@ -37,18 +37,7 @@ beforeAll(async () => {
     work,
   )
   const database = await testDatabase()
-  const { startCoordinator } = await import('@fedtune/coordinator/start')
-  const start = (more: Partial<StartOptions> = {}) =>
-    startCoordinator({
-      task,
-      port: 0,
-      outDir: join(work, 'run'),
-      database,
-      cacheDir: join(work, 'cache'),
-      quiet: true,
-      print: () => {},
-      ...more,
-    })
+  const start = (more: Partial<StartOptions> = {}) => startQuietCoordinator(task, work, database, more)
   // the first coordinator opens the run, asks round 1's survivors to unmask, and dies
   await (await start()).close()
   writeUnmaskingMark(join(work, 'run'), {

@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { privacySettingsFor, type RoundRecord, writeUnmaskingMark } from '@fedtune/coordinator'
-import { startCoordinator } from '@fedtune/coordinator/start'
 import { openStore } from '@fedtune/coordinator/store'
 import type { ModelCard } from '@fedtune/model'
 import { formatEpsilon, paramCount, privacyStatement, type TaskInfo } from '@fedtune/protocol'
@@ -13,6 +12,7 @@ import {
   realTaskFile,
   sayHello,
   startMainCoordinator,
+  startQuietCoordinator,
   testDatabase,
   testParticipant,
 } from '../harness.ts'
@@ -116,7 +116,7 @@ describe('a coordinator started on a private task', () => {
         work,
       )
       const database = await testDatabase()
-      const start = startQuietly(task, work, database)
+      const start = startQuietCoordinator(task, work, database)
       await expect(start).rejects.toThrow(
         /^task impossible: privacy\.epsilon: expected an ε that 10000 rounds of 1 DP-SGD steps at q = 1 can meet with a noise multiplier up to 1000 \(even that spends ε = 0\.\d\d at δ = 0\.00001\).*, got number 0\.01$/,
       )
@@ -141,7 +141,7 @@ describe('a restarted coordinator', () => {
       const database = await testDatabase()
       // the first coordinator opens the run (its initial head on disk), asks round 1's survivors
       // to unmask (its mark on disk) and dies before the round is kept
-      const first = await startQuietly(task, work, database)
+      const first = await startQuietCoordinator(task, work, database)
       const runId = (await first.store.runs.list({ task: 'crashed' }))[0]?.id as number
       await first.close()
       writeUnmaskingMark(join(work, 'run'), {
@@ -150,7 +150,7 @@ describe('a restarted coordinator', () => {
         selected: ['a', 'b', 'c'],
         startedAt: 1000,
       })
-      const c = await startQuietly(task, work, database)
+      const c = await startQuietCoordinator(task, work, database)
       try {
         const [kept] = await c.store.rounds.list<RoundRecord>(runId)
         const reason =
@@ -172,7 +172,7 @@ describe('a restarted coordinator', () => {
         await c.close()
       }
       // once kept, the mark counts no more: a second restart adds nothing
-      const again = await startQuietly(task, work, database)
+      const again = await startQuietCoordinator(task, work, database)
       try {
         expect((await again.store.rounds.list(runId)).map((r) => r.round)).toEqual([1])
         expect(again.federation.privacy).toMatchObject({ rounds: 1 })
@@ -202,7 +202,7 @@ describe('a restarted coordinator', () => {
       } finally {
         await store.close()
       }
-      const restart = (task: typeof before) => startQuietly(task, work, database)
+      const restart = (task: typeof before) => startQuietCoordinator(task, work, database)
       await expect(restart(after)).rejects.toThrow(
         /^task "changed" has an unfinished run \(\d+\) whose privacy this task file changes/,
       )
@@ -218,20 +218,6 @@ describe('a restarted coordinator', () => {
     }
   })
 })
-
-/** A coordinator on `task` and `database` that prints nothing, its run and cache under `work`. */
-function startQuietly(task: StartOptions['task'], work: string, database: string) {
-  return startCoordinator({
-    task,
-    port: 0,
-    outDir: join(work, 'run'),
-    database,
-    cacheDir: join(work, 'cache'),
-    quiet: true,
-    print: () => {},
-  })
-}
-type StartOptions = Parameters<typeof startCoordinator>[0]
 
 /** `text` as a literal in a regular expression. */
 function literal(text: string): string {

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseTaskFile } from '@fedtune/coordinator'
-import { startCoordinator } from '@fedtune/coordinator/start'
 import { openStore, StoreError } from '@fedtune/coordinator/store'
 import { initBackend, readBackboneFolder } from '@fedtune/model/node'
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { afterAll, describe, expect, it } from 'vitest'
-import { seedOf } from '../harness.ts'
+import { seedOf, startQuietCoordinator } from '../harness.ts'
 import { testStoreFolder } from '../test-store.ts'
 
 /**
@@ -41,15 +40,7 @@ describe('a coordinator’s enrolments after a restart', () => {
     )
     // A migrated PGlite folder, copied from the run's template (creating a cluster takes seconds).
     const database = await testStoreFolder()
-    const first = await startCoordinator({
-      task,
-      port: 0,
-      outDir: join(work, 'run'),
-      database,
-      cacheDir: join(work, 'cache'),
-      quiet: true,
-      print: () => {},
-    })
+    const first = await startQuietCoordinator(task, work, database)
     await first.close()
 
     const store = await openStore(database)

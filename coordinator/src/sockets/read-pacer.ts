@@ -82,12 +82,13 @@ export class ReadPacer {
   #blockedMs = 0
   #blocks = 0
 
-  constructor(pacing: ReadPacing, host: PacerHost = processHost) {
+  /** `pacing` is checked and its defaults filled here (readPacing). */
+  constructor(pacing: Partial<ReadPacing> = {}, host: PacerHost = processHost) {
     this.#pacing = readPacing(pacing)
     this.#host = host
   }
 
-  /** How long, and how many times, the pacer has blocked the loop: for the metrics and the bench. */
+  /** How long, and how many times, the pacer has blocked the loop: for the metrics and the tests. */
   get blocked(): { readonly ms: number; readonly times: number } {
     return { ms: this.#blockedMs, times: this.#blocks }
   }

@@ -29,7 +29,7 @@ import { ConnectionGuard, type GuardedConnection } from './connection-guard.ts'
 import { type ConnectionLimits, connectionLimits } from './connection-limits.ts'
 import { type MessageBounds, messageBounds } from './message-bounds.ts'
 import type { ParticipantEvent, Traffic } from './participant-event.ts'
-import { ReadPacer, type ReadPacing, readPacing } from './read-pacer.ts'
+import { ReadPacer, type ReadPacing } from './read-pacer.ts'
 
 /** Everything a participant sent, as it arrived: for audits and for the traffic test. */
 export type InboundTap = (entry: {
@@ -104,7 +104,7 @@ export function attachSockets(
 ): Server<ClientToServerEvents, ServerToClientEvents> {
   const { tasks } = opts
   const limits = connectionLimits(opts.limits)
-  const pacer = new ReadPacer(readPacing(opts.pacing))
+  const pacer = new ReadPacer(opts.pacing)
   opts.onPacer?.(pacer)
   // Before its hello a connection may send only a hello, whose bound no task changes; after it,
   // its task's messages get their own bounds (boundsOf).
