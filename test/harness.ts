@@ -295,6 +295,8 @@ export type TestCoordinatorOverrides = {
   readonly pacing?: Partial<ReadPacing>
   /** Handed the socket shell's pacer, to see how long it blocked. */
   readonly onPacer?: (pacer: ReadPacer) => void
+  /** The socket shell's slice of work per turn (sockets/turn-queue.ts); its default when absent. */
+  readonly sliceMs?: number
 }
 
 /** Real timers, short enough that rounds run by themselves within a test. */
@@ -498,6 +500,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     onWarning: warn,
     pacing: o.pacing,
     onPacer: o.onPacer,
+    sliceMs: o.sliceMs,
   }) as unknown as Server
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   // as the task host does once a run is wired and listening

@@ -103,7 +103,7 @@ export {
 } from './rounds/round.ts'
 export { roundChart } from './rounds/round-chart.ts'
 export { formatRecord, RoundLog, type RoundRecord } from './rounds/round-log.ts'
-export type { RoundObserver, StageTiming } from './rounds/round-observer.ts'
+export { afterQueuedSends, type RoundObserver, type StageTiming } from './rounds/round-observer.ts'
 export { type PredictionPrior, roundPrior, type TrainingPrior } from './rounds/round-prior.ts'
 export { reportedSet, roundResult } from './rounds/round-record.ts'
 export type { ControlEvent } from './rounds/run-control.ts'
@@ -148,6 +148,7 @@ export {
   type SocketShellOptions,
 } from './sockets/socket-shell.ts'
 export { type Bucket, fullBucket, spend } from './sockets/token-bucket.ts'
+export { DEFAULT_SLICE_MS, TurnQueue, type TurnQueueHost } from './sockets/turn-queue.ts'
 export { headFile, RunFolderError, serverStateFile } from './store/run-folder.ts'
 export { localTraining } from './tasks/local-training.ts'
 export { fieldRows, taskFileJsonSchema, taskFileJsonSchemaText, withFieldTables } from './tasks/task-docs.ts'

@@ -21,12 +21,14 @@ import { metricsTokenProblem } from './metrics/metrics-token.ts'
 import { onlineParticipants } from './metrics/online-participants.ts'
 import { roundMetrics } from './metrics/round-metrics.ts'
 import { countTraffic } from './metrics/socket-traffic.ts'
+import { realClock } from './rounds/clock.ts'
 import type { Federation } from './rounds/federation.ts'
 import type { RoundLog, RoundRecord } from './rounds/round-log.ts'
-import { allObservers, type RoundObserver } from './rounds/round-observer.ts'
+import { afterQueuedSends, allObservers, type RoundObserver } from './rounds/round-observer.ts'
 import type { ConnectionLimits } from './sockets/connection-limits.ts'
 import type { ReadPacer, ReadPacing } from './sockets/read-pacer.ts'
 import { attachSockets, type InboundTap, raiseMessageBytes } from './sockets/socket-shell.ts'
+import { TurnQueue } from './sockets/turn-queue.ts'
 import { openStore, type Run, type Store } from './store/index.ts'
 import type { TaskFile } from './tasks/task-file.ts'
 
@@ -58,6 +60,8 @@ export type HostOptions = {
   readonly limits?: Partial<ConnectionLimits>
   /** How the event loop batches participants' messages while they pour in (sockets/read-pacer.ts). */
   readonly pacing?: Partial<ReadPacing>
+  /** The most one event-loop turn spends handling participants' messages and sending to them, in ms (sockets/turn-queue.ts; default 10). */
+  readonly sliceMs?: number
   /** Watches rounds and their stages as they happen: bench:load measures the coordinator with it. */
   readonly observer?: RoundObserver
   /** Prometheus metrics: GET /metrics on the main port for a token, or a port of their own (docs/metrics.md). */
@@ -160,6 +164,11 @@ async function serve(
   let address = ''
   let io: Server | undefined
   let host: TaskHost
+  // The socket shell's work, a slice a turn; the rounds' observers hear of what it has sent.
+  const turns = new TurnQueue(
+    (error) => print(`warning: internal: ${escapeText((error as Error).message)}`),
+    opts.sliceMs,
+  )
   // The operators' live console (console/): fed by every run's observer, the sockets and the host.
   const feed = new ConsoleFeed({
     store,
@@ -181,7 +190,11 @@ async function serve(
       bars: opts.quiet ? undefined : process.stderr,
       // Every part that watches rounds adds its observer of a run here.
       observerOf: (run) =>
-        allObservers([opts.observer, roundMetrics(metrics, run.task), feed.observerOf(run)]),
+        afterQueuedSends(
+          allObservers([opts.observer, roundMetrics(metrics, run.task), feed.observerOf(run)]),
+          (fn) => turns.push(fn),
+          realClock.now,
+        ),
       onRunChanged: (task) => feed.runChanged(task),
       runFolder: (run) => (run.id === first?.id ? opts.outDir : undefined),
       onReady: (live) => {
@@ -214,6 +227,7 @@ async function serve(
     tap: opts.tap,
     limits: opts.limits,
     pacing: opts.pacing,
+    turns,
     onPacer: (made) => {
       pacer = made
     },

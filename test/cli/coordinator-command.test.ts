@@ -30,7 +30,7 @@ describe('fedtune coordinator --help', () => {
   it('names the read pacing, when it starts, that 0 turns it off, and its default', async () => {
     const t = testIo()
     expect(await runCoordinatorCommand(['--help'], t.io)).toBe(0)
-    expect(t.stdout()).toMatch(/--read-pacing <ms> +while 200 or more participants' messages arrive a/)
+    expect(t.stdout()).toMatch(/--read-pacing <ms> +while 40 or more participants' messages arrive a/)
     expect(t.stdout()).toMatch(/0 turns it off[\s\S]*?\(default 20\)/)
   })
 

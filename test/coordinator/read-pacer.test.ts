@@ -122,7 +122,7 @@ describe('read pacing: a busy event loop reads many messages a wake-up', () => {
     expect(() => readPacing({ busyPerSecond: 0 })).toThrow(
       'read pacing: expected busyPerSecond to be a positive whole number, got 0',
     )
-    expect(readPacing({})).toEqual({ turnMs: 20, busyPerSecond: 200 })
+    expect(readPacing({})).toEqual({ turnMs: 20, busyPerSecond: 40 })
   })
 
   it("the process's block really blocks the event loop for that long", () => {

@@ -49,3 +49,26 @@ export function allObservers(observers: readonly (RoundObserver | undefined)[]):
     },
   }
 }
+
+/**
+ * `observer` hearing of each event once the sockets have what came before it. The socket shell
+ * sends through its turn queue (sockets/turn-queue.ts), a slice a turn: a stage's relay is out,
+ * and a round's result has gone to everyone, when the queue reaches what was handed in after them.
+ * So the hooks are handed in too, in order, and a stage's `relayedAt` is when its hook runs. Except
+ * unmask's: it relays nothing (its time is when the sum was unmasked), so it is told at once, before
+ * the result is worked out and sent.
+ */
+export function afterQueuedSends(
+  observer: RoundObserver,
+  queue: (fn: () => void) => void,
+  now: () => number,
+): RoundObserver {
+  return {
+    roundStarted: (round, participants) => queue(() => observer.roundStarted?.(round, participants)),
+    stageRelayed: (timing) =>
+      timing.stage === 'unmask'
+        ? observer.stageRelayed?.(timing)
+        : queue(() => observer.stageRelayed?.({ ...timing, relayedAt: now() })),
+    roundEnded: (record) => queue(() => observer.roundEnded?.(record)),
+  }
+}

@@ -10,15 +10,18 @@
  * blocks the loop for the rest, and the messages that arrive meanwhile wait in the kernel's socket
  * buffers to be read together in the next turn, one wake-up for many. A turn that worked longer
  * than `turnMs` does not wait, and neither does a small federation: pacing starts only while at
- * least `busyPerSecond` messages arrive a second, so three hospitals never wait. Only joined
- * participants' messages count (socket-shell.ts): a storm of hellos, each waiting on the store over
- * several turns, is never slowed.
+ * least `busyPerSecond` messages arrive a second, so three hospitals never wait. The default, 40,
+ * paces every stage of a round of 1,000: its shares trickle in at about 140 a second (each
+ * participant checks 40 signatures and seals 40 shares first), which a threshold of 200 left
+ * unpaced. Only joined participants' messages count (socket-shell.ts): a storm of hellos, each
+ * waiting on the store over several turns, is never slowed.
  *
  * The price is latency, bounded: a message waits at most `turnMs` before it is read, and a timer
  * fires at most `turnMs` later than it would have: the event-loop delay's p50 rises to about
- * `turnMs` while pacing, and its p99 by up to as much, as a stretched turn can precede the longest
- * (bench:load at n = 1000: 53–75 ms, once 104 ms, against 31–56 ms unpaced). Nothing is dropped or
- * reordered: a blocked loop reads nothing, the kernel keeps it.
+ * `turnMs` while pacing. A paced round has fewer, longer turns, so its few long ones weigh more in
+ * the p99; the turn queue (turn-queue.ts) keeps those short (bench:load at n = 1000, 10 %: p99
+ * 52–67 ms with both, 57–79 ms with neither). Nothing is dropped or reordered: a blocked loop reads
+ * nothing, the kernel keeps it.
  */
 export type ReadPacing = {
   /** The shortest turn, in ms, of an event loop that reads participants' messages; 0 turns pacing off. */
@@ -27,7 +30,7 @@ export type ReadPacing = {
   readonly busyPerSecond: number
 }
 
-export const DEFAULT_READ_PACING: ReadPacing = { turnMs: 20, busyPerSecond: 200 }
+export const DEFAULT_READ_PACING: ReadPacing = { turnMs: 20, busyPerSecond: 40 }
 
 /** Longer than this and a paused event loop would look hung (timers, health checks). */
 export const MAX_TURN_MS = 100

@@ -30,6 +30,7 @@ import { type ConnectionLimits, connectionLimits } from './connection-limits.ts'
 import { type MessageBounds, messageBounds } from './message-bounds.ts'
 import type { ParticipantEvent, Traffic } from './participant-event.ts'
 import { ReadPacer, type ReadPacing } from './read-pacer.ts'
+import { TurnQueue } from './turn-queue.ts'
 
 /** Everything a participant sent, as it arrived: for audits and for the traffic test. */
 export type InboundTap = (entry: {
@@ -52,6 +53,13 @@ export type SocketShellOptions = {
   readonly pacing?: Partial<ReadPacing> | undefined
   /** The pacer made from `pacing`, for a caller that reports how long it blocked. */
   readonly onPacer?: ((pacer: ReadPacer) => void) | undefined
+  /**
+   * The most one event-loop turn spends handling participants' messages and sending to them, in ms
+   * (turn-queue.ts; default 10); 0: one piece a turn.
+   */
+  readonly sliceMs?: number | undefined
+  /** The queue to use instead of one of its own (whose slice is then the queue's): start.ts shares it with the rounds' observers. */
+  readonly turns?: TurnQueue | undefined
   /**
    * Told of every refusal given, by code: an acknowledgement with ok false, a connection closed by
    * its guard, a handshake refused (its task), an upgrade refused over the per-address cap.
@@ -106,6 +114,12 @@ export function attachSockets(
   const limits = connectionLimits(opts.limits)
   const pacer = new ReadPacer(opts.pacing)
   opts.onPacer?.(pacer)
+  // Every handler and every send to a participant, in order, a slice a turn (acknowledgements go
+  // as their handler runs). Each piece contains its own errors; this is the last word.
+  const turns = new TurnQueue(
+    (error) => log(escapeText(`internal: ${(error as Error).message}`)),
+    opts.sliceMs,
+  )
   // Before its hello a connection may send only a hello, whose bound no task changes; after it,
   // its task's messages get their own bounds (boundsOf).
   const beforeHello = messageBounds({ paramCount: 1, classes: 2, secure: false })
@@ -264,7 +278,7 @@ export function attachSockets(
       handler: (raw: unknown, ack: unknown) => void,
     ) => {
       const contained = contain(event, handler)
-      socket.on(event, (raw: unknown, ack: unknown) => contained(raw, counted(ack)))
+      socket.on(event, (raw: unknown, ack: unknown) => turns.push(() => contained(raw, counted(ack))))
     }
     if (opts.tap) {
       const tap = opts.tap
@@ -318,13 +332,25 @@ export function attachSockets(
             if (!socket.connected) return
             participant = hello.participant
             guard.join(hello.participant, boundsOf(open))
+            const later = (what: string, send: () => void) =>
+              turns.push(() => {
+                try {
+                  send()
+                } catch (error) {
+                  warn(`sending ${what}: ${(error as Error).message}`)
+                }
+              })
             const joined: Link = {
-              sendRound: (start) => socket.emit('round', wireRound(start)),
-              sendSecagg: (message) => socket.emit('secagg', message),
+              sendRound: (start) => later('a round', () => socket.emit('round', wireRound(start))),
+              sendSecagg: (message) => later('a secagg relay', () => socket.emit('secagg', message)),
               // One result and one end for everyone: encoded once.
-              sendResult: (result) => socket.emit('round-result', sharedPayload(result)),
-              sendFinished: (finished) => socket.emit('finished', sharedPayload(finished)),
-              // The federation has logged why; the older participant sees the server disconnect it.
+              sendResult: (result) =>
+                later('a result', () => socket.emit('round-result', sharedPayload(result))),
+              sendFinished: (finished) =>
+                later('the end', () => socket.emit('finished', sharedPayload(finished))),
+              // At once, not queued: a replaced connection must not be heard as the participant a
+              // moment longer; what is still queued for it then goes nowhere. The federation has
+              // logged why; the older participant sees the server disconnect it.
               close: () => socket.disconnect(true),
             }
             link = joined
