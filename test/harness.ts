@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -979,4 +979,21 @@ function ackBook(): { resolve(key: string, ack: UpdateAck): void; wait(key: stri
 /** A record with its survivors in name order (they are recorded in the order of their secagg ids). */
 export function sorted(record: RoundRecord): RoundRecord {
   return record.survivors ? { ...record, survivors: [...record.survivors].sort() } : record
+}
+
+/**
+ * Participants a, b and c adding 0.5, −0.25 and 1 to every weight, through round 2 of `h`: that
+ * round's record (survivors sorted) and its head's bytes, to compare two ways of running a federation.
+ */
+export async function federateConstants(h: TestCoordinator): Promise<{ record: RoundRecord; head: Buffer }> {
+  for (const [name, value] of [
+    ['a', 0.5],
+    ['b', -0.25],
+    ['c', 1],
+  ] as const)
+    testParticipant(h, name, { delta: new Float32Array(h.federation.task.paramCount).fill(value) })
+  return {
+    record: sorted(await h.recorded(2)),
+    head: readFileSync(join(h.runDir, 'heads', 'round-0002.f32')),
+  }
 }

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { MAX_TURN_MS, type PacerHost, ReadPacer, readPacing } from '@fedtune/coordinator'
 import { describe, expect, it } from 'vitest'
-import { sorted, startTestCoordinator, testParticipant } from '../harness.ts'
+import { federateConstants, startTestCoordinator, testParticipant } from '../harness.ts'
 
 /** A host whose time moves only when told, and which records every block instead of blocking. */
 function fakeHost() {
@@ -148,18 +146,7 @@ describe('read pacing over real sockets', () => {
   async function federate(pacing: { turnMs: number; busyPerSecond: number }) {
     let pacer: ReadPacer | undefined
     const h = await startTestCoordinator({ rounds: 2, pacing, onPacer: (p) => (pacer = p) })
-    for (const [name, value] of [
-      ['a', 0.5],
-      ['b', -0.25],
-      ['c', 1],
-    ] as const)
-      testParticipant(h, name, { delta: new Float32Array(h.federation.task.paramCount).fill(value) })
-    const last = sorted(await h.recorded(2))
-    return {
-      record: last,
-      head: readFileSync(join(h.runDir, 'heads', 'round-0002.f32')),
-      blocked: pacer?.blocked,
-    }
+    return { ...(await federateConstants(h)), blocked: pacer?.blocked }
   }
 
   it('a storm of hellos is not paced: only joined participants count, so reconnecting is not slowed', async () => {

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterQueuedSends, type StageTiming, TurnQueue, type TurnQueueHost } from '@fedtune/coordinator'
 import { describe, expect, it } from 'vitest'
-import { sorted, startTestCoordinator, testParticipant } from '../harness.ts'
+import { federateConstants, startTestCoordinator } from '../harness.ts'
 
 /** A host whose time moves only when told, and whose later turns run only when told. */
 function fakeHost() {
@@ -158,17 +156,9 @@ describe("the rounds' observers hear of what the queue has sent", () => {
 describe('the turn queue over real sockets', () => {
   /** Two secure rounds of three participants, each adding its own constant; the last head's bytes. */
   async function federate(sliceMs: number | undefined) {
-    const h = await startTestCoordinator({ rounds: 2, ...(sliceMs === undefined ? {} : { sliceMs }) })
-    for (const [name, value] of [
-      ['a', 0.5],
-      ['b', -0.25],
-      ['c', 1],
-    ] as const)
-      testParticipant(h, name, { delta: new Float32Array(h.federation.task.paramCount).fill(value) })
-    return {
-      record: sorted(await h.recorded(2)),
-      head: readFileSync(join(h.runDir, 'heads', 'round-0002.f32')),
-    }
+    return federateConstants(
+      await startTestCoordinator({ rounds: 2, ...(sliceMs === undefined ? {} : { sliceMs }) }),
+    )
   }
 
   it('one piece a turn (slice 0), a secure federation aggregates the same heads as with the default slice', async () => {
