@@ -148,7 +148,7 @@ export {
   type SocketShellOptions,
 } from './sockets/socket-shell.ts'
 export { type Bucket, fullBucket, spend } from './sockets/token-bucket.ts'
-export { DEFAULT_SLICE_MS, TurnQueue, type TurnQueueHost } from './sockets/turn-queue.ts'
+export { DEFAULT_SLICE_MS, MAX_INBOUND, TurnQueue, type TurnQueueHost } from './sockets/turn-queue.ts'
 export { headFile, RunFolderError, serverStateFile } from './store/run-folder.ts'
 export { localTraining } from './tasks/local-training.ts'
 export { fieldRows, taskFileJsonSchema, taskFileJsonSchemaText, withFieldTables } from './tasks/task-docs.ts'

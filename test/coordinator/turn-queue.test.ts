@@ -100,10 +100,39 @@ describe('the turn queue: the shell does its work in order, a slice a turn', () 
     expect(queue.pending).toBe(0)
   })
 
-  it('a slice that is not a number of 0 ms or more is refused, saying what arrived', () => {
+  it('it holds at most maxInbound messages: past that, a slice runs on until it is back within it', () => {
+    const fake = fakeHost()
+    const queue = new TurnQueue(() => {}, 0, fake.host, 2)
+    const done: string[] = []
+    const piece = (name: string) => () => {
+      done.push(name)
+      fake.advance(1)
+    }
+    // sends are not messages: one a turn at a slice of 0, however many wait
+    for (const p of ['a', 'b', 'c']) queue.push(piece(`send ${p}`))
+    fake.nextTurn()
+    expect(done).toEqual(['send a'])
+    // five messages behind them: the slice runs until only two are left
+    for (let i = 1; i <= 5; i++) queue.push(piece(`message ${i}`), true)
+    expect(queue.pendingInbound).toBe(5)
+    fake.nextTurn()
+    expect(done).toEqual(['send a', 'send b', 'send c', 'message 1', 'message 2', 'message 3'])
+    expect(queue.pendingInbound).toBe(2)
+    fake.nextTurn()
+    expect(done.at(-1)).toBe('message 4')
+    fake.nextTurn()
+    expect(done.at(-1)).toBe('message 5')
+    expect(queue.pendingInbound).toBe(0)
+  })
+
+  it('a slice that is not a number of 0 ms or more, or a bound that is not a whole number, is refused, saying what arrived', () => {
     for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY])
       expect(() => new TurnQueue(() => {}, bad)).toThrow(
         `turn queue: expected a slice of 0 ms or more, got ${String(bad)}`,
+      )
+    for (const bad of [-1, 1.5, Number.NaN])
+      expect(() => new TurnQueue(() => {}, 10, undefined, bad)).toThrow(
+        `turn queue: expected a whole number ≥ 0 of inbound messages to hold, got ${String(bad)}`,
       )
   })
 })

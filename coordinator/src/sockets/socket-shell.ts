@@ -278,7 +278,7 @@ export function attachSockets(
       handler: (raw: unknown, ack: unknown) => void,
     ) => {
       const contained = contain(event, handler)
-      socket.on(event, (raw: unknown, ack: unknown) => turns.push(() => contained(raw, counted(ack))))
+      socket.on(event, (raw: unknown, ack: unknown) => turns.push(() => contained(raw, counted(ack)), true))
     }
     if (opts.tap) {
       const tap = opts.tap

@@ -12,6 +12,12 @@
  * goes on where it stopped in the next turn. Nothing is dropped or reordered, a connection's
  * messages and its disconnect included; what each costs is unchanged. Acknowledgements are not
  * queued: a handler sends its own when it runs.
+ *
+ * Reading is not held back by the slice, so a flood could otherwise read faster than the handlers
+ * run and grow the queue without bound. It holds at most `maxInbound` participants' messages: past
+ * that, a turn's slice runs on, however long, until it is back within it, and the loop reads no more
+ * meanwhile. The kernel's socket buffers, and TCP's backpressure on the senders, do the rest, as
+ * they did before the queue.
  */
 export type TurnQueueHost = {
   now(): number
@@ -22,6 +28,15 @@ export type TurnQueueHost = {
 /** The most a turn spends on queued work, in ms. */
 export const DEFAULT_SLICE_MS = 10
 
+/**
+ * Participants' messages the queue holds before a slice runs past its time. A paced turn of a round
+ * of 1,000 reads up to ~50; 256 of the largest message a task allows (its masked input) stay within
+ * what the message bounds already let 256 connections have in flight.
+ */
+export const MAX_INBOUND = 256
+
+type Piece = { readonly work: () => void; readonly inbound: boolean }
+
 export const processTurnQueueHost: TurnQueueHost = {
   now: () => performance.now(),
   later: (fn) => void setImmediate(fn),
@@ -30,9 +45,11 @@ export const processTurnQueueHost: TurnQueueHost = {
 export class TurnQueue {
   readonly #sliceMs: number
   readonly #host: TurnQueueHost
+  readonly #maxInbound: number
   readonly #onError: (error: unknown) => void
-  #queue: ((() => void) | undefined)[] = []
+  #queue: (Piece | undefined)[] = []
   #next = 0
+  #inbound = 0
   #scheduled = false
 
   /** `onError` hears of work that threw; the work after it runs all the same. */
@@ -40,12 +57,18 @@ export class TurnQueue {
     onError: (error: unknown) => void,
     sliceMs: number = DEFAULT_SLICE_MS,
     host: TurnQueueHost = processTurnQueueHost,
+    maxInbound: number = MAX_INBOUND,
   ) {
     if (!Number.isFinite(sliceMs) || sliceMs < 0)
       throw new RangeError(`turn queue: expected a slice of 0 ms or more, got ${String(sliceMs)}`)
+    if (!Number.isInteger(maxInbound) || maxInbound < 0)
+      throw new RangeError(
+        `turn queue: expected a whole number ≥ 0 of inbound messages to hold, got ${String(maxInbound)}`,
+      )
     this.#onError = onError
     this.#sliceMs = sliceMs
     this.#host = host
+    this.#maxInbound = maxInbound
   }
 
   /** Work handed in and not yet run. */
@@ -53,31 +76,37 @@ export class TurnQueue {
     return this.#queue.length - this.#next
   }
 
-  /** Runs `work` after everything handed in before it, in a later turn. */
-  push(work: () => void): void {
-    if (process.env.NOQUEUE) {
-      work()
-      return
-    }
-    this.#queue.push(work)
+  /** Participants' messages handed in and not yet handled. */
+  get pendingInbound(): number {
+    return this.#inbound
+  }
+
+  /** Runs `work` after everything handed in before it, in a later turn; `inbound`: it handles a participant's message. */
+  push(work: () => void, inbound = false): void {
+    this.#queue.push({ work, inbound })
+    if (inbound) this.#inbound++
     if (this.#scheduled) return
     this.#scheduled = true
     this.#host.later(() => this.#slice())
   }
 
-  /** One turn's share: work until the queue is empty or `sliceMs` has passed (at least one piece). */
+  /**
+   * One turn's share: work until the queue is empty or `sliceMs` has passed (at least one piece),
+   * and on past that time while it holds more than `maxInbound` messages.
+   */
   #slice(): void {
     const until = this.#host.now() + this.#sliceMs
     while (this.#next < this.#queue.length) {
-      const work = this.#queue[this.#next] as () => void
+      const piece = this.#queue[this.#next] as Piece
       // released as it runs: a long queue does not hold what it has done (frames, messages)
       this.#queue[this.#next++] = undefined
+      if (piece.inbound) this.#inbound--
       try {
-        work()
+        piece.work()
       } catch (error) {
         this.#onError(error)
       }
-      if (this.#host.now() >= until) break
+      if (this.#host.now() >= until && this.#inbound <= this.#maxInbound) break
     }
     if (this.#next < this.#queue.length) {
       this.#host.later(() => this.#slice())
