@@ -28,6 +28,7 @@ import {
   storeAdmission,
   type TaskFile,
   TaskHost,
+  type TurnQueue,
   writeUnmaskingMark,
 } from '@fedtune/coordinator'
 import type { RunningCoordinator, StartOptions } from '@fedtune/coordinator/start'
@@ -297,6 +298,8 @@ export type TestCoordinatorOverrides = {
   readonly onPacer?: (pacer: ReadPacer) => void
   /** The socket shell's slice of work per turn (sockets/turn-queue.ts); its default when absent. */
   readonly sliceMs?: number
+  /** The queue the socket shell works through instead of its own. */
+  readonly turns?: TurnQueue
 }
 
 /** Real timers, short enough that rounds run by themselves within a test. */
@@ -501,6 +504,7 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     pacing: o.pacing,
     onPacer: o.onPacer,
     sliceMs: o.sliceMs,
+    turns: o.turns,
   }) as unknown as Server
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   // as the task host does once a run is wired and listening

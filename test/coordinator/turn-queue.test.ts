@@ -190,6 +190,26 @@ describe('the turn queue over real sockets', () => {
     )
   }
 
+  it('the shell works through the queue it is given: every message handled and every relay sent on it', async () => {
+    /** Counts what is handed in, by direction. */
+    class CountingQueue extends TurnQueue {
+      inbound = 0
+      outbound = 0
+      override push(work: () => void, inbound = false): void {
+        if (inbound) this.inbound++
+        else this.outbound++
+        super.push(work, inbound)
+      }
+    }
+    const turns = new CountingQueue(() => {})
+    const { record } = await federateConstants(await startTestCoordinator({ rounds: 2, turns }))
+    expect(record).toMatchObject({ status: 'aggregated', survivors: ['a', 'b', 'c'] })
+    // three hellos, then four stage messages from each of three in each of two rounds
+    expect(turns.inbound).toBeGreaterThanOrEqual(3 + 2 * 3 * 4)
+    // each round: a start and three relays to each of three (the last result may still be on its way)
+    expect(turns.outbound).toBeGreaterThanOrEqual(2 * 3 * 4)
+  })
+
   it('one piece a turn (slice 0), a secure federation aggregates the same heads as with the default slice', async () => {
     const sliced = await federate(0)
     const usual = await federate(undefined)

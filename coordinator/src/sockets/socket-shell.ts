@@ -116,10 +116,9 @@ export function attachSockets(
   opts.onPacer?.(pacer)
   // Every handler and every send to a participant, in order, a slice a turn (acknowledgements go
   // as their handler runs). Each piece contains its own errors; this is the last word.
-  const turns = new TurnQueue(
-    (error) => log(escapeText(`internal: ${(error as Error).message}`)),
-    opts.sliceMs,
-  )
+  const turns =
+    opts.turns ??
+    new TurnQueue((error) => log(escapeText(`internal: ${(error as Error).message}`)), opts.sliceMs)
   // Before its hello a connection may send only a hello, whose bound no task changes; after it,
   // its task's messages get their own bounds (boundsOf).
   const beforeHello = messageBounds({ paramCount: 1, classes: 2, secure: false })
