@@ -28,7 +28,7 @@ import {
   storeAdmission,
   type TaskFile,
   TaskHost,
-  type TurnQueue,
+  TurnQueue,
   writeUnmaskingMark,
 } from '@fedtune/coordinator'
 import type { RunningCoordinator, StartOptions } from '@fedtune/coordinator/start'
@@ -503,8 +503,11 @@ export async function startTestCoordinator(o: TestCoordinatorOverrides = {}): Pr
     onWarning: warn,
     pacing: o.pacing,
     onPacer: o.onPacer,
-    sliceMs: o.sliceMs,
-    turns: o.turns,
+    turns:
+      o.turns ??
+      (o.sliceMs === undefined
+        ? undefined
+        : new TurnQueue((error) => warn(`internal: ${(error as Error).message}`), o.sliceMs)),
   }) as unknown as Server
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   // as the task host does once a run is wired and listening

@@ -54,11 +54,9 @@ export type SocketShellOptions = {
   /** The pacer made from `pacing`, for a caller that reports how long it blocked. */
   readonly onPacer?: ((pacer: ReadPacer) => void) | undefined
   /**
-   * The most one event-loop turn spends handling participants' messages and sending to them, in ms
-   * (turn-queue.ts; default 10); 0: one piece a turn.
+   * The queue its handlers and sends go through, a slice of each event-loop turn (turn-queue.ts);
+   * one of its own with the default slice when absent. start.ts shares it with the rounds' observers.
    */
-  readonly sliceMs?: number | undefined
-  /** The queue to use instead of one of its own (whose slice is then the queue's): start.ts shares it with the rounds' observers. */
   readonly turns?: TurnQueue | undefined
   /**
    * Told of every refusal given, by code: an acknowledgement with ok false, a connection closed by
@@ -117,8 +115,7 @@ export function attachSockets(
   // Every handler and every send to a participant, in order, a slice a turn (acknowledgements go
   // as their handler runs). Each piece contains its own errors; this is the last word.
   const turns =
-    opts.turns ??
-    new TurnQueue((error) => log(escapeText(`internal: ${(error as Error).message}`)), opts.sliceMs)
+    opts.turns ?? new TurnQueue((error) => log(escapeText(`internal: ${(error as Error).message}`)))
   // Before its hello a connection may send only a hello, whose bound no task changes; after it,
   // its task's messages get their own bounds (boundsOf).
   const beforeHello = messageBounds({ paramCount: 1, classes: 2, secure: false })
