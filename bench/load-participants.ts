@@ -25,8 +25,8 @@ import { benchName, benchSeed, type ParticipantsConfig, type ParticipantsReport 
  * bench:load's participants: `count` of them in this process, each with its own websocket, its own
  * Ed25519 identity and the real SecaggParticipant on node:crypto; local training is replaced by one
  * fixed contribution. In every round the participants whose index falls on the dropout pattern
- * share their keys, then close their connection (the costliest dropout for the coordinator: it must
- * rebuild their mask keys); they come back once the round's result is out.
+ * share their keys, then close their connection (the costliest dropout: their pair masks must be
+ * removed, here by the survivors' corrections); they come back once the round's result is out.
  *
  * The hello and stage dispatch are written plainly here, in the order client-node/src/participant.ts
  * runs them, so they can move to protocol's shared participant driver when it lands.
@@ -196,7 +196,7 @@ async function onSecagg(member: Member, raw: unknown): Promise<void> {
         return
       }
       emitSecagg(member, await party.maskedInput(raw, member.input as Uint32Array))
-    } else if (stage === 'unmask') emitSecagg(member, party.unmask(raw))
+    } else if (stage === 'unmask') emitSecagg(member, await party.unmask(raw))
     else problem(`${member.name}: a secagg message for stage ${String(stage)}`)
   } catch (error) {
     party.abandon()

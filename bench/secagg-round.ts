@@ -207,11 +207,7 @@ export async function measureRound(
   for (const [id, outbound] of requests.messages) {
     const { index, message } = download(id, 'unmask', outbound)
     const p = participants[index] as SecaggParticipant
-    upload(
-      index,
-      'unmask',
-      timed(index, () => p.unmask(message)),
-    )
+    upload(index, 'unmask', await timedAsync(index, () => p.unmask(message)))
   }
   const started = performance.now()
   const outcome = await server.finish()

@@ -32,8 +32,9 @@ expansion throughput of nodeCrypto and naclCrypto (WebCrypto). Writes bench/out/
 
 Rows: n ∈ {10, 100, 1000} × d ∈ {12,810, 328,453 (a 1280→256→2 head, its example count and 2 label
 counts)} × dropout ∈ {0, 10, 30 %}; k = 41 and t = 21 for n ≥ 41, else k = n and t = ⌊n/2⌋ + 1. Dropped
-participants go silent after sharing keys, before their masked input (the costly case: the coordinator
-rebuilds their mask keys and removes their pair masks). n = 1000 with d = 328,453 is run at 10 % only,
+participants go silent after sharing keys, before their masked input (the costly case: their pair
+masks must be removed, by the survivors' corrections for vectors of at most 65,536 words, else by
+the coordinator from their rebuilt mask keys). n = 1000 with d = 328,453 is run at 10 % only,
 once (~2 min; --full runs it at every dropout). One more row, "n=100 d=12810 drop=10% browser
 participants", runs the participants on tweetnacl+webcrypto, the volunteer page's backend.
 
@@ -221,15 +222,18 @@ async function main(): Promise<number> {
     'more from run to run, ratios less.',
     '',
     '- coordinator routing: every `receive` (parsing, signature checks, adding each masked input into the',
-    '  running sum) and the four stage closes; unmask: `finish()` — rebuilding each survivor’s self-mask seed',
-    '  and each dropped participant’s mask key from t shares, and removing those masks.',
+    '  running sum, subtracting each survivor’s correction) and the four stage closes; unmask: `finish()` —',
+    '  rebuilding each survivor’s self-mask seed (and, for vectors longer than 65,536 words, each dropped',
+    '  participant’s mask key) from t shares, and removing those masks.',
     '- participant crypto: advertise + shareKeys + maskedInput + unmask of one survivor, parsing included',
     '  (mean and max over survivors; the max is usually a garbage-collection pause).',
     '- bytes: each message through fedtune’s socket.io parser (packed: one frame of JSON header and length-prefixed byte fields; a text frame + 1 engine.io type byte when it has none),',
     `  WebSocket framing not counted; per participant, mean over survivors. The roster announcement (SecaggSetup,`,
     `  its identity keys packed in one field of 32 B each) comes on top, per participant: ${setupNote}.`,
-    '- dropouts go silent after share-keys, before masked-input: the coordinator must rebuild their mask keys',
-    '  and strip each surviving neighbour’s pair mask (≈ 0.9·(k − 1) keystreams per dropout).',
+    '- dropouts go silent after share-keys, before masked-input: their pair masks with the survivors must go.',
+    '  Up to 65,536 words (d = 12,810 here) each survivor sends their sum as its correction (fedtune/9);',
+    '  longer vectors (d = 328,453) have none, and the coordinator rebuilds the dropouts’ mask keys and',
+    '  expands each surviving neighbour’s pair mask itself (≈ 0.9·(k − 1) agreements and keystreams per dropout).',
     `- Bench took ${minutes} min.`,
     '',
     roundTable,

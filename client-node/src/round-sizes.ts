@@ -1,4 +1,5 @@
 import {
+  correctsDropouts,
   PUBLIC_KEY_BYTES,
   SECRET_BYTES,
   SHARE_CIPHERTEXT_BYTES,
@@ -41,6 +42,7 @@ export function roundSizes(task: TaskInfo): RoundSizes {
         },
       ],
     }
+  const words = secureVectorLength(task.paramCount, classes, task.privacy !== null)
   return {
     aggregation: 'secure',
     messages: [
@@ -59,7 +61,7 @@ export function roundSizes(task: TaskInfo): RoundSizes {
       },
       {
         message: 'masked-input',
-        bytes: secureVectorLength(task.paramCount, classes, task.privacy !== null) * 4,
+        bytes: words * 4,
         perNeighbour: false,
         holds:
           task.privacy === null
@@ -73,6 +75,17 @@ export function roundSizes(task: TaskInfo): RoundSizes {
         holds:
           "one share per neighbour: of a survivor's self-mask or of a dropped neighbour's mask key, never both",
       },
+      ...(correctsDropouts(words)
+        ? [
+            {
+              message: 'unmask correction',
+              bytes: words * 4,
+              perNeighbour: false,
+              holds:
+                'only in a round where a neighbour dropped: the sum of the masks this hospital shared with the neighbours that dropped, which the coordinator could compute from their mask-key shares anyway; masks only, nothing of the update',
+            },
+          ]
+        : []),
     ],
   }
 }

@@ -23,7 +23,7 @@ import { asBytes, decodeWeights } from './weights.ts'
  * 8: TaskInfo's backbone lists the image views whose embeddings are averaged (`views`; image-views.ts):
  * a participant that embedded only the original would train on other inputs than the coordinator's.
  */
-export const PROTOCOL_VERSION = 'fedtune/8'
+export const PROTOCOL_VERSION = 'fedtune/9'
 
 export type ParticipantKind = 'hospital' | 'browser'
 

@@ -21,7 +21,7 @@ export type SecaggAnswer =
   | ReturnType<SecaggParticipant['advertise']>
   | Awaited<ReturnType<SecaggParticipant['shareKeys']>>
   | Awaited<ReturnType<SecaggParticipant['maskedInput']>>
-  | ReturnType<SecaggParticipant['unmask']>
+  | Awaited<ReturnType<SecaggParticipant['unmask']>>
 
 export type SecureRoundReport =
   /** This participant's answer for `stage` went out through `emit`. */

@@ -95,10 +95,10 @@ describe('the bounded decoder', () => {
   it('refuses an announced attachment count past the stage’s bound before any attachment, with the bound and the count', () => {
     const { decoder, log } = joinedDecoder()
     expect(() => decoder.add('56-["secagg",{"stage":"unmask"}]')).toThrow(
-      'secagg "unmask": expected at most 1 attachments, got 6 announced',
+      'secagg "unmask": expected at most 2 attachments, got 6 announced',
     )
     expect(log).toEqual([
-      'p: closing the connection: too-large: secagg "unmask": expected at most 1 attachments, got 6 announced',
+      'p: closing the connection: too-large: secagg "unmask": expected at most 2 attachments, got 6 announced',
     ])
   })
 
@@ -136,7 +136,7 @@ describe('the bounded decoder', () => {
           six,
         ),
       ),
-    ).toThrow('secagg "unmask": expected at most 1 attachments, got 6 announced')
+    ).toThrow('secagg "unmask": expected at most 2 attachments, got 6 announced')
     expect(log).toHaveLength(1)
   })
 

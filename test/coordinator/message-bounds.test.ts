@@ -9,6 +9,7 @@ import {
 } from '@fedtune/coordinator'
 import {
   evaluationCountsLength,
+  MAX_CORRECTION_WORDS,
   MAX_NEIGHBOURHOOD,
   PUBLIC_KEY_BYTES,
   REVEALED_RECORD_BYTES,
@@ -46,7 +47,24 @@ describe('messageBounds: what each message can legitimately carry', () => {
     expect(SHARE_RECORD_BYTES).toBe(16 + SHARE_CIPHERTEXT_BYTES)
     expect(REVEALED_RECORD_BYTES).toBe(16 + 1 + SECRET_BYTES)
     expect(bounds.secagg?.['share-keys']).toEqual({ attachments: 1, bytes: HEADER + 40 * SHARE_RECORD_BYTES })
+    // 328,453 words is past MAX_CORRECTION_WORDS: this task's unmask answers carry no correction
     expect(bounds.secagg?.unmask).toEqual({ attachments: 1, bytes: HEADER + 41 * REVEALED_RECORD_BYTES })
+  })
+
+  it('unmask, for a head short enough to correct dropouts (1280 → 10): also a correction of secureVectorLength words', () => {
+    const small = messageBounds({ ...shape, paramCount: 12_810, classes: 10 })
+    expect(secureVectorLength(12_810, 10)).toBeLessThanOrEqual(MAX_CORRECTION_WORDS)
+    expect(small.secagg?.unmask).toEqual({
+      attachments: 2,
+      bytes: HEADER + 41 * REVEALED_RECORD_BYTES + secureVectorLength(12_810, 10) * 4,
+    })
+    // the shortest vector decides whether a correction may come (a private task's: params + 1 words)
+    const edge = messageBounds({ ...shape, paramCount: MAX_CORRECTION_WORDS - 1, classes: 2 })
+    expect(edge.secagg?.unmask.attachments).toBe(2)
+    expect(messageBounds({ ...shape, paramCount: MAX_CORRECTION_WORDS, classes: 2 }).secagg?.unmask).toEqual({
+      attachments: 1,
+      bytes: HEADER + 41 * REVEALED_RECORD_BYTES,
+    })
   })
 
   it('masked-input: one vector of secureVectorLength words; advertise: two public keys and a signature', () => {

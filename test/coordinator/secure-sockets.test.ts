@@ -33,7 +33,9 @@ import {
   paramCount,
   parseRoundStart,
   type ReceivedRefusalCode,
+  type SecaggAnswer,
   SecureRoundDriver,
+  secureVectorLength,
   type TaskInfo,
   type UpdateAck,
 } from '@fedtune/protocol'
@@ -206,6 +208,8 @@ function secureClient(
   socket: Socket
   joined: Promise<HelloAck<ReceivedRefusalCode>>
   advertised: Promise<UpdateAck | null>
+  /** Every secagg message it sent, in order. */
+  sent: SecaggAnswer[]
 } {
   const socket = connectTo(h)
   challengeOf(socket)
@@ -214,11 +218,13 @@ function secureClient(
   const advertised = new Promise<UpdateAck | null>((resolve) => {
     advertisedWith = resolve
   })
+  const sent: SecaggAnswer[] = []
   const secure = new SecureRoundDriver({
     crypto: nodeCrypto,
     identitySeed: seedOf(name),
     emit: (_, message) => {
       if (message.stage === silentFrom) return void socket.disconnect()
+      sent.push(message)
       // a dropout's pending acknowledgements fail with its socket; that is the point
       const ack = (socket.emitWithAck('secagg', message) as Promise<UpdateAck>).catch(() => null)
       if (message.stage === 'advertise') advertisedWith(ack)
@@ -243,7 +249,7 @@ function secureClient(
     })
   })
   socket.on('secagg', (raw: unknown) => void secure.relay(raw))
-  return { socket, joined, advertised }
+  return { socket, joined, advertised, sent }
 }
 
 const filled = (v: number) => new Float32Array(params).fill(v)
@@ -312,14 +318,19 @@ describe('secure rounds over real sockets', () => {
     ])
   })
 
-  it('survives a participant that drops after sharing its keys: its masks are rebuilt from shares', async () => {
+  it('survives a participant that drops after sharing its keys: the survivors’ corrections remove its masks', async () => {
     const h = await start({ secure: true })
-    secureClient(h, 'a', filled(0.5), 10)
+    const a = secureClient(h, 'a', filled(0.5), 10)
     secureClient(h, 'b', filled(-0.25), 30, 'masked-input')
-    secureClient(h, 'c', filled(1), 60)
+    const c = secureClient(h, 'c', filled(1), 60)
     const done = await h.federation.done
     expect(done).toMatchObject({ completed: 1, failed: 0 })
     expect(h.federation.global[0]).toBe(Math.fround((0.5 * 10 + 1 * 60) / 70))
+    // a small head: each survivor's unmask answer carried the correction for b, one word per entry of the vector
+    for (const { sent } of [a, c]) {
+      const unmask = sent.find((m) => m.stage === 'unmask') as { correction?: Uint8Array }
+      expect(unmask.correction?.byteLength).toBe(secureVectorLength(params, 2) * 4)
+    }
   })
 
   it('a browser that drops after sharing its keys is an ordinary dropout, like a hospital', async () => {

@@ -80,6 +80,9 @@ describe('fedtune client --check', () => {
     expect(stdout).toContain('\nThis task gives no differential-privacy guarantee.\n')
     expect(stdout).toContain('each round sends "advertise": 128 bytes (')
     expect(stdout).toContain('each round sends "share-keys": 137 bytes per neighbour (')
+    expect(stdout).toContain(
+      `each round sends "unmask correction": ${secureVectorLength(params, 2) * 4} bytes (only in a round where a neighbour dropped:`,
+    )
     expect(stdout).toMatch(/check passed: nothing was sent and the coordinator saw no participant\n$/)
     expect(await participantsSeen()).toBe(0)
     // not even an identity key: --check leaves nothing behind that joining would use

@@ -69,7 +69,7 @@ describe('the participant’s hello', () => {
     expect(handshake(challenge, options(), send)).toEqual({ type: 'joined', task })
     const [first] = sent
     expect(first?.waitMs).toBe(HELLO_ACK_WAIT_MS)
-    expect(first?.hello).toMatchObject({ protocol: 'fedtune/8', participant: 'hospital-a', kind: 'hospital' })
+    expect(first?.hello).toMatchObject({ protocol: 'fedtune/9', participant: 'hospital-a', kind: 'hospital' })
     expect(() => checkHelloProof(nodeCrypto, first?.hello as Hello, parseChallenge(challenge))).not.toThrow()
   })
 

@@ -1,4 +1,5 @@
 import {
+  correctsDropouts,
   evaluationCountsLength,
   MAX_NEIGHBOURHOOD,
   PUBLIC_KEY_BYTES,
@@ -73,8 +74,12 @@ export function messageBounds(shape: MessageShape): MessageBounds {
           'share-keys': bound(1, (k - 1) * SHARE_RECORD_BYTES),
           // y_u: one word per entry of the secure vector
           'masked-input': bound(1, secureVectorLength(shape.paramCount, shape.classes) * 4),
-          // one record (id, kind, share) per neighbour, itself included, in one field
-          unmask: bound(1, k * REVEALED_RECORD_BYTES),
+          // one record (id, kind, share) per neighbour, itself included, in one field; and, for a
+          // vector short enough (a private task's, params + 1 words, is the shortest), the
+          // correction for neighbours that dropped, one word per entry
+          unmask: correctsDropouts(secureVectorLength(shape.paramCount, shape.classes, true))
+            ? bound(2, k * REVEALED_RECORD_BYTES + secureVectorLength(shape.paramCount, shape.classes) * 4)
+            : bound(1, k * REVEALED_RECORD_BYTES),
           complaint: bound(COMPLAINT_ATTACHMENTS, COMPLAINT_ATTACHMENTS * SHARE_CIPHERTEXT_BYTES, 2),
         }
       : null,

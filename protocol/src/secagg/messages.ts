@@ -112,9 +112,15 @@ export type RevealedShare = { readonly of: string; readonly kind: ShareKind; rea
 
 /**
  * Stage 4, participant → coordinator: one share per neighbour in U2 (itself included), as records
- * of the neighbour's id ‖ the kind (0 self-mask, 1 mask-key) ‖ the 32-byte share, in the order of the ids.
+ * of the neighbour's id ‖ the kind (0 self-mask, 1 mask-key) ‖ the 32-byte share, in the order of the
+ * ids; and, exactly when a neighbour in U2 dropped (was not named a survivor) and the round
+ * `correctsDropouts`, the correction: the `dim` words Σ ±PRG(s_uv) over those neighbours v, each
+ * with the sign u masked with, little-endian.
  */
-export type UnmaskResponse = StageHeader<'unmask'> & { readonly shares: Uint8Array }
+export type UnmaskResponse = StageHeader<'unmask'> & {
+  readonly shares: Uint8Array
+  readonly correction?: Uint8Array
+}
 
 /** Why a participant complains about a neighbour (complaint.ts). */
 export type ComplaintKind = 'share-does-not-open' | 'small-order-key'
@@ -163,6 +169,22 @@ export const ADVERTISEMENT_RECORD_BYTES = ID_BYTES + 2 * PUBLIC_KEY_BYTES + SIGN
 export const SHARE_RECORD_BYTES = ID_BYTES + SHARE_CIPHERTEXT_BYTES
 /** A revealed share's record: the id of whose share it is (16) ‖ kind (1) ‖ the share (32). */
 export const REVEALED_RECORD_BYTES = ID_BYTES + 1 + SECRET_BYTES
+
+/**
+ * The longest secure vector whose unmask answers carry a correction (`UnmaskResponse`): 65,536 words,
+ * 256 KiB. A correction saves the coordinator, per pair of a dropout and a survivor, an X25519
+ * agreement and a keystream of the vector's length, and costs the survivor an upload of the same
+ * length. For a small head (12,823 words, 50 KB) the upload is about what a keystream costs to
+ * compute; for a large one (328,453 words, 1.3 MB per survivor, 1.2 GB at n = 1000) the bytes cost
+ * more than the keystreams, on any network short of 10 Gbit/s, so those rounds go without
+ * (`npm run bench:secagg`; docs/secure-aggregation.md, §2.4).
+ */
+export const MAX_CORRECTION_WORDS = 65_536
+
+/** Whether a round of vectors of `dim` words has corrections in its unmask answers. */
+export function correctsDropouts(dim: number): boolean {
+  return dim <= MAX_CORRECTION_WORDS
+}
 
 export function advertisementRecords(entries: readonly AdvertisementEntry[]): Uint8Array {
   return writeRecords(entries, ADVERTISEMENT_RECORD_BYTES, (out, at, a) => {
@@ -402,15 +424,19 @@ export function parseUnmaskRequest(
 
 /**
  * A participant's revealed shares as the coordinator keeps them: the records, copied, a whole
- * number of them, each of a known kind; which ids and kinds they must name is the coordinator's to
- * check (what it asked of this participant).
+ * number of them, each of a known kind; which ids and kinds they must name, and whether a
+ * correction must come with them, is the coordinator's to check (what it asked of this
+ * participant). The correction, when present, is exactly `dim` words, as received (a view: the
+ * coordinator subtracts it from its sum at once and keeps nothing).
  */
-export function parseUnmaskResponse(value: unknown, round: RoundLabel): UnmaskResponse {
+export function parseUnmaskResponse(value: unknown, round: RoundLabel, dim: number): UnmaskResponse {
   const o = header(value, 'unmask', round, 'unmask')
   const shares = new Uint8Array(binary(o.shares, 'unmask.shares'))
   const count = recordCount(shares, REVEALED_RECORD_BYTES, MAX_NEIGHBOURHOOD, 'unmask.shares')
   for (let i = 0; i < count; i++) kindAt(shares, i * REVEALED_RECORD_BYTES + ID_BYTES, `unmask.shares[${i}]`)
-  return { ...stageOf(round, 'unmask'), shares }
+  if (o.correction === undefined) return { ...stageOf(round, 'unmask'), shares }
+  const correction = checkedBytes(o.correction, 'unmask.correction', dim * 4)
+  return { ...stageOf(round, 'unmask'), shares, correction }
 }
 
 export function parseComplaint(value: unknown, round: RoundLabel): Complaint {

@@ -8,6 +8,7 @@ import {
   type Advertisement,
   type Complaint,
   type ComplaintKind,
+  correctsDropouts,
   encodeSharePlaintext,
   encodeWords,
   type MaskedInput,
@@ -76,6 +77,11 @@ export class SecaggParticipant {
   #own: Held | undefined
   /** Shares held for each neighbour in U2 other than u. */
   #held = new Map<string, Held>()
+  /**
+   * s_uv for each neighbour v in U2 other than u, kept from the masked input to the unmasking: the
+   * correction for the neighbours that dropped is made of them (`unmask`).
+   */
+  #pairMaskKeys = new Map<string, Uint8Array>()
   /** Which kind of share of each peer has been revealed; never both for one peer. */
   readonly #revealed = new Map<string, ShareKind>()
 
@@ -262,6 +268,7 @@ export class SecaggParticipant {
         { key: selfMaskKey(this.#crypto, ctx, this.#b as Uint8Array, this.id), sign: 1 },
         ...peers.map((v, i) => ({ key: pairKeys[i] as Uint8Array, sign: pairSign(this.id, v) })),
       )
+      this.#pairMaskKeys = new Map(peers.map((v, i) => [v, Uint8Array.from(pairKeys[i] as Uint8Array)]))
       await applyMasks(this.#crypto, y, masks)
     } catch (error) {
       if (this.#stage === 'masking') this.#stage = 'shared'
@@ -291,8 +298,16 @@ export class SecaggParticipant {
    * graph — else the coordinator could unmask each group's sum apart (`survivorGroups`). Nor may
    * it ask for the other kind of share of a peer than was revealed before: both would let the
    * coordinator strip every mask of that peer and read its input (Bonawitz et al., §4).
+   *
+   * With the shares goes the correction, when a neighbour in U2 dropped (is not in U3) and the
+   * vector is short enough to be worth sending (`correctsDropouts`): the sum of
+   * the pair masks this participant added for those neighbours, ±PRG(s_uv), which the coordinator
+   * subtracts instead of reconstructing each dropped neighbour's mask key and expanding its masks
+   * with every survivor itself (docs/secure-aggregation.md, "Dropouts' masks"). It tells the
+   * coordinator nothing those mask-key shares would not: from them it could compute every one of
+   * these masks. Asynchronous for the keystreams; every secret is zeroed before they run.
    */
-  unmask(value: unknown): UnmaskResponse {
+  async unmask(value: unknown): Promise<UnmaskResponse> {
     const ctx = this.#context
     const u3 = survivorsOf(ctx.ids, parseUnmaskRequest(value, ctx).survived)
     const inU2 = [this.id, ...this.#held.keys()].sort()
@@ -335,11 +350,32 @@ export class SecaggParticipant {
       share: Uint8Array.from(kind === 'self-mask' ? heldBy(of).selfMaskShare : heldBy(of).maskKeyShare),
     }))
     for (const share of shares) this.#revealed.set(share.of, share.kind)
+    // Copies of the dropped neighbours' pair-mask keys: everything kept is zeroed before the keystreams run.
+    const dropped = correctsDropouts(ctx.dim) ? [...this.#held.keys()].filter((v) => !u3.has(v)) : []
+    const masks: Mask[] = dropped.map((v) => ({
+      key: Uint8Array.from(this.#pairMaskKeys.get(v) as Uint8Array),
+      sign: pairSign(this.id, v),
+    }))
     this.#stage = 'done'
     this.#forget()
     const records = revealedShareRecords(shares)
     for (const { share } of shares) share.fill(0)
-    return { taskId: ctx.taskId, round: ctx.round, stage: 'unmask', shares: records }
+    const response: UnmaskResponse = {
+      taskId: ctx.taskId,
+      round: ctx.round,
+      stage: 'unmask',
+      shares: records,
+    }
+    if (masks.length === 0) return response
+    const correction = new Uint32Array(ctx.dim)
+    try {
+      await applyMasks(this.#crypto, correction, masks)
+    } finally {
+      for (const { key } of masks) key.fill(0)
+    }
+    const encoded = encodeWords(correction)
+    correction.fill(0)
+    return { ...response, correction: encoded }
   }
 
   /**
@@ -399,6 +435,7 @@ export class SecaggParticipant {
     for (const key of this.#shareKeys.values()) key.fill(0)
     if (this.#own) zero(this.#own)
     for (const held of this.#held.values()) zero(held)
+    for (const key of this.#pairMaskKeys.values()) key.fill(0)
   }
 }
 

@@ -2,12 +2,13 @@ import { ProtocolError } from '../errors.ts'
 import { complaintTranscript, openPairShare, shareX } from './complaint.ts'
 import type { SecaggContext } from './context.ts'
 import type { Mask, SecaggCrypto } from './crypto.ts'
-import { addInto } from './fixed-point.ts'
+import { addInto, subtractFrom } from './fixed-point.ts'
 import { idBytes } from './identity.ts'
 import { agreePairMaskKeys, applyMasks, pairSign, selfMaskKey } from './masking.ts'
 import {
   ADVERTISEMENT_RECORD_BYTES,
   type ComplaintKind,
+  correctsDropouts,
   type IncomingShares,
   isComplaint,
   type NeighbourAdvertisements,
@@ -30,6 +31,7 @@ import { survivorGroups } from './neighbours.ts'
 import { type Share, shamirCombine } from './shamir.ts'
 import { ID_BYTES, idAt, idsAsSent, indexOfSorted, KIND_OF_BYTE, kindByte } from './stage-records.ts'
 import { transcript } from './transcript.ts'
+import { littleEndianWords } from './words.ts'
 import { isSmallOrderX25519 } from './x25519-strict.ts'
 
 /** The round's result: the exact sum of the survivors' inputs, or why there is none. */
@@ -98,6 +100,8 @@ export class SecaggServer {
   readonly #sum: Uint32Array
   /** Each answer's revealed-share records, and whose shares they are, in order. */
   readonly #revealed = new Map<string, Records>()
+  /** Survivors whose correction was subtracted: their masks with dropped neighbours are gone. */
+  readonly #corrected = new Set<string>()
   /** U1 ⊇ U2 ⊇ U3: who advertised, who shared keys, who sent a masked input (sorted sets). */
   #u1: ReadonlySet<string> = new Set()
   #u2: ReadonlySet<string> = new Set()
@@ -261,9 +265,12 @@ export class SecaggServer {
 
   /**
    * Ends stage 4 and unmasks: Σ_{u ∈ U3} y_u − Σ_{u ∈ U3} PRG(b_u) ∓ the masks each survivor
-   * shares with a dropped neighbour, which is Σ_{u ∈ U3} x_u mod 2^32. Each secret comes from t
-   * shares of those who answered; where more than t answered, a second t-subset must give the same
-   * secret, and a reconstructed mask key must match its advertised public key, or the round fails.
+   * shares with a dropped neighbour, which is Σ_{u ∈ U3} x_u mod 2^32. The masks of a survivor that
+   * answered were subtracted with its correction as it came; only those of survivors that did not
+   * answer (dropped in this stage) are derived here, from the dropped neighbour's reconstructed
+   * mask key. Each secret comes from t shares of those who answered; where more than t answered, a
+   * second t-subset must give the same secret, and a reconstructed mask key must match its
+   * advertised public key, or the round fails.
    */
   async finish(): Promise<SecaggOutcome> {
     if (this.#stage === 'failed') return { ok: false, reason: this.#failure }
@@ -285,13 +292,13 @@ export class SecaggServer {
 
   /**
    * Every mask to remove, into `masks`: each survivor's self mask, and each dropped participant's
-   * pair mask with each surviving neighbour. Every secret is reconstructed and checked before any
-   * agreement or keystream runs, so a round that must fail fails before the costly part. The
+   * pair mask with each surviving neighbour that sent no correction (did not answer the unmask
+   * request; those that did subtracted theirs). Every secret is reconstructed and checked before
+   * any agreement or keystream runs, so a round that must fail fails before the costly part. The
    * dropped participants' key agreements then run together through the backend's asynchronous
-   * `x25519All`, which node:crypto spreads over the mask threads: with many dropouts they are a
-   * large part of unmasking (about 65 µs each, 0.9·(k − 1) per dropout). Reconstructed secrets go
-   * into `dropped` so the caller zeroes them however this ends. Resolves to why the round fails, if
-   * it must.
+   * `x25519All`, which node:crypto spreads over the mask threads (about 65 µs each: with the
+   * corrections, only for survivors lost in this stage). Reconstructed secrets go into `dropped` so
+   * the caller zeroes them however this ends. Resolves to why the round fails, if it must.
    */
   async #gatherMasks(masks: Mask[], dropped: Dropped[]): Promise<string | undefined> {
     const ctx = this.#context
@@ -302,7 +309,8 @@ export class SecaggServer {
       b.fill(0)
     }
     for (const v of this.#u2) {
-      const survivors = this.#neighboursIn(v, this.#u3)
+      // Survivors whose masks with v no correction removed (none answered this stage, or the round has none).
+      const survivors = this.#neighboursIn(v, this.#u3).filter((w) => !this.#corrected.has(w))
       if (this.#masked.has(v) || survivors.length === 0) continue
       const sSecret = this.#reconstruct(v, 'mask-key')
       if (typeof sSecret === 'string') return sSecret
@@ -533,7 +541,7 @@ export class SecaggServer {
   }
 
   #receiveUnmaskResponse(from: string, value: unknown): void {
-    const { shares } = parseUnmaskResponse(value, this.#context)
+    const { shares, correction } = parseUnmaskResponse(value, this.#context, this.#context.dim)
     // What the request asked of `from`: a share of each of its neighbours in U2, by U3, in id order.
     const asked = this.#neighboursIn(from, this.#u2)
     const kindOf = (v: string): ShareKind => (this.#masked.has(v) ? 'self-mask' : 'mask-key')
@@ -551,6 +559,21 @@ export class SecaggServer {
         'malformed',
         `unmask: expected ${asked.length} shares as requested of ${from}, in the order of their ids, got ${got.length}${wrong.length > 0 ? `, ${wrong.length} of them not requested (first: the ${wrong[0]?.kind} share of ${wrong[0]?.of})` : ''}`,
       )
+    }
+    // The correction removes from's masks with its neighbours in U2 that dropped: it comes exactly when there are some.
+    const { dim } = this.#context
+    const dropped = asked.filter((v) => !this.#masked.has(v))
+    const expected = dropped.length > 0 && correctsDropouts(dim)
+    if ((correction !== undefined) !== expected)
+      throw new ProtocolError(
+        'malformed',
+        expected
+          ? `unmask: expected ${from}'s correction for its ${dropped.length} neighbours that dropped (${dropped.join(', ')}), got none`
+          : `unmask: expected no correction from ${from}, ${dropped.length === 0 ? 'none of its neighbours dropped' : `a vector of ${dim} words is too long to correct`}, got one`,
+      )
+    if (correction !== undefined) {
+      subtractFrom(this.#sum, littleEndianWords(correction))
+      this.#corrected.add(from)
     }
     this.#revealed.set(from, { records: shares, ids: asked })
   }

@@ -79,7 +79,7 @@ function round(n = 5, threshold = 3) {
     const requests = server.closeMaskedInput()
     if (!requests.ok) return requests
     for (const [id, request] of requests.messages)
-      server.receive(id, overTheWire(partyOf(id).unmask(overTheWire(request))))
+      server.receive(id, overTheWire(await partyOf(id).unmask(overTheWire(request))))
     return server.finish()
   }
   const partyOf = (id: string) => parties.find((p) => p.id === id) as SecaggParticipant

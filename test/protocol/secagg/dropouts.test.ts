@@ -1,6 +1,11 @@
 import { nodeCrypto } from '@fedtune/protocol/node'
 import { describe, expect, it } from 'vitest'
-import { naclCrypto, type SecaggCrypto, type Stage } from '../../../protocol/src/secagg/index.ts'
+import {
+  MAX_CORRECTION_WORDS,
+  naclCrypto,
+  type SecaggCrypto,
+  type Stage,
+} from '../../../protocol/src/secagg/index.ts'
 import { plainSum, runRound, seeded, setupRound, structuredInputs } from './round.ts'
 
 const stages: readonly Stage[] = ['advertise', 'share-keys', 'masked-input', 'unmask']
@@ -93,6 +98,149 @@ describe('the unmasked sum with dropouts is bit-identical to the plain sum of th
     })
     expect(run.outcome).toEqual(expected)
     expect(run.outcome.ok && run.outcome.survivors).toHaveLength(91)
+  })
+})
+
+describe('dropouts’ pair masks: corrected by the survivors who answer, derived by the coordinator only for those lost at unmask', () => {
+  // Ten in one neighbourhood (k = 10, t = 6): participants 2 and 7 drop before their masked input.
+  const dim = 200
+  const dropped = new Map([
+    [2, 'masked-input'],
+    [7, 'masked-input'],
+  ] as const)
+
+  /** The coordinator's crypto, counting the key agreements it runs. */
+  function counting(crypto: SecaggCrypto) {
+    const count = { agreements: 0 }
+    const x25519All = crypto.x25519All
+    const counted: SecaggCrypto = {
+      ...crypto,
+      x25519Each: (secretKey, publicKeys) => {
+        count.agreements += publicKeys.length
+        return crypto.x25519Each(secretKey, publicKeys)
+      },
+      ...(x25519All && {
+        x25519All: (secretKey: Uint8Array, publicKeys: readonly Uint8Array[]) => {
+          count.agreements += publicKeys.length
+          return x25519All(secretKey, publicKeys)
+        },
+      }),
+    }
+    return { counted, count }
+  }
+
+  async function round(
+    name: string,
+    drops: ReadonlyMap<number, Stage>,
+    alter?: (index: number, message: { correction?: Uint8Array }) => unknown,
+  ) {
+    const crypto = seeded(nodeCrypto, name)
+    const { counted, count } = counting(crypto)
+    const setup = setupRound({ crypto, n: 10, dim, neighbourCount: 10, threshold: 6 })
+    const inputs = structuredInputs(10, dim)
+    const silentFrom = new Map([...drops].map(([i, stage]) => [setup.ids[i] as string, stage]))
+    const run = await runRound({
+      crypto,
+      serverCrypto: counted,
+      setup,
+      inputs,
+      silentFrom,
+      keepRefused: true,
+      alter: (from, stage, message) =>
+        alter && stage === 'unmask'
+          ? alter(setup.ids.indexOf(from), message as { correction?: Uint8Array })
+          : message,
+    })
+    const summed = setup.ids.flatMap((id, i) => (silentFrom.get(id) === 'masked-input' ? [] : [i]))
+    const plain = plainSum(
+      summed.map((i) => inputs[i] as Uint32Array),
+      dim,
+    )
+    const corrections = run.received
+      .filter((r) => r.stage === 'unmask')
+      .map((r) => (r.message as { correction?: Uint8Array }).correction?.byteLength)
+    return { run, plain, count, corrections, ids: setup.ids }
+  }
+
+  it('every survivor answers with a correction of dim words, and the coordinator agrees no key: the sum is exact', async () => {
+    const { run, plain, count, corrections } = await round('corrected', dropped)
+    expect(run.outcome.ok && run.outcome.sum).toEqual(plain)
+    expect(corrections).toEqual(Array(8).fill(dim * 4))
+    expect(count.agreements).toBe(0)
+  })
+
+  it('without dropouts no answer carries a correction', async () => {
+    const { run, corrections, count } = await round('none dropped', new Map())
+    expect(run.outcome.ok).toBe(true)
+    expect(corrections).toEqual(Array(10).fill(undefined))
+    expect(count.agreements).toBe(0)
+  })
+
+  it('a survivor lost at unmask: the coordinator reconstructs each dropout’s mask key and agrees only its pair with that survivor', async () => {
+    const { run, plain, count } = await round('one lost at unmask', new Map([...dropped, [4, 'unmask']]))
+    expect(run.outcome.ok && run.outcome.sum).toEqual(plain)
+    expect(count.agreements).toBe(2)
+  })
+
+  it('an answer without its correction, or with one of another length, is refused; its sender counts as lost at unmask and the sum stays exact', async () => {
+    const { run, plain, count, ids } = await round('refused corrections', dropped, (i, message) => {
+      if (i === 4) return { ...message, correction: undefined }
+      if (i === 5) return { ...message, correction: message.correction?.subarray(4) }
+      return message
+    })
+    expect(
+      run.refused
+        .map(({ from, code, reason }) => ({ from, code, reason }))
+        .sort((a, b) => ids.indexOf(a.from) - ids.indexOf(b.from)),
+    ).toEqual([
+      {
+        from: ids[4],
+        code: 'malformed',
+        reason: `unmask: expected ${ids[4]}'s correction for its 2 neighbours that dropped (${[ids[2], ids[7]].sort().join(', ')}), got none`,
+      },
+      {
+        from: ids[5],
+        code: 'wrong-size',
+        reason: `unmask.correction: expected ${dim * 4} bytes, got ${dim * 4 - 4}`,
+      },
+    ])
+    expect(run.outcome.ok && run.outcome.sum).toEqual(plain)
+    expect(count.agreements).toBe(4)
+  })
+
+  it('a vector past MAX_CORRECTION_WORDS goes without: the coordinator rebuilds each dropout’s mask key and agrees its pairs with every survivor', async () => {
+    const long = MAX_CORRECTION_WORDS + 1
+    const crypto = seeded(nodeCrypto, 'long vector')
+    const { counted, count } = counting(crypto)
+    const setup = setupRound({ crypto, n: 10, dim: long, neighbourCount: 10, threshold: 6 })
+    const inputs = structuredInputs(10, long)
+    const silentFrom = new Map([...dropped].map(([i, stage]) => [setup.ids[i] as string, stage]))
+    const run = await runRound({ crypto, serverCrypto: counted, setup, inputs, silentFrom })
+    const summed = setup.ids.flatMap((id, i) => (silentFrom.has(id) ? [] : [i]))
+    expect(run.outcome.ok && run.outcome.sum).toEqual(
+      plainSum(
+        summed.map((i) => inputs[i] as Uint32Array),
+        long,
+      ),
+    )
+    expect(
+      run.received.filter((r) => r.stage === 'unmask' && (r.message as { correction?: unknown }).correction),
+    ).toEqual([])
+    expect(count.agreements).toBe(2 * 8)
+  })
+
+  it('a correction from a participant none of whose neighbours dropped is refused', async () => {
+    const { run, ids } = await round('stray correction', new Map(), (i, message) =>
+      i === 3 ? { ...message, correction: new Uint8Array(dim * 4) } : message,
+    )
+    expect(run.refused.map(({ from, code, reason }) => ({ from, code, reason }))).toEqual([
+      {
+        from: ids[3],
+        code: 'malformed',
+        reason: `unmask: expected no correction from ${ids[3]}, none of its neighbours dropped, got one`,
+      },
+    ])
+    expect(run.outcome.ok).toBe(true)
   })
 })
 

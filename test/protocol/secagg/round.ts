@@ -116,6 +116,8 @@ export type RoundRun = {
   readonly received: readonly Received[]
   /** Messages refused because the server had named their sender a culprit. */
   readonly excluded: readonly Received[]
+  /** With `keepRefused`: every other message the server refused, with the refusal's code and reason. */
+  readonly refused: readonly (Received & { readonly code: string; readonly reason: string })[]
   readonly participants: ReadonlyMap<string, SecaggParticipant>
   readonly server: SecaggServer
 }
@@ -124,7 +126,8 @@ export type RoundRun = {
  * Runs a round. `silentFrom` maps a participant id to the first stage at which it no longer sends
  * (e.g. 'share-keys': it advertised, then dropped). `alter` may change a message on its way out
  * (a dishonest participant). A participant that complains sends the complaint in place of its
- * stage message and nothing after. A refusal is not caught: in these rounds it is a bug.
+ * stage message and nothing after. A refusal is not caught (in these rounds it is a bug) unless
+ * `keepRefused` asks for it in `refused`: its sender then counts as silent from that stage on.
  */
 export async function runRound(options: {
   crypto: SecaggCrypto
@@ -134,6 +137,7 @@ export async function runRound(options: {
   inputs: readonly Uint32Array[]
   silentFrom?: ReadonlyMap<string, Stage>
   alter?: (from: string, stage: Stage, message: unknown) => unknown
+  keepRefused?: boolean
 }): Promise<RoundRun> {
   const { setup, inputs } = options
   const order: readonly Stage[] = ['advertise', 'share-keys', 'masked-input', 'unmask']
@@ -155,6 +159,7 @@ export async function runRound(options: {
   const input = new Map(setup.ids.map((id, i) => [id, inputs[i] as Uint32Array]))
   const received: Received[] = []
   const excluded: Received[] = []
+  const refused: (Received & { code: string; reason: string })[] = []
   const deliver = (from: string, stage: Stage, message: unknown) => {
     const wire = overTheWire(options.alter ? options.alter(from, stage, message) : message)
     received.push({ from, stage, message: wire })
@@ -162,8 +167,11 @@ export async function runRound(options: {
       server.receive(from, wire)
     } catch (error) {
       // A participant named the culprit by a complaint is refused for the rest of the round.
-      if (!(error instanceof ProtocolError && error.code === 'excluded')) throw error
-      excluded.push({ from, stage, message: wire })
+      if (!(error instanceof ProtocolError)) throw error
+      if (error.code === 'excluded') excluded.push({ from, stage, message: wire })
+      else if (options.keepRefused)
+        refused.push({ from, stage, message: wire, code: error.code, reason: error.message })
+      else throw error
     }
   }
   const done = (outcome: SecaggOutcome, failedAt: Stage | null): RoundRun => ({
@@ -171,6 +179,7 @@ export async function runRound(options: {
     failedAt,
     received,
     excluded,
+    refused,
     participants,
     server,
   })
@@ -199,7 +208,7 @@ export async function runRound(options: {
 
   for (const [id, message] of requests.messages)
     if (speaks(id, 'unmask'))
-      deliver(id, 'unmask', (participants.get(id) as SecaggParticipant).unmask(overTheWire(message)))
+      deliver(id, 'unmask', await (participants.get(id) as SecaggParticipant).unmask(overTheWire(message)))
   const outcome = await server.finish()
   return done(outcome, outcome.ok ? null : 'unmask')
 }

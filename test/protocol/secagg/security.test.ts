@@ -120,7 +120,7 @@ describe('what the coordinator receives', () => {
     const responses = new Map(
       run.received
         .filter((r) => r.stage === 'unmask')
-        .map((r) => [r.from, parseUnmaskResponse(r.message, setup.context)]),
+        .map((r) => [r.from, parseUnmaskResponse(r.message, setup.context, setup.context.dim)]),
     )
     const secretOf = (v: string, kind: 'self-mask' | 'mask-key') => {
       const neighbourhood = setup.context.neighbours.get(v) as string[]
@@ -404,14 +404,14 @@ describe('replayed, out-of-order and wrong-round messages', () => {
 
   it('a participant refuses a replayed relay, a request before its time and a relay from another round', async () => {
     const { a, advertise, setup } = three()
-    expect(() =>
+    await expect(
       a.unmask({
         taskId: 'chest-xray',
         round: 7,
         stage: 'unmask',
         survived: survivorBits(setup.context.ids, new Set([a.id])),
       }),
-    ).toThrow(
+    ).rejects.toThrow(
       'secagg participant: the unmask step is out of order (the participant is at "start", expected "masked")',
     )
     const relay = advertise().get(a.id)
@@ -466,10 +466,11 @@ describe('replayed, out-of-order and wrong-round messages', () => {
     const { server, participants, maskedInput } = three()
     const requests = await maskedInput()
     const [first, ...rest] = participants as [SecaggParticipant, ...SecaggParticipant[]]
-    for (const p of rest) server.receive(p.id, p.unmask(requests.get(p.id)))
+    for (const p of rest) server.receive(p.id, await p.unmask(requests.get(p.id)))
     const outcome = server.finish()
     expect(server.stage).toBe('unmasking')
-    expect(() => server.receive(first.id, first.unmask(requests.get(first.id)))).toThrow(
+    const late = await first.unmask(requests.get(first.id))
+    expect(() => server.receive(first.id, late)).toThrow(
       `secagg: a message from ${first.id} after the last stage closed (unmasking)`,
     )
     expect((await outcome).ok).toBe(true)
@@ -495,10 +496,10 @@ describe('never both shares of one peer', () => {
 
   it('a participant refuses a survivor list of the wrong length or with bits past the roster', async () => {
     const { a, request } = await atUnmask()
-    expect(() => a.unmask({ ...request, survived: Uint8Array.of(0b111, 0) })).toThrow(
+    await expect(a.unmask({ ...request, survived: Uint8Array.of(0b111, 0) })).rejects.toThrow(
       'unmask request.survived: expected 1 bytes, got 2',
     )
-    expect(() => a.unmask({ ...request, survived: Uint8Array.of(0b1111) })).toThrow(
+    await expect(a.unmask({ ...request, survived: Uint8Array.of(0b1111) })).rejects.toThrow(
       'unmask request.survived: expected one bit per participant (3), got bits set past the last',
     )
     expect(a.stage).toBe('masked')
@@ -506,20 +507,20 @@ describe('never both shares of one peer', () => {
 
   it('a participant that revealed a self-mask share refuses to reveal the mask-key share of the same peer', async () => {
     const { a, b, c, request, survived } = await atUnmask()
-    const reply = a.unmask(request)
+    const reply = await a.unmask(request)
     expect(readRevealedShares(reply.shares, 'unmask').find((s) => s.of === b.id)?.kind).toBe('self-mask')
-    expect(() => a.unmask({ ...request, survived: survived(a, c) })).toThrow(
+    await expect(a.unmask({ ...request, survived: survived(a, c) })).rejects.toThrow(
       `unmask request: asks for the mask-key share of ${b.id}, whose self-mask share was already revealed`,
     )
-    expect(() => a.unmask(request)).toThrow(/out of order/)
+    await expect(a.unmask(request)).rejects.toThrow(/out of order/)
   })
 
   it('a participant refuses to call itself dropped or to go below t survivors', async () => {
     const { a, b, c, request, survived } = await atUnmask()
-    expect(() => a.unmask({ ...request, survived: survived(b, c) })).toThrow(
+    await expect(a.unmask({ ...request, survived: survived(b, c) })).rejects.toThrow(
       `unmask request: names this participant (${a.id}) as dropped`,
     )
-    expect(() => a.unmask({ ...request, survived: survived(a) })).toThrow(
+    await expect(a.unmask({ ...request, survived: survived(a) })).rejects.toThrow(
       'secagg participant: expected at least t = 2 neighbours that survived (U3), itself included, got 1',
     )
     expect(a.stage).toBe('masked')
@@ -527,7 +528,7 @@ describe('never both shares of one peer', () => {
 
   it('the coordinator refuses an answer with shares it did not ask for', async () => {
     const { server, a, b, request } = await atUnmask()
-    const reply = a.unmask(request)
+    const reply = await a.unmask(request)
     const wrongKind = {
       ...reply,
       shares: revealedShareRecords(
@@ -612,10 +613,10 @@ describe('the survivors must stay one group, or the coordinator would learn the 
       survived: survivorBits(setup.context.ids, survivors),
     })
     const p = participants.get(ring[4] as string) as SecaggParticipant
-    expect(() => p.unmask(request(u3))).toThrow(
+    await expect(p.unmask(request(u3))).rejects.toThrow(
       "unmask request: the 15 survivors fall into 2 groups that share no masks (of 8, 7); revealing shares would let the coordinator unmask each group's sum",
     )
-    expect(() => p.unmask(request(new Set([...u3, ring[5] as string])))).toThrow(
+    await expect(p.unmask(request(new Set([...u3, ring[5] as string])))).rejects.toThrow(
       `unmask request: names as survivors neighbours that never shared keys with this participant: ${ring[5]}`,
     )
     expect(p.stage).toBe('masked')

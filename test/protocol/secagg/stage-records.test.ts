@@ -81,7 +81,7 @@ describe('secure-stage records: a list in one binary field, ids ascending', () =
       'share-keys.shares: expected records as binary data, got',
     )
     const unmask = { ...round, stage: 'unmask', shares: new Uint8Array(49).fill(2) }
-    expect(() => parseUnmaskResponse(unmask, round)).toThrow(
+    expect(() => parseUnmaskResponse(unmask, round, 4)).toThrow(
       'unmask.shares[0].kind: expected 0 (self-mask) or 1 (mask-key), got 2',
     )
   })
