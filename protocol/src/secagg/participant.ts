@@ -303,7 +303,7 @@ export class SecaggParticipant {
    * vector is short enough to be worth sending (`correctsDropouts`): the sum of
    * the pair masks this participant added for those neighbours, ±PRG(s_uv), which the coordinator
    * subtracts instead of reconstructing each dropped neighbour's mask key and expanding its masks
-   * with every survivor itself (docs/secure-aggregation.md, "Dropouts' masks"). It tells the
+   * with every survivor itself (docs/secure-aggregation.md, §2.4, "The correction"). It tells the
    * coordinator nothing those mask-key shares would not: from them it could compute every one of
    * these masks. Asynchronous for the keystreams; every secret is zeroed before they run.
    */
