@@ -3,6 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { ReadPacer } from '@fedtune/coordinator'
 import { packedParser } from '@fedtune/protocol'
 import { Server, type Socket } from 'socket.io'
 import { io } from 'socket.io-client'
@@ -24,6 +25,9 @@ Options:
   --spread <ms>  each client waits a random 0–ms before each message, as participants busy with
                  their crypto do, so messages arrive spread over the stage  (default 0: at once)
   --rounds <n>   rounds; the first is a warm-up, not counted   (default 4)
+  --read-pacing <ms>  pace the server's reads as the coordinator does (its ReadPacer, from 40
+                 messages a second, turns of this many ms; fedtune coordinator --read-pacing),
+                 so the floor compares with bench:load's paced coordinator  (default 0: off)
   -h, --help
 `
 
@@ -36,7 +40,7 @@ const START_BYTES = 12_823 * 4
 type FloorRound = { readonly cpuMs: number; readonly systemMs: number; readonly stagesMs: readonly number[] }
 
 const role = process.argv[2]
-if (role === 'server') await server(Number(process.argv[3]), Number(process.argv[4]))
+if (role === 'server') await server(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]))
 else if (role === 'clients')
   clients(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]))
 else process.exitCode = await main()
@@ -47,6 +51,7 @@ async function main(): Promise<number> {
       n: { type: 'string', default: '1000' },
       rounds: { type: 'string', default: '4' },
       spread: { type: 'string', default: '0' },
+      'read-pacing': { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -63,9 +68,14 @@ async function main(): Promise<number> {
   const spread = Number(values.spread)
   if (!Number.isInteger(spread) || spread < 0)
     throw new Error(`--spread: expected milliseconds ≥ 0, got "${values.spread}"`)
+  const pacing = Number(values['read-pacing'])
+  if (!Number.isInteger(pacing) || pacing < 0 || pacing > 100)
+    throw new Error(
+      `--read-pacing: expected milliseconds from 0 (off) to 100, got "${values['read-pacing']}"`,
+    )
   const file = fileURLToPath(import.meta.url)
   const children: ChildProcess[] = []
-  const server = fork(file, ['server', String(n), String(rounds)], {
+  const server = fork(file, ['server', String(n), String(rounds), String(pacing)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   children.push(server)
@@ -92,14 +102,15 @@ async function main(): Promise<number> {
   const counted = results.slice(1)
   const ms = (v: number) => `${Math.round(v)} ms`
   process.stdout.write(
-    `socket.io floor, n = ${n}, ${counted.length} counted rounds (medians): server CPU ${ms(median(counted.map((r) => r.cpuMs)))} a round ` +
+    `socket.io floor, n = ${n}, spread ${spread} ms, read pacing ${pacing === 0 ? 'off' : `${pacing} ms`}, ${counted.length} counted rounds (medians): server CPU ${ms(median(counted.map((r) => r.cpuMs)))} a round ` +
       `(kernel ${ms(median(counted.map((r) => r.systemMs)))}); per stage ${[0, 1, 2, 3].map((s) => ms(median(counted.map((r) => r.stagesMs[s] ?? 0)))).join(' / ')}\n` +
       `each round: ${results.map((r, i) => `${i === 0 ? 'warm-up ' : ''}${ms(r.cpuMs)}`).join(', ')}\n`,
   )
   return 0
 }
 
-async function server(n: number, rounds: number): Promise<void> {
+async function server(n: number, rounds: number, pacingMs: number): Promise<void> {
+  const pacer = new ReadPacer({ turnMs: pacingMs })
   const http = createServer()
   const ioServer = new Server(http, {
     parser: packedParser,
@@ -130,6 +141,10 @@ async function server(n: number, rounds: number): Promise<void> {
   }
   ioServer.on('connection', (socket) => {
     sockets.push(socket)
+    // as the coordinator's socket shell does for a joined participant's messages
+    socket.conn.on('packet', (packet: { type: string }) => {
+      if (packet.type === 'message') pacer.read()
+    })
     socket.on('message', (_message: unknown, ack: unknown) => {
       if (typeof ack === 'function') ack({ ok: true })
       if (++heard < n) return
