@@ -174,10 +174,10 @@ export const REVEALED_RECORD_BYTES = ID_BYTES + 1 + SECRET_BYTES
  * The longest secure vector whose unmask answers carry a correction (`UnmaskResponse`): 65,536 words,
  * 256 KiB. A correction saves the coordinator, per pair of a dropout and a survivor, an X25519
  * agreement and a keystream of the vector's length, and costs the survivor an upload of the same
- * length. For a small head (12,823 words, 50 KB) the upload is about what a keystream costs to
- * compute; for a large one (328,453 words, 1.3 MB per survivor, 1.2 GB at n = 1000) the bytes cost
- * more than the keystreams, on any network short of 10 Gbit/s, so those rounds go without
- * (`npm run bench:secagg`; docs/secure-aggregation.md, §2.4).
+ * length. For a 1280 → 10 head (about 14,000 words, 57 KB a survivor) the bytes cost about what the
+ * computing they save does; for a head with a hidden layer (328,453 words, 1.3 MB a survivor, 1.2 GB
+ * a round at n = 1000) they would cost more on any link short of 10 Gbit/s, so those rounds go
+ * without (docs/secure-aggregation.md, §2.4).
  */
 export const MAX_CORRECTION_WORDS = 65_536
 
