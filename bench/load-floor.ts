@@ -16,8 +16,8 @@ coordinator CPU. A bare socket.io server (fedtune's packed parser, websocket tra
 clients in 4 other processes go through four stages with the sizes of a secure round at d = 12,810,
 k = 41: a 51 KB start to everyone, then each client sends a message (128 B, 6,120 B, 51,292 B,
 53,342 B: since fedtune/9 an unmask answer carries a correction as long as the vector when a
-neighbour dropped, as nearly every survivor's does at 10 % dropout) that the server acknowledges, and when all n have, the server relays one message to each
-(5,576 B, 6,120 B, 64 B). Nothing is parsed, checked, stored or summed. Prints the server's CPU time
+neighbour dropped, as nearly every survivor's does at 10 % dropout) that the server acknowledges,
+and when all n have, the server relays one message to each (5,576 B, 6,120 B, 64 B). Nothing is parsed, checked, stored or summed. Prints the server's CPU time
 per round (process.cpuUsage, all its threads; in brackets the kernel's part) and per stage.
 
 Options:

@@ -22,6 +22,8 @@ import { asBytes, decodeWeights } from './weights.ts'
  * (the mean embedding subtracted before the head), or null.
  * 8: TaskInfo's backbone lists the image views whose embeddings are averaged (`views`; image-views.ts):
  * a participant that embedded only the original would train on other inputs than the coordinator's.
+ * 9: an unmask answer carries the correction for the sender's dropped neighbours' pair masks, for a
+ * vector of at most 65,536 words (secagg/messages.ts, `correctsDropouts`).
  */
 export const PROTOCOL_VERSION = 'fedtune/9'
 

@@ -54,6 +54,8 @@ const COMPLAINT_ATTACHMENTS = 4
  */
 export function messageBounds(shape: MessageShape): MessageBounds {
   const k = Math.min(MAX_NEIGHBOURHOOD, Math.max(1, shape.neighbours ?? MAX_NEIGHBOURHOOD))
+  // the longest secure vector the head makes (a private task's is shorter: params + 1 words)
+  const words = secureVectorLength(shape.paramCount, shape.classes)
   const bound = (attachments: number, binary: number, entries = 0): Bound => ({
     attachments,
     bytes: HEADER_CHARS + entries * ENTRY_CHARS + binary,
@@ -73,12 +75,12 @@ export function messageBounds(shape: MessageShape): MessageBounds {
           // one record (id and sealed share pair) for each neighbour but itself, in one field
           'share-keys': bound(1, (k - 1) * SHARE_RECORD_BYTES),
           // y_u: one word per entry of the secure vector
-          'masked-input': bound(1, secureVectorLength(shape.paramCount, shape.classes) * 4),
+          'masked-input': bound(1, words * 4),
           // one record (id, kind, share) per neighbour, itself included, in one field; and, for a
           // vector short enough (a private task's, params + 1 words, is the shortest), the
           // correction for neighbours that dropped, one word per entry
           unmask: correctsDropouts(secureVectorLength(shape.paramCount, shape.classes, true))
-            ? bound(2, k * REVEALED_RECORD_BYTES + secureVectorLength(shape.paramCount, shape.classes) * 4)
+            ? bound(2, k * REVEALED_RECORD_BYTES + words * 4)
             : bound(1, k * REVEALED_RECORD_BYTES),
           complaint: bound(COMPLAINT_ATTACHMENTS, COMPLAINT_ATTACHMENTS * SHARE_CIPHERTEXT_BYTES, 2),
         }
