@@ -28,6 +28,9 @@ Options:
   --read-pacing <ms>  pace the server's reads as the coordinator does (its ReadPacer, from 40
                  messages a second, turns of this many ms; fedtune coordinator --read-pacing),
                  so the floor compares with bench:load's paced coordinator  (default 0: off)
+  --no-acks      the clients ask for no acknowledgement, and the server sends none: what the
+                 coordinator's per-message answers cost the floor
+  --json         print only one line of JSON (the counted rounds' medians), for bench:load
   -h, --help
 `
 
@@ -39,10 +42,18 @@ const START_BYTES = 12_823 * 4
 
 type FloorRound = { readonly cpuMs: number; readonly systemMs: number; readonly stagesMs: readonly number[] }
 
+/** What `--json` prints: the counted rounds' medians, and each counted round's CPU. */
+export type FloorSummary = FloorRound & { readonly roundsMs: readonly number[] }
+
 const role = process.argv[2]
 if (role === 'server') await server(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]))
 else if (role === 'clients')
-  clients(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]))
+  clients(
+    Number(process.argv[3]),
+    Number(process.argv[4]),
+    Number(process.argv[5]),
+    process.argv[6] === 'true',
+  )
 else process.exitCode = await main()
 
 async function main(): Promise<number> {
@@ -52,6 +63,8 @@ async function main(): Promise<number> {
       rounds: { type: 'string', default: '4' },
       spread: { type: 'string', default: '0' },
       'read-pacing': { type: 'string', default: '0' },
+      'no-acks': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -75,8 +88,9 @@ async function main(): Promise<number> {
     )
   const file = fileURLToPath(import.meta.url)
   const children: ChildProcess[] = []
+  const acks = !values['no-acks']
   const server = fork(file, ['server', String(n), String(rounds), String(pacing)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   })
   children.push(server)
   const results: FloorRound[] = []
@@ -89,8 +103,8 @@ async function main(): Promise<number> {
         if (m.port !== undefined)
           for (let p = 0; p < PROCS; p++)
             children.push(
-              fork(file, ['clients', String(m.port), String(n / PROCS), String(spread)], {
-                stdio: 'inherit',
+              fork(file, ['clients', String(m.port), String(n / PROCS), String(spread), String(acks)], {
+                stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
               }),
             )
         if (m.round !== undefined) results.push(m.round)
@@ -100,9 +114,19 @@ async function main(): Promise<number> {
     for (const child of children) child.kill()
   }
   const counted = results.slice(1)
+  const summary: FloorSummary = {
+    cpuMs: median(counted.map((r) => r.cpuMs)),
+    systemMs: median(counted.map((r) => r.systemMs)),
+    stagesMs: [0, 1, 2, 3].map((s) => median(counted.map((r) => r.stagesMs[s] ?? 0))),
+    roundsMs: counted.map((r) => r.cpuMs),
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`)
+    return 0
+  }
   const ms = (v: number) => `${Math.round(v)} ms`
   process.stdout.write(
-    `socket.io floor, n = ${n}, spread ${spread} ms, read pacing ${pacing === 0 ? 'off' : `${pacing} ms`}, ${counted.length} counted rounds (medians): server CPU ${ms(median(counted.map((r) => r.cpuMs)))} a round ` +
+    `socket.io floor, n = ${n}, spread ${spread} ms, read pacing ${pacing === 0 ? 'off' : `${pacing} ms`}, ${acks ? 'acknowledged' : 'no acknowledgements'}, ${counted.length} counted rounds (medians): server CPU ${ms(median(counted.map((r) => r.cpuMs)))} a round ` +
       `(kernel ${ms(median(counted.map((r) => r.systemMs)))}); per stage ${[0, 1, 2, 3].map((s) => ms(median(counted.map((r) => r.stagesMs[s] ?? 0)))).join(' / ')}\n` +
       `each round: ${results.map((r, i) => `${i === 0 ? 'warm-up ' : ''}${ms(r.cpuMs)}`).join(', ')}\n`,
   )
@@ -167,15 +191,18 @@ async function server(n: number, rounds: number, pacingMs: number): Promise<void
   http.listen(0, '127.0.0.1', () => process.send?.({ port: (http.address() as AddressInfo).port }))
 }
 
-function clients(port: number, count: number, spread: number): void {
+function clients(port: number, count: number, spread: number, acks: boolean): void {
   for (let i = 0; i < count; i++) {
     const socket = io(`http://127.0.0.1:${port}`, {
       parser: packedParser,
       transports: ['websocket'],
       reconnection: false,
     })
-    const emit = (stage: number) =>
-      socket.timeout(60_000).emit('message', { stage, bytes: new Uint8Array(SENT[stage] ?? 0) }, () => {})
+    const emit = (stage: number) => {
+      const message = { stage, bytes: new Uint8Array(SENT[stage] ?? 0) }
+      if (acks) socket.timeout(60_000).emit('message', message, () => {})
+      else socket.emit('message', message)
+    }
     const send = (stage: number) =>
       spread === 0 ? emit(stage) : setTimeout(() => emit(stage), Math.random() * spread)
     socket.on('start', () => send(0))

@@ -3,6 +3,8 @@ import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { DEFAULT_READ_PACING } from '@fedtune/coordinator'
+import type { FloorSummary } from './load-floor.ts'
 import type {
   CoordinatorConfig,
   CoordinatorReport,
@@ -40,12 +42,21 @@ Options:
                                                                         (default: the coordinator's)
   --pin                the coordinator on core 0, the participants on the others (Linux taskset): it
                        then shares no core with them, as on a real deployment, and its CPU time is
-                       steadier from run to run (the participants' wall time is longer)
+                       steadier from run to run (the participants' wall time is longer; no floor)
+  --skip-floor         after n = 1000 at 10 %, do not measure the floor: bare socket.io carrying the
+                       same round's messages (bench:load-floor, spread over 2 s, paced as the
+                       coordinator is), so the coordinator's CPU can be read against it
   -h, --help
 `
 
 const COORDINATOR = fileURLToPath(new URL('./load-coordinator.ts', import.meta.url))
 const PARTICIPANTS = fileURLToPath(new URL('./load-participants.ts', import.meta.url))
+const FLOOR = fileURLToPath(new URL('./load-floor.ts', import.meta.url))
+/** The floor's clients spread each message over this many ms, as the participants' crypto does. */
+const FLOOR_SPREAD_MS = 2000
+/** The floor's rounds, its first a warm-up: it is cheap, so one more than bench:load's default. */
+const FLOOR_ROUNDS = 4
+const FLOOR_MS = 300_000
 const OUT = fileURLToPath(new URL('./out/', import.meta.url))
 /** Every wait is bounded: joining, each round, the whole run of one configuration. */
 const JOIN_MS = 180_000
@@ -156,6 +167,7 @@ async function main(): Promise<number> {
       'cpu-prof': { type: 'boolean', default: false },
       'node-arg': { type: 'string', multiple: true, default: [] },
       pin: { type: 'boolean', default: false },
+      'skip-floor': { type: 'boolean', default: false },
       'read-pacing': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -197,6 +209,7 @@ async function main(): Promise<number> {
   const started = performance.now()
   const results: RoundsResult[] = []
   let idleResult: IdleResult | undefined
+  let floor: Floor | undefined
   const failures: string[] = []
   for (const config of configs) {
     const run = { config, rounds, procs, concurrency, profile, pin: values.pin, readPacingMs }
@@ -208,6 +221,10 @@ async function main(): Promise<number> {
         const result = await measureRounds(run)
         results.push(result)
         process.stderr.write(`${config.label}: ${roundsSummary(result)}\n`)
+        if (isTarget(config) && !values['skip-floor'] && !values.pin) {
+          floor = await measureFloor(config.n, readPacingMs ?? DEFAULT_READ_PACING.turnMs)
+          process.stderr.write(`  the floor: socket.io alone, CPU ${ms(floor.cpuMs)} a round\n`)
+        }
       }
     } catch (error) {
       // A configuration that does not finish is reported as such, and the others still run.
@@ -216,7 +233,7 @@ async function main(): Promise<number> {
     }
   }
   const minutes = ((performance.now() - started) / 60000).toFixed(1)
-  const report = render(results, idleResult, failures, {
+  const report = render(results, idleResult, floor, failures, {
     rounds,
     procs,
     minutes,
@@ -345,6 +362,33 @@ async function measureIdle(run: Run): Promise<IdleResult> {
   })
 }
 
+type Floor = FloorSummary & { readonly n: number; readonly pacingMs: number }
+
+/** bench:load-floor in its own processes, right after the row it is compared with. */
+async function measureFloor(n: number, pacingMs: number): Promise<Floor> {
+  const child = fork(
+    FLOOR,
+    [
+      '--json',
+      `--n=${n}`,
+      `--rounds=${FLOOR_ROUNDS}`,
+      `--spread=${FLOOR_SPREAD_MS}`,
+      `--read-pacing=${pacingMs}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+  )
+  let out = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8')
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), FLOOR_MS)
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  clearTimeout(timer)
+  if (code !== 0) throw new Error(`the floor (bench:load-floor) exited with ${code}`)
+  const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '') as FloorSummary
+  return { ...summary, n, pacingMs }
+}
+
 // ── report ──────────────────────────────────────────────────────────────────────────────────────
 
 const STAGES = ['advertise', 'share-keys', 'masked-input', 'unmask'] as const
@@ -377,9 +421,12 @@ function idleSummary(r: IdleResult): string {
   return `${r.after.online} online, RSS ${mb(r.before.rssBytes)} → ${mb(r.after.rssBytes)}`
 }
 
+const isTarget = (c: Config) => c.n === 1000 && c.dropout === 0.1 && !c.idle
+
 function render(
   results: readonly RoundsResult[],
   idle: IdleResult | undefined,
+  floor: Floor | undefined,
   failures: readonly string[],
   meta: { rounds: number; procs: number; minutes: string; argv: readonly string[] },
 ): string {
@@ -457,7 +504,7 @@ function render(
         ),
       ]
     : []
-  const target = results.find((r) => r.config.n === 1000 && r.config.dropout === 0.1)
+  const target = results.find((r) => isTarget(r.config))
   const targetOk = target ? counted(target) : []
   const cpu = median(targetOk.map((r) => r.cpuMs))
   const p99 = median(targetOk.map((r) => r.loopDelayP99Ms))
@@ -472,6 +519,15 @@ function render(
               ms(cpu),
               verdict(cpu <= 1500),
             ],
+            ...(floor
+              ? [
+                  [
+                    '(beside it, not a target) bare socket.io for the same messages: the floor',
+                    `${ms(floor.cpuMs)}: the coordinator is ${(cpu / floor.cpuMs).toFixed(2)}× it`,
+                    '',
+                  ],
+                ]
+              : []),
             ['event-loop delay p99 ≤ 100 ms (same)', ms(p99), verdict(p99 <= 100)],
           ]
         : []),
@@ -486,6 +542,21 @@ function render(
         : []),
     ],
   )
+  const floorLines = floor
+    ? [
+        '### The floor',
+        '',
+        `Measured right after the n = ${floor.n}, 10 % row, in the same run: \`npm run bench:load-floor -- --n ${floor.n}`,
+        `--spread ${FLOOR_SPREAD_MS} --read-pacing ${floor.pacingMs} --rounds ${FLOOR_ROUNDS}\`. A bare socket.io server (the packed parser, websocket`,
+        'transport, the read pacing the coordinator had) and as many clients in 4 processes send the',
+        "sizes of that secure round's messages: the start to everyone, then four stages in which each",
+        'client sends a message, each acknowledged, and the server relays one to each when all have, every',
+        `message spread over ${FLOOR_SPREAD_MS / 1000} s as the participants' crypto spreads theirs. Nothing is parsed, checked,`,
+        `stored or summed. Server CPU a round: ${ms(floor.cpuMs)} (kernel ${ms(floor.systemMs)}); per stage ${floor.stagesMs.map(ms).join(' / ')};`,
+        `each counted round ${floor.roundsMs.map(ms).join(', ')}.`,
+        '',
+      ]
+    : []
   const problems = [...results.flatMap((r) => r.problems), ...(idle?.problems ?? [])]
   return [
     '## The coordinator under load (bench:load)',
@@ -515,6 +586,7 @@ function render(
     '',
     targets,
     '',
+    ...floorLines,
     ...(failures.length > 0
       ? ['### Configurations that did not finish', '', ...failures.map((f) => `- ${f}`), '']
       : []),

@@ -16,7 +16,11 @@ import { ProtocolError } from './errors.ts'
  */
 
 const WORD = 4
-/** Characters per String.fromCharCode call: well under any engine's argument limit. */
+/**
+ * Characters per String.fromCharCode call: well under any engine's argument limit. The bytes go in
+ * with `apply`, not spread: spreading iterates, and cost 51 µs per 1.5 KB header (a relay of 40
+ * shares) against 6 µs (Node 20); protocol/src has no TextDecoder (ES2022 only).
+ */
 const CHUNK = 8192
 
 /** Writes ASCII `text` into `out` at `at`; Node's `Buffer#latin1Write` is a faster one (protocol/node). */
@@ -82,7 +86,10 @@ export function unpackFrame(frame: Uint8Array): UnpackedFrame {
   // ASCII, checked: each byte is its character, taken CHUNK at a time rather than one by one.
   let header = ''
   for (let at = WORD; at < WORD + h; at += CHUNK)
-    header += String.fromCharCode(...frame.subarray(at, Math.min(at + CHUNK, WORD + h)))
+    header += String.fromCharCode.apply(
+      null,
+      frame.subarray(at, Math.min(at + CHUNK, WORD + h)) as unknown as number[],
+    )
   const attachments: Uint8Array[] = []
   let at = WORD + h
   while (at < frame.byteLength) {

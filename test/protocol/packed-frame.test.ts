@@ -34,6 +34,13 @@ describe('a packed frame: one socket.io binary event in one websocket frame', ()
     expect(attachments.map((a) => [...a])).toEqual([[1, 2, 3], []])
   })
 
+  it('gives back a header of any length: 200,000 characters, past any argument-count limit', () => {
+    const long = `52-["e","${'x'.repeat(200_000)}"]`
+    const { header, attachments } = unpackFrame(packFrame(long, [new Uint8Array([9])]))
+    expect(header).toBe(long)
+    expect(attachments.map((a) => [...a])).toEqual([[9]])
+  })
+
   it('writes a header outside ASCII as JSON escapes, so it means the same', () => {
     const chunks = new PackedEncoder().encode(packet(['e', 'héllo 🙂', new Uint8Array([7])]))
     expect(chunks).toHaveLength(1)
