@@ -94,6 +94,10 @@ async function main(): Promise<number> {
   })
   children.push(server)
   const results: FloorRound[] = []
+  process.once('SIGTERM', () => {
+    for (const child of children) child.kill()
+    process.exit(1)
+  })
   try {
     await new Promise<void>((resolve, reject) => {
       server.on('exit', (code) =>
