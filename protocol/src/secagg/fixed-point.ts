@@ -1,6 +1,7 @@
 import { describe } from '../describe.ts'
 import { ProtocolError } from '../errors.ts'
 import { wordKernel } from './word-simd.ts'
+import { LITTLE_ENDIAN, littleEndianWords } from './words.ts'
 
 /**
  * `v` scaled down, if needed, to L2 norm at most `bound`, and the norm it had. Clipping bounds each
@@ -171,6 +172,32 @@ export function subtractFrom(acc: Uint32Array, v: Uint32Array): void {
   const simd = acc.length >= SIMD_MIN_WORDS ? wordKernel() : null
   if (simd) simd.sub(acc, v)
   else for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) - (v[i] as number)
+}
+
+/**
+ * acc ← acc + the little-endian words in `bytes` mod 2^32: a masked input as it came off the wire,
+ * at whatever offset its frame put it. Through the SIMD kernel on a little-endian host, with no
+ * aligned copy of the bytes first (an allocation per message that kept V8's young generation
+ * collecting: it scavenges after every 32 MB of new ArrayBuffers); otherwise the words, then addInto.
+ */
+export function addWordsInto(acc: Uint32Array, bytes: Uint8Array): void {
+  checkByteLength(acc, bytes, 'addWordsInto')
+  const simd = LITTLE_ENDIAN && acc.length >= SIMD_MIN_WORDS ? wordKernel() : null
+  if (simd) simd.addBytes(acc, bytes)
+  else addInto(acc, littleEndianWords(bytes))
+}
+
+/** acc ← acc − the little-endian words in `bytes` mod 2^32: a survivor's correction, as it came. */
+export function subtractWordsFrom(acc: Uint32Array, bytes: Uint8Array): void {
+  checkByteLength(acc, bytes, 'subtractWordsFrom')
+  const simd = LITTLE_ENDIAN && acc.length >= SIMD_MIN_WORDS ? wordKernel() : null
+  if (simd) simd.subBytes(acc, bytes)
+  else subtractFrom(acc, littleEndianWords(bytes))
+}
+
+function checkByteLength(acc: Uint32Array, bytes: Uint8Array, what: string): void {
+  if (bytes.length !== acc.length * 4)
+    throw new ProtocolError('wrong-size', `${what}: expected ${acc.length * 4} bytes, got ${bytes.length}`)
 }
 
 function checkLengths(acc: Uint32Array, v: Uint32Array, what: string): void {

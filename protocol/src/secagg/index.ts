@@ -26,12 +26,14 @@ export {
 } from './ed25519-strict.ts'
 export {
   addInto,
+  addWordsInto,
   clipL2,
   decodeWeightedSum,
   encodeWeighted,
   type FixedPoint,
   fixedPointFor,
   subtractFrom,
+  subtractWordsFrom,
 } from './fixed-point.ts'
 export { concatBytes, hkdfSha512, hmacSha512 } from './hkdf.ts'
 export { PARTICIPANT_ID, participantId } from './identity.ts'

@@ -6,7 +6,7 @@ import { MAX_DIM, MAX_NEIGHBOURHOOD, type RoundContextOptions } from './context.
 import { idBytes, idFromBytes, PARTICIPANT_ID } from './identity.ts'
 import type { RoundLabel } from './masking.ts'
 import { ID_BYTES, kindAt, kindByte, recordCount, recordIds, writeRecords } from './stage-records.ts'
-import { LITTLE_ENDIAN, littleEndianWords } from './words.ts'
+import { LITTLE_ENDIAN } from './words.ts'
 
 /**
  * The wire of secure aggregation: four stages (Bonawitz et al., CCS 2017, Fig. 4), each a message
@@ -397,14 +397,14 @@ export function parseIncomingShares(value: unknown, round: RoundLabel): Received
 }
 
 /**
- * The masked words y_u of a stage-3 message, `dim` of them, as a view of the received bytes when they are 4-aligned on a little-endian
- * host (a copy otherwise): the coordinator adds them into its running sum at once and keeps
- * nothing, and at d ≈ 330k a copy per participant is a third of the secure round's cost. Callers
- * that keep the words must copy them.
+ * The masked words y_u of a stage-3 message, `dim` of them, as the received bytes (little-endian
+ * words, 4·dim bytes, checked), not copied: the coordinator adds them into its running sum at once
+ * (addWordsInto) and keeps nothing; at d ≈ 330k a copy per participant was a third of the secure
+ * round's cost. `littleEndianWords` reads them as words; callers that keep them must copy them.
  */
-export function parseMaskedInput(value: unknown, round: RoundLabel, dim: number): Uint32Array {
+export function parseMaskedInput(value: unknown, round: RoundLabel, dim: number): Uint8Array {
   const o = header(value, 'masked-input', round, 'masked-input')
-  return littleEndianWords(checkedBytes(o.masked, 'masked-input.masked', dim * 4))
+  return checkedBytes(o.masked, 'masked-input.masked', dim * 4)
 }
 
 export function parseUnmaskRequest(

@@ -2,7 +2,7 @@ import { ProtocolError } from '../errors.ts'
 import { complaintTranscript, openPairShare, shareX } from './complaint.ts'
 import type { SecaggContext } from './context.ts'
 import type { Mask, SecaggCrypto } from './crypto.ts'
-import { addInto, subtractFrom } from './fixed-point.ts'
+import { addWordsInto, subtractWordsFrom } from './fixed-point.ts'
 import { idBytes } from './identity.ts'
 import { agreePairMaskKeys, applyMasks, pairSign, selfMaskKey } from './masking.ts'
 import {
@@ -31,7 +31,6 @@ import { survivorGroups } from './neighbours.ts'
 import { type Share, shamirCombine } from './shamir.ts'
 import { ID_BYTES, idAt, idsAsSent, indexOfSorted, KIND_OF_BYTE, kindByte } from './stage-records.ts'
 import { transcript } from './transcript.ts'
-import { littleEndianWords } from './words.ts'
 import { isSmallOrderX25519 } from './x25519-strict.ts'
 
 /** The round's result: the exact sum of the survivors' inputs, or why there is none. */
@@ -185,7 +184,7 @@ export class SecaggServer {
     if (stage === 'advertise') this.#receiveAdvertisement(from, value)
     else if (stage === 'share-keys') this.#receiveSealedShares(from, value)
     else if (stage === 'masked-input') {
-      addInto(this.#sum, parseMaskedInput(value, ctx, ctx.dim))
+      addWordsInto(this.#sum, parseMaskedInput(value, ctx, ctx.dim))
       this.#masked.add(from)
     } else this.#receiveUnmaskResponse(from, value)
   }
@@ -572,7 +571,7 @@ export class SecaggServer {
           : `unmask: expected no correction from ${from}, ${dropped.length === 0 ? 'none of its neighbours dropped' : `a vector of ${dim} words is too long to correct`}, got one`,
       )
     if (correction !== undefined) {
-      subtractFrom(this.#sum, littleEndianWords(correction))
+      subtractWordsFrom(this.#sum, correction)
       this.#corrected.add(from)
     }
     this.#revealed.set(from, { records: shares, ids: asked })

@@ -11,6 +11,14 @@ export type WordKernel = {
   add(acc: Uint32Array, v: Uint32Array): void
   /** acc ← acc − v mod 2^32, element-wise. */
   sub(acc: Uint32Array, v: Uint32Array): void
+  /**
+   * acc ← acc + the little-endian words in `bytes` (4·acc.length of them, at any offset): WebAssembly
+   * memory is little-endian, so the bytes are copied in as they came, with no aligned copy first. For a
+   * little-endian host only, as for add and sub (acc is copied in its host's order).
+   */
+  addBytes(acc: Uint32Array, bytes: Uint8Array): void
+  /** acc ← acc − the little-endian words in `bytes`. */
+  subBytes(acc: Uint32Array, bytes: Uint8Array): void
 }
 
 /** Words per operand per call: two 64 KiB operands fill the module's two pages and stay in L2. */
@@ -84,11 +92,13 @@ export function wordKernel(): WordKernel | null {
   }
   const exports = new wasm.Instance(new wasm.Module(bytes)).exports as Exports
   const heap = new Uint32Array(exports.mem.buffer, 0, 2 * CHUNK)
-  const run = (op: Exports['add'], acc: Uint32Array, v: Uint32Array) => {
+  const heapBytes = new Uint8Array(exports.mem.buffer, 0, 2 * CHUNK * 4)
+  const run = (op: Exports['add'], acc: Uint32Array, v: Uint32Array | Uint8Array) => {
     for (let at = 0; at < acc.length; at += CHUNK) {
       const n = Math.min(CHUNK, acc.length - at)
       heap.set(acc.subarray(at, at + n), 0)
-      heap.set(v.subarray(at, at + n), CHUNK)
+      if (v instanceof Uint8Array) heapBytes.set(v.subarray(at * 4, (at + n) * 4), CHUNK * 4)
+      else heap.set(v.subarray(at, at + n), CHUNK)
       // Rounded up to whole lanes: the words past n are stale and never copied back.
       op(0, CHUNK * 4, Math.ceil(n / 4) * 16)
       acc.set(heap.subarray(0, n), at)
@@ -97,6 +107,8 @@ export function wordKernel(): WordKernel | null {
   cached = {
     add: (acc, v) => run(exports.add, acc, v),
     sub: (acc, v) => run(exports.sub, acc, v),
+    addBytes: (acc, bytes) => run(exports.add, acc, bytes),
+    subBytes: (acc, bytes) => run(exports.sub, acc, bytes),
   }
   return cached
 }

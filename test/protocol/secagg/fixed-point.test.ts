@@ -2,11 +2,13 @@ import { ProtocolError } from '@fedtune/protocol'
 import { describe, expect, it } from 'vitest'
 import {
   addInto,
+  addWordsInto,
   clipL2,
   decodeWeightedSum,
   encodeWeighted,
   fixedPointFor,
   subtractFrom,
+  subtractWordsFrom,
 } from '../../../protocol/src/secagg/fixed-point.ts'
 import { wordKernel } from '../../../protocol/src/secagg/word-simd.ts'
 
@@ -200,10 +202,41 @@ describe('mod 2^32 vector arithmetic', () => {
     expect(self).toEqual(doubled)
   })
 
+  it('adds and subtracts little-endian words as they came off the wire, at any byte offset', () => {
+    // A frame puts a masked input or a correction wherever its header ends: offsets 0–3 mod 4.
+    const words = (n: number, seed: number) =>
+      Uint32Array.from({ length: n }, (_, i) => Math.imul(i + seed, 2654435761) >>> 0)
+    const littleEndian = (v: Uint32Array, offset: number) => {
+      const bytes = new Uint8Array(offset + v.length * 4)
+      const view = new DataView(bytes.buffer)
+      for (const [i, w] of v.entries()) view.setUint32(offset + i * 4, w, true)
+      return bytes.subarray(offset)
+    }
+    for (const n of [1, 255, 256, 12_823, 16_385])
+      for (const offset of [0, 1, 2, 3]) {
+        const acc = words(n, 1)
+        const v = words(n, 7)
+        const bytes = littleEndian(v, offset)
+        const added = acc.slice()
+        addWordsInto(added, bytes)
+        expect(added).toEqual(Uint32Array.from(acc, (a, i) => a + (v[i] as number)))
+        const subtracted = acc.slice()
+        subtractWordsFrom(subtracted, bytes)
+        expect(subtracted).toEqual(Uint32Array.from(acc, (a, i) => a - (v[i] as number)))
+        expect(bytes).toEqual(littleEndian(v, offset)) // the received bytes are left as they came
+      }
+  })
+
   it('refuses vectors of different lengths', () => {
     expect(() => addInto(new Uint32Array(3), new Uint32Array(4))).toThrow(/addInto: expected 3 words, got 4/)
     expect(() => subtractFrom(new Uint32Array(3), new Uint32Array(2))).toThrow(
       /subtractFrom: expected 3 words, got 2/,
+    )
+    expect(() => addWordsInto(new Uint32Array(300), new Uint8Array(1199))).toThrow(
+      /addWordsInto: expected 1200 bytes, got 1199/,
+    )
+    expect(() => subtractWordsFrom(new Uint32Array(3), new Uint8Array(16))).toThrow(
+      /subtractWordsFrom: expected 12 bytes, got 16/,
     )
   })
 })

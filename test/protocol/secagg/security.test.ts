@@ -32,6 +32,7 @@ import {
   survivorBits,
   type UnmaskRequest,
 } from '../../../protocol/src/secagg/index.ts'
+import { littleEndianWords } from '../../../protocol/src/secagg/words.ts'
 import { overTheWire, plainSum, runRound, seeded, setupRound, structuredInputs } from './round.ts'
 
 /** A relay's advertisements as entries, to tamper with. */
@@ -77,7 +78,7 @@ describe('what the coordinator receives', () => {
     new Map(
       (await recorded).received
         .filter((r) => r.stage === 'masked-input')
-        .map((r) => [r.from, parseMaskedInput(r.message, setup.context, dim)]),
+        .map((r) => [r.from, littleEndianWords(parseMaskedInput(r.message, setup.context, dim))]),
     )
 
   it('the statistics pass a keystream and catch a structured input or a mask 16 bits wide', async () => {
