@@ -1,7 +1,7 @@
 import { describe } from '../describe.ts'
 import { ProtocolError } from '../errors.ts'
 import { wordKernel } from './word-simd.ts'
-import { LITTLE_ENDIAN, littleEndianWords } from './words.ts'
+import { littleEndianWords } from './words.ts'
 
 /**
  * `v` scaled down, if needed, to L2 norm at most `bound`, and the norm it had. Clipping bounds each
@@ -182,7 +182,7 @@ export function subtractFrom(acc: Uint32Array, v: Uint32Array): void {
  */
 export function addWordsInto(acc: Uint32Array, bytes: Uint8Array): void {
   checkByteLength(acc, bytes, 'addWordsInto')
-  const simd = LITTLE_ENDIAN && acc.length >= SIMD_MIN_WORDS ? wordKernel() : null
+  const simd = acc.length >= SIMD_MIN_WORDS ? wordKernel() : null
   if (simd) simd.addBytes(acc, bytes)
   else addInto(acc, littleEndianWords(bytes))
 }
@@ -190,7 +190,7 @@ export function addWordsInto(acc: Uint32Array, bytes: Uint8Array): void {
 /** acc ← acc − the little-endian words in `bytes` mod 2^32: a survivor's correction, as it came. */
 export function subtractWordsFrom(acc: Uint32Array, bytes: Uint8Array): void {
   checkByteLength(acc, bytes, 'subtractWordsFrom')
-  const simd = LITTLE_ENDIAN && acc.length >= SIMD_MIN_WORDS ? wordKernel() : null
+  const simd = acc.length >= SIMD_MIN_WORDS ? wordKernel() : null
   if (simd) simd.subBytes(acc, bytes)
   else subtractFrom(acc, littleEndianWords(bytes))
 }

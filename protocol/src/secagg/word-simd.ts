@@ -1,10 +1,13 @@
+import { LITTLE_ENDIAN } from './words.ts'
+
 /**
  * Element-wise addition and subtraction of uint32 words mod 2^32 with WebAssembly SIMD (i32x4.add,
  * i32x4.sub: four lanes that wrap like Uint32Array stores). Masking is one such pass per mask over the
  * whole model, and scalar JavaScript takes 2–5 ns a word where this takes well under one, copies in
  * and out included. WebAssembly is an ECMAScript-embedder global present in Node and every browser
- * with SIMD since 2021; where it or SIMD is missing, {@link wordKernel} returns null and the caller
- * runs its scalar loop, which computes the same words.
+ * with SIMD since 2021; where it or SIMD is missing, or on a big-endian host (the operands are
+ * copied in host order, WebAssembly reads little-endian words), {@link wordKernel} returns null and
+ * the caller runs its scalar loop, which computes the same words.
  */
 export type WordKernel = {
   /** acc ← acc + v mod 2^32, element-wise; the lengths must be equal (the caller checks). */
@@ -13,8 +16,7 @@ export type WordKernel = {
   sub(acc: Uint32Array, v: Uint32Array): void
   /**
    * acc ← acc + the little-endian words in `bytes` (4·acc.length of them, at any offset): WebAssembly
-   * memory is little-endian, so the bytes are copied in as they came, with no aligned copy first. For a
-   * little-endian host only, as for add and sub (acc is copied in its host's order).
+   * memory is little-endian, so the bytes are copied in as they came, with no aligned copy first.
    */
   addBytes(acc: Uint32Array, bytes: Uint8Array): void
   /** acc ← acc − the little-endian words in `bytes`. */
@@ -86,7 +88,7 @@ export function wordKernel(): WordKernel | null {
   if (cached !== undefined) return cached
   const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
   const bytes = wordModuleBytes()
-  if (wasm === undefined || !wasm.validate(bytes)) {
+  if (wasm === undefined || !LITTLE_ENDIAN || !wasm.validate(bytes)) {
     cached = null
     return cached
   }
