@@ -78,8 +78,8 @@ export class SecaggParticipant {
   /** Shares held for each neighbour in U2 other than u. */
   #held = new Map<string, Held>()
   /**
-   * s_uv for each neighbour v in U2 other than u, kept from the masked input to the unmasking: the
-   * correction for the neighbours that dropped is made of them (`unmask`).
+   * s_uv for each neighbour v in U2 other than u, kept from the masked input to the unmasking when
+   * the round `correctsDropouts`: the correction for the neighbours that dropped is made of them (`unmask`).
    */
   #pairMaskKeys = new Map<string, Uint8Array>()
   /** Which kind of share of each peer has been revealed; never both for one peer. */
@@ -268,7 +268,9 @@ export class SecaggParticipant {
         { key: selfMaskKey(this.#crypto, ctx, this.#b as Uint8Array, this.id), sign: 1 },
         ...peers.map((v, i) => ({ key: pairKeys[i] as Uint8Array, sign: pairSign(this.id, v) })),
       )
-      this.#pairMaskKeys = new Map(peers.map((v, i) => [v, Uint8Array.from(pairKeys[i] as Uint8Array)]))
+      // Kept only where a correction may be asked for: a secret held no longer than it can be used.
+      if (correctsDropouts(ctx.dim))
+        this.#pairMaskKeys = new Map(peers.map((v, i) => [v, Uint8Array.from(pairKeys[i] as Uint8Array)]))
       await applyMasks(this.#crypto, y, masks)
     } catch (error) {
       if (this.#stage === 'masking') this.#stage = 'shared'
