@@ -165,8 +165,9 @@ describe('the operator console in Chromium', () => {
     await page.locator('#run[data-state="waiting"]').waitFor()
     expect(c.federation.state.paused).toBe(false)
 
-    const audit = (await c.store.audit.list({ actor: 'ada' })).map((e) => [e.action, e.outcome])
-    expect(audit).toEqual(
+    // the live feed can show the new state before the action's audit row is written
+    const audit = async () => (await c.store.audit.list({ actor: 'ada' })).map((e) => [e.action, e.outcome])
+    await expect.poll(audit).toEqual(
       expect.arrayContaining([
         ['run.resume', 'refused'],
         ['run.pause', 'ok'],
