@@ -2,6 +2,7 @@ import {
   type Effect,
   FEDAVG,
   initialState,
+  Roster,
   type RoundConfig,
   type RoundEvent,
   type RoundState,
@@ -397,11 +398,11 @@ describe('round logic', () => {
 
 describe('browser participants in a round', () => {
   const onlineOf = (hospitals: number, browsers: number) =>
-    new Map<string, ParticipantKind>([
+    Roster.of([
       ...Array.from({ length: hospitals }, (_, i) => [`hospital-${i}`, 'hospital'] as const),
       ...Array.from({ length: browsers }, (_, i) => [`browser-${i}`, 'browser'] as const),
     ])
-  const kinds = (online: ReadonlyMap<string, ParticipantKind>, chosen: readonly string[]) => ({
+  const kinds = (online: Roster, chosen: readonly string[]) => ({
     browsers: chosen.filter((p) => online.get(p) === 'browser').length,
     hospitals: chosen.filter((p) => online.get(p) === 'hospital').length,
   })

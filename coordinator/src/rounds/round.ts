@@ -15,6 +15,7 @@ import {
   privacyRecord,
   type RoundPrivacy,
 } from '../privacy/round-privacy.ts'
+import { Roster } from './roster.ts'
 import { selectable, selectParticipants } from './selection.ts'
 import { type ServerOptimizer, type ServerState, serverStep } from './server-optimizer.ts'
 
@@ -63,7 +64,7 @@ export type RoundState = {
   /** The round in progress, or the last one that ended (0 before the first). */
   readonly round: number
   /** Who is online, and whether each is a hospital or a browser (from its hello). */
-  readonly online: ReadonlyMap<string, ParticipantKind>
+  readonly online: Roster
   readonly selected: readonly string[]
   readonly received: ReadonlyMap<string, Update>
   readonly global: Float32Array
@@ -215,7 +216,7 @@ export function initialState(config: RoundConfig, global: Float32Array, progress
     config,
     phase: 'waiting',
     round: progress.round,
-    online: new Map(),
+    online: Roster.EMPTY,
     selected: [],
     received: new Map(),
     global,
@@ -240,8 +241,7 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
     case 'opened':
       return state.phase === 'waiting' ? maybeStart(state, []) : [state, []]
     case 'joined': {
-      const online = new Map(state.online).set(event.participant, event.kind)
-      const next = { ...state, online }
+      const next = { ...state, online: state.online.with(event.participant, event.kind) }
       if (state.phase === 'waiting') return maybeStart(next, [])
       // A secure round cannot be rejoined: its keys were exchanged; the participant is a dropout.
       const resend =
@@ -260,9 +260,7 @@ export function step(state: RoundState, event: RoundEvent): [RoundState, Effect[
       return [next, resend]
     }
     case 'left': {
-      const online = new Map(state.online)
-      online.delete(event.participant)
-      const next = { ...state, online }
+      const next = { ...state, online: state.online.without(event.participant) }
       return state.phase === 'training' && !state.config.secure ? maybeFinishEarly(next) : [next, []]
     }
     case 'update':
@@ -604,8 +602,7 @@ function joinedSummary(state: RoundState): string {
   const available = selectable(state.online, maxBrowsersPerRound)
   const summary = `${available} of the ${minParticipants} participants needed`
   if (available === state.online.size) return summary
-  const browsers = [...state.online.values()].filter((k) => k === 'browser').length
-  return `${summary} (${browsers} browsers online, at most ${maxBrowsersPerRound} per round)`
+  return `${summary} (${state.online.browsers} browsers online, at most ${maxBrowsersPerRound} per round)`
 }
 
 function refuse(participant: string, code: RefusalCode, reason: string): Effect {

@@ -1,5 +1,6 @@
 import { permutation, seededRandom } from '@fedtune/model'
 import type { ParticipantKind } from '@fedtune/protocol'
+import type { Roster } from './roster.ts'
 
 /** How many places a round has, and how many of them browsers may take at most. */
 export type Places = { readonly count: number; readonly maxBrowsers: number }
@@ -11,7 +12,7 @@ export type Places = { readonly count: number; readonly maxBrowsers: number }
  * first `count` of the shuffle. A non-cryptographic generator is fine: selection is no secret.
  */
 export function selectParticipants(
-  online: ReadonlyMap<string, ParticipantKind>,
+  online: Pick<ReadonlyMap<string, ParticipantKind>, 'keys' | 'get'>,
   places: Places,
   seed: number,
   round: number,
@@ -33,8 +34,6 @@ export function selectParticipants(
 }
 
 /** How many of those online one round could take: every hospital, but at most `maxBrowsers` browsers. */
-export function selectable(online: ReadonlyMap<string, ParticipantKind>, maxBrowsers: number): number {
-  let browsers = 0
-  for (const kind of online.values()) if (kind === 'browser') browsers++
-  return online.size - browsers + Math.min(browsers, maxBrowsers)
+export function selectable(online: Pick<Roster, 'size' | 'browsers'>, maxBrowsers: number): number {
+  return online.size - online.browsers + Math.min(online.browsers, maxBrowsers)
 }
