@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -66,7 +66,8 @@ import pg from 'pg'
 import type { Server } from 'socket.io'
 import { io as connect, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
 import { Encoder } from 'socket.io-parser'
-import { expect, inject, onTestFinished } from 'vitest'
+import { inject, onTestFinished } from 'vitest'
+import { getCurrentTest } from 'vitest/suite'
 
 /**
  * The one test harness: a real coordinator on port 0 with its temp folder (`startTestCoordinator`,
@@ -108,7 +109,7 @@ const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('h
  * an afterEach of its own; one started outside a test (a beforeAll) is the caller's to close.
  */
 function closedWithTest<T extends { close(): Promise<void> }>(coordinator: T): T {
-  if (expect.getState().currentTestName !== undefined) onTestFinished(() => coordinator.close())
+  if (getCurrentTest() !== undefined) onTestFinished(() => coordinator.close())
   return coordinator
 }
 
@@ -190,7 +191,8 @@ let databases = 0
 export async function testDatabase(): Promise<string> {
   const socket = inject('postgresSocket')
   const url = (db: string) => `postgres://postgres@localhost/${db}?host=${encodeURIComponent(socket)}`
-  const name = `t_${process.pid}_${++databases}`
+  // unique across the run's worker processes and the files one of them runs
+  const name = `t_${process.pid}_${randomBytes(4).toString('hex')}_${++databases}`
   const admin = new pg.Client({ connectionString: url('postgres') })
   await admin.connect()
   try {

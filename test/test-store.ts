@@ -2,7 +2,8 @@ import { cpSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { API_TOKEN_PREFIX, hashPassword, newSecret, secretHash } from '@fedtune/coordinator/operators'
 import { type OperatorRole, openStore, type Store, type StoreOptions } from '@fedtune/coordinator/store'
-import { expect, inject, onTestFinished } from 'vitest'
+import { inject, onTestFinished } from 'vitest'
+import { getCurrentTest } from 'vitest/suite'
 
 /**
  * A real store (embedded PGlite) for tests of what sits on it: each is a copy of one migrated template
@@ -45,7 +46,7 @@ export async function testStoreFolder(): Promise<string> {
 export async function openTestStore(opts: StoreOptions = {}): Promise<Store & { readonly folder: string }> {
   const folder = await testStoreFolder()
   const store = await openStore(folder, opts)
-  if (expect.getState().currentTestName !== undefined)
+  if (getCurrentTest() !== undefined)
     onTestFinished(async () => {
       await store.close()
       rmSync(folder, { recursive: true, force: true })

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -27,8 +28,8 @@ export function useEngines(): readonly Engine[] {
   const postgres = async (template: 'fedtune_template' | 'template1'): Promise<string> => {
     const socket = inject('postgresSocket')
     const url = (db: string) => `postgres://postgres@localhost/${db}?host=${encodeURIComponent(socket)}`
-    // unique across the run's worker processes, which share the server
-    const name = `e_${process.pid}_${++count}`
+    // unique across the run's worker processes, which share the server, and the files one of them runs
+    const name = `e_${process.pid}_${randomBytes(4).toString('hex')}_${++count}`
     const admin = new pg.Client({ connectionString: url('postgres') })
     await admin.connect()
     try {
