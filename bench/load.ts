@@ -508,7 +508,10 @@ function render(
               `${idle.after.online}`,
               mb(idle.before.rssBytes),
               mb(idle.after.rssBytes),
-              kb((idle.after.rssBytes - idle.before.rssBytes) / idle.config.n),
+              // the process can give back an earlier phase's memory while they join: no figure then
+              idle.after.rssBytes >= idle.before.rssBytes
+                ? kb((idle.after.rssBytes - idle.before.rssBytes) / idle.config.n)
+                : '– (RSS fell as they joined)',
               kb((idle.after.heapUsedBytes - idle.before.heapUsedBytes) / idle.config.n),
               `${(idle.joinMs / 1000).toFixed(1)} s`,
             ],
