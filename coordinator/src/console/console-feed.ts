@@ -26,6 +26,8 @@ import { runPrivacy } from './run-privacy.ts'
 import type { FederationView, RunView, StageView } from './run-view.ts'
 import { Throttle } from './throttle.ts'
 
+const NO_ONE: { has(name: string): boolean } = new Set<string>()
+
 /** What the feed reads of the task host (host/task-host.ts). */
 export type FeedHost = {
   list(): readonly TaskListing[]
@@ -340,8 +342,9 @@ export class ConsoleFeed {
   #participantContext(task: string) {
     const open = this.#openTask(task)
     return {
-      online: new Set<string>(open ? open.federation.state.online.keys() : []),
-      excluded: new Set<string>(open ? open.federation.excluded.keys() : []),
+      // read where they are kept (no copy of everyone online at each participant's update)
+      online: open ? open.federation.state.online : NO_ONE,
+      excluded: open ? open.federation.excluded : NO_ONE,
       records: open?.log.records ?? ([] as RoundRecord[]),
       now: new Date(this.#now()).toISOString(),
       droppedIn: (round: number): readonly string[] | undefined => {
