@@ -92,7 +92,7 @@ export {
   type Selection,
 } from './rounds/federation.ts'
 export { federationPrior } from './rounds/label-prior.ts'
-export { Roster } from './rounds/roster.ts'
+export { Roster, rosterSlot } from './rounds/roster.ts'
 export {
   type Effect,
   initialState,

@@ -1,4 +1,4 @@
-import { Roster } from '@fedtune/coordinator'
+import { Roster, rosterSlot } from '@fedtune/coordinator'
 import { describe, expect, it } from 'vitest'
 
 const sorted = (roster: Roster) => [...roster].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -81,5 +81,26 @@ describe('the roster of who is online', () => {
     for (let i = 0; i < 40_000; i += 2) roster = roster.without(`participant-${i}`)
     expect(roster.size).toBe(20_000)
     expect(roster.browsers).toBe(4_000)
+  })
+
+  it('cannot be filled one bucket deep by names chosen in advance: each process hashes with a seed of its own', () => {
+    // 64 names that share one slot under seed 1, found the way a stranger with the seed would
+    const crafted: string[] = []
+    const target = rosterSlot('anchor', 1)
+    for (let i = 0; crafted.length < 64; i++) if (rosterSlot(`v-${i}`, 1) === target) crafted.push(`v-${i}`)
+    // under another seed they spread over the 4,096 slots as any names would
+    expect(new Set(crafted.map((name) => rosterSlot(name, 2))).size).toBeGreaterThanOrEqual(55)
+    expect(rosterSlot('anchor', 1)).not.toBe(rosterSlot('anchor', 2))
+
+    // and sharing a bucket, they are still each their own entry
+    let roster = Roster.of(crafted.map((name) => [name, 'browser'] as const))
+    expect(roster.size).toBe(64)
+    roster = Roster.empty(1)
+    for (const name of crafted) roster = roster.with(name, 'browser')
+    expect(roster.size).toBe(64)
+    expect(crafted.every((name) => roster.get(name) === 'browser')).toBe(true)
+    roster = roster.without(crafted[10] as string).with(crafted[20] as string, 'hospital')
+    expect([roster.size, roster.browsers, roster.has(crafted[10] as string)]).toEqual([63, 62, false])
+    expect(roster.get(crafted[20] as string)).toBe('hospital')
   })
 })
